@@ -1,0 +1,165 @@
+"""The shared BibTeX bibliography, read with bibtexparser 2 and checked.
+
+Reading never stops at the first bad entry: a block that does not parse is
+reported with its file and line and the rest of the file is still read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
+
+from .diagnostics import Diagnostic, Location, error, warning
+
+logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+
+# What each entry type must have; "author|editor" means either will do.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "book": ("author|editor", "title", "year|date", "publisher"),
+    "mvbook": ("author|editor", "title", "year|date", "publisher"),
+    "article": ("author", "title", "year|date", "journal|journaltitle"),
+    "incollection": ("author", "title", "year|date", "booktitle", "publisher"),
+    "inbook": ("author", "title", "year|date", "booktitle|chapter", "publisher"),
+    "inproceedings": ("author", "title", "year|date", "booktitle"),
+    "collection": ("editor", "title", "year|date", "publisher"),
+    "phdthesis": ("author", "title", "year|date", "school|institution"),
+    "thesis": ("author", "title", "year|date", "school|institution"),
+    "techreport": ("author", "title", "year|date", "institution"),
+    "report": ("author", "title", "year|date", "institution"),
+}
+DEFAULT_REQUIRED = ("author|editor", "title", "year|date")
+YEAR = re.compile(r"\d{4}")
+DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?")
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    key: str
+    type: str
+    fields: dict[str, str]
+    location: Location
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def at(self, name: str) -> Location:
+        line = self.field_lines.get(name)
+        return Location(self.location.path, line, 1) if line else self.location
+
+    @property
+    def year(self) -> str:
+        return self.fields.get("year") or self.fields.get("date", "")[:4]
+
+
+@dataclass(frozen=True)
+class Bibliography:
+    paths: tuple[Path, ...] = ()
+    entries: dict[str, BibEntry] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def keys(self):
+        return self.entries.keys()
+
+
+def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
+    entries: dict[str, BibEntry] = {}
+    diags: list[Diagnostic] = []
+    resolved: list[Path] = []
+    for rel in paths:
+        path = root / rel
+        if not path.is_file():
+            continue  # reported by the configuration check
+        resolved.append(path)
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            diags.append(error("encoding", f"the bibliography is not UTF-8 (byte {exc.start})",
+                               Location(rel, line, 1), "save the .bib file as UTF-8"))
+            text = raw.decode("utf-8", errors="replace")
+        library = bibtexparser.parse_string(text)
+        for block in library.failed_blocks:
+            loc = Location(rel, block.start_line + 1, 1)
+            if isinstance(block, DuplicateBlockKeyBlock):
+                first = entries.get(block.key)
+                where = f"first entered at {first.location}" if first else "entered twice"
+                diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{block.key}' ({where})", loc,
+                                   "give one of the two entries another key, or delete the copy"))
+                if first:
+                    diags.append(error("bib-duplicate-key", f"bibliography key '{block.key}' is entered again at "
+                                       f"{loc}", first.location, "keys must be unique across the bibliography"))
+            elif isinstance(block, ParsingFailedBlock):
+                first_line = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else ""
+                diags.append(error("bib-syntax", f"this BibTeX entry does not parse: {first_line}", loc,
+                                   "check the braces, commas and quotes of this entry"))
+        for entry in library.entries:
+            loc = Location(rel, entry.start_line + 1, 1)
+            fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
+            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields if getattr(f, "start_line", None) is not None}
+            if entry.key in entries:
+                first = entries[entry.key]
+                diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{entry.key}' "
+                                   f"(first entered at {first.location})", loc,
+                                   "give one of the two entries another key, or delete the copy"))
+                diags.append(error("bib-duplicate-key", f"bibliography key '{entry.key}' is entered again at {loc}",
+                                   first.location, "keys must be unique across the bibliography"))
+                continue
+            entries[entry.key] = BibEntry(entry.key, entry.entry_type.lower(), fields, loc, lines)
+    diags.extend(check_entries(entries))
+    return Bibliography(tuple(resolved), entries, tuple(diags))
+
+
+def _clean(value: str) -> str:
+    value = value.strip()
+    while value.startswith("{") and value.endswith("}"):
+        value = value[1:-1].strip()
+    return value
+
+
+def check_entries(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    for entry in entries.values():
+        for need in REQUIRED.get(entry.type, DEFAULT_REQUIRED):
+            names = need.split("|")
+            if not any(entry.fields.get(n) for n in names):
+                diags.append(error("bib-missing-field", f"entry '{entry.key}' (@{entry.type}) has no "
+                                   + " or ".join(f"'{n}'" for n in names), entry.location,
+                                   f"add a line such as: {names[0]} = {{...}},"))
+        year = entry.fields.get("year")
+        if year is not None and not YEAR.fullmatch(year):
+            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year}', not a four-digit year",
+                               entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
+        date = entry.fields.get("date")
+        if date is not None and not DATE.fullmatch(date):
+            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{date}', not YYYY-MM-DD",
+                               entry.at("date"), "write e.g. date = {2001-04-15}"))
+    by_doi: dict[str, BibEntry] = {}
+    by_title: dict[tuple[str, str], BibEntry] = {}
+    for entry in entries.values():
+        doi = entry.fields.get("doi", "").lower().removeprefix("https://doi.org/").strip()
+        twin = by_doi.get(doi) if doi else None
+        if twin is None:
+            title = _normal_title(entry.fields.get("title", ""))
+            twin = by_title.get((title, entry.year)) if title else None
+            if title:
+                by_title.setdefault((title, entry.year), entry)
+        if doi:
+            by_doi.setdefault(doi, entry)
+        if twin is not None and twin.key != entry.key:
+            diags.append(warning("bib-duplicate-work", f"entries '{twin.key}' and '{entry.key}' describe the "
+                                 "same work", entry.location,
+                                 f"keep one key (say '{twin.key}', {twin.location}) and cite it everywhere"))
+    return diags
+
+
+def _normal_title(title: str) -> str:
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()

@@ -1,0 +1,243 @@
+"""Consistency checks over the loaded book: pure functions returning diagnostics.
+
+They run before anything is rendered (``check`` runs only them); a build
+stops if any of them reports an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from . import styles
+from .diagnostics import Diagnostic, Location, error, warning
+from .labels import LabelIndex, is_crossref, normal_ref
+from .model import Book, Chapter
+
+EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
+KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
+PREFIX_WORD = {"sec": "section, chapter, part or appendix", "fig": "figure", "tbl": "table"}
+URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
+
+
+def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    diags += list(book.bibliography.diagnostics)
+    diags += check_style(book)
+    diags += check_authors(book)
+    diags += check_unlisted_files(book)
+    diags += check_citations(book)
+    diags += check_crossrefs(book, index)
+    diags += check_resources(book, index)
+    return diags
+
+
+def walk(node, kind: str):
+    """Every element of type ``kind`` anywhere in a pandoc JSON tree."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            if item.get("t") == kind:
+                yield item
+            content = item.get("c")
+            if isinstance(content, (list, dict)):
+                stack.append(content)
+
+
+def cited_keys(chapter: Chapter) -> list[str]:
+    keys = []
+    for cite in walk(chapter.blocks, "Cite"):
+        keys.extend(c["citationId"] for c in cite["c"][0])
+    return keys
+
+
+def _positions(chapter: Chapter, key: str) -> list[Location]:
+    found = chapter.sources.cite_at(key)
+    if not found:
+        return [chapter.location]
+    return [Location(chapter.path, line, col) for line, col in found]
+
+
+def _nearest(word: str, candidates, n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+
+
+def check_style(book: Book) -> list[Diagnostic]:
+    try:
+        styles.resolve(book.config.csl, book.config.root)
+    except styles.StyleNotFound as exc:
+        close = styles.suggestions(book.config.csl) if not book.config.csl.endswith(".csl") else []
+        hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else \
+            "use a style name from the CSL repository (e.g. apa, chicago-author-date) or a path to a .csl file"
+        return [error("csl-unknown", str(exc), book.config.where("csl"), hint)]
+    return []
+
+
+def check_authors(book: Book) -> list[Diagnostic]:
+    diags = []
+    known = book.config.contributors
+    for chapter in book.chapters:
+        for author in chapter.authors:
+            if author not in known:
+                close = _nearest(author, known, 1)
+                diags.append(error("unknown-contributor", f"author '{author}' is not in book.yml's 'contributors'",
+                                   chapter.author_locations.get(author, chapter.location),
+                                   f"did you mean '{close[0]}'?" if close else
+                                   "add the person under 'contributors' in book.yml, or fix the id"))
+    return diags
+
+
+def check_unlisted_files(book: Book) -> list[Diagnostic]:
+    root = book.config.root
+    listed = {Path(ref.path).as_posix() for ref in book.config.chapters}
+    folder = root / "chapters"
+    if not folder.is_dir():
+        return []
+    diags = []
+    for path in sorted(folder.rglob("*.md")):
+        rel = path.relative_to(root).as_posix()
+        if rel not in listed:
+            diags.append(warning("chapter-not-listed", "this chapter file is not listed in book.yml, so it is not "
+                                 "in the book", Location(rel, 1, 1),
+                                 "add it under 'chapters' or 'appendices' in book.yml, or move it out of chapters/"))
+    return diags
+
+
+def check_citations(book: Book) -> list[Diagnostic]:
+    diags = []
+    known = book.bibliography.entries
+    used: set[str] = set()
+    for chapter in book.chapters:
+        reported: set[str] = set()
+        for key in cited_keys(chapter):
+            if is_crossref(key):
+                continue
+            used.add(key)
+            if key in known or key in reported:
+                continue
+            reported.add(key)
+            close = _nearest(key, known)
+            hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
+                "add an entry with this key to the bibliography, or correct the key"
+            for loc in _positions(chapter, key):
+                diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
+    if book.chapters:
+        for key, entry in known.items():
+            if key not in used:
+                diags.append(warning("bib-unused", f"bibliography entry '{key}' is never cited", entry.location,
+                                     "cite it, or remove it from the bibliography"))
+    return diags
+
+
+def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    diags = []
+    for label_id, first, again in index.duplicates:
+        diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {first})", again,
+                           "labels must be unique across the whole book; rename one of them"))
+        diags.append(error("label-duplicate", f"label '{label_id}' is defined again at {again}", first,
+                           "labels must be unique across the whole book; rename one of them"))
+    # labels whose prefix does not match what they label
+    for label in index.labels.values():
+        want = {"figure": "fig", "table": "tbl"}.get(label.kind, "sec")
+        if label.prefix in ("fig", "tbl", "sec") and label.prefix != want and not label.id.startswith("sec-part"):
+            diags.append(error("label-kind", f"a {label.kind} is labelled '{label.id}'; {label.kind} labels start "
+                               f"with '{want}-'", label.location, f"rename it to '{want}-{label.id[4:]}'"))
+    referenced: set[str] = set()
+    for chapter in book.chapters:
+        for key in dict.fromkeys(k for k in cited_keys(chapter) if is_crossref(k)):
+            label_id, _ = normal_ref(key)
+            prefix = label_id[:3]
+            label = index.get(label_id)
+            places = _positions(chapter, key)
+            if label is None:
+                same = [lab.id for lab in index.labels.values() if lab.prefix == prefix]
+                close = _nearest(label_id, same)
+                hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
+                    f"label the {PREFIX_WORD[prefix]} with {{#{label_id}}}, or correct the reference"
+                for loc in places:
+                    diags.append(error("xref-unknown", f"cross-reference '@{key}' points to no "
+                                       f"{PREFIX_WORD[prefix]} in the book", loc, hint))
+                continue
+            referenced.add(label.id)
+            if label.kind not in KIND_OF_PREFIX[prefix]:
+                for loc in places:
+                    diags.append(error("xref-kind", f"'@{key}' refers to a {label.kind}, not a {PREFIX_WORD[prefix]}",
+                                       loc, f"label the {label.kind} with the right prefix"))
+            elif label.number is None:
+                for loc in places:
+                    diags.append(warning("xref-unnumbered", f"'@{key}' refers to the unnumbered {label.kind} "
+                                         f"'{label.title}'; it is printed by its title", loc,
+                                         "refer to it in words, or number it by removing {.unnumbered}"))
+    for label in index.of_kind("figure", "table"):
+        if label.id not in referenced:
+            diags.append(warning("label-unreferenced", f"{label.kind} '{label.id}' is never referred to",
+                                 label.location, f"refer to it in the text with @{label.id}"))
+    return diags
+
+
+def _is_external(target: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
+
+
+def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    diags = []
+    root = book.config.root
+    by_path = {Path(c.path).as_posix(): c for c in book.chapters}
+    ids = set(index.labels) | {f"ref-{k}" for k in book.bibliography.entries}
+    for chapter in book.chapters:
+        folder = (root / chapter.path).parent
+        images = [img["c"][2][0] for img in walk(chapter.blocks, "Image")]
+        image_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.images}
+        for target in dict.fromkeys(images):
+            if _is_external(target) or target.startswith("data:"):
+                continue
+            if not (folder / unquote(target)).is_file():
+                where = image_places.get(target, chapter.location)
+                near = [p.relative_to(folder).as_posix() for p in folder.rglob(Path(target).name)] or \
+                    _nearest(target, [p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                                      if p.suffix.lower() in (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")], 1)
+                diags.append(error("image-missing", f"image '{target}' does not exist", where,
+                                   f"did you mean '{near[0]}'?" if near else
+                                   "image paths are relative to the chapter file"))
+        link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
+        for link in walk(chapter.blocks, "Link"):
+            target = link["c"][2][0]
+            where = link_places.get(target, chapter.location)
+            diags += _check_link(target, where, folder, root, by_path, ids)
+    return diags
+
+
+def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
+    if not target:
+        return [error("link-empty", "a link with an empty target", where, "write [text](target)")]
+    if _is_external(target):
+        parts = urlsplit(target)
+        if parts.scheme in ("http", "https", "ftp") and (not parts.netloc or " " in target or "." not in parts.netloc):
+            return [error("url-malformed", f"malformed URL '{target}'", where,
+                          "a web address looks like https://www.example.org/page")]
+        if parts.scheme not in URL_SCHEMES:
+            return [warning("url-scheme", f"unusual link scheme '{parts.scheme}:' in '{target}'", where)]
+        return []
+    path, _, anchor = target.partition("#")
+    if path:
+        file = (folder / unquote(path)).resolve()
+        try:
+            rel = file.relative_to(root).as_posix()
+        except ValueError:
+            rel = None
+        if not file.exists():
+            return [error("link-missing", f"link to '{path}', which does not exist", where,
+                          "check the path; it is relative to the chapter file")]
+        if path.endswith(".md") and rel not in by_path:
+            return [error("link-not-in-book", f"link to '{path}', which is not a chapter of the book", where,
+                          "list it in book.yml, or link to a chapter that is")]
+    if anchor and anchor not in ids:
+        close = _nearest(anchor, ids, 1)
+        return [error("link-anchor", f"link to '#{anchor}', which is no label in the book", where,
+                      f"did you mean '#{close[0]}'?" if close else "point the link at an existing {#label}")]
+    return []

@@ -1,0 +1,90 @@
+"""Problems found in an author's files, as data.
+
+Every problem the pipeline can find in a manuscript is a :class:`Diagnostic`
+with a severity, a short code, a message, a :class:`Location` and an optional
+hint. Checks return lists of them; only the command line prints them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in one of the book's files; ``path`` is relative to the book."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line and self.column:
+            return f"{self.path}:{self.line}:{self.column}"
+        if self.line:
+            return f"{self.path}:{self.line}"
+        return self.path
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    location: Location
+    hint: str = ""
+
+    def format(self) -> str:
+        loc = self.location
+        text = f"{loc.path}:{loc.line or 1}:{loc.column or 1}: {self.severity}[{self.code}]: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def as_json(self) -> dict:
+        return {
+            "path": self.location.path,
+            "line": self.location.line or 1,
+            "column": self.location.column or 1,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def error(code: str, message: str, location: Location, hint: str = "") -> Diagnostic:
+    return Diagnostic("error", code, message, location, hint)
+
+
+def warning(code: str, message: str, location: Location, hint: str = "") -> Diagnostic:
+    return Diagnostic("warning", code, message, location, hint)
+
+
+class BuildError(Exception):
+    """Raised when the build cannot go on; carries the diagnostics that say why."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+def has_errors(diagnostics: Iterable[Diagnostic], strict: bool = False) -> bool:
+    return any(d.severity == "error" or strict for d in diagnostics)
+
+
+def sort_key(d: Diagnostic):
+    return (d.location.path, d.location.line, d.location.column, d.code, d.message)
+
+
+def to_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.as_json() for d in diagnostics], ensure_ascii=False, indent=2)
+
+
+__all__ = [
+    "Location", "Diagnostic", "BuildError", "error", "warning", "has_errors", "sort_key", "to_json", "asdict",
+]

@@ -1,0 +1,158 @@
+"""One label model for the whole book.
+
+Every chapter, part, appendix, section, figure and table that can be referred
+to is numbered here, once, in reading order. The checks and all three
+renderers read the same :class:`LabelIndex`; nothing is numbered twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import pandoc
+from .diagnostics import Location
+from .model import APPENDIX, Book, Chapter
+
+KINDS = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
+ROMAN = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
+         (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+
+
+def roman(n: int) -> str:
+    out = ""
+    for value, letters in ROMAN:
+        while n >= value:
+            out += letters
+            n -= value
+    return out
+
+
+def letter(n: int) -> str:
+    out = ""
+    while n > 0:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+@dataclass(frozen=True)
+class Label:
+    id: str
+    kind: str                  # chapter, appendix, part, section, figure, table
+    number: str | None         # "3", "A", "II", "3.2", "A.1"; None when unnumbered
+    chapter: int | None        # index of the chapter it stands in; None for parts
+    title: str
+    location: Location
+
+    @property
+    def prefix(self) -> str:
+        return self.id.split("-", 1)[0]
+
+
+@dataclass
+class LabelIndex:
+    labels: dict[str, Label] = field(default_factory=dict)
+    duplicates: list[tuple[str, Location, Location]] = field(default_factory=list)
+    chapter_numbers: dict[int, str | None] = field(default_factory=dict)
+    part_numbers: dict[int, str] = field(default_factory=dict)
+
+    def get(self, label: str) -> Label | None:
+        return self.labels.get(label)
+
+    def of_kind(self, *kinds: str) -> list[Label]:
+        return [lab for lab in self.labels.values() if lab.kind in kinds]
+
+    def add(self, label: Label) -> None:
+        if label.id in self.labels:
+            self.duplicates.append((label.id, self.labels[label.id].location, label.location))
+            return
+        self.labels[label.id] = label
+
+    def reference_text(self, label: Label, words: dict[str, str], bare: bool = False) -> str:
+        """'Chapter 3', 'Figure 3.2', 'Part II', or just '3.2' when ``bare``."""
+        number = label.number or ""
+        if bare:
+            return number
+        word = words.get(label.kind, label.kind.title())
+        if "%s" in word:
+            return word % number
+        return f"{word} {number}".strip()
+
+
+def is_crossref(key: str) -> bool:
+    """Is a pandoc citation id a cross-reference (Quarto or pandoc-crossref spelling)?"""
+    head = key[:4].lower()
+    return head in ("sec-", "fig-", "tbl-", "sec:", "fig:", "tbl:") and len(key) > 4
+
+
+def normal_ref(key: str) -> tuple[str, bool]:
+    """Return (label id, capitalised?) for a reference key such as 'Fig-x' or 'fig:x'."""
+    capital = key[0].isupper()
+    return key[:3].lower() + "-" + key[4:], capital
+
+
+def build_index(book: Book) -> LabelIndex:
+    index = LabelIndex()
+    for part in book.parts:
+        number = roman(part.index + 1)
+        index.part_numbers[part.index] = number
+        index.add(Label(part.label, "part", number, None, part.title, part.location))
+    body = appendix = 0
+    for chapter in book.chapters:
+        if not chapter.numbered:
+            number = None
+        elif chapter.matter == APPENDIX:
+            appendix += 1
+            number = letter(appendix)
+        else:
+            body += 1
+            number = str(body)
+        index.chapter_numbers[chapter.index] = number
+        kind = "appendix" if chapter.matter == APPENDIX else "chapter"
+        index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label)))
+        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, {"figure": 0, "table": 0},
+              top=True)
+    return index
+
+
+def _where(chapter: Chapter, label: str) -> Location:
+    pos = chapter.sources.label_at(label)
+    if pos is None:
+        for key, places in chapter.sources.labels.items():
+            if key.replace(":", "-", 1) == label and places:
+                pos = places[0]
+                break
+    return Location(chapter.path, *pos) if pos else chapter.location
+
+
+def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
+    for block in blocks:
+        kind = block["t"]
+        if kind == "Header":
+            level, attr, inlines = block["c"]
+            if level == 1:
+                continue
+            numbered = number is not None and not ({"unnumbered", "-"} & set(attr[1])) and level - 1 <= depth
+            if numbered:
+                counters[level - 2] += 1
+                for deeper in range(level - 1, len(counters)):
+                    counters[deeper] = 0
+                sec_number = ".".join([number] + [str(c) for c in counters[: level - 1]])
+            else:
+                sec_number = None
+            if attr[0]:
+                index.add(Label(attr[0], "section", sec_number, chapter.index, pandoc.inline_text(inlines),
+                                _where(chapter, attr[0])))
+        elif kind in ("Figure", "Table"):
+            attr = block["c"][0]
+            what = "figure" if kind == "Figure" else "table"
+            if attr[0]:
+                floats[what] += 1
+                n = f"{number}.{floats[what]}" if number else str(floats[what])
+                caption = block["c"][1][1]
+                text = " ".join(pandoc.inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
+                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0])))
+        elif kind == "Div":
+            _walk(chapter, block["c"][1], number, depth, index, counters, floats)
+        elif kind in ("BlockQuote",):
+            _walk(chapter, block["c"], number, depth, index, counters, floats)

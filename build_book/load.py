@@ -1,0 +1,230 @@
+"""Load stage: book.yml, chapter files and the bibliography into a :class:`Book`.
+
+Chapter files are parsed by pandoc in parallel; each parse is cached under
+``build/.cache`` by the hash of the file's text, so an edit re-parses only the
+chapter that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import bibliography as bib
+from . import pandoc, yamlpos
+from .config import BookConfig, load_config, slugify
+from .diagnostics import BuildError, Diagnostic, Location, error, warning
+from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part
+from .scan import scan
+
+FRONT_MATTER_KEYS = {
+    "authors": "contributor ids from book.yml",
+    "abstract": "a short summary printed under the chapter title",
+    "status": "draft, review or final",
+}
+STATUSES = ("draft", "review", "final")
+FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)\s*$", re.M)
+
+
+class Loaded:
+    """What loading produced: the book and every problem met on the way."""
+
+    def __init__(self, book: Book, diagnostics: list[Diagnostic]):
+        self.book = book
+        self.diagnostics = diagnostics
+
+
+def load_book(root: Path, progress=None) -> Loaded:
+    root = root.resolve()
+    config = load_config(root)  # raises BuildError: nothing else can be read without it
+    diags: list[Diagnostic] = []
+    refs = [r for r in config.chapters if (root / r.path).is_file()]
+    cache = root / "build" / ".cache" / "ast"
+
+    def one(ref):
+        return _load_chapter(root, ref, cache)
+
+    workers = min(8, (os.cpu_count() or 2) * 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, refs))
+    chapters: list[Chapter] = []
+    seen_numbered = False
+    used_ids: set[str] = set()
+    for ref, (draft, problems) in zip(refs, results):
+        diags.extend(problems)
+        if draft is None:
+            continue
+        numbered = draft["numbered"]
+        if ref.appendix:
+            matter = APPENDIX
+        elif not numbered and not seen_numbered and ref.part is None:
+            matter = FRONT
+        else:
+            matter = BODY
+        seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
+        _give_ids(draft["blocks"], draft["label"], used_ids)
+        chapters.append(Chapter(
+            index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
+            blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
+            status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
+            sources=draft["sources"], location=Location(ref.path, 1, 1),
+            author_locations=draft["meta_marks"]))
+    parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
+    bibliography = bib.load(root, config.bibliography)
+    book = Book(config, tuple(chapters), parts, bibliography)
+    return Loaded(book, diags)
+
+
+def _load_chapter(root: Path, ref, cache: Path):
+    """Read one chapter; return (draft dict or None, diagnostics)."""
+    diags: list[Diagnostic] = []
+    raw = (root / ref.path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [error("encoding", f"the file is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) "
+                            "cannot be read", Location(ref.path, line, column),
+                            "save the file as UTF-8 (in most editors: Save As… → Encoding: UTF-8)")]
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    meta, body, body_line, problems = _split_front_matter(text, ref.path)
+    diags.extend(problems)
+    # keep line numbers: the front matter becomes blank lines for pandoc
+    padded = "\n" * (body_line - 1) + body
+    try:
+        doc = _parse_cached(padded, cache)
+    except pandoc.PandocError as exc:
+        return None, diags + [error("pandoc", f"pandoc could not read this file: {exc}", Location(ref.path, 1, 1))]
+    blocks = doc["blocks"]
+    sources = scan(body, body_line)
+    headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
+    if not headers:
+        diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
+                           "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
+        title, label, numbered = ref.path, "sec-" + slugify(Path(ref.path).stem), True
+    else:
+        _, head = headers[0]
+        attr, inlines = head["c"][1], head["c"][2]
+        title = pandoc.inline_text(inlines).strip()
+        label = attr[0] or "sec-" + slugify(Path(ref.path).stem)
+        if not attr[0]:
+            attr[0] = label
+        numbered = not ({"unnumbered", "-"} & set(attr[1]))
+        for _, extra in headers[1:]:
+            extra_title = pandoc.inline_text(extra["c"][2])
+            line = _find_line(body, "# " + extra_title, body_line)
+            diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
+                               Location(ref.path, line, 1),
+                               "a chapter has one title; make this a section with '## '"))
+    authors = meta.get("authors") or []
+    if isinstance(authors, str):
+        authors = [authors]
+    return {
+        "label": label, "title": title, "numbered": numbered, "blocks": blocks,
+        "authors": [str(a) for a in authors] if isinstance(authors, list) else [],
+        "abstract": str(meta.get("abstract") or "").strip(),
+        "status": str(meta.get("status") or "draft"), "sources": sources,
+        "meta_marks": meta.get("__marks__", {}),
+    }, diags
+
+
+def _find_line(body: str, needle: str, first_line: int) -> int:
+    pos = body.find(needle)
+    return first_line + body.count("\n", 0, pos) if pos >= 0 else first_line
+
+
+def _split_front_matter(text: str, path: str):
+    """Return (meta, body, line number where body starts, diagnostics)."""
+    if not text.startswith("---\n") and text.strip() != "---":
+        return {}, text, 1, []
+    end = FRONT_MATTER_END.search(text, 4)
+    if end is None:
+        return {}, text, 1, [error("front-matter", "the front matter opened with '---' on line 1 is never closed",
+                                   Location(path, 1, 1), "add a line '---' after the last front matter line")]
+    yaml_text = text[4:end.start()]
+    body_line = text.count("\n", 0, end.end()) + 2
+    body = text[end.end() + 1:]
+    diags: list[Diagnostic] = []
+    try:
+        located = yamlpos.load(yaml_text)
+    except yamlpos.YamlError as exc:
+        return {}, body, body_line, [error("front-matter", exc.message, Location(path, exc.line + 1, exc.column),
+                                           "front matter is YAML: 'key: value' lines between two '---' lines")]
+    data = located.data if isinstance(located.data, dict) else {}
+    if located.data is not None and not isinstance(located.data, dict):
+        diags.append(error("front-matter", "the front matter must be 'key: value' lines", Location(path, 2, 1)))
+
+    def at(*keys):
+        line, col = located.where(*keys)
+        return Location(path, line + 1, col)
+
+    for key in data:
+        if key not in FRONT_MATTER_KEYS:
+            diags.append(error("front-matter-key", f"unknown front matter key '{key}'", at(key),
+                               "chapters accept: " + ", ".join(f"{k} ({v})" for k, v in FRONT_MATTER_KEYS.items())))
+    authors = data.get("authors")
+    if authors is not None and not (isinstance(authors, str) or
+                                    (isinstance(authors, list) and all(isinstance(a, str) for a in authors))):
+        diags.append(error("front-matter", "'authors' must be a list of contributor ids", at("authors"),
+                           "write e.g. authors: [kubo, saiki]"))
+        data["authors"] = []
+    status = data.get("status")
+    if status is not None and status not in STATUSES:
+        diags.append(error("front-matter", f"status '{status}' is not one of {', '.join(STATUSES)}", at("status")))
+        data["status"] = "draft"
+    if isinstance(data.get("authors"), (list, str)):
+        items = data["authors"] if isinstance(data["authors"], list) else [data["authors"]]
+        data["__marks__"] = {str(a): at("authors", i) if isinstance(data["authors"], list) else at("authors")
+                             for i, a in enumerate(items)}
+    return data, body, body_line, diags
+
+
+def _parse_cached(text: str, cache: Path) -> dict:
+    digest = hashlib.sha256((pandoc.version() + pandoc.READER + "\0" + text).encode()).hexdigest()
+    path = cache / f"{digest}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    doc = pandoc.read_markdown(text)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only tree still builds, just without the cache
+    return doc
+
+
+def normal_label(label: str) -> str:
+    """pandoc-crossref spells labels 'fig:x'; build_book uses Quarto's 'fig-x'."""
+    for kind in ("sec", "fig", "tbl"):
+        if label.startswith(kind + ":"):
+            return f"{kind}-{label[4:]}"
+    return label
+
+
+def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
+    """Give every heading without an explicit id a stable, book-unique one."""
+    for block in blocks:
+        if block["t"] in ("Header", "Figure", "Table"):
+            attr = block["c"][0] if block["t"] != "Header" else block["c"][1]
+            attr[0] = normal_label(attr[0])
+        if block["t"] == "Header":
+            attr = block["c"][1]
+            if not attr[0]:
+                base = f"{chapter_label}-{slugify(pandoc.inline_text(block['c'][2]))}"
+                candidate, n = base, 1
+                while candidate in used:
+                    n += 1
+                    candidate = f"{base}-{n}"
+                attr[0] = candidate
+            used.add(attr[0])
+        elif block["t"] == "Div":
+            _give_ids(block["c"][1], chapter_label, used)

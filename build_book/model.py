@@ -1,0 +1,71 @@
+"""The book as plain data, shared by the checks and every renderer.
+
+Nothing but these objects passes between stages. Each remembers where it came
+from (``location``) so that any problem can be reported at the author's line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .bibliography import Bibliography
+from .config import BookConfig, Contributor
+from .diagnostics import Location
+from .scan import SourceMap
+
+FRONT, BODY, APPENDIX = "front", "body", "appendix"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    index: int                 # position in reading order
+    path: str                  # relative to the book, as listed in book.yml
+    label: str                 # id of its level-1 heading, e.g. sec-japan-us
+    title: str                 # plain text of the title
+    blocks: list               # pandoc JSON blocks of the body (title heading included)
+    authors: tuple[str, ...] = ()
+    abstract: str = ""
+    status: str = "draft"
+    numbered: bool = True
+    matter: str = BODY         # front, body or appendix
+    part: int | None = None    # index into Book.parts
+    sources: SourceMap = field(default_factory=SourceMap)
+    location: Location = Location("")
+    author_locations: dict = field(default_factory=dict)  # author id -> Location in the front matter
+
+    @property
+    def stem(self) -> str:
+        return self.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Part:
+    index: int
+    title: str
+    label: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Book:
+    config: BookConfig
+    chapters: tuple[Chapter, ...]
+    parts: tuple[Part, ...]
+    bibliography: Bibliography
+
+    @property
+    def title(self) -> str:
+        return self.config.title
+
+    def contributor(self, cid: str) -> Contributor | None:
+        return self.config.contributors.get(cid)
+
+    def authors_of(self, chapter: Chapter) -> list[Contributor]:
+        return [c for c in (self.contributor(a) for a in chapter.authors) if c is not None]
+
+    @property
+    def editors(self) -> list[Contributor]:
+        return [c for c in (self.contributor(e) for e in self.config.editors) if c is not None]
+
+    def chapters_in(self, part: Part) -> list[Chapter]:
+        return [c for c in self.chapters if c.part == part.index]

@@ -1,0 +1,88 @@
+"""The one place that calls pandoc (through pypandoc, which ships the binary)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import pypandoc
+
+# pypandoc repeats pandoc's stderr through logging; build_book runs its own
+# checks and reports problems itself, so keep pandoc's chatter out of the way.
+logging.getLogger("pypandoc").setLevel(logging.ERROR)
+
+# Quarto-style labels are explicit; headings without one get ids from build_book.
+READER = "markdown-auto_identifiers"
+
+
+class PandocError(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def version() -> str:
+    return pypandoc.get_pandoc_version()
+
+
+def _run(source: str, to: str, fmt: str, args: list[str]) -> str:
+    try:
+        return pypandoc.convert_text(source, to, format=fmt, extra_args=args)
+    except (RuntimeError, OSError) as exc:
+        raise PandocError(str(exc).strip()) from None
+
+
+def read_markdown(text: str) -> dict:
+    """Markdown text -> pandoc's JSON document."""
+    return json.loads(_run(text, "json", READER, []))
+
+
+def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> dict:
+    """Format every citation in ``doc`` and append the reference list (div #refs)."""
+    args = ["--citeproc"] + [f"--bibliography={p}" for p in bibliographies]
+    if csl is not None:
+        args.append(f"--csl={csl}")
+    args += ["--metadata=link-citations:true", f"--resource-path={cwd}"]
+    return json.loads(_run(json.dumps(doc), "json", "json", args))
+
+
+def write_html(doc: dict) -> str:
+    """A pandoc JSON document -> an HTML5 fragment (no <html>/<body>)."""
+    return _run(json.dumps(doc), "html5", "json", ["--wrap=none"])
+
+
+def inline_text(inlines: list) -> str:
+    """Plain text of a list of pandoc inlines (for titles in menus and metadata)."""
+    out: list[str] = []
+    for node in inlines or []:
+        kind = node.get("t")
+        c = node.get("c")
+        if kind == "Str":
+            out.append(c)
+        elif kind in ("Space", "SoftBreak", "LineBreak"):
+            out.append(" ")
+        elif kind in ("Emph", "Strong", "Underline", "Strikeout", "Superscript", "Subscript", "SmallCaps"):
+            out.append(inline_text(c))
+        elif kind == "Quoted":
+            q = "“%s”" if c[0]["t"] == "DoubleQuote" else "‘%s’"
+            out.append(q % inline_text(c[1]))
+        elif kind in ("Span", "Link"):
+            out.append(inline_text(c[1]))
+        elif kind == "Cite":
+            out.append(inline_text(c[1]))
+        elif kind == "Code":
+            out.append(c[1])
+        elif kind == "Math":
+            out.append(c[1])
+    return "".join(out)
+
+
+def document(blocks: list, meta: dict | None = None) -> dict:
+    """A pandoc JSON document of ``blocks`` for the version this pandoc speaks."""
+    return {"pandoc-api-version": api_version(), "meta": meta or {}, "blocks": blocks}
+
+
+@lru_cache(maxsize=1)
+def api_version() -> list:
+    return read_markdown("x")["pandoc-api-version"]

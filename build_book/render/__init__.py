@@ -1,0 +1,39 @@
+"""Renderers: one per edition, each ``render(ctx) -> list of produced paths``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..labels import LabelIndex
+from ..model import Book
+from ..progress import Progress
+from ..transform import Prepared
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    book: Book
+    index: LabelIndex
+    prepared: Prepared
+    destination: Path   # an empty staging folder; outputs are moved into build/ when complete
+    progress: Progress
+
+
+def _html(ctx):
+    from .html import render
+    return render(ctx)
+
+
+def _epub(ctx):
+    from .epub import render
+    return render(ctx)
+
+
+def _pdf(ctx):
+    from .pdf import render
+    return render(ctx)
+
+
+RENDERERS: dict[str, Callable[[RenderContext], list[Path]]] = {"pdf": _pdf, "epub": _epub, "html": _html}

@@ -1,0 +1,246 @@
+"""What every renderer shares: chapter fragments, the contents, link targets."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+
+from .. import pandoc
+from ..config import Contributor
+from ..labels import LabelIndex
+from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part
+from ..transform import Prepared, notes_to_spans
+
+H1 = re.compile(r"^\s*<h1([^>]*)>(.*?)</h1>\s*", re.S)
+LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
+TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
+HREF = re.compile(r'href="#([^"]+)"')
+
+
+@dataclass
+class Section:
+    id: str
+    number: str | None
+    title: str
+    level: int
+
+
+@dataclass
+class ChapterView:
+    chapter: Chapter
+    number: str | None
+    label_text: str            # "Chapter 3", "Appendix A" or ""
+    title: str                 # plain text
+    title_html: Markup
+    body_html: Markup
+    authors: list[Contributor]
+    href: str = ""             # page of this chapter in a multi-page edition
+    sections: list[Section] = field(default_factory=list)
+    part: Part | None = None
+
+    @property
+    def id(self) -> str:
+        return self.chapter.label
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.label_text}: {self.title}" if self.label_text else self.title
+
+
+@dataclass
+class Float:
+    id: str
+    text: str      # "Figure 3.2"
+    caption: str
+    chapter: int
+
+
+def page_name(chapter: Chapter, ext: str) -> str:
+    return chapter.label.removeprefix("sec-") + ext
+
+
+def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -> dict[int, str]:
+    """Each chapter's prepared blocks as an HTML fragment (pandoc runs in parallel)."""
+
+    def one(chapter: Chapter) -> tuple[int, str]:
+        blocks = prepared.chapters.get(chapter.index, [])
+        if footnotes_inline:
+            blocks = notes_to_spans(blocks)
+        return chapter.index, pandoc.write_html(pandoc.document(blocks))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, book.chapters))
+
+
+def references_html(prepared: Prepared) -> Markup:
+    if not prepared.references:
+        return Markup("")
+    return Markup(pandoc.write_html(pandoc.document(prepared.references)))
+
+
+def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext: str = ".html") -> list[ChapterView]:
+    views = []
+    for chapter in book.chapters:
+        html = fragments[chapter.index]
+        match = H1.match(html)
+        title_html, body = "", html
+        if match:
+            inner = LABEL_SPAN.sub("", match.group(2)).strip()
+            title_only = TITLE_SPAN.match(inner)
+            title_html = title_only.group(1) if title_only else inner
+            body = html[match.end():]
+        label = index.get(chapter.label)
+        number = index.chapter_numbers.get(chapter.index)
+        label_text = index.reference_text(label, book.config.words) if label and number else ""
+        sections = [Section(lab.id, lab.number, lab.title, 2) for lab in index.labels.values()
+                    if lab.kind == "section" and lab.chapter == chapter.index and _level(chapter, lab.id) == 2]
+        part = book.parts[chapter.part] if chapter.part is not None else None
+        views.append(ChapterView(chapter, number, label_text, chapter.title, Markup(title_html), Markup(body),
+                                 book.authors_of(chapter), page_name(chapter, ext), sections, part))
+    return views
+
+
+def _level(chapter: Chapter, ident: str) -> int:
+    for block in chapter.blocks:
+        if block["t"] == "Header" and block["c"][1][0] == ident:
+            return block["c"][0]
+    return 0
+
+
+def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
+    """The numbered figures or tables of the book, for the lists in the front matter."""
+    return [Float(lab.id, index.reference_text(lab, words), lab.title, lab.chapter or 0)
+            for lab in index.of_kind(kind) if lab.number]
+
+
+def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str) -> dict[str, str]:
+    """Which page each anchor lives on, for multi-page editions."""
+    pages = {c.index: page_name(c, ext) for c in book.chapters}
+    where: dict[str, str] = {}
+    for label in index.labels.values():
+        if label.chapter is not None:
+            where[label.id] = pages[label.chapter]
+    for key in book.bibliography.entries:
+        where[f"ref-{key}"] = bibliography_page
+    return where
+
+
+def part_pages(book: Book, ext: str) -> dict[str, str]:
+    """Parts have no page of their own on the web: a part link goes to its first chapter."""
+    out = {}
+    for part in book.parts:
+        first = next((c for c in book.chapters if c.part == part.index), None)
+        if first is not None:
+            out[part.label] = page_name(first, ext) + "#" + part.label
+    return out
+
+
+def relink(html: str, where: dict[str, str], this_page: str) -> str:
+    """Point '#id' links at the page that holds id, unless that is this page."""
+
+    def fix(match: re.Match) -> str:
+        anchor = match.group(1)
+        page = where.get(anchor)
+        if page is None or page == this_page:
+            return match.group(0)
+        if "#" in page:
+            return f'href="{page}"'
+        return f'href="{page}#{anchor}"'
+
+    return HREF.sub(fix, html)
+
+
+MATTERS = (FRONT, BODY, APPENDIX)
+
+
+SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+
+
+def local_images(book: Book) -> dict[str, Path]:
+    """Book-relative path -> file, for every local image the chapters show."""
+    from ..checks import walk
+
+    found: dict[str, Path] = {}
+    for chapter in book.chapters:
+        folder = (book.config.root / chapter.path).parent
+        for image in walk(chapter.blocks, "Image"):
+            target = image["c"][2][0]
+            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+                continue
+            path = (folder / target).resolve()
+            if path.is_file():
+                found[path.relative_to(book.config.root).as_posix()] = path
+    return found
+
+
+def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str) -> str:
+    """Make image sources point at ``prefix + book-relative path``."""
+    folder = (book.config.root / chapter.path).parent
+
+    def fix(match: re.Match) -> str:
+        target = match.group(2)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+            return match.group(0)
+        rel = (folder / target).resolve().relative_to(book.config.root).as_posix()
+        return f"{match.group(1)}{prefix}{rel}{match.group(3)}"
+
+    return SRC.sub(fix, html)
+
+
+@dataclass
+class TocEntry:
+    kind: str                      # "part" or "chapter"
+    part: Part | None = None
+    part_number: str = ""
+    chapter: ChapterView | None = None
+    chapters: list[ChapterView] = field(default_factory=list)
+
+
+def contents(book: Book, index: LabelIndex, views: list[ChapterView]) -> list[TocEntry]:
+    """The reading order grouped for a table of contents: chapters, and parts holding chapters."""
+    entries: list[TocEntry] = []
+    for view in views:
+        part = view.part
+        if part is not None:
+            if not entries or entries[-1].part is not part:
+                entries.append(TocEntry("part", part, index.part_numbers.get(part.index, "")))
+            entries[-1].chapters.append(view)
+        else:
+            entries.append(TocEntry("chapter", chapter=view))
+    return entries
+
+
+def book_context(book: Book, index: LabelIndex, views: list[ChapterView]) -> dict:
+    """What every template of every edition may use."""
+    words = book.config.words
+    editors = book.editors
+    return {
+        "book": book,
+        "config": book.config,
+        "title": book.config.title,
+        "subtitle": book.config.subtitle,
+        "lang": book.config.lang,
+        "editors": editors,
+        "editor_names": _join_names([e.name for e in editors]),
+        "contributors": list(book.config.contributors.values()),
+        "views": views,
+        "front": [v for v in views if v.chapter.matter == FRONT],
+        "body": [v for v in views if v.chapter.matter == BODY],
+        "appendices": [v for v in views if v.chapter.matter == APPENDIX],
+        "toc": contents(book, index, [v for v in views if v.chapter.matter != FRONT]),
+        "figures": floats(index, "figure", words),
+        "tables": floats(index, "table", words),
+        "words": words,
+        "year": book.config.year,
+        "part_numbers": index.part_numbers,
+    }
+
+
+def _join_names(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,48 @@
+"""The HTML edition: a multi-page site for the web (``build/html/``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from markupsafe import Markup
+
+from .. import templating
+from . import RenderContext
+from .common import (anchor_pages, book_context, chapter_views, local_images, part_pages, references_html,
+                     relink, rewrite_images, write_fragments)
+
+INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
+
+
+def render(ctx: RenderContext) -> list[Path]:
+    book, index, root = ctx.book, ctx.index, ctx.book.config.root
+    out = ctx.destination / "html"
+    out.mkdir()
+    fragments = write_fragments(book, ctx.prepared, footnotes_inline=False)
+    views = chapter_views(book, index, fragments, ".html")
+    where = anchor_pages(book, index, ".html", BIBLIOGRAPHY)
+    where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
+    context = book_context(book, index, views)
+    for view in views:
+        body = rewrite_images(str(view.body_html), view.chapter, book, "")
+        view.body_html = Markup(relink(body, where, view.href))
+    pages = [(INDEX, "html/index.html.j2", {"page_title": book.config.title})]
+    for position, view in enumerate(views):
+        pages.append((view.href, "html/chapter.html.j2", {
+            "view": view, "page_title": view.full_title,
+            "prev": views[position - 1] if position else None,
+            "next": views[position + 1] if position + 1 < len(views) else None,
+        }))
+    refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
+    pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
+        "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
+    for name, template, extra in pages:
+        html = templating.render(root, template, page=name, **context, **extra)
+        (out / name).write_text(html, encoding="utf-8")
+    shutil.copyfile(templating.static_file(root, "html/style.css"), out / "style.css")
+    for rel, source in local_images(book).items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return [out]

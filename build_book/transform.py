@@ -1,0 +1,194 @@
+"""Transform stage: from the loaded book to formatted pandoc documents.
+
+``prepare`` runs once per build for all editions: it resolves every
+cross-reference from the :class:`~build_book.labels.LabelIndex`, puts numbers
+on headings and captions, and formats every citation with citeproc in one pass
+over the whole book (so that "2001a/2001b" agree across chapters). Renderers
+then write the same documents, each with its own link targets.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pandoc, styles
+from .labels import LabelIndex, is_crossref, normal_ref
+from .model import Book
+
+
+@dataclass(frozen=True)
+class Prepared:
+    chapters: dict[int, list]   # chapter index -> blocks, ready to write
+    references: list            # the formatted reference list (blocks)
+    index: LabelIndex
+
+
+def Str(text: str) -> dict:
+    return {"t": "Str", "c": text}
+
+
+def Space() -> dict:
+    return {"t": "Space"}
+
+
+def Span(classes: list[str], inlines: list, attrs: list | None = None, ident: str = "") -> dict:
+    return {"t": "Span", "c": [[ident, classes, attrs or []], inlines]}
+
+
+def Link(inlines: list, href: str, classes: list[str], attrs: list | None = None) -> dict:
+    return {"t": "Link", "c": [["", classes, attrs or []], inlines, [href, ""]]}
+
+
+def map_inlines(node, fn):
+    """Replace, depth first, each element for which ``fn`` returns a list."""
+    if isinstance(node, list):
+        out = []
+        for item in node:
+            item = map_inlines(item, fn)
+            if isinstance(item, dict) and "t" in item:
+                replaced = fn(item)
+                if replaced is not None:
+                    out.extend(replaced)
+                    continue
+            out.append(item)
+        return out
+    if isinstance(node, dict) and "c" in node:
+        node["c"] = map_inlines(node["c"], fn)
+    return node
+
+
+def words_text(words: str) -> list:
+    out: list = []
+    for i, word in enumerate(words.split(" ")):
+        if i:
+            out.append(Space())
+        out.append(Str(word))
+    return out
+
+
+def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
+    words = book.config.words
+    page_refs = book.config.page_references
+
+    def one(citation: dict) -> list:
+        key = citation["citationId"]
+        label_id, capital = normal_ref(key)
+        label = index.get(label_id)
+        bare = citation["citationMode"]["t"] == "SuppressAuthor"
+        if label is None:
+            return [Span(["xref-missing"], [Str("??" + key)])]
+        if label.number is None:
+            text = label.title
+        else:
+            text = index.reference_text(label, words, bare=bare)
+        if capital and text:
+            text = text[0].upper() + text[1:]
+        classes = ["xref"] + (["page-ref"] if page_refs and not bare else [])
+        attrs = [["data-kind", label.kind]] + ([["data-page-word", words.get("page", "page")]] if page_refs else [])
+        inlines = list(citation["citationPrefix"])
+        if inlines:
+            inlines.append(Space())
+        inlines.append(Link(words_text(text), "#" + label.id, classes, attrs))
+        inlines.extend(citation["citationSuffix"])
+        return inlines
+
+    def fix(node: dict):
+        if node["t"] != "Cite":
+            return None
+        citations = node["c"][0]
+        if not any(is_crossref(c["citationId"]) for c in citations):
+            return None
+        segments: list[list] = []
+        pending: list = []
+        for citation in citations:
+            if is_crossref(citation["citationId"]):
+                if pending:
+                    segments.append([{"t": "Cite", "c": [pending, [Str("[citation]")]]}])
+                    pending = []
+                segments.append(one(citation))
+            else:
+                pending.append(citation)
+        if pending:
+            segments.append([{"t": "Cite", "c": [pending, [Str("[citation]")]]}])
+        out: list = []
+        for i, segment in enumerate(segments):
+            if i:
+                out += [Str(";"), Space()]
+            out += segment
+        return out
+
+    return map_inlines(blocks, fix)
+
+
+def number_blocks(blocks: list, chapter_number: str | None, book: Book, index: LabelIndex) -> list:
+    words = book.config.words
+
+    def walk(items: list) -> None:
+        for block in items:
+            kind = block["t"]
+            if kind == "Header":
+                level, attr, inlines = block["c"]
+                label = index.get(attr[0])
+                if level == 1:
+                    label_text = index.reference_text(label, words) if label and label.number else ""
+                    head = [Span(["chapter-label"], [Str(label_text)])] if label_text else []
+                    block["c"][2] = head + [Span(["title-text"], inlines)]
+                elif label and label.number:
+                    block["c"][2] = [Span(["section-number"], [Str(label.number)]), Space()] + inlines
+            elif kind in ("Figure", "Table"):
+                label = index.get(block["c"][0][0])
+                caption = block["c"][1][1]
+                if label and label.number and caption and caption[0]["t"] in ("Plain", "Para"):
+                    text = index.reference_text(label, words)
+                    caption[0]["c"] = [Span(["caption-label"], [Str(text + ":")]), Space()] + caption[0]["c"]
+            elif kind == "Div":
+                walk(block["c"][1])
+            elif kind == "BlockQuote":
+                walk(block["c"])
+
+    walk(blocks)
+    return blocks
+
+
+def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
+    wrapped = []
+    for chapter in book.chapters:
+        blocks = copy.deepcopy(chapter.blocks)
+        blocks = resolve_crossrefs(blocks, book, index)
+        blocks = number_blocks(blocks, index.chapter_numbers.get(chapter.index), book, index)
+        wrapped.append({"t": "Div", "c": [[f"bb-chapter-{chapter.index}", [], []], blocks]})
+    wrapped.append({"t": "Div", "c": [["refs", [], []], []]})
+    meta = {"lang": {"t": "MetaString", "c": book.config.lang}}
+    if progress:
+        progress.step("formatting citations (citeproc, %s)" % book.config.csl)
+    csl = styles.resolve(book.config.csl, book.config.root)
+    doc = pandoc.citeproc(pandoc.document(wrapped, meta), list(book.bibliography.paths), csl, book.config.root)
+    chapters: dict[int, list] = {}
+    references: list = []
+    for block in doc["blocks"]:
+        if block["t"] == "Div":
+            ident = block["c"][0][0]
+            if ident.startswith("bb-chapter-"):
+                chapters[int(ident.removeprefix("bb-chapter-"))] = block["c"][1]
+            elif ident == "refs":
+                references = [block]
+    return Prepared(chapters, references, index)
+
+
+def notes_to_spans(blocks: list) -> list:
+    """For print: each footnote becomes an inline span that CSS floats to the page foot."""
+
+    def fix(node: dict):
+        if node["t"] != "Note":
+            return None
+        inlines: list = []
+        for block in node["c"]:
+            if block["t"] in ("Para", "Plain"):
+                if inlines:
+                    inlines.append(Space())
+                inlines.extend(block["c"])
+        return [Span(["footnote"], inlines)]
+
+    return map_inlines(copy.deepcopy(blocks), fix)
