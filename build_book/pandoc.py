@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -69,13 +70,14 @@ def inline_text(inlines: list) -> str:
             out.append(q % inline_text(c[1]))
         elif kind in ("Span", "Link"):
             out.append(inline_text(c[1]))
-        elif kind == "Cite":
-            out.append(inline_text(c[1]))
+        elif kind in ("Cite", "Note"):
+            continue  # citations and notes do not belong in titles, menus or lists of figures
         elif kind == "Code":
             out.append(c[1])
         elif kind == "Math":
             out.append(c[1])
-    return "".join(out)
+    text = "".join(out)
+    return re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"\s+", " ", text)).replace("( ", "(").replace("()", "").strip()
 
 
 def document(blocks: list, meta: dict | None = None) -> dict:
