@@ -1,0 +1,145 @@
+"""The EPUB 3 edition (``build/<slug>.epub``): one XHTML file per chapter.
+
+It reuses the chapter fragments the HTML edition writes, wraps them in XHTML
+pages, and adds the package document, the navigation document (parts,
+chapters and their sections) and a stylesheet. The result is checked by
+EPUBCheck in the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+from markupsafe import Markup
+
+from .. import templating
+from . import RenderContext
+from .common import (anchor_pages, book_context, chapter_views, local_images, references_html, relink,
+                     rewrite_images, write_fragments)
+
+BIBLIOGRAPHY = "bibliography.xhtml"
+MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".xhtml": "application/xhtml+xml"}
+# HTML boolean attributes and void elements pandoc may write in HTML style
+VOID = re.compile(r"<(br|hr|img|col|input|meta|link|wbr)\b([^>]*?)(?<!/)>")
+
+
+@dataclass
+class Item:
+    id: str
+    href: str
+    media_type: str
+    properties: str = ""
+    linear: bool = True
+    in_spine: bool = True
+
+
+class EpubError(Exception):
+    pass
+
+
+def xhtml(html: str) -> str:
+    """Close HTML void elements so that a pandoc fragment is well-formed XHTML."""
+    return VOID.sub(lambda m: f"<{m.group(1)}{m.group(2)} />", html)
+
+
+def render(ctx: RenderContext) -> list[Path]:
+    book, index, root = ctx.book, ctx.index, ctx.book.config.root
+    fragments = write_fragments(book, ctx.prepared, footnotes_inline=False)
+    views = chapter_views(book, index, fragments, ".xhtml")
+    where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY)
+    part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
+    where.update({p.label: part_files[p.index] for p in book.parts})
+    for view in views:
+        body = rewrite_images(str(view.body_html), view.chapter, book, "")
+        view.body_html = Markup(xhtml(relink(body, where, view.href)))
+        view.title_html = Markup(xhtml(str(view.title_html)))
+    context = book_context(book, index, views)
+    modified = _modified()
+    files: dict[str, bytes] = {}
+    items: list[Item] = []
+
+    def page(name: str, template: str, item_id: str, properties: str = "", linear: bool = True, **extra):
+        text = templating.render(root, template, page=name, part_files=part_files, **context, **extra)
+        try:
+            ElementTree.fromstring(text.encode("utf-8"))
+        except ElementTree.ParseError as exc:  # a bug in a template or a fragment, not in the book
+            raise EpubError(f"{name} is not well-formed XHTML: {exc}") from None
+        files[name] = text.encode("utf-8")
+        items.append(Item(item_id, name, MEDIA_TYPES[".xhtml"], properties, linear))
+
+    page("title.xhtml", "epub/title.xhtml.j2", "title-page", page_title=book.config.title)
+    page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents")
+    page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title="Contributors")
+    if context["figures"] or context["tables"]:
+        page("lists.xhtml", "epub/lists.xhtml.j2", "lists", page_title="Figures and Tables")
+    for view in views:
+        if view.part is not None and part_files[view.part.index] not in files:
+            page(part_files[view.part.index], "epub/part.xhtml.j2", f"part-{view.part.index + 1}",
+                 page_title=view.part.title, part=view.part)
+        page(view.href, "epub/chapter.xhtml.j2", "c-" + view.href.removesuffix(".xhtml"),
+             _svg_property(str(view.body_html)), page_title=view.full_title, view=view)
+    refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
+    page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
+         references=Markup(refs))
+
+    files["style.css"] = templating.static_file(root, "epub/style.css").read_bytes()
+    items.append(Item("css", "style.css", "text/css", in_spine=False))
+    for number, (rel, source) in enumerate(sorted(local_images(book).items()), 1):
+        media = MEDIA_TYPES.get(source.suffix.lower())
+        if media is None:
+            continue
+        files[rel] = source.read_bytes()
+        items.append(Item(f"img-{number}", rel, media, in_spine=False))
+
+    opf = templating.render(root, "epub/package.opf.j2", items=items, modified=modified,
+                            authors=_chapter_authors(book), **context)
+    target = ctx.destination / f"{book.config.slug}.epub"
+    _write_zip(target, opf, files)
+    return [target]
+
+
+def _svg_property(html: str) -> str:
+    return "svg" if "<svg" in html else ""
+
+
+def _chapter_authors(book) -> list:
+    seen: dict[str, object] = {}
+    for chapter in book.chapters:
+        for person in book.authors_of(chapter):
+            seen.setdefault(person.id, person)
+    return list(seen.values())
+
+
+def _modified() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_zip(target: Path, opf: str, files: dict[str, bytes]) -> None:
+    container = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                 '<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">\n'
+                 '  <rootfiles>\n'
+                 '    <rootfile full-path="EPUB/package.opf" media-type="application/oebps-package+xml"/>\n'
+                 '  </rootfiles>\n</container>\n')
+    stamp = (1980, 1, 1, 0, 0, 0)
+
+    def add(archive, name, data, compress=zipfile.ZIP_DEFLATED):
+        info = zipfile.ZipInfo(name, stamp)
+        info.compress_type = compress
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, data)
+
+    with zipfile.ZipFile(target, "w") as archive:
+        add(archive, "mimetype", b"application/epub+zip", zipfile.ZIP_STORED)
+        add(archive, "META-INF/container.xml", container.encode())
+        add(archive, "EPUB/package.opf", opf.encode("utf-8"))
+        for name, data in files.items():
+            add(archive, f"EPUB/{name}", data)
