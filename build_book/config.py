@@ -43,7 +43,7 @@ PART_KEYS = {"part", "id", "chapters"}
 CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "page")
 DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
-           "figure": "Figure", "table": "Table", "page": "page"},
+           "figure": "Figure", "table": "Table", "page": "on page"},
     "ja": {"chapter": "第%s章", "section": "%s節", "part": "第%s部", "appendix": "付録",
            "figure": "図", "table": "表", "page": "頁"},
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set build_book up on this machine, once: a virtual environment in .venv with
+# the project and its dependencies, and the fonts the print edition uses
+# (Linux Libertine for Latin text, Noto CJK for Japanese). Safe to run again:
+# it does only what is missing. Used by scripts/book and scripts/test.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$here/.venv"
+stamp="$venv/.build_book-setup"
+want="$(cat "$here/pyproject.toml" | sha256sum | cut -c1-16)"
+say() { echo "build_book setup: $*" >&2; }
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11"
+  exit 2
+fi
+
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating $venv and installing build_book with its dependencies (first use; about a minute)"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[test]"
+  echo "$want" > "$stamp"
+fi
+
+# System packages: fonts for print, Java for EPUBCheck and the HTML checker.
+missing=()
+fc-list 2>/dev/null | grep -q "Linux Libertine O" || missing+=(fonts-linuxlibertine)
+fc-list :lang=ja 2>/dev/null | grep -qi "Noto Serif CJK" || missing+=(fonts-noto-cjk)
+if [ "${1:-}" = "--with-java" ] && ! command -v java >/dev/null 2>&1; then
+  missing+=(default-jre-headless)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
+    say "installing ${missing[*]} (Debian packages)"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "please install: ${missing[*]} (Debian/Ubuntu package names); without them the PDF"
+    say "falls back to other fonts and Japanese text may show as empty boxes"
+  fi
+fi

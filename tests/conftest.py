@@ -1,0 +1,46 @@
+"""Fixture books are built once per test session, then many tests read the outputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BOOKS = Path(__file__).parent / "books"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Built:
+    root: Path
+    pdf: Path
+    epub: Path
+    html: Path
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "build_book", *args], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def copy_book(name: str, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp(name) / name
+    shutil.copytree(BOOKS / name, target, ignore=shutil.ignore_patterns("build"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def mini(tmp_path_factory) -> Built:
+    """The 'mini' fixture book, built into all three editions once."""
+    root = copy_book("mini", tmp_path_factory)
+    result = run_cli("all", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    slug = "alliances-in-miniature"
+    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
+                 result.stdout, result.stderr)
