@@ -86,6 +86,19 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                                Location(rel, line, 1), "save the .bib file as UTF-8"))
             text = raw.decode("utf-8", errors="replace")
         library = bibtexparser.parse_string(text)
+        for entry in library.entries:
+            loc = Location(rel, entry.start_line + 1, 1)
+            fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
+            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields if getattr(f, "start_line", None) is not None}
+            if entry.key in entries:
+                first = entries[entry.key]
+                diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{entry.key}' "
+                                   f"(first entered at {first.location})", loc,
+                                   "give one of the two entries another key, or delete the copy"))
+                diags.append(error("bib-duplicate-key", f"bibliography key '{entry.key}' is entered again at {loc}",
+                                   first.location, "keys must be unique across the bibliography"))
+                continue
+            entries[entry.key] = BibEntry(entry.key, entry.entry_type.lower(), fields, loc, lines)
         for block in library.failed_blocks:
             loc = Location(rel, block.start_line + 1, 1)
             if isinstance(block, DuplicateBlockKeyBlock):
@@ -100,19 +113,6 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                 first_line = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else ""
                 diags.append(error("bib-syntax", f"this BibTeX entry does not parse: {first_line}", loc,
                                    "check the braces, commas and quotes of this entry"))
-        for entry in library.entries:
-            loc = Location(rel, entry.start_line + 1, 1)
-            fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
-            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields if getattr(f, "start_line", None) is not None}
-            if entry.key in entries:
-                first = entries[entry.key]
-                diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{entry.key}' "
-                                   f"(first entered at {first.location})", loc,
-                                   "give one of the two entries another key, or delete the copy"))
-                diags.append(error("bib-duplicate-key", f"bibliography key '{entry.key}' is entered again at {loc}",
-                                   first.location, "keys must be unique across the bibliography"))
-                continue
-            entries[entry.key] = BibEntry(entry.key, entry.entry_type.lower(), fields, loc, lines)
     diags.extend(check_entries(entries))
     return Bibliography(tuple(resolved), entries, tuple(diags))
 

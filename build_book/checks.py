@@ -50,10 +50,7 @@ def walk(node, kind: str):
 
 
 def cited_keys(chapter: Chapter) -> list[str]:
-    keys = []
-    for cite in walk(chapter.blocks, "Cite"):
-        keys.extend(c["citationId"] for c in cite["c"][0])
-    return keys
+    return chapter.targets.cites
 
 
 def _positions(chapter: Chapter, key: str) -> list[Location]:
@@ -191,7 +188,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     ids = set(index.labels) | {f"ref-{k}" for k in book.bibliography.entries}
     for chapter in book.chapters:
         folder = (root / chapter.path).parent
-        images = [img["c"][2][0] for img in walk(chapter.blocks, "Image")]
+        images = chapter.targets.images
         image_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.images}
         for target in dict.fromkeys(images):
             if _is_external(target) or target.startswith("data:"):
@@ -205,8 +202,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                    f"did you mean '{near[0]}'?" if near else
                                    "image paths are relative to the chapter file"))
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
-        for link in walk(chapter.blocks, "Link"):
-            target = link["c"][2][0]
+        for target in chapter.targets.links:
             where = link_places.get(target, chapter.location)
             diags += _check_link(target, where, folder, root, by_path, ids)
     return diags

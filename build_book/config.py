@@ -116,8 +116,12 @@ def _is_str_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def load_config(root: Path) -> BookConfig:
-    """Read ``root/book.yml``; raise :class:`BuildError` listing every problem."""
+def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
+    """Read ``root/book.yml``: the configuration and every problem found in it.
+
+    Raises :class:`BuildError` only when nothing can be read (no file, not
+    UTF-8, not YAML, not a mapping); otherwise the configuration is returned
+    with the problems, so the chapters can still be checked."""
     path = root / CONFIG_NAME
     rel = CONFIG_NAME
     if not path.is_file():
@@ -145,8 +149,8 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         return Location(CONFIG_NAME, line, col)
 
     if not isinstance(doc.data, dict):
-        diags.append(error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values", at(),
-                           "start with a line such as 'title: My Book'"))
+        raise BuildError([error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values", at(),
+                                "start with a line such as 'title: My Book'")])
     for key in data:
         if key not in BOOK_KEYS:
             close = _nearest(str(key), BOOK_KEYS)
@@ -291,8 +295,6 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         diags.append(error("config-type", "'page-references' must be true or false", at("page-references")))
         page_refs = False
 
-    if diags:
-        raise BuildError(diags)
     identifier = text("identifier") or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
     return BookConfig(
         root=root, title=title, subtitle=text("subtitle"), lang=lang, date=date,
@@ -302,7 +304,7 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         section_depth=depth, words=words, page_references=page_refs,
         editor_locations=tuple(at("editors", i) for i in range(len(editors))),
         key_locations={key: at(key) for key in data},
-    )
+    ), diags
 
 
 def _nearest(word: str, candidates) -> str:

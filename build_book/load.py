@@ -18,7 +18,7 @@ from . import bibliography as bib
 from . import pandoc, yamlpos
 from .config import BookConfig, load_config, slugify
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
-from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part
+from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import scan
 
 FRONT_MATTER_KEYS = {
@@ -40,8 +40,7 @@ class Loaded:
 
 def load_book(root: Path, progress=None) -> Loaded:
     root = root.resolve()
-    config = load_config(root)  # raises BuildError: nothing else can be read without it
-    diags: list[Diagnostic] = []
+    config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     refs = [r for r in config.chapters if (root / r.path).is_file()]
     cache = root / "build" / ".cache" / "ast"
 
@@ -72,7 +71,7 @@ def load_book(root: Path, progress=None) -> Loaded:
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
             status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"]))
+            author_locations=draft["meta_marks"], targets=Targets.of(draft["blocks"])))
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     bibliography = bib.load(root, config.bibliography)
     book = Book(config, tuple(chapters), parts, bibliography)

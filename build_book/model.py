@@ -14,6 +14,52 @@ from .diagnostics import Location
 from .scan import SourceMap
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
+SKIP = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "RawInline", "Math"))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a chapter points at: citation keys (cross-references included), images, links."""
+
+    cites: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, blocks: list) -> "Targets":
+        """Collect them in one pass over pandoc's JSON (the checks' hot path)."""
+        found = cls()
+        cites, images, links = found.cites, found.images, found.links
+        stack = [blocks]
+        pop, push = stack.pop, stack.append
+        while stack:
+            item = pop()
+            if type(item) is list:
+                stack.extend(item)
+                continue
+            if type(item) is not dict:
+                continue
+            kind = item.get("t")
+            if kind in SKIP:
+                continue
+            content = item.get("c")
+            if kind == "Cite":
+                cites.extend(c["citationId"] for c in content[0])
+                for c in content[0]:
+                    push(c["citationPrefix"])
+                    push(c["citationSuffix"])
+            elif kind == "Image":
+                images.append(content[2][0])
+                push(content[1])
+            elif kind == "Link":
+                links.append(content[2][0])
+                push(content[1])
+            elif type(content) is list:
+                push(content)
+        cites.reverse()
+        images.reverse()
+        links.reverse()
+        return found
 
 
 @dataclass(frozen=True)
@@ -32,6 +78,7 @@ class Chapter:
     sources: SourceMap = field(default_factory=SourceMap)
     location: Location = Location("")
     author_locations: dict = field(default_factory=dict)  # author id -> Location in the front matter
+    targets: Targets = field(default_factory=Targets)
 
     @property
     def stem(self) -> str:

@@ -1,0 +1,40 @@
+"""The command line as a user meets it."""
+
+from __future__ import annotations
+
+from .conftest import run_cli
+
+
+def test_help_explains_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for word in ("pdf", "epub", "html", "all", "check", "exit status", "book.yml"):
+        assert word in result.stdout
+    check = run_cli("check", "--help")
+    assert "--format" in check.stdout and "--strict" in check.stdout and "--book" in check.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli("publish").returncode == 2
+    assert run_cli("check", "--format", "xml").returncode == 2
+    missing = run_cli("check", "--book", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_no_book_yml_is_a_clear_error(tmp_path):
+    result = run_cli("check", "--book", str(tmp_path))
+    assert result.returncode == 1
+    assert "book.yml:1:1: error[config-missing]: no book.yml in" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_yaml_syntax_error_in_book_yml(tmp_path):
+    (tmp_path / "book.yml").write_text("title: A\nchapters: [a.md\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout.startswith("book.yml:3:1: error[config-yaml]: YAML syntax error")
+
+
+def test_build_shows_progress_and_prints_outputs(mini):
+    assert "rendering the PDF edition" in mini.stderr and "laying out pages" in mini.stderr
+    assert mini.stdout.split() == [str(mini.pdf), str(mini.epub), str(mini.html)]
