@@ -44,3 +44,20 @@ def mini(tmp_path_factory) -> Built:
     slug = "alliances-in-miniature"
     return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
                  result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def volume(tmp_path_factory) -> Built:
+    """The volume this repository holds, built into all three editions once."""
+    root = tmp_path_factory.mktemp("volume")
+    for name in ("book.yml", "chapters", "bibliography"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            shutil.copyfile(source, root / name)
+    result = run_cli("all", "--book", str(root), "--strict")
+    assert result.returncode == 0, result.stderr
+    slug = "the-place-of-alliances-in-us-foreign-policy"
+    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
+                 result.stdout, result.stderr)

@@ -114,3 +114,18 @@ def _decode(hexstr: str) -> str:
         return bytes.fromhex(hexstr).decode("utf-16-be")
     except ValueError:
         return ""
+
+
+def link_destinations(pdf: Pdf, index: int) -> set[str]:
+    """Names of the internal destinations the links on one page point at."""
+    names = set()
+    for annot in pdf.reader.pages[index].get("/Annots") or []:
+        annot = annot.get_object()
+        if annot.get("/Subtype") == "/Link" and "/Dest" in annot:
+            names.add(str(annot["/Dest"]))
+    return names
+
+
+def destination_page(pdf: Pdf, name: str) -> int:
+    dest = pdf.reader.named_destinations[name]
+    return pdf.reader.get_destination_page_number(dest)

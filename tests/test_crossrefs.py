@@ -1,0 +1,133 @@
+"""One label model: the same references, numbered once, rendered in all three editions."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from build_book.build import check
+
+from .pdfinfo import Pdf, destination_page, link_destinations
+from .xmlcheck import text_of
+
+# reference in 01-origins.md -> (target id, text, page in the HTML site)
+EXPECTED = {
+    "@Sec-cases": ("sec-cases", "Chapter 2", "cases"),
+    "@sec-cases-japan": ("sec-cases-japan", "Section 2.1", "cases"),
+    "@tbl-dates": ("tbl-dates", "Table A.1", "appendix-data"),
+    "@sec-appendix-data": ("sec-appendix-data", "Appendix A", "appendix-data"),
+    "@Fig-map": ("fig-map", "Figure 1.1", "origins"),
+}
+
+
+def links(markup: str) -> list[tuple[str, str]]:
+    return [(href, text_of(inner)) for href, inner in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', markup, re.S)]
+
+
+def test_html_links_each_reference_to_its_page_and_anchor(mini):
+    origins = links((mini.html / "origins.html").read_text(encoding="utf-8"))
+    for target, text, page in EXPECTED.values():
+        href = f"#{target}" if page == "origins" else f"{page}.html#{target}"
+        assert (href, text) in origins, (href, text)
+    assert ("index.html#sec-part-cases", "Part II") in origins
+    assert ("#fig-map", "1.1") in origins                  # [-@fig-map]: the bare number
+
+
+def test_epub_links_each_reference_to_its_file_and_anchor(mini):
+    with zipfile.ZipFile(mini.epub) as archive:
+        origins = links(archive.read("EPUB/origins.xhtml").decode())
+        cases = archive.read("EPUB/cases.xhtml").decode()
+    for target, text, page in EXPECTED.values():
+        href = f"#{target}" if page == "origins" else f"{page}.xhtml#{target}"
+        assert (href, text) in origins, (href, text)
+    assert ("part-2.xhtml#sec-part-cases", "Part II") in origins
+    assert 'id="sec-cases-japan"' in cases and 'id="tbl-members"' in cases
+
+
+
+@pytest.fixture(scope="module")
+def pdf(mini):
+    return Pdf(mini.pdf)
+
+
+def test_pdf_link_destinations(pdf):
+    start = pdf.page_of("applies these ideas")
+    end = pdf.page_of("Cases of Alliance Jane Smith")
+    dests = set().union(*(link_destinations(pdf, i) for i in range(start, end)))
+    for target, _, _ in EXPECTED.values():
+        assert target in dests, target
+    assert "sec-part-cases" in dests and "ref-walt1987" in dests
+    assert destination_page(pdf, "sec-cases") == pdf.page_of("Cases of Alliance Jane Smith")
+    assert destination_page(pdf, "tbl-dates") == pdf.page_of("Table A.1: Treaty dates")
+    assert destination_page(pdf, "sec-part-cases") == pdf.page_of("Part II Cases")
+
+
+def test_lists_of_figures_and_tables_in_every_edition(mini, pdf):
+    index = (mini.html / "index.html").read_text(encoding="utf-8")
+    assert '<a href="origins.html#fig-map">Figure 1.1</a> A map of the alliance members.' in index
+    assert '<a href="appendix-data.html#tbl-dates">Table A.1</a> Treaty dates' in index
+    with zipfile.ZipFile(mini.epub) as archive:
+        lists = archive.read("EPUB/lists.xhtml").decode()
+    assert 'href="cases.xhtml#tbl-members">Table 2.1</a>' in lists
+    tables = pdf.flat(pdf.page_of("Tables Table 2.1"))
+    assert re.search(r"Table A\.1 Treaty dates[ .]*\d+", tables)
+
+
+def write_book(root: Path, yml: str, chapters: dict[str, str]) -> Path:
+    (root / "chapters").mkdir(parents=True)
+    (root / "book.yml").write_text(yml, encoding="utf-8")
+    for name, text in chapters.items():
+        (root / "chapters" / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def numbers(root: Path) -> dict[str, str | None]:
+    result = check(root)
+    assert [d for d in result.diagnostics if d.severity == "error"] == []
+    return {label.id: label.number for label in result.index.labels.values()}
+
+
+def test_numbering_follows_parts_appendices_and_section_depth(tmp_path):
+    root = write_book(tmp_path, """title: T
+section-depth: 1
+chapters:
+  - chapters/p.md
+  - part: One
+    id: sec-part-one
+    chapters: [chapters/a.md, chapters/b.md]
+  - chapters/c.md
+appendices: [chapters/x.md, chapters/y.md]
+""", {
+        "p.md": "# Preface {#sec-p .unnumbered}\n\n## Note {#sec-p-note}\n",
+        "a.md": "# A {#sec-a}\n\n## One {#sec-a-1}\n\n### Deep {#sec-a-1-deep}\n\n## Two {.unnumbered #sec-a-u}\n\n"
+                "## Three {#sec-a-3}\n\n![F](f.png){#fig-a1}\n\n![G](f.png){#fig-a2}\n",
+        "b.md": "# B {#sec-b}\n\n| x |\n|---|\n| 1 |\n\n: T {#tbl-b}\n",
+        "c.md": "# C {#sec-c}\n",
+        "x.md": "# X {#sec-x}\n\n## X1 {#sec-x-1}\n\n| x |\n|---|\n| 1 |\n\n: T {#tbl-x}\n",
+        "y.md": "# Y {#sec-y}\n",
+    })
+    (root / "chapters" / "f.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    got = numbers(root)
+    assert got["sec-p"] is None and got["sec-p-note"] is None
+    assert got["sec-part-one"] == "I"
+    assert (got["sec-a"], got["sec-b"], got["sec-c"]) == ("1", "2", "3")
+    assert got["sec-a-1"] == "1.1" and got["sec-a-3"] == "1.2" and got["sec-a-u"] is None
+    assert got["sec-a-1-deep"] is None                                  # deeper than section-depth
+    assert (got["fig-a1"], got["fig-a2"], got["tbl-b"]) == ("1.1", "1.2", "2.1")
+    assert (got["sec-x"], got["sec-x-1"], got["tbl-x"], got["sec-y"]) == ("A", "A.1", "A.1", "B")
+
+
+def test_words_come_from_the_language_and_can_be_overridden(tmp_path):
+    from build_book.load import load_book
+    from build_book.labels import build_index
+
+    root = write_book(tmp_path, "title: T\nlang: ja\ncrossref:\n  figure: Fig.\nchapters: [chapters/a.md]\n",
+                      {"a.md": "# A {#sec-a}\n"})
+    book = load_book(root).book
+    index = build_index(book)
+    label = index.get("sec-a")
+    assert index.reference_text(label, book.config.words) == "第1章"
+    assert book.config.words["figure"] == "Fig."

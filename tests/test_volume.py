@@ -1,0 +1,47 @@
+"""The volume itself: every edition builds, validates, and every reference in it resolves."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+
+from .pdfinfo import Pdf
+from .xmlcheck import broken_links, epubcheck, nu_validate, text_of
+
+
+def test_epub_passes_epubcheck(volume):
+    assert [m for m in epubcheck(volume.epub) if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
+
+
+def test_html_is_valid_and_every_link_resolves(volume):
+    result = nu_validate(volume.html)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pages = {p.name: p.read_text(encoding="utf-8") for p in volume.html.glob("*.html")}
+    assert broken_links(pages) == []
+    assert len(pages) == 15  # index, 13 chapter pages (appendix included), bibliography
+    assert all("xref-missing" not in page for page in pages.values())
+
+
+def test_epub_links_resolve(volume):
+    with zipfile.ZipFile(volume.epub) as archive:
+        pages = {n.removeprefix("EPUB/"): archive.read(n).decode() for n in archive.namelist() if n.endswith(".xhtml")}
+    assert broken_links(pages) == []
+
+
+def test_every_kind_of_reference_is_used_and_rendered(volume):
+    japan = text_of((volume.html / "japan-us.html").read_text(encoding="utf-8"))
+    conclusion = text_of((volume.html / "conclusion.html").read_text(encoding="utf-8"))
+    whole = " ".join(text_of(p.read_text(encoding="utf-8")) for p in volume.html.glob("*.html"))
+    for phrase in ("Part II", "Appendix A", "Table A.1", "Figure 2.1", "Section 2.", "Chapter 4"):
+        assert phrase in whole, phrase
+    assert "Table 2.1" in japan                                   # written @tbl:japan-us-guidelines
+    assert re.search(r"Figures 1\.1 and 2\.1", conclusion)         # bare numbers [-@fig-...]
+
+
+def test_pdf_has_real_japanese_glyphs_and_no_unresolved_reference(volume):
+    pdf = Pdf(volume.pdf)
+    assert all(info["embedded"] for info in pdf.fonts.values())
+    assert any({"日", "米"} <= info["unicode"] for name, info in pdf.fonts.items() if "CJK" in name)
+    text = pdf.flat()
+    assert "??" not in text and "[@" not in text
+    assert "KUBO Fumiaki" in text and "Principal US Alliance Treaties" in text
