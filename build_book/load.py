@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bibliography as bib
@@ -43,13 +45,9 @@ def load_book(root: Path, progress=None) -> Loaded:
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     refs = [r for r in config.chapters if (root / r.path).is_file()]
     cache = root / "build" / ".cache" / "ast"
-
-    def one(ref):
-        return _load_chapter(root, ref, cache)
-
-    workers = min(8, (os.cpu_count() or 2) * 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, refs))
+    sources = [_read_chapter(root, ref) for ref in refs]
+    _parse_all([s for s in sources if s.text is not None], cache)
+    results = [_load_chapter(source) for source in sources]
     chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
@@ -78,28 +76,50 @@ def load_book(root: Path, progress=None) -> Loaded:
     return Loaded(book, diags)
 
 
-def _load_chapter(root: Path, ref, cache: Path):
-    """Read one chapter; return (draft dict or None, diagnostics)."""
-    diags: list[Diagnostic] = []
+@dataclass
+class _Source:
+    """One chapter file on its way in: its text split, then pandoc's document."""
+
+    ref: object
+    text: str | None = None
+    meta: dict = field(default_factory=dict)
+    body: str = ""
+    body_line: int = 1
+    diagnostics: list = field(default_factory=list)
+    doc: dict | None = None
+
+    @property
+    def padded(self) -> str:
+        # keep line numbers: the front matter becomes blank lines for pandoc
+        return "\n" * (self.body_line - 1) + self.body
+
+
+def _read_chapter(root: Path, ref) -> _Source:
     raw = (root / ref.path).read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, [error("encoding", f"the file is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) "
-                            "cannot be read", Location(ref.path, line, column),
-                            "save the file as UTF-8 (in most editors: Save As… → Encoding: UTF-8)")]
+        return _Source(ref, diagnostics=[error(
+            "encoding", f"the file is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) cannot be read",
+            Location(ref.path, line, column), "save the file as UTF-8 (in most editors: Save As… → Encoding: UTF-8)")])
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     meta, body, body_line, problems = _split_front_matter(text, ref.path)
-    diags.extend(problems)
-    # keep line numbers: the front matter becomes blank lines for pandoc
-    padded = "\n" * (body_line - 1) + body
-    try:
-        doc = _parse_cached(padded, cache)
-    except pandoc.PandocError as exc:
-        return None, diags + [error("pandoc", f"pandoc could not read this file: {exc}", Location(ref.path, 1, 1))]
-    blocks = doc["blocks"]
+    return _Source(ref, text, meta, body, body_line, problems)
+
+
+def _load_chapter(source: _Source):
+    """One chapter's draft (a dict, or None if it cannot be read) and its diagnostics."""
+    ref, meta, body, body_line = source.ref, source.meta, source.body, source.body_line
+    diags: list[Diagnostic] = list(source.diagnostics)
+    if source.text is None:
+        return None, diags
+    if source.doc is None:
+        if not any(d.code == "pandoc" for d in diags):
+            diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
+        return None, diags
+    blocks = source.doc["blocks"]
     sources = scan(body, body_line)
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers:
@@ -183,22 +203,53 @@ def _split_front_matter(text: str, path: str):
     return data, body, body_line, diags
 
 
-def _parse_cached(text: str, cache: Path) -> dict:
-    digest = hashlib.sha256((pandoc.version() + pandoc.READER + "\0" + text).encode()).hexdigest()
-    path = cache / f"{digest}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    doc = pandoc.read_markdown(text)
+def _digest(text: str) -> str:
+    return hashlib.sha256((pandoc.version() + pandoc.READER + "\0" + text).encode()).hexdigest()
+
+
+def _parse_all(sources: list[_Source], cache: Path) -> None:
+    """Give every source pandoc's document: from the cache, or parsed in a few batches."""
+    todo: list[_Source] = []
+    for source in sources:
+        try:
+            source.doc = json.loads((cache / f"{_digest(source.padded)}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            todo.append(source)
+    if not todo:
+        return
+    workers = max(1, min(len(todo), os.cpu_count() or 2))
+    batches = [todo[i::workers] for i in range(workers)]
+
+    def parse(batch: list[_Source]) -> None:
+        try:
+            docs = pandoc.read_markdown_many([s.padded for s in batch])
+        except pandoc.PandocError:
+            docs = []
+            for s in batch:  # find the file pandoc cannot read, keep the rest
+                try:
+                    docs.append(pandoc.read_markdown(s.padded))
+                except pandoc.PandocError as exc:
+                    docs.append(None)
+                    s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
+                                               Location(s.ref.path, 1, 1)))
+        for s, doc in zip(batch, docs):
+            s.doc = doc
+            if doc is not None:
+                _store(cache, _digest(s.padded), doc)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(parse, batches))
+
+
+def _store(cache: Path, digest: str, doc: dict) -> None:
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        path = cache / f"{digest}.json"
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only tree still builds, just without the cache
-    return doc
 
 
 def normal_label(label: str) -> str:

@@ -39,6 +39,45 @@ def read_markdown(text: str) -> dict:
     return json.loads(_run(text, "json", READER, []))
 
 
+MARKER = "<!-- build_book file {} -->"
+FILE_PREFIX = re.compile(r'(?<=["#])[^"#\s]*?bbf\d{5}\.md__')
+
+
+def read_markdown_many(texts: list[str]) -> list[dict]:
+    """Several Markdown texts -> one JSON document each, in a single pandoc run.
+
+    pandoc starts slowly compared with how fast it parses, so the chapters are
+    handed over together; ``--file-scope`` keeps each file's footnotes and
+    link definitions its own, and a marker comment splits the result.
+    """
+    if len(texts) == 1:
+        return [read_markdown(texts[0])]
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="build_book-") as folder:
+        paths = []
+        for number, text in enumerate(texts):
+            path = Path(folder) / f"bbf{number:05d}.md"
+            path.write_text(MARKER.format(number) + "\n\n" + text, encoding="utf-8")
+            paths.append(str(path))
+        try:
+            output = pypandoc.convert_file(paths, "json", format=READER, extra_args=["--file-scope"],
+                                           sort_files=False)
+        except (RuntimeError, OSError) as exc:
+            raise PandocError(str(exc).strip()) from None
+    # --file-scope prefixes every identifier with its file's path; the ids are the author's
+    whole = json.loads(FILE_PREFIX.sub("", output))
+    docs: list[dict] = []
+    for block in whole["blocks"]:
+        if block["t"] == "RawBlock" and block["c"][1].startswith("<!-- build_book file "):
+            docs.append({"pandoc-api-version": whole["pandoc-api-version"], "meta": {}, "blocks": []})
+        elif docs:
+            docs[-1]["blocks"].append(block)
+    if len(docs) != len(texts):
+        raise PandocError("could not split pandoc's output into chapters")
+    return docs
+
+
 def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> dict:
     """Format every citation in ``doc`` and append the reference list (div #refs)."""
     args = ["--citeproc"] + [f"--bibliography={p}" for p in bibliographies]

@@ -1,0 +1,24 @@
+"""The one place that calls pandoc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from build_book import pandoc
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_batched_parsing_gives_the_same_documents_as_one_file_at_a_time():
+    texts = [p.read_text(encoding="utf-8") for p in sorted((REPO / "tests" / "books").glob("*/chapters/0*.md"))
+             if "latin1" not in p.name]
+    texts.append("# Same note ids {#sec-x}\n\nText.[^1]\n\n[^1]: First file's note.\n")
+    texts.append("# Other {#sec-y}\n\nText.[^1] [link](#sec-x)\n\n[^1]: Second file's note.\n")
+    batched = pandoc.read_markdown_many(texts)
+    assert [d["blocks"] for d in batched] == [pandoc.read_markdown(t)["blocks"] for t in texts]
+
+
+def test_plain_text_of_titles_leaves_out_citations_and_notes():
+    doc = pandoc.read_markdown("![A map [see @walt1987].[^1] Sources: the texts [@x].](m.svg){#fig-a}\n\n[^1]: n\n")
+    caption = doc["blocks"][0]["c"][1][1][0]["c"]
+    assert pandoc.inline_text(caption) == "A map. Sources: the texts."
