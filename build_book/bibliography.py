@@ -89,7 +89,8 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
         for entry in library.entries:
             loc = Location(rel, entry.start_line + 1, 1)
             fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
-            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields if getattr(f, "start_line", None) is not None}
+            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields
+                     if getattr(f, "start_line", None) is not None}
             if entry.key in entries:
                 first = entries[entry.key]
                 diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{entry.key}' "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import pandoc, yamlpos
-from .config import BookConfig, load_config, slugify
-from .diagnostics import BuildError, Diagnostic, Location, error, warning
+from .config import load_config, slugify
+from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import scan
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import pandoc, styles
 from .labels import LabelIndex, is_crossref, normal_ref

