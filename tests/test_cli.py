@@ -38,3 +38,21 @@ def test_yaml_syntax_error_in_book_yml(tmp_path):
 def test_build_shows_progress_and_prints_outputs(mini):
     assert "rendering the PDF edition" in mini.stderr and "laying out pages" in mini.stderr
     assert mini.stdout.split() == [str(mini.pdf), str(mini.epub), str(mini.html)]
+
+
+def test_csl_picks_another_citation_style(tmp_path_factory):
+    from .conftest import copy_book
+    from .xmlcheck import text_of
+
+    root = copy_book("mini", tmp_path_factory)
+    yml = root / "book.yml"
+    yml.write_text(yml.read_text(encoding="utf-8").replace("page-references: true", "csl: apa"), encoding="utf-8")
+    result = run_cli("html", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    page = text_of((root / "build" / "html" / "origins.html").read_text(encoding="utf-8"))
+    assert "(Walt, 1987, p. 5)" in page                      # APA, not Chicago's "1987, 5)"
+    yml.write_text(yml.read_text(encoding="utf-8").replace("csl: apa", "csl: chicago-author-dat"), encoding="utf-8")
+    bad = run_cli("check", "--book", str(root))
+    assert bad.returncode == 1
+    assert "error[csl-unknown]: unknown citation style 'chicago-author-dat'" in bad.stdout
+    assert "did you mean 'chicago-author-date'" in bad.stdout
