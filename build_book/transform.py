@@ -10,6 +10,7 @@ then write the same documents, each with its own link targets.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from . import pandoc, styles
@@ -173,7 +174,35 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
                 chapters[int(ident.removeprefix("bb-chapter-"))] = block["c"][1]
             elif ident == "refs":
                 references = [block]
+    if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
+        chapters = {number: mark_japanese(blocks) for number, blocks in chapters.items()}
+        references = mark_japanese(references)
     return Prepared(chapters, references, index)
+
+
+# Kana, CJK ideographs, CJK punctuation and full-width forms: text set in a Japanese font.
+JAPANESE = re.compile(r"[\u2015\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+
+
+def mark_japanese(blocks: list) -> list:
+    """Wrap runs of Japanese script in ``<span lang="ja">`` so that every edition picks
+    Japanese glyph forms and fonts (an English book otherwise renders them as Chinese or tofu)."""
+
+    def fix(node: dict):
+        if node["t"] != "Str" or not JAPANESE.search(node["c"]):
+            return None
+        out: list = []
+        position = 0
+        for match in JAPANESE.finditer(node["c"]):
+            if match.start() > position:
+                out.append(Str(node["c"][position:match.start()]))
+            out.append(Span([], [Str(match.group(0))], [["lang", "ja"]]))
+            position = match.end()
+        if position < len(node["c"]):
+            out.append(Str(node["c"][position:]))
+        return out
+
+    return map_inlines(blocks, fix)
 
 
 def notes_to_spans(blocks: list) -> list:

@@ -87,3 +87,16 @@ def test_every_internal_link_resolves(epub):
     pages = {name.removeprefix("EPUB/"): data.decode() for name, data in epub.items() if name.endswith(".xhtml")}
     assert broken_links(pages) == []
     assert anchors(pages["origins.xhtml"]).lang == "en"
+
+
+def test_japanese_is_marked_and_its_glyphs_travel_with_the_book(epub, opf):
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    assert '<span lang="ja">日米同盟</span>' in epub["EPUB/cases.xhtml"].decode()
+    manifest = {i.get("href"): i.get("media-type") for i in opf.find(f"{OPF}manifest")}
+    assert manifest["fonts/japanese.otf"] == "font/otf"
+    cmap = TTFont(io.BytesIO(epub["EPUB/fonts/japanese.otf"])).getBestCmap()
+    assert all(ord(ch) in cmap for ch in "日米同盟の比較研究")
+    assert 'url("fonts/japanese.otf")' in epub["EPUB/style.css"].decode()

@@ -56,3 +56,12 @@ def test_bibliography_page(site):
     page = site["bibliography.html"]
     for key in ("walt1987", "snyder1997", "morrow1991", "funabashi2001"):
         assert f'id="ref-{key}"' in page
+
+
+def test_japanese_glyphs_are_served_as_a_web_font(site, mini):
+    from fontTools.ttLib import TTFont
+
+    assert '<span lang="ja">日米同盟</span>' in site["cases.html"]
+    cmap = TTFont(str(mini.html / "fonts" / "japanese.woff")).getBestCmap()
+    assert all(ord(ch) in cmap for ch in "日米同盟の比較研究")
+    assert 'url("fonts/japanese.woff")' in (mini.html / "style.css").read_text(encoding="utf-8")

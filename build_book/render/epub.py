@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 from markupsafe import Markup
 
-from .. import templating
+from .. import fonts, templating
 from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, local_images, references_html, relink,
                      rewrite_images, write_fragments)
@@ -89,7 +89,17 @@ def render(ctx: RenderContext) -> list[Path]:
     page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
          references=Markup(refs))
 
-    files["style.css"] = templating.static_file(root, "epub/style.css").read_bytes()
+    css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
+    japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())
+    font = fonts.subset(japanese, root / "build" / ".cache" / "fonts", flavor=None)
+    if font is not None:
+        files["fonts/japanese.otf"] = font.path.read_bytes()
+        items.append(Item("font-ja", "fonts/japanese.otf", "font/otf", in_spine=False))
+        css += "\n" + fonts.font_face_css(font, "fonts/japanese.otf")
+        ctx.progress.step(f"embedded {len(japanese)} Japanese characters from {font.source}")
+    elif japanese:
+        ctx.progress.step("no Japanese font found on this machine: the EPUB relies on the reader's fonts")
+    files["style.css"] = css.encode("utf-8")
     items.append(Item("css", "style.css", "text/css", in_spine=False))
     for number, (rel, source) in enumerate(sorted(local_images(book).items()), 1):
         media = MEDIA_TYPES.get(source.suffix.lower())

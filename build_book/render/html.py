@@ -7,7 +7,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from .. import templating
+from .. import fonts, templating
 from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, local_images, references_html,
                      relink, rewrite_images, write_fragments)
@@ -40,7 +40,14 @@ def render(ctx: RenderContext) -> list[Path]:
     for name, template, extra in pages:
         html = templating.render(root, template, page=name, **context, **extra)
         (out / name).write_text(html, encoding="utf-8")
-    shutil.copyfile(templating.static_file(root, "html/style.css"), out / "style.css")
+    css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
+    japanese = fonts.japanese_characters(p.read_text(encoding="utf-8") for p in out.glob("*.html"))
+    font = fonts.subset(japanese, root / "build" / ".cache" / "fonts", flavor="woff")
+    if font is not None:
+        (out / "fonts").mkdir()
+        shutil.copyfile(font.path, out / "fonts" / "japanese.woff")
+        css += "\n" + fonts.font_face_css(font, "fonts/japanese.woff")
+    (out / "style.css").write_text(css, encoding="utf-8")
     for rel, source in local_images(book).items():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
