@@ -20,6 +20,7 @@ EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
 PREFIX_WORD = {"sec": "section, chapter, part or appendix", "fig": "figure", "tbl": "table"}
 URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
+IMAGE_FORMATS = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
@@ -193,6 +194,11 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
         for target in dict.fromkeys(images):
             if _is_external(target) or target.startswith("data:"):
                 continue
+            if Path(target).suffix.lower() not in IMAGE_FORMATS:
+                diags.append(warning("image-format", f"image '{target}' is not SVG, PNG, JPEG, GIF or WebP; "
+                                     "EPUB readers and browsers may not show it",
+                                     image_places.get(target, chapter.location),
+                                     "convert it to PNG (photographs: JPEG; drawings: SVG)"))
             if not (folder / unquote(target)).is_file():
                 where = image_places.get(target, chapter.location)
                 near = [p.relative_to(folder).as_posix() for p in folder.rglob(Path(target).name)] or \

@@ -6,6 +6,7 @@ Only this module prints diagnostics; everything else returns them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -32,7 +33,7 @@ COMMANDS = {
 
 EPILOG = """\
 exit status: 0 success (warnings allowed), 1 errors in the book (or warnings with --strict),
-2 wrong usage.
+2 wrong usage, 3 an internal error in build_book or its tools.
 
 examples:
   python -m build_book all                  build every edition of the book in this folder
@@ -99,13 +100,24 @@ def main(argv: list[str] | None = None) -> int:
 
     editions = list(EDITIONS) if args.command == "all" else [args.command]
     progress = Progress(enabled=not args.quiet)
+    kept = "the previous outputs in build/ are unchanged"
     try:
         written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress)
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         print(_summary(exc.diagnostics), file=sys.stderr)
-        print("build stopped: nothing was written; the previous outputs in build/ are unchanged", file=sys.stderr)
+        print(f"build stopped: nothing was written; {kept}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nbuild interrupted; {kept}", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a fault in build_book or its tools, not in the book: say so plainly
+        if os.environ.get("BUILD_BOOK_DEBUG"):
+            raise
+        print(f"build_book: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"build stopped; {kept}. This is a bug in build_book or one of its tools, not in your files; "
+              "run again with BUILD_BOOK_DEBUG=1 for the details to report.", file=sys.stderr)
+        return 3
     _print_diagnostics(diags, sys.stderr)
     if diags:
         print(_summary(diags), file=sys.stderr)

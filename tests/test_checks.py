@@ -39,7 +39,7 @@ def test_every_kind_of_fault_is_caught(broken_json):
         "bib-syntax", "bib-missing-field", "bib-bad-year", "bib-duplicate-key", "bib-duplicate-work", "bib-unused",
         "config-unknown-key", "unknown-contributor", "missing-chapter", "chapter-not-listed",
         "citation-unknown", "xref-unknown", "xref-kind", "xref-unnumbered", "label-duplicate", "label-kind",
-        "label-unreferenced", "image-missing", "link-missing", "link-anchor", "url-malformed",
+        "label-unreferenced", "image-missing", "image-format", "link-missing", "link-anchor", "url-malformed",
         "front-matter", "encoding", "chapter-no-title",
     }
 
@@ -53,7 +53,7 @@ def test_diagnostics_say_what_and_how(broken_json):
     assert typo["hint"] == "did you mean @walt1987?"
     assert (typo["path"], typo["line"], typo["column"]) == ("chapters/01-first.md", 8, 17)
     # citations are found in footnotes, captions and table cells too
-    assert {d["line"] for d in by_code["citation-unknown"]} == {8, 13, 17, 24}
+    assert {d["line"] for d in by_code["citation-unknown"]} == {8, 13, 19, 26}
     # a duplicate is reported at both places
     assert len(by_code["bib-duplicate-key"]) == 2 and len(by_code["label-duplicate"]) == 2
     assert {d["path"] for d in by_code["label-duplicate"]} == {"chapters/01-first.md", "chapters/02-second.md"}
@@ -70,7 +70,7 @@ def test_text_format_and_summary(tmp_path_factory):
             "@book{broken,") in lines
     assert "    hint: did you mean @walt1987?" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-    assert "chapters/01-first.md: 14 errors, 2 warnings" in result.stderr
+    assert "chapters/01-first.md: 14 errors, 3 warnings" in result.stderr
 
 
 def test_a_failed_build_writes_nothing_and_keeps_old_outputs(tmp_path_factory):

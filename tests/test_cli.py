@@ -56,3 +56,16 @@ def test_csl_picks_another_citation_style(tmp_path_factory):
     assert bad.returncode == 1
     assert "error[csl-unknown]: unknown citation style 'chicago-author-dat'" in bad.stdout
     assert "did you mean 'chicago-author-date'" in bad.stdout
+
+
+def test_an_internal_fault_is_reported_without_a_traceback(monkeypatch, capsys, mini):
+    from build_book import build, cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("WeasyPrint exploded")
+
+    monkeypatch.setattr(build, "build", broken)
+    assert cli.main(["pdf", "--book", str(mini.root), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: WeasyPrint exploded" in err and "Traceback" not in err
+    assert "previous outputs in build/ are unchanged" in err
