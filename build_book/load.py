@@ -46,7 +46,10 @@ def load_book(root: Path, progress=None) -> Loaded:
     refs = [r for r in config.chapters if (root / r.path).is_file()]
     cache = root / "build" / ".cache" / "ast"
     sources = [_read_chapter(root, ref) for ref in refs]
-    _parse_all([s for s in sources if s.text is not None], cache)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache)
+        bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
+        parsing.result()
     results = [_load_chapter(source) for source in sources]
     chapters: list[Chapter] = []
     seen_numbered = False
@@ -71,7 +74,6 @@ def load_book(root: Path, progress=None) -> Loaded:
             sources=draft["sources"], location=Location(ref.path, 1, 1),
             author_locations=draft["meta_marks"], targets=Targets.of(draft["blocks"])))
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
-    bibliography = bib.load(root, config.bibliography)
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
 
@@ -222,31 +224,31 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
 
     def parse(batch: list[_Source]) -> None:
         try:
-            docs = pandoc.read_markdown_many([s.padded for s in batch])
+            docs = pandoc.read_markdown_json_many([s.padded for s in batch])
         except pandoc.PandocError:
             docs = []
             for s in batch:  # find the file pandoc cannot read, keep the rest
                 try:
-                    docs.append(pandoc.read_markdown(s.padded))
+                    docs.append(json.dumps(pandoc.read_markdown(s.padded)))
                 except pandoc.PandocError as exc:
                     docs.append(None)
                     s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
                                                Location(s.ref.path, 1, 1)))
-        for s, doc in zip(batch, docs):
-            s.doc = doc
-            if doc is not None:
-                _store(cache, _digest(s.padded), doc)
+        for s, text in zip(batch, docs):
+            if text is not None:
+                s.doc = json.loads(text)
+                _store(cache, _digest(s.padded), text)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(parse, batches))
 
 
-def _store(cache: Path, digest: str, doc: dict) -> None:
+def _store(cache: Path, digest: str, text: str) -> None:
     try:
         cache.mkdir(parents=True, exist_ok=True)
         path = cache / f"{digest}.json"
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only tree still builds, just without the cache

@@ -44,37 +44,50 @@ FILE_PREFIX = re.compile(r'(?<=["#])[^"#\s]*?bbf\d{5}\.md__')
 
 
 def read_markdown_many(texts: list[str]) -> list[dict]:
-    """Several Markdown texts -> one JSON document each, in a single pandoc run.
+    """Several Markdown texts -> one JSON document each (see :func:`read_markdown_json_many`)."""
+    return [json.loads(doc) for doc in read_markdown_json_many(texts)]
+
+
+def read_markdown_json_many(texts: list[str]) -> list[str]:
+    """Several Markdown texts -> pandoc's JSON text of each, from a single pandoc run.
 
     pandoc starts slowly compared with how fast it parses, so the chapters are
     handed over together; ``--file-scope`` keeps each file's footnotes and
-    link definitions its own, and a marker comment splits the result.
+    link definitions its own, and a marker comment splits the result (as
+    text: the caller may store it without encoding it again).
     """
     if len(texts) == 1:
-        return [read_markdown(texts[0])]
+        return [json.dumps(read_markdown(texts[0]))]
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="build_book-") as folder:
-        paths = []
+        names = []
         for number, text in enumerate(texts):
-            path = Path(folder) / f"bbf{number:05d}.md"
-            path.write_text(MARKER.format(number) + "\n\n" + text, encoding="utf-8")
-            paths.append(str(path))
+            names.append(f"bbf{number:05d}.md")
+            (Path(folder) / names[-1]).write_text(MARKER.format(number) + "\n\n" + text, encoding="utf-8")
         try:
-            output = pypandoc.convert_file(paths, "json", format=READER, extra_args=["--file-scope"],
-                                           sort_files=False)
+            output = pypandoc.convert_file([str(Path(folder) / n) for n in names], "json", format=READER,
+                                           extra_args=["--file-scope"], sort_files=False)
         except (RuntimeError, OSError) as exc:
             raise PandocError(str(exc).strip()) from None
-    # --file-scope prefixes every identifier with its file's path; the ids are the author's
-    whole = json.loads(FILE_PREFIX.sub("", output))
-    docs: list[dict] = []
-    for block in whole["blocks"]:
-        if block["t"] == "RawBlock" and block["c"][1].startswith("<!-- build_book file "):
-            docs.append({"pandoc-api-version": whole["pandoc-api-version"], "meta": {}, "blocks": []})
-        elif docs:
-            docs[-1]["blocks"].append(block)
-    if len(docs) != len(texts):
+        # --file-scope prefixes every identifier with its file's path, '/' written '__';
+        # the identifiers are the author's, so take the prefixes off again
+        for name in names:
+            prefix = (Path(folder) / name).as_posix().lstrip("/").replace("/", "__") + "__"
+            output = output.replace(f'"{prefix}', '"').replace(f'"#{prefix}', '"#')
+        if re.search(r"bbf\d{5}\.md__", output):
+            output = FILE_PREFIX.sub("", output)
+    head, _, _ = output.partition('"blocks":[')
+    markers = [output.find(json.dumps(["html", MARKER.format(n)], separators=(",", ":")))
+               for n in range(len(texts))]
+    if -1 in markers or markers != sorted(markers):
         raise PandocError("could not split pandoc's output into chapters")
+    docs = []
+    for n, start in enumerate(markers):
+        begin = output.index("}", start) + 1           # end of the marker block
+        end = markers[n + 1] - len('{"t":"RawBlock","c":') if n + 1 < len(markers) else output.rindex("]}")
+        blocks = output[begin:end].strip(",")
+        docs.append(head + '"blocks":[' + blocks + "]}")
     return docs
 
 
