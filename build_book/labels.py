@@ -43,6 +43,7 @@ class Label:
     chapter: int | None        # index of the chapter it stands in; None for parts
     title: str
     location: Location
+    level: int = 0             # heading level for chapters (1) and sections (2, 3, ...)
 
     @property
     def prefix(self) -> str:
@@ -109,7 +110,7 @@ def build_index(book: Book) -> LabelIndex:
             number = str(body)
         index.chapter_numbers[chapter.index] = number
         kind = "appendix" if chapter.matter == APPENDIX else "chapter"
-        index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label)))
+        index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
         _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, {"figure": 0, "table": 0},
               top=True)
     return index
@@ -142,7 +143,7 @@ def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
                 sec_number = None
             if attr[0]:
                 index.add(Label(attr[0], "section", sec_number, chapter.index, pandoc.inline_text(inlines),
-                                _where(chapter, attr[0])))
+                                _where(chapter, attr[0]), level))
         elif kind in ("Figure", "Table"):
             attr = block["c"][0]
             what = "figure" if kind == "Figure" else "table"

@@ -105,6 +105,22 @@ def write_html(doc: dict) -> str:
     return _run(json.dumps(doc), "html5", "json", ["--wrap=none"])
 
 
+def write_html_many(docs: list[dict]) -> list[str]:
+    """Several pandoc JSON documents -> their HTML fragments, from a single pandoc run."""
+    if len(docs) <= 1:
+        return [write_html(doc) for doc in docs]
+    blocks: list = []
+    for number, doc in enumerate(docs):
+        blocks.append({"t": "RawBlock", "c": ["html", MARKER.format(number)]})
+        blocks.extend(doc["blocks"])
+    html = write_html(document(blocks))
+    parts = re.split(r"<!-- build_book file (\d+) -->\n?", html)
+    # parts: [before, "0", html0, "1", html1, ...]
+    if len(parts) != 2 * len(docs) + 1:
+        raise PandocError("could not split pandoc's HTML into chapters")
+    return [parts[2 * n + 2] for n in range(len(docs))]
+
+
 def inline_text(inlines: list) -> str:
     """Plain text of a list of pandoc inlines (for titles in menus and metadata)."""
     out: list[str] = []

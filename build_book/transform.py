@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import pandoc, styles
 from .labels import LabelIndex, is_crossref, normal_ref
@@ -23,6 +23,7 @@ class Prepared:
     chapters: dict[int, list]   # chapter index -> blocks, ready to write
     references: list            # the formatted reference list (blocks)
     index: LabelIndex
+    fragments: dict = field(default_factory=dict)  # HTML written from these, shared by the renderers
 
 
 def Str(text: str) -> dict:

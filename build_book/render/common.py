@@ -64,16 +64,24 @@ def page_name(chapter: Chapter, ext: str) -> str:
 
 
 def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -> dict[int, str]:
-    """Each chapter's prepared blocks as an HTML fragment (pandoc runs in parallel)."""
+    """Each chapter's prepared blocks as an HTML fragment, written once per build and kind.
 
-    def one(chapter: Chapter) -> tuple[int, str]:
-        blocks = prepared.chapters.get(chapter.index, [])
+    The HTML and EPUB editions share the fragments with footnotes at the end of
+    the chapter; the PDF wants footnotes where they are called."""
+    key = "inline-notes" if footnotes_inline else "end-notes"
+    if key not in prepared.fragments:
+        docs = []
+        for chapter in book.chapters:
+            blocks = prepared.chapters.get(chapter.index, [])
+            docs.append(pandoc.document(notes_to_spans(blocks) if footnotes_inline else blocks))
         if footnotes_inline:
-            blocks = notes_to_spans(blocks)
-        return chapter.index, pandoc.write_html(pandoc.document(blocks))
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(one, book.chapters))
+            written = pandoc.write_html_many(docs)  # no notes left to number: one pandoc run
+        else:
+            # pandoc numbers footnotes per document and lists them at its end: one run per chapter
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                written = list(pool.map(pandoc.write_html, docs))
+        prepared.fragments[key] = {c.index: html for c, html in zip(book.chapters, written)}
+    return prepared.fragments[key]
 
 
 def references_html(prepared: Prepared) -> Markup:
@@ -97,18 +105,11 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
         number = index.chapter_numbers.get(chapter.index)
         label_text = index.reference_text(label, book.config.words) if label and number else ""
         sections = [Section(lab.id, lab.number, lab.title, 2) for lab in index.labels.values()
-                    if lab.kind == "section" and lab.chapter == chapter.index and _level(chapter, lab.id) == 2]
+                    if lab.kind == "section" and lab.chapter == chapter.index and lab.level == 2]
         part = book.parts[chapter.part] if chapter.part is not None else None
         views.append(ChapterView(chapter, number, label_text, chapter.title, Markup(title_html), Markup(body),
                                  book.authors_of(chapter), page_name(chapter, ext), sections, part))
     return views
-
-
-def _level(chapter: Chapter, ident: str) -> int:
-    for block in chapter.blocks:
-        if block["t"] == "Header" and block["c"][1][0] == ident:
-            return block["c"][0]
-    return 0
 
 
 def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
