@@ -29,7 +29,7 @@ FRONT_MATTER_KEYS = {
     "status": "draft, review or final",
 }
 STATUSES = ("draft", "review", "final")
-FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)\s*$", re.M)
+FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
 
 class Loaded:
@@ -132,9 +132,8 @@ def _load_chapter(source: _Source):
         _, head = headers[0]
         attr, inlines = head["c"][1], head["c"][2]
         title = pandoc.inline_text(inlines).strip()
-        label = attr[0] or "sec-" + slugify(Path(ref.path).stem)
-        if not attr[0]:
-            attr[0] = label
+        label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
+        attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for _, extra in headers[1:]:
             extra_title = pandoc.inline_text(extra["c"][2])
@@ -161,13 +160,14 @@ def _find_line(body: str, needle: str, first_line: int) -> int:
 
 def _split_front_matter(text: str, path: str):
     """Return (meta, body, line number where body starts, diagnostics)."""
-    if not text.startswith("---\n") and text.strip() != "---":
+    opening = re.match(r"---[ \t]*\n", text)
+    if opening is None:
         return {}, text, 1, []
-    end = FRONT_MATTER_END.search(text, 4)
+    end = FRONT_MATTER_END.search(text, opening.end())
     if end is None:
         return {}, text, 1, [error("front-matter", "the front matter opened with '---' on line 1 is never closed",
                                    Location(path, 1, 1), "add a line '---' after the last front matter line")]
-    yaml_text = text[4:end.start()]
+    yaml_text = text[opening.end():end.start()]
     body_line = text.count("\n", 0, end.end()) + 2
     body = text[end.end() + 1:]
     diags: list[Diagnostic] = []

@@ -131,3 +131,16 @@ def test_words_come_from_the_language_and_can_be_overridden(tmp_path):
     label = index.get("sec-a")
     assert index.reference_text(label, book.config.words) == "第1章"
     assert book.config.words["figure"] == "Fig."
+
+
+def test_chapter_pages_never_take_the_names_of_generated_pages():
+    from build_book.model import Chapter
+    from build_book.render.common import page_name
+
+    def name(label):
+        return page_name(Chapter(index=0, path="c.md", label=label, title="T", blocks=[]), ".html")
+
+    assert name("sec-japan-us") == "japan-us.html"
+    assert name("sec-index") == "chapter-index.html"
+    assert name("sec-bibliography") == "chapter-bibliography.html"
+    assert name("sec-part-1") == "chapter-part-1.html"

@@ -98,12 +98,14 @@ def test_outline_lists_parts_and_chapters(pdf):
     outline = pdf.outline()
     titles = [title for title, _ in outline]
     assert any("Contents" in t for t in titles)
-    assert "Foundations" in titles and "Cases" in titles
+    assert "Part I: Foundations" in titles and "Part II: Cases" in titles
     children = dict(outline)
-    assert any("Origins of Alliances" in t for t, _ in children["Foundations"])
-    assert any("Cases of Alliance" in t for t, _ in children["Cases"])
-    assert any("Data on Alliances" in t for t in titles)
+    assert [t for t, _ in children["Part I: Foundations"]] == ["Chapter 1: Origins of Alliances"]
+    assert [t for t, _ in children["Part II: Cases"]] == ["Chapter 2: Cases of Alliance"]
+    assert "Appendix A: Data on Alliances" in titles and "Preface" in titles
     assert "Bibliography" in titles
+    sections = dict(children["Part I: Foundations"])["Chapter 1: Origins of Alliances"]
+    assert [t for t, _ in sections] == ["1.1 Balancing and Bandwagoning"]
 
 
 def test_metadata(pdf):

@@ -15,7 +15,6 @@ from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part
 from ..transform import Prepared, notes_to_spans
 
-H1 = re.compile(r"^\s*<h1([^>]*)>(.*?)</h1>\s*", re.S)
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
 TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
 HREF = re.compile(r'href="#([^"]+)"')
@@ -59,8 +58,16 @@ class Float:
     chapter: int
 
 
+# pages the editions make themselves; a chapter never takes their names
+RESERVED_PAGES = {"index", "bibliography", "contributors", "title", "nav", "lists", "style"}
+
+
 def page_name(chapter: Chapter, ext: str) -> str:
-    return chapter.label.removeprefix("sec-") + ext
+    name = chapter.label.removeprefix("sec-")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or f"chapter-{chapter.index + 1}"
+    if name in RESERVED_PAGES or name.startswith("part-"):
+        name = f"chapter-{name}"
+    return name + ext
 
 
 def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -> dict[int, str]:
@@ -94,13 +101,14 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
     views = []
     for chapter in book.chapters:
         html = fragments[chapter.index]
-        match = H1.match(html)
+        # the title heading, wherever it stands (a comment or an epigraph may come first)
+        match = re.search(r'<h1[^>]*\bid="%s"[^>]*>(.*?)</h1>\s*' % re.escape(chapter.label), html, re.S)
         title_html, body = "", html
         if match:
-            inner = LABEL_SPAN.sub("", match.group(2)).strip()
+            inner = LABEL_SPAN.sub("", match.group(1)).strip()
             title_only = TITLE_SPAN.match(inner)
             title_html = title_only.group(1) if title_only else inner
-            body = html[match.end():]
+            body = html[:match.start()] + html[match.end():]
         label = index.get(chapter.label)
         number = index.chapter_numbers.get(chapter.index)
         label_text = index.reference_text(label, book.config.words) if label and number else ""
@@ -226,6 +234,7 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView]) -> dic
         "words": words,
         "year": book.config.year,
         "part_numbers": index.part_numbers,
+        "part_labels": {p.index: index.reference_text(index.get(p.label), words) for p in book.parts},
     }
 
 
