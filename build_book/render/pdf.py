@@ -33,7 +33,6 @@ def render(ctx: RenderContext) -> list[Path]:
     context = book_context(book, index, views)
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
-    (ctx.destination / "print.html").write_text(html, encoding="utf-8")  # kept only while building
     fonts = FontConfiguration()
     stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts)
     ctx.progress.step("laying out pages (WeasyPrint)")
@@ -41,7 +40,6 @@ def render(ctx: RenderContext) -> list[Path]:
     ctx.progress.step(f"writing {len(document.pages)} pages")
     target = ctx.destination / f"{book.config.slug}.pdf"
     document.write_pdf(target)
-    (ctx.destination / "print.html").unlink()
     return [target]
 
 
