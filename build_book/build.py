@@ -56,19 +56,20 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
     prepared = prepare(book, index, progress)
     out_dir = root / "build"
     staging_root = out_dir / ".staging"
-    written: list[Path] = []
-    for edition in editions:
-        staging = staging_root / edition
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        progress.step(f"rendering the {edition.upper()} edition")
-        ctx = RenderContext(book, index, prepared, staging, progress)
-        produced = RENDERERS[edition](ctx)
-        for item in produced:
-            written.append(_publish(item, out_dir / item.name))
-            progress.step(f"wrote {written[-1].relative_to(root)}")
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(staging_root, ignore_errors=True)
+    produced: list[Path] = []
+    try:
+        for edition in editions:
+            staging = staging_root / edition
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            progress.step(f"rendering the {edition.upper()} edition")
+            produced += RENDERERS[edition](RenderContext(book, index, prepared, staging, progress))
+        # every edition is complete: only now do they replace the previous ones
+        written = [_publish(item, out_dir / item.name) for item in produced]
+        for path in written:
+            progress.step(f"wrote {path.relative_to(root)}")
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
     return written, result.diagnostics
 
 

@@ -192,7 +192,13 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
         images = chapter.targets.images
         image_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.images}
         for target in dict.fromkeys(images):
-            if _is_external(target) or target.startswith("data:"):
+            if target.startswith("data:"):
+                continue
+            if _is_external(target):
+                diags.append(error("image-remote", f"image '{target}' is on the web, not in the book",
+                                   image_places.get(target, chapter.location),
+                                   "download it into the chapters' figures/ folder and point to the file; "
+                                   "an EPUB may not load images from the web"))
                 continue
             if Path(target).suffix.lower() not in IMAGE_FORMATS:
                 diags.append(warning("image-format", f"image '{target}' is not SVG, PNG, JPEG, GIF or WebP; "
@@ -207,6 +213,13 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                 diags.append(error("image-missing", f"image '{target}' does not exist", where,
                                    f"did you mean '{near[0]}'?" if near else
                                    "image paths are relative to the chapter file"))
+        if chapter.targets.raw_html:
+            tags = list(dict.fromkeys(" ".join(raw.split())[:30] for raw in chapter.targets.raw_html))
+            where = Location(chapter.path, *chapter.sources.html_tags[0][1]) if chapter.sources.html_tags \
+                else chapter.location
+            diags.append(warning("raw-html", "raw HTML (" + ", ".join(tags[:3]) + (", ..." if len(tags) > 3 else "")
+                                 + ") is copied into every edition as it is", where,
+                                 "write it in Markdown if you can; otherwise check it in every edition"))
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
         for target in chapter.targets.links:
             where = link_places.get(target, chapter.location)
@@ -238,6 +251,10 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         if path.endswith(".md") and rel not in by_path:
             return [error("link-not-in-book", f"link to '{path}', which is not a chapter of the book", where,
                           "list it in book.yml, or link to a chapter that is")]
+        if rel not in by_path:
+            return [warning("link-local-file", f"link to the local file '{path}', which no edition carries; "
+                            "the link text is printed without the link", where,
+                            "put the file on the web and link to its address, or make it an appendix")]
     if anchor and anchor not in ids:
         close = _nearest(anchor, ids, 1)
         return [error("link-anchor", f"link to '#{anchor}', which is no label in the book", where,

@@ -14,7 +14,7 @@ from .diagnostics import Location
 from .scan import SourceMap
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
-SKIP = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "RawInline", "Math"))
+SKIP = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "Math", "CodeBlock"))
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Targets:
     cites: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    raw_html: list[str] = field(default_factory=list)   # raw HTML other than comments
 
     @classmethod
     def of(cls, blocks: list) -> "Targets":
@@ -54,11 +55,15 @@ class Targets:
             elif kind == "Link":
                 links.append(content[2][0])
                 push(content[1])
+            elif kind in ("RawBlock", "RawInline"):
+                if content[0] == "html" and not content[1].lstrip().startswith("<!--"):
+                    found.raw_html.append(content[1])
             elif type(content) is list:
                 push(content)
         cites.reverse()
         images.reverse()
         links.reverse()
+        found.raw_html.reverse()
         return found
 
 

@@ -17,9 +17,10 @@ COMMENT = re.compile(r"<!--.*?-->", re.S)
 LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 # pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
-IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?")
-LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?")
+IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
+LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 
 Position = tuple[int, int]
 
@@ -30,6 +31,7 @@ class SourceMap:
     cites: dict[str, list[Position]] = field(default_factory=dict)
     images: list[tuple[str, Position]] = field(default_factory=list)
     links: list[tuple[str, Position]] = field(default_factory=list)
+    html_tags: list[tuple[str, Position]] = field(default_factory=list)
 
     def label_at(self, label: str) -> Position | None:
         found = self.labels.get(label)
@@ -42,6 +44,11 @@ class SourceMap:
 def _blank(match: re.Match) -> str:
     # keep line breaks and columns, drop the content
     return "".join("\n" if ch == "\n" else " " for ch in match.group(0))
+
+
+def _as_pandoc_url(target: str) -> str:
+    """pandoc writes spaces in a link or image target as %20; so does the source map."""
+    return target.replace(" ", "%20")
 
 
 def scan(text: str, first_line: int = 1) -> SourceMap:
@@ -66,9 +73,14 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             key = m.group(1) or m.group(2)
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
         for m in IMAGE.finditer(line):
-            found.images.append((m.group(1), (lineno, m.start(1) + 1)))
+            group = 1 if m.group(1) is not None else 2
+            found.images.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
         for m in LINK.finditer(line):
-            found.links.append((m.group(1), (lineno, m.start(1) + 1)))
+            group = 1 if m.group(1) is not None else 2
+            found.links.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
         for m in AUTOLINK.finditer(line):
             found.links.append((m.group(1), (lineno, m.start(1) + 1)))
+        for m in HTML_TAG.finditer(line):
+            if not AUTOLINK.match(line, m.start()):
+                found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
     return found

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import re
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 from . import pandoc, styles
 from .labels import LabelIndex, is_crossref, normal_ref
-from .model import Book
+from .model import Book, Chapter
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,28 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
     return map_inlines(blocks, fix)
 
 
+def resolve_file_links(blocks: list, chapter: Chapter, book: Book) -> list:
+    """Links to chapter files ('02-cases.md#sec-x') become links to the label; links to
+    other local files, which no edition carries, become plain text (the checks warn)."""
+    folder = (book.config.root / chapter.path).parent
+    labels = {(book.config.root / c.path).resolve(): c.label for c in book.chapters}
+
+    def fix(node: dict):
+        if node["t"] != "Link":
+            return None
+        target = node["c"][2][0]
+        if not target or target.startswith("#") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+            return None
+        path, _, anchor = target.partition("#")
+        label = labels.get((folder / unquote(path)).resolve())
+        if label is None:
+            return [Span(["local-link"], node["c"][1])]
+        node["c"][2][0] = "#" + (anchor or label)
+        return [node]
+
+    return map_inlines(blocks, fix)
+
+
 def number_blocks(blocks: list, chapter_number: str | None, book: Book, index: LabelIndex) -> list:
     words = book.config.words
 
@@ -158,6 +181,7 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     for chapter in book.chapters:
         blocks = copy.deepcopy(chapter.blocks)
         blocks = resolve_crossrefs(blocks, book, index)
+        blocks = resolve_file_links(blocks, chapter, book)
         blocks = number_blocks(blocks, index.chapter_numbers.get(chapter.index), book, index)
         wrapped.append({"t": "Div", "c": [[f"bb-chapter-{chapter.index}", [], []], blocks]})
     wrapped.append({"t": "Div", "c": [["refs", [], []], []]})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from html import unescape as html_unescape
+from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
@@ -157,33 +161,45 @@ def relink(html: str, where: dict[str, str], this_page: str) -> str:
 SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
 
 
-def local_images(book: Book) -> dict[str, Path]:
-    """Book-relative path -> file, for every local image the chapters show."""
-    from ..checks import walk
+def is_external(target: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
 
+
+def image_file(book: Book, chapter: Chapter, target: str) -> tuple[Path, str] | None:
+    """The file an image target names, and the path it takes inside a multi-file edition
+    (its path in the book; a file from outside the book goes under images/)."""
+    if is_external(target):
+        return None
+    path = ((book.config.root / chapter.path).parent / unquote(target)).resolve()
+    try:
+        rel = path.relative_to(book.config.root.resolve()).as_posix()
+    except ValueError:
+        rel = f"images/{hashlib.sha1(str(path).encode()).hexdigest()[:8]}-{path.name}"
+    # names travel in URLs and zip files: no spaces or other characters that need escaping
+    return path, re.sub(r"[^A-Za-z0-9._/-]+", "-", rel)
+
+
+def local_images(book: Book) -> dict[str, Path]:
+    """Path inside the edition -> file, for every local image the chapters show."""
     found: dict[str, Path] = {}
     for chapter in book.chapters:
-        folder = (book.config.root / chapter.path).parent
-        for image in walk(chapter.blocks, "Image"):
-            target = image["c"][2][0]
-            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
-                continue
-            path = (folder / target).resolve()
-            if path.is_file():
-                found[path.relative_to(book.config.root).as_posix()] = path
+        for target in chapter.targets.images:
+            located = image_file(book, chapter, target)
+            if located and located[0].is_file():
+                found[located[1]] = located[0]
     return found
 
 
-def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str) -> str:
-    """Make image sources point at ``prefix + book-relative path``."""
-    folder = (book.config.root / chapter.path).parent
+def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) -> str:
+    """Point image sources at ``prefix`` + their path in the edition, or (prefix None)
+    at the file itself, for the PDF."""
 
     def fix(match: re.Match) -> str:
-        target = match.group(2)
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+        located = image_file(book, chapter, html_unescape(match.group(2)))
+        if located is None:
             return match.group(0)
-        rel = (folder / target).resolve().relative_to(book.config.root).as_posix()
-        return f"{match.group(1)}{prefix}{rel}{match.group(3)}"
+        url = located[0].as_uri() if prefix is None else prefix + quote(located[1])
+        return f"{match.group(1)}{url}{match.group(3)}"
 
     return SRC.sub(fix, html)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import zipfile
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -26,8 +26,6 @@ from .common import (anchor_pages, book_context, chapter_views, local_images, re
 BIBLIOGRAPHY = "bibliography.xhtml"
 MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".xhtml": "application/xhtml+xml"}
-# HTML boolean attributes and void elements pandoc may write in HTML style
-VOID = re.compile(r"<(br|hr|img|col|input|meta|link|wbr)\b([^>]*?)(?<!/)>")
 
 
 @dataclass
@@ -45,8 +43,17 @@ class EpubError(Exception):
 
 
 def xhtml(html: str) -> str:
-    """Close HTML void elements so that a pandoc fragment is well-formed XHTML."""
-    return VOID.sub(lambda m: f"<{m.group(1)}{m.group(2)} />", html)
+    """An HTML fragment as well-formed XHTML: read as a browser reads it, written as XML.
+
+    pandoc's HTML is nearly XML already; raw HTML an author wrote (entities such as
+    &nbsp;, unclosed <br>) is what this is for. tinyhtml5 is WeasyPrint's HTML parser."""
+    import tinyhtml5
+
+    body = tinyhtml5.parse("<body>" + html + "</body>", namespace_html_elements=False).find("body")
+    out = [escape(body.text or "")]
+    for child in body:
+        out.append(ElementTree.tostring(child, encoding="unicode"))
+    return "".join(out)
 
 
 def render(ctx: RenderContext) -> list[Path]:
