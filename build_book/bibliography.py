@@ -118,6 +118,40 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
     return Bibliography(tuple(resolved), entries, tuple(diags))
 
 
+def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[Diagnostic]:
+    """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content)."""
+    import hashlib
+
+    from . import pandoc
+
+    diags = []
+    for rel in paths:
+        path = root / rel
+        if not path.is_file():
+            continue
+        stamp = cache / ("bib-ok-" + hashlib.sha256(pandoc.version().encode() + path.read_bytes()).hexdigest()[:24])
+        if stamp.exists():
+            continue
+        try:
+            pandoc.check_bibliography(path)
+        except pandoc.PandocError as exc:
+            found = re.search(r"\(line (\d+), column (\d+)\)", str(exc))
+            line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+            problem = next((ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("unexpected")),
+                           "pandoc cannot read this entry")
+            diags.append(error("bib-syntax", f"the bibliography cannot be read here: {problem}",
+                               Location(rel, line, column),
+                               "check the quotes and braces: a title in quotes cannot contain plain quotes; "
+                               "use {braces} around values"))
+            continue
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+        except OSError:
+            pass
+    return diags
+
+
 def _clean(value: str) -> str:
     value = value.strip()
     while value.startswith("{") and value.endswith("}"):

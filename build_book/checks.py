@@ -67,11 +67,17 @@ def _nearest(word: str, candidates, n: int = 3) -> list[str]:
 
 def check_style(book: Book) -> list[Diagnostic]:
     try:
-        styles.resolve(book.config.csl, book.config.root)
+        path = styles.resolve(book.config.csl, book.config.root)
+        if path is not None:
+            styles.validate(path)
     except styles.StyleNotFound as exc:
         close = styles.suggestions(book.config.csl) if not book.config.csl.endswith(".csl") else []
-        hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else \
-            "use a style name from the CSL repository (e.g. apa, chicago-author-date) or a path to a .csl file"
+        if close:
+            hint = "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+        elif book.config.csl.endswith(".csl"):
+            hint = "check the file, or use a style name from the CSL repository (e.g. apa)"
+        else:
+            hint = "use a style name from the CSL repository (e.g. apa, chicago-author-date) or a path to a .csl file"
         return [error("csl-unknown", str(exc), book.config.where("csl"), hint)]
     return []
 

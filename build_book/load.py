@@ -46,10 +46,13 @@ def load_book(root: Path, progress=None) -> Loaded:
     refs = [r for r in config.chapters if (root / r.path).is_file()]
     cache = root / "build" / ".cache" / "ast"
     sources = [_read_chapter(root, ref) for ref in refs]
-    with ThreadPoolExecutor(max_workers=1) as background:
+    with ThreadPoolExecutor(max_workers=2) as background:
         parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache)
+        strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
         bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
         parsing.result()
+        if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
+            diags += strict_bib.result()
     results = [_load_chapter(source) for source in sources]
     chapters: list[Chapter] = []
     seen_numbered = False

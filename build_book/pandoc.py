@@ -91,6 +91,15 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     return docs
 
 
+def check_bibliography(path: Path) -> None:
+    """Read a .bib file as citeproc will; raise :class:`PandocError` with pandoc's words if it cannot."""
+    fmt = "bibtex" if path.suffix.lower() == ".bibtex" else "biblatex"
+    try:
+        pypandoc.convert_file(str(path), "csljson", format=fmt)
+    except (RuntimeError, OSError) as exc:
+        raise PandocError(str(exc).strip()) from None
+
+
 def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> dict:
     """Format every citation in ``doc`` and append the reference list (div #refs)."""
     args = ["--citeproc"] + [f"--bibliography={p}" for p in bibliographies]

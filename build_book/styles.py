@@ -33,6 +33,18 @@ def resolve(name: str, root: Path) -> Path | None:
         raise StyleNotFound(f"unknown citation style '{name}'") from None
 
 
+def validate(path: Path) -> None:
+    """Raise :class:`StyleNotFound` unless ``path`` is well-formed XML with a CSL <style> root."""
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as exc:
+        raise StyleNotFound(f"citation style file '{path.name}' is not well-formed XML ({exc})") from None
+    if not root.tag.endswith("style"):
+        raise StyleNotFound(f"citation style file '{path.name}' is not a CSL style (its root is <{root.tag}>)")
+
+
 def suggestions(name: str) -> list[str]:
     import difflib
 

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 from . import pandoc, styles
+from .diagnostics import BuildError, error
 from .labels import LabelIndex, is_crossref, normal_ref
 from .model import Book, Chapter
 
@@ -189,7 +190,14 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     if progress:
         progress.step("formatting citations (citeproc, %s)" % book.config.csl)
     csl = styles.resolve(book.config.csl, book.config.root)
-    doc = pandoc.citeproc(pandoc.document(wrapped, meta), list(book.bibliography.paths), csl, book.config.root)
+    try:
+        doc = pandoc.citeproc(pandoc.document(wrapped, meta), list(book.bibliography.paths), csl, book.config.root)
+    except pandoc.PandocError as exc:
+        # the checks read the .bib files as pandoc does; what is left is the style file
+        detail = " ".join(str(exc).split())[:300]
+        raise BuildError([error("csl-invalid", f"citations could not be formatted: {detail}",
+                                book.config.where("csl"),
+                                "check the citation style file named by 'csl:' (it must be CSL 1.0 XML)")]) from None
     chapters: dict[int, list] = {}
     references: list = []
     for block in doc["blocks"]:
