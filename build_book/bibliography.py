@@ -34,6 +34,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "report": ("author", "title", "year|date", "institution"),
 }
 DEFAULT_REQUIRED = ("author|editor", "title", "year|date")
+# documents that often have no personal author: treaties, web pages, official papers
+for _kind in ("misc", "online", "legislation", "legal", "manual", "unpublished", "jurisdiction", "standard"):
+    REQUIRED[_kind] = ("title", "year|date")
+YEAR_WORDS = {"forthcoming", "in press", "n.d."}
+MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+BARE_VALUE = re.compile(r"(\w[\w-]*)\s*=\s*([A-Za-z_][\w:.-]*)\s*(?=[,}#]|$)", re.M)
 YEAR = re.compile(r"\d{4}")
 DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?")
 
@@ -86,8 +92,15 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                                Location(rel, line, 1), "save the .bib file as UTF-8"))
             text = raw.decode("utf-8", errors="replace")
         library = bibtexparser.parse_string(text)
+        macros = MONTHS | {s.key.lower() for s in library.strings}
         for entry in library.entries:
             loc = Location(rel, entry.start_line + 1, 1)
+            for field_name, word in BARE_VALUE.findall(entry.raw):
+                if word.lower() not in macros and field_name.lower() != entry.key.lower():
+                    diags.append(error("bib-undefined-string", f"entry '{entry.key}': {field_name} = {word} uses "
+                                       f"the @string abbreviation '{word}', which is not defined", loc,
+                                       f"put the value in braces ({field_name} = {{...}}) or define "
+                                       f"@string{{{word} = {{...}}}}"))
             fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
             lines = {f.key.lower(): f.start_line + 1 for f in entry.fields
                      if getattr(f, "start_line", None) is not None}
@@ -159,17 +172,33 @@ def _clean(value: str) -> str:
     return value
 
 
+def inherited(entry: BibEntry, entries: dict[str, BibEntry]) -> dict[str, str]:
+    """An entry's fields with those it takes from its crossref parent (the parent's title is the child's
+    booktitle), as biblatex and pandoc read them."""
+    parent = entries.get(entry.fields.get("crossref", ""))
+    if parent is None:
+        return entry.fields
+    fields = {("booktitle" if k == "title" else k): v for k, v in parent.fields.items() if k != "crossref"}
+    fields.update(entry.fields)
+    return fields
+
+
 def check_entries(entries: dict[str, BibEntry]) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     for entry in entries.values():
+        parent_key = entry.fields.get("crossref")
+        if parent_key and parent_key not in entries:
+            diags.append(error("bib-crossref", f"entry '{entry.key}' has crossref = {{{parent_key}}}, "
+                               "which is no entry", entry.at("crossref"), "add the parent entry or fix its key"))
+        fields = inherited(entry, entries)
         for need in REQUIRED.get(entry.type, DEFAULT_REQUIRED):
             names = need.split("|")
-            if not any(entry.fields.get(n) for n in names):
+            if not any(fields.get(n) for n in names):
                 diags.append(error("bib-missing-field", f"entry '{entry.key}' (@{entry.type}) has no "
                                    + " or ".join(f"'{n}'" for n in names), entry.location,
                                    f"add a line such as: {names[0]} = {{...}},"))
         year = entry.fields.get("year")
-        if year is not None and not YEAR.fullmatch(year):
+        if year is not None and not YEAR.fullmatch(year) and year.lower() not in YEAR_WORDS:
             diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year}', not a four-digit year",
                                entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
         date = entry.fields.get("date")

@@ -244,12 +244,40 @@ def notes_to_spans(blocks: list) -> list:
     def fix(node: dict):
         if node["t"] != "Note":
             return None
-        inlines: list = []
-        for block in node["c"]:
-            if block["t"] in ("Para", "Plain"):
-                if inlines:
-                    inlines.append(Space())
-                inlines.extend(block["c"])
-        return [Span(["footnote"], inlines)]
+        return [Span(["footnote"], note_inlines(node["c"]))]
 
     return map_inlines(copy.deepcopy(blocks), fix)
+
+
+def note_inlines(blocks: list) -> list:
+    """A footnote's blocks as one run of inlines: paragraphs, quotations, lists and code
+    kept, each on a line of its own."""
+    out: list = []
+    for block in blocks:
+        kind, content = block["t"], block.get("c")
+        if kind in ("Para", "Plain"):
+            piece = content
+        elif kind == "LineBlock":
+            piece = [inline for i, line in enumerate(content) for inline in ([{"t": "LineBreak"}] if i else []) + line]
+        elif kind == "BlockQuote":
+            piece = [Span(["note-quote"], note_inlines(content))]
+        elif kind == "Div":
+            piece = note_inlines(content[1])
+        elif kind in ("BulletList", "OrderedList"):
+            items = content if kind == "BulletList" else content[1]
+            start = 1 if kind == "BulletList" else content[0][0]
+            piece = []
+            for n, item in enumerate(items):
+                if n:
+                    piece.append({"t": "LineBreak"})
+                marker = "•" if kind == "BulletList" else f"{start + n}."
+                piece += [Str(marker), Space()] + note_inlines(item)
+        elif kind == "CodeBlock":
+            piece = [{"t": "Code", "c": content}]
+        else:
+            piece = []
+        if piece:
+            if out:
+                out.append({"t": "LineBreak"})
+            out.extend(piece)
+    return out
