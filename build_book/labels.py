@@ -99,6 +99,7 @@ def build_index(book: Book) -> LabelIndex:
         index.part_numbers[part.index] = number
         index.add(Label(part.label, "part", number, None, part.title, part.location))
     body = appendix = 0
+    unnumbered_floats = {"figure": 0, "table": 0}  # figures and tables of unnumbered chapters: 1, 2, ... book-wide
     for chapter in book.chapters:
         if not chapter.numbered:
             number = None
@@ -111,7 +112,8 @@ def build_index(book: Book) -> LabelIndex:
         index.chapter_numbers[chapter.index] = number
         kind = "appendix" if chapter.matter == APPENDIX else "chapter"
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
-        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, {"figure": 0, "table": 0},
+        floats = {"figure": 0, "table": 0} if number else unnumbered_floats
+        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, floats,
               top=True)
     return index
 

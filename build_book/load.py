@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
@@ -76,6 +76,8 @@ def load_book(root: Path, progress=None) -> Loaded:
             status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
             author_locations=draft["meta_marks"], targets=Targets.of(draft["blocks"])))
+    if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
+        chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from . import pandoc, styles
 from .diagnostics import BuildError, error
 from .labels import LabelIndex, is_crossref, normal_ref
-from .model import Book, Chapter
+from .model import FRONT, Book, Chapter
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         if capital and text:
             text = text[0].upper() + text[1:]
         classes = ["xref"] + (["page-ref"] if page_refs and not bare else [])
+        if label.chapter is not None and book.chapters[label.chapter].matter == FRONT:
+            classes.append("front-ref")  # its page number is roman
         attrs = [["data-kind", label.kind]] + ([["data-page-word", words.get("page", "page")]] if page_refs else [])
         inlines = list(citation["citationPrefix"])
         if inlines:
