@@ -29,7 +29,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_style(book)
     diags += check_authors(book)
     diags += check_unlisted_files(book)
-    diags += check_citations(book)
+    diags += check_citations(book, index.labels)
     diags += check_crossrefs(book, index)
     diags += check_resources(book, index)
     return diags
@@ -112,7 +112,7 @@ def check_unlisted_files(book: Book) -> list[Diagnostic]:
     return diags
 
 
-def check_citations(book: Book) -> list[Diagnostic]:
+def check_citations(book: Book, labels=()) -> list[Diagnostic]:
     diags = []
     known = book.bibliography.entries
     used: set[str] = set()
@@ -122,12 +122,21 @@ def check_citations(book: Book) -> list[Diagnostic]:
             if is_crossref(key):
                 continue
             used.add(key)
+            if key in chapter.sources.url_cites and ("url", key) not in reported:
+                reported.add(("url", key))
+                diags.append(warning("citation-in-url", f"'@{key}' follows a '/': is it part of a web address?",
+                                     Location(chapter.path, *chapter.sources.url_cites[key]),
+                                     "write web addresses in angle brackets, <https://...>, or write \\@ "
+                                     "for an @ that is not a citation"))
             if key in known or key in reported:
                 continue
             reported.add(key)
             close = _nearest(key, known)
             hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
                 "add an entry with this key to the bibliography, or correct the key"
+            if key in labels:
+                hint = (f"'{key}' labels a heading; cross-reference labels start with sec-, fig- or tbl-: "
+                        f"write {{#sec-{key}}} there and @sec-{key} here")
             for loc in _positions(chapter, key):
                 diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
     if book.chapters:
@@ -163,6 +172,9 @@ def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
                 close = _nearest(label_id, same)
                 hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
                     f"label the {PREFIX_WORD[prefix]} with {{#{label_id}}}, or correct the reference"
+                if prefix in ("fig", "tbl") and any(label_id in c.sources.labels for c in book.chapters):
+                    hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORD[prefix]}: a figure is an image "
+                            "with a caption alone in its paragraph; a table's label goes in its caption line")
                 for loc in places:
                     diags.append(error("xref-unknown", f"cross-reference '@{key}' points to no "
                                        f"{PREFIX_WORD[prefix]} in the book", loc, hint))
@@ -176,7 +188,8 @@ def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
                 for loc in places:
                     diags.append(warning("xref-unnumbered", f"'@{key}' refers to the unnumbered {label.kind} "
                                          f"'{label.title}'; it is printed by its title", loc,
-                                         "refer to it in words, or number it by removing {.unnumbered}"))
+                                         "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
+                                         "than section-depth); refer to it in words if the title reads oddly"))
     for label in index.of_kind("figure", "table"):
         if label.id not in referenced:
             diags.append(warning("label-unreferenced", f"{label.kind} '{label.id}' is never referred to",

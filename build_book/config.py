@@ -8,6 +8,7 @@ and column, all problems at once.
 from __future__ import annotations
 
 import datetime as _dt
+import posixpath
 import re
 import unicodedata
 import uuid
@@ -151,6 +152,9 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
     if not isinstance(doc.data, dict):
         raise BuildError([error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values", at(),
                                 "start with a line such as 'title: My Book'")])
+    for keys, line, column in doc.duplicates:
+        diags.append(error("config-duplicate-key", f"'{': '.join(map(str, keys))}' is given twice in {CONFIG_NAME}",
+                           Location(CONFIG_NAME, line, column), "keep one of them; the last one would win silently"))
     for key in data:
         if key not in BOOK_KEYS:
             close = _nearest(str(key), BOOK_KEYS)
@@ -173,6 +177,11 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         return value.strip()
 
     title = text("title")
+    slug = text("slug")
+    if slug and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", slug):
+        diags.append(error("config-value", f"'slug' must be a plain file name (letters, digits, '.', '-', '_'), "
+                           f"not '{slug}'", at("slug"), f"write e.g. slug: {slugify(slug)}"))
+        slug = ""
     date = text("date")
     if date and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", date):
         diags.append(error("config-value", f"'date' must look like 2012-03-31, not '{date}'", at("date")))
@@ -227,13 +236,15 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
     chapters: list[ChapterRef] = []
     parts: list[PartSpec] = []
     raw_chapters = data.get("chapters") or []
+    if isinstance(raw_chapters, str):
+        raw_chapters = [raw_chapters]
     if not isinstance(raw_chapters, list):
         diags.append(error("config-type", "'chapters' must be a list", at("chapters")))
         raw_chapters = []
     for index, item in enumerate(raw_chapters):
         loc = at("chapters", index)
         if isinstance(item, str):
-            chapters.append(ChapterRef(item, loc))
+            chapters.append(ChapterRef(_normal_path(item), loc))
         elif isinstance(item, dict) and "part" in item:
             for key in item:
                 if key not in PART_KEYS:
@@ -250,16 +261,19 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
                                    at("chapters", index, "chapters")))
                 members = []
             for sub, member in enumerate(members):
-                chapters.append(ChapterRef(member, at("chapters", index, "chapters", sub), part=len(parts) - 1))
+                chapters.append(ChapterRef(_normal_path(member), at("chapters", index, "chapters", sub),
+                                           part=len(parts) - 1))
         else:
             diags.append(error("config-value", "a chapter entry must be a path or a part "
                                "(part: Title, chapters: [...])", loc))
     appendices = data.get("appendices") or []
+    if isinstance(appendices, str):
+        appendices = [appendices]
     if not _is_str_list(appendices):
         diags.append(error("config-type", "'appendices' must be a list of paths", at("appendices")))
         appendices = []
     for index, item in enumerate(appendices):
-        chapters.append(ChapterRef(item, at("appendices", index), appendix=True))
+        chapters.append(ChapterRef(_normal_path(item), at("appendices", index), appendix=True))
 
     seen: dict[str, Location] = {}
     for ref in chapters:
@@ -272,7 +286,7 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
                                _missing_file_hint(root, ref.path)))
 
     depth = data.get("section-depth", 2)
-    if not isinstance(depth, int) or not 0 <= depth <= 5:
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 5:
         diags.append(error("config-value", "'section-depth' must be a whole number from 0 to 5",
                            at("section-depth")))
         depth = 2
@@ -287,6 +301,9 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         if key not in CROSSREF_WORDS:
             diags.append(error("config-unknown-key", f"unknown cross-reference word '{key}'", at("crossref", key),
                                "known words: " + ", ".join(CROSSREF_WORDS)))
+        elif not isinstance(value, (str, int)) or not str(value).strip():
+            diags.append(error("config-value", f"the cross-reference word '{key}' is empty", at("crossref", key),
+                               f"write e.g. {key}: {DEFAULT_WORDS['en'].get(key, 'Word')}"))
         else:
             words[key] = str(value)
 
@@ -299,12 +316,17 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
     return BookConfig(
         root=root, title=title, subtitle=text("subtitle"), lang=lang, date=date,
         publisher=text("publisher"), rights=text("rights"), identifier=identifier,
-        slug=text("slug") or slugify(title), editors=tuple(editors), contributors=contributors,
+        slug=slug or slugify(title), editors=tuple(editors), contributors=contributors,
         bibliography=tuple(bibliography), csl=csl, chapters=tuple(chapters), parts=tuple(parts),
         section_depth=depth, words=words, page_references=page_refs,
         editor_locations=tuple(at("editors", i) for i in range(len(editors))),
         key_locations={key: at(key) for key in data},
     ), diags
+
+
+def _normal_path(path: str) -> str:
+    """'./chapters//a.md' and 'chapters/a.md' name one file."""
+    return posixpath.normpath(path.replace("\\", "/"))
 
 
 def _nearest(word: str, candidates) -> str:

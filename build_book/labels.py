@@ -118,14 +118,18 @@ def build_index(book: Book) -> LabelIndex:
     return index
 
 
-def _where(chapter: Chapter, label: str) -> Location:
-    pos = chapter.sources.label_at(label)
-    if pos is None:
-        for key, places in chapter.sources.labels.items():
-            if key.replace(":", "-", 1) == label and places:
-                pos = places[0]
-                break
-    return Location(chapter.path, *pos) if pos else chapter.location
+def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Location:
+    """Where ``label`` is defined in ``chapter``: its first definition there, or, if the index
+    already holds it from this chapter, the next one (so that both copies of a duplicate show)."""
+    places = [pos for key, found in chapter.sources.labels.items() if key.replace(":", "-", 1) == label
+              for pos in found]
+    places.sort()
+    nth = 0
+    if index is not None:
+        first = index.labels.get(label)
+        nth = int(first is not None and first.location.path == chapter.path)
+        nth += sum(1 for dup, _, again in index.duplicates if dup == label and again.path == chapter.path)
+    return Location(chapter.path, *places[nth]) if nth < len(places) else chapter.location
 
 
 def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
@@ -145,7 +149,7 @@ def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
                 sec_number = None
             if attr[0]:
                 index.add(Label(attr[0], "section", sec_number, chapter.index, pandoc.inline_text(inlines),
-                                _where(chapter, attr[0]), level))
+                                _where(chapter, attr[0], index), level))
         elif kind in ("Figure", "Table"):
             attr = block["c"][0]
             what = "figure" if kind == "Figure" else "table"
@@ -154,7 +158,7 @@ def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
                 n = f"{number}.{floats[what]}" if number else str(floats[what])
                 caption = block["c"][1][1]
                 text = " ".join(pandoc.inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
-                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0])))
+                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index)))
         elif kind == "Div":
             _walk(chapter, block["c"][1], number, depth, index, counters, floats)
         elif kind in ("BlockQuote",):

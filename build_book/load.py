@@ -43,7 +43,12 @@ class Loaded:
 def load_book(root: Path, progress=None) -> Loaded:
     root = root.resolve()
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
-    refs = [r for r in config.chapters if (root / r.path).is_file()]
+    listed: set[str] = set()
+    refs = []  # each existing file once (a file listed twice is reported by the configuration check)
+    for ref in config.chapters:
+        if ref.path not in listed and (root / ref.path).is_file():
+            listed.add(ref.path)
+            refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
     sources = [_read_chapter(root, ref) for ref in refs]
     with ThreadPoolExecutor(max_workers=2) as background:
@@ -140,9 +145,9 @@ def _load_chapter(source: _Source):
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
-        for _, extra in headers[1:]:
+        for nth, (_, extra) in enumerate(headers[1:], 1):
             extra_title = pandoc.inline_text(extra["c"][2])
-            line = _find_line(body, "# " + extra_title, body_line)
+            line = sources.titles[nth] if nth < len(sources.titles) else body_line
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
@@ -153,14 +158,9 @@ def _load_chapter(source: _Source):
         "label": label, "title": title, "numbered": numbered, "blocks": blocks,
         "authors": [str(a) for a in authors] if isinstance(authors, list) else [],
         "abstract": str(meta.get("abstract") or "").strip(),
-        "status": str(meta.get("status") or "draft"), "sources": sources,
+        "status": str(meta.get("status") or ""), "sources": sources,
         "meta_marks": meta.get("__marks__", {}),
     }, diags
-
-
-def _find_line(body: str, needle: str, first_line: int) -> int:
-    pos = body.find(needle)
-    return first_line + body.count("\n", 0, pos) if pos >= 0 else first_line
 
 
 def _split_front_matter(text: str, path: str):
@@ -189,6 +189,9 @@ def _split_front_matter(text: str, path: str):
         line, col = located.where(*keys)
         return Location(path, line + 1, col)
 
+    for keys, line, column in located.duplicates:
+        diags.append(error("front-matter", f"'{keys[-1]}' is given twice in the front matter",
+                           Location(path, line + 1, column), "keep one of them"))
     for key in data:
         if key not in FRONT_MATTER_KEYS:
             diags.append(error("front-matter-key", f"unknown front matter key '{key}'", at(key),

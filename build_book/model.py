@@ -76,7 +76,7 @@ class Chapter:
     blocks: list               # pandoc JSON blocks of the body (title heading included)
     authors: tuple[str, ...] = ()
     abstract: str = ""
-    status: str = "draft"
+    status: str = ""           # draft, review, final, or "" when the front matter does not say
     numbered: bool = True
     matter: str = BODY         # front, body or appendix
     part: int | None = None    # index into Book.parts

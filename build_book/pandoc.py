@@ -75,6 +75,7 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
         for name in names:
             prefix = (Path(folder) / name).as_posix().lstrip("/").replace("/", "__") + "__"
             output = output.replace(f'"{prefix}', '"').replace(f'"#{prefix}', '"#')
+            output = output.replace(f'"#{prefix[:-2]}"', '""')  # an empty link target, made '#file' by pandoc
         if re.search(r"bbf\d{5}\.md__", output):
             output = FILE_PREFIX.sub("", output)
     head, _, _ = output.partition('"blocks":[')

@@ -32,6 +32,8 @@ class SourceMap:
     images: list[tuple[str, Position]] = field(default_factory=list)
     links: list[tuple[str, Position]] = field(default_factory=list)
     html_tags: list[tuple[str, Position]] = field(default_factory=list)
+    titles: list[int] = field(default_factory=list)            # lines of level-1 headings ('# ...')
+    url_cites: dict[str, Position] = field(default_factory=dict)  # '@key' right after a '/' (a web address?)
 
     def label_at(self, label: str) -> Position | None:
         found = self.labels.get(label)
@@ -67,11 +69,15 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             fence = opener.group(1)
             continue
         line = INLINE_CODE.sub(_blank, line)
+        if re.match(r"#(\s|$)", line):
+            found.titles.append(lineno)
         for m in LABEL.finditer(line):
             found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))  # column of '#'
         for m in CITE.finditer(line):
             key = m.group(1) or m.group(2)
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
+            if m.start() and line[m.start() - 1] == "/":
+                found.url_cites.setdefault(key, (lineno, m.start() + 1))
         for m in IMAGE.finditer(line):
             group = 1 if m.group(1) is not None else 2
             found.images.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))

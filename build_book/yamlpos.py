@@ -24,6 +24,7 @@ class YamlError(Exception):
 class Located:
     data: object
     marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    duplicates: list[tuple[tuple, int, int]] = field(default_factory=list)  # (key path, line, column)
 
     def where(self, *path, default: tuple[int, int] = (1, 1)) -> tuple[int, int]:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -35,16 +36,19 @@ class Located:
         return default
 
 
-def _walk(node: yaml.Node, path: tuple, marks: dict) -> None:
+def _walk(node: yaml.Node, path: tuple, marks: dict, duplicates: list) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, path + (key,), marks)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if path + (key,) in marks:
+                duplicates.append((path + (key,), *where))  # YAML keeps the last silently
+            marks[path + (key,)] = where
+            _walk(value_node, path + (key,), marks, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             marks[path + (index,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _walk(item, path + (index,), marks)
+            _walk(item, path + (index,), marks, duplicates)
 
 
 def load(text: str) -> Located:
@@ -55,7 +59,8 @@ def load(text: str) -> Located:
         if node is None:
             return Located(None, {})
         marks: dict = {}
-        _walk(node, (), marks)
+        duplicates: list = []
+        _walk(node, (), marks, duplicates)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -66,4 +71,4 @@ def load(text: str) -> Located:
         raise YamlError(f"YAML error: {exc}", 1, 1) from None
     finally:
         loader.dispose()
-    return Located(data, marks)
+    return Located(data, marks, duplicates)
