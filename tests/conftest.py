@@ -61,3 +61,14 @@ def volume(tmp_path_factory) -> Built:
     slug = "the-place-of-alliances-in-us-foreign-policy"
     return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
                  result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def edge(tmp_path_factory) -> Built:
+    """The 'edge' fixture book (awkward but legal manuscripts), built once."""
+    root = copy_book("edge", tmp_path_factory)
+    result = run_cli("all", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    slug = "edge-cases-in-alliance-politics"
+    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
+                 result.stdout, result.stderr)

@@ -1,0 +1,73 @@
+"""Awkward but legal manuscripts (the 'edge' fixture book) still make valid editions."""
+
+from __future__ import annotations
+
+import zipfile
+
+from .pdfinfo import Pdf
+from .xmlcheck import broken_links, epubcheck, nu_validate, text_of
+
+
+def test_only_the_expected_warnings(edge):
+    codes = [line.split("[", 1)[1].split("]", 1)[0] for line in edge.stderr.splitlines() if "warning[" in line]
+    assert codes == ["link-local-file", "raw-html"]
+    assert "chapters/one.md:7:30: warning[link-local-file]" in edge.stderr
+    assert "chapters/one.md:9:7: warning[raw-html]: raw HTML (<br>)" in edge.stderr
+
+
+def test_epub_and_html_stay_valid(edge):
+    assert [m for m in epubcheck(edge.epub) if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
+    result = nu_validate(edge.html)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pages = {p.name: p.read_text(encoding="utf-8") for p in edge.html.glob("*.html")}
+    assert broken_links(pages) == []
+
+
+def test_a_chapter_labelled_index_does_not_replace_the_contents(edge):
+    index = (edge.html / "index.html").read_text(encoding="utf-8")
+    assert "Contents" in index and 'href="chapter-index.html"' in index
+    assert "Index of Treaties" in (edge.html / "chapter-index.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(edge.epub) as archive:
+        assert "EPUB/chapter-index.xhtml" in archive.namelist()
+
+
+def test_links_to_chapter_files_become_links_to_their_pages(edge):
+    one = (edge.html / "one.html").read_text(encoding="utf-8")
+    assert 'href="chapter-index.html#sec-index"' in one and 'href="chapter-index.html#tbl-index"' in one
+    assert "treaties.csv" not in one and "in a file" in text_of(one)
+    # the comment before the title does not hide the title
+    assert one.count('class="chapter-title"') == 1 and "The First Chapter" in one
+
+
+def test_images_with_spaces_and_from_other_folders_travel_with_the_book(edge):
+    assert (edge.html / "chapters" / "figures" / "front-map.svg").is_file()
+    assert (edge.html / "shared" / "shared.svg").is_file()
+    with zipfile.ZipFile(edge.epub) as archive:
+        names = archive.namelist()
+    assert "EPUB/chapters/figures/front-map.svg" in names and "EPUB/shared/shared.svg" in names
+
+
+def test_print_edition(edge):
+    pdf = Pdf(edge.pdf)
+    text = pdf.flat()
+    assert "See Figure 1 on page xi in the preface" in text        # a front-matter page is roman
+    assert "• first point" in text and "• second point" in text and "A quotation in a note." in text
+    figures = pdf.flat(pdf.page_of("Figures Figure 1"))
+    assert "Figure 1 A figure in the front matter." in figures and "xi" in figures
+
+
+def test_an_image_from_outside_the_book_gets_a_place_inside(tmp_path):
+    from build_book.bibliography import Bibliography
+    from build_book.config import BookConfig
+    from build_book.model import Book, Chapter
+    from build_book.render.common import image_file
+
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "a map.png").write_bytes(b"\x89PNG")
+    book = Book(BookConfig(root=root, title="T"), (), (), Bibliography())
+    chapter = Chapter(index=0, path="chapters/c.md", label="sec-c", title="C", blocks=[])
+    path, inside = image_file(book, chapter, "../../elsewhere/a%20map.png")
+    assert path == (tmp_path / "elsewhere" / "a map.png").resolve()
+    assert inside.startswith("images/") and inside.endswith("-a-map.png") and " " not in inside
