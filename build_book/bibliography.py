@@ -67,11 +67,6 @@ class Bibliography:
     entries: dict[str, BibEntry] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.entries
-
-    def keys(self):
-        return self.entries.keys()
 
 
 def load(root: Path, paths: tuple[str, ...]) -> Bibliography:

@@ -96,7 +96,6 @@ class BookConfig:
     section_depth: int = 2
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
-    editor_locations: tuple[Location, ...] = ()
     key_locations: dict[str, Location] = field(default_factory=dict)
 
     def where(self, key: str) -> Location:
@@ -319,7 +318,6 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
         slug=slug or slugify(title), editors=tuple(editors), contributors=contributors,
         bibliography=tuple(bibliography), csl=csl, chapters=tuple(chapters), parts=tuple(parts),
         section_depth=depth, words=words, page_references=page_refs,
-        editor_locations=tuple(at("editors", i) for i in range(len(editors))),
         key_locations={key: at(key) for key in data},
     ), diags
 

@@ -13,7 +13,6 @@ from . import pandoc
 from .diagnostics import Location
 from .model import APPENDIX, Book, Chapter
 
-KINDS = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
 ROMAN = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
          (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
 
@@ -55,7 +54,6 @@ class LabelIndex:
     labels: dict[str, Label] = field(default_factory=dict)
     duplicates: list[tuple[str, Location, Location]] = field(default_factory=list)
     chapter_numbers: dict[int, str | None] = field(default_factory=dict)
-    part_numbers: dict[int, str] = field(default_factory=dict)
 
     def get(self, label: str) -> Label | None:
         return self.labels.get(label)
@@ -96,7 +94,6 @@ def build_index(book: Book) -> LabelIndex:
     index = LabelIndex()
     for part in book.parts:
         number = roman(part.index + 1)
-        index.part_numbers[part.index] = number
         index.add(Label(part.label, "part", number, None, part.title, part.location))
     body = appendix = 0
     unnumbered_floats = {"figure": 0, "table": 0}  # figures and tables of unnumbered chapters: 1, 2, ... book-wide
@@ -113,8 +110,7 @@ def build_index(book: Book) -> LabelIndex:
         kind = "appendix" if chapter.matter == APPENDIX else "chapter"
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
         floats = {"figure": 0, "table": 0} if number else unnumbered_floats
-        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, floats,
-              top=True)
+        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, floats)
     return index
 
 
@@ -132,7 +128,7 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
     return Location(chapter.path, *places[nth]) if nth < len(places) else chapter.location
 
 
-def _walk(chapter, blocks, number, depth, index, counters, floats, top=False):
+def _walk(chapter, blocks, number, depth, index, counters, floats):
     for block in blocks:
         kind = block["t"]
         if kind == "Header":

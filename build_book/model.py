@@ -85,9 +85,6 @@ class Chapter:
     author_locations: dict = field(default_factory=dict)  # author id -> Location in the front matter
     targets: Targets = field(default_factory=Targets)
 
-    @property
-    def stem(self) -> str:
-        return self.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,6 @@ class Progress:
             elapsed = time.perf_counter() - self.started
             print(f"[{elapsed:6.1f}s] {message}", file=self.stream, flush=True)
 
-    def done(self, message: str) -> None:
-        self.step(message)
-
 
 class Silent(Progress):
     def __init__(self):

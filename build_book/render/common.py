@@ -208,7 +208,6 @@ def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) 
 class TocEntry:
     kind: str                      # "part" or "chapter"
     part: Part | None = None
-    part_number: str = ""
     chapter: ChapterView | None = None
     chapters: list[ChapterView] = field(default_factory=list)
 
@@ -220,7 +219,7 @@ def contents(book: Book, index: LabelIndex, views: list[ChapterView]) -> list[To
         part = view.part
         if part is not None:
             if not entries or entries[-1].part is not part:
-                entries.append(TocEntry("part", part, index.part_numbers.get(part.index, "")))
+                entries.append(TocEntry("part", part))
             entries[-1].chapters.append(view)
         else:
             entries.append(TocEntry("chapter", chapter=view))
@@ -249,7 +248,6 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView]) -> dic
         "tables": floats(index, "table", words),
         "words": words,
         "year": book.config.year,
-        "part_numbers": index.part_numbers,
         "part_labels": {p.index: index.reference_text(index.get(p.label), words) for p in book.parts},
     }
 

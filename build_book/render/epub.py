@@ -34,7 +34,6 @@ class Item:
     href: str
     media_type: str
     properties: str = ""
-    linear: bool = True
     in_spine: bool = True
 
 
@@ -72,14 +71,14 @@ def render(ctx: RenderContext) -> list[Path]:
     files: dict[str, bytes] = {}
     items: list[Item] = []
 
-    def page(name: str, template: str, item_id: str, properties: str = "", linear: bool = True, **extra):
+    def page(name: str, template: str, item_id: str, properties: str = "", **extra):
         text = templating.render(root, template, page=name, part_files=part_files, **context, **extra)
         try:
             ElementTree.fromstring(text.encode("utf-8"))
         except ElementTree.ParseError as exc:  # a bug in a template or a fragment, not in the book
             raise EpubError(f"{name} is not well-formed XHTML: {exc}") from None
         files[name] = text.encode("utf-8")
-        items.append(Item(item_id, name, MEDIA_TYPES[".xhtml"], properties, linear))
+        items.append(Item(item_id, name, MEDIA_TYPES[".xhtml"], properties))
 
     page("title.xhtml", "epub/title.xhtml.j2", "title-page", page_title=book.config.title)
     page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents")
