@@ -126,8 +126,13 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
 
 def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
     """The numbered figures or tables of the book, for the lists in the front matter."""
-    return [Float(lab.id, index.reference_text(lab, words), lab.title, lab.chapter or 0)
+    return [Float(lab.id, index.reference_text(lab, words), short_caption(lab.title), lab.chapter or 0)
             for lab in index.of_kind(kind) if lab.number]
+
+
+def short_caption(caption: str) -> str:
+    """A caption's first sentence, as lists of figures and tables print it."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", caption.strip(), maxsplit=1)[0]
 
 
 def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str) -> dict[str, str]:
