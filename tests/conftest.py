@@ -35,15 +35,18 @@ def copy_book(name: str, tmp_path_factory) -> Path:
     return target
 
 
+def build_all(root: Path, slug: str, *options: str) -> Built:
+    """Build every edition of the book in ``root`` through the command line, as a user would."""
+    result = run_cli("all", "--book", str(root), *options)
+    assert result.returncode == 0, result.stderr
+    out = root / "build"
+    return Built(root, out / f"{slug}.pdf", out / f"{slug}.epub", out / "html", result.stdout, result.stderr)
+
+
 @pytest.fixture(scope="session")
 def mini(tmp_path_factory) -> Built:
     """The 'mini' fixture book, built into all three editions once."""
-    root = copy_book("mini", tmp_path_factory)
-    result = run_cli("all", "--book", str(root))
-    assert result.returncode == 0, result.stderr
-    slug = "alliances-in-miniature"
-    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
-                 result.stdout, result.stderr)
+    return build_all(copy_book("mini", tmp_path_factory), "alliances-in-miniature")
 
 
 @pytest.fixture(scope="session")
@@ -56,19 +59,10 @@ def volume(tmp_path_factory) -> Built:
             shutil.copytree(source, root / name)
         else:
             shutil.copyfile(source, root / name)
-    result = run_cli("all", "--book", str(root), "--strict")
-    assert result.returncode == 0, result.stderr
-    slug = "the-place-of-alliances-in-us-foreign-policy"
-    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
-                 result.stdout, result.stderr)
+    return build_all(root, "the-place-of-alliances-in-us-foreign-policy", "--strict")
 
 
 @pytest.fixture(scope="session")
 def edge(tmp_path_factory) -> Built:
     """The 'edge' fixture book (awkward but legal manuscripts), built once."""
-    root = copy_book("edge", tmp_path_factory)
-    result = run_cli("all", "--book", str(root))
-    assert result.returncode == 0, result.stderr
-    slug = "edge-cases-in-alliance-politics"
-    return Built(root, root / "build" / f"{slug}.pdf", root / "build" / f"{slug}.epub", root / "build" / "html",
-                 result.stdout, result.stderr)
+    return build_all(copy_book("edge", tmp_path_factory), "edge-cases-in-alliance-politics")
