@@ -7,14 +7,13 @@ stops if any of them reports an error.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from . import styles
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import LabelIndex, is_crossref, normal_ref
-from .model import Book, Chapter
+from .model import Book, Chapter, is_external
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
@@ -33,21 +32,6 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_crossrefs(book, index)
     diags += check_resources(book, index)
     return diags
-
-
-def walk(node, kind: str):
-    """Every element of type ``kind`` anywhere in a pandoc JSON tree."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            if item.get("t") == kind:
-                yield item
-            content = item.get("c")
-            if isinstance(content, (list, dict)):
-                stack.append(content)
 
 
 def cited_keys(chapter: Chapter) -> list[str]:
@@ -197,10 +181,6 @@ def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
     return diags
 
 
-def _is_external(target: str) -> bool:
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
-
-
 def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags = []
     root = book.config.root
@@ -213,7 +193,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
         for target in dict.fromkeys(images):
             if target.startswith("data:"):
                 continue
-            if _is_external(target):
+            if is_external(target):
                 diags.append(error("image-remote", f"image '{target}' is on the web, not in the book",
                                    image_places.get(target, chapter.location),
                                    "download it into the chapters' figures/ folder and point to the file; "
@@ -249,7 +229,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
 def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
     if not target:
         return [error("link-empty", "a link with an empty target", where, "write [text](target)")]
-    if _is_external(target):
+    if is_external(target):
         parts = urlsplit(target)
         if parts.scheme in ("http", "https", "ftp") and (not parts.netloc or " " in target or "." not in parts.netloc):
             return [error("url-malformed", f"malformed URL '{target}'", where,

@@ -52,8 +52,9 @@ def find_japanese_font() -> tuple[Path, int] | None:
     return Path(out[0]), int(out[1] or 0)
 
 
-def subset(characters: str, cache: Path, flavor: str | None) -> Subset | None:
+def subset(characters: str, book_root: Path, flavor: str | None) -> Subset | None:
     """A font with just ``characters``; ``flavor`` None for OpenType, 'woff' for the web."""
+    cache = book_root / "build" / ".cache" / "fonts"
     if not characters:
         return None
     found = find_japanese_font()

@@ -6,6 +6,7 @@ from (``location``) so that any problem can be reported at the author's line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .bibliography import Bibliography
@@ -14,6 +15,11 @@ from .diagnostics import Location
 from .scan import SourceMap
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
+def is_external(target: str) -> bool:
+    """Does a link or image target name a scheme (https:, mailto:, ...) rather than a file?"""
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
+
+
 SKIP = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "Math", "CodeBlock"))
 
 

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import copy
 import re
-from urllib.parse import unquote
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
 
 from . import pandoc, styles
 from .diagnostics import BuildError, error
 from .labels import LabelIndex, is_crossref, normal_ref
-from .model import FRONT, Book, Chapter
+from .model import FRONT, Book, Chapter, is_external
 
 
 @dataclass(frozen=True)
 class Prepared:
     chapters: dict[int, list]   # chapter index -> blocks, ready to write
     references: list            # the formatted reference list (blocks)
-    index: LabelIndex
     fragments: dict = field(default_factory=dict)  # HTML written from these, shared by the renderers
 
 
@@ -127,17 +127,17 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
     return map_inlines(blocks, fix)
 
 
-def resolve_file_links(blocks: list, chapter: Chapter, book: Book) -> list:
-    """Links to chapter files ('02-cases.md#sec-x') become links to the label; links to
-    other local files, which no edition carries, become plain text (the checks warn)."""
+def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[Path, str]) -> list:
+    """Links to chapter files ('02-cases.md#sec-x') become links to the label (``labels``:
+    chapter file -> label); links to other local files, which no edition carries, become
+    plain text (the checks warn)."""
     folder = (book.config.root / chapter.path).parent
-    labels = {(book.config.root / c.path).resolve(): c.label for c in book.chapters}
 
     def fix(node: dict):
         if node["t"] != "Link":
             return None
         target = node["c"][2][0]
-        if not target or target.startswith("#") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+        if not target or target.startswith("#") or is_external(target):
             return None
         path, _, anchor = target.partition("#")
         label = labels.get((folder / unquote(path)).resolve())
@@ -149,7 +149,7 @@ def resolve_file_links(blocks: list, chapter: Chapter, book: Book) -> list:
     return map_inlines(blocks, fix)
 
 
-def number_blocks(blocks: list, chapter_number: str | None, book: Book, index: LabelIndex) -> list:
+def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
     words = book.config.words
 
     def walk(items: list) -> None:
@@ -181,11 +181,12 @@ def number_blocks(blocks: list, chapter_number: str | None, book: Book, index: L
 
 def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     wrapped = []
+    files = {(book.config.root / c.path).resolve(): c.label for c in book.chapters}
     for chapter in book.chapters:
         blocks = copy.deepcopy(chapter.blocks)
         blocks = resolve_crossrefs(blocks, book, index)
-        blocks = resolve_file_links(blocks, chapter, book)
-        blocks = number_blocks(blocks, index.chapter_numbers.get(chapter.index), book, index)
+        blocks = resolve_file_links(blocks, chapter, book, files)
+        blocks = number_blocks(blocks, book, index)
         wrapped.append({"t": "Div", "c": [[f"bb-chapter-{chapter.index}", [], []], blocks]})
     wrapped.append({"t": "Div", "c": [["refs", [], []], []]})
     meta = {"lang": {"t": "MetaString", "c": book.config.lang}}
@@ -212,7 +213,7 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
         chapters = {number: mark_japanese(blocks) for number, blocks in chapters.items()}
         references = mark_japanese(references)
-    return Prepared(chapters, references, index)
+    return Prepared(chapters, references)
 
 
 # Kana, CJK ideographs, CJK punctuation and full-width forms: text set in a Japanese font.

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from .. import pandoc
 from ..config import Contributor
 from ..labels import LabelIndex
-from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part
+from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
 from ..transform import Prepared, notes_to_spans
 
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
@@ -147,6 +147,14 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     return where
 
 
+def link_bodies(views: list[ChapterView], book: Book, where: dict[str, str], finish=str) -> None:
+    """For a multi-page edition: each chapter's images and cross-page links pointed at their
+    place in the edition, then ``finish`` (the EPUB makes the HTML XHTML)."""
+    for view in views:
+        body = rewrite_images(str(view.body_html), view.chapter, book, "")
+        view.body_html = Markup(finish(relink(body, where, view.href)))
+
+
 def relink(html: str, where: dict[str, str], this_page: str) -> str:
     """Point '#id' links at the page that holds id, unless that is this page."""
 
@@ -164,10 +172,6 @@ def relink(html: str, where: dict[str, str], this_page: str) -> str:
 
 
 SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
-
-
-def is_external(target: str) -> bool:
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
 
 
 def image_file(book: Book, chapter: Chapter, target: str) -> tuple[Path, str] | None:

@@ -20,8 +20,8 @@ from markupsafe import Markup
 
 from .. import fonts, templating
 from . import RenderContext
-from .common import (anchor_pages, book_context, chapter_views, local_images, references_html, relink,
-                     rewrite_images, write_fragments)
+from .common import (anchor_pages, book_context, chapter_views, link_bodies, local_images, references_html,
+                     relink, write_fragments)
 
 BIBLIOGRAPHY = "bibliography.xhtml"
 MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -62,9 +62,8 @@ def render(ctx: RenderContext) -> list[Path]:
     where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY)
     part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
     where.update({p.label: part_files[p.index] for p in book.parts})
+    link_bodies(views, book, where, finish=xhtml)
     for view in views:
-        body = rewrite_images(str(view.body_html), view.chapter, book, "")
-        view.body_html = Markup(xhtml(relink(body, where, view.href)))
         view.title_html = Markup(xhtml(str(view.title_html)))
     context = book_context(book, index, views)
     modified = _modified()
@@ -97,7 +96,7 @@ def render(ctx: RenderContext) -> list[Path]:
 
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
     japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())
-    font = fonts.subset(japanese, root / "build" / ".cache" / "fonts", flavor=None)
+    font = fonts.subset(japanese, root, flavor=None)
     if font is not None:
         files["fonts/japanese.otf"] = font.path.read_bytes()
         items.append(Item("font-ja", "fonts/japanese.otf", "font/otf", in_spine=False))

@@ -9,8 +9,8 @@ from markupsafe import Markup
 
 from .. import fonts, templating
 from . import RenderContext
-from .common import (anchor_pages, book_context, chapter_views, local_images, references_html,
-                     relink, rewrite_images, write_fragments)
+from .common import (anchor_pages, book_context, chapter_views, link_bodies, local_images, references_html,
+                     relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
 
@@ -24,9 +24,7 @@ def render(ctx: RenderContext) -> list[Path]:
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views)
-    for view in views:
-        body = rewrite_images(str(view.body_html), view.chapter, book, "")
-        view.body_html = Markup(relink(body, where, view.href))
+    link_bodies(views, book, where)
     pages = [(INDEX, "html/index.html.j2", {"page_title": book.config.title})]
     for position, view in enumerate(views):
         pages.append((view.href, "html/chapter.html.j2", {
@@ -42,7 +40,7 @@ def render(ctx: RenderContext) -> list[Path]:
         (out / name).write_text(html, encoding="utf-8")
     css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
     japanese = fonts.japanese_characters(p.read_text(encoding="utf-8") for p in out.glob("*.html"))
-    font = fonts.subset(japanese, root / "build" / ".cache" / "fonts", flavor="woff")
+    font = fonts.subset(japanese, root, flavor="woff")
     if font is not None:
         (out / "fonts").mkdir()
         shutil.copyfile(font.path, out / "fonts" / "japanese.woff")
