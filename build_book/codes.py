@@ -1,0 +1,114 @@
+"""The catalogue of diagnostic codes: every kind of problem build_book reports.
+
+Each code has a default severity and a one-line description; ``python -m
+build_book codes`` lists them. A book may adjust the adjustable ones in
+``book.yml``::
+
+    diagnostics:
+      bib-unused: off        # not reported at all
+      raw-html: error        # fail the build
+      label-unreferenced: warning
+
+Codes that mean the book cannot be read or built as written (a file that does
+not exist, YAML that does not parse, a chapter pandoc cannot read) are not
+adjustable: turning them off would lose content silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+SETTINGS = ("off", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Code:
+    name: str
+    severity: Severity
+    summary: str
+    adjustable: bool = True
+
+
+def _codes(*rows: tuple) -> dict[str, Code]:
+    table: dict[str, Code] = {}
+    for row in rows:
+        code = Code(*row)
+        assert code.name not in table, code.name
+        table[code.name] = code
+    return table
+
+
+E, W = "error", "warning"
+FIXED = False  # readability: the fourth column says whether a book may adjust the code
+
+CATALOGUE: dict[str, Code] = _codes(
+    # book.yml
+    ("config-missing", E, "there is no book.yml in the book's folder", FIXED),
+    ("config-yaml", E, "book.yml is not valid YAML", FIXED),
+    ("config-type", E, "a book.yml value has the wrong type (text, list, mapping, ...)", FIXED),
+    ("config-value", E, "a book.yml value is not one of the accepted values", FIXED),
+    ("config-unknown-key", E, "book.yml has a key build_book does not know (a misspelling?)", FIXED),
+    ("config-missing-key", E, "a required book.yml key (title, chapters) is missing", FIXED),
+    ("config-duplicate-key", E, "a key is given twice in book.yml; YAML would keep the last silently", FIXED),
+    ("unknown-contributor", E, "an editor or chapter author is not listed under contributors", FIXED),
+    ("missing-chapter", E, "a chapter listed in book.yml does not exist", FIXED),
+    ("duplicate-chapter", E, "a chapter is listed twice in book.yml", FIXED),
+    ("missing-file", E, "a file named in book.yml (bibliography, style) does not exist", FIXED),
+    ("chapter-not-listed", W, "a Markdown file in chapters/ is not listed in book.yml"),
+    # reading files
+    ("encoding", E, "a file is not UTF-8", FIXED),
+    ("pandoc", E, "pandoc could not read a chapter", FIXED),
+    ("front-matter", E, "a chapter's front matter is not valid YAML or has a wrong value", FIXED),
+    ("front-matter-key", E, "a chapter's front matter has a key build_book does not know"),
+    ("chapter-no-title", E, "a chapter has no level-1 heading (its title)", FIXED),
+    ("chapter-two-titles", E, "a chapter has a second level-1 heading", FIXED),
+    # citations and the bibliography
+    ("citation-unknown", E, "a citation key has no bibliography entry", FIXED),
+    ("citation-in-url", W, "an @ inside a web address was read as a citation"),
+    ("bib-syntax", E, "a bibliography entry does not parse", FIXED),
+    ("bib-duplicate-key", E, "two bibliography entries share a key", FIXED),
+    ("bib-duplicate-work", W, "two bibliography entries describe the same work"),
+    ("bib-missing-field", E, "a bibliography entry lacks a field its type needs"),
+    ("bib-bad-year", E, "a bibliography entry's year is not a year"),
+    ("bib-bad-date", E, "a bibliography entry's date is not YYYY-MM-DD"),
+    ("bib-crossref", E, "a bibliography entry's crossref names no entry"),
+    ("bib-undefined-string", E, "a bibliography value uses an @string abbreviation that is not defined"),
+    ("bib-unused", W, "a bibliography entry is never cited"),
+    ("csl-unknown", E, "the citation style named by csl: cannot be found", FIXED),
+    ("csl-invalid", E, "the citation style cannot be used to format citations", FIXED),
+    # cross-references and labels
+    ("xref-unknown", E, "a cross-reference points to no label", FIXED),
+    ("xref-kind", E, "a cross-reference's prefix does not match what it points to"),
+    ("xref-unnumbered", W, "a cross-reference points to something without a number"),
+    ("label-duplicate", E, "a label is defined twice in the book", FIXED),
+    ("label-kind", E, "a label's prefix does not match what it labels"),
+    ("label-unreferenced", W, "a figure or table is never referred to"),
+    # images, links, raw HTML
+    ("image-missing", E, "an image file does not exist", FIXED),
+    ("image-remote", E, "an image is on the web, not in the book", FIXED),
+    ("image-format", W, "an image is in a format EPUB readers and browsers may not show"),
+    ("link-empty", E, "a link has an empty target"),
+    ("link-missing", E, "a link points to a local file that does not exist"),
+    ("link-not-in-book", E, "a link points to a Markdown file that is not a chapter of the book"),
+    ("link-local-file", W, "a link points to a local file no edition carries"),
+    ("link-anchor", E, "a link points to an #anchor that is no label in the book"),
+    ("url-malformed", E, "a web address is malformed"),
+    ("url-scheme", W, "a link uses an unusual scheme"),
+    ("raw-html", W, "raw HTML is copied into the editions"),
+)
+
+
+def describe(name: str) -> Code | None:
+    return CATALOGUE.get(name)
+
+
+def listing() -> str:
+    """The catalogue as text, for ``python -m build_book codes``."""
+    width = max(len(name) for name in CATALOGUE)
+    lines = []
+    for code in CATALOGUE.values():
+        fixed = "" if code.adjustable else "  (not adjustable)"
+        lines.append(f"{code.name:<{width}}  {code.severity:<7}  {code.summary}{fixed}")
+    return "\n".join(lines)
