@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import pandoc
 from .diagnostics import Location
 from .model import APPENDIX, Book, Chapter
+from .walk import elements, inline_text
+
+# a footnote holds no numbered section, figure or table
+SKIP_FLOATS = frozenset(("Note",))
 
 ROMAN = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
          (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
@@ -129,10 +132,11 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
 
 
 def _walk(chapter, blocks, number, depth, index, counters, floats):
-    for block in blocks:
-        kind = block["t"]
+    """Number the sections, figures and tables of one chapter, wherever they stand."""
+    for node in elements(blocks, skip=SKIP_FLOATS):
+        kind = node["t"]
         if kind == "Header":
-            level, attr, inlines = block["c"]
+            level, attr, inlines = node["c"]
             if level == 1:
                 continue
             numbered = number is not None and not ({"unnumbered", "-"} & set(attr[1])) and level - 1 <= depth
@@ -144,18 +148,14 @@ def _walk(chapter, blocks, number, depth, index, counters, floats):
             else:
                 sec_number = None
             if attr[0]:
-                index.add(Label(attr[0], "section", sec_number, chapter.index, pandoc.inline_text(inlines),
+                index.add(Label(attr[0], "section", sec_number, chapter.index, inline_text(inlines),
                                 _where(chapter, attr[0], index), level))
         elif kind in ("Figure", "Table"):
-            attr = block["c"][0]
+            attr = node["c"][0]
             what = "figure" if kind == "Figure" else "table"
             if attr[0]:
                 floats[what] += 1
                 n = f"{number}.{floats[what]}" if number else str(floats[what])
-                caption = block["c"][1][1]
-                text = " ".join(pandoc.inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
+                caption = node["c"][1][1]
+                text = " ".join(inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
                 index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index)))
-        elif kind == "Div":
-            _walk(chapter, block["c"][1], number, depth, index, counters, floats)
-        elif kind in ("BlockQuote",):
-            _walk(chapter, block["c"], number, depth, index, counters, floats)

@@ -22,6 +22,7 @@ from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import scan
+from .walk import ATTR_AT, elements, inline_text
 
 FRONT_MATTER_KEYS = {
     "authors": "contributor ids from book.yml",
@@ -141,12 +142,12 @@ def _load_chapter(source: _Source):
     else:
         _, head = headers[0]
         attr, inlines = head["c"][1], head["c"][2]
-        title = pandoc.inline_text(inlines).strip()
+        title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
-            extra_title = pandoc.inline_text(extra["c"][2])
+            extra_title = inline_text(extra["c"][2])
             line = sources.titles[nth] if nth < len(sources.titles) else body_line
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
@@ -271,20 +272,21 @@ def normal_label(label: str) -> str:
 
 
 def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
-    """Give every heading without an explicit id a stable, book-unique one."""
-    for block in blocks:
-        if block["t"] in ("Header", "Figure", "Table"):
-            attr = block["c"][0] if block["t"] != "Header" else block["c"][1]
-            attr[0] = normal_label(attr[0])
-        if block["t"] == "Header":
-            attr = block["c"][1]
-            if not attr[0]:
-                base = f"{chapter_label}-{slugify(pandoc.inline_text(block['c'][2]))}"
-                candidate, n = base, 1
-                while candidate in used:
-                    n += 1
-                    candidate = f"{base}-{n}"
-                attr[0] = candidate
-            used.add(attr[0])
-        elif block["t"] == "Div":
-            _give_ids(block["c"][1], chapter_label, used)
+    """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
+    heading without one, wherever it stands."""
+    for node in elements(blocks):
+        at = ATTR_AT.get(node["t"])
+        if at is None:
+            continue
+        attr = node["c"][at]
+        attr[0] = normal_label(attr[0])
+        if node["t"] != "Header":
+            continue
+        if not attr[0]:
+            base = f"{chapter_label}-{slugify(inline_text(node['c'][2]))}"
+            candidate, n = base, 1
+            while candidate in used:
+                n += 1
+                candidate = f"{base}-{n}"
+            attr[0] = candidate
+        used.add(attr[0])

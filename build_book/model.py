@@ -13,14 +13,14 @@ from .bibliography import Bibliography
 from .config import BookConfig, Contributor
 from .diagnostics import Location
 from .scan import SourceMap
+from .walk import elements
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
+
+
 def is_external(target: str) -> bool:
     """Does a link or image target name a scheme (https:, mailto:, ...) rather than a file?"""
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
-
-
-SKIP = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "Math", "CodeBlock"))
 
 
 @dataclass(frozen=True)
@@ -34,42 +34,20 @@ class Targets:
 
     @classmethod
     def of(cls, blocks: list) -> "Targets":
-        """Collect them in one pass over pandoc's JSON (the checks' hot path)."""
+        """Collect them in one walk over pandoc's document, in reading order."""
         found = cls()
-        cites, images, links = found.cites, found.images, found.links
-        stack = [blocks]
-        pop, push = stack.pop, stack.append
-        while stack:
-            item = pop()
-            if type(item) is list:
-                stack.extend(item)
-                continue
-            if type(item) is not dict:
-                continue
-            kind = item.get("t")
-            if kind in SKIP:
-                continue
-            content = item.get("c")
+        for node in elements(blocks):
+            kind = node["t"]
             if kind == "Cite":
-                cites.extend(c["citationId"] for c in content[0])
-                for c in content[0]:
-                    push(c["citationPrefix"])
-                    push(c["citationSuffix"])
+                found.cites.extend(c["citationId"] for c in node["c"][0])
             elif kind == "Image":
-                images.append(content[2][0])
-                push(content[1])
+                found.images.append(node["c"][2][0])
             elif kind == "Link":
-                links.append(content[2][0])
-                push(content[1])
+                found.links.append(node["c"][2][0])
             elif kind in ("RawBlock", "RawInline"):
-                if content[0] == "html" and not content[1].lstrip().startswith("<!--"):
-                    found.raw_html.append(content[1])
-            elif type(content) is list:
-                push(content)
-        cites.reverse()
-        images.reverse()
-        links.reverse()
-        found.raw_html.reverse()
+                fmt, text = node["c"]
+                if fmt == "html" and not text.lstrip().startswith("<!--"):
+                    found.raw_html.append(text)
         return found
 
 

@@ -131,33 +131,6 @@ def write_html_many(docs: list[dict]) -> list[str]:
     return [parts[2 * n + 2] for n in range(len(docs))]
 
 
-def inline_text(inlines: list) -> str:
-    """Plain text of a list of pandoc inlines (for titles in menus and metadata)."""
-    out: list[str] = []
-    for node in inlines or []:
-        kind = node.get("t")
-        c = node.get("c")
-        if kind == "Str":
-            out.append(c)
-        elif kind in ("Space", "SoftBreak", "LineBreak"):
-            out.append(" ")
-        elif kind in ("Emph", "Strong", "Underline", "Strikeout", "Superscript", "Subscript", "SmallCaps"):
-            out.append(inline_text(c))
-        elif kind == "Quoted":
-            q = "“%s”" if c[0]["t"] == "DoubleQuote" else "‘%s’"
-            out.append(q % inline_text(c[1]))
-        elif kind in ("Span", "Link"):
-            out.append(inline_text(c[1]))
-        elif kind in ("Cite", "Note"):
-            continue  # citations and notes do not belong in titles, menus or lists of figures
-        elif kind == "Code":
-            out.append(c[1])
-        elif kind == "Math":
-            out.append(c[1])
-    text = "".join(out)
-    return re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"\s+", " ", text)).replace("( ", "(").replace("()", "").strip()
-
-
 def document(blocks: list, meta: dict | None = None) -> dict:
     """A pandoc JSON document of ``blocks`` for the version this pandoc speaks."""
     return {"pandoc-api-version": api_version(), "meta": meta or {}, "blocks": blocks}

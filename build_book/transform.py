@@ -17,8 +17,10 @@ from urllib.parse import unquote
 
 from . import pandoc, styles
 from .diagnostics import BuildError, error
-from .labels import LabelIndex, is_crossref, normal_ref
+from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
 from .model import FRONT, Book, Chapter, is_external
+from .walk import Link, Space, Span, Str, elements, rewrite
+from .walk import words as text_inlines
 
 
 @dataclass(frozen=True)
@@ -26,49 +28,6 @@ class Prepared:
     chapters: dict[int, list]   # chapter index -> blocks, ready to write
     references: list            # the formatted reference list (blocks)
     fragments: dict = field(default_factory=dict)  # HTML written from these, shared by the renderers
-
-
-def Str(text: str) -> dict:
-    return {"t": "Str", "c": text}
-
-
-def Space() -> dict:
-    return {"t": "Space"}
-
-
-def Span(classes: list[str], inlines: list, attrs: list | None = None, ident: str = "") -> dict:
-    return {"t": "Span", "c": [[ident, classes, attrs or []], inlines]}
-
-
-def Link(inlines: list, href: str, classes: list[str], attrs: list | None = None) -> dict:
-    return {"t": "Link", "c": [["", classes, attrs or []], inlines, [href, ""]]}
-
-
-def map_inlines(node, fn):
-    """Replace, depth first, each element for which ``fn`` returns a list."""
-    if isinstance(node, list):
-        out = []
-        for item in node:
-            item = map_inlines(item, fn)
-            if isinstance(item, dict) and "t" in item:
-                replaced = fn(item)
-                if replaced is not None:
-                    out.extend(replaced)
-                    continue
-            out.append(item)
-        return out
-    if isinstance(node, dict) and "c" in node:
-        node["c"] = map_inlines(node["c"], fn)
-    return node
-
-
-def words_text(words: str) -> list:
-    out: list = []
-    for i, word in enumerate(words.split(" ")):
-        if i:
-            out.append(Space())
-        out.append(Str(word))
-    return out
 
 
 def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
@@ -95,7 +54,7 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         inlines = list(citation["citationPrefix"])
         if inlines:
             inlines.append(Space())
-        inlines.append(Link(words_text(text), "#" + label.id, classes, attrs))
+        inlines.append(Link(text_inlines(text), "#" + label.id, classes, attrs))
         inlines.extend(citation["citationSuffix"])
         return inlines
 
@@ -124,7 +83,7 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
             out += segment
         return out
 
-    return map_inlines(blocks, fix)
+    return rewrite(blocks, fix)
 
 
 def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[Path, str]) -> list:
@@ -146,36 +105,29 @@ def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[
         node["c"][2][0] = "#" + (anchor or label)
         return [node]
 
-    return map_inlines(blocks, fix)
+    return rewrite(blocks, fix)
 
 
 def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
+    """Numbers on headings ("3.2") and captions ("Figure 3.2:"), wherever they stand."""
     words = book.config.words
-
-    def walk(items: list) -> None:
-        for block in items:
-            kind = block["t"]
-            if kind == "Header":
-                level, attr, inlines = block["c"]
-                label = index.get(attr[0])
-                if level == 1:
-                    label_text = index.reference_text(label, words) if label and label.number else ""
-                    head = [Span(["chapter-label"], [Str(label_text)])] if label_text else []
-                    block["c"][2] = head + [Span(["title-text"], inlines)]
-                elif label and label.number:
-                    block["c"][2] = [Span(["section-number"], [Str(label.number)]), Space()] + inlines
-            elif kind in ("Figure", "Table"):
-                label = index.get(block["c"][0][0])
-                caption = block["c"][1][1]
-                if label and label.number and caption and caption[0]["t"] in ("Plain", "Para"):
-                    text = index.reference_text(label, words)
-                    caption[0]["c"] = [Span(["caption-label"], [Str(text + ":")]), Space()] + caption[0]["c"]
-            elif kind == "Div":
-                walk(block["c"][1])
-            elif kind == "BlockQuote":
-                walk(block["c"])
-
-    walk(blocks)
+    for node in elements(blocks, skip=SKIP_FLOATS):
+        kind = node["t"]
+        if kind == "Header":
+            level, attr, inlines = node["c"]
+            label = index.get(attr[0])
+            if level == 1:
+                label_text = index.reference_text(label, words) if label and label.number else ""
+                head = [Span(["chapter-label"], [Str(label_text)])] if label_text else []
+                node["c"][2] = head + [Span(["title-text"], inlines)]
+            elif label and label.number:
+                node["c"][2] = [Span(["section-number"], [Str(label.number)]), Space()] + inlines
+        elif kind in ("Figure", "Table"):
+            label = index.get(node["c"][0][0])
+            caption = node["c"][1][1]
+            if label and label.number and caption and caption[0]["t"] in ("Plain", "Para"):
+                text = index.reference_text(label, words)
+                caption[0]["c"] = [Span(["caption-label"], [Str(text + ":")]), Space()] + caption[0]["c"]
     return blocks
 
 
@@ -238,7 +190,7 @@ def mark_japanese(blocks: list) -> list:
             out.append(Str(node["c"][position:]))
         return out
 
-    return map_inlines(blocks, fix)
+    return rewrite(blocks, fix)
 
 
 def notes_to_spans(blocks: list) -> list:
@@ -249,7 +201,7 @@ def notes_to_spans(blocks: list) -> list:
             return None
         return [Span(["footnote"], note_inlines(node["c"]))]
 
-    return map_inlines(copy.deepcopy(blocks), fix)
+    return rewrite(copy.deepcopy(blocks), fix)
 
 
 def note_inlines(blocks: list) -> list:

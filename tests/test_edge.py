@@ -71,3 +71,11 @@ def test_an_image_from_outside_the_book_gets_a_place_inside(tmp_path):
     path, inside = image_file(book, chapter, "../../elsewhere/a%20map.png")
     assert path == (tmp_path / "elsewhere" / "a map.png").resolve()
     assert inside.startswith("images/") and inside.endswith("-a-map.png") and " " not in inside
+
+
+def test_figures_and_tables_inside_quotations_and_lists_are_numbered(edge):
+    one = text_of((edge.html / "one.html").read_text(encoding="utf-8"))
+    # the chapter's own figure is 1.1; the quoted one (pandoc-crossref spelling) 1.2; the listed table 1.1
+    assert "Figure 1.2 is in a quotation and Table 1.1 in a list" in one
+    assert "Figure 1.2: A figure quoted from another volume." in one
+    assert "Table 1.1: Events in a list" in one

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from build_book import pandoc
+from build_book.walk import inline_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,4 +22,4 @@ def test_batched_parsing_gives_the_same_documents_as_one_file_at_a_time():
 def test_plain_text_of_titles_leaves_out_citations_and_notes():
     doc = pandoc.read_markdown("![A map [see @walt1987].[^1] Sources: the texts [@x].](m.svg){#fig-a}\n\n[^1]: n\n")
     caption = doc["blocks"][0]["c"][1][1][0]["c"]
-    assert pandoc.inline_text(caption) == "A map. Sources: the texts."
+    assert inline_text(caption) == "A map. Sources: the texts."

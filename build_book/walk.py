@@ -1,0 +1,171 @@
+"""One walk over pandoc's document, and small helpers for its nodes.
+
+pandoc's JSON is lists and objects; an *element* is an object with a ``"t"``
+(``{"t": "Str", "c": "text"}``). :func:`elements` visits every element once,
+in reading order, entering every container (block quotes, divs, lists,
+definition lists, table cells, figures, captions, notes, citation prefixes
+and suffixes), so that every stage sees the same document. :func:`rewrite`
+replaces elements bottom-up. Both use no recursion for reading, so a deeply
+nested document cannot exhaust Python's stack; :func:`depth` measures the
+nesting so that the loader can refuse what the renderers could not handle.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator
+
+# elements with nothing inside that is part of the document's own structure
+LEAVES = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Code", "Math", "CodeBlock", "RawBlock",
+                    "RawInline", "HorizontalRule", "Null"))
+# where each element keeps its [id, classes, key-value pairs]
+ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "Code": 0, "CodeBlock": 0, "Link": 0, "Image": 0, "Table": 0,
+           "Figure": 0}
+
+
+def elements(tree, skip: frozenset[str] | set[str] = frozenset()) -> Iterator[dict]:
+    """Every element in ``tree`` (a document's blocks, a block, inlines), in reading order.
+
+    The children of an element are read after the caller has seen it, so a caller
+    may change an element's content in place. Elements whose type is in ``skip`` are
+    yielded but not entered."""
+    stack: list = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is list:
+            stack.extend(reversed(item))
+        elif kind is dict:
+            tag = item.get("t")
+            if tag is None:  # a citation: {citationId, citationPrefix, citationSuffix, ...}
+                stack.extend(reversed(list(item.values())))
+                continue
+            yield item
+            if tag in LEAVES or tag in skip:
+                continue
+            content = item.get("c")
+            if content is not None:
+                push(content)
+
+
+def depth(tree, limit: int) -> int:
+    """How deeply elements nest in ``tree``, counting no further than ``limit + 1``."""
+    deepest = 0
+    stack: list = [(tree, 0)]
+    while stack:
+        item, level = stack.pop()
+        if type(item) is list:
+            stack.extend((child, level) for child in item)
+        elif type(item) is dict:
+            if "t" in item:
+                level += 1
+                if level > deepest:
+                    deepest = level
+                    if deepest > limit:
+                        return deepest
+                if item["t"] in LEAVES:
+                    continue
+                content = item.get("c")
+                if content is not None:
+                    stack.append((content, level))
+            else:
+                stack.extend((child, level) for child in item.values())
+    return deepest
+
+
+Replacer = Callable[[dict], "list | None"]
+
+
+def rewrite(tree, fn: Replacer):
+    """Replace, bottom-up, each element for which ``fn`` returns a list (its replacement,
+    spliced into the list that held it); ``None`` keeps the element. Changes ``tree``
+    in place and returns it. Callers walk documents whose depth the loader has bounded."""
+    if isinstance(tree, list):
+        out = []
+        for item in tree:
+            item = rewrite(item, fn)
+            if isinstance(item, dict) and "t" in item:
+                replaced = fn(item)
+                if replaced is not None:
+                    out.extend(replaced)
+                    continue
+            out.append(item)
+        tree[:] = out
+        return tree
+    if isinstance(tree, dict):
+        if "t" in tree:
+            if tree["t"] not in LEAVES and "c" in tree:
+                tree["c"] = rewrite(tree["c"], fn)
+        else:
+            for key, value in tree.items():
+                tree[key] = rewrite(value, fn)
+    return tree
+
+
+def attr(element: dict) -> list | None:
+    """The element's ``[id, classes, key-value pairs]``, or None if it has none."""
+    at = ATTR_AT.get(element["t"])
+    return None if at is None else element["c"][at]
+
+
+# --- constructors -----------------------------------------------------------------------------
+
+def Str(text: str) -> dict:
+    return {"t": "Str", "c": text}
+
+
+def Space() -> dict:
+    return {"t": "Space"}
+
+
+def Span(classes: list[str], inlines: list, attrs: list | None = None, ident: str = "") -> dict:
+    return {"t": "Span", "c": [[ident, classes, attrs or []], inlines]}
+
+
+def Link(inlines: list, href: str, classes: list[str], attrs: list | None = None) -> dict:
+    return {"t": "Link", "c": [["", classes, attrs or []], inlines, [href, ""]]}
+
+
+def words(text: str) -> list:
+    """Text as inlines: words and spaces."""
+    out: list = []
+    for i, word in enumerate(text.split(" ")):
+        if i:
+            out.append(Space())
+        out.append(Str(word))
+    return out
+
+
+# --- plain text -------------------------------------------------------------------------------
+
+def inline_text(inlines: list) -> str:
+    """Plain text of a list of inlines (for titles in menus, metadata and lists of figures).
+
+    Citations and notes are left out: they do not belong in a menu."""
+    out: list[str] = []
+    stack: list = [inlines or []]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+            continue
+        kind, c = item.get("t"), item.get("c")
+        if kind == "Str":
+            out.append(c)
+        elif kind in ("Space", "SoftBreak", "LineBreak"):
+            out.append(" ")
+        elif kind in ("Emph", "Strong", "Underline", "Strikeout", "Superscript", "Subscript", "SmallCaps"):
+            stack.append(c)
+        elif kind == "Quoted":
+            left, right = ("“", "”") if c[0]["t"] == "DoubleQuote" else ("‘", "’")
+            stack.extend([right, c[1], left])
+        elif kind in ("Span", "Link", "Image"):
+            stack.append(c[1])
+        elif kind in ("Code", "Math"):
+            out.append(c[1])
+    text = "".join(out)
+    return re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"\s+", " ", text)).replace("( ", "(").replace("()", "").strip()
