@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import checks
@@ -38,7 +38,21 @@ def check(root: Path, progress: Progress | None = None) -> CheckResult:
         return CheckResult(None, None, sorted(exc.diagnostics, key=sort_key))
     index = build_index(loaded.book)
     diags = loaded.diagnostics + checks.run_all(loaded.book, index)
+    diags = adjust(diags, loaded.book.config.diagnostics)
     return CheckResult(loaded.book, index, sorted(set(diags), key=sort_key))
+
+
+def adjust(diagnostics: list[Diagnostic], settings: dict[str, str]) -> list[Diagnostic]:
+    """Apply book.yml's ``diagnostics:`` settings (code -> off, warning or error)."""
+    if not settings:
+        return diagnostics
+    out = []
+    for diag in diagnostics:
+        setting = settings.get(diag.code)
+        if setting == "off":
+            continue
+        out.append(replace(diag, severity=setting) if setting else diag)
+    return out
 
 
 def build(root: Path, editions: list[str], *, strict: bool = False,

@@ -11,27 +11,76 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from . import styles
+from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
-from .labels import LabelIndex, is_crossref, normal_ref
+from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
 from .model import Book, Chapter, is_external
+from .scan import SourceMap, scan
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
-PREFIX_WORD = {"sec": "section, chapter, part or appendix", "fig": "figure", "tbl": "table"}
 URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
 IMAGE_FORMATS = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    absent = absent_chapters(book)
     diags: list[Diagnostic] = []
     diags += list(book.bibliography.diagnostics)
     diags += check_style(book)
     diags += check_authors(book)
-    diags += check_unlisted_files(book)
-    diags += check_citations(book, index.labels)
-    diags += check_crossrefs(book, index)
+    diags += check_unlisted_files(book, absent)
+    diags += check_citations(book, index.labels, absent)
+    diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
+    diags += check_footnotes(book)
     return diags
+
+
+def check_footnotes(book: Book) -> list[Diagnostic]:
+    """A note called but never written prints '[^id]' literally; one written but never called is dropped."""
+    diags = []
+    for chapter in book.chapters:
+        refs, defs = chapter.sources.note_refs, chapter.sources.note_defs
+        for name, places in refs.items():
+            if name in defs:
+                continue
+            close = _nearest(name, defs, 1)
+            for line, column in places:
+                diags.append(error("footnote-undefined", f"the footnote [^{name}] is never written, so it would "
+                                   "print as '[^" + name + "]'", Location(chapter.path, line, column),
+                                   f"did you mean [^{close[0]}]?" if close else
+                                   f"write the note on a line of its own: [^{name}]: The note's text."))
+        for name, (line, column) in defs.items():
+            if name not in refs:
+                close = _nearest(name, [r for r in refs if r not in defs], 1)
+                diags.append(warning("footnote-unused", f"the footnote [^{name}] is never called from the text, "
+                                     "so its text is left out", Location(chapter.path, line, column),
+                                     f"the text calls [^{close[0]}]: did you mean that?" if close else
+                                     f"put [^{name}] in the text where the note belongs, or delete the note"))
+    return diags
+
+
+def absent_chapters(book: Book) -> dict[str, SourceMap]:
+    """Chapters listed in book.yml but missing, whose file seems to be there under a near name
+    (a wrong capital, a typo): near name -> what that file defines and cites. One root cause,
+    one diagnostic: the missing-chapter error names the file, and the references into it, the
+    works only it cites and the file itself are not reported again."""
+    root = book.config.root
+    found: dict[str, SourceMap] = {}
+    for ref in book.config.chapters:
+        try:
+            if (root / ref.path).is_file():
+                continue
+        except (OSError, ValueError):
+            continue
+        near = near_file(root, ref.path, "*.md")
+        if near:
+            try:
+                found[near] = scan((root / near).read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+    return found
 
 
 def cited_keys(chapter: Chapter) -> list[str]:
@@ -80,7 +129,7 @@ def check_authors(book: Book) -> list[Diagnostic]:
     return diags
 
 
-def check_unlisted_files(book: Book) -> list[Diagnostic]:
+def check_unlisted_files(book: Book, absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     root = book.config.root
     listed = {Path(ref.path).as_posix() for ref in book.config.chapters}
     folder = root / "chapters"
@@ -89,17 +138,17 @@ def check_unlisted_files(book: Book) -> list[Diagnostic]:
     diags = []
     for path in sorted(folder.rglob("*.md")):
         rel = path.relative_to(root).as_posix()
-        if rel not in listed:
+        if rel not in listed and rel not in (absent or {}):
             diags.append(warning("chapter-not-listed", "this chapter file is not listed in book.yml, so it is not "
                                  "in the book", Location(rel, 1, 1),
                                  "add it under 'chapters' or 'appendices' in book.yml, or move it out of chapters/"))
     return diags
 
 
-def check_citations(book: Book, labels=()) -> list[Diagnostic]:
+def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     diags = []
     known = book.bibliography.entries
-    used: set[str] = set()
+    used: set[str] = {key for found in (absent or {}).values() for key in found.cites}
     for chapter in book.chapters:
         reported: set[str] = set()
         for key in cited_keys(chapter):
@@ -131,8 +180,9 @@ def check_citations(book: Book, labels=()) -> list[Diagnostic]:
     return diags
 
 
-def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
+def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     diags = []
+    elsewhere = {normal_ref(label)[0] for found in (absent or {}).values() for label in found.labels}
     for label_id, first, again in index.duplicates:
         diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {first})", again,
                            "labels must be unique across the whole book; rename one of them"))
@@ -148,25 +198,30 @@ def check_crossrefs(book: Book, index: LabelIndex) -> list[Diagnostic]:
     for chapter in book.chapters:
         for key in dict.fromkeys(k for k in cited_keys(chapter) if is_crossref(k)):
             label_id, _ = normal_ref(key)
-            prefix = label_id[:3]
+            prefix = label_id.split("-", 1)[0]
             label = index.get(label_id)
             places = _positions(chapter, key)
+            if label is None and label_id in elsewhere:
+                continue  # defined in a chapter book.yml names wrongly: reported there
             if label is None:
                 same = [lab.id for lab in index.labels.values() if lab.prefix == prefix]
                 close = _nearest(label_id, same)
                 hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
-                    f"label the {PREFIX_WORD[prefix]} with {{#{label_id}}}, or correct the reference"
-                if prefix in ("fig", "tbl") and any(label_id in c.sources.labels for c in book.chapters):
-                    hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORD[prefix]}: a figure is an image "
+                    f"label the {PREFIX_WORDS[prefix]} with {{#{label_id}}}, or correct the reference"
+                if prefix not in KIND_OF_PREFIX:
+                    hint = (f"build_book numbers chapters, sections, figures and tables; it cannot number "
+                            f"a {PREFIX_WORDS[prefix]} yet: refer to it in words")
+                elif prefix in ("fig", "tbl") and any(label_id in c.sources.labels for c in book.chapters):
+                    hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORDS[prefix]}: a figure is an image "
                             "with a caption alone in its paragraph; a table's label goes in its caption line")
                 for loc in places:
                     diags.append(error("xref-unknown", f"cross-reference '@{key}' points to no "
-                                       f"{PREFIX_WORD[prefix]} in the book", loc, hint))
+                                       f"{PREFIX_WORDS[prefix]} in the book", loc, hint))
                 continue
             referenced.add(label.id)
-            if label.kind not in KIND_OF_PREFIX[prefix]:
+            if label.kind not in KIND_OF_PREFIX.get(prefix, ()):
                 for loc in places:
-                    diags.append(error("xref-kind", f"'@{key}' refers to a {label.kind}, not a {PREFIX_WORD[prefix]}",
+                    diags.append(error("xref-kind", f"'@{key}' refers to a {label.kind}, not a {PREFIX_WORDS[prefix]}",
                                        loc, f"label the {label.kind} with the right prefix"))
             elif label.number is None:
                 for loc in places:
@@ -226,6 +281,23 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     return diags
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL in it
+        return False
+
+
+def _near_chapter(file: Path, root: Path, by_path: dict) -> str:
+    """The chapter whose file name is nearest to a link's (a wrong capital or a typo)."""
+    names = {Path(rel).name: rel for rel in by_path}
+    same = [rel for name, rel in names.items() if name.lower() == file.name.lower()]
+    if same:
+        return Path(same[0]).name
+    close = _nearest(file.name, names, 1)
+    return close[0] if close else ""
+
+
 def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
     if not target:
         return [error("link-empty", "a link with an empty target", where, "write [text](target)")]
@@ -239,14 +311,19 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         return []
     path, _, anchor = target.partition("#")
     if path:
-        file = (folder / unquote(path)).resolve()
+        try:
+            file = (folder / unquote(path)).resolve()
+        except (OSError, ValueError):
+            return [error("link-missing", f"link to '{path[:60]}', which cannot be a file", where,
+                          "check the path; it is relative to the chapter file")]
         try:
             rel = file.relative_to(root).as_posix()
         except ValueError:
             rel = None
-        if not file.exists():
+        if not _exists(file):
+            near = _near_chapter(file, root, by_path)
             return [error("link-missing", f"link to '{path}', which does not exist", where,
-                          "check the path; it is relative to the chapter file")]
+                          f"did you mean '{near}'?" if near else "check the path; it is relative to the chapter file")]
         if path.endswith(".md") and rel not in by_path:
             return [error("link-not-in-book", f"link to '{path}', which is not a chapter of the book", where,
                           "list it in book.yml, or link to a chapter that is")]

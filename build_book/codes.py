@@ -64,6 +64,10 @@ CATALOGUE: dict[str, Code] = _codes(
     ("front-matter-key", E, "a chapter's front matter has a key build_book does not know"),
     ("chapter-no-title", E, "a chapter has no level-1 heading (its title)", FIXED),
     ("chapter-two-titles", E, "a chapter has a second level-1 heading", FIXED),
+    ("control-character", E, "a file holds a control character no edition can print", FIXED),
+    ("nesting-too-deep", E, "blocks or inlines nest deeper than build_book's limit", FIXED),
+    ("footnote-undefined", E, "a footnote is called but never written: it would print as [^id]", FIXED),
+    ("footnote-unused", W, "a footnote is written but never called: its text would be left out"),
     # citations and the bibliography
     ("citation-unknown", E, "a citation key has no bibliography entry", FIXED),
     ("citation-in-url", W, "an @ inside a web address was read as a citation"),

@@ -1,46 +1,24 @@
 """``book.yml``: the book's configuration, read strictly.
 
-Every key is declared in :data:`BOOK_KEYS` with what it means; an unknown key,
-a missing required key or a value of the wrong kind is reported with its line
-and column, all problems at once.
+Every key is declared in :data:`OPTIONS` with what it means and one small
+validator (``schema.py``); an unknown key, a missing required key or a value of
+the wrong type is reported with its line and column and the expected type, all
+problems at once.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import posixpath
 import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import yamlpos
+from . import codes, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error
 
 CONFIG_NAME = "book.yml"
 
-BOOK_KEYS: dict[str, str] = {
-    "title": "The book's title (required).",
-    "subtitle": "A subtitle, printed under the title.",
-    "lang": "The book's language as a BCP 47 tag (default: en).",
-    "date": "Publication date, YYYY-MM-DD.",
-    "publisher": "The publisher's name.",
-    "rights": "A copyright or licence line for the title page verso.",
-    "identifier": "The EPUB identifier; derived stably from the title if absent.",
-    "slug": "Base name of the output files (default: derived from the title).",
-    "editors": "Contributor ids of the volume's editors.",
-    "contributors": "Contributor id -> {name, affiliation, role}.",
-    "bibliography": "One .bib path or a list of them, relative to the book.",
-    "csl": "A citation style name (default chicago-author-date) or a path to a .csl file.",
-    "chapters": "Reading order: chapter paths and {part, id, chapters} groups.",
-    "appendices": "Appendix chapter paths, lettered A, B, ...",
-    "section-depth": "How many heading levels below the chapter are numbered (default 2).",
-    "crossref": "Words used for cross-references: chapter, section, part, appendix, figure, table, page.",
-    "page-references": "true: PDF cross-references also give the page ('Figure 3.2 on page 45').",
-}
-CONTRIBUTOR_KEYS = {"name", "affiliation", "role"}
-PART_KEYS = {"part", "id", "chapters"}
 CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "page")
 DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
@@ -96,6 +74,7 @@ class BookConfig:
     section_depth: int = 2
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
+    diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
     key_locations: dict[str, Location] = field(default_factory=dict)
 
     def where(self, key: str) -> Location:
@@ -110,10 +89,6 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug or "book"
-
-
-def _is_str_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
@@ -133,146 +108,170 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         raise BuildError([error("encoding", f"{CONFIG_NAME} is not UTF-8 (byte {exc.start})", Location(rel),
                                 "save the file as UTF-8")]) from None
     try:
-        doc = yamlpos.load(text)
+        doc = yamlpos.load(text.removeprefix("\ufeff"))
     except yamlpos.YamlError as exc:
         raise BuildError([error("config-yaml", exc.message, Location(rel, exc.line, exc.column),
-                                "check indentation, colons and quotes around this line")]) from None
+                                exc.hint or "check indentation, colons and quotes around this line")]) from None
     return _parse(root, doc)
 
 
-def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
+# --- the keys of book.yml, one validator each -------------------------------------------------
+
+def _part_id(value, where: schema.Where):
+    label = schema.identifier(value, where)
+    if label and not label.startswith("sec-"):
+        where.bad_value(f"part id '{label}' must start with 'sec-'", f"write: id: sec-{label}")
+        return None
+    return label
+
+
+_PATHS = schema.text_list(schema.path, "file paths", "[chapters/01-introduction.md]")
+_PART = schema.record({"part": schema.text(allow_empty=False, example="The Japan-US Alliance"),
+                       "id": _part_id,
+                       "chapters": _PATHS}, "a part", required=("part", "chapters"))
+
+
+def _chapter_entry(value, where: schema.Where):
+    if isinstance(value, dict):
+        if "part" not in value:
+            where.bad_value("a chapter entry must be a path or a part (part: Title, chapters: [...])",
+                            "a part is written: - part: Title\n          chapters: [chapters/a.md]")
+            return None
+        return _PART(value, where)
+    return schema.path(value, where)
+
+
+def _diagnostic_setting(value, where: schema.Where):
+    code = str(where.path[-1])
+    known = codes.describe(code)
+    if known is None:
+        close = schema.nearest(code, codes.CATALOGUE)
+        where.bad_value(f"'{code}' is no diagnostic code",
+                        f"did you mean '{close}'?" if close else "python -m build_book codes lists them")
+        return None
+    if value is False:  # YAML 1.1 reads a bare off as false
+        value = "off"
+    if value not in codes.SETTINGS:
+        where.bad_value(f"'{code}' must be set to off, warning or error, not {schema.type_name(value)}")
+        return None
+    if not known.adjustable and value != known.severity:
+        where.bad_value(f"'{code}' cannot be changed: it means the book cannot be built as written",
+                        "fix what it reports instead")
+        return None
+    return value
+
+
+def _word(value, where: schema.Where):
+    word = schema.text(allow_empty=False)(value, where)
+    key = str(where.path[-1])
+    if key not in CROSSREF_WORDS:
+        where.error("config-unknown-key", f"unknown cross-reference word '{key}'",
+                    "known words: " + ", ".join(CROSSREF_WORDS))
+        return None
+    if word is not None and "%" in word.replace("%s", ""):
+        where.bad_value(f"the cross-reference word '{word}' has a '%' other than '%s'",
+                        "write %s where the number goes (第%s章), and no other %")
+        return None
+    return word
+
+
+def _slug(value, where: schema.Where):
+    slug = schema.text()(value, where)
+    if slug and (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", slug) or len(slug) > 100):
+        where.bad_value(f"'slug' must be a plain file name (letters, digits, '.', '-', '_'; at most 100), "
+                        f"not '{slug[:60]}'", f"write e.g. slug: {slugify(slug)}")
+        return None
+    return slug
+
+
+def _lang(value, where: schema.Where):
+    lang = schema.text()(value, where)
+    if lang and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", lang):
+        where.bad_value(f"'lang' must be a language tag such as en, ja or en-GB, not '{lang[:40]}'")
+        return None
+    return lang
+
+
+OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
+    schema.Option("title", "The book's title (required).",
+                  schema.text(allow_empty=False, example="The Place of Alliances"), "", required=True),
+    schema.Option("subtitle", "A subtitle, printed under the title.", schema.text(), ""),
+    schema.Option("lang", "The book's language as a BCP 47 tag (default: en).", _lang, "en"),
+    schema.Option("date", "Publication date: 2012-03-31, 2012-03 or 2012.", schema.date, ""),
+    schema.Option("publisher", "The publisher's name.", schema.text(), ""),
+    schema.Option("rights", "A copyright or licence line for the title page verso.", schema.text(), ""),
+    schema.Option("identifier", "The EPUB identifier; derived stably from the title if absent.", schema.text(), ""),
+    schema.Option("slug", "Base name of the output files (default: derived from the title).", _slug, ""),
+    schema.Option("editors", "Contributor ids of the volume's editors.",
+                  schema.text_list(schema.identifier, "contributor ids", "[kubo]"), []),
+    schema.Option("contributors", "Contributor id -> {name, affiliation, role}.",
+                  schema.mapping_of(schema.record({"name": schema.text(allow_empty=False, example="KUBO Fumiaki"),
+                                                   "affiliation": schema.text(), "role": schema.text()},
+                                                  "a contributor", required=("name",), shorthand="name"),
+                                    "ids to people", "kubo: {name: KUBO Fumiaki, affiliation: ...}"), {}),
+    schema.Option("bibliography", "One .bib path or a list of them, relative to the book.", _PATHS, []),
+    schema.Option("csl", "A citation style name (default chicago-author-date) or a path to a .csl file.",
+                  schema.text(), "chicago-author-date"),
+    schema.Option("chapters", "Reading order: chapter paths and {part, id, chapters} groups.",
+                  schema.text_list(_chapter_entry, "chapter paths and parts", "[chapters/01-introduction.md]"),
+                  [], required=True),
+    schema.Option("appendices", "Appendix chapter paths, lettered A, B, ...", _PATHS, []),
+    schema.Option("section-depth", "How many heading levels below the chapter are numbered (default 2).",
+                  schema.whole_number(0, 5), 2),
+    schema.Option("crossref", "Words used for cross-references: " + ", ".join(CROSSREF_WORDS) + ".",
+                  schema.mapping_of(_word, "words such as 'figure' to text", "figure: Fig."), {}),
+    schema.Option("page-references", "true: PDF cross-references also give the page ('Figure 3.2 on page 45').",
+                  schema.boolean, False),
+    schema.Option("diagnostics", "Diagnostic code -> off, warning or error (python -m build_book codes lists them).",
+                  schema.mapping_of(_diagnostic_setting, "diagnostic codes to off, warning or error",
+                                    "bib-unused: off"), {}),
+)}
+BOOK_KEYS = {key: option.doc for key, option in OPTIONS.items()}
+
+
+def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnostic]]:
     diags: list[Diagnostic] = []
-    data = doc.data if isinstance(doc.data, dict) else {}
-
-    def at(*keys) -> Location:
-        line, col = doc.where(*keys)
-        return Location(CONFIG_NAME, line, col)
-
+    where = schema.Where(doc, CONFIG_NAME, diags)
     if not isinstance(doc.data, dict):
-        raise BuildError([error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values", at(),
+        raise BuildError([error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values, not "
+                                f"{schema.type_name(doc.data)}", where.location,
                                 "start with a line such as 'title: My Book'")])
+    data = doc.data
     for keys, line, column in doc.duplicates:
         diags.append(error("config-duplicate-key", f"'{': '.join(map(str, keys))}' is given twice in {CONFIG_NAME}",
                            Location(CONFIG_NAME, line, column), "keep one of them; the last one would win silently"))
-    for key in data:
-        if key not in BOOK_KEYS:
-            close = _nearest(str(key), BOOK_KEYS)
-            diags.append(error("config-unknown-key", f"unknown key '{key}' in {CONFIG_NAME}", at(key),
-                               f"did you mean '{close}'?" if close else "known keys: " + ", ".join(BOOK_KEYS)))
-    for key in ("title", "chapters"):
-        if key not in data:
-            diags.append(error("config-missing-key", f"required key '{key}' is missing from {CONFIG_NAME}", at(),
-                               f"add a line '{key}: ...'"))
+    values = schema.validate(OPTIONS, data, where, CONFIG_NAME)
 
-    def text(key: str, default: str = "") -> str:
-        value = data.get(key, default)
-        if value is None:
-            return default
-        if isinstance(value, (_dt.date, int, float)):
-            return str(value)
-        if not isinstance(value, str):
-            diags.append(error("config-type", f"'{key}' must be text", at(key)))
-            return default
-        return value.strip()
-
-    title = text("title")
-    slug = text("slug")
-    if slug and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", slug):
-        diags.append(error("config-value", f"'slug' must be a plain file name (letters, digits, '.', '-', '_'), "
-                           f"not '{slug}'", at("slug"), f"write e.g. slug: {slugify(slug)}"))
-        slug = ""
-    date = text("date")
-    if date and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", date):
-        diags.append(error("config-value", f"'date' must look like 2012-03-31, not '{date}'", at("date")))
-
-    contributors: dict[str, Contributor] = {}
-    raw_contributors = data.get("contributors") or {}
-    if not isinstance(raw_contributors, dict):
-        diags.append(error("config-type", "'contributors' must map ids to people", at("contributors")))
-        raw_contributors = {}
-    for cid, person in raw_contributors.items():
-        loc = at("contributors", cid)
-        if isinstance(person, str):
-            person = {"name": person}
-        if not isinstance(person, dict) or not isinstance(person.get("name"), str):
-            diags.append(error("config-value", f"contributor '{cid}' needs a 'name'", loc,
-                               "write it as: name: FAMILY Given"))
-            continue
-        for key in person:
-            if key not in CONTRIBUTOR_KEYS:
-                diags.append(error("config-unknown-key", f"unknown key '{key}' for contributor '{cid}'",
-                                   at("contributors", cid, key), "known keys: name, affiliation, role"))
-        contributors[str(cid)] = Contributor(str(cid), person["name"].strip(),
-                                             str(person.get("affiliation") or "").strip(),
-                                             str(person.get("role") or "").strip(), loc)
-
-    editors = data.get("editors") or []
-    if isinstance(editors, str):
-        editors = [editors]
-    if not _is_str_list(editors):
-        diags.append(error("config-type", "'editors' must be a list of contributor ids", at("editors")))
-        editors = []
-    for index, eid in enumerate(editors):
+    contributors = {cid: Contributor(cid, person["name"], person["affiliation"] or "", person["role"] or "",
+                                     where["contributors"][cid].location)
+                    for cid, person in values["contributors"].items()}
+    for index, eid in enumerate(values["editors"]):
         if eid not in contributors:
-            diags.append(error("unknown-contributor", f"editor '{eid}' is not in 'contributors'",
-                               at("editors", index), _did_you_mean(eid, contributors)))
+            at = where["editors"][index] if isinstance(data.get("editors"), list) else where["editors"]
+            at.error("unknown-contributor", f"editor '{eid}' is not in 'contributors'",
+                     _did_you_mean(eid, contributors))
 
-    bibliography = data.get("bibliography") or []
-    if isinstance(bibliography, str):
-        bibliography = [bibliography]
-    if not _is_str_list(bibliography):
-        diags.append(error("config-type", "'bibliography' must be a path or a list of paths", at("bibliography")))
-        bibliography = []
+    bibliography = values["bibliography"]
     for index, bib in enumerate(bibliography):
-        if not (root / bib).is_file():
-            diags.append(error("missing-file", f"bibliography file '{bib}' does not exist",
-                               at("bibliography", index) if len(data.get("bibliography") or []) and
-                               isinstance(data.get("bibliography"), list) else at("bibliography"),
-                               "check the path; it is relative to the folder holding book.yml"))
-
-    csl = text("csl", "chicago-author-date") or "chicago-author-date"
+        at = where["bibliography"][index] if isinstance(data.get("bibliography"), list) else where["bibliography"]
+        if not _is_file(root / bib):
+            at.error("missing-file", f"bibliography file '{bib}' does not exist", _missing_file_hint(root, bib, "*.bib"))
 
     chapters: list[ChapterRef] = []
     parts: list[PartSpec] = []
-    raw_chapters = data.get("chapters") or []
-    if isinstance(raw_chapters, str):
-        raw_chapters = [raw_chapters]
-    if not isinstance(raw_chapters, list):
-        diags.append(error("config-type", "'chapters' must be a list", at("chapters")))
-        raw_chapters = []
-    for index, item in enumerate(raw_chapters):
-        loc = at("chapters", index)
+    for index, item in enumerate(values["chapters"]):
+        at = where["chapters"][index] if isinstance(data.get("chapters"), list) else where["chapters"]
         if isinstance(item, str):
-            chapters.append(ChapterRef(_normal_path(item), loc))
-        elif isinstance(item, dict) and "part" in item:
-            for key in item:
-                if key not in PART_KEYS:
-                    diags.append(error("config-unknown-key", f"unknown key '{key}' in a part",
-                                       at("chapters", index, key), "a part has: part, id, chapters"))
-            label = str(item.get("id") or "")
-            if label and not label.startswith("sec-"):
-                diags.append(error("config-value", f"part id '{label}' must start with 'sec-'",
-                                   at("chapters", index, "id"), f"write: id: sec-{label}"))
-            parts.append(PartSpec(str(item["part"]).strip(), label or f"sec-part-{len(parts) + 1}", loc))
-            members = item.get("chapters") or []
-            if not _is_str_list(members) or not members:
-                diags.append(error("config-type", "a part's 'chapters' must be a non-empty list of paths",
-                                   at("chapters", index, "chapters")))
-                members = []
-            for sub, member in enumerate(members):
-                chapters.append(ChapterRef(_normal_path(member), at("chapters", index, "chapters", sub),
-                                           part=len(parts) - 1))
-        else:
-            diags.append(error("config-value", "a chapter entry must be a path or a part "
-                               "(part: Title, chapters: [...])", loc))
-    appendices = data.get("appendices") or []
-    if isinstance(appendices, str):
-        appendices = [appendices]
-    if not _is_str_list(appendices):
-        diags.append(error("config-type", "'appendices' must be a list of paths", at("appendices")))
-        appendices = []
-    for index, item in enumerate(appendices):
-        chapters.append(ChapterRef(_normal_path(item), at("appendices", index), appendix=True))
+            chapters.append(ChapterRef(item, at.location))
+            continue
+        parts.append(PartSpec(item["part"], item["id"] or f"sec-part-{len(parts) + 1}", at.location))
+        members = data["chapters"][index].get("chapters")
+        for sub, member in enumerate(item["chapters"]):
+            member_at = at["chapters"][sub] if isinstance(members, list) else at["chapters"]
+            chapters.append(ChapterRef(member, member_at.location, part=len(parts) - 1))
+    for index, item in enumerate(values["appendices"]):
+        at = where["appendices"][index] if isinstance(data.get("appendices"), list) else where["appendices"]
+        chapters.append(ChapterRef(item, at.location, appendix=True))
 
     seen: dict[str, Location] = {}
     for ref in chapters:
@@ -280,51 +279,31 @@ def _parse(root: Path, doc: yamlpos.Located) -> BookConfig:
             diags.append(error("duplicate-chapter", f"'{ref.path}' is listed twice", ref.location,
                                f"it is already listed at line {seen[ref.path].line}"))
         seen.setdefault(ref.path, ref.location)
-        if not (root / ref.path).is_file():
+        if not _is_file(root / ref.path):
             diags.append(error("missing-chapter", f"chapter file '{ref.path}' does not exist", ref.location,
-                               _missing_file_hint(root, ref.path)))
+                               _missing_file_hint(root, ref.path, "*.md")))
 
-    depth = data.get("section-depth", 2)
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 5:
-        diags.append(error("config-value", "'section-depth' must be a whole number from 0 to 5",
-                           at("section-depth")))
-        depth = 2
-
-    lang = text("lang", "en") or "en"
-    words = dict(DEFAULT_WORDS.get(lang.split("-")[0], DEFAULT_WORDS["en"]))
-    raw_words = data.get("crossref") or {}
-    if not isinstance(raw_words, dict):
-        diags.append(error("config-type", "'crossref' must map words such as 'figure' to text", at("crossref")))
-        raw_words = {}
-    for key, value in raw_words.items():
-        if key not in CROSSREF_WORDS:
-            diags.append(error("config-unknown-key", f"unknown cross-reference word '{key}'", at("crossref", key),
-                               "known words: " + ", ".join(CROSSREF_WORDS)))
-        elif not isinstance(value, (str, int)) or not str(value).strip():
-            diags.append(error("config-value", f"the cross-reference word '{key}' is empty", at("crossref", key),
-                               f"write e.g. {key}: {DEFAULT_WORDS['en'].get(key, 'Word')}"))
-        else:
-            words[key] = str(value)
-
-    page_refs = data.get("page-references", False)
-    if not isinstance(page_refs, bool):
-        diags.append(error("config-type", "'page-references' must be true or false", at("page-references")))
-        page_refs = False
-
-    identifier = text("identifier") or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
+    lang = values["lang"]
+    words = dict(DEFAULT_WORDS.get(lang.split("-")[0].lower(), DEFAULT_WORDS["en"]))
+    words.update(values["crossref"])
+    title = values["title"]
+    identifier = values["identifier"] or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
     return BookConfig(
-        root=root, title=title, subtitle=text("subtitle"), lang=lang, date=date,
-        publisher=text("publisher"), rights=text("rights"), identifier=identifier,
-        slug=slug or slugify(title), editors=tuple(editors), contributors=contributors,
-        bibliography=tuple(bibliography), csl=csl, chapters=tuple(chapters), parts=tuple(parts),
-        section_depth=depth, words=words, page_references=page_refs,
-        key_locations={key: at(key) for key in data},
+        root=root, title=title, subtitle=values["subtitle"], lang=lang, date=values["date"],
+        publisher=values["publisher"], rights=values["rights"], identifier=identifier,
+        slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
+        contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
+        chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
+        page_references=values["page-references"], diagnostics=values["diagnostics"],
+        key_locations={key: where[key].location for key in data},
     ), diags
 
 
-def _normal_path(path: str) -> str:
-    """'./chapters//a.md' and 'chapters/a.md' name one file."""
-    return posixpath.normpath(path.replace("\\", "/"))
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system
+        return False
 
 
 def _nearest(word: str, candidates) -> str:
@@ -339,11 +318,25 @@ def _did_you_mean(word: str, candidates) -> str:
     return f"did you mean '{close}'?" if close else "add it under 'contributors' in book.yml"
 
 
-def _missing_file_hint(root: Path, rel: str) -> str:
+def near_file(root: Path, rel: str, pattern: str) -> str:
+    """A file in the same folder whose name is near ``rel``'s (a wrong capital, a typo), or ''."""
     folder = (root / rel).parent
-    if folder.is_dir():
-        names = [p.relative_to(root).as_posix() for p in folder.glob("*.md")]
-        close = _nearest(rel, names)
-        if close:
-            return f"did you mean '{close}'?"
+    if not _is_dir(folder):
+        return ""
+    names = [p.relative_to(root).as_posix() for p in folder.glob(pattern)]
+    same = [n for n in names if n.lower() == rel.lower()]
+    return same[0] if same else _nearest(rel, names)
+
+
+def _missing_file_hint(root: Path, rel: str, pattern: str) -> str:
+    close = near_file(root, rel, pattern)
+    if close:
+        return f"did you mean '{close}'?"
     return "check the path; it is relative to the folder holding book.yml"
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

@@ -7,6 +7,7 @@ renderers read the same :class:`LabelIndex`; nothing is numbered twice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .diagnostics import Location
@@ -77,20 +78,33 @@ class LabelIndex:
             return number
         word = words.get(label.kind, label.kind.title())
         if "%s" in word:
-            return word % number
+            return word.replace("%s", number)
         return f"{word} {number}".strip()
+
+
+# Quarto's cross-reference prefixes (pandoc-crossref's fig, sec, tbl, eq, lst among them): a citation
+# key starting with one of them is a cross-reference, never a bibliography key
+PREFIX_WORDS = {
+    "sec": "section, chapter, part or appendix", "fig": "figure", "tbl": "table", "eq": "equation",
+    "lst": "code listing", "thm": "theorem", "lem": "lemma", "cor": "corollary", "prp": "proposition",
+    "cnj": "conjecture", "def": "definition", "exm": "example", "exr": "exercise", "sol": "solution",
+    "rem": "remark", "tip": "tip", "nte": "note", "wrn": "warning", "imp": "important note", "cau": "caution",
+}
+CROSSREF = re.compile(r"(%s)[-:](?=.)" % "|".join(PREFIX_WORDS), re.I)
 
 
 def is_crossref(key: str) -> bool:
     """Is a pandoc citation id a cross-reference (Quarto or pandoc-crossref spelling)?"""
-    head = key[:4].lower()
-    return head in ("sec-", "fig-", "tbl-", "sec:", "fig:", "tbl:") and len(key) > 4
+    return CROSSREF.match(key) is not None
 
 
 def normal_ref(key: str) -> tuple[str, bool]:
     """Return (label id, capitalised?) for a reference key such as 'Fig-x' or 'fig:x'."""
+    found = CROSSREF.match(key)
     capital = key[0].isupper()
-    return key[:3].lower() + "-" + key[4:], capital
+    if found is None:
+        return key, capital
+    return found.group(1).lower() + "-" + key[found.end():], capital
 
 
 def build_index(book: Book) -> LabelIndex:

@@ -17,19 +17,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
-from . import pandoc, yamlpos
+from . import pandoc, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
-from .scan import scan
-from .walk import ATTR_AT, elements, inline_text
+from .scan import SourceMap, scan
+from .walk import ATTR_AT, depth, elements, inline_text
 
-FRONT_MATTER_KEYS = {
-    "authors": "contributor ids from book.yml",
-    "abstract": "a short summary printed under the chapter title",
-    "status": "draft, review or final",
-}
 STATUSES = ("draft", "review", "final")
+MAX_NESTING = 50    # blocks inside blocks, as written (quotations, lists, divs)
+MAX_DEPTH = 200     # elements inside elements in pandoc's document (inline nesting included)
+FRONT_MATTER: dict[str, schema.Option] = {o.key: o for o in (
+    schema.Option("authors", "contributor ids from book.yml",
+                  schema.text_list(schema.identifier, "contributor ids", "[kubo, saiki]"), []),
+    schema.Option("abstract", "a short summary printed under the chapter title", schema.text(), ""),
+    schema.Option("status", "draft, review or final", schema.one_of(*STATUSES), ""),
+)}
 FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
 
@@ -100,6 +103,7 @@ class _Source:
     body_line: int = 1
     diagnostics: list = field(default_factory=list)
     doc: dict | None = None
+    sources: SourceMap = field(default_factory=SourceMap)
 
     @property
     def padded(self) -> str:
@@ -118,8 +122,37 @@ def _read_chapter(root: Path, ref) -> _Source:
             "encoding", f"the file is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) cannot be read",
             Location(ref.path, line, column), "save the file as UTF-8 (in most editors: Save As… → Encoding: UTF-8)")])
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    meta, body, body_line, problems = _split_front_matter(text, ref.path)
-    return _Source(ref, text, meta, body, body_line, problems)
+    problems = _control_characters(text, ref.path)
+    if problems:
+        text = schema.FORBIDDEN.sub("", text)
+    meta, body, body_line, more = _split_front_matter(text, ref.path)
+    source = _Source(ref, text, meta, body, body_line, problems + more)
+    source.sources = scan(body, body_line)
+    deepest, (line, column) = source.sources.deepest
+    if deepest > MAX_NESTING:
+        source.diagnostics.append(error(
+            "nesting-too-deep", f"blocks nest {deepest} deep here (quotations, lists or divs inside each other); "
+            f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
+            "no book needs this: flatten the quotations, lists or ::: divs"))
+        source.text = None  # not handed to pandoc
+    return source
+
+
+def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic]:
+    """Characters no XML edition can carry, each at its line (the first ``most`` of them)."""
+    diags = []
+    for n, found in enumerate(schema.FORBIDDEN.finditer(text)):
+        if n == most:
+            rest = sum(1 for _ in schema.FORBIDDEN.finditer(text)) - most
+            diags.append(error("control-character", f"{rest} more control characters in this file",
+                               Location(path, 1, 1), "delete them all (a search for the code points finds them)"))
+            break
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        diags.append(error("control-character", f"the control character {schema.codepoint(found.group())} "
+                           "cannot be printed in any edition", Location(path, line, column),
+                           "delete it: it is invisible in most editors (it often comes from pasted text)"))
+    return diags
 
 
 def _load_chapter(source: _Source):
@@ -133,7 +166,12 @@ def _load_chapter(source: _Source):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]
-    sources = scan(body, body_line)
+    sources = source.sources
+    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+        diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
+                           "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
+                           "no book needs this: flatten the nesting"))
+        return None, diags
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
@@ -152,14 +190,10 @@ def _load_chapter(source: _Source):
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
-    authors = meta.get("authors") or []
-    if isinstance(authors, str):
-        authors = [authors]
     return {
         "label": label, "title": title, "numbered": numbered, "blocks": blocks,
-        "authors": [str(a) for a in authors] if isinstance(authors, list) else [],
-        "abstract": str(meta.get("abstract") or "").strip(),
-        "status": str(meta.get("status") or ""), "sources": sources,
+        "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
+        "status": meta.get("status", ""), "sources": sources,
         "meta_marks": meta.get("__marks__", {}),
     }, diags
 
@@ -181,37 +215,21 @@ def _split_front_matter(text: str, path: str):
         located = yamlpos.load(yaml_text)
     except yamlpos.YamlError as exc:
         return {}, body, body_line, [error("front-matter", exc.message, Location(path, exc.line + 1, exc.column),
-                                           "front matter is YAML: 'key: value' lines between two '---' lines")]
-    data = located.data if isinstance(located.data, dict) else {}
+                                           exc.hint or "front matter is YAML: 'key: value' lines between two '---' lines")]
     if located.data is not None and not isinstance(located.data, dict):
-        diags.append(error("front-matter", "the front matter must be 'key: value' lines", Location(path, 2, 1)))
-
-    def at(*keys):
-        line, col = located.where(*keys)
-        return Location(path, line + 1, col)
-
+        return {}, body, body_line, [error(
+            "front-matter", f"the front matter must be 'key: value' lines, not {schema.type_name(located.data)}",
+            Location(path, 2, 1), "write e.g. authors: [kubo]")]
+    where = schema.Where(located, path, diags, line_offset=1, code="front-matter")
     for keys, line, column in located.duplicates:
         diags.append(error("front-matter", f"'{keys[-1]}' is given twice in the front matter",
                            Location(path, line + 1, column), "keep one of them"))
-    for key in data:
-        if key not in FRONT_MATTER_KEYS:
-            diags.append(error("front-matter-key", f"unknown front matter key '{key}'", at(key),
-                               "chapters accept: " + ", ".join(f"{k} ({v})" for k, v in FRONT_MATTER_KEYS.items())))
-    authors = data.get("authors")
-    if authors is not None and not (isinstance(authors, str) or
-                                    (isinstance(authors, list) and all(isinstance(a, str) for a in authors))):
-        diags.append(error("front-matter", "'authors' must be a list of contributor ids", at("authors"),
-                           "write e.g. authors: [kubo, saiki]"))
-        data["authors"] = []
-    status = data.get("status")
-    if status is not None and status not in STATUSES:
-        diags.append(error("front-matter", f"status '{status}' is not one of {', '.join(STATUSES)}", at("status")))
-        data["status"] = "draft"
-    if isinstance(data.get("authors"), (list, str)):
-        items = data["authors"] if isinstance(data["authors"], list) else [data["authors"]]
-        data["__marks__"] = {str(a): at("authors", i) if isinstance(data["authors"], list) else at("authors")
-                             for i, a in enumerate(items)}
-    return data, body, body_line, diags
+    data = located.data or {}
+    values = schema.validate(FRONT_MATTER, data, where, "the front matter")
+    values["__marks__"] = {author: (where["authors"][i] if isinstance(data.get("authors"), list)
+                                    else where["authors"]).location
+                           for i, author in enumerate(values["authors"])}
+    return values, body, body_line, diags
 
 
 def _digest(text: str) -> str:
@@ -224,7 +242,7 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
     for source in sources:
         try:
             source.doc = json.loads((cache / f"{_digest(source.padded)}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             todo.append(source)
     if not todo:
         return
@@ -244,9 +262,16 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
                     s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
                                                Location(s.ref.path, 1, 1)))
         for s, text in zip(batch, docs):
-            if text is not None:
+            if text is None:
+                continue
+            try:
                 s.doc = json.loads(text)
-                _store(cache, _digest(s.padded), text)
+            except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
+                s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
+                                           "levels deep (emphasis, links, quotations or lists inside each other)",
+                                           Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
+                continue
+            _store(cache, _digest(s.padded), text)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(parse, batches))

@@ -21,6 +21,11 @@ IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))"
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
 HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+NOTE_DEFINITION = re.compile(r"^ {0,3}\[\^([^\s\[\]]+)\]:")
+NOTE_REFERENCE = re.compile(r"\[\^([^\s\[\]]+)\](?!:)")
+# what nests blocks on one line: quotation marks, list markers, div fences
+QUOTE_OR_LIST = re.compile(r"[ \t]*(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))")
+DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 
 Position = tuple[int, int]
 
@@ -34,6 +39,9 @@ class SourceMap:
     html_tags: list[tuple[str, Position]] = field(default_factory=list)
     titles: list[int] = field(default_factory=list)            # lines of level-1 headings ('# ...')
     url_cites: dict[str, Position] = field(default_factory=dict)  # '@key' right after a '/' (a web address?)
+    note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
+    note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
+    deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
 
     def label_at(self, label: str) -> Position | None:
         found = self.labels.get(label)
@@ -58,9 +66,23 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     text = COMMENT.sub(_blank, text)
     found = SourceMap()
     fence: str | None = None
+    divs = 0
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
         opener = FENCE.match(line)
+        if not fence:
+            div = DIV_FENCE.match(line)
+            if div:
+                divs = divs + 1 if div.group(2) else max(0, divs - 1)
+            markers, end = 0, 0
+            for end_match in QUOTE_OR_LIST.finditer(line):
+                if end_match.start() != end:
+                    break
+                markers, end = markers + 1, end_match.end()
+            indent = len(line) - len(line.lstrip(" \t"))
+            nesting = divs + markers + indent // 4
+            if nesting > found.deepest[0]:
+                found.deepest = (nesting, (lineno, 1))
         if fence:
             if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                 fence = None
@@ -86,6 +108,11 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.links.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
         for m in AUTOLINK.finditer(line):
             found.links.append((m.group(1), (lineno, m.start(1) + 1)))
+        definition = NOTE_DEFINITION.match(line)
+        if definition:
+            found.note_defs.setdefault(definition.group(1), (lineno, definition.start(1) - 1))
+        for m in NOTE_REFERENCE.finditer(line, definition.end() if definition else 0):
+            found.note_refs.setdefault(m.group(1), []).append((lineno, m.start() + 1))
         for m in HTML_TAG.finditer(line):
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))

@@ -13,11 +13,12 @@ import yaml
 
 
 class YamlError(Exception):
-    def __init__(self, message: str, line: int, column: int):
+    def __init__(self, message: str, line: int, column: int, hint: str = ""):
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.hint = hint
 
 
 @dataclass
@@ -36,39 +37,111 @@ class Located:
         return default
 
 
-def _walk(node: yaml.Node, path: tuple, marks: dict, duplicates: list) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if path + (key,) in marks:
-                duplicates.append((path + (key,), *where))  # YAML keeps the last silently
-            marks[path + (key,)] = where
-            _walk(value_node, path + (key,), marks, duplicates)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            marks[path + (index,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _walk(item, path + (index,), marks, duplicates)
+MAX_NODES = 20_000   # values in one YAML file, aliases expanded: a book.yml has a few hundred
+
+
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, but dates stay the text the author wrote (``date: 2012-03-31``) and
+    a value its constructor cannot make (``!!float x``, ``!!timestamp 2012-02-30``) is a YAML error
+    at the value's position, not an exception."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError, ArithmeticError, RecursionError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.tag.split(':')[-1]} value '{str(node.value)[:40]}' cannot be read ({exc})",
+                node.start_mark) from None
+
+
+# timestamps are read as text: a date is written and printed as the author wrote it
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _walk(root: yaml.Node, marks: dict, duplicates: list) -> None:
+    """Record where each key and item stands, without recursion; refuse recursive aliases
+    and alias expansion past :data:`MAX_NODES` values."""
+    stack: list[tuple[yaml.Node, tuple, frozenset]] = [(root, (), frozenset())]
+    visited = 0
+    while stack:
+        node, path, above = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise YamlError(f"more than {MAX_NODES:,} values once aliases (*name) are expanded; "
+                            "is an alias repeated on purpose?", node.start_mark.line + 1, node.start_mark.column + 1)
+        if id(node) in above:
+            raise YamlError("an alias refers to the value that contains it (a recursive alias)",
+                            node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            inside = above | {id(node)}
+            children = []
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)[:40]
+                where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if path + (key,) in marks:
+                    duplicates.append((path + (key,), *where))  # YAML keeps the last silently
+                marks[path + (key,)] = where
+                children.append((value_node, path + (key,), inside))
+            stack.extend(reversed(children))
+        elif isinstance(node, yaml.SequenceNode):
+            inside = above | {id(node)}
+            for index, item in enumerate(node.value):
+                marks[path + (index,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            stack.extend((item, path + (index,), inside) for index, item in reversed(list(enumerate(node.value))))
 
 
 def load(text: str) -> Located:
     """Parse one YAML document; raise :class:`YamlError` with a position."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = Loader(text)
         node = loader.get_single_node()
         if node is None:
             return Located(None, {})
         marks: dict = {}
         duplicates: list = []
-        _walk(node, (), marks, duplicates)
+        _walk(node, marks, duplicates)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlError(f"YAML syntax error: {problem}", line, column) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
+        kind = "YAML value error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise YamlError(f"{kind}: {problem}", line, column, _hint(problem, text, line)) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise YamlError(f"the control character U+{ord(character):04X} cannot stand in YAML", line, column,
+                        "delete it (it is invisible in most editors)") from None
+    except yaml.YAMLError as exc:  # other YAML errors carry no mark
         raise YamlError(f"YAML error: {exc}", 1, 1) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Located(data, marks, duplicates)
+
+
+def _hint(problem: str, text: str, line: int) -> str:
+    lines = text.split("\n")
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    previous = lines[line - 2] if 1 < line <= len(lines) else ""
+    if "mapping values are not allowed" in problem:
+        return ("a value containing ': ' must be in quotes, e.g. title: \"Alliances: A Study\"")
+    if "found character '\\t'" in problem or "\t" in source[: len(source) - len(source.lstrip())]:
+        return "YAML is indented with spaces, not tabs"
+    if "could not find expected ':'" in problem and ":" in previous:
+        return "a value containing ': ' must be in quotes; or a line is missing its ':'"
+    if "cannot be read" in problem or "could not determine a constructor" in problem:
+        return "remove the !!tag, or put the value in quotes to keep it as text"
+    if "found undefined alias" in problem or "found undefined tag" in problem:
+        return "text starting with * or ! must be in quotes"
+    if "found character '@'" in problem or "found character '`'" in problem:
+        return "text starting with @ or ` must be in quotes"
+    return "check indentation, colons and quotes around this line"

@@ -69,6 +69,8 @@ RESERVED_PAGES = {"index", "bibliography", "contributors", "title", "nav", "list
 def page_name(chapter: Chapter, ext: str) -> str:
     name = chapter.label.removeprefix("sec-")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or f"chapter-{chapter.index + 1}"
+    if len(name) > 80:  # file systems allow 255 bytes; a long label keeps its start and a stable tail
+        name = name[:70].rstrip("-.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
     if name in RESERVED_PAGES or name.startswith("part-"):
         name = f"chapter-{name}"
     return name + ext
