@@ -26,9 +26,14 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 
 # System packages: fonts for print, Java for EPUBCheck and the HTML checker.
+# fc-list's output is read whole before it is searched: piping it into `grep -q`
+# would end fc-list with SIGPIPE as soon as grep found a match, and under
+# pipefail that failure made an installed font look missing.
+fonts=$(fc-list : family 2>/dev/null || true)
+has_font() { case "$fonts" in *"$1"*) return 0 ;; *) return 1 ;; esac; }
 missing=()
-fc-list 2>/dev/null | grep -q "Linux Libertine O" || missing+=(fonts-linuxlibertine)
-fc-list :lang=ja 2>/dev/null | grep -qi "Noto Serif CJK" || missing+=(fonts-noto-cjk)
+has_font "Linux Libertine O" || missing+=(fonts-linuxlibertine)
+has_font "Noto Serif CJK" || missing+=(fonts-noto-cjk)
 if [ "${1:-}" = "--with-java" ] && ! command -v java >/dev/null 2>&1; then
   missing+=(default-jre-headless)
 fi
@@ -40,6 +45,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq >/dev/null
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # make the new fonts known to fontconfig (and so to WeasyPrint) at once
+    if command -v fc-cache >/dev/null 2>&1; then fc-cache >/dev/null 2>&1 || true; fi
   else
     say "please install: ${missing[*]} (Debian/Ubuntu package names); without them the PDF"
     say "falls back to other fonts and Japanese text may show as empty boxes"
