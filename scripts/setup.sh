@@ -11,13 +11,13 @@ stamp="$venv/.build_book-setup"
 want="$(cat "$here/pyproject.toml" | sha256sum | cut -c1-16)"
 say() { echo "build_book setup: $*" >&2; }
 
-python=${PYTHON:-python3}
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-  say "Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11"
-  exit 2
-fi
-
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # (checked only here: starting Python costs a tenth of a second on every run otherwise)
+  python=${PYTHON:-python3}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11"
+    exit 2
+  fi
   say "creating $venv and installing build_book with its dependencies (first use; about a minute)"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
