@@ -190,3 +190,18 @@ def test_a_failed_build_mentions_previous_outputs_only_if_there_are_some(tmp_pat
     result = cli("html", "-q", cwd=root)
     assert result.returncode == 1 and "error[" in result.stderr
     assert result.stderr.rstrip().endswith("build stopped: nothing was written")
+
+
+def test_readme_lists_the_commands_and_options_the_code_has(tmp_path):
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Two commands"):readme.index("## Writing a chapter")]
+    assert re.findall(r"^\| `([a-z]+)` \|", section, re.M) == list(COMMANDS)
+    usage = re.findall(r"^scripts/book ([a-z|]+) (\[.*)$", section, re.M)
+    assert sorted(c for names, _ in usage for c in names.split("|")) == sorted(COMMANDS)
+    for names, options in usage:
+        for command in names.split("|"):
+            helped = cli(command, "--help", cwd=tmp_path).stdout
+            for option in re.findall(r"\[(-[-a-z]+)", options):
+                assert option in helped, (command, option)
