@@ -157,21 +157,23 @@ def _previous_outputs(root: Path) -> str:
     return ""
 
 
-def guarded(what: str, root: Path, run: Callable[[], int]) -> int:
+def guarded(what: str, run: Callable[[], int], outputs_of: Path | None = None) -> int:
     """Run one command; a fault in build_book or its tools (not in the book) becomes exit 3 with a plain
-    message, and Ctrl-C exit 130. ``BUILD_BOOK_DEBUG=1`` lets the traceback through."""
+    message, and Ctrl-C exit 130. ``BUILD_BOOK_DEBUG=1`` lets the traceback through. ``outputs_of``: the
+    book whose previous outputs a build would have replaced (the message says they are still there)."""
+    kept = _previous_outputs(outputs_of) if outputs_of else ""
     try:
         return run()
     except BrokenPipeError:        # the reader of our output went away (| head): not a fault; main() ends quietly
         raise
     except KeyboardInterrupt:
-        print(f"\n{what} interrupted{_previous_outputs(root)}", file=sys.stderr)
+        print(f"\n{what} interrupted{kept}", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get(DEBUG, "") not in ("", "0"):
             raise
         print(f"build_book: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print(f"{what} stopped{_previous_outputs(root)}. This is a bug in build_book or one of its tools, "
+        print(f"{what} stopped{kept}. This is a bug in build_book or one of its tools, "
               f"not in your files; run again with {DEBUG}=1 for the details to report.", file=sys.stderr)
         return 3
 
@@ -261,5 +263,5 @@ def _main(argv: list[str]) -> int:
         print(f"{cli.prog}: {exc}", file=sys.stderr)
         return 1
     if args.command == "check":
-        return guarded("check", root, lambda: _check(args, root))
-    return guarded("build", root, lambda: _build(args, root, cwd))
+        return guarded("check", lambda: _check(args, root))
+    return guarded("build", lambda: _build(args, root, cwd), outputs_of=root)
