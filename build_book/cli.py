@@ -1,5 +1,6 @@
-"""The command line: ``python -m build_book pdf|epub|html|all|check``.
+"""The command line: ``python -m build_book pdf|epub|html|all|check|codes``.
 
+Parses the arguments, finds the book, calls the pipeline (build.py) and prints.
 Only this module prints diagnostics; everything else returns them.
 """
 
@@ -10,7 +11,9 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
+from .config import CONFIG_NAME
 from .diagnostics import BuildError, Diagnostic, to_json
 
 EDITIONS = ("pdf", "epub", "html")
@@ -18,47 +21,115 @@ EDITIONS = ("pdf", "epub", "html")
 DESCRIPTION = """\
 Build an edited volume written in Markdown into a print PDF, an EPUB and an HTML site.
 
-The book is a folder with a book.yml (title, contributors, chapters, bibliography).
-Every build first checks citations, cross-references, images and book.yml, and stops
-before writing anything if there is an error; the previous outputs in build/ stay as
-they were. Problems are reported as path:line:col: error|warning[code]: message."""
+The book is a folder with a book.yml (title, contributors, chapters, bibliography). Run the
+command anywhere inside it: like git, it uses the nearest book.yml in the current folder or
+in a folder above (or the one --book names). Every build first checks citations,
+cross-references, images and book.yml, and stops before writing anything if there is an
+error; the previous outputs in build/ stay as they were. Problems are reported as
+path:line:col: error|warning[code]: message (paths relative to the book's folder).
+
+A book can turn a warning off, or make it an error, with diagnostics: in book.yml:
+  diagnostics:
+    bib-unused: off
+    raw-html: error
+The codes command lists every code, its default and whether a book can adjust it."""
 
 COMMANDS = {
     "pdf": "build the print PDF (build/<slug>.pdf) with WeasyPrint",
     "epub": "build the EPUB 3 (build/<slug>.epub)",
-    "html": "build the multi-page web edition (build/html/)",
+    "html": "build the multi-page web edition (build/html/index.html)",
     "all": "build the PDF, the EPUB and the HTML edition",
     "check": "run every check without building anything",
+    "codes": "list the diagnostic codes, their default severity and what they mean",
 }
 
 EPILOG = """\
 exit status: 0 success (warnings allowed), 1 errors in the book (or warnings with --strict),
-2 wrong usage, 3 an internal error in build_book or its tools.
+2 wrong usage, 3 an internal error in build_book or its tools (BUILD_BOOK_DEBUG=1 shows the traceback).
 
 examples:
-  python -m build_book all                  build every edition of the book in this folder
-  python -m build_book pdf --book ~/volume  build the PDF of the book in ~/volume
-  python -m build_book check --strict       fail on warnings too (as CI should)
-  python -m build_book check --format json  diagnostics as JSON for editors' tools"""
+  {prog} all                  build every edition of the book you are in
+  {prog} pdf --book ~/volume  build the PDF of the book in ~/volume
+  {prog} check --strict       fail on warnings too (as CI should)
+  {prog} check --format json  diagnostics as JSON for editors' tools
+  {prog} codes                the diagnostic codes a book can adjust in book.yml"""
+
+DEBUG = "BUILD_BOOK_DEBUG"
 
 
-def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m build_book", description=DESCRIPTION, epilog=EPILOG,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = main.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def prog_name() -> str:
+    """The command as the user typed it: scripts/book sets BUILD_BOOK_PROG; the console script is build-book."""
+    if os.environ.get("BUILD_BOOK_PROG"):
+        return os.environ["BUILD_BOOK_PROG"]
+    if Path(sys.argv[0]).name == "build-book":
+        return "build-book"
+    return "python -m build_book"
+
+
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    prog = prog or prog_name()
+    formatter = argparse.RawDescriptionHelpFormatter
+    epilog = EPILOG.format(prog=prog)
+    main = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=epilog,
+                                   formatter_class=formatter)
+    sub = main.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
     for name, help_text in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
-                             formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-        cmd.add_argument("--book", type=Path, default=Path("."), metavar="DIR",
-                         help="the book's folder, holding book.yml (default: the current folder)")
-        cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
+                             formatter_class=formatter, epilog=epilog)
+        if name != "codes":
+            cmd.add_argument("--book", type=Path, default=None, metavar="PATH",
+                             help="the book: its folder or its book.yml (default: the nearest book.yml in the "
+                                  "current folder or a folder above)")
+            cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
-        else:
-            cmd.add_argument("-q", "--quiet", action="store_true", help="print no progress, only problems")
+        cmd.add_argument("-q", "--quiet", action="store_true",
+                         help="print no progress or summary, only problems"
+                         if name != "codes" else "print only the list, without the note on book.yml")
     return main
 
+
+# ---------------------------------------------------------------- finding the book
+
+class NoBook(Exception):
+    """No book.yml where the user pointed (exit 1), with what to do about it."""
+
+
+class Usage(Exception):
+    """Wrong usage of the command line (exit 2)."""
+
+
+def find_book(given: Path | None, cwd: Path) -> Path:
+    """The book's folder: the one holding the nearest book.yml at or above ``given`` (or the current folder),
+    as git finds its repository; ``given`` may also be the book.yml itself."""
+    start = cwd if given is None else (cwd / given)
+    if given is not None and not start.exists():
+        raise Usage(f"--book {given}: no such folder")
+    if start.is_file():
+        if start.name != CONFIG_NAME:
+            raise Usage(f"--book {given}: expected a book's folder or its {CONFIG_NAME}, not another file")
+        return start.resolve().parent
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        try:
+            if (folder / CONFIG_NAME).is_file():
+                return folder
+        except OSError:            # a folder above we may not look into: go on upwards, as git does
+            continue
+    here = "here" if given is None else f"in {start}"
+    raise NoBook(f"no {CONFIG_NAME} {here} or in any folder above: {start}\n"
+                 f"  run the command in a book's folder (the one holding {CONFIG_NAME}) or any folder inside it,\n"
+                 f"  or name the book with --book PATH; a new book needs a {CONFIG_NAME} with at least\n"
+                 f"  title: and chapters: (see README.md)")
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """A path as the user can use it from where they are: relative inside the current folder, else absolute."""
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+
+# ---------------------------------------------------------------- printing
 
 def _print_diagnostics(diagnostics: list[Diagnostic], stream) -> None:
     for diag in diagnostics:
@@ -78,49 +149,119 @@ def _summary(diagnostics: list[Diagnostic]) -> str:
     return "\n".join([head] + lines) if lines else "no problems found"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _previous_outputs(root: Path) -> str:
+    """What a failed build leaves in build/, in words; nothing about previous outputs if there are none."""
+    out = root / "build"
+    if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
+        return "; the previous outputs in build/ are unchanged"
+    return ""
+
+
+def guarded(what: str, run: Callable[[], int], outputs_of: Path | None = None) -> int:
+    """Run one command; a fault in build_book or its tools (not in the book) becomes exit 3 with a plain
+    message, and Ctrl-C exit 130. ``BUILD_BOOK_DEBUG=1`` lets the traceback through. ``outputs_of``: the
+    book whose previous outputs a build would have replaced (the message says they are still there)."""
+    kept = _previous_outputs(outputs_of) if outputs_of else ""
+    try:
+        return run()
+    except BrokenPipeError:        # the reader of our output went away (| head): not a fault; main() ends quietly
+        raise
+    except KeyboardInterrupt:
+        print(f"\n{what} interrupted{kept}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get(DEBUG, "") not in ("", "0"):
+            raise
+        print(f"build_book: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{what} stopped{kept}. This is a bug in build_book or one of its tools, "
+              f"not in your files; run again with {DEBUG}=1 for the details to report.", file=sys.stderr)
+        return 3
+
+
+# ---------------------------------------------------------------- commands
+
+def _check(args, root: Path) -> int:
+    from . import build as pipeline
+
+    if not args.quiet:
+        print(f"checking the book in {root}", file=sys.stderr, flush=True)
+    diags = pipeline.check(root).diagnostics
+    failed = any(d.severity == "error" for d in diags) or (args.strict and bool(diags))
+    if args.format == "json":
+        print(to_json(diags))
+    else:
+        _print_diagnostics(diags, sys.stdout)
+        if not args.quiet or diags:
+            sys.stdout.flush()
+            print(_summary(diags), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _build(args, root: Path, cwd: Path) -> int:
     from . import build as pipeline
     from .progress import Progress
 
-    root = args.book
-    if not root.is_dir():
-        print(f"python -m build_book: error: --book {root}: no such folder", file=sys.stderr)
-        return 2
-    if args.command == "check":
-        result = pipeline.check(root)
-        diags = result.diagnostics
-        failed = any(d.severity == "error" for d in diags) or (args.strict and bool(diags))
-        if args.format == "json":
-            print(to_json(diags))
-        else:
-            _print_diagnostics(diags, sys.stdout)
-            print(_summary(diags), file=sys.stderr)
-        return 1 if failed else 0
-
     editions = list(EDITIONS) if args.command == "all" else [args.command]
     progress = Progress(enabled=not args.quiet)
-    kept = "the previous outputs in build/ are unchanged"
     try:
         written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress)
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         print(_summary(exc.diagnostics), file=sys.stderr)
-        print(f"build stopped: nothing was written; {kept}", file=sys.stderr)
+        print(f"build stopped: nothing was written{_previous_outputs(root)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"\nbuild interrupted; {kept}", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a fault in build_book or its tools, not in the book: say so plainly
-        if os.environ.get("BUILD_BOOK_DEBUG"):
-            raise
-        print(f"build_book: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print(f"build stopped; {kept}. This is a bug in build_book or one of its tools, not in your files; "
-              "run again with BUILD_BOOK_DEBUG=1 for the details to report.", file=sys.stderr)
-        return 3
     _print_diagnostics(diags, sys.stderr)
     if diags:
         print(_summary(diags), file=sys.stderr)
-    for path in written:
-        print(path)
+    # what to open: the web edition's front page rather than its folder; each path once, on stdout
+    opened = [path / "index.html" if (path / "index.html").is_file() else path for path in written]
+    count = f"{len(opened)} edition{'s' * (len(opened) != 1)}"
+    progress.step(f"done: {count} in {_shown(root / 'build', cwd)}{os.sep}; open:")
+    sys.stderr.flush()
+    for path in opened:
+        print(_shown(path, cwd))
     return 0
+
+
+def _codes(args) -> int:
+    from .codes import listing
+
+    print(listing())
+    if not args.quiet:
+        sys.stdout.flush()
+        print("A book adjusts a code under diagnostics: in book.yml (off, warning or error), e.g.\n"
+              "  diagnostics:\n    bib-unused: off\n    raw-html: error", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # stdout was closed early (e.g. `codes | head`): stop without a traceback, and keep Python from
+        # complaining again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str]) -> int:
+    cli = parser()
+    if not argv:                   # first contact: say what there is to do (argparse's code for usage: 2)
+        cli.print_help(sys.stderr)
+        return 2
+    args = cli.parse_args(argv)
+    if args.command == "codes":
+        return _codes(args)
+
+    cwd = Path.cwd()
+    try:
+        root = find_book(args.book, cwd)
+    except Usage as exc:
+        print(f"{cli.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except NoBook as exc:
+        print(f"{cli.prog}: {exc}", file=sys.stderr)
+        return 1
+    if args.command == "check":
+        return guarded("check", lambda: _check(args, root))
+    return guarded("build", lambda: _build(args, root, cwd), outputs_of=root)

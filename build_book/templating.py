@@ -11,7 +11,15 @@ from pathlib import Path
 
 import jinja2
 
-PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _package_templates() -> Path:
+    """build_book's own templates: package data in an installed wheel, the checkout's templates/ otherwise."""
+    here = Path(__file__).resolve().parent
+    installed = here / "templates"                      # a wheel puts them inside the package
+    return installed if installed.is_dir() else here.parent / "templates"   # a checkout (editable install)
+
+
+PACKAGE_TEMPLATES = _package_templates()
 
 
 @lru_cache(maxsize=8)

@@ -11,13 +11,13 @@ stamp="$venv/.build_book-setup"
 want="$(cat "$here/pyproject.toml" | sha256sum | cut -c1-16)"
 say() { echo "build_book setup: $*" >&2; }
 
-python=${PYTHON:-python3}
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-  say "Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11"
-  exit 2
-fi
-
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # (checked only here: starting Python costs a tenth of a second on every run otherwise)
+  python=${PYTHON:-python3}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11"
+    exit 2
+  fi
   say "creating $venv and installing build_book with its dependencies (first use; about a minute)"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -26,9 +26,14 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 
 # System packages: fonts for print, Java for EPUBCheck and the HTML checker.
+# fc-list's output is read whole before it is searched: piping it into `grep -q`
+# would end fc-list with SIGPIPE as soon as grep found a match, and under
+# pipefail that failure made an installed font look missing.
+fonts=$(fc-list : family 2>/dev/null || true)
+has_font() { case "$fonts" in *"$1"*) return 0 ;; *) return 1 ;; esac; }
 missing=()
-fc-list 2>/dev/null | grep -q "Linux Libertine O" || missing+=(fonts-linuxlibertine)
-fc-list :lang=ja 2>/dev/null | grep -qi "Noto Serif CJK" || missing+=(fonts-noto-cjk)
+has_font "Linux Libertine O" || missing+=(fonts-linuxlibertine)
+has_font "Noto Serif CJK" || missing+=(fonts-noto-cjk)
 if [ "${1:-}" = "--with-java" ] && ! command -v java >/dev/null 2>&1; then
   missing+=(default-jre-headless)
 fi
@@ -40,6 +45,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq >/dev/null
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # make the new fonts known to fontconfig (and so to WeasyPrint) at once
+    if command -v fc-cache >/dev/null 2>&1; then fc-cache >/dev/null 2>&1 || true; fi
   else
     say "please install: ${missing[*]} (Debian/Ubuntu package names); without them the PDF"
     say "falls back to other fonts and Japanese text may show as empty boxes"

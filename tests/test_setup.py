@@ -1,0 +1,105 @@
+"""scripts/setup.sh: installs what is missing once, then stays quiet, fast and offline.
+
+Each test runs a copy of the script in a temporary checkout whose .venv is already set up, with a PATH
+shim folder in front: fake fc-list (prints the fonts listed in a file), apt-get, sudo, id and fc-cache
+that record their calls in a log, so nothing is installed and the machine's own fonts do not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FONTS = ["Linux Libertine O", "Linux Libertine Display O", "Noto Serif CJK JP", "Noto Sans CJK JP"]
+
+SHIMS = {
+    # prints the installed font families, then (optionally) a long tail so that a reader stopping early
+    # (grep -q) would end it with SIGPIPE
+    "fc-list": 'echo "fc-list $*" >> "$LOG"; cat "$FONTS_FILE"; '
+               'if [ -n "${LONG_TAIL:-}" ]; then i=0; while [ $i -lt 4000 ]; do '
+               'echo "Some Other Font Family Number $i With A Long Name"; i=$((i+1)); done; fi',
+    # "installs" the fonts: later fc-list calls see them
+    "apt-get": 'echo "apt-get $*" >> "$LOG"; case " $* " in *" install "*) '
+               'printf "Linux Libertine O\\nNoto Serif CJK JP\\n" >> "$FONTS_FILE";; esac',
+    "sudo": 'echo "sudo $*" >> "$LOG"; [ -z "${NO_SUDO:-}" ] || exit 1; [ "$1" = -n ] && shift; exec "$@"',
+    "id": 'if [ "${1:-}" = -u ]; then echo 1000; else echo "uid=1000(author)"; fi',
+    "fc-cache": 'echo "fc-cache $*" >> "$LOG"',
+}
+
+
+@pytest.fixture()
+def checkout(tmp_path):
+    """A copy of the set-up script in a checkout whose .venv is current, plus the shim folder."""
+    root = tmp_path / "repo"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "setup.sh", root / "scripts" / "setup.sh")
+    shutil.copyfile(REPO / "pyproject.toml", root / "pyproject.toml")
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    stamp = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    (root / ".venv" / ".build_book-setup").write_text(stamp + "\n")
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    for name, body in SHIMS.items():
+        (shims / name).write_text("#!/bin/sh\n" + body + "\n")
+        (shims / name).chmod(0o755)
+    (tmp_path / "fonts.txt").write_text("")
+    (tmp_path / "calls.log").write_text("")
+    return root
+
+
+def run_setup(root: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[str], float]:
+    tmp = root.parent
+    log = tmp / "calls.log"
+    log.write_text("")
+    environ = {"PATH": f"{tmp / 'shims'}:/usr/bin:/bin", "HOME": str(tmp), "LOG": str(log),
+               "FONTS_FILE": str(tmp / "fonts.txt"), "PYTHON": sys.executable, **env}
+    started = time.perf_counter()
+    result = subprocess.run(["bash", str(root / "scripts" / "setup.sh")], env=environ,
+                            capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - started
+    return result, log.read_text().splitlines(), elapsed
+
+
+def test_installs_missing_fonts_once_then_stays_quiet(checkout):
+    first, calls, _ = run_setup(checkout)
+    assert first.returncode == 0, first.stderr
+    assert "installing fonts-linuxlibertine fonts-noto-cjk" in first.stderr
+    installs = [c for c in calls if c.startswith("apt-get install")]
+    assert len(installs) == 1 and "fonts-linuxlibertine" in installs[0] and "fonts-noto-cjk" in installs[0]
+    assert "sudo -n apt-get install" in " ".join(calls)                 # not root: through sudo
+    # the font cache is refreshed after the install, so the new fonts are usable at once
+    assert any(c.startswith("fc-cache") for c in calls[calls.index(installs[0]):])
+
+    second, calls, elapsed = run_setup(checkout)
+    assert second.returncode == 0
+    assert not [c for c in calls if "apt-get" in c or c.startswith("sudo")], calls
+    assert second.stdout == "" and second.stderr == ""
+    assert elapsed < 0.5                                                 # about 0.02 s; generous for slow CI
+
+
+def test_font_check_is_immune_to_sigpipe(checkout):
+    """fc-list writes far more than grep -q reads: the fonts must still be found, every time."""
+    (checkout.parent / "fonts.txt").write_text("\n".join(FONTS) + "\n")
+    for _ in range(3):
+        result, calls, _ = run_setup(checkout, LONG_TAIL="1")
+        assert result.returncode == 0, result.stderr
+        assert calls and all(c.startswith("fc-list") for c in calls), calls   # no apt-get, no sudo
+        assert result.stderr == ""
+
+
+def test_without_sudo_it_says_what_to_install(checkout):
+    (checkout.parent / "fonts.txt").write_text("Linux Libertine O\n")
+    result, calls, _ = run_setup(checkout, NO_SUDO="1")
+    assert result.returncode == 0
+    assert not [c for c in calls if c.startswith("apt-get")]
+    assert "please install: fonts-noto-cjk" in result.stderr and "fonts-linuxlibertine" not in result.stderr
