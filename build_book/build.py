@@ -80,8 +80,6 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             produced += RENDERERS[edition](RenderContext(book, index, prepared, staging, progress))
         # every edition is complete: only now do they replace the previous ones
         written = [_publish(item, out_dir / item.name) for item in produced]
-        for path in written:
-            progress.step(f"wrote {path.relative_to(root)}")
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     return written, result.diagnostics
