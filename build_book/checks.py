@@ -209,8 +209,8 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                 hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
                     f"label the {PREFIX_WORDS[prefix]} with {{#{label_id}}}, or correct the reference"
                 if prefix not in KIND_OF_PREFIX:
-                    hint = (f"build_book numbers chapters, sections, figures and tables; it cannot number "
-                            f"a {PREFIX_WORDS[prefix]} yet: refer to it in words")
+                    hint = (f"build_book numbers chapters, sections, figures and tables, not yet "
+                            f"{PREFIX_WORDS[prefix]}s: refer to it in words")
                 elif prefix in ("fig", "tbl") and any(label_id in c.sources.labels for c in book.chapters):
                     hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORDS[prefix]}: a figure is an image "
                             "with a caption alone in its paragraph; a table's label goes in its caption line")
@@ -291,6 +291,10 @@ def _exists(path: Path) -> bool:
 def _near_chapter(file: Path, root: Path, by_path: dict) -> str:
     """The chapter whose file name is nearest to a link's (a wrong capital or a typo)."""
     names = {Path(rel).name: rel for rel in by_path}
+    try:
+        names.update({p.name: p.name for p in file.parent.glob("*.md")})
+    except OSError:
+        pass
     same = [rel for name, rel in names.items() if name.lower() == file.name.lower()]
     if same:
         return Path(same[0]).name

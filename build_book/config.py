@@ -137,7 +137,11 @@ def _chapter_entry(value, where: schema.Where):
             where.bad_value("a chapter entry must be a path or a part (part: Title, chapters: [...])",
                             "a part is written: - part: Title\n          chapters: [chapters/a.md]")
             return None
-        return _PART(value, where)
+        part = _PART(value, where)
+        if part is None:  # reported; its chapters still belong to the book
+            quiet = schema.Where(where.doc, where.file, [], where.path)
+            part = {"part": "", "id": None, "chapters": _PATHS(value.get("chapters"), quiet["chapters"])}
+        return part
     return schema.path(value, where)
 
 

@@ -162,7 +162,7 @@ def _load_chapter(source: _Source):
     if source.text is None:
         return None, diags
     if source.doc is None:
-        if not any(d.code == "pandoc" for d in diags):
+        if not any(d.code in ("pandoc", "nesting-too-deep") for d in diags):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]

@@ -57,7 +57,7 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     text: the caller may store it without encoding it again).
     """
     if len(texts) == 1:
-        return [json.dumps(read_markdown(texts[0]))]
+        return [_run(texts[0], "json", READER, [])]
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="build_book-") as folder:

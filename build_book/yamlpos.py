@@ -73,10 +73,12 @@ def _walk(root: yaml.Node, marks: dict, duplicates: list) -> None:
         visited += 1
         if visited > MAX_NODES:
             raise YamlError(f"more than {MAX_NODES:,} values once aliases (*name) are expanded; "
-                            "is an alias repeated on purpose?", node.start_mark.line + 1, node.start_mark.column + 1)
+                            "is an alias repeated on purpose?", node.start_mark.line + 1, node.start_mark.column + 1,
+                            "write the values out instead of nesting aliases (*name) in each other")
         if id(node) in above:
             raise YamlError("an alias refers to the value that contains it (a recursive alias)",
-                            node.start_mark.line + 1, node.start_mark.column + 1)
+                            node.start_mark.line + 1, node.start_mark.column + 1,
+                            "an alias (*name) cannot stand inside the value its anchor (&name) marks")
         if isinstance(node, yaml.MappingNode):
             inside = above | {id(node)}
             children = []

@@ -93,3 +93,58 @@ def test_clean_book_reports_nothing(mini):
 def test_the_volume_itself_checks_clean_under_strict():
     result = run_cli("check", "--strict", cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Fixture books of one class of fault each, with golden diagnostics beside them.
+FAULT_BOOKS = sorted(p.parent.name for p in BOOKS.glob("*/expected-diagnostics.json") if p.parent.name != "broken")
+
+
+@pytest.mark.parametrize("name", FAULT_BOOKS)
+def test_fault_books_report_their_golden_diagnostics(name, tmp_path_factory):
+    root = copy_book(name, tmp_path_factory)
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr
+    found = [[d["path"], d["line"], d["column"], d["severity"], d["code"]] for d in json.loads(result.stdout)]
+    golden = BOOKS / name / "expected-diagnostics.json"
+    if os.environ.get("UPDATE_GOLDENS"):
+        golden.write_text("[\n" + ",\n".join(json.dumps(row) for row in found) + "\n]\n", encoding="utf-8")
+    assert found == json.loads(golden.read_text(encoding="utf-8"))
+
+
+def test_wrong_types_name_the_type_expected(tmp_path_factory):
+    root = copy_book("bad-yaml", tmp_path_factory)
+    out = run_cli("check", "--book", str(root)).stdout
+    assert "book.yml:2:1: error[config-type]: 'title' must be text, not a list" in out
+    assert "'date': '2012-02-30' is not a date on the calendar" in out
+    assert "'page-references' must be true or false, not the text 'true'" in out
+    assert "'chapter-not-listd' is no diagnostic code\n    hint: did you mean 'chapter-not-listed'?" in out
+    assert "chapters/02-two.md:2:7: error[front-matter]: an alias refers to the value that contains it" in out
+    assert "chapters/03-three.md:2:11: error[front-matter]: YAML value error: timestamp value '2012-02-30'" in out
+    # a part whose title is wrong still brings its chapters: nothing is reported as left out of the book
+    assert "warning[chapter-not-listed]" not in out
+
+
+def test_a_wrong_capital_in_book_yml_is_one_error(tmp_path_factory):
+    root = copy_book("bad-content", tmp_path_factory)
+    out = run_cli("check", "--book", str(root)).stdout
+    assert "error[missing-chapter]: chapter file 'chapters/02-Second.md' does not exist\n" \
+           "    hint: did you mean 'chapters/02-second.md'?" in out
+    # the references into it, the work only it cites and the file itself are not reported again
+    for consequence in ("@Sec-second", "@fig-second", "snyder1997", "chapter-not-listed"):
+        assert consequence not in out
+    assert "[^ju-art9] is never written" in out and "did you mean [^ju-art99]?" in out
+    assert "U+0007" in out and "U+FFFE" in out and "no equation in the book" in out
+
+
+def test_adjusted_diagnostics(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    yml = root / "book.yml"
+    yml.write_text(yml.read_text(encoding="utf-8") + "diagnostics:\n  bib-unused: error\n", encoding="utf-8")
+    bib = root / "bibliography" / "refs.bib"
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n@book{never, author={A, B}, title={T}, publisher={P},"
+                   " year={2000}}\n", encoding="utf-8")
+    assert "error[bib-unused]" in run_cli("check", "--book", str(root)).stdout
+    yml.write_text(yml.read_text(encoding="utf-8").replace("bib-unused: error", "bib-unused: off"),
+                   encoding="utf-8")
+    result = run_cli("check", "--book", str(root), "--strict")
+    assert result.returncode == 0 and "bib-unused" not in result.stdout
