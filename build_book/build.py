@@ -57,6 +57,7 @@ def check(root: Path, progress: Progress | None = None) -> CheckResult:
         with _locked(root / "build", progress or Silent(), wait=False, create=False) as held:
             if held:
                 _recover(root / "build")
+                _remove_stale_staging(root / "build")
     except (OSError, BuildError):
         pass  # nothing to complete, or nothing we may write: checking needs neither
     return _check(root, progress)
