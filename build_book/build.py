@@ -1,6 +1,6 @@
 """The whole pipeline, top to bottom: load, check, transform, render, publish.
 
-A build holds a lock on ``build/.lock`` (a second build of the same book waits
+A build holds a lock on ``build/.cache/build.lock`` (a second build of the same book waits
 for the first), writes each edition into a staging folder of its own
 (``build/.staging-<pid>-*``) and, only when every edition is complete, publishes
 them into ``build/`` as one step: a journal (``build/.publish.json``) is written
@@ -32,7 +32,7 @@ from .progress import Progress, Silent
 from .render import RENDERERS, RenderContext
 from .transform import prepare
 
-LOCK = ".lock"
+LOCK = ".cache/build.lock"  # under build/, beside the caches, out of the way of the outputs
 JOURNAL = ".publish.json"
 JOURNAL_FORMAT = 1
 STAGING_PREFIX = ".staging"
@@ -186,8 +186,8 @@ def _locked(out_dir: Path, progress: Progress, *, wait: bool, create: bool):
     """Hold the book's build lock; yield whether it is held (False only when not waiting and busy)."""
     try:
         if create:
-            out_dir.mkdir(exist_ok=True)
-        elif not out_dir.is_dir():
+            (out_dir / LOCK).parent.mkdir(parents=True, exist_ok=True)
+        elif not (out_dir / LOCK).parent.is_dir():
             yield False
             return
         handle = open(out_dir / LOCK, "a+b")
