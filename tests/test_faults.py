@@ -128,6 +128,7 @@ def test_publishing_killed_after_any_step_leaves_a_complete_set(tmp_path):
         root = tmp_path / f"step{step}"
         out = root / "build"
         (out / ".cache").mkdir(parents=True)  # as a real build leaves it (its lock lives there)
+        (root / "book.yml").write_text(BOOK_YML, encoding="utf-8")  # so that the next command finds a book
         old = out / ".tmp-old"
         _set(old, "old")
         for name in ("pdf/b.pdf", "epub/b.epub", "html/html"):
@@ -141,7 +142,7 @@ def test_publishing_killed_after_any_step_leaves_a_complete_set(tmp_path):
             assert not (out / JOURNAL).exists()
             break
         assert killed.returncode == -signal.SIGKILL, killed.stderr
-        # the next command (here a check, of a folder without a book) first completes what was begun
+        # the next command (here a check, of a book without its chapters) first completes what was begun
         cli("check", "--book", str(root))
         state = _published(out)
         assert state in ({"old"}, {"new"}), (step, state)
