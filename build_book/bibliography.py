@@ -127,8 +127,14 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
 
 
 def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[Diagnostic]:
-    """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content)."""
+    """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content).
+
+    A file pandoc read without complaint leaves a stamp in the cache: a file whose one line names the
+    stamp format and the digest of pandoc's version and the .bib's bytes. A stamp is trusted only if
+    that line is exactly what this file and this pandoc give, so a truncated, corrupted or swapped stamp
+    just means checking the file again."""
     import hashlib
+    import os
 
     from . import pandoc
 
@@ -137,11 +143,25 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
         path = root / rel
         if not path.is_file():
             continue
-        stamp = cache / ("bib-ok-" + hashlib.sha256(pandoc.version().encode() + path.read_bytes()).hexdigest()[:24])
-        if stamp.exists():
-            continue
+        try:
+            digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()
+        except OSError:
+            continue  # unreadable: reported when the bibliography is loaded
+        stamp = cache / f"bib-ok-{digest[:24]}"
+        expected = f"build_book-bib-ok 2 {digest}\n"
+        try:
+            if stamp.read_text(encoding="ascii") == expected:
+                continue
+        except (OSError, ValueError):
+            pass
         try:
             pandoc.check_bibliography(path)
+        except pandoc.PandocTimeout as exc:
+            diags.append(error("pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read "
+                               "the bibliography and was stopped", Location(rel, 1, 1),
+                               f"if the bibliography is simply very large, allow more time with "
+                               f"{pandoc.TIMEOUT_ENV}=SECONDS"))
+            continue
         except pandoc.PandocError as exc:
             found = re.search(r"\(line (\d+), column (\d+)\)", str(exc))
             line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
@@ -154,7 +174,9 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
             continue
         try:
             cache.mkdir(parents=True, exist_ok=True)
-            stamp.touch()
+            tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+            tmp.write_text(expected, encoding="ascii")
+            os.replace(tmp, stamp)
         except OSError:
             pass
     return diags

@@ -1,25 +1,44 @@
 """The whole pipeline, top to bottom: load, check, transform, render, publish.
 
-A build writes each edition into ``build/.staging/`` first and moves it into
-place only when it is complete, so a failed build leaves the previous good
-outputs where they were.
+A build holds a lock on ``build/.cache/build.lock`` (a second build of the same book waits
+for the first), writes each edition into a staging folder of its own
+(``build/.staging-<pid>-*``) and, only when every edition is complete, publishes
+them into ``build/`` as one step: a journal (``build/.publish.json``) is written
+before the first move and removed after the last, so a build killed in between
+is completed by the next command before it does anything else. The outputs in
+``build/`` are therefore always the complete previous set or the complete new one.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import json
 import os
 import shutil
+import signal
+import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import checks
-from .diagnostics import BuildError, Diagnostic, has_errors, sort_key
+from . import checks, pandoc
+from .diagnostics import BuildError, Diagnostic, Location, error, has_errors, sort_key
 from .labels import LabelIndex, build_index
 from .load import load_book
 from .model import Book
 from .progress import Progress, Silent
 from .render import RENDERERS, RenderContext
 from .transform import prepare
+
+LOCK = ".cache/build.lock"  # under build/, beside the caches, out of the way of the outputs
+JOURNAL = ".publish.json"
+JOURNAL_FORMAT = 1
+STAGING_PREFIX = ".staging"
+# Used only by the test suite: the build kills itself (SIGKILL) right after publishing step N,
+# to show that a crash at any point leaves a complete set of editions.
+TEST_KILL_ENV = "BUILD_BOOK_TEST_KILL_AFTER_PUBLISH_STEP"
 
 
 @dataclass
@@ -30,7 +49,21 @@ class CheckResult:
 
 
 def check(root: Path, progress: Progress | None = None) -> CheckResult:
-    """Load the book and run every check; never raises for problems in the book."""
+    """Load the book and run every check; never raises for problems in the book.
+
+    A publication left half done by a killed build is completed first, if no build is running."""
+    root = root.resolve()
+    try:
+        with _locked(root / "build", progress or Silent(), wait=False, create=False) as held:
+            if held:
+                _recover(root / "build")
+                _remove_stale_staging(root / "build")
+    except (OSError, BuildError):
+        pass  # nothing to complete, or nothing we may write: checking needs neither
+    return _check(root, progress)
+
+
+def _check(root: Path, progress: Progress | None = None) -> CheckResult:
     progress = progress or Silent()
     try:
         loaded = load_book(root, progress)
@@ -60,40 +93,246 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
     """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail."""
     progress = progress or Silent()
     root = root.resolve()
-    progress.step(f"reading the book in {root}")
-    result = check(root, progress)
-    if result.book is None or has_errors(result.diagnostics, strict):
-        raise BuildError(result.diagnostics)
-    book, index = result.book, result.index
-    progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
-                  f"{len(index.labels)} labels checked")
-    prepared = prepare(book, index, progress)
     out_dir = root / "build"
-    staging_root = out_dir / ".staging"
-    produced: list[Path] = []
-    try:
-        for edition in editions:
-            staging = staging_root / edition
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            progress.step(f"rendering the {edition.upper()} edition")
-            produced += RENDERERS[edition](RenderContext(book, index, prepared, staging, progress))
-        # every edition is complete: only now do they replace the previous ones
-        written = [_publish(item, out_dir / item.name) for item in produced]
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+    with _interruptible(), _locked(out_dir, progress, wait=True, create=True):
+        try:
+            if _recover(out_dir):
+                progress.step("completed the publication of the editions an interrupted build had begun")
+            _remove_stale_staging(out_dir)
+        except OSError as exc:
+            raise BuildError([_unwritable(root, out_dir, exc)]) from None
+        progress.step(f"reading the book in {root}")
+        result = _check(root, progress)
+        if result.book is None or has_errors(result.diagnostics, strict):
+            raise BuildError(result.diagnostics)
+        book, index = result.book, result.index
+        progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
+                      f"{len(index.labels)} labels checked")
+        prepared = prepare(book, index, progress)
+        try:
+            staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
+        except OSError as exc:
+            raise BuildError([_unwritable(root, out_dir, exc)]) from None
+        produced: list[Path] = []
+        try:
+            for edition in editions:
+                staging = staging_root / edition
+                staging.mkdir()
+                progress.step(f"rendering the {edition.upper()} edition")
+                try:
+                    produced += RENDERERS[edition](RenderContext(book, index, prepared, staging, progress))
+                except pandoc.PandocError as exc:
+                    raise BuildError([_pandoc_failed(book, edition, exc)]) from None
+                except OSError as exc:
+                    if exc.filename and _inside(Path(str(exc.filename)), out_dir):
+                        raise BuildError([_unwritable(root, out_dir, exc)]) from None
+                    raise
+            # every edition is complete: only now do they replace the previous ones, all in one step
+            try:
+                written = _publish(staging_root, produced, out_dir)
+            except OSError as exc:
+                raise BuildError([_unwritable(root, out_dir, exc)]) from None
+        finally:
+            # a publication interrupted half-way (Ctrl-C) is completed, never undone by removing its staging
+            try:
+                _recover(out_dir)
+            except OSError:
+                pass  # the journal stays, and the staging with it: the next command completes it
+            else:
+                shutil.rmtree(staging_root, ignore_errors=True)
     return written, result.diagnostics
 
 
-def _publish(item: Path, target: Path) -> Path:
-    """Move a finished output into place, replacing the old one in one step where possible."""
-    if item.is_dir():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(item, target)
-        shutil.rmtree(old, ignore_errors=True)
+# --- diagnostics for what is not in the author's files ---------------------------------------------
+
+def _unwritable(root: Path, folder: Path, exc: OSError) -> Diagnostic:
+    where = folder if folder.exists() or not folder.parent.exists() else folder.parent
+    if folder.exists() and not folder.is_dir():
+        reason = "it is a file, not a folder"
     else:
-        os.replace(item, target)
-    return target
+        reason = exc.strerror or str(exc)
+    try:
+        shown = str(folder.relative_to(root)) + "/"
+    except ValueError:
+        shown = str(folder)
+    return error("build-unwritable", f"cannot write the editions into the folder {folder}: {reason}",
+                 Location(shown), f"make {where} writable (or remove what stands in the way) and build again; "
+                 "the previous outputs, if any, are unchanged")
+
+
+def _pandoc_failed(book: Book, edition: str, exc: pandoc.PandocError) -> Diagnostic:
+    chapters = ", ".join(c.path for c in book.chapters) or "no chapters"
+    if isinstance(exc, pandoc.PandocTimeout):
+        return error("pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds writing the "
+                     f"{edition.upper()} edition of the chapters ({chapters}) and was stopped",
+                     book.config.where("chapters"),
+                     f"if the book is simply very large, allow more time with {pandoc.TIMEOUT_ENV}=SECONDS")
+    return error("pandoc", f"pandoc could not write the {edition.upper()} edition of the chapters ({chapters}): "
+                 f"{' '.join(str(exc).split())[:300]}", book.config.where("chapters"))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+# --- one build at a time -----------------------------------------------------------------------------
+
+@contextmanager
+def _locked(out_dir: Path, progress: Progress, *, wait: bool, create: bool):
+    """Hold the book's build lock; yield whether it is held (False only when not waiting and busy)."""
+    try:
+        if create:
+            (out_dir / LOCK).parent.mkdir(parents=True, exist_ok=True)
+        elif not (out_dir / LOCK).parent.is_dir():
+            yield False
+            return
+        handle = open(out_dir / LOCK, "a+b")
+    except OSError as exc:
+        if not create:
+            yield False
+            return
+        raise BuildError([_unwritable(out_dir.parent, out_dir, exc)]) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                yield False
+                return
+            progress.step("another build of this book is running; waiting for it to finish ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield True
+    finally:
+        handle.close()  # releases the lock
+
+
+@contextmanager
+def _interruptible():
+    """On Ctrl-C, stop the pandoc runs at once (they may be in other threads) before unwinding."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum, frame):
+        pandoc.kill_all()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- publishing: all editions or none ----------------------------------------------------------------
+
+class _Steps:
+    """Counts the publishing steps; the test hook kills the process after the step it names."""
+
+    def __init__(self):
+        self.done = 0
+        hook = os.environ.get(TEST_KILL_ENV, "")
+        self.kill_after = int(hook) if hook.isdigit() else None
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.done == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _publish(staging_root: Path, produced: list[Path], out_dir: Path) -> list[Path]:
+    """Move every finished output from ``staging_root`` into ``out_dir`` as one step."""
+    step = _Steps()
+    items = [[item.relative_to(staging_root).as_posix(), item.name] for item in produced]
+    _write_journal(out_dir, {"format": JOURNAL_FORMAT, "staging": staging_root.name, "items": items})
+    step()
+    _roll_forward(out_dir, staging_root, items, step)
+    (out_dir / JOURNAL).unlink()
+    _sync(out_dir)
+    step()
+    return [out_dir / target for _, target in items]
+
+
+def _roll_forward(out_dir: Path, staging_root: Path, items: list[list[str]], step=lambda: None) -> None:
+    """Put every staged item in place; safe to repeat after a crash at any point (idempotent)."""
+    backup = staging_root / ".old"
+    for source, name in items:
+        new, target = staging_root / source, out_dir / name
+        if not os.path.lexists(new):
+            continue  # moved already
+        if new.is_dir() or target.is_dir():
+            if os.path.lexists(target):  # a folder cannot be replaced in one rename: set the old one aside
+                backup.mkdir(exist_ok=True)
+                shutil.rmtree(backup / name, ignore_errors=True)
+                os.replace(target, backup / name)
+                step()
+        os.replace(new, target)
+        step()
+
+
+def _write_journal(out_dir: Path, record: dict) -> None:
+    tmp = out_dir / f"{JOURNAL}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(record, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, out_dir / JOURNAL)
+    _sync(out_dir)
+
+
+def _sync(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _recover(out_dir: Path) -> bool:
+    """Complete a publication a killed build had begun (call with the lock held); True if there was one."""
+    journal = out_dir / JOURNAL
+    recovered = False
+    try:
+        record = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        record = None
+    except (OSError, ValueError):
+        record = {}  # unreadable: written before a crash? (it is written whole or not at all)
+    if record is not None:
+        staging = record.get("staging") if isinstance(record, dict) else None
+        items = record.get("items") if isinstance(record, dict) else None
+        if (isinstance(staging, str) and staging.startswith(STAGING_PREFIX) and "/" not in staging
+                and isinstance(items, list)
+                and all(isinstance(i, list) and len(i) == 2 and all(isinstance(s, str) for s in i)
+                        for i in items)):
+            _roll_forward(out_dir, out_dir / staging, items)
+        journal.unlink()
+        _sync(out_dir)
+        recovered = True
+    # builds before the journal set the old web edition aside as .html.old; put it back if it is alone
+    legacy = out_dir / ".html.old"
+    if legacy.is_dir() and not os.path.lexists(out_dir / "html"):
+        os.replace(legacy, out_dir / "html")
+        recovered = True
+    return recovered
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Staging folders of builds that were killed (call with the lock held: no other build is running)."""
+    for entry in out_dir.iterdir():
+        if entry.name.startswith(STAGING_PREFIX) or entry.name.startswith(f"{JOURNAL}.") \
+                or entry.name == ".html.old":
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)

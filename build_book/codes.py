@@ -60,6 +60,8 @@ CATALOGUE: dict[str, Code] = _codes(
     # reading files
     ("encoding", E, "a file is not UTF-8", FIXED),
     ("pandoc", E, "pandoc could not read a chapter", FIXED),
+    ("pandoc-timeout", E, "pandoc ran longer than its time limit on a chapter or the bibliography "
+     "(BUILD_BOOK_PANDOC_TIMEOUT)", FIXED),
     ("front-matter", E, "a chapter's front matter is not valid YAML or has a wrong value", FIXED),
     ("front-matter-key", E, "a chapter's front matter has a key build_book does not know"),
     ("chapter-no-title", E, "a chapter has no level-1 heading (its title)", FIXED),
@@ -101,6 +103,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("url-malformed", E, "a web address is malformed"),
     ("url-scheme", W, "a link uses an unusual scheme"),
     ("raw-html", W, "raw HTML is copied into the editions"),
+    # the build folder
+    ("build-unwritable", E, "the build/ folder (or the book's folder) cannot be written to", FIXED),
 )
 
 

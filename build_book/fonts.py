@@ -5,21 +5,27 @@ or a browser may have no Japanese font at all, so those editions carry the
 glyphs they need: the characters of Japanese script that occur in the book,
 cut out of the Japanese font fontconfig finds (Noto Serif CJK JP after the
 set-up), with fontTools, which WeasyPrint already depends on. Subsets are
-cached under ``build/.cache/fonts`` by their characters.
+cached under ``build/.cache/fonts`` by their characters, each with a small
+record (format, key, size and checksum of the font file) beside it; a subset
+whose record does not match (a truncated or damaged file, a file copied from
+another key) is cut again, never shipped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from .transform import JAPANESE
 
 FAMILY = "build_book Japanese"
+RECORD_FORMAT = "build_book-font 2"
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ def subset(characters: str, book_root: Path, flavor: str | None) -> Subset | Non
     suffix = {"woff": ".woff", None: ".otf"}[flavor]
     key = hashlib.sha256(f"{source}:{index}:{flavor}:{characters}".encode()).hexdigest()[:24]
     target = cache / f"ja-{key}{suffix}"
-    if not target.is_file():
+    if not _sound(target, key):
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
 
@@ -80,11 +86,36 @@ def subset(characters: str, book_root: Path, flavor: str | None) -> Subset | Non
         subsetter.populate(text=characters)
         subsetter.subset(font)
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         font.flavor = flavor
         font.save(str(tmp))
+        data = tmp.read_bytes()
         tmp.replace(target)
+        _write_record(target, key, data)
     return Subset(target, FAMILY, source.name)
+
+
+def _record(target: Path) -> Path:
+    return target.with_name(target.name + ".sum")
+
+
+def _expected(key: str, data: bytes) -> str:
+    return f"{RECORD_FORMAT} {key} {len(data)} {hashlib.sha256(data).hexdigest()}\n"
+
+
+def _sound(target: Path, key: str) -> bool:
+    """Whether the cached subset is the one its record describes (and the record is for ``key``)."""
+    try:
+        return _record(target).read_text(encoding="ascii") == _expected(key, target.read_bytes())
+    except (OSError, ValueError):
+        return False
+
+
+def _write_record(target: Path, key: str, data: bytes) -> None:
+    record = _record(target)
+    tmp = record.with_name(f"{record.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(_expected(key, data), encoding="ascii")
+    tmp.replace(record)
 
 
 def font_face_css(font: Subset, url: str) -> str:

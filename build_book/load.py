@@ -162,7 +162,7 @@ def _load_chapter(source: _Source):
     if source.text is None:
         return None, diags
     if source.doc is None:
-        if not any(d.code in ("pandoc", "nesting-too-deep") for d in diags):
+        if not any(d.code in ("pandoc", "pandoc-timeout", "nesting-too-deep") for d in diags):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]
@@ -232,17 +232,43 @@ def _split_front_matter(text: str, path: str):
     return values, body, body_line, diags
 
 
+AST_FORMAT = "build_book-ast 2"  # the first line of a cache entry: format, source digest, checksum
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256((pandoc.version() + pandoc.READER + "\0" + text).encode()).hexdigest()
+
+
+def _cached(cache: Path, digest: str) -> dict | None:
+    """The document cached for the source with ``digest``, or None if there is none or it is not sound.
+
+    An entry is trusted only if its header names this format and this source and the checksum of its
+    text matches, and the text is a pandoc document: a truncated, corrupted or swapped file is parsed
+    again (and overwritten) as if it were not there."""
+    try:
+        raw = (cache / f"{digest}.json").read_bytes()
+    except OSError:
+        return None
+    header, newline, body = raw.partition(b"\n")
+    if not newline or header.decode("ascii", errors="replace").split(" ") != \
+            [*AST_FORMAT.split(" "), digest, hashlib.sha256(body).hexdigest()]:
+        return None
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("blocks"), list)
+            and isinstance(doc.get("pandoc-api-version"), list)):
+        return None
+    return doc
 
 
 def _parse_all(sources: list[_Source], cache: Path) -> None:
     """Give every source pandoc's document: from the cache, or parsed in a few batches."""
     todo: list[_Source] = []
     for source in sources:
-        try:
-            source.doc = json.loads((cache / f"{_digest(source.padded)}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+        source.doc = _cached(cache, _digest(source.padded))
+        if source.doc is None:
             todo.append(source)
     if not todo:
         return
@@ -256,7 +282,15 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
             docs = []
             for s in batch:  # find the file pandoc cannot read, keep the rest
                 try:
-                    docs.append(json.dumps(pandoc.read_markdown(s.padded)))
+                    docs.append(pandoc.read_markdown_json(s.padded))
+                except pandoc.PandocTimeout as exc:
+                    docs.append(None)
+                    s.diagnostics.append(error(
+                        "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
+                        "and was stopped", Location(s.ref.path, 1, 1),
+                        "look for something unusual in this chapter (an enormous table, very deeply nested "
+                        f"lists or brackets); if it is simply very long, allow more time with "
+                        f"{pandoc.TIMEOUT_ENV}=SECONDS"))
                 except pandoc.PandocError as exc:
                     docs.append(None)
                     s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
@@ -278,11 +312,15 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
 
 
 def _store(cache: Path, digest: str, text: str) -> None:
+    """Cache pandoc's JSON ``text`` (as it came) under a header that lets :func:`_cached` check it."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
         path = cache / f"{digest}.json"
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        body = text.encode("utf-8")
+        with open(tmp, "wb") as out:
+            out.write(f"{AST_FORMAT} {digest} {hashlib.sha256(body).hexdigest()}\n".encode("ascii"))
+            out.write(body)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only tree still builds, just without the cache

@@ -1,42 +1,178 @@
-"""The one place that calls pandoc (through pypandoc, which ships the binary)."""
+"""The one place that calls pandoc (the binary pypandoc-binary ships, run directly).
+
+Every run is bounded: it is stopped after a time limit (a :class:`PandocTimeout`,
+which callers report against the chapter concerned), it may use at most a set
+amount of memory (GHC's ``+RTS -M``), and it dies with the build that started
+it (Linux ``PR_SET_PDEATHSIG``, and an explicit kill on timeout or interrupt),
+so no pandoc outlives a killed build.
+
+``BUILD_BOOK_PANDOC_TIMEOUT`` (seconds) and ``BUILD_BOOK_PANDOC_MEMORY``
+(``2g``, ``800m``; ``0`` for no limit) override the defaults.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
+import os
 import re
-import logging
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import pypandoc
 
-# pypandoc repeats pandoc's stderr through logging; build_book runs its own
-# checks and reports problems itself, so keep pandoc's chatter out of the way.
-logging.getLogger("pypandoc").setLevel(logging.ERROR)
-
 # Quarto-style labels are explicit; headings without one get ids from build_book.
 READER = "markdown-auto_identifiers"
+
+TIMEOUT_ENV = "BUILD_BOOK_PANDOC_TIMEOUT"
+MEMORY_ENV = "BUILD_BOOK_PANDOC_MEMORY"
+# A run may take BASE seconds plus PER_MB seconds for every megabyte it is given: pandoc reads a
+# 150,000-word book in a few seconds, so these leave a wide margin and still stop a runaway in minutes.
+BASE_TIMEOUT = 60.0
+PER_MB_TIMEOUT = 30.0
+DEFAULT_MEMORY = "3g"
+# small runs that do not depend on the book (pandoc --version and the like)
+FIXED_TIMEOUT = 60.0
 
 
 class PandocError(Exception):
     pass
 
 
+class PandocTimeout(PandocError):
+    """pandoc was stopped because it ran longer than its time limit."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"pandoc did not finish within {seconds:g} seconds and was stopped")
+
+
+def timeout_for(size: int) -> float:
+    """The time limit of a run given ``size`` bytes (``BUILD_BOOK_PANDOC_TIMEOUT`` if set)."""
+    configured = os.environ.get(TIMEOUT_ENV, "").strip()
+    if configured:
+        try:
+            seconds = float(configured)
+            if seconds > 0:
+                return seconds
+        except ValueError:
+            pass
+    return BASE_TIMEOUT + PER_MB_TIMEOUT * size / 1_000_000
+
+
+def _memory_limit() -> str | None:
+    value = os.environ.get(MEMORY_ENV, "").strip().lower() or DEFAULT_MEMORY
+    if value in ("0", "none", "off"):
+        return None
+    if not re.fullmatch(r"\d+[kmg]?", value):
+        value = DEFAULT_MEMORY
+    return value
+
+
+@lru_cache(maxsize=1)
+def _binary() -> str:
+    return pypandoc.get_pandoc_path()
+
+
+# --- dying with the build ---------------------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with(parent: int) -> None:
+    """In the child, before pandoc starts: be killed when the build (the forking thread) goes."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the build died before prctl took effect
+        os._exit(1)
+
+
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every pandoc this process is running (on an interrupt)."""
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        try:
+            child.kill()
+        except OSError:
+            pass
+
+
+def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | None = None,
+                size: int | None = None) -> str:
+    """Run pandoc with ``args``; its standard output as text. Raise :class:`PandocError` if it fails."""
+    data = stdin.encode("utf-8") if stdin is not None else None
+    if timeout is None:
+        timeout = timeout_for(size if size is not None else len(data or b""))
+    command = [_binary()]
+    memory = _memory_limit()
+    if memory:
+        command += ["+RTS", f"-M{memory}", "-RTS"]
+    command += args
+    preexec = functools.partial(_die_with, os.getpid()) if _prctl is not None else None
+    try:
+        child = subprocess.Popen(command, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
+    except OSError as exc:
+        raise PandocError(f"pandoc could not be started: {exc}") from None
+    with _live_lock:
+        _live.add(child)
+    try:
+        out, err = child.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise PandocTimeout(timeout) from None
+    except BaseException:  # an interrupt: pandoc goes with the build
+        child.kill()
+        child.wait()
+        raise
+    finally:
+        with _live_lock:
+            _live.discard(child)
+    if child.returncode != 0:
+        message = err.decode("utf-8", errors="replace").strip()
+        if "Heap exhausted" in message or child.returncode == 251:
+            raise PandocError(f"pandoc needed more memory than its limit of {memory} and was stopped "
+                              f"(set {MEMORY_ENV} to allow more)")
+        if child.returncode < 0:
+            message = f"pandoc was killed by signal {-child.returncode}. {message}".strip()
+        raise PandocError(message or f"pandoc failed with exit status {child.returncode}")
+    return out.decode("utf-8")
+
+
 @lru_cache(maxsize=1)
 def version() -> str:
-    return pypandoc.get_pandoc_version()
+    """pandoc's version number, e.g. '3.9'."""
+    first = _run_pandoc(["--version"], timeout=FIXED_TIMEOUT).split("\n", 1)[0]
+    return first.split()[-1] if first.strip() else first
 
 
 def _run(source: str, to: str, fmt: str, args: list[str]) -> str:
-    try:
-        return pypandoc.convert_text(source, to, format=fmt, extra_args=args)
-    except (RuntimeError, OSError) as exc:
-        raise PandocError(str(exc).strip()) from None
+    return _run_pandoc([f"--from={fmt}", f"--to={to}", *args], source)
 
 
 def read_markdown(text: str) -> dict:
     """Markdown text -> pandoc's JSON document."""
-    return json.loads(_run(text, "json", READER, []))
+    return json.loads(read_markdown_json(text))
+
+
+def read_markdown_json(text: str) -> str:
+    """Markdown text -> pandoc's JSON text, as pandoc wrote it."""
+    return _run(text, "json", READER, [])
 
 
 MARKER = "<!-- build_book file {} -->"
@@ -57,19 +193,15 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     text: the caller may store it without encoding it again).
     """
     if len(texts) == 1:
-        return [_run(texts[0], "json", READER, [])]
-    import tempfile
-
+        return [read_markdown_json(texts[0])]
     with tempfile.TemporaryDirectory(prefix="build_book-") as folder:
         names = []
         for number, text in enumerate(texts):
             names.append(f"bbf{number:05d}.md")
             (Path(folder) / names[-1]).write_text(MARKER.format(number) + "\n\n" + text, encoding="utf-8")
-        try:
-            output = pypandoc.convert_file([str(Path(folder) / n) for n in names], "json", format=READER,
-                                           extra_args=["--file-scope"], sort_files=False)
-        except (RuntimeError, OSError) as exc:
-            raise PandocError(str(exc).strip()) from None
+        output = _run_pandoc([f"--from={READER}", "--to=json", "--file-scope",
+                              *(str(Path(folder) / n) for n in names)],
+                             size=sum(len(t.encode("utf-8")) for t in texts))
         # --file-scope prefixes every identifier with its file's path, '/' written '__';
         # the identifiers are the author's, so take the prefixes off again
         for name in names:
@@ -96,9 +228,10 @@ def check_bibliography(path: Path) -> None:
     """Read a .bib file as citeproc will; raise :class:`PandocError` with pandoc's words if it cannot."""
     fmt = "bibtex" if path.suffix.lower() == ".bibtex" else "biblatex"
     try:
-        pypandoc.convert_file(str(path), "csljson", format=fmt)
-    except (RuntimeError, OSError) as exc:
-        raise PandocError(str(exc).strip()) from None
+        size = path.stat().st_size
+    except OSError as exc:
+        raise PandocError(str(exc)) from None
+    _run_pandoc([f"--from={fmt}", "--to=csljson", str(path)], size=size)
 
 
 def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> dict:
@@ -138,4 +271,5 @@ def document(blocks: list, meta: dict | None = None) -> dict:
 
 @lru_cache(maxsize=1)
 def api_version() -> list:
-    return read_markdown("x")["pandoc-api-version"]
+    return json.loads(_run_pandoc([f"--from={READER}", "--to=json"], "x", timeout=FIXED_TIMEOUT))[
+        "pandoc-api-version"]

@@ -147,6 +147,11 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     csl = styles.resolve(book.config.csl, book.config.root)
     try:
         doc = pandoc.citeproc(pandoc.document(wrapped, meta), list(book.bibliography.paths), csl, book.config.root)
+    except pandoc.PandocTimeout as exc:
+        raise BuildError([error("pandoc-timeout", f"formatting the citations took longer than {exc.seconds:g} "
+                                "seconds and was stopped", book.config.where("bibliography"),
+                                f"a very large bibliography may need more time: set {pandoc.TIMEOUT_ENV}=SECONDS")]) \
+            from None
     except pandoc.PandocError as exc:
         # the checks read the .bib files as pandoc does; what is left is the style file
         detail = " ".join(str(exc).split())[:300]
