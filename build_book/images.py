@@ -91,7 +91,12 @@ def _raster_problem(path: Path, target: str, expected: str, where: Location):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:   # reads the header only
+            bomb_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(path)      # reads the header only: our own limit comes first
+            finally:
+                Image.MAX_IMAGE_PIXELS = bomb_limit
+            with image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     return _too_large(target, where, f"{width:,} x {height:,} pixels")

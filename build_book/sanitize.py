@@ -674,7 +674,9 @@ class _Places:
                 pos = same[0][2]
         elif key[0] in ("link", "image"):
             pool = self.links if key[0] == "link" else self.images
-            same = [a for a in pool if a[0] == key[1]]
+            # the source map cuts a target at its first ')' and pandoc %-encodes some characters
+            same = [a for a in pool if a[0] == key[1]] or \
+                [a for a in pool if a[0] and unquote(key[1]).startswith(unquote(a[0]))]
             if same:
                 pool.remove(same[0])
                 pos = same[0][1]

@@ -198,7 +198,8 @@ def render(ctx: RenderContext) -> list[Path]:
 
 
 def _svg_property(html: str) -> str:
-    return "svg" if "<svg" in html else ""
+    """The manifest properties of a page that holds inline SVG or MathML."""
+    return " ".join(name for name, tag in (("mathml", "<math"), ("svg", "<svg")) if tag in html)
 
 
 def _chapter_authors(book) -> list:
