@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import styles
+from . import images, sanitize, styles
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -34,6 +34,8 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
     diags += check_footnotes(book)
+    diags += images.check(book)
+    diags += sanitize.check(book)
     return diags
 
 
@@ -272,7 +274,8 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
             where = Location(chapter.path, *chapter.sources.html_tags[0][1]) if chapter.sources.html_tags \
                 else chapter.location
             diags.append(warning("raw-html", "raw HTML (" + ", ".join(tags[:3]) + (", ..." if len(tags) > 3 else "")
-                                 + ") is copied into every edition as it is", where,
+                                 + ") is copied into every edition, without anything that could run script or "
+                                 "load from the web", where,
                                  "write it in Markdown if you can; otherwise check it in every edition"))
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
         for target in chapter.targets.links:
@@ -310,6 +313,8 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         if parts.scheme in ("http", "https", "ftp") and (not parts.netloc or " " in target or "." not in parts.netloc):
             return [error("url-malformed", f"malformed URL '{target}'", where,
                           "a web address looks like https://www.example.org/page")]
+        if sanitize.url_problem(target, False) and sanitize.url_problem(target, False)[0] == sanitize.SCRIPT:
+            return []   # the link is made plain text; sanitize.check reports it
         if parts.scheme not in URL_SCHEMES:
             return [warning("url-scheme", f"unusual link scheme '{parts.scheme}:' in '{target}'", where)]
         return []

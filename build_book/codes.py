@@ -102,7 +102,17 @@ CATALOGUE: dict[str, Code] = _codes(
     ("link-anchor", E, "a link points to an #anchor that is no label in the book"),
     ("url-malformed", E, "a web address is malformed"),
     ("url-scheme", W, "a link uses an unusual scheme"),
-    ("raw-html", W, "raw HTML is copied into the editions"),
+    ("raw-html", W, "raw HTML is copied into the editions (cleaned of anything unsafe)"),
+    ("script-removed", W, "script (<script>, on...= handlers, javascript: addresses) was removed from the book"),
+    ("remote-removed", W, "raw HTML, a style or an SVG loaded something from the web; it was removed"),
+    ("html-removed", W, "raw HTML, an attribute or an SVG element no edition can carry was removed"),
+    ("html-unconvertible", E, "raw HTML could not be written as the XHTML an EPUB needs", FIXED),
+    # image files
+    ("image-empty", E, "an image file is empty", FIXED),
+    ("image-unreadable", E, "an image file cannot be read", FIXED),
+    ("image-mismatch", E, "an image file's content is not what its extension says", FIXED),
+    ("image-corrupt", E, "an image file is damaged, or an SVG is not well-formed SVG", FIXED),
+    ("image-too-large", E, "an image has more pixels than readers can show, or absurd dimensions"),
     # the build folder
     ("build-unwritable", E, "the build/ folder (or the book's folder) cannot be written to", FIXED),
 )

@@ -20,7 +20,9 @@ CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
-HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?::[A-Za-z][A-Za-z0-9]*)?(?:\s[^<>]*)?/?>")
+ATTRIBUTES = re.compile(r"\{[^{}\n]*\}")  # pandoc's {#id .class key=value}
+ATTRIBUTE = re.compile(r"""(?<![\w:.-])([A-Za-z_:][\w:.\-]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>}]*)""")
 NOTE_DEFINITION = re.compile(r"^ {0,3}\[\^([^\s\[\]]+)\]:")
 NOTE_REFERENCE = re.compile(r"\[\^([^\s\[\]]+)\](?!:)")
 # what nests blocks on one line: quotation marks, list markers, div fences
@@ -37,6 +39,7 @@ class SourceMap:
     images: list[tuple[str, Position]] = field(default_factory=list)
     links: list[tuple[str, Position]] = field(default_factory=list)
     html_tags: list[tuple[str, Position]] = field(default_factory=list)
+    attributes: list[tuple[str, str, Position]] = field(default_factory=list)  # name, value, in {...} or <tag>
     titles: list[int] = field(default_factory=list)            # lines of level-1 headings ('# ...')
     url_cites: dict[str, Position] = field(default_factory=dict)  # '@key' right after a '/' (a web address?)
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
@@ -116,4 +119,10 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         for m in HTML_TAG.finditer(line):
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
+        blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
+                                                    if not AUTOLINK.match(line, t.start())]
+        for block in sorted(blocks, key=lambda b: b.start()):
+            for a in ATTRIBUTE.finditer(block.group(0)):
+                value = a.group(2)[1:-1] if a.group(2)[:1] in "\"'" and len(a.group(2)) > 1 else a.group(2)
+                found.attributes.append((a.group(1), value, (lineno, block.start() + a.start() + 1)))
     return found

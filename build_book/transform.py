@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import pandoc, styles
+from . import pandoc, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
 from .model import FRONT, Book, Chapter, is_external
@@ -135,7 +135,7 @@ def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
     wrapped = []
     files = {(book.config.root / c.path).resolve(): c.label for c in book.chapters}
     for chapter in book.chapters:
-        blocks = copy.deepcopy(chapter.blocks)
+        blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
         blocks = resolve_crossrefs(blocks, book, index)
         blocks = resolve_file_links(blocks, chapter, book, files)
         blocks = number_blocks(blocks, book, index)

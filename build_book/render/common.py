@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
-from .. import pandoc
+from .. import pandoc, sanitize
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -201,14 +202,29 @@ def local_images(book: Book) -> dict[str, Path]:
     return found
 
 
+def image_data(source: Path) -> bytes:
+    """An image file as the editions ship it: SVG cleaned of script and of anything it would
+    load from elsewhere (the checks reported what went), other images as they are."""
+    data = source.read_bytes()
+    if source.suffix.lower() == ".svg":
+        try:
+            data, _ = sanitize.clean_svg(data)
+        except sanitize.SvgError:   # the checks stop the build before this
+            pass
+    return data
+
+
 def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) -> str:
     """Point image sources at ``prefix`` + their path in the edition, or (prefix None)
-    at the file itself, for the PDF."""
+    at the file itself, for the PDF (an SVG as its cleaned copy, inline as a data: URL)."""
 
     def fix(match: re.Match) -> str:
         located = image_file(book, chapter, html_unescape(match.group(2)))
         if located is None:
             return match.group(0)
+        if prefix is None and located[0].suffix.lower() == ".svg" and located[0].is_file():
+            data = base64.b64encode(image_data(located[0])).decode("ascii")
+            return f"{match.group(1)}data:image/svg+xml;base64,{data}{match.group(3)}"
         url = located[0].as_uri() if prefix is None else prefix + quote(located[1])
         return f"{match.group(1)}{url}{match.group(3)}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from html import escape
@@ -19,9 +20,10 @@ from xml.etree import ElementTree
 from markupsafe import Markup
 
 from .. import fonts, templating
+from ..diagnostics import BuildError, error
 from . import RenderContext
-from .common import (anchor_pages, book_context, chapter_views, link_bodies, local_images, references_html,
-                     relink, write_fragments)
+from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
+                     references_html, relink, write_fragments)
 
 BIBLIOGRAPHY = "bibliography.xhtml"
 MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -41,18 +43,84 @@ class EpubError(Exception):
     pass
 
 
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class XhtmlError(Exception):
+    """HTML that could not be written as well-formed XHTML."""
+
+
 def xhtml(html: str) -> str:
     """An HTML fragment as well-formed XHTML: read as a browser reads it, written as XML.
 
-    pandoc's HTML is nearly XML already; raw HTML an author wrote (entities such as
-    &nbsp;, unclosed <br>) is what this is for. tinyhtml5 is WeasyPrint's HTML parser."""
+    pandoc's HTML is nearly XML already; raw HTML an author wrote is what this is for:
+    entities such as &nbsp;, unclosed tags, comments holding '--' (dropped: they are not
+    content), word processors' tags such as <o:p> (their text kept) and attributes such as
+    v:shape (dropped), inline <svg> and <math> (written in their own namespaces).
+    tinyhtml5 is WeasyPrint's HTML parser. Raises :class:`XhtmlError` if the result is
+    still not well-formed XML (it should not happen)."""
     import tinyhtml5
 
-    body = tinyhtml5.parse("<body>" + html + "</body>", namespace_html_elements=False).find("body")
-    out = [escape(body.text or "")]
+    body = tinyhtml5.parse("<!DOCTYPE html><body>" + html + "</body>", namespace_html_elements=False).find("body")
+    out: list[str] = [_text(body.text)]
     for child in body:
-        out.append(ElementTree.tostring(child, encoding="unicode"))
-    return "".join(out)
+        _element(child, XHTML_NS, out)
+    text = "".join(out)
+    try:
+        ElementTree.fromstring(f'<div xmlns="{XHTML_NS}">{text}</div>')
+    except ElementTree.ParseError as exc:
+        raise XhtmlError(str(exc)) from None
+    return text
+
+
+def _text(text: str | None) -> str:
+    return escape(NOT_XML.sub("", text), quote=False) if text else ""
+
+
+def _element(el, parent_ns: str, out: list[str]) -> None:
+    tail = _text(el.tail)
+    if not isinstance(el.tag, str):        # a comment or processing instruction: not content
+        out.append(tail)
+        return
+    ns, _, name = el.tag[1:].partition("}") if el.tag.startswith("{") else (XHTML_NS, "", el.tag)
+    if not XML_NAME.match(name):           # <o:p> and the like: keep what they hold
+        out.append(_text(el.text))
+        for child in el:
+            _element(child, parent_ns, out)
+        out.append(tail)
+        return
+    attrs = [] if ns == parent_ns else [("xmlns", ns)]
+    for key, value in el.attrib.items():
+        if key.startswith("{"):
+            space, _, local = key[1:].partition("}")
+            prefix = {XLINK_NS: "xlink", XML_NS: "xml"}.get(space)
+            if prefix is None or not XML_NAME.match(local):
+                continue
+            if prefix == "xlink":
+                attrs.append(("xmlns:xlink", XLINK_NS))
+            attrs.append((f"{prefix}:{local}", value))
+        elif key == "xml:lang" or XML_NAME.match(key):
+            if key != "xmlns":
+                attrs.append((key, value))
+    seen: set[str] = set()
+    written = []
+    for key, value in attrs:
+        if key not in seen:
+            seen.add(key)
+            written.append(f' {key}="{escape(NOT_XML.sub("", value), quote=True)}"')
+    out.append(f"<{name}{''.join(written)}")
+    if ns == XHTML_NS and name in VOID:
+        out.append("/>" + tail)
+        return
+    out.append(">" + _text(el.text))
+    for child in el:
+        _element(child, ns, out)
+    out.append(f"</{name}>{tail}")
 
 
 def render(ctx: RenderContext) -> list[Path]:
@@ -62,9 +130,18 @@ def render(ctx: RenderContext) -> list[Path]:
     where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY)
     part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
     where.update({p.label: part_files[p.index] for p in book.parts})
-    link_bodies(views, book, where, finish=xhtml)
+    link_bodies(views, book, where)
+    problems = []
     for view in views:
-        view.title_html = Markup(xhtml(str(view.title_html)))
+        try:
+            view.body_html = Markup(xhtml(str(view.body_html)))
+            view.title_html = Markup(xhtml(str(view.title_html)))
+        except XhtmlError as exc:
+            problems.append(error("html-unconvertible", f"this chapter's raw HTML cannot be written as the "
+                                  f"XHTML an EPUB needs ({exc})", view.chapter.location,
+                                  "look for raw HTML in the chapter and write it in Markdown"))
+    if problems:
+        raise BuildError(problems)
     context = book_context(book, index, views)
     modified = _modified()
     files: dict[str, bytes] = {}
@@ -110,7 +187,7 @@ def render(ctx: RenderContext) -> list[Path]:
         media = MEDIA_TYPES.get(source.suffix.lower())
         if media is None:
             continue
-        files[rel] = source.read_bytes()
+        files[rel] = image_data(source)
         items.append(Item(f"img-{number}", rel, media, in_spine=False))
 
     opf = templating.render(root, "epub/package.opf.j2", items=items, modified=modified,
@@ -121,7 +198,8 @@ def render(ctx: RenderContext) -> list[Path]:
 
 
 def _svg_property(html: str) -> str:
-    return "svg" if "<svg" in html else ""
+    """The manifest properties of a page that holds inline SVG or MathML."""
+    return " ".join(name for name, tag in (("mathml", "<math"), ("svg", "<svg")) if tag in html)
 
 
 def _chapter_authors(book) -> list:

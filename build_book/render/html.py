@@ -9,8 +9,8 @@ from markupsafe import Markup
 
 from .. import fonts, templating
 from . import RenderContext
-from .common import (anchor_pages, book_context, chapter_views, link_bodies, local_images, references_html,
-                     relink, write_fragments)
+from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
+                     references_html, relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
 
@@ -49,5 +49,5 @@ def render(ctx: RenderContext) -> list[Path]:
     for rel, source in local_images(book).items():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        target.write_bytes(image_data(source))
     return [out]
