@@ -2,15 +2,30 @@
 
 Reading never stops at the first bad entry: a block that does not parse is
 reported with its file and line and the rest of the file is still read.
+
+bibtexparser only splits the file into entries and fields; field values are
+resolved here (braces, quotes, numbers, @string abbreviations joined with #)
+the way BibTeX and pandoc read them, so that a word inside a braced value
+(``url = {https://example.org/?id=ED509862}``) is never taken for an
+abbreviation.
+
+Some files make pandoc itself hang or crawl: a ``crossref`` or ``xdata`` that
+leads back to its own entry (pandoc follows it forever) and braces nested
+thousands deep (pandoc slows down with the square of the depth). Those are
+found here first, and such a file is never handed to pandoc: the problem is
+reported with its line and the build stops.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
@@ -19,29 +34,56 @@ from .diagnostics import Diagnostic, Location, error, warning
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
-# What each entry type must have; "author|editor" means either will do.
+# What each entry type needs for Chicago author-date (pandoc's citeproc) to print a reference a reader can
+# find; "a|b" means either will do. Looked at in tiny books: without these, an article is printed like a book
+# with no journal, a chapter or conference paper like a book of its own, a web page with no address cannot be
+# found. A missing author is not a fault (Chicago lists anonymous works by title), nor is an undated web page,
+# treaty or manuscript (printed "n.d."). Dates of published works stay required: an undated one is written
+# year = {n.d.}, one not out yet pubstate = {forthcoming}.
+DATED = "year|date|pubstate"
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "book": ("author|editor", "title", "year|date", "publisher"),
-    "mvbook": ("author|editor", "title", "year|date", "publisher"),
-    "article": ("author", "title", "year|date", "journal|journaltitle"),
-    "incollection": ("author", "title", "year|date", "booktitle", "publisher"),
-    "inbook": ("author", "title", "year|date", "booktitle|chapter", "publisher"),
-    "inproceedings": ("author", "title", "year|date", "booktitle"),
-    "collection": ("editor", "title", "year|date", "publisher"),
-    "phdthesis": ("author", "title", "year|date", "school|institution"),
-    "thesis": ("author", "title", "year|date", "school|institution"),
-    "techreport": ("author", "title", "year|date", "institution"),
-    "report": ("author", "title", "year|date", "institution"),
+    "article": ("title", "journaltitle|journal", DATED),
+    "book": ("title", DATED, "publisher"),
+    "mvbook": ("title", DATED, "publisher"),
+    "collection": ("title", DATED, "publisher"),
+    "mvcollection": ("title", DATED, "publisher"),
+    "incollection": ("title", "booktitle", DATED, "publisher"),
+    "inbook": ("title", "booktitle|chapter", DATED, "publisher"),
+    "inproceedings": ("title", "booktitle", DATED),
+    "conference": ("title", "booktitle", DATED),
+    "proceedings": ("title", DATED),
+    "phdthesis": ("author", "title", DATED, "school|institution"),
+    "mastersthesis": ("author", "title", DATED, "school|institution"),
+    "thesis": ("author", "title", DATED, "school|institution"),
+    "techreport": ("title", DATED, "institution|publisher"),
+    "report": ("title", DATED, "institution|publisher"),
+    "online": ("title", "url"),
+    "www": ("title", "url"),
+    "electronic": ("title", "url"),
+    # containers, never printed themselves
+    "xdata": (),
+    "set": (),
 }
-DEFAULT_REQUIRED = ("author|editor", "title", "year|date")
-# documents that often have no personal author: treaties, web pages, official papers
-for _kind in ("misc", "online", "legislation", "legal", "manual", "unpublished", "jurisdiction", "standard"):
-    REQUIRED[_kind] = ("title", "year|date")
+# misc, legislation, unpublished, manual, standard, dataset, ... and types build_book does not know
+DEFAULT_REQUIRED = ("title",)
 YEAR_WORDS = {"forthcoming", "in press", "n.d."}
-MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
-BARE_VALUE = re.compile(r"(\w[\w-]*)\s*=\s*([A-Za-z_][\w:.-]*)\s*(?=[,}#]|$)", re.M)
+MONTHS = {"jan": "1", "feb": "2", "mar": "3", "apr": "4", "may": "5", "jun": "6", "jul": "7", "aug": "8",
+          "sep": "9", "oct": "10", "nov": "11", "dec": "12"}
 YEAR = re.compile(r"\d{4}")
 DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?")
+
+# Limits on what an author can write: pandoc reads a field with braces nested n deep in time n², so a value
+# longer or deeper than any real one is an error rather than a minutes-long wait.
+MAX_FIELD = 20_000    # characters in one field
+MAX_DEPTH = 32        # braces nested in one field
+# Characters XML (hence the EPUB and the XHTML of every edition) cannot carry: C0 controls but tab, newline
+# and carriage return, DEL, and the Unicode non-characters.
+BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufdd0-\ufdef"
+                       + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
+                       + "]")
+UNSAFE_SCHEMES = ("javascript", "vbscript", "data", "file")
+DOI_URL = re.compile(r"^https?://(dx\.)?doi\.org/", re.I)
+DOI_PREFIX = re.compile(r"^doi:\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -60,6 +102,16 @@ class BibEntry:
     def year(self) -> str:
         return self.fields.get("year") or self.fields.get("date", "")[:4]
 
+    def parents(self) -> list[tuple[str, str]]:
+        """(field, key) of the entries this one takes fields from: its crossref, then its xdata."""
+        found = []
+        if self.fields.get("crossref"):
+            found.append(("crossref", self.fields["crossref"].strip()))
+        for key in self.fields.get("xdata", "").split(","):
+            if key.strip():
+                found.append(("xdata", key.strip()))
+        return found
+
 
 @dataclass(frozen=True)
 class Bibliography:
@@ -67,6 +119,200 @@ class Bibliography:
     entries: dict[str, BibEntry] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
 
+
+@dataclass(frozen=True)
+class _FileRead:
+    """One .bib file as read: its entries (before keys are compared across files) and its problems."""
+
+    entries: tuple[BibEntry, ...]
+    failed: tuple  # bibtexparser's failed blocks
+    diagnostics: tuple[Diagnostic, ...]
+    unsafe_for_pandoc: bool  # pandoc would hang or crawl on it
+
+
+_reads: dict[str, _FileRead] = {}
+_reads_lock = threading.Lock()
+
+
+def _read_file(rel: str, text: str) -> _FileRead:
+    """The file read once, whichever of the loader and the pandoc check asks first (they run in parallel)."""
+    stamp = rel + "\0" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    with _reads_lock:
+        if stamp not in _reads:
+            if len(_reads) > 16:
+                _reads.clear()
+            _reads[stamp] = _parse(rel, text)
+        return _reads[stamp]
+
+
+def _parse(rel: str, text: str) -> _FileRead:
+    library = bibtexparser.parse_string(text, parse_stack=[])  # values as written: resolved below
+    diags: list[Diagnostic] = []
+    unsafe = False
+    macros: dict[str, str] = dict(MONTHS)
+    for string in library.strings:
+        loc = Location(rel, string.start_line + 1, 1)
+        raw = str(string.value)
+        problems, value = _field_problems(f"@string {string.key}", "value", raw, loc, macros)
+        diags += problems
+        unsafe = unsafe or any(d.code == "bib-field-limit" for d in problems)
+        macros[string.key.lower()] = value
+    entries = []
+    for entry in library.entries:
+        loc = Location(rel, entry.start_line + 1, 1)
+        fields: dict[str, str] = {}
+        lines: dict[str, int] = {}
+        for f in entry.fields:
+            name = f.key.lower()
+            line = f.start_line + 1 if getattr(f, "start_line", None) is not None else loc.line
+            problems, value = _field_problems(f"entry '{entry.key}'", name, str(f.value), Location(rel, line, 1),
+                                              macros)
+            diags += problems
+            unsafe = unsafe or any(d.code == "bib-field-limit" for d in problems)
+            fields[name] = value
+            lines[name] = line
+        found = BibEntry(entry.key, entry.entry_type.lower(), fields, loc, lines)
+        diags += _check_links(found)
+        entries.append(found)
+    # pandoc may take any of two entries with one key: follow the links of all of them
+    links: dict[str, list[tuple[str, str]]] = {}
+    for entry in entries:
+        links.setdefault(entry.key, []).extend(entry.parents())
+    if _cycles(links):
+        unsafe = True
+    return _FileRead(tuple(entries), tuple(library.failed_blocks), tuple(diags), unsafe)
+
+
+def _field_problems(owner: str, name: str, raw: str, loc: Location,
+                    macros: dict[str, str]) -> tuple[list[Diagnostic], str]:
+    """Problems of one field as written, and its value with abbreviations resolved."""
+    diags: list[Diagnostic] = []
+    if len(raw) > MAX_FIELD:
+        diags.append(error("bib-field-limit", f"{owner}: the {name} field is {len(raw):,} characters long; "
+                           f"build_book accepts fields of up to {MAX_FIELD:,} characters", loc,
+                           "a bibliography field holds a title, a name list or a note, not a text: shorten it"))
+        return diags, raw[:200]
+    bad = BAD_CHARS.search(raw)
+    if bad:
+        char = bad.group()
+        what = "the invisible control character" if ord(char) < 0x80 else "the Unicode non-character"
+        count = len(BAD_CHARS.findall(raw))
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        diags.append(error("bib-control-char", f"{owner}: the {name} field contains {what} U+{ord(char):04X}"
+                           f"{more}, which no edition can carry (it makes the EPUB's XML invalid)",
+                           Location(loc.path, loc.line + raw.count("\n", 0, bad.start()), 1),
+                           "delete it: retype the text around it (such characters come from copying out of "
+                           "PDFs or word processors, and most editors do not show them)"))
+    value, undefined, depth = _resolve(raw, macros)
+    if depth > MAX_DEPTH:
+        diags.append(error("bib-field-limit", f"{owner}: the {name} field has braces nested {depth} deep; "
+                           f"build_book accepts up to {MAX_DEPTH}", loc,
+                           "check the braces of this field: {braces} protect a word's capitals and rarely nest"))
+    for word in dict.fromkeys(undefined):
+        diags.append(error("bib-undefined-string", f"{owner}: {name} = {word} uses the @string abbreviation "
+                           f"'{word}', which is not defined", loc,
+                           f"put the value in braces ({name} = {{{word}}}) or define it first: "
+                           f"@string{{{word} = {{...}}}}"))
+    return diags, value
+
+
+def _resolve(raw: str, macros: dict[str, str]) -> tuple[str, list[str], int]:
+    """A value as written -> (its text, the undefined abbreviations it uses, how deep its braces nest).
+
+    A value is pieces joined by ``#``: {braced} or "quoted" text, a number, or an abbreviation
+    (an @string or a month). Braces inside the text are kept, the outer ones dropped.
+    """
+    out: list[str] = []
+    undefined: list[str] = []
+    deepest = 0
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c.isspace() or c == "#":
+            i += 1
+        elif c in "{\"":
+            close = "}" if c == "{" else '"'
+            depth = 1 if c == "{" else 0
+            deepest = max(deepest, depth)
+            j = i + 1
+            while j < n:
+                ch = raw[j]
+                if ch == "{":  # BibTeX counts braces even after a backslash
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif ch == "}":
+                    depth -= 1
+                    if close == "}" and depth == 0:
+                        break
+                elif ch == '"' and close == '"' and depth == 0:
+                    break
+                j += 1
+            out.append(raw[i + 1:j])
+            i = j + 1
+        else:
+            j = i
+            while j < n and not raw[j].isspace() and raw[j] != "#":
+                j += 1
+            word = raw[i:j]
+            if word.isdigit() or not word[0].isalpha() and word[0] != "_":
+                out.append(word)  # a number (bibtexparser also lets 1--2 through; pandoc reads it as text)
+            elif word.lower() in macros:
+                out.append(macros[word.lower()])
+            else:
+                undefined.append(word)
+                out.append(word)  # pandoc prints the word itself
+            i = j
+    return _clean("".join(out)), undefined, deepest
+
+
+def _check_links(entry: BibEntry) -> list[Diagnostic]:
+    """A url or doi that would print a broken, invalid or unsafe link."""
+    diags = []
+    url = entry.fields.get("url")
+    if url is not None:
+        problem = _url_problem(url)
+        if problem:
+            diags.append(error("bib-url", f"entry '{entry.key}': url = {{{url[:80]}}} {problem}",
+                               entry.at("url"), "write the full web address, starting with https://, with no "
+                               "spaces (write %20) and no backslashes (url is copied as written)"))
+    doi = entry.fields.get("doi")
+    if doi is not None:
+        bare = DOI_URL.sub("", DOI_PREFIX.sub("", doi.strip()))
+        if re.search(r"\s", bare):
+            diags.append(error("bib-doi", f"entry '{entry.key}': the DOI '{doi[:80]}' contains a space, so its "
+                               "link would be invalid", entry.at("doi"),
+                               "a DOI has no spaces: copy it again from the publisher's page, e.g. "
+                               "doi = {10.1017/S0020818300027716}"))
+        elif DOI_PREFIX.match(doi.strip()) or DOI_URL.match(doi.strip()):
+            written = "with 'doi:' in front" if DOI_PREFIX.match(doi.strip()) else "as a web address"
+            diags.append(warning("bib-doi-form", f"entry '{entry.key}': the DOI is written {written}; the style "
+                                 "adds https://doi.org/ itself, so the printed link would be wrong",
+                                 entry.at("doi"), f"write doi = {{{bare}}}"))
+        elif not bare.startswith("10."):
+            diags.append(warning("bib-doi-form", f"entry '{entry.key}': '{doi[:80]}' does not look like a DOI "
+                                 "(a DOI starts with 10.)", entry.at("doi"),
+                                 "copy the DOI from the publisher's page, or put a web address in url instead"))
+    return diags
+
+
+def _url_problem(url: str) -> str:
+    if not url:
+        return "is empty"
+    if re.search(r"\s", url):
+        return "contains a space, so its link would be invalid"
+    if "\\" in url:
+        return "contains a backslash, which is copied into the link as it is"
+    if any(ch in url for ch in '<>"{}'):
+        return "contains a character that cannot appear in a web address (< > \" { })"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in UNSAFE_SCHEMES:
+        return f"is a '{scheme}:' address, which no edition may link to"
+    if not scheme:
+        return "is not a full web address (it has no https://), so its link would point inside the book"
+    if scheme in ("http", "https", "ftp") and (not parts.netloc or "." not in parts.netloc):
+        return "is not a valid web address"
+    return ""
 
 
 def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
@@ -78,37 +324,22 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
         if not path.is_file():
             continue  # reported by the configuration check
         resolved.append(path)
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            diags.append(error("encoding", f"the bibliography is not UTF-8 (byte {exc.start})",
-                               Location(rel, line, 1), "save the .bib file as UTF-8"))
-            text = raw.decode("utf-8", errors="replace")
-        library = bibtexparser.parse_string(text)
-        macros = MONTHS | {s.key.lower() for s in library.strings}
-        for entry in library.entries:
-            loc = Location(rel, entry.start_line + 1, 1)
-            for field_name, word in BARE_VALUE.findall(entry.raw):
-                if word.lower() not in macros and field_name.lower() != entry.key.lower():
-                    diags.append(error("bib-undefined-string", f"entry '{entry.key}': {field_name} = {word} uses "
-                                       f"the @string abbreviation '{word}', which is not defined", loc,
-                                       f"put the value in braces ({field_name} = {{...}}) or define "
-                                       f"@string{{{word} = {{...}}}}"))
-            fields = {f.key.lower(): _clean(str(f.value)) for f in entry.fields}
-            lines = {f.key.lower(): f.start_line + 1 for f in entry.fields
-                     if getattr(f, "start_line", None) is not None}
+        text, problem = _text(path, rel)
+        if problem:
+            diags.append(problem)
+        read = _read_file(rel, text)
+        diags.extend(read.diagnostics)
+        for entry in read.entries:
             if entry.key in entries:
                 first = entries[entry.key]
                 diags.append(error("bib-duplicate-key", f"duplicate bibliography key '{entry.key}' "
-                                   f"(first entered at {first.location})", loc,
+                                   f"(first entered at {first.location})", entry.location,
                                    "give one of the two entries another key, or delete the copy"))
-                diags.append(error("bib-duplicate-key", f"bibliography key '{entry.key}' is entered again at {loc}",
-                                   first.location, "keys must be unique across the bibliography"))
+                diags.append(error("bib-duplicate-key", f"bibliography key '{entry.key}' is entered again at "
+                                   f"{entry.location}", first.location, "keys must be unique across the bibliography"))
                 continue
-            entries[entry.key] = BibEntry(entry.key, entry.entry_type.lower(), fields, loc, lines)
-        for block in library.failed_blocks:
+            entries[entry.key] = entry
+        for block in read.failed:
             loc = Location(rel, block.start_line + 1, 1)
             if isinstance(block, DuplicateBlockKeyBlock):
                 first = entries.get(block.key)
@@ -122,18 +353,33 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                 first_line = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else ""
                 diags.append(error("bib-syntax", f"this BibTeX entry does not parse: {first_line}", loc,
                                    "check the braces, commas and quotes of this entry"))
-    diags.extend(check_entries(entries))
+    diags.extend(_check_graph(entries))
+    diags.extend(_check_dates(entries))
+    diags.extend(_check_duplicate_works(entries))
     return Bibliography(tuple(resolved), entries, tuple(diags))
+
+
+def _text(path: Path, rel: str) -> tuple[str, Diagnostic | None]:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return raw.decode("utf-8", errors="replace"), error(
+            "encoding", f"the bibliography is not UTF-8 (byte {exc.start})", Location(rel, line, 1),
+            "save the .bib file as UTF-8")
 
 
 def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[Diagnostic]:
     """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content).
 
+    A file pandoc would hang on (see the module's docstring) is not handed to it: :func:`load` reports why.
+
     A file pandoc read without complaint leaves a stamp in the cache: a file whose one line names the
     stamp format and the digest of pandoc's version and the .bib's bytes. A stamp is trusted only if
     that line is exactly what this file and this pandoc give, so a truncated, corrupted or swapped stamp
-    just means checking the file again."""
-    import hashlib
+    just means checking the file again.
+    """
     import os
 
     from . import pandoc
@@ -154,6 +400,12 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
                 continue
         except (OSError, ValueError):
             pass
+        try:
+            unsafe = _read_file(rel, _text(path, rel)[0]).unsafe_for_pandoc
+        except OSError:
+            continue
+        if unsafe:
+            continue
         try:
             pandoc.check_bibliography(path)
         except pandoc.PandocTimeout as exc:
@@ -184,63 +436,218 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
 
 def _clean(value: str) -> str:
     value = value.strip()
-    while value.startswith("{") and value.endswith("}"):
+    while value.startswith("{") and value.endswith("}") and _balanced(value[1:-1]):
         value = value[1:-1].strip()
     return value
 
 
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _cycles(links: dict[str, list[tuple[str, str]]]) -> list[list[tuple[str, str]]]:
+    """Loops of crossref/xdata links (key -> [(field, key)]), each as [(key, field it follows), ...]; at least
+    one loop through every entry that leads back to itself."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    loops: list[list[tuple[str, str]]] = []
+    seen: set[frozenset] = set()
+    for start in links:
+        if start in state:
+            continue
+        path: list[tuple[str, str]] = []   # (key, field followed out of it)
+        stack = [(start, iter(links[start]))]
+        state[start] = 1
+        while stack:
+            key, outgoing = stack[-1]
+            step = next(outgoing, None)
+            if step is None:
+                stack.pop()
+                state[key] = 2
+                if path:
+                    path.pop()
+                continue
+            name, target = step
+            if target not in links:
+                continue
+            if state.get(target) == 1:
+                keys = [k for k, _ in stack]
+                loop = [(k, f) for (k, _), (_, f) in zip(stack[keys.index(target):], path[keys.index(target):])]
+                loop.append((key, name))
+                members = frozenset(k for k, _ in loop)
+                if members not in seen:
+                    seen.add(members)
+                    loops.append(loop)
+            elif target not in state:
+                path.append((key, name))
+                state[target] = 1
+                stack.append((target, iter(links[target])))
+    return loops
+
+
+def _check_graph(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+    diags = []
+    for entry in entries.values():
+        for name, target in entry.parents():
+            if target not in entries:
+                close = [k for k in entries if k.lower() == target.lower()]
+                diags.append(error("bib-crossref", f"entry '{entry.key}' has {name} = {{{target}}}, which is no "
+                                   "entry", entry.at(name),
+                                   f"keys are case-sensitive: did you mean {{{close[0]}}}?" if close else
+                                   "add the entry it names or fix the key"))
+    for loop in _cycles({key: entry.parents() for key, entry in entries.items()}):
+        chain = " → ".join(f"'{k}' ({f})" for k, f in loop) + f" → '{loop[0][0]}'"
+        for key, name in loop:
+            diags.append(error("bib-crossref-cycle", f"entry '{key}' takes its fields from itself: {chain}",
+                               entries[key].at(name),
+                               f"an entry's {name} must name another entry that does not lead back to it; "
+                               f"remove or correct this {name}"))
+    return diags
+
+
+# biblatex's inheritance of a crossref parent's title, which pandoc follows: (parent types, child types) -> the
+# field the title becomes. Other fields, and the title between other types, are inherited under their own names.
+TITLE_INHERITANCE: list[tuple[frozenset, frozenset, str]] = [
+    (frozenset({"book", "mvbook"}), frozenset({"inbook", "bookinbook", "suppbook"}), "booktitle"),
+    (frozenset({"collection", "mvcollection", "reference", "mvreference"}),
+     frozenset({"incollection", "inreference", "suppcollection"}), "booktitle"),
+    (frozenset({"proceedings", "mvproceedings"}), frozenset({"inproceedings", "conference"}), "booktitle"),
+    (frozenset({"periodical"}), frozenset({"article", "suppperiodical"}), "journaltitle"),
+    (frozenset({"mvbook", "mvcollection", "mvproceedings", "mvreference"}),
+     frozenset({"book", "collection", "proceedings", "reference"}), "maintitle"),
+]
+
+
+def _title_becomes(parent: str, child: str) -> str:
+    for parents, children, name in TITLE_INHERITANCE:
+        if parent in parents and child in children:
+            return name
+    return "title"
+
+
+def container_types(child: str) -> set[str]:
+    """Parent types whose title becomes this type's booktitle or journaltitle."""
+    return {t for parents, children, name in TITLE_INHERITANCE if child in children and name != "maintitle"
+            for t in parents}
+
+
 def inherited(entry: BibEntry, entries: dict[str, BibEntry]) -> dict[str, str]:
-    """An entry's fields with those it takes from its crossref parent (the parent's title is the child's
-    booktitle), as biblatex and pandoc read them."""
-    parent = entries.get(entry.fields.get("crossref", ""))
-    if parent is None:
-        return entry.fields
-    fields = {("booktitle" if k == "title" else k): v for k, v in parent.fields.items() if k != "crossref"}
-    fields.update(entry.fields)
+    """An entry's fields with those it takes from its crossref parent (at any depth) and its xdata entries,
+    as biblatex and pandoc read them: the child's own fields first; safe on loops."""
+    fields: dict[str, str] = dict(entry.fields)
+    seen = {entry.key}
+    queue = [(entry, key) for _, key in entry.parents()]
+    while queue:
+        child, key = queue.pop(0)
+        parent = entries.get(key)
+        if parent is None or key in seen:
+            continue
+        seen.add(key)
+        for name, value in parent.fields.items():
+            if name in ("crossref", "xdata"):
+                continue
+            if name == "title" and parent.type != "xdata":
+                name = _title_becomes(parent.type, child.type)
+            fields.setdefault(name, value)
+        queue += [(child if parent.type == "xdata" else parent, k) for _, k in parent.parents()]
     return fields
 
 
-def check_entries(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+def check_entries(entries: dict[str, BibEntry], cited: set[str] | frozenset[str]) -> list[Diagnostic]:
+    """Fields an entry's type needs: an error for an entry the book cites, a warning for one it does not
+    (it is not printed, but will be once cited)."""
     diags: list[Diagnostic] = []
     for entry in entries.values():
-        parent_key = entry.fields.get("crossref")
-        if parent_key and parent_key not in entries:
-            diags.append(error("bib-crossref", f"entry '{entry.key}' has crossref = {{{parent_key}}}, "
-                               "which is no entry", entry.at("crossref"), "add the parent entry or fix its key"))
         fields = inherited(entry, entries)
         for need in REQUIRED.get(entry.type, DEFAULT_REQUIRED):
             names = need.split("|")
-            if not any(fields.get(n) for n in names):
-                diags.append(error("bib-missing-field", f"entry '{entry.key}' (@{entry.type}) has no "
-                                   + " or ".join(f"'{n}'" for n in names), entry.location,
-                                   f"add a line such as: {names[0]} = {{...}},"))
+            if any(fields.get(n) for n in names):
+                continue
+            shown = [n for n in names if n != "pubstate"]
+            message = f"entry '{entry.key}' (@{entry.type}) has no " + " or ".join(f"'{n}'" for n in shown)
+            hint = f"add a line such as: {names[0]} = {{...}},"
+            parent = entries.get(entry.fields.get("crossref", ""))
+            wanted = container_types(entry.type)
+            if parent is not None and wanted and parent.type not in wanted and \
+                    {"booktitle", "journaltitle", "journal"} & set(names):
+                kinds = " or ".join(f"@{t}" for t in sorted(wanted) if not t.startswith("mv"))
+                hint = (f"its crossref parent '{parent.key}' is a @{parent.type}, and pandoc (like biblatex) makes a "
+                        f"parent's title the {names[0]} of an @{entry.type} only if the parent is a {kinds}: "
+                        f"change the parent's type, or add {names[0]} = {{...}} here")
+            if need == DATED:
+                hint += " (for an undated work: year = {n.d.}; for one not yet out: pubstate = {forthcoming})"
+            if entry.key in cited:
+                diags.append(error("bib-missing-field", message, entry.location, hint))
+            else:
+                diags.append(warning("bib-missing-field", message + " (it is not cited, so not printed yet)",
+                                     entry.location, hint))
+    return diags
+
+
+def _check_dates(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+    diags = []
+    for entry in entries.values():
         year = entry.fields.get("year")
         if year is not None and not YEAR.fullmatch(year) and year.lower() not in YEAR_WORDS:
-            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year}', not a four-digit year",
-                               entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
+            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year[:40]}', not a four-digit "
+                               "year", entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
         date = entry.fields.get("date")
         if date is not None and not DATE.fullmatch(date):
-            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{date}', not YYYY-MM-DD",
+            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{date[:40]}', not YYYY-MM-DD",
                                entry.at("date"), "write e.g. date = {2001-04-15}"))
+    return diags
+
+
+def _check_duplicate_works(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+    """Two entries for one work: the same DOI, or the same title, year and authors (or editors).
+
+    A paper and a review of it, or two works with a generic title, share a title but not their authors.
+    """
+    diags = []
     by_doi: dict[str, BibEntry] = {}
-    by_title: dict[tuple[str, str], BibEntry] = {}
+    by_work: dict[tuple, BibEntry] = {}
     for entry in entries.values():
-        doi = entry.fields.get("doi", "").lower().removeprefix("https://doi.org/").strip()
+        if entry.type in ("xdata", "set"):
+            continue
+        doi = normal_doi(entry.fields.get("doi", ""))
         twin = by_doi.get(doi) if doi else None
-        if twin is None:
-            title = _normal_title(entry.fields.get("title", ""))
-            twin = by_title.get((title, entry.year)) if title else None
-            if title:
-                by_title.setdefault((title, entry.year), entry)
+        title = _normal_title(entry.fields.get("title", ""))
+        work = (title, entry.year, _family_names(entry.fields.get("author") or entry.fields.get("editor", "")))
+        if twin is None and title:
+            twin = by_work.get(work)
+        if title:
+            by_work.setdefault(work, entry)
         if doi:
             by_doi.setdefault(doi, entry)
         if twin is not None and twin.key != entry.key:
+            why = "the same DOI" if doi and normal_doi(twin.fields.get("doi", "")) == doi else \
+                "the same title, year and authors"
             diags.append(warning("bib-duplicate-work", f"entries '{twin.key}' and '{entry.key}' describe the "
-                                 "same work", entry.location,
+                                 f"same work ({why})", entry.location,
                                  f"keep one key (say '{twin.key}', {twin.location}) and cite it everywhere"))
     return diags
+
+
+def normal_doi(doi: str) -> str:
+    return DOI_URL.sub("", DOI_PREFIX.sub("", doi.strip())).lower()
 
 
 def _normal_title(title: str) -> str:
     text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def _family_names(names: str) -> tuple[str, ...]:
+    """'Walt, Stephen M. and Snyder, Glenn' -> ('walt', 'snyder'): family names, for comparing works."""
+    found = []
+    for name in re.split(r"\s+and\s+", names.strip()):
+        name = name.strip()
+        if not name:
+            continue
+        family = name.split(",")[0] if "," in name else (name.split() or [""])[-1]
+        found.append(_normal_title(family))
+    return tuple(found)

@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import images, sanitize, styles
+from . import bibliography, images, sanitize, styles
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -27,6 +27,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     absent = absent_chapters(book)
     diags: list[Diagnostic] = []
     diags += list(book.bibliography.diagnostics)
+    diags += bibliography.check_entries(book.bibliography.entries, cited_anywhere(book))
     diags += check_style(book)
     diags += check_authors(book)
     diags += check_unlisted_files(book, absent)
@@ -87,6 +88,24 @@ def absent_chapters(book: Book) -> dict[str, SourceMap]:
 
 def cited_keys(chapter: Chapter) -> list[str]:
     return chapter.targets.cites
+
+
+def cited_anywhere(book: Book) -> set[str]:
+    """Every bibliography key the book cites, in any chapter."""
+    return {key for chapter in book.chapters for key in cited_keys(chapter) if not is_crossref(key)}
+
+
+def _used_through(cited: set[str], entries: dict) -> set[str]:
+    """Entries a cited entry takes fields from (its crossref parent, its xdata), at any depth: in use,
+    though not cited themselves."""
+    used: set[str] = set()
+    todo = [key for key in cited if key in entries]
+    while todo:
+        for _, parent in entries[todo.pop()].parents():
+            if parent in entries and parent not in used and parent not in cited:
+                used.add(parent)
+                todo.append(parent)
+    return used
 
 
 def _positions(chapter: Chapter, key: str) -> list[Location]:
@@ -175,6 +194,7 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
             for loc in _positions(chapter, key):
                 diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
     if book.chapters:
+        used |= _used_through(used, known)
         for key, entry in known.items():
             if key not in used:
                 diags.append(warning("bib-unused", f"bibliography entry '{key}' is never cited", entry.location,
