@@ -561,7 +561,10 @@ def check_entries(entries: dict[str, BibEntry], cited: set[str] | frozenset[str]
     """Fields an entry's type needs: an error for an entry the book cites, a warning for one it does not
     (it is not printed, but will be once cited)."""
     diags: list[Diagnostic] = []
+    looped = {key for loop in _cycles({k: e.parents() for k, e in entries.items()}) for key, _ in loop}
     for entry in entries.values():
+        if entry.key in looped or any(key not in entries for _, key in entry.parents()):
+            continue  # what it lacks may be in the entry it fails to name (reported by the loader)
         fields = inherited(entry, entries)
         for need in REQUIRED.get(entry.type, DEFAULT_REQUIRED):
             names = need.split("|")

@@ -1,0 +1,238 @@
+"""The bibliography checks agree with what pandoc reads and prints.
+
+'bib-real' is written the way real bibliographies are and must check without errors and build;
+'bib-hostile' holds what made build_book hang or pass bad data on: its diagnostics are golden, and
+``check`` must end quickly.
+
+Refresh the golden file after an intended change with:
+    UPDATE_GOLDENS=1 scripts/test tests/test_bibliography.py
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from build_book import bibliography as bib
+
+from .conftest import BOOKS, REPO, copy_book, run_cli
+
+HOSTILE_GOLDEN = BOOKS / "bib-hostile" / "expected-diagnostics.json"
+
+
+def rows(diagnostics: list[dict]) -> list[list]:
+    return [[d["path"], d["line"], d["column"], d["severity"], d["code"]] for d in diagnostics]
+
+
+# --- a bibliography as scholars write them ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    root = copy_book("bib-real", tmp_path_factory)
+    checked = run_cli("check", "--book", str(root), "--format", "json")
+    built = run_cli("html", "--book", str(root), "-q")
+    page = (root / "build" / "html" / "bibliography.html").read_text(encoding="utf-8") \
+        if built.returncode == 0 else ""
+    references = {key: " ".join(html.unescape(re.sub(r"<[^>]+>", "", body)).split())
+                  for key, body in re.findall(r'<div id="ref-([^"]+)"[^>]*>(.*?)</div>', page, re.S)}
+    return checked, built, page, references
+
+
+def test_real_bibliography_checks_with_only_the_expected_warnings(real):
+    checked, _, _, _ = real
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    found = json.loads(checked.stdout)
+    assert rows(found) == [
+        ["bibliography/references.bib", 113, 1, "warning", "bib-missing-field"],
+        ["bibliography/references.bib", 113, 1, "warning", "bib-unused"],
+    ]
+    assert "'later2020' (@book) has no 'publisher'" in found[0]["message"]
+    assert "not cited" in found[0]["message"]
+
+
+def test_real_bibliography_is_printed_as_written(real):
+    _, built, page, refs = real
+    assert built.returncode == 0, built.stderr
+    assert set(refs) == {"walt1987", "snyder1984", "snyder1997", "reviewer1997", "morrow1991", "waltz1986",
+                         "ruggie1986", "funabashi1997", "muenkler2007", "nato1949", "eric2009"}
+    # @string abbreviations and month macros resolved, never printed as words
+    assert refs["walt1987"] == "Walt, Stephen M. 1987. The Origins of Alliances. Cornell University Press."
+    assert "World Politics 36 (4): 461–95. https://doi.org/10.2307/2010183." in refs["snyder1984"]
+    assert "American Journal of Political Science 35 (4): 904–33." in refs["morrow1991"]
+    assert "(October)" in refs["reviewer1997"]
+    # the paper and the review sharing a title are both printed
+    assert refs["reviewer1997"].startswith("Reviewer, Rita. 1997. “Alliance Politics.”")
+    assert refs["snyder1997"].startswith("Snyder, Glenn H. 1997. Alliance Politics.")
+    # crossref children are chapters in their parent volume, which is not listed on its own
+    assert ("“Reflections on Theory of International Politics: A Response to My Critics.” In Neorealism and "
+            "Its Critics, edited by Robert O. Keohane") in refs["waltz1986"]
+    assert "In Neorealism and Its Critics" in refs["ruggie1986"] and "keohane1986" not in refs
+    # accents and protected words
+    assert refs["funabashi1997"].startswith("Funabashi, Yōichi. 1997. Dōmei")
+    assert refs["muenkler2007"].startswith("Münkler, Herfried. 2007. Empires:")
+    assert "Ancient Rome to the United States" in refs["muenkler2007"]
+    # web pages: undated, with query strings kept whole
+    assert refs["nato1949"].startswith("“The North Atlantic Treaty.” n.d.")
+    assert 'href="https://eric.ed.gov/?id=ED509862&amp;clustered=false"' in page
+    assert 'href="https://www.nato.int/cps/en/natohq/official_texts_17120.htm?selectedLocale=en"' in page
+
+
+# --- a bibliography that fights back ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    root = copy_book("bib-hostile", tmp_path_factory)
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root), "--format", "json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    return root, result, time.monotonic() - start
+
+
+def test_hostile_check_ends_quickly_without_a_traceback(hostile):
+    _, result, seconds = hostile
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert seconds < 60
+
+
+def test_hostile_diagnostics_match_the_golden_file(hostile):
+    found = rows(json.loads(hostile[1].stdout))
+    if os.environ.get("UPDATE_GOLDENS"):
+        HOSTILE_GOLDEN.write_text("[\n" + ",\n".join(json.dumps(r) for r in found) + "\n]\n", encoding="utf-8")
+    assert found == json.loads(HOSTILE_GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_hostile_diagnostics_say_what_and_where(hostile):
+    by_code: dict[str, list[dict]] = {}
+    for d in json.loads(hostile[1].stdout):
+        by_code.setdefault(d["code"], []).append(d)
+    loops = [d["message"] for d in by_code["bib-crossref-cycle"]]
+    assert "entry 'selfref' takes its fields from itself: 'selfref' (crossref) → 'selfref'" in loops
+    assert any("'loopa' (crossref) → 'loopb' (crossref) → 'loopa'" in m for m in loops)
+    assert any("'xa' (xdata) → 'xb' (xdata) → 'xa'" in m for m in loops)
+    assert any(m.startswith("entry 'xself'") for m in loops)
+    long, deep = by_code["bib-field-limit"]
+    assert "100,002 characters" in long["message"] and "20,000" in long["message"]
+    assert "nested 41 deep" in deep["message"]
+    bell, nonchar = by_code["bib-control-char"]
+    assert "U+0007" in bell["message"] and "U+FDD0" in nonchar["message"] and bell["hint"]
+    assert nonchar["line"] == 74  # the line of the character, inside a field that spans two lines
+    assert {d["message"].split("'")[1] for d in by_code["bib-url"]} == {"urlspace", "urljs", "urlbare"}
+    assert by_code["bib-doi"][0]["message"].startswith("entry 'doispace'")
+    assert [d["hint"] for d in by_code["bib-doi-form"]] == ["write doi = {10.1000/182}", "write doi = {10.1000/183}"]
+    assert by_code["bib-undefined-string"][0]["hint"].startswith("put the value in braces (journal = {jir})")
+    assert by_code["bib-crossref"][0]["hint"] == "keys are case-sensitive: did you mean {volume2012}?"
+
+
+def test_hostile_build_stops_quickly_and_writes_nothing(tmp_path_factory):
+    root = copy_book("bib-hostile", tmp_path_factory)
+    result = subprocess.run([sys.executable, "-m", "build_book", "html", "--book", str(root)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert not (root / "build" / "html").exists()
+
+
+def test_pandoc_is_never_handed_a_file_it_would_hang_on(tmp_path):
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(bib.check_with_pandoc(
+        BOOKS / "bib-hostile", ("bibliography/hostile.bib",), tmp_path)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert done == [[]]
+    assert not list(tmp_path.glob("bib-ok-*"))  # and it is not marked as read
+
+
+# --- the rules, one by one --------------------------------------------------------------------------------------
+
+def read(tmp_path: Path, text: str, newline: str = "\n") -> bib.Bibliography:
+    (tmp_path / "refs.bib").write_bytes(text.replace("\n", newline).encode("utf-8"))
+    return bib.load(tmp_path, ("refs.bib",))
+
+
+def codes(diagnostics) -> list[tuple[str, str]]:
+    return [(d.severity, d.code) for d in diagnostics]
+
+
+def test_values_are_resolved_as_bibtex_reads_them(tmp_path):
+    loaded = read(tmp_path, '@string{jpr = "Journal of Peace Research"}\n@string{JIA = {Journal} # " of " # ia}\n'
+                            '@string{ia = {International Affairs}}\n'
+                            '@article{k, title = "A {NATO} Study", journal = JPR # {, Special Issue}, year = 2001,\n'
+                            '  month = mar, url = {https://example.org/?a=b&c=d#x}, note = {{Nested} and {not}}}\n')
+    fields = loaded.entries["k"].fields
+    assert fields["journal"] == "Journal of Peace Research, Special Issue"
+    assert fields["title"] == "A {NATO} Study" and fields["year"] == "2001" and fields["month"] == "3"
+    assert fields["url"] == "https://example.org/?a=b&c=d#x"
+    assert fields["note"] == "{Nested} and {not}"
+    # an @string is only known after its definition, as in BibTeX
+    assert [(d.code, d.message.split("'")[1]) for d in loaded.diagnostics] == [("bib-undefined-string", "ia")]
+
+
+def test_crlf_files_have_no_control_characters(tmp_path):
+    loaded = read(tmp_path, "@book{k, author = {A, B},\n  title = {Two\n  Lines}, year = {2000},\n"
+                            "  publisher = {P}}\n", newline="\r\n")
+    assert loaded.diagnostics == ()
+
+
+def test_missing_fields_are_errors_only_for_cited_entries(tmp_path):
+    loaded = read(tmp_path, "@article{a, author = {A, B}, title = {T}, year = {2000}}\n"
+                            "@online{w, title = {A Page}}\n@online{u, title = {Undated}, url = {https://a.org}}\n"
+                            "@misc{m, title = {A Treaty}}\n@book{anon, title = {Anonymous}, year = {1900},"
+                            " publisher = {P}}\n@book{nd, title = {Undated}, year = {n.d.}, publisher = {P}}\n")
+    cited = bib.check_entries(loaded.entries, {"a", "w", "u", "m", "anon", "nd"})
+    assert [(d.severity, d.message) for d in cited] == [
+        ("error", "entry 'a' (@article) has no 'journaltitle' or 'journal'"),
+        ("error", "entry 'w' (@online) has no 'url'"),
+    ]
+    assert codes(bib.check_entries(loaded.entries, set())) == [("warning", "bib-missing-field")] * 2
+
+
+def test_a_chapter_takes_its_booktitle_only_from_a_collection(tmp_path):
+    loaded = read(tmp_path, "@book{vol, editor = {E, F}, title = {V}, year = {2000}, publisher = {P}}\n"
+                            "@incollection{ch, author = {A, B}, title = {C}, crossref = {vol}}\n"
+                            "@collection{coll, editor = {E, F}, title = {V}, year = {2000}, publisher = {P}}\n"
+                            "@incollection{ok, author = {A, B}, title = {C2}, crossref = {coll}}\n")
+    found = bib.check_entries(loaded.entries, {"ch", "ok"})
+    assert [d.message for d in found] == ["entry 'ch' (@incollection) has no 'booktitle'"]
+    assert "parent 'vol' is a @book" in found[0].hint and "@collection" in found[0].hint
+    assert bib.inherited(loaded.entries["ok"], loaded.entries)["booktitle"] == "V"
+
+
+def test_same_work_needs_same_doi_or_same_title_year_and_authors(tmp_path):
+    loaded = read(tmp_path, "@book{a, author = {Walt, Stephen M.}, title = {Origins}, year = {1987}, publisher = {P}}\n"
+                            "@book{b, author = {Walt, Stephen}, title = {Origins}, year = {1987}, publisher = {Q}}\n"
+                            "@article{c, author = {Other, O.}, title = {Origins}, journal = {J}, year = {1987}}\n"
+                            "@article{d, author = {X, Y}, title = {One}, journal = {J}, year = {1990},"
+                            " doi = {10.1/x}}\n@article{e, author = {Z, W}, title = {Two}, journal = {J},"
+                            " year = {1991}, doi = {https://doi.org/10.1/X}}\n")
+    same = [d.message for d in loaded.diagnostics if d.code == "bib-duplicate-work"]
+    assert same == ["entries 'a' and 'b' describe the same work (the same title, year and authors)",
+                    "entries 'd' and 'e' describe the same work (the same DOI)"]
+
+
+def test_loops_do_not_hang_the_helpers(tmp_path):
+    loaded = read(tmp_path, "@book{a, title = {A}, crossref = {b}, xdata = {a}}\n@book{b, title = {B},"
+                            " crossref = {a}, publisher = {P}}\n")
+    assert bib.inherited(loaded.entries["a"], loaded.entries)["publisher"] == "P"
+    loops = sorted((d.location.line, d.message) for d in loaded.diagnostics if d.code == "bib-crossref-cycle")
+    assert loops == [(1, "entry 'a' takes its fields from itself: 'a' (crossref) → 'b' (crossref) → 'a'"),
+                     (1, "entry 'a' takes its fields from itself: 'a' (xdata) → 'a'"),
+                     (2, "entry 'b' takes its fields from itself: 'a' (crossref) → 'b' (crossref) → 'a'")]
+
+
+def test_big_bibliographies_are_read_in_linear_time(tmp_path):
+    entries = "".join(f"@book{{k{i}, author = {{{' and '.join(f'Name{j}, A.' for j in range(20))}}},"
+                      f" title = {{Title {i}}}, year = {{2000}}, publisher = {{P}}, note = {{{'word ' * 2000}}}}}\n"
+                      for i in range(2000))
+    start = time.monotonic()
+    loaded = read(tmp_path, entries)
+    assert len(loaded.entries) == 2000 and loaded.diagnostics == ()
+    assert time.monotonic() - start < 20
