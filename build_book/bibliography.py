@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
 
+from . import schema
 from .diagnostics import Diagnostic, Location, error, warning
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -76,11 +77,8 @@ DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?")
 # longer or deeper than any real one is an error rather than a minutes-long wait.
 MAX_FIELD = 20_000    # characters in one field
 MAX_DEPTH = 32        # braces nested in one field
-# Characters XML (hence the EPUB and the XHTML of every edition) cannot carry: C0 controls but tab, newline
-# and carriage return, DEL, and the Unicode non-characters.
-BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufdd0-\ufdef"
-                       + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
-                       + "]")
+# Characters XML (hence the EPUB and the XHTML of every edition) cannot carry: the same as in chapters.
+BAD_CHARS = schema.FORBIDDEN
 UNSAFE_SCHEMES = ("javascript", "vbscript", "data", "file")
 DOI_URL = re.compile(r"^https?://(dx\.)?doi\.org/", re.I)
 DOI_PREFIX = re.compile(r"^doi:\s*", re.I)
@@ -195,10 +193,10 @@ def _field_problems(owner: str, name: str, raw: str, loc: Location,
     bad = BAD_CHARS.search(raw)
     if bad:
         char = bad.group()
-        what = "the invisible control character" if ord(char) < 0x80 else "the Unicode non-character"
+        what = "the invisible control character" if ord(char) < 0xA0 else "the Unicode non-character"
         count = len(BAD_CHARS.findall(raw))
         more = f" (and {count - 1} more)" if count > 1 else ""
-        diags.append(error("bib-control-char", f"{owner}: the {name} field contains {what} U+{ord(char):04X}"
+        diags.append(error("control-character", f"{owner}: the {name} field contains {what} {schema.codepoint(char)}"
                            f"{more}, which no edition can carry (it makes the EPUB's XML invalid)",
                            Location(loc.path, loc.line + raw.count("\n", 0, bad.start()), 1),
                            "delete it: retype the text around it (such characters come from copying out of "

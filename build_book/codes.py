@@ -83,8 +83,6 @@ CATALOGUE: dict[str, Code] = _codes(
     ("bib-crossref-cycle", E, "a bibliography entry's crossref or xdata leads back to itself", FIXED),
     ("bib-field-limit", E, "a bibliography field is longer, or its braces nest deeper, than build_book accepts",
      FIXED),
-    ("bib-control-char", E, "a bibliography field contains a control character or a Unicode non-character",
-     FIXED),
     ("bib-url", E, "a bibliography entry's url would give an invalid, broken or unsafe link"),
     ("bib-doi", E, "a bibliography entry's DOI would give an invalid link"),
     ("bib-doi-form", W, "a bibliography entry's DOI is written with doi: or as a web address"),

@@ -123,7 +123,7 @@ def test_hostile_diagnostics_say_what_and_where(hostile):
     long, deep = by_code["bib-field-limit"]
     assert "100,002 characters" in long["message"] and "20,000" in long["message"]
     assert "nested 41 deep" in deep["message"]
-    bell, nonchar = by_code["bib-control-char"]
+    bell, nonchar = by_code["control-character"]
     assert "U+0007" in bell["message"] and "U+FDD0" in nonchar["message"] and bell["hint"]
     assert nonchar["line"] == 74  # the line of the character, inside a field that spans two lines
     assert {d["message"].split("'")[1] for d in by_code["bib-url"]} == {"urlspace", "urljs", "urlbare"}
