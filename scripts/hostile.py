@@ -1131,6 +1131,12 @@ def materialise(case: Case, book: Path, outside: Path) -> None:
         case.hook(book, outside)
 
 
+def matches(case: Case, patterns: str) -> bool:
+    """Does 'category/name' contain one of the comma-separated ``patterns`` (all match '')?"""
+    where = f"{case.category}/{case.name}".lower()
+    return any(p.strip().lower() in where for p in patterns.split(",")) if patterns else True
+
+
 def run_case(case: Case, args) -> dict:
     token = "CANARY" + secrets.token_hex(8)
     tmp = Path(tempfile.mkdtemp(prefix="hostile-"))
@@ -1148,7 +1154,7 @@ def run_case(case: Case, args) -> dict:
         cls = classify_phase(phases[-1])
         leaks: list[str] = []
         scripts: list[str] = []
-        if cls == "ok" and not args.check_only:
+        if cls == "ok" and not args.check_only and matches(case, args.build_filter):
             code, secs, out = run([args.python, "-m", "build_book", "all", "-q", "--book", str(book)],
                                   tmp, args.timeout, args.memory, env)
             written = {line.strip() for line in out.splitlines() if line.strip().startswith(str(book))}
@@ -1206,7 +1212,11 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--filter", default="", help="only cases whose 'category/name' contains this text")
+    ap.add_argument("--filter", default="",
+                    help="only cases whose 'category/name' contains this text (several: comma-separated)")
+    ap.add_argument("--build-filter", default="", metavar="PATTERNS",
+                    help="run 'all' only for cases matching these comma-separated patterns (default: every case "
+                         "whose check passes); the others run 'check' only")
     ap.add_argument("--jobs", type=int, default=2, help="cases run in parallel (default 2)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds allowed for each command (default 60)")
     ap.add_argument("--memory", type=int, default=4096,
@@ -1221,7 +1231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true", help="no line per case")
     args = ap.parse_args(argv)
 
-    cases = [c for c in all_cases() if args.filter.lower() in f"{c.category}/{c.name}".lower()]
+    cases = [c for c in all_cases() if matches(c, args.filter)]
     if args.list:
         for c in cases:
             print(f"{c.category}/{c.name!r}" if any(ch in c.name for ch in "\n\0") else f"{c.category}/{c.name}")
