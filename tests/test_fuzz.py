@@ -40,7 +40,9 @@ SETTINGS = settings(
     deadline=None,
     derandomize=not FUZZING,                      # the suite is deterministic; fuzzing is not
     database=None if not FUZZING else settings.default.database,
-    phases=(tuple(Phase) if FUZZING else (Phase.explicit, Phase.generate)),  # no slow shrinking in the suite
+    # the suite: the explicit (known hostile) examples and a few generated ones, no slow shrinking; fuzzing:
+    # generated examples only (the explicit ones are the suite's), shrunk to a minimal failing one
+    phases=((Phase.reuse, Phase.generate, Phase.target, Phase.shrink) if FUZZING else (Phase.explicit, Phase.generate)),
     suppress_health_check=list(HealthCheck),
     print_blob=FUZZING,
 )
