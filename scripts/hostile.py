@@ -1209,6 +1209,19 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_report(path: Path, results: list[dict], started: float, partial: bool) -> None:
+    """The JSON report; rewritten after every case, so an interrupted run still leaves one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {cat: dict(Counter(r["class"] for r in results if r["category"] == cat))
+               for cat in sorted({r["category"] for r in results})}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({
+        "complete": not partial, "cases": len(results), "seconds": round(time.monotonic() - started, 1),
+        "classes": dict(Counter(r["class"] for r in results)), "by_category": summary, "results": results,
+    }, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1251,6 +1264,7 @@ def main(argv: list[str] | None = None) -> int:
                       "tail": []}
         with lock:
             results.append(result)
+            write_report(args.report, results, started, partial=True)
             if not args.quiet:
                 took = "+".join(f"{p['seconds']:.1f}" for p in result["phases"])
                 print(f"[{len(results):>3}/{len(cases)}] {result['class']:<9} {case.category}/{case.name[:70]!s:<60} "
@@ -1269,13 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nnot ok:")
         for r in failing:
             print(f"  {r['class']:<9} {r['category']}/{r['name'][:80]!s}: {r['cause'][:200]}")
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    summary = {cat: dict(Counter(r["class"] for r in results if r["category"] == cat))
-               for cat in sorted({r["category"] for r in results})}
-    args.report.write_text(json.dumps({
-        "cases": len(results), "seconds": round(time.monotonic() - started, 1),
-        "classes": dict(Counter(r["class"] for r in results)), "by_category": summary, "results": results,
-    }, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_report(args.report, results, started, partial=False)
     print(f"\nreport: {args.report}  ({len(results)} cases, {time.monotonic() - started:.0f} s)")
     bad = [r for r in results if r["class"] in fail_on or r["class"] == "harness-error"]
     return 1 if bad else 0
