@@ -7,11 +7,15 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
+import mimetypes
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from markupsafe import Markup
 
-from .. import templating
+from .. import sandbox, templating
+from ..diagnostics import Diagnostic, Location, warning
 from . import RenderContext
 from .common import book_context, chapter_views, references_html, rewrite_images, write_fragments
 
@@ -34,13 +38,128 @@ def render(ctx: RenderContext) -> list[Path]:
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
     fonts = FontConfiguration()
-    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts)
+    fetcher = book_fetcher(root)
+    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts,
+                     url_fetcher=fetcher)
     ctx.progress.step("laying out pages (WeasyPrint)")
-    document = HTML(string=html, base_url=root.as_uri() + "/").render(stylesheets=[stylesheet], font_config=fonts)
-    ctx.progress.step(f"writing {len(document.pages)} pages")
-    target = ctx.destination / f"{book.config.slug}.pdf"
-    document.write_pdf(target)
+    quiet = _QuietRefusals()
+    logging.getLogger("weasyprint").addFilter(quiet)
+    try:
+        document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
+            stylesheets=[stylesheet], font_config=fonts)
+        attachments = _drop_attachments(document)
+        ctx.progress.step(f"writing {len(document.pages)} pages")
+        target = ctx.destination / f"{book.config.slug}.pdf"
+        document.write_pdf(target)
+    finally:
+        logging.getLogger("weasyprint").removeFilter(quiet)
+    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments))
     return [target]
+
+
+REFUSED = "build_book reads only the book's own files, and nothing from the network"
+
+
+def book_fetcher(root: Path):
+    """A WeasyPrint URL fetcher that serves the book's own files and build_book's templates only.
+
+    Every other URL (a file outside the book, after resolving symbolic links; http:, https:,
+    ftp: and any other scheme) is refused and remembered, so that it can be reported; data:
+    URLs are decoded in memory. Nothing is ever fetched from the network."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    folders = (root.resolve(), templating.PACKAGE_TEMPLATES)
+
+    class BookFetcher(URLFetcher):
+        def __init__(self):
+            super().__init__(timeout=1, allow_redirects=False)
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            scheme = url.partition(":")[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)  # decoded by urllib's data: handler, in memory
+            if scheme == "file":
+                parts = urlsplit(url)
+                if parts.netloc in ("", "localhost"):
+                    path = sandbox.resolve(Path("/"), url2pathname(parts.path))
+                    if any(sandbox.within(path, folder) for folder in folders) and path.is_file():
+                        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                        return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": kind})
+            self.refused.append(url)
+            raise ValueError(f"{REFUSED}: {url}")
+
+    return BookFetcher()
+
+
+class _QuietRefusals(logging.Filter):
+    """WeasyPrint logs each refused URL; build_book reports them itself, at the author's line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            return REFUSED not in record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is WeasyPrint's to show
+            return True
+
+
+def _drop_attachments(document) -> list[str]:
+    """Take every file attachment (<link rel=attachment>, <a rel=attachment>) out of the PDF:
+    an attachment would carry a file into the edition unseen. Their URLs, for the report."""
+    dropped = [str((getattr(getattr(a, "source", None), "kwds", None) or {}).get("url") or "an attachment")
+               for a in document.metadata.attachments]
+    document.metadata.attachments = []
+    for page in document.pages:
+        dropped += [link[1] for link in page.links if link[0] == "attachment"]
+        page.links = [link for link in page.links if link[0] != "attachment"]
+    return list(dict.fromkeys(dropped))
+
+
+def _report(book, refused: list[str], attachments: list[str]) -> list[Diagnostic]:
+    diags = []
+    for url in dict.fromkeys(refused):
+        if url in attachments:
+            continue
+        diags.append(warning("pdf-resource-refused", f"the PDF leaves out '{_shown(url)}': {REFUSED}",
+                             _locate(book, url),
+                             "put the file in the book's folder and refer to it by a relative path; "
+                             "web resources cannot be used in the print edition"))
+    for url in attachments:
+        diags.append(warning("pdf-attachment", f"the file attachment '{_shown(url)}' is not embedded in the PDF",
+                             _locate(book, url), "link to the file's web address instead of attaching it"))
+    return diags
+
+
+def _shown(url: str) -> str:
+    """A URL as the author would recognise it: a file of the book by its path in the book."""
+    return unquote(url.removeprefix("file://")) if url.startswith("file:") else url
+
+
+def _locate(book, url: str) -> Location:
+    """Where a chapter names ``url`` (or the file it points to), as best it can be found."""
+    root = book.config.root
+    shown = _shown(url)
+    candidates = [url, shown, shown.rstrip("/").rsplit("/", 1)[-1]]
+    for chapter in book.chapters:
+        path = sandbox.inside(root, chapter.path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            continue
+        for candidate in candidates:
+            at = text.find(candidate) if candidate else -1
+            if at >= 0:
+                line = text.count("\n", 0, at) + 1
+                return Location(chapter.path, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+    for template in templating.overrides(root):
+        try:
+            text = template.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for candidate in candidates:
+            at = text.find(candidate) if candidate else -1
+            if at >= 0:
+                return Location(template.relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
+    return Location("book.yml", 1, 1)
 
 
 def _all_authors(book) -> list[str]:
