@@ -337,14 +337,20 @@ def check_css(text: str, rel: str) -> list[Diagnostic]:
         for item in tinycss2.parse_blocks_contents(content, skip_comments=True, skip_whitespace=True):
             if item.type == "error":
                 report(item.source_line, item.source_column, item.message)
+            elif item.type == "declaration" and not [t for t in item.value if t.type not in ("whitespace", "comment")]:
+                report(item.source_line, item.source_column, f"the property '{item.name}' has no value")
             elif item.type in ("qualified-rule", "at-rule"):
                 prelude(item)
                 blocks(item.content, depth + 1)
 
     def prelude(rule) -> None:
         for token in rule.prelude or []:
-            if token.type == "literal" and token.value in ("}", ";"):
-                report(token.source_line, token.source_column, f"unexpected '{token.value}'")
+            if token.type == "error":  # a stray ')', ']' or '}'
+                report(token.source_line, token.source_column, f"unexpected '{token.kind}'"
+                       if getattr(token, "kind", "") in (")", "]", "}") else token.message)
+                break
+            if token.type == "literal" and token.value == ";":
+                report(token.source_line, token.source_column, "unexpected ';'")
                 break
 
     for rule in tinycss2.parse_stylesheet(text, skip_comments=True, skip_whitespace=True):

@@ -7,7 +7,6 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
-import mimetypes
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -17,7 +16,7 @@ from markupsafe import Markup
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, warning
 from . import RenderContext
-from .common import book_context, chapter_views, references_html, rewrite_images, write_fragments
+from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
@@ -57,6 +56,10 @@ def render(ctx: RenderContext) -> list[Path]:
     return [target]
 
 
+# the types of what a book may show (not the mimetypes module: it reads the system's tables)
+MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".woff": "font/woff",
+               ".woff2": "font/woff2", ".otf": "font/otf", ".ttf": "font/ttf"}
 REFUSED = "build_book reads only the book's own files, and nothing from the network"
 
 
@@ -84,7 +87,7 @@ def book_fetcher(root: Path):
                 if parts.netloc in ("", "localhost"):
                     path = sandbox.resolve(Path("/"), url2pathname(parts.path))
                     if any(sandbox.within(path, folder) for folder in folders) and path.is_file():
-                        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                        kind = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
                         return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": kind})
             self.refused.append(url)
             raise ValueError(f"{REFUSED}: {url}")
@@ -105,8 +108,7 @@ class _QuietRefusals(logging.Filter):
 def _drop_attachments(document) -> list[str]:
     """Take every file attachment (<link rel=attachment>, <a rel=attachment>) out of the PDF:
     an attachment would carry a file into the edition unseen. Their URLs, for the report."""
-    dropped = [str((getattr(getattr(a, "source", None), "kwds", None) or {}).get("url") or "an attachment")
-               for a in document.metadata.attachments]
+    dropped = [_attachment_url(a) for a in document.metadata.attachments]
     document.metadata.attachments = []
     for page in document.pages:
         dropped += [link[1] for link in page.links if link[0] == "attachment"]
@@ -114,11 +116,17 @@ def _drop_attachments(document) -> list[str]:
     return list(dict.fromkeys(dropped))
 
 
+def _attachment_url(attachment) -> str:
+    """The URL a <link rel=attachment> named (WeasyPrint keeps it in the unopened source)."""
+    source = getattr(attachment, "source", None)
+    args = getattr(source, "args", ()) or ()
+    url = args[2] if len(args) > 2 else (getattr(source, "kwds", None) or {}).get("url")
+    return str(url or "an attachment")
+
+
 def _report(book, refused: list[str], attachments: list[str]) -> list[Diagnostic]:
     diags = []
     for url in dict.fromkeys(refused):
-        if url in attachments:
-            continue
         diags.append(warning("pdf-resource-refused", f"the PDF leaves out '{_shown(url)}': {REFUSED}",
                              _locate(book, url),
                              "put the file in the book's folder and refer to it by a relative path; "
@@ -150,6 +158,16 @@ def _locate(book, url: str) -> Location:
             if at >= 0:
                 line = text.count("\n", 0, at) + 1
                 return Location(chapter.path, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+    for chapter in book.chapters:
+        for target in dict.fromkeys(chapter.targets.images):
+            located = image_file(book, chapter, target)
+            if located is None or located[0].suffix.lower() != ".svg" or not located[0].is_file():
+                continue
+            text = located[0].read_text(encoding="utf-8", errors="replace")
+            for candidate in candidates:
+                at = text.find(candidate) if candidate else -1
+                if at >= 0:
+                    return Location(located[0].relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
     for template in templating.overrides(root):
         try:
             text = template.read_text(encoding="utf-8", errors="replace")
