@@ -52,7 +52,8 @@ def render(ctx: RenderContext) -> list[Path]:
         document.write_pdf(target)
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
-    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments))
+    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments, bodies))
     return [target]
 
 
@@ -124,16 +125,16 @@ def _attachment_url(attachment) -> str:
     return str(url or "an attachment")
 
 
-def _report(book, refused: list[str], attachments: list[str]) -> list[Diagnostic]:
+def _report(book, refused: list[str], attachments: list[str], bodies: dict[int, str]) -> list[Diagnostic]:
     diags = []
     for url in dict.fromkeys(refused):
         diags.append(warning("pdf-resource-refused", f"the PDF leaves out '{_shown(url)}': {REFUSED}",
-                             _locate(book, url),
+                             _locate(book, url, bodies),
                              "put the file in the book's folder and refer to it by a relative path; "
                              "web resources cannot be used in the print edition"))
     for url in attachments:
         diags.append(warning("pdf-attachment", f"the file attachment '{_shown(url)}' is not embedded in the PDF",
-                             _locate(book, url), "link to the file's web address instead of attaching it"))
+                             _locate(book, url, bodies), "link to the file's web address instead of attaching it"))
     return diags
 
 
@@ -142,13 +143,20 @@ def _shown(url: str) -> str:
     return unquote(url.removeprefix("file://")) if url.startswith("file:") else url
 
 
-def _locate(book, url: str) -> Location:
-    """Where a chapter names ``url`` (or the file it points to), as best it can be found."""
-    root = book.config.root
+def _locate(book, url: str, bodies: dict[int, str]) -> Location:
+    """Where the author named ``url`` (or the file it points to), as best it can be found: a chapter
+    whose text as printed still holds it, an SVG figure, a template override, else any chapter."""
     shown = _shown(url)
     candidates = [url, shown, shown.rstrip("/").rsplit("/", 1)[-1]]
-    for chapter in book.chapters:
-        path = sandbox.inside(root, chapter.path)
+    printed = [c for c in book.chapters if any(x and x in bodies.get(c.index, "") for x in candidates[:2])]
+    rest = [c for c in book.chapters if c not in printed]
+    return (_in_chapters(book, printed, candidates) or _in_templates_or_figures(book, candidates)
+            or _in_chapters(book, rest, candidates) or Location("book.yml", 1, 1))
+
+
+def _in_chapters(book, chapters, candidates: list[str]) -> Location | None:
+    for chapter in chapters:
+        path = sandbox.inside(book.config.root, chapter.path)
         try:
             text = path.read_text(encoding="utf-8", errors="replace") if path else ""
         except OSError:
@@ -158,6 +166,30 @@ def _locate(book, url: str) -> Location:
             if at >= 0:
                 line = text.count("\n", 0, at) + 1
                 return Location(chapter.path, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+    return None
+
+
+def _all_authors(book) -> list[str]:
+    names = [e.name for e in book.editors]
+    for chapter in book.chapters:
+        for person in book.authors_of(chapter):
+            if person.name not in names:
+                names.append(person.name)
+    return names
+
+
+def _in_templates_or_figures(book, candidates: list[str]) -> Location | None:
+    """The first template override, else SVG figure, that names one of ``candidates``."""
+    root = book.config.root
+    for template in templating.overrides(root):
+        try:
+            text = template.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for candidate in candidates:
+            at = text.find(candidate) if candidate else -1
+            if at >= 0:
+                return Location(template.relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
     for chapter in book.chapters:
         for target in dict.fromkeys(chapter.targets.images):
             located = image_file(book, chapter, target)
@@ -168,22 +200,4 @@ def _locate(book, url: str) -> Location:
                 at = text.find(candidate) if candidate else -1
                 if at >= 0:
                     return Location(located[0].relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
-    for template in templating.overrides(root):
-        try:
-            text = template.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for candidate in candidates:
-            at = text.find(candidate) if candidate else -1
-            if at >= 0:
-                return Location(template.relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
-    return Location("book.yml", 1, 1)
-
-
-def _all_authors(book) -> list[str]:
-    names = [e.name for e in book.editors]
-    for chapter in book.chapters:
-        for person in book.authors_of(chapter):
-            if person.name not in names:
-                names.append(person.name)
-    return names
+    return None
