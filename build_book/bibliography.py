@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
 
-from . import schema
+from . import sandbox, schema
 from .diagnostics import Diagnostic, Location, error, warning
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -318,9 +318,9 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
     diags: list[Diagnostic] = []
     resolved: list[Path] = []
     for rel in paths:
-        path = root / rel
-        if not path.is_file():
-            continue  # reported by the configuration check
+        path = sandbox.inside(root, rel)
+        if path is None or not path.is_file():
+            continue  # reported by the configuration check (outside the book, or missing)
         resolved.append(path)
         text, problem = _text(path, rel)
         if problem:
@@ -384,8 +384,8 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
 
     diags = []
     for rel in paths:
-        path = root / rel
-        if not path.is_file():
+        path = sandbox.inside(root, rel)
+        if path is None or not path.is_file():
             continue
         try:
             digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()

@@ -114,19 +114,24 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         except OSError as exc:
             raise BuildError([_unwritable(root, out_dir, exc)]) from None
         produced: list[Path] = []
+        rendered: list[Diagnostic] = []  # what the renderers found (a PDF resource refused, ...)
         try:
             for edition in editions:
                 staging = staging_root / edition
                 staging.mkdir()
                 progress.step(f"rendering the {edition.upper()} edition")
                 try:
-                    produced += RENDERERS[edition](RenderContext(book, index, prepared, staging, progress))
+                    context = RenderContext(book, index, prepared, staging, progress, rendered)
+                    produced += RENDERERS[edition](context)
                 except pandoc.PandocError as exc:
                     raise BuildError([_pandoc_failed(book, edition, exc)]) from None
                 except OSError as exc:
                     if exc.filename and _inside(Path(str(exc.filename)), out_dir):
                         raise BuildError([_unwritable(root, out_dir, exc)]) from None
                     raise
+            rendered.sort(key=sort_key)
+            if has_errors(rendered, strict):
+                raise BuildError(result.diagnostics + rendered)
             # every edition is complete: only now do they replace the previous ones, all in one step
             try:
                 written = _publish(staging_root, produced, out_dir)
@@ -140,7 +145,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 pass  # the journal stays, and the staging with it: the next command completes it
             else:
                 shutil.rmtree(staging_root, ignore_errors=True)
-    return written, result.diagnostics
+    return written, result.diagnostics + rendered
 
 
 # --- diagnostics for what is not in the author's files ---------------------------------------------

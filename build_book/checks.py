@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, images, sanitize, styles
+from . import bibliography, images, sandbox, sanitize, styles, templating
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -37,6 +37,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_footnotes(book)
     diags += images.check(book)
     diags += sanitize.check(book)
+    diags += templating.check_templates(book.config.root)
     return diags
 
 
@@ -132,6 +133,10 @@ def check_style(book: Book) -> list[Diagnostic]:
             hint = "check the file, or use a style name from the CSL repository (e.g. apa)"
         else:
             hint = "use a style name from the CSL repository (e.g. apa, chicago-author-date) or a path to a .csl file"
+        if exc.code == sandbox.CODE:
+            return [sandbox.outside(book.config.csl, book.config.where("csl"), "citation style file")]
+        if exc.code == "csl-parent-missing":
+            return [error("csl-parent-missing", str(exc), book.config.where("csl"), exc.hint)]
         return [error("csl-unknown", str(exc), book.config.where("csl"), hint)]
     return []
 
@@ -154,7 +159,7 @@ def check_unlisted_files(book: Book, absent: dict[str, SourceMap] | None = None)
     root = book.config.root
     listed = {Path(ref.path).as_posix() for ref in book.config.chapters}
     folder = root / "chapters"
-    if not folder.is_dir():
+    if sandbox.inside(root, folder) is None or not folder.is_dir():
         return []
     diags = []
     for path in sorted(folder.rglob("*.md")):
@@ -276,6 +281,9 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                    "download it into the chapters' figures/ folder and point to the file; "
                                    "an EPUB may not load images from the web"))
                 continue
+            if sandbox.inside_url(root, target, folder) is None:
+                diags.append(sandbox.outside(target, image_places.get(target, chapter.location), "image"))
+                continue
             if Path(target).suffix.lower() not in IMAGE_FORMATS:
                 diags.append(warning("image-format", f"image '{target}' is not SVG, PNG, JPEG, GIF or WebP; "
                                      "EPUB readers and browsers may not show it",
@@ -340,15 +348,10 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         return []
     path, _, anchor = target.partition("#")
     if path:
-        try:
-            file = (folder / unquote(path)).resolve()
-        except (OSError, ValueError):
-            return [error("link-missing", f"link to '{path[:60]}', which cannot be a file", where,
-                          "check the path; it is relative to the chapter file")]
-        try:
-            rel = file.relative_to(root).as_posix()
-        except ValueError:
-            rel = None
+        file = sandbox.inside_url(root, path, folder)
+        if file is None:
+            return [sandbox.outside(path, where, "linked file")]
+        rel = file.relative_to(root).as_posix()
         if not _exists(file):
             near = _near_chapter(file, root, by_path)
             return [error("link-missing", f"link to '{path}', which does not exist", where,

@@ -121,6 +121,17 @@ CATALOGUE: dict[str, Code] = _codes(
     ("image-too-large", E, "an image has more pixels than readers can show, or absurd dimensions"),
     # the build folder
     ("build-unwritable", E, "the build/ folder (or the book's folder) cannot be written to", FIXED),
+    # the book's folder is the limit of what a build reads (CI builds untrusted changes)
+    ("path-outside-book", E, "a file named by the book lies outside the book's folder", FIXED),
+    ("pdf-resource-refused", W, "the PDF left out a resource outside the book or on the web"),
+    ("pdf-attachment", W, "a file attachment (rel=attachment) is not embedded in the PDF"),
+    ("csl-parent-missing", E, "a dependent citation style's parent style is not available locally", FIXED),
+    # template overrides in the book's templates/ folder
+    ("template-syntax", E, "a template override is not valid Jinja", FIXED),
+    ("template-missing", E, "a template override includes a template that does not exist", FIXED),
+    ("template-recursive", E, "a template override includes itself, directly or through others", FIXED),
+    ("template-error", E, "a template override fails while rendering (an undefined variable, ...)", FIXED),
+    ("template-css", E, "an overridden stylesheet does not parse as CSS", FIXED),
 )
 
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codes, schema, yamlpos
+from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error
 
 CONFIG_NAME = "book.yml"
@@ -258,7 +258,9 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
     bibliography = values["bibliography"]
     for index, bib in enumerate(bibliography):
         at = where["bibliography"][index] if isinstance(data.get("bibliography"), list) else where["bibliography"]
-        if not _is_file(root / bib):
+        if sandbox.inside(root, bib) is None:
+            diags.append(sandbox.outside(bib, at.location, "bibliography file"))
+        elif not _is_file(root / bib):
             at.error("missing-file", f"bibliography file '{bib}' does not exist", _missing_file_hint(root, bib, "*.bib"))
 
     chapters: list[ChapterRef] = []
@@ -283,7 +285,9 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
             diags.append(error("duplicate-chapter", f"'{ref.path}' is listed twice", ref.location,
                                f"it is already listed at line {seen[ref.path].line}"))
         seen.setdefault(ref.path, ref.location)
-        if not _is_file(root / ref.path):
+        if sandbox.inside(root, ref.path) is None:
+            diags.append(sandbox.outside(ref.path, ref.location, "chapter file"))
+        elif not _is_file(root / ref.path):
             diags.append(error("missing-chapter", f"chapter file '{ref.path}' does not exist", ref.location,
                                _missing_file_hint(root, ref.path, "*.md")))
 

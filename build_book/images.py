@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import unquote
 
+from . import sandbox
 from .diagnostics import Diagnostic, Location, error
 from .model import Book, is_external
 from .sanitize import SvgError, parse_svg
@@ -159,9 +160,9 @@ def check(book: Book) -> list[Diagnostic]:
         for target in dict.fromkeys(chapter.targets.images):
             if not target or is_external(target):
                 continue
-            path = folder / unquote(target)
-            if not path.is_file():
-                continue   # image-missing
+            path = sandbox.inside_url(root, target, folder)
+            if path is None or not path.is_file():
+                continue   # path-outside-book (never read), or image-missing
             found = problem(path, target, places.get(target, chapter.location))
             if found:
                 diags.append(found)

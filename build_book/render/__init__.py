@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ class RenderContext:
     prepared: Prepared
     destination: Path   # an empty staging folder; outputs are moved into build/ when complete
     progress: Progress
+    diagnostics: list = field(default_factory=list)  # problems met while rendering (warnings)
 
 
 def _html(ctx):

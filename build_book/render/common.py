@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
-from .. import pandoc, sanitize
+from .. import pandoc, sandbox, sanitize
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -179,20 +179,21 @@ SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
 
 def image_file(book: Book, chapter: Chapter, target: str) -> tuple[Path, str] | None:
     """The file an image target names, and the path it takes inside a multi-file edition
-    (its path in the book; a file from outside the book goes under images/)."""
+    (its path in the book). None for a web address, and for a file outside the book's
+    folder (symbolic links resolved): no edition ever carries such a file."""
     if is_external(target):
         return None
-    path = ((book.config.root / chapter.path).parent / unquote(target)).resolve()
-    try:
-        rel = path.relative_to(book.config.root.resolve()).as_posix()
-    except ValueError:
-        rel = f"images/{hashlib.sha1(str(path).encode()).hexdigest()[:8]}-{path.name}"
+    root = book.config.root.resolve()
+    path = sandbox.inside_url(root, target, (root / chapter.path).parent)
+    if path is None:
+        return None
+    rel = path.relative_to(root).as_posix()
     # names travel in URLs and zip files: no spaces or other characters that need escaping
     return path, re.sub(r"[^A-Za-z0-9._/-]+", "-", rel)
 
 
 def local_images(book: Book) -> dict[str, Path]:
-    """Path inside the edition -> file, for every local image the chapters show."""
+    """Path inside the edition -> file, for every local image (inside the book) the chapters show."""
     found: dict[str, Path] = {}
     for chapter in book.chapters:
         for target in chapter.targets.images:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from markupsafe import Markup
 
-from .. import templating
+from .. import sandbox, templating
+from ..diagnostics import Diagnostic, Location, warning
 from . import RenderContext
-from .common import book_context, chapter_views, references_html, rewrite_images, write_fragments
+from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
@@ -34,13 +37,136 @@ def render(ctx: RenderContext) -> list[Path]:
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
     fonts = FontConfiguration()
-    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts)
+    fetcher = book_fetcher(root)
+    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts,
+                     url_fetcher=fetcher)
     ctx.progress.step("laying out pages (WeasyPrint)")
-    document = HTML(string=html, base_url=root.as_uri() + "/").render(stylesheets=[stylesheet], font_config=fonts)
-    ctx.progress.step(f"writing {len(document.pages)} pages")
-    target = ctx.destination / f"{book.config.slug}.pdf"
-    document.write_pdf(target)
+    quiet = _QuietRefusals()
+    logging.getLogger("weasyprint").addFilter(quiet)
+    try:
+        document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
+            stylesheets=[stylesheet], font_config=fonts)
+        attachments = _drop_attachments(document)
+        ctx.progress.step(f"writing {len(document.pages)} pages")
+        target = ctx.destination / f"{book.config.slug}.pdf"
+        document.write_pdf(target)
+    finally:
+        logging.getLogger("weasyprint").removeFilter(quiet)
+    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments, bodies))
     return [target]
+
+
+# the types of what a book may show (not the mimetypes module: it reads the system's tables)
+MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".woff": "font/woff",
+               ".woff2": "font/woff2", ".otf": "font/otf", ".ttf": "font/ttf"}
+REFUSED = "build_book reads only the book's own files, and nothing from the network"
+
+
+def book_fetcher(root: Path):
+    """A WeasyPrint URL fetcher that serves the book's own files and build_book's templates only.
+
+    Every other URL (a file outside the book, after resolving symbolic links; http:, https:,
+    ftp: and any other scheme) is refused and remembered, so that it can be reported; data:
+    URLs are decoded in memory. Nothing is ever fetched from the network."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    folders = (root.resolve(), templating.PACKAGE_TEMPLATES)
+
+    class BookFetcher(URLFetcher):
+        def __init__(self):
+            super().__init__(timeout=1, allow_redirects=False)
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            scheme = url.partition(":")[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)  # decoded by urllib's data: handler, in memory
+            if scheme == "file":
+                parts = urlsplit(url)
+                if parts.netloc in ("", "localhost"):
+                    path = sandbox.resolve(Path("/"), url2pathname(parts.path))
+                    if any(sandbox.within(path, folder) for folder in folders) and path.is_file():
+                        kind = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+                        return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": kind})
+            self.refused.append(url)
+            raise ValueError(f"{REFUSED}: {url}")
+
+    return BookFetcher()
+
+
+class _QuietRefusals(logging.Filter):
+    """WeasyPrint logs each refused URL; build_book reports them itself, at the author's line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            return REFUSED not in record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is WeasyPrint's to show
+            return True
+
+
+def _drop_attachments(document) -> list[str]:
+    """Take every file attachment (<link rel=attachment>, <a rel=attachment>) out of the PDF:
+    an attachment would carry a file into the edition unseen. Their URLs, for the report."""
+    dropped = [_attachment_url(a) for a in document.metadata.attachments]
+    document.metadata.attachments = []
+    for page in document.pages:
+        dropped += [link[1] for link in page.links if link[0] == "attachment"]
+        page.links = [link for link in page.links if link[0] != "attachment"]
+    return list(dict.fromkeys(dropped))
+
+
+def _attachment_url(attachment) -> str:
+    """The URL a <link rel=attachment> named (WeasyPrint keeps it in the unopened source)."""
+    source = getattr(attachment, "source", None)
+    args = getattr(source, "args", ()) or ()
+    url = args[2] if len(args) > 2 else (getattr(source, "kwds", None) or {}).get("url")
+    return str(url or "an attachment")
+
+
+def _report(book, refused: list[str], attachments: list[str], bodies: dict[int, str]) -> list[Diagnostic]:
+    diags = []
+    for url in dict.fromkeys(refused):
+        diags.append(warning("pdf-resource-refused", f"the PDF leaves out '{_shown(url)}': {REFUSED}",
+                             _locate(book, url, bodies),
+                             "put the file in the book's folder and refer to it by a relative path; "
+                             "web resources cannot be used in the print edition"))
+    for url in attachments:
+        diags.append(warning("pdf-attachment", f"the file attachment '{_shown(url)}' is not embedded in the PDF",
+                             _locate(book, url, bodies), "link to the file's web address instead of attaching it"))
+    return diags
+
+
+def _shown(url: str) -> str:
+    """A URL as the author would recognise it: a file of the book by its path in the book."""
+    return unquote(url.removeprefix("file://")) if url.startswith("file:") else url
+
+
+def _locate(book, url: str, bodies: dict[int, str]) -> Location:
+    """Where the author named ``url`` (or the file it points to), as best it can be found: a chapter
+    whose text as printed still holds it, an SVG figure, a template override, else any chapter."""
+    shown = _shown(url)
+    candidates = [url, shown, shown.rstrip("/").rsplit("/", 1)[-1]]
+    printed = [c for c in book.chapters if any(x and x in bodies.get(c.index, "") for x in candidates[:2])]
+    rest = [c for c in book.chapters if c not in printed]
+    return (_in_chapters(book, printed, candidates) or _in_templates_or_figures(book, candidates)
+            or _in_chapters(book, rest, candidates) or Location("book.yml", 1, 1))
+
+
+def _in_chapters(book, chapters, candidates: list[str]) -> Location | None:
+    for chapter in chapters:
+        path = sandbox.inside(book.config.root, chapter.path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            continue
+        for candidate in candidates:
+            at = text.find(candidate) if candidate else -1
+            if at >= 0:
+                line = text.count("\n", 0, at) + 1
+                return Location(chapter.path, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+    return None
 
 
 def _all_authors(book) -> list[str]:
@@ -50,3 +176,28 @@ def _all_authors(book) -> list[str]:
             if person.name not in names:
                 names.append(person.name)
     return names
+
+
+def _in_templates_or_figures(book, candidates: list[str]) -> Location | None:
+    """The first template override, else SVG figure, that names one of ``candidates``."""
+    root = book.config.root
+    for template in templating.overrides(root):
+        try:
+            text = template.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for candidate in candidates:
+            at = text.find(candidate) if candidate else -1
+            if at >= 0:
+                return Location(template.relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
+    for chapter in book.chapters:
+        for target in dict.fromkeys(chapter.targets.images):
+            located = image_file(book, chapter, target)
+            if located is None or located[0].suffix.lower() != ".svg" or not located[0].is_file():
+                continue
+            text = located[0].read_text(encoding="utf-8", errors="replace")
+            for candidate in candidates:
+                at = text.find(candidate) if candidate else -1
+                if at >= 0:
+                    return Location(located[0].relative_to(root).as_posix(), text.count("\n", 0, at) + 1, 1)
+    return None
