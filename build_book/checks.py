@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, images, sandbox, sanitize, styles, templating
+from . import bibliography, house_style, images, sandbox, sanitize, styles, templating
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -38,6 +38,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += images.check(book)
     diags += sanitize.check(book)
     diags += templating.check_templates(book.config.root)
+    diags += house_style.check(book)
     return diags
 
 

@@ -84,6 +84,10 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
+            cmd.add_argument("--fix-style", action="store_true",
+                             help="make the house style's safe replacements in the chapters (terms, names, quotes, "
+                                  "dashes, garbled characters; never in quotations or code), print each, then check "
+                                  "again; if any cannot be made, no file is changed")
         cmd.add_argument("-q", "--quiet", action="store_true",
                          help="print no progress or summary, only problems"
                          if name != "codes" else "print only the list, without the note on book.yml")
@@ -185,7 +189,14 @@ def _check(args, root: Path) -> int:
 
     if not args.quiet:
         print(f"checking the book in {root}", file=sys.stderr, flush=True)
-    diags = pipeline.check(root).diagnostics
+    result = pipeline.check(root)
+    diags = result.diagnostics
+    if args.fix_style:
+        fixed = _fix_style(result, root, sys.stderr if args.format == "json" else sys.stdout)
+        if fixed is None:
+            return 1
+        if fixed:
+            diags = pipeline.check(root).diagnostics
     failed = any(d.severity == "error" for d in diags) or (args.strict and bool(diags))
     if args.format == "json":
         print(to_json(diags))
@@ -195,6 +206,30 @@ def _check(args, root: Path) -> int:
             sys.stdout.flush()
             print(_summary(diags), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _fix_style(result, root: Path, out) -> int | None:
+    """Make the house style's safe replacements: the number made, or None if none could be made."""
+    from . import house_style
+
+    if result.book is None:
+        print("--fix-style: the book cannot be read, so nothing was changed", file=sys.stderr)
+        return 0
+    if not result.book.config.style:
+        print("--fix-style: book.yml names no house style (style: style/house.yml), so nothing was changed",
+              file=sys.stderr)
+        return 0
+    try:
+        changes = house_style.apply_changes(result.book.config.root, house_style.planned_changes(result.book))
+    except house_style.FixFailed as exc:
+        print(f"--fix-style: {exc}; no file was changed", file=sys.stderr)
+        return None
+    for change in changes:
+        print(f"fixed {change.describe()}", file=out)
+    files = len({c.path for c in changes})
+    print(f"--fix-style: {len(changes)} change{'s' * (len(changes) != 1)} in {files} file{'s' * (files != 1)}",
+          file=sys.stderr)
+    return len(changes)
 
 
 def _build(args, root: Path, cwd: Path) -> int:

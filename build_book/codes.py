@@ -119,6 +119,14 @@ CATALOGUE: dict[str, Code] = _codes(
     ("image-mismatch", E, "an image file's content is not what its extension says", FIXED),
     ("image-corrupt", E, "an image file is damaged, or an SVG is not well-formed SVG", FIXED),
     ("image-too-large", E, "an image has more pixels than readers can show, or absurd dimensions"),
+    # house style (style: in book.yml)
+    ("style-rule", E, "a house style or Vale rule file cannot be used as written"),
+    ("style-term", W, "a term departs from the house style (U.S. where it writes US)"),
+    ("style-name", W, "a name is romanised otherwise than the house style writes it"),
+    ("style-mojibake", E, "garbled characters: UTF-8 text read as Windows-1252 or Latin-1 (Â…, â€™, Ã©)"),
+    ("style-quotes", W, "a quotation mark or apostrophe that would print wrongly (straight, or unpaired)"),
+    ("style-dash", W, "a dash that departs from the house style (-- or a spaced en dash for an em dash)"),
+    ("style-inconsistent", W, "the book spells one word two ways (U.S./US, defence/defense, Ryukyu/Ryūkyū)"),
     # the build folder
     ("build-unwritable", E, "the build/ folder (or the book's folder) cannot be written to", FIXED),
     # the book's folder is the limit of what a build reads (CI builds untrusted changes)

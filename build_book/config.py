@@ -75,6 +75,7 @@ class BookConfig:
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
+    style: tuple[str, ...] = ()   # house style: a style file, a folder of rule files, or a list of them
     key_locations: dict[str, Location] = field(default_factory=dict)
 
     def where(self, key: str) -> Location:
@@ -226,6 +227,8 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                   schema.mapping_of(_word, "words such as 'figure' to text", "figure: Fig."), {}),
     schema.Option("page-references", "true: PDF cross-references also give the page ('Figure 3.2 on page 45').",
                   schema.boolean, False),
+    schema.Option("style", "The house style: a style file (style/house.yml), a folder of Vale rule files, or a list.",
+                  _PATHS, []),
     schema.Option("diagnostics", "Diagnostic code -> off, warning or error (python -m build_book codes lists them).",
                   schema.mapping_of(_diagnostic_setting, "diagnostic codes to off, warning or error",
                                     "bib-unused: off"), {}),
@@ -302,7 +305,7 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
         slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
         contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
-        page_references=values["page-references"], diagnostics=values["diagnostics"],
+        page_references=values["page-references"], diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
     ), diags
 
