@@ -725,8 +725,8 @@ def american(word: str) -> str:
                 return stem[:-cut] + add + word[len(stem):]
     for stem in LLED:
         for end in ("led", "ling", "ler", "lers"):
-            if word == stem + "l" + end:
-                return stem + end
+            if word == stem + end:      # travelled -> traveled
+                return stem + end[1:]
     m = re.fullmatch(r"([a-z]{3,})(is|ys)(e|es|ed|ing|er|ers|ation|ations)", word)
     if m and not ISE_ONLY.match(word):
         return m.group(1) + ("iz" if m.group(2) == "is" else "yz") + m.group(3)
@@ -824,8 +824,11 @@ def scan_book(book: Book) -> Scan:
             if style.inconsistencies:
                 for key, form, start, end in forms(unit):
                     words.setdefault(key, []).append((chapter, form, n, start, end))
-        _locate(body, chapter_units, findings[:MAX_FINDINGS_PER_CHAPTER])
-        located += [(body, f) for f in findings[:MAX_FINDINGS_PER_CHAPTER] if f.location is not None]
+        findings = findings[:MAX_FINDINGS_PER_CHAPTER]
+        _locate(body, chapter_units, findings)
+        for f in findings:
+            f.location = f.location or chapter.location
+            located.append((body, f))
         # the abstract, printed as written
         if chapter.abstract:
             front = Source(chapter.path, text, (0, body_start))
@@ -1071,9 +1074,9 @@ def apply_changes(root: Path, changes: list[Change]) -> list[Change]:
         original = text
         crlf = "\r\n" in text
         text = text.replace("\r\n", "\n")
-        last = len(text) + 1
+        last: int | None = None
         for change in sorted(items, key=lambda c: c.start, reverse=True):
-            if change.end > last:
+            if last is not None and change.end > last:
                 continue   # overlaps a change already made
             if text[change.start:change.end] != change.old:
                 raise FixFailed(f"{rel} changed while it was being checked ({change.location}); run again")

@@ -1,0 +1,191 @@
+"""House style: the 'house-style' fixture book plants departures of every kind across its chapters, and the same
+words inside quotations, code, web addresses, citation keys and the bibliography, where they must not be reported.
+Its diagnostics are golden (tests/books/house-style/expected-diagnostics.json, checked by test_checks.py);
+here: what the messages say, what is never reported, and what check --fix-style writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from build_book import house_style
+from build_book.house_style import PROSE, Unit, american, forms, undo_mojibake
+from build_book.load import load_book
+
+from .conftest import BOOKS, copy_book, run_cli
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    root = copy_book("house-style", tmp_path_factory)
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout)
+
+
+def at(found, path, line):
+    return [d for d in found if d["path"] == path and d["line"] == line]
+
+
+def test_every_kind_of_departure_is_reported(found):
+    codes = {d["code"] for d in found}
+    assert codes >= {"style-term", "style-name", "style-mojibake", "style-quotes", "style-dash",
+                     "style-inconsistent", "style-rule"}
+
+
+def test_quotations_code_urls_citations_and_the_bibliography_are_never_reported(found):
+    terms = "chapters/01-terms.md"
+    for line in (13, 15, 16, 19):   # block quote, quoted text, code, <URL>, bare URL, citation key, code block
+        assert at(found, terms, line) == [], at(found, terms, line)
+    assert at(found, "chapters/02-names.md", 9) == []          # Ryukyu in a block quote
+    assert at(found, "chapters/03-marks.md", 14) == []         # 'code', cafÃ© in code
+    assert not [d for d in found if d["path"].startswith("bibliography")]
+    # a proper name keeps its own spelling; a listed exception too; Gō and go, the Labour Party are not variants
+    assert [d["column"] for d in at(found, terms, 8)] == [11, 20]
+    assert at(found, terms, 10)[0]["code"] == "style-term" and len(at(found, terms, 10)) == 1   # arguably only
+    assert at(found, "chapters/02-names.md", 11) == []
+    # a deliberate en dash (Japan–Korea) and a range (1990--91) are no departures
+    assert [d["column"] for d in at(found, "chapters/03-marks.md", 4)] == [8, 20]
+
+
+def test_messages_say_what_and_how(found):
+    by_place = {(d["path"], d["line"], d["column"]): d for d in found}
+    us = by_place[("chapters/01-terms.md", 7, 5)]
+    assert us["message"] == "the house style writes 'US', not 'U.S.'" and us["hint"] == "write 'US'"
+    end = by_place[("chapters/01-terms.md", 22, 17)]
+    assert end["hint"] == "write 'US.' (the full stop ends the sentence)"
+    name = by_place[("book.yml", 7, 11)]
+    assert name["code"] == "style-name" and "'HOSOYA Yuichi'" in name["message"]
+    moji = by_place[("chapters/03-marks.md", 8, 28)]
+    assert moji["severity"] == "error" and "'Â…'" in moji["message"] and moji["hint"] == "write '…'"
+    assert by_place[("chapters/03-marks.md", 10, 34)]["code"] == "style-mojibake"   # damage, even when quoted
+    vale = by_place[("chapters/01-terms.md", 11, 20)]
+    assert vale["message"] == "Consider using 'to' instead of 'in order to'. [Vale rule Wordiness]"
+    assert by_place[("chapters/01-terms.md", 10, 69)]["severity"] == "error"   # the Vale rule's level: error
+    spelt = by_place[("chapters/02-names.md", 6, 42)]
+    assert spelt["message"] == ("'behaviour' is spelt two ways in the book: 03-marks.md writes 'behavior' twice; "
+                                "02-names.md writes 'behaviour' once")
+    assert "most of the book writes 'behavior'" in spelt["hint"]
+    assert by_place[("chapters/03-marks.md", 12, 5)]["code"] == "style-quotes"      # '90s read as a quote
+    assert by_place[("chapters/01-terms.md", 2, 17)]["code"] == "style-quotes"      # abstract: printed as written
+
+
+def test_fix_style_rewrites_the_prose_and_nothing_else(tmp_path_factory):
+    root = copy_book("house-style", tmp_path_factory)
+    before_bib = (root / "bibliography" / "refs.bib").read_text(encoding="utf-8")
+    before_yml = (root / "book.yml").read_text(encoding="utf-8")
+    result = run_cli("check", "--book", str(root), "--fix-style")
+    assert "fixed chapters/01-terms.md:7:5: 'U.S.' -> 'US'" in result.stdout
+    assert "--fix-style: 23 changes in 3 files" in result.stderr
+    terms = (root / "chapters" / "01-terms.md").read_text(encoding="utf-8").splitlines()
+    assert terms[1] == "abstract: Terms “as written” in an abstract, printed as they stand."
+    assert terms[6] == "The US signed the treaty in 1951, and Japan-US ties deepened [@walt1987]."
+    assert terms[7].startswith("Later the Japan-US defense guidelines")
+    assert terms[10] == "need no more words to say so. We use the Japan-US treaty often."
+    assert terms[12] == '> A quoted U.S. official spoke of "defence" and of the U.S.-Japan alliance.'
+    assert terms[14:16] == ['He called it "the U.S. umbrella" and `U.S.` in code, at <https://example.org/U.S./defence>',
+                            "and https://example.org/U.S.-Japan, with a key [@us1960]."]
+    assert terms[18] == "U.S. defence in a code block" and terms[21] == "It ended in the US."
+    names = (root / "chapters" / "02-names.md").read_text(encoding="utf-8")
+    assert "The Ryūkyū Islands, which Hosoya Yuichi has written about, and Ryūkyū trade." in names
+    assert "> Ryukyu in a quotation" in names
+    marks = (root / "chapters" / "03-marks.md").read_text(encoding="utf-8")
+    assert "The alliance—so it seemed—held, from 1990--91" in marks and "en dash—like this—is" in marks
+    assert "preparedness… incomplete, and it’s café" in marks and '"preparedness… that' in marks
+    assert "The ’90s were the decade of rock 'n' roll. The treaty—its critics said—was unequal." in marks
+    assert "`cafÃ©`" in marks
+    assert (root / "bibliography" / "refs.bib").read_text(encoding="utf-8") == before_bib
+    assert (root / "book.yml").read_text(encoding="utf-8") == before_yml    # reported, never rewritten
+    # what is left is what cannot be fixed safely; a second run changes nothing
+    left = json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
+    assert sorted({d["code"] for d in left}) == ["style-inconsistent", "style-name", "style-quotes", "style-rule",
+                                                  "style-term"]
+    again = run_cli("check", "--book", str(root), "--fix-style")
+    assert "fixed" not in again.stdout and "--fix-style: 0 changes in 0 files" in again.stderr
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.md"))}
+
+
+def test_a_failed_fix_changes_no_file(tmp_path, monkeypatch):
+    root = tmp_path / "book"
+    shutil.copytree(BOOKS / "house-style", root)
+    before = _snapshot(root)
+    book = load_book(root).book
+    changes = house_style.planned_changes(book)
+    assert len({c.path for c in changes}) == 3
+    # the second file cannot be replaced: the first, already replaced, is put back
+    real, calls = os.replace, []
+
+    def failing(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(house_style.os, "replace", failing)
+    with pytest.raises(house_style.FixFailed, match="no file was changed"):
+        house_style.apply_changes(root, changes)
+    monkeypatch.undo()
+    assert _snapshot(root) == before
+    assert not [p for p in root.rglob("*.fix")]
+    # a file edited since the check: nothing is written
+    path = root / "chapters" / "03-marks.md"
+    path.write_text("# Marks\n\nRewritten meanwhile.\n", encoding="utf-8")
+    edited = _snapshot(root)
+    with pytest.raises(house_style.FixFailed, match="changed while it was being checked"):
+        house_style.apply_changes(root, changes)
+    assert _snapshot(root) == edited
+
+
+def test_mojibake_is_found_by_decoding_again():
+    assert undo_mojibake("Â…") == "…"            # Windows-1252 ellipsis read as Latin-1 first
+    assert undo_mojibake("â€™") == "’" and undo_mojibake("â€œ") == "“"
+    assert undo_mojibake("Ã¼ber") == "über" and undo_mojibake("Ã©t") == "ét"
+    assert undo_mojibake("Ã¢â‚¬â„¢") == "’"     # garbled twice
+    assert undo_mojibake("æ—¥æœ¬") == "日本"
+    for clean in ("café", "Ōsaka", "Ryūkyū", "naïve", "São Paulo", "1990–91", "Ã la", "Â "):
+        assert undo_mojibake(clean) is None, clean
+
+
+def test_words_spelt_two_ways_are_grouped_conservatively():
+    assert american("defence") == "defense" and american("behaviours") == "behaviors"
+    assert american("organised") == "organized" and american("analyse") == "analyze"
+    assert american("travelled") == "traveled" and american("catalogue") == "catalog"
+    for same in ("exercise", "compromise", "surprise", "filled", "four", "our", "there", "advise", "enterprise"):
+        assert american(same) == same, same
+
+    def keys(text):
+        return {key: form for key, form, _, _ in forms(Unit(text, PROSE * len(text)))}
+
+    assert "abbr:US" in keys("the U.S. and") and keys("the U.S. and")["abbr:US"] == "U.S."
+    assert keys("Gō spoke")  .get("w:C:go") is None and keys("we go") .get("w:l:go") == "go"
+    assert keys("then Gō spoke")["w:C:go"] == "Gō"
+    assert "sp:labor" not in keys("The Labour Party won")     # a name, not a spelling
+
+
+def test_style_option_is_validated(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    yml = root / "book.yml"
+    text = yml.read_text(encoding="utf-8")
+    yml.write_text(text + "style: 3\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(root)).stdout
+    assert "error[config-type]" in out and "'style'" in out
+    yml.write_text(text + "style: style/nowhere.yml\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(root))
+    assert result.returncode == 1 and "error[missing-file]: style file 'style/nowhere.yml' does not exist" \
+        in result.stdout
+    (root / "style").mkdir()
+    (root / "style" / "house.yml").write_text("terms:\n  US: [U.S.]\nquotes: maybe\nextra: 1\n", encoding="utf-8")
+    yml.write_text(text + "style: style/house.yml\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(root)).stdout
+    assert "style/house.yml:3:1: error[style-rule]: 'quotes' must be true or false" in out
+    assert "style/house.yml:4:1: error[style-rule]: unknown key 'extra' in the house style" in out
+    (root / "style" / "house.yml").write_text("extends: substitution\nswap:\n  '(unclosed': x\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(root)).stdout
+    assert "error[style-rule]: the pattern '(unclosed' is not a regular expression" in out
