@@ -53,7 +53,7 @@ def mini(tmp_path_factory) -> Built:
 def volume(tmp_path_factory) -> Built:
     """The volume this repository holds, built into all three editions once."""
     root = tmp_path_factory.mktemp("volume")
-    for name in ("book.yml", "chapters", "bibliography"):
+    for name in ("book.yml", "chapters", "bibliography", "style"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, root / name)
