@@ -40,7 +40,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import yamlpos
+from . import sandbox, yamlpos
 from .diagnostics import Diagnostic, Location, error, warning
 from .model import Book
 
@@ -122,16 +122,20 @@ def load(book: Book) -> tuple[HouseStyle | None, list[Diagnostic]]:
         return None, []
     style = HouseStyle(files=config.style)
     diags: list[Diagnostic] = []
-    for index, name in enumerate(config.style):
-        path = config.root / name
+    for name in config.style:
+        path = sandbox.inside(config.root, name)
+        if path is None:
+            diags.append(sandbox.outside(name, config.where("style"), "style file"))
+            continue
         try:
             if path.is_dir():
-                files = sorted(p for p in path.rglob("*.yml") if p.is_file())
+                files = sorted(p for p in path.rglob("*.yml")
+                               if p.is_file() and sandbox.inside(config.root, p) is not None)
                 if not files:
                     diags.append(error("style-rule", f"the style folder '{name}' holds no .yml rule files",
                                        config.where("style"), "put house.yml or Vale rule files (*.yml) in it"))
                 for rule_file in files:
-                    _load_file(rule_file, rule_file.relative_to(config.root).as_posix(), style, diags)
+                    _load_file(rule_file, (Path(name) / rule_file.relative_to(path)).as_posix(), style, diags)
             elif path.is_file():
                 _load_file(path, Path(name).as_posix(), style, diags)
             else:

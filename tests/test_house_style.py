@@ -189,3 +189,13 @@ def test_style_option_is_validated(tmp_path_factory):
     (root / "style" / "house.yml").write_text("extends: substitution\nswap:\n  '(unclosed': x\n", encoding="utf-8")
     out = run_cli("check", "--book", str(root)).stdout
     assert "error[style-rule]: the pattern '(unclosed' is not a regular expression" in out
+
+
+def test_a_style_outside_the_book_is_refused(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    (root.parent / "outside.yml").write_text("terms:\n  US: [U.S.]\n", encoding="utf-8")
+    yml = root / "book.yml"
+    yml.write_text(yml.read_text(encoding="utf-8") + "style: ../outside.yml\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(root))
+    assert result.returncode == 1 and "error[path-outside-book]: the style file '../outside.yml' lies outside" \
+        in result.stdout
