@@ -48,7 +48,7 @@ class CheckResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def check(root: Path, progress: Progress | None = None) -> CheckResult:
+def check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
     """Load the book and run every check; never raises for problems in the book.
 
     A publication left half done by a killed build is completed first, if no build is running."""
@@ -60,13 +60,13 @@ def check(root: Path, progress: Progress | None = None) -> CheckResult:
                 _remove_stale_staging(root / "build")
     except (OSError, BuildError):
         pass  # nothing to complete, or nothing we may write: checking needs neither
-    return _check(root, progress)
+    return _check(root, progress, jobs)
 
 
-def _check(root: Path, progress: Progress | None = None) -> CheckResult:
+def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
     progress = progress or Silent()
     try:
-        loaded = load_book(root, progress)
+        loaded = load_book(root, progress, jobs)
     except BuildError as exc:
         return CheckResult(None, None, sorted(exc.diagnostics, key=sort_key))
     index = build_index(loaded.book)
@@ -89,7 +89,7 @@ def adjust(diagnostics: list[Diagnostic], settings: dict[str, str]) -> list[Diag
 
 
 def build(root: Path, editions: list[str], *, strict: bool = False,
-          progress: Progress | None = None) -> tuple[list[Path], list[Diagnostic]]:
+          progress: Progress | None = None, jobs: int | None = None) -> tuple[list[Path], list[Diagnostic]]:
     """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail."""
     progress = progress or Silent()
     root = root.resolve()
@@ -102,13 +102,13 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         except OSError as exc:
             raise BuildError([_unwritable(root, out_dir, exc)]) from None
         progress.step(f"reading the book in {root}")
-        result = _check(root, progress)
+        result = _check(root, progress, jobs)
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress)
+        prepared = prepare(book, index, progress, jobs)
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:
