@@ -48,8 +48,12 @@ class CheckResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def check(root: Path, progress: Progress | None = None) -> CheckResult:
+def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
+          reuse: bool = False) -> CheckResult:
     """Load the book and run every check; never raises for problems in the book.
+
+    ``reuse``: if no file of the book has changed since the last check, return its diagnostics
+    (without the book and index, which are then None) instead of checking again.
 
     A publication left half done by a killed build is completed first, if no build is running."""
     root = root.resolve()
@@ -60,13 +64,19 @@ def check(root: Path, progress: Progress | None = None) -> CheckResult:
                 _remove_stale_staging(root / "build")
     except (OSError, BuildError):
         pass  # nothing to complete, or nothing we may write: checking needs neither
-    return _check(root, progress)
+    inputs = _inputs(root) if reuse else None
+    previous = _last(root, "check", inputs)
+    if previous is not None:
+        return CheckResult(None, None, previous["diagnostics"])
+    result = _check(root, progress, jobs)
+    _remember(root, "check", inputs, result.diagnostics)
+    return result
 
 
-def _check(root: Path, progress: Progress | None = None) -> CheckResult:
+def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
     progress = progress or Silent()
     try:
-        loaded = load_book(root, progress)
+        loaded = load_book(root, progress, jobs)
     except BuildError as exc:
         return CheckResult(None, None, sorted(exc.diagnostics, key=sort_key))
     index = build_index(loaded.book)
@@ -89,7 +99,7 @@ def adjust(diagnostics: list[Diagnostic], settings: dict[str, str]) -> list[Diag
 
 
 def build(root: Path, editions: list[str], *, strict: bool = False,
-          progress: Progress | None = None) -> tuple[list[Path], list[Diagnostic]]:
+          progress: Progress | None = None, jobs: int | None = None) -> tuple[list[Path], list[Diagnostic]]:
     """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail."""
     progress = progress or Silent()
     root = root.resolve()
@@ -101,14 +111,19 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             _remove_stale_staging(out_dir)
         except OSError as exc:
             raise BuildError([_unwritable(root, out_dir, exc)]) from None
+        inputs = _inputs(root, editions)
+        previous = _last(root, "-".join(editions), inputs, strict)
+        if previous is not None:
+            progress.step("nothing has changed since the last build: the editions in build/ are up to date")
+            return previous["outputs"], previous["diagnostics"]
         progress.step(f"reading the book in {root}")
-        result = _check(root, progress)
+        result = _check(root, progress, jobs)
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress)
+        prepared = prepare(book, index, progress, jobs)
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:
@@ -145,7 +160,112 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 pass  # the journal stays, and the staging with it: the next command completes it
             else:
                 shutil.rmtree(staging_root, ignore_errors=True)
+        _remember(root, "-".join(editions), inputs, result.diagnostics + rendered, written, strict)
     return written, result.diagnostics + rendered
+
+
+# --- nothing changed: nothing to do -------------------------------------------------------------------
+#
+# A build (or check) records what it was made from: the size and modification time of every file of the
+# book (build/ and hidden folders aside), of the parse cache, of build_book's own code, templates and
+# pandoc, and of the outputs it published. When all of that is as recorded, the outputs in build/ are
+# those a new build would write, and the recorded diagnostics are reprinted instead of building again.
+
+LAST_FORMAT = "build_book-last 1"
+LAST_FOLDER = ".cache/last"
+MAX_FILES = 20_000      # a book folder holding more than this is not fingerprinted (it is always built)
+
+
+def _stats(folder: Path, skip_top: frozenset = frozenset()) -> list | None:
+    out = []
+    for top, dirs, files in os.walk(folder):
+        here = Path(top)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here == folder and d in skip_top))
+        for name in sorted(files):
+            if name.endswith(".tmp"):
+                continue
+            try:
+                st = os.stat(here / name)
+            except OSError:
+                continue
+            out.append([(here / name).relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns, st.st_ino])
+            if len(out) > MAX_FILES:
+                return None
+    return out
+
+
+def _inputs(root: Path, editions: list[str] = ()) -> str | None:
+    """A digest of every input a build or check reads (None when the folder is too large to walk)."""
+    from . import cache as cachefile
+    from .templating import PACKAGE_TEMPLATES
+
+    book = _stats(root, frozenset({"build"}))
+    if book is None:
+        return None
+    pandoc_binary = ""
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("pypandoc")
+        binary = Path(spec.origin).parent / "files" / "pandoc" if spec and spec.origin else None
+        st = binary.stat() if binary else None
+        pandoc_binary = [str(binary), st.st_size, st.st_mtime_ns] if st else ""
+    except (ImportError, OSError, ValueError):
+        pass
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("BUILD_BOOK_") or k == "SOURCE_DATE_EPOCH")
+    return cachefile.digest(cachefile.version_key(), pandoc_binary, env, list(editions), book,
+                            _stats(root / "build" / ".cache" / "ast") or [],
+                            _stats(PACKAGE_TEMPLATES) or [] if editions else [])
+
+
+def _outputs(paths: list[Path]) -> list:
+    out = []
+    for path in paths:
+        if path.is_dir():
+            out.append([str(path), _stats(path)])
+        else:
+            try:
+                st = path.stat()
+            except OSError:
+                return [None]
+            out.append([str(path), st.st_size, st.st_mtime_ns, st.st_ino])
+    return out
+
+
+def _last(root: Path, name: str, inputs: str | None, strict: bool = False) -> dict | None:
+    """What the last build (or check) of this kind recorded, if nothing has changed since."""
+    from . import cache as cachefile
+
+    if inputs is None:
+        return None
+    body = cachefile.get(root / "build" / LAST_FOLDER, name, LAST_FORMAT)
+    if body is None:
+        return None
+    try:
+        record = json.loads(body)
+        if record["inputs"] != inputs or record["strict"] != strict:
+            return None
+        outputs = [Path(p) for p in record["outputs"]]
+        if _outputs(outputs) != record["stamps"]:
+            return None
+        diagnostics = [Diagnostic(d["severity"], d["code"], d["message"], Location(*d["location"]), d["hint"])
+                       for d in record["diagnostics"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {"outputs": outputs, "diagnostics": diagnostics}
+
+
+def _remember(root: Path, name: str, inputs: str | None, diagnostics: list[Diagnostic],
+              outputs: list[Path] = (), strict: bool = False) -> None:
+    from . import cache as cachefile
+
+    if inputs is None or not (root / "build").is_dir():
+        return
+    record = {"inputs": inputs, "strict": strict, "outputs": [str(p) for p in outputs],
+              "stamps": _outputs(list(outputs)),
+              "diagnostics": [{"severity": d.severity, "code": d.code, "message": d.message, "hint": d.hint,
+                               "location": [d.location.path, d.location.line, d.location.column]}
+                              for d in diagnostics]}
+    cachefile.put(root / "build" / LAST_FOLDER, name, json.dumps(record), LAST_FORMAT)
 
 
 # --- diagnostics for what is not in the author's files ---------------------------------------------

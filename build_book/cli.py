@@ -81,6 +81,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                              help="the book: its folder or its book.yml (default: the nearest book.yml in the "
                                   "current folder or a folder above)")
             cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        if name != "codes":
+            cmd.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                             help="work on N chapters at once (default: every core of this machine)")
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
@@ -92,6 +95,16 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                          help="print no progress or summary, only problems"
                          if name != "codes" else "print only the list, without the note on book.yml")
     return main
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not '{text}'")
+    return value
 
 
 # ---------------------------------------------------------------- finding the book
@@ -189,14 +202,14 @@ def _check(args, root: Path) -> int:
 
     if not args.quiet:
         print(f"checking the book in {root}", file=sys.stderr, flush=True)
-    result = pipeline.check(root)
+    result = pipeline.check(root, jobs=args.jobs, reuse=not args.fix_style)
     diags = result.diagnostics
     if args.fix_style:
         fixed = _fix_style(result, root, sys.stderr if args.format == "json" else sys.stdout)
         if fixed is None:
             return 1
         if fixed:
-            diags = pipeline.check(root).diagnostics
+            diags = pipeline.check(root, jobs=args.jobs).diagnostics
     failed = any(d.severity == "error" for d in diags) or (args.strict and bool(diags))
     if args.format == "json":
         print(to_json(diags))
@@ -239,7 +252,7 @@ def _build(args, root: Path, cwd: Path) -> int:
     editions = list(EDITIONS) if args.command == "all" else [args.command]
     progress = Progress(enabled=not args.quiet)
     try:
-        written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress)
+        written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress, jobs=args.jobs)
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         print(_summary(exc.diagnostics), file=sys.stderr)

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
+from . import cache as cachefile
 from . import pandoc, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
@@ -44,7 +44,7 @@ class Loaded:
         self.diagnostics = diagnostics
 
 
-def load_book(root: Path, progress=None) -> Loaded:
+def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     root = root.resolve()
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     listed: set[str] = set()
@@ -57,7 +57,7 @@ def load_book(root: Path, progress=None) -> Loaded:
     cache = root / "build" / ".cache" / "ast"
     sources = [_read_chapter(root, ref) for ref in refs]
     with ThreadPoolExecutor(max_workers=2) as background:
-        parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache)
+        parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
         bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
         parsing.result()
@@ -247,15 +247,10 @@ def _cached(cache: Path, digest: str) -> dict | None:
     """The document cached for the source with ``digest``, or None if there is none or it is not sound.
 
     An entry is trusted only if its header names this format and this source and the checksum of its
-    text matches, and the text is a pandoc document: a truncated, corrupted or swapped file is parsed
-    again (and overwritten) as if it were not there."""
-    try:
-        raw = (cache / f"{digest}.json").read_bytes()
-    except OSError:
-        return None
-    header, newline, body = raw.partition(b"\n")
-    if not newline or header.decode("ascii", errors="replace").split(" ") != \
-            [*AST_FORMAT.split(" "), digest, hashlib.sha256(body).hexdigest()]:
+    text matches (see :mod:`build_book.cache`), and the text is a pandoc document: a truncated,
+    corrupted or swapped file is parsed again (and overwritten) as if it were not there."""
+    body = cachefile.get(cache, digest, AST_FORMAT)
+    if body is None:
         return None
     try:
         doc = json.loads(body.decode("utf-8"))
@@ -267,16 +262,22 @@ def _cached(cache: Path, digest: str) -> dict | None:
     return doc
 
 
-def _parse_all(sources: list[_Source], cache: Path) -> None:
-    """Give every source pandoc's document: from the cache, or parsed in a few batches."""
+def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> None:
+    """Give every source pandoc's document: from the cache, or parsed in a few batches (one per core).
+
+    Entries of chapters no longer in the book (or edited since) are pruned."""
     todo: list[_Source] = []
+    used = set()
     for source in sources:
-        source.doc = _cached(cache, _digest(source.padded))
+        key = _digest(source.padded)
+        used.add(key)
+        source.doc = _cached(cache, key)
         if source.doc is None:
             todo.append(source)
+    cachefile.prune(cache, used)
     if not todo:
         return
-    workers = max(1, min(len(todo), os.cpu_count() or 2))
+    workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))
     batches = [todo[i::workers] for i in range(workers)]
 
     def parse(batch: list[_Source]) -> None:
@@ -317,17 +318,7 @@ def _parse_all(sources: list[_Source], cache: Path) -> None:
 
 def _store(cache: Path, digest: str, text: str) -> None:
     """Cache pandoc's JSON ``text`` (as it came) under a header that lets :func:`_cached` check it."""
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / f"{digest}.json"
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        body = text.encode("utf-8")
-        with open(tmp, "wb") as out:
-            out.write(f"{AST_FORMAT} {digest} {hashlib.sha256(body).hexdigest()}\n".encode("ascii"))
-            out.write(body)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only tree still builds, just without the cache
+    cachefile.put(cache, digest, text, AST_FORMAT)
 
 
 def normal_label(label: str) -> str:

@@ -10,11 +10,17 @@ then write the same documents, each with its own link targets.
 from __future__ import annotations
 
 import copy
+import json
+import multiprocessing
+import os
 import re
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+from . import cache as cachefile
 from . import pandoc, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
@@ -25,9 +31,13 @@ from .walk import words as text_inlines
 
 @dataclass(frozen=True)
 class Prepared:
-    chapters: dict[int, list]   # chapter index -> blocks, ready to write
+    chapters: Mapping[int, list]   # chapter index -> blocks, ready to write (read from the cache on demand)
     references: list            # the formatted reference list (blocks)
     fragments: dict = field(default_factory=dict)  # HTML written from these, shared by the renderers
+    keys: dict[int, str] = field(default_factory=dict)  # chapter index -> digest of all its blocks depend on
+    references_key: str = ""    # digest of all the reference list depends on
+    cache: Path | None = None   # build/.cache of the book (None: nothing is cached)
+    jobs: int = 1               # how many chapters may be worked on at once
 
 
 def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
@@ -131,46 +141,322 @@ def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
     return blocks
 
 
-def prepare(book: Book, index: LabelIndex, progress=None) -> Prepared:
-    wrapped = []
-    files = {(book.config.root / c.path).resolve(): c.label for c in book.chapters}
+CHAPTER_FORMAT = "build_book-chapter 1"   # header of a cached chapter (see cache.py)
+REFERENCES_FORMAT = "build_book-references 1"
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None) -> Prepared:
+    """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
+    cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
+    processes, default every core).
+
+    Citations stay book-wide correct although each chapter is formatted alone: citeproc sees the
+    chapter after a hidden citation of every work the chapters before it cite (in the order they are
+    first cited, then the last work cited before the chapter), and with every work the book cites as
+    ``nocite``. So disambiguation (2001a/2001b) is that of the whole book, a work cited in an earlier
+    chapter is cited in its subsequent (short) form, numeric styles number in the book's order, and
+    "ibid." follows the previous chapter's last citation, all as one pass over the book would."""
+    jobs = jobs or default_jobs()
+    plan = _Plan.of(book, index)
+    cache = book.config.root / "build" / ".cache"
+    folder = cache / "chapters"
+    keys = {chapter.index: plan.key(chapter) for chapter in book.chapters}
+    texts: dict[int, str] = {}
+    todo = []
     for chapter in book.chapters:
+        text = cachefile.get_text(folder, keys[chapter.index], CHAPTER_FORMAT)
+        if text is None:
+            todo.append(chapter.index)
+        else:
+            texts[chapter.index] = text
+    refs_key = plan.references_key()
+    refs_text = cachefile.get_text(cache / "references", refs_key, REFERENCES_FORMAT)
+    if todo or refs_text is None:
+        if progress:
+            what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
+            progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
+        tasks = [("chapter", i) for i in todo] + ([("references", None)] if refs_text is None else [])
+        for (kind, number), (status, value) in zip(tasks, _run_all(plan, tasks, jobs)):
+            if status != "ok":
+                raise BuildError([_citeproc_failed(book, status, value)])
+            if kind == "chapter":
+                texts[number] = value
+                cachefile.put(folder, keys[number], value, CHAPTER_FORMAT)
+            else:
+                refs_text = value
+                cachefile.put(cache / "references", refs_key, value, REFERENCES_FORMAT)
+    cachefile.prune(folder, set(keys.values()))
+    cachefile.prune(cache / "references", {refs_key})
+    return Prepared(_Blocks(texts), json.loads(refs_text), {}, keys, refs_key, cache, jobs)
+
+
+class _Blocks(Mapping):
+    """Chapter index -> blocks, each parsed from its JSON text only when a renderer asks for it."""
+
+    def __init__(self, texts: dict[int, str]):
+        self._texts = texts
+        self._blocks: dict[int, list] = {}
+
+    def __getitem__(self, number: int) -> list:
+        if number not in self._blocks:
+            self._blocks[number] = json.loads(self._texts[number])
+        return self._blocks[number]
+
+    def __iter__(self):
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+def _citeproc_failed(book: Book, status: str, value):
+    if status == "timeout":
+        return error("pandoc-timeout", f"formatting the citations took longer than {value:g} seconds and was stopped",
+                     book.config.where("bibliography"),
+                     f"a very large bibliography may need more time: set {pandoc.TIMEOUT_ENV}=SECONDS")
+    # the checks read the .bib files as pandoc does; what is left is the style file
+    detail = " ".join(str(value).split())[:300]
+    return error("csl-invalid", f"citations could not be formatted: {detail}", book.config.where("csl"),
+                 "check the citation style file named by 'csl:' (it must be CSL 1.0 XML)")
+
+
+@dataclass
+class _Plan:
+    """What the chapters' citations and cross-references depend on, worked out once per build."""
+
+    book: Book
+    index: LabelIndex
+    files: dict           # chapter file -> its label, for links between chapter files
+    csl: Path | None
+    cited: dict[int, list[str]]       # chapter -> the works it cites, in order
+    order: list[str]                  # every work the book cites, in the order first cited
+    earlier: dict[int, list[str]]     # chapter -> the works cited before it, in the order first cited
+    last: dict[int, str | None]       # chapter -> the last work cited before it
+    common: str                       # digest of what every chapter depends on
+    citing: str                       # digest of the style and what the bibliography files share
+    whole_book: bool                  # the style numbers works or keeps them in citation order
+    names: dict[str, frozenset]       # work -> the words of its authors' and editors' family names
+
+    @classmethod
+    def of(cls, book: Book, index: LabelIndex) -> "_Plan":
+        csl = styles.resolve(book.config.csl, book.config.root)
+        cited = {c.index: [k for k in c.targets.cites if not is_crossref(k)] for c in book.chapters}
+        order: list[str] = []
+        seen: set[str] = set()
+        earlier: dict[int, list[str]] = {}
+        last: dict[int, str | None] = {}
+        previous = None
+        for chapter in book.chapters:
+            earlier[chapter.index] = list(order)
+            last[chapter.index] = previous
+            for key in cited[chapter.index]:
+                if key not in seen:
+                    seen.add(key)
+                    order.append(key)
+                previous = key
+        config = book.config
+        common = cachefile.digest(cachefile.version_key(), pandoc.version(), config.words, config.page_references,
+                                  config.lang)
+        style = _read(csl) if csl else "default style"
+        citing = cachefile.digest(common, style, [_shared_definitions(p) for p in book.bibliography.paths])
+        whole_book = _order_matters(style) if csl else False
+        entries = book.bibliography.entries
+        names = {key: _family_words(entries[key]) if key in entries else frozenset() for key in order}
+        files = {(config.root / c.path).resolve(): c.label for c in book.chapters}
+        return cls(book, index, files, csl, cited, order, earlier, last, common, citing, whole_book, names)
+
+    def citations(self, number: int) -> tuple[list[str], list[str]]:
+        """The works cited before chapter ``number`` that citeproc must see first, and every work it must
+        know of, for the chapter's citations to come out as in one pass over the whole book.
+
+        Positions (first, subsequent, ibid.) depend on the earlier citations of the same works and on the
+        last one; disambiguation depends on the works whose citations could read alike, that is those
+        sharing a family name with one the chapter cites (or with no name at all). A style that numbers
+        works or lists them in citation order needs every earlier work, in order."""
+        own = self.cited[number]
+        if not own:
+            return [], []
+        mine = set(own)
+        before = list(self.earlier[number]) if self.whole_book else [k for k in self.earlier[number] if k in mine]
+        if self.last[number] is not None:
+            before.append(self.last[number])
+        words = set().union(*(self.names.get(k, frozenset()) for k in mine | set(before)))
+        known = [k for k in self.order if k in mine or k in before or not self.names[k] or self.names[k] & words]
+        if self.whole_book:
+            known = list(self.order)
+        return before, known
+
+    def key(self, chapter: Chapter) -> str:
+        """The digest of everything ``chapter``'s prepared blocks depend on."""
+        index = self.index
+        ids = {normal_ref(k)[0] for k in chapter.targets.cites if is_crossref(k)}
+        ids |= {lab.id for lab in index.labels.values() if lab.chapter == chapter.index}
+        labels = []
+        for ident in sorted(ids):
+            label = index.get(ident)
+            if label is None:
+                labels.append([ident])
+            else:
+                front = label.chapter is not None and self.book.chapters[label.chapter].matter == FRONT
+                labels.append([ident, label.kind, label.number, label.title, front])
+        local = [t for t in chapter.targets.links if t and not t.startswith("#") and not is_external(t)]
+        files = sorted([str(p), lab] for p, lab in self.files.items()) if local else []
+        citations = []
+        if self.cited[chapter.index]:
+            before, known = self.citations(chapter.index)
+            citations = [self.citing, before, known, self._entries(known)]
+        return cachefile.digest(self.common, pandoc.document(chapter.blocks), labels, files, citations)
+
+    def _entries(self, keys: list[str]) -> list:
+        entries = self.book.bibliography.entries
+        out = []
+        for k in keys:
+            entry = entries.get(k)
+            out.append([k, entry.type, entry.fields] if entry else [k])
+            for parent in (entry.fields.get(f) for f in ("crossref", "xdata", "xref")) if entry else ():
+                if parent and parent in entries:    # what it inherits
+                    out.append([parent, entries[parent].type, entries[parent].fields])
+        return out
+
+    def references_key(self) -> str:
+        return cachefile.digest(self.citing, "references", self.order, self._entries(self.order))
+
+    def chapter(self, number: int) -> str:
+        """One chapter's blocks, ready to write, as JSON text."""
+        book, index = self.book, self.index
+        chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
         blocks = resolve_crossrefs(blocks, book, index)
-        blocks = resolve_file_links(blocks, chapter, book, files)
+        blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
-        wrapped.append({"t": "Div", "c": [[f"bb-chapter-{chapter.index}", [], []], blocks]})
-    wrapped.append({"t": "Div", "c": [["refs", [], []], []]})
-    meta = {"lang": {"t": "MetaString", "c": book.config.lang}}
-    if progress:
-        progress.step("formatting citations (citeproc, %s)" % book.config.csl)
-    csl = styles.resolve(book.config.csl, book.config.root)
+        if self.cited[number]:
+            wrapped = []
+            before, known = self.citations(number)
+            if before:
+                wrapped.append({"t": "Div", "c": [["bb-before", [], []],
+                                                  [{"t": "Para", "c": [_cite(k) for k in before]}]]})
+            wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
+            doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), list(book.bibliography.paths),
+                                  self.csl, book.config.root)
+            blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
+        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
+            blocks = mark_japanese(blocks)
+        return json.dumps(blocks, ensure_ascii=False)
+
+    def references(self) -> str:
+        """The reference list of every work the book cites, as JSON text of its blocks."""
+        book = self.book
+        if not self.order:
+            blocks = [{"t": "Div", "c": [["refs", [], []], []]}]
+        else:
+            doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
+                                                  self._meta(self.order)),
+                                  list(book.bibliography.paths), self.csl, book.config.root)
+            blocks = [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"]
+        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
+            blocks = mark_japanese(blocks)
+        return json.dumps(blocks, ensure_ascii=False)
+
+    def _meta(self, keys: list[str]) -> dict:
+        nocite = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[_citation(k) for k in keys], []]}]}
+        return {"lang": {"t": "MetaString", "c": self.book.config.lang}, "nocite": nocite}
+
+
+def _citation(key: str) -> dict:
+    return {"citationId": key, "citationPrefix": [], "citationSuffix": [], "citationMode": {"t": "NormalCitation"},
+            "citationNoteNum": 0, "citationHash": 0}
+
+
+def _cite(key: str) -> dict:
+    return {"t": "Cite", "c": [[_citation(key)], [Str(f"[@{key}]")]]}
+
+
+def _read(path: Path) -> str:
     try:
-        doc = pandoc.citeproc(pandoc.document(wrapped, meta), list(book.bibliography.paths), csl, book.config.root)
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "missing"
+
+
+SHARED = re.compile(r"^\s*@(string|preamble)\b.*$", re.I | re.M)
+
+
+def _shared_definitions(path: Path) -> list[str]:
+    """What in a .bib file may change entries other than its own: @string and @preamble."""
+    return [m.group(0) for m in SHARED.finditer(_read(path))]
+
+
+def _order_matters(style: str) -> bool:
+    """Does a CSL style number the works, or list them in the order they are cited? Then a chapter's
+    citations depend on every work cited before it."""
+    if "citation-number" in style:
+        return True
+    bibliography = style.partition("<bibliography")[2]
+    return "<sort" not in bibliography
+
+
+NAME_FIELDS = ("author", "editor", "translator", "bookauthor")
+
+
+def _family_words(entry) -> frozenset:
+    """The words of the family names of a work's people (and of the given names when a name is written
+    'Given Family', whose family part is not marked): works sharing none cannot be cited alike."""
+    words: set[str] = set()
+    for name_field in NAME_FIELDS:
+        value = entry.fields.get(name_field, "")
+        for name in re.split(r"\s+and\s+", value):
+            family = name.split(",", 1)[0] if "," in name else " ".join(name.split()[1:] or name.split())
+            words.update(w.lower() for w in re.findall(r"\w+", family))
+    if entry.fields.get("crossref") or entry.fields.get("xdata") or entry.fields.get("xref"):
+        words.add("\0inherits")    # what it inherits is not in its own fields: keep it with its kind
+    return frozenset(words)
+
+
+# the plan of the build in progress, inherited by the worker processes (forked: nothing is pickled)
+_PLAN: _Plan | None = None
+
+
+def _work(task: tuple) -> tuple[str, object]:
+    kind, number = task
+    try:
+        return "ok", (_PLAN.chapter(number) if kind == "chapter" else _PLAN.references())
     except pandoc.PandocTimeout as exc:
-        raise BuildError([error("pandoc-timeout", f"formatting the citations took longer than {exc.seconds:g} "
-                                "seconds and was stopped", book.config.where("bibliography"),
-                                f"a very large bibliography may need more time: set {pandoc.TIMEOUT_ENV}=SECONDS")]) \
-            from None
+        return "timeout", exc.seconds
     except pandoc.PandocError as exc:
-        # the checks read the .bib files as pandoc does; what is left is the style file
-        detail = " ".join(str(exc).split())[:300]
-        raise BuildError([error("csl-invalid", f"citations could not be formatted: {detail}",
-                                book.config.where("csl"),
-                                "check the citation style file named by 'csl:' (it must be CSL 1.0 XML)")]) from None
-    chapters: dict[int, list] = {}
-    references: list = []
-    for block in doc["blocks"]:
-        if block["t"] == "Div":
-            ident = block["c"][0][0]
-            if ident.startswith("bb-chapter-"):
-                chapters[int(ident.removeprefix("bb-chapter-"))] = block["c"][1]
-            elif ident == "refs":
-                references = [block]
-    if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
-        chapters = {number: mark_japanese(blocks) for number, blocks in chapters.items()}
-        references = mark_japanese(references)
-    return Prepared(chapters, references)
+        return "error", str(exc)
+
+
+def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, object]]:
+    """Run ``tasks`` (each a chapter or the reference list): in this process if one job, else in
+    ``jobs`` worker processes forked from this one (the work is Python and citeproc)."""
+    global _PLAN
+    _PLAN = plan
+    try:
+        workers = min(jobs, len(tasks))
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [_work(task) for task in tasks]
+        # the longest first, so that no worker is left with a long chapter at the end
+        order = sorted(range(len(tasks)), key=lambda n: -_size(plan, tasks[n]))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = dict(zip(order, pool.map(_work, [tasks[n] for n in order])))
+        return [done[n] for n in range(len(tasks))]
+    finally:
+        _PLAN = None
+
+
+def _size(plan: _Plan, task: tuple) -> int:
+    kind, number = task
+    if kind != "chapter":
+        return len(plan.order) * 50
+    return len(plan.book.chapters[number].blocks)
 
 
 # Kana, CJK ideographs, CJK punctuation and full-width forms: text set in a Japanese font.

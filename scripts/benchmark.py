@@ -1,24 +1,33 @@
 #!/usr/bin/env python3
 """Benchmark build_book on a synthetic book of the size of a large edited volume.
 
-Writes a book of 30 chapters, about 150,000 words in all, with 1,000 bibliography
-entries, citations in text, footnotes and tables, and cross-references between
-chapters, into a temporary folder; then times `check` with an empty parse cache
-(cold), again with the cache filled (warm), and a full HTML build.
+Writes a book of 12 chapters, about 145,000 words, with 1,000 bibliography entries (two works per author
+and year, so that citeproc must write 2001a/2001b), 1,200 citations, 480 footnotes and cross-references
+between chapters, into a temporary folder. Then, in one run, times each task (median of --repeat runs)
+and its peak memory (the resident memory of the whole process tree, build_book and every pandoc it
+runs, sampled from /proc), and prints each as a ratio to plain pandoc on the same chapters measured in
+the same run:
 
-    .venv/bin/python scripts/benchmark.py [--words 150000] [--entries 1000] [--keep DIR]
+    check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
+    check after a one-word edit in one chapter; PDF rows with --pdf (slow); the time from a saved edit
+    to the rebuilt page under `serve` once that command exists ("n/a" until then).
 
-Figures are printed as seconds and as ratios to the cold check of the same run.
+    .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
+
+This is a script to read, not a test: nothing fails on a slow machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import subprocess
 import sys
+import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,91 +37,230 @@ WORDS = ("alliance treaty security commitment deterrence burden sharing bases as
          "a for with on by as that which was were is are its their").split()
 
 
-def paragraph(rng: random.Random, words: int, keys: list[str], labels: list[str]) -> str:
+def paragraph(rng: random.Random, words: int, keys: list[str], labels: list[str], every: int) -> str:
     out = []
     for i in range(words):
         out.append(rng.choice(WORDS))
-        if i and i % 40 == 0:
+        if rng.random() < 1 / every:
             out[-1] += f" [@{rng.choice(keys)}, {rng.randint(1, 300)}]"
-        if i and i % 97 == 0 and labels:
+        if rng.random() < 1 / 500 and labels:
             out[-1] += f" (see @{rng.choice(labels)})"
     return " ".join(out).capitalize() + "."
 
 
-def make_book(root: Path, words: int, entries: int, chapters: int = 30) -> None:
+def make_book(root: Path, words: int, entries: int, chapters: int = 12, citations: int = 1200,
+              footnotes: int = 480) -> list[str]:
+    """Write the synthetic book; return its chapter files (relative to ``root``)."""
     rng = random.Random(2012)
     (root / "chapters").mkdir(parents=True)
     (root / "bibliography").mkdir()
     keys = [f"author{i:04d}" for i in range(entries)]
     bib = []
     for i, key in enumerate(keys):
-        bib.append(f"@book{{{key},\n  author = {{Author{i}, Given}},\n  title = {{A Study of Alliances, Volume {i}}},\n"
-                   f"  publisher = {{Example Press}},\n  address = {{Tokyo}},\n  year = {{{1950 + i % 60}}}\n}}\n")
+        # two works per author and year: citeproc must tell them apart (2001a, 2001b) across chapters
+        bib.append(f"@book{{{key},\n  author = {{Author{i // 2}, Given}},\n  title = {{A Study of Alliances, "
+                   f"Volume {i}}},\n  publisher = {{Example Press}},\n  address = {{Tokyo}},\n"
+                   f"  year = {{{1950 + (i // 2) % 60}}}\n}}\n")
     (root / "bibliography" / "references.bib").write_text("\n".join(bib), encoding="utf-8")
     per_chapter = words // chapters
+    per_paragraph = 150
+    paragraphs = per_chapter // per_paragraph
+    every = max(10, words // max(1, citations - footnotes))    # citations in the text; the rest in footnotes
+    note_every = max(1, (paragraphs * chapters) // max(1, footnotes))
     labels = [f"sec-ch{c:02d}" for c in range(chapters)]
     files = []
+    count = 0
     for c in range(chapters):
         lines = [f"---\nauthors: [a]\nstatus: draft\n---\n\n# Chapter {c} {{#sec-ch{c:02d}}}\n"]
-        written = 0
         section = 0
-        while written < per_chapter:
-            if written % 1500 < 150:
+        for p in range(paragraphs):
+            if p % 10 == 0:
                 section += 1
                 lines.append(f"## Section {section} {{#sec-ch{c:02d}-s{section}}}\n")
-            text = paragraph(rng, 150, keys, labels)
-            lines.append(text + f"[^n{written}]\n\n[^n{written}]: See [@{rng.choice(keys)}].\n")
-            written += 155
+            text = paragraph(rng, per_paragraph, keys, labels, every)
+            count += 1
+            if count % note_every == 0:
+                lines.append(text + f"[^n{p}]\n\n[^n{p}]: See [@{rng.choice(keys)}].\n")
+            else:
+                lines.append(text + "\n")
         lines.append(f"| Key | Year |\n|:--|:--|\n| a | [@{keys[c]}] |\n\n: Table {c} {{#tbl-ch{c:02d}}}\n")
         lines.append(f"See @tbl-ch{c:02d}.\n")
         name = f"chapters/{c:02d}.md"
         (root / name).write_text("\n".join(lines), encoding="utf-8")
         files.append(name)
-    # cite every key once so that the check reports nothing
-    (root / "chapters" / "99-all.md").write_text(
-        "# Works Cited {#sec-all}\n\n" + " ".join(f"[@{k}]" for k in keys) + "\n", encoding="utf-8")
-    files.append("chapters/99-all.md")
     chapter_list = "\n".join(f"  - {f}" for f in files)
     (root / "book.yml").write_text(
         "title: Synthetic Volume\ncontributors:\n  a:\n    name: A Author\n"
-        f"bibliography: bibliography/references.bib\nchapters:\n{chapter_list}\n", encoding="utf-8")
+        f"bibliography: bibliography/references.bib\ndiagnostics:\n  bib-unused: off\n"
+        f"chapters:\n{chapter_list}\n", encoding="utf-8")
+    return files
 
 
-def timed(args: list[str], root: Path) -> tuple[float, subprocess.CompletedProcess]:
+def pandoc_binary() -> str:
+    import pypandoc
+    return pypandoc.get_pandoc_path()
+
+
+def _tree_rss(root_pid: int) -> int:
+    """Resident memory (bytes) of ``root_pid`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, changed = {root_pid}, True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall time, peak memory of the process tree, and the result of ``command``."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "build_book", *args, "--book", str(root)],
-                            capture_output=True, text=True)
-    return time.perf_counter() - start, result
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(child.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return seconds, peak, subprocess.CompletedProcess(command, child.returncode, out, err)
+
+
+def build_book(args: list[str], root: Path, jobs: int | None) -> list[str]:
+    extra = ["--jobs", str(jobs)] if jobs else []
+    return [sys.executable, "-m", "build_book", *args, "--book", str(root), *extra]
+
+
+def has_command(name: str) -> bool:
+    result = subprocess.run([sys.executable, "-m", "build_book", "--help"], capture_output=True, text=True)
+    return f"    {name} " in result.stdout or f"\n    {name}\n" in result.stdout
+
+
+class Edits:
+    """A one-word edit in one chapter, a different one each time."""
+
+    def __init__(self, path: Path):
+        self.path, self.n = path, 0
+
+    def __call__(self) -> None:
+        self.n += 1
+        text = self.path.read_text(encoding="utf-8")
+        old, new = ("treaty", "treatise") if self.n % 2 else ("treatise", "treaty")
+        self.path.write_text(text.replace(f" {old} ", f" {new} ", 1), encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--words", type=int, default=150_000)
+    parser.add_argument("--words", type=int, default=145_000)
     parser.add_argument("--entries", type=int, default=1_000)
+    parser.add_argument("--chapters", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each task; the median is shown")
+    parser.add_argument("--jobs", type=int, default=None, help="build_book --jobs (default: every core)")
+    parser.add_argument("--pdf", action="store_true", help="time the PDF too (slow)")
     parser.add_argument("--keep", type=Path, help="write the synthetic book here and keep it")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="build_book-bench-")) / "book"
     if root.exists():
         shutil.rmtree(root)
-    make_book(root, args.words, args.entries)
-    words = sum(len(p.read_text().split()) for p in (root / "chapters").glob("*.md"))
-    print(f"synthetic book: {words:,} words in {len(list((root / 'chapters').glob('*.md')))} chapter files, "
-          f"{args.entries:,} bibliography entries")
-    rows = []
-    cold, result = timed(["check", "--strict"], root)
-    rows.append(("check, cold (empty parse cache)", cold, result))
-    warm, result = timed(["check", "--strict"], root)
-    rows.append(("check, warm (parse cache filled)", warm, result))
-    html, result = timed(["html", "-q"], root)
-    rows.append(("html build (warm cache)", html, result))
-    for name, seconds, result in rows:
-        status = "ok" if result.returncode == 0 else f"exit {result.returncode}"
-        print(f"  {name:36s} {seconds:7.2f} s   {seconds / cold:5.2f} x cold check   [{status}]")
+    files = make_book(root, args.words, args.entries, args.chapters)
+    words = sum(len((root / f).read_text().split()) for f in files)
+    cites = sum((root / f).read_text().count("[@") for f in files)
+    print(f"synthetic book: {words:,} words in {len(files)} chapters, {args.entries:,} bibliography entries, "
+          f"{cites:,} citations; {os.cpu_count()} cores, --jobs {args.jobs or 'default'}; "
+          f"median of {args.repeat} runs", flush=True)
+    pandoc = pandoc_binary()
+    bib = str(root / "bibliography" / "references.bib")
+    chapters = [str(root / f) for f in files]
+    out = Path(tempfile.mkdtemp(prefix="build_book-bench-pandoc-"))
+    edited = root / files[len(files) // 2]
+    edit = Edits(edited)
+
+    def median(command, before=None, cwd=None):
+        times, peaks, result = [], [], None
+        for _ in range(args.repeat):
+            if before:
+                before()
+            seconds, peak, result = measure(command, cwd)
+            times.append(seconds)
+            peaks.append(peak)
+            if result.returncode != 0:
+                break
+        return statistics.median(times), max(peaks), result
+
+    def cold():
+        shutil.rmtree(root / "build", ignore_errors=True)
+
+    base = {
+        "read": median([pandoc, *chapters, "-t", "json", "-o", str(out / "book.json")]),
+        "html": median([pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
+                        "-o", str(out / "book.html")]),
+        "epub": median([pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "--metadata=title:x",
+                        "-o", str(out / "book.epub")]),
+        "chapter": median([pandoc, str(edited), "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
+                           "-o", str(out / "chapter.html")]),
+    }
+    print("\nplain pandoc (the baselines):")
+    for name, what in (("read", "read every chapter (to JSON)"), ("html", "one-page HTML with citeproc"),
+                       ("epub", "EPUB with citeproc"), ("chapter", "the edited chapter alone, HTML with citeproc")):
+        seconds, peak, result = base[name]
+        print(f"  {what:48s} {seconds:7.2f} s {peak / 2**20:7.0f} MB" + ("" if result.returncode == 0 else
+                                                                          f"  [exit {result.returncode}]"))
+    bb = lambda *a: build_book(list(a), root, args.jobs)  # noqa: E731
+    tasks = [
+        ("check, cold", bb("check"), cold, "read"),
+        ("check, nothing changed", bb("check"), None, "read"),
+        ("check, one chapter edited", bb("check"), edit, "read"),
+        ("HTML, cold", bb("html", "-q"), cold, "html"),
+        ("HTML, nothing changed", bb("html", "-q"), None, "html"),
+        ("HTML, one chapter edited", bb("html", "-q"), edit, "chapter"),
+        ("EPUB, cold", bb("epub", "-q"), cold, "epub"),
+        ("EPUB, nothing changed", bb("epub", "-q"), None, "epub"),
+        ("EPUB, one chapter edited", bb("epub", "-q"), edit, "epub"),
+    ]
+    if args.pdf:
+        tasks += [("PDF, cold", bb("pdf", "-q"), cold, "html"),
+                  ("PDF, nothing changed", bb("pdf", "-q"), None, "html"),
+                  ("PDF, one chapter edited", bb("pdf", "-q"), edit, "html")]
+    print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s}  baseline")
+    failed = False
+    for name, command, before, against in tasks:
+        seconds, peak, result = median(command, before)
+        b_seconds, b_peak, _ = base[against]
+        status = "" if result.returncode == 0 else f"  [exit {result.returncode}]"
+        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak / 2**20:5.0f} MB "
+              f"{peak / max(1, b_peak):8.2f}x  {against}{status}", flush=True)
         if result.returncode != 0:
+            failed = True
             print(result.stdout[-2000:], result.stderr[-2000:])
+    if not args.pdf:
+        print(f"  {'PDF rows':30s}   skipped (run with --pdf)")
+    print(f"  {'serve, save to reloaded page':30s}   " + ("not measured yet" if has_command("serve") else
+                                                            "n/a (no serve command)"))
+    shutil.rmtree(out, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(root.parent, ignore_errors=True)
-    return 0 if all(r.returncode == 0 for _, _, r in rows) else 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

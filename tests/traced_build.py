@@ -39,10 +39,22 @@ def main() -> int:
     events: list[dict] = []
     recording = threading.Event()
     recording.set()
+    parent = os.getpid()
+    # worker processes forked by the build (chapters formatted in parallel) append their events as they
+    # happen, to a file opened now, before the hook (a forked worker's list would be lost with it)
+    children_log = os.open(log_path + ".children", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
 
     def hook(event: str, hook_args: tuple) -> None:
         if not recording.is_set() or event not in WATCHED:
             return
+        if os.getpid() != parent:
+            record: list[dict] = []
+            _record(event, hook_args, record)
+            os.write(children_log, (json.dumps(record[0]) + "\n").encode("utf-8"))
+            return
+        _record(event, hook_args, events)
+
+    def _record(event: str, hook_args: tuple, events: list) -> None:
         if event == "subprocess.Popen":
             executable, argv, cwd, _env = hook_args
             events.append({"event": event, "args": [_plain(executable), _plain(argv), _plain(cwd)]})
@@ -60,6 +72,9 @@ def main() -> int:
         status = exc.code if isinstance(exc.code, int) else 1
     finally:
         recording.clear()
+        os.close(children_log)
+        with open(log_path + ".children", encoding="utf-8") as forked:
+            events += [json.loads(line) for line in forked]
         with open(log_path, "w", encoding="utf-8") as log:
             for event in events:
                 log.write(json.dumps(event) + "\n")

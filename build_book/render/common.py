@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
+from .. import cache as cachefile
 from .. import pandoc, sandbox, sanitize
 from ..config import Contributor
 from ..labels import LabelIndex
@@ -77,31 +78,59 @@ def page_name(chapter: Chapter, ext: str) -> str:
     return name + ext
 
 
+FRAGMENT_FORMAT = "build_book-fragment 1"   # header of a cached HTML fragment (see cache.py)
+
+
 def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -> dict[int, str]:
-    """Each chapter's prepared blocks as an HTML fragment, written once per build and kind.
+    """Each chapter's prepared blocks as an HTML fragment, written once per build and kind, and
+    cached (``build/.cache/fragments-<kind>/``) by the digest of the blocks it is written from, so only
+    chapters whose blocks changed are written again, several at once.
 
     The HTML and EPUB editions share the fragments with footnotes at the end of
     the chapter; the PDF wants footnotes where they are called."""
     key = "inline-notes" if footnotes_inline else "end-notes"
     if key not in prepared.fragments:
-        docs = []
+        folder = prepared.cache / f"fragments-{key}" if prepared.cache else None
+        keys = {c.index: cachefile.digest(prepared.keys.get(c.index) or c.index, key) for c in book.chapters}
+        written: dict[int, str] = {}
+        todo = []
         for chapter in book.chapters:
+            text = cachefile.get_text(folder, keys[chapter.index], FRAGMENT_FORMAT, ".html") \
+                if folder and chapter.index in prepared.keys else None
+            if text is None:
+                todo.append(chapter)
+            else:
+                written[chapter.index] = text
+
+        def write(chapter: Chapter) -> str:
             blocks = prepared.chapters.get(chapter.index, [])
-            docs.append(pandoc.document(notes_to_spans(blocks) if footnotes_inline else blocks))
-        if footnotes_inline:
-            written = pandoc.write_html_many(docs)  # no notes left to number: one pandoc run
-        else:
             # pandoc numbers footnotes per document and lists them at its end: one run per chapter
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                written = list(pool.map(pandoc.write_html, docs))
-        prepared.fragments[key] = {c.index: html for c, html in zip(book.chapters, written)}
+            return pandoc.write_html(pandoc.document(notes_to_spans(blocks) if footnotes_inline else blocks))
+
+        with ThreadPoolExecutor(max_workers=max(1, prepared.jobs)) as pool:   # the work is pandoc's
+            for chapter, html in zip(todo, pool.map(write, todo)):
+                written[chapter.index] = html
+                if folder and chapter.index in prepared.keys:
+                    cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
+        if folder and prepared.keys:
+            cachefile.prune(folder, set(keys.values()), ".html")
+        prepared.fragments[key] = written
     return prepared.fragments[key]
 
 
 def references_html(prepared: Prepared) -> Markup:
     if not prepared.references:
         return Markup("")
-    return Markup(pandoc.write_html(pandoc.document(prepared.references)))
+    if "references" not in prepared.fragments:
+        folder = prepared.cache / "fragments-references" if prepared.cache and prepared.references_key else None
+        html = cachefile.get_text(folder, prepared.references_key, FRAGMENT_FORMAT, ".html") if folder else None
+        if html is None:
+            html = pandoc.write_html(pandoc.document(prepared.references))
+            if folder:
+                cachefile.put(folder, prepared.references_key, html, FRAGMENT_FORMAT, ".html")
+                cachefile.prune(folder, {prepared.references_key}, ".html")
+        prepared.fragments["references"] = html
+    return Markup(prepared.fragments["references"])
 
 
 def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext: str = ".html") -> list[ChapterView]:

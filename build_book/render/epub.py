@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 from markupsafe import Markup
 
+from .. import cache as cachefile
 from .. import fonts, templating
 from ..diagnostics import BuildError, error
 from . import RenderContext
@@ -132,16 +133,20 @@ def render(ctx: RenderContext) -> list[Path]:
     where.update({p.label: part_files[p.index] for p in book.parts})
     link_bodies(views, book, where)
     problems = []
+    folder = ctx.prepared.cache / "xhtml" if ctx.prepared.cache else None
+    used: set[str] = set()
     for view in views:
         try:
-            view.body_html = Markup(xhtml(str(view.body_html)))
-            view.title_html = Markup(xhtml(str(view.title_html)))
+            view.body_html = Markup(_cached_xhtml(str(view.body_html), folder, used))
+            view.title_html = Markup(_cached_xhtml(str(view.title_html), folder, used))
         except XhtmlError as exc:
             problems.append(error("html-unconvertible", f"this chapter's raw HTML cannot be written as the "
                                   f"XHTML an EPUB needs ({exc})", view.chapter.location,
                                   "look for raw HTML in the chapter and write it in Markdown"))
     if problems:
         raise BuildError(problems)
+    if folder:
+        cachefile.prune(folder, used, ".xhtml")
     context = book_context(book, index, views)
     modified = _modified()
     files: dict[str, bytes] = {}
@@ -195,6 +200,22 @@ def render(ctx: RenderContext) -> list[Path]:
     target = ctx.destination / f"{book.config.slug}.epub"
     _write_zip(target, opf, files)
     return [target]
+
+
+XHTML_FORMAT = "build_book-xhtml 1"
+
+
+def _cached_xhtml(html: str, folder: Path | None, used: set[str]) -> str:
+    """:func:`xhtml`, cached by the digest of the HTML (only what changed is read again)."""
+    if folder is None:
+        return xhtml(html)
+    key = cachefile.digest(cachefile.version_key(), html)
+    used.add(key)
+    text = cachefile.get_text(folder, key, XHTML_FORMAT, ".xhtml")
+    if text is None:
+        text = xhtml(html)
+        cachefile.put(folder, key, text, XHTML_FORMAT, ".xhtml")
+    return text
 
 
 def _svg_property(html: str) -> str:

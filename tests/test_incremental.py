@@ -1,0 +1,158 @@
+"""Incremental builds: after each kind of change, what a build reusing the caches writes is exactly what
+a clean build of the changed book writes; damaged cache entries are made again; --jobs changes nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import BOOKS, REPO
+
+SLUG = "alliances-in-miniature"
+ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1600000000"}   # the EPUB's modification date, fixed
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "build_book", *args], cwd=REPO, capture_output=True,
+                            text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def html_pages(root: Path) -> dict[str, str]:
+    folder = root / "build" / "html"
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.html"))}
+
+
+def epub_files(root: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(root / "build" / f"{SLUG}.epub") as z:
+        return {name: z.read(name) for name in z.namelist() if not name.endswith((".otf", ".woff"))}
+
+
+def same_as_clean(root: Path, tmp_path: Path, name: str, editions=("html",)) -> None:
+    """Build ``root`` (with its caches) and a copy without them; the outputs must be identical."""
+    clean = tmp_path / name
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
+    for edition in editions:
+        cli(edition, "--book", str(root))
+        cli(edition, "--book", str(clean))
+    pages = html_pages(root)
+    assert pages == html_pages(clean)
+    assert {"index.html", "bibliography.html", "origins.html", "cases.html"} <= set(pages)
+    if "epub" in editions:
+        assert epub_files(root) == epub_files(clean)
+
+
+def entries(root: Path, stage: str) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (root / "build" / ".cache" / stage).iterdir()}
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("incremental") / "mini"
+    shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
+    cli("html", "--book", str(root))
+    cli("epub", "--book", str(root))
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_an_edit_redoes_only_its_chapter(book, tmp_path):
+    before = entries(book, "chapters")
+    assert len(before) == 4
+    edit(book / "chapters" / "02-cases.md", "Japanese scholarship", "Japanese and Korean scholarship")
+    same_as_clean(book, tmp_path, "edit", ("html", "epub"))
+    after = entries(book, "chapters")
+    assert len(after) == 4 and len(set(after) - set(before)) == 1    # one chapter again; the old entry pruned
+    assert all(after[name] == stamp for name, stamp in before.items() if name in after)
+    assert "Japanese and Korean scholarship" in html_pages(book)["cases.html"]
+
+
+def test_a_renumbering_edit(book, tmp_path):
+    # a figure before fig-map: fig-map becomes Figure 1.2 in its chapter and where chapter 2 refers to it
+    edit(book / "chapters" / "01-origins.md", "## Balancing and Bandwagoning",
+         "![An earlier map.](figures/map.svg){#fig-earlier}\n\n## Balancing and Bandwagoning")
+    same_as_clean(book, tmp_path, "renumber")
+    pages = html_pages(book)
+    assert "Figure 1.2" in pages["cases.html"] and "Figure 1.2" in pages["index.html"]
+
+
+def test_a_changed_bibliography_entry(book, tmp_path):
+    edit(book / "bibliography" / "refs.bib", "title = {The Origins of Alliances}",
+         "title = {The Origins of Alliances, Revised}")
+    same_as_clean(book, tmp_path, "bib")
+    assert "Origins of Alliances, Revised" in html_pages(book)["bibliography.html"]
+
+
+def test_a_changed_book_yml(book, tmp_path):
+    # the subtitle is on the contents page; page references change every chapter's cross-references
+    edit(book / "book.yml", "subtitle: A Test Volume", "subtitle: A Tested Volume")
+    edit(book / "book.yml", "page-references: true", "page-references: false")
+    same_as_clean(book, tmp_path, "config", ("html", "epub"))
+    assert "A Tested Volume" in html_pages(book)["index.html"]
+
+
+def test_a_template_override(book, tmp_path):
+    template = book / "templates" / "html" / "chapter.html.j2"
+    template.parent.mkdir(parents=True)
+    text = (REPO / "templates" / "html" / "chapter.html.j2").read_text(encoding="utf-8")
+    template.write_text(text.replace("{{ view.body_html }}", "<p>OVERRIDDEN</p>\n{{ view.body_html }}"),
+                        encoding="utf-8")
+    same_as_clean(book, tmp_path, "template")
+    assert "OVERRIDDEN" in html_pages(book)["cases.html"]
+
+
+def test_damaged_cache_entries_are_made_again(book, tmp_path):
+    cli("html", "--book", str(book))
+    cli("epub", "--book", str(book))
+    good_pages, good_epub = html_pages(book), epub_files(book)
+    cache = book / "build" / ".cache"
+    damaged = {}
+    for stage, how in (("chapters", "truncate"), ("fragments-end-notes", "corrupt"), ("xhtml", "truncate"),
+                       ("references", "corrupt")):
+        entry = sorted((cache / stage).iterdir())[0]
+        data = entry.read_bytes()
+        damaged[entry] = data
+        entry.write_bytes(data[: len(data) // 2] if how == "truncate" else data.replace(b"a", b"e", 3))
+    (book / "chapters" / "00-preface.md").touch()   # something changed: the build looks at its caches
+    cli("html", "--book", str(book))
+    cli("epub", "--book", str(book))
+    assert html_pages(book) == good_pages
+    assert epub_files(book) == good_epub
+    for entry, data in damaged.items():
+        assert entry.read_bytes() == data, entry
+
+
+def test_jobs_do_not_change_the_outputs(book, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(book, one, ignore=shutil.ignore_patterns("build"))
+    shutil.copytree(book, two, ignore=shutil.ignore_patterns("build"))
+    for root, jobs in ((one, "1"), (two, "2")):
+        cli("html", "--book", str(root), "--jobs", jobs)
+        cli("epub", "--book", str(root), "--jobs", jobs)
+    assert html_pages(one) == html_pages(two)
+    assert epub_files(one) == epub_files(two)
+
+
+def test_nothing_changed_reuses_the_outputs_and_reprints_warnings(book, tmp_path):
+    first = cli("html", "--book", str(book))
+    again = cli("html", "--book", str(book))
+    assert "nothing has changed" in again.stderr
+    assert [l for l in again.stderr.splitlines() if "warning[" in l] == \
+        [l for l in first.stderr.splitlines() if "warning[" in l]
+    (book / "build" / "html" / "index.html").write_text("damaged", encoding="utf-8")
+    rebuilt = cli("html", "--book", str(book))
+    assert "nothing has changed" not in rebuilt.stderr
+    assert "Alliances" in (book / "build" / "html" / "index.html").read_text(encoding="utf-8")
