@@ -1,4 +1,4 @@
-"""The command line: ``python -m build_book pdf|epub|html|all|check|codes``.
+"""The command line: ``python -m build_book pdf|epub|html|all|check|codes|serve``.
 
 Parses the arguments, finds the book, calls the pipeline (build.py) and prints.
 Only this module prints diagnostics; everything else returns them.
@@ -41,6 +41,7 @@ COMMANDS = {
     "all": "build the PDF, the EPUB and the HTML edition",
     "check": "run every check without building anything",
     "codes": "list the diagnostic codes, their default severity and what they mean",
+    "serve": "preview the HTML edition in a browser, rebuilt and reloaded as you save",
 }
 
 EPILOG = """\
@@ -52,7 +53,8 @@ examples:
   {prog} pdf --book ~/volume  build the PDF of the book in ~/volume
   {prog} check --strict       fail on warnings too (as CI should)
   {prog} check --format json  diagnostics as JSON for editors' tools
-  {prog} codes                the diagnostic codes a book can adjust in book.yml"""
+  {prog} codes                the diagnostic codes a book can adjust in book.yml
+  {prog} serve                preview the web edition at http://127.0.0.1:8000/ while you write"""
 
 DEBUG = "BUILD_BOOK_DEBUG"
 
@@ -81,6 +83,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                              help="the book: its folder or its book.yml (default: the nearest book.yml in the "
                                   "current folder or a folder above)")
             cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        if name == "serve":
+            cmd.add_argument("--port", type=_port, default=8000, metavar="N",
+                             help="serve on 127.0.0.1 port N, or the next free one (default: 8000; 0: any)")
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
@@ -88,6 +93,12 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                          help="print no progress or summary, only problems"
                          if name != "codes" else "print only the list, without the note on book.yml")
     return main
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0 to 65535): {text}")
+    return int(text)
 
 
 # ---------------------------------------------------------------- finding the book
@@ -264,4 +275,7 @@ def _main(argv: list[str]) -> int:
         return 1
     if args.command == "check":
         return guarded("check", lambda: _check(args, root))
+    if args.command == "serve":
+        from .serve import serve
+        return guarded("serve", lambda: serve(root, port=args.port, strict=args.strict, quiet=args.quiet))
     return guarded("build", lambda: _build(args, root, cwd), outputs_of=root)
