@@ -518,9 +518,10 @@ class Preview:
             self.out.flush()
             self.printed = set(diags)
 
-    def watch(self, poll: float = POLL) -> None:
-        """Rebuild whenever a watched file changes, until interrupted."""
-        before = snapshot(self.files)
+    def watch(self, before: dict, poll: float = POLL) -> None:
+        """Rebuild whenever a watched file changes from ``before`` (taken before the last build), until
+        interrupted."""
+        before = {**snapshot(self.files - before.keys()), **before}   # files first known from the build
         while True:
             time.sleep(poll)
             now = snapshot(self.files | before.keys())
@@ -569,9 +570,10 @@ def serve(root: Path, *, port: int = 8000, strict: bool = False, quiet: bool = F
         print(f"http://127.0.0.1:{actual}/", flush=True)
         preview.say("building the HTML edition ..." + (" (the last build is shown meanwhile)"
                                                         if site.is_dir() else ""))
+        before = snapshot(preview.files)    # before the build: an edit saved while it runs is seen
         preview.build([], None)
         preview.say(f"watching {len(preview.files)} files for changes")
-        preview.watch()
+        preview.watch(before)
     except KeyboardInterrupt:
         pass
     finally:
