@@ -509,9 +509,12 @@ class Preview:
                       if rebuild.save_to_reload is not None else "")
             done = "rebuilt" if rebuild.changed else "built"
             self.say(f"{what}{done} in {rebuild.build_seconds:.2f} s{reload}; {counts}")
-        else:
+        elif (self.root / "build" / "html").is_dir():
             self.say(f"{what}not rebuilt ({counts}); the preview keeps the last good pages "
                      f"and shows the problems over them")
+        else:
+            self.say(f"{what}not built ({counts}); the preview shows the problems and the book once they "
+                     f"are fixed")
         if set(diags) != self.printed:      # the problems, whenever they are not the ones printed last
             for diag in diags:
                 print(diag.format(), file=self.out)
