@@ -1,4 +1,4 @@
-"""The command line: ``python -m build_book pdf|epub|html|all|check|codes``.
+"""The command line: ``python -m build_book pdf|epub|html|all|check|codes|serve``.
 
 Parses the arguments, finds the book, calls the pipeline (build.py) and prints.
 Only this module prints diagnostics; everything else returns them.
@@ -41,6 +41,7 @@ COMMANDS = {
     "all": "build the PDF, the EPUB and the HTML edition",
     "check": "run every check without building anything",
     "codes": "list the diagnostic codes, their default severity and what they mean",
+    "serve": "preview the HTML edition in a browser, rebuilt and reloaded as you save",
 }
 
 EPILOG = """\
@@ -52,7 +53,8 @@ examples:
   {prog} pdf --book ~/volume  build the PDF of the book in ~/volume
   {prog} check --strict       fail on warnings too (as CI should)
   {prog} check --format json  diagnostics as JSON for editors' tools
-  {prog} codes                the diagnostic codes a book can adjust in book.yml"""
+  {prog} codes                the diagnostic codes a book can adjust in book.yml
+  {prog} serve                preview the web edition at http://127.0.0.1:8000/ while you write"""
 
 DEBUG = "BUILD_BOOK_DEBUG"
 
@@ -84,6 +86,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         if name != "codes":
             cmd.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                              help="work on N chapters at once (default: every core of this machine)")
+        if name == "serve":
+            cmd.add_argument("--port", type=_port, default=8000, metavar="N",
+                             help="serve on 127.0.0.1 port N, or the next free one (default: 8000; 0: any)")
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
@@ -105,6 +110,12 @@ def _jobs(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not '{text}'")
     return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0 to 65535): {text}")
+    return int(text)
 
 
 # ---------------------------------------------------------------- finding the book
@@ -312,4 +323,8 @@ def _main(argv: list[str]) -> int:
         return 1
     if args.command == "check":
         return guarded("check", lambda: _check(args, root))
+    if args.command == "serve":
+        from .serve import serve
+        return guarded("serve", lambda: serve(root, port=args.port, strict=args.strict, quiet=args.quiet,
+                                                   jobs=args.jobs))
     return guarded("build", lambda: _build(args, root, cwd), outputs_of=root)
