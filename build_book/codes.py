@@ -68,6 +68,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("chapter-two-titles", E, "a chapter has a second level-1 heading", FIXED),
     ("control-character", E, "a file holds a control character no edition can print", FIXED),
     ("nesting-too-deep", E, "blocks or inlines nest deeper than build_book's limit", FIXED),
+    ("input-limit", E, "text pandoc would take minutes to read (brackets nested deep, long runs of backticks)",
+     FIXED),
     ("footnote-undefined", E, "a footnote is called but never written: it would print as [^id]", FIXED),
     ("footnote-unused", W, "a footnote is written but never called: its text would be left out"),
     # citations and the bibliography

@@ -139,6 +139,13 @@ def _read_chapter(root: Path, ref) -> _Source:
             f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
             "no book needs this: flatten the quotations, lists or ::: divs"))
         source.text = None  # not handed to pandoc
+    for what, limit, (line, column) in source.sources.pathological[:1]:
+        hint = ("a code span needs only one backtick more than the longest run inside it" if "backtick" in what
+                else "write brackets that are not links, spans or citations as \\[ and \\]")
+        source.diagnostics.append(error(
+            "input-limit", f"{what} here: pandoc would take minutes over this (the limit is {limit})",
+            Location(ref.path, line, column), hint))
+        source.text = None
     return source
 
 
@@ -166,7 +173,7 @@ def _load_chapter(source: _Source):
     if source.text is None:
         return None, diags
     if source.doc is None:
-        if not any(d.code in ("pandoc", "pandoc-timeout", "nesting-too-deep") for d in diags):
+        if not any(d.code in ("pandoc", "pandoc-timeout", "nesting-too-deep", "input-limit") for d in diags):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]

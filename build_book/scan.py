@@ -27,6 +27,10 @@ NOTE_DEFINITION = re.compile(r"^ {0,3}\[\^([^\s\[\]]+)\]:")
 NOTE_REFERENCE = re.compile(r"\[\^([^\s\[\]]+)\](?!:)")
 # what nests blocks on one line: quotation marks, list markers, div fences
 QUOTE_OR_LIST = re.compile(r"[ \t]*(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))")
+BRACKETS = re.compile(r"\\.|[\[\]]")
+BACKTICKS = re.compile(r"`{%d,}" % (33,))
+MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
+MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
 DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 
 Position = tuple[int, int]
@@ -45,6 +49,8 @@ class SourceMap:
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
     note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
+    # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
+    pathological: list[tuple[str, int, Position]] = field(default_factory=list)
 
     def label_at(self, label: str) -> Position | None:
         found = self.labels.get(label)
@@ -70,9 +76,17 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     found = SourceMap()
     fence: str | None = None
     divs = 0
+    brackets = 0      # '[' open in the current paragraph
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
         opener = FENCE.match(line)
+        if not line.strip():
+            brackets = 0
+        ticks = None if fence else BACKTICKS.search(line)
+        if ticks:
+            found.pathological.append((f"a run of {len(ticks.group())} backticks", MAX_BACKTICKS,
+                                       (lineno, ticks.start() + 1)))
+            continue
         if not fence:
             div = DIV_FENCE.match(line)
             if div:
@@ -92,6 +106,17 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             continue
         if opener:
             fence = opener.group(1)
+            continue
+        for m in BRACKETS.finditer(line):
+            if m.group() == "[":
+                brackets += 1
+                if brackets > MAX_BRACKETS:
+                    found.pathological.append((f"brackets nested more than {MAX_BRACKETS} deep", MAX_BRACKETS,
+                                               (lineno, m.start() + 1)))
+                    break
+            elif m.group() == "]":
+                brackets = max(0, brackets - 1)
+        if brackets > MAX_BRACKETS:
             continue
         line = INLINE_CODE.sub(_blank, line)
         if re.match(r"#(\s|$)", line):
