@@ -319,7 +319,7 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
     resolved: list[Path] = []
     for rel in paths:
         path = sandbox.inside(root, rel)
-        if path is None or not path.is_file():
+        if path is None or not sandbox.is_file(path):
             continue  # reported by the configuration check (outside the book, or missing)
         resolved.append(path)
         text, problem = _text(path, rel)
@@ -385,7 +385,7 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
     diags = []
     for rel in paths:
         path = sandbox.inside(root, rel)
-        if path is None or not path.is_file():
+        if path is None or not sandbox.is_file(path):
             continue
         try:
             digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()

@@ -75,7 +75,7 @@ def absent_chapters(book: Book) -> dict[str, SourceMap]:
     found: dict[str, SourceMap] = {}
     for ref in book.config.chapters:
         try:
-            if (root / ref.path).is_file():
+            if sandbox.is_file(root / ref.path):
                 continue
         except (OSError, ValueError):
             continue
@@ -290,11 +290,9 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                      "EPUB readers and browsers may not show it",
                                      image_places.get(target, chapter.location),
                                      "convert it to PNG (photographs: JPEG; drawings: SVG)"))
-            if not (folder / unquote(target)).is_file():
+            if not sandbox.is_file(folder / unquote(target)):
                 where = image_places.get(target, chapter.location)
-                near = [p.relative_to(folder).as_posix() for p in folder.rglob(Path(target).name)] or \
-                    _nearest(target, [p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                                      if p.suffix.lower() in (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")], 1)
+                near = _near_images(folder, target)
                 diags.append(error("image-missing", f"image '{target}' does not exist", where,
                                    f"did you mean '{near[0]}'?" if near else
                                    "image paths are relative to the chapter file"))
@@ -311,6 +309,17 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
             where = link_places.get(target, chapter.location)
             diags += _check_link(target, where, folder, root, by_path, ids)
     return diags
+
+
+def _near_images(folder: Path, target: str) -> list[str]:
+    """Images in the chapter's folder with the name ``target`` has, or a name near it."""
+    try:
+        images = [p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_FORMATS]
+    except OSError:
+        return []
+    name = Path(target).name
+    return [p for p in images if Path(p).name == name] or _nearest(target, images, 1)
 
 
 def _exists(path: Path) -> bool:

@@ -143,6 +143,9 @@ def find_book(given: Path | None, cwd: Path) -> Path:
         try:
             if (folder / CONFIG_NAME).is_file():
                 return folder
+            if (folder / CONFIG_NAME).is_dir():
+                raise NoBook(f"{folder / CONFIG_NAME} is a folder, not a file\n"
+                             f"  a book's {CONFIG_NAME} is a text file with at least title: and chapters:")
         except OSError:            # a folder above we may not look into: go on upwards, as git does
             continue
     here = "here" if given is None else f"in {start}"

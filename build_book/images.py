@@ -161,7 +161,7 @@ def check(book: Book) -> list[Diagnostic]:
             if not target or is_external(target):
                 continue
             path = sandbox.inside_url(root, target, folder)
-            if path is None or not path.is_file():
+            if path is None or not sandbox.is_file(path):
                 continue   # path-outside-book (never read), or image-missing
             found = problem(path, target, places.get(target, chapter.location))
             if found:

@@ -51,7 +51,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     refs = []  # each existing file once (a file listed twice is reported by the configuration check)
     for ref in config.chapters:
         # a chapter outside the book's folder is reported by the configuration check and never read
-        if ref.path not in listed and sandbox.inside(root, ref.path) is not None and (root / ref.path).is_file():
+        if ref.path not in listed and sandbox.inside(root, ref.path) is not None and sandbox.is_file((root / ref.path)):
             listed.add(ref.path)
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"

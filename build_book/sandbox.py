@@ -32,6 +32,15 @@ def resolve(base: Path, named: str | os.PathLike) -> Path:
         return Path(os.path.normpath(os.path.join(os.path.abspath(base), text)))
 
 
+def is_file(path: Path) -> bool:
+    """Is there a file at ``path``? False, not an exception, for a name too long for the file
+    system or holding a NUL byte (an author can write either)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def within(path: Path, folder: Path) -> bool:
     """Is the resolved ``path`` ``folder`` itself or inside it (``folder`` resolved too)?"""
     try:

@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 
 import nh3
 
+from . import sandbox
 from .diagnostics import Diagnostic, Location, warning
 from .model import Book, Chapter, is_external
 
@@ -497,6 +498,9 @@ ElementTree.register_namespace("", SVG_NS)
 ElementTree.register_namespace("xlink", XLINK_NS)
 
 
+MAX_SVG_DEPTH = 200   # drawing programs nest groups a dozen deep
+
+
 class SvgError(Exception):
     """The file is not an SVG image build_book can read (the message says why)."""
 
@@ -517,6 +521,13 @@ def parse_svg(data: bytes) -> ElementTree.Element:
         raise SvgError(f"it cannot be read as XML ({exc})") from None
     if _local(root.tag) != "svg":
         raise SvgError(f"its root element is <{_local(root.tag)}>, not <svg>")
+    stack, deepest = [(root, 1)], 0
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_SVG_DEPTH:
+            raise SvgError(f"its elements nest more than {MAX_SVG_DEPTH} deep")
+        stack.extend((child, depth + 1) for child in element)
     return root
 
 
@@ -703,8 +714,8 @@ def svg_files(book: Book, chapter: Chapter) -> list[tuple[str, Path]]:
     for target in dict.fromkeys(chapter.targets.images):
         if is_external(target) or not unquote(target).lower().endswith(".svg"):
             continue
-        path = folder / unquote(target)
-        if path.is_file():
+        path = sandbox.inside_url(book.config.root, target, folder)
+        if path is not None and sandbox.is_file(path):
             out.append((target, path))
     return out
 

@@ -122,12 +122,26 @@ def load(text: str) -> Located:
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise YamlError(f"the control character U+{ord(character):04X} cannot stand in YAML", line, column,
                         "delete it (it is invisible in most editors)") from None
+    except RecursionError:
+        line = _deepest_line(text)
+        raise YamlError("values nested inside each other deeper than anyone writes (lists in lists, "
+                        "mappings in mappings)", line, 1, "flatten the nesting") from None
     except yaml.YAMLError as exc:  # other YAML errors carry no mark
         raise YamlError(f"YAML error: {exc}", 1, 1) from None
     finally:
         if loader is not None:
             loader.dispose()
     return Located(data, marks, duplicates)
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets or indentation first run deep (for a nesting error's position)."""
+    depth = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+        if depth > 50 or len(line) - len(line.lstrip(" ")) > 100:
+            return number
+    return 1
 
 
 def _hint(problem: str, text: str, line: int) -> str:

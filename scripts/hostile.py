@@ -988,7 +988,11 @@ BENIGN = [
     re.compile(r"^\d+ errors?, \d+ warnings?$"),
     re.compile(r"^  .+: \d+ errors?, \d+ warnings?$"),
     re.compile(r"^no problems found$"),
-    re.compile(r"^build stopped: nothing was written; "),
+    re.compile(r"^build stopped: nothing was written"),
+    re.compile(r"^      +\S"),                      # a hint's further lines
+    re.compile(r"^checking the book in "),          # progress
+    re.compile(r"^python -m build_book: .*(book\.yml|folder)"),   # no book to read: nothing to locate
+    re.compile(r"^  (run the command|or name the book|title: and chapters|a book's book\.yml)"),
 ]
 SCRIPT = re.compile(rb"<script|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
 

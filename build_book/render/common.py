@@ -227,7 +227,7 @@ def local_images(book: Book) -> dict[str, Path]:
     for chapter in book.chapters:
         for target in chapter.targets.images:
             located = image_file(book, chapter, target)
-            if located and located[0].is_file():
+            if located and sandbox.is_file(located[0]):
                 found[located[1]] = located[0]
     return found
 
@@ -252,7 +252,7 @@ def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) 
         located = image_file(book, chapter, html_unescape(match.group(2)))
         if located is None:
             return match.group(0)
-        if prefix is None and located[0].suffix.lower() == ".svg" and located[0].is_file():
+        if prefix is None and located[0].suffix.lower() == ".svg" and sandbox.is_file(located[0]):
             data = base64.b64encode(image_data(located[0])).decode("ascii")
             return f"{match.group(1)}data:image/svg+xml;base64,{data}{match.group(3)}"
         url = located[0].as_uri() if prefix is None else prefix + quote(located[1])

@@ -193,7 +193,7 @@ def _in_templates_or_figures(book, candidates: list[str]) -> Location | None:
     for chapter in book.chapters:
         for target in dict.fromkeys(chapter.targets.images):
             located = image_file(book, chapter, target)
-            if located is None or located[0].suffix.lower() != ".svg" or not located[0].is_file():
+            if located is None or located[0].suffix.lower() != ".svg" or not sandbox.is_file(located[0]):
                 continue
             text = located[0].read_text(encoding="utf-8", errors="replace")
             for candidate in candidates:
