@@ -147,7 +147,7 @@ def render(ctx: RenderContext) -> list[Path]:
         raise BuildError(problems)
     if folder:
         cachefile.prune(folder, used, ".xhtml")
-    context = book_context(book, index, views)
+    context = book_context(book, index, views, ctx.proof)
     modified = _modified(book.config.date)
     files: dict[str, bytes] = {}
     items: list[Item] = []

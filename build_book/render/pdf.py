@@ -33,7 +33,7 @@ def render(ctx: RenderContext) -> list[Path]:
     for view in views:
         view.href = "#" + view.id
         view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
-    context = book_context(book, index, views)
+    context = book_context(book, index, views, ctx.proof)
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
     fonts = FontConfiguration()
