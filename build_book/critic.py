@@ -145,7 +145,10 @@ def _span(inner: str, classes: str) -> str:
         if not piece.strip():
             out.append(piece)
         else:
-            out.append(f"[{piece}]{{{classes}}}")
+            # pandoc drops spaces at a span's edges: keep them outside it ("{++word ++}next")
+            core = piece.strip()
+            lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            out.append(f"{lead}[{core}]{{{classes}}}{trail}")
     return "".join(out)
 
 

@@ -76,8 +76,8 @@ PDF_CSS = """
 .proof-changed::before {{ content: ""; position: absolute; left: -5mm; top: 0; bottom: 0; width: 0;
   border-left: 1.5pt solid #d4760b; }}
 section[data-proof-status] {{ string-set: proof-status attr(data-proof-status); }}
-@page {{ @bottom-center {{ content: "{line} · " string(proof-status); font-family: "Linux Biolinum O", "DejaVu Sans"; font-size: 6pt;
-  color: #9a1b1b; vertical-align: bottom; padding-bottom: 5mm; }} }}
+@page {{ @bottom-center {{ content: "{line} · " string(proof-status); font-family: "Linux Biolinum O", "DejaVu Sans"; font-size: 5.5pt;
+  color: #9a1b1b; vertical-align: bottom; padding-bottom: 5mm; white-space: nowrap; hyphens: manual; }} }}
 @page front {{ @bottom-center {{ content: counter(page, lower-roman) "\\A {line} · " string(proof-status);
   white-space: pre; }} }}
 @page front:blank {{ @bottom-center {{ content: "{line}"; }} }}
