@@ -71,7 +71,7 @@ PDF_CSS = """
 .critic-del {{ color: #9a1b1b; text-decoration: line-through; }}
 .critic-mark {{ background: #fff3a8; }}
 .critic-comment {{ float: right; clear: right; width: 14mm; margin-right: -17mm; font-size: 6pt; line-height: 1.2;
-  color: #5b3f99; font-family: "Linux Biolinum O", "DejaVu Sans"; text-align: left; text-indent: 0; hyphens: auto; }}
+  color: #5b3f99; font-family: "Linux Biolinum O", "DejaVu Sans"; text-align: left; text-indent: 0; hyphens: manual; }}
 .proof-changed {{ position: relative; }}
 .proof-changed::before {{ content: ""; position: absolute; left: -5mm; top: 0; bottom: 0; width: 0;
   border-left: 1.5pt solid #d4760b; }}
