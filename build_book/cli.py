@@ -339,7 +339,8 @@ def _proof(args, root: Path, cwd: Path) -> int:
 
     progress = Progress(enabled=not args.quiet)
     try:
-        written, diags = proof.build_proof(root, since=args.since, strict=args.strict, progress=progress)
+        written, diags = proof.build_proof(root, since=args.since, strict=args.strict, progress=progress,
+                                             jobs=args.jobs)
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         print(_summary(exc.diagnostics), file=sys.stderr)

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 
@@ -275,6 +275,9 @@ def load_round(root: Path, ref: str, progress) -> tuple[Then | None, str]:
             prepared = prepare(result.book, result.index, Silent())
         except BuildError:
             return None, f"the book at '{ref}' could not be formatted, so it cannot be compared"
+        # read every chapter now: the round's cache goes with its folder
+        prepared = replace(prepared, chapters={c.index: list(prepared.chapters.get(c.index, []))
+                                               for c in result.book.chapters}, cache=None)
         then = Then(result.book, result.index, prepared)
         for chapter in result.book.chapters:   # image contents are read now, while the files are there
             for target in chapter.targets.images:
@@ -307,7 +310,7 @@ def _count(index: LabelIndex, chapter, prepared: Prepared) -> dict:
 # ---------------------------------------------------------------- the build
 
 def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
-                progress: Progress | None = None) -> tuple[Path, list[Diagnostic]]:
+                progress: Progress | None = None, jobs: int | None = None) -> tuple[Path, list[Diagnostic]]:
     """Build the proof round into build/proof/; raise BuildError (nothing written) on errors."""
     progress = progress or Silent()
     root = root.resolve()
@@ -315,12 +318,12 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
     target = out_dir / PROOF_DIR
     with pipeline._interruptible(), pipeline._locked(out_dir, progress, wait=True, create=True):
         progress.step(f"reading the book in {root}")
-        result = pipeline._check(root, progress)
+        result = pipeline._check(root, progress, jobs)
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
         diags = list(result.diagnostics)
-        prepared = prepare(book, index, progress)
+        prepared = prepare(book, index, progress, jobs)
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
         ref = _round_ref(root, since) if commit else None
         then, why = (None, "")
@@ -334,13 +337,17 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
         info = ProofInfo(book.title, ref if then else "", _stamp(), commit)
         report = _report(root, book, index, prepared, then, info, diags)
-        # change bars: each changed block of "now" in a div the proof styles mark
+        # change bars: each changed block of "now" in a div the proof styles mark. The proof's documents
+        # differ from the public ones, so they use none of the public editions' caches (nor prune them).
+        chapters = {}
         for chapter in book.chapters:
             changed = report["chapters"][chapter.index].get("_blocks", set())
-            blocks = prepared.chapters.get(chapter.index, [])
+            blocks = list(prepared.chapters.get(chapter.index, []))
             for i in sorted(changed):
                 if i < len(blocks) and not _is_title(blocks[i]):
                     blocks[i] = {"t": "Div", "c": [["", [CHANGED], []], [blocks[i]]]}
+            chapters[chapter.index] = blocks
+        prepared = replace(prepared, chapters=chapters, fragments={}, keys={}, references_key="", cache=None)
         staging = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
         rendered: list[Diagnostic] = []   # what the renderers found (a PDF resource refused, ...)
         try:
