@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import checks, pandoc
+from . import checks, critic, pandoc
 from .diagnostics import BuildError, Diagnostic, Location, error, has_errors, sort_key
 from .labels import LabelIndex, build_index
 from .load import load_book
@@ -118,6 +118,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             return previous["outputs"], previous["diagnostics"]
         progress.step(f"reading the book in {root}")
         result = _check(root, progress, jobs)
+        if result.book is not None:   # a public edition never prints an editor's open mark
+            result.diagnostics = critic.for_public(result.diagnostics, root, result.book)
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index

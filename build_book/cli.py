@@ -42,7 +42,12 @@ COMMANDS = {
     "check": "run every check without building anything",
     "codes": "list the diagnostic codes, their default severity and what they mean",
     "serve": "preview the HTML edition in a browser, rebuilt and reloaded as you save",
+    "proof": "build a proof round for editors into build/proof/: the editions with status, marks and "
+             "changes shown, and a report",
+    "accept": "accept every editor's mark (CriticMarkup) in the chapter files named",
+    "reject": "reject every editor's mark (CriticMarkup) in the chapter files named",
 }
+NO_BOOK = ("codes", "accept", "reject")   # commands that need no book.yml
 
 EPILOG = """\
 exit status: 0 success (warnings allowed), 1 errors in the book (or warnings with --strict),
@@ -78,17 +83,23 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
                              formatter_class=formatter, epilog=epilog)
-        if name != "codes":
+        if name in ("accept", "reject"):
+            cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="chapter files (Markdown)")
+        if name not in NO_BOOK:
             cmd.add_argument("--book", type=Path, default=None, metavar="PATH",
                              help="the book: its folder or its book.yml (default: the nearest book.yml in the "
                                   "current folder or a folder above)")
             cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
-        if name != "codes":
+        if name not in NO_BOOK:
             cmd.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                              help="work on N chapters at once (default: every core of this machine)")
         if name == "serve":
             cmd.add_argument("--port", type=_port, default=8000, metavar="N",
                              help="serve on 127.0.0.1 port N, or the next free one (default: 8000; 0: any)")
+        if name == "proof":
+            cmd.add_argument("--since", default=None, metavar="REF",
+                             help="the round to compare with: a git tag, branch or commit (default: the "
+                                  "last tag named proof-*)")
         if name == "check":
             cmd.add_argument("--format", choices=("text", "json"), default="text",
                              help="how to print the diagnostics (default: text)")
@@ -296,6 +307,57 @@ def _codes(args) -> int:
     return 0
 
 
+def _resolve(args) -> int:
+    """accept|reject FILE...: resolve every mark in each file, in place, keeping FILE.bak."""
+    from . import critic
+
+    accept = args.command == "accept"
+    failed = 0
+    for path in args.files:
+        try:
+            counts = critic.resolve_file(path, accept)
+        except FileNotFoundError:
+            print(f"{path}: no such file", file=sys.stderr)
+            failed = 1
+            continue
+        except UnicodeDecodeError:
+            print(f"{path}: not a UTF-8 text file; nothing changed", file=sys.stderr)
+            failed = 1
+            continue
+        except OSError as exc:
+            print(f"{path}: cannot be rewritten ({exc.strerror or exc}); nothing changed", file=sys.stderr)
+            failed = 1
+            continue
+        if counts:
+            done = "accepted" if accept else "rejected"
+            print(f"{path}: {done} {critic.describe(counts)} (the previous text is in {path.name}.bak)")
+        else:
+            print(f"{path}: no editor's marks; unchanged")
+    return failed
+
+
+def _proof(args, root: Path, cwd: Path) -> int:
+    from . import proof
+    from .progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    try:
+        written, diags = proof.build_proof(root, since=args.since, strict=args.strict, progress=progress,
+                                             jobs=args.jobs)
+    except BuildError as exc:
+        _print_diagnostics(exc.diagnostics, sys.stderr)
+        print(_summary(exc.diagnostics), file=sys.stderr)
+        print("proof stopped: nothing was written", file=sys.stderr)
+        return 1
+    _print_diagnostics(diags, sys.stderr)
+    if diags:
+        print(_summary(diags), file=sys.stderr)
+    progress.step(f"done: the proof round is in {_shown(written, cwd)}{os.sep}; open:")
+    sys.stderr.flush()
+    print(_shown(written / "index.html", cwd))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else argv)
@@ -314,6 +376,8 @@ def _main(argv: list[str]) -> int:
     args = cli.parse_args(argv)
     if args.command == "codes":
         return _codes(args)
+    if args.command in ("accept", "reject"):
+        return guarded(args.command, lambda: _resolve(args))
 
     cwd = Path.cwd()
     try:
@@ -330,4 +394,6 @@ def _main(argv: list[str]) -> int:
         from .serve import serve
         return guarded("serve", lambda: serve(root, port=args.port, strict=args.strict, quiet=args.quiet,
                                                    jobs=args.jobs))
+    if args.command == "proof":
+        return guarded("proof", lambda: _proof(args, root, cwd), outputs_of=root)
     return guarded("build", lambda: _build(args, root, cwd), outputs_of=root)

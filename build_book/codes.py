@@ -115,6 +115,10 @@ CATALOGUE: dict[str, Code] = _codes(
     ("remote-removed", W, "raw HTML, a style or an SVG loaded something from the web; it was removed"),
     ("html-removed", W, "raw HTML, an attribute or an SVG element no edition can carry was removed"),
     ("html-unconvertible", E, "raw HTML could not be written as the XHTML an EPUB needs", FIXED),
+    # editors' marks (CriticMarkup) and proofs
+    ("critic-mark", W, "an editor's mark (CriticMarkup) is still open; proofs show it"),
+    ("critic-unresolved", E, "a public edition cannot print an open editor's mark: accept or reject it", FIXED),
+    ("proof-round", W, "the proof round to compare with cannot be read (no git, no such tag or commit)"),
     # image files
     ("image-empty", E, "an image file is empty", FIXED),
     ("image-unreadable", E, "an image file cannot be read", FIXED),

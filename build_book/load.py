@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import pandoc, sandbox, schema, yamlpos
+from . import critic, pandoc, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -132,6 +132,8 @@ def _read_chapter(root: Path, ref) -> _Source:
     meta, body, body_line, more = _split_front_matter(text, ref.path)
     source = _Source(ref, text, meta, body, body_line, problems + more)
     source.sources = scan(body, body_line)
+    source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
+    source.diagnostics += marked
     deepest, (line, column) = source.sources.deepest
     if deepest > MAX_NESTING:
         source.diagnostics.append(error(

@@ -20,6 +20,7 @@ class RenderContext:
     destination: Path   # an empty staging folder; outputs are moved into build/ when complete
     progress: Progress
     diagnostics: list = field(default_factory=list)  # problems met while rendering (warnings)
+    proof: object | None = None   # a proof round's details (proof.py); None for the public editions
 
 
 def _html(ctx):

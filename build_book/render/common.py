@@ -283,12 +283,13 @@ def contents(book: Book, index: LabelIndex, views: list[ChapterView]) -> list[To
     return entries
 
 
-def book_context(book: Book, index: LabelIndex, views: list[ChapterView]) -> dict:
+def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=None) -> dict:
     """What every template of every edition may use."""
     words = book.config.words
     editors = book.editors
     return {
         "book": book,
+        "proof": proof,   # proofs only: status, marks and the proof line (proof.py)
         "config": book.config,
         "title": book.config.title,
         "subtitle": book.config.subtitle,

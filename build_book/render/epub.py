@@ -147,8 +147,8 @@ def render(ctx: RenderContext) -> list[Path]:
         raise BuildError(problems)
     if folder:
         cachefile.prune(folder, used, ".xhtml")
-    context = book_context(book, index, views)
-    modified = _modified()
+    context = book_context(book, index, views, ctx.proof)
+    modified = _modified(book.config.date)
     files: dict[str, bytes] = {}
     items: list[Item] = []
 
@@ -231,9 +231,17 @@ def _chapter_authors(book) -> list:
     return list(seen.values())
 
 
-def _modified() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
+def _modified(date: str = "") -> str:
+    """dcterms:modified: SOURCE_DATE_EPOCH if set, else the book's date (so that a rebuild of the same
+    sources gives the same EPUB), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    elif date:
+        year, month, day = (date.split("-") + ["01", "01"])[:3]
+        moment = dt.datetime(int(year), int(month), int(day), tzinfo=dt.timezone.utc)
+    else:
+        moment = dt.datetime.now(dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -23,7 +23,7 @@ def render(ctx: RenderContext) -> list[Path]:
     views = chapter_views(book, index, fragments, ".html")
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
-    context = book_context(book, index, views)
+    context = book_context(book, index, views, ctx.proof)
     link_bodies(views, book, where)
     pages = [(INDEX, "html/index.html.j2", {"page_title": book.config.title})]
     for position, view in enumerate(views):

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, warning
-from . import RenderContext
+from . import RenderContext, pagelabels
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -33,7 +33,7 @@ def render(ctx: RenderContext) -> list[Path]:
     for view in views:
         view.href = "#" + view.id
         view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
-    context = book_context(book, index, views)
+    context = book_context(book, index, views, ctx.proof)
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
     fonts = FontConfiguration()
@@ -49,7 +49,7 @@ def render(ctx: RenderContext) -> list[Path]:
         attachments = _drop_attachments(document)
         ctx.progress.step(f"writing {len(document.pages)} pages")
         target = ctx.destination / f"{book.config.slug}.pdf"
-        document.write_pdf(target)
+        document.write_pdf(target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
     bodies = {view.chapter.index: str(view.body_html) for view in views}

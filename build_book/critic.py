@@ -1,0 +1,253 @@
+"""CriticMarkup: editors' marks in a chapter's Markdown.
+
+    {++added++}   {--deleted--}   {~~old~>new~~}   {==highlighted==}   {>>comment<<}
+
+pandoc has no CriticMarkup reader, so :func:`to_pandoc` turns the marks into pandoc spans
+(``[text]{.critic-ins}``) or, for a mark whose delimiters stand alone on their lines, divs
+(``::: {.critic-ins}``), before pandoc reads the chapter. It never adds or removes a line, so
+every line number pandoc or the checks give stays the author's. Marks inside code (fenced
+blocks and `inline code`) are left alone.
+
+:func:`marks` finds the open marks (each with its line and column) for ``check`` and for the
+public build, which refuses to print them; :func:`resolve` accepts or rejects them all, for
+``python -m build_book accept|reject FILE...``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import Diagnostic, Location, error, warning
+
+# kind -> (opening, closing); a substitution has its separator ~> as well
+KINDS = {
+    "ins": ("{++", "++}"),
+    "del": ("{--", "--}"),
+    "sub": ("{~~", "~~}"),
+    "mark": ("{==", "==}"),
+    "comment": ("{>>", "<<}"),
+}
+WORDS = {"ins": "insertion", "del": "deletion", "sub": "substitution", "mark": "highlight", "comment": "comment"}
+MARK = re.compile(r"\{\+\+(?P<ins>.*?)\+\+\}|\{--(?P<del>.*?)--\}|\{~~(?P<sub>.*?)~~\}"
+                  r"|\{==(?P<mark>.*?)==\}|\{>>(?P<comment>.*?)<<\}", re.S)
+FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+CODE_SPAN = re.compile(r"(`+)(?:.+?)(?<!`)\1(?!`)", re.S)
+
+
+@dataclass(frozen=True)
+class Mark:
+    kind: str          # ins, del, sub, mark, comment
+    start: int         # offset of the opening delimiter in the text
+    end: int           # offset just after the closing delimiter
+    line: int
+    column: int
+    text: str          # what stands between the delimiters (for sub: "old~>new")
+
+    @property
+    def old_new(self) -> tuple[str, str]:
+        """A substitution's old and new text (any other mark: its text twice)."""
+        if self.kind != "sub":
+            return self.text, self.text
+        old, _, new = self.text.partition("~>")
+        return old, new
+
+    def excerpt(self, most: int = 40) -> str:
+        text = " ".join(self.text.split())
+        return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def _code_ranges(text: str) -> list[tuple[int, int]]:
+    """Offsets of fenced code blocks and inline code, where a mark is just text."""
+    ranges: list[tuple[int, int]] = []
+    offset, fence, fence_start = 0, None, 0
+    for line in text.splitlines(keepends=True):
+        found = FENCE.match(line)
+        if fence is None and found:
+            fence, fence_start = found.group(1), offset
+        elif fence is not None and found and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence) \
+                and not line.strip()[len(found.group(1)):].strip():
+            ranges.append((fence_start, offset + len(line)))
+            fence = None
+        offset += len(line)
+    if fence is not None:
+        ranges.append((fence_start, len(text)))
+    for span in CODE_SPAN.finditer(text):
+        if not any(a <= span.start() < b for a, b in ranges):
+            ranges.append((span.start(), span.end()))
+    return ranges
+
+
+def marks(text: str, first_line: int = 1) -> list[Mark]:
+    """Every mark in ``text`` outside code, in order; lines count from ``first_line``."""
+    code = _code_ranges(text)
+    found = []
+    for match in MARK.finditer(text):
+        if any(a <= match.start() < b for a, b in code):
+            continue
+        kind = match.lastgroup
+        line = text.count("\n", 0, match.start()) + first_line
+        column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        found.append(Mark(kind, match.start(), match.end(), line, column, match.group(kind)))
+    return found
+
+
+def diagnostics(text: str, path: str, first_line: int = 1) -> list[Diagnostic]:
+    """For ``check``: each open mark, as a warning at its place."""
+    return [warning("critic-mark", f"an open editor's {WORDS[m.kind]}: '{m.excerpt()}'",
+                    Location(path, m.line, m.column),
+                    "accept or reject it before publication (python -m build_book accept|reject FILE)")
+            for m in marks(text, first_line)]
+
+
+def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
+    """For the public build: an error at every open mark in the chapter files ``paths``."""
+    found = []
+    for path in paths:
+        try:
+            text = (root / path).read_text(encoding="utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+        except (OSError, UnicodeDecodeError):
+            continue   # reported by loading
+        found += [error("critic-unresolved", f"the editor's {WORDS[m.kind]} '{m.excerpt()}' is not resolved: "
+                        "a public edition cannot print it", Location(path, m.line, m.column),
+                        "accept or reject the marks (python -m build_book accept|reject "
+                        f"{path}), or build a proof (python -m build_book proof), which shows them")
+                  for m in marks(text)]
+    return found
+
+
+def for_public(diags: list[Diagnostic], root: Path, book) -> list[Diagnostic]:
+    """A public build's diagnostics: each open mark an error rather than a warning."""
+    return [d for d in diags if d.code != "critic-mark"] + unresolved(root, [c.path for c in book.chapters])
+
+
+# ---------------------------------------------------------------- for pandoc
+
+def _alone(text: str, start: int, end: int, kind: str) -> bool:
+    """Do the mark's opening and closing delimiters each stand alone on their own line?"""
+    opening, closing = KINDS[kind]
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    first = text[line_start:text.find("\n", start) if "\n" in text[start:end] else end]
+    last = text[text.rfind("\n", start, end) + 1:line_end]
+    return "\n" in text[start:end] and first.strip() == opening and last.strip() == closing
+
+
+def _span(inner: str, classes: str) -> str:
+    """``inner`` as spans, one per paragraph (a span cannot cross a blank line); newlines kept."""
+    pieces = re.split(r"(\n[ \t]*\n\s*)", inner)
+    out = []
+    for piece in pieces:
+        if not piece.strip():
+            out.append(piece)
+        else:
+            # pandoc drops spaces at a span's edges: keep them outside it ("{++word ++}next")
+            core = piece.strip()
+            lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            out.append(f"{lead}[{core}]{{{classes}}}{trail}")
+    return "".join(out)
+
+
+def to_pandoc(text: str) -> str:
+    """The marks as pandoc spans and divs with classes ``critic-ins`` (``-del``, ``-mark``,
+    ``-comment``); no line is added or removed."""
+    out: list[str] = []
+    at = 0
+    for mark in marks(text):
+        out.append(text[at:mark.start])
+        at = mark.end
+        if mark.kind == "comment":
+            # a comment stays one inline note: a blank line in it becomes a line break, keeping the lines
+            note = re.sub(r"\n(?=[ \t]*\n)", "\n\\\\", mark.text)
+            out.append(f'[{note}]{{.critic-comment tabindex="0"}}')
+            continue
+        if mark.kind in ("ins", "del", "mark") and _alone(text, mark.start, mark.end, mark.kind):
+            opening, closing = KINDS[mark.kind]
+            body = mark.text
+            head, _, rest = body.partition("\n")
+            inner, _, tail = rest.rpartition("\n")
+            out.append(f"::: {{.critic-{mark.kind}}}{head}\n{inner}\n{tail}:::")
+            continue
+        if mark.kind == "sub":
+            old, new = mark.old_new
+            out.append(_span(old, ".critic-del") + _span(new, ".critic-ins"))
+        else:
+            out.append(_span(mark.text, f".critic-{mark.kind}"))
+    out.append(text[at:])
+    return "".join(out)
+
+
+def read(body: str, path: str, first_line: int) -> tuple[str, list[Diagnostic]]:
+    """For loading (the one call site): a chapter's body as pandoc should read it, and a warning
+    at each open mark."""
+    if "{" not in body:
+        return body, []
+    return to_pandoc(body), diagnostics(body, path, first_line)
+
+
+# ---------------------------------------------------------------- accept and reject
+
+def resolve(text: str, accept: bool) -> tuple[str, dict[str, int]]:
+    """``text`` with every mark accepted (or rejected), and how many of each kind there were."""
+    counts: dict[str, int] = {}
+    out: list[str] = []
+    at = 0
+    for mark in marks(text):
+        counts[mark.kind] = counts.get(mark.kind, 0) + 1
+        out.append(text[at:mark.start])
+        at = mark.end
+        old, new = mark.old_new
+        if mark.kind == "comment":
+            kept = ""
+        elif mark.kind == "mark":
+            kept = mark.text
+        elif mark.kind == "ins":
+            kept = mark.text if accept else ""
+        elif mark.kind == "del":
+            kept = "" if accept else mark.text
+        else:
+            kept = new if accept else old
+        if not kept and out[-1].endswith(" ") and text[at:at + 1] in (" ", ""):
+            out[-1] = out[-1][:-1]        # "a {--b--} c" becomes "a c", not "a  c"
+        out.append(kept)
+    out.append(text[at:])
+    return "".join(out), counts
+
+
+def resolve_file(path: Path, accept: bool) -> dict[str, int]:
+    """Resolve every mark in the file at ``path`` in place (atomically), keeping the old text as
+    ``<name>.bak`` beside it; return the counts (nothing is written when there are no marks)."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-8")
+    new, counts = resolve(text, accept)
+    if not counts:
+        return counts
+    backup = path.with_name(path.name + ".bak")
+    backup.write_bytes(raw)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def describe(counts: dict[str, int]) -> str:
+    if not counts:
+        return "no marks"
+    parts = []
+    for kind in KINDS:
+        n = counts.get(kind, 0)
+        if n:
+            parts.append(f"{n} {WORDS[kind]}{'s' * (n != 1)}")
+    return ", ".join(parts)

@@ -1,0 +1,279 @@
+"""Editors' proofs, CriticMarkup, accept/reject, page labels and reproducible builds.
+
+One fixture book in a temporary git repository: the 'mini' book committed and tagged as round
+proof-1, then edited (a sentence changed, a paragraph rewrapped with no change, a citation added,
+a figure inserted before the chapter's figure, so that it is renumbered, and editors' marks), and
+its proof built once. Two public builds of an unmarked copy run side by side under SOURCE_DATE_EPOCH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from build_book import critic
+
+from .conftest import REPO, copy_book, run_cli
+
+SLUG = "alliances-in-miniature"
+EPOCH = "1700000000"
+SENTENCE_OLD = "Strategies that reduce one fear tend to increase the other"
+SENTENCE_NEW = "Strategies that soothe one fear tend to sharpen the other"
+REWRAPPED = "Realist accounts emphasise power and threat."
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=Ed", "-c", "user.email=ed@example.org", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "build_book", *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+
+
+def _edit(root: Path) -> None:
+    origins = root / "chapters" / "01-origins.md"
+    text = origins.read_text(encoding="utf-8")
+    text = text.replace(SENTENCE_OLD, SENTENCE_NEW, 1)                     # a sentence changed (once)
+    first = text.index(REWRAPPED)                                            # rewrapped: no change
+    text = text[:first] + text[first:].replace("threat. ", "threat.\n", 1)
+    text = text.replace("Asymmetric alliances trade autonomy for security [@morrow1991, 910].",
+                        "Asymmetric alliances trade autonomy for security [@morrow1991, 910; @snyder1997].")
+    text = text.replace("@Fig-map shows the members;",
+                        "![An earlier map.](figures/map.svg){#fig-early}\n\n@Fig-map shows the members;")
+    text = text.replace("Alliance theory distinguishes the formation",
+                        "Alliance theory {++plainly ++}distinguishes the {~~formation~>making~~}", 1)
+    text = text.replace("The fear of abandonment is the worry",
+                        "The fear of {==abandonment==}{>>define it earlier?<<} is the {--real --}worry", 1)
+    origins.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "round one")
+    _git(root, "tag", "proof-1")
+    _edit(root)
+    clean_a = copy_book("mini", tmp_path_factory)
+    clean_b = copy_book("mini", tmp_path_factory)
+    runs = [_cli("proof", "--book", str(root), env={"SOURCE_DATE_EPOCH": EPOCH}),
+            _cli("all", "--book", str(clean_a), "-q", env={"SOURCE_DATE_EPOCH": EPOCH}),
+            _cli("all", "--book", str(clean_b), "-q", env={"SOURCE_DATE_EPOCH": EPOCH})]
+    results = [(run.wait(timeout=900), *run.communicate()) for run in runs]
+    for code, _, err in results:
+        assert code == 0, err
+    return {"root": root, "proof": root / "build" / "proof", "stderr": results[0][2],
+            "clean": (clean_a / "build", clean_b / "build")}
+
+
+@pytest.fixture(scope="module")
+def report(book):
+    return json.loads((book["proof"] / "report.json").read_text(encoding="utf-8"))
+
+
+def _origins(report):
+    return next(c for c in report["chapters"] if c["label"] == "sec-origins")
+
+
+# ---------------------------------------------------------------- CriticMarkup
+
+def test_marks_become_spans_with_lines_kept():
+    text = "A {++new++} and {--old--}\n{~~this~>that~~} {==look==}{>>why?\n\nbecause<<} `{++code++}`\n"
+    converted = critic.to_pandoc(text)
+    assert converted.count("\n") == text.count("\n")
+    assert "[new]{.critic-ins}" in converted and "[old]{.critic-del}" in converted
+    assert "[this]{.critic-del}[that]{.critic-ins}" in converted and "`{++code++}`" in converted
+    assert [(m.kind, m.line, m.column) for m in critic.marks(text)] == [
+        ("ins", 1, 3), ("del", 1, 17), ("sub", 2, 1), ("mark", 2, 18), ("comment", 2, 28)]
+
+
+def test_accept_and_reject_texts():
+    text = "Keep {++this ++}and {--that --}a {~~red~>blue~~} {==hue==}.{>>note<<}\n"
+    assert critic.resolve(text, True)[0] == "Keep this and a blue hue.\n"
+    assert critic.resolve(text, False)[0] == "Keep and that a red hue.\n"
+
+
+def test_check_lists_open_marks_as_warnings(book):
+    result = run_cli("check", "--book", str(book["root"]), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    marks = [d for d in json.loads(result.stdout) if d["code"] == "critic-mark"]
+    assert len(marks) == 5 and all(d["severity"] == "warning" for d in marks)
+    text = (book["root"] / "chapters/01-origins.md").read_text(encoding="utf-8").splitlines()
+    for d in marks:   # each at the line and column of its opening brace
+        line, col = d["line"], d["column"]
+        assert text[line - 1][col - 1] == "{", d
+
+
+def test_public_build_refuses_open_marks_and_accept_resolves_them(book, tmp_path):
+    root = tmp_path / "marked"
+    shutil.copytree(book["root"], root, ignore=shutil.ignore_patterns("build", ".git"))
+    refused = run_cli("all", "--book", str(root))
+    assert refused.returncode == 1
+    assert "error[critic-unresolved]" in refused.stderr and "accept|reject" in refused.stderr
+    assert not (root / "build" / f"{SLUG}.pdf").exists()
+    chapter = root / "chapters" / "01-origins.md"
+    before = chapter.read_text(encoding="utf-8")
+    accepted = run_cli("accept", str(chapter))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "accepted 1 insertion, 1 deletion, 1 substitution, 1 highlight, 1 comment" in accepted.stdout
+    after = chapter.read_text(encoding="utf-8")
+    assert "Alliance theory plainly distinguishes the making" in after
+    assert "The fear of abandonment is the worry" in after and "{" + "++" not in after
+    assert (root / "chapters" / "01-origins.md.bak").read_text(encoding="utf-8") == before
+    again = run_cli("reject", str(chapter))
+    assert again.returncode == 0 and "no editor's marks; unchanged" in again.stdout
+    chapter.write_text(before, encoding="utf-8")
+    rejected = run_cli("reject", str(chapter))
+    assert rejected.returncode == 0 and "rejected" in rejected.stdout
+    text = chapter.read_text(encoding="utf-8")
+    assert "Alliance theory distinguishes the formation" in text
+    assert "The fear of abandonment is the real worry" in text
+    checked = run_cli("check", "--book", str(root), "--format", "json")
+    assert checked.returncode == 0 and not [d for d in json.loads(checked.stdout) if d["code"].startswith("critic")]
+
+
+def test_marks_in_each_proof_edition(book):
+    html = (book["proof"] / "html" / "origins.html").read_text(encoding="utf-8")
+    assert '<span class="critic-ins">plainly</span> distinguishes' in html
+    assert '<span class="critic-del">formation</span><span class="critic-ins">making</span>' in html
+    assert re.search(r'<span class="critic-comment" tabindex="0">define it earlier\?</span>', html)
+    assert "<script" not in html and ".critic-comment:focus" in html
+    with zipfile.ZipFile(book["proof"] / f"{SLUG}.epub") as epub:
+        page = epub.read("EPUB/origins.xhtml").decode("utf-8")
+    assert 'class="critic-mark">abandonment</span>' in page and 'class="critic-del">real</span> worry' in page
+    pdf = PdfReader(book["proof"] / f"{SLUG}.pdf")
+    text = "\n".join(p.extract_text() for p in pdf.pages)
+    assert "define it" in text and "plainly" in text
+
+
+# ---------------------------------------------------------------- status, proof line
+
+def test_status_only_in_proofs(book):
+    public = book["clean"][0]
+    index = (public / "html" / "index.html").read_text(encoding="utf-8")
+    assert 'class="status' not in index and "proof" not in index.lower()
+    proof_index = (book["proof"] / "html" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="status status-review">review</span>' in proof_index
+    assert '<span class="status status-draft">draft</span>' in proof_index
+    with zipfile.ZipFile(book["proof"] / f"{SLUG}.epub") as epub:
+        nav = epub.read("EPUB/nav.xhtml").decode("utf-8")
+    assert "Origins of Alliances [review]" in nav
+    with zipfile.ZipFile(public / f"{SLUG}.epub") as epub:
+        assert "[review]" not in epub.read("EPUB/nav.xhtml").decode("utf-8")
+    public_text = "\n".join(p.extract_text() for p in PdfReader(public / f"{SLUG}.pdf").pages)
+    assert "Proof" not in public_text and "In review" not in public_text
+
+
+def test_every_proof_page_carries_the_proof_line(book, report):
+    pages = PdfReader(book["proof"] / f"{SLUG}.pdf").pages
+    commit = report["commit"]
+    assert commit and report["round"] == "proof-1"
+    for page in pages:
+        text = page.extract_text()
+        assert "Alliances in Miniature · Proof · changes since proof-1" in text
+        assert f"commit {commit}" in text and "2023-11-14 22:13 UTC" in text
+    opening = next(p.extract_text() for p in pages if "In review: this chapter may still change" in p.extract_text())
+    assert "Origins of Alliances" in opening and "· review" in opening
+    assert any("Cases of Alliance" in p.extract_text() and "Draft: this chapter is unfinished" in p.extract_text()
+               for p in pages)
+
+
+# ---------------------------------------------------------------- rounds and diffs
+
+def test_report_counts_and_changes(report):
+    origins = _origins(report)
+    assert origins["status"] == "review" and origins["authors"] == ["TANAKA Hanako"]
+    assert origins["figures"] == 2 and origins["marks"] == 5 and origins["footnotes"] == 1
+    assert origins["last_changed"].startswith("20")
+    change = origins["changed"]
+    assert change["diff"] == "diff/origins.html" and change["added"] > 0 and change["removed"] > 0
+    preface = next(c for c in report["chapters"] if c["path"].endswith("00-preface.md"))
+    assert preface["changed"] == {"added": 0, "removed": 0, "new": False, "diff": None}
+    assert "Figure 1.1 is now Figure 1.2" in report["changes"]["renumbered"]
+    assert report["totals"]["words"] == sum(c["words"] for c in report["chapters"])
+    assert report["totals"]["marks"] == 5
+
+
+def test_diff_page_marks_words_not_rewrapping(book):
+    page = (book["proof"] / "diff" / "origins.html").read_text(encoding="utf-8")
+    assert "<del>reduce</del>" in page and "<ins>soothe</ins>" in page
+    assert "<del>increase</del>" in page and "<ins>sharpen</ins>" in page
+    assert "<ins>Snyder 1997)</ins>" in page or "Snyder" in re.findall(r"<ins>(.*?)</ins>", page, re.S)[-1] or \
+        any("Snyder" in i for i in re.findall(r"<ins>(.*?)</ins>", page, re.S))
+    # the rewrapped paragraph is not in the diff at all
+    assert "Realist accounts" not in page
+    # the figure numbers changed in the text readers see
+    assert re.search(r"<del>1\.1</del>\s*<ins>1\.2</ins>|<ins>[^<]*1\.2", page)
+
+
+def test_index_page_links_the_diff(book):
+    index = (book["proof"] / "index.html").read_text(encoding="utf-8")
+    assert 'href="diff/origins.html"' in index and "Figure 1.1 is now Figure 1.2" in index
+    assert "<script" not in index
+
+
+def test_change_bars_beside_changed_paragraphs_only(book):
+    html = (book["proof"] / "html" / "origins.html").read_text(encoding="utf-8")
+    bars = re.findall(r'<div class="proof-changed">\s*(.*?)</div>', html, re.S)
+    assert any("soothe one fear" in b for b in bars)
+    assert not any("Realist accounts emphasise power" in b for b in bars)
+
+
+def test_proof_without_git(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    (root / "chapters" / "02-cases.md").write_text("x" * 0 + (root / "chapters" / "02-cases.md")
+                                                   .read_text(encoding="utf-8"), encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "--since", "proof-9", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "warning[proof-round]" in result.stderr
+    data = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert data["round"] is None and data["commit"] is None
+    assert all(c["changed"] is None for c in data["chapters"])
+
+
+# ---------------------------------------------------------------- page labels, reproducibility
+
+def _folio(text: str) -> str | None:
+    last = text.strip().split()[-1] if text.strip() else ""
+    return last if re.fullmatch(r"\d+|[ivxlc]+", last) else None
+
+
+@pytest.mark.parametrize("which", ["public", "proof"])
+def test_page_labels_match_the_printed_folios(book, which):
+    path = (book["clean"][0] if which == "public" else book["proof"]) / f"{SLUG}.pdf"
+    reader = PdfReader(path)
+    labels = reader.page_labels
+    assert labels[0] == "i" and "1" in labels
+    assert labels.index("1") > 0 and all(re.fullmatch(r"[ivxlc]+", lab) for lab in labels[:labels.index("1")])
+    checked = 0
+    for page, label in zip(reader.pages, labels):
+        text = page.extract_text()
+        if which == "proof":   # the proof line stands under the folio
+            text = "\n".join(line for line in text.splitlines() if "· Proof ·" not in line)
+        folio = _folio(text)
+        if folio is not None:
+            assert folio == label
+            checked += 1
+    assert checked >= 10
+
+
+def test_reproducible_under_source_date_epoch(book):
+    a, b = book["clean"]
+    assert (a / f"{SLUG}.pdf").read_bytes() == (b / f"{SLUG}.pdf").read_bytes()
+    assert (a / f"{SLUG}.epub").read_bytes() == (b / f"{SLUG}.epub").read_bytes()
+    pages = sorted(p.relative_to(a / "html") for p in (a / "html").rglob("*") if p.is_file())
+    assert pages and pages == sorted(p.relative_to(b / "html") for p in (b / "html").rglob("*") if p.is_file())
+    for rel in pages:
+        assert (a / "html" / rel).read_bytes() == (b / "html" / rel).read_bytes(), rel
