@@ -39,10 +39,13 @@ class Diagnostic:
     hint: str = ""
 
     def format(self) -> str:
+        """One line (and an indented hint) for a terminal: characters that would break the line or
+        act on the terminal (controls, escapes, bidirectional overrides) are shown by their code point."""
         loc = self.location
-        text = f"{loc.path}:{loc.line or 1}:{loc.column or 1}: {self.severity}[{self.code}]: {self.message}"
+        text = (f"{shown(loc.path)}:{loc.line or 1}:{loc.column or 1}: {self.severity}[{self.code}]: "
+                f"{shown(self.message)}")
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += "\n    hint: " + "\n".join(shown(line) for line in self.hint.split("\n"))
         return text
 
     def as_json(self) -> dict:
@@ -55,6 +58,13 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def shown(text: str) -> str:
+    """``text`` with invisible and line-breaking characters written as <U+001B>."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else f"<U+{ord(ch):04X}>" for ch in text)
 
 
 def error(code: str, message: str, location: Location, hint: str = "") -> Diagnostic:
