@@ -353,6 +353,10 @@ def check_css(text: str, rel: str) -> list[Diagnostic]:
                 report(token.source_line, token.source_column, "unexpected ';'")
                 break
 
+    deep = _braces(text)[1]
+    if deep:
+        report(deep[0], deep[1], f"blocks nested more than {MAX_CSS_DEPTH} deep")
+        return diags
     for rule in tinycss2.parse_stylesheet(text, skip_comments=True, skip_whitespace=True):
         if rule.type == "error":
             report(rule.source_line, rule.source_column, rule.message)
@@ -366,19 +370,30 @@ def check_css(text: str, rel: str) -> list[Diagnostic]:
     return diags
 
 
+MAX_CSS_DEPTH = 20   # @media inside @supports inside a rule: a stylesheet needs three or four
+
+
 def _unclosed(text: str) -> tuple[int, int] | None:
     """Where the first '{' that is never closed stands, outside strings and comments."""
+    return _braces(text)[0]
+
+
+def _braces(text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """Where the first '{' that is never closed stands, and where blocks first nest past
+    :data:`MAX_CSS_DEPTH`, outside strings and comments (line, column), each None if nowhere."""
     import re
 
+    def place(at: int) -> tuple[int, int]:
+        return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
     stack: list[int] = []
+    deep = None
     for match in re.finditer(r"/\*.*?(\*/|$)|\"(\\.|[^\"\\\n])*\"?|'(\\.|[^'\\\n])*'?|[{}]", text, re.S):
         token = match.group(0)
         if token == "{":
             stack.append(match.start())
+            if deep is None and len(stack) > MAX_CSS_DEPTH:
+                deep = place(match.start())
         elif token == "}" and stack:
             stack.pop()
-    if not stack:
-        return None
-    at = stack[0]
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
+    return (place(stack[0]) if stack else None), deep

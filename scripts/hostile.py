@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import re
+from html.parser import HTMLParser
 import resource
 import secrets
 import shutil
@@ -994,7 +995,50 @@ BENIGN = [
     re.compile(r"^python -m build_book: .*(book\.yml|folder)"),   # no book to read: nothing to locate
     re.compile(r"^  (run the command|or name the book|title: and chapters|a book's book\.yml)"),
 ]
-SCRIPT = re.compile(rb"<script|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
+SCRIPT_PATTERN = re.compile(rb"<script|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
+
+
+class _Markup(HTMLParser):
+    """What a browser would run: a <script> element, an on...= attribute, a javascript: address
+    in an attribute (text that merely mentions them, escaped, is not script)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag.lower() == "script":
+            self.found.append("<script>")
+        for name, value in attrs:
+            plain = re.sub(r"[\x00-\x20]", "", (value or "")).lower()
+            if name.lower().startswith("on"):
+                self.found.append(f"<{tag} {name}=...>")
+            elif plain.startswith(("javascript:", "vbscript:")):
+                self.found.append(f"<{tag} {name}={value[:30]!r}>")
+
+    handle_startendtag = handle_starttag
+
+
+class _Script:
+    """SCRIPT.search(data): the first piece of script a browser would run in ``data``, or None."""
+
+    @staticmethod
+    def search(data: bytes):
+        if not SCRIPT_PATTERN.search(data):  # quick: nothing that even looks like script
+            return None
+        parser = _Markup()
+        try:
+            parser.feed(data.decode("utf-8", errors="replace"))
+            parser.close()
+        except Exception:  # noqa: BLE001 - unparsable: fall back to the pattern
+            return SCRIPT_PATTERN.search(data)
+        if not parser.found:
+            return None
+        found = parser.found[0].encode()
+        return re.search(re.escape(found), found)
+
+
+SCRIPT = _Script()
 
 
 @dataclass

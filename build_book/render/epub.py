@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import fonts, templating
-from ..diagnostics import BuildError, error
+from ..diagnostics import BuildError, Location, error
 from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
@@ -156,8 +156,14 @@ def render(ctx: RenderContext) -> list[Path]:
         text = templating.render(root, template, page=name, part_files=part_files, **context, **extra)
         try:
             ElementTree.fromstring(text.encode("utf-8"))
-        except ElementTree.ParseError as exc:  # a bug in a template or a fragment, not in the book
-            raise EpubError(f"{name} is not well-formed XHTML: {exc}") from None
+        except ElementTree.ParseError as exc:
+            blamed = _override_behind(root, template)
+            if blamed is None:  # build_book's own templates: a bug in build_book, not in the book
+                raise EpubError(f"{name} is not well-formed XHTML: {exc}") from None
+            raise BuildError([error(
+                "template-error", f"the EPUB page {name} made with this template is not well-formed XHTML ({exc})",
+                Location(blamed, 1, 1), "an EPUB template must give XML: close every tag, write &amp;nbsp; "
+                "as &#160;, and keep one root element")]) from None
         files[name] = text.encode("utf-8")
         items.append(Item(item_id, name, MEDIA_TYPES[".xhtml"], properties))
 
@@ -216,6 +222,15 @@ def _cached_xhtml(html: str, folder: Path | None, used: set[str]) -> str:
         text = xhtml(html)
         cachefile.put(folder, key, text, XHTML_FORMAT, ".xhtml")
     return text
+
+
+def _override_behind(root: Path, template: str) -> str | None:
+    """The book's own EPUB template to blame for a page that is not XML: the overridden template
+    itself, else any EPUB template the book overrides (a base or an include); None if none is."""
+    found = [p.relative_to(root).as_posix() for p in templating.overrides(root)
+             if p.relative_to(root / "templates").as_posix().startswith("epub/")]
+    own = [p for p in found if p.endswith("/" + template)]
+    return (own or found or [None])[0]
 
 
 def _svg_property(html: str) -> str:
