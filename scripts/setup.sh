@@ -34,8 +34,9 @@ has_font() { case "$fonts" in *"$1"*) return 0 ;; *) return 1 ;; esac; }
 missing=()
 has_font "Linux Libertine O" || missing+=(fonts-linuxlibertine)
 has_font "Noto Serif CJK" || missing+=(fonts-noto-cjk)
-if [ "${1:-}" = "--with-java" ] && ! command -v java >/dev/null 2>&1; then
-  missing+=(default-jre-headless)
+if [ "${1:-}" = "--with-java" ]; then   # the test suite's tools: Java for EPUBCheck and the HTML checker,
+  command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+  command -v strace >/dev/null 2>&1 || missing+=(strace)   # traces the sandbox test's whole process tree
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
