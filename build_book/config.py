@@ -76,7 +76,6 @@ class BookConfig:
     page_references: bool = False
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
     names: dict[str, str] = field(default_factory=dict)   # 'Family, Given' -> family-first or given-first
-    bibliography_scope: str = "book"   # book, chapter or both: where reference lists are printed
     style: tuple[str, ...] = ()   # house style: a style file, a folder of rule files, or a list of them
     key_locations: dict[str, Location] = field(default_factory=dict)
 
@@ -221,9 +220,6 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                   "-> family-first (Sakurada Daizō) or given-first (the Western order).",
                   schema.mapping_of(schema.one_of("family-first", "given-first"), "names to family-first or given-first",
                                     '"Izumikawa, Yasuhiro": family-first'), {}),
-    schema.Option("bibliography-scope", "Where the works cited are listed: book (one bibliography, the default), "
-                  "chapter (a reference list at the end of each chapter) or both.",
-                  schema.one_of("book", "chapter", "both"), "book"),
     schema.Option("csl", "A citation style name (default chicago-author-date) or a path to a .csl file.",
                   schema.text(), "chicago-author-date"),
     schema.Option("chapters", "Reading order: chapter paths and {part, id, chapters} groups.",
@@ -315,7 +311,7 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
         contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], names=values["names"],
-        bibliography_scope=values["bibliography-scope"] or "book", diagnostics=values["diagnostics"], style=tuple(values["style"]),
+        diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
     ), diags
 
