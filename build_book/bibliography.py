@@ -639,11 +639,11 @@ def _check_dates(entries: dict[str, BibEntry]) -> list[Diagnostic]:
     for entry in entries.values():
         year = entry.fields.get("year")
         if year is not None and not YEAR.fullmatch(year) and year.lower() not in YEAR_WORDS:
-            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year[:40]}', not a four-digit "
+            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{_one_line(year[:40])}', not a four-digit "
                                "year", entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
         date = entry.fields.get("date")
         if date is not None and not DATE.fullmatch(date):
-            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{date[:40]}', not YYYY-MM-DD",
+            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{_one_line(date[:40])}', not YYYY-MM-DD",
                                entry.at("date"), "write e.g. date = {2001-04-15}"))
     return diags
 
@@ -710,6 +710,11 @@ LIST_FIELDS = ("publisher", "location", "address", "institution")
 _EDGE = "\"“”‘’,:;?!()[]«»"
 
 
+def _one_line(text: str) -> str:
+    """``text`` for a message: on one line whatever line or control characters it holds."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _unbraced(value: str) -> str:
     """``value`` with every {braced} group replaced by a space: what pandoc may change."""
     out, depth = [], 0
@@ -768,12 +773,12 @@ def check_printing(entries, items: list) -> list[Diagnostic]:
             if not re.search(r"\sand\s", _unbraced(value)):
                 continue
             csl = {"publisher": "publisher", "institution": "publisher"}.get(name, "publisher-place")
-            printed = str(item.get(csl, ""))
+            printed = _one_line(str(item.get(csl, "")))
             if "; " not in printed or re.search(r"\sand\s", printed):
                 continue    # braced (the value above has lost its braces): printed as written
             diags.append(warning("bib-list-and", f"entry '{entry.key}': pandoc reads 'and' in the {name} as a "
                                  f"separator between several of them and prints '{printed}'", entry.at(name),
-                                 f"if it is one name, put it in braces: {name} = {{{{{value.strip()}}}}} (braces "
+                                 f"if it is one name, put it in braces: {name} = {{{{{_one_line(value)}}}}} (braces "
                                  "also suit two names, which then print joined by 'and')"))
     return diags
 
