@@ -354,6 +354,7 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
     diags.extend(_check_graph(entries))
     diags.extend(_check_dates(entries))
     diags.extend(_check_duplicate_works(entries))
+    diags.extend(check_name_variants(entries))
     return Bibliography(tuple(resolved), entries, tuple(diags))
 
 
@@ -369,17 +370,17 @@ def _text(path: Path, rel: str) -> tuple[str, Diagnostic | None]:
 
 
 def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[Diagnostic]:
-    """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content).
+    """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content), and what
+    it would print otherwise than written (:func:`check_printing`), from its reading of each file.
 
     A file pandoc would hang on (see the module's docstring) is not handed to it: :func:`load` reports why.
 
-    A file pandoc read without complaint leaves a stamp in the cache: a file whose one line names the
-    stamp format and the digest of pandoc's version and the .bib's bytes. A stamp is trusted only if
-    that line is exactly what this file and this pandoc give, so a truncated, corrupted or swapped stamp
-    just means checking the file again.
+    A file pandoc read without complaint leaves a stamp in the cache: a file whose first line names the
+    stamp format and the digest of pandoc's version and the .bib's bytes, followed by pandoc's reading of
+    the file (CSL JSON, which the transform stage hands to citeproc). A stamp is trusted only if that line
+    is exactly what this file and this pandoc give and the rest is JSON, so a truncated, corrupted or
+    swapped stamp just means checking the file again.
     """
-    import os
-
     from . import pandoc
 
     diags = []
@@ -388,24 +389,13 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
         if path is None or not sandbox.is_file(path):
             continue
         try:
-            digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()
+            read = _read_file(rel, _text(path, rel)[0])
         except OSError:
             continue  # unreadable: reported when the bibliography is loaded
-        stamp = cache / f"bib-ok-{digest[:24]}"
-        expected = f"build_book-bib-ok 2 {digest}\n"
-        try:
-            if stamp.read_text(encoding="ascii") == expected:
-                continue
-        except (OSError, ValueError):
-            pass
-        try:
-            unsafe = _read_file(rel, _text(path, rel)[0]).unsafe_for_pandoc
-        except OSError:
-            continue
-        if unsafe:
+        if read.unsafe_for_pandoc:
             continue
         try:
-            pandoc.check_bibliography(path)
+            items = _csl_json(path, cache)
         except pandoc.PandocTimeout as exc:
             diags.append(error("pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read "
                                "the bibliography and was stopped", Location(rel, 1, 1),
@@ -422,14 +412,69 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
                                "check the quotes and braces: a title in quotes cannot contain plain quotes; "
                                "use {braces} around values"))
             continue
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
-            tmp.write_text(expected, encoding="ascii")
-            os.replace(tmp, stamp)
-        except OSError:
-            pass
+        if items is not None:
+            diags += check_printing(read.entries, items)
     return diags
+
+
+def _csl_json(path: Path, cache: Path) -> list | None:
+    """pandoc's reading of the .bib file at ``path`` as CSL JSON items, from its stamp in ``cache`` or from
+    pandoc (which raises :class:`~build_book.pandoc.PandocError` if it cannot read it). None: read, but
+    pandoc's output is not JSON (never seen)."""
+    import json
+    import os
+
+    from . import pandoc
+
+    try:
+        digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    stamp = cache / f"bib-ok-{digest[:24]}"
+    expected = f"build_book-bib-ok 3 {digest}\n"
+    try:
+        head, newline, body = stamp.read_text(encoding="utf-8").partition("\n")
+        if head + newline == expected:
+            items = json.loads(body)
+            if isinstance(items, list):
+                return items
+    except (OSError, ValueError):
+        pass
+    text = pandoc.check_bibliography(path)
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return None
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+        tmp.write_text(expected + text, encoding="utf-8")
+        os.replace(tmp, stamp)
+    except OSError:
+        pass
+    return items if isinstance(items, list) else None
+
+
+def csl_items(root: Path, paths: tuple[str, ...], cache: Path) -> list[dict] | None:
+    """Every entry of the bibliography files as pandoc reads it (CSL JSON), the first of a key kept;
+    None if a file cannot be read so (the checks have reported why)."""
+    from . import pandoc
+
+    found: dict[str, dict] = {}
+    for rel in paths:
+        path = sandbox.inside(root, rel)
+        if path is None or not path.is_file():
+            return None
+        try:
+            items = _csl_json(path, cache)
+        except pandoc.PandocError:
+            return None
+        if items is None:
+            return None
+        for item in items:
+            if isinstance(item, dict) and "id" in item:
+                found.setdefault(str(item["id"]), item)
+    return list(found.values())
 
 
 def _clean(value: str) -> str:
@@ -594,11 +639,11 @@ def _check_dates(entries: dict[str, BibEntry]) -> list[Diagnostic]:
     for entry in entries.values():
         year = entry.fields.get("year")
         if year is not None and not YEAR.fullmatch(year) and year.lower() not in YEAR_WORDS:
-            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{year[:40]}', not a four-digit "
+            diags.append(error("bib-bad-year", f"entry '{entry.key}' has year '{_one_line(year[:40])}', not a four-digit "
                                "year", entry.at("year"), "write the year as four digits, e.g. year = {2001}"))
         date = entry.fields.get("date")
         if date is not None and not DATE.fullmatch(date):
-            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{date[:40]}', not YYYY-MM-DD",
+            diags.append(error("bib-bad-date", f"entry '{entry.key}' has date '{_one_line(date[:40])}', not YYYY-MM-DD",
                                entry.at("date"), "write e.g. date = {2001-04-15}"))
     return diags
 
@@ -652,3 +697,158 @@ def _family_names(names: str) -> tuple[str, ...]:
         family = name.split(",")[0] if "," in name else (name.split() or [""])[-1]
         found.append(_normal_title(family))
     return tuple(found)
+
+
+# --- what pandoc will print otherwise than written ---------------------------------------------------------------
+
+# Fields whose words pandoc may recase (it writes English titles in sentence case and the style then sets them
+# in title or sentence case), and the CSL variables they end up in.
+TITLE_FIELDS = ("title", "subtitle", "booktitle", "maintitle", "titleaddon")
+CSL_TITLES = ("title", "container-title", "volume-title", "collection-title")
+# Fields pandoc reads as lists, 'and' separating the items ("Farrar, Straus and Giroux" -> "Farrar, Straus; Giroux")
+LIST_FIELDS = ("publisher", "location", "address", "institution")
+_EDGE = "\"“”‘’,:;?!()[]«»"
+
+
+def _one_line(text: str) -> str:
+    """``text`` for a message: on one line whatever line or control characters it holds."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _unbraced(value: str) -> str:
+    """``value`` with every {braced} group replaced by a space: what pandoc may change."""
+    out, depth = [], 0
+    for ch in value:
+        if ch == "{":
+            depth += 1
+            out.append(" ")
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def _title_words(text: str) -> list[str]:
+    text = text.replace("``", "“").replace("''", "”").replace("---", "—").replace("--", "–").replace("'", "’")
+    return [w.strip(_EDGE) for w in text.split() if w.strip(_EDGE)]
+
+
+def _case_sensitive(word: str) -> bool:
+    """An acronym, an initial, a word with capitals inside or periods between letters (U.S., NATO, McCarthy,
+    J.): the words pandoc's sentence case may lower and a title-case style cannot restore. A capitalised word
+    or compound (Israel, Anglo-American) is left to the style."""
+    if re.fullmatch(r"[A-Z][a-z’]*(-[A-Z][a-z’]*)*\.?", word) and not re.fullmatch(r"[A-Z]\.", word):
+        return False
+    return bool(re.search(r"[A-Za-z]\.[A-Za-z]|^[A-Z]\.$|.[A-Z]", word))
+
+
+def check_printing(entries, items: list) -> list[Diagnostic]:
+    """What pandoc will print otherwise than the .bib writes it, from pandoc's own reading (``items``, CSL
+    JSON): title words whose capitals it lowers, and 'and' inside a publisher or place, read as a list."""
+    by_id = {str(i.get("id")): i for i in items if isinstance(i, dict)}
+    diags: list[Diagnostic] = []
+    for entry in entries:
+        item = by_id.get(entry.key)
+        if item is None:
+            continue
+        read = " ".join(str(item.get(v, "")) for v in CSL_TITLES)
+        forms: dict[str, set[str]] = {}
+        for word in _title_words(read):
+            forms.setdefault(word.lower(), set()).add(word)
+        for name in TITLE_FIELDS:
+            reported: set[str] = set()
+            for word in _title_words(_unbraced(entry.fields.get(name, ""))):
+                seen = forms.get(word.lower(), set())
+                if not _case_sensitive(word) or not seen or word in seen or word in reported:
+                    continue
+                reported.add(word)
+                printed = sorted(seen)[0]
+                diags.append(warning("bib-title-case", f"entry '{entry.key}': pandoc prints '{word}' in the "
+                                     f"{name} as '{printed}' (it sets English titles in sentence case, lowering "
+                                     "capitals it does not see protected)", entry.at(name),
+                                     f"protect the capitals with braces: {{{word}}}"))
+        for name in LIST_FIELDS:
+            value = entry.fields.get(name, "")
+            if not re.search(r"\sand\s", _unbraced(value)):
+                continue
+            csl = {"publisher": "publisher", "institution": "publisher"}.get(name, "publisher-place")
+            printed = _one_line(str(item.get(csl, "")))
+            if "; " not in printed or re.search(r"\sand\s", printed):
+                continue    # braced (the value above has lost its braces): printed as written
+            diags.append(warning("bib-list-and", f"entry '{entry.key}': pandoc reads 'and' in the {name} as a "
+                                 f"separator between several of them and prints '{printed}'", entry.at(name),
+                                 f"if it is one name, put it in braces: {name} = {{{{{_one_line(value)}}}}} (braces "
+                                 "also suit two names, which then print joined by 'and')"))
+    return diags
+
+
+NAME_FIELDS = ("author", "editor", "translator", "bookauthor", "editora", "editorb")
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.replace("{", "").replace("}", ""))
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).lower().replace(".", " ").split())
+
+
+def _people(value: str) -> list[tuple[str, str]]:
+    """A name list as written -> [(family, given)], 'and' inside braces not splitting it."""
+    people = []
+    for name in re.split(r"\s+and\s+", _unbraced_marks(value)):
+        name = name.replace("\0", "and").strip()
+        if not name or name.startswith("{"):
+            continue   # an organisation, written {{...}}
+        parts = [p.strip() for p in name.split(",")]
+        if len(parts) >= 2:
+            family, given = parts[0], parts[-1]
+        else:
+            words = name.split()
+            family, given = words[-1], " ".join(words[:-1])
+        people.append((" ".join(family.split()), " ".join(given.split())))
+    return people
+
+
+def _unbraced_marks(value: str) -> str:
+    """'and' inside braces hidden (as NUL) so that splitting on 'and' leaves braced names whole."""
+    out, depth, i = [], 0, 0
+    while i < len(value):
+        ch = value[i]
+        depth += (ch == "{") - (ch == "}")
+        if depth > 0 and value.startswith("and", i):
+            out.append("\0")
+            i += 3
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def check_name_variants(entries: dict[str, BibEntry]) -> list[Diagnostic]:
+    """The same person written two ways across entries ('Funabashi, Yoichi' and 'Funabashi, Yōichi'):
+    citeproc takes them for two people, so the works are sorted and disambiguated apart. Reported at the
+    less common spelling (at the one without diacritics when both are as common)."""
+    seen: dict[tuple[str, str], dict[str, list[tuple[BibEntry, str]]]] = {}
+    for entry in entries.values():
+        for name in NAME_FIELDS:
+            for family, given in _people(entry.fields.get(name, "")):
+                if not given:
+                    continue
+                written = f"{family}, {given}".replace("{", "").replace("}", "")
+                key = (_fold(family), _fold(given))
+                seen.setdefault(key, {}).setdefault(unicodedata.normalize("NFC", written), []).append((entry, name))
+    diags = []
+    for spellings in seen.values():
+        if len(spellings) < 2:
+            continue
+        ranked = sorted(spellings, key=lambda w: (-len(spellings[w]), -sum(ord(c) > 127 for c in w), w))
+        usual = ranked[0]
+        first, _ = spellings[usual][0]
+        for other in ranked[1:]:
+            for entry, name in spellings[other]:
+                count = len(spellings[usual])
+                diags.append(warning("bib-name-variant", f"entry '{entry.key}' writes '{other}', but {count} "
+                                     f"entr{'y' if count == 1 else 'ies'} ('{first.key}'"
+                                     f"{' and others' if count > 1 else ''}) write '{usual}': citeproc takes "
+                                     "them for two people", entry.at(name),
+                                     f"write the name the same way everywhere: {name} = {{... {usual} ...}}"))
+    return diags

@@ -75,6 +75,7 @@ class BookConfig:
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
+    names: dict[str, str] = field(default_factory=dict)   # 'Family, Given' -> family-first or given-first
     style: tuple[str, ...] = ()   # house style: a style file, a folder of rule files, or a list of them
     key_locations: dict[str, Location] = field(default_factory=dict)
 
@@ -215,6 +216,10 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                                                   "a contributor", required=("name",), shorthand="name"),
                                     "ids to people", "kubo: {name: KUBO Fumiaki, affiliation: ...}"), {}),
     schema.Option("bibliography", "One .bib path or a list of them, relative to the book.", _PATHS, []),
+    schema.Option("names", "Name order in citations and the bibliography: 'Family, Given' as the .bib writes it "
+                  "-> family-first (Sakurada Daizō) or given-first (the Western order).",
+                  schema.mapping_of(schema.one_of("family-first", "given-first"), "names to family-first or given-first",
+                                    '"Izumikawa, Yasuhiro": family-first'), {}),
     schema.Option("csl", "A citation style name (default chicago-author-date) or a path to a .csl file.",
                   schema.text(), "chicago-author-date"),
     schema.Option("chapters", "Reading order: chapter paths and {part, id, chapters} groups.",
@@ -305,7 +310,8 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
         slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
         contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
-        page_references=values["page-references"], diagnostics=values["diagnostics"], style=tuple(values["style"]),
+        page_references=values["page-references"], names=values["names"],
+        diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
     ), diags
 

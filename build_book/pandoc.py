@@ -224,14 +224,15 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     return docs
 
 
-def check_bibliography(path: Path) -> None:
-    """Read a .bib file as citeproc will; raise :class:`PandocError` with pandoc's words if it cannot."""
+def check_bibliography(path: Path) -> str:
+    """Read a .bib file as citeproc will: its CSL JSON text; raise :class:`PandocError` with pandoc's
+    words if it cannot."""
     fmt = "bibtex" if path.suffix.lower() == ".bibtex" else "biblatex"
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise PandocError(str(exc)) from None
-    _run_pandoc([f"--from={fmt}", "--to=csljson", str(path)], size=size)
+    return _run_pandoc([f"--from={fmt}", "--to=csljson", str(path)], size=size)
 
 
 def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> dict:

@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import cache as cachefile
+from . import bibliography as bib
+from . import names as name_order
 from . import pandoc, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
@@ -244,6 +246,10 @@ class _Plan:
     citing: str                       # digest of the style and what the bibliography files share
     whole_book: bool                  # the style numbers works or keeps them in citation order
     names: dict[str, frozenset]       # work -> the words of its authors' and editors' family names
+    sources: list[Path]               # what citeproc reads the works from for citations (CSL JSON, see names.py)
+    list_sources: list[Path]          # ... and for reference lists (people printed family name first as literals)
+    items: dict[str, dict]            # work -> its CSL JSON item as citations are formatted from it
+    list_items: dict[str, dict]       # work -> its CSL JSON item as reference lists are formatted from it
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -271,7 +277,9 @@ class _Plan:
         entries = book.bibliography.entries
         names = {key: _family_words(entries[key]) if key in entries else frozenset() for key in order}
         files = {(config.root / c.path).resolve(): c.label for c in book.chapters}
-        return cls(book, index, files, csl, cited, order, earlier, last, common, citing, whole_book, names)
+        sources, list_sources, items, list_items = _csl_sources(book)
+        return cls(book, index, files, csl, cited, order, earlier, last, common, citing, whole_book, names,
+                   sources, list_sources, items, list_items)
 
     def citations(self, number: int) -> tuple[list[str], list[str]]:
         """The works cited before chapter ``number`` that citeproc must see first, and every work it must
@@ -312,7 +320,7 @@ class _Plan:
         citations = []
         if self.cited[chapter.index]:
             before, known = self.citations(chapter.index)
-            citations = [self.citing, before, known, self._entries(known)]
+            citations = [self.citing, before, known, self._entries(known), [self.items.get(k) for k in known]]
         return cachefile.digest(self.common, pandoc.document(chapter.blocks), labels, files, citations)
 
     def _entries(self, keys: list[str]) -> list:
@@ -327,7 +335,8 @@ class _Plan:
         return out
 
     def references_key(self) -> str:
-        return cachefile.digest(self.citing, "references", self.order, self._entries(self.order))
+        return cachefile.digest(self.citing, "references", self.order, self._entries(self.order),
+                                [self.list_items.get(k) for k in self.order])
 
     def chapter(self, number: int) -> str:
         """One chapter's blocks, ready to write, as JSON text."""
@@ -344,9 +353,10 @@ class _Plan:
                 wrapped.append({"t": "Div", "c": [["bb-before", [], []],
                                                   [{"t": "Para", "c": [_cite(k) for k in before]}]]})
             wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
-            doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), list(book.bibliography.paths),
-                                  self.csl, book.config.root)
+            doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
+                                  book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
+            blocks = name_order.finish(blocks)
         if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
             blocks = mark_japanese(blocks)
         return json.dumps(blocks, ensure_ascii=False)
@@ -359,8 +369,8 @@ class _Plan:
         else:
             doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
                                                   self._meta(self.order)),
-                                  list(book.bibliography.paths), self.csl, book.config.root)
-            blocks = [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"]
+                                  self.list_sources, self.csl, book.config.root)
+            blocks = name_order.finish([b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"])
         if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
             blocks = mark_japanese(blocks)
         return json.dumps(blocks, ensure_ascii=False)
@@ -368,6 +378,43 @@ class _Plan:
     def _meta(self, keys: list[str]) -> dict:
         nocite = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[_citation(k) for k in keys], []]}]}
         return {"lang": {"t": "MetaString", "c": self.book.config.lang}, "nocite": nocite}
+
+
+CSL_FOLDER = "csl"
+
+
+def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], dict[str, dict]]:
+    """The bibliography as citeproc is to read it: pandoc's reading of the .bib files (CSL JSON) with
+    names.py's changes, written once per content into build/.cache/csl/ (one file for citations, one for
+    reference lists). Without a reading (never after the checks passed) the .bib files themselves."""
+    config = book.config
+    cache = config.root / "build" / ".cache"
+    items = bib.csl_items(config.root, config.bibliography, cache)
+    if items is None:
+        paths = list(book.bibliography.paths)
+        return paths, paths, {}, {}
+    fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
+    cite, listed = name_order.prepare(items, fields, config.names)
+    folder = cache / CSL_FOLDER
+    out = []
+    used = set()
+    for kind, data in (("cite", cite), ("list", listed)):
+        text = json.dumps(data, ensure_ascii=False)
+        key = cachefile.digest(kind, text)[:32]
+        path = folder / f"{key}.json"
+        used.add(key)
+        if not path.is_file():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, path)
+            except OSError:    # a tree that cannot be written: hand citeproc the .bib files
+                paths = list(book.bibliography.paths)
+                return paths, paths, {}, {}
+        out.append(path)
+    cachefile.prune(folder, used)
+    return [out[0]], [out[1]], {i["id"]: i for i in cite}, {i["id"]: i for i in listed}
 
 
 def _citation(key: str) -> dict:

@@ -1,0 +1,175 @@
+"""Japanese (and other East Asian) names and titles, as the Chicago Manual prints them.
+
+pandoc's citeproc prints every personal name in the Western order ("Sakurada, Daizō, and Gō Itō") and
+honours neither CSL's ``static-ordering`` nor ``parse-names`` (tested with pandoc 3.9, from BibTeX and from
+CSL JSON alike). So build_book hands citeproc the bibliography as CSL JSON (pandoc's own reading of the .bib
+files) after changing it here:
+
+* a person whose name is printed family name first (see :func:`family_first`) becomes, for the reference
+  list, one literal name "Sakurada Daizō": printed as written, sorted by its first word, the family name.
+  Citations keep the structured name, so that the short form is the family name alone ("Sakurada and Itō
+  2004") and "et al." counts people as usual;
+* the first of exactly two names, when printed family name first, carries an invisible mark, and the comma
+  the style puts after it (Chicago and APA separate the last name of a list by a comma *because* the first
+  name is inverted) is taken away again after formatting: "Sakurada Daizō and Itō Gō, eds.";
+* an entry with ``scripttitle`` (the title in Japanese script) and/or ``translatedtitle`` (its translation)
+  gets them after its romanised ``title``, the romanised title alone in italics as Chicago asks:
+  *Hikaku gaikō seisaku* 比較外交政策 [Comparative foreign policy].
+
+:func:`finish` removes the marks from citeproc's output and applies what they stand for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+FAMILY_FIRST = "family-first"
+GIVEN_FIRST = "given-first"
+ORDERS = (FAMILY_FIRST, GIVEN_FIRST)
+# entries in these languages print their people family name first
+EAST_ASIAN = ("ja", "japanese", "zh", "chinese", "ko", "korean")
+KEYWORD = FAMILY_FIRST        # keywords = {family-first} marks an entry whose language field says otherwise
+
+TITLE_MARK = "\u2063"         # invisible separator: the romanised title ends here
+PAIR_MARK = "\u2064"          # invisible plus: the first of two names, printed family name first
+MARKS = re.compile(f"[{TITLE_MARK}{PAIR_MARK}]")
+
+# CSL name variables (pandoc writes these from BibTeX's author, editor, translator, bookauthor, ...)
+NAME_VARIABLES = ("author", "editor", "translator", "container-author", "collection-editor", "editorial-director",
+                  "interviewer", "recipient", "reviewed-author", "composer", "director", "illustrator",
+                  "original-author", "chair", "compiler", "contributor", "curator", "executive-producer", "guest",
+                  "host", "narrator", "organizer", "performer", "producer", "script-writer", "series-creator")
+
+# One word of a name in Hepburn romanisation: syllables (consonant, optional y, vowel), a syllabic n, doubled
+# consonants (Hokkaidō, Hattori, Matchida) and long vowels with macrons or circumflexes. "Stephen", "Walt",
+# "Peter" are not; "Sakurada", "Daizō", "Jun'ichirō" are.
+_VOWEL = "aiueoāīūēōâîûêô"
+_SYLLABLE = (f"(?:(?:([kstpgdbz])(?=\\1)|[tc](?=ch))?(?:ch|sh|ts|[kgszjtdnhbpmrfwy]y?)?[{_VOWEL}]"
+             f"|n'?|m(?=[bpm]))")
+_WORD = re.compile(f"{_SYLLABLE}+")
+
+
+def romanised_japanese(word: str) -> bool:
+    """Could ``word`` (a family or given name) be Japanese in Hepburn romanisation?"""
+    parts = [p for p in re.split(r"[-\s]+", unicodedata.normalize("NFC", word).lower().replace("’", "'")) if p]
+    return bool(parts) and all(_WORD.fullmatch(p) for p in parts)
+
+
+def person_key(person: dict) -> str:
+    """A person as the .bib writes them, 'Family, Given' (the key of book.yml's ``names:``)."""
+    family = " ".join(x for x in (person.get("non-dropping-particle", ""), person.get("family", "")) if x)
+    given = " ".join(x for x in (person.get("given", ""), person.get("dropping-particle", "")) if x)
+    return normal_key(f"{family}, {given}" if given else family)
+
+
+def normal_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).replace("{", "").replace("}", "").split())
+
+
+def east_asian_entry(item: dict, fields: dict | None = None) -> bool:
+    """Is the entry marked as a work in Japanese (or Chinese, Korean): ``langid``/``language`` (pandoc's
+    ``language``), or ``keywords = {family-first}``?"""
+    language = str(item.get("language", "")).lower()
+    if language.split("-")[0] in EAST_ASIAN:
+        return True
+    fields = fields or {}
+    for name in ("langid", "language", "hyphenation"):
+        if fields.get(name, "").strip().lower() in EAST_ASIAN:
+            return True
+    keywords = re.split(r"[,;]", fields.get("keywords", "")) + [str(item.get("keyword", ""))]
+    return any(k.strip().lower() == KEYWORD for k in keywords)
+
+
+def family_first(person: dict, east_asian: bool, table: dict[str, str]) -> bool:
+    """Is ``person`` printed family name first? As ``names:`` in book.yml says if it lists them; else in an
+    entry marked Japanese, if both parts of the name read as romanised Japanese (so the Western authors of
+    a translation keep their order)."""
+    if "literal" in person or not person.get("family"):
+        return False
+    order = table.get(person_key(person))
+    if order is not None:
+        return order == FAMILY_FIRST
+    if not east_asian or person.get("dropping-particle") or person.get("non-dropping-particle"):
+        return False
+    given = person.get("given", "")
+    return romanised_japanese(person["family"]) and (not given or romanised_japanese(given))
+
+
+def literal(person: dict) -> str:
+    return " ".join(x for x in (person.get("family", ""), person.get("given", ""), person.get("suffix", "")) if x)
+
+
+def _plain(value: str) -> str:
+    """A .bib field value as text: braces and the common escapes removed."""
+    value = re.sub(r"\\([&%$#_])", r"\1", value)
+    return " ".join(value.replace("{", "").replace("}", "").split())
+
+
+def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """CSL JSON items -> (the items citations are formatted from, the items the reference list is formatted
+    from). ``fields``: key -> the entry's .bib fields; ``table``: book.yml's ``names:``."""
+    table = {normal_key(k): v for k, v in table.items()}
+    cite: list[dict] = []
+    listed: list[dict] = []
+    for item in items:
+        own = fields.get(item.get("id", ""), {})
+        east = east_asian_entry(item, own)
+        title = _title(item, own)
+        one = dict(item)
+        if title is not None:
+            one["title"] = title
+        cite.append(one)
+        other = dict(one)
+        for variable in NAME_VARIABLES:
+            people = item.get(variable)
+            if not isinstance(people, list):
+                continue
+            turned = []
+            for n, person in enumerate(people):
+                if isinstance(person, dict) and family_first(person, east, table):
+                    mark = PAIR_MARK if n == 0 and len(people) == 2 else ""
+                    turned.append({"literal": literal(person) + mark})
+                else:
+                    turned.append(person)
+            other[variable] = turned
+        listed.append(other)
+    return cite, listed
+
+
+def _title(item: dict, own: dict) -> str | None:
+    script = _plain(own.get("scripttitle", ""))
+    translated = _plain(own.get("translatedtitle", ""))
+    if not (script or translated) or not item.get("title"):
+        return None
+    after = " ".join(x for x in (script, f"[{translated}]" if translated else "") if x)
+    return f"{item['title']}{TITLE_MARK} {after}"
+
+
+def finish(blocks: list) -> list:
+    """citeproc's output with the marks of :func:`prepare` applied and removed: the script title and the
+    translation taken out of the italics of the romanised title, the comma after the first of two names
+    printed family name first dropped."""
+    from .walk import rewrite
+
+    def split_title(node: dict):
+        if node["t"] != "Emph":
+            return None
+        inlines = node["c"]
+        at = next((i for i, x in enumerate(inlines) if x["t"] == "Str" and TITLE_MARK in x["c"]), None)
+        if at is None:
+            return None
+        word = inlines[at]["c"]
+        head, _, tail = word.partition(TITLE_MARK)
+        before = inlines[:at] + ([{"t": "Str", "c": head}] if head else [])
+        after = ([{"t": "Str", "c": tail}] if tail else []) + inlines[at + 1:]
+        return [{"t": "Emph", "c": before}] + after
+
+    def clean(node: dict):
+        if node["t"] != "Str" or not MARKS.search(node["c"]):
+            return None
+        text = node["c"].replace(PAIR_MARK + ",", "").replace(PAIR_MARK + "，", "")
+        return [{"t": "Str", "c": MARKS.sub("", text)}] if MARKS.sub("", text) else []
+
+    rewrite(blocks, split_title)
+    return rewrite(blocks, clean)

@@ -1,0 +1,100 @@
+"""Japanese names family name first, and Japanese-script titles, in every edition and two styles.
+
+The 'japanese' fixture book has Japanese entries (one author, two editors, a Japanese and a Western author in
+one entry, titles in Japanese script with translations), an English-language work whose author book.yml's
+``names:`` lists as family-first, one marked by ``keywords = {family-first}``, and a Western work."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+
+import pytest
+
+from build_book import names
+
+from .conftest import build_all, copy_book
+from .pdfinfo import Pdf
+from .xmlcheck import text_of
+
+SLUG = "names-in-their-order"
+
+
+@pytest.fixture(scope="module")
+def chicago(tmp_path_factory):
+    return build_all(copy_book("japanese", tmp_path_factory), SLUG, "--strict")
+
+
+@pytest.fixture(scope="module")
+def apa(tmp_path_factory):
+    root = copy_book("japanese", tmp_path_factory)
+    config = root / "book.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "csl: apa\n", encoding="utf-8")
+    return build_all(root, SLUG, "--strict")
+
+
+def editions(built) -> dict[str, str]:
+    """The text of each edition: HTML pages, EPUB XHTML files, PDF (flattened, as pypdf reads it)."""
+    html = " ".join(text_of(p.read_text(encoding="utf-8")) for p in sorted(built.html.glob("*.html")))
+    with zipfile.ZipFile(built.epub) as archive:
+        epub = " ".join(text_of(archive.read(n).decode("utf-8")) for n in sorted(archive.namelist())
+                        if n.endswith(".xhtml"))
+    return {"html": html, "epub": epub, "pdf": " ".join(Pdf(built.pdf).flat().split())}
+
+
+CHICAGO_LIST = [
+    "Hoshino Aki. 2011.",
+    "Kaneda Rui. 2005. Alliances at Sea.",
+    "Ōyama Shūichi. 1999. Dōmei no kiseki 同盟の軌跡 [The course of an alliance]. Chūō Kōronsha.",
+    "Sakurada Daizō and Itō Gō, eds. 2004. Hikaku gaikō seisaku 比較外交政策 [Comparative foreign policy].",
+    "Walker, Stephen. 2003. Partners and Rivals.",
+    "Yamamoto Kenji and Stephen Walker. 2010.",
+]
+CHICAGO_CITES = ["(Sakurada and Itō 2004)", "(Ōyama 1999, 12)", "(Yamamoto and Walker 2010)", "(Kaneda 2005)",
+                 "(Hoshino 2011)", "(Walker 2003)", "(Sakurada and Itō 2004; Ōyama 1999)"]
+
+
+@pytest.mark.parametrize("edition", ["html", "epub", "pdf"])
+def test_chicago_prints_japanese_names_family_name_first(chicago, edition):
+    text = editions(chicago)[edition]
+    for phrase in CHICAGO_LIST + CHICAGO_CITES:
+        assert phrase in text, (edition, phrase)
+    # never the Western order or a stray comma for a Japanese name, and no invisible marks left
+    for wrong in ("Sakurada, Daizō", "Gō Itō", "Daizō,", "Kenji Yamamoto", "Kaneda, Rui", "Shūichi Ōyama"):
+        assert wrong not in text, (edition, wrong)
+    assert not names.MARKS.search(text)
+    # sorted by family name, the macron of Ōyama no obstacle: Hoshino, Kaneda, Ōyama, Sakurada, Walker, Yamamoto
+    positions = [text.rindex(p) for p in CHICAGO_LIST]
+    assert positions == sorted(positions), edition
+
+
+def test_the_romanised_title_alone_is_in_italics(chicago):
+    page = (chicago.html / "bibliography.html").read_text(encoding="utf-8")
+    assert "<em>Hikaku gaikō seisaku</em> <span lang=\"ja\">比較外交政策</span> [Comparative foreign policy]" in page
+    assert "<em>Dōmei to kokka</em>" in page
+
+
+@pytest.mark.parametrize("edition", ["html", "epub", "pdf"])
+def test_apa_prints_them_family_name_first_too(apa, edition):
+    text = editions(apa)[edition]
+    for phrase in ("Sakurada Daizō & Itō Gō (Eds.). (2004).", "Ōyama Shūichi. (1999).", "Kaneda Rui. (2005).",
+                   "Walker, S. (2003).", "Yamamoto Kenji & Walker, S. (2010).",
+                   "(Sakurada & Itō, 2004)", "(Ōyama, 1999, p. 12)", "(Kaneda, 2005)"):
+        assert phrase in text, (edition, phrase)
+    assert "Sakurada, D." not in text and "Daizō," not in text
+
+
+def test_the_name_order_rules():
+    assert names.romanised_japanese("Daizō") and names.romanised_japanese("Jun'ichirō")
+    assert names.romanised_japanese("Hattori") and not names.romanised_japanese("Stephen")
+    person = {"family": "Walker", "given": "Stephen"}
+    assert not names.family_first(person, True, {})                       # a Western name in a Japanese entry
+    assert names.family_first(person, False, {"Walker, Stephen": "family-first"})
+    japanese = {"family": "Kaneda", "given": "Rui"}
+    assert names.family_first(japanese, True, {}) and not names.family_first(japanese, False, {})
+    assert not names.family_first(japanese, True, {"Kaneda, Rui": "given-first"})
+
+
+def test_every_edition_links_citations_to_the_list(chicago):
+    page = (chicago.html / "names.html").read_text(encoding="utf-8")
+    assert re.search(r'href="bibliography\.html#ref-sakurada2004"', page)
