@@ -14,8 +14,8 @@ from urllib.request import url2pathname
 from markupsafe import Markup
 
 from .. import sandbox, templating
-from ..diagnostics import Diagnostic, Location, warning
-from . import RenderContext, pagelabels
+from ..diagnostics import Diagnostic, Location, error, warning
+from . import RenderContext, limits, pagelabels
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -24,9 +24,6 @@ logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
 def render(ctx: RenderContext) -> list[Path]:
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
-
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=True)
     views = chapter_views(book, index, fragments)
@@ -36,25 +33,67 @@ def render(ctx: RenderContext) -> list[Path]:
     context = book_context(book, index, views, ctx.proof)
     html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
                              authors=_all_authors(book), **context)
+    stylesheet = templating.static_file(root, "pdf/print.css")
+    target = ctx.destination / f"{book.config.slug}.pdf"
+    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    ctx.progress.step("laying out pages (WeasyPrint)")
+    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
+    expected = expected_pages(html)
+    try:
+        [(refused, attachments, pages)] = limits.run(
+            [lambda: _lay_out_and_write(root, html, stylesheet, target)], 1,
+            limits.timeout(expected), limits.memory_limit())
+    except limits.LimitExceeded as exc:
+        ctx.diagnostics.append(limit_exceeded(book, exc, expected))
+        return []
+    ctx.progress.step(f"wrote {pages} pages")
+    ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
+    return [target]
+
+
+def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) -> tuple[list, list, int]:
+    """In a child process: lay out ``html`` and write the PDF. What was refused, the attachments
+    dropped, and the number of pages."""
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts,
-                     url_fetcher=fetcher)
-    ctx.progress.step("laying out pages (WeasyPrint)")
+    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=[stylesheet], font_config=fonts)
+            stylesheets=[css], font_config=fonts)
         attachments = _drop_attachments(document)
-        ctx.progress.step(f"writing {len(document.pages)} pages")
-        target = ctx.destination / f"{book.config.slug}.pdf"
         document.write_pdf(target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
-    bodies = {view.chapter.index: str(view.body_html) for view in views}
-    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments, bodies))
-    return [target]
+    return fetcher.refused, attachments, len(document.pages)
+
+
+CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)
+
+
+def expected_pages(html: str) -> int:
+    return len(html) // CHARACTERS_PER_PAGE + 1
+
+
+def limit_exceeded(book, exc: limits.LimitExceeded, expected: int) -> Diagnostic:
+    """A located error for a layout stopped at its time or memory limit: at the book's print
+    stylesheet if it overrides build_book's (the likeliest cause), else at book.yml."""
+    root = book.config.root
+    override = root / templating.BOOK_TEMPLATES / "pdf" / "print.css"
+    where = Location(override.relative_to(root).as_posix(), 1, 1) if override.is_file() else Location("book.yml", 1, 1)
+    css_hint = ("look for absurd page sizes, margins or font sizes in templates/pdf/print.css; "
+                if override.is_file() else "")
+    if isinstance(exc, limits.OutOfTime):
+        return error("pdf-timeout", f"laying out the PDF (about {expected} pages expected) was stopped after "
+                     f"{exc.seconds:g} seconds, its time limit", where,
+                     css_hint + f"set {limits.TIMEOUT_ENV} (seconds) to allow more time for a large book")
+    return error("pdf-memory", f"laying out the PDF (about {expected} pages expected) needed more memory than "
+                 f"its limit of {limits.shown_bytes(exc.limit)} and was stopped", where,
+                 css_hint + f"set {limits.MEMORY_ENV} (for example 8G) to allow more memory for a large book")
 
 
 # the types of what a book may show (not the mimetypes module: it reads the system's tables)
