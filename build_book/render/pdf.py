@@ -7,6 +7,7 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -15,7 +16,7 @@ from markupsafe import Markup
 
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, warning
-from . import RenderContext, limits, pagelabels
+from . import RenderContext, limits, pagelabels, pieces
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -31,24 +32,68 @@ def render(ctx: RenderContext) -> list[Path]:
         view.href = "#" + view.id
         view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
     context = book_context(book, index, views, ctx.proof)
-    html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
-                             authors=_all_authors(book), **context)
+    references, authors = references_html(ctx.prepared), _all_authors(book)
+    html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
     stylesheet = templating.static_file(root, "pdf/print.css")
     target = ctx.destination / f"{book.config.slug}.pdf"
     bodies = {view.chapter.index: str(view.body_html) for view in views}
-    ctx.progress.step("laying out pages (WeasyPrint)")
     import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
     expected = expected_pages(html)
+    seconds, memory = limits.timeout(expected), limits.memory_limit()
     try:
-        [(refused, attachments, pages)] = limits.run(
-            [lambda: _lay_out_and_write(root, html, stylesheet, target)], 1,
-            limits.timeout(expected), limits.memory_limit())
+        if in_pieces(root):
+            refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
+                                                     seconds, memory)
+        else:
+            ctx.progress.step("laying out pages (WeasyPrint)")
+            [(refused, attachments, pages)] = limits.run(
+                [lambda: _lay_out_and_write(root, html, stylesheet, target)], 1, seconds, memory)
     except limits.LimitExceeded as exc:
         ctx.diagnostics.append(limit_exceeded(book, exc, expected))
         return []
     ctx.progress.step(f"wrote {pages} pages")
     ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
     return [target]
+
+
+ONE_DOCUMENT_ENV = "BUILD_BOOK_PDF_ONE_DOCUMENT"
+
+
+def in_pieces(root: Path) -> bool:
+    """Lay the book out a piece at a time (render/pieces.py) unless the book overrides the PDF
+    templates, or BUILD_BOOK_PDF_ONE_DOCUMENT=1 asks for one document."""
+    return os.environ.get(ONE_DOCUMENT_ENV, "") not in ("1", "yes", "true") and pieces.applies(root)
+
+
+def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,
+               seconds: float, memory: int) -> tuple[list, list, int]:
+    book, root = ctx.book, ctx.book.config.root
+    units: list = ["front"]
+    for entry in context["toc"]:
+        if entry.kind == "part":
+            units.append(("part", entry.part.index))
+            units += [("chapter", view.chapter.index) for view in entry.chapters]
+        else:
+            units.append(("chapter", entry.chapter.chapter.index))
+    units.append("bibliography")
+
+    def render_piece(unit) -> str:
+        return templating.render(root, "pdf/book.html.j2", unit=unit, references=references, authors=authors,
+                                 **context)
+
+    folder = ctx.prepared.cache / pieces.FOLDER if ctx.prepared.cache else None
+    plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,
+                              max(1, ctx.prepared.jobs), seconds, memory, ctx.progress)
+    ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
+    front_pages = pieces.assemble(plan, pdfs, target)
+    LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
+    refused = [url for p in plan.pieces for url in p.result["refused"]]
+    attachments = list(dict.fromkeys(url for p in plan.pieces for url in p.result["attachments"]))
+    return refused, attachments, plan.total()
+
+
+# what the last PDF made in pieces was: its front matter's pages (page labels), the pieces laid out
+LAST: dict[str, int] = {}
 
 
 def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) -> tuple[list, list, int]:
