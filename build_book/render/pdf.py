@@ -56,13 +56,14 @@ def render(ctx: RenderContext) -> list[Path]:
     return [target]
 
 
-ONE_DOCUMENT_ENV = "BUILD_BOOK_PDF_ONE_DOCUMENT"
+PIECES_ENV = "BUILD_BOOK_PDF_PIECES"
 
 
 def in_pieces(root: Path) -> bool:
-    """Lay the book out a piece at a time (render/pieces.py) unless the book overrides the PDF
-    templates, or BUILD_BOOK_PDF_ONE_DOCUMENT=1 asks for one document."""
-    return os.environ.get(ONE_DOCUMENT_ENV, "") not in ("1", "yes", "true") and pieces.applies(root)
+    """Lay the book out a piece at a time (render/pieces.py) when BUILD_BOOK_PDF_PIECES=1 asks for it
+    (off by default: each piece pays for subsetting its fonts again, which makes a cold build slower
+    than one document) and the book does not override the PDF templates."""
+    return os.environ.get(PIECES_ENV, "") in ("1", "yes", "true") and pieces.applies(root)
 
 
 def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,

@@ -88,12 +88,12 @@ def roman(n: int) -> str:
 @dataclass
 class Plan:
     pieces: list[Piece]
-    estimates: dict[int, int] = field(default_factory=dict)   # piece number -> pages (not yet laid out)
+    estimates: dict[int, dict] = field(default_factory=dict)  # piece number -> pages, anchors (last time)
     laid_out: int = 0     # how many pieces this build laid out (the others came from the cache)
 
     def pages(self, n: int) -> int:
         piece = self.pieces[n]
-        return piece.result["pages"] if piece.result else self.estimates[n]
+        return (piece.result or self.estimates[n])["pages"]
 
     def starts(self) -> list[int]:
         """The index in the book of each piece's first page (each after the first on a right-hand page)."""
@@ -115,22 +115,19 @@ class Plan:
         first = [s + 1 if not p.body else s - body_start + 1 for s, p in zip(starts, self.pieces)]
         where: dict[str, tuple[bool, int]] = {}
         for n, piece in enumerate(self.pieces):
-            if piece.result:
-                for name, page in piece.result["anchors"].items():
-                    where.setdefault(name, (piece.body, first[n] + page))
-            else:
-                for name in piece.ids:
-                    where.setdefault(name, (piece.body, first[n]))
+            known = (piece.result or self.estimates[n]).get("anchors", {})
+            for name in piece.ids:
+                where.setdefault(name, (piece.body, first[n] + known.get(name, 0)))
         return first, {name: (str(c) if body else "r" + str(c)) for name, (body, c) in where.items()}
 
 
-def with_pages(html: str, ids: set[str], pages: dict[str, str]) -> str:
+def with_pages(html: str, ids: set[str], pages: dict[str, str], front: bool) -> str:
     """``html`` with the folio of each link's target, where that target is in another piece."""
 
     def fix(match: re.Match) -> str:
         before, target, after = match.groups()
-        if target in ids:
-            return match.group(0)
+        if target in ids or not (front or "page-ref" in before + after):
+            return match.group(0)   # in this piece, or a link that shows no page number
         value = pages.get(target, "?")
         if value.startswith("r"):   # front matter: roman where print.css would print it so
             counter = int(value[1:])
@@ -236,7 +233,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         first, pages = plan.folios()
         todo = []
         for n, piece in enumerate(pieces):
-            html = with_pages(piece.html, piece.ids, pages)
+            html = with_pages(piece.html, piece.ids, pages, not piece.body)
             extra = piece_css(first[n], piece.body)
             k = key(html, stylesheet, extra)
             if piece.key == k:
@@ -249,10 +246,11 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             todo.append((n, html, extra, k))
         if not todo:
             break
-        if number == 0 and len(todo) > 1 and todo[0][0] == 0 and any(n and pieces[n].result is None for n, *_ in todo):
-            # the contents wait for the chapters' page numbers: laid out in the next pass
-            pieces[0].key = "deferred"
-            todo = todo[1:]
+        unknown = {n for n in range(1, len(pieces)) if pieces[n].result is None and "known" not in plan.estimates[n]}
+        if unknown:
+            # the page counts of some pieces are not known yet: lay out those first, the others (whose
+            # numbers depend on them, the contents among them) in the next pass
+            todo = [t for t in todo if t[0] in unknown]
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
         tasks = [_task(root, html, stylesheet, extra, scratch / f"{k}.pdf") for n, html, extra, k in todo]
@@ -270,8 +268,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             if folder is not None:
                 cachefile.put(folder, k, json.dumps(result), FORMAT, ".json")
                 cachefile.put(folder, k, pdfs[n], FORMAT, ".pdf")
-                cachefile.put(folder, _estimate_key(pieces[n]), json.dumps({"pages": result["pages"]}),
-                              FORMAT, ".json")
+                cachefile.put(folder, _estimate_key(pieces[n]), json.dumps(
+                    {"pages": result["pages"], "anchors": result["anchors"]}), FORMAT, ".json")
             path.unlink(missing_ok=True)
     plan.laid_out = laid_out
     if folder is not None:
@@ -292,15 +290,16 @@ def _estimate_key(piece: Piece) -> str:
     return cachefile.digest(cachefile.version_key(), FORMAT, "estimate", piece.html)
 
 
-def _estimate(piece: Piece, folder: Path | None) -> int:
-    """How many pages a piece will take: as many as last time, else from its length."""
+def _estimate(piece: Piece, folder: Path | None) -> dict:
+    """How many pages a piece will take and where its anchors fall: as last time, else from its length."""
     known = cachefile.get_text(folder, _estimate_key(piece), FORMAT, ".json") if folder else None
     if known:
         try:
-            return int(json.loads(known)["pages"])
+            found = json.loads(known)
+            return {"pages": int(found["pages"]), "anchors": dict(found["anchors"]), "known": True}
         except (ValueError, KeyError, TypeError):
             pass
-    return len(piece.html) // CHARACTERS_PER_PAGE + 1
+    return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
 
 
 def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
