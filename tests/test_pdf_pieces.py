@@ -54,6 +54,7 @@ def same(a: Pdf, b: Pdf) -> None:
     assert set(names) == set(b.reader.named_destinations)
     assert {n: destination_page(a, n) for n in names} == {n: destination_page(b, n) for n in names}
     assert a.reader.metadata == b.reader.metadata
+    assert a.reader.page_labels == b.reader.page_labels
 
 
 @pytest.fixture(scope="module")
