@@ -142,6 +142,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("path-outside-book", E, "a file named by the book lies outside the book's folder", FIXED),
     ("pdf-resource-refused", W, "the PDF left out a resource outside the book or on the web"),
     ("pdf-attachment", W, "a file attachment (rel=attachment) is not embedded in the PDF"),
+    ("pdf-timeout", E, "laying out the PDF took longer than its time limit (BUILD_BOOK_PDF_TIMEOUT)", FIXED),
+    ("pdf-memory", E, "laying out the PDF needed more memory than its limit (BUILD_BOOK_PDF_MEMORY)", FIXED),
     ("csl-parent-missing", E, "a dependent citation style's parent style is not available locally", FIXED),
     # template overrides in the book's templates/ folder
     ("template-syntax", E, "a template override is not valid Jinja", FIXED),

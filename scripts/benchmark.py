@@ -9,7 +9,8 @@ runs, sampled from /proc), and prints each as a ratio to plain pandoc on the sam
 the same run:
 
     check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
-    check after a one-word edit in one chapter; PDF rows with --pdf (slow); the time from a saved edit
+    check after a one-word edit in one chapter; PDF rows with --pdf (slow; BUILD_BOOK_PDF_PIECES=1 in the
+    environment times the PDF laid out in pieces), among them a book twice the size, cold; the time from a saved edit
     to the rebuilt page under `serve` once that command exists ("n/a" until then).
 
     .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
@@ -242,6 +243,11 @@ def main() -> int:
         tasks += [("PDF, cold", bb("pdf", "-q"), cold, "html"),
                   ("PDF, nothing changed", bb("pdf", "-q"), None, "html"),
                   ("PDF, one chapter edited", bb("pdf", "-q"), edit, "html")]
+        double = root.parent / "double"
+        shutil.rmtree(double, ignore_errors=True)
+        make_book(double, args.words * 2, args.entries, args.chapters * 2)
+        tasks += [("PDF, book twice the size", build_book(["pdf", "-q"], double, args.jobs),
+                   lambda: shutil.rmtree(double / "build", ignore_errors=True), "html")]
     print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s}  baseline")
     failed = False
     for name, command, before, against in tasks:

@@ -7,6 +7,7 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -14,8 +15,8 @@ from urllib.request import url2pathname
 from markupsafe import Markup
 
 from .. import sandbox, templating
-from ..diagnostics import Diagnostic, Location, warning
-from . import RenderContext, pagelabels
+from ..diagnostics import Diagnostic, Location, error, warning
+from . import RenderContext, limits, pagelabels, pieces
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -24,9 +25,6 @@ logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
 def render(ctx: RenderContext) -> list[Path]:
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
-
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=True)
     views = chapter_views(book, index, fragments)
@@ -34,27 +32,114 @@ def render(ctx: RenderContext) -> list[Path]:
         view.href = "#" + view.id
         view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
     context = book_context(book, index, views, ctx.proof)
-    html = templating.render(root, "pdf/book.html.j2", references=references_html(ctx.prepared),
-                             authors=_all_authors(book), **context)
+    references, authors = references_html(ctx.prepared), _all_authors(book)
+    html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
+    stylesheet = templating.static_file(root, "pdf/print.css")
+    target = ctx.destination / f"{book.config.slug}.pdf"
+    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
+    expected = expected_pages(html)
+    seconds, memory = limits.timeout(expected), limits.memory_limit()
+    try:
+        if in_pieces(root):
+            refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
+                                                     seconds, memory)
+        else:
+            ctx.progress.step("laying out pages (WeasyPrint)")
+            [(refused, attachments, pages)] = limits.run(
+                [lambda: _lay_out_and_write(root, html, stylesheet, target)], 1, seconds, memory)
+    except limits.LimitExceeded as exc:
+        ctx.diagnostics.append(limit_exceeded(book, exc, expected))
+        return []
+    ctx.progress.step(f"wrote {pages} pages")
+    ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
+    return [target]
+
+
+PIECES_ENV = "BUILD_BOOK_PDF_PIECES"
+
+
+def in_pieces(root: Path) -> bool:
+    """Lay the book out a piece at a time (render/pieces.py) when BUILD_BOOK_PDF_PIECES=1 asks for it
+    (off by default: each piece pays for subsetting its fonts again, which makes a cold build slower
+    than one document) and the book does not override the PDF templates."""
+    return os.environ.get(PIECES_ENV, "") in ("1", "yes", "true") and pieces.applies(root)
+
+
+def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,
+               seconds: float, memory: int) -> tuple[list, list, int]:
+    book, root = ctx.book, ctx.book.config.root
+    units: list = ["front"]
+    for entry in context["toc"]:
+        if entry.kind == "part":
+            units.append(("part", entry.part.index))
+            units += [("chapter", view.chapter.index) for view in entry.chapters]
+        else:
+            units.append(("chapter", entry.chapter.chapter.index))
+    units.append("bibliography")
+
+    def render_piece(unit) -> str:
+        return templating.render(root, "pdf/book.html.j2", unit=unit, references=references, authors=authors,
+                                 **context)
+
+    folder = ctx.prepared.cache / pieces.FOLDER if ctx.prepared.cache else None
+    plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,
+                              max(1, ctx.prepared.jobs), seconds, memory, ctx.progress)
+    ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
+    front_pages = pieces.assemble(plan, pdfs, target)
+    LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
+    refused = [url for p in plan.pieces for url in p.result["refused"]]
+    attachments = list(dict.fromkeys(url for p in plan.pieces for url in p.result["attachments"]))
+    return refused, attachments, plan.total()
+
+
+# what the last PDF made in pieces was: its front matter's pages (page labels), the pieces laid out
+LAST: dict[str, int] = {}
+
+
+def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) -> tuple[list, list, int]:
+    """In a child process: lay out ``html`` and write the PDF. What was refused, the attachments
+    dropped, and the number of pages."""
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    stylesheet = CSS(filename=str(templating.static_file(root, "pdf/print.css")), font_config=fonts,
-                     url_fetcher=fetcher)
-    ctx.progress.step("laying out pages (WeasyPrint)")
+    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=[stylesheet], font_config=fonts)
+            stylesheets=[css], font_config=fonts)
         attachments = _drop_attachments(document)
-        ctx.progress.step(f"writing {len(document.pages)} pages")
-        target = ctx.destination / f"{book.config.slug}.pdf"
         document.write_pdf(target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
-    bodies = {view.chapter.index: str(view.body_html) for view in views}
-    ctx.diagnostics.extend(_report(book, fetcher.refused, attachments, bodies))
-    return [target]
+    return fetcher.refused, attachments, len(document.pages)
+
+
+CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)
+
+
+def expected_pages(html: str) -> int:
+    return len(html) // CHARACTERS_PER_PAGE + 1
+
+
+def limit_exceeded(book, exc: limits.LimitExceeded, expected: int) -> Diagnostic:
+    """A located error for a layout stopped at its time or memory limit: at the book's print
+    stylesheet if it overrides build_book's (the likeliest cause), else at book.yml."""
+    root = book.config.root
+    override = root / templating.BOOK_TEMPLATES / "pdf" / "print.css"
+    where = Location(override.relative_to(root).as_posix(), 1, 1) if override.is_file() else Location("book.yml", 1, 1)
+    css_hint = ("look for absurd page sizes, margins or font sizes in templates/pdf/print.css; "
+                if override.is_file() else "")
+    if isinstance(exc, limits.OutOfTime):
+        return error("pdf-timeout", f"laying out the PDF (about {expected} pages expected) was stopped after "
+                     f"{exc.seconds:g} seconds, its time limit", where,
+                     css_hint + f"set {limits.TIMEOUT_ENV} (seconds) to allow more time for a large book")
+    return error("pdf-memory", f"laying out the PDF (about {expected} pages expected) needed more memory than "
+                 f"its limit of {limits.shown_bytes(exc.limit)} and was stopped", where,
+                 css_hint + f"set {limits.MEMORY_ENV} (for example 8G) to allow more memory for a large book")
 
 
 # the types of what a book may show (not the mimetypes module: it reads the system's tables)
