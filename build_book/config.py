@@ -74,6 +74,7 @@ class BookConfig:
     section_depth: int = 2
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
+    bibliography_scope: str = "book"   # book: one bibliography; chapter: a list per chapter; both
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
     names: dict[str, str] = field(default_factory=dict)   # 'Family, Given' -> family-first or given-first
     style: tuple[str, ...] = ()   # house style: a style file, a folder of rule files, or a list of them
@@ -232,6 +233,9 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                   schema.mapping_of(_word, "words such as 'figure' to text", "figure: Fig."), {}),
     schema.Option("page-references", "true: PDF cross-references also give the page ('Figure 3.2 on page 45').",
                   schema.boolean, False),
+    schema.Option("bibliography-scope", "Where the reference list goes: book (one bibliography at the end, the "
+                  "default), chapter (each chapter ends with the works it cites) or both.",
+                  schema.one_of("book", "chapter", "both"), "book"),
     schema.Option("style", "The house style: a style file (style/house.yml), a folder of Vale rule files, or a list.",
                   _PATHS, []),
     schema.Option("diagnostics", "Diagnostic code -> off, warning or error (python -m build_book codes lists them).",
@@ -310,7 +314,8 @@ def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnosti
         slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
         contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
-        page_references=values["page-references"], names=values["names"],
+        page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
+        names=values["names"],
         diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
     ), diags

@@ -40,6 +40,7 @@ class Prepared:
     references_key: str = ""    # digest of all the reference list depends on
     cache: Path | None = None   # build/.cache of the book (None: nothing is cached)
     jobs: int = 1               # how many chapters may be worked on at once
+    chapter_references: dict[int, list[str]] = field(default_factory=dict)  # chapter -> works its own list holds
 
 
 def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
@@ -197,7 +198,65 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
                 cachefile.put(cache / "references", refs_key, value, REFERENCES_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
-    return Prepared(_Blocks(texts), json.loads(refs_text), {}, keys, refs_key, cache, jobs)
+    references = json.loads(refs_text)
+    chapter_refs = chapter_references(book, texts, keys, references, refs_key)
+    return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs)
+
+
+REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
+
+
+def chapter_ref_id(chapter: Chapter, key: str) -> str:
+    """The id of work ``key`` in ``chapter``'s own reference list."""
+    return f"ref-{chapter.label}-{key}"
+
+
+def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], references: list,
+                       references_key: str) -> dict[int, list[str]]:
+    """With ``bibliography-scope: chapter`` or ``both``: end each chapter that cites works with a
+    "References" section listing them, and point its citation links there. The entries are copies of
+    those of the book-wide list (formatted once, so 2001a/2001b read the same everywhere), in its
+    order, with ids of the chapter's own (:func:`chapter_ref_id`). Changes ``texts`` (chapter -> JSON
+    blocks) and ``keys`` (what the written fragments are cached by) in place; returns chapter -> the
+    works its list holds."""
+    scope = book.config.bibliography_scope
+    if scope not in ("chapter", "both") or not references:
+        return {}
+    refs_div = references[0]["c"]
+    entries = {b["c"][0][0].removeprefix("ref-"): b for b in refs_div[1] if b["t"] == "Div"}
+    heading = REFERENCES_HEADING.get(book.config.lang.split("-")[0].lower(), "References")
+    listed: dict[int, list[str]] = {}
+    for chapter in book.chapters:
+        if chapter.index not in texts:
+            continue
+        blocks = json.loads(texts[chapter.index])
+        cited = {c["citationId"] for node in elements(blocks) if node["t"] == "Cite" for c in node["c"][0]}
+        own = [k for k in entries if k in cited]
+        if not own:
+            continue
+
+        def relink(node: dict, own=set(own), chapter=chapter):
+            if node["t"] != "Link" or not node["c"][2][0].startswith("#ref-"):
+                return None
+            key = node["c"][2][0].removeprefix("#ref-")
+            if key in own:
+                node["c"][2][0] = "#" + chapter_ref_id(chapter, key)
+            return [node]
+
+        blocks = rewrite(blocks, relink)
+        copies = []
+        for key in own:
+            entry = copy.deepcopy(entries[key])
+            entry["c"][0][0] = chapter_ref_id(chapter, key)
+            copies.append(entry)
+        section = f"{chapter.label}-references"
+        blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [
+            {"t": "Header", "c": [2, [section, ["unnumbered", "references-heading"], []], [Str(heading)]]},
+            {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}]]})
+        texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
+        keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
+        listed[chapter.index] = own
+    return listed
 
 
 class _Blocks(Mapping):

@@ -19,7 +19,7 @@ from .. import pandoc, sandbox, sanitize
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
-from ..transform import Prepared, notes_to_spans
+from ..transform import Prepared, chapter_ref_id, notes_to_spans
 
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
 TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
@@ -167,16 +167,29 @@ def short_caption(caption: str) -> str:
     return re.split(r"(?<=[.!?])\s+(?=[A-Z])", caption.strip(), maxsplit=1)[0]
 
 
-def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str) -> dict[str, str]:
-    """Which page each anchor lives on, for multi-page editions."""
+def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str,
+                 prepared: Prepared | None = None) -> dict[str, str]:
+    """Which page each anchor lives on, for multi-page editions: the book-wide reference list's
+    entries on ``bibliography_page`` (unless the book has none), a chapter's own list on its page."""
     pages = {c.index: page_name(c, ext) for c in book.chapters}
     where: dict[str, str] = {}
     for label in index.labels.values():
         if label.chapter is not None:
             where[label.id] = pages[label.chapter]
-    for key in book.bibliography.entries:
-        where[f"ref-{key}"] = bibliography_page
+    if has_book_bibliography(book):
+        for key in book.bibliography.entries:
+            where[f"ref-{key}"] = bibliography_page
+    for number, keys in (prepared.chapter_references if prepared else {}).items():
+        chapter = book.chapters[number]
+        where[f"{chapter.label}-references"] = pages[number]
+        for key in keys:
+            where[chapter_ref_id(chapter, key)] = pages[number]
     return where
+
+
+def has_book_bibliography(book: Book) -> bool:
+    """Does the book end with a bibliography of every work it cites (bibliography-scope book or both)?"""
+    return book.config.bibliography_scope != "chapter"
 
 
 def link_bodies(views: list[ChapterView], book: Book, where: dict[str, str], finish=str) -> None:
@@ -289,6 +302,7 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
     editors = book.editors
     return {
         "book": book,
+        "book_bibliography": has_book_bibliography(book),   # false with bibliography-scope: chapter
         "proof": proof,   # proofs only: status, marks and the proof line (proof.py)
         "config": book.config,
         "title": book.config.title,

@@ -128,7 +128,7 @@ def render(ctx: RenderContext) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=False)
     views = chapter_views(book, index, fragments, ".xhtml")
-    where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY)
+    where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY, ctx.prepared)
     part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
     where.update({p.label: part_files[p.index] for p in book.parts})
     link_bodies(views, book, where)
@@ -178,9 +178,10 @@ def render(ctx: RenderContext) -> list[Path]:
                  page_title=view.part.title, part=view.part)
         page(view.href, "epub/chapter.xhtml.j2", "c-" + view.href.removesuffix(".xhtml"),
              _svg_property(str(view.body_html)), page_title=view.full_title, view=view)
-    refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
-    page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
-         references=Markup(refs))
+    if context["book_bibliography"]:
+        refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
+        page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
+             references=Markup(refs))
 
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
     japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())

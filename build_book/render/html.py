@@ -21,7 +21,7 @@ def render(ctx: RenderContext) -> list[Path]:
     out.mkdir()
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=False)
     views = chapter_views(book, index, fragments, ".html")
-    where = anchor_pages(book, index, ".html", BIBLIOGRAPHY)
+    where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof)
     link_bodies(views, book, where)
@@ -32,9 +32,10 @@ def render(ctx: RenderContext) -> list[Path]:
             "prev": views[position - 1] if position else None,
             "next": views[position + 1] if position + 1 < len(views) else None,
         }))
-    refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
-    pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
-        "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
+    if context["book_bibliography"]:
+        refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
+        pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
+            "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
     for name, template, extra in pages:
         html = templating.render(root, template, page=name, **context, **extra)
         (out / name).write_text(html, encoding="utf-8")

@@ -76,7 +76,8 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
             units += [("chapter", view.chapter.index) for view in entry.chapters]
         else:
             units.append(("chapter", entry.chapter.chapter.index))
-    units.append("bibliography")
+    if context["book_bibliography"]:    # bibliography-scope: chapter leaves it out
+        units.append("bibliography")
 
     def render_piece(unit) -> str:
         return templating.render(root, "pdf/book.html.j2", unit=unit, references=references, authors=authors,
