@@ -72,9 +72,7 @@ PDF_CSS = """
 .critic-mark {{ background: #fff3a8; }}
 .critic-comment {{ float: right; clear: right; width: 14mm; margin-right: -17mm; font-size: 6pt; line-height: 1.2;
   color: #5b3f99; font-family: "Linux Biolinum O", "DejaVu Sans"; text-align: left; text-indent: 0; hyphens: manual; }}
-.proof-changed {{ position: relative; }}
-.proof-changed::before {{ content: ""; position: absolute; left: -5mm; top: 0; bottom: 0; width: 0;
-  border-left: 1.5pt solid #d4760b; }}
+.proof-changed {{ margin-left: -5mm; padding-left: 4.47mm; border-left: 1.5pt solid #d4760b; }}
 section[data-proof-status] {{ string-set: proof-status attr(data-proof-status); }}
 @page {{ @bottom-center {{ content: "{line} · " string(proof-status); font-family: "Linux Biolinum O", "DejaVu Sans"; font-size: 5.5pt;
   color: #9a1b1b; vertical-align: bottom; padding-bottom: 5mm; white-space: nowrap; hyphens: manual; }} }}
@@ -182,6 +180,9 @@ def block_text(block) -> str:
             out.append(node["c"][-1])
         elif kind == "Span" and "critic-comment" in node["c"][0][1]:
             return
+        elif kind == "Span" and "chapter-label" in node["c"][0][1]:   # "Chapter 3", then the title
+            walk(node["c"][1])
+            out.append(" ")
         else:
             if kind in ("Para", "Plain", "Header"):
                 out.append(" ")
@@ -343,9 +344,9 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         for chapter in book.chapters:
             changed = report["chapters"][chapter.index].get("_blocks", set())
             blocks = list(prepared.chapters.get(chapter.index, []))
-            for i in sorted(changed):
+            for i in sorted(changed, reverse=True):
                 if i < len(blocks) and not _is_title(blocks[i]):
-                    blocks[i] = {"t": "Div", "c": [["", [CHANGED], []], [blocks[i]]]}
+                    blocks[i:i + 1] = _barred(blocks[i])
             chapters[chapter.index] = blocks
         prepared = replace(prepared, chapters=chapters, fragments={}, keys={}, references_key="", cache=None)
         staging = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
@@ -367,6 +368,15 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target, diags + rendered
+
+
+def _barred(block) -> list:
+    """A changed block marked for a change bar. A paragraph stays a paragraph (``<p class=...>``), so
+    the paragraph indents of the house style (``p + p``) hold around it; other blocks go in a div."""
+    if block.get("t") == "Para":
+        return [{"t": "RawBlock", "c": ["html", f'<p class="{CHANGED}">']}, {"t": "Plain", "c": block["c"]},
+                {"t": "RawBlock", "c": ["html", "</p>"]}]
+    return [{"t": "Div", "c": [["", [CHANGED], []], [block]]}]
 
 
 def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then: Then | None,
@@ -462,9 +472,11 @@ def _book_changes(root: Path, book: Book, index: LabelIndex, then: Then, words: 
 
 
 def _entry(entry) -> str:
+    """An entry as compared across rounds: its type and fields, not where in the file it stands."""
     fields = getattr(entry, "fields", None)
     if isinstance(fields, dict):
-        return json.dumps({k: str(v) for k, v in fields.items()}, sort_keys=True)
+        return json.dumps([str(getattr(entry, "type", "")).lower(), {k.lower(): str(v) for k, v in fields.items()}],
+                          sort_keys=True)
     return repr(entry)
 
 
