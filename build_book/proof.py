@@ -90,10 +90,11 @@ class ProofInfo:
     round: str              # the round compared with ("" when there is none)
     stamp: str              # build date and time
     commit: str             # the commit built ("" outside git)
+    this_round: str = ""    # the round this proof is, when the commit built is tagged proof-*
 
     @property
     def line(self) -> str:
-        parts = [self.title, "Proof"]
+        parts = [self.title, f"Proof {self.this_round}" if self.this_round else "Proof"]
         parts.append(f"changes since {self.round}" if self.round else "no earlier round")
         parts.append(self.stamp)
         parts.append(f"commit {self.commit}" if self.commit else "not in git")
@@ -123,10 +124,19 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else None
 
 
-def _round_ref(root: Path, since: str | None) -> str | None:
+def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
+    """(the round to compare with, the round this proof is): ``since``; or the last ``proof-*`` tag.
+
+    A commit that carries a ``proof-*`` tag, built with no edits since, is that round's proof (the
+    editors tagged it to send it out, and CI builds the tag): it is compared with the round before."""
     if since:
-        return since
-    return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None
+        return since, ""
+    here = _git(root, "tag", "--points-at", "HEAD", "--list", TAG_PATTERN)
+    if here and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") == "":
+        this = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or ""
+        before = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD^")
+        return before or None, this
+    return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None, ""
 
 
 def _checkout(root: Path, ref: str, into: Path) -> Path | None:
@@ -326,7 +336,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         diags = list(result.diagnostics)
         prepared = prepare(book, index, progress, jobs)
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
-        ref = _round_ref(root, since) if commit else None
+        ref, this_round = _round_ref(root, since) if commit else (None, "")
         then, why = (None, "")
         if ref:
             progress.step(f"reading the round '{ref}' to compare with")
@@ -336,7 +346,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         if why:
             diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
-        info = ProofInfo(book.title, ref if then else "", _stamp(), commit)
+        info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round)
         report = _report(root, book, index, prepared, then, info, diags)
         # change bars: each changed block of "now" in a div the proof styles mark. The proof's documents
         # differ from the public ones, so they use none of the public editions' caches (nor prune them).
@@ -417,7 +427,8 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
                     row["changed"] = {"added": 0, "removed": 0, "new": False, "diff": None}
         chapters.append(row)
     report = {
-        "title": book.title, "slug": book.config.slug, "proof": info.line, "round": info.round or None, "commit": info.commit or None,
+        "title": book.title, "slug": book.config.slug, "proof": info.line, "round": info.round or None,
+        "this_round": info.this_round or None, "commit": info.commit or None,
         "built": info.stamp, "chapters": chapters,
         "totals": {k: sum(c[k] for c in chapters) for k in
                    ("words", "figures", "tables", "citations", "footnotes", "marks")},

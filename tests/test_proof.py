@@ -456,3 +456,24 @@ def test_changed_figure_images_and_bibliography_entries(reshaped):
     assert "Bibliography entries added: fresh2020" in index
     assert "Bibliography entries removed: gone2000" in index
     assert "Bibliography entries changed: walt1987" in index
+
+
+def test_a_tagged_commit_is_its_own_round(reshaped):
+    """Tagged when it goes out, a round's proof shows the changes since the round before; later edits, since it."""
+    root = reshaped["root"]
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "round two")
+    _git(root, "tag", "proof-2")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert (report["round"], report["this_round"]) == ("proof-1", "proof-2")
+    assert "· Proof proof-2 · changes since proof-1 ·" in report["proof"]
+    assert report["changes"]["chapters_added"] == ["New Thoughts"]
+    chapter = root / "chapters" / "04-new.md"
+    chapter.write_text(NEW.replace("new in this round", "newer in this round"), encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert (report["round"], report["this_round"]) == ("proof-2", None)
+    assert [c["title"] for c in report["chapters"] if c["changed"]["diff"]] == ["New Thoughts"]
