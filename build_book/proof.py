@@ -328,6 +328,12 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
     out_dir = root / "build"
     target = out_dir / PROOF_DIR
     with pipeline._interruptible(), pipeline._locked(out_dir, progress, wait=True, create=True):
+        try:   # a publication a killed build (or proof) had begun is completed first
+            if pipeline._recover(out_dir):
+                progress.step("completed the publication an interrupted build had begun")
+            pipeline._remove_stale_staging(out_dir)
+        except OSError as exc:
+            raise BuildError([pipeline._unwritable(root, out_dir, exc)]) from None
         progress.step(f"reading the book in {root}")
         result = pipeline._check(root, progress, jobs)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -359,7 +365,11 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
                     blocks[i:i + 1] = _barred(blocks[i])
             chapters[chapter.index] = blocks
         prepared = replace(prepared, chapters=chapters, fragments={}, keys={}, references_key="", cache=None)
-        staging = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
+        # built in a staging folder, then published as the main build publishes: through the journal, so a
+        # proof killed half-way leaves the previous build/proof or the new one, completed by the next command
+        staging_root = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
+        staging = staging_root / PROOF_DIR
+        staging.mkdir()
         rendered: list[Diagnostic] = []   # what the renderers found (a PDF resource refused, ...)
         try:
             for edition in ("pdf", "epub", "html"):
@@ -370,13 +380,17 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
                     os.replace(made, staging / made.name)
                 folder.rmdir()
             _write_report(staging, report, info)
-            old = out_dir / f".{PROOF_DIR}.old-{os.getpid()}"
-            if target.exists():
-                os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                pipeline._publish(staging_root, [staging], out_dir)
+            except OSError as exc:
+                raise BuildError([pipeline._unwritable(root, out_dir, exc)]) from None
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                pipeline._recover(out_dir)
+            except OSError:
+                pass   # the journal stays, and the staging with it: the next command completes it
+            else:
+                shutil.rmtree(staging_root, ignore_errors=True)
     return target, diags + rendered
 
 

@@ -477,3 +477,22 @@ def test_a_tagged_commit_is_its_own_round(reshaped):
     report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
     assert (report["round"], report["this_round"]) == ("proof-2", None)
     assert [c["title"] for c in report["chapters"] if c["changed"]["diff"]] == ["New Thoughts"]
+
+
+def test_a_proof_killed_while_publishing_is_completed_by_the_next_command(reshaped):
+    """build/proof is published through the build's journal: killed after the old proof was set aside and
+    before the new one was in place, the next command puts the new one there."""
+    from build_book.build import JOURNAL, TEST_KILL_ENV
+
+    root = reshaped["root"]
+    chapter = root / "chapters" / "04-new.md"
+    chapter.write_text(NEW.replace("new in this round", "newest in this round"), encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-m", "build_book", "proof", "--book", str(root), "-q"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, TEST_KILL_ENV: "2"})
+    assert killed.returncode == -9, killed.stderr
+    assert (root / "build" / JOURNAL).exists() and not (root / "build" / "proof").exists()
+    assert run_cli("check", "--book", str(root)).returncode == 0
+    assert not (root / "build" / JOURNAL).exists()
+    page = (root / "build" / "proof" / "diff" / "new.html").read_text(encoding="utf-8")
+    assert "<ins>newest</ins>" in page
+    assert not [p for p in (root / "build").iterdir() if p.name.startswith(".staging")]
