@@ -496,3 +496,18 @@ def test_a_proof_killed_while_publishing_is_completed_by_the_next_command(reshap
     page = (root / "build" / "proof" / "diff" / "new.html").read_text(encoding="utf-8")
     assert "<ins>newest</ins>" in page
     assert not [p for p in (root / "build").iterdir() if p.name.startswith(".staging")]
+
+
+@pytest.mark.skipif("SOURCE_DATE_EPOCH" in os.environ, reason="the builds take their dates from SOURCE_DATE_EPOCH")
+def test_without_source_date_epoch_proofs_show_the_build_time_and_public_editions_the_books_date(reshaped, mini):
+    import datetime as dt
+
+    stamp = re.search(r"· (\d{4}-\d\d-\d\d \d\d:\d\d) UTC ·", reshaped["report"]["proof"]).group(1)
+    built = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc)
+    assert abs((dt.datetime.now(dt.timezone.utc) - built).total_seconds()) < 3600
+    assert reshaped["report"]["built"] == f"{stamp} UTC"
+    assert PdfReader(mini.pdf).metadata["/CreationDate"].startswith("D:20200115")   # book.yml's date
+    with zipfile.ZipFile(mini.epub) as epub:
+        opf = epub.read("EPUB/package.opf").decode("utf-8")
+    assert "<dc:date>2020-01-15</dc:date>" in opf
+    assert '<meta property="dcterms:modified">2020-01-15T00:00:00Z</meta>' in opf
