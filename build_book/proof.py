@@ -91,13 +91,15 @@ class ProofInfo:
     stamp: str              # build date and time
     commit: str             # the commit built ("" outside git)
     this_round: str = ""    # the round this proof is, when the commit built is tagged proof-*
+    edited: bool = False    # the book has edits not yet committed (the proof shows them)
 
     @property
     def line(self) -> str:
         parts = [self.title, f"Proof {self.this_round}" if self.this_round else "Proof"]
         parts.append(f"changes since {self.round}" if self.round else "no earlier round")
         parts.append(self.stamp)
-        parts.append(f"commit {self.commit}" if self.commit else "not in git")
+        parts.append((f"commit {self.commit}" + (" with uncommitted edits" if self.edited else ""))
+                     if self.commit else "not in git")
         return " · ".join(parts)
 
     @property
@@ -352,7 +354,8 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         if why:
             diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
-        info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round)
+        edited = bool(commit) and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") != ""
+        info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round, edited)
         report = _report(root, book, index, prepared, then, info, diags)
         # change bars: each changed block of "now" in a div the proof styles mark. The proof's documents
         # differ from the public ones, so they use none of the public editions' caches (nor prune them).
@@ -433,6 +436,11 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
                 row["_diff"] = diff_chapter([], prepared.chapters.get(chapter.index, []))
             else:
                 d = diff_chapter(then.prepared.chapters.get(old.index, []), prepared.chapters.get(chapter.index, []))
+                before, after = " ".join(old.abstract.split()), " ".join(chapter.abstract.split())
+                if before != after:   # the abstract stands under the title, in book.yml's words: no bar
+                    html, added, removed = _word_diff(before, after)
+                    d.added, d.removed = d.added + added, d.removed + removed
+                    d.html = f'<p class="changed"><em>Abstract:</em> {html}</p>\n' + d.html
                 if d.added or d.removed:
                     row["changed"] = {"added": d.added, "removed": d.removed, "new": False,
                                       "diff": f"diff/{page_name(chapter, '.html')}"}
@@ -442,7 +450,7 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
         chapters.append(row)
     report = {
         "title": book.title, "slug": book.config.slug, "proof": info.line, "round": info.round or None,
-        "this_round": info.this_round or None, "commit": info.commit or None,
+        "this_round": info.this_round or None, "uncommitted_edits": info.edited, "commit": info.commit or None,
         "built": info.stamp, "chapters": chapters,
         "totals": {k: sum(c[k] for c in chapters) for k in
                    ("words", "figures", "tables", "citations", "footnotes", "marks")},

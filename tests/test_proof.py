@@ -415,6 +415,9 @@ def reshaped(tmp_path_factory):
                                "      - chapters/04-new.md\n"), encoding="utf-8")
     text = bib.read_text(encoding="utf-8").replace(GONE, FRESH)
     bib.write_text(text.replace("{The Origins of Alliances}", "{The Origins of Alliances, revised}"), encoding="utf-8")
+    origins = chapters / "01-origins.md"
+    origins.write_text(origins.read_text(encoding="utf-8").replace("come from, in brief.", "come from."),
+                       encoding="utf-8")
     svg = chapters / "figures" / "map.svg"
     svg.write_text(svg.read_text(encoding="utf-8").replace("#999", "#c33"), encoding="utf-8")
     result = run_cli("proof", "--book", str(root), "-q")
@@ -440,6 +443,9 @@ def test_chapters_added_removed_and_moved(reshaped):
     assert (moved["added"], moved["removed"]) == (1, 1)
     page = (reshaped["proof"] / moved["diff"]).read_text(encoding="utf-8")
     assert re.search(r"Chapter <del>\d</del> <ins>1</ins> Later Thoughts", page), page
+    # a changed abstract is in its chapter's diff
+    page = (reshaped["proof"] / rows["sec-origins"]["changed"]["diff"]).read_text(encoding="utf-8")
+    assert "<em>Abstract:</em> Where alliances come <del>from, in brief.</del> <ins>from.</ins>" in page
     index = reshaped["index"]
     for note in ("Chapters added: New Thoughts", "Chapters removed: Extra Matters", "Chapters moved: Later Thoughts"):
         assert note in index
@@ -469,6 +475,7 @@ def test_a_tagged_commit_is_its_own_round(reshaped):
     report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
     assert (report["round"], report["this_round"]) == ("proof-1", "proof-2")
     assert "· Proof proof-2 · changes since proof-1 ·" in report["proof"]
+    assert report["proof"].endswith(f"commit {report['commit']}") and not report["uncommitted_edits"]
     assert report["changes"]["chapters_added"] == ["New Thoughts"]
     chapter = root / "chapters" / "04-new.md"
     chapter.write_text(NEW.replace("new in this round", "newer in this round"), encoding="utf-8")
@@ -476,6 +483,7 @@ def test_a_tagged_commit_is_its_own_round(reshaped):
     assert result.returncode == 0, result.stderr
     report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
     assert (report["round"], report["this_round"]) == ("proof-2", None)
+    assert report["proof"].endswith(f"commit {report['commit']} with uncommitted edits") and report["uncommitted_edits"]
     assert [c["title"] for c in report["chapters"] if c["changed"]["diff"]] == ["New Thoughts"]
 
 
