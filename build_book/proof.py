@@ -522,6 +522,13 @@ del { background: #fbe3e3; color: #9a1b1b; } .error { color: #9a1b1b; } p.insert
 { border-left: 3px solid #d4760b; padding-left: 0.5rem; }"""
 
 
+CHANGE_NOTES = (("chapters_added", "Chapters added"), ("chapters_removed", "Chapters removed"),
+                ("chapters_moved", "Chapters moved"), ("renumbered", "Renumbered"),
+                ("images_changed", "Figure images changed"), ("bibliography_added", "Bibliography entries added"),
+                ("bibliography_removed", "Bibliography entries removed"),
+                ("bibliography_changed", "Bibliography entries changed"))
+
+
 def _page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
@@ -560,11 +567,7 @@ def _write_report(folder: Path, report: dict, info: ProofInfo) -> None:
     totals = report["totals"]
     changes = report["changes"] or {}
     notes = []
-    for key, words in (("chapters_added", "Chapters added"), ("chapters_removed", "Chapters removed"),
-                       ("chapters_moved", "Chapters moved"), ("renumbered", "Renumbered"),
-                       ("images_changed", "Figure images changed"), ("bibliography_added", "Bibliography entries added"),
-                       ("bibliography_removed", "Bibliography entries removed"),
-                       ("bibliography_changed", "Bibliography entries changed")):
+    for key, words in CHANGE_NOTES:
         if changes.get(key):
             notes.append(f"<li>{words}: {escape('; '.join(changes[key]))}</li>")
     book_diags = "".join(f'<li class="{d["severity"]}">{escape(d["where"])}: {d["severity"]}[{escape(d["code"])}] '
@@ -597,6 +600,8 @@ def summary(report: dict) -> str:
         change = row["changed"]
         since = "–" if change is None else (f"+{change['added']} −{change['removed']}" if change["diff"] else "unchanged")
         lines.append(f"| {row['title']} | {row['status'] or '–'} | {row['words']} | {row['marks']} | {since} |")
-    for note in (report.get("changes") or {}).get("renumbered", []):
-        lines.append(f"\n- {note}")
+    changes = report.get("changes") or {}
+    notes = [f"- {words}: {'; '.join(changes[key])}" for key, words in CHANGE_NOTES if changes.get(key)]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"

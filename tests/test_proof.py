@@ -22,8 +22,10 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
 from build_book import critic
+from build_book.proof import summary as job_summary
 
 from .conftest import REPO, copy_book, run_cli
+from .xmlcheck import epubcheck
 
 SLUG = "alliances-in-miniature"
 EPOCH = "1700000000"
@@ -462,6 +464,16 @@ def test_changed_figure_images_and_bibliography_entries(reshaped):
     assert "Bibliography entries added: fresh2020" in index
     assert "Bibliography entries removed: gone2000" in index
     assert "Bibliography entries changed: walt1987" in index
+    # CI's job summary carries the same notes
+    summary = job_summary(reshaped["report"])
+    for note in ("- Chapters added: New Thoughts", "- Chapters moved: Later Thoughts",
+                 "- Figure images changed: chapters/01-origins.md: figures/map.svg",
+                 "- Bibliography entries removed: gone2000"):
+        assert note in summary.splitlines()
+
+
+def test_proof_epub_passes_epubcheck(book):
+    assert epubcheck(book["proof"] / f"{SLUG}.epub") == []
 
 
 def test_a_tagged_commit_is_its_own_round(reshaped):
