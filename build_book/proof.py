@@ -36,7 +36,7 @@ from .labels import LabelIndex, is_crossref
 from .model import Book
 from .progress import Progress, Silent
 from .render import RENDERERS, RenderContext
-from .render.common import page_name
+from .render.common import image_file, page_name
 from .transform import Prepared, prepare
 from .walk import elements
 
@@ -294,10 +294,16 @@ def load_round(root: Path, ref: str, progress) -> tuple[Then | None, str]:
         then = Then(result.book, result.index, prepared)
         for chapter in result.book.chapters:   # image contents are read now, while the files are there
             for target in chapter.targets.images:
-                path = (then_root / chapter.path).parent / target
-                if path.is_file():
+                path = _image(result.book, chapter, target)
+                if path is not None:
                     then.images[(chapter.path, target)] = _hash(path)
         return then, ""
+
+
+def _image(book: Book, chapter, target: str) -> Path | None:
+    """The image file a chapter's target names, found as the editions find it (never outside the book)."""
+    found = image_file(book, chapter, target)
+    return found[0] if found and found[0].is_file() else None
 
 
 def _hash(path: Path) -> str:
@@ -489,9 +495,9 @@ def _book_changes(root: Path, book: Book, index: LabelIndex, then: Then, words: 
     images = []
     for chapter in book.chapters:
         for target in chapter.targets.images:
-            path = (root / chapter.path).parent / target
+            path = _image(book, chapter, target)
             before = then.images.get((chapter.path, target))
-            if before and path.is_file() and _hash(path) != before:
+            if before and path is not None and _hash(path) != before:
                 images.append(f"{chapter.path}: {target}")
     old_bib, new_bib = then.book.bibliography.entries, book.bibliography.entries
     return {
