@@ -36,7 +36,7 @@ from .labels import LabelIndex, is_crossref
 from .model import Book
 from .progress import Progress, Silent
 from .render import RENDERERS, RenderContext
-from .render.common import page_name
+from .render.common import image_file, page_name
 from .transform import Prepared, prepare
 from .walk import elements
 
@@ -72,9 +72,7 @@ PDF_CSS = """
 .critic-mark {{ background: #fff3a8; }}
 .critic-comment {{ float: right; clear: right; width: 14mm; margin-right: -17mm; font-size: 6pt; line-height: 1.2;
   color: #5b3f99; font-family: "Linux Biolinum O", "DejaVu Sans"; text-align: left; text-indent: 0; hyphens: manual; }}
-.proof-changed {{ position: relative; }}
-.proof-changed::before {{ content: ""; position: absolute; left: -5mm; top: 0; bottom: 0; width: 0;
-  border-left: 1.5pt solid #d4760b; }}
+.proof-changed {{ margin-left: -5mm; padding-left: 4.47mm; border-left: 1.5pt solid #d4760b; }}
 section[data-proof-status] {{ string-set: proof-status attr(data-proof-status); }}
 @page {{ @bottom-center {{ content: "{line} · " string(proof-status); font-family: "Linux Biolinum O", "DejaVu Sans"; font-size: 5.5pt;
   color: #9a1b1b; vertical-align: bottom; padding-bottom: 5mm; white-space: nowrap; hyphens: manual; }} }}
@@ -92,13 +90,16 @@ class ProofInfo:
     round: str              # the round compared with ("" when there is none)
     stamp: str              # build date and time
     commit: str             # the commit built ("" outside git)
+    this_round: str = ""    # the round this proof is, when the commit built is tagged proof-*
+    edited: bool = False    # the book has edits not yet committed (the proof shows them)
 
     @property
     def line(self) -> str:
-        parts = [self.title, "Proof"]
+        parts = [self.title, f"Proof {self.this_round}" if self.this_round else "Proof"]
         parts.append(f"changes since {self.round}" if self.round else "no earlier round")
         parts.append(self.stamp)
-        parts.append(f"commit {self.commit}" if self.commit else "not in git")
+        parts.append((f"commit {self.commit}" + (" with uncommitted edits" if self.edited else ""))
+                     if self.commit else "not in git")
         return " · ".join(parts)
 
     @property
@@ -125,10 +126,19 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else None
 
 
-def _round_ref(root: Path, since: str | None) -> str | None:
+def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
+    """(the round to compare with, the round this proof is): ``since``; or the last ``proof-*`` tag.
+
+    A commit that carries a ``proof-*`` tag, built with no edits since, is that round's proof (the
+    editors tagged it to send it out, and CI builds the tag): it is compared with the round before."""
     if since:
-        return since
-    return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None
+        return since, ""
+    here = _git(root, "tag", "--points-at", "HEAD", "--list", TAG_PATTERN)
+    if here and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") == "":
+        this = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or ""
+        before = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD^")
+        return before or None, this
+    return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None, ""
 
 
 def _checkout(root: Path, ref: str, into: Path) -> Path | None:
@@ -182,6 +192,9 @@ def block_text(block) -> str:
             out.append(node["c"][-1])
         elif kind == "Span" and "critic-comment" in node["c"][0][1]:
             return
+        elif kind == "Span" and "chapter-label" in node["c"][0][1]:   # "Chapter 3", then the title
+            walk(node["c"][1])
+            out.append(" ")
         else:
             if kind in ("Para", "Plain", "Header"):
                 out.append(" ")
@@ -281,10 +294,16 @@ def load_round(root: Path, ref: str, progress) -> tuple[Then | None, str]:
         then = Then(result.book, result.index, prepared)
         for chapter in result.book.chapters:   # image contents are read now, while the files are there
             for target in chapter.targets.images:
-                path = (then_root / chapter.path).parent / target
-                if path.is_file():
+                path = _image(result.book, chapter, target)
+                if path is not None:
                     then.images[(chapter.path, target)] = _hash(path)
         return then, ""
+
+
+def _image(book: Book, chapter, target: str) -> Path | None:
+    """The image file a chapter's target names, found as the editions find it (never outside the book)."""
+    found = image_file(book, chapter, target)
+    return found[0] if found and found[0].is_file() else None
 
 
 def _hash(path: Path) -> str:
@@ -317,6 +336,12 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
     out_dir = root / "build"
     target = out_dir / PROOF_DIR
     with pipeline._interruptible(), pipeline._locked(out_dir, progress, wait=True, create=True):
+        try:   # a publication a killed build (or proof) had begun is completed first
+            if pipeline._recover(out_dir):
+                progress.step("completed the publication an interrupted build had begun")
+            pipeline._remove_stale_staging(out_dir)
+        except OSError as exc:
+            raise BuildError([pipeline._unwritable(root, out_dir, exc)]) from None
         progress.step(f"reading the book in {root}")
         result = pipeline._check(root, progress, jobs)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -325,7 +350,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         diags = list(result.diagnostics)
         prepared = prepare(book, index, progress, jobs)
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
-        ref = _round_ref(root, since) if commit else None
+        ref, this_round = _round_ref(root, since) if commit else (None, "")
         then, why = (None, "")
         if ref:
             progress.step(f"reading the round '{ref}' to compare with")
@@ -335,7 +360,8 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         if why:
             diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
-        info = ProofInfo(book.title, ref if then else "", _stamp(), commit)
+        edited = bool(commit) and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") != ""
+        info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round, edited)
         report = _report(root, book, index, prepared, then, info, diags)
         # change bars: each changed block of "now" in a div the proof styles mark. The proof's documents
         # differ from the public ones, so they use none of the public editions' caches (nor prune them).
@@ -343,12 +369,16 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         for chapter in book.chapters:
             changed = report["chapters"][chapter.index].get("_blocks", set())
             blocks = list(prepared.chapters.get(chapter.index, []))
-            for i in sorted(changed):
+            for i in sorted(changed, reverse=True):
                 if i < len(blocks) and not _is_title(blocks[i]):
-                    blocks[i] = {"t": "Div", "c": [["", [CHANGED], []], [blocks[i]]]}
+                    blocks[i:i + 1] = _barred(blocks[i])
             chapters[chapter.index] = blocks
         prepared = replace(prepared, chapters=chapters, fragments={}, keys={}, references_key="", cache=None)
-        staging = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
+        # built in a staging folder, then published as the main build publishes: through the journal, so a
+        # proof killed half-way leaves the previous build/proof or the new one, completed by the next command
+        staging_root = Path(tempfile.mkdtemp(prefix=f"{pipeline.STAGING_PREFIX}-{os.getpid()}-proof-", dir=out_dir))
+        staging = staging_root / PROOF_DIR
+        staging.mkdir()
         rendered: list[Diagnostic] = []   # what the renderers found (a PDF resource refused, ...)
         try:
             for edition in ("pdf", "epub", "html"):
@@ -359,14 +389,27 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
                     os.replace(made, staging / made.name)
                 folder.rmdir()
             _write_report(staging, report, info)
-            old = out_dir / f".{PROOF_DIR}.old-{os.getpid()}"
-            if target.exists():
-                os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                pipeline._publish(staging_root, [staging], out_dir)
+            except OSError as exc:
+                raise BuildError([pipeline._unwritable(root, out_dir, exc)]) from None
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                pipeline._recover(out_dir)
+            except OSError:
+                pass   # the journal stays, and the staging with it: the next command completes it
+            else:
+                shutil.rmtree(staging_root, ignore_errors=True)
     return target, diags + rendered
+
+
+def _barred(block) -> list:
+    """A changed block marked for a change bar. A paragraph stays a paragraph (``<p class=...>``), so
+    the paragraph indents of the house style (``p + p``) hold around it; other blocks go in a div."""
+    if block.get("t") == "Para":
+        return [{"t": "RawBlock", "c": ["html", f'<p class="{CHANGED}">']}, {"t": "Plain", "c": block["c"]},
+                {"t": "RawBlock", "c": ["html", "</p>"]}]
+    return [{"t": "Div", "c": [["", [CHANGED], []], [block]]}]
 
 
 def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then: Then | None,
@@ -399,6 +442,11 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
                 row["_diff"] = diff_chapter([], prepared.chapters.get(chapter.index, []))
             else:
                 d = diff_chapter(then.prepared.chapters.get(old.index, []), prepared.chapters.get(chapter.index, []))
+                before, after = " ".join(old.abstract.split()), " ".join(chapter.abstract.split())
+                if before != after:   # the abstract stands under the title, in book.yml's words: no bar
+                    html, added, removed = _word_diff(before, after)
+                    d.added, d.removed = d.added + added, d.removed + removed
+                    d.html = f'<p class="changed"><em>Abstract:</em> {html}</p>\n' + d.html
                 if d.added or d.removed:
                     row["changed"] = {"added": d.added, "removed": d.removed, "new": False,
                                       "diff": f"diff/{page_name(chapter, '.html')}"}
@@ -407,7 +455,8 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
                     row["changed"] = {"added": 0, "removed": 0, "new": False, "diff": None}
         chapters.append(row)
     report = {
-        "title": book.title, "slug": book.config.slug, "proof": info.line, "round": info.round or None, "commit": info.commit or None,
+        "title": book.title, "slug": book.config.slug, "proof": info.line, "round": info.round or None,
+        "this_round": info.this_round or None, "uncommitted_edits": info.edited, "commit": info.commit or None,
         "built": info.stamp, "chapters": chapters,
         "totals": {k: sum(c[k] for c in chapters) for k in
                    ("words", "figures", "tables", "citations", "footnotes", "marks")},
@@ -446,9 +495,9 @@ def _book_changes(root: Path, book: Book, index: LabelIndex, then: Then, words: 
     images = []
     for chapter in book.chapters:
         for target in chapter.targets.images:
-            path = (root / chapter.path).parent / target
+            path = _image(book, chapter, target)
             before = then.images.get((chapter.path, target))
-            if before and path.is_file() and _hash(path) != before:
+            if before and path is not None and _hash(path) != before:
                 images.append(f"{chapter.path}: {target}")
     old_bib, new_bib = then.book.bibliography.entries, book.bibliography.entries
     return {
@@ -462,9 +511,11 @@ def _book_changes(root: Path, book: Book, index: LabelIndex, then: Then, words: 
 
 
 def _entry(entry) -> str:
+    """An entry as compared across rounds: its type and fields, not where in the file it stands."""
     fields = getattr(entry, "fields", None)
     if isinstance(fields, dict):
-        return json.dumps({k: str(v) for k, v in fields.items()}, sort_keys=True)
+        return json.dumps([str(getattr(entry, "type", "")).lower(), {k.lower(): str(v) for k, v in fields.items()}],
+                          sort_keys=True)
     return repr(entry)
 
 
@@ -475,6 +526,13 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0
 .draft, .review { color: #9a1b1b; font-weight: bold; } ins { background: #dff5e3; color: #0b6b2b; }
 del { background: #fbe3e3; color: #9a1b1b; } .error { color: #9a1b1b; } p.inserted, p.deleted, p.changed
 { border-left: 3px solid #d4760b; padding-left: 0.5rem; }"""
+
+
+CHANGE_NOTES = (("chapters_added", "Chapters added"), ("chapters_removed", "Chapters removed"),
+                ("chapters_moved", "Chapters moved"), ("renumbered", "Renumbered"),
+                ("images_changed", "Figure images changed"), ("bibliography_added", "Bibliography entries added"),
+                ("bibliography_removed", "Bibliography entries removed"),
+                ("bibliography_changed", "Bibliography entries changed"))
 
 
 def _page(title: str, body: str) -> str:
@@ -515,11 +573,7 @@ def _write_report(folder: Path, report: dict, info: ProofInfo) -> None:
     totals = report["totals"]
     changes = report["changes"] or {}
     notes = []
-    for key, words in (("chapters_added", "Chapters added"), ("chapters_removed", "Chapters removed"),
-                       ("chapters_moved", "Chapters moved"), ("renumbered", "Renumbered"),
-                       ("images_changed", "Figure images changed"), ("bibliography_added", "Bibliography entries added"),
-                       ("bibliography_removed", "Bibliography entries removed"),
-                       ("bibliography_changed", "Bibliography entries changed")):
+    for key, words in CHANGE_NOTES:
         if changes.get(key):
             notes.append(f"<li>{words}: {escape('; '.join(changes[key]))}</li>")
     book_diags = "".join(f'<li class="{d["severity"]}">{escape(d["where"])}: {d["severity"]}[{escape(d["code"])}] '
@@ -552,6 +606,8 @@ def summary(report: dict) -> str:
         change = row["changed"]
         since = "–" if change is None else (f"+{change['added']} −{change['removed']}" if change["diff"] else "unchanged")
         lines.append(f"| {row['title']} | {row['status'] or '–'} | {row['words']} | {row['marks']} | {since} |")
-    for note in (report.get("changes") or {}).get("renumbered", []):
-        lines.append(f"\n- {note}")
+    changes = report.get("changes") or {}
+    notes = [f"- {words}: {'; '.join(changes[key])}" for key, words in CHANGE_NOTES if changes.get(key)]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"

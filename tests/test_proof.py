@@ -19,10 +19,13 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import ContentStream
 
 from build_book import critic
+from build_book.proof import summary as job_summary
 
 from .conftest import REPO, copy_book, run_cli
+from .xmlcheck import epubcheck
 
 SLUG = "alliances-in-miniature"
 EPOCH = "1700000000"
@@ -226,9 +229,111 @@ def test_index_page_links_the_diff(book):
 
 def test_change_bars_beside_changed_paragraphs_only(book):
     html = (book["proof"] / "html" / "origins.html").read_text(encoding="utf-8")
-    bars = re.findall(r'<div class="proof-changed">\s*(.*?)</div>', html, re.S)
+    bars = re.findall(r'<p class="proof-changed">\s*(.*?)</p>', html, re.S)
     assert any("soothe one fear" in b for b in bars)
     assert not any("Realist accounts emphasise power" in b for b in bars)
+    # a changed paragraph stays a paragraph: the house style indents it after another paragraph
+    assert re.search(r'</p>\s*<p class="proof-changed">\s*The fear of', html)
+
+
+# ---------------------------------------------------------------- change bars in the PDF, by position
+
+BAR_RGB = (0.831, 0.463, 0.043)   # the bar's colour, #d4760b
+
+
+def _mul(a, b):
+    return [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
+            a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5]]
+
+
+def _bbox(points):
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _cut(a, b):
+    if a is None:
+        return b
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[0] < box[2] and box[1] < box[3] else None
+
+
+def _painted_bars(reader, page) -> list[tuple]:
+    """Boxes (x0, y0, x1, y1 in page space) painted in the bar's colour: each filled path cut by its clip."""
+    ctm, clip, colour, path, pending, stack, found = [1, 0, 0, 1, 0, 0], None, None, [], None, [], []
+    for args, op in ContentStream(page.get_contents(), reader).operations:
+        if op == b"q":
+            stack.append((ctm, clip, colour))
+        elif op == b"Q":
+            ctm, clip, colour = stack.pop()
+        elif op == b"cm":
+            ctm = _mul([float(a) for a in args], ctm)
+        elif op == b"rg":
+            colour = tuple(round(float(a), 3) for a in args)
+        elif op in (b"m", b"l", b"re"):
+            x, y = float(args[0]), float(args[1])
+            corners = [(x, y)] if op != b"re" else [(x, y), (x + float(args[2]), y + float(args[3]))]
+            path += [(px * ctm[0] + py * ctm[2] + ctm[4], px * ctm[1] + py * ctm[3] + ctm[5]) for px, py in corners]
+        elif op in (b"W", b"W*"):
+            pending = _bbox(path)
+        elif op in (b"n", b"f", b"f*", b"F", b"B", b"B*", b"b", b"b*", b"S", b"s"):
+            if op in (b"f", b"f*", b"F", b"B", b"B*", b"b", b"b*") and path and colour == BAR_RGB:
+                box = _cut(clip, _bbox(path))
+                if box:
+                    found.append(box)
+            if pending is not None:
+                clip, pending = _cut(clip, pending), None
+            path = []
+    return found
+
+
+def _printed_lines(page) -> list[tuple[float, float, str]]:
+    """(baseline y, left x, text) of each printed line of a page, in page space."""
+    rows: dict[float, tuple[float, str]] = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            m = _mul(tm, cm)
+            x0, words = rows.get(round(m[5]), (m[4], ""))
+            rows[round(m[5])] = (min(x0, m[4]), words + text)
+
+    page.extract_text(visitor_text=visit)
+    return [(y, x, t) for y, (x, t) in sorted(rows.items(), reverse=True)]
+
+
+def _barred(line, bars) -> bool:
+    """A bar stands in the margin left of the line (within 10 mm) over the line's baseline."""
+    y, x, _ = line
+    return any(x1 < x and x - x1 < 28 and y0 <= y <= y1 for x0, y0, x1, y1 in bars)
+
+
+def test_change_bars_in_the_pdf_stand_beside_the_changed_text(book):
+    reader = PdfReader(book["proof"] / f"{SLUG}.pdf")
+    seen = {"soothe": 0, "Realist": 0, "Snyder 1997)": 0}
+    for page in reader.pages:
+        bars, lines = _painted_bars(reader, page), _printed_lines(page)
+        text_lines = [x for _, x, t in lines if "· Proof ·" not in t]
+        if not text_lines:
+            assert not bars
+            continue
+        left = min(text_lines)
+        for bar in bars:   # every bar in the margin, each beside some text
+            assert bar[2] < left and bar[2] - bar[0] < 3, bar
+            assert any(_barred(line, [bar]) for line in lines), bar
+        for line in lines:
+            text = line[2]
+            if "soothe" in text:                                    # the changed sentence
+                assert _barred(line, bars), text
+                seen["soothe"] += 1
+            if "that reduce one" in text or text.startswith("Realist accounts emphasise"):
+                assert not _barred(line, bars), text                # unchanged (or only rewrapped)
+                seen["Realist"] += text.startswith("Realist")
+            if "Asymmetric alliances trade autonomy" in text:      # a citation added
+                assert _barred(line, bars), text
+                seen["Snyder 1997)"] += 1
+            if "· Proof ·" in text or text.startswith("States ally to balance"):
+                assert not _barred(line, bars), text
+    assert seen == {"soothe": 1, "Realist": 2, "Snyder 1997)": 1}
 
 
 def test_proof_without_git(tmp_path_factory):
@@ -277,3 +382,152 @@ def test_reproducible_under_source_date_epoch(book):
     assert pages and pages == sorted(p.relative_to(b / "html") for p in (b / "html").rglob("*") if p.is_file())
     for rel in pages:
         assert (a / "html" / rel).read_bytes() == (b / "html" / rel).read_bytes(), rel
+
+
+# ---------------------------------------------------------------- a second round: the book's shape changed
+
+EXTRA = "---\nauthors: [smith]\n---\n\n# Extra Matters {#sec-extra}\n\nAn extra chapter, dropped later [@gone2000].\n"
+LATER = "---\nauthors: [smith]\n---\n\n# Later Thoughts {#sec-later}\n\nLater thoughts on alliances, unchanged.\n"
+NEW = "---\nauthors: [tanaka]\n---\n\n# New Thoughts {#sec-new}\n\nA chapter new in this round [@fresh2020].\n"
+GONE = "\n@book{gone2000,\n  author = {Gone, Ann},\n  title = {A Book Dropped},\n  publisher = {P},\n  year = {2000}\n}\n"
+FRESH = "\n@book{fresh2020,\n  author = {Fresh, Fay},\n  title = {A Book Added},\n  publisher = {P},\n  year = {2020}\n}\n"
+
+
+@pytest.fixture(scope="module")
+def reshaped(tmp_path_factory):
+    """Round proof-1 has five chapters and an entry cited only by one of them; then a chapter is
+    removed, one added, one moved to another part, the map's image redrawn and the bibliography edited."""
+    root = copy_book("mini", tmp_path_factory)
+    chapters, config, bib = root / "chapters", root / "book.yml", root / "bibliography" / "refs.bib"
+    (chapters / "03-extra.md").write_text(EXTRA, encoding="utf-8")
+    (chapters / "05-later.md").write_text(LATER, encoding="utf-8")
+    yml = config.read_text(encoding="utf-8")
+    config.write_text(yml.replace("      - chapters/02-cases.md\n", "      - chapters/02-cases.md\n"
+                                  "      - chapters/03-extra.md\n      - chapters/05-later.md\n"), encoding="utf-8")
+    bib.write_text(bib.read_text(encoding="utf-8") + GONE, encoding="utf-8")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "round one")
+    _git(root, "tag", "proof-1")
+    (chapters / "03-extra.md").unlink()
+    (chapters / "04-new.md").write_text(NEW, encoding="utf-8")
+    config.write_text(yml.replace("      - chapters/01-origins.md\n",
+                                  "      - chapters/05-later.md\n      - chapters/01-origins.md\n")
+                      .replace("      - chapters/02-cases.md\n", "      - chapters/02-cases.md\n"
+                               "      - chapters/04-new.md\n"), encoding="utf-8")
+    text = bib.read_text(encoding="utf-8").replace(GONE, FRESH)
+    bib.write_text(text.replace("{The Origins of Alliances}", "{The Origins of Alliances, revised}"), encoding="utf-8")
+    origins = chapters / "01-origins.md"
+    origins.write_text(origins.read_text(encoding="utf-8").replace("come from, in brief.", "come from."),
+                       encoding="utf-8")
+    svg = chapters / "figures" / "map.svg"
+    svg.write_text(svg.read_text(encoding="utf-8").replace("#999", "#c33"), encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    proof = root / "build" / "proof"
+    return {"root": root, "proof": proof, "report": json.loads((proof / "report.json").read_text(encoding="utf-8")),
+            "index": (proof / "index.html").read_text(encoding="utf-8")}
+
+
+def test_chapters_added_removed_and_moved(reshaped):
+    changes = reshaped["report"]["changes"]
+    assert changes["chapters_added"] == ["New Thoughts"]
+    assert changes["chapters_removed"] == ["Extra Matters"]
+    assert changes["chapters_moved"] == ["Later Thoughts"]
+    rows = {c["label"]: c for c in reshaped["report"]["chapters"]}
+    assert "sec-extra" not in rows
+    new = rows["sec-new"]["changed"]
+    assert new["new"] and new["removed"] == 0 and new["added"] == rows["sec-new"]["words"] > 0
+    page = (reshaped["proof"] / new["diff"]).read_text(encoding="utf-8")
+    assert "<ins>" in page and "A chapter new in this round" in page
+    # the moved chapter's words did not change, only its number as readers see it
+    moved = rows["sec-later"]["changed"]
+    assert (moved["added"], moved["removed"]) == (1, 1)
+    page = (reshaped["proof"] / moved["diff"]).read_text(encoding="utf-8")
+    assert re.search(r"Chapter <del>\d</del> <ins>1</ins> Later Thoughts", page), page
+    # a changed abstract is in its chapter's diff
+    page = (reshaped["proof"] / rows["sec-origins"]["changed"]["diff"]).read_text(encoding="utf-8")
+    assert "<em>Abstract:</em> Where alliances come <del>from, in brief.</del> <ins>from.</ins>" in page
+    index = reshaped["index"]
+    for note in ("Chapters added: New Thoughts", "Chapters removed: Extra Matters", "Chapters moved: Later Thoughts"):
+        assert note in index
+
+
+def test_changed_figure_images_and_bibliography_entries(reshaped):
+    changes = reshaped["report"]["changes"]
+    assert changes["images_changed"] == ["chapters/01-origins.md: figures/map.svg"]
+    assert changes["bibliography_added"] == ["fresh2020"]
+    assert changes["bibliography_removed"] == ["gone2000"]
+    assert changes["bibliography_changed"] == ["walt1987"]
+    index = reshaped["index"]
+    assert "Figure images changed: chapters/01-origins.md: figures/map.svg" in index
+    assert "Bibliography entries added: fresh2020" in index
+    assert "Bibliography entries removed: gone2000" in index
+    assert "Bibliography entries changed: walt1987" in index
+    # CI's job summary carries the same notes
+    summary = job_summary(reshaped["report"])
+    for note in ("- Chapters added: New Thoughts", "- Chapters moved: Later Thoughts",
+                 "- Figure images changed: chapters/01-origins.md: figures/map.svg",
+                 "- Bibliography entries removed: gone2000"):
+        assert note in summary.splitlines()
+
+
+def test_proof_epub_passes_epubcheck(book):
+    assert epubcheck(book["proof"] / f"{SLUG}.epub") == []
+
+
+def test_a_tagged_commit_is_its_own_round(reshaped):
+    """Tagged when it goes out, a round's proof shows the changes since the round before; later edits, since it."""
+    root = reshaped["root"]
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "round two")
+    _git(root, "tag", "proof-2")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert (report["round"], report["this_round"]) == ("proof-1", "proof-2")
+    assert "· Proof proof-2 · changes since proof-1 ·" in report["proof"]
+    assert report["proof"].endswith(f"commit {report['commit']}") and not report["uncommitted_edits"]
+    assert report["changes"]["chapters_added"] == ["New Thoughts"]
+    chapter = root / "chapters" / "04-new.md"
+    chapter.write_text(NEW.replace("new in this round", "newer in this round"), encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert (report["round"], report["this_round"]) == ("proof-2", None)
+    assert report["proof"].endswith(f"commit {report['commit']} with uncommitted edits") and report["uncommitted_edits"]
+    assert [c["title"] for c in report["chapters"] if c["changed"]["diff"]] == ["New Thoughts"]
+
+
+def test_a_proof_killed_while_publishing_is_completed_by_the_next_command(reshaped):
+    """build/proof is published through the build's journal: killed after the old proof was set aside and
+    before the new one was in place, the next command puts the new one there."""
+    from build_book.build import JOURNAL, TEST_KILL_ENV
+
+    root = reshaped["root"]
+    chapter = root / "chapters" / "04-new.md"
+    chapter.write_text(NEW.replace("new in this round", "newest in this round"), encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-m", "build_book", "proof", "--book", str(root), "-q"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, TEST_KILL_ENV: "2"})
+    assert killed.returncode == -9, killed.stderr
+    assert (root / "build" / JOURNAL).exists() and not (root / "build" / "proof").exists()
+    assert run_cli("check", "--book", str(root)).returncode == 0
+    assert not (root / "build" / JOURNAL).exists()
+    page = (root / "build" / "proof" / "diff" / "new.html").read_text(encoding="utf-8")
+    assert "<ins>newest</ins>" in page
+    assert not [p for p in (root / "build").iterdir() if p.name.startswith(".staging")]
+
+
+@pytest.mark.skipif("SOURCE_DATE_EPOCH" in os.environ, reason="the builds take their dates from SOURCE_DATE_EPOCH")
+def test_without_source_date_epoch_proofs_show_the_build_time_and_public_editions_the_books_date(reshaped, mini):
+    import datetime as dt
+
+    stamp = re.search(r"· (\d{4}-\d\d-\d\d \d\d:\d\d) UTC ·", reshaped["report"]["proof"]).group(1)
+    built = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc)
+    assert abs((dt.datetime.now(dt.timezone.utc) - built).total_seconds()) < 3600
+    assert reshaped["report"]["built"] == f"{stamp} UTC"
+    assert PdfReader(mini.pdf).metadata["/CreationDate"].startswith("D:20200115")   # book.yml's date
+    with zipfile.ZipFile(mini.epub) as epub:
+        opf = epub.read("EPUB/package.opf").decode("utf-8")
+    assert "<dc:date>2020-01-15</dc:date>" in opf
+    assert '<meta property="dcterms:modified">2020-01-15T00:00:00Z</meta>' in opf
