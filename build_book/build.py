@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import checks, critic, pandoc
+from . import checks, critic, pandoc, quarto
 from .diagnostics import BuildError, Diagnostic, Location, error, has_errors, sort_key
 from .labels import LabelIndex, build_index
 from .load import load_book
@@ -80,7 +80,8 @@ def _check(root: Path, progress: Progress | None = None, jobs: int | None = None
     except BuildError as exc:
         return CheckResult(None, None, sorted(exc.diagnostics, key=sort_key))
     index = build_index(loaded.book)
-    diags = loaded.diagnostics + checks.run_all(loaded.book, index)
+    diags = loaded.diagnostics + quarto.relocate(checks.run_all(loaded.book, index),
+                                                 quarto.line_maps(loaded.book.chapters))
     diags = adjust(diags, loaded.book.config.diagnostics)
     return CheckResult(loaded.book, index, sorted(set(diags), key=sort_key))
 
@@ -146,7 +147,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                     if exc.filename and _inside(Path(str(exc.filename)), out_dir):
                         raise BuildError([_unwritable(root, out_dir, exc)]) from None
                     raise
-            rendered.sort(key=sort_key)
+            rendered[:] = sorted(quarto.relocate(rendered, quarto.line_maps(book.chapters)), key=sort_key)
             if has_errors(rendered, strict):
                 raise BuildError(result.diagnostics + rendered)
             # every edition is complete: only now do they replace the previous ones, all in one step

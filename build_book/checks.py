@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, house_style, images, sandbox, sanitize, styles, templating
+from . import bibliography, house_style, images, sandbox, sanitize, styles, templating, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -158,7 +158,7 @@ def check_authors(book: Book) -> list[Diagnostic]:
 
 def check_unlisted_files(book: Book, absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     root = book.config.root
-    listed = {Path(ref.path).as_posix() for ref in book.config.chapters}
+    listed = {Path(ref.path).as_posix() for ref in book.config.chapters} | quarto.included(book.chapters)
     folder = root / "chapters"
     if sandbox.inside(root, folder) is None or not folder.is_dir():
         return []

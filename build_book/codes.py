@@ -151,6 +151,10 @@ CATALOGUE: dict[str, Code] = _codes(
     ("template-recursive", E, "a template override includes itself, directly or through others", FIXED),
     ("template-error", E, "a template override fails while rendering (an undefined variable, ...)", FIXED),
     ("template-css", E, "an overridden stylesheet does not parse as CSS", FIXED),
+    # Quarto's syntax
+    ("include-missing", E, "a Quarto include names a file that does not exist", FIXED),
+    ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
+    ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
 )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import critic, pandoc, sandbox, schema, yamlpos
+from . import critic, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -67,8 +67,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
-    for ref, (draft, problems) in zip(refs, results):
-        diags.extend(problems)
+    for ref, source, (draft, problems) in zip(refs, sources, results):
+        diags.extend(quarto.relocate(problems, {ref.path: source.sources.origins} if source.sources.origins else {}))
         if draft is None:
             continue
         numbered = draft["numbered"]
@@ -130,8 +130,11 @@ def _read_chapter(root: Path, ref) -> _Source:
     if problems:
         text = schema.FORBIDDEN.sub("", text)
     meta, body, body_line, more = _split_front_matter(text, ref.path)
-    source = _Source(ref, text, meta, body, body_line, problems + more)
+    expanded = quarto.expand(root, ref.path, body, body_line)  # Quarto's includes and shortcodes
+    body = expanded.text
+    source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)
     source.sources = scan(body, body_line)
+    source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
     deepest, (line, column) = source.sources.deepest

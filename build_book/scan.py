@@ -51,6 +51,7 @@ class SourceMap:
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
+    origins: object = None   # a quarto.LineMap when the chapter includes other files: where its lines came from
 
     def label_at(self, label: str) -> Position | None:
         found = self.labels.get(label)

@@ -1,0 +1,195 @@
+"""Quarto's book syntax, read before pandoc sees a chapter.
+
+Quarto's shortcodes are text, not Markdown: ``{{< include file >}}`` pastes another
+file in, ``{{< pagebreak >}}`` asks for a new page. pandoc knows neither, so a
+chapter's text is expanded here first. Every line of the expanded text remembers
+where it came from (a :class:`LineMap`), so a problem found later in included text
+is reported at the included file and its own line (:func:`relocate`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import sandbox, schema
+from .diagnostics import Diagnostic, Location, error, warning
+
+SHORTCODE = re.compile(r"(\{)?\{\{<\s*(.*?)\s*>\}\}(\})?")
+FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+MAX_INCLUDE_DEPTH = 20
+PAGEBREAK_CLASS = "page-break"
+
+
+@dataclass
+class LineMap:
+    """Where each line of a chapter's expanded text was written: ``origins[i]`` is the (path, line)
+    of expanded line ``first + i``; lines before ``first`` (the front matter) are the chapter's own."""
+
+    first: int = 1
+    origins: list[tuple[str, int]] = field(default_factory=list)
+
+    def where(self, line: int) -> tuple[str, int] | None:
+        i = line - self.first
+        if 0 <= i < len(self.origins):
+            return self.origins[i]
+        return None
+
+
+@dataclass
+class Expanded:
+    text: str
+    lines: LineMap | None          # None when nothing was included (lines are the chapter's own)
+    diagnostics: list[Diagnostic]  # located in the expanded text: relocate() them like any other
+
+
+def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
+    """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``)."""
+    if "{{<" not in body:
+        return Expanded(body, None, [])
+    out: list[str] = []
+    origins: list[tuple[str, int]] = []
+    diags: list[Diagnostic] = []
+    chapter = path
+
+    def here(col: int) -> Location:  # the line about to be written, in the expanded text
+        return Location(chapter, first_line + len(out), col)
+
+    def emit(line: str, origin: tuple[str, int]) -> None:
+        out.append(line)
+        origins.append(origin)
+
+    def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
+        fence: str | None = None
+        for offset, line in enumerate(text.split("\n")):
+            origin = (name, first + offset)
+            opener = FENCE.match(line)
+            if fence:
+                if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
+                    fence = None
+                emit(line, origin)
+                continue
+            if opener:
+                fence = opener.group(1)
+                emit(line, origin)
+                continue
+            if "{{<" not in line:
+                emit(line, origin)
+                continue
+            whole = SHORTCODE.fullmatch(line.strip())
+            if whole and not whole.group(1):
+                words = whole.group(2).split(None, 1)
+                kind = words[0] if words else ""
+                if kind == "include":
+                    target = words[1].strip().strip("\"'") if len(words) > 1 else ""
+                    included = _include(root, name, target, stack, here(line.index("{{<") + 1), diags)
+                    if included is None:
+                        emit("", origin)
+                    else:
+                        inc_name, inc_text = included
+                        walk(inc_text, inc_name, 1, stack + (inc_name,))
+                    continue
+                if kind == "pagebreak":
+                    emit(f"::: {{.{PAGEBREAK_CLASS}}}", origin)
+                    emit(":::", origin)
+                    continue
+            emit(_inline(line, here, diags), origin)
+
+    walk(body, path, first_line, (path,))
+    return Expanded("\n".join(out), LineMap(first_line, origins), diags)
+
+
+def _inline(line: str, here, diags: list[Diagnostic]) -> str:
+    """A line with shortcodes among other text: Quarto's escape ``{{{< x >}}}`` prints ``{{< x >}}``;
+    any other shortcode is reported and left out."""
+
+    def one(m: re.Match) -> str:
+        if m.group(1) and m.group(3):
+            return "\\{\\{\\<" + " " + m.group(2) + " \\>\\}\\}"  # escaped: printed as written
+        kind = (m.group(2).split() or [""])[0]
+        if kind == "include":
+            diags.append(warning("quarto-shortcode", "an include must stand alone on its line; this one was "
+                                 "left out", here(m.start() + 1), "put '{{< include FILE >}}' on a line of its own"))
+        elif kind == "pagebreak":
+            diags.append(warning("quarto-shortcode", "a page break must stand alone on its line; this one was "
+                                 "left out", here(m.start() + 1), "put '{{< pagebreak >}}' on a line of its own"))
+        else:
+            diags.append(warning("quarto-shortcode", f"the Quarto shortcode '{kind}' is not supported by "
+                                 "build_book and was left out of every edition", here(m.start() + 1),
+                                 "build_book expands only 'include' and 'pagebreak'; write the text itself "
+                                 "instead (or '{{{< ... >}}}' to print a shortcode as written)"))
+        return (m.group(1) or "") + (m.group(3) or "")
+
+    return SHORTCODE.sub(one, line)
+
+
+def _include(root: Path, including: str, target: str, stack: tuple[str, ...], where: Location,
+             diags: list[Diagnostic]) -> tuple[str, str] | None:
+    """(book-relative path, text) of the file an include names, or None with the problem reported."""
+    if not target:
+        diags.append(error("include-missing", "this include names no file", where,
+                           "write the file to include: {{< include _intro.qmd >}}"))
+        return None
+    base = (root / including).parent
+    path = sandbox.inside(root, target, base)
+    if path is None:
+        diags.append(sandbox.outside(target, where, "included file"))
+        return None
+    name = path.relative_to(root.resolve()).as_posix()
+    if not sandbox.is_file(path):
+        diags.append(error("include-missing", f"the included file '{target}' does not exist", where,
+                           f"looked for {name}; an include is relative to the file that holds it"))
+        return None
+    if name in stack:
+        chain = " → ".join(stack[stack.index(name):] + (name,))
+        diags.append(error("include-cycle", f"'{target}' includes itself: {chain}", where,
+                           "remove one of the includes in this chain"))
+        return None
+    if len(stack) > MAX_INCLUDE_DEPTH:
+        diags.append(error("include-cycle", f"includes nest more than {MAX_INCLUDE_DEPTH} deep here", where,
+                           "include the files from fewer levels"))
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        diags.append(error("encoding", f"the included file '{target}' is not UTF-8", where,
+                           "save it as UTF-8 (in most editors: Save As… → Encoding: UTF-8)"))
+        return None
+    except OSError as exc:
+        diags.append(error("include-missing", f"the included file '{target}' cannot be read "
+                           f"({exc.strerror or exc})", where, "check that the file can be read"))
+        return None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    for found in schema.FORBIDDEN.finditer(text):
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        diags.append(error("control-character", f"the control character {schema.codepoint(found.group())} "
+                           "cannot be printed in any edition", Location(name, line, column),
+                           "delete it: it is invisible in most editors (it often comes from pasted text)"))
+        break
+    return name, schema.FORBIDDEN.sub("", text).removesuffix("\n")
+
+
+def relocate(diags: list[Diagnostic], maps: dict[str, LineMap]) -> list[Diagnostic]:
+    """Diagnostics located in a chapter's expanded text moved to the file and line that text came from."""
+    if not maps:
+        return diags
+    out = []
+    for d in diags:
+        lines = maps.get(d.location.path)
+        found = lines.where(d.location.line) if lines is not None else None
+        if found is not None and found != (d.location.path, d.location.line):
+            d = replace(d, location=Location(found[0], found[1], d.location.column))
+        out.append(d)
+    return out
+
+
+def line_maps(chapters) -> dict[str, LineMap]:
+    """The line maps of the chapters that include other files, by chapter path."""
+    return {c.path: c.sources.origins for c in chapters if getattr(c.sources, "origins", None) is not None}
+
+
+def included(chapters) -> set[str]:
+    """Every file the chapters include (they are part of the book though not listed as chapters)."""
+    return {path for lines in line_maps(chapters).values() for path, _ in lines.origins}

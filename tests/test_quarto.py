@@ -1,0 +1,98 @@
+"""Books written in Quarto's syntax: the 'quarto' fixture is built once in every edition, and the
+'quarto-broken' fixture's diagnostics (includes gone wrong, problems inside included files) are golden.
+
+Refresh the golden file after an intended change with:
+    UPDATE_GOLDENS=1 scripts/test tests/test_quarto.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+
+import pytest
+
+from .conftest import BOOKS, build_all, copy_book, run_cli
+from .pdfinfo import Pdf
+
+GOLDEN = BOOKS / "quarto-broken" / "expected-diagnostics.json"
+
+
+@pytest.fixture(scope="module")
+def quarto(tmp_path_factory):
+    return build_all(copy_book("quarto", tmp_path_factory), "quarto-habits")
+
+
+@pytest.fixture(scope="module")
+def editions(quarto):
+    """The text of every edition's chapter about includes: html, epub (XHTML) and pdf."""
+    html = (quarto.html / "intro.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(quarto.epub) as archive:
+        xhtml = "".join(archive.read(n).decode("utf-8") for n in archive.namelist() if n.endswith(".xhtml"))
+    return {"html": html, "epub": xhtml, "pdf": Pdf(quarto.pdf)}
+
+
+def _text(markup: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup))
+
+
+def test_included_text_is_in_every_edition_in_place(editions):
+    for kind in ("html", "epub"):
+        text = _text(editions[kind])
+        first, included, nested, after = (text.index(s) for s in (
+            "Opening words of the introduction", "Included background text about alliances",
+            "Nested detail paragraph from the second level", "After the included background"))
+        assert first < included < nested < after, kind
+    flat = editions["pdf"].flat()
+    assert "Included background text about alliances" in flat and "Nested detail paragraph" in flat
+
+
+def test_no_shortcode_is_printed(editions):
+    for kind in ("html", "epub"):
+        assert "{{&lt;" not in editions[kind] and "{{<" not in editions[kind], kind
+    assert "{{<" not in editions["pdf"].text
+    assert "example.com/v.mp4" not in editions["pdf"].text
+
+
+def test_pagebreak_breaks_the_page_in_print_only(editions, quarto):
+    pdf = editions["pdf"]
+    before = pdf.page_of("After the included background")
+    assert pdf.page_of("Text after the page break") == before + 1
+    # in HTML and EPUB it is an empty div that shows nothing
+    assert re.search(r'<div class="page-break">\s*</div>', editions["html"])
+
+
+
+def test_an_unsupported_shortcode_is_a_located_warning(quarto):
+    assert "chapters/01-intro.qmd:13:3: warning[quarto-shortcode]" in quarto.stderr
+
+
+@pytest.fixture(scope="module")
+def broken_json(tmp_path_factory):
+    root = copy_book("quarto-broken", tmp_path_factory)
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_broken_diagnostics_match_the_golden_file(broken_json):
+    found = [[d["path"], d["line"], d["column"], d["severity"], d["code"]] for d in broken_json]
+    if os.environ.get("UPDATE_GOLDENS"):
+        GOLDEN.write_text("[\n" + ",\n".join(json.dumps(row) for row in found) + "\n]\n", encoding="utf-8")
+    assert found == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_problems_in_included_text_point_at_the_included_file(broken_json):
+    at = {(d["path"], d["line"], d["code"]) for d in broken_json}
+    assert ("chapters/sub/_b.qmd", 1, "citation-unknown") in at     # nested two deep
+    assert ("chapters/_a.qmd", 5, "xref-unknown") in at            # after a nested include
+    assert ("chapters/01-loop.qmd", 13, "citation-unknown") in at  # the chapter's own lines after includes
+    assert ("chapters/sub/_b.qmd", 3, "include-cycle") in at
+    assert ("chapters/01-loop.qmd", 7, "include-missing") in at
+    assert ("chapters/01-loop.qmd", 9, "path-outside-book") in at
+
+
+def test_included_files_are_not_reported_as_unlisted_chapters(quarto):
+    assert "chapter-not-listed" not in quarto.stderr  # chapters/parts/_detail.md is included, not listed
