@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import quarto
 from .diagnostics import Location
 from .model import APPENDIX, Book, Chapter
 from .walk import elements, inline_text
@@ -147,9 +148,10 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
 
 def _walk(chapter, blocks, number, depth, index, counters, floats):
     """Number the sections, figures and tables of one chapter, wherever they stand."""
+    titles = quarto.callout_headings(blocks)  # a callout's heading is its title, not a section
     for node in elements(blocks, skip=SKIP_FLOATS):
         kind = node["t"]
-        if kind == "Header":
+        if kind == "Header" and id(node) not in titles:
             level, attr, inlines = node["c"]
             if level == 1:
                 continue

@@ -193,3 +193,54 @@ def line_maps(chapters) -> dict[str, LineMap]:
 def included(chapters) -> set[str]:
     """Every file the chapters include (they are part of the book though not listed as chapters)."""
     return {path for lines in line_maps(chapters).values() for path, _ in lines.origins}
+
+
+# --- callouts ---------------------------------------------------------------------------------------
+
+CALLOUTS = {"note": "Note", "tip": "Tip", "important": "Important", "warning": "Warning", "caution": "Caution"}
+
+
+def callout_kind(node: dict) -> str | None:
+    """'note', 'tip', ... for a Quarto callout div (``::: {.callout-note}``), else None."""
+    if node.get("t") != "Div":
+        return None
+    for cls in node["c"][0][1]:
+        if cls.startswith("callout-") and cls[8:] in CALLOUTS:
+            return cls[8:]
+    return None
+
+
+def callout_headings(blocks) -> set[int]:
+    """The ``id()`` of each heading that titles a callout (its first block): not a section of the chapter."""
+    from .walk import elements
+    return {id(node["c"][1][0]) for node in elements(blocks)
+            if callout_kind(node) and node["c"][1] and node["c"][1][0]["t"] == "Header"}
+
+
+def callouts(blocks: list) -> list:
+    """Each callout div as a titled box: ``<div class="callout callout-note" role="note" aria-label="Note:
+    title">`` opening with a ``callout-title`` line; its heading (if it has one) becomes that title."""
+    from .walk import Str, inline_text, rewrite
+
+    def fix(node: dict):
+        kind = callout_kind(node)
+        if kind is None or "callout" in node["c"][0][1]:
+            return None
+        (ident, classes, pairs), content = node["c"]
+        pairs = dict(pairs)
+        title = []
+        if content and content[0]["t"] == "Header":
+            title = content[0]["c"][2]
+            content = content[1:]
+        elif pairs.get("title", "").strip():
+            title = [Str(pairs["title"].strip())]
+        name = CALLOUTS[kind]
+        label = f"{name}: {inline_text(title).strip()}" if title else name
+        shown = title or [Str(name)]
+        keep = [(k, v) for k, v in pairs.items() if k not in ("title", "collapse", "appearance", "icon")]
+        head = {"t": "Div", "c": [["", ["callout-title"], []], [{"t": "Plain", "c": shown}]]}
+        body = {"t": "Div", "c": [["", ["callout-body"], []], content]}
+        return [{"t": "Div", "c": [[ident, ["callout", f"callout-{kind}"] + [c for c in classes if c != f"callout-{kind}"],
+                                    keep + [("role", "note"), ("aria-label", label)]], [head, body]]}]
+
+    return rewrite(blocks, fix)

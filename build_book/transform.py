@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from . import cache as cachefile
 from . import bibliography as bib
 from . import names as name_order
-from . import pandoc, sanitize, styles
+from . import pandoc, quarto, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
 from .model import FRONT, Book, Chapter, is_external
@@ -405,6 +405,7 @@ class _Plan:
         blocks = resolve_crossrefs(blocks, book, index)
         blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
+        blocks = quarto.callouts(blocks)
         if self.cited[number]:
             wrapped = []
             before, known = self.citations(number)

@@ -16,6 +16,7 @@ import pytest
 
 from .conftest import BOOKS, build_all, copy_book, run_cli
 from .pdfinfo import Pdf
+from .xmlcheck import epubcheck, nu_validate
 
 GOLDEN = BOOKS / "quarto-broken" / "expected-diagnostics.json"
 
@@ -96,3 +97,35 @@ def test_problems_in_included_text_point_at_the_included_file(broken_json):
 
 def test_included_files_are_not_reported_as_unlisted_chapters(quarto):
     assert "chapter-not-listed" not in quarto.stderr  # chapters/parts/_detail.md is included, not listed
+
+
+def test_callouts_are_titled_boxes_in_every_edition(editions):
+    for kind in ("html", "epub"):
+        markup = editions[kind]
+        for box, label, title in (("note", "Note: A heading that titles a note", "A heading that titles a note"),
+                                  ("warning", "Warning: Mind the gap", "Mind the gap"), ("tip", "Tip", "Tip")):
+            found = re.search(rf'<div class="callout callout-{box}" role="note" aria-label="{label}">\s*'
+                              rf'<div class="callout-title">\s*{title}\s*</div>', markup)
+            assert found, (kind, box)
+        assert "The body of the warning callout" in markup
+        # the heading that titles the note is no section: not a heading, not numbered, not counted
+        assert not re.search(r"<h\d[^>]*>[^<]*(<span[^>]*>[^<]*</span>)?\s*A heading that titles", markup)
+        assert re.search(r'<span class="section-number">1\.3</span> After the callouts', markup), kind
+    flat = editions["pdf"].flat()
+    assert "A heading that titles a note The body of the note callout" in flat
+    assert "Mind the gap The body of the warning callout" in flat
+    assert "1.3 After the callouts" in flat and "1.3 A heading" not in flat
+    outline = str(editions["pdf"].outline())
+    assert "After the callouts" in outline and "A heading that titles" not in outline
+
+
+def test_callout_styles_draw_a_box(quarto):
+    css = (quarto.html / "style.css").read_text(encoding="utf-8")
+    assert re.search(r"\.callout \{[^}]*border", css)
+
+
+def test_the_editions_stay_valid(quarto):
+    messages = epubcheck(quarto.epub)
+    assert [m for m in messages if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
+    result = nu_validate(quarto.html)
+    assert result.returncode == 0, result.stdout + result.stderr
