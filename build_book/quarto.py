@@ -244,3 +244,60 @@ def callouts(blocks: list) -> list:
                                     keep + [("role", "note"), ("aria-label", label)]], [head, body]]}]
 
     return rewrite(blocks, fix)
+
+
+# --- conditional content ----------------------------------------------------------------------------
+
+CONDITIONAL = ("content-visible", "content-hidden")
+
+
+def _matches(name: str, edition: str) -> bool:
+    """Does Quarto's format name ``name`` select ``edition`` (html, epub or pdf)? Quarto's aliases:
+    'html' covers every HTML format and EPUB, 'html:js' HTML only, 'epub' EPUB, 'pdf' and 'latex' print."""
+    name = name.strip().lower()
+    if edition == "html":
+        return name == "html:js" or name.startswith("html")
+    if edition == "epub":
+        return name == "html" or name.startswith("epub")
+    if edition == "pdf":
+        return name in ("pdf", "latex")
+    return False
+
+
+def _shown(node: dict, edition: str) -> bool:
+    (_, classes, pairs) = node["c"][0]
+    kind = next((c for c in classes if c in CONDITIONAL), None)
+    if kind is None:
+        return True
+    clauses = dict(pairs)
+    holds = True
+    if "when-format" in clauses:
+        holds = any(_matches(n, edition) for n in re.split(r"[,\s]+", clauses["when-format"]) if n)
+    if "unless-format" in clauses:
+        holds = holds and not any(_matches(n, edition) for n in re.split(r"[,\s]+", clauses["unless-format"]) if n)
+    return holds if kind == "content-visible" else not holds
+
+
+def conditional(blocks) -> bool:
+    """Does the document hold content shown in some editions only?"""
+    from .walk import elements
+    return any(node["t"] in ("Div", "Span", "CodeBlock") and any(c in CONDITIONAL for c in node["c"][0][1])
+               for node in elements(blocks))
+
+
+def for_edition(blocks: list, edition: str) -> list:
+    """``blocks`` as the ``edition`` (html, epub or pdf) shows them: Quarto's ``.content-visible`` and
+    ``.content-hidden`` divs, spans and code blocks kept or left out by their ``when-format`` and
+    ``unless-format``. The blocks given are not changed (the editions share them)."""
+    import copy
+
+    from .walk import rewrite
+    if not conditional(blocks):
+        return blocks
+
+    def fix(node: dict):
+        if node["t"] in ("Div", "Span", "CodeBlock") and not _shown(node, edition):
+            return []
+        return None
+
+    return rewrite(copy.deepcopy(blocks), fix)

@@ -129,3 +129,21 @@ def test_the_editions_stay_valid(quarto):
     assert [m for m in messages if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
     result = nu_validate(quarto.html)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CONDITIONAL = {  # Quarto's aliases: 'html' is every HTML format and EPUB, 'html:js' the web only
+    "Seen on screens: web and EPUB alike": {"html", "epub"},
+    "Seen on the web page only": {"html"},
+    "Seen in print only": {"pdf"},
+    "Hidden from the EPUB only": {"html", "pdf"},
+    "Never seen in print": {"html", "epub"},
+    "a web aside": {"html"},
+    "a print aside": {"pdf"},
+}
+
+
+def test_conditional_content_is_in_the_right_editions_only(editions):
+    texts = {"html": _text(editions["html"]), "epub": _text(editions["epub"]), "pdf": editions["pdf"].flat()}
+    for phrase, where in CONDITIONAL.items():
+        for kind, text in texts.items():
+            assert (phrase in text) == (kind in where), (phrase, kind)

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import pandoc, sandbox, sanitize
+from .. import pandoc, quarto, sandbox, sanitize
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -81,17 +81,25 @@ def page_name(chapter: Chapter, ext: str) -> str:
 FRAGMENT_FORMAT = "build_book-fragment 1"   # header of a cached HTML fragment (see cache.py)
 
 
-def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -> dict[int, str]:
+def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, edition: str = "") -> dict[int, str]:
     """Each chapter's prepared blocks as an HTML fragment, written once per build and kind, and
     cached (``build/.cache/fragments-<kind>/``) by the digest of the blocks it is written from, so only
     chapters whose blocks changed are written again, several at once.
 
     The HTML and EPUB editions share the fragments with footnotes at the end of
-    the chapter; the PDF wants footnotes where they are called."""
+    the chapter; the PDF wants footnotes where they are called. A chapter with content for some
+    editions only (Quarto's ``.content-visible``) is written for each ``edition`` apart."""
     key = "inline-notes" if footnotes_inline else "end-notes"
-    if key not in prepared.fragments:
+    memory = f"{key}-{edition}"
+    if memory not in prepared.fragments:
         folder = prepared.cache / f"fragments-{key}" if prepared.cache else None
-        keys = {c.index: cachefile.digest(prepared.keys.get(c.index) or c.index, key) for c in book.chapters}
+        if "conditional" not in prepared.fragments:   # found once per build, in the documents as read
+            prepared.fragments["conditional"] = {c.index for c in book.chapters if quarto.conditional(c.blocks)}
+        apart = prepared.fragments["conditional"]
+        keys = {c.index: cachefile.digest(prepared.keys.get(c.index) or c.index, key,
+                                          *([edition] if c.index in apart else [])) for c in book.chapters}
+        kept = set(keys.values()) | {cachefile.digest(prepared.keys.get(i) or i, key, other)
+                                     for i in apart for other in ("html", "epub", "pdf")}
         written: dict[int, str] = {}
         todo = []
         for chapter in book.chapters:
@@ -104,6 +112,7 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -
 
         def write(chapter: Chapter) -> str:
             blocks = prepared.chapters.get(chapter.index, [])
+            blocks = quarto.for_edition(blocks, edition) if chapter.index in apart else blocks
             # pandoc numbers footnotes per document and lists them at its end: one run per chapter
             return pandoc.write_html(pandoc.document(notes_to_spans(blocks) if footnotes_inline else blocks))
 
@@ -113,9 +122,9 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool) -
                 if folder and chapter.index in prepared.keys:
                     cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
         if folder and prepared.keys:
-            cachefile.prune(folder, set(keys.values()), ".html")
-        prepared.fragments[key] = written
-    return prepared.fragments[key]
+            cachefile.prune(folder, kept, ".html")
+        prepared.fragments[memory] = written
+    return prepared.fragments[memory]
 
 
 def references_html(prepared: Prepared) -> Markup:

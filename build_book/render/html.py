@@ -19,7 +19,7 @@ def render(ctx: RenderContext) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     out = ctx.destination / "html"
     out.mkdir()
-    fragments = write_fragments(book, ctx.prepared, footnotes_inline=False)
+    fragments = write_fragments(book, ctx.prepared, footnotes_inline=False, edition="html")
     views = chapter_views(book, index, fragments, ".html")
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})

@@ -26,7 +26,7 @@ logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 def render(ctx: RenderContext) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
-    fragments = write_fragments(book, ctx.prepared, footnotes_inline=True)
+    fragments = write_fragments(book, ctx.prepared, footnotes_inline=True, edition="pdf")
     views = chapter_views(book, index, fragments)
     for view in views:
         view.href = "#" + view.id
