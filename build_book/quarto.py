@@ -18,6 +18,9 @@ from .diagnostics import Diagnostic, Location, error, warning
 
 SHORTCODE = re.compile(r"(\{)?\{\{<\s*(.*?)\s*>\}\}(\})?")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+# an executable cell: ```{r}, ```{python}, ```{r setup, echo=FALSE} (a language, not {.class} or {#id})
+CELL = re.compile(r"^(\s{0,3})(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
+CELL_OPTION = re.compile(r"^\s*#\|")
 MAX_INCLUDE_DEPTH = 20
 PAGEBREAK_CLASS = "page-break"
 
@@ -46,12 +49,13 @@ class Expanded:
 
 def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
     """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``)."""
-    if "{{<" not in body:
+    if "{{<" not in body and not CELL.search(body):
         return Expanded(body, None, [])
     out: list[str] = []
     origins: list[tuple[str, int]] = []
     diags: list[Diagnostic] = []
     chapter = path
+    cells: list[Location] = []
 
     def here(col: int) -> Location:  # the line about to be written, in the expanded text
         return Location(chapter, first_line + len(out), col)
@@ -62,16 +66,24 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
 
     def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
         fence: str | None = None
+        options = False   # at the top of an executable cell, where its '#|' options stand
         for offset, line in enumerate(text.split("\n")):
             origin = (name, first + offset)
             opener = FENCE.match(line)
             if fence:
                 if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                     fence = None
+                elif options and CELL_OPTION.match(line):
+                    continue   # a cell option ('#| echo: false') is for Quarto's engine, not the reader
+                options = False
                 emit(line, origin)
                 continue
             if opener:
                 fence = opener.group(1)
+                cell = CELL.match(line)
+                if cell:   # shown as code in its language: '```{r}' becomes '```r'
+                    cells.append(here(len(cell.group(1)) + 1))
+                    line, options = f"{cell.group(1)}{cell.group(2)} {{.{cell.group(3).lower()} .cell-code}}", True
                 emit(line, origin)
                 continue
             if "{{<" not in line:
@@ -97,6 +109,13 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             emit(_inline(line, here, diags), origin)
 
     walk(body, path, first_line, (path,))
+    if cells:
+        diags.append(warning(
+            "code-not-executed", f"this chapter has {len(cells)} executable code cell{'s' if len(cells) > 1 else ''} "
+            "(```{r}, ```{python}, ...): build_book prints their code but does not run it, so what they would "
+            "compute (figures, tables, numbers) is not in the book", cells[0],
+            "render the cells' output with Quarto and include it as images or tables, or mark the code as "
+            "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags)
 
 

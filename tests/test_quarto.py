@@ -147,3 +147,19 @@ def test_conditional_content_is_in_the_right_editions_only(editions):
     for phrase, where in CONDITIONAL.items():
         for kind, text in texts.items():
             assert (phrase in text) == (kind in where), (phrase, kind)
+
+
+def test_an_executable_cell_is_shown_as_code_without_its_options(editions, quarto):
+    for kind in ("html", "epub"):
+        markup = editions[kind]
+        code = re.search(r'<pre class="sourceCode r[^"]*"><code[^>]*>(.*?)</code></pre>', markup, re.S)
+        assert code, kind
+        shown = re.sub(r"<[^>]+>", "", code.group(1))
+        assert "# Counting alliances" in shown and "length(alliances)" in shown
+        assert "#|" not in markup and "echo: true" not in markup
+        assert not re.search(r"<h\d[^>]*>[^<]*Counting alliances", markup)   # a comment is no heading
+    flat = editions["pdf"].flat()
+    assert "# Counting alliances" in flat and "length(alliances)" in flat and "#|" not in flat
+    assert "Counting alliances" not in str(editions["pdf"].outline())
+    warned = re.findall(r"^(\S+): warning\[code-not-executed\]", quarto.stderr, re.M)
+    assert warned == ["chapters/01-intro.qmd:61:1"]
