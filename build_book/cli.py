@@ -6,6 +6,7 @@ Only this module prints diagnostics; everything else returns them.
 
 from __future__ import annotations
 
+import re
 import argparse
 import os
 import sys
@@ -13,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from .config import CONFIG_NAME
+from .config import CONFIG_NAME, QUARTO_NAME
 from .diagnostics import BuildError, Diagnostic, to_json
 
 EDITIONS = ("pdf", "epub", "html")
@@ -141,18 +142,19 @@ class Usage(Exception):
 
 def find_book(given: Path | None, cwd: Path) -> Path:
     """The book's folder: the one holding the nearest book.yml at or above ``given`` (or the current folder),
-    as git finds its repository; ``given`` may also be the book.yml itself."""
+    as git finds its repository; ``given`` may also be the book.yml itself. A Quarto book project's
+    _quarto.yml (with no book.yml beside it) marks a book's folder too."""
     start = cwd if given is None else (cwd / given)
     if given is not None and not start.exists():
         raise Usage(f"--book {given}: no such folder")
     if start.is_file():
-        if start.name != CONFIG_NAME:
+        if start.name not in (CONFIG_NAME, QUARTO_NAME):
             raise Usage(f"--book {given}: expected a book's folder or its {CONFIG_NAME}, not another file")
         return start.resolve().parent
     start = start.resolve()
     for folder in (start, *start.parents):
         try:
-            if (folder / CONFIG_NAME).is_file():
+            if (folder / CONFIG_NAME).is_file() or _quarto_book(folder / QUARTO_NAME):
                 return folder
             if (folder / CONFIG_NAME).is_dir():
                 raise NoBook(f"{folder / CONFIG_NAME} is a folder, not a file\n"
@@ -164,6 +166,17 @@ def find_book(given: Path | None, cwd: Path) -> Path:
                  f"  run the command in a book's folder (the one holding {CONFIG_NAME}) or any folder inside it,\n"
                  f"  or name the book with --book PATH; a new book needs a {CONFIG_NAME} with at least\n"
                  f"  title: and chapters: (see README.md)")
+
+
+def _quarto_book(path: Path) -> bool:
+    """Is ``path`` the _quarto.yml of a Quarto book project (``project: type: book``)?"""
+    try:
+        if not path.is_file():
+            return False
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^project:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+type:\s*[\"']?book[\"']?\s*(#.*)?$", text, re.M) is not None
 
 
 def _shown(path: Path, cwd: Path) -> str:

@@ -155,6 +155,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("include-missing", E, "a Quarto include names a file that does not exist", FIXED),
     ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
+    ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
     ("code-not-executed", W, "a chapter has executable code cells, which build_book shows but does not run"),
 )
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codes, sandbox, schema, yamlpos
-from .diagnostics import BuildError, Diagnostic, Location, error
+from .diagnostics import BuildError, Diagnostic, Location, error, warning
 
 CONFIG_NAME = "book.yml"
+QUARTO_NAME = "_quarto.yml"   # a Quarto book project, read where there is no book.yml
 
 CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "page")
 DEFAULT_WORDS = {
@@ -102,6 +103,8 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     with the problems, so the chapters can still be checked."""
     path = root / CONFIG_NAME
     rel = CONFIG_NAME
+    if not path.is_file() and _is_file(root / QUARTO_NAME):
+        return load_quarto_config(root)
     if not path.is_file():
         raise BuildError([error("config-missing", f"no {CONFIG_NAME} in {root}", Location(rel),
                                 "run build_book in the book's folder or pass --book DIR")])
@@ -245,18 +248,18 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
 BOOK_KEYS = {key: option.doc for key, option in OPTIONS.items()}
 
 
-def _parse(root: Path, doc: yamlpos.Located) -> tuple[BookConfig, list[Diagnostic]]:
+def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[BookConfig, list[Diagnostic]]:
     diags: list[Diagnostic] = []
-    where = schema.Where(doc, CONFIG_NAME, diags)
+    where = schema.Where(doc, name, diags)
     if not isinstance(doc.data, dict):
-        raise BuildError([error("config-type", f"{CONFIG_NAME} must be a mapping of keys to values, not "
+        raise BuildError([error("config-type", f"{name} must be a mapping of keys to values, not "
                                 f"{schema.type_name(doc.data)}", where.location,
                                 "start with a line such as 'title: My Book'")])
     data = doc.data
     for keys, line, column in doc.duplicates:
-        diags.append(error("config-duplicate-key", f"'{': '.join(map(str, keys))}' is given twice in {CONFIG_NAME}",
-                           Location(CONFIG_NAME, line, column), "keep one of them; the last one would win silently"))
-    values = schema.validate(OPTIONS, data, where, CONFIG_NAME)
+        diags.append(error("config-duplicate-key", f"'{': '.join(map(str, keys))}' is given twice in {name}",
+                           Location(name, line, column), "keep one of them; the last one would win silently"))
+    values = schema.validate(OPTIONS, data, where, name)
 
     contributors = {cid: Contributor(cid, person["name"], person["affiliation"] or "", person["role"] or "",
                                      where["contributors"][cid].location)
@@ -362,3 +365,117 @@ def _is_dir(path: Path) -> bool:
         return path.is_dir()
     except (OSError, ValueError):
         return False
+
+
+# --- a Quarto book project: _quarto.yml read as the book.yml it stands for ---------------------------
+
+QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices")
+QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang")
+
+
+def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
+    """Read a Quarto book project's ``_quarto.yml`` (``project: type: book``): its title, subtitle,
+    author(s), date, chapters and parts, appendices, bibliography, csl and lang become the book's
+    configuration, with the same checks as book.yml; the keys build_book does not use are named once."""
+    rel = QUARTO_NAME
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BuildError([error("encoding", f"{rel} is not UTF-8 (byte {exc.start})", Location(rel),
+                                "save the file as UTF-8")]) from None
+    try:
+        doc = yamlpos.load(text.removeprefix("\ufeff"))
+    except yamlpos.YamlError as exc:
+        raise BuildError([error("config-yaml", exc.message, Location(rel, exc.line, exc.column),
+                                exc.hint or "check indentation, colons and quotes around this line")]) from None
+    data = doc.data if isinstance(doc.data, dict) else {}
+    project = data.get("project")
+    kind = project.get("type") if isinstance(project, dict) else None
+    if kind != "book":
+        raise BuildError([error("config-missing", f"no {CONFIG_NAME} in {root}, and its {rel} is not a Quarto book "
+                                f"project (project: type: {kind or 'missing'})", Location(rel, *doc.where("project")),
+                                f"build_book reads a {rel} with 'project: type: book'; for anything else write a "
+                                f"{CONFIG_NAME} (see README.md)")])
+    book = data.get("book") if isinstance(data.get("book"), dict) else {}
+    out: dict = {}
+    marks: dict[tuple, tuple[int, int]] = {(): doc.where()}
+
+    def take(new: tuple, old: tuple, value) -> None:   # value at ``new`` with the positions of ``old``
+        out[new[0]] = value
+        for path, mark in doc.marks.items():
+            if path[:len(old)] == old:
+                marks[new + path[len(old):]] = mark
+
+    for key in ("title", "subtitle", "date", "appendices"):
+        if key in book:
+            take((key,), ("book", key), book[key])
+    for key in ("bibliography", "csl", "lang"):
+        if key in data:
+            take((key,), (key,), data[key])
+    if "chapters" in book:
+        take(("chapters",), ("book", "chapters"), _quarto_chapters(root, book["chapters"]))
+    if "appendices" in out:
+        out["appendices"] = _quarto_chapters(root, out["appendices"])
+    if "author" in book:
+        authors = book["author"] if isinstance(book["author"], list) else [book["author"]]
+        people: dict = {}
+        for i, person in enumerate(authors):
+            name = person.get("name") if isinstance(person, dict) else person
+            if isinstance(name, dict):   # Quarto's {name: {given, family}}
+                name = " ".join(str(name.get(k, "")) for k in ("given", "family")).strip()
+            if not isinstance(name, str) or not name.strip():
+                continue
+            cid = slugify(name) or f"author-{i + 1}"
+            affiliation = person.get("affiliation", "") if isinstance(person, dict) else ""
+            if isinstance(affiliation, list):
+                affiliation = "; ".join(a.get("name", "") if isinstance(a, dict) else str(a) for a in affiliation)
+            elif isinstance(affiliation, dict):
+                affiliation = affiliation.get("name", "")
+            people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
+            at = doc.where("book", "author", i) if isinstance(book["author"], list) else doc.where("book", "author")
+            marks[("contributors", cid)] = marks[("editors", len(people) - 1)] = at
+        out["contributors"], out["editors"] = people, list(people)
+        marks[("contributors",)] = marks[("editors",)] = doc.where("book", "author")
+    ignored = [("book", k) for k in book if k not in QUARTO_BOOK_KEYS] + \
+              [(k,) for k in data if k not in QUARTO_TOP_KEYS and k != "book"] + \
+              [("project", k) for k in (project or {}) if k != "type"]
+    config, diags = _parse(root, yamlpos.Located(out, marks, []), rel)
+    if ignored:
+        names = ", ".join(": ".join(map(str, k)) for k in ignored)
+        diags.append(warning("quarto-ignored", f"build_book does not use these keys of {rel}: {names}",
+                             Location(rel, *doc.where(*ignored[0])),
+                             "they are Quarto's (formats, website, execution, ...); build_book reads title, "
+                             "subtitle, author, date, chapters, appendices, bibliography, csl and lang, and "
+                             "makes its own PDF, EPUB and HTML editions"))
+    return config, diags
+
+
+def _quarto_chapters(root: Path, items):
+    """Quarto's chapter list as book.yml writes it: ``{href: file}`` entries become the file, and a part
+    named by a file (``part: part1.qmd``) takes that file's title."""
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if isinstance(item, dict) and "href" in item and "part" not in item:
+            out.append(item["href"])
+        elif isinstance(item, dict) and "part" in item:
+            part = dict(item)
+            title = part.get("part")
+            if isinstance(title, str) and title.endswith((".qmd", ".md")) and sandbox.inside(root, title):
+                part["part"] = _file_title(root / title) or title
+            part["chapters"] = _quarto_chapters(root, part.get("chapters"))
+            out.append(part)
+        else:
+            out.append(item)
+    return out
+
+
+def _file_title(path: Path) -> str:
+    """The title of a Quarto part file: its front matter's title or its first level-1 heading."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ""
+    found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", text, re.M) or re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
+    return found.group(1).strip() if found else ""

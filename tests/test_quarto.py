@@ -163,3 +163,31 @@ def test_an_executable_cell_is_shown_as_code_without_its_options(editions, quart
     assert "Counting alliances" not in str(editions["pdf"].outline())
     warned = re.findall(r"^(\S+): warning\[code-not-executed\]", quarto.stderr, re.M)
     assert warned == ["chapters/01-intro.qmd:61:1"]
+
+
+def test_a_quarto_project_is_read_from_its_quarto_yml(quarto):
+    assert not (quarto.root / "book.yml").exists()
+    index = _text((quarto.html / "index.html").read_text(encoding="utf-8"))
+    for phrase in ("Quarto Habits", "A Book Written for Quarto", "Ada Lee", "Ben Ito", "Example University"):
+        assert phrase in index, phrase
+    flat = Pdf(quarto.pdf).flat()
+    for phrase in ("Part I: Habits", "Part II: Tools of the Trade", "1 Introduction", "2 Tools", "A Extra Material"):
+        assert phrase in flat, phrase
+    assert "1 Preface" not in flat   # index.qmd, marked {.unnumbered} as in Quarto's template, is front matter
+    # the keys build_book leaves to Quarto are named once, at the first of them
+    ignored = re.findall(r"^_quarto.yml:(\d+):\d+: warning\[quarto-ignored\]: (.*)$", quarto.stderr, re.M)
+    assert ignored == [("13", "build_book does not use these keys of _quarto.yml: book: repo-url, format, "
+                              "project: output-dir")]
+
+
+def test_a_quarto_project_is_found_from_a_folder_inside_it(quarto):
+    result = run_cli("check", cwd=quarto.root / "chapters" / "parts")
+    assert result.returncode == 0, result.stderr
+    assert f"checking the book in {quarto.root}" in result.stderr
+
+
+def test_a_quarto_yml_of_another_project_type_is_no_book(tmp_path):
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path))
+    assert result.returncode == 1
+    assert "book.yml" in result.stderr
