@@ -421,16 +421,16 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         people: dict = {}
         for i, person in enumerate(authors):
             name = person.get("name") if isinstance(person, dict) else person
-            if isinstance(name, dict):   # Quarto's {name: {given, family}}
-                name = " ".join(str(name.get(k, "")) for k in ("given", "family")).strip()
+            if isinstance(name, dict):   # Quarto's {name: {given, family}} (or {literal: ...})
+                name = str(name.get("literal", "")) or " ".join(str(name.get(k, "")) for k in ("given", "family"))
             if not isinstance(name, str) or not name.strip():
                 continue
             cid = slugify(name) or f"author-{i + 1}"
             affiliation = person.get("affiliation", "") if isinstance(person, dict) else ""
             if isinstance(affiliation, list):
-                affiliation = "; ".join(a.get("name", "") if isinstance(a, dict) else str(a) for a in affiliation)
+                affiliation = "; ".join(str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in affiliation)
             elif isinstance(affiliation, dict):
-                affiliation = affiliation.get("name", "")
+                affiliation = str(affiliation.get("name", ""))
             people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
             at = doc.where("book", "author", i) if isinstance(book["author"], list) else doc.where("book", "author")
             marks[("contributors", cid)] = marks[("editors", len(people) - 1)] = at

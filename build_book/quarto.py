@@ -22,6 +22,10 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CELL = re.compile(r"^(\s{0,3})(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
 CELL_OPTION = re.compile(r"^\s*#\|")
 MAX_INCLUDE_DEPTH = 20
+# one chapter with everything it includes: a file included twice at every level of twenty would
+# otherwise make a million copies of itself
+MAX_INCLUDES = 5_000
+MAX_LINES = 500_000
 PAGEBREAK_CLASS = "page-break"
 
 
@@ -56,6 +60,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
     diags: list[Diagnostic] = []
     chapter = path
     cells: list[Location] = []
+    budget = {"includes": 0, "stopped": False}
 
     def here(col: int) -> Location:  # the line about to be written, in the expanded text
         return Location(chapter, first_line + len(out), col)
@@ -95,7 +100,19 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                 kind = words[0] if words else ""
                 if kind == "include":
                     target = words[1].strip().strip("\"'") if len(words) > 1 else ""
-                    included = _include(root, name, target, stack, here(line.index("{{<") + 1), diags)
+                    budget["includes"] += 1
+                    if budget["stopped"]:
+                        included = None
+                    elif budget["includes"] > MAX_INCLUDES or len(out) > MAX_LINES:
+                        budget["stopped"] = True
+                        diags.append(error(
+                            "input-limit", f"this chapter includes more than {MAX_INCLUDES:,} files or "
+                            f"{MAX_LINES:,} lines; this include and the ones after it were left out",
+                            here(line.index("{{<") + 1), "look for files included many times over (an include "
+                            "inside a file that is itself included repeatedly)"))
+                        included = None
+                    else:
+                        included = _include(root, name, target, stack, here(line.index("{{<") + 1), diags)
                     if included is None:
                         emit("", origin)
                     else:

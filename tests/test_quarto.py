@@ -191,3 +191,22 @@ def test_a_quarto_yml_of_another_project_type_is_no_book(tmp_path):
     result = run_cli("check", "--book", str(tmp_path))
     assert result.returncode == 1
     assert "book.yml" in result.stderr
+
+
+def test_includes_that_multiply_are_stopped_with_a_located_error(tmp_path):
+    """Each file includes the next one twice, twenty-two deep: four million copies, refused quickly."""
+    (tmp_path / "c").mkdir()
+    for i in range(22):
+        (tmp_path / "c" / f"f{i}.qmd").write_text(f"x{i}\n\n{{{{< include f{i + 1}.qmd >}}}}\n\n"
+                                                  f"{{{{< include f{i + 1}.qmd >}}}}\n", encoding="utf-8")
+    (tmp_path / "c" / "f22.qmd").write_text("end\n", encoding="utf-8")
+    (tmp_path / "c" / "ch.qmd").write_text("# Ch\n\n{{< include f0.qmd >}}\n", encoding="utf-8")
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: book\nbook:\n  title: Bomb\n  author: [{name: {given: A, family: B}}, 7]\n"
+        "  chapters: [c/ch.qmd]\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = json.loads(result.stdout)
+    limits = [d for d in found if d["code"] == "input-limit"]
+    assert len(limits) == 1 and limits[0]["path"].startswith("c/f")
+    assert {d["code"] for d in found} <= {"input-limit", "include-cycle"}
