@@ -108,17 +108,21 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     if not path.is_file():
         raise BuildError([error("config-missing", f"no {CONFIG_NAME} in {root}", Location(rel),
                                 "run build_book in the book's folder or pass --book DIR")])
+    return _parse(root, _read_yaml(root, rel))
+
+
+def _read_yaml(root: Path, rel: str) -> yamlpos.Located:
+    """A configuration file's YAML with positions; a :class:`BuildError` if it is not UTF-8 or not YAML."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (root / rel).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise BuildError([error("encoding", f"{CONFIG_NAME} is not UTF-8 (byte {exc.start})", Location(rel),
+        raise BuildError([error("encoding", f"{rel} is not UTF-8 (byte {exc.start})", Location(rel),
                                 "save the file as UTF-8")]) from None
     try:
-        doc = yamlpos.load(text.removeprefix("\ufeff"))
+        return yamlpos.load(text.removeprefix("\ufeff"))
     except yamlpos.YamlError as exc:
         raise BuildError([error("config-yaml", exc.message, Location(rel, exc.line, exc.column),
                                 exc.hint or "check indentation, colons and quotes around this line")]) from None
-    return _parse(root, doc)
 
 
 # --- the keys of book.yml, one validator each -------------------------------------------------
@@ -378,16 +382,7 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     author(s), date, chapters and parts, appendices, bibliography, csl and lang become the book's
     configuration, with the same checks as book.yml; the keys build_book does not use are named once."""
     rel = QUARTO_NAME
-    try:
-        text = (root / rel).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise BuildError([error("encoding", f"{rel} is not UTF-8 (byte {exc.start})", Location(rel),
-                                "save the file as UTF-8")]) from None
-    try:
-        doc = yamlpos.load(text.removeprefix("\ufeff"))
-    except yamlpos.YamlError as exc:
-        raise BuildError([error("config-yaml", exc.message, Location(rel, exc.line, exc.column),
-                                exc.hint or "check indentation, colons and quotes around this line")]) from None
+    doc = _read_yaml(root, rel)
     data = doc.data if isinstance(doc.data, dict) else {}
     project = data.get("project")
     kind = project.get("type") if isinstance(project, dict) else None
