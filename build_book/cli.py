@@ -24,10 +24,11 @@ Build an edited volume written in Markdown into a print PDF, an EPUB and an HTML
 
 The book is a folder with a book.yml (title, contributors, chapters, bibliography), or a
 Quarto book project's _quarto.yml. Run the command anywhere inside it: like git, it uses
-the nearest one in the current folder or in a folder above (or the one --book names). Every build first checks citations,
-cross-references, images and book.yml, and stops before writing anything if there is an
-error; the previous outputs in build/ stay as they were. Problems are reported as
-path:line:col: error|warning[code]: message (paths relative to the book's folder).
+the nearest one in the current folder or in a folder above (or the one --book names).
+Every build first checks citations, cross-references, images and book.yml, and stops
+before writing anything if there is an error; the previous outputs in build/ stay as they
+were. Problems are reported as path:line:col: error|warning[code]: message (paths
+relative to the book's folder).
 
 A book can turn a warning off, or make it an error, with diagnostics: in book.yml:
   diagnostics:
