@@ -20,8 +20,14 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   fi
   say "creating $venv and installing build_book with its dependencies (first use; about a minute)"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[test]"
+  # pip's and setuptools' chatter goes to a log, shown only if the installation fails
+  log="$venv/setup.log"
+  if ! { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[test]"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    say "installing the Python packages failed (the whole log: $log)"
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 
