@@ -43,6 +43,9 @@ has_font "Noto Serif CJK" || missing+=(fonts-noto-cjk)
 if [ "${1:-}" = "--with-java" ]; then   # the test suite's tools: Java for EPUBCheck and the HTML checker,
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
   command -v strace >/dev/null 2>&1 || missing+=(strace)   # traces the sandbox test's whole process tree
+  # the accessibility checkers (Ace by DAISY for the EPUB, axe-core for the web edition) run in Chromium
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -57,5 +60,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     say "please install: ${missing[*]} (Debian/Ubuntu package names); without them the PDF"
     say "falls back to other fonts and Japanese text may show as empty boxes"
+  fi
+fi
+
+# Node tools for the test suite, in .tools/ (versions pinned here; the stamp holds this list):
+# Ace by DAISY (its puppeteer runner, driving the system Chromium) and axe-core.
+if [ "${1:-}" = "--with-java" ]; then
+  tools="$here/.tools"
+  node_want="@daisy/ace@1.4.6 axe-core@4.14.1"
+  if [ "$(cat "$tools/.stamp" 2>/dev/null)" != "$node_want" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      say "installing $node_want into $tools (npm; first use)"
+      mkdir -p "$tools"
+      # no browser downloads: Ace's Electron runner is not used, and puppeteer drives /usr/bin/chromium
+      if ELECTRON_SKIP_BINARY_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+         npm install --prefix "$tools" --no-audit --no-fund --ignore-scripts --loglevel=error $node_want \
+         >"$tools/setup.log" 2>&1; then
+        echo "$node_want" > "$tools/.stamp"
+      else
+        tail -n 20 "$tools/setup.log" >&2
+        say "installing the Node tools failed (the whole log: $tools/setup.log); the accessibility tests will be skipped"
+      fi
+    else
+      say "npm is missing: the accessibility tests (Ace, axe-core) will be skipped"
+    fi
   fi
 fi
