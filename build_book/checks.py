@@ -7,6 +7,7 @@ stops if any of them reports an error.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +31,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += bibliography.check_entries(book.bibliography.entries, cited_anywhere(book))
     diags += check_style(book)
     diags += check_authors(book)
+    diags += check_titles(book)
     diags += check_unlisted_files(book, absent)
     diags += check_citations(book, index.labels, absent)
     diags += check_crossrefs(book, index, absent)
@@ -153,6 +155,43 @@ def check_authors(book: Book) -> list[Diagnostic]:
                                    chapter.author_locations.get(author, chapter.location),
                                    f"did you mean '{close[0]}'?" if close else
                                    "add the person under 'contributors' in book.yml, or fix the id"))
+    return diags
+
+
+_NUMERAL = r"(?:[IVXLCDM]+|\d+|[A-Z]|One|Two|Three|Four|Five|Six|Seven|Eight|Nine|Ten|Eleven|Twelve)"
+_LABELLED = {kind: re.compile(rf"(?i:{word})\s+{_NUMERAL}(?:\s*[:.\u2013\u2014-]\s*|\s+|$)")
+             for kind, word in (("part", "part"), ("chapter", "chapter"), ("appendix", "appendix"))}
+_LABELLED_JA = re.compile(r"第[0-9０-９一二三四五六七八九十百IVX]+[章部]\s*[:：]?\s*")
+
+
+def check_titles(book: Book) -> list[Diagnostic]:
+    """A title that starts with the label build_book prints before it ('Part I: Part I: Foundations',
+    'Chapter 4 / Chapter 4: Surface'): manuscripts moved from Word or LaTeX often number by hand."""
+    diags = []
+
+    def labelled(kind: str, title: str):
+        return _LABELLED[kind].match(title) or _LABELLED_JA.match(title)
+
+    for part in book.parts:
+        found = labelled("part", part.title)
+        if found:
+            rest = part.title[found.end():].strip()
+            diags.append(warning("title-repeats-label", f"the part title '{part.title}' starts with a part label, "
+                                 "which build_book prints before every part title itself, so it would print twice", part.location,
+                                 f"give the title alone (part: {rest or 'Its Title'}); build_book numbers parts itself"))
+    for chapter in book.chapters:
+        if not chapter.numbered or chapter.matter == "front":
+            continue
+        kind = "appendix" if chapter.matter == "appendix" else "chapter"
+        found = labelled(kind, chapter.title)
+        if found:
+            line = chapter.sources.titles[0] if chapter.sources.titles else 1
+            rest = chapter.title[found.end():].strip()
+            diags.append(warning("title-repeats-label", f"the title '{chapter.title}' starts with its own label, "
+                                 f"which build_book prints above it already ('{kind.title()} N')",
+                                 Location(chapter.path, line, 1),
+                                 f"give the title alone: '# {rest or 'Its Title'}'; build_book numbers "
+                                 f"{kind}s itself (write {{.unnumbered}} for a {kind} without a number)"))
     return diags
 
 

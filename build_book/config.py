@@ -67,6 +67,8 @@ class BookConfig:
     identifier: str = ""
     slug: str = "book"
     editors: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()   # an authored book (a monograph): printed "by ...", not "Edited by"
+    contributors_page: bool = True
     contributors: dict[str, Contributor] = field(default_factory=dict)
     bibliography: tuple[str, ...] = ()
     csl: str = "chicago-author-date"
@@ -218,6 +220,11 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("slug", "Base name of the output files (default: derived from the title).", _slug, ""),
     schema.Option("editors", "Contributor ids of the volume's editors.",
                   schema.text_list(schema.identifier, "contributor ids", "[kubo]"), []),
+    schema.Option("authors", "Contributor ids of the book's authors, for an authored book (a monograph): the title "
+                  "page says 'by ...' and there is no contributors page unless contributors-page is true.",
+                  schema.text_list(schema.identifier, "contributor ids", "[lee]"), []),
+    schema.Option("contributors-page", "true or false: print the contributors page (default: true for an edited "
+                  "volume, false for a book with authors: and no editors:).", schema.boolean, None),
     schema.Option("contributors", "Contributor id -> {name, affiliation, role}.",
                   schema.mapping_of(schema.record({"name": schema.text(allow_empty=False, example="KUBO Fumiaki"),
                                                    "affiliation": schema.text(), "role": schema.text()},
@@ -268,11 +275,15 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
     contributors = {cid: Contributor(cid, person["name"], person["affiliation"] or "", person["role"] or "",
                                      where["contributors"][cid].location)
                     for cid, person in values["contributors"].items()}
-    for index, eid in enumerate(values["editors"]):
-        if eid not in contributors:
-            at = where["editors"][index] if isinstance(data.get("editors"), list) else where["editors"]
-            at.error("unknown-contributor", f"editor '{eid}' is not in 'contributors'",
-                     _did_you_mean(eid, contributors))
+    for key, what in (("editors", "editor"), ("authors", "author")):
+        for index, eid in enumerate(values[key]):
+            if eid not in contributors:
+                at = where[key][index] if isinstance(data.get(key), list) else where[key]
+                at.error("unknown-contributor", f"{what} '{eid}' is not in 'contributors'",
+                         _did_you_mean(eid, contributors))
+    contributors_page = values["contributors-page"]
+    if contributors_page is None:   # an edited volume lists its contributors; a monograph needs no such page
+        contributors_page = bool(values["editors"]) or not values["authors"]
 
     bibliography = values["bibliography"]
     for index, bib in enumerate(bibliography):
@@ -319,7 +330,7 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         root=root, title=title, subtitle=values["subtitle"], lang=lang, date=values["date"],
         publisher=values["publisher"], rights=values["rights"], identifier=identifier,
         slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
-        contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
+        authors=tuple(values["authors"]), contributors_page=contributors_page, contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
         names=values["names"],
@@ -428,9 +439,10 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                 affiliation = str(affiliation.get("name", ""))
             people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
             at = doc.where("book", "author", i) if isinstance(book["author"], list) else doc.where("book", "author")
-            marks[("contributors", cid)] = marks[("editors", len(people) - 1)] = at
-        out["contributors"], out["editors"] = people, list(people)
-        marks[("contributors",)] = marks[("editors",)] = doc.where("book", "author")
+            marks[("contributors", cid)] = marks[("authors", len(people) - 1)] = at
+        # a Quarto book is written by its authors (Quarto has no notion of an edited volume)
+        out["contributors"], out["authors"] = people, list(people)
+        marks[("contributors",)] = marks[("authors",)] = doc.where("book", "author")
     ignored = [("book", k) for k in book if k not in QUARTO_BOOK_KEYS] + \
               [(k,) for k in data if k not in QUARTO_TOP_KEYS and k != "book"] + \
               [("project", k) for k in (project or {}) if k != "type"]

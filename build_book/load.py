@@ -22,7 +22,7 @@ from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import SourceMap, scan
-from .walk import ATTR_AT, depth, elements, inline_text
+from .walk import ATTR_AT, depth, elements, inline_text, words
 
 STATUSES = ("draft", "review", "final")
 MAX_NESTING = 50    # blocks inside blocks, as written (quotations, lists, divs)
@@ -33,6 +33,17 @@ FRONT_MATTER: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("abstract", "a short summary printed under the chapter title", schema.text(), ""),
     schema.Option("status", "draft, review or final", schema.one_of(*STATUSES), ""),
 )}
+# Keys pandoc's and Quarto's own documents carry in their front matter: read and left alone, with one warning
+# per chapter (a chapter brought from pandoc or Quarto builds unchanged); ``title`` is the chapter's title when
+# the chapter has no level-1 heading, as in Quarto.
+FOREIGN_KEYS = frozenset("""
+    title subtitle author date description keywords lang abstract-title subject categories image citation
+    execute jupyter engine knitr freeze format filters shortcodes toc toc-depth toc-title number-sections
+    number-depth crossref bibliography csl link-citations nocite reference-section-title header-includes
+    include-before include-after include-in-header documentclass classoption papersize fontsize mainfont
+    geometry linestretch editor editor_options output params draft code-fold code-tools fig-cap-location
+    tbl-cap-location callout-appearance search aliases order sidebar page-layout title-block-banner
+""".split())
 FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
 
@@ -189,6 +200,11 @@ def _load_chapter(source: _Source):
                            "no book needs this: flatten the nesting"))
         return None, diags
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
+    if not headers and str(meta.get("__title__", "")).strip():
+        # Quarto and pandoc documents may give their title in the front matter only
+        head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
+        blocks.insert(0, head)
+        headers = [(0, head)]
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -241,7 +257,22 @@ def _split_front_matter(text: str, path: str):
         diags.append(error("front-matter", f"'{keys[-1]}' is given twice in the front matter",
                            Location(path, line + 1, column), "keep one of them"))
     data = located.data or {}
+    foreign = [key for key in data if key not in FRONT_MATTER and str(key) in FOREIGN_KEYS]
+    if foreign:
+        used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
+        ignored = [str(key) for key in foreign if key not in used]
+        if ignored:
+            where[ignored[0]].warning(
+                "front-matter-ignored", "build_book does not use these front matter keys of pandoc or Quarto: "
+                + ", ".join(ignored), "they are left alone; build_book reads authors, abstract and status "
+                "(and title, when the chapter has no '# ' heading)")
+        title = data.get("title") if used else None
+        data = {key: value for key, value in data.items() if key not in foreign}
+    else:
+        title = None
     values = schema.validate(FRONT_MATTER, data, where, "the front matter")
+    if title is not None:
+        values["__title__"] = title
     values["__marks__"] = {author: (where["authors"][i] if isinstance(data.get("authors"), list)
                                     else where["authors"]).location
                            for i, author in enumerate(values["authors"])}

@@ -100,5 +100,10 @@ class Book:
     def editors(self) -> list[Contributor]:
         return [c for c in (self.contributor(e) for e in self.config.editors) if c is not None]
 
+    @property
+    def book_authors(self) -> list[Contributor]:
+        """The authors of an authored book (``authors:`` in book.yml); empty for an edited volume."""
+        return [c for c in (self.contributor(a) for a in self.config.authors) if c is not None]
+
     def chapters_in(self, part: Part) -> list[Chapter]:
         return [c for c in self.chapters if c.part == part.index]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import yamlpos
-from .diagnostics import Diagnostic, Location, error
+from .diagnostics import Diagnostic, Location, error, warning
 
 # characters no XML edition can carry: C0 controls but tab and line ends, DEL, C1 controls, non-characters
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff"
@@ -79,6 +79,9 @@ class Where:
 
     def error(self, code: str, message: str, hint: str = "") -> None:
         self.diags.append(error(code, message, self.location, hint))
+
+    def warning(self, code: str, message: str, hint: str = "") -> None:
+        self.diags.append(warning(code, message, self.location, hint))
 
     def wrong_type(self, value, expected: str, hint: str = "") -> None:
         code = "front-matter" if self.code == "front-matter" else "config-type"

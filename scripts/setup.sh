@@ -43,6 +43,7 @@ has_font "Noto Serif CJK" || missing+=(fonts-noto-cjk)
 if [ "${1:-}" = "--with-java" ]; then   # the test suite's tools: Java for EPUBCheck and the HTML checker,
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
   command -v strace >/dev/null 2>&1 || missing+=(strace)   # traces the sandbox test's whole process tree
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)   # pdftotext, pdftoppm, pdffonts for PDF tests
   # the accessibility checkers (Ace by DAISY for the EPUB, axe-core for the web edition) run in Chromium
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)

@@ -165,6 +165,14 @@ def test_a_quarto_project_is_read_from_its_quarto_yml(quarto):
     for phrase in ("Part I: Habits", "Part II: Tools of the Trade", "1 Introduction", "2 Tools", "A Extra Material"):
         assert phrase in flat, phrase
     assert "1 Preface" not in flat   # index.qmd, marked {.unnumbered} as in Quarto's template, is front matter
+    # a Quarto book is an authored book: "by ...", the affiliations on the title page, no contributors page
+    assert "by Ada Lee and Ben Ito" in index and "Edited by" not in index and "Contributors" not in index
+    assert "Edited by" not in flat and "Contributors" not in flat
+    assert "Ada Lee and Ben Ito" in flat and "Example University" in flat
+    opf = zipfile.ZipFile(quarto.epub).read("EPUB/package.opf").decode()
+    assert re.search(r'<dc:creator id="book-author-1">Ada Lee</dc:creator>\s*<meta refines="#book-author-1" '
+                     r'property="role" scheme="marc:relators">aut</meta>', opf)
+    assert "contributors.xhtml" not in opf and "edt" not in opf
     # the keys build_book leaves to Quarto are named once, at the first of them
     ignored = re.findall(r"^_quarto.yml:(\d+):\d+: warning\[quarto-ignored\]: (.*)$", quarto.stderr, re.M)
     assert ignored == [("13", "build_book does not use these keys of _quarto.yml: book: repo-url, format, "
@@ -201,3 +209,33 @@ def test_includes_that_multiply_are_stopped_with_a_located_error(tmp_path):
     limits = [d for d in found if d["code"] == "input-limit"]
     assert len(limits) == 1 and limits[0]["path"].startswith("c/f")
     assert {d["code"] for d in found} <= {"input-limit", "include-cycle"}
+
+
+def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
+    """authors: in book.yml makes an authored book; 'Part I: ...' and 'Chapter 2: ...' titles are warned about;
+    pandoc's and Quarto's own front matter keys are read (title) or named once (execute, format)."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book.yml").write_text(
+        "title: A Monograph\nauthors: [lee]\ncontributors:\n  lee: {name: Ada Lee, affiliation: Example University}\n"
+        "chapters:\n  - chapters/01.md\n  - part: 'Part I: Foundations'\n    chapters: [chapters/02.md]\n"
+        "  - chapters/03.md\n", encoding="utf-8")
+    (tmp_path / "chapters" / "01.md").write_text(
+        "---\ntitle: Getting Started\nexecute:\n  echo: false\nformat: html\n---\n\nSome text.\n", encoding="utf-8")
+    (tmp_path / "chapters" / "02.md").write_text("# Chapter 2: Surface {#sec-surface}\n\nText.\n", encoding="utf-8")
+    (tmp_path / "chapters" / "03.md").write_text("# Partnerships in Asia\n\nChapter 3 of nothing.\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    found = re.findall(r"^(\S+): warning\[([a-z-]+)\]", result.stderr, re.M)
+    assert found == [("book.yml:7:5", "title-repeats-label"), ("chapters/01.md:3:1", "front-matter-ignored"),
+                     ("chapters/02.md:1:1", "title-repeats-label")], result.stderr
+    assert "hint: give the title alone (part: Foundations)" in result.stderr
+    assert "hint: give the title alone: '# Surface'" in result.stderr
+    assert "execute, format" in result.stderr
+    index = _text((tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8"))
+    assert "by Ada Lee" in index and "Example University" in index and "Contributors" not in index
+    assert "Getting Started" in index   # the front matter's title is the chapter's title
+    # asked for, the contributors page is there
+    book = (tmp_path / "book.yml").read_text(encoding="utf-8")
+    (tmp_path / "book.yml").write_text(book.replace("authors: [lee]", "authors: [lee]\ncontributors-page: true"))
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    assert "Contributors" in _text((tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8"))

@@ -169,7 +169,8 @@ def render(ctx: RenderContext) -> list[Path]:
 
     page("title.xhtml", "epub/title.xhtml.j2", "title-page", page_title=book.config.title)
     page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents")
-    page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title="Contributors")
+    if context["contributors_page"]:
+        page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title="Contributors")
     if context["figures"] or context["tables"]:
         page("lists.xhtml", "epub/lists.xhtml.j2", "lists", page_title="Figures and Tables")
     for view in views:

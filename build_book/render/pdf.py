@@ -256,7 +256,7 @@ def _in_chapters(book, chapters, candidates: list[str]) -> Location | None:
 
 
 def _all_authors(book) -> list[str]:
-    names = [e.name for e in book.editors]
+    names = [a.name for a in book.book_authors] + [e.name for e in book.editors if e not in book.book_authors]
     for chapter in book.chapters:
         for person in book.authors_of(chapter):
             if person.name not in names:
