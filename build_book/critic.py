@@ -121,7 +121,10 @@ def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
 
 def for_public(diags: list[Diagnostic], root: Path, book) -> list[Diagnostic]:
     """A public build's diagnostics: each open mark an error rather than a warning."""
-    return [d for d in diags if d.code != "critic-mark"] + unresolved(root, [c.path for c in book.chapters])
+    from .quarto import included   # the files chapters include (Quarto's {{< include >}}) are text of the book too
+    paths = [c.path for c in book.chapters]
+    paths += sorted(included(book.chapters) - set(paths))
+    return [d for d in diags if d.code != "critic-mark"] + unresolved(root, paths)
 
 
 # ---------------------------------------------------------------- for pandoc

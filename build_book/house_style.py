@@ -789,6 +789,50 @@ class Source:
     path: str
     text: str
     region: tuple[int, int]          # offsets of the part that was read (a chapter's body, its front matter)
+    lines: object = None             # a quarto.LineMap when the text has other files' text included
+    root: Path | None = None
+
+    def origin(self, start: int, end: int) -> tuple[str, int, int, Location | None]:
+        """(file, start, end) of the span ``start:end`` of this text in the file it was written in: the chapter
+        itself, or a file it includes (Quarto's include copies lines whole, so columns carry over), with
+        the span's place there when that is another file."""
+        if self.lines is None:
+            return self.path, start, end, None
+        line = self.text.count("\n", 0, start) + 1
+        found = self.lines.where(line)
+        if found is None or found == (self.path, line):
+            return self.path, start, end, None
+        name, their_line = found
+        column = start - (self.text.rfind("\n", 0, start) + 1)
+        text = _read(self.root / name) if self.root is not None else None
+        if text is None:
+            return self.path, start, end, None
+        at = 0
+        for _ in range(their_line - 1):
+            at = text.find("\n", at) + 1
+        return name, at + column, at + column + (end - start), Location(name, their_line, column + 1)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def chapter_source(book: Book, chapter) -> Source | None:
+    """The chapter's text as pandoc read it (Quarto's includes expanded), its body as the region."""
+    text = _read(book.config.root / chapter.path)
+    if text is None:
+        return None
+    body_start = _body_start(text)
+    lines = getattr(chapter.sources, "origins", None)
+    if lines is not None:
+        from . import quarto   # only books with includes need it
+        cut = body_start + 1 if body_start else 0
+        first = text.count("\n", 0, cut) + 1
+        text = text[:cut] + quarto.expand(book.config.root, chapter.path, text[cut:], first).text
+    return Source(chapter.path, text, (body_start, len(text)), lines, book.config.root)
 
 
 @dataclass
@@ -809,13 +853,10 @@ def scan_book(book: Book) -> Scan:
     words: dict[str, list] = {}
     lang = book.config.lang
     for chapter in book.chapters:
-        try:
-            text = (book.config.root / chapter.path).read_text(encoding="utf-8").removeprefix("\ufeff")
-        except (OSError, UnicodeDecodeError):
+        body = chapter_source(book, chapter)
+        if body is None:
             continue
-        text = text.replace("\r\n", "\n")
-        body_start = _body_start(text)
-        body = Source(chapter.path, text, (body_start, len(text)))
+        text, body_start = body.text, body.region[0]
         chapter_units = units(chapter.blocks, lang)
         findings: list[Finding] = []
         for n, unit in enumerate(chapter_units):
@@ -929,9 +970,9 @@ def _inconsistent(book: Book, style: HouseStyle, words: dict[str, list]) -> list
         items = by_chapter.get(chapter.path)
         if not items:
             continue
-        text = (book.config.root / chapter.path).read_text(encoding="utf-8").removeprefix("\ufeff")
-        text = text.replace("\r\n", "\n")
-        source = Source(chapter.path, text, (_body_start(text), len(text)))
+        source = chapter_source(book, chapter)
+        if source is None:
+            continue
         chapter_units = units(chapter.blocks, book.config.lang)
         findings = []
         for _, form, n, start, end, majority, summary in items:
@@ -1057,7 +1098,8 @@ def planned_changes(book: Book) -> list[Change]:
         new = f.want
         if old == "--" and new == "—" or old == "---":
             new = "—"
-        changes.append(Change(source.path, f.span[0], f.span[1], old, new, f.location))
+        path, start, end, there = source.origin(*f.span)
+        changes.append(Change(path, start, end, old, new, there or f.location))
     return changes
 
 

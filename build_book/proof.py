@@ -159,8 +159,11 @@ def _checkout(root: Path, ref: str, into: Path) -> Path | None:
     return into if prefix == "." else into / prefix
 
 
-def _last_changed(root: Path, path: str) -> str:
-    return _git(root, "log", "-1", "--format=%cI", "--", path) or ""
+def _last_changed(root: Path, chapter) -> str:
+    """When the chapter's file, or a file it includes, last changed in git."""
+    lines = getattr(chapter.sources, "origins", None)
+    paths = sorted({chapter.path} | ({path for path, _ in lines.origins} if lines is not None else set()))
+    return _git(root, "log", "-1", "--format=%cI", "--", *paths) or ""
 
 
 def _stamp() -> str:
@@ -430,7 +433,7 @@ def _report(root: Path, book: Book, index: LabelIndex, prepared: Prepared, then:
             **_count(index, chapter, prepared),
             "marks": sum(1 for d in mine if d.code == "critic-mark"),
             "diagnostics": [_diag(d) for d in mine],
-            "last_changed": _last_changed(root, chapter.path),
+            "last_changed": _last_changed(root, chapter),
             "changed": None,
         }
         if then is not None:

@@ -239,3 +239,26 @@ def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
     (tmp_path / "book.yml").write_text(book.replace("authors: [lee]", "authors: [lee]\ncontributors-page: true"))
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     assert "Contributors" in _text((tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8"))
+
+
+def test_house_style_and_editors_marks_see_included_text(tmp_path):
+    """Text pasted in by {{< include >}} is the chapter's text for the house style, --fix-style and CriticMarkup:
+    reported at the included file's own line, fixed in that file, refused by a public build."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "style").mkdir()
+    (tmp_path / "book.yml").write_text("title: Includes\nstyle: style/house.yml\nchapters: [chapters/01.qmd]\n")
+    (tmp_path / "style" / "house.yml").write_text("terms:\n  US: [U.S.]\n")
+    (tmp_path / "chapters" / "01.qmd").write_text(
+        "---\nstatus: draft\n---\n\n# One\n\nIntro text about the US.\n\n{{< include _part.qmd >}}\n\nEnd.\n")
+    part = tmp_path / "chapters" / "_part.qmd"
+    part.write_text("First line of the part.\n\nThe U.S. alliance {++grew++} here.\n")
+    checked = run_cli("check", "--book", str(tmp_path))
+    assert "chapters/_part.qmd:3:5: warning[style-term]: the house style writes 'US', not 'U.S.'" in checked.stdout + checked.stderr
+    assert "chapters/_part.qmd:3:19: warning[critic-mark]" in checked.stdout + checked.stderr
+    fixed = run_cli("check", "--fix-style", "--book", str(tmp_path))
+    assert "fixed chapters/_part.qmd:3:5: 'U.S.' -> 'US'" in fixed.stdout + fixed.stderr, fixed.stderr
+    assert part.read_text() == "First line of the part.\n\nThe US alliance {++grew++} here.\n"
+    assert "U.S." not in (tmp_path / "chapters" / "01.qmd").read_text() and "US." in (tmp_path / "chapters" / "01.qmd").read_text()
+    public = run_cli("html", "--book", str(tmp_path))
+    assert public.returncode == 1
+    assert "chapters/_part.qmd:3:17: error[critic-unresolved]" in public.stdout + public.stderr
