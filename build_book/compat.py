@@ -22,9 +22,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
+from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import elements, inline_text, rewrite
 
-PAGEBREAK_CLASS = "page-break"   # as quarto.py's {{< pagebreak >}}
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
 
