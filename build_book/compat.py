@@ -61,13 +61,22 @@ def _columns(pairs: dict, count: int) -> int:
 
 def figure_divs(blocks: list) -> None:
     """Quarto's figure divs as pandoc figures, changed in place (see the module's docstring)."""
-    if not any(node["t"] == "Div" and FIGURE_ID.match(node["c"][0][0]) for node in elements(blocks)):
+    if not any(node["t"] == "Div" and (FIGURE_ID.match(node["c"][0][0]) or any(
+            k.startswith("layout") for k, _ in node["c"][0][2])) for node in elements(blocks)):
         return
 
     def fix(node: dict):
-        if node["t"] != "Div" or not FIGURE_ID.match(node["c"][0][0]):
+        if node["t"] != "Div":
             return None
         (ident, classes, pairs), content = node["c"]
+        if not FIGURE_ID.match(ident):
+            layout = {k: v for k, v in pairs if k in ("layout-ncol", "layout-nrow", "layout")}
+            if not layout or len(content) < 2:
+                return None
+            # Quarto's layout div without a figure label: its blocks side by side, each with its own caption
+            columns = min(_columns(layout, len(content)), MAX_COLUMNS, len(content))
+            kept = [(k, v) for k, v in pairs if k not in layout]
+            return [{"t": "Div", "c": [[ident, [SUBFIGURES_CLASS, f"columns-{columns}"] + classes, kept], content]}]
         content = list(content)
         caption: list = []
         if len(content) > 1 and content[-1]["t"] in ("Para", "Plain") and not _image_only(content[-1]):
@@ -84,8 +93,10 @@ def figure_divs(blocks: list) -> None:
                                              [{"t": "Plain", "c": [image]}]))
                     else:
                         cells.append({"t": "Plain", "c": [image]})
-            elif block["t"] == "Figure" and not block["c"][0][0]:
-                cells.extend(block["c"][2])   # an image with a caption but no label: only an image here
+            elif block["t"] == "Figure" and not block["c"][0][0] and sum(
+                    b["t"] == "Figure" for b in content) == 1 and not any(
+                    i["t"] == "Image" and i["c"][0][0] for b in content if b["t"] in ("Para", "Plain") for i in b["c"]):
+                cells.extend(block["c"][2])   # the figure's one image, its words the alt text (printed below)
             else:
                 cells.append(block)
         for node in elements(cells):    # an image with no words of its own is described by the caption

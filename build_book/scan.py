@@ -36,6 +36,7 @@ TEX_COMMAND = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)")
 MATH = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?=\S)(?:[^$\\]|\\.)*?(?<=\S)\$(?!\d)|\\\(.*?\\\)|\\\[.*?\\\]")
 RAW_TEX_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*(la)?tex\s*\}", re.I)
 RAW_TEX_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1\{=(?:la)?tex\}", re.I)
+HTML_ID = re.compile(r"""<div\s(?:[^<>]*\s)?id\s*=\s*["']?((?:fig|tbl|sec)[:-][\w:.\-]+)""", re.I)
 DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 
 Position = tuple[int, int]
@@ -159,6 +160,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         for m in HTML_TAG.finditer(line):
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
+                ident = HTML_ID.match(m.group(0))   # pandoc-crossref's <div id="fig:x">
+                if ident:
+                    found.labels.setdefault(ident.group(1), []).append((lineno, m.start() + ident.start(1)))
         blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
                                                     if not AUTOLINK.match(line, t.start())]
         for block in sorted(blocks, key=lambda b: b.start()):

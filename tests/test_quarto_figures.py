@@ -219,3 +219,36 @@ def test_a_long_code_line_wraps_in_print_and_nothing_is_clipped(pages):
 def test_the_epub_stays_valid(quarto):
     messages = epubcheck(quarto.epub)
     assert [m for m in messages if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
+
+
+def _figures(markdown: str) -> list:
+    blocks = pandoc.read_markdown(markdown)["blocks"]
+    compat.figure_divs(blocks)
+    return blocks
+
+
+def test_figure_divs_in_their_other_spellings():
+    # sub-figures written as figure divs of their own, laid out in rows
+    [outer] = _figures("::: {#fig-x layout-nrow=1}\n::: {#fig-a}\n![](a.png)\n\nCaption a\n:::\n\n"
+                       "::: {#fig-b}\n![](b.png)\n\nCaption b\n:::\n\nWhole caption\n:::\n")
+    assert outer["t"] == "Figure" and outer["c"][0] == ["fig-x", [], []]
+    assert outer["c"][1][1] == [{"t": "Plain", "c": [{"t": "Str", "c": "Whole"}, {"t": "Space"},
+                                                      {"t": "Str", "c": "caption"}]}]
+    [grid] = outer["c"][2]
+    assert grid["c"][0][1] == ["subfigures", "columns-2"]
+    assert [f["c"][0][0] for f in compat.subfigures(outer)] == ["fig-a", "fig-b"]
+    # one captioned image without a label is the figure's image, its words its alt text
+    [single] = _figures("::: {#fig-y}\n![A blue panel](a.png)\n\nThe caption\n:::\n")
+    [image_block] = single["c"][2]
+    assert image_block["t"] == "Plain" and image_block["c"][0]["t"] == "Image"
+    # two captioned images without labels keep their captions (nothing printed is lost)
+    [pair] = _figures("::: {#fig-z layout-ncol=2}\n![First](a.png)\n\n![Second](b.png)\n\nBoth\n:::\n")
+    [grid] = pair["c"][2]
+    assert [b["t"] for b in grid["c"][1]] == ["Figure", "Figure"] and compat.subfigures(pair) == []
+    # a layout div without a figure label sets its blocks side by side, figures kept as they are
+    [layout] = _figures("::: {layout-ncol=3}\n![A](a.png){#fig-p}\n\n![B](b.png){#fig-q}\n\n![C](c.png)\n:::\n")
+    assert layout["t"] == "Div" and layout["c"][0][1] == ["subfigures", "columns-3"]
+    assert [b["t"] for b in layout["c"][1]] == ["Figure", "Figure", "Figure"]
+    # a div with another id is left alone
+    [other] = _figures("::: {#sec-note}\n![A](a.png)\n\nText\n:::\n")
+    assert other["t"] == "Div"
