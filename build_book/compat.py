@@ -28,6 +28,34 @@ from .walk import elements, inline_text, rewrite
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
 
+def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location
+         ) -> tuple[list[tuple[dict, str]], list[Diagnostic]]:
+    """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
+    raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), and each heading
+    without an id with the id pandoc would give it (see :func:`auto_ids`)."""
+    headings, used = [], set()
+    figures = tex = False
+    for node in elements(blocks):
+        kind = node["t"]
+        if kind == "Header":
+            headings.append(node)
+            if node["c"][1][0]:
+                used.add(node["c"][1][0])
+        elif kind == "Div":
+            figures = figures or _figure_div(node)
+        elif kind in ("RawBlock", "RawInline"):
+            tex = tex or _is_tex(node)
+    autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
+    if figures:
+        figure_divs(blocks)
+    return autos, raw_tex(blocks, places, where) if tex else []
+
+
+def _figure_div(node: dict) -> bool:
+    ident, _, pairs = node["c"][0]
+    return bool(FIGURE_ID.match(ident)) or any(k.startswith("layout") for k, _ in pairs)
+
+
 # --- figure divs ------------------------------------------------------------------------------------
 
 FIGURE_ID = re.compile(r"fig[-:]\S")
@@ -61,8 +89,7 @@ def _columns(pairs: dict, count: int) -> int:
 
 def figure_divs(blocks: list) -> None:
     """Quarto's figure divs as pandoc figures, changed in place (see the module's docstring)."""
-    if not any(node["t"] == "Div" and (FIGURE_ID.match(node["c"][0][0]) or any(
-            k.startswith("layout") for k, _ in node["c"][0][2])) for node in elements(blocks)):
+    if not any(node["t"] == "Div" and _figure_div(node) for node in elements(blocks)):
         return
 
     def fix(node: dict):
@@ -283,7 +310,8 @@ def relink(chapters: list[tuple[str, list, dict[str, str]]], known: set[str], ro
                 return None
             target = node["c"][2][0]
             file, hash_, anchor = target.partition("#")
-            if not hash_ or not anchor or anchor in known or re.match(r"[a-zA-Z][\w+.-]*:", target):
+            if not hash_ or not anchor or anchor in known or re.match(r"[a-zA-Z][\w+.-]*:", target) \
+                    or re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
                 return None
             name = unquote(anchor)
             if file:

@@ -205,9 +205,9 @@ def _load_chapter(source: _Source):
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
-    compat.figure_divs(blocks)
-    diags += compat.raw_tex(blocks, sources.tex, Location(ref.path, body_line, 1))
-    autos = compat.auto_ids(blocks)   # before build_book names the headings
+    # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
+    autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
+    diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
         # Quarto and pandoc documents may give their title in the front matter only
