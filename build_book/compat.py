@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
-from .walk import elements, inline_text, rewrite
+from .walk import elements, inline_text, rewrite, words
 
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
@@ -105,25 +105,33 @@ def figure_divs(blocks: list) -> None:
             kept = [(k, v) for k, v in pairs if k not in layout]
             return [{"t": "Div", "c": [[ident, [SUBFIGURES_CLASS, f"columns-{columns}"] + classes, kept], content]}]
         content = list(content)
+        given = dict(pairs)
         caption: list = []
-        if len(content) > 1 and content[-1]["t"] in ("Para", "Plain") and not _image_only(content[-1]):
+        if given.get("fig-cap", "").strip():   # Quarto's fig-cap="..."
+            caption = [{"t": "Plain", "c": words(" ".join(given["fig-cap"].split()))}]
+        elif len(content) > 1 and content[-1]["t"] in ("Para", "Plain") and not _image_only(content[-1]):
             caption = [{"t": "Plain", "c": content.pop()["c"]}]
-        alt = dict(pairs).get("fig-alt") or inline_text(caption[0]["c"] if caption else [])
+        # one captioned image and nothing labelled: the figure's image (its words the alt text, and the
+        # caption if the div has none)
+        unlabelled = [b for b in content if b["t"] == "Figure" and not b["c"][0][0]]
+        lone = len(unlabelled) == 1 and not any(
+            i["t"] == "Image" and i["c"][0][0] for b in content if b["t"] in ("Para", "Plain") for i in b["c"])
+        if lone and not caption:
+            caption = unlabelled[0]["c"][1][1]
+        alt = given.get("fig-alt") or inline_text(caption[0]["c"] if caption else [])
         cells: list = []
         for block in content:
             if _image_only(block) and any(i["t"] == "Image" and i["c"][0][0] for i in block["c"]):
                 for image in (i for i in block["c"] if i["t"] == "Image"):   # labelled: a sub-figure each
-                    (sub_id, sub_classes, sub_pairs), alt = image["c"][0], image["c"][1]
+                    (sub_id, sub_classes, sub_pairs), words_of = image["c"][0], image["c"][1]
                     if sub_id:
                         image = {"t": "Image", "c": [["", sub_classes, sub_pairs]] + image["c"][1:]}
-                        cells.append(_figure([sub_id, [], []], [{"t": "Plain", "c": alt}],
+                        cells.append(_figure([sub_id, [], []], [{"t": "Plain", "c": words_of}],
                                              [{"t": "Plain", "c": [image]}]))
                     else:
                         cells.append({"t": "Plain", "c": [image]})
-            elif block["t"] == "Figure" and not block["c"][0][0] and sum(
-                    b["t"] == "Figure" for b in content) == 1 and not any(
-                    i["t"] == "Image" and i["c"][0][0] for b in content if b["t"] in ("Para", "Plain") for i in b["c"]):
-                cells.extend(block["c"][2])   # the figure's one image, its words the alt text (printed below)
+            elif lone and block is unlabelled[0]:
+                cells.extend(block["c"][2])
             else:
                 cells.append(block)
         for node in elements(cells):    # an image with no words of its own is described by the caption

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from build_book import compat, pandoc
+from build_book.walk import elements, inline_text
 
 from .conftest import BOOKS, REPO, run_cli
 from .pdfinfo import Pdf, link_destinations
@@ -252,3 +253,20 @@ def test_figure_divs_in_their_other_spellings():
     # a div with another id is left alone
     [other] = _figures("::: {#sec-note}\n![A](a.png)\n\nText\n:::\n")
     assert other["t"] == "Div"
+
+
+def test_figure_divs_as_quarto_renders_and_real_books_write_them():
+    # the caption in fig-cap=, the last block an image
+    [cap] = _figures('::: {#fig-c layout-ncol=2 fig-cap="Start and end frames."}\n![](a.png)\n\n![](b.png)\n:::\n')
+    assert inline_text(cap["c"][1][1][0]["c"]) == "Start and end frames."
+    images = [n for n in elements(cap["c"][2]) if n["t"] == "Image"]
+    assert [inline_text(i["c"][1]) for i in images] == ["Start and end frames."] * 2   # alt text
+    # one captioned image and no caption paragraph: the image's caption is the figure's
+    [lone] = _figures("::: {#fig-w}\n![Windows that overlap](w.png)\n:::\n")
+    assert inline_text(lone["c"][1][1][0]["c"]) == "Windows that overlap"
+    assert [b["t"] for b in lone["c"][2]] == ["Plain"]
+    # Quarto's rendered Markdown: each sub-figure in a div of its own
+    [cells] = _figures('::: {#fig-e .cell layout-ncol="2"}\n::: {.cell-output-display}\n![All six](a.png){#fig-e-1}\n'
+                       ':::\n\n::: {.cell-output-display}\n![Three](b.png){#fig-e-2}\n:::\n\nModel fits\n:::\n')
+    assert [f["c"][0][0] for f in compat.subfigures(cells)] == ["fig-e-1", "fig-e-2"]
+    assert cells["c"][2][0]["c"][0][1] == ["subfigures", "columns-2"]
