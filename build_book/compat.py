@@ -28,6 +28,7 @@ from .walk import elements, inline_text, rewrite, words
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
 
+
 def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location
          ) -> tuple[list[tuple[dict, str]], list[Diagnostic]]:
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,

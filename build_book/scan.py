@@ -31,7 +31,8 @@ BRACKETS = re.compile(r"\\.|[\[\]]")
 BACKTICKS = re.compile(r"`{%d,}" % (33,))
 MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
 MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
-# raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\)); raw blocks and spans
+# raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\));
+# raw blocks and spans (```{=latex}, `...`{=latex})
 TEX_COMMAND = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)")
 MATH = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?=\S)(?:[^$\\]|\\.)*?(?<=\S)\$(?!\d)|\\\(.*?\\\)|\\\[.*?\\\]")
 RAW_TEX_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*(la)?tex\s*\}", re.I)

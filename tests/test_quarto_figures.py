@@ -176,7 +176,8 @@ def test_raw_tex_is_found_beside_math_and_in_every_spelling(tmp_path):
         "Words \\pagebreak inside a paragraph.\n\n`\\hfill`{=latex}\n\n\\pagebreak\nText after.\n\n"
         "```{=tex}\n\\newpage\n```\n\nC:\\Users\\me\n", encoding="utf-8")
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
-    found = [(d["line"], d["column"], d["message"]) for d in json.loads(result.stdout) if d["code"] == "raw-tex-dropped"]
+    found = [(d["line"], d["column"], d["message"]) for d in json.loads(result.stdout)
+             if d["code"] == "raw-tex-dropped"]
     where = [(line, column) for line, column, _ in found]
     # '\\pagebreak' before a line of text and '\\newpage' in a ```{=tex} block are page breaks
     assert where == [(3, 42), (7, 7), (9, 1), (18, 3), (18, 9)], found
