@@ -296,8 +296,9 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          f"'{label.title}'; it is printed by its title", loc,
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))
+    referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
     for label in index.of_kind("figure", "table"):
-        if label.id not in referenced:
+        if label.id not in referenced and label.parent is None:   # a sub-figure goes with its figure
             diags.append(warning("label-unreferenced", f"{label.kind} '{label.id}' is never referred to",
                                  label.location, f"refer to it in the text with @{label.id}"))
     return diags

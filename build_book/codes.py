@@ -114,6 +114,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("url-malformed", E, "a web address is malformed"),
     ("url-scheme", W, "a link uses an unusual scheme"),
     ("raw-html", W, "raw HTML is copied into the editions (cleaned of anything unsafe)"),
+    ("raw-tex-dropped", W, "raw TeX (a LaTeX command or block) no edition can print was left out"),
     ("script-removed", W, "script (<script>, on...= handlers, javascript: addresses) was removed from the book"),
     ("remote-removed", W, "raw HTML, a style or an SVG loaded something from the web; it was removed"),
     ("html-removed", W, "raw HTML, an attribute or an SVG element no edition can carry was removed"),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import critic, pandoc, quarto, sandbox, schema, yamlpos
+from . import compat, critic, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -78,6 +78,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
+    drafts = []
     for ref, source, (draft, problems) in zip(refs, sources, results):
         diags.extend(quarto.relocate(problems, {ref.path: source.sources.origins} if source.sources.origins else {}))
         if draft is None:
@@ -91,6 +92,11 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
         _give_ids(draft["blocks"], draft["label"], used_ids)
+        drafts.append((ref, draft, numbered, matter))
+    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
+    compat.relink([(ref.path, draft["blocks"], {auto: node["c"][1][0] for node, auto in draft["autos"]})
+                   for ref, draft, _, _ in drafts], used_ids, root)
+    for ref, draft, numbered, matter in drafts:
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
@@ -199,6 +205,9 @@ def _load_chapter(source: _Source):
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
+    # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
+    autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
+    diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
         # Quarto and pandoc documents may give their title in the front matter only
@@ -226,7 +235,7 @@ def _load_chapter(source: _Source):
         "label": label, "title": title, "numbered": numbered, "blocks": blocks,
         "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
         "status": meta.get("status", ""), "sources": sources,
-        "meta_marks": meta.get("__marks__", {}),
+        "meta_marks": meta.get("__marks__", {}), "autos": autos,
     }, diags
 
 

@@ -31,6 +31,13 @@ BRACKETS = re.compile(r"\\.|[\[\]]")
 BACKTICKS = re.compile(r"`{%d,}" % (33,))
 MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
 MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
+# raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\));
+# raw blocks and spans (```{=latex}, `...`{=latex})
+TEX_COMMAND = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)")
+MATH = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?=\S)(?:[^$\\]|\\.)*?(?<=\S)\$(?!\d)|\\\(.*?\\\)|\\\[.*?\\\]")
+RAW_TEX_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*(la)?tex\s*\}", re.I)
+RAW_TEX_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1\{=(?:la)?tex\}", re.I)
+HTML_ID = re.compile(r"""<div\s(?:[^<>]*\s)?id\s*=\s*["']?((?:fig|tbl|sec)[:-][\w:.\-]+)""", re.I)
 DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 
 Position = tuple[int, int]
@@ -51,6 +58,8 @@ class SourceMap:
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
+    # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
+    tex: list[tuple[str, Position]] = field(default_factory=list)
     origins: object = None   # a quarto.LineMap when the chapter includes other files: where its lines came from
 
     def label_at(self, label: str) -> Position | None:
@@ -107,6 +116,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             continue
         if opener:
             fence = opener.group(1)
+            if RAW_TEX_FENCE.match(line):
+                found.tex.append(("{=latex}", (lineno, opener.start(1) + 1)))
             continue
         for m in BRACKETS.finditer(line):
             if m.group() == "[":
@@ -119,7 +130,12 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 brackets = max(0, brackets - 1)
         if brackets > MAX_BRACKETS:
             continue
+        for m in RAW_TEX_SPAN.finditer(line):
+            found.tex.append(("{=latex}", (lineno, m.start() + 1)))
         line = INLINE_CODE.sub(_blank, line)
+        if "\\" in line:
+            for m in TEX_COMMAND.finditer(MATH.sub(_blank, line)):
+                found.tex.append(("\\" + m.group(1), (lineno, m.start(1))))
         if re.match(r"#(\s|$)", line):
             found.titles.append(lineno)
         for m in LABEL.finditer(line):
@@ -145,6 +161,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         for m in HTML_TAG.finditer(line):
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
+                ident = HTML_ID.match(m.group(0))   # pandoc-crossref's <div id="fig:x">
+                if ident:
+                    found.labels.setdefault(ident.group(1), []).append((lineno, m.start() + ident.start(1)))
         blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
                                                     if not AUTOLINK.match(line, t.start())]
         for block in sorted(blocks, key=lambda b: b.start()):

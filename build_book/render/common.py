@@ -168,7 +168,7 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
 def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
     """The numbered figures or tables of the book, for the lists in the front matter."""
     return [Float(lab.id, index.reference_text(lab, words), short_caption(lab.title), lab.chapter or 0)
-            for lab in index.of_kind(kind) if lab.number]
+            for lab in index.of_kind(kind) if lab.number and not lab.parent]   # sub-figures: their figure
 
 
 def short_caption(caption: str) -> str:
