@@ -113,10 +113,65 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) ->
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
             stylesheets=[css], font_config=fonts)
         attachments = _drop_attachments(document)
-        document.write_pdf(target, finisher=pagelabels.finisher)  # viewers number pages as printed
+        write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
     return fetcher.refused, attachments, len(document.pages)
+
+
+# The print edition is a tagged PDF (PDF/UA-1): a structure tree (Document, H1..., P, Figure with the
+# image's alt text, Table, Caption, L), /Lang, /MarkInfo and a title the viewer shows (DisplayDocTitle).
+PRINT_OPTIONS = {"pdf_variant": "pdf/ua-1"}
+
+
+def write(document, target: Path, finisher=None) -> None:
+    """Write a laid-out WeasyPrint document as the print edition: tagged (:data:`PRINT_OPTIONS`),
+    with the book's XMP metadata (:func:`xmp_metadata`)."""
+    xmp_metadata(document.metadata)
+    document.write_pdf(target, finisher=finisher, **PRINT_OPTIONS)
+
+
+# <meta name=...> of templates/pdf/book.html.j2 that WeasyPrint keeps as custom metadata, and the
+# Dublin Core property each becomes in the XMP packet
+XMP_DC = {"dc.publisher": "publisher", "dc.rights": "rights", "dc.identifier": "identifier"}
+
+
+def xmp_metadata(metadata) -> None:
+    """Complete the XMP packet WeasyPrint writes (dc:title, dc:creator, dc:description,
+    xmp:CreateDate, pdfuaid:part) with dc:language, dc:date, dc:publisher, dc:rights and
+    dc:identifier, taken from the document's metadata (<html lang>, <meta name=dc.*>)."""
+    from xml.etree.ElementTree import SubElement, fromstring, tostring
+
+    rdf_ns, dc_ns = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://purl.org/dc/elements/1.1/"
+    wrapped = metadata.generate_rdf_metadata
+    if getattr(wrapped, "build_book", False):
+        return
+
+    def generate(variant, version, conformance):
+        rdf = fromstring(wrapped(variant, version, conformance))
+        description = SubElement(rdf, f"{{{rdf_ns}}}Description", {f"{{{rdf_ns}}}about": ""})
+
+        def add(name: str, container: str, value: str, lang: bool = False) -> None:
+            items = SubElement(SubElement(description, f"{{{dc_ns}}}{name}"), f"{{{rdf_ns}}}{container}")
+            item = SubElement(items, f"{{{rdf_ns}}}li")
+            if lang:
+                item.set("xml:lang", "x-default")
+            item.text = value
+
+        if metadata.lang:
+            add("language", "Bag", metadata.lang)
+        if metadata.created:
+            add("date", "Seq", metadata.created)
+        for name, dc in XMP_DC.items():
+            value = metadata.custom.get(name)
+            if value and dc == "identifier":
+                SubElement(description, f"{{{dc_ns}}}identifier").text = value
+            elif value:
+                add(dc, "Alt" if dc == "rights" else "Bag", value, lang=dc == "rights")
+        return tostring(rdf, encoding="utf-8")
+
+    generate.build_book = True
+    metadata.generate_rdf_metadata = generate
 
 
 CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)
