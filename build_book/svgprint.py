@@ -8,7 +8,7 @@ vanish. :func:`for_print` rewrites such an element as two (the stroke alone belo
 above), which every renderer draws as a browser draws the original. :func:`unsupported` names what
 WeasyPrint (up to version 70) cannot draw at all, for the checks (:func:`check`, ``svg-print-unsupported``):
 
-- ``<foreignObject>``: HTML inside an SVG is not drawn;
+- ``<foreignObject>``: HTML inside an SVG is not drawn (unless a ``<switch>`` offers a fallback);
 - ``<textPath>``: the text is set on a straight line, not along its path;
 - filter effects other than ``feOffset`` and ``feBlend`` (blur, drop shadows, colour matrices,
   lighting, ...), and CSS filter functions (``filter: blur(2px)``): drawn without the effect;
@@ -168,7 +168,7 @@ def unsupported(root: ElementTree.Element) -> list[str]:
 
     for el in root.iter():
         name = _local(el.tag)
-        if name == "foreignObject":
+        if name == "foreignObject" and not _has_fallback(el, styles.parent.get(el)):
             note("<foreignObject> (HTML inside an SVG is not drawn)")
         elif name == "textPath":
             note("<textPath> (the text is set on a straight line, not along the path)")
@@ -192,6 +192,13 @@ def unsupported(root: ElementTree.Element) -> list[str]:
         if name == "text" and (styles.value(el, "writing-mode") or "").strip() in VERTICAL:
             note("vertical text (writing-mode) (set horizontally)")
     return found
+
+
+def _has_fallback(element: ElementTree.Element, parent: ElementTree.Element | None) -> bool:
+    """A <foreignObject> in a <switch> beside something drawable (draw.io's "Text is not SVG"
+    fallback): print draws the fallback, as the SVG means a renderer without HTML to."""
+    return parent is not None and _local(parent.tag) == "switch" and \
+        any(c is not element and _local(c.tag) in DRAWN for c in parent)
 
 
 def check(book: Book) -> list[Diagnostic]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from html import escape, unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -30,9 +32,9 @@ def render(ctx: RenderContext) -> list[Path]:
     views = chapter_views(book, index, fragments)
     for view in views:
         view.href = "#" + view.id
-        view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
+        view.body_html = Markup(soft_breaks(rewrite_images(str(view.body_html), view.chapter, book, None)))
     context = book_context(book, index, views, ctx.proof)
-    references, authors = references_html(ctx.prepared), _all_authors(book)
+    references, authors = Markup(soft_breaks(str(references_html(ctx.prepared)))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
     stylesheet = templating.static_file(root, "pdf/print.css")
     target = ctx.destination / f"{book.config.slug}.pdf"
@@ -172,6 +174,39 @@ def xmp_metadata(metadata) -> None:
 
     generate.build_book = True
     metadata.generate_rdf_metadata = generate
+
+
+PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+BREAKABLE = re.compile(r"(<(code|a)\b[^>]*>)(.*?)(</\2>)", re.S | re.I)
+AFTER_PUNCTUATION = re.compile(r"([/._:=&?#,;(\[{@\\]+)(?=[^\s/._:=&?#,;)\]}@\\])")
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+SOFT_BREAK = "\u200b"   # zero width space: a line may break here; WeasyPrint draws and extracts nothing
+
+
+def soft_breaks(html: str) -> str:
+    """Let inline code and web addresses break after their punctuation (``/``, ``.``, ``_``, ``=``, ...)
+    and between camelCase words: WeasyPrint breaks lines only at spaces and hyphens (its
+    ``word-break: break-all`` acts only on a word wider than the whole line), so a long code span or
+    address would leave the justified line before it stretched. Code blocks (<pre>) keep their text."""
+
+    def text_only(inner: str) -> str:
+        parts = re.split(r"(<[^>]*>)", inner)
+        for i in range(0, len(parts), 2):
+            text = unescape(parts[i])
+            text = CAMEL.sub(SOFT_BREAK, AFTER_PUNCTUATION.sub(lambda m: m.group(1) + SOFT_BREAK, text))
+            parts[i] = escape(text, quote=False)
+        return "".join(parts)
+
+    def fix(match: re.Match) -> str:
+        opening, tag, inner, closing = match.groups()
+        if tag.lower() == "a":
+            shown = re.sub(r"<[^>]*>", "", inner).strip()
+            if not re.match(r"(https?://|www\.|doi:|10\.\d{4,}/)", shown, re.I):
+                return match.group(0)
+        return opening + text_only(inner) + closing
+
+    pieces = PRE.split(html)
+    return "".join(piece if i % 2 else BREAKABLE.sub(fix, piece) for i, piece in enumerate(pieces))
 
 
 CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)
