@@ -317,9 +317,10 @@ def _ink(path: Path, words: list[dict], resolution: int = 150) -> dict[int, floa
 
 
 def _svg_strings(figure: Path) -> list[str]:
-    """The text of each <text> of an SVG figure, as it reads."""
+    """Each run of text of an SVG figure's <text> elements (a <tspan> is a run of its own)."""
     root = parse_svg(figure.read_bytes())
-    return [" ".join("".join(el.itertext()).split()) for el in root.iter() if el.tag.endswith("}text")]
+    return [" ".join(run.split()) for el in root.iter() if el.tag.endswith("}text")
+            for run in el.itertext() if run.strip()]
 
 
 def test_every_text_of_every_volume_figure_is_printed_and_visible(volume):
@@ -331,11 +332,11 @@ def test_every_text_of_every_volume_figure_is_printed_and_visible(volume):
         strings = _svg_strings(figure)
         missing = [s for s in strings if s not in flat]
         assert not missing, (figure.name, missing)
-    # where the labels are drawn: each figure's page, found by its first title string
+    # where the labels are drawn: the page that has most of a figure's strings
     pages = Pdf(volume.pdf)
     for figure in figures:
         strings = _svg_strings(figure)
-        page = pages.page_of(strings[0])
+        page = max(range(len(pages.pages)), key=lambda i: sum(s in pages.flat(i) for s in strings))
         words = [w for w in _words(volume.pdf, page, page)]
         wanted = {word for s in strings for word in s.split() if len(word) > 3}
         label_words = [w for w in words if w["text"] in wanted]
