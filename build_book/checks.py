@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, house_style, images, sandbox, sanitize, styles, templating, quarto
+from . import bibliography, house_style, images, sandbox, sanitize, styles, svgprint, templating, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -39,6 +39,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_footnotes(book)
     diags += images.check(book)
     diags += sanitize.check(book)
+    diags += svgprint.check(book)
     diags += templating.check_templates(book.config.root)
     diags += house_style.check(book)
     return diags

@@ -129,6 +129,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("image-mismatch", E, "an image file's content is not what its extension says", FIXED),
     ("image-corrupt", E, "an image file is damaged, or an SVG is not well-formed SVG", FIXED),
     ("image-too-large", E, "an image has more pixels than readers can show, or absurd dimensions"),
+    ("svg-print-unsupported", W, "an SVG figure uses something the PDF's SVG renderer cannot draw (filters, ...)"),
     # house style (style: in book.yml)
     ("style-rule", E, "a house style or Vale rule file cannot be used as written"),
     ("style-term", W, "a term departs from the house style (U.S. where it writes US)"),
