@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import pandoc, quarto, sandbox, sanitize, svgprint
+from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -123,6 +123,9 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
                     cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
         if folder and prepared.keys:
             cachefile.prune(folder, kept, ".html")
+        # TeX math: MathML on the web and in the EPUB, typeset SVG in print (math.py)
+        written = math.for_print(written, book, prepared.cache) if edition == "pdf" else \
+            {number: math.for_web(html) for number, html in written.items()}
         prepared.fragments[memory] = written
     return prepared.fragments[memory]
 
