@@ -18,6 +18,7 @@ typeset, so every edition shows the same thing and a formula it cannot read is a
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from html import escape, unescape
@@ -213,16 +214,34 @@ def for_print(fragments: dict[int, str], book, cache) -> dict[int, str]:
                 raise BuildError(quarto.relocate([diag], quarto.line_maps(book.chapters))) from None
             return image_tag(image, display, tex)
 
-        out[number] = MATH_ELEMENT.sub(one, html)
+        out[number] = MATH_ELEMENT.sub(one, HEADING.sub(_bookmark, html) if "<h" in html else html)
     if folder is not None:
         cachefile.prune(folder, used)
     return out
 
 
+HEADING = re.compile(r"<(h[2-6])\b([^>]*)>(.*?)</\1>", re.S)
+
+
+def _bookmark(match: re.Match) -> str:
+    """A heading that holds a formula gets its text, formula and all, as ``data-bookmark`` (print.css makes
+    it the PDF outline's entry): the outline cannot show the image the formula becomes."""
+    tag, attributes, inner = match.groups()
+    if "<math" not in inner or "data-bookmark" in attributes:
+        return match.group(0)
+
+    def text(m: re.Match) -> str:
+        annotated = ANNOTATED.search(m.group(2))
+        return f" {plain(unescape(annotated.group(2)))} " if annotated else " "
+
+    words = unescape(re.sub(r"<[^>]+>", "", MATH_ELEMENT.sub(text, inner)))
+    words = re.sub(r"\s+", " ", words).strip()
+    return f'<{tag}{attributes} data-bookmark="{escape(words, quote=True)}">{inner}</{tag}>'
+
+
 def svg(mathml: str, display: bool, folder=None, used: set | None = None) -> dict:
     """One formula laid out: {"svg", "width", "height", "depth"} (sizes in em), from the cache if there."""
-    import ziamath
-
+    ziamath = _ziamath()
     key = cachefile.digest(SVG_FORMAT, mathml, display, MATH_FONT, ziamath.__version__, SIZE)
     if used is not None:
         used.add(key)
@@ -242,6 +261,16 @@ def svg(mathml: str, display: bool, folder=None, used: set | None = None) -> dic
     if folder is not None:
         cachefile.put(folder, key, json.dumps(image), SVG_FORMAT)
     return image
+
+
+def _ziamath():
+    """ziamath, imported once (it loads its font then) without its importlib deprecation warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath
+    return ziamath
 
 
 def unescape_entities(text: str) -> str:
@@ -272,3 +301,103 @@ def image_tag(image: dict, display: bool, tex: str) -> str:
     kind = "math-display" if display else "math-inline"
     return (f'<img class="math {kind}" src="data:image/svg+xml;base64,{data}" style="{style}" '
             f'alt="{escape(" ".join(tex.split()), quote=True)}" role="math"/>')
+
+
+# --- the web and EPUB editions' math font -----------------------------------------------------------
+
+FONT_FAMILY = "build_book Math"
+FONT_FORMAT = "build_book-math-font 1"
+# MathML shows a one-letter <mi>x</mi> in mathematical italic (U+1D44E ...): the font carries those always
+ITALICS = "".join(chr(c) for c in [*range(0x1D434, 0x1D468), *range(0x1D6E2, 0x1D71C)]) + "\u210e\u0131\u0237"
+DRAWN = "\u221a\u221b\u221c"   # what a browser draws for <msqrt> and <mroot>, which hold no such character
+FONT_MEDIA = {"woff2": "font/woff2", None: "font/ttf"}
+
+
+def web_font(texts, root, flavor: str | None) -> tuple[bytes, str] | None:
+    """The glyphs the formulas of ``texts`` (HTML or XHTML pages) need, cut from STIX Two Math with its
+    MATH table (stretchy delimiters, large operators, accents), for editions whose reader may have no math
+    font: the font file's bytes (``flavor`` 'woff2' for the web, None for the EPUB's TrueType) and the CSS
+    that uses it (``url(fonts/math.<ext>)``). None when there is no formula. Cached by its characters."""
+    chars: set[str] = set()
+    for text in texts:
+        for found in MATH_TEXT.finditer(text):
+            chars.update(unescape(re.sub(r"<[^>]+>", "", found.group(0))))
+    chars = {c for c in chars if not c.isspace()}
+    if not chars:
+        return None
+    ziamath = _ziamath()
+    from fontTools import subset as ftsubset
+    from fontTools.ttLib import TTFont
+
+    characters = "".join(sorted(chars | set(ITALICS + DRAWN)))
+    folder = root / "build" / ".cache" / "fonts"
+    key = cachefile.digest(FONT_FORMAT, ziamath.__version__, flavor, characters)
+    data = cachefile.get(folder, key, FONT_FORMAT, ".font")
+    if data is None:
+        from importlib.resources import files
+        source = files("ziamath") / "fonts" / "STIXTwoMath-Regular.ttf"
+        font = TTFont(source.open("rb"), lazy=False)
+        options = ftsubset.Options()
+        options.flavor = flavor
+        options.layout_features = ["*"]
+        options.name_IDs = ["*"]
+        subsetter = ftsubset.Subsetter(options)
+        subsetter.populate(text=characters)
+        subsetter.subset(font)
+        font.flavor = flavor
+        out = io.BytesIO()
+        font.save(out)
+        data = out.getvalue()
+        cachefile.put(folder, key, data, FONT_FORMAT, ".font")
+    ext = "woff2" if flavor == "woff2" else "ttf"
+    css = (f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("fonts/math.{ext}") format("{"woff2" if flavor else "truetype"}"); '
+           "font-weight: normal; font-style: normal; }\n"
+           f'math {{ font-family: "{FONT_FAMILY}", "STIX Two Math", math; }}\n')
+    return data, css
+
+
+MATH_TEXT = re.compile(r"<math\b.*?</math>", re.S)
+
+
+# --- plain text: a formula in a menu, a running head or a list of figures ---------------------------
+
+GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon "
+         "phi chi psi omega").split()
+SYMBOLS = {
+    **{name: chr(0x3B1 + n + (1 if n > 16 else 0)) for n, name in enumerate(GREEK)},
+    **{name.capitalize(): chr(0x391 + n + (1 if n > 16 else 0)) for n, name in enumerate(GREEK)},
+    "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "varpi": "ϖ", "varrho": "ϱ", "varsigma": "ς",
+    "cdot": "·", "times": "×", "div": "÷", "pm": "±", "mp": "∓", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
+    "neq": "≠", "ne": "≠", "approx": "≈", "equiv": "≡", "sim": "∼", "propto": "∝", "infty": "∞", "to": "→",
+    "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "Leftrightarrow": "⇔", "mapsto": "↦", "in": "∈",
+    "notin": "∉", "subset": "⊂", "subseteq": "⊆", "supset": "⊃", "cup": "∪", "cap": "∩", "emptyset": "∅",
+    "sum": "∑", "prod": "∏", "int": "∫", "oint": "∮", "partial": "∂", "nabla": "∇", "forall": "∀",
+    "exists": "∃", "neg": "¬", "land": "∧", "lor": "∨", "wedge": "∧", "vee": "∨", "ldots": "…", "dots": "…",
+    "cdots": "⋯", "sqrt": "√", "mid": "|", "langle": "⟨", "rangle": "⟩", "circ": "∘", "star": "⋆", "ell": "ℓ",
+    "hbar": "ℏ", "degree": "°", "prime": "′", ",": " ", ";": " ", ":": " ", "!": "", " ": " ", "quad": " ",
+    "qquad": "  ", "{": "{", "}": "}", "%": "%", "$": "$", "&": "&", "#": "#", "_": "_", "|": "‖",
+}
+SUPERSCRIPTS = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ"))
+SUBSCRIPTS = dict(zip("0123456789+-=()aeijkmnx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₘₙₓ"))
+GROUP = r"\{([^{}]*)\}"
+
+
+def plain(tex: str) -> str:
+    """A formula as plain text, for where no MathML or image can go: ``\\alpha^2`` -> 'α²'."""
+    text = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)\b\.?", "", tex)
+    for _ in range(4):   # innermost groups first
+        text = re.sub(r"\\[dt]?frac\s*" + GROUP + r"\s*" + GROUP, r"\1/\2", text)
+        text = re.sub(r"\\(?:text\w*|math\w+|operatorname|boldsymbol|mbox|hat|bar|tilde|vec|dot|overline)\s*"
+                      + GROUP, r"\1", text)
+    text = re.sub(r"\\([A-Za-z]+|[,;:! {}%$&#_|])",
+                  lambda m: SYMBOLS.get(m.group(1), m.group(1)), text)
+
+    def script(m: re.Match) -> str:
+        table = SUPERSCRIPTS if m.group(1) == "^" else SUBSCRIPTS
+        body = m.group(2) if m.group(2) is not None else m.group(3)
+        if all(ch in table for ch in body):
+            return "".join(table[ch] for ch in body)
+        return m.group(1) + (body if len(body) == 1 else f"({body})")
+
+    text = re.sub(r"([\^_])(?:" + GROUP + r"|(\S))", script, text)
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
