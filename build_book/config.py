@@ -25,7 +25,7 @@ DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
            "figure": "Figure", "table": "Table", "equation": "Equation", "page": "on page"},
     "ja": {"chapter": "第%s章", "section": "%s節", "part": "第%s部", "appendix": "付録",
-           "figure": "図", "table": "表", "equation": "式%s", "page": "頁"},
+           "figure": "図", "table": "表", "equation": "式(%s)", "page": "頁"},
 }
 
 

@@ -33,7 +33,7 @@ EQ_LABEL = re.compile(r"\{#(eq[-:][^\s{}]+)\}([.,;:]?)")
 EQUATION = "equation"          # the class of a labelled display formula's span
 MATH_FONT = "STIX Two Math"    # what ziamath ships and uses by default
 SIZE = 20.0                    # the size formulas are laid out at (px); they are placed in em
-SVG_FORMAT = "build_book-math-svg 2"  # bump when what math.py hands ziamath changes
+SVG_FORMAT = "build_book-math-svg 3"  # bump when what math.py hands ziamath changes
 CHECK_FORMAT = "build_book-math-check 1"
 HINT = ("write the TeX as LaTeX's math mode takes it: balance every { with }, close every \\begin with its "
         "\\end, and define your own commands with \\newcommand in the chapter before they are used")
@@ -94,11 +94,10 @@ def formulas(book) -> dict[tuple[str, bool], list[int]]:
     """(TeX, display?) -> the chapters it stands in, for every formula of the book."""
     found: dict[tuple[str, bool], list[int]] = {}
     for chapter in book.chapters:
-        for node in elements(chapter.blocks):
-            if node["t"] == "Math":
-                places = found.setdefault((node["c"][1], node["c"][0]["t"] == "DisplayMath"), [])
-                if chapter.index not in places:
-                    places.append(chapter.index)
+        for formula in chapter.targets.maths:
+            places = found.setdefault(formula, [])
+            if chapter.index not in places:
+                places.append(chapter.index)
     return found
 
 
@@ -116,14 +115,13 @@ def check(book) -> list[Diagnostic]:
             diags.append(error("math-error", f"the formula '{shown}' cannot be typeset: {message}",
                                locate(chapter, tex), HINT))
     for chapter in book.chapters:
-        for node in elements(chapter.blocks):
-            if node["t"] == "Str" and "{#eq" in node["c"]:
-                found_label = re.search(r"\{#(eq[-:][^\s{}]*)", node["c"])
-                places = chapter.sources.labels.get(found_label.group(1), []) if found_label else []
-                where = Location(chapter.path, *places[0]) if places else chapter.location
-                diags.append(error("math-error", f"the label '{node['c']}' follows no display formula, so it "
-                                   "would print as written", where,
-                                   "put it right after the closing $$ of a display formula: $$ E = mc^2 $$ {#eq-x}"))
+        for stray in chapter.targets.stray_labels:
+            found_label = re.search(r"\{#(eq[-:][^\s{}]*)", stray)
+            places = chapter.sources.labels.get(found_label.group(1), []) if found_label else []
+            where = Location(chapter.path, *places[0]) if places else chapter.location
+            diags.append(error("math-error", f"the label '{stray}' follows no display formula, so it "
+                               "would print as written", where,
+                               "put it right after the closing $$ of a display formula: $$ E = mc^2 $$ {#eq-x}"))
     return diags
 
 
@@ -281,11 +279,15 @@ def unescape_entities(text: str) -> str:
 def _column_spacing(root):
     """pandoc writes LaTeX's aligned columns (right, left, right, left, ...) as table cells with no padding
     between the pair ("padding-right: 0"); ziamath reads no CSS, so say it with ``columnspacing``: none
-    inside a pair, 1em between pairs (as LaTeX's aligned)."""
+    inside a pair, 1em between pairs (as LaTeX's aligned). Other tables (matrices, cases) get MathML's
+    default spacing, 0.8em, as browsers give them (ziamath's own is 0.3em)."""
     for table in root.iter("{http://www.w3.org/1998/Math/MathML}mtable"):
         row = next(iter(table), None)
         cells = list(row) if row is not None else []
+        if table.get("columnspacing"):
+            continue
         if not any("padding-right: 0" in (c.get("style") or "") for c in cells):
+            table.set("columnspacing", "0.8em")
             continue
         gaps = ["0em" if "padding-right: 0" in (cells[n].get("style") or "") else "1em" for n in range(len(cells) - 1)]
         if gaps:

@@ -194,7 +194,8 @@ def render(ctx: RenderContext) -> list[Path]:
         ctx.progress.step(f"embedded {len(japanese)} Japanese characters from {font.source}")
     elif japanese:
         ctx.progress.step("no Japanese font found on this machine: the EPUB relies on the reader's fonts")
-    math_font = math.web_font((data.decode("utf-8") for data in files.values()), root, None)
+    math_font = math.web_font((data.decode("utf-8") for name, data in files.items() if name.endswith(".xhtml")),
+                              root, None)
     if math_font is not None:   # the glyphs the formulas need, for reading systems with no math font
         files["fonts/math.ttf"] = math_font[0]
         items.append(Item("font-math", "fonts/math.ttf", "font/ttf", in_spine=False))
