@@ -351,8 +351,8 @@ def web_font(texts, root, flavor: str | None) -> tuple[bytes, str] | None:
         font.save(out)
         data = out.getvalue()
         cachefile.put(folder, key, data, FONT_FORMAT, ".font")
-    ext = "woff2" if flavor == "woff2" else "ttf"
-    css = (f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("fonts/math.{ext}") format("{"woff2" if flavor else "truetype"}"); '
+    ext, fmt = ("woff2", "woff2") if flavor == "woff2" else ("ttf", "truetype")
+    css = (f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("fonts/math.{ext}") format("{fmt}"); '
            "font-weight: normal; font-style: normal; }\n"
            f'math {{ font-family: "{FONT_FAMILY}", "STIX Two Math", math; }}\n')
     return data, css
