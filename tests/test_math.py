@@ -157,22 +157,22 @@ def test_bad_tex_is_a_located_error(tmp_path_factory):
     assert built.returncode != 0 and not (root / "build" / "broken-formulas.pdf").exists()
 
 
-def test_the_web_and_epub_editions_carry_the_math_glyphs(quarto_book):
+def test_the_web_and_epub_editions_carry_the_math_glyphs(quarto):
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(quarto_book.html / "fonts" / "math.woff2"))
+    font = TTFont(str(quarto.html / "fonts" / "math.woff2"))
     cmap = font.getBestCmap()
     assert "MATH" in font   # stretchy delimiters, large operators: what a browser needs to typeset
     assert {ord(c) for c in "∑=+√"} <= set(cmap) and 0x1D465 in cmap    # 𝑥, the italic of <mi>x</mi>
     assert ord("Ж") not in cmap                                            # a subset, not the whole font
-    css = (quarto_book.html / "style.css").read_text(encoding="utf-8")
+    css = (quarto.html / "style.css").read_text(encoding="utf-8")
     assert 'url("fonts/math.woff2")' in css and re.search(r'math \{ font-family: "build_book Math"', css)
-    with zipfile.ZipFile(quarto_book.epub) as archive:
+    with zipfile.ZipFile(quarto.epub) as archive:
         opf = next(archive.read(n).decode() for n in archive.namelist() if n.endswith(".opf"))
         ttf = next(n for n in archive.namelist() if n.endswith("fonts/math.ttf"))
         assert "MATH" in TTFont(archive.open(ttf))
     assert re.search(r'<item id="font-math" href="fonts/math.ttf" media-type="font/ttf"', opf)
-    assert math.web_font(["<p>No formula here.</p>"], quarto_book.root, "woff2") is None
+    assert math.web_font(["<p>No formula here.</p>"], quarto.root, "woff2") is None
 
 
 def test_a_heading_with_a_formula_reads_as_text_in_menus(pages):
