@@ -193,3 +193,10 @@ def test_a_heading_with_a_formula_reads_as_text_in_menus(pages):
                                        (r"x^{ab}", "x^(ab)"), (r"\mathbb{R}", "R")])
 def test_formulas_as_plain_text(tex, text):
     assert math.plain(tex) == text
+
+
+def test_formulas_are_found_in_the_source_and_are_not_raw_tex():
+    text = "a $x^2$ costs $5 or $6 \\newpage\n\n$$\n\\sum_i \\frac{a}{b}\n$$ {#eq-x} \\clearpage\n\nx $$ \\alpha\n\\beta $$ \\foo"
+    found = scan(text, 3)
+    assert found.maths == [("x^2", (3, 3)), ("\n\\sum_i \\frac{a}{b}\n", (5, 1)), (" \\alpha\n\\beta ", (9, 3))]
+    assert [name for name, _ in found.tex] == ["\\newpage", "\\clearpage", "\\foo"]
