@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, house_style, images, sandbox, sanitize, styles, svgprint, templating, quarto
+from . import bibliography, house_style, images, math, sandbox, sanitize, styles, svgprint, templating, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -19,7 +19,8 @@ from .model import Book, Chapter, is_external
 from .scan import SourceMap, scan
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
-KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
+KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",),
+                  "eq": ("equation",)}
 URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
 IMAGE_FORMATS = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -37,6 +38,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
     diags += check_footnotes(book)
+    diags += math.check(book)
     diags += images.check(book)
     diags += sanitize.check(book)
     diags += svgprint.check(book)

@@ -102,6 +102,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("label-duplicate", E, "a label is defined twice in the book", FIXED),
     ("label-kind", E, "a label's prefix does not match what it labels"),
     ("label-unreferenced", W, "a figure or table is never referred to"),
+    ("math-error", E, "a TeX formula cannot be typeset, or an equation label follows no display formula", FIXED),
     # images, links, raw HTML
     ("image-missing", E, "an image file does not exist", FIXED),
     ("image-remote", E, "an image is on the web, not in the book", FIXED),

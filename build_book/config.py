@@ -20,12 +20,12 @@ from .diagnostics import BuildError, Diagnostic, Location, error, warning
 CONFIG_NAME = "book.yml"
 QUARTO_NAME = "_quarto.yml"   # a Quarto book project, read where there is no book.yml
 
-CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "page")
+CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "equation", "page")
 DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
-           "figure": "Figure", "table": "Table", "page": "on page"},
+           "figure": "Figure", "table": "Table", "equation": "Equation", "page": "on page"},
     "ja": {"chapter": "第%s章", "section": "%s節", "part": "第%s部", "appendix": "付録",
-           "figure": "図", "table": "表", "page": "頁"},
+           "figure": "図", "table": "表", "equation": "式(%s)", "page": "頁"},
 }
 
 

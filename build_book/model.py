@@ -31,6 +31,8 @@ class Targets:
     images: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     raw_html: list[str] = field(default_factory=list)   # raw HTML other than comments
+    maths: list[tuple[str, bool]] = field(default_factory=list)   # each formula's TeX, and whether displayed
+    stray_labels: list[str] = field(default_factory=list)   # text holding '{#eq-...}' (on no display formula)
 
     @classmethod
     def of(cls, blocks: list) -> "Targets":
@@ -48,6 +50,10 @@ class Targets:
                 fmt, text = node["c"]
                 if fmt == "html" and not text.lstrip().startswith("<!--"):
                     found.raw_html.append(text)
+            elif kind == "Math":
+                found.maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
+            elif kind == "Str" and "{#eq" in node["c"]:
+                found.stray_labels.append(node["c"])
         return found
 
 
