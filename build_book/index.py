@@ -21,6 +21,7 @@ occurrence, labelled by its section ("3.2"). :func:`check` reports terms written
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections import Counter
@@ -480,6 +481,10 @@ def check(book: Book) -> list[Diagnostic]:
             if path in terms:
                 continue
             near = folded.get(tuple(fold(x) for x in path))
+            if near is None:
+                close = difflib.get_close_matches(fold(" ".join(path)), [fold(" ".join(t)) for t in folded.values()],
+                                                  n=1, cutoff=0.8)
+                near = next((t for t in folded.values() if close and fold(" ".join(t)) == close[0]), None)
             hint = (f"did you mean '{LEVELS.join(near)}'?" if near else
                     "mark the term it points to somewhere in the book, or point to a term that is marked")
             diags.append(warning("index-see-missing", f"the index cross-reference to '{target}' names no term of "
