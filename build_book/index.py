@@ -381,7 +381,7 @@ def fill_locators(html: str, folio) -> str:
                 continue
             parts.append((text, start, classes))
         shown = ", ".join(f'<a class="index-folio{c}" href="#{h}">{t}</a>' for t, h, c in parts)
-        return f'<span class="index-locators">{shown}</span><!--/locators-->'
+        return f'<span class="index-locators"> {shown}</span><!--/locators-->'
 
     return LOCATORS.sub(one, html)
 

@@ -242,12 +242,12 @@ def test_parse_levels_and_cross_references():
 
 
 def test_fill_locators_collapses_pages():
-    html = ('<span class="index-locators"><a class="index-page" href="#a"></a>, <a class="index-page" href="#b"></a>, '
+    html = ('<span class="index-locators"> <a class="index-page" href="#a"></a>, <a class="index-page" href="#b"></a>, '
             '<a class="index-page" href="#c"></a>–<a class="index-page" href="#d"></a>, '
             '<a class="index-page" href="#e"></a>, <a class="index-page" href="#f"></a>–<a class="index-page" '
             'href="#g"></a></span><!--/locators-->')
     pages = {"a": "45", "b": "45", "c": "46", "d": "49", "e": "47", "f": "50", "g": "50"}
-    out = text_of(book_index.fill_locators(html, pages.get))
+    out = text_of(book_index.fill_locators(html, pages.get)).strip()
     assert out == "45, 46–49, 50"
     assert book_index.fill_locators(html, {}.get) == html   # unknown pages: the CSS numbers stay
 
@@ -288,3 +288,110 @@ def test_the_fixture_and_the_volume_have_no_index_warnings():
     for args in (["--book", str(BOOKS / "indexed")], []):
         result = run_cli("check", *args, "--format", "json")
         assert [d for d in json.loads(result.stdout) if d["code"].startswith("index-")] == []
+
+
+def test_print_index_laid_out_in_pieces_matches_the_whole(indexed, tmp_path_factory):
+    import os
+
+    root = copy_book("indexed", tmp_path_factory)
+    env = dict(os.environ, BUILD_BOOK_PDF_PIECES="1")
+    result = subprocess.run([__import__("sys").executable, "-m", "build_book", "pdf", "--book", str(root)],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "pieces" in result.stdout + result.stderr
+
+    def index_text(pdf):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        return text[text.rindex("Index\n"):]
+
+    assert index_text(root / "build" / "an-indexed-miniature.pdf") == index_text(indexed.pdf)
+
+
+# --- every entry of the printed index against the pages its marks are printed on ------------------------
+
+ENTRY = re.compile(r'<li id="(term-[^"]+)"><span class="index-term">(.*?)</span>(.*?)(?=<ul|</li>)', re.S)
+
+
+def web_entries(html_folder) -> list[tuple[str, list[str]]]:
+    """(term, the anchors its locators link to) for every entry of the web edition's index."""
+    import html as htmllib
+
+    page = (html_folder / "genindex.html").read_text(encoding="utf-8")
+    return [(htmllib.unescape(term), re.findall(r'href="[^"#]*#(ix-[^"]+)"', rest))
+            for _, term, rest in ENTRY.findall(page)]
+
+
+def spans_and_divs(html_folder) -> dict[str, tuple[str, str]]:
+    """Anchor -> (element, its first words as printed) for every mark in the web edition's chapters."""
+    import html as htmllib
+
+    found = {}
+    for path in html_folder.glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r'<(span|div) id="(ix-\d+-\d+)" class="index-term">(?=(.{0,400}))', text, re.S):
+            words = " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", m.group(3))).split())
+            found[m.group(2)] = (m.group(1), words)
+    return found
+
+
+def check_printed_index(built, pages_text: list[str]) -> int:
+    """Every entry prints the folios of the pages where its marks are, collapsed as documented, and each
+    mark's text is on the page its anchor is on. Returns the number of locators checked."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(built.pdf)
+    dests = reader.named_destinations
+    page_of = {name: reader.get_destination_page_number(d) for name, d in dests.items() if name.startswith("ix-")}
+    start = page_of and reader.get_destination_page_number(dests["book-index"])
+    lines = []
+    for n in range(start, len(pages_text)):
+        layout = subprocess.run(["pdftotext", "-f", str(n + 1), "-l", str(n + 1), "-layout", str(built.pdf), "-"],
+                                capture_output=True, text=True).stdout
+        lines += column_lines(layout)
+    printed = re.sub(r"-\s+", "-", " ".join(lines[1:-1]))
+    marks = spans_and_divs(built.html)
+    checked = 0
+    for term, anchors_ in web_entries(built.html):
+        if not anchors_:
+            continue
+        numbers: list[str] = []
+        for anchor_ in anchors_:
+            kind, words = marks[anchor_]
+            page = page_of[anchor_]
+            body = " ".join(re.sub(r"-\n", "", pages_text[page]).split())
+            assert words.split()[0].rstrip(",.;:") in body, (term, anchor_, words, page)
+            text = folio(pages_text[page])
+            if kind == "div":
+                last = folio(pages_text[page_of[anchor_ + "-end"]])
+                text = text if last == text else f"{text}–{last}"
+            if numbers and (numbers[-1] == text or book_index._within(text, numbers[-1])):
+                continue
+            numbers.append(text)
+            checked += 1
+        expected = re.sub(r"-\s+", "-", f"{term}, {', '.join(numbers)}")
+        assert re.search(re.escape(expected) + r"(?![\d–])", printed), (expected, printed[:3000])
+    return checked
+
+
+def test_printed_index_numbers_are_the_pages_of_the_marks(indexed):
+    assert check_printed_index(indexed, page_texts(indexed.pdf)) >= 15
+
+
+def test_volume_index_in_every_edition(volume):
+    assert check_printed_index(volume, page_texts(volume.pdf)) >= 80
+    entries = web_entries(volume.html)
+    terms = [t for t, _ in entries]
+    for term in ("alliance asymmetry", "abandonment", "entrapment", "hub and spokes", "Yoshida Shigeru",
+                 "Treaty of Mutual Cooperation and Security (1960)", "ANZUS Treaty (1951)", "Suez crisis (1956)",
+                 "Satō Eisaku", "Eisenhower, Dwight D."):
+        assert term in terms, term
+    assert 40 <= len(entries) <= 120
+    pages = site_pages(volume, ".html")
+    assert broken_links(pages) == []
+    linked = {href.partition("#")[2] for href in anchors(pages["genindex.html"]).hrefs if "#ix-" in href}
+    with zipfile.ZipFile(volume.epub) as z:
+        epub_index = z.read("EPUB/genindex.xhtml").decode("utf-8")
+    assert linked == {href.partition("#")[2] for href in anchors(epub_index).hrefs if "#ix-" in href}
+    # every mark is linked but the cross-references ('see'), which mark no page
+    unlinked = set(marks_in(pages)) - linked
+    assert len(unlinked) == 2
