@@ -1,4 +1,4 @@
-"""The back-of-book index: terms marked in the chapters, sorted, for all three editions.
+r"""The back-of-book index: terms marked in the chapters, sorted, for all three editions.
 
 Authors mark a term where the text discusses it (README, "Index")::
 
@@ -8,6 +8,7 @@ Authors mark a term where the text discusses it (README, "Index")::
     []{index="Hub and spokes|see San Francisco system"}          a cross-reference (also |see{...})
     [spokes]{index="Hub and spokes|seealso Alliances"}           (also |seealso{...}, index-see=, index-seealso=)
     ::: {index="Suez crisis"} ... :::                a range: the div's first to its last page
+    Yoshida\index{Yoshida Shigeru}                   LaTeX's \index{...}, as Quarto and bookdown books write it
 
 :func:`marks` finds them with one walk over each chapter (walk.py), in reading order; the transform
 gives each occurrence an anchor (:func:`anchor`), at the span, or at a div's start and end. :func:`build`
@@ -66,7 +67,20 @@ class Mark:
         return self.id + "-end"
 
 
+TEX_INDEX = re.compile(r"\\index\{((?:[^{}]|\{[^{}]*\})*)\}")   # LaTeX's \index{term}, as Quarto books write it
+
+
+def _tex_term(node: dict) -> str | None:
+    """The term of a LaTeX ``\\index{...}`` (pandoc reads it as raw TeX), else None."""
+    if node["t"] != "RawInline" or node["c"][0].lower() not in ("tex", "latex"):
+        return None
+    m = TEX_INDEX.fullmatch(node["c"][1].strip())
+    return m.group(1) if m else None
+
+
 def _is_mark(node: dict) -> bool:
+    if node["t"] == "RawInline":
+        return _tex_term(node) is not None
     if node["t"] not in ("Span", "Div"):
         return False
     _, classes, attrs = node["c"][0]
@@ -120,9 +134,9 @@ def chapter_marks(chapter: Chapter, index=None, root=None) -> list[Mark]:
             continue
         if not _is_mark(node):
             continue
-        _, classes, attrs = node["c"][0]
+        _, classes, attrs = node["c"][0] if kind != "RawInline" else ("", [], [])
         values = dict(attrs)
-        written = values.get(ATTRIBUTE)
+        written = values.get(ATTRIBUTE, _tex_term(node) if kind == "RawInline" else None)
         if written is None:
             written = inline_text(node["c"][1]) if kind == "Span" else ""
         path, see, also = parse(written)
@@ -149,6 +163,9 @@ def _source_places(chapter: Chapter, root) -> dict[str, list[tuple[int, int]]]:
         text = (root / chapter.path).read_text(encoding="utf-8", errors="replace") if root is not None else ""
     except OSError:
         text = ""
+    for m in TEX_INDEX.finditer(text) if "\\index{" in text else ():
+        line = text.count("\n", 0, m.start()) + 1
+        places.setdefault(_clean(m.group(1)), []).append((line, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1))
     if ".index" in text:
         for m in SPAN_TEXT.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
@@ -339,6 +356,9 @@ def anchor(blocks: list, chapter: Chapter) -> list:
             continue
         number += 1
         ident = f"{ANCHOR_PREFIX}{chapter.index + 1}-{number}"
+        if node["t"] == "RawInline":    # \index{...}: an empty span marks its place
+            node["t"], node["c"] = "Span", [[ident, ["index-term"], []], []]
+            continue
         attr = node["c"][0]
         classes = [c for c in attr[1] if c != CLASS] + ["index-term"]
         node["c"][0] = [ident, classes, [[k, v] for k, v in attr[2] if k not in (ATTRIBUTE, SEE, SEE_ALSO)]]
@@ -424,8 +444,10 @@ def relaid(document, index_html: str | None, stylesheets: list, fonts, fetcher, 
             return roman(page + 1)
         return str(page - body + 1)
 
-    html = fill_locators(index_html, folio)
     first = folio("book-index")
+    if not first.isdigit():     # an index in the front matter (a book of front matter only): as laid out
+        return document
+    html = fill_locators(index_html, folio)
     extra = CSS(string=".main-matter[data-book-title] { string-set: book-title attr(data-book-title); }\n"
                 f"@page :nth(1 of body) {{ counter-reset: page {first}; }}\n", font_config=fonts)
     again = HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
