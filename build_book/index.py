@@ -88,7 +88,18 @@ def _is_mark(node: dict) -> bool:
 
 
 def has_marks(blocks: list) -> bool:
-    return any(_is_mark(node) for node in elements(blocks))
+    """Does ``blocks`` mark any term (a mark naming none, which the checks report, does not count)?"""
+    return any(_is_mark(node) and all(parse(_written(node))[0]) for node in elements(blocks))
+
+
+def _written(node: dict) -> str:
+    """The term of a mark as written: index="...", the span's text, or \\index{...}'s argument."""
+    if node["t"] == "RawInline":
+        return _tex_term(node) or ""
+    value = dict(node["c"][0][2]).get(ATTRIBUTE)
+    if value is None:
+        return inline_text(node["c"][1]) if node["t"] == "Span" else ""
+    return value
 
 
 def _clean(text: str) -> str:
@@ -134,11 +145,8 @@ def chapter_marks(chapter: Chapter, index=None, root=None) -> list[Mark]:
             continue
         if not _is_mark(node):
             continue
-        _, classes, attrs = node["c"][0] if kind != "RawInline" else ("", [], [])
-        values = dict(attrs)
-        written = values.get(ATTRIBUTE, _tex_term(node) if kind == "RawInline" else None)
-        if written is None:
-            written = inline_text(node["c"][1]) if kind == "Span" else ""
+        values = dict(node["c"][0][2]) if kind != "RawInline" else {}
+        written = _written(node)
         path, see, also = parse(written)
         see += [_clean(values[SEE])] if values.get(SEE, "").strip() else []
         also += [_clean(values[SEE_ALSO])] if values.get(SEE_ALSO, "").strip() else []
