@@ -70,7 +70,7 @@ class Mark:
 TEX_INDEX = re.compile(r"\\index\{((?:[^{}]|\{[^{}]*\})*)\}")   # LaTeX's \index{term}, as Quarto books write it
 
 
-def _tex_term(node: dict) -> str | None:
+def tex_term(node: dict) -> str | None:
     """The term of a LaTeX ``\\index{...}`` (pandoc reads it as raw TeX), else None."""
     if node["t"] != "RawInline" or node["c"][0].lower() not in ("tex", "latex"):
         return None
@@ -80,7 +80,7 @@ def _tex_term(node: dict) -> str | None:
 
 def _is_mark(node: dict) -> bool:
     if node["t"] == "RawInline":
-        return _tex_term(node) is not None
+        return tex_term(node) is not None
     if node["t"] not in ("Span", "Div"):
         return False
     _, classes, attrs = node["c"][0]
@@ -95,7 +95,7 @@ def has_marks(blocks: list) -> bool:
 def _written(node: dict) -> str:
     """The term of a mark as written: index="...", the span's text, or \\index{...}'s argument."""
     if node["t"] == "RawInline":
-        return _tex_term(node) or ""
+        return tex_term(node) or ""
     value = dict(node["c"][0][2]).get(ATTRIBUTE)
     if value is None:
         return inline_text(node["c"][1]) if node["t"] == "Span" else ""
