@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from . import index as book_index
 from . import bibliography, house_style, images, math, sandbox, sanitize, styles, svgprint, templating, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
@@ -44,6 +45,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += svgprint.check(book)
     diags += templating.check_templates(book.config.root)
     diags += house_style.check(book)
+    diags += book_index.check(book)
     return diags
 
 

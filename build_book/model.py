@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .bibliography import Bibliography
 from .config import BookConfig, Contributor
@@ -110,6 +111,12 @@ class Book:
     def book_authors(self) -> list[Contributor]:
         """The authors of an authored book (``authors:`` in book.yml); empty for an edited volume."""
         return [c for c in (self.contributor(a) for a in self.config.authors) if c is not None]
+
+    @cached_property
+    def has_index(self) -> bool:
+        """Does any chapter mark index terms (then every edition ends with an index; see index.py)?"""
+        from .index import has_marks
+        return any(has_marks(c.blocks) for c in self.chapters)
 
     def chapters_in(self, part: Part) -> list[Chapter]:
         return [c for c in self.chapters if c.part == part.index]

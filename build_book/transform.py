@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import cache as cachefile
+from . import index as book_index
 from . import bibliography as bib
 from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles
@@ -419,6 +420,7 @@ class _Plan:
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
+        blocks = book_index.anchor(blocks, chapter)
         blocks = resolve_crossrefs(blocks, book, index)
         blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)

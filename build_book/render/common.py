@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import cache as cachefile
+from .. import index as book_index
 from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
@@ -65,7 +66,7 @@ class Float:
 
 
 # pages the editions make themselves; a chapter never takes their names
-RESERVED_PAGES = {"index", "bibliography", "contributors", "title", "nav", "lists", "style"}
+RESERVED_PAGES = {"index", "genindex", "bibliography", "contributors", "title", "nav", "lists", "style"}
 
 
 def page_name(chapter: Chapter, ext: str) -> str:
@@ -337,6 +338,7 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
         "words": words,
         "year": book.config.year,
         "part_labels": {p.index: index.reference_text(index.get(p.label), words) for p in book.parts},
+        "book_index": book_index.build(book, index) if book.has_index else None,   # index.py
     }
 
 

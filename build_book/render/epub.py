@@ -183,6 +183,8 @@ def render(ctx: RenderContext) -> list[Path]:
         refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
         page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
              references=Markup(refs))
+    if context["book_index"]:
+        page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title="Index")
 
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
     japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())

@@ -12,7 +12,7 @@ from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
-INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
+INDEX, BIBLIOGRAPHY, BOOK_INDEX = "index.html", "bibliography.html", "genindex.html"
 
 
 def render(ctx: RenderContext) -> list[Path]:
@@ -36,6 +36,8 @@ def render(ctx: RenderContext) -> list[Path]:
         refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
         pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
             "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
+    if context["book_index"]:
+        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index"}))
     for name, template, extra in pages:
         html = templating.render(root, template, page=name, **context, **extra)
         (out / name).write_text(html, encoding="utf-8")
