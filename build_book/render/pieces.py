@@ -89,9 +89,12 @@ def roman(n: int) -> str:
 class Plan:
     pieces: list[Piece]
     estimates: dict[int, dict] = field(default_factory=dict)  # piece number -> pages, anchors (last time)
+    reported: dict[int, int] = field(default_factory=dict)    # pages of the pieces being laid out
     laid_out: int = 0     # how many pieces this build laid out (the others came from the cache)
 
     def pages(self, n: int) -> int:
+        if n in self.reported:
+            return self.reported[n]
         piece = self.pieces[n]
         return (piece.result or self.estimates[n])["pages"]
 
@@ -147,22 +150,89 @@ def piece_css(first_folio: int, body: bool) -> str:
     return PIECE_CSS + f"@page :nth(1 of body) {{ counter-reset: page {first_folio}; }}\n"
 
 
-def lay_out(root: Path, html: str, stylesheet: Path, extra_css: str, target: Path) -> dict:
-    """In a child process: lay out one piece and write its PDF; what the assembly needs to know."""
+class _Again(Exception):
+    """A piece's first folio was not the one guessed, and page numbers within it depend on it."""
+
+    def __init__(self, folio: int):
+        super().__init__(folio)
+        self.folio = folio
+
+
+# WeasyPrint's font configuration and print.css, parsed once in the build's process before the
+# layout processes are forked from it (see ``prepare``): each piece then starts at once
+SHARED: dict = {}
+
+
+def prepare(root: Path, stylesheet: Path, lang: str) -> None:
+    """Parse print.css and load what every layout needs (fonts, the hyphenation dictionary,
+    WeasyPrint's C bindings) once, in this process: the processes forked from it share them."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+    from .pdf import book_fetcher
 
+    key_ = (str(root), str(stylesheet), stylesheet.stat().st_mtime_ns if stylesheet.exists() else 0)
+    if SHARED.get("key") == key_:
+        return
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css = [CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher),
-           CSS(string=extra_css, font_config=fonts)]
+    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    SHARED.clear()
+    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, css=css)
+    sample = (f'<html lang="{lang}"><body><p>Hyphenation prepares its dictionary; '
+              f'<i>italic</i> <b>bold</b> <span style="font-variant: small-caps">Small Caps</span> 0123456789.</p>'
+              '</body></html>')
+    try:
+        HTML(string=sample).render(stylesheets=[css], font_config=fonts).write_pdf()
+    except Exception:  # noqa: BLE001 - only a warm-up: the pieces' layouts report what fails
+        pass
+
+
+LANG = re.compile(r'<html\b[^>]*\blang="([^"]*)"')
+
+
+def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, self_refs: bool, target: Path,
+            ask) -> dict:
+    """In a child process: lay out one piece and write its PDF; what the assembly needs to know.
+
+    The piece is paginated with ``folio`` (a guess) as its first folio; then it tells the build its
+    number of pages (``ask``) and is told its true first folio, which the pieces before it decide.
+    The folios only appear in the margin boxes, made after pagination, so they are set right then,
+    without laying out again; unless page numbers within the piece's text depend on them
+    (``self_refs``), when the piece is laid out again with its true first folio."""
+    import weasyprint.layout as layout
+    from weasyprint import CSS, HTML
+
+    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+
+    if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
+        fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
+    else:
+        from weasyprint.text.fonts import FontConfiguration
+        fonts, fetcher = FontConfiguration(), book_fetcher(root)
+        css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    original, told = layout.make_margin_boxes, []
+
+    def margin_boxes(context, page, state):
+        if not told:    # the first margin box of the piece: its pages are all laid out
+            told.append(ask(len(context.page_maker) - 1))
+            if told[0] != folio:
+                if self_refs:
+                    raise _Again(told[0])
+                _shift_folios(context.page_maker, told[0] - folio)
+        return original(context, page, state)
+
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
+    layout.make_margin_boxes = margin_boxes
     try:
-        document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=css, font_config=fonts)
+        while True:
+            try:
+                document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
+                    stylesheets=[css, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts)
+                break
+            except _Again as again:
+                folio = again.folio
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -178,9 +248,18 @@ def lay_out(root: Path, html: str, stylesheet: Path, extra_css: str, target: Pat
         heights = [page.height for page in document.pages]
         document.write_pdf(target)
     finally:
+        layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
-            "refused": fetcher.refused, "attachments": attachments}
+            "refused": list(fetcher.refused), "attachments": attachments, "first": folio if not told else told[0]}
+
+
+def _shift_folios(page_maker, delta: int) -> None:
+    """Add ``delta`` to the page counter every page's margin boxes will show."""
+    for item in page_maker:
+        counters = item[3][1]
+        if counters.get("page"):
+            counters["page"] = [*counters["page"][:-1], counters["page"][-1] + delta]
 
 
 XREF_KIND = "external"
@@ -216,7 +295,12 @@ def cached(folder: Path | None, key_: str) -> dict | None:
 def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path | None, scratch: Path,
           jobs: int, seconds: float, memory: int, progress) -> tuple[Plan, dict[int, bytes]]:
     """Lay out every piece (those not cached), as many passes as page numbers need; the plan and
-    each piece's PDF."""
+    each piece's PDF.
+
+    The pieces are laid out in the book's order, ``jobs`` at once; each learns its first folio when
+    the pieces before it have been paginated (``lay_out``), so a piece is laid out again only when
+    the page numbers its text shows (the contents, page references to other pieces) have changed.
+    The front matter, whose contents show every piece's page numbers, waits for the others."""
     import time
 
     from . import limits
@@ -234,8 +318,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         todo = []
         for n, piece in enumerate(pieces):
             html = with_pages(piece.html, piece.ids, pages, not piece.body)
-            extra = piece_css(first[n], piece.body)
-            k = key(html, stylesheet, extra)
+            k = key(html, stylesheet, piece_css(first[n], piece.body))
             if piece.key == k:
                 continue
             hit = cached(folder, k)
@@ -243,60 +326,93 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             if body is not None:
                 piece.result, piece.key, pdfs[n] = hit, k, body
                 continue
-            todo.append((n, html, extra, k))
+            todo.append((n, html, first[n]))
         if not todo:
             break
-        unknown = {n for n in range(1, len(pieces)) if pieces[n].result is None and "known" not in plan.estimates[n]}
-        if unknown:
-            # the page counts of some pieces are not known yet: lay out those first, the others (whose
-            # numbers depend on them, the contents among them) in the next pass
-            todo = [t for t in todo if t[0] in unknown]
+        if len(todo) > 1:   # the front matter next time, with the page numbers of the others
+            todo = [t for t in todo if pieces[t[0]].body] or todo
+        if not SHARED.get("key") or number == 0:
+            found = LANG.search(pieces[0].html)
+            prepare(root, stylesheet, found.group(1) if found else "en")
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
-        tasks = [_task(root, html, stylesheet, extra, scratch / f"{k}.pdf") for n, html, extra, k in todo]
+        plan.reported = {}
+        order = [n for n, _, _ in todo]
+
+        def answer(i: int, count: int) -> int:
+            """The true first folio of the i-th piece laid out, once the pieces before it are paginated."""
+            n = order[i]
+            plan.reported[n] = count
+            if any(m < n and m not in plan.reported for m in order):
+                raise limits.NotYet()
+            return plan.folios()[0][n]
+
+        tasks = [_task(root, html, stylesheet, guess, pieces[n].body, _refers_to_itself(html, pieces[n].ids),
+                       scratch / f"{n}-{number}.pdf") for n, html, guess in todo]
         left = deadline - time.monotonic()
         if left <= 0:
             raise limits.OutOfTime(seconds)
         try:
-            results = limits.run(tasks, jobs, left, memory)
+            results = limits.run(tasks, jobs, left, memory, answer)
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
-        for (n, html, extra, k), result in zip(todo, results):
-            path = scratch / f"{k}.pdf"
+        finally:
+            plan.reported = {}
+        for (n, html, _), result, task in zip(todo, results, tasks):
+            k = key(html, stylesheet, piece_css(result["first"], pieces[n].body))
+            path = task.target
             pieces[n].result, pieces[n].key, pdfs[n] = result, k, path.read_bytes()
             laid_out += 1
             if folder is not None:
                 cachefile.put(folder, k, json.dumps(result), FORMAT, ".json")
                 cachefile.put(folder, k, pdfs[n], FORMAT, ".pdf")
-                cachefile.put(folder, _estimate_key(pieces[n]), json.dumps(
-                    {"pages": result["pages"], "anchors": result["anchors"]}), FORMAT, ".json")
+                known = json.dumps({"pages": result["pages"], "anchors": result["anchors"]})
+                for estimate in _estimate_keys(pieces[n]):
+                    cachefile.put(folder, estimate, known, FORMAT, ".json")
             path.unlink(missing_ok=True)
     plan.laid_out = laid_out
     if folder is not None:
-        used = {p.key for p in pieces} | {_estimate_key(p) for p in pieces}
+        used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
         cachefile.prune(folder, used, ".pdf")
     return plan, pdfs
 
 
-def _task(root, html, stylesheet, extra, target):
-    return lambda: lay_out(root, html, stylesheet, extra, target)
+def _refers_to_itself(html: str, ids: set[str]) -> bool:
+    """Whether the piece shows the page number of a place within itself (target-counter())."""
+    return any(target in ids and "page-ref" in before + after for before, target, after in LINK.findall(html))
+
+
+class _Task:
+    def __init__(self, root, html, stylesheet, folio, body, self_refs, target):
+        self.args = (root, html, stylesheet, folio, body, self_refs, target)
+        self.target = target
+
+    def __call__(self, ask):
+        return lay_out(*self.args, ask)
+
+
+_task = _Task
 
 
 CHARACTERS_PER_PAGE = 2000
 
 
-def _estimate_key(piece: Piece) -> str:
-    return cachefile.digest(cachefile.version_key(), FORMAT, "estimate", piece.html)
+def _estimate_keys(piece: Piece) -> list[str]:
+    """Where what a piece took last time is kept: by its text, and by its place in the book (an
+    edited chapter most often keeps its number of pages)."""
+    return [cachefile.digest(cachefile.version_key(), FORMAT, "estimate", piece.html),
+            cachefile.digest(cachefile.version_key(), FORMAT, "estimate of", repr(piece.unit))]
 
 
 def _estimate(piece: Piece, folder: Path | None) -> dict:
     """How many pages a piece will take and where its anchors fall: as last time, else from its length."""
-    known = cachefile.get_text(folder, _estimate_key(piece), FORMAT, ".json") if folder else None
-    if known:
+    for estimate in _estimate_keys(piece) if folder else []:
+        known = cachefile.get_text(folder, estimate, FORMAT, ".json")
         try:
-            found = json.loads(known)
-            return {"pages": int(found["pages"]), "anchors": dict(found["anchors"]), "known": True}
+            found = json.loads(known) if known else None
+            if found:
+                return {"pages": int(found["pages"]), "anchors": dict(found["anchors"])}
         except (ValueError, KeyError, TypeError):
             pass
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
