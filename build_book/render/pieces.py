@@ -203,6 +203,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
     import weasyprint.layout as layout
     from weasyprint import CSS, HTML
 
+    from . import pdf
     from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
@@ -246,7 +247,11 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                           else link for link in page.links]
             bookmarks += [[number, level, label, [x, y], state] for level, label, (x, y), state in page.bookmarks]
         heights = [page.height for page in document.pages]
-        document.write_pdf(target)
+        write = getattr(pdf, "write", None)   # the print edition's writer (tagged PDF, XMP), where there is one
+        if write is not None:
+            write(document, target)
+        else:
+            document.write_pdf(target)
     finally:
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
@@ -431,19 +436,25 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     writer = PdfWriter()
     starts = plan.starts()
     destinations: dict[str, tuple[int, object]] = {}
+    structure = _Structure(writer)
     for n, piece in enumerate(plan.pieces):
         reader = PdfReader(io.BytesIO(pdfs[n]))
         if n == 0:
             writer.add_metadata({k: v for k, v in (reader.metadata or {}).items()})
-            if "/Lang" in reader.trailer["/Root"]:
-                writer._root_object[NameObject("/Lang")] = reader.trailer["/Root"]["/Lang"]
+            catalog = reader.trailer["/Root"]
+            for name in ("/Lang", "/MarkInfo", "/ViewerPreferences"):
+                if name in catalog:
+                    writer._root_object[NameObject(name)] = catalog[name].clone(writer)
+            if "/Metadata" in catalog:     # the XMP packet
+                writer._root_object[NameObject("/Metadata")] = catalog.raw_get("/Metadata").clone(writer)
         while len(writer.pages) < starts[n]:
             box = writer.pages[-1].mediabox
-            writer.add_blank_page(box.width, box.height)
-        for page in reader.pages:
-            writer.add_page(page)
+            structure.blank(writer.add_blank_page(box.width, box.height))
+        added = [writer.add_page(page) for page in reader.pages]
+        structure.add(reader, added)
         for name, dest in reader.named_destinations.items():
             destinations[name] = (starts[n] + reader.get_destination_page_number(dest), dest)
+    structure.finish()
     # links to another piece: to the book's named destination
     for page in writer.pages:
         for annot in page.get("/Annots") or []:
@@ -496,6 +507,113 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     with open(target, "wb") as out:
         writer.write(out)
     return front_pages
+
+
+class _Structure:
+    """The structure trees of tagged pieces (PDF/UA) joined as one: every piece's structure elements
+    under one Document element, in the book's order; their parent trees renumbered into one, and each
+    page's /StructParents and each annotation's /StructParent moved with them."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.kids: list = []
+        self.nums: list = []
+        self.next_key = 0
+        self.role_map: dict = {}
+        self.document = None
+
+    def add(self, reader, added) -> None:
+        from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
+        tree = reader.trailer["/Root"].get("/StructTreeRoot")
+        if tree is None:
+            return
+        tree, writer, offset = tree.get_object(), self.writer, self.next_key
+        if self.document is None:
+            self.document = writer._add_object(DictionaryObject({
+                NameObject("/Type"): NameObject("/StructElem"), NameObject("/S"): NameObject("/Document")}))
+        for old, new in zip(reader.pages, added):
+            if "/StructParents" in old:
+                new[NameObject("/StructParents")] = NumberObject(int(old["/StructParents"]) + offset)
+            for annot in new.get("/Annots") or []:
+                annot = annot.get_object()
+                if "/StructParent" in annot:
+                    annot[NameObject("/StructParent")] = NumberObject(int(annot["/StructParent"]) + offset)
+        for element in _items(tree.get("/K")):
+            whole = element.get_object()
+            children = _items(whole.get("/K")) if whole.get("/S") == "/Document" else [element]
+            for child in children:
+                self.kids.append(self._clone(child))
+        keys = []
+        for number, value in _numbers(tree.get("/ParentTree")):
+            self.nums += [NumberObject(number + offset), value.clone(writer)]
+            keys.append(number + offset)
+        self.next_key = max([self.next_key, *[k + 1 for k in keys]])
+        for name, value in (tree.get("/RoleMap") or {}).items():
+            self.role_map.setdefault(name, value)
+
+    def blank(self, page) -> None:
+        """A blank page put between tagged pieces: no marked content, as in one document."""
+        from pypdf.generic import ArrayObject, NameObject, NumberObject
+
+        if self.document is not None:
+            page[NameObject("/StructParents")] = NumberObject(self.next_key)
+            self.nums += [NumberObject(self.next_key), ArrayObject()]
+            self.next_key += 1
+
+    def _clone(self, element):
+        """A copy of a structure element (and all below it) in the book, its parent the Document."""
+        from pypdf.generic import NameObject
+
+        item = element.get_object()
+        parent = item.get("/P") if hasattr(item, "get") else None
+        if parent is not None:   # not the piece's own tree above it
+            del item[NameObject("/P")]
+        try:
+            copy = element.clone(self.writer)
+        finally:
+            if parent is not None:
+                item[NameObject("/P")] = parent
+        if hasattr(copy.get_object(), "get"):
+            copy.get_object()[NameObject("/P")] = self.document
+        return copy
+
+    def finish(self) -> None:
+        from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+
+        if self.document is None:
+            return
+        writer = self.writer
+        root = writer._add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/StructTreeRoot"),
+            NameObject("/K"): ArrayObject([self.document]),
+            NameObject("/ParentTree"): writer._add_object(DictionaryObject({NameObject("/Nums"): ArrayObject(self.nums)})),
+            NameObject("/ParentTreeNextKey"): NumberObject(self.next_key)}))
+        if self.role_map:
+            root.get_object()[NameObject("/RoleMap")] = DictionaryObject(self.role_map)
+        document = self.document.get_object()
+        document[NameObject("/P")] = root
+        document[NameObject("/K")] = ArrayObject(self.kids)
+        writer._root_object[NameObject("/StructTreeRoot")] = root
+
+
+def _items(value) -> list:
+    if value is None:
+        return []
+    resolved = value.get_object()
+    return list(resolved) if isinstance(resolved, list) else [value]
+
+
+def _numbers(tree):
+    """The (number, value) pairs of a number tree (/Nums, and /Kids below)."""
+    if tree is None:
+        return
+    tree = tree.get_object()
+    nums = tree.get("/Nums") or []
+    for i in range(0, len(nums) - 1, 2):
+        yield int(nums[i]), nums[i + 1]
+    for kid in tree.get("/Kids") or []:
+        yield from _numbers(kid)
 
 
 class _Page:
