@@ -437,8 +437,10 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     starts = plan.starts()
     destinations: dict[str, tuple[int, object]] = {}
     structure = _Structure(writer)
+    readers = [PdfReader(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
+    _share_fonts(writer, readers)
     for n, piece in enumerate(plan.pieces):
-        reader = PdfReader(io.BytesIO(pdfs[n]))
+        reader = readers[n]
         if n == 0:
             writer.add_metadata({k: v for k, v in (reader.metadata or {}).items()})
             catalog = reader.trailer["/Root"]
@@ -507,6 +509,185 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     with open(target, "wb") as out:
         writer.write(out)
     return front_pages
+
+
+def _share_fonts(writer, readers) -> None:
+    """One font for each font the pieces share, not one per piece.
+
+    WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each glyph
+    at its number in the whole font (CID = glyph id), under a name that depends on the font only. The
+    subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
+    the widths and the ToUnicode map of all the pieces, and every page's font resource made to point to
+    it. A font whose subsets cannot be joined so (not a CFF-based OpenType font with Identity
+    encoding, glyph orders that differ) is left as it is, a copy per piece."""
+    from pypdf.generic import NameObject
+
+    found: dict[str, list] = {}
+    for reader in readers:
+        for page in reader.pages:
+            for ref in (page.get("/Resources") or {}).get("/Font", {}).values():
+                font = ref.get_object()
+                found.setdefault(str(font.get("/BaseFont")), [])
+                if all(f is not font for f in found[str(font.get("/BaseFont"))]):
+                    found[str(font.get("/BaseFont"))].append(font)
+    shared = {}
+    for name, fonts in found.items():
+        if len(fonts) > 1:
+            try:
+                merged = _joined_font(writer, fonts)
+            except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
+                merged = None
+            if merged is not None:
+                shared[name] = merged
+    if not shared:
+        return
+    for reader in readers:
+        for page in reader.pages:
+            resources = (page.get("/Resources") or {}).get("/Font")
+            if resources is None:
+                continue
+            resources = resources.get_object()
+            for key in list(resources):
+                font = resources[key].get_object()
+                if str(font.get("/BaseFont")) in shared:
+                    resources[NameObject(key)] = shared[str(font.get("/BaseFont"))]
+
+
+CMAP_ENTRY = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
+
+
+def _joined_font(writer, fonts: list):
+    """One Type0 font (in ``writer``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
+    import io
+
+    from fontTools.ttLib import TTFont
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    parts = []
+    for font in fonts:
+        if font.get("/Subtype") != "/Type0" or font.get("/Encoding") != "/Identity-H":
+            return None
+        cid = font["/DescendantFonts"][0].get_object()
+        if cid.get("/Subtype") != "/CIDFontType0" or cid.get("/CIDToGIDMap", "/Identity") != "/Identity":
+            return None
+        descriptor = cid["/FontDescriptor"].get_object()
+        program = descriptor.get("/FontFile3")
+        if program is None or program.get_object().get("/Subtype") != "/OpenType":
+            return None
+        widths = _widths(cid.get("/W") or [])
+        unicode = font.get("/ToUnicode")
+        entries = dict(CMAP_ENTRY.findall(unicode.get_object().get_data())) if unicode is not None else {}
+        parts.append((font, cid, descriptor, program.get_object().get_data(), widths, entries))
+    programs = {}
+    for part in parts:
+        programs.setdefault(part[3], set()).update(part[4])
+    if len(programs) == 1:
+        data = next(iter(programs))
+    else:
+        loaded = [(TTFont(io.BytesIO(program)), used) for program, used in programs.items()]
+        base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
+        order = base.getGlyphOrder()
+        charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
+        metrics = base["hmtx"].metrics
+        for other, used in loaded:
+            if other is base:
+                continue
+            if other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+                return None
+            theirs = other["CFF "].cff.topDictIndex[0].CharStrings
+            for gid in sorted(used):
+                name = order[gid]
+                mine, given = charstrings[name], theirs[name]
+                for charstring in (mine, given):
+                    if charstring.bytecode is None:
+                        charstring.compile()
+                if len(given.bytecode) > len(mine.bytecode):
+                    charstrings[name] = given
+                    metrics[name] = other["hmtx"].metrics[name]
+        out = io.BytesIO()
+        base.save(out)
+        data = out.getvalue()
+    first_font, first_cid, first_descriptor = parts[0][:3]
+    program = DecodedStreamObject()
+    program.set_data(data)
+    program[NameObject("/Subtype")] = NameObject("/OpenType")
+    program = writer._add_object(program.flate_encode())
+    descriptor = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_descriptor.items()
+                                   if k != "/FontFile3"})
+    descriptor[NameObject("/FontFile3")] = program
+    widths: dict[int, float] = {}
+    entries: dict[bytes, bytes] = {}
+    for part in parts:
+        widths.update(part[4])
+        entries.update(part[5])
+    cid = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_cid.items()
+                            if k not in ("/W", "/FontDescriptor")})
+    cid[NameObject("/FontDescriptor")] = writer._add_object(descriptor)
+    cid[NameObject("/W")] = ArrayObject(_width_array(widths))
+    font = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_font.items()
+                             if k not in ("/DescendantFonts", "/ToUnicode")})
+    font[NameObject("/DescendantFonts")] = ArrayObject([writer._add_object(cid)])
+    if entries:
+        cmap = DecodedStreamObject()
+        cmap.set_data(_to_unicode(entries))
+        font[NameObject("/ToUnicode")] = writer._add_object(cmap.flate_encode())
+    return writer._add_object(font)
+
+
+def _widths(array) -> dict[int, float]:
+    """A /W array as glyph id -> width."""
+    out: dict[int, float] = {}
+    i = 0
+    while i < len(array):
+        first = int(array[i])
+        if i + 1 < len(array) and isinstance(array[i + 1].get_object(), list):
+            for offset, width in enumerate(array[i + 1].get_object()):
+                out[first + offset] = float(width)
+            i += 2
+        else:
+            for gid in range(first, int(array[i + 1]) + 1):
+                out[gid] = float(array[i + 2])
+            i += 3
+    return out
+
+
+def _width_array(widths: dict[int, float]) -> list:
+    from pypdf.generic import ArrayObject, NumberObject
+
+    out: list = []
+    run: list = []
+    start = previous = None
+    for gid in sorted(widths):
+        if previous is not None and gid == previous + 1:
+            run.append(widths[gid])
+        else:
+            if run:
+                out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+            start, run = gid, [widths[gid]]
+        previous = gid
+    if run:
+        out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+    return out
+
+
+def _number(value: float):
+    from pypdf.generic import FloatObject, NumberObject
+
+    return NumberObject(int(value)) if value == int(value) else FloatObject(value)
+
+
+def _to_unicode(entries: dict[bytes, bytes]) -> bytes:
+    """A ToUnicode CMap as WeasyPrint writes one, for glyph id -> text entries (hex)."""
+    items = sorted(entries.items(), key=lambda item: int(item[0], 16))
+    blocks = []
+    for i in range(0, len(items), 100):     # at most 100 entries to a block
+        chunk = items[i:i + 100]
+        blocks.append(b"%d beginbfchar\n" % len(chunk) + b"".join(b"<%s> <%s>\n" % item for item in chunk)
+                      + b"endbfchar\n")
+    return (b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
+            b"<< /Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n/CMapName /Adobe-Identity-UCS def\n"
+            b"/CMapType 2 def\n1 begincodespacerange\n<0000> <ffff>\nendcodespacerange\n" + b"".join(blocks)
+            + b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend")
 
 
 class _Structure:
