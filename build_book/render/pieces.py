@@ -8,18 +8,22 @@ of the book laid out as one document:
 
 - every piece after the front matter opens on a right-hand page: a blank verso is put before it when
   the pieces before it end on a right-hand page (as ``break-before: right`` does in one document);
-- each piece is given the folio its first page has in the book (``counter-reset`` on its first page),
-  the book's title for the running heads, and, for every link to another piece, the folio the target
-  has (``data-page``, shown instead of ``target-counter()``, which sees only its own document);
+- each piece is given the folio its first page has in the book, the book's title for the running
+  heads, and, for every link to another piece, the folio the target has (``data-page``, shown
+  instead of ``target-counter()``, which sees only its own document);
 - links to another piece are written as links to a placeholder address, and made links to the
   book's named destinations when the pieces are joined; the outline is made from every piece's
-  bookmarks by WeasyPrint's own algorithm, as if they were one document's.
+  bookmarks by WeasyPrint's own algorithm, as if they were one document's; a tagged PDF's structure
+  trees become one; each font's subsets in the pieces are joined into one embedded font.
 
-Where page numbers are not yet known (a cold build), pieces are laid out with estimates, and those
-whose folios or references turn out different are laid out again (as LaTeX runs twice). Each piece's
-PDF is cached in ``build/.cache/pdf-pieces/`` by its HTML (with the page numbers it shows), its
-stylesheets and its first folio, so an edit to one chapter lays out that chapter again, and the
-pieces whose page numbers its new length changes.
+A piece's folios appear only in its margin boxes, which WeasyPrint makes after paginating it. So the
+pieces are laid out in the book's order with a guessed first folio; each tells the build how many
+pages it has, and is told its true first folio once the pieces before it have said theirs, before its
+margin boxes are made (``lay_out``). A piece showing page numbers of other pieces (the contents,
+page references) is laid out again if these turn out different (as LaTeX runs twice); the front
+matter waits for the others. Each piece's PDF is cached in ``build/.cache/pdf-pieces/`` by its HTML
+(with the page numbers it shows), its stylesheets and its first folio, so an edit to one chapter lays
+out that chapter again, and the pieces whose page numbers its new length changes.
 """
 
 from __future__ import annotations
@@ -234,6 +238,8 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                 break
             except _Again as again:
                 folio = again.folio
+        if not told:    # no page made a margin box: the build still waits to hear how many pages
+            told.append(ask(len(document.pages)))
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -256,7 +262,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
-            "refused": list(fetcher.refused), "attachments": attachments, "first": folio if not told else told[0]}
+            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio}
 
 
 def _shift_folios(page_maker, delta: int) -> None:
@@ -336,9 +342,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             break
         if len(todo) > 1:   # the front matter next time, with the page numbers of the others
             todo = [t for t in todo if pieces[t[0]].body] or todo
-        if not SHARED.get("key") or number == 0:
-            found = LANG.search(pieces[0].html)
-            prepare(root, stylesheet, found.group(1) if found else "en")
+        found = LANG.search(pieces[0].html)
+        prepare(root, stylesheet, found.group(1) if found else "en")    # once: before the first fork
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
         plan.reported = {}
