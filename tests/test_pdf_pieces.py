@@ -32,7 +32,8 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 def build(root, *, one_document=False, tagged=False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BUILD_BOOK_PDF_PIECES": "0" if one_document else "1"}
+    env = {**os.environ, "BUILD_BOOK_PDF_PIECES": "0" if one_document else "1",
+           "BUILD_BOOK_PDF_TIMEOUT": os.environ.get("BUILD_BOOK_PDF_TIMEOUT", "600")}   # a busy machine
     command = ["-c", TAGGED] if tagged else ["-m", "build_book"]
     result = subprocess.run([sys.executable, *command, "pdf", "--book", str(root)], cwd=REPO,
                             capture_output=True, text=True, timeout=600, env=env)
