@@ -589,7 +589,8 @@ def _joined_font(writer, fonts: list):
     if len(programs) == 1:
         data = next(iter(programs))
     else:
-        loaded = [(TTFont(io.BytesIO(program)), used) for program, used in programs.items()]
+        loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
+                  for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
         order = base.getGlyphOrder()
         charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
