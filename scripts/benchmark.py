@@ -5,12 +5,13 @@ Writes a book of 12 chapters, about 145,000 words, with 1,000 bibliography entri
 and year, so that citeproc must write 2001a/2001b), 1,200 citations, 480 footnotes and cross-references
 between chapters, into a temporary folder. Then, in one run, times each task (median of --repeat runs)
 and its peak memory (the resident memory of the whole process tree, build_book and every pandoc it
-runs, sampled from /proc), and prints each as a ratio to plain pandoc on the same chapters measured in
-the same run:
+runs, sampled from /proc; and its PSS, where a page that forked processes share counts once), and prints
+each as a ratio to plain pandoc on the same chapters measured in the same run:
 
     check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
-    check after a one-word edit in one chapter; PDF rows with --pdf (slow; BUILD_BOOK_PDF_PIECES=1 in the
-    environment times the PDF laid out in pieces), among them a book twice the size, cold; the time from a saved edit
+    check after a one-word edit in one chapter; PDF rows with --pdf (slow): the PDF laid out as one
+    document, cold, and in pieces (cold, nothing changed, one chapter edited: as ratios to the one
+    document), and a book twice the size in pieces (as a ratio to the first); the time from a saved edit
     to the rebuilt page under `serve` once that command exists ("n/a" until then).
 
     .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
@@ -102,8 +103,10 @@ def pandoc_binary() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def _tree_rss(root_pid: int) -> int:
-    """Resident memory (bytes) of ``root_pid`` and all its descendants, from /proc."""
+def _tree_rss(root_pid: int) -> tuple[int, int]:
+    """Resident memory (bytes) of ``root_pid`` and all its descendants, from /proc: the sum of their
+    resident sets (pages shared by forked processes counted once per process), and of their
+    proportional sets (PSS: a shared page divided among the processes that share it)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -123,20 +126,33 @@ def _tree_rss(root_pid: int) -> int:
             if parent in tree and pid not in tree:
                 tree.add(pid)
                 changed = True
-    return sum(rss.get(pid, 0) for pid in tree)
+    return sum(rss.get(pid, 0) for pid in tree), sum(_pss(pid, rss.get(pid, 0)) for pid in tree)
 
 
-def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time, peak memory of the process tree, and the result of ``command``."""
+def _pss(pid: int, rss: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss
+
+
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
+    """Wall time, peak memory of the process tree (resident, and proportional: see ``_tree_rss``), and
+    the result of ``command``."""
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak, pss = 0, 0
     done = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, pss
         while not done.is_set():
-            peak = max(peak, _tree_rss(child.pid))
+            now = _tree_rss(child.pid)
+            peak, pss = max(peak, now[0]), max(pss, now[1])
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -145,7 +161,7 @@ def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, su
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    return seconds, peak, subprocess.CompletedProcess(command, child.returncode, out, err)
+    return seconds, (peak, pss), subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 def build_book(args: list[str], root: Path, jobs: int | None) -> list[str]:
@@ -207,7 +223,7 @@ def main() -> int:
             peaks.append(peak)
             if result.returncode != 0:
                 break
-        return statistics.median(times), max(peaks), result
+        return statistics.median(times), (max(p[0] for p in peaks), max(p[1] for p in peaks)), result
 
     def cold():
         shutil.rmtree(root / "build", ignore_errors=True)
@@ -225,7 +241,7 @@ def main() -> int:
     for name, what in (("read", "read every chapter (to JSON)"), ("html", "one-page HTML with citeproc"),
                        ("epub", "EPUB with citeproc"), ("chapter", "the edited chapter alone, HTML with citeproc")):
         seconds, peak, result = base[name]
-        print(f"  {what:48s} {seconds:7.2f} s {peak / 2**20:7.0f} MB" + ("" if result.returncode == 0 else
+        print(f"  {what:48s} {seconds:7.2f} s {peak[0] / 2**20:7.0f} MB" + ("" if result.returncode == 0 else
                                                                           f"  [exit {result.returncode}]"))
     bb = lambda *a: build_book(list(a), root, args.jobs)  # noqa: E731
     tasks = [
@@ -240,22 +256,27 @@ def main() -> int:
         ("EPUB, one chapter edited", bb("epub", "-q"), edit, "epub"),
     ]
     if args.pdf:
-        tasks += [("PDF, cold", bb("pdf", "-q"), cold, "html"),
-                  ("PDF, nothing changed", bb("pdf", "-q"), None, "html"),
-                  ("PDF, one chapter edited", bb("pdf", "-q"), edit, "html")]
+        # the PDF laid out as one document (BUILD_BOOK_PDF_PIECES=0) and in pieces (=1); rows in pieces
+        # are shown against the one document, the book twice the size against the book in pieces
+        one, pieces = ["env", "BUILD_BOOK_PDF_PIECES=0"], ["env", "BUILD_BOOK_PDF_PIECES=1"]
+        tasks += [("PDF one document, cold", one + bb("pdf", "-q"), cold, "html"),
+                  ("PDF in pieces, cold", pieces + bb("pdf", "-q"), cold, "PDF one document, cold"),
+                  ("PDF in pieces, nothing changed", pieces + bb("pdf", "-q"), None, "PDF one document, cold"),
+                  ("PDF in pieces, chapter edited", pieces + bb("pdf", "-q"), edit, "PDF one document, cold")]
         double = root.parent / "double"
         shutil.rmtree(double, ignore_errors=True)
         make_book(double, args.words * 2, args.entries, args.chapters * 2)
-        tasks += [("PDF, book twice the size", build_book(["pdf", "-q"], double, args.jobs),
-                   lambda: shutil.rmtree(double / "build", ignore_errors=True), "html")]
-    print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s}  baseline")
+        tasks += [("PDF in pieces, twice the size", pieces + build_book(["pdf", "-q"], double, args.jobs),
+                   lambda: shutil.rmtree(double / "build", ignore_errors=True), "PDF in pieces, cold")]
+    print(f"\n  {'task':30s} {'time':>9s} {'x base':>9s} {'peak':>8s} {'x base':>9s} {'PSS':>8s}  baseline")
     failed = False
     for name, command, before, against in tasks:
         seconds, peak, result = median(command, before)
         b_seconds, b_peak, _ = base[against]
         status = "" if result.returncode == 0 else f"  [exit {result.returncode}]"
-        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak / 2**20:5.0f} MB "
-              f"{peak / max(1, b_peak):8.2f}x  {against}{status}", flush=True)
+        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak[0] / 2**20:5.0f} MB "
+              f"{peak[0] / max(1, b_peak[0]):8.2f}x {peak[1] / 2**20:5.0f} MB  {against}{status}", flush=True)
+        base[name] = (seconds, peak, result)   # a later row may be shown against this one
         if result.returncode != 0:
             failed = True
             print(result.stdout[-2000:], result.stderr[-2000:])
