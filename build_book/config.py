@@ -8,6 +8,7 @@ problems at once.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import unicodedata
 import uuid
@@ -415,6 +416,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     for key in ("title", "subtitle", "date", "appendices"):
         if key in book:
             take((key,), ("book", key), book[key])
+    if "date" in out:
+        out["date"] = _quarto_date(out["date"])
     for key in ("bibliography", "csl", "lang"):
         if key in data:
             take((key,), (key,), data[key])
@@ -455,6 +458,29 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              "subtitle, author, date, chapters, appendices, bibliography, csl and lang, and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
+
+
+# the ways of writing a date that Quarto reads (besides ISO), as strptime formats
+QUARTO_DATES = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%m/%d/%Y",
+                "%Y/%m/%d", "%d.%m.%Y", "%B %Y", "%b %Y")
+
+
+def _quarto_date(value):
+    """Quarto's date: as written (ISO or a year), 'today', 'now' and 'last-modified' as today, and the usual
+    written forms ('19 May 2023', 'May 19, 2023', '5/19/2023') as an ISO date; anything else is left for the
+    date check to report."""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())
+    if text.lower() in ("today", "now", "last-modified"):
+        return _dt.date.today().isoformat()
+    for form in QUARTO_DATES:
+        try:
+            found = _dt.datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+        return found.isoformat()[:7] if "%d" not in form else found.isoformat()
+    return value
 
 
 def _quarto_chapters(root: Path, items):

@@ -103,7 +103,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.pathological.append((f"a run of {len(ticks.group())} backticks", MAX_BACKTICKS,
                                        (lineno, ticks.start() + 1)))
             continue
-        if not fence:
+        if not fence and line.strip():   # a blank line (or a comment blanked out) opens nothing
             div = DIV_FENCE.match(line)
             if div:
                 divs = divs + 1 if div.group(2) else max(0, divs - 1)

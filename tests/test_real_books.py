@@ -1,0 +1,88 @@
+"""What trying build_book on real pandoc and Quarto books written by others turned up, each reproduced on a small
+book written here: valid input that was refused (false alarms), now read as the author meant it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+import re
+
+import pytest
+
+from build_book.config import load_config
+
+from .conftest import run_cli
+
+
+def _quarto_book(root, date: str, chapter: str) -> None:
+    (root / "_quarto.yml").write_text(
+        "project:\n  type: book\nbook:\n  title: Stories\n  author: Ann Writer\n"
+        f"  date: \"{date}\"\n  chapters:\n    - index.qmd\n", encoding="utf-8")
+    (root / "index.qmd").write_text(chapter, encoding="utf-8")
+
+
+def _check(root) -> tuple[int, list[dict]]:
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    return result.returncode, json.loads(result.stdout or "[]")
+
+
+def test_a_long_comment_line_is_no_deep_nesting(tmp_path):
+    """An HTML comment is blanked out before nesting is measured: a 300-character commented-out paragraph
+    became 300 spaces, read as indentation 75 levels deep (error nesting-too-deep, the chapter not built)."""
+    comment = "<!-- " + "a commented-out paragraph " * 12 + "-->"
+    _quarto_book(tmp_path, "2023-05-19", f"# Remarks\n\nText before.\n\n{comment}\n\nText after.\n")
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert not [d for d in found if d["code"] == "nesting-too-deep"]
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8")
+    chapters = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert "Text before." in chapters and "Text after." in chapters and "commented-out" not in chapters
+    assert "Stories" in page
+
+
+def test_deep_nesting_is_still_refused(tmp_path):
+    _quarto_book(tmp_path, "2023", "# Deep\n\n" + "> " * 60 + "quoted\n")
+    status, found = _check(tmp_path)
+    assert status == 1
+    assert [(d["path"], d["line"]) for d in found if d["code"] == "nesting-too-deep"] == [("index.qmd", 3)]
+
+
+@pytest.mark.parametrize("written, read", [
+    ("19 May 2023", "2023-05-19"), ("May 19, 2023", "2023-05-19"), ("5/19/2023", "2023-05-19"),
+    ("Sep 3 2021", "2021-09-03"), ("March 2020", "2020-03"), ("2022", "2022"), ("today", date.today().isoformat()),
+])
+def test_quarto_dates_as_quarto_reads_them(tmp_path, written, read):
+    """Quarto books write their date as people do ('19 May 2023'); it was refused as not ISO."""
+    _quarto_book(tmp_path, written, "# One\n\nText.\n")
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert not [d for d in found if d["severity"] == "error"]
+    config, _ = load_config(tmp_path)
+    assert config.date == read
+
+
+def test_a_date_quarto_cannot_read_is_a_located_error(tmp_path):
+    _quarto_book(tmp_path, "the spring of 2023", "# One\n\nText.\n")
+    status, found = _check(tmp_path)
+    assert status == 1
+    assert [(d["path"], d["line"], d["code"]) for d in found if d["severity"] == "error"] == \
+        [("_quarto.yml", 6, "config-value")]
+
+
+def test_template_keys_in_a_chapters_front_matter_are_left_alone(tmp_path):
+    """A pandoc book's chapters carry keys for its own template (prev-url:, page-title:): left alone with one
+    warning, where they were errors; a key that looks like a misspelt one of build_book's is still an error."""
+    (tmp_path / "book.yml").write_text("title: Basics\nchapters: [one.md, two.md]\n", encoding="utf-8")
+    (tmp_path / "one.md").write_text(
+        "---\nprev-chapter: \"Start\"\nprev-url: \"00-start.html\"\npage-title: One\ntags: [a, b]\n---\n\n"
+        "# One\n\nText.\n", encoding="utf-8")
+    (tmp_path / "two.md").write_text("---\nabstarct: A summary.\n---\n\n# Two\n\nText.\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 1
+    got = [(d["path"], d["line"], d["severity"], d["code"]) for d in found]
+    assert got == [("one.md", 2, "warning", "front-matter-ignored"), ("two.md", 2, "error", "front-matter-key")]
+    ignored = next(d for d in found if d["code"] == "front-matter-ignored")
+    assert re.search(r"prev-chapter, prev-url, page-title, tags$", ignored["message"])
+    assert "did you mean 'abstract'" in next(d for d in found if d["code"] == "front-matter-key")["hint"]
