@@ -86,3 +86,21 @@ def test_template_keys_in_a_chapters_front_matter_are_left_alone(tmp_path):
     ignored = next(d for d in found if d["code"] == "front-matter-ignored")
     assert re.search(r"prev-chapter, prev-url, page-title, tags$", ignored["message"])
     assert "did you mean 'abstract'" in next(d for d in found if d["code"] == "front-matter-key")["hint"]
+
+
+def test_quarto_authors_affiliations_by_reference(tmp_path):
+    """Quarto's authors name their affiliations: as a list, often by ref: to the project's affiliations:; they
+    were dropped (and the top-level affiliations: reported as a key build_book does not use)."""
+    (tmp_path / "_quarto.yml").write_text(
+        "affiliations:\n  - id: epi\n    name: Division of Epidemiology, Example University\n    city: Davis\n"
+        "project:\n  type: book\nbook:\n  title: Manual\n  author:\n"
+        "    - name: Ann Writer\n      affiliations:\n        - ref: epi\n      email: ann@example.org\n"
+        "    - name: Ben Other\n      affiliations: [Example College, {name: Example Lab}]\n"
+        "  date: last-modified\n  chapters: [one.qmd]\n", encoding="utf-8")
+    (tmp_path / "one.qmd").write_text("# One\n\nText.\n", encoding="utf-8")
+    config, found = load_config(tmp_path)
+    assert [(c.name, c.affiliation) for c in config.contributors.values()] == [
+        ("Ann Writer", "Division of Epidemiology, Example University"),
+        ("Ben Other", "Example College; Example Lab")]
+    assert config.date == date.today().isoformat()
+    assert not [d for d in found if d.code == "quarto-ignored" and "affiliations" in d.message]
