@@ -164,6 +164,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
     ("front-matter-ignored", W, "a chapter's front matter has keys build_book does not use (pandoc's, Quarto's, ...)"),
+    ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),
     ("code-not-executed", W, "a chapter has executable code cells, which build_book shows but does not run"),
 )

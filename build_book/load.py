@@ -19,7 +19,7 @@ from . import bibliography as bib
 from . import cache as cachefile
 from . import compat, critic, math, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
-from .diagnostics import Diagnostic, Location, error
+from .diagnostics import Diagnostic, Location, error, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import SourceMap, scan
 from .walk import ATTR_AT, depth, elements, inline_text, words
@@ -162,6 +162,11 @@ def _read_chapter(root: Path, ref) -> _Source:
             f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
             "no book needs this: flatten the quotations, lists or ::: divs"))
         source.text = None  # not handed to pandoc
+    for line, column in source.sources.lazy_lists:
+        source.diagnostics.append(warning(
+            "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list: pandoc "
+            "starts a list only after a blank line", Location(ref.path, line, column),
+            "put a blank line between the paragraph and the list"))
     for what, limit, (line, column) in source.sources.pathological[:1]:
         hint = ("a code span needs only one backtick more than the longest run inside it" if "backtick" in what
                 else "write brackets that are not links, spans or citations as \\[ and \\]")

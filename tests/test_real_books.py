@@ -104,3 +104,57 @@ def test_quarto_authors_affiliations_by_reference(tmp_path):
         ("Ben Other", "Example College; Example Lab")]
     assert config.date == date.today().isoformat()
     assert not [d for d in found if d.code == "quarto-ignored" and "affiliations" in d.message]
+
+
+LAZY = """# Layout
+
+**Vignettes** (`vignettes/*.Rmd`):
+- Shipped with the package
+- Accessible via `vignette()`
+
+## A heading
+- a list right under a heading is a list
+- and prints as one
+
+A sentence that wraps with a dash
+- at the start of one line only, which is a dash.
+
+1. An item
+   - with a sublist
+   - right under it
+
+Text before a fence:
+
+```
+a paragraph line
+- inside code
+- is code
+```
+
+Steps:
+1. first
+2. second
+
+A formula over lines:
+$$
+a
+- b
+- c
+$$
+"""
+
+
+def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
+    """pandoc starts a list only after a blank line: items written right under a paragraph's line print as its
+    text (' - Shipped with the package - Accessible via ...'); a lab manual had five such lists, silently run
+    together. Lists after headings, sublists and a single dash at a line's start are not warned about."""
+    _quarto_book(tmp_path, "2024", LAZY)
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [(4, 1), (27, 1)]
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert "- Shipped with the package - Accessible via" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "<li>a list right under a heading is a list</li>" in page and "<li>with a sublist</li>" in page
+    assert "Steps: 1. first 2. second" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
