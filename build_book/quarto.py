@@ -17,9 +17,10 @@ from . import sandbox, schema
 from .diagnostics import Diagnostic, Location, error, warning
 
 SHORTCODE = re.compile(r"(\{)?\{\{<\s*(.*?)\s*>\}\}(\})?")
-FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+# fences at any indentation: inside a list item a fence stands four spaces in (Quarto books' exercises)
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 # an executable cell: ```{r}, ```{python}, ```{r setup, echo=FALSE} (a language, not {.class} or {#id})
-CELL = re.compile(r"^(\s{0,3})(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
+CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
 CELL_OPTION = re.compile(r"^\s*#\|")
 MAX_INCLUDE_DEPTH = 20
 # one chapter with everything it includes: a file included twice at every level of twenty would
@@ -78,8 +79,9 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             if fence:
                 if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                     fence = None
-                elif options and CELL_OPTION.match(line):
-                    continue   # a cell option ('#| echo: false') is for Quarto's engine, not the reader
+                elif options and (CELL_OPTION.match(line) or not line.strip()):
+                    continue   # a cell option ('#| echo: false') is for Quarto's engine, not the reader;
+                    # so are the blank lines between the options and the code
                 options = False
                 emit(line, origin)
                 continue

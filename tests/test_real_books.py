@@ -158,3 +158,40 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     assert "- Shipped with the package - Accessible via" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "<li>a list right under a heading is a list</li>" in page and "<li>with a sublist</li>" in page
     assert "Steps: 1. first 2. second" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+
+
+CELLS_IN_A_LIST = """# Exercises
+
+1.  Why does this code not work?
+
+    ```{r}
+    #| error: true
+
+    my_variable <- 10
+    my_varlable
+    ```
+
+    Look carefully!
+
+2.  Run this:
+
+    ```{python}
+    print(1)
+    ```
+"""
+
+
+def test_executable_cells_inside_list_items_are_code(tmp_path):
+    """Quarto books put cells in exercises, fenced four spaces in under a list item: they were printed as a
+    paragraph of literal text ('```{r} #| error: true my_variable <- 10 ...'), not read as cells."""
+    _quarto_book(tmp_path, "2024", CELLS_IN_A_LIST)
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "this chapter has 2 executable code cells" in result.stderr
+    page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "```" not in text and "#|" not in text and "{r}" not in text
+    codes = re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip().splitlines() for c in codes] == [
+        ["my_variable &lt;- 10", "my_varlable"], ["print(1)"]]
+    assert "Look carefully!" in text
