@@ -195,3 +195,72 @@ def test_executable_cells_inside_list_items_are_code(tmp_path):
     assert [re.sub(r"<[^>]+>", "", c).strip().splitlines() for c in codes] == [
         ["my_variable &lt;- 10", "my_varlable"], ["print(1)"]]
     assert "Look carefully!" in text
+
+
+CELLS_AS_QUARTO_SHOWS_THEM = """# Basics {#sec-basics}
+
+```{r}
+#| echo: false
+
+source("_common.R")
+```
+
+The environment tab lists your objects:
+
+```{r}
+#| echo: false
+#| fig-alt: |
+#|   The environment tab, which shows x and y
+#|   in the global environment.
+
+knitr::include_graphics("shots/env.png")
+```
+
+As @fig-pane shows, panes can move.
+
+```{r}
+#| label: fig-pane
+#| fig-cap: "The \\"Pane\\" layout [options]"
+#| fig-alt: A dialog box.
+#| echo: false
+
+knitr::include_graphics('shots/pane.png')
+```
+
+```{r}
+#| eval: false
+x <- 1
+```
+"""
+
+
+def test_cells_as_quarto_shows_them(tmp_path):
+    """A cell with echo: false shows nothing (its code was printed: 'source("_common.R")' opened every chapter
+    of an R book); a cell that only includes an image (knitr::include_graphics) shows the image, with its
+    fig-alt as alt text and, labelled fig-... with a fig-cap, as a numbered figure @fig-... refers to."""
+    _quarto_book(tmp_path, "2024", CELLS_AS_QUARTO_SHOWS_THEM)
+    from PIL import Image
+    (tmp_path / "shots").mkdir()
+    for name in ("env", "pane"):
+        Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "this chapter has 2 executable code cells" in result.stderr   # the image cells are shown as Quarto does
+    page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert "_common" not in page and "include_graphics" not in page and "#|" not in page
+    assert re.search(r'<img src="[^"]*env\.png" alt="The environment tab, which shows x and y in the global '
+                     r'environment\."', page)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "As Figure 1.1 shows" in text
+    assert 'Figure 1.1 The "Pane" layout [options]' in text.replace(":", "")
+    assert re.search(r'<img src="[^"]*pane\.png" alt="A dialog box\."', page)
+    assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
+
+
+def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
+    _quarto_book(tmp_path, "2024", "# Open\n\nText.\n\n```{r}\n#| echo: true\nx <- 1\n")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
+    assert "{r}" not in page
