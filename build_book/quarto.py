@@ -24,6 +24,7 @@ FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 # an executable cell: ```{r}, ```{python}, ```{r setup, echo=FALSE} (a language, not {.class} or {#id})
 CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
 CELL_OPTION = re.compile(r"^\s*#\|")
+HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
 # a cell whose code only shows an image file: knitr::include_graphics("screenshots/env.png")
 INCLUDE_GRAPHICS = re.compile(r"""(knitr::)?include_graphics\(\s*(?:path\s*=\s*)?(["'])([^"'\n]+)\2\s*\)""")
 MAX_INCLUDE_DEPTH = 20
@@ -96,7 +97,8 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             emit("", closing[1])
             return
         cells.append(cell["where"])
-        hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include"))
+        hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
+            bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
             return
@@ -132,7 +134,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                 fence = opener.group(1)
                 found = CELL.match(line)
                 if found:   # shown as code in its language: '```{r}' becomes '```r'
-                    cell = {"indent": found.group(1), "where": here(len(found.group(1)) + 1), "options": [],
+                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1), "options": [],
                             "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
                                                    f"{{.{found.group(3).lower()} .cell-code}}", origin)}
                     continue

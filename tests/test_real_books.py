@@ -231,6 +231,10 @@ knitr::include_graphics('shots/pane.png')
 #| eval: false
 x <- 1
 ```
+
+```{r setup, include=FALSE}
+library(hidden)
+```
 """
 
 
@@ -245,9 +249,9 @@ def test_cells_as_quarto_shows_them(tmp_path):
         Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "this chapter has 2 executable code cells" in result.stderr   # the image cells are shown as Quarto does
+    assert "this chapter has 3 executable code cells" in result.stderr   # the image cells are shown as Quarto does
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
-    assert "_common" not in page and "include_graphics" not in page and "#|" not in page
+    assert "_common" not in page and "library" not in page and "include_graphics" not in page and "#|" not in page
     assert re.search(r'<img src="[^"]*env\.png" alt="The environment tab, which shows x and y in the global '
                      r'environment\."', page)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
