@@ -163,7 +163,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
-    ("front-matter-ignored", W, "a chapter's front matter has pandoc or Quarto keys build_book does not use"),
+    ("front-matter-ignored", W, "a chapter's front matter has keys build_book does not use (pandoc's, Quarto's, ...)"),
+    ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),
     ("code-not-executed", W, "a chapter has executable code cells, which build_book shows but does not run"),
 )

@@ -8,6 +8,7 @@ problems at once.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import unicodedata
 import uuid
@@ -415,6 +416,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     for key in ("title", "subtitle", "date", "appendices"):
         if key in book:
             take((key,), ("book", key), book[key])
+    if "date" in out:
+        out["date"] = _quarto_date(out["date"])
     for key in ("bibliography", "csl", "lang"):
         if key in data:
             take((key,), (key,), data[key])
@@ -432,19 +435,21 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
             if not isinstance(name, str) or not name.strip():
                 continue
             cid = slugify(name) or f"author-{i + 1}"
-            affiliation = person.get("affiliation", "") if isinstance(person, dict) else ""
-            if isinstance(affiliation, list):
-                affiliation = "; ".join(str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in affiliation)
-            elif isinstance(affiliation, dict):
-                affiliation = str(affiliation.get("name", ""))
+            affiliation = ""
+            if isinstance(person, dict):   # Quarto's affiliation: or affiliations:, names or refs to ids
+                affiliation = person.get("affiliation", person.get("affiliations", ""))
+            if not isinstance(affiliation, list):
+                affiliation = [affiliation]
+            affiliation = "; ".join(filter(None, (_affiliation(a, data.get("affiliations")) for a in affiliation)))
             people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
             at = doc.where("book", "author", i) if isinstance(book["author"], list) else doc.where("book", "author")
             marks[("contributors", cid)] = marks[("authors", len(people) - 1)] = at
         # a Quarto book is written by its authors (Quarto has no notion of an edited volume)
         out["contributors"], out["authors"] = people, list(people)
         marks[("contributors",)] = marks[("authors",)] = doc.where("book", "author")
+    used = ("affiliations",) if "author" in book else ()   # where authors' affiliations: refer to them
     ignored = [("book", k) for k in book if k not in QUARTO_BOOK_KEYS] + \
-              [(k,) for k in data if k not in QUARTO_TOP_KEYS and k != "book"] + \
+              [(k,) for k in data if k not in QUARTO_TOP_KEYS + used and k != "book"] + \
               [("project", k) for k in (project or {}) if k != "type"]
     config, diags = _parse(root, yamlpos.Located(out, marks, []), rel)
     if ignored:
@@ -455,6 +460,41 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              "subtitle, author, date, chapters, appendices, bibliography, csl and lang, and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
+
+
+def _affiliation(value, known) -> str:
+    """One of a Quarto author's affiliations as a name: written out, {name: ...}, or {ref: id} naming one of
+    the project's top-level affiliations: (a list of {id:, name:})."""
+    if isinstance(value, dict) and "ref" in value and "name" not in value:
+        found = [a for a in known if isinstance(a, dict) and a.get("id") == value["ref"]] if isinstance(
+            known, list) else []
+        value = found[0] if found else {}
+    if isinstance(value, dict):
+        value = value.get("name", "")
+    return str(value or "").strip()
+
+
+# the ways of writing a date that Quarto reads (besides ISO), as strptime formats
+QUARTO_DATES = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%m/%d/%Y",
+                "%Y/%m/%d", "%d.%m.%Y", "%B %Y", "%b %Y")
+
+
+def _quarto_date(value):
+    """Quarto's date: as written (ISO or a year), 'today', 'now' and 'last-modified' as today, and the usual
+    written forms ('19 May 2023', 'May 19, 2023', '5/19/2023') as an ISO date; anything else is left for the
+    date check to report."""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())
+    if text.lower() in ("today", "now", "last-modified"):
+        return _dt.date.today().isoformat()
+    for form in QUARTO_DATES:
+        try:
+            found = _dt.datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+        return found.isoformat()[:7] if "%d" not in form else found.isoformat()
+    return value
 
 
 def _quarto_chapters(root: Path, items):

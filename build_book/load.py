@@ -19,7 +19,7 @@ from . import bibliography as bib
 from . import cache as cachefile
 from . import compat, critic, math, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
-from .diagnostics import Diagnostic, Location, error
+from .diagnostics import Diagnostic, Location, error, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
 from .scan import SourceMap, scan
 from .walk import ATTR_AT, depth, elements, inline_text, words
@@ -42,7 +42,7 @@ FOREIGN_KEYS = frozenset("""
     number-depth crossref bibliography csl link-citations nocite reference-section-title header-includes
     include-before include-after include-in-header documentclass classoption papersize fontsize mainfont
     geometry linestretch editor editor_options output params draft code-fold code-tools fig-cap-location
-    tbl-cap-location callout-appearance search aliases order sidebar page-layout title-block-banner
+    tbl-cap-location callout-appearance search aliases order sidebar page-layout title-block-banner tags
 """.split())
 FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
@@ -162,6 +162,11 @@ def _read_chapter(root: Path, ref) -> _Source:
             f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
             "no book needs this: flatten the quotations, lists or ::: divs"))
         source.text = None  # not handed to pandoc
+    for line, column in source.sources.lazy_lists:
+        source.diagnostics.append(warning(
+            "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list: pandoc "
+            "starts a list only after a blank line", Location(ref.path, line, column),
+            "put a blank line between the paragraph and the list"))
     for what, limit, (line, column) in source.sources.pathological[:1]:
         hint = ("a code span needs only one backtick more than the longest run inside it" if "backtick" in what
                 else "write brackets that are not links, spans or citations as \\[ and \\]")
@@ -267,13 +272,18 @@ def _split_front_matter(text: str, path: str):
         diags.append(error("front-matter", f"'{keys[-1]}' is given twice in the front matter",
                            Location(path, line + 1, column), "keep one of them"))
     data = located.data or {}
-    foreign = [key for key in data if key not in FRONT_MATTER and str(key) in FOREIGN_KEYS]
+    # pandoc's metadata is open: a key of the author's own (read by their pandoc template, say) is left alone
+    # too; only a key that looks like a misspelt one of build_book's ('authers:') is an error
+    foreign = [key for key in data if key not in FRONT_MATTER
+               and (str(key) in FOREIGN_KEYS or not schema.nearest(str(key), FRONT_MATTER))]
     if foreign:
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:
+            whose = ("of pandoc or Quarto" if all(key in FOREIGN_KEYS for key in ignored)
+                     else "(pandoc's, Quarto's or your own templates')")
             where[ignored[0]].warning(
-                "front-matter-ignored", "build_book does not use these front matter keys of pandoc or Quarto: "
+                "front-matter-ignored", f"build_book does not use these front matter keys {whose}: "
                 + ", ".join(ignored), "they are left alone; build_book reads authors, abstract and status "
                 "(and title, when the chapter has no '# ' heading)")
         title = data.get("title") if used else None

@@ -13,14 +13,20 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
+
 from . import sandbox, schema
 from .diagnostics import Diagnostic, Location, error, warning
 
 SHORTCODE = re.compile(r"(\{)?\{\{<\s*(.*?)\s*>\}\}(\})?")
-FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+# fences at any indentation: inside a list item a fence stands four spaces in (Quarto books' exercises)
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 # an executable cell: ```{r}, ```{python}, ```{r setup, echo=FALSE} (a language, not {.class} or {#id})
-CELL = re.compile(r"^(\s{0,3})(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
+CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
 CELL_OPTION = re.compile(r"^\s*#\|")
+HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
+# a cell whose code only shows an image file: knitr::include_graphics("screenshots/env.png")
+INCLUDE_GRAPHICS = re.compile(r"""(knitr::)?include_graphics\(\s*(?:path\s*=\s*)?(["'])([^"'\n]+)\2\s*\)""")
 MAX_INCLUDE_DEPTH = 20
 # one chapter with everything it includes: a file included twice at every level of twenty would
 # otherwise make a million copies of itself
@@ -69,26 +75,69 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
         out.append(line)
         origins.append(origin)
 
+    def flush(cell: dict, closing: tuple[str, tuple[str, int]]) -> None:
+        """An executable cell, read to its end, as Quarto would show it without running it: its code (in its
+        language, without its '#|' options); nothing for a cell with 'echo: false' or 'include: false'; the
+        image of a cell that only includes one (knitr::include_graphics("file.png")), as a figure."""
+        indent, (opener, origin) = cell["indent"], cell["opener"]
+        options = _cell_options(cell["options"])
+        code = [(line, at) for line, at in cell["body"] if line.strip()]
+        image = INCLUDE_GRAPHICS.fullmatch(code[0][0].strip()) if len(code) == 1 else None
+        if image:
+            caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
+            target = image.group(3).replace(" ", "%20")
+            if label.startswith("fig-") and caption:
+                lines = [f'::: {{#{label} fig-cap="{_attr(caption)}"{_alt(alt)}}}', f"![]({target})", ":::"]
+            else:
+                lines = [f'![{_text(caption)}]({target}){{alt="{_attr(alt)}"}}' if alt else
+                         f"![{_text(caption)}]({target})"]
+            emit("", origin)
+            for line in lines:
+                emit(indent + line if line else "", code[0][1])
+            emit("", closing[1])
+            return
+        cells.append(cell["where"])
+        hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
+            bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
+        if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
+            emit("", origin)
+            return
+        emit(opener, origin)
+        for line, at in cell["body"]:
+            emit(line, at)
+        emit(*closing)
+
     def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
         fence: str | None = None
-        options = False   # at the top of an executable cell, where its '#|' options stand
+        cell: dict | None = None   # an executable cell being read
         for offset, line in enumerate(text.split("\n")):
             origin = (name, first + offset)
             opener = FENCE.match(line)
             if fence:
                 if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                     fence = None
-                elif options and CELL_OPTION.match(line):
-                    continue   # a cell option ('#| echo: false') is for Quarto's engine, not the reader
-                options = False
+                    if cell:
+                        flush(cell, (line, origin))
+                        cell = None
+                        continue
+                elif cell and not cell["body"] and (CELL_OPTION.match(line) or not line.strip()):
+                    # a cell option ('#| echo: false') is for Quarto's engine, not the reader; so are the
+                    # blank lines between the options and the code
+                    cell["options"].append(line)
+                    continue
+                if cell:
+                    cell["body"].append((line, origin))
+                    continue
                 emit(line, origin)
                 continue
             if opener:
                 fence = opener.group(1)
-                cell = CELL.match(line)
-                if cell:   # shown as code in its language: '```{r}' becomes '```r'
-                    cells.append(here(len(cell.group(1)) + 1))
-                    line, options = f"{cell.group(1)}{cell.group(2)} {{.{cell.group(3).lower()} .cell-code}}", True
+                found = CELL.match(line)
+                if found:   # shown as code in its language: '```{r}' becomes '```r'
+                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1), "options": [],
+                            "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
+                                                   f"{{.{found.group(3).lower()} .cell-code}}", origin)}
+                    continue
                 emit(line, origin)
                 continue
             if "{{<" not in line:
@@ -124,6 +173,12 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                     emit(":::", origin)
                     continue
             emit(_inline(line, here, diags), origin)
+        if cell:   # a cell left open at the end of the file: the code it holds, closed
+            cells.append(cell["where"])
+            emit(*cell["opener"])
+            for line, at in cell["body"]:
+                emit(line, at)
+            emit(cell["indent"] + fence, origin)
 
     walk(body, path, first_line, (path,))
     if cells:
@@ -134,6 +189,30 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags)
+
+
+def _cell_options(lines: list[str]) -> dict:
+    """A cell's '#|' option lines (YAML, as Quarto reads them) as a mapping; {} when they are not YAML."""
+    text = "\n".join(re.sub(r"^\s*#\| ?", "", line) for line in lines if CELL_OPTION.match(line))
+    try:
+        found = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _attr(text: str) -> str:
+    """Text for a quoted attribute value in pandoc's Markdown."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _alt(alt: str) -> str:
+    return f' fig-alt="{_attr(alt)}"' if alt else ""
+
+
+def _text(text: str) -> str:
+    """Text for an image's brackets: one line, its brackets escaped."""
+    return " ".join(text.split()).replace("[", "\\[").replace("]", "\\]")
 
 
 def _inline(line: str, here, diags: list[Diagnostic]) -> str:

@@ -43,6 +43,9 @@ DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 # and no digit right after the closing one
 DISPLAY_MATH = re.compile(r"(?<!\\)\$\$")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)*?)(?<![\s\\])\$(?!\d)")
+# a line that would start a list item, and lines that start a block of their own kind (not a paragraph)
+LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+\S")
+NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]
 
@@ -62,6 +65,9 @@ class SourceMap:
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
+    # list items written right under a paragraph's line, with no blank line: pandoc reads them as the
+    # paragraph's text ('... vignettes: - Shipped with - Accessible via ...'); where the first one is
+    lazy_lists: list[Position] = field(default_factory=list)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
     tex: list[tuple[str, Position]] = field(default_factory=list)
     maths: list[tuple[str, Position]] = field(default_factory=list)  # TeX of each $...$ and $$...$$, where
@@ -93,17 +99,29 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     divs = 0
     brackets = 0      # '[' open in the current paragraph
     display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
+    block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
+    items: list[Position] = []   # list items met one after another in a paragraph
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
         opener = FENCE.match(line)
         if not line.strip():
             brackets = 0
+        if fence or opener or not line.strip():
+            block, items = None, []
+        elif block is None:
+            block = "list" if LIST_ITEM.match(line) else "other" if NOT_PARAGRAPH.match(line) else "para"
+            block = None if line.lstrip().startswith(("#", ":::")) else block   # one-line blocks
+        elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
+            items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] if LIST_ITEM.match(line) else []
+            if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
+                found.lazy_lists.append(items[0])
+                block = "other"
         ticks = None if fence else BACKTICKS.search(line)
         if ticks:
             found.pathological.append((f"a run of {len(ticks.group())} backticks", MAX_BACKTICKS,
                                        (lineno, ticks.start() + 1)))
             continue
-        if not fence:
+        if not fence and line.strip():   # a blank line (or a comment blanked out) opens nothing
             div = DIV_FENCE.match(line)
             if div:
                 divs = divs + 1 if div.group(2) else max(0, divs - 1)
