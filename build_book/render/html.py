@@ -25,6 +25,7 @@ from .common import (anchor_pages, book_context, chapter_views, image_data, link
 
 INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
 SCRIPT = "site.js"
+SCRIPT_TAG = f'<script src="{SCRIPT}" defer></script>'   # the one script of the site: build_book's own, never an author's
 
 
 def render(ctx: RenderContext) -> list[Path]:
