@@ -39,7 +39,8 @@ The codes command lists every code, its default and whether a book can adjust it
 COMMANDS = {
     "pdf": "build the print PDF (build/<slug>.pdf) with WeasyPrint",
     "epub": "build the EPUB 3 (build/<slug>.epub)",
-    "html": "build the multi-page web edition (build/html/index.html)",
+    "html": "build the multi-page web edition (build/html/index.html); 'all' also puts the PDF and EPUB in it "
+            "for download",
     "all": "build the PDF, the EPUB and the HTML edition",
     "check": "run every check without building anything",
     "codes": "list the diagnostic codes, their default severity and what they mean",

@@ -148,6 +148,7 @@ CATALOGUE: dict[str, Code] = _codes(
     # the book's folder is the limit of what a build reads (CI builds untrusted changes)
     ("path-outside-book", E, "a file named by the book lies outside the book's folder", FIXED),
     ("pdf-resource-refused", W, "the PDF left out a resource outside the book or on the web"),
+    ("search-index", W, "the web edition's full-text index (Pagefind) could not be built: the site has no search"),
     ("pdf-attachment", W, "a file attachment (rel=attachment) is not embedded in the PDF"),
     ("pdf-timeout", E, "laying out the PDF took longer than its time limit (BUILD_BOOK_PDF_TIMEOUT)", FIXED),
     ("pdf-memory", E, "laying out the PDF needed more memory than its limit (BUILD_BOOK_PDF_MEMORY)", FIXED),

@@ -65,6 +65,7 @@ class BookConfig:
     date: str = ""
     publisher: str = ""
     rights: str = ""
+    url: str = ""        # where the web edition is published (canonical links, sitemap.xml)
     identifier: str = ""
     slug: str = "book"
     editors: tuple[str, ...] = ()
@@ -209,6 +210,15 @@ def _lang(value, where: schema.Where):
     return lang
 
 
+def _url(value, where: schema.Where):
+    url = schema.text()(value, where)
+    if url and not re.fullmatch(r"https?://[^\s/?#<>\"'`]+(/[^\s<>\"'`]*)?", url, re.I):
+        where.bad_value(f"'url' must be a web address starting with https:// or http://, not '{url[:60]}'",
+                        "write e.g. url: https://www.example.org/alliances/")
+        return None
+    return url or ""
+
+
 OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("title", "The book's title (required).",
                   schema.text(allow_empty=False, example="The Place of Alliances"), "", required=True),
@@ -217,6 +227,8 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("date", "Publication date: 2012-03-31, 2012-03 or 2012.", schema.date, ""),
     schema.Option("publisher", "The publisher's name.", schema.text(), ""),
     schema.Option("rights", "A copyright or licence line for the title page verso.", schema.text(), ""),
+    schema.Option("url", "The web address the HTML edition is published at (https://example.org/book/): canonical "
+                  "links, sitemap.xml and the citation metadata use it.", _url, ""),
     schema.Option("identifier", "The EPUB identifier; derived stably from the title if absent.", schema.text(), ""),
     schema.Option("slug", "Base name of the output files (default: derived from the title).", _slug, ""),
     schema.Option("editors", "Contributor ids of the volume's editors.",
@@ -329,7 +341,7 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
     identifier = values["identifier"] or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
     return BookConfig(
         root=root, title=title, subtitle=values["subtitle"], lang=lang, date=values["date"],
-        publisher=values["publisher"], rights=values["rights"], identifier=identifier,
+        publisher=values["publisher"], rights=values["rights"], url=values["url"] or "", identifier=identifier,
         slug=values["slug"] or slugify(title)[:80].strip("-") or "book", editors=tuple(values["editors"]),
         authors=tuple(values["authors"]), contributors_page=contributors_page, contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
@@ -385,7 +397,7 @@ def _is_dir(path: Path) -> bool:
 
 # --- a Quarto book project: _quarto.yml read as the book.yml it stands for ---------------------------
 
-QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices")
+QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices", "site-url")
 QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang")
 
 
@@ -418,6 +430,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
             take((key,), ("book", key), book[key])
     if "date" in out:
         out["date"] = _quarto_date(out["date"])
+    if "site-url" in book:   # where the web edition is published: book.yml's url:
+        take(("url",), ("book", "site-url"), book["site-url"])
     for key in ("bibliography", "csl", "lang"):
         if key in data:
             take((key,), (key,), data[key])

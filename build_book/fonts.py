@@ -59,31 +59,41 @@ def find_japanese_font() -> tuple[Path, int] | None:
 
 
 def subset(characters: str, book_root: Path, flavor: str | None) -> Subset | None:
-    """A font with just ``characters``; ``flavor`` None for OpenType, 'woff' for the web."""
-    cache = book_root / "build" / ".cache" / "fonts"
+    """A font with just ``characters``; ``flavor`` None for OpenType, 'woff' or 'woff2' for the web."""
     if not characters:
         return None
     found = find_japanese_font()
     if found is None:
         return None
+    return _cut(found, characters, book_root, flavor, "ja", FAMILY, complete=True)
+
+
+def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str | None, prefix: str,
+         family: str, *, complete: bool, features: tuple[str, ...] = ()) -> Subset | None:
+    """``characters`` cut out of the font file ``found`` (cached); None if ``complete`` and the font
+    lacks one of them (a character the font lacks is otherwise left to the reader's fonts)."""
+    cache = book_root / "build" / ".cache" / "fonts"
     source, index = found
-    suffix = {"woff": ".woff", None: ".otf"}[flavor]
-    key = hashlib.sha256(f"{source}:{index}:{flavor}:{characters}".encode()).hexdigest()[:24]
-    target = cache / f"ja-{key}{suffix}"
+    suffix = {"woff": ".woff", "woff2": ".woff2", None: ".otf"}[flavor]
+    key = hashlib.sha256(f"{source}:{index}:{flavor}:{','.join(features)}:{characters}".encode()).hexdigest()[:24]
+    target = cache / f"{prefix}-{key}{suffix}"
     if not _sound(target, key):
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
 
         font = TTFont(str(source), fontNumber=index, lazy=False)
         cmap = font.getBestCmap() or {}
-        if any(ord(ch) not in cmap for ch in characters if not re.match(r"\s", ch)):
+        if complete and any(ord(ch) not in cmap for ch in characters if not re.match(r"\s", ch)):
             return None  # not a font that covers the text; leave it to the reader's fonts
         options = ftsubset.Options()
         options.flavor = flavor
         options.name_IDs = ["*"]
         options.name_languages = ["*"]
+        options.drop_tables = list(options.drop_tables) + ["FFTM"]   # FontForge's timestamps: of no use, not subsettable
+        if features:
+            options.layout_features = list(options.layout_features) + list(features)
         subsetter = ftsubset.Subsetter(options)
-        subsetter.populate(text=characters)
+        subsetter.populate(text="".join(ch for ch in characters if ord(ch) in cmap))
         subsetter.subset(font)
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -92,7 +102,79 @@ def subset(characters: str, book_root: Path, flavor: str | None) -> Subset | Non
         data = tmp.read_bytes()
         tmp.replace(target)
         _write_record(target, key, data)
-    return Subset(target, FAMILY, source.name)
+    return Subset(target, family, source.name)
+
+
+# --- the book's Latin face for the web edition -----------------------------------------------------------
+#
+# The print edition sets the text in Linux Libertine (the set-up installs fonts-linuxlibertine). The web
+# edition ships the same faces, cut to the characters its pages use, as WOFF2 (fontTools writes WOFF2 with
+# brotli, which fonttools[woff] brings). Each face keeps the OpenType features the stylesheet asks for
+# (old-style and lining, proportional and tabular figures, small capitals).
+
+LATIN_FAMILY = "build_book Serif"
+LATIN_FACES = (("regular", "normal", "normal"), ("italic", "normal", "italic"),
+               ("bold", "bold", "normal"), ("bold-italic", "bold", "italic"))
+LATIN_FEATURES = ("onum", "lnum", "pnum", "tnum", "smcp", "c2sc")
+
+
+@dataclass(frozen=True)
+class Face:
+    name: str          # regular, italic, bold, bold-italic
+    weight: str
+    style: str
+    font: Subset
+
+
+def find_latin_font(weight: str, style: str) -> tuple[Path, int] | None:
+    """The file and face index of Linux Libertine O in this weight and style, if fontconfig has it."""
+    if shutil.which("fc-match") is None:
+        return None
+    pattern = "Linux Libertine O" + (":bold" if weight == "bold" else "") + (":italic" if style == "italic" else "")
+    try:
+        out = subprocess.run(["fc-match", "-f", "%{file}\n%{index}\n%{family}\n%{style}\n", pattern],
+                             capture_output=True, text=True, timeout=30).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(out) < 4 or "Linux Libertine" not in out[2]:
+        return None
+    wanted = ("Bold " if weight == "bold" else "") + ("Italic" if style == "italic" else "")
+    if (wanted or "Regular").strip() not in out[3]:   # fontconfig fell back to another face
+        return None
+    return Path(out[0]), int(out[1] or 0)
+
+
+def latin_characters(texts) -> str:
+    """The characters of ``texts`` other than Japanese script and controls, with printable ASCII
+    always (what a reader types in the search box shows in it)."""
+    chars: set[str] = {chr(c) for c in range(0x20, 0x7F)}
+    for text in texts:
+        chars.update(text)
+    return "".join(sorted(ch for ch in chars if ch.isprintable() and not JAPANESE.fullmatch(ch)))
+
+
+def latin_subsets(characters: str, book_root: Path, flavor: str = "woff2") -> list[Face]:
+    """The book's Latin faces cut to ``characters``; the faces the system lacks are left out."""
+    faces = []
+    for name, weight, style in LATIN_FACES:
+        found = find_latin_font(weight, style)
+        if found is not None:
+            font = _cut(found, characters, book_root, flavor, f"latin-{name}", LATIN_FAMILY,
+                        complete=False, features=LATIN_FEATURES)
+            if font is not None:
+                faces.append(Face(name, weight, style, font))
+    return faces
+
+
+def latin_file_name(face: Face) -> str:
+    return f"latin-{face.name}{face.font.path.suffix}"
+
+
+def latin_face_css(faces: list[Face], folder: str) -> str:
+    """@font-face rules for ``faces`` shipped in ``folder`` under :func:`latin_file_name`."""
+    return "".join(f'@font-face {{ font-family: "{LATIN_FAMILY}"; src: url("{folder}/{latin_file_name(face)}") '
+                   f'format("{face.font.path.suffix.lstrip(".")}"); font-weight: {face.weight}; '
+                   f"font-style: {face.style}; font-display: swap; }}\n" for face in faces)
 
 
 def _record(target: Path) -> Path:
@@ -119,7 +201,7 @@ def _write_record(target: Path, key: str, data: bytes) -> None:
 
 
 def font_face_css(font: Subset, url: str) -> str:
-    fmt = "woff" if font.path.suffix == ".woff" else "opentype"
+    fmt = {".woff": "woff", ".woff2": "woff2"}.get(font.path.suffix, "opentype")
     return (f'@font-face {{ font-family: "{font.family}"; src: url("{url}") format("{fmt}"); '
             f"font-weight: normal; font-style: normal; }}\n"
             f':lang(ja) {{ font-family: "{font.family}", "Noto Serif CJK JP", "Hiragino Mincho ProN", '

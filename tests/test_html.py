@@ -1,10 +1,37 @@
-"""The HTML edition (a multi-page site) of the 'mini' fixture book."""
+"""The HTML edition (a multi-page site) of the 'mini' fixture book, and the volume's web edition
+checked by axe-core and searched as a reader would."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from build_book.render import site as website
+
+from .conftest import REPO, copy_book, run_cli
 from .xmlcheck import anchors, broken_links, nu_validate
+
+BASE = "https://books.example.org/miniature/"
+TOOLS = REPO / ".tools" / "node_modules"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def node_tool(script: str, *args: str) -> dict:
+    """Run scripts/SCRIPT with Node over a built site (skipped when Node, Chromium or the npm tools are missing)."""
+    missing = [what for what, ok in (("node", shutil.which("node")), ("chromium", CHROMIUM.exists()),
+                                     ("puppeteer-core", (TOOLS / "puppeteer-core").is_dir()),
+                                     ("axe-core", (TOOLS / "axe-core" / "axe.min.js").is_file())) if not ok]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (scripts/setup.sh --with-java installs them)")
+    result = subprocess.run(["node", str(REPO / "scripts" / script), *args, "--chromium", str(CHROMIUM),
+                             "--tools", str(TOOLS)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +41,7 @@ def site(mini):
 
 def test_pages_exist(site, mini):
     assert set(site) == {"index.html", "preface.html", "origins.html", "cases.html", "appendix-data.html",
-                         "bibliography.html"}
+                         "bibliography.html", "404.html"}
     assert (mini.html / "style.css").is_file()
     assert (mini.html / "chapters" / "figures" / "map.svg").is_file()
 
@@ -25,7 +52,8 @@ def test_html_is_valid(mini):
 
 
 def test_links_resolve_and_lang_is_set(site, mini):
-    assert broken_links(site) == []
+    assert broken_links(site, mini.html) == []
+    assert "downloads/alliances-in-miniature.pdf" in anchors(site["cases.html"]).hrefs
     for name, text in site.items():
         page = anchors(text)
         assert page.lang == "en", name
@@ -62,6 +90,200 @@ def test_japanese_glyphs_are_served_as_a_web_font(site, mini):
     from fontTools.ttLib import TTFont
 
     assert '<span lang="ja">日米同盟</span>' in site["cases.html"]
-    cmap = TTFont(str(mini.html / "fonts" / "japanese.woff")).getBestCmap()
+    cmap = TTFont(str(mini.html / "fonts" / "japanese.woff2")).getBestCmap()
     assert all(ord(ch) in cmap for ch in "日米同盟の比較研究")
-    assert 'url("fonts/japanese.woff")' in (mini.html / "style.css").read_text(encoding="utf-8")
+    assert 'url("fonts/japanese.woff2") format("woff2")' in (mini.html / "style.css").read_text(encoding="utf-8")
+
+
+def test_latin_text_is_set_in_the_books_font_shipped_as_woff2_subsets(site, mini):
+    from fontTools.ttLib import TTFont
+
+    css = (mini.html / "style.css").read_text(encoding="utf-8")
+    for face, weight, style in (("regular", "normal", "normal"), ("italic", "normal", "italic"),
+                                ("bold", "bold", "normal"), ("bold-italic", "bold", "italic")):
+        path = mini.html / "fonts" / f"latin-{face}.woff2"
+        font = TTFont(str(path))
+        assert font.flavor == "woff2"
+        assert "Linux Libertine" in font["name"].getDebugName(1)
+        cmap = font.getBestCmap()
+        assert all(ord(ch) in cmap for ch in "Alliances in Miniature 0123456789"), face
+        assert ord("Q") in cmap and ord("日") not in cmap        # printable ASCII always; Japanese never
+        assert path.stat().st_size < 60_000                       # a subset, not the 400 kB face
+        assert (f'src: url("fonts/latin-{face}.woff2") format("woff2"); font-weight: {weight}; '
+                f"font-style: {style}") in css
+    assert "smcp" in {r.FeatureTag for r in TTFont(str(mini.html / "fonts" / "latin-regular.woff2"))
+                      ["GSUB"].table.FeatureList.FeatureRecord}    # small capitals of the authors' names survive
+    assert ':root { --serif: "build_book Serif", var(--serif-fallback); }' in css
+
+
+def test_every_page_has_a_skip_link_a_sidebar_and_the_current_page_marked(site):
+    for name, page in site.items():
+        assert '<a class="skip-link" href="#content">Skip to content</a>' in page, name
+        assert '<main id="content"' in page, name
+        assert '<nav class="sidebar" aria-label="Book contents">' in page, name
+    cases = site["cases.html"]
+    assert '<a href="cases.html" aria-current="page">' in cases
+    assert cases.count('aria-current="page"') == 1
+    sections = re.search(r'<ol class="side-sections".*?</ol>', cases, re.S).group(0)
+    assert 'href="#sec-cases-' in sections                      # the page's own sections, under its entry
+    assert 'class="side-sections"' not in site["origins.html"].split('aria-current="page"')[0]
+
+
+def test_footnote_back_links_are_named_and_notes_and_citations_pop_up(site):
+    origins = site["origins.html"]
+    assert 'class="footnote-back" role="doc-backlink" aria-label="Back to note 1 reference">' in origins
+    # the note beside its reference, described to screen readers, hidden from search and the a11y tree
+    note = re.search(r'<span class="pop-anchor pop-note"><a href="#fn1"[^>]* aria-describedby="(pop-\d+)">.*?</a>'
+                     r'<span class="pop" id="\1" role="tooltip" aria-hidden="true" data-pagefind-ignore>(.*?)</span></span>',
+                     origins, re.S)
+    assert note and "On the dilemma see also" in note.group(2) and "<a " not in note.group(2)
+    cite = re.search(r'<span class="pop-anchor pop-cite"><a href="bibliography.html#ref-snyder1997"[^>]* '
+                     r'aria-describedby="(pop-\d+)">.*?</a><span class="pop" id="\1"[^>]*>(.*?)</span></span>',
+                     origins, re.S)
+    assert cite and "Alliance Politics" in cite.group(2)           # the formatted entry, not just the key
+    assert len(set(re.findall(r'id="(pop-\d+)"', origins))) == len(re.findall(r'id="pop-\d+"', origins))
+
+
+def test_figure_alt_text_is_the_images_own_description_not_the_caption(site, mini):
+    figure = re.search(r"<figure id=\"fig-map\">.*?</figure>", site["origins.html"], re.S).group(0)
+    alt = re.search(r'<img alt="([^"]*)"', figure).group(1)
+    assert alt == "Alliance members."                              # the SVG's <title>
+    assert website.svg_description(mini.html / "chapters" / "figures" / "map.svg") == ["Alliance members."]
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", figure, re.S).group(1)
+    assert alt.rstrip(".") not in caption
+
+
+def test_figure_alt_text_rules(tmp_path):
+    svg_less = ('<figure id="fig-a"><img src="x.png" alt="A map of treaties." />'
+                '<figcaption><span class="caption-label">Figure 1:</span> A map of treaties.</figcaption></figure>')
+    assert '<img alt="" src="x.png" />' in website.figure_alts(svg_less, Path("/nonexistent"))
+    own = svg_less.replace('alt="A map of treaties."', 'alt="Lines join Washington to five capitals."')
+    assert 'alt="Lines join Washington to five capitals."' in website.figure_alts(own, Path("/nonexistent"))
+    with_svg = tmp_path / "x.svg"
+    with_svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"><title>A map of treaties</title>'
+                        "<desc>Lines join Washington to five capitals</desc></svg>", encoding="utf-8")
+    described = website.figure_alts(svg_less.replace("x.png", "x.svg"), tmp_path)
+    assert '<img alt="Lines join Washington to five capitals." src="x.svg" />' in described   # the title is the caption
+    quarto = svg_less.replace('alt="A map', 'data-fig-alt="Quarto words" alt="A map')
+    assert '<img alt="Quarto words" src="x.png" />' in website.figure_alts(quarto, Path("/nonexistent"))
+
+
+def test_chapter_pages_name_their_own_authors_and_carry_scholarly_metadata(site):
+    cases = site["cases.html"]
+    assert re.findall(r'<meta name="author" content="([^"]+)">', cases) == ["Jane Smith", "TANAKA Hanako"]
+    assert re.findall(r'<meta name="author" content="([^"]+)">', site["appendix-data.html"]) == ["Jane Smith"]
+    meta = dict(re.findall(r'<meta name="(citation_(?:title|inbook_title|publication_date|publisher|pdf_url))" '
+                           r'content="([^"]+)">', cases))
+    assert meta == {"citation_title": "Cases of Alliance", "citation_inbook_title": "Alliances in Miniature: A Test Volume",
+                    "citation_publication_date": "2020/01/15", "citation_publisher": "Example Academic Press",
+                    "citation_pdf_url": BASE + "downloads/alliances-in-miniature.pdf"}
+    assert re.findall(r'<meta name="citation_author" content="([^"]+)">', cases) == ["Smith, Jane", "Tanaka, Hanako"]
+    assert re.findall(r'<meta name="DC.creator" content="([^"]+)">', cases) == ["Smith, Jane", "Tanaka, Hanako"]
+    assert '<meta name="DC.title" content="Cases of Alliance">' in cases
+    assert '<meta property="og:type" content="article">' in cases
+    assert f'<meta property="og:url" content="{BASE}cases.html">' in cases
+    assert f'<link rel="canonical" href="{BASE}cases.html">' in cases
+    assert f'<link rel="canonical" href="{BASE}">' in site["index.html"]
+    assert '<meta property="og:type" content="book">' in site["index.html"]
+    assert '<link rel="icon" href="icon.svg" type="image/svg+xml">' in cases
+
+
+def test_cite_this_chapter_in_the_books_style_with_bibtex_and_ris(site, mini):
+    cite = re.search(r'<section class="cite-this".*?</section>', site["cases.html"], re.S).group(0)
+    text = " ".join(re.sub(r"<[^>]+>", "", cite).split())
+    # Chicago author-date: the chapter in the edited book, its authors and editor as printed
+    assert "Smith, Jane, and Tanaka Hanako. 2020." in text, text
+    assert "“Cases of Alliance.” In Alliances in Miniature: A Test Volume, edited by Tanaka Hanako." in text, text
+    assert "Example Academic Press" in text and BASE + "cases.html" in text
+    bib = (mini.html / "cite" / "cases.bib").read_text(encoding="utf-8")
+    assert bib.startswith("@incollection{sec-cases,")
+    assert "author = {Smith, Jane and Tanaka, Hanako}" in bib and "editor = {Tanaka, Hanako}" in bib
+    assert "booktitle = {{Alliances in Miniature: A Test Volume}}" in bib and "year = {2020}" in bib
+    ris = (mini.html / "cite" / "cases.ris").read_bytes().decode("utf-8")
+    assert ris.startswith("TY  - CHAP\r\n") and "AU  - Smith, Jane\r\nAU  - Tanaka, Hanako\r\n" in ris
+    assert "T2  - Alliances in Miniature: A Test Volume\r\n" in ris and ris.endswith("ER  - \r\n")
+    assert 'href="cite/cases.bib" download' in cite and 'href="cite/cases.ris" download' in cite
+
+
+def test_downloads_are_the_books_own_pdf_and_epub(site, mini):
+    for name, built in (("alliances-in-miniature.pdf", mini.pdf), ("alliances-in-miniature.epub", mini.epub)):
+        assert (mini.html / "downloads" / name).read_bytes() == built.read_bytes()
+        assert f'<a href="downloads/{name}" download>' in site["cases.html"]
+
+
+def test_html_alone_links_no_download(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    (root / "build").mkdir()
+    (root / "build" / "alliances-in-miniature.epub").write_bytes(b"an EPUB built earlier")   # possibly stale
+    result = run_cli("html", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    page = (root / "build" / "html" / "cases.html").read_text(encoding="utf-8")
+    assert "downloads/" not in page and "citation_pdf_url" not in page
+    assert not (root / "build" / "html" / "downloads").exists()
+
+
+def test_sitemap_404_and_icon(site, mini):
+    sitemap = (mini.html / "sitemap.xml").read_text(encoding="utf-8")
+    locs = re.findall(r"<loc>([^<]+)</loc>", sitemap)
+    assert locs == [BASE, BASE + "preface.html", BASE + "origins.html", BASE + "cases.html",
+                    BASE + "appendix-data.html", BASE + "bibliography.html"]
+    assert "<lastmod>2020-01-15</lastmod>" in sitemap
+    missing = site["404.html"]
+    assert f'<base href="{BASE}">' in missing and "Page not found" in missing
+    assert "data-pagefind-body" not in missing                   # the 404 page is not found by search
+    icon = (mini.html / "icon.svg").read_text(encoding="utf-8")
+    assert ">A</text>" in icon                                   # "Alliances in Miniature"
+
+
+def test_url_in_book_yml_must_be_a_web_address(tmp_path):
+    from build_book.config import load_config
+
+    for value, ok in (("https://example.org/book/", True), ("http://example.org", True),
+                      ("ftp://example.org/", False), ("example.org/book", False), ("javascript:alert(1)", False)):
+        (tmp_path / "book.yml").write_text(f"title: T\nurl: {value}\nchapters: []\n", encoding="utf-8")
+        config, diags = load_config(tmp_path)
+        bad = [d for d in diags if "'url'" in d.message]
+        assert (not bad) == ok, (value, diags)
+        if ok:
+            assert config.url == value
+    # a Quarto book's site-url is the same thing
+    from build_book.config import load_quarto_config
+
+    (tmp_path / "book.yml").unlink()
+    (tmp_path / "index.qmd").write_text("# Hi\n", encoding="utf-8")
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: Q\n  site-url: https://example.org/q/\n"
+                                          "  chapters: [index.qmd]\n", encoding="utf-8")
+    config, diags = load_quarto_config(tmp_path)
+    assert config.url == "https://example.org/q/" and diags == []
+
+
+def test_person_names_for_metadata():
+    assert website.person("KUBO Fumiaki").inverted == "Kubo, Fumiaki"
+    assert website.person("KUBO Fumiaki").csl() == {"literal": "Kubo Fumiaki"}
+    assert website.person("Jane Smith").csl() == {"family": "Smith", "given": "Jane"}
+    assert website.person("Ludwig van Beethoven").inverted == "van Beethoven, Ludwig"
+    assert website.person("FY2011 US Study Group").inverted == "FY2011 US Study Group"
+    assert website.person("Plato").inverted == "Plato"
+
+
+def test_japanese_runs_are_indexed_with_their_suffixes():
+    page = '<p>The treaty (<span lang="ja">安全保障条約</span>) of 1960</p>'
+    assert website._findable(page) == ('<p>The treaty (<span lang="ja">安全保障条約 全保障条約 保障条約 障条約 条約</span>)'
+                                       " of 1960</p>")
+
+
+def test_axe_core_finds_no_violation_on_any_page_of_the_volume_light_or_dark(volume):
+    report = node_tool("axe.mjs", str(volume.html))
+    assert report["pages"] == len(list(volume.html.glob("*.html")))
+    assert report["violations"] == [], json.dumps(report["violations"], indent=1, ensure_ascii=False)[:4000]
+
+
+def test_search_finds_english_and_japanese_terms_in_the_volume(volume):
+    assert (volume.html / "pagefind" / "pagefind.js").is_file()
+    found = node_tool("search.mjs", str(volume.html), "Okinawa", "安全保障", "相互協力", "Tomodachi",
+                      "zzyzxnotaword")
+    assert "japan-us.html" in found["Okinawa"]
+    assert "japan-us.html" in found["安全保障"]         # inside 日米安全保障条約: Japanese has no spaces
+    assert "japan-us.html" in found["相互協力"]
+    assert "japan-us.html" in found["Tomodachi"]
+    assert found["zzyzxnotaword"] == []

@@ -39,8 +39,9 @@ def anchors(text: str) -> Anchors:
     return parser
 
 
-def broken_links(pages: dict[str, str]) -> list[str]:
-    """Internal links (page#id, #id) among ``pages`` (name -> markup) that lead nowhere."""
+def broken_links(pages: dict[str, str], folder: Path | None = None) -> list[str]:
+    """Internal links (page#id, #id) among ``pages`` (name -> markup) that lead nowhere. A link to a
+    file that is not a page (a download, a citation file) must name a file in ``folder``, when given."""
     parsed = {name: anchors(text) for name, text in pages.items()}
     broken = []
     for name, page in parsed.items():
@@ -49,6 +50,10 @@ def broken_links(pages: dict[str, str]) -> list[str]:
                 continue
             target, _, fragment = href.partition("#")
             target = target or name
+            if target not in parsed and not target.endswith((".html", ".xhtml")):
+                if folder is not None and not (folder / target).is_file():
+                    broken.append(f"{name}: {href} (no file {target})")
+                continue
             if target not in parsed:
                 broken.append(f"{name}: {href} (no page {target})")
             elif fragment and fragment not in parsed[target].ids:
@@ -76,8 +81,29 @@ def nu_validate(folder: Path) -> subprocess.CompletedProcess:
 
 
 def text_of(markup: str) -> str:
-    """The reader-visible text of a page, tags removed and spaces collapsed."""
+    """The reader-visible text of a page, tags removed and spaces collapsed (without the web edition's
+    pop-ups, which are shown only on hover or focus and repeat a note or a reference)."""
     import html
     import re
 
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", markup)))
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", without_popups(markup))))
+
+
+def without_popups(markup: str) -> str:
+    """``markup`` less every <span class="pop" ...>...</span> (nested spans and all)."""
+    import re
+
+    out, at = [], 0
+    for start in [m.start() for m in re.finditer(r'<span class="pop"[ >]', markup)]:
+        if start < at:
+            continue
+        depth, pos = 0, start
+        for tag in re.finditer(r"<(/?)span\b[^>]*>", markup[start:]):
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                pos = start + tag.end()
+                break
+        out.append(markup[at:start])
+        at = pos
+    out.append(markup[at:])
+    return "".join(out)

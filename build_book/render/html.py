@@ -1,4 +1,15 @@
-"""The HTML edition: a multi-page site for the web (``build/html/``)."""
+"""The HTML edition: a multi-page site for the web (``build/html/``).
+
+The pages are rendered from the templates in ``templates/html/``; site.py adds what makes them a
+published web edition (pop-ups, alt text, citation files, the search index, the sitemap). The order:
+
+1. the chapter fragments, relinked across pages, with accessible back-links, alt text and pop-ups;
+2. the downloads (the PDF and EPUB of this build), copied into ``downloads/``; the chapters'
+   citations (``cite/``);
+3. every page, with its metadata (``citation_*``, Dublin Core, Open Graph, canonical link);
+4. the stylesheet with the book's fonts cut to the characters the pages use, the images, the icon,
+   ``404.html``, ``sitemap.xml`` (with ``url:``), the script and the full-text index (Pagefind).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +19,18 @@ from pathlib import Path
 from markupsafe import Markup
 
 from .. import fonts, math, templating
-from . import RenderContext
+from . import RenderContext, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
-INDEX, BIBLIOGRAPHY, BOOK_INDEX = "index.html", "bibliography.html", "genindex.html"
+INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
+SCRIPT = "site.js"
+SCRIPT_TAG = f'<script src="{SCRIPT}" defer></script>'   # the one script of the site: build_book's own, never an author's
 
 
 def render(ctx: RenderContext) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
+    config = book.config
     out = ctx.destination / "html"
     out.mkdir()
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=False, edition="html")
@@ -25,37 +39,183 @@ def render(ctx: RenderContext) -> list[Path]:
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof)
     link_bodies(views, book, where)
-    pages = [(INDEX, "html/index.html.j2", {"page_title": book.config.title})]
+    for rel, source in local_images(book).items():     # first: the alt text reads SVG figures' descriptions
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(image_data(source))
+    references = str(references_html(ctx.prepared))
+    entries = site.reference_entries(references)
+    for view in views:
+        body = site.figure_alts(site.backlinks(str(view.body_html)), out)
+        # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
+        view.body_html = Markup(site.popups(body, {**entries, **site.reference_entries(body)}))
+
+    base = config.url.rstrip("/") + "/" if config.url else ""
+    downloads = _downloads(ctx, out)
+    pdf = next((d for d in downloads if d["kind"] == "pdf"), None)
+    search = site.pagefind_binary() is not None
+    book_meta = {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
+                 "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
+    citations = site.chapter_citations(
+        [{"id": view.id, "title": view.title, "authors": [a.name for a in view.authors or book.book_authors],
+          "url": base + view.href if base else ""} for view in views],
+        book_meta, config.csl, root, ctx.prepared.cache, ctx.prepared.jobs)
+    (out / "cite").mkdir()
+    common = {"downloads": downloads, "search": search, "script_tag": Markup(SCRIPT_TAG), "meta": [],
+              "open_graph": [], "canonical": "", "description": "", "base_href": "",
+              "page_authors": book.book_authors or book.editors, "indexed": True}
+
+    def page_meta(name: str, title: str, kind: str, description: str = "") -> dict:
+        og = [("og:title", title), ("og:type", kind), ("og:site_name", config.title)]
+        if base:
+            og.append(("og:url", base + ("" if name == INDEX else name)))
+        if description:
+            og.append(("og:description", description))
+        og.append(("og:locale", config.lang.replace("-", "_")))
+        return {"open_graph": og, "canonical": base + ("" if name == INDEX else name) if base else "",
+                "description": description}
+
+    kind_of_book = "A book" if book.book_authors and not book.editors else "An edited volume"
+    cover = config.subtitle or (f"{kind_of_book} published by {config.publisher}" if config.publisher else "")
+    pages = [(INDEX, "html/index.html.j2", {
+        "page_title": config.title, **page_meta(INDEX, config.title, "book", cover),
+        "meta": _dublin_core(config.title, [p.name for p in book.book_authors or book.editors], config,
+                             "author" if book.book_authors else "editor")})]
     for position, view in enumerate(views):
+        cite = citations[view.id]
+        stem = view.href.removesuffix(".html")
+        (out / "cite" / f"{stem}.bib").write_text(cite.bibtex, encoding="utf-8")
+        (out / "cite" / f"{stem}.ris").write_text(cite.ris, encoding="utf-8", newline="")
+        abstract = view.chapter.abstract or ""
+        authors = view.authors or book.book_authors   # a monograph's chapters are its authors'
         pages.append((view.href, "html/chapter.html.j2", {
             "view": view, "page_title": view.full_title,
             "prev": views[position - 1] if position else None,
             "next": views[position + 1] if position + 1 < len(views) else None,
+            "page_authors": view.authors or book.book_authors or book.editors,
+            "citation": {"html": Markup(cite.html), "bib_href": f"cite/{stem}.bib",
+                         "ris_href": f"cite/{stem}.ris"},
+            **page_meta(view.href, view.full_title, "article", abstract),
+            "meta": _scholar(view, authors, book_meta, config, base, pdf) + _dublin_core(
+                view.title, [a.name for a in authors], config, "author", part_of=book_meta["title"],
+                identifier=base + view.href if base else ""),
         }))
     if context["book_bibliography"]:
-        refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
+        refs = relink(references, where, BIBLIOGRAPHY)
         pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
-            "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
+            "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None,
+            **page_meta(BIBLIOGRAPHY, "Bibliography", "website")}))
     if context["book_index"]:
-        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index"}))
+        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index",
+                                                              **page_meta(BOOK_INDEX, "Index", "website")}))
+    pages.append((NOT_FOUND, "html/404.html.j2", {"page_title": "Page not found", "indexed": False,
+                                                   "base_href": base}))
     for name, template, extra in pages:
-        html = templating.render(root, template, page=name, **context, **extra)
+        html = templating.render(root, template, page=name, **context, **{**common, **extra})
         (out / name).write_text(html, encoding="utf-8")
+
     css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
-    japanese = fonts.japanese_characters(p.read_text(encoding="utf-8") for p in out.glob("*.html"))
-    font = fonts.subset(japanese, root, flavor="woff")
-    if font is not None:
-        (out / "fonts").mkdir()
-        shutil.copyfile(font.path, out / "fonts" / "japanese.woff")
-        css += "\n" + fonts.font_face_css(font, "fonts/japanese.woff")
-    math_font = math.web_font((p.read_text(encoding="utf-8") for p in out.glob("*.html")), root, "woff2")
+    texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
+    css += _fonts(out, root, texts)
+    math_font = math.web_font(texts, root, "woff2")
     if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
         (out / "fonts").mkdir(exist_ok=True)
         (out / "fonts" / "math.woff2").write_bytes(math_font[0])
         css += "\n" + math_font[1]
     (out / "style.css").write_text(css, encoding="utf-8")
-    for rel, source in local_images(book).items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(image_data(source))
+    (out / "icon.svg").write_text(site.icon(config.title), encoding="utf-8")
+    if base:
+        (out / "sitemap.xml").write_text(site.sitemap(base, [n for n, _, _ in pages if n != NOT_FOUND], config.date
+                                                      if len(config.date) == 10 else ""), encoding="utf-8")
+    if search:
+        # build_book's own script, never a book's override: no script of an author's reaches the site
+        shutil.copyfile(templating.PACKAGE_TEMPLATES / "html" / SCRIPT, out / SCRIPT)
+        try:
+            site.search_index(out)
+        except site.SearchIndexError as exc:
+            from ..diagnostics import Location, warning
+            ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({exc})",
+                                           Location("book.yml"), "run the build again; report it if it persists"))
     return [out]
+
+
+def _fonts(out: Path, root: Path, texts: list[str]) -> str:
+    """The book's Latin faces and the Japanese glyphs as WOFF2 subsets in fonts/; their @font-face rules."""
+    css = ""
+    japanese = fonts.japanese_characters(texts)
+    font = fonts.subset(japanese, root, flavor="woff2")
+    faces = fonts.latin_subsets(fonts.latin_characters(site.plain(t) for t in texts), root)
+    if font is not None or faces:
+        (out / "fonts").mkdir()
+    if faces:
+        for face in faces:
+            shutil.copyfile(face.font.path, out / "fonts" / fonts.latin_file_name(face))
+        css += "\n" + fonts.latin_face_css(faces, "fonts")
+        css += f':root {{ --serif: "{fonts.LATIN_FAMILY}", ' + "var(--serif-fallback); }\n"
+    if font is not None:
+        shutil.copyfile(font.path, out / "fonts" / "japanese.woff2")
+        css += "\n" + fonts.font_face_css(font, "fonts/japanese.woff2")
+    return css
+
+
+DOWNLOADS = (("pdf", ".pdf", "application/pdf", "PDF (print edition)"),
+             ("epub", ".epub", "application/epub+zip", "EPUB (e-book)"))
+
+
+def _downloads(ctx: RenderContext, out: Path) -> list[dict]:
+    """The PDF and EPUB this build made (``all``; a proof round), copied into ``downloads/``. The web
+    edition depends on the sources alone: ``html`` by itself links neither, even if ``build/`` holds
+    them from an earlier build (they may be older than the pages)."""
+    found = []
+    slug = ctx.book.config.slug
+    for kind, ext, mime, label in DOWNLOADS:
+        name = f"{slug}{ext}"
+        # all: in this build's staging folder; a proof: beside the proof's web edition
+        for candidate in (ctx.destination.parent / kind / name, ctx.destination.parent / name):
+            if candidate.is_file():
+                (out / "downloads").mkdir(exist_ok=True)
+                shutil.copyfile(candidate, out / "downloads" / name)
+                found.append({"kind": kind, "href": f"downloads/{name}", "type": mime, "label": label,
+                              "size": _size(candidate.stat().st_size)})
+                break
+    return found
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{max(1, round(n / 1000))} kB"
+
+
+def _scholar(view, authors, book_meta: dict, config, base: str, pdf: dict | None) -> list[tuple[str, str]]:
+    """Google Scholar's citation_* tags for a chapter in an edited book."""
+    meta = [("citation_title", view.title)]
+    meta += [("citation_author", site.person(a.name).inverted) for a in authors]
+    meta.append(("citation_inbook_title", book_meta["title"]))
+    meta += [("citation_editor", site.person(e).inverted) for e in book_meta["editors"]]
+    if config.date:
+        meta.append(("citation_publication_date", config.date.replace("-", "/")))
+    if config.publisher:
+        meta.append(("citation_publisher", config.publisher))
+    meta.append(("citation_language", config.lang))
+    if base:
+        meta.append(("citation_abstract_html_url", base + view.href))
+        if pdf:
+            meta.append(("citation_pdf_url", base + pdf["href"]))
+    return meta
+
+
+def _dublin_core(title: str, creators: list[str], config, role: str, part_of: str = "",
+                 identifier: str = "") -> list[tuple[str, str]]:
+    meta = [("DC.title", title)]
+    meta += [("DC.creator" if role == "author" else "DC.contributor", site.person(c).inverted) for c in creators]
+    if config.publisher:
+        meta.append(("DC.publisher", config.publisher))
+    if config.date:
+        meta.append(("DC.date", config.date))
+    meta += [("DC.language", config.lang), ("DC.type", "Text")]
+    if part_of:
+        meta.append(("DC.relation", part_of))
+    if config.rights:
+        meta.append(("DC.rights", config.rights))
+    if identifier or config.url:
+        meta.append(("DC.identifier", identifier or config.url))
+    return meta

@@ -1,0 +1,87 @@
+// Run axe-core over every page of a built web edition, in headless Chromium, in light and dark mode.
+//
+//   node scripts/axe.mjs build/html [--chromium /usr/bin/chromium] [--tools .tools/node_modules]
+//
+// The site is served over http from a tiny local server (so scripts and fetch behave as on the web).
+// Prints one JSON object: {"pages": N, "violations": [{page, scheme, id, impact, help, nodes: [...]}]}.
+// Exit status 0 whatever axe finds (the caller judges); 2 on a usage error or when a tool is missing.
+import { createServer } from "node:http";
+import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
+import { join, extname, resolve, relative, sep } from "node:path";
+import { createRequire } from "node:module";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args.splice(at, 2)[1] : fallback;
+};
+const chromium = option("--chromium", "/usr/bin/chromium");
+const tools = resolve(option("--tools", new URL("../.tools/node_modules", import.meta.url).pathname));
+const site = args[0] && resolve(args[0]);
+if (!site || !existsSync(site)) {
+  console.error("usage: node scripts/axe.mjs SITE_FOLDER [--chromium PATH] [--tools NODE_MODULES]");
+  process.exit(2);
+}
+const require = createRequire(join(tools, "noop.js"));
+let puppeteer, axeSource;
+try {
+  puppeteer = require("puppeteer-core");
+  axeSource = readFileSync(join(tools, "axe-core", "axe.min.js"), "utf8");
+} catch (e) {
+  console.error(`missing tool: ${e.message}`);
+  process.exit(2);
+}
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
+  ".mjs": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
+  ".woff": "font/woff", ".woff2": "font/woff2", ".json": "application/json", ".xml": "application/xml",
+  ".pdf": "application/pdf", ".epub": "application/epub+zip", ".wasm": "application/wasm" };
+
+function pages(folder) {
+  const found = [];
+  for (const name of readdirSync(folder)) {
+    const path = join(folder, name);
+    if (statSync(path).isDirectory()) {
+      if (!name.startsWith("pagefind")) found.push(...pages(path));
+    } else if (name.endsWith(".html")) found.push(path);
+  }
+  return found.sort();
+}
+
+const server = createServer((req, res) => {
+  const path = join(site, decodeURIComponent(new URL(req.url, "http://x").pathname));
+  if (!path.startsWith(site) || !existsSync(path) || statSync(path).isDirectory()) {
+    res.writeHead(404); res.end("not found"); return;
+  }
+  res.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
+  res.end(readFileSync(path));
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+const violations = [];
+const list = pages(site);
+try {
+  const page = await browser.newPage();
+  for (const file of list) {
+    const rel = relative(site, file).split(sep).join("/");
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+      await page.goto(base + rel, { waitUntil: "load" });
+      await page.evaluate(axeSource);
+      const result = await page.evaluate(async () =>
+        await window.axe.run(document, { resultTypes: ["violations"] }));
+      for (const v of result.violations) {
+        violations.push({ page: rel, scheme, id: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.map((n) => ({ target: n.target.join(" "), html: n.html.slice(0, 200),
+            summary: n.failureSummary })) });
+      }
+    }
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(JSON.stringify({ pages: list.length, violations }, null, 1));

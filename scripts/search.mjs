@@ -1,0 +1,70 @@
+// Search a built web edition as a reader would: serve it over http, type each query into the search box
+// of its title page in headless Chromium, and print the links of the results the page shows.
+//
+//   node scripts/search.mjs build/html QUERY... [--chromium /usr/bin/chromium] [--tools .tools/node_modules]
+//
+// Prints {"QUERY": ["page.html", ...], ...} (the pages, relative to the site). Exit status 2 when a tool
+// is missing or the site has no search box.
+import { createServer } from "node:http";
+import { readFileSync, statSync, existsSync } from "node:fs";
+import { join, extname, resolve } from "node:path";
+import { createRequire } from "node:module";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args.splice(at, 2)[1] : fallback;
+};
+const chromium = option("--chromium", "/usr/bin/chromium");
+const tools = resolve(option("--tools", new URL("../.tools/node_modules", import.meta.url).pathname));
+const [siteArg, ...queries] = args;
+const site = siteArg && resolve(siteArg);
+if (!site || !existsSync(site) || !queries.length) {
+  console.error("usage: node scripts/search.mjs SITE_FOLDER QUERY... [--chromium PATH] [--tools NODE_MODULES]");
+  process.exit(2);
+}
+let puppeteer;
+try {
+  puppeteer = createRequire(join(tools, "noop.js"))("puppeteer-core");
+} catch (e) {
+  console.error(`missing tool: ${e.message}`);
+  process.exit(2);
+}
+const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
+  ".svg": "image/svg+xml", ".woff2": "font/woff2", ".json": "application/json", ".wasm": "application/wasm" };
+const server = createServer((req, res) => {
+  const path = join(site, decodeURIComponent(new URL(req.url, "http://x").pathname));
+  if (!path.startsWith(site) || !existsSync(path) || statSync(path).isDirectory()) {
+    res.writeHead(404); res.end(); return;
+  }
+  res.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
+  res.end(readFileSync(path));
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const base = `http://127.0.0.1:${server.address().port}/`;
+const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+const found = {};
+let status = 0;
+try {
+  const page = await browser.newPage();
+  await page.goto(base + "index.html", { waitUntil: "load" });
+  if (!(await page.$("#search-input:not([hidden] *)"))) {
+    console.error("the page has no visible search box");
+    status = 2;
+  } else {
+    for (const query of queries) {
+      await page.$eval("#search-input", (input) => { input.value = ""; });
+      await page.type("#search-input", query);
+      await page.waitForFunction((q) => document.getElementById("search-results").getAttribute("data-query") === q,
+        { timeout: 20000 }, query);
+      found[query] = await page.$$eval("#search-results li a", (links, root) =>
+        links.map((a) => a.href.replace(root, "")), base);
+    }
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(JSON.stringify(found));
+process.exit(status);
