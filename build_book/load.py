@@ -12,7 +12,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
@@ -90,13 +90,15 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
-        _give_ids(draft["blocks"], draft["label"], used_ids)
+        given = _give_ids(draft["blocks"], draft["label"], used_ids)
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
             status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=Targets.of(draft["blocks"])))
+            author_locations=draft["meta_marks"], targets=_targets(source, draft),
+            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, _digest(source.padded),
+                                    ref.path, given)))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
         chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
@@ -115,6 +117,7 @@ class _Source:
     body_line: int = 1
     diagnostics: list = field(default_factory=list)
     doc: dict | None = None
+    cache: Path | None = None     # the parse cache it was read from or stored in
     sources: SourceMap = field(default_factory=SourceMap)
 
     @property
@@ -194,7 +197,8 @@ def _load_chapter(source: _Source):
         return None, diags
     blocks = source.doc["blocks"]
     sources = source.sources
-    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+    facts = _facts(source)
+    if facts is None and depth(blocks, MAX_DEPTH) > MAX_DEPTH:
         diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
@@ -223,11 +227,44 @@ def _load_chapter(source: _Source):
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
     return {
-        "label": label, "title": title, "numbered": numbered, "blocks": blocks,
+        "label": label, "title": title, "numbered": numbered, "blocks": blocks, "facts": facts,
         "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
         "status": meta.get("status", ""), "sources": sources,
         "meta_marks": meta.get("__marks__", {}),
     }, diags
+
+
+# What the loader learns from walking a chapter's document, which depends on that document alone: kept
+# beside the parse cache (by the same digest), so that an unchanged chapter is not walked for it again.
+FACTS_FORMAT = "build_book-ast-facts 1"
+FACTS_FOLDER = "ast-facts"
+
+
+def _facts(source: _Source) -> dict | None:
+    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its Targets), or None."""
+    if source.cache is None:
+        return None
+    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _digest(source.padded), FACTS_FORMAT)
+    try:
+        facts = json.loads(text) if text is not None else None
+        if facts is not None:
+            if facts["version"] != cachefile.version_key():
+                return None
+            Targets(**facts["targets"])
+        return facts
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _targets(source: _Source, draft: dict) -> Targets:
+    if draft["facts"] is not None:
+        return Targets(**draft["facts"]["targets"])
+    targets = Targets.of(draft["blocks"])    # _give_ids changes heading ids only, which Targets does not hold
+    if source.cache is not None:
+        cachefile.put(source.cache.parent / FACTS_FOLDER, _digest(source.padded),
+                      json.dumps({"version": cachefile.version_key(), "targets": asdict(targets)},
+                                 ensure_ascii=False), FACTS_FORMAT)
+    return targets
 
 
 def _split_front_matter(text: str, path: str):
@@ -279,6 +316,7 @@ def _split_front_matter(text: str, path: str):
     return values, body, body_line, diags
 
 
+CHAPTER_DIGEST = "build_book-chapter-digest 1"
 AST_FORMAT = "build_book-ast 2"  # the first line of a cache entry: format, source digest, checksum
 
 
@@ -314,10 +352,12 @@ def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> 
     for source in sources:
         key = _digest(source.padded)
         used.add(key)
+        source.cache = cache
         source.doc = _cached(cache, key)
         if source.doc is None:
             todo.append(source)
     cachefile.prune(cache, used)
+    cachefile.prune(cache.parent / FACTS_FOLDER, used)
     if not todo:
         return
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))
@@ -372,9 +412,10 @@ def normal_label(label: str) -> str:
     return label
 
 
-def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
+def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> list[str]:
     """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
-    heading without one, wherever it stands."""
+    heading without one, wherever it stands; returns the ids given (they depend on the chapters before)."""
+    given = []
     for node in elements(blocks):
         at = ATTR_AT.get(node["t"])
         if at is None:
@@ -390,4 +431,6 @@ def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
                 n += 1
                 candidate = f"{base}-{n}"
             attr[0] = candidate
+            given.append(candidate)
         used.add(attr[0])
+    return given

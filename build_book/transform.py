@@ -380,7 +380,9 @@ class _Plan:
         if self.cited[chapter.index]:
             before, known = self.citations(chapter.index)
             citations = [self.citing, before, known, self._entries(known), [self.items.get(k) for k in known]]
-        return cachefile.digest(self.common, pandoc.document(chapter.blocks), labels, files, citations)
+        # the chapter's digest stands for its blocks (digesting the blocks themselves takes longer)
+        blocks = chapter.digest or pandoc.document(chapter.blocks)
+        return cachefile.digest(self.common, blocks, labels, files, citations)
 
     def _entries(self, keys: list[str]) -> list:
         entries = self.book.bibliography.entries

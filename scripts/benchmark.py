@@ -10,8 +10,12 @@ the same run:
 
     check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
     check after a one-word edit in one chapter; PDF rows with --pdf (slow; BUILD_BOOK_PDF_PIECES=1 in the
-    environment times the PDF laid out in pieces), among them a book twice the size, cold; the time from a saved edit
-    to the rebuilt page under `serve` once that command exists ("n/a" until then).
+    environment times the PDF laid out in pieces), among them a book twice the size, cold; and the time from
+    saving an edited chapter to the reload event reaching an open page under a real `serve` (an HTTP client
+    on its event stream, as the browser's script is), with the server's own rebuild time beside it.
+
+build_book's own modules are compiled to bytecode first (as an installed copy is), so that a setting such
+as PYTHONDONTWRITEBYTECODE does not make every run compile them again.
 
     .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
 
@@ -181,12 +185,16 @@ def main() -> int:
     parser.add_argument("--pdf", action="store_true", help="time the PDF too (slow)")
     parser.add_argument("--keep", type=Path, help="write the synthetic book here and keep it")
     args = parser.parse_args()
+    import compileall
+    import importlib.util
+    compileall.compile_dir(str(Path(importlib.util.find_spec("build_book").origin).parent), quiet=1)
     root = args.keep or Path(tempfile.mkdtemp(prefix="build_book-bench-")) / "book"
     if root.exists():
         shutil.rmtree(root)
     files = make_book(root, args.words, args.entries, args.chapters)
     words = sum(len((root / f).read_text().split()) for f in files)
     cites = sum((root / f).read_text().count("[@") for f in files)
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"synthetic book: {words:,} words in {len(files)} chapters, {args.entries:,} bibliography entries, "
           f"{cites:,} citations; {os.cpu_count()} cores, --jobs {args.jobs or 'default'}; "
           f"median of {args.repeat} runs", flush=True)
@@ -261,8 +269,24 @@ def main() -> int:
             print(result.stdout[-2000:], result.stderr[-2000:])
     if not args.pdf:
         print(f"  {'PDF rows':30s}   skipped (run with --pdf)")
-    print(f"  {'serve, save to reloaded page':30s}   " + ("not measured yet" if has_command("serve") else
-                                                            "n/a (no serve command)"))
+    name = "serve, save to reloaded page"
+    if has_command("serve"):
+        from build_book.serve import measure_save_to_reload
+        runs = []
+        try:
+            for _ in range(args.repeat):
+                runs.append(measure_save_to_reload(root, files[len(files) // 2]))
+        except Exception as exc:  # noqa: BLE001 (a script to read: say what went wrong and go on)
+            print(f"  {name:30s}   failed: {type(exc).__name__}: {exc}")
+            failed = True
+        if runs:
+            client = statistics.median(r["client"] for r in runs)
+            build = statistics.median(r["build"] for r in runs)
+            print(f"  {name:30s} {client:7.2f} s {client / base['chapter'][0]:8.2f}x {'':>8s} {'':>9s}  chapter"
+                  f"  (the server's rebuild: {build:.2f} s)")
+    else:
+        print(f"  {name:30s}   n/a (no serve command)")
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     shutil.rmtree(out, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(root.parent, ignore_errors=True)

@@ -94,7 +94,7 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
     if memory not in prepared.fragments:
         folder = prepared.cache / f"fragments-{key}" if prepared.cache else None
         if "conditional" not in prepared.fragments:   # found once per build, in the documents as read
-            prepared.fragments["conditional"] = {c.index for c in book.chapters if quarto.conditional(c.blocks)}
+            prepared.fragments["conditional"] = {c.index for c in book.chapters if c.targets.conditional}
         apart = prepared.fragments["conditional"]
         keys = {c.index: cachefile.digest(prepared.keys.get(c.index) or c.index, key,
                                           *([edition] if c.index in apart else [])) for c in book.chapters}
