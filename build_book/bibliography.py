@@ -455,19 +455,34 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
     is exactly what this file and this pandoc give and the rest is JSON, so a truncated, corrupted or
     swapped stamp just means checking the file again.
     """
+    import json
+
     from . import pandoc
 
     diags = []
+    printing: set[str] = set()
     for rel in paths:
         path = sandbox.inside(root, rel)
         if path is None or not sandbox.is_file(path):
             continue
         try:
-            read = _read_file(rel, _text(path, rel)[0], cache)
+            text = _text(path, rel)[0]
+            read = _read_file(rel, text, cache)
         except OSError:
             continue  # unreadable: reported when the bibliography is loaded
         if read.unsafe_for_pandoc:
             continue
+        # what check_printing found in this file as this pandoc reads it (a function of the two)
+        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing")
+        printing.add(key)
+        found = cachefile.get_text(cache / PRINTING_FOLDER, key, READ_FORMAT)
+        if found is not None:
+            try:
+                diags += [Diagnostic(severity, code, message, Location(*loc), hint)
+                          for severity, code, message, loc, hint in json.loads(found)]
+                continue
+            except (ValueError, TypeError):
+                pass
         try:
             items = _csl_json(path, cache)
         except pandoc.PandocTimeout as exc:
@@ -487,8 +502,16 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
                                "use {braces} around values"))
             continue
         if items is not None:
-            diags += check_printing(read.entries, items)
+            found = check_printing(read.entries, items)
+            diags += found
+            cachefile.put(cache / PRINTING_FOLDER, key, json.dumps(
+                [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
+                 for d in found], ensure_ascii=False), READ_FORMAT)
+    cachefile.prune(cache / PRINTING_FOLDER, printing)
     return diags
+
+
+PRINTING_FOLDER = "bib-printing"
 
 
 def _csl_json(path: Path, cache: Path) -> list | None:

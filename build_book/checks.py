@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, cache, house_style, images, sandbox, sanitize, styles, templating, quarto
+from . import bibliography, cache, images, sandbox, sanitize, styles, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -42,8 +43,12 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += images.check(book)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
     diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
-    diags += templating.check_templates(book.config.root)
-    diags += house_style.check(book)
+    if os.path.lexists(book.config.root.resolve() / "templates"):   # (templating.BOOK_TEMPLATES) only a book
+        from . import templating                                  # with template overrides needs jinja2 here
+        diags += templating.check_templates(book.config.root)
+    if book.config.style:       # house_style.py (many patterns to compile) is imported only for a book with one
+        from . import house_style
+        diags += house_style.check(book)
     return diags
 
 

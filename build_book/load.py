@@ -66,7 +66,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             listed.add(ref.path)
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
-    sources = [_read_chapter(root, ref) for ref in refs]
+    scanned: set[str] = set()
+    sources = [_read_chapter(root, ref, scanned) for ref in refs]
+    cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
     with ThreadPoolExecutor(max_workers=2) as background:
         parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
@@ -90,7 +92,13 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
-        given = _give_ids(draft["blocks"], draft["label"], used_ids)
+        facts = draft["facts"]
+        if facts is not None and facts.get("ids") is not None and not draft["label_changed"]:
+            given = []                   # every id is as written: nothing to give, nothing to walk for
+            used_ids.update(facts["ids"])
+        else:
+            given, ids = _give_ids(draft["blocks"], draft["label"], used_ids)
+            draft["ids"] = None if draft["label_changed"] else ids
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
@@ -126,7 +134,7 @@ class _Source:
         return "\n" * (self.body_line - 1) + self.body
 
 
-def _read_chapter(root: Path, ref) -> _Source:
+def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     path = sandbox.inside(root, ref.path)
     if path is None:
         return _Source(ref, diagnostics=[sandbox.outside(ref.path, ref.location, "chapter file")])
@@ -147,7 +155,7 @@ def _read_chapter(root: Path, ref) -> _Source:
     expanded = quarto.expand(root, ref.path, body, body_line)  # Quarto's includes and shortcodes
     body = expanded.text
     source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)
-    source.sources = scan(body, body_line)
+    source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
@@ -168,8 +176,33 @@ def _read_chapter(root: Path, ref) -> _Source:
     return source
 
 
+SCAN_FORMAT = "build_book-scan 1"
+SCAN_FOLDER = "scan"
+def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
+    """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""
+    from .scan import from_json, to_json
+
+    folder = root / "build" / ".cache" / SCAN_FOLDER
+    key = cachefile.digest(cachefile.version_key(), SCAN_FORMAT, first_line, body)
+    used.add(key)
+    text = cachefile.get_text(folder, key, SCAN_FORMAT)
+    if text is not None:
+        try:
+            return from_json(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass
+    found = scan(body, first_line)
+    cachefile.put(folder, key, json.dumps(to_json(found), ensure_ascii=False), SCAN_FORMAT)
+    return found
+
+
+ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # schema.FORBIDDEN's ASCII part
+
+
 def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic]:
     """Characters no XML edition can carry, each at its line (the first ``most`` of them)."""
+    if text.isascii() and not ASCII_FORBIDDEN.search(text):
+        return []    # the quick answer for most English text (the full pattern is slow to search)
     diags = []
     for n, found in enumerate(schema.FORBIDDEN.finditer(text)):
         if n == most:
@@ -209,6 +242,7 @@ def _load_chapter(source: _Source):
         head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
         blocks.insert(0, head)
         headers = [(0, head)]
+    changed = False    # the title's id as read is not its label
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -218,6 +252,7 @@ def _load_chapter(source: _Source):
         attr, inlines = head["c"][1], head["c"][2]
         title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
+        changed = changed or attr[0] != label
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
@@ -228,6 +263,7 @@ def _load_chapter(source: _Source):
                                "a chapter has one title; make this a section with '## '"))
     return {
         "label": label, "title": title, "numbered": numbered, "blocks": blocks, "facts": facts,
+        "label_changed": changed,
         "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
         "status": meta.get("status", ""), "sources": sources,
         "meta_marks": meta.get("__marks__", {}),
@@ -261,9 +297,10 @@ def _targets(source: _Source, draft: dict) -> Targets:
         return Targets(**draft["facts"]["targets"])
     targets = Targets.of(draft["blocks"])    # _give_ids changes heading ids only, which Targets does not hold
     if source.cache is not None:
+        # ids: every heading's id, when the loader changed none (then it need not walk the chapter again)
         cachefile.put(source.cache.parent / FACTS_FOLDER, _digest(source.padded),
-                      json.dumps({"version": cachefile.version_key(), "targets": asdict(targets)},
-                                 ensure_ascii=False), FACTS_FORMAT)
+                      json.dumps({"version": cachefile.version_key(), "targets": asdict(targets),
+                                  "ids": draft.get("ids")}, ensure_ascii=False), FACTS_FORMAT)
     return targets
 
 
@@ -412,18 +449,25 @@ def normal_label(label: str) -> str:
     return label
 
 
-def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> list[str]:
+def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str] | None]:
     """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
-    heading without one, wherever it stands; returns the ids given (they depend on the chapters before)."""
+    heading without one, wherever it stands. Returns the ids given (they depend on the chapters before),
+    and every heading's id if none was changed or given (else None)."""
     given = []
+    headings: list[str] | None = []
     for node in elements(blocks):
         at = ATTR_AT.get(node["t"])
         if at is None:
             continue
         attr = node["c"][at]
-        attr[0] = normal_label(attr[0])
+        normal = normal_label(attr[0])
+        if normal != attr[0]:
+            attr[0] = normal
+            headings = None
         if node["t"] != "Header":
             continue
+        if not attr[0]:
+            headings = None
         if not attr[0]:
             base = f"{chapter_label}-{slugify(inline_text(node['c'][2]))}"
             candidate, n = base, 1
@@ -433,4 +477,6 @@ def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> list[str]:
             attr[0] = candidate
             given.append(candidate)
         used.add(attr[0])
-    return given
+        if headings is not None:
+            headings.append(attr[0])
+    return given, headings

@@ -61,6 +61,35 @@ class SourceMap:
         return self.cites.get(key, [])
 
 
+def to_json(found: SourceMap) -> dict:
+    """A source map (its ``origins`` aside) as JSON data, for the loader's cache."""
+    return {"labels": found.labels, "cites": found.cites, "images": found.images, "links": found.links,
+            "html_tags": found.html_tags, "attributes": found.attributes, "titles": found.titles,
+            "url_cites": found.url_cites, "note_refs": found.note_refs, "note_defs": found.note_defs,
+            "deepest": found.deepest, "pathological": found.pathological}
+
+
+def from_json(data: dict) -> SourceMap:
+    """The source map :func:`to_json` wrote (positions as tuples again); raises on anything else."""
+    def pos(p) -> Position:
+        line, column = p
+        return (int(line), int(column))
+
+    return SourceMap(
+        labels={k: [pos(p) for p in v] for k, v in data["labels"].items()},
+        cites={k: [pos(p) for p in v] for k, v in data["cites"].items()},
+        images=[(str(t), pos(p)) for t, p in data["images"]],
+        links=[(str(t), pos(p)) for t, p in data["links"]],
+        html_tags=[(str(t), pos(p)) for t, p in data["html_tags"]],
+        attributes=[(str(n), str(v), pos(p)) for n, v, p in data["attributes"]],
+        titles=[int(n) for n in data["titles"]],
+        url_cites={k: pos(p) for k, p in data["url_cites"].items()},
+        note_refs={k: [pos(p) for p in v] for k, v in data["note_refs"].items()},
+        note_defs={k: pos(p) for k, p in data["note_defs"].items()},
+        deepest=(int(data["deepest"][0]), pos(data["deepest"][1])),
+        pathological=[(str(w), int(n), pos(p)) for w, n, p in data["pathological"]])
+
+
 def _blank(match: re.Match) -> str:
     # keep line breaks and columns, drop the content
     return "".join("\n" if ch == "\n" else " " for ch in match.group(0))

@@ -124,7 +124,8 @@ def test_damaged_cache_entries_are_made_again(book, tmp_path):
     damaged = {}
     for stage, how in (("chapters", "truncate"), ("fragments-end-notes", "corrupt"), ("xhtml", "truncate"),
                        ("references", "corrupt"), ("ast", "truncate"), ("ast-facts", "corrupt"),
-                       ("bib-read", "truncate"), ("bib-checks", "corrupt"), ("checks/sanitize", "truncate")):
+                       ("bib-read", "truncate"), ("bib-checks", "corrupt"), ("bib-printing", "truncate"),
+                       ("scan", "corrupt"), ("checks/sanitize", "truncate")):
         entry = sorted((cache / stage).iterdir())[0]
         data = entry.read_bytes()
         damaged[entry] = data
