@@ -249,6 +249,12 @@ def write_html(doc: dict) -> str:
     return _run(json.dumps(doc), "html5", "json", ["--wrap=none"])
 
 
+def write_html_blocks(blocks_json: str) -> str:
+    """:func:`write_html` of a document of blocks given as JSON text (saves parsing and writing it again)."""
+    head = json.dumps({"pandoc-api-version": api_version(), "meta": {}})[:-1]
+    return _run(f'{head}, "blocks": {blocks_json}}}', "html5", "json", ["--wrap=none"])
+
+
 def write_html_many(docs: list[dict]) -> list[str]:
     """Several pandoc JSON documents -> their HTML fragments, from a single pandoc run."""
     if len(docs) <= 1:

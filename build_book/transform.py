@@ -271,6 +271,10 @@ class _Blocks(Mapping):
             self._blocks[number] = json.loads(self._texts[number])
         return self._blocks[number]
 
+    def text(self, number: int) -> str:
+        """The chapter's blocks as JSON text (as cached), without parsing them."""
+        return self._texts[number]
+
     def __iter__(self):
         return iter(self._texts)
 

@@ -111,6 +111,10 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
                 written[chapter.index] = text
 
         def write(chapter: Chapter) -> str:
+            text = getattr(prepared.chapters, "text", None)
+            if text is not None and not footnotes_inline and chapter.index not in apart \
+                    and chapter.index in prepared.chapters:
+                return pandoc.write_html_blocks(text(chapter.index))   # the blocks as they are: no need to parse
             blocks = prepared.chapters.get(chapter.index, [])
             blocks = quarto.for_edition(blocks, edition) if chapter.index in apart else blocks
             # pandoc numbers footnotes per document and lists them at its end: one run per chapter
