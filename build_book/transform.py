@@ -408,10 +408,15 @@ class _Plan:
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
-        blocks = resolve_crossrefs(blocks, book, index)
-        blocks = resolve_file_links(blocks, chapter, book, self.files)
+        # each rewrite only where the chapter holds what it rewrites (cleaning adds none of it)
+        targets = chapter.targets
+        if any(is_crossref(k) for k in targets.cites):
+            blocks = resolve_crossrefs(blocks, book, index)
+        if any(t and not t.startswith("#") and not is_external(t) for t in targets.links):
+            blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
-        blocks = quarto.callouts(blocks)
+        if targets.callouts is not False:
+            blocks = quarto.callouts(blocks)
         if self.cited[number]:
             wrapped = []
             before, known = self.citations(number)
@@ -422,10 +427,8 @@ class _Plan:
             doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
                                   book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
-            blocks = name_order.finish(blocks)
-        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
-            blocks = mark_japanese(blocks)
-        return json.dumps(blocks, ensure_ascii=False)
+            return _finish(book, blocks, True)
+        return _finish(book, blocks, False)
 
     def references(self) -> str:
         """The reference list of every work the book cites, as JSON text of its blocks."""
@@ -436,14 +439,25 @@ class _Plan:
             doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
                                                   self._meta(self.order)),
                                   self.list_sources, self.csl, book.config.root)
-            blocks = name_order.finish([b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"])
-        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
-            blocks = mark_japanese(blocks)
-        return json.dumps(blocks, ensure_ascii=False)
+            return _finish(book, [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
+        return _finish(book, blocks, False)
 
     def _meta(self, keys: list[str]) -> dict:
         nocite = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[_citation(k) for k in keys], []]}]}
         return {"lang": {"t": "MetaString", "c": self.book.config.lang}, "nocite": nocite}
+
+
+def _finish(book: Book, blocks: list, cited: bool) -> str:
+    """The blocks as JSON text, after citeproc (``cited``) with names.py's marks applied, and with runs of
+    Japanese marked (unless the book is in Japanese, Chinese or Korean). Each of these walks the blocks
+    only if its characters occur in their text: most chapters have neither, and the text is written anyway."""
+    text = json.dumps(blocks, ensure_ascii=False)
+    if cited and name_order.MARKS.search(text):
+        blocks = name_order.finish(blocks)
+        text = json.dumps(blocks, ensure_ascii=False)
+    if not book.config.lang.lower().startswith(("ja", "zh", "ko")) and JAPANESE.search(text):
+        text = json.dumps(mark_japanese(blocks), ensure_ascii=False)
+    return text
 
 
 CSL_FOLDER = "csl"
