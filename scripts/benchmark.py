@@ -14,6 +14,11 @@ the same run:
     saving an edited chapter to the reload event reaching an open page under a real `serve` (an HTTP client
     on its event stream, as the browser's script is), with the server's own rebuild time beside it.
 
+Beside the wall time, each row gives the CPU seconds of the whole process tree (build_book, its worker
+processes and every pandoc it ran) and their ratio to plain pandoc's: on a machine other work keeps busy the
+wall times swell, the CPU seconds much less (on an idle machine with N cores a build's wall time is at least
+its CPU seconds / N, plain pandoc's about its CPU seconds: pandoc works on one core).
+
 build_book's own modules are compiled to bytecode first (as an installed copy is), so that a setting such
 as PYTHONDONTWRITEBYTECODE does not make every run compile them again.
 
@@ -130,8 +135,17 @@ def _tree_rss(root_pid: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user and system) of every child process waited for so far, and of theirs."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time, peak memory of the process tree, and the result of ``command``."""
+    """Wall time, peak memory of the process tree, and the result of ``command`` (with ``cpu``: the CPU
+    seconds of its whole process tree, which a busy machine changes far less than the wall time)."""
+    cpu = children_cpu()
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -149,7 +163,9 @@ def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, su
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    return seconds, peak, subprocess.CompletedProcess(command, child.returncode, out, err)
+    result = subprocess.CompletedProcess(command, child.returncode, out, err)
+    result.cpu = children_cpu() - cpu
+    return seconds, peak, result
 
 
 def build_book(args: list[str], root: Path, jobs: int | None) -> list[str]:
@@ -206,15 +222,17 @@ def main() -> int:
     edit = Edits(edited)
 
     def median(command, before=None, cwd=None):
-        times, peaks, result = [], [], None
+        times, peaks, cpus, result = [], [], [], None
         for _ in range(args.repeat):
             if before:
                 before()
             seconds, peak, result = measure(command, cwd)
             times.append(seconds)
             peaks.append(peak)
+            cpus.append(result.cpu)
             if result.returncode != 0:
                 break
+        result.cpu = statistics.median(cpus)
         return statistics.median(times), max(peaks), result
 
     def cold():
@@ -233,8 +251,8 @@ def main() -> int:
     for name, what in (("read", "read every chapter (to JSON)"), ("html", "one-page HTML with citeproc"),
                        ("epub", "EPUB with citeproc"), ("chapter", "the edited chapter alone, HTML with citeproc")):
         seconds, peak, result = base[name]
-        print(f"  {what:48s} {seconds:7.2f} s {peak / 2**20:7.0f} MB" + ("" if result.returncode == 0 else
-                                                                          f"  [exit {result.returncode}]"))
+        print(f"  {what:48s} {seconds:7.2f} s {peak / 2**20:7.0f} MB {result.cpu:7.2f} s CPU"
+              + ("" if result.returncode == 0 else f"  [exit {result.returncode}]"))
     bb = lambda *a: build_book(list(a), root, args.jobs)  # noqa: E731
     tasks = [
         ("check, cold", bb("check"), cold, "read"),
@@ -256,14 +274,17 @@ def main() -> int:
         make_book(double, args.words * 2, args.entries, args.chapters * 2)
         tasks += [("PDF, book twice the size", build_book(["pdf", "-q"], double, args.jobs),
                    lambda: shutil.rmtree(double / "build", ignore_errors=True), "html")]
-    print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s}  baseline")
+    print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s} {'CPU':>8s} "
+          f"{'x pandoc':>9s}  baseline")
     failed = False
     for name, command, before, against in tasks:
         seconds, peak, result = median(command, before)
         b_seconds, b_peak, _ = base[against]
         status = "" if result.returncode == 0 else f"  [exit {result.returncode}]"
+        b_cpu = base[against][2].cpu
         print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak / 2**20:5.0f} MB "
-              f"{peak / max(1, b_peak):8.2f}x  {against}{status}", flush=True)
+              f"{peak / max(1, b_peak):8.2f}x {result.cpu:6.2f} s {result.cpu / max(0.01, b_cpu):8.2f}x  "
+              f"{against}{status}", flush=True)
         if result.returncode != 0:
             failed = True
             print(result.stdout[-2000:], result.stderr[-2000:])
