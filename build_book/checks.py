@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, cache, images, sandbox, sanitize, styles, quarto
+from . import bibliography, cache, images, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -43,6 +43,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += images.check(book)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
     diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
+    diags += svgprint.check(book)
     if os.path.lexists(book.config.root.resolve() / "templates"):   # (templating.BOOK_TEMPLATES) only a book
         from . import templating                                  # with template overrides needs jinja2 here
         diags += templating.check_templates(book.config.root)
@@ -347,8 +348,9 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          f"'{label.title}'; it is printed by its title", loc,
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))
+    referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
     for label in index.of_kind("figure", "table"):
-        if label.id not in referenced:
+        if label.id not in referenced and label.parent is None:   # a sub-figure goes with its figure
             diags.append(warning("label-unreferenced", f"{label.kind} '{label.id}' is never referred to",
                                  label.location, f"refer to it in the text with @{label.id}"))
     return diags

@@ -114,6 +114,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("url-malformed", E, "a web address is malformed"),
     ("url-scheme", W, "a link uses an unusual scheme"),
     ("raw-html", W, "raw HTML is copied into the editions (cleaned of anything unsafe)"),
+    ("raw-tex-dropped", W, "raw TeX (a LaTeX command or block) no edition can print was left out"),
     ("script-removed", W, "script (<script>, on...= handlers, javascript: addresses) was removed from the book"),
     ("remote-removed", W, "raw HTML, a style or an SVG loaded something from the web; it was removed"),
     ("html-removed", W, "raw HTML, an attribute or an SVG element no edition can carry was removed"),
@@ -128,6 +129,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("image-mismatch", E, "an image file's content is not what its extension says", FIXED),
     ("image-corrupt", E, "an image file is damaged, or an SVG is not well-formed SVG", FIXED),
     ("image-too-large", E, "an image has more pixels than readers can show, or absurd dimensions"),
+    ("svg-print-unsupported", W, "an SVG figure uses something the PDF's SVG renderer cannot draw (filters, ...)"),
     # house style (style: in book.yml)
     ("style-rule", E, "a house style or Vale rule file cannot be used as written"),
     ("style-term", W, "a term departs from the house style (U.S. where it writes US)"),

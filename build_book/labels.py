@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import quarto
+from . import compat, quarto
 from .diagnostics import Location
 from .model import APPENDIX, Book, Chapter
 from .walk import elements, inline_text
@@ -48,6 +48,7 @@ class Label:
     title: str
     location: Location
     level: int = 0             # heading level for chapters (1) and sections (2, 3, ...)
+    parent: str | None = None  # for a sub-figure ("3.1(a)"), the label of its figure
 
     @property
     def prefix(self) -> str:
@@ -150,6 +151,7 @@ def _walk(chapter, blocks, number, depth, index, counters, floats):
     """Number the sections, figures and tables of one chapter, wherever they stand."""
     # a callout's heading is its title, not a section (a chapter known to hold no callout is not searched)
     titles = quarto.callout_headings(blocks) if chapter.targets.callouts is not False else set()
+    subs: dict[str, tuple[str, str]] = {}     # sub-figure -> (its figure's label, its number "3.1(a)")
     for node in elements(blocks, skip=SKIP_FLOATS):
         kind = node["t"]
         if kind == "Header" and id(node) not in titles:
@@ -171,8 +173,16 @@ def _walk(chapter, blocks, number, depth, index, counters, floats):
             attr = node["c"][0]
             what = "figure" if kind == "Figure" else "table"
             if attr[0]:
-                floats[what] += 1
-                n = f"{number}.{floats[what]}" if number else str(floats[what])
+                parent = None
+                if attr[0] in subs:       # a sub-figure: its figure's number and a letter
+                    parent, n = subs[attr[0]]
+                else:
+                    floats[what] += 1
+                    n = f"{number}.{floats[what]}" if number else str(floats[what])
+                if kind == "Figure" and parent is None:
+                    for nth, sub in enumerate(compat.subfigures(node), 1):
+                        subs.setdefault(sub["c"][0][0], (attr[0], f"{n}({letter(nth).lower()})"))
                 caption = node["c"][1][1]
                 text = " ".join(inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
-                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index)))
+                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index),
+                                parent=parent))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import critic, pandoc, quarto, sandbox, schema, yamlpos
+from . import compat, critic, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -80,6 +80,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
+    drafts = []
     for ref, source, (draft, problems) in zip(refs, sources, results):
         diags.extend(quarto.relocate(problems, {ref.path: source.sources.origins} if source.sources.origins else {}))
         if draft is None:
@@ -99,14 +100,22 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             given, ids = _give_ids(draft["blocks"], draft["label"], used_ids)
             draft["ids"] = None if draft["label_changed"] else ids
+        drafts.append((ref, source, draft, numbered, matter, given))
+    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
+    compat.relink([(ref.path, draft["blocks"], {auto: node["c"][1][0] for node, auto in draft["autos"]})
+                   for ref, _, draft, _, _, _ in drafts], used_ids, root)
+    for ref, source, draft, numbered, matter, given in drafts:
+        targets = _targets(source, draft)    # after relink: its link targets are the chapter's own
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
             status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=_targets(source, draft),
-            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, _digest(source.padded),
-                                    ref.path, given)))
+            author_locations=draft["meta_marks"], targets=targets,
+            # relink (above) changes only link targets, which targets.links holds: with them, the text as
+            # read and the ids given, the digest stands for the blocks
+            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
+                                    _digest(source.padded), ref.path, given, targets.links)))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
         chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
@@ -126,6 +135,7 @@ class _Source:
     diagnostics: list = field(default_factory=list)
     doc: dict | None = None
     cache: Path | None = None     # the parse cache it was read from or stored in
+    scanned: str = ""             # the text scan.py read (before CriticMarkup is read)
     sources: SourceMap = field(default_factory=SourceMap)
 
     @property
@@ -155,6 +165,7 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     expanded = quarto.expand(root, ref.path, body, body_line)  # Quarto's includes and shortcodes
     body = expanded.text
     source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)
+    source.scanned = body
     source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
@@ -236,6 +247,9 @@ def _load_chapter(source: _Source):
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
+    # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
+    autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
+    diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
         # Quarto and pandoc documents may give their title in the front matter only
@@ -266,7 +280,7 @@ def _load_chapter(source: _Source):
         "label_changed": changed,
         "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
         "status": meta.get("status", ""), "sources": sources,
-        "meta_marks": meta.get("__marks__", {}),
+        "meta_marks": meta.get("__marks__", {}), "autos": autos,
     }, diags
 
 
@@ -276,31 +290,33 @@ FACTS_FORMAT = "build_book-ast-facts 1"
 FACTS_FOLDER = "ast-facts"
 
 
+def _facts_key(source: _Source) -> str:
+    # what pandoc read, and the text before CriticMarkup was read (compat.read looks at its scan)
+    return cachefile.digest(_digest(source.padded), source.scanned)
+
+
 def _facts(source: _Source) -> dict | None:
-    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its Targets), or None."""
+    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its headings' ids), or None."""
     if source.cache is None:
         return None
-    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _digest(source.padded), FACTS_FORMAT)
+    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _facts_key(source), FACTS_FORMAT)
     try:
         facts = json.loads(text) if text is not None else None
-        if facts is not None:
-            if facts["version"] != cachefile.version_key():
-                return None
-            Targets(**facts["targets"])
+        if facts is not None and (facts["version"] != cachefile.version_key()
+                                  or not isinstance(facts["ids"], (list, type(None)))):
+            return None
         return facts
     except (ValueError, TypeError, KeyError):
         return None
 
 
 def _targets(source: _Source, draft: dict) -> Targets:
-    if draft["facts"] is not None:
-        return Targets(**draft["facts"]["targets"])
-    targets = Targets.of(draft["blocks"])    # _give_ids changes heading ids only, which Targets does not hold
-    if source.cache is not None:
+    targets = Targets.of(draft["blocks"])
+    if draft["facts"] is None and source.cache is not None:
         # ids: every heading's id, when the loader changed none (then it need not walk the chapter again)
-        cachefile.put(source.cache.parent / FACTS_FOLDER, _digest(source.padded),
-                      json.dumps({"version": cachefile.version_key(), "targets": asdict(targets),
-                                  "ids": draft.get("ids")}, ensure_ascii=False), FACTS_FORMAT)
+        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source),
+                      json.dumps({"version": cachefile.version_key(), "ids": draft.get("ids")},
+                                 ensure_ascii=False), FACTS_FORMAT)
     return targets
 
 
@@ -394,7 +410,7 @@ def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> 
         if source.doc is None:
             todo.append(source)
     cachefile.prune(cache, used)
-    cachefile.prune(cache.parent / FACTS_FOLDER, used)
+    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(source) for source in sources})
     if not todo:
         return
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))

@@ -9,7 +9,7 @@ only says where.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -31,6 +31,13 @@ BRACKETS = re.compile(r"\\.|[\[\]]")
 BACKTICKS = re.compile(r"`{%d,}" % (33,))
 MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
 MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
+# raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\));
+# raw blocks and spans (```{=latex}, `...`{=latex})
+TEX_COMMAND = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)")
+MATH = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?=\S)(?:[^$\\]|\\.)*?(?<=\S)\$(?!\d)|\\\(.*?\\\)|\\\[.*?\\\]")
+RAW_TEX_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*(la)?tex\s*\}", re.I)
+RAW_TEX_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1\{=(?:la)?tex\}", re.I)
+HTML_ID = re.compile(r"""<div\s(?:[^<>]*\s)?id\s*=\s*["']?((?:fig|tbl|sec)[:-][\w:.\-]+)""", re.I)
 DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 
 Position = tuple[int, int]
@@ -51,6 +58,8 @@ class SourceMap:
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
+    # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
+    tex: list[tuple[str, Position]] = field(default_factory=list)
     origins: object = None   # a quarto.LineMap when the chapter includes other files: where its lines came from
 
     def label_at(self, label: str) -> Position | None:
@@ -62,32 +71,39 @@ class SourceMap:
 
 
 def to_json(found: SourceMap) -> dict:
-    """A source map (its ``origins`` aside) as JSON data, for the loader's cache."""
-    return {"labels": found.labels, "cites": found.cites, "images": found.images, "links": found.links,
-            "html_tags": found.html_tags, "attributes": found.attributes, "titles": found.titles,
-            "url_cites": found.url_cites, "note_refs": found.note_refs, "note_defs": found.note_defs,
-            "deepest": found.deepest, "pathological": found.pathological}
+    """A source map (its ``origins`` aside) as JSON data, for the loader's cache: every field, its tuples
+    and dictionaries tagged so that :func:`from_json` gives back exactly what :func:`scan` made."""
+    def encode(value):
+        if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
+            return value
+        if isinstance(value, tuple):
+            return {"t": [encode(v) for v in value]}
+        if isinstance(value, list):
+            return [encode(v) for v in value]
+        if isinstance(value, dict):
+            return {"d": [[encode(k), encode(v)] for k, v in value.items()]}
+        raise TypeError(f"cannot cache a {type(value).__name__}")
+
+    return {f.name: encode(getattr(found, f.name)) for f in fields(SourceMap) if f.name != "origins"}
 
 
 def from_json(data: dict) -> SourceMap:
-    """The source map :func:`to_json` wrote (positions as tuples again); raises on anything else."""
-    def pos(p) -> Position:
-        line, column = p
-        return (int(line), int(column))
+    """The source map :func:`to_json` wrote; raises on anything else (then the text is scanned again)."""
+    def decode(value):
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        if isinstance(value, dict):
+            if set(value) == {"t"}:
+                return tuple(decode(v) for v in value["t"])
+            if set(value) == {"d"}:
+                return {decode(k): decode(v) for k, v in value["d"]}
+            raise ValueError("not a source map")
+        return value
 
-    return SourceMap(
-        labels={k: [pos(p) for p in v] for k, v in data["labels"].items()},
-        cites={k: [pos(p) for p in v] for k, v in data["cites"].items()},
-        images=[(str(t), pos(p)) for t, p in data["images"]],
-        links=[(str(t), pos(p)) for t, p in data["links"]],
-        html_tags=[(str(t), pos(p)) for t, p in data["html_tags"]],
-        attributes=[(str(n), str(v), pos(p)) for n, v, p in data["attributes"]],
-        titles=[int(n) for n in data["titles"]],
-        url_cites={k: pos(p) for k, p in data["url_cites"].items()},
-        note_refs={k: [pos(p) for p in v] for k, v in data["note_refs"].items()},
-        note_defs={k: pos(p) for k, p in data["note_defs"].items()},
-        deepest=(int(data["deepest"][0]), pos(data["deepest"][1])),
-        pathological=[(str(w), int(n), pos(p)) for w, n, p in data["pathological"]])
+    names = {f.name for f in fields(SourceMap)} - {"origins"}
+    if set(data) != names:
+        raise ValueError("not a source map of this version")
+    return SourceMap(**{name: decode(value) for name, value in data.items()})
 
 
 def _blank(match: re.Match) -> str:
@@ -136,6 +152,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             continue
         if opener:
             fence = opener.group(1)
+            if RAW_TEX_FENCE.match(line):
+                found.tex.append(("{=latex}", (lineno, opener.start(1) + 1)))
             continue
         for m in BRACKETS.finditer(line):
             if m.group() == "[":
@@ -148,7 +166,12 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 brackets = max(0, brackets - 1)
         if brackets > MAX_BRACKETS:
             continue
+        for m in RAW_TEX_SPAN.finditer(line):
+            found.tex.append(("{=latex}", (lineno, m.start() + 1)))
         line = INLINE_CODE.sub(_blank, line)
+        if "\\" in line:
+            for m in TEX_COMMAND.finditer(MATH.sub(_blank, line)):
+                found.tex.append(("\\" + m.group(1), (lineno, m.start(1))))
         if re.match(r"#(\s|$)", line):
             found.titles.append(lineno)
         for m in LABEL.finditer(line):
@@ -174,6 +197,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         for m in HTML_TAG.finditer(line):
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
+                ident = HTML_ID.match(m.group(0))   # pandoc-crossref's <div id="fig:x">
+                if ident:
+                    found.labels.setdefault(ident.group(1), []).append((lineno, m.start() + ident.start(1)))
         blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
                                                     if not AUTOLINK.match(line, t.start())]
         for block in sorted(blocks, key=lambda b: b.start()):

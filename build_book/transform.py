@@ -139,9 +139,22 @@ def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
             label = index.get(node["c"][0][0])
             caption = node["c"][1][1]
             if label and label.number and caption and caption[0]["t"] in ("Plain", "Para"):
-                text = index.reference_text(label, words)
-                caption[0]["c"] = [Span(["caption-label"], [Str(text + ":")]), Space()] + caption[0]["c"]
+                if label.parent:   # a sub-figure: "(a)" under it
+                    text = label.number[label.number.rindex("("):]
+                else:
+                    text = index.reference_text(label, words) + ":"
+                caption[0]["c"] = [Span(["caption-label"], [Str(text)]), Space()] + caption[0]["c"]
     return blocks
+
+
+def code_ids(blocks: list, chapter: Chapter) -> None:
+    """An id for each code block without one, unique in the book: pandoc would number them 'cb1',
+    'cb2', ... (and their lines 'cb1-1', ...) in every chapter alike, and the PDF holds every chapter."""
+    n = 0
+    for node in elements(blocks):
+        if node["t"] == "CodeBlock" and not node["c"][0][0]:
+            n += 1
+            node["c"][0][0] = f"{chapter.label}-code-{n}"
 
 
 CHAPTER_FORMAT = "build_book-chapter 1"   # header of a cached chapter (see cache.py)
@@ -417,6 +430,7 @@ class _Plan:
         blocks = number_blocks(blocks, book, index)
         if targets.callouts is not False:
             blocks = quarto.callouts(blocks)
+        code_ids(blocks, chapter)
         if self.cited[number]:
             wrapped = []
             before, known = self.citations(number)

@@ -50,6 +50,12 @@ def mini(tmp_path_factory) -> Built:
 
 
 @pytest.fixture(scope="session")
+def quarto(tmp_path_factory) -> Built:
+    """The 'quarto' fixture book (a Quarto project, no book.yml), built into all three editions once."""
+    return build_all(copy_book("quarto", tmp_path_factory), "quarto-habits")
+
+
+@pytest.fixture(scope="session")
 def volume(tmp_path_factory) -> Built:
     """The volume this repository holds, built into all three editions once."""
     root = tmp_path_factory.mktemp("volume")

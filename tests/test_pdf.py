@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
+from build_book import svgprint
+from build_book.render.pdf import soft_breaks
+from build_book.sanitize import parse_svg
+
+from .conftest import REPO, copy_book, run_cli
 from .pdfinfo import Pdf
 
 
@@ -113,3 +122,305 @@ def test_metadata(pdf):
     assert info.title.startswith("Alliances in Miniature")
     assert "TANAKA Hanako" in info.author and "Jane Smith" in info.author
     assert pdf.reader.trailer["/Root"].get("/Lang") == "en"
+
+
+# ---- a tagged PDF (PDF/UA-1) with XMP metadata ---------------------------------------------------
+
+def _structure(reader) -> tuple[dict[str, int], list]:
+    """Counts of the structure tree's element types, and the /Alt of every Figure."""
+    counts: dict[str, int] = {}
+    alts: list = []
+    stack = [reader.trailer["/Root"]["/StructTreeRoot"]]
+    while stack:
+        element = stack.pop().get_object()
+        kind = element.get("/S")
+        if kind:
+            counts[str(kind)] = counts.get(str(kind), 0) + 1
+            if kind == "/Figure":
+                alts.append(element.get("/Alt"))
+        kids = element.get("/K")
+        kids = kids.get_object() if hasattr(kids, "get_object") else kids
+        for kid in kids if isinstance(kids, list) else [kids]:
+            if hasattr(kid, "get_object") and isinstance(kid.get_object(), dict):
+                stack.append(kid)
+    return counts, alts
+
+
+def test_the_pdf_is_tagged_with_a_structure_tree(pdf, mini):
+    root = pdf.reader.trailer["/Root"]
+    counts, alts = _structure(pdf.reader)
+    assert counts.get("/Document") == 1
+    for kind in ("/H1", "/H2", "/P", "/Figure", "/Table", "/TH", "/TD", "/Caption", "/L", "/LI", "/Link"):
+        assert counts.get(kind), (kind, counts)
+    assert alts and all(alt for alt in alts), alts                        # every figure has alt text
+    assert "A map of the alliance members" in str(alts[0])
+    assert root["/Lang"] == "en"
+    assert root["/MarkInfo"]["/Marked"].value is True
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"].value is True  # the title, not the file name
+    info = subprocess.run(["pdfinfo", str(mini.pdf)], capture_output=True, text=True).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M), info
+    assert re.search(r"^PDF version:\s+1\.7$", info, re.M), info
+
+
+def test_the_pdf_carries_xmp_metadata(pdf):
+    xmp = pdf.reader.xmp_metadata
+    assert xmp.dc_title == {"x-default": "Alliances in Miniature: A Test Volume"}
+    assert xmp.dc_creator == ["TANAKA Hanako", "Jane Smith"]
+    assert xmp.dc_language == ["en"]
+    assert xmp.dc_publisher == ["Example Academic Press"]
+    assert xmp.dc_rights == {"x-default": "© 2020 Example Academic Press"}
+    assert [d.date().isoformat() for d in xmp.dc_date] == ["2020-01-15"]
+    packet = pdf.reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
+    assert 'pdfuaid:part="1"' in packet and "<dc:identifier>urn:uuid:" in packet
+
+
+def test_the_pdf_keeps_its_page_labels(pdf):
+    labels = pdf.reader.page_labels
+    assert labels[0] == "i" and "1" in labels
+
+
+# ---- SVG figures in print (build_book/svgprint.py) ------------------------------------------------
+
+def _svg(body: str, style: str = "") -> ElementTree.Element:
+    return parse_svg(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+                     f'{"<style>" + style + "</style>" if style else ""}{body}</svg>'.encode())
+
+
+def _texts(root) -> list[tuple[str, str]]:
+    return [(el.get("id") or "", el.get("style") or "") for el in root.iter() if el.tag.endswith("}text")]
+
+
+@pytest.mark.parametrize("value, first", [
+    ("stroke", True), ("stroke fill", True), ("markers stroke", True), ("markers", False),
+    ("normal", False), ("fill", False), ("fill stroke markers", False), (None, False), ("", False)])
+def test_paint_order_stroke_first(value, first):
+    assert svgprint.stroke_first(value) is first
+
+
+@pytest.mark.parametrize("body, style", [
+    ('<text id="t" x="1" y="5" fill="#000" stroke="#fff" paint-order="stroke">A</text>', ""),
+    ('<text id="t" style="paint-order: stroke fill; stroke: white" fill="#000">A</text>', ""),
+    ('<text id="t" class="halo" fill="#000">A</text>', ".halo { paint-order: stroke; stroke: #fff }"),
+    ('<g paint-order="stroke" stroke="#fff"><text id="t" fill="#000">A</text></g>', ""),
+])
+def test_text_painted_stroke_first_becomes_a_stroke_copy_below_a_fill_copy(body, style):
+    root = _svg(body, style)
+    assert svgprint.split_paint_order(root) == 1
+    (below_id, below), (above_id, above) = _texts(root)
+    assert below.endswith("fill:none!important;") and "stroke:none" not in below
+    assert above.endswith("stroke:none!important") and "fill:none" not in above
+    assert (below_id, above_id) == ("", "t")                 # the id stays with the one drawn on top
+
+
+def test_tspans_of_a_split_text_follow_their_copy():
+    root = _svg('<text fill="#000" stroke="#fff" paint-order="stroke">A<tspan fill="#888">B</tspan></text>')
+    svgprint.split_paint_order(root)
+    spans = [el.get("style") for el in root.iter() if el.tag.endswith("}tspan")]
+    assert spans == ["fill:none!important;", "stroke:none!important"]
+
+
+@pytest.mark.parametrize("body, style", [
+    ('<text fill="#000" stroke="#fff">A</text>', ""),                               # fill first
+    ('<text fill="#000" paint-order="stroke">A</text>', ""),                        # no stroke
+    ('<text fill="#000" stroke="none" paint-order="stroke">A</text>', ""),
+    ('<text class="x" fill="#000" stroke="#fff" paint-order="stroke">A</text>', ".x { paint-order: normal }"),
+    ('<text fill="#000" stroke="#fff" paint-order="stroke" style="paint-order: fill">A</text>', ""),
+])
+def test_text_painted_fill_first_is_left_alone(body, style):
+    root = _svg(body, style)
+    assert svgprint.split_paint_order(root) == 0
+    assert len(_texts(root)) == 1
+
+
+def test_a_shape_painted_stroke_first_is_split_and_keeps_its_markers_on_top():
+    root = _svg('<path id="p" d="M0 0L5 5" fill="red" stroke="blue" stroke-width="3" paint-order="stroke" '
+                'marker-end="url(#m)"/>')
+    assert svgprint.split_paint_order(root) == 1
+    below, above = [el for el in root.iter() if el.tag.endswith("}path")]
+    assert "fill:none" in below.get("style") and "marker-end:none" in below.get("style") and not below.get("id")
+    assert above.get("style") == "stroke:none!important" and above.get("id") == "p"
+
+
+def test_for_print_leaves_a_figure_without_paint_order_byte_for_byte():
+    data = (REPO / "chapters" / "figures" / "hub-and-spokes.svg").read_bytes()
+    assert svgprint.for_print(data) == data
+
+
+@pytest.mark.parametrize("body, found", [
+    ('<foreignObject width="5" height="5"><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>',
+     "<foreignObject>"),
+    ('<defs><path id="a" d="M0 0L9 9"/></defs><text><textPath href="#a">x</textPath></text>', "<textPath>"),
+    ('<defs><filter id="f"><feGaussianBlur stdDeviation="2"/></filter></defs><rect filter="url(#f)"/>',
+     "<feGaussianBlur>"),
+    ('<rect style="filter: blur(2px)"/>', "the CSS filter 'blur(2px)'"),
+    ('<rect style="mix-blend-mode: multiply"/>', "mix-blend-mode: multiply"),
+    ('<text writing-mode="tb">縦</text>', "vertical text"),
+    ('<switch><text systemLanguage="ja">日本</text><text>Japan</text></switch>', "<switch>"),
+])
+def test_what_the_print_renderer_cannot_draw_is_named(body, found):
+    assert any(found in thing for thing in svgprint.unsupported(_svg(body)))
+
+
+@pytest.mark.parametrize("body", [
+    '<defs><filter id="f"><feOffset dx="2" dy="2"/></filter></defs><rect filter="url(#f)"/>',   # drawn
+    '<defs><filter id="f"><feGaussianBlur stdDeviation="2"/></filter></defs><rect/>',          # never used
+    '<defs><mask id="m"><rect width="5" height="5" fill="white"/></mask></defs><rect mask="url(#m)"/>',
+    '<text fill="#000" stroke="#fff" paint-order="stroke">drawn by for_print</text>',
+    '<switch><foreignObject/><text>fallback</text></switch>',
+    '<text writing-mode="lr">横</text>',
+])
+def test_what_the_print_renderer_draws_raises_no_alarm(body):
+    assert svgprint.unsupported(_svg(body)) == []
+
+
+def test_the_volumes_figures_raise_no_alarm():
+    for figure in sorted((REPO / "chapters" / "figures").glob("*.svg")):
+        assert svgprint.unsupported(parse_svg(figure.read_bytes())) == [], figure.name
+
+
+def _words(path: Path, first: int | None = None, last: int | None = None) -> list[dict]:
+    """Every word pdftotext finds, with its page (0-based), bounding box (points), line and block."""
+    args = ["pdftotext", "-bbox-layout"] + (["-f", str(first + 1), "-l", str(last + 1)] if first is not None else [])
+    out = subprocess.run(args + [str(path), "-"], capture_output=True, text=True, check=True).stdout
+    out = re.sub(r"<!DOCTYPE[^>]*>", "", out).replace('xmlns="http://www.w3.org/1999/xhtml"', "")
+    words, line_number, block_number = [], 0, 0
+    for page_number, page in enumerate(ElementTree.fromstring(out).iter("page"), start=first or 0):
+        for block in page.iter("block"):
+            block_number += 1
+            for line in block.iter("line"):
+                line_number += 1
+                for word in line.iter("word"):
+                    words.append({"page": page_number, "text": word.text or "", "line": line_number,
+                                  "block": block_number, "width": float(page.get("width")),
+                                  **{k: float(word.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")}})
+    return words
+
+
+def _ink(path: Path, words: list[dict], resolution: int = 150) -> dict[int, float]:
+    """For each word (by index), the share of its box the rendered page paints dark."""
+    from PIL import Image
+
+    shares: dict[int, float] = {}
+    scale = resolution / 72
+    for page in sorted({w["page"] for w in words}):
+        with tempfile.TemporaryDirectory() as folder:
+            subprocess.run(["pdftoppm", "-png", "-r", str(resolution), "-f", str(page + 1), "-l", str(page + 1),
+                            "-singlefile", str(path), f"{folder}/page"], check=True)
+            image = Image.open(f"{folder}/page.png").convert("L")
+            for i, w in enumerate(words):
+                if w["page"] != page:
+                    continue
+                box = [round(w[k] * scale) for k in ("xMin", "yMin", "xMax", "yMax")]
+                histogram = image.crop(box).histogram()
+                shares[i] = sum(histogram[:150]) / max(1, sum(histogram))
+    return shares
+
+
+def _svg_strings(figure: Path) -> list[str]:
+    """Each run of text of an SVG figure's <text> elements (a <tspan> is a run of its own)."""
+    root = parse_svg(figure.read_bytes())
+    return [" ".join(run.split()) for el in root.iter() if el.tag.endswith("}text")
+            for run in el.itertext() if run.strip()]
+
+
+def test_every_text_of_every_volume_figure_is_printed_and_visible(volume):
+    text = subprocess.run(["pdftotext", str(volume.pdf), "-"], capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    figures = sorted((REPO / "chapters" / "figures").glob("*.svg"))
+    assert figures
+    for figure in figures:
+        strings = _svg_strings(figure)
+        missing = [s for s in strings if s not in flat]
+        assert not missing, (figure.name, missing)
+    # where the labels are drawn: the page that has most of a figure's strings
+    pages = Pdf(volume.pdf)
+    for figure in figures:
+        strings = _svg_strings(figure)
+        page = max(range(len(pages.pages)), key=lambda i: sum(s in pages.flat(i) for s in strings))
+        words = [w for w in _words(volume.pdf, page, page)]
+        wanted = {word for s in strings for word in s.split() if len(word) > 3}
+        label_words = [w for w in words if w["text"] in wanted]
+        shares = _ink(volume.pdf, label_words)
+        invisible = [label_words[i]["text"] for i, share in shares.items() if share < 0.04]
+        assert len(label_words) > 20 and not invisible, (figure.name, invisible)
+
+
+# ---- typesetting: the 'print' fixture book ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def typeset(tmp_path_factory):
+    root = copy_book("print", tmp_path_factory)
+    result = run_cli("pdf", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    return root / "build" / "setting-alliances-in-type.pdf", result.stdout + result.stderr
+
+
+def test_table_captions_stay_with_their_tables(typeset):
+    pdf = Pdf(typeset[0])
+    for t in range(1, 13):
+        caption = pdf.page_of(f"Caption{t} of the table", start=pdf.page_of("This paragraph sets inline code"))
+        assert f"T{t}row0" in pdf.pages[caption], f"table {t}'s caption is stranded on page {caption + 1}"
+
+
+def test_widows_and_orphans(typeset):
+    """No paragraph leaves a single line at the foot or the head of a page."""
+    lines: dict[str, dict[int, set]] = {}
+    for w in _words(typeset[0]):
+        found = re.fullmatch(r"(p\d+)[a-l]+\.?", w["text"])
+        if found:
+            lines.setdefault(found.group(1), {}).setdefault(w["page"], set()).add(w["line"])
+    split = {name: pages for name, pages in lines.items() if len(pages) > 1}
+    assert split, "the fixture has paragraphs that run over a page"
+    for name, pages in split.items():
+        assert all(len(on_page) >= 2 for on_page in pages.values()), (name, pages)
+
+
+MM = 72 / 25.4
+
+
+def test_code_and_addresses_break_inside_the_text_block_without_stretching_lines(typeset):
+    path = typeset[0]
+    words = _words(path)
+    first = Pdf(path).page_of("This paragraph sets inline code")
+    body = [w for w in words if w["page"] >= first]
+    for w in body:   # the text block: 17 mm from the outer edge, 21 mm from the inner
+        assert 17 * MM - 1 <= w["xMin"] and w["xMax"] <= w["width"] - 17 * MM + 1, w
+    block = next(w["block"] for w in body if w["text"] == "option")
+    paragraph = [w for w in body if w["block"] == block]
+    by_line: dict[int, list] = {}
+    for w in paragraph:
+        by_line.setdefault(w["line"], []).append(w)
+    for number, line in list(by_line.items())[:-1]:      # the last line of a paragraph is not justified
+        gaps = [b["xMin"] - a["xMax"] for a, b in zip(line, line[1:])]
+        assert max(gaps, default=0) < 9, " ".join(w["text"] for w in line)
+    flat = "".join(w["text"] for w in body)
+    for code in ("alliance_management_configuration_parameter_value_for_the_treaty_organisation",
+                 "treaty.signatories.united_states.department_of_state.office_of_the_legal_adviser",
+                 "https://www.example.org/archives/treaties/1951/security-treaty-between-japan-and-the-united-states/"
+                 "full-text-and-annexes.html",
+                 "treaty_text=load('" + "security-treaty-article-" * 8 + "v.txt')"):
+        assert code in flat, code
+
+
+def test_soft_breaks_go_into_inline_code_and_addresses_only():
+    html = ('<p><code>a.b_c/dEf</code> <a href="https://x.org/y">https://x.org/y</a> <a href="#s">see s.t</a> '
+            '<code>x&amp;y</code></p><pre><code>keep.as_is</code></pre>')
+    z = "\u200b"
+    assert soft_breaks(html) == (f'<p><code>a.{z}b_{z}c/{z}d{z}Ef</code> <a href="https://x.org/y">https://{z}x.'
+                                 f'{z}org/{z}y</a> <a href="#s">see s.t</a> <code>x&amp;{z}y</code></p>'
+                                 '<pre><code>keep.as_is</code></pre>')
+
+
+def test_halo_labels_are_visible_and_unsupported_svg_is_reported_at_the_figure(typeset):
+    path, output = typeset
+    assert ("chapters/01-type.md:11:" in output and "warning[svg-print-unsupported]" in output
+            and "'figures/effects.svg'" in output and "<feGaussianBlur>" in output and "<textPath>" in output
+            and "<foreignObject>" in output), output
+    assert "figures/halo.svg" not in output
+    pdf = Pdf(path)
+    page = pdf.page_of("Haloed label")
+    words = [w for w in _words(path, page, page)
+             if w["text"] in ("Haloed", "label", "stylesheet", "Grouped", "tspan")]
+    assert len(words) >= 6
+    shares = _ink(path, words)
+    assert all(share > 0.04 for share in shares.values()), [(w["text"], shares[i]) for i, w in enumerate(words)]

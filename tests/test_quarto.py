@@ -20,11 +20,6 @@ from .xmlcheck import epubcheck, nu_validate
 
 
 @pytest.fixture(scope="module")
-def quarto(tmp_path_factory):
-    return build_all(copy_book("quarto", tmp_path_factory), "quarto-habits")
-
-
-@pytest.fixture(scope="module")
 def editions(quarto):
     """The text of every edition's chapter about includes: html, epub (XHTML) and pdf."""
     html = (quarto.html / "intro.html").read_text(encoding="utf-8")

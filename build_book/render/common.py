@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import pandoc, quarto, sandbox, sanitize
+from .. import pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -172,7 +172,7 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
 def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
     """The numbered figures or tables of the book, for the lists in the front matter."""
     return [Float(lab.id, index.reference_text(lab, words), short_caption(lab.title), lab.chapter or 0)
-            for lab in index.of_kind(kind) if lab.number]
+            for lab in index.of_kind(kind) if lab.number and not lab.parent]   # sub-figures: their figure
 
 
 def short_caption(caption: str) -> str:
@@ -272,14 +272,15 @@ def image_data(source: Path) -> bytes:
 
 def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) -> str:
     """Point image sources at ``prefix`` + their path in the edition, or (prefix None)
-    at the file itself, for the PDF (an SVG as its cleaned copy, inline as a data: URL)."""
+    at the file itself, for the PDF (an SVG as its cleaned copy, redrawn where WeasyPrint would
+    draw it otherwise than a browser (svgprint.for_print), inline as a data: URL)."""
 
     def fix(match: re.Match) -> str:
         located = image_file(book, chapter, html_unescape(match.group(2)))
         if located is None:
             return match.group(0)
         if prefix is None and located[0].suffix.lower() == ".svg" and sandbox.is_file(located[0]):
-            data = base64.b64encode(image_data(located[0])).decode("ascii")
+            data = base64.b64encode(svgprint.for_print(image_data(located[0]))).decode("ascii")
             return f"{match.group(1)}data:image/svg+xml;base64,{data}{match.group(3)}"
         url = located[0].as_uri() if prefix is None else prefix + quote(located[1])
         return f"{match.group(1)}{url}{match.group(3)}"

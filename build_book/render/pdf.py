@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from html import escape, unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -30,9 +32,9 @@ def render(ctx: RenderContext) -> list[Path]:
     views = chapter_views(book, index, fragments)
     for view in views:
         view.href = "#" + view.id
-        view.body_html = Markup(rewrite_images(str(view.body_html), view.chapter, book, None))
+        view.body_html = Markup(soft_breaks(rewrite_images(str(view.body_html), view.chapter, book, None)))
     context = book_context(book, index, views, ctx.proof)
-    references, authors = references_html(ctx.prepared), _all_authors(book)
+    references, authors = Markup(soft_breaks(str(references_html(ctx.prepared)))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
     stylesheet = templating.static_file(root, "pdf/print.css")
     target = ctx.destination / f"{book.config.slug}.pdf"
@@ -113,10 +115,98 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) ->
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
             stylesheets=[css], font_config=fonts)
         attachments = _drop_attachments(document)
-        document.write_pdf(target, finisher=pagelabels.finisher)  # viewers number pages as printed
+        write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
     return fetcher.refused, attachments, len(document.pages)
+
+
+# The print edition is a tagged PDF (PDF/UA-1): a structure tree (Document, H1..., P, Figure with the
+# image's alt text, Table, Caption, L), /Lang, /MarkInfo and a title the viewer shows (DisplayDocTitle).
+PRINT_OPTIONS = {"pdf_variant": "pdf/ua-1"}
+
+
+def write(document, target: Path, finisher=None) -> None:
+    """Write a laid-out WeasyPrint document as the print edition: tagged (:data:`PRINT_OPTIONS`),
+    with the book's XMP metadata (:func:`xmp_metadata`)."""
+    xmp_metadata(document.metadata)
+    document.write_pdf(target, finisher=finisher, **PRINT_OPTIONS)
+
+
+# <meta name=...> of templates/pdf/book.html.j2 that WeasyPrint keeps as custom metadata, and the
+# Dublin Core property each becomes in the XMP packet
+XMP_DC = {"dc.publisher": "publisher", "dc.rights": "rights", "dc.identifier": "identifier"}
+
+
+def xmp_metadata(metadata) -> None:
+    """Complete the XMP packet WeasyPrint writes (dc:title, dc:creator, dc:description,
+    xmp:CreateDate, pdfuaid:part) with dc:language, dc:date, dc:publisher, dc:rights and
+    dc:identifier, taken from the document's metadata (<html lang>, <meta name=dc.*>)."""
+    from xml.etree.ElementTree import SubElement, fromstring, tostring
+
+    rdf_ns, dc_ns = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://purl.org/dc/elements/1.1/"
+    wrapped = metadata.generate_rdf_metadata
+    if getattr(wrapped, "build_book", False):
+        return
+
+    def generate(variant, version, conformance):
+        rdf = fromstring(wrapped(variant, version, conformance))
+        description = SubElement(rdf, f"{{{rdf_ns}}}Description", {f"{{{rdf_ns}}}about": ""})
+
+        def add(name: str, container: str, value: str, lang: bool = False) -> None:
+            items = SubElement(SubElement(description, f"{{{dc_ns}}}{name}"), f"{{{rdf_ns}}}{container}")
+            item = SubElement(items, f"{{{rdf_ns}}}li")
+            if lang:
+                item.set("xml:lang", "x-default")
+            item.text = value
+
+        if metadata.lang:
+            add("language", "Bag", metadata.lang)
+        if metadata.created:
+            add("date", "Seq", metadata.created)
+        for name, dc in XMP_DC.items():
+            value = metadata.custom.get(name)
+            if value and dc == "identifier":
+                SubElement(description, f"{{{dc_ns}}}identifier").text = value
+            elif value:
+                add(dc, "Alt" if dc == "rights" else "Bag", value, lang=dc == "rights")
+        return tostring(rdf, encoding="utf-8")
+
+    generate.build_book = True
+    metadata.generate_rdf_metadata = generate
+
+
+PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+BREAKABLE = re.compile(r"(<(code|a)\b[^>]*>)(.*?)(</\2>)", re.S | re.I)
+AFTER_PUNCTUATION = re.compile(r"([/._:=&?#,;(\[{@\\]+)(?=[^\s/._:=&?#,;)\]}@\\])")
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+SOFT_BREAK = "\u200b"   # zero width space: a line may break here; WeasyPrint draws and extracts nothing
+
+
+def soft_breaks(html: str) -> str:
+    """Let inline code and web addresses break after their punctuation (``/``, ``.``, ``_``, ``=``, ...)
+    and between camelCase words: WeasyPrint breaks lines only at spaces and hyphens (its
+    ``word-break: break-all`` acts only on a word wider than the whole line), so a long code span or
+    address would leave the justified line before it stretched. Code blocks (<pre>) keep their text."""
+
+    def text_only(inner: str) -> str:
+        parts = re.split(r"(<[^>]*>)", inner)
+        for i in range(0, len(parts), 2):
+            text = unescape(parts[i])
+            text = CAMEL.sub(SOFT_BREAK, AFTER_PUNCTUATION.sub(lambda m: m.group(1) + SOFT_BREAK, text))
+            parts[i] = escape(text, quote=False)
+        return "".join(parts)
+
+    def fix(match: re.Match) -> str:
+        opening, tag, inner, closing = match.groups()
+        if tag.lower() == "a":
+            shown = re.sub(r"<[^>]*>", "", inner).strip()
+            if not re.match(r"(https?://|www\.|doi:|10\.\d{4,}/)", shown, re.I):
+                return match.group(0)
+        return opening + text_only(inner) + closing
+
+    pieces = PRE.split(html)
+    return "".join(piece if i % 2 else BREAKABLE.sub(fix, piece) for i, piece in enumerate(pieces))
 
 
 CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)

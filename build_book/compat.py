@@ -1,0 +1,339 @@
+"""What manuscripts written for pandoc or Quarto say in their own ways, read as build_book reads it.
+
+Run on each chapter's document as it is loaded, before anything is numbered or checked:
+
+- **figure divs** (Quarto's ``::: {#fig-x}``, pandoc-crossref's ``<div id="fig:x">``) become figures,
+  their last paragraph the caption and their labelled images (``![a](a.png){#fig-a}``) sub-figures laid
+  out side by side (``layout-ncol``, ``layout-nrow``, ``layout``);
+- **raw TeX** (``\\newpage``, ``\\vspace{1em}``, ```` ```{=latex} ```` blocks), which no edition is made
+  with: page breaks become build_book's page break, anything else is left out with a located warning;
+- **pandoc's automatic heading ids** (``#fill-out-file-headers``), which build_book replaces with its
+  own: :func:`auto_id` computes them as pandoc would, and :func:`relink` points links written to them
+  at the heading's id in every edition.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import unquote
+
+from .diagnostics import Diagnostic, Location, warning
+from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
+from .walk import elements, inline_text, rewrite, words
+
+SUBFIGURES_CLASS = "subfigures"
+MAX_COLUMNS = 6
+
+
+def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location
+         ) -> tuple[list[tuple[dict, str]], list[Diagnostic]]:
+    """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
+    raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), and each heading
+    without an id with the id pandoc would give it (see :func:`auto_ids`)."""
+    headings, used = [], set()
+    figures = tex = False
+    for node in elements(blocks):
+        kind = node["t"]
+        if kind == "Header":
+            headings.append(node)
+            if node["c"][1][0]:
+                used.add(node["c"][1][0])
+        elif kind == "Div":
+            figures = figures or _figure_div(node)
+        elif kind in ("RawBlock", "RawInline"):
+            tex = tex or _is_tex(node)
+    autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
+    if figures:
+        figure_divs(blocks)
+    return autos, raw_tex(blocks, places, where) if tex else []
+
+
+def _figure_div(node: dict) -> bool:
+    ident, _, pairs = node["c"][0]
+    return bool(FIGURE_ID.match(ident)) or any(k.startswith("layout") for k, _ in pairs)
+
+
+# --- figure divs ------------------------------------------------------------------------------------
+
+FIGURE_ID = re.compile(r"fig[-:]\S")
+
+
+def _image_only(block: dict) -> bool:
+    """A paragraph of images only (spaces and line breaks between them)."""
+    return (block["t"] in ("Para", "Plain") and any(i["t"] == "Image" for i in block["c"])
+            and all(i["t"] in ("Image", "Space", "SoftBreak", "LineBreak") for i in block["c"]))
+
+
+def _figure(attr: list, caption: list, content: list) -> dict:
+    return {"t": "Figure", "c": [attr, [None, caption], content]}
+
+
+def _columns(pairs: dict, count: int) -> int:
+    """How many sub-figures stand side by side: Quarto's layout-ncol, layout-nrow or layout."""
+    try:
+        if "layout-ncol" in pairs:
+            return max(1, int(pairs["layout-ncol"]))
+        if "layout-nrow" in pairs:
+            return max(1, math.ceil(count / max(1, int(pairs["layout-nrow"]))))
+        if "layout" in pairs:    # layout="[[1,1],[1]]": rows of relative widths
+            rows = json.loads(pairs["layout"])
+            rows = rows if rows and all(isinstance(r, list) for r in rows) else [rows]
+            return max(1, max(len(r) for r in rows))
+    except (ValueError, TypeError):
+        pass
+    return 1
+
+
+def figure_divs(blocks: list) -> None:
+    """Quarto's figure divs as pandoc figures, changed in place (see the module's docstring)."""
+    if not any(node["t"] == "Div" and _figure_div(node) for node in elements(blocks)):
+        return
+
+    def fix(node: dict):
+        if node["t"] != "Div":
+            return None
+        (ident, classes, pairs), content = node["c"]
+        if not FIGURE_ID.match(ident):
+            layout = {k: v for k, v in pairs if k in ("layout-ncol", "layout-nrow", "layout")}
+            if not layout or len(content) < 2:
+                return None
+            # Quarto's layout div without a figure label: its blocks side by side, each with its own caption
+            columns = min(_columns(layout, len(content)), MAX_COLUMNS, len(content))
+            kept = [(k, v) for k, v in pairs if k not in layout]
+            return [{"t": "Div", "c": [[ident, [SUBFIGURES_CLASS, f"columns-{columns}"] + classes, kept], content]}]
+        content = list(content)
+        given = dict(pairs)
+        caption: list = []
+        if given.get("fig-cap", "").strip():   # Quarto's fig-cap="..."
+            caption = [{"t": "Plain", "c": words(" ".join(given["fig-cap"].split()))}]
+        elif len(content) > 1 and content[-1]["t"] in ("Para", "Plain") and not _image_only(content[-1]):
+            caption = [{"t": "Plain", "c": content.pop()["c"]}]
+        # one captioned image and nothing labelled: the figure's image (its words the alt text, and the
+        # caption if the div has none)
+        unlabelled = [b for b in content if b["t"] == "Figure" and not b["c"][0][0]]
+        lone = len(unlabelled) == 1 and not any(
+            i["t"] == "Image" and i["c"][0][0] for b in content if b["t"] in ("Para", "Plain") for i in b["c"])
+        if lone and not caption:
+            caption = unlabelled[0]["c"][1][1]
+        alt = given.get("fig-alt") or inline_text(caption[0]["c"] if caption else [])
+        cells: list = []
+        for block in content:
+            if _image_only(block) and any(i["t"] == "Image" and i["c"][0][0] for i in block["c"]):
+                for image in (i for i in block["c"] if i["t"] == "Image"):   # labelled: a sub-figure each
+                    (sub_id, sub_classes, sub_pairs), words_of = image["c"][0], image["c"][1]
+                    if sub_id:
+                        image = {"t": "Image", "c": [["", sub_classes, sub_pairs]] + image["c"][1:]}
+                        cells.append(_figure([sub_id, [], []], [{"t": "Plain", "c": words_of}],
+                                             [{"t": "Plain", "c": [image]}]))
+                    else:
+                        cells.append({"t": "Plain", "c": [image]})
+            elif lone and block is unlabelled[0]:
+                cells.extend(block["c"][2])
+            else:
+                cells.append(block)
+        for node in elements(cells):    # an image with no words of its own is described by the caption
+            if node["t"] == "Image" and not node["c"][1] and alt:
+                node["c"][1] = [{"t": "Str", "c": alt}]
+        subfigures = [b for b in cells if b["t"] == "Figure" and b["c"][0][0]]
+        layout = {k: v for k, v in pairs if k in ("layout-ncol", "layout-nrow", "layout")}
+        if subfigures or (layout and len(cells) > 1):
+            # without a layout, Quarto stacks sub-figures; pandoc-crossref sets them in one row
+            default = len(cells) if ident.startswith("fig:") else 1
+            columns = min(_columns(layout, len(cells)) if layout else default, MAX_COLUMNS, len(cells))
+            cells = [{"t": "Div", "c": [["", [SUBFIGURES_CLASS, f"columns-{columns}"], []], cells]}]
+        kept = [(k, v) for k, v in pairs if not k.startswith(("layout", "fig-"))]
+        return [_figure([ident, classes, kept], caption, cells)]
+
+    rewrite(blocks, fix)
+
+
+def subfigures(figure: dict) -> list[dict]:
+    """The labelled sub-figures of a figure, in reading order."""
+    return [node for node in elements(figure["c"][2]) if node["t"] == "Figure" and node["c"][0][0]]
+
+
+# --- raw TeX ----------------------------------------------------------------------------------------
+
+TEX_FORMATS = ("tex", "latex")
+PAGE_BREAK = re.compile(r"\s*\\(newpage|clearpage|cleardoublepage|pagebreak)(\{\})?\s*")
+COMMAND = re.compile(r"\\([A-Za-z]+)")
+MAX_WARNINGS = 25   # per chapter; the rest are counted in the last one
+
+
+def _is_tex(node: dict) -> bool:
+    return node["t"] in ("RawBlock", "RawInline") and node["c"][0].lower() in TEX_FORMATS
+
+
+def _page_break() -> dict:
+    return {"t": "Div", "c": [["", [PAGEBREAK_CLASS], []], []]}
+
+
+def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location) -> list[Diagnostic]:
+    """Raw TeX in ``blocks`` (changed in place): ``\\newpage``, ``\\clearpage``, ``\\pagebreak`` alone in
+    their block become page breaks, anything else is left out with a warning naming it, at its place in
+    the source (``places``: scan.SourceMap.tex) or else at ``where``."""
+    if not any(_is_tex(node) for node in elements(blocks)):
+        return []
+    diags: list[Diagnostic] = []
+    cursor = [0]
+    dropped = [0]
+
+    def locate(node: dict) -> Location:
+        found = COMMAND.search(node["c"][1])
+        name = "\\" + found.group(1) if found else None
+        for start, stop in ((cursor[0], len(places)), (0, cursor[0])):
+            for i in range(start, stop):
+                if places[i][0] in (name, "{=latex}"):
+                    cursor[0] = i + 1
+                    return Location(where.path, *places[i][1])
+        return where
+
+    def alone(node: dict):   # a paragraph holding nothing but a page break
+        if node["t"] in ("Para", "Plain") and any(_is_tex(i) for i in node["c"]) and all(
+                (_is_tex(i) and PAGE_BREAK.fullmatch(i["c"][1])) or i["t"] in ("Space", "SoftBreak")
+                for i in node["c"]):
+            for i in node["c"]:
+                if _is_tex(i):
+                    locate(i)
+            return [_page_break()]
+        return None
+
+    def drop(node: dict):
+        if not _is_tex(node):
+            return None
+        text = node["c"][1]
+        if node["t"] == "RawBlock" and PAGE_BREAK.fullmatch(text):
+            locate(node)
+            return [_page_break()]
+        at = locate(node)
+        dropped[0] += 1
+        if dropped[0] <= MAX_WARNINGS:
+            shown = " ".join(text.split())
+            shown = shown if len(shown) <= 50 else shown[:47] + "..."
+            if PAGE_BREAK.fullmatch(text):
+                diags.append(warning("raw-tex-dropped", f"the page break '{shown}' stands inside a paragraph "
+                                     "and was left out", at, "put it on a line of its own, with a blank line "
+                                     "before and after it"))
+            else:
+                diags.append(warning("raw-tex-dropped", f"the raw TeX '{shown}' was left out of every edition: "
+                                     "build_book does not typeset with LaTeX", at,
+                                     "write it in Markdown, or delete it (page breaks, \\newpage on a line of "
+                                     "their own, are kept; to print a backslash, write \\\\)"))
+        return []
+
+    rewrite(blocks, alone)
+    rewrite(blocks, drop)
+    if dropped[0] > MAX_WARNINGS:
+        diags.append(warning("raw-tex-dropped", f"{dropped[0] - MAX_WARNINGS} more pieces of raw TeX in this "
+                             "chapter were left out", diags[-1].location, "search the chapter for '\\'"))
+    return diags
+
+
+# --- pandoc's automatic heading ids -----------------------------------------------------------------
+
+def _stringify(inlines) -> str:
+    """pandoc's ``stringify`` of a heading's inlines (notes left out, quotes as curly quotes)."""
+    out: list[str] = []
+    stack: list = [inlines]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            kind, c = item.get("t"), item.get("c")
+            if kind == "Str":
+                out.append(c)
+            elif kind in ("Space", "SoftBreak", "LineBreak"):
+                out.append(" ")
+            elif kind in ("Code", "Math"):
+                out.append(c[1])
+            elif kind == "Quoted":
+                left, right = ("\u201c", "\u201d") if c[0]["t"] == "DoubleQuote" else ("\u2018", "\u2019")
+                stack.extend([right, c[1], left])
+            elif kind in ("Span", "Link", "Image", "Cite"):
+                stack.append(c[1])
+            elif kind in ("Emph", "Strong", "Underline", "Strikeout", "Superscript", "Subscript", "SmallCaps"):
+                stack.append(c)
+    return "".join(out)
+
+
+def _allowed(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "LN" or ch in "_-."
+
+
+def auto_id(inlines: list, used: set[str]) -> str:
+    """The id pandoc's Markdown reader gives a heading without one (extension ``auto_identifiers``):
+    lower case, punctuation but ``_-.`` removed, spaces as hyphens, everything before the first letter
+    dropped; 'section' if nothing is left; '-1', '-2', ... after an id already ``used`` in the file.
+    Adds the id to ``used``."""
+    text = "".join(ch for ch in _stringify(inlines).lower() if _allowed(ch))
+    base = "-".join(text.split())
+    while base and unicodedata.category(base[0])[0] != "L":
+        base = base[1:]
+    base = base or "section"
+    ident, n = base, 0
+    while ident in used and n < 60000:
+        n += 1
+        ident = f"{base}-{n}"
+    used.add(ident)
+    return ident
+
+
+def auto_ids(blocks: list) -> list[tuple[dict, str]]:
+    """Each heading pandoc would give an automatic id, with that id, in reading order (call before
+    build_book gives headings ids of its own)."""
+    used: set[str] = set()
+    found = []
+    for node in elements(blocks):
+        if node["t"] != "Header":
+            continue
+        if node["c"][1][0]:
+            used.add(node["c"][1][0])
+        else:
+            found.append((node, auto_id(node["c"][2], used)))
+    return found
+
+
+def relink(chapters: list[tuple[str, list, dict[str, str]]], known: set[str], root: Path) -> None:
+    """Point links written to pandoc's automatic heading ids at the headings' ids, in place.
+
+    ``chapters``: (path, blocks, {automatic id: heading id}) of every chapter; ``known``: the ids that
+    are labels of the book (a link to one of them is left alone). A bare ``#auto-id`` is looked up in
+    its own chapter, then in the one other chapter that has it; ``file.md#auto-id`` in that file."""
+    by_file = {(root / path).resolve(): autos for path, _, autos in chapters}
+    anywhere: dict[str, list[str]] = {}
+    for _, _, autos in chapters:
+        for auto, ident in autos.items():
+            anywhere.setdefault(auto, []).append(ident)
+    for path, blocks, autos in chapters:
+        folder = (root / path).parent
+
+        def fix(node: dict, autos=autos, folder=folder):
+            if node["t"] != "Link":
+                return None
+            target = node["c"][2][0]
+            file, hash_, anchor = target.partition("#")
+            if not hash_ or not anchor or anchor in known or re.match(r"[a-zA-Z][\w+.-]*:", target) \
+                    or re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
+                return None
+            name = unquote(anchor)
+            if file:
+                try:
+                    theirs = by_file.get((folder / unquote(file)).resolve())
+                except (OSError, ValueError):
+                    return None
+                ident = theirs.get(name) if theirs else None
+            else:
+                ident = autos.get(name) or (anywhere[name][0] if len(anywhere.get(name, ())) == 1 else None)
+            if ident is None:
+                return None
+            node["c"][2][0] = f"{file}#{ident}"
+            return [node]
+
+        rewrite(blocks, fix)
