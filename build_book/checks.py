@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from . import bibliography, cache, images, sandbox, sanitize, styles, svgprint, quarto
+from . import index as book_index
+from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -22,7 +23,8 @@ from .model import Book, Chapter, is_external
 from .scan import SourceMap, scan
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
-KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",)}
+KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",),
+                  "eq": ("equation",)}
 URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
 IMAGE_FORMATS = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -40,6 +42,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
     diags += check_footnotes(book)
+    diags += math.check(book)
     diags += images.check(book)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
     diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
@@ -50,6 +53,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     if book.config.style:       # house_style.py (many patterns to compile) is imported only for a book with one
         from . import house_style
         diags += house_style.check(book)
+    diags += book_index.check(book)
     return diags
 
 

@@ -102,6 +102,11 @@ CATALOGUE: dict[str, Code] = _codes(
     ("label-duplicate", E, "a label is defined twice in the book", FIXED),
     ("label-kind", E, "a label's prefix does not match what it labels"),
     ("label-unreferenced", W, "a figure or table is never referred to"),
+    ("math-error", E, "a TeX formula cannot be typeset, or an equation label follows no display formula", FIXED),
+    # the index
+    ("index-variant", W, "an index term is written two ways (case, accents, punctuation or word order)"),
+    ("index-see-missing", W, "an index 'see' or 'see also' names no term of the index"),
+    ("index-empty", W, "an index mark names no term"),
     # images, links, raw HTML
     ("image-missing", E, "an image file does not exist", FIXED),
     ("image-remote", E, "an image is on the web, not in the book", FIXED),

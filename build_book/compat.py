@@ -6,7 +6,8 @@ Run on each chapter's document as it is loaded, before anything is numbered or c
   their last paragraph the caption and their labelled images (``![a](a.png){#fig-a}``) sub-figures laid
   out side by side (``layout-ncol``, ``layout-nrow``, ``layout``);
 - **raw TeX** (``\\newpage``, ``\\vspace{1em}``, ```` ```{=latex} ```` blocks), which no edition is made
-  with: page breaks become build_book's page break, anything else is left out with a located warning;
+  with: page breaks become build_book's page break, ``\\index{...}`` is an index mark (index.py), anything
+  else is left out with a located warning;
 - **pandoc's automatic heading ids** (``#fill-out-file-headers``), which build_book replaces with its
   own: :func:`auto_id` computes them as pandoc would, and :func:`relink` points links written to them
   at the heading's id in every edition.
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
+from .index import tex_term
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import elements, inline_text, rewrite, words
 
@@ -203,7 +205,7 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
         return None
 
     def drop(node: dict):
-        if not _is_tex(node):
+        if not _is_tex(node) or tex_term(node) is not None:   # \index{...} marks an index term (index.py)
             return None
         text = node["c"][1]
         if node["t"] == "RawBlock" and PAGE_BREAK.fullmatch(text):

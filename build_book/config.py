@@ -18,12 +18,12 @@ from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
 from .files import CONFIG_NAME, QUARTO_NAME  # noqa: F401  (book.yml; a Quarto book project's _quarto.yml)
 
-CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "page")
+CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "equation", "page")
 DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
-           "figure": "Figure", "table": "Table", "page": "on page"},
+           "figure": "Figure", "table": "Table", "equation": "Equation", "page": "on page"},
     "ja": {"chapter": "第%s章", "section": "%s節", "part": "第%s部", "appendix": "付録",
-           "figure": "図", "table": "表", "page": "頁"},
+           "figure": "図", "table": "表", "equation": "式(%s)", "page": "頁"},
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import compat, quarto
+from . import compat, math, quarto
 from .diagnostics import Location
 from .model import APPENDIX, Book, Chapter
 from .walk import elements, inline_text
@@ -42,7 +42,7 @@ def letter(n: int) -> str:
 @dataclass(frozen=True)
 class Label:
     id: str
-    kind: str                  # chapter, appendix, part, section, figure, table
+    kind: str                  # chapter, appendix, part, section, figure, table, equation
     number: str | None         # "3", "A", "II", "3.2", "A.1"; None when unnumbered
     chapter: int | None        # index of the chapter it stands in; None for parts
     title: str
@@ -115,7 +115,7 @@ def build_index(book: Book) -> LabelIndex:
         number = roman(part.index + 1)
         index.add(Label(part.label, "part", number, None, part.title, part.location))
     body = appendix = 0
-    unnumbered_floats = {"figure": 0, "table": 0}  # figures and tables of unnumbered chapters: 1, 2, ... book-wide
+    unnumbered_floats = {"figure": 0, "table": 0, "equation": 0}  # in unnumbered chapters: 1, 2, ... book-wide
     for chapter in book.chapters:
         if not chapter.numbered:
             number = None
@@ -128,7 +128,7 @@ def build_index(book: Book) -> LabelIndex:
         index.chapter_numbers[chapter.index] = number
         kind = "appendix" if chapter.matter == APPENDIX else "chapter"
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
-        floats = {"figure": 0, "table": 0} if number else unnumbered_floats
+        floats = {"figure": 0, "table": 0, "equation": 0} if number else unnumbered_floats
         _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, floats)
     return index
 
@@ -148,7 +148,7 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
 
 
 def _walk(chapter, blocks, number, depth, index, counters, floats):
-    """Number the sections, figures and tables of one chapter, wherever they stand."""
+    """Number the sections, figures, tables and equations of one chapter, wherever they stand."""
     # a callout's heading is its title, not a section (a chapter known to hold no callout is not searched)
     titles = quarto.callout_headings(blocks) if chapter.targets.callouts is not False else set()
     subs: dict[str, tuple[str, str]] = {}     # sub-figure -> (its figure's label, its number "3.1(a)")
@@ -186,3 +186,9 @@ def _walk(chapter, blocks, number, depth, index, counters, floats):
                 text = " ".join(inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
                 index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index),
                                 parent=parent))
+        elif kind == "Span" and math.is_equation(node):
+            floats["equation"] += 1
+            n = f"{number}.{floats['equation']}" if number else str(floats["equation"])
+            label_id = node["c"][0][0]
+            index.add(Label(label_id, "equation", n, chapter.index, math.tex_of(node),
+                            _where(chapter, label_id, index)))

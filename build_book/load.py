@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import compat, critic, pandoc, quarto, sandbox, schema, yamlpos
+from . import compat, critic, math, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
@@ -93,6 +93,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
+        math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
         facts = draft["facts"]
         if facts is not None and facts.get("ids") is not None and not draft["label_changed"]:
             given = []                   # every id is as written: nothing to give, nothing to walk for

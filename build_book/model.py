@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .bibliography import Bibliography
 from .config import BookConfig, Contributor
@@ -31,6 +32,8 @@ class Targets:
     images: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     raw_html: list[str] = field(default_factory=list)   # raw HTML other than comments
+    maths: list[tuple[str, bool]] = field(default_factory=list)   # each formula's TeX, and whether displayed
+    stray_labels: list[str] = field(default_factory=list)   # text holding '{#eq-...}' (on no display formula)
     conditional: bool = False   # holds content for some editions only (Quarto's .content-visible/-hidden)
     callouts: bool | None = None   # holds a Quarto callout div (None: not looked at)
 
@@ -39,7 +42,7 @@ class Targets:
         """Collect them in one walk over pandoc's document, in reading order."""
         from .quarto import CONDITIONAL
 
-        cites, images, links, raw_html = [], [], [], []
+        cites, images, links, raw_html, maths, stray_labels = [], [], [], [], [], []
         conditional = callouts = False
         for node in elements(blocks):
             kind = node["t"]
@@ -58,7 +61,11 @@ class Targets:
                 fmt, text = node["c"]
                 if fmt == "html" and not text.lstrip().startswith("<!--"):
                     raw_html.append(text)
-        return cls(cites, images, links, raw_html, conditional, callouts)
+            elif kind == "Math":
+                maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
+            elif kind == "Str" and "{#eq" in node["c"]:
+                stray_labels.append(node["c"])
+        return cls(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,12 @@ class Book:
     def book_authors(self) -> list[Contributor]:
         """The authors of an authored book (``authors:`` in book.yml); empty for an edited volume."""
         return [c for c in (self.contributor(a) for a in self.config.authors) if c is not None]
+
+    @cached_property
+    def has_index(self) -> bool:
+        """Does any chapter mark index terms (then every edition ends with an index; see index.py)?"""
+        from .index import has_marks
+        return any(has_marks(c.blocks) for c in self.chapters)
 
     def chapters_in(self, part: Part) -> list[Chapter]:
         return [c for c in self.chapters if c.part == part.index]

@@ -112,8 +112,9 @@ def kill_all() -> None:
 
 
 def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | None = None,
-                size: int | None = None) -> str:
-    """Run pandoc with ``args``; its standard output as text. Raise :class:`PandocError` if it fails."""
+                size: int | None = None, warnings: list[str] | None = None) -> str:
+    """Run pandoc with ``args``; its standard output as text (its warnings appended to ``warnings``,
+    if given). Raise :class:`PandocError` if it fails."""
     data = stdin.encode("utf-8") if stdin is not None else None
     if timeout is None:
         timeout = timeout_for(size if size is not None else len(data or b""))
@@ -151,6 +152,8 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
         if child.returncode < 0:
             message = f"pandoc was killed by signal {-child.returncode}. {message}".strip()
         raise PandocError(message or f"pandoc failed with exit status {child.returncode}")
+    if warnings is not None:
+        warnings.append(err.decode("utf-8", errors="replace"))
     return out.decode("utf-8")
 
 
@@ -245,8 +248,16 @@ def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path)
 
 
 def write_html(doc: dict) -> str:
-    """A pandoc JSON document -> an HTML5 fragment (no <html>/<body>)."""
-    return _run(json.dumps(doc), "html5", "json", ["--wrap=none"])
+    """A pandoc JSON document -> an HTML5 fragment (no <html>/<body>), its TeX math as MathML."""
+    return _run(json.dumps(doc), "html5", "json", ["--wrap=none", "--mathml"])
+
+
+def write_mathml(doc: dict) -> tuple[str, str]:
+    """A pandoc JSON document -> its HTML5 fragment with TeX math as MathML, and pandoc's warnings
+    (one for each formula it could not convert)."""
+    warnings: list[str] = []
+    html = _run_pandoc(["--from=json", "--to=html5", "--wrap=none", "--mathml"], json.dumps(doc), warnings=warnings)
+    return html, "".join(warnings)
 
 
 def write_html_blocks(blocks_json: str) -> str:

@@ -39,6 +39,10 @@ RAW_TEX_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*(la)?tex\s*\}", re
 RAW_TEX_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1\{=(?:la)?tex\}", re.I)
 HTML_ID = re.compile(r"""<div\s(?:[^<>]*\s)?id\s*=\s*["']?((?:fig|tbl|sec)[:-][\w:.\-]+)""", re.I)
 DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
+# TeX math as pandoc reads it: $$...$$ (may span lines), and $...$ with no space inside either dollar
+# and no digit right after the closing one
+DISPLAY_MATH = re.compile(r"(?<!\\)\$\$")
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)*?)(?<![\s\\])\$(?!\d)")
 
 Position = tuple[int, int]
 
@@ -60,6 +64,7 @@ class SourceMap:
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
     tex: list[tuple[str, Position]] = field(default_factory=list)
+    maths: list[tuple[str, Position]] = field(default_factory=list)  # TeX of each $...$ and $$...$$, where
     origins: object = None   # a quarto.LineMap when the chapter includes other files: where its lines came from
 
     def label_at(self, label: str) -> Position | None:
@@ -123,6 +128,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     fence: str | None = None
     divs = 0
     brackets = 0      # '[' open in the current paragraph
+    display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
         opener = FENCE.match(line)
@@ -169,8 +175,10 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         for m in RAW_TEX_SPAN.finditer(line):
             found.tex.append(("{=latex}", (lineno, m.start() + 1)))
         line = INLINE_CODE.sub(_blank, line)
+        in_display = display is not None   # inside a $$ display formula begun on an earlier line
+        display = _maths(line, lineno, display, found.maths)
         if "\\" in line:
-            for m in TEX_COMMAND.finditer(MATH.sub(_blank, line)):
+            for m in TEX_COMMAND.finditer(_outside_math(line, in_display)):
                 found.tex.append(("\\" + m.group(1), (lineno, m.start(1))))
         if re.match(r"#(\s|$)", line):
             found.titles.append(lineno)
@@ -207,3 +215,44 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 value = a.group(2)[1:-1] if a.group(2)[:1] in "\"'" and len(a.group(2)) > 1 else a.group(2)
                 found.attributes.append((a.group(1), value, (lineno, block.start() + a.start() + 1)))
     return found
+
+
+def _maths(line: str, lineno: int, display, found: list) -> tuple | None:
+    """Record the formulas of one line in ``found``; return the display formula still open at its end."""
+    position = 0
+    if display is not None:
+        end = DISPLAY_MATH.search(line)
+        if end is None:
+            display[0].append(line)
+            return display
+        display[0].append(line[:end.start()])
+        found.append(("\n".join(display[0]), display[1]))
+        position = end.end()
+    while True:
+        start = DISPLAY_MATH.search(line, position)
+        inline = INLINE_MATH.search(line, position, start.start() if start else len(line))
+        if inline is not None:
+            found.append((inline.group(1), (lineno, inline.start() + 1)))
+            position = inline.end()
+            continue
+        if start is None:
+            return None
+        end = DISPLAY_MATH.search(line, start.end())
+        if end is None:
+            return [line[start.end():]], (lineno, start.start() + 1)
+        found.append((line[start.end():end.start()], (lineno, start.start() + 1)))
+        position = end.end()
+
+
+def _outside_math(line: str, in_display: bool) -> str:
+    """``line`` with its formulas blanked (columns kept): those on the line, the rest of a display formula
+    begun on an earlier line (``in_display``), and the start of one that goes on to the next."""
+    if in_display:
+        end = DISPLAY_MATH.search(line)
+        cut = end.end() if end else len(line)
+        line = " " * cut + line[cut:]
+    line = re.sub(r"(?<!\\)\$\$.*?(?<!\\)\$\$", _blank, line)
+    opened = DISPLAY_MATH.search(line)
+    if opened is not None:
+        line = line[:opened.start()] + " " * (len(line) - opened.start())
+    return MATH.sub(_blank, line)

@@ -21,9 +21,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import cache as cachefile
+from . import index as book_index
 from . import bibliography as bib
 from . import names as name_order
-from . import pandoc, quarto, sanitize, styles
+from . import math, pandoc, quarto, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
 from .model import FRONT, Book, Chapter, is_external
@@ -122,7 +123,7 @@ def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[
 
 
 def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
-    """Numbers on headings ("3.2") and captions ("Figure 3.2:"), wherever they stand."""
+    """Numbers on headings ("3.2"), captions ("Figure 3.2:") and equations ("(3.2)"), wherever they stand."""
     words = book.config.words
     for node in elements(blocks, skip=SKIP_FLOATS):
         kind = node["t"]
@@ -144,6 +145,10 @@ def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
                 else:
                     text = index.reference_text(label, words) + ":"
                 caption[0]["c"] = [Span(["caption-label"], [Str(text)]), Space()] + caption[0]["c"]
+        elif kind == "Span" and math.is_equation(node):
+            label = index.get(node["c"][0][0])
+            if label and label.number:
+                math.number(node, label.number)
     return blocks
 
 
@@ -421,12 +426,10 @@ class _Plan:
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
-        # each rewrite only where the chapter holds what it rewrites (cleaning adds none of it)
         targets = chapter.targets
-        if any(is_crossref(k) for k in targets.cites):
-            blocks = resolve_crossrefs(blocks, book, index)
-        if any(t and not t.startswith("#") and not is_external(t) for t in targets.links):
-            blocks = resolve_file_links(blocks, chapter, book, self.files)
+        blocks = book_index.anchor(blocks, chapter)
+        blocks = resolve_crossrefs(blocks, book, index)
+        blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
         if targets.callouts is not False:
             blocks = quarto.callouts(blocks)

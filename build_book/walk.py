@@ -165,7 +165,10 @@ def inline_text(inlines: list) -> str:
             stack.extend([right, c[1], left])
         elif kind in ("Span", "Link", "Image"):
             stack.append(c[1])
-        elif kind in ("Code", "Math"):
+        elif kind == "Code":
             out.append(c[1])
+        elif kind == "Math":   # TeX as readable text (a menu cannot show a typeset formula)
+            from .math import plain
+            out.append(plain(c[1]))
     text = "".join(out)
     return re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"\s+", " ", text)).replace("( ", "(").replace("()", "").strip()

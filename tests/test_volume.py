@@ -18,7 +18,7 @@ def test_html_is_valid_and_every_link_resolves(volume):
     assert result.returncode == 0, result.stdout + result.stderr
     pages = {p.name: p.read_text(encoding="utf-8") for p in volume.html.glob("*.html")}
     assert broken_links(pages) == []
-    assert len(pages) == 15  # index, 13 chapter pages (appendix included), bibliography
+    assert len(pages) == 16  # index, 13 chapter pages (appendix included), bibliography, the book's index
     assert all("xref-missing" not in page for page in pages.values())
 
 

@@ -15,7 +15,8 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import pandoc, quarto, sandbox, sanitize, svgprint
+from .. import index as book_index
+from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -65,7 +66,7 @@ class Float:
 
 
 # pages the editions make themselves; a chapter never takes their names
-RESERVED_PAGES = {"index", "bibliography", "contributors", "title", "nav", "lists", "style"}
+RESERVED_PAGES = {"index", "genindex", "bibliography", "contributors", "title", "nav", "lists", "style"}
 
 
 def page_name(chapter: Chapter, ext: str) -> str:
@@ -127,6 +128,9 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
                     cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
         if folder and prepared.keys:
             cachefile.prune(folder, kept, ".html")
+        # TeX math: MathML on the web and in the EPUB, typeset SVG in print (math.py)
+        written = math.for_print(written, book, prepared.cache) if edition == "pdf" else \
+            {number: math.for_web(html) for number, html in written.items()}
         prepared.fragments[memory] = written
     return prepared.fragments[memory]
 
@@ -138,7 +142,7 @@ def references_html(prepared: Prepared) -> Markup:
         folder = prepared.cache / "fragments-references" if prepared.cache and prepared.references_key else None
         html = cachefile.get_text(folder, prepared.references_key, FRAGMENT_FORMAT, ".html") if folder else None
         if html is None:
-            html = pandoc.write_html(pandoc.document(prepared.references))
+            html = math.for_web(pandoc.write_html(pandoc.document(prepared.references)))  # no TeX annotation
             if folder:
                 cachefile.put(folder, prepared.references_key, html, FRAGMENT_FORMAT, ".html")
                 cachefile.prune(folder, {prepared.references_key}, ".html")
@@ -338,6 +342,7 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
         "words": words,
         "year": book.config.year,
         "part_labels": {p.index: index.reference_text(index.get(p.label), words) for p in book.parts},
+        "book_index": book_index.build(book, index) if book.has_index else None,   # index.py
     }
 
 

@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import fonts, templating
+from .. import fonts, math, templating
 from ..diagnostics import BuildError, Location, error
 from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
@@ -183,6 +183,8 @@ def render(ctx: RenderContext) -> list[Path]:
         refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
         page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
              references=Markup(refs))
+    if context["book_index"]:
+        page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title="Index")
 
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
     japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())
@@ -194,6 +196,12 @@ def render(ctx: RenderContext) -> list[Path]:
         ctx.progress.step(f"embedded {len(japanese)} Japanese characters from {font.source}")
     elif japanese:
         ctx.progress.step("no Japanese font found on this machine: the EPUB relies on the reader's fonts")
+    math_font = math.web_font((data.decode("utf-8") for name, data in files.items() if name.endswith(".xhtml")),
+                              root, None)
+    if math_font is not None:   # the glyphs the formulas need, for reading systems with no math font
+        files["fonts/math.ttf"] = math_font[0]
+        items.append(Item("font-math", "fonts/math.ttf", "font/ttf", in_spine=False))
+        css += "\n" + math_font[1]
     files["style.css"] = css.encode("utf-8")
     items.append(Item("css", "style.css", "text/css", in_spine=False))
     for number, (rel, source) in enumerate(sorted(local_images(book).items()), 1):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from .. import fonts, templating
+from .. import fonts, math, templating
 from . import RenderContext
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
-INDEX, BIBLIOGRAPHY = "index.html", "bibliography.html"
+INDEX, BIBLIOGRAPHY, BOOK_INDEX = "index.html", "bibliography.html", "genindex.html"
 
 
 def render(ctx: RenderContext) -> list[Path]:
@@ -36,6 +36,8 @@ def render(ctx: RenderContext) -> list[Path]:
         refs = relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)
         pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
             "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None}))
+    if context["book_index"]:
+        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index"}))
     for name, template, extra in pages:
         html = templating.render(root, template, page=name, **context, **extra)
         (out / name).write_text(html, encoding="utf-8")
@@ -46,6 +48,11 @@ def render(ctx: RenderContext) -> list[Path]:
         (out / "fonts").mkdir()
         shutil.copyfile(font.path, out / "fonts" / "japanese.woff")
         css += "\n" + fonts.font_face_css(font, "fonts/japanese.woff")
+    math_font = math.web_font((p.read_text(encoding="utf-8") for p in out.glob("*.html")), root, "woff2")
+    if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
+        (out / "fonts").mkdir(exist_ok=True)
+        (out / "fonts" / "math.woff2").write_bytes(math_font[0])
+        css += "\n" + math_font[1]
     (out / "style.css").write_text(css, encoding="utf-8")
     for rel, source in local_images(book).items():
         target = out / rel

@@ -16,6 +16,7 @@ from urllib.request import url2pathname
 
 from markupsafe import Markup
 
+from .. import index as book_index
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, warning
 from . import RenderContext, limits, pagelabels, pieces
@@ -40,6 +41,8 @@ def render(ctx: RenderContext) -> list[Path]:
     target = ctx.destination / f"{book.config.slug}.pdf"
     bodies = {view.chapter.index: str(view.body_html) for view in views}
     import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
+    index_html = templating.render(root, "pdf/book.html.j2", unit="index", references=references, authors=authors,
+                                   **context) if context["book_index"] else None   # laid out again: index.relaid
     expected = expected_pages(html)
     seconds, memory = limits.timeout(expected), limits.memory_limit()
     try:
@@ -49,7 +52,7 @@ def render(ctx: RenderContext) -> list[Path]:
         else:
             ctx.progress.step("laying out pages (WeasyPrint)")
             [(refused, attachments, pages)] = limits.run(
-                [lambda: _lay_out_and_write(root, html, stylesheet, target)], 1, seconds, memory)
+                [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
     except limits.LimitExceeded as exc:
         ctx.diagnostics.append(limit_exceeded(book, exc, expected))
         return []
@@ -80,6 +83,8 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
             units.append(("chapter", entry.chapter.chapter.index))
     if context["book_bibliography"]:    # bibliography-scope: chapter leaves it out
         units.append("bibliography")
+    if context["book_index"]:
+        units.append("index")
 
     def render_piece(unit) -> str:
         return templating.render(root, "pdf/book.html.j2", unit=unit, references=references, authors=authors,
@@ -100,7 +105,8 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
 LAST: dict[str, int] = {}
 
 
-def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) -> tuple[list, list, int]:
+def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path,
+                       index_html: str | None = None) -> tuple[list, list, int]:
     """In a child process: lay out ``html`` and write the PDF. What was refused, the attachments
     dropped, and the number of pages."""
     from weasyprint import CSS, HTML
@@ -114,6 +120,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path) ->
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
             stylesheets=[css], font_config=fonts)
+        document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/")
         attachments = _drop_attachments(document)
         write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:

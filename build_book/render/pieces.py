@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import cache as cachefile
+from .. import index as book_index
 from .. import templating
 
 FORMAT = "build_book-pdf-piece 1"
@@ -234,6 +235,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         todo = []
         for n, piece in enumerate(pieces):
             html = with_pages(piece.html, piece.ids, pages, not piece.body)
+            if piece.unit == "index":   # the index's page numbers written out (index.py)
+                html = book_index.fill_locators(html, lambda name: _folio(pages.get(name)))
             extra = piece_css(first[n], piece.body)
             k = key(html, stylesheet, extra)
             if piece.key == k:
@@ -277,6 +280,13 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         cachefile.prune(folder, used, ".json")
         cachefile.prune(folder, used, ".pdf")
     return plan, pdfs
+
+
+def _folio(value: str | None) -> str | None:
+    """A folio as :meth:`Plan.folios` gives it ('12', 'r3' in the front matter) as printed."""
+    if value is None:
+        return None
+    return roman(int(value[1:])) if value.startswith("r") else value
 
 
 def _task(root, html, stylesheet, extra, target):
