@@ -5,22 +5,19 @@ Writes a book of 12 chapters, about 145,000 words, with 1,000 bibliography entri
 and year, so that citeproc must write 2001a/2001b), 1,200 citations, 480 footnotes and cross-references
 between chapters, into a temporary folder. Then, in one run, times each task (median of --repeat runs)
 and its peak memory (the resident memory of the whole process tree, build_book and every pandoc it
-runs, sampled from /proc), and prints each as a ratio to plain pandoc on the same chapters measured in
-the same run:
+runs, sampled from /proc; and its PSS, where a page that forked processes share counts once), and prints
+each as a ratio to plain pandoc on the same chapters measured in the same run:
 
     check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
-    check after a one-word edit in one chapter; PDF rows with --pdf (slow; BUILD_BOOK_PDF_PIECES=1 in the
-    environment times the PDF laid out in pieces), among them a book twice the size, cold; and the time from
-    saving an edited chapter to the reload event reaching an open page under a real `serve` (an HTTP client
-    on its event stream, as the browser's script is), with the server's own rebuild time beside it.
-
-Beside the wall time, each row gives the CPU seconds of the whole process tree (build_book, its worker
-processes and every pandoc it ran) and their ratio to plain pandoc's: on a machine other work keeps busy the
-wall times swell, the CPU seconds much less (on an idle machine with N cores a build's wall time is at least
-its CPU seconds / N, plain pandoc's about its CPU seconds: pandoc works on one core).
+    check after a one-word edit in one chapter; PDF rows with --pdf (slow): the PDF laid out as one
+    document, cold, and in pieces (cold, nothing changed, one chapter edited: as ratios to the one
+    document), and a book twice the size in pieces (as a ratio to the first); the time from a saved edit
+    to the reload event reaching an open page under a real `serve` (an HTTP client on its event stream, as
+    the browser's script is), with the server's own rebuild time beside it.
 
 build_book's own modules are compiled to bytecode first (as an installed copy is), so that a setting such
-as PYTHONDONTWRITEBYTECODE does not make every run compile them again.
+as PYTHONDONTWRITEBYTECODE does not make every run compile them again. The load average is printed at the
+start and the end: on a shared machine, compare the ratios of one run.
 
     .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
 
@@ -111,8 +108,10 @@ def pandoc_binary() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def _tree_rss(root_pid: int) -> int:
-    """Resident memory (bytes) of ``root_pid`` and all its descendants, from /proc."""
+def _tree_rss(root_pid: int) -> tuple[int, int]:
+    """Resident memory (bytes) of ``root_pid`` and all its descendants, from /proc: the sum of their
+    resident sets (pages shared by forked processes counted once per process), and of their
+    proportional sets (PSS: a shared page divided among the processes that share it)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -132,29 +131,33 @@ def _tree_rss(root_pid: int) -> int:
             if parent in tree and pid not in tree:
                 tree.add(pid)
                 changed = True
-    return sum(rss.get(pid, 0) for pid in tree)
+    return sum(rss.get(pid, 0) for pid in tree), sum(_pss(pid, rss.get(pid, 0)) for pid in tree)
 
 
-def children_cpu() -> float:
-    """CPU seconds (user and system) of every child process waited for so far, and of theirs."""
-    import resource
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _pss(pid: int, rss: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss
 
 
-def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time, peak memory of the process tree, and the result of ``command`` (with ``cpu``: the CPU
-    seconds of its whole process tree, which a busy machine changes far less than the wall time)."""
-    cpu = children_cpu()
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
+    """Wall time, peak memory of the process tree (resident, and proportional: see ``_tree_rss``), and
+    the result of ``command``."""
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak, pss = 0, 0
     done = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, pss
         while not done.is_set():
-            peak = max(peak, _tree_rss(child.pid))
+            now = _tree_rss(child.pid)
+            peak, pss = max(peak, now[0]), max(pss, now[1])
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -163,9 +166,7 @@ def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, su
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    result = subprocess.CompletedProcess(command, child.returncode, out, err)
-    result.cpu = children_cpu() - cpu
-    return seconds, peak, result
+    return seconds, (peak, pss), subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 def build_book(args: list[str], root: Path, jobs: int | None) -> list[str]:
@@ -204,13 +205,13 @@ def main() -> int:
     import compileall
     import importlib.util
     compileall.compile_dir(str(Path(importlib.util.find_spec("build_book").origin).parent), quiet=1)
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="build_book-bench-")) / "book"
     if root.exists():
         shutil.rmtree(root)
     files = make_book(root, args.words, args.entries, args.chapters)
     words = sum(len((root / f).read_text().split()) for f in files)
     cites = sum((root / f).read_text().count("[@") for f in files)
-    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"synthetic book: {words:,} words in {len(files)} chapters, {args.entries:,} bibliography entries, "
           f"{cites:,} citations; {os.cpu_count()} cores, --jobs {args.jobs or 'default'}; "
           f"median of {args.repeat} runs", flush=True)
@@ -222,18 +223,16 @@ def main() -> int:
     edit = Edits(edited)
 
     def median(command, before=None, cwd=None):
-        times, peaks, cpus, result = [], [], [], None
+        times, peaks, result = [], [], None
         for _ in range(args.repeat):
             if before:
                 before()
             seconds, peak, result = measure(command, cwd)
             times.append(seconds)
             peaks.append(peak)
-            cpus.append(result.cpu)
             if result.returncode != 0:
                 break
-        result.cpu = statistics.median(cpus)
-        return statistics.median(times), max(peaks), result
+        return statistics.median(times), (max(p[0] for p in peaks), max(p[1] for p in peaks)), result
 
     def cold():
         shutil.rmtree(root / "build", ignore_errors=True)
@@ -251,8 +250,8 @@ def main() -> int:
     for name, what in (("read", "read every chapter (to JSON)"), ("html", "one-page HTML with citeproc"),
                        ("epub", "EPUB with citeproc"), ("chapter", "the edited chapter alone, HTML with citeproc")):
         seconds, peak, result = base[name]
-        print(f"  {what:48s} {seconds:7.2f} s {peak / 2**20:7.0f} MB {result.cpu:7.2f} s CPU"
-              + ("" if result.returncode == 0 else f"  [exit {result.returncode}]"))
+        print(f"  {what:48s} {seconds:7.2f} s {peak[0] / 2**20:7.0f} MB" + ("" if result.returncode == 0 else
+                                                                          f"  [exit {result.returncode}]"))
     bb = lambda *a: build_book(list(a), root, args.jobs)  # noqa: E731
     tasks = [
         ("check, cold", bb("check"), cold, "read"),
@@ -266,25 +265,27 @@ def main() -> int:
         ("EPUB, one chapter edited", bb("epub", "-q"), edit, "epub"),
     ]
     if args.pdf:
-        tasks += [("PDF, cold", bb("pdf", "-q"), cold, "html"),
-                  ("PDF, nothing changed", bb("pdf", "-q"), None, "html"),
-                  ("PDF, one chapter edited", bb("pdf", "-q"), edit, "html")]
+        # the PDF laid out as one document (BUILD_BOOK_PDF_PIECES=0) and in pieces (=1); rows in pieces
+        # are shown against the one document, the book twice the size against the book in pieces
+        one, pieces = ["env", "BUILD_BOOK_PDF_PIECES=0"], ["env", "BUILD_BOOK_PDF_PIECES=1"]
+        tasks += [("PDF one document, cold", one + bb("pdf", "-q"), cold, "html"),
+                  ("PDF in pieces, cold", pieces + bb("pdf", "-q"), cold, "PDF one document, cold"),
+                  ("PDF in pieces, nothing changed", pieces + bb("pdf", "-q"), None, "PDF one document, cold"),
+                  ("PDF in pieces, chapter edited", pieces + bb("pdf", "-q"), edit, "PDF one document, cold")]
         double = root.parent / "double"
         shutil.rmtree(double, ignore_errors=True)
         make_book(double, args.words * 2, args.entries, args.chapters * 2)
-        tasks += [("PDF, book twice the size", build_book(["pdf", "-q"], double, args.jobs),
-                   lambda: shutil.rmtree(double / "build", ignore_errors=True), "html")]
-    print(f"\n  {'task':30s} {'time':>9s} {'x pandoc':>9s} {'peak':>8s} {'x pandoc':>9s} {'CPU':>8s} "
-          f"{'x pandoc':>9s}  baseline")
+        tasks += [("PDF in pieces, twice the size", pieces + build_book(["pdf", "-q"], double, args.jobs),
+                   lambda: shutil.rmtree(double / "build", ignore_errors=True), "PDF in pieces, cold")]
+    print(f"\n  {'task':30s} {'time':>9s} {'x base':>9s} {'peak':>8s} {'x base':>9s} {'PSS':>8s}  baseline")
     failed = False
     for name, command, before, against in tasks:
         seconds, peak, result = median(command, before)
         b_seconds, b_peak, _ = base[against]
         status = "" if result.returncode == 0 else f"  [exit {result.returncode}]"
-        b_cpu = base[against][2].cpu
-        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak / 2**20:5.0f} MB "
-              f"{peak / max(1, b_peak):8.2f}x {result.cpu:6.2f} s {result.cpu / max(0.01, b_cpu):8.2f}x  "
-              f"{against}{status}", flush=True)
+        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak[0] / 2**20:5.0f} MB "
+              f"{peak[0] / max(1, b_peak[0]):8.2f}x {peak[1] / 2**20:5.0f} MB  {against}{status}", flush=True)
+        base[name] = (seconds, peak, result)   # a later row may be shown against this one
         if result.returncode != 0:
             failed = True
             print(result.stdout[-2000:], result.stderr[-2000:])
@@ -303,8 +304,8 @@ def main() -> int:
         if runs:
             client = statistics.median(r["client"] for r in runs)
             build = statistics.median(r["build"] for r in runs)
-            print(f"  {name:30s} {client:7.2f} s {client / base['chapter'][0]:8.2f}x {'':>8s} {'':>9s}  chapter"
-                  f"  (the server's rebuild: {build:.2f} s)")
+            print(f"  {name:30s} {client:7.2f} s {client / base['chapter'][0]:8.2f}x {'':>8s} {'':>9s} {'':>8s}  "
+                  f"chapter  (the server's rebuild: {build:.2f} s)")
     else:
         print(f"  {name:30s}   n/a (no serve command)")
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -60,3 +60,27 @@ def test_within_its_limits_the_pdf_is_written_and_no_layout_process_is_left(book
     assert (book / "build" / "alliances-in-miniature.pdf").stat().st_size > 10_000
     children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(os.getpid())], capture_output=True, text=True)
     assert len(children.stdout.split()) <= 1   # the ps itself
+
+
+def test_layout_processes_can_ask_the_build_and_wait_for_each_other():
+    """limits.run with answer: each child asks, and an answer that needs what a child started
+    earlier has said waits (NotYet) until it has; the children's results come back in order."""
+    from build_book.render import limits
+
+    said: dict[int, int] = {}
+
+    def answer(number, value):
+        said[number] = value
+        if any(n < number and n not in said for n in range(3)):
+            raise limits.NotYet()
+        return sum(said[n] for n in range(number))      # what the children before it said
+
+    def task(number):
+        def run(ask):
+            time.sleep(0.3 * (3 - number))               # the first child speaks last
+            return (number, ask(10 * (number + 1)))
+        return run
+
+    assert limits.run([task(n) for n in range(3)], 3, 30, 2**30, answer) == [(0, 0), (1, 10), (2, 30)]
+    with pytest.raises(limits.ChildFailed):
+        limits.run([lambda ask: 1 / 0], 1, 30, 2**30, answer)

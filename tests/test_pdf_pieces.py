@@ -17,9 +17,25 @@ from .pdfinfo import Pdf, destination_page, link_destinations
 SLUG = "alliances-in-miniature"
 
 
-def build(root, *, one_document=False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BUILD_BOOK_PDF_PIECES": "0" if one_document else "1"}
-    result = subprocess.run([sys.executable, "-m", "build_book", "pdf", "--book", str(root)], cwd=REPO,
+# build_book with every PDF WeasyPrint writes tagged (PDF/UA-1), as the print edition's writer may ask
+TAGGED = """
+import sys
+import weasyprint
+original = weasyprint.Document.write_pdf
+def write_pdf(self, target=None, zoom=1, finisher=None, **options):
+    options.setdefault("pdf_variant", "pdf/ua-1")
+    return original(self, target, zoom, finisher, **options)
+weasyprint.Document.write_pdf = write_pdf
+from build_book import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def build(root, *, one_document=False, tagged=False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BUILD_BOOK_PDF_PIECES": "0" if one_document else "1",
+           "BUILD_BOOK_PDF_TIMEOUT": os.environ.get("BUILD_BOOK_PDF_TIMEOUT", "600")}   # a busy machine
+    command = ["-c", TAGGED] if tagged else ["-m", "build_book"]
+    result = subprocess.run([sys.executable, *command, "pdf", "--book", str(root)], cwd=REPO,
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
     return result
@@ -96,3 +112,84 @@ def test_an_edit_lays_out_one_chapter_again(books):
     clean = build(root)
     assert laid_out(clean)[1] >= 7
     same(Pdf(one / "build" / f"{SLUG}.pdf"), Pdf(root / "build" / f"{SLUG}.pdf"))
+
+
+def test_a_renumbering_edit_gives_the_pdf_of_a_clean_build(books):
+    """A chapter grows by pages: the pieces after it move (new folios, page references, contents),
+    and the PDF is still the one document's."""
+    root, one, _ = books
+    chapter = root / "chapters" / "01-origins.md"
+    text = chapter.read_text(encoding="utf-8")
+    grown = text.replace("### Asymmetry", "\n\n".join(
+        f"Filler paragraph {i} on alliance politics, written to push the later sections onto other pages "
+        "and so change every folio and page reference that follows it in the book. " * 3 for i in range(40))
+        + "\n\n### Asymmetry", 1)
+    assert grown != text
+    before = Pdf(root / "build" / f"{SLUG}.pdf")
+    for book in (root, one):
+        (book / "chapters" / "01-origins.md").write_text(grown, encoding="utf-8")
+    edited = build(root)
+    pieces, count = laid_out(edited)
+    build(one, one_document=True)
+    after = Pdf(root / "build" / f"{SLUG}.pdf")
+    assert len(after.pages) > len(before.pages) + 1
+    same(Pdf(one / "build" / f"{SLUG}.pdf"), after)
+    # the chapter, the pieces after it whose folios moved and the contents: not the part before it
+    assert 1 < count < pieces + 2, edited.stderr
+
+
+def structure(pdf: Pdf) -> tuple[list, list, list]:
+    """A tagged PDF's structure elements (depth, type, alt text) in order, each page's marked
+    content (MCIDs) as the structure tree and its parent tree say, and the annotations it tags."""
+    reader = pdf.reader
+    pages = {page.indirect_reference.idnum: i for i, page in enumerate(reader.pages)}
+    tree = reader.trailer["/Root"]["/StructTreeRoot"].get_object()
+    elements, marked, annotations = [], [], []
+
+    def walk(item, depth, page):
+        node = item.get_object()
+        if isinstance(node, int):
+            marked.append((page, int(node)))
+            return
+        if node.get("/Type") == "/OBJR":
+            annotations.append(node.raw_get("/Obj").idnum)
+            return
+        page = pages[node.raw_get("/Pg").idnum] if "/Pg" in node else page
+        elements.append((depth, str(node.get("/S")), str(node.get("/Alt", ""))))
+        kids = node.get("/K")
+        kids = [] if kids is None else kids.get_object()
+        for kid in kids if isinstance(kids, list) else [kids]:
+            walk(kid, depth + 1, page)
+
+    for item in tree["/K"]:
+        walk(item, 0, None)
+    nums = tree["/ParentTree"]["/Nums"]
+    parents = {int(nums[i]): nums[i + 1].get_object() for i in range(0, len(nums), 2)}
+    keys = [page.get("/StructParents") for page in reader.pages]
+    annots = {a.idnum: a.get_object() for page in reader.pages for a in page.get("/Annots") or []}
+    assert set(annotations) <= set(annots)                # every tagged link is an annotation of a page
+    used = [k for k in keys if k is not None] + [a["/StructParent"] for a in annots.values() if "/StructParent" in a]
+    assert sorted(used) == sorted(parents)                # one parent-tree entry for each, none missing
+    per_page = [len(parents[k]) if k is not None else 0 for k in keys]   # compared with one document's
+    return elements, marked, per_page
+
+
+def test_a_tagged_pdf_stays_tagged_in_pieces(tmp_path_factory):
+    """Pieces written as tagged PDF (PDF/UA-1) are joined into one structure tree: the same
+    elements, alt texts and marked content on each page as the one document's, /Lang, /MarkInfo
+    and the XMP metadata kept."""
+    root = copy_book("mini", tmp_path_factory)
+    one = tmp_path_factory.mktemp("tagged-one") / "mini"
+    shutil.copytree(root, one)
+    build(root, tagged=True)
+    build(one, one_document=True, tagged=True)
+    a, b = Pdf(one / "build" / f"{SLUG}.pdf"), Pdf(root / "build" / f"{SLUG}.pdf")
+    same(a, b)
+    elements, marked, per_page = structure(b)
+    assert (elements, marked, per_page) == structure(a)
+    assert [e[1] for e in elements if e[0] == 0] == ["/Document"]
+    assert any(e[1] == "/Figure" and e[2] for e in elements)
+    for catalog in (a.reader.trailer["/Root"], b.reader.trailer["/Root"]):
+        assert catalog["/Lang"] == "en" and catalog["/MarkInfo"]["/Marked"]
+    assert a.reader.xmp_metadata is not None and b.reader.xmp_metadata is not None
+    assert b.reader.xmp_metadata.dc_title == a.reader.xmp_metadata.dc_title

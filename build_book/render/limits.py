@@ -16,6 +16,7 @@ runs out of memory (``MemoryError``, or killed by a signal) raises :class:`OutOf
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import pickle
 import resource
@@ -83,62 +84,150 @@ def shown_bytes(n: int) -> str:
     return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
-def run(tasks: list[Callable[[], object]], jobs: int, seconds: float, memory: int) -> list[object]:
+class NotYet(Exception):
+    """Raised by an ``answer`` function that cannot answer a child's question yet: it is asked again
+    when another child has said something."""
+
+
+def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: int,
+        answer: Callable[[int, object], object] | None = None) -> list[object]:
     """What each of ``tasks`` returns, each run in a forked child, at most ``jobs`` at once, all
-    within ``seconds`` from now, each within ``memory`` bytes of address space."""
+    within ``seconds`` from now, each within ``memory`` bytes of address space.
+
+    With ``answer``, each task is called with a function ``ask(question)`` that sends ``question``
+    to this process and returns ``answer(task number, question)``; an answer that raises
+    :class:`NotYet` is tried again each time any child asks something (children are started in
+    the order of ``tasks``, so a child that waits for the ones started before it cannot deadlock)."""
     deadline = time.monotonic() + seconds
     results: dict[int, object] = {}
-    running: dict[int, tuple[int, int, bytearray]] = {}   # pid -> (task number, read end, data)
+    running: dict[int, tuple[int, int, bytearray, int | None]] = {}   # pid -> (task, read end, data, reply end)
+    pending: dict[int, tuple[int, object]] = {}    # pid -> (task number, question) not answered yet
     selector = selectors.DefaultSelector()
     waiting = list(range(len(tasks)))
+
+    def reply_all() -> None:
+        for pid, (number, question) in list(pending.items()):
+            try:
+                value = answer(number, question)
+            except NotYet:
+                continue
+            del pending[pid]
+            _send(running[pid][3], ("answer", value))
+
+    # The build's objects are inherited by every child: frozen, the children's garbage collector
+    # leaves them alone instead of writing to (and so copying) every page of the build's memory.
+    gc.collect()
+    gc.freeze()
     try:
         while waiting or running:
             while waiting and len(running) < max(1, jobs):
                 number = waiting.pop(0)
-                pid, fd = _fork(tasks[number], memory)
-                running[pid] = (number, fd, bytearray())
+                pid, fd, reply = _fork(tasks[number], memory, answer is not None)
+                running[pid] = (number, fd, bytearray(), reply)
                 selector.register(fd, selectors.EVENT_READ, pid)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise OutOfTime(seconds)
             for key, _ in selector.select(timeout=min(left, 1.0)):
                 pid = key.data
-                number, fd, data = running[pid]
+                number, fd, data, reply = running[pid]
                 chunk = os.read(fd, 1 << 20)
                 if chunk:
                     data += chunk
+                    asked = False
+                    for question in _questions(data):
+                        pending[pid] = (number, question)
+                        asked = True
+                    if asked:
+                        reply_all()
                     continue
                 selector.unregister(fd)
                 os.close(fd)
+                if reply is not None:
+                    os.close(reply)
                 del running[pid]
+                pending.pop(pid, None)
                 _, status = os.waitpid(pid, 0)
                 results[number] = _outcome(bytes(data), status, memory)
+                if pending:
+                    reply_all()
     finally:
-        for pid, (_, fd, _) in running.items():
+        for pid, (_, fd, _, reply) in running.items():
             _kill(pid)
             try:
                 selector.unregister(fd)
             except (KeyError, ValueError):
                 pass
             os.close(fd)
+            if reply is not None:
+                os.close(reply)
         selector.close()
+        gc.unfreeze()
     return [results[n] for n in range(len(tasks))]
 
 
-def _fork(task: Callable[[], object], memory: int) -> tuple[int, int]:
+# Between parent and child: frames of an 8-byte length and a pickle. A child's questions are
+# ("ask", question) frames before its outcome; the parent strips them from the data it reads.
+def _frame(message) -> bytes:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(8, "big") + payload
+
+
+def _send(fd: int, message) -> None:
+    data = _frame(message)
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _receive(fd: int):
+    def exactly(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = os.read(fd, n - len(out))
+            if not chunk:
+                raise EOFError("the build went away")
+            out += chunk
+        return out
+
+    return pickle.loads(exactly(int.from_bytes(exactly(8), "big")))
+
+
+def _questions(data: bytearray):
+    """Take the complete ("ask", question) frames off the front of ``data``; yield the questions."""
+    while len(data) >= 8:
+        size = int.from_bytes(data[:8], "big")
+        if len(data) < 8 + size:
+            return
+        message = pickle.loads(bytes(data[8:8 + size]))
+        if not (isinstance(message, tuple) and message[:1] == ("ask",)):
+            return       # the outcome: left for _outcome
+        del data[:8 + size]
+        yield message[1]
+
+
+def _fork(task: Callable[..., object], memory: int, conversation: bool = False) -> tuple[int, int, int | None]:
     read, write = os.pipe()
+    answers, reply = os.pipe() if conversation else (None, None)
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
         try:
             os.close(read)
+            if reply is not None:
+                os.close(reply)
             signal.signal(signal.SIGINT, signal.SIG_DFL)   # Ctrl-C stops the child at once
             if pandoc._prctl is not None:
                 pandoc._die_with(parent)
             _limit_memory(memory)
+
+            def ask(question):
+                _send(write, ("ask", question))
+                kind, value = _receive(answers)
+                return value
+
             try:
-                outcome = ("ok", task())
+                outcome = ("ok", task(ask) if conversation else task())
             except MemoryError:
                 outcome = ("memory", None)
             except RecursionError:
@@ -149,9 +238,9 @@ def _fork(task: Callable[[], object], memory: int) -> tuple[int, int]:
             except BaseException:  # noqa: BLE001 - reported by the parent
                 outcome = ("error", traceback.format_exc())
             try:
-                payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+                payload = _frame(outcome)
             except MemoryError:
-                payload = pickle.dumps(("memory", None))
+                payload = _frame(("memory", None))
             with os.fdopen(write, "wb") as out:
                 out.write(payload)
         except BaseException:  # noqa: BLE001 - the parent sees no result and reports it
@@ -159,7 +248,9 @@ def _fork(task: Callable[[], object], memory: int) -> tuple[int, int]:
         finally:
             os._exit(code)
     os.close(write)
-    return pid, read
+    if answers is not None:
+        os.close(answers)
+    return pid, read, reply
 
 
 def _limit_memory(memory: int) -> None:
@@ -174,7 +265,7 @@ def _limit_memory(memory: int) -> None:
 
 def _outcome(data: bytes, status: int, memory: int) -> object:
     try:
-        kind, value = pickle.loads(data) if data else (None, None)
+        kind, value = pickle.loads(data[8:]) if data else (None, None)
     except Exception:  # noqa: BLE001 - a child killed while writing its result
         kind, value = None, None
     if kind == "ok":

@@ -66,8 +66,7 @@ PIECES_ENV = "BUILD_BOOK_PDF_PIECES"
 
 def in_pieces(root: Path) -> bool:
     """Lay the book out a piece at a time (render/pieces.py) when BUILD_BOOK_PDF_PIECES=1 asks for it
-    (off by default: each piece pays for subsetting its fonts again, which makes a cold build slower
-    than one document) and the book does not override the PDF templates."""
+    (off by default) and the book does not override the PDF templates."""
     return os.environ.get(PIECES_ENV, "") in ("1", "yes", "true") and pieces.applies(root)
 
 

@@ -8,18 +8,22 @@ of the book laid out as one document:
 
 - every piece after the front matter opens on a right-hand page: a blank verso is put before it when
   the pieces before it end on a right-hand page (as ``break-before: right`` does in one document);
-- each piece is given the folio its first page has in the book (``counter-reset`` on its first page),
-  the book's title for the running heads, and, for every link to another piece, the folio the target
-  has (``data-page``, shown instead of ``target-counter()``, which sees only its own document);
+- each piece is given the folio its first page has in the book, the book's title for the running
+  heads, and, for every link to another piece, the folio the target has (``data-page``, shown
+  instead of ``target-counter()``, which sees only its own document);
 - links to another piece are written as links to a placeholder address, and made links to the
   book's named destinations when the pieces are joined; the outline is made from every piece's
-  bookmarks by WeasyPrint's own algorithm, as if they were one document's.
+  bookmarks by WeasyPrint's own algorithm, as if they were one document's; a tagged PDF's structure
+  trees become one; each font's subsets in the pieces are joined into one embedded font.
 
-Where page numbers are not yet known (a cold build), pieces are laid out with estimates, and those
-whose folios or references turn out different are laid out again (as LaTeX runs twice). Each piece's
-PDF is cached in ``build/.cache/pdf-pieces/`` by its HTML (with the page numbers it shows), its
-stylesheets and its first folio, so an edit to one chapter lays out that chapter again, and the
-pieces whose page numbers its new length changes.
+A piece's folios appear only in its margin boxes, which WeasyPrint makes after paginating it. So the
+pieces are laid out in the book's order with a guessed first folio; each tells the build how many
+pages it has, and is told its true first folio once the pieces before it have said theirs, before its
+margin boxes are made (``lay_out``). A piece showing page numbers of other pieces (the contents,
+page references) is laid out again if these turn out different (as LaTeX runs twice); the front
+matter waits for the others. Each piece's PDF is cached in ``build/.cache/pdf-pieces/`` by its HTML
+(with the page numbers it shows), its stylesheets and its first folio, so an edit to one chapter lays
+out that chapter again, and the pieces whose page numbers its new length changes.
 """
 
 from __future__ import annotations
@@ -90,9 +94,12 @@ def roman(n: int) -> str:
 class Plan:
     pieces: list[Piece]
     estimates: dict[int, dict] = field(default_factory=dict)  # piece number -> pages, anchors (last time)
+    reported: dict[int, int] = field(default_factory=dict)    # pages of the pieces being laid out
     laid_out: int = 0     # how many pieces this build laid out (the others came from the cache)
 
     def pages(self, n: int) -> int:
+        if n in self.reported:
+            return self.reported[n]
         piece = self.pieces[n]
         return (piece.result or self.estimates[n])["pages"]
 
@@ -148,22 +155,92 @@ def piece_css(first_folio: int, body: bool) -> str:
     return PIECE_CSS + f"@page :nth(1 of body) {{ counter-reset: page {first_folio}; }}\n"
 
 
-def lay_out(root: Path, html: str, stylesheet: Path, extra_css: str, target: Path) -> dict:
-    """In a child process: lay out one piece and write its PDF; what the assembly needs to know."""
+class _Again(Exception):
+    """A piece's first folio was not the one guessed, and page numbers within it depend on it."""
+
+    def __init__(self, folio: int):
+        super().__init__(folio)
+        self.folio = folio
+
+
+# WeasyPrint's font configuration and print.css, parsed once in the build's process before the
+# layout processes are forked from it (see ``prepare``): each piece then starts at once
+SHARED: dict = {}
+
+
+def prepare(root: Path, stylesheet: Path, lang: str) -> None:
+    """Parse print.css and load what every layout needs (fonts, the hyphenation dictionary,
+    WeasyPrint's C bindings) once, in this process: the processes forked from it share them."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+    from .pdf import book_fetcher
 
+    key_ = (str(root), str(stylesheet), stylesheet.stat().st_mtime_ns if stylesheet.exists() else 0)
+    if SHARED.get("key") == key_:
+        return
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css = [CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher),
-           CSS(string=extra_css, font_config=fonts)]
+    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    SHARED.clear()
+    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, css=css)
+    sample = (f'<html lang="{lang}"><body><p>Hyphenation prepares its dictionary; '
+              f'<i>italic</i> <b>bold</b> <span style="font-variant: small-caps">Small Caps</span> 0123456789.</p>'
+              '</body></html>')
+    try:
+        HTML(string=sample).render(stylesheets=[css], font_config=fonts).write_pdf()
+    except Exception:  # noqa: BLE001 - only a warm-up: the pieces' layouts report what fails
+        pass
+
+
+LANG = re.compile(r'<html\b[^>]*\blang="([^"]*)"')
+
+
+def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, self_refs: bool, target: Path,
+            ask) -> dict:
+    """In a child process: lay out one piece and write its PDF; what the assembly needs to know.
+
+    The piece is paginated with ``folio`` (a guess) as its first folio; then it tells the build its
+    number of pages (``ask``) and is told its true first folio, which the pieces before it decide.
+    The folios only appear in the margin boxes, made after pagination, so they are set right then,
+    without laying out again; unless page numbers within the piece's text depend on them
+    (``self_refs``), when the piece is laid out again with its true first folio."""
+    import weasyprint.layout as layout
+    from weasyprint import CSS, HTML
+
+    from . import pdf
+    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+
+    if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
+        fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
+    else:
+        from weasyprint.text.fonts import FontConfiguration
+        fonts, fetcher = FontConfiguration(), book_fetcher(root)
+        css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    original, told = layout.make_margin_boxes, []
+
+    def margin_boxes(context, page, state):
+        if not told:    # the first margin box of the piece: its pages are all laid out
+            told.append(ask(len(context.page_maker) - 1))
+            if told[0] != folio:
+                if self_refs:
+                    raise _Again(told[0])
+                _shift_folios(context.page_maker, told[0] - folio)
+        return original(context, page, state)
+
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
+    layout.make_margin_boxes = margin_boxes
     try:
-        document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=css, font_config=fonts)
+        while True:
+            try:
+                document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
+                    stylesheets=[css, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts)
+                break
+            except _Again as again:
+                folio = again.folio
+        if not told:    # no page made a margin box: the build still waits to hear how many pages
+            told.append(ask(len(document.pages)))
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -177,11 +254,24 @@ def lay_out(root: Path, html: str, stylesheet: Path, extra_css: str, target: Pat
                           else link for link in page.links]
             bookmarks += [[number, level, label, [x, y], state] for level, label, (x, y), state in page.bookmarks]
         heights = [page.height for page in document.pages]
-        document.write_pdf(target)
+        write = getattr(pdf, "write", None)   # the print edition's writer (tagged PDF, XMP), where there is one
+        if write is not None:
+            write(document, target)
+        else:
+            document.write_pdf(target)
     finally:
+        layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
-            "refused": fetcher.refused, "attachments": attachments}
+            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio}
+
+
+def _shift_folios(page_maker, delta: int) -> None:
+    """Add ``delta`` to the page counter every page's margin boxes will show."""
+    for item in page_maker:
+        counters = item[3][1]
+        if counters.get("page"):
+            counters["page"] = [*counters["page"][:-1], counters["page"][-1] + delta]
 
 
 XREF_KIND = "external"
@@ -217,7 +307,12 @@ def cached(folder: Path | None, key_: str) -> dict | None:
 def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path | None, scratch: Path,
           jobs: int, seconds: float, memory: int, progress) -> tuple[Plan, dict[int, bytes]]:
     """Lay out every piece (those not cached), as many passes as page numbers need; the plan and
-    each piece's PDF."""
+    each piece's PDF.
+
+    The pieces are laid out in the book's order, ``jobs`` at once; each learns its first folio when
+    the pieces before it have been paginated (``lay_out``), so a piece is laid out again only when
+    the page numbers its text shows (the contents, page references to other pieces) have changed.
+    The front matter, whose contents show every piece's page numbers, waits for the others."""
     import time
 
     from . import limits
@@ -237,8 +332,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             html = with_pages(piece.html, piece.ids, pages, not piece.body)
             if piece.unit == "index":   # the index's page numbers written out (index.py)
                 html = book_index.fill_locators(html, lambda name: _folio(pages.get(name)))
-            extra = piece_css(first[n], piece.body)
-            k = key(html, stylesheet, extra)
+            k = key(html, stylesheet, piece_css(first[n], piece.body))
             if piece.key == k:
                 continue
             hit = cached(folder, k)
@@ -246,37 +340,53 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             if body is not None:
                 piece.result, piece.key, pdfs[n] = hit, k, body
                 continue
-            todo.append((n, html, extra, k))
+            todo.append((n, html, first[n]))
         if not todo:
             break
-        unknown = {n for n in range(1, len(pieces)) if pieces[n].result is None and "known" not in plan.estimates[n]}
-        if unknown:
-            # the page counts of some pieces are not known yet: lay out those first, the others (whose
-            # numbers depend on them, the contents among them) in the next pass
-            todo = [t for t in todo if t[0] in unknown]
+        if len(todo) > 1:   # the front matter next time, with the page numbers of the others
+            # (and the index, whose page numbers are those of all the others)
+            todo = [t for t in todo if pieces[t[0]].body and pieces[t[0]].unit != "index"] or todo
+        found = LANG.search(pieces[0].html)
+        prepare(root, stylesheet, found.group(1) if found else "en")    # once: before the first fork
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
-        tasks = [_task(root, html, stylesheet, extra, scratch / f"{k}.pdf") for n, html, extra, k in todo]
+        plan.reported = {}
+        order = [n for n, _, _ in todo]
+
+        def answer(i: int, count: int) -> int:
+            """The true first folio of the i-th piece laid out, once the pieces before it are paginated."""
+            n = order[i]
+            plan.reported[n] = count
+            if any(m < n and m not in plan.reported for m in order):
+                raise limits.NotYet()
+            return plan.folios()[0][n]
+
+        tasks = [_task(root, html, stylesheet, guess, pieces[n].body, _refers_to_itself(html, pieces[n].ids),
+                       scratch / f"{n}-{number}.pdf") for n, html, guess in todo]
         left = deadline - time.monotonic()
         if left <= 0:
             raise limits.OutOfTime(seconds)
         try:
-            results = limits.run(tasks, jobs, left, memory)
+            results = limits.run(tasks, jobs, left, memory, answer)
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
-        for (n, html, extra, k), result in zip(todo, results):
-            path = scratch / f"{k}.pdf"
+        finally:
+            plan.reported = {}
+        for (n, html, _), result, task in zip(todo, results, tasks):
+            k = key(html, stylesheet, piece_css(result["first"], pieces[n].body))
+            path = task.target
             pieces[n].result, pieces[n].key, pdfs[n] = result, k, path.read_bytes()
             laid_out += 1
             if folder is not None:
                 cachefile.put(folder, k, json.dumps(result), FORMAT, ".json")
                 cachefile.put(folder, k, pdfs[n], FORMAT, ".pdf")
-                cachefile.put(folder, _estimate_key(pieces[n]), json.dumps(
-                    {"pages": result["pages"], "anchors": result["anchors"]}), FORMAT, ".json")
+                known = json.dumps({"pages": result["pages"], "anchors": result["anchors"]})
+                for estimate in _estimate_keys(pieces[n]):
+                    cachefile.put(folder, estimate, known, FORMAT, ".json")
             path.unlink(missing_ok=True)
     plan.laid_out = laid_out
     if folder is not None:
-        used = {p.key for p in pieces} | {_estimate_key(p) for p in pieces}
+        used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
         cachefile.prune(folder, used, ".pdf")
     return plan, pdfs
@@ -289,24 +399,41 @@ def _folio(value: str | None) -> str | None:
     return roman(int(value[1:])) if value.startswith("r") else value
 
 
-def _task(root, html, stylesheet, extra, target):
-    return lambda: lay_out(root, html, stylesheet, extra, target)
+def _refers_to_itself(html: str, ids: set[str]) -> bool:
+    """Whether the piece shows the page number of a place within itself (target-counter())."""
+    return any(target in ids and "page-ref" in before + after for before, target, after in LINK.findall(html))
+
+
+class _Task:
+    def __init__(self, root, html, stylesheet, folio, body, self_refs, target):
+        self.args = (root, html, stylesheet, folio, body, self_refs, target)
+        self.target = target
+
+    def __call__(self, ask):
+        return lay_out(*self.args, ask)
+
+
+_task = _Task
 
 
 CHARACTERS_PER_PAGE = 2000
 
 
-def _estimate_key(piece: Piece) -> str:
-    return cachefile.digest(cachefile.version_key(), FORMAT, "estimate", piece.html)
+def _estimate_keys(piece: Piece) -> list[str]:
+    """Where what a piece took last time is kept: by its text, and by its place in the book (an
+    edited chapter most often keeps its number of pages)."""
+    return [cachefile.digest(cachefile.version_key(), FORMAT, "estimate", piece.html),
+            cachefile.digest(cachefile.version_key(), FORMAT, "estimate of", repr(piece.unit))]
 
 
 def _estimate(piece: Piece, folder: Path | None) -> dict:
     """How many pages a piece will take and where its anchors fall: as last time, else from its length."""
-    known = cachefile.get_text(folder, _estimate_key(piece), FORMAT, ".json") if folder else None
-    if known:
+    for estimate in _estimate_keys(piece) if folder else []:
+        known = cachefile.get_text(folder, estimate, FORMAT, ".json")
         try:
-            found = json.loads(known)
-            return {"pages": int(found["pages"]), "anchors": dict(found["anchors"]), "known": True}
+            found = json.loads(known) if known else None
+            if found:
+                return {"pages": int(found["pages"]), "anchors": dict(found["anchors"])}
         except (ValueError, KeyError, TypeError):
             pass
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
@@ -325,19 +452,27 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     writer = PdfWriter()
     starts = plan.starts()
     destinations: dict[str, tuple[int, object]] = {}
+    structure = _Structure(writer)
+    readers = [PdfReader(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
+    _share_fonts(writer, readers)
     for n, piece in enumerate(plan.pieces):
-        reader = PdfReader(io.BytesIO(pdfs[n]))
+        reader = readers[n]
         if n == 0:
             writer.add_metadata({k: v for k, v in (reader.metadata or {}).items()})
-            if "/Lang" in reader.trailer["/Root"]:
-                writer._root_object[NameObject("/Lang")] = reader.trailer["/Root"]["/Lang"]
+            catalog = reader.trailer["/Root"]
+            for name in ("/Lang", "/MarkInfo", "/ViewerPreferences"):
+                if name in catalog:
+                    writer._root_object[NameObject(name)] = catalog[name].clone(writer)
+            if "/Metadata" in catalog:     # the XMP packet
+                writer._root_object[NameObject("/Metadata")] = catalog.raw_get("/Metadata").clone(writer)
         while len(writer.pages) < starts[n]:
             box = writer.pages[-1].mediabox
-            writer.add_blank_page(box.width, box.height)
-        for page in reader.pages:
-            writer.add_page(page)
+            structure.blank(writer.add_blank_page(box.width, box.height))
+        added = [writer.add_page(page) for page in reader.pages]
+        structure.add(reader, added)
         for name, dest in reader.named_destinations.items():
             destinations[name] = (starts[n] + reader.get_destination_page_number(dest), dest)
+    structure.finish()
     # links to another piece: to the book's named destination
     for page in writer.pages:
         for annot in page.get("/Annots") or []:
@@ -390,6 +525,293 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     with open(target, "wb") as out:
         writer.write(out)
     return front_pages
+
+
+def _share_fonts(writer, readers) -> None:
+    """One font for each font the pieces share, not one per piece.
+
+    WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each glyph
+    at its number in the whole font (CID = glyph id), under a name that depends on the font only. The
+    subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
+    the widths and the ToUnicode map of all the pieces, and every page's font resource made to point to
+    it. A font whose subsets cannot be joined so (not a CFF-based OpenType font with Identity
+    encoding, glyph orders that differ) is left as it is, a copy per piece."""
+    from pypdf.generic import NameObject
+
+    found: dict[str, list] = {}
+    for reader in readers:
+        for page in reader.pages:
+            for ref in (page.get("/Resources") or {}).get("/Font", {}).values():
+                font = ref.get_object()
+                found.setdefault(str(font.get("/BaseFont")), [])
+                if all(f is not font for f in found[str(font.get("/BaseFont"))]):
+                    found[str(font.get("/BaseFont"))].append(font)
+    shared = {}
+    for name, fonts in found.items():
+        if len(fonts) > 1:
+            try:
+                merged = _joined_font(writer, fonts)
+            except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
+                merged = None
+            if merged is not None:
+                shared[name] = merged
+    if not shared:
+        return
+    for reader in readers:
+        for page in reader.pages:
+            resources = (page.get("/Resources") or {}).get("/Font")
+            if resources is None:
+                continue
+            resources = resources.get_object()
+            for key in list(resources):
+                font = resources[key].get_object()
+                if str(font.get("/BaseFont")) in shared:
+                    resources[NameObject(key)] = shared[str(font.get("/BaseFont"))]
+
+
+CMAP_ENTRY = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
+
+
+def _joined_font(writer, fonts: list):
+    """One Type0 font (in ``writer``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
+    import io
+
+    from fontTools.ttLib import TTFont
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    parts = []
+    for font in fonts:
+        if font.get("/Subtype") != "/Type0" or font.get("/Encoding") != "/Identity-H":
+            return None
+        cid = font["/DescendantFonts"][0].get_object()
+        if cid.get("/Subtype") != "/CIDFontType0" or cid.get("/CIDToGIDMap", "/Identity") != "/Identity":
+            return None
+        descriptor = cid["/FontDescriptor"].get_object()
+        program = descriptor.get("/FontFile3")
+        if program is None or program.get_object().get("/Subtype") != "/OpenType":
+            return None
+        widths = _widths(cid.get("/W") or [])
+        unicode = font.get("/ToUnicode")
+        entries = dict(CMAP_ENTRY.findall(unicode.get_object().get_data())) if unicode is not None else {}
+        parts.append((font, cid, descriptor, program.get_object().get_data(), widths, entries))
+    programs = {}
+    for part in parts:
+        programs.setdefault(part[3], set()).update(part[4])
+    if len(programs) == 1:
+        data = next(iter(programs))
+    else:
+        loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
+                  for program, used in programs.items()]
+        base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
+        order = base.getGlyphOrder()
+        charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
+        metrics = base["hmtx"].metrics
+        for other, used in loaded:
+            if other is base:
+                continue
+            if other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+                return None
+            theirs = other["CFF "].cff.topDictIndex[0].CharStrings
+            for gid in sorted(used):
+                name = order[gid]
+                mine, given = charstrings[name], theirs[name]
+                for charstring in (mine, given):
+                    if charstring.bytecode is None:
+                        charstring.compile()
+                if len(given.bytecode) > len(mine.bytecode):
+                    charstrings[name] = given
+                    metrics[name] = other["hmtx"].metrics[name]
+        out = io.BytesIO()
+        base.save(out)
+        data = out.getvalue()
+    first_font, first_cid, first_descriptor = parts[0][:3]
+    program = DecodedStreamObject()
+    program.set_data(data)
+    program[NameObject("/Subtype")] = NameObject("/OpenType")
+    program = writer._add_object(program.flate_encode())
+    descriptor = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_descriptor.items()
+                                   if k != "/FontFile3"})
+    descriptor[NameObject("/FontFile3")] = program
+    widths: dict[int, float] = {}
+    entries: dict[bytes, bytes] = {}
+    for part in parts:
+        widths.update(part[4])
+        entries.update(part[5])
+    cid = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_cid.items()
+                            if k not in ("/W", "/FontDescriptor")})
+    cid[NameObject("/FontDescriptor")] = writer._add_object(descriptor)
+    cid[NameObject("/W")] = ArrayObject(_width_array(widths))
+    font = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_font.items()
+                             if k not in ("/DescendantFonts", "/ToUnicode")})
+    font[NameObject("/DescendantFonts")] = ArrayObject([writer._add_object(cid)])
+    if entries:
+        cmap = DecodedStreamObject()
+        cmap.set_data(_to_unicode(entries))
+        font[NameObject("/ToUnicode")] = writer._add_object(cmap.flate_encode())
+    return writer._add_object(font)
+
+
+def _widths(array) -> dict[int, float]:
+    """A /W array as glyph id -> width."""
+    out: dict[int, float] = {}
+    i = 0
+    while i < len(array):
+        first = int(array[i])
+        if i + 1 < len(array) and isinstance(array[i + 1].get_object(), list):
+            for offset, width in enumerate(array[i + 1].get_object()):
+                out[first + offset] = float(width)
+            i += 2
+        else:
+            for gid in range(first, int(array[i + 1]) + 1):
+                out[gid] = float(array[i + 2])
+            i += 3
+    return out
+
+
+def _width_array(widths: dict[int, float]) -> list:
+    from pypdf.generic import ArrayObject, NumberObject
+
+    out: list = []
+    run: list = []
+    start = previous = None
+    for gid in sorted(widths):
+        if previous is not None and gid == previous + 1:
+            run.append(widths[gid])
+        else:
+            if run:
+                out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+            start, run = gid, [widths[gid]]
+        previous = gid
+    if run:
+        out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+    return out
+
+
+def _number(value: float):
+    from pypdf.generic import FloatObject, NumberObject
+
+    return NumberObject(int(value)) if value == int(value) else FloatObject(value)
+
+
+def _to_unicode(entries: dict[bytes, bytes]) -> bytes:
+    """A ToUnicode CMap as WeasyPrint writes one, for glyph id -> text entries (hex)."""
+    items = sorted(entries.items(), key=lambda item: int(item[0], 16))
+    blocks = []
+    for i in range(0, len(items), 100):     # at most 100 entries to a block
+        chunk = items[i:i + 100]
+        blocks.append(b"%d beginbfchar\n" % len(chunk) + b"".join(b"<%s> <%s>\n" % item for item in chunk)
+                      + b"endbfchar\n")
+    return (b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
+            b"<< /Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n/CMapName /Adobe-Identity-UCS def\n"
+            b"/CMapType 2 def\n1 begincodespacerange\n<0000> <ffff>\nendcodespacerange\n" + b"".join(blocks)
+            + b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend")
+
+
+class _Structure:
+    """The structure trees of tagged pieces (PDF/UA) joined as one: every piece's structure elements
+    under one Document element, in the book's order; their parent trees renumbered into one, and each
+    page's /StructParents and each annotation's /StructParent moved with them."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.kids: list = []
+        self.nums: list = []
+        self.next_key = 0
+        self.role_map: dict = {}
+        self.document = None
+
+    def add(self, reader, added) -> None:
+        from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
+        tree = reader.trailer["/Root"].get("/StructTreeRoot")
+        if tree is None:
+            return
+        tree, writer, offset = tree.get_object(), self.writer, self.next_key
+        if self.document is None:
+            self.document = writer._add_object(DictionaryObject({
+                NameObject("/Type"): NameObject("/StructElem"), NameObject("/S"): NameObject("/Document")}))
+        for old, new in zip(reader.pages, added):
+            if "/StructParents" in old:
+                new[NameObject("/StructParents")] = NumberObject(int(old["/StructParents"]) + offset)
+            for annot in new.get("/Annots") or []:
+                annot = annot.get_object()
+                if "/StructParent" in annot:
+                    annot[NameObject("/StructParent")] = NumberObject(int(annot["/StructParent"]) + offset)
+        for element in _items(tree.get("/K")):
+            whole = element.get_object()
+            children = _items(whole.get("/K")) if whole.get("/S") == "/Document" else [element]
+            for child in children:
+                self.kids.append(self._clone(child))
+        keys = []
+        for number, value in _numbers(tree.get("/ParentTree")):
+            self.nums += [NumberObject(number + offset), value.clone(writer)]
+            keys.append(number + offset)
+        self.next_key = max([self.next_key, *[k + 1 for k in keys]])
+        for name, value in (tree.get("/RoleMap") or {}).items():
+            self.role_map.setdefault(name, value)
+
+    def blank(self, page) -> None:
+        """A blank page put between tagged pieces: no marked content, as in one document."""
+        from pypdf.generic import ArrayObject, NameObject, NumberObject
+
+        if self.document is not None:
+            page[NameObject("/StructParents")] = NumberObject(self.next_key)
+            self.nums += [NumberObject(self.next_key), ArrayObject()]
+            self.next_key += 1
+
+    def _clone(self, element):
+        """A copy of a structure element (and all below it) in the book, its parent the Document."""
+        from pypdf.generic import NameObject
+
+        item = element.get_object()
+        parent = item.get("/P") if hasattr(item, "get") else None
+        if parent is not None:   # not the piece's own tree above it
+            del item[NameObject("/P")]
+        try:
+            copy = element.clone(self.writer)
+        finally:
+            if parent is not None:
+                item[NameObject("/P")] = parent
+        if hasattr(copy.get_object(), "get"):
+            copy.get_object()[NameObject("/P")] = self.document
+        return copy
+
+    def finish(self) -> None:
+        from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+
+        if self.document is None:
+            return
+        writer = self.writer
+        root = writer._add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/StructTreeRoot"),
+            NameObject("/K"): ArrayObject([self.document]),
+            NameObject("/ParentTree"): writer._add_object(DictionaryObject({NameObject("/Nums"): ArrayObject(self.nums)})),
+            NameObject("/ParentTreeNextKey"): NumberObject(self.next_key)}))
+        if self.role_map:
+            root.get_object()[NameObject("/RoleMap")] = DictionaryObject(self.role_map)
+        document = self.document.get_object()
+        document[NameObject("/P")] = root
+        document[NameObject("/K")] = ArrayObject(self.kids)
+        writer._root_object[NameObject("/StructTreeRoot")] = root
+
+
+def _items(value) -> list:
+    if value is None:
+        return []
+    resolved = value.get_object()
+    return list(resolved) if isinstance(resolved, list) else [value]
+
+
+def _numbers(tree):
+    """The (number, value) pairs of a number tree (/Nums, and /Kids below)."""
+    if tree is None:
+        return
+    tree = tree.get_object()
+    nums = tree.get("/Nums") or []
+    for i in range(0, len(nums) - 1, 2):
+        yield int(nums[i]), nums[i + 1]
+    for kid in tree.get("/Kids") or []:
+        yield from _numbers(kid)
 
 
 class _Page:
