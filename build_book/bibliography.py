@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import bibtexparser
-from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
-
+from . import cache as cachefile
 from . import sandbox, schema
 from .diagnostics import Diagnostic, Location, error, warning
 
+# bibtexparser is imported when a file is first parsed: a file read before is taken from the cache
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 # What each entry type needs for Chicago author-date (pandoc's citeproc) to print a reference a reader can
@@ -132,18 +131,67 @@ _reads: dict[str, _FileRead] = {}
 _reads_lock = threading.Lock()
 
 
-def _read_file(rel: str, text: str) -> _FileRead:
-    """The file read once, whichever of the loader and the pandoc check asks first (they run in parallel)."""
+READ_FORMAT = "build_book-bib-read 1"   # header of a cached reading of a .bib file (see cache.py)
+READ_FOLDER = "bib-read"
+
+
+def _read_file(rel: str, text: str, cache: Path | None = None) -> _FileRead:
+    """The file read once, whichever of the loader and the pandoc check asks first (they run in parallel).
+
+    A reading that found no block bibtexparser could not parse is kept in ``cache`` (build/.cache), by
+    the file's path and text, so that a build after an edit elsewhere does not parse the file again."""
     stamp = rel + "\0" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     with _reads_lock:
         if stamp not in _reads:
             if len(_reads) > 16:
                 _reads.clear()
-            _reads[stamp] = _parse(rel, text)
+            key = _read_key(rel, text)
+            folder = cache / READ_FOLDER if cache is not None else None
+            read = _from_json(cachefile.get_text(folder, key, READ_FORMAT)) if folder else None
+            if read is None:
+                read = _parse(rel, text)
+                if folder and not read.failed:
+                    cachefile.put(folder, key, _to_json(read), READ_FORMAT)
+            _reads[stamp] = read
         return _reads[stamp]
 
 
+def _read_key(rel: str, text: str) -> str:
+    stamp = rel + "\0" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return cachefile.digest(cachefile.version_key(), READ_FORMAT, stamp)
+
+
+def _to_json(read: _FileRead) -> str:
+    import json
+
+    def where(loc: Location) -> list:
+        return [loc.path, loc.line, loc.column]
+
+    return json.dumps({
+        "entries": [[e.key, e.type, e.fields, where(e.location), e.field_lines] for e in read.entries],
+        "diagnostics": [[d.severity, d.code, d.message, where(d.location), d.hint] for d in read.diagnostics],
+        "unsafe": read.unsafe_for_pandoc}, ensure_ascii=False)
+
+
+def _from_json(text: str | None) -> _FileRead | None:
+    import json
+
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        entries = tuple(BibEntry(key, kind, dict(fields), Location(*loc), dict(lines))
+                        for key, kind, fields, loc, lines in data["entries"])
+        diags = tuple(Diagnostic(severity, code, message, Location(*loc), hint)
+                      for severity, code, message, loc, hint in data["diagnostics"])
+        return _FileRead(entries, (), diags, bool(data["unsafe"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def _parse(rel: str, text: str) -> _FileRead:
+    import bibtexparser
+
     library = bibtexparser.parse_string(text, parse_stack=[])  # values as written: resolved below
     diags: list[Diagnostic] = []
     unsafe = False
@@ -317,6 +365,7 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
     entries: dict[str, BibEntry] = {}
     diags: list[Diagnostic] = []
     resolved: list[Path] = []
+    read_keys: list[str] = []
     for rel in paths:
         path = sandbox.inside(root, rel)
         if path is None or not sandbox.is_file(path):
@@ -325,7 +374,8 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
         text, problem = _text(path, rel)
         if problem:
             diags.append(problem)
-        read = _read_file(rel, text)
+        read = _read_file(rel, text, root / "build" / ".cache")
+        read_keys.append(_read_key(rel, text))
         diags.extend(read.diagnostics)
         for entry in read.entries:
             if entry.key in entries:
@@ -337,6 +387,8 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                                    f"{entry.location}", first.location, "keys must be unique across the bibliography"))
                 continue
             entries[entry.key] = entry
+        if read.failed:
+            from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
         for block in read.failed:
             loc = Location(rel, block.start_line + 1, 1)
             if isinstance(block, DuplicateBlockKeyBlock):
@@ -351,11 +403,33 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                 first_line = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else ""
                 diags.append(error("bib-syntax", f"this BibTeX entry does not parse: {first_line}", loc,
                                    "check the braces, commas and quotes of this entry"))
-    diags.extend(_check_graph(entries))
-    diags.extend(_check_dates(entries))
-    diags.extend(_check_duplicate_works(entries))
-    diags.extend(check_name_variants(entries))
+    cache = root / "build" / ".cache"
+    cachefile.prune(cache / READ_FOLDER, set(read_keys))   # readings of files since changed
+    diags.extend(_whole_checks(entries, cache, cachefile.digest(READ_FORMAT, "checks", read_keys)))
     return Bibliography(tuple(resolved), entries, tuple(diags))
+
+
+CHECKS_FOLDER = "bib-checks"
+
+
+def _whole_checks(entries: dict[str, BibEntry], cache: Path, key: str) -> list[Diagnostic]:
+    """The checks over all the entries together (a function of the files' readings: cached by them)."""
+    import json
+
+    text = cachefile.get_text(cache / CHECKS_FOLDER, key, READ_FORMAT)
+    if text is not None:
+        try:
+            return [Diagnostic(severity, code, message, Location(*loc), hint)
+                    for severity, code, message, loc, hint in json.loads(text)]
+        except (ValueError, TypeError):
+            pass
+    diags = _check_graph(entries) + _check_dates(entries) + _check_duplicate_works(entries) + \
+        check_name_variants(entries)
+    cachefile.put(cache / CHECKS_FOLDER, key, json.dumps(
+        [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
+         for d in diags], ensure_ascii=False), READ_FORMAT)
+    cachefile.prune(cache / CHECKS_FOLDER, {key})
+    return diags
 
 
 def _text(path: Path, rel: str) -> tuple[str, Diagnostic | None]:
@@ -381,19 +455,34 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
     is exactly what this file and this pandoc give and the rest is JSON, so a truncated, corrupted or
     swapped stamp just means checking the file again.
     """
+    import json
+
     from . import pandoc
 
     diags = []
+    printing: set[str] = set()
     for rel in paths:
         path = sandbox.inside(root, rel)
         if path is None or not sandbox.is_file(path):
             continue
         try:
-            read = _read_file(rel, _text(path, rel)[0])
+            text = _text(path, rel)[0]
+            read = _read_file(rel, text, cache)
         except OSError:
             continue  # unreadable: reported when the bibliography is loaded
         if read.unsafe_for_pandoc:
             continue
+        # what check_printing found in this file as this pandoc reads it (a function of the two)
+        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing")
+        printing.add(key)
+        found = cachefile.get_text(cache / PRINTING_FOLDER, key, READ_FORMAT)
+        if found is not None:
+            try:
+                diags += [Diagnostic(severity, code, message, Location(*loc), hint)
+                          for severity, code, message, loc, hint in json.loads(found)]
+                continue
+            except (ValueError, TypeError):
+                pass
         try:
             items = _csl_json(path, cache)
         except pandoc.PandocTimeout as exc:
@@ -413,8 +502,16 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
                                "use {braces} around values"))
             continue
         if items is not None:
-            diags += check_printing(read.entries, items)
+            found = check_printing(read.entries, items)
+            diags += found
+            cachefile.put(cache / PRINTING_FOLDER, key, json.dumps(
+                [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
+                 for d in found], ensure_ascii=False), READ_FORMAT)
+    cachefile.prune(cache / PRINTING_FOLDER, printing)
     return diags
+
+
+PRINTING_FOLDER = "bib-printing"
 
 
 def _csl_json(path: Path, cache: Path) -> list | None:

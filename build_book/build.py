@@ -23,14 +23,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import checks, critic, pandoc, quarto
+from typing import TYPE_CHECKING
+
 from .diagnostics import BuildError, Diagnostic, Location, error, has_errors, sort_key
-from .labels import LabelIndex, build_index
-from .load import load_book
-from .model import Book
 from .progress import Progress, Silent
-from .render import RENDERERS, RenderContext
-from .transform import prepare
+
+if TYPE_CHECKING:
+    from .labels import LabelIndex
+    from .model import Book
+
+# The pipeline's modules (the checks, pandoc, the renderers and what they import) are imported where
+# they are first needed: a build or check of a book in which nothing has changed reprints what the
+# last one found without importing them (see _last), which is most of its time.
 
 LOCK = ".cache/build.lock"  # under build/, beside the caches, out of the way of the outputs
 JOURNAL = ".publish.json"
@@ -74,6 +78,10 @@ def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
 
 
 def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
+    from . import checks, quarto
+    from .labels import build_index
+    from .load import load_book
+
     progress = progress or Silent()
     try:
         loaded = load_book(root, progress, jobs)
@@ -117,6 +125,10 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         if previous is not None:
             progress.step("nothing has changed since the last build: the editions in build/ are up to date")
             return previous["outputs"], previous["diagnostics"]
+        from . import critic, pandoc, quarto
+        from .render import RENDERERS, RenderContext
+        from .transform import prepare
+
         progress.step(f"reading the book in {root}")
         result = _check(root, progress, jobs)
         if result.book is not None:   # a public edition never prints an editor's open mark
@@ -200,7 +212,7 @@ def _stats(folder: Path, skip_top: frozenset = frozenset()) -> list | None:
 def _inputs(root: Path, editions: list[str] = ()) -> str | None:
     """A digest of every input a build or check reads (None when the folder is too large to walk)."""
     from . import cache as cachefile
-    from .templating import PACKAGE_TEMPLATES
+    from .files import package_templates
 
     book = _stats(root, frozenset({"build"}))
     if book is None:
@@ -217,7 +229,7 @@ def _inputs(root: Path, editions: list[str] = ()) -> str | None:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("BUILD_BOOK_") or k == "SOURCE_DATE_EPOCH")
     return cachefile.digest(cachefile.version_key(), pandoc_binary, env, list(editions), book,
                             _stats(root / "build" / ".cache" / "ast") or [],
-                            _stats(PACKAGE_TEMPLATES) or [] if editions else [])
+                            _stats(package_templates()) or [] if editions else [])
 
 
 def _outputs(paths: list[Path]) -> list:
@@ -288,7 +300,9 @@ def _unwritable(root: Path, folder: Path, exc: OSError) -> Diagnostic:
                  "the previous outputs, if any, are unchanged")
 
 
-def _pandoc_failed(book: Book, edition: str, exc: pandoc.PandocError) -> Diagnostic:
+def _pandoc_failed(book: Book, edition: str, exc) -> Diagnostic:
+    from . import pandoc
+
     chapters = ", ".join(c.path for c in book.chapters) or "no chapters"
     if isinstance(exc, pandoc.PandocTimeout):
         return error("pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds writing the "
@@ -347,6 +361,7 @@ def _interruptible():
     previous = signal.getsignal(signal.SIGINT)
 
     def interrupted(signum, frame):
+        from . import pandoc
         pandoc.kill_all()
         raise KeyboardInterrupt
 

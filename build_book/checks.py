@@ -7,12 +7,15 @@ stops if any of them reports an error.
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import re
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from . import index as book_index
-from . import bibliography, house_style, images, math, sandbox, sanitize, styles, svgprint, templating, quarto
+from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
@@ -41,12 +44,60 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_footnotes(book)
     diags += math.check(book)
     diags += images.check(book)
-    diags += sanitize.check(book)
+    diags += per_chapter(book, "sanitize", sanitize.check_blocks)
+    diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
     diags += svgprint.check(book)
-    diags += templating.check_templates(book.config.root)
-    diags += house_style.check(book)
+    if os.path.lexists(book.config.root.resolve() / "templates"):   # (templating.BOOK_TEMPLATES) only a book
+        from . import templating                                  # with template overrides needs jinja2 here
+        diags += templating.check_templates(book.config.root)
+    if book.config.style:       # house_style.py (many patterns to compile) is imported only for a book with one
+        from . import house_style
+        diags += house_style.check(book)
     diags += book_index.check(book)
     return diags
+
+
+CHECKS_FORMAT = "build_book-checks 1"   # header of a cached chapter's diagnostics (see cache.py)
+CHECKS_FOLDER = "checks"
+
+
+def per_chapter(book: Book, name: str, check: Callable[[Chapter], list[Diagnostic]]) -> list[Diagnostic]:
+    """``check`` run on every chapter, its diagnostics cached (``build/.cache/checks/``) by the chapter's
+    digest, so that after an edit only the edited chapter is checked again. For checks whose findings
+    depend on the chapter alone (its file, what pandoc read, its path); what depends on other chapters,
+    the bibliography or book.yml is checked book-wide every time."""
+    folder = book.config.root / "build" / ".cache" / CHECKS_FOLDER / name
+    diags: list[Diagnostic] = []
+    used = set()
+    for chapter in book.chapters:
+        if not chapter.digest:
+            diags += check(chapter)
+            continue
+        key = cache.digest(chapter.digest, name)
+        used.add(key)
+        found = _cached_diagnostics(folder, key)
+        if found is None:
+            found = check(chapter)
+            if folder.parent.parent.is_dir():   # build/.cache is there (check alone never makes build/)
+                cache.put(folder, key, json.dumps([diagnostic_to_json(d) for d in found]), CHECKS_FORMAT)
+        diags += found
+    cache.prune(folder, used)     # the entries of chapters edited since, or no longer in the book
+    return diags
+
+
+def diagnostic_to_json(d: Diagnostic) -> list:
+    return [d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
+
+
+def _cached_diagnostics(folder: Path, key: str) -> list[Diagnostic] | None:
+    text = cache.get_text(folder, key, CHECKS_FORMAT)
+    if text is None:
+        return None
+    try:
+        return [Diagnostic(severity, code, message, Location(*where), hint)
+                for severity, code, message, where, hint in json.loads(text)]
+    except (ValueError, TypeError):
+        return None
 
 
 def check_footnotes(book: Book) -> list[Diagnostic]:

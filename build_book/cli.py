@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from .config import CONFIG_NAME, QUARTO_NAME
+from .files import CONFIG_NAME, QUARTO_NAME
 from .diagnostics import BuildError, Diagnostic, to_json
 
 EDITIONS = ("pdf", "epub", "html")

@@ -17,9 +17,7 @@ from pathlib import Path
 
 from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
-
-CONFIG_NAME = "book.yml"
-QUARTO_NAME = "_quarto.yml"   # a Quarto book project, read where there is no book.yml
+from .files import CONFIG_NAME, QUARTO_NAME  # noqa: F401  (book.yml; a Quarto book project's _quarto.yml)
 
 CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "equation", "page")
 DEFAULT_WORDS = {

@@ -149,7 +149,8 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
 
 def _walk(chapter, blocks, number, depth, index, counters, floats):
     """Number the sections, figures, tables and equations of one chapter, wherever they stand."""
-    titles = quarto.callout_headings(blocks)  # a callout's heading is its title, not a section
+    # a callout's heading is its title, not a section (a chapter known to hold no callout is not searched)
+    titles = quarto.callout_headings(blocks) if chapter.targets.callouts is not False else set()
     subs: dict[str, tuple[str, str]] = {}     # sub-figure -> (its figure's label, its number "3.1(a)")
     for node in elements(blocks, skip=SKIP_FLOATS):
         kind = node["t"]

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import bibliography as bib
@@ -66,7 +66,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             listed.add(ref.path)
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
-    sources = [_read_chapter(root, ref) for ref in refs]
+    scanned: set[str] = set()
+    sources = [_read_chapter(root, ref, scanned) for ref in refs]
+    cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
     with ThreadPoolExecutor(max_workers=2) as background:
         parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
@@ -92,18 +94,29 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
         math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-        _give_ids(draft["blocks"], draft["label"], used_ids)
-        drafts.append((ref, draft, numbered, matter))
+        facts = draft["facts"]
+        if facts is not None and facts.get("ids") is not None and not draft["label_changed"]:
+            given = []                   # every id is as written: nothing to give, nothing to walk for
+            used_ids.update(facts["ids"])
+        else:
+            given, ids = _give_ids(draft["blocks"], draft["label"], used_ids)
+            draft["ids"] = None if draft["label_changed"] else ids
+        drafts.append((ref, source, draft, numbered, matter, given))
     # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
     compat.relink([(ref.path, draft["blocks"], {auto: node["c"][1][0] for node, auto in draft["autos"]})
-                   for ref, draft, _, _ in drafts], used_ids, root)
-    for ref, draft, numbered, matter in drafts:
+                   for ref, _, draft, _, _, _ in drafts], used_ids, root)
+    for ref, source, draft, numbered, matter, given in drafts:
+        targets = _targets(source, draft)    # after relink: its link targets are the chapter's own
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
             blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
             status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=Targets.of(draft["blocks"])))
+            author_locations=draft["meta_marks"], targets=targets,
+            # relink (above) changes only link targets, which targets.links holds: with them, the text as
+            # read and the ids given, the digest stands for the blocks
+            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
+                                    _digest(source.padded), ref.path, given, targets.links)))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
         chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
@@ -122,6 +135,8 @@ class _Source:
     body_line: int = 1
     diagnostics: list = field(default_factory=list)
     doc: dict | None = None
+    cache: Path | None = None     # the parse cache it was read from or stored in
+    scanned: str = ""             # the text scan.py read (before CriticMarkup is read)
     sources: SourceMap = field(default_factory=SourceMap)
 
     @property
@@ -130,7 +145,7 @@ class _Source:
         return "\n" * (self.body_line - 1) + self.body
 
 
-def _read_chapter(root: Path, ref) -> _Source:
+def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     path = sandbox.inside(root, ref.path)
     if path is None:
         return _Source(ref, diagnostics=[sandbox.outside(ref.path, ref.location, "chapter file")])
@@ -151,7 +166,8 @@ def _read_chapter(root: Path, ref) -> _Source:
     expanded = quarto.expand(root, ref.path, body, body_line)  # Quarto's includes and shortcodes
     body = expanded.text
     source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)
-    source.sources = scan(body, body_line)
+    source.scanned = body
+    source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
@@ -177,8 +193,33 @@ def _read_chapter(root: Path, ref) -> _Source:
     return source
 
 
+SCAN_FORMAT = "build_book-scan 1"
+SCAN_FOLDER = "scan"
+def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
+    """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""
+    from .scan import from_json, to_json
+
+    folder = root / "build" / ".cache" / SCAN_FOLDER
+    key = cachefile.digest(cachefile.version_key(), SCAN_FORMAT, first_line, body)
+    used.add(key)
+    text = cachefile.get_text(folder, key, SCAN_FORMAT)
+    if text is not None:
+        try:
+            return from_json(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass
+    found = scan(body, first_line)
+    cachefile.put(folder, key, json.dumps(to_json(found), ensure_ascii=False), SCAN_FORMAT)
+    return found
+
+
+ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # schema.FORBIDDEN's ASCII part
+
+
 def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic]:
     """Characters no XML edition can carry, each at its line (the first ``most`` of them)."""
+    if text.isascii() and not ASCII_FORBIDDEN.search(text):
+        return []    # the quick answer for most English text (the full pattern is slow to search)
     diags = []
     for n, found in enumerate(schema.FORBIDDEN.finditer(text)):
         if n == most:
@@ -206,7 +247,8 @@ def _load_chapter(source: _Source):
         return None, diags
     blocks = source.doc["blocks"]
     sources = source.sources
-    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+    facts = _facts(source)
+    if facts is None and depth(blocks, MAX_DEPTH) > MAX_DEPTH:
         diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
@@ -220,6 +262,7 @@ def _load_chapter(source: _Source):
         head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
         blocks.insert(0, head)
         headers = [(0, head)]
+    changed = False    # the title's id as read is not its label
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -229,6 +272,7 @@ def _load_chapter(source: _Source):
         attr, inlines = head["c"][1], head["c"][2]
         title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
+        changed = changed or attr[0] != label
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
@@ -238,11 +282,48 @@ def _load_chapter(source: _Source):
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
     return {
-        "label": label, "title": title, "numbered": numbered, "blocks": blocks,
+        "label": label, "title": title, "numbered": numbered, "blocks": blocks, "facts": facts,
+        "label_changed": changed,
         "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
         "status": meta.get("status", ""), "sources": sources,
         "meta_marks": meta.get("__marks__", {}), "autos": autos,
     }, diags
+
+
+# What the loader learns from walking a chapter's document, which depends on that document alone: kept
+# beside the parse cache (by the same digest), so that an unchanged chapter is not walked for it again.
+FACTS_FORMAT = "build_book-ast-facts 1"
+FACTS_FOLDER = "ast-facts"
+
+
+def _facts_key(source: _Source) -> str:
+    # what pandoc read, and the text before CriticMarkup was read (compat.read looks at its scan)
+    return cachefile.digest(_digest(source.padded), source.scanned)
+
+
+def _facts(source: _Source) -> dict | None:
+    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its headings' ids), or None."""
+    if source.cache is None:
+        return None
+    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _facts_key(source), FACTS_FORMAT)
+    try:
+        facts = json.loads(text) if text is not None else None
+        if facts is not None and (facts["version"] != cachefile.version_key()
+                                  or not isinstance(facts["ids"], (list, type(None)))):
+            return None
+        return facts
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _targets(source: _Source, draft: dict) -> Targets:
+    targets = Targets.of(draft["blocks"])
+    if draft["facts"] is None and source.cache is not None:
+        # ids: every heading's id, when the loader changed none (then it need not walk the chapter again)
+        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source),
+                      json.dumps({"version": cachefile.version_key(), "ids": draft.get("ids")},
+                                 ensure_ascii=False), FACTS_FORMAT)
+    return targets
 
 
 def _split_front_matter(text: str, path: str):
@@ -299,6 +380,7 @@ def _split_front_matter(text: str, path: str):
     return values, body, body_line, diags
 
 
+CHAPTER_DIGEST = "build_book-chapter-digest 1"
 AST_FORMAT = "build_book-ast 2"  # the first line of a cache entry: format, source digest, checksum
 
 
@@ -334,10 +416,12 @@ def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> 
     for source in sources:
         key = _digest(source.padded)
         used.add(key)
+        source.cache = cache
         source.doc = _cached(cache, key)
         if source.doc is None:
             todo.append(source)
     cachefile.prune(cache, used)
+    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(source) for source in sources})
     if not todo:
         return
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))
@@ -392,17 +476,25 @@ def normal_label(label: str) -> str:
     return label
 
 
-def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
+def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str] | None]:
     """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
-    heading without one, wherever it stands."""
+    heading without one, wherever it stands. Returns the ids given (they depend on the chapters before),
+    and every heading's id if none was changed or given (else None)."""
+    given = []
+    headings: list[str] | None = []
     for node in elements(blocks):
         at = ATTR_AT.get(node["t"])
         if at is None:
             continue
         attr = node["c"][at]
-        attr[0] = normal_label(attr[0])
+        normal = normal_label(attr[0])
+        if normal != attr[0]:
+            attr[0] = normal
+            headings = None
         if node["t"] != "Header":
             continue
+        if not attr[0]:
+            headings = None
         if not attr[0]:
             base = f"{chapter_label}-{slugify(inline_text(node['c'][2]))}"
             candidate, n = base, 1
@@ -410,4 +502,8 @@ def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> None:
                 n += 1
                 candidate = f"{base}-{n}"
             attr[0] = candidate
+            given.append(candidate)
         used.add(attr[0])
+        if headings is not None:
+            headings.append(attr[0])
+    return given, headings

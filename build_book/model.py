@@ -34,28 +34,38 @@ class Targets:
     raw_html: list[str] = field(default_factory=list)   # raw HTML other than comments
     maths: list[tuple[str, bool]] = field(default_factory=list)   # each formula's TeX, and whether displayed
     stray_labels: list[str] = field(default_factory=list)   # text holding '{#eq-...}' (on no display formula)
+    conditional: bool = False   # holds content for some editions only (Quarto's .content-visible/-hidden)
+    callouts: bool | None = None   # holds a Quarto callout div (None: not looked at)
 
     @classmethod
     def of(cls, blocks: list) -> "Targets":
         """Collect them in one walk over pandoc's document, in reading order."""
-        found = cls()
+        from .quarto import CONDITIONAL
+
+        cites, images, links, raw_html, maths, stray_labels = [], [], [], [], [], []
+        conditional = callouts = False
         for node in elements(blocks):
             kind = node["t"]
-            if kind == "Cite":
-                found.cites.extend(c["citationId"] for c in node["c"][0])
+            if kind in ("Div", "Span", "CodeBlock"):
+                classes = node["c"][0][1]
+                if classes:
+                    conditional = conditional or any(c in CONDITIONAL for c in classes)
+                    callouts = callouts or (kind == "Div" and any(c.startswith("callout-") for c in classes))
+            elif kind == "Cite":
+                cites.extend(c["citationId"] for c in node["c"][0])
             elif kind == "Image":
-                found.images.append(node["c"][2][0])
+                images.append(node["c"][2][0])
             elif kind == "Link":
-                found.links.append(node["c"][2][0])
+                links.append(node["c"][2][0])
             elif kind in ("RawBlock", "RawInline"):
                 fmt, text = node["c"]
                 if fmt == "html" and not text.lstrip().startswith("<!--"):
-                    found.raw_html.append(text)
+                    raw_html.append(text)
             elif kind == "Math":
-                found.maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
+                maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
             elif kind == "Str" and "{#eq" in node["c"]:
-                found.stray_labels.append(node["c"])
-        return found
+                stray_labels.append(node["c"])
+        return cls(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,10 @@ class Chapter:
     location: Location = Location("")
     author_locations: dict = field(default_factory=dict)  # author id -> Location in the front matter
     targets: Targets = field(default_factory=Targets)
+    # a digest of everything the chapter as loaded (blocks, sources, targets) was made from: its file's
+    # text, what pandoc read, its path and the heading ids given it; "" when not known (then a stage that
+    # caches by the chapter digests its blocks instead)
+    digest: str = ""
 
 
 

@@ -249,7 +249,10 @@ def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path)
 
 def write_html(doc: dict) -> str:
     """A pandoc JSON document -> an HTML5 fragment (no <html>/<body>), its TeX math as MathML."""
-    return _run(json.dumps(doc), "html5", "json", ["--wrap=none", "--mathml"])
+    return _run(json.dumps(doc), "html5", "json", HTML_OPTIONS)
+
+
+HTML_OPTIONS = ["--wrap=none", "--mathml"]   # write_html's and write_html_blocks' options (they must agree)
 
 
 def write_mathml(doc: dict) -> tuple[str, str]:
@@ -258,6 +261,12 @@ def write_mathml(doc: dict) -> tuple[str, str]:
     warnings: list[str] = []
     html = _run_pandoc(["--from=json", "--to=html5", "--wrap=none", "--mathml"], json.dumps(doc), warnings=warnings)
     return html, "".join(warnings)
+
+
+def write_html_blocks(blocks_json: str) -> str:
+    """:func:`write_html` of a document of blocks given as JSON text (saves parsing and writing it again)."""
+    head = json.dumps({"pandoc-api-version": api_version(), "meta": {}})[:-1]
+    return _run(f'{head}, "blocks": {blocks_json}}}', "html5", "json", HTML_OPTIONS)
 
 
 def write_html_many(docs: list[dict]) -> list[str]:

@@ -699,12 +699,20 @@ def check(book: Book) -> list[Diagnostic]:
     reported where the author wrote it."""
     diags: list[Diagnostic] = []
     for chapter in book.chapters:
-        _, removed = clean_blocks(chapter.blocks)
-        places = _Places(chapter)
-        for r in removed:
-            source = " from raw HTML" if r.key[0] == "tag" else ""
-            diags.append(REPORT[r.code](_message(r, source), places.at(r.key)))
-        diags += _check_svgs(book, chapter)
+        diags += check_blocks(chapter)
+        diags += check_svgs(book, chapter)
+    return diags
+
+
+def check_blocks(chapter: Chapter) -> list[Diagnostic]:
+    """What the build removes from one chapter's raw HTML, attributes and links (a function of the
+    chapter alone: the checks cache it by the chapter's digest)."""
+    diags = []
+    _, removed = clean_blocks(chapter.blocks)
+    places = _Places(chapter)
+    for r in removed:
+        source = " from raw HTML" if r.key[0] == "tag" else ""
+        diags.append(REPORT[r.code](_message(r, source), places.at(r.key)))
     return diags
 
 
@@ -720,7 +728,7 @@ def svg_files(book: Book, chapter: Chapter) -> list[tuple[str, Path]]:
     return out
 
 
-def _check_svgs(book: Book, chapter: Chapter) -> list[Diagnostic]:
+def check_svgs(book: Book, chapter: Chapter) -> list[Diagnostic]:
     diags = []
     places = {t: Location(chapter.path, *pos) for t, pos in reversed(chapter.sources.images)}
     for target, path in svg_files(book, chapter):

@@ -9,7 +9,7 @@ only says where.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -79,6 +79,42 @@ class SourceMap:
 
     def cite_at(self, key: str) -> list[Position]:
         return self.cites.get(key, [])
+
+
+def to_json(found: SourceMap) -> dict:
+    """A source map (its ``origins`` aside) as JSON data, for the loader's cache: every field, its tuples
+    and dictionaries tagged so that :func:`from_json` gives back exactly what :func:`scan` made."""
+    def encode(value):
+        if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
+            return value
+        if isinstance(value, tuple):
+            return {"t": [encode(v) for v in value]}
+        if isinstance(value, list):
+            return [encode(v) for v in value]
+        if isinstance(value, dict):
+            return {"d": [[encode(k), encode(v)] for k, v in value.items()]}
+        raise TypeError(f"cannot cache a {type(value).__name__}")
+
+    return {f.name: encode(getattr(found, f.name)) for f in fields(SourceMap) if f.name != "origins"}
+
+
+def from_json(data: dict) -> SourceMap:
+    """The source map :func:`to_json` wrote; raises on anything else (then the text is scanned again)."""
+    def decode(value):
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        if isinstance(value, dict):
+            if set(value) == {"t"}:
+                return tuple(decode(v) for v in value["t"])
+            if set(value) == {"d"}:
+                return {decode(k): decode(v) for k, v in value["d"]}
+            raise ValueError("not a source map")
+        return value
+
+    names = {f.name for f in fields(SourceMap)} - {"origins"}
+    if set(data) != names:
+        raise ValueError("not a source map of this version")
+    return SourceMap(**{name: decode(value) for name, value in data.items()})
 
 
 def _blank(match: re.Match) -> str:

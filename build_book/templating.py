@@ -26,17 +26,11 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import sandbox
+from .files import package_templates
 from .diagnostics import BuildError, Diagnostic, Location, error
 
 
-def _package_templates() -> Path:
-    """build_book's own templates: package data in an installed wheel, the checkout's templates/ otherwise."""
-    here = Path(__file__).resolve().parent
-    installed = here / "templates"                      # a wheel puts them inside the package
-    return installed if installed.is_dir() else here.parent / "templates"   # a checkout (editable install)
-
-
-PACKAGE_TEMPLATES = _package_templates()
+PACKAGE_TEMPLATES = package_templates()
 BOOK_TEMPLATES = "templates"
 # what a template may read of a path it is given (text only; nothing that touches the disk)
 PATH_ATTRIBUTES = {"name", "stem", "suffix", "suffixes", "parts"}

@@ -289,6 +289,10 @@ class _Blocks(Mapping):
             self._blocks[number] = json.loads(self._texts[number])
         return self._blocks[number]
 
+    def text(self, number: int) -> str:
+        """The chapter's blocks as JSON text (as cached), without parsing them."""
+        return self._texts[number]
+
     def __iter__(self):
         return iter(self._texts)
 
@@ -398,7 +402,9 @@ class _Plan:
         if self.cited[chapter.index]:
             before, known = self.citations(chapter.index)
             citations = [self.citing, before, known, self._entries(known), [self.items.get(k) for k in known]]
-        return cachefile.digest(self.common, pandoc.document(chapter.blocks), labels, files, citations)
+        # the chapter's digest stands for its blocks (digesting the blocks themselves takes longer)
+        blocks = chapter.digest or pandoc.document(chapter.blocks)
+        return cachefile.digest(self.common, blocks, labels, files, citations)
 
     def _entries(self, keys: list[str]) -> list:
         entries = self.book.bibliography.entries
@@ -420,11 +426,13 @@ class _Plan:
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
+        targets = chapter.targets
         blocks = book_index.anchor(blocks, chapter)
         blocks = resolve_crossrefs(blocks, book, index)
         blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
-        blocks = quarto.callouts(blocks)
+        if targets.callouts is not False:
+            blocks = quarto.callouts(blocks)
         code_ids(blocks, chapter)
         if self.cited[number]:
             wrapped = []
@@ -436,10 +444,8 @@ class _Plan:
             doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
                                   book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
-            blocks = name_order.finish(blocks)
-        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
-            blocks = mark_japanese(blocks)
-        return json.dumps(blocks, ensure_ascii=False)
+            return _finish(book, blocks, True)
+        return _finish(book, blocks, False)
 
     def references(self) -> str:
         """The reference list of every work the book cites, as JSON text of its blocks."""
@@ -450,14 +456,25 @@ class _Plan:
             doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
                                                   self._meta(self.order)),
                                   self.list_sources, self.csl, book.config.root)
-            blocks = name_order.finish([b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"])
-        if not book.config.lang.lower().startswith(("ja", "zh", "ko")):
-            blocks = mark_japanese(blocks)
-        return json.dumps(blocks, ensure_ascii=False)
+            return _finish(book, [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
+        return _finish(book, blocks, False)
 
     def _meta(self, keys: list[str]) -> dict:
         nocite = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[_citation(k) for k in keys], []]}]}
         return {"lang": {"t": "MetaString", "c": self.book.config.lang}, "nocite": nocite}
+
+
+def _finish(book: Book, blocks: list, cited: bool) -> str:
+    """The blocks as JSON text, after citeproc (``cited``) with names.py's marks applied, and with runs of
+    Japanese marked (unless the book is in Japanese, Chinese or Korean). Each of these walks the blocks
+    only if its characters occur in their text: most chapters have neither, and the text is written anyway."""
+    text = json.dumps(blocks, ensure_ascii=False)
+    if cited and name_order.MARKS.search(text):
+        blocks = name_order.finish(blocks)
+        text = json.dumps(blocks, ensure_ascii=False)
+    if not book.config.lang.lower().startswith(("ja", "zh", "ko")) and JAPANESE.search(text):
+        text = json.dumps(mark_japanese(blocks), ensure_ascii=False)
+    return text
 
 
 CSL_FOLDER = "csl"

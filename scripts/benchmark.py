@@ -12,7 +12,12 @@ each as a ratio to plain pandoc on the same chapters measured in the same run:
     check after a one-word edit in one chapter; PDF rows with --pdf (slow): the PDF laid out as one
     document, cold, and in pieces (cold, nothing changed, one chapter edited: as ratios to the one
     document), and a book twice the size in pieces (as a ratio to the first); the time from a saved edit
-    to the rebuilt page under `serve` once that command exists ("n/a" until then).
+    to the reload event reaching an open page under a real `serve` (an HTTP client on its event stream, as
+    the browser's script is), with the server's own rebuild time beside it.
+
+build_book's own modules are compiled to bytecode first (as an installed copy is), so that a setting such
+as PYTHONDONTWRITEBYTECODE does not make every run compile them again. The load average is printed at the
+start and the end: on a shared machine, compare the ratios of one run.
 
     .venv/bin/python scripts/benchmark.py [--repeat 3] [--jobs N] [--pdf] [--keep DIR]
 
@@ -197,6 +202,10 @@ def main() -> int:
     parser.add_argument("--pdf", action="store_true", help="time the PDF too (slow)")
     parser.add_argument("--keep", type=Path, help="write the synthetic book here and keep it")
     args = parser.parse_args()
+    import compileall
+    import importlib.util
+    compileall.compile_dir(str(Path(importlib.util.find_spec("build_book").origin).parent), quiet=1)
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="build_book-bench-")) / "book"
     if root.exists():
         shutil.rmtree(root)
@@ -282,8 +291,24 @@ def main() -> int:
             print(result.stdout[-2000:], result.stderr[-2000:])
     if not args.pdf:
         print(f"  {'PDF rows':30s}   skipped (run with --pdf)")
-    print(f"  {'serve, save to reloaded page':30s}   " + ("not measured yet" if has_command("serve") else
-                                                            "n/a (no serve command)"))
+    name = "serve, save to reloaded page"
+    if has_command("serve"):
+        from build_book.serve import measure_save_to_reload
+        runs = []
+        try:
+            for _ in range(args.repeat):
+                runs.append(measure_save_to_reload(root, files[len(files) // 2]))
+        except Exception as exc:  # noqa: BLE001 (a script to read: say what went wrong and go on)
+            print(f"  {name:30s}   failed: {type(exc).__name__}: {exc}")
+            failed = True
+        if runs:
+            client = statistics.median(r["client"] for r in runs)
+            build = statistics.median(r["build"] for r in runs)
+            print(f"  {name:30s} {client:7.2f} s {client / base['chapter'][0]:8.2f}x {'':>8s} {'':>9s} {'':>8s}  "
+                  f"chapter  (the server's rebuild: {build:.2f} s)")
+    else:
+        print(f"  {name:30s}   n/a (no serve command)")
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     shutil.rmtree(out, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(root.parent, ignore_errors=True)

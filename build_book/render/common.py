@@ -95,7 +95,7 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
     if memory not in prepared.fragments:
         folder = prepared.cache / f"fragments-{key}" if prepared.cache else None
         if "conditional" not in prepared.fragments:   # found once per build, in the documents as read
-            prepared.fragments["conditional"] = {c.index for c in book.chapters if quarto.conditional(c.blocks)}
+            prepared.fragments["conditional"] = {c.index for c in book.chapters if c.targets.conditional}
         apart = prepared.fragments["conditional"]
         keys = {c.index: cachefile.digest(prepared.keys.get(c.index) or c.index, key,
                                           *([edition] if c.index in apart else [])) for c in book.chapters}
@@ -112,6 +112,10 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
                 written[chapter.index] = text
 
         def write(chapter: Chapter) -> str:
+            text = getattr(prepared.chapters, "text", None)
+            if text is not None and not footnotes_inline and chapter.index not in apart \
+                    and chapter.index in prepared.chapters:
+                return pandoc.write_html_blocks(text(chapter.index))   # the blocks as they are: no need to parse
             blocks = prepared.chapters.get(chapter.index, [])
             blocks = quarto.for_edition(blocks, edition) if chapter.index in apart else blocks
             # pandoc numbers footnotes per document and lists them at its end: one run per chapter
