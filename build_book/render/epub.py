@@ -287,20 +287,22 @@ def _page_list(ctx: RenderContext, files: dict[str, bytes], items: list[Item], n
         return []
     names = [i.href for i in items if i.in_spine and i.href != COVER]
 
-    def placed():
-        scanned = [pagemap.scan(name, files[name].decode("utf-8")) for name in names]
-        return scanned, pagemap.place(page_map, scanned)
-
-    scanned, (spots, approximate) = placed()
+    scanned = [pagemap.scan(name, files[name].decode("utf-8")) for name in names]
+    spots, approximate = pagemap.place(page_map, scanned)
     page_list = [(label, f"{names[n]}#{pagemap.marker_id(label)}") for label, (n, _) in zip(page_map["labels"], spots)]
+    # the navigation document again, with the page list; markers are placed in it as before (its own
+    # markers stand before the contents, which the page list follows)
     files["nav.xhtml"] = nav(page_list)
-    scanned, (spots, approximate) = placed()
+    if "nav.xhtml" in names:
+        scanned[names.index("nav.xhtml")] = pagemap.scan("nav.xhtml", files["nav.xhtml"].decode("utf-8"))
+        spots, approximate = pagemap.place(page_map, scanned)
     by_page: dict[int, list[tuple[int, str]]] = {}
     for label, (n, offset) in zip(page_map["labels"], spots):
         by_page.setdefault(n, []).append((offset, label))
     for n, spots_here in by_page.items():
         files[names[n]] = pagemap.insert(scanned[n].text, spots_here).encode("utf-8")
-    note = f" ({approximate} placed beside the page before: their start is not in the EPUB)" if approximate else ""
+    note = f" ({approximate} placed just before the page after them: where they start is not in the EPUB)" \
+        if approximate else ""
     ctx.progress.step(f"page list: {len(page_list)} pages of the print edition{note}")
     return page_list
 
@@ -315,7 +317,7 @@ def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: 
     images = [tag for text in pages for tag in IMG.findall(text)]
     described = all((ALT.search(tag) or [None, ""])[1].strip() for tag in images)
     math = any("<math" in text for text in pages)
-    index = any(re.search(r'epub:type="[^"]*\bindex\b', text) for text in pages) or bool(getattr(book, "index", None))
+    index = any(re.search(r'epub:type="[^"]*\bindex\b', text) for text in pages)   # an index page
     features = ["tableOfContents", "readingOrder", "structuralNavigation"]
     if page_list:
         features.append("pageNavigation")
