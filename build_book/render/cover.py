@@ -11,6 +11,7 @@ drawn from, and is the same bytes for the same book (PNG carries no date).
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -102,33 +103,46 @@ def _load(path: str | None, size: int):
     return ImageFont.load_default(size)
 
 
-def _wrap(draw, text: str, font, width: int) -> list[str]:
+def _units(text: str, names: bool = False) -> tuple[list[str], str]:
+    """What a line may break between, and what joins them: words (whole names in a list of names:
+    "A B, C D and E F"), or the characters of Japanese text."""
+    from ..transform import JAPANESE
+
+    if JAPANESE.search(text):
+        return [c for c in text if not c.isspace()], ""
+    if names:
+        return [n for n in re.split(r"(?<=,)\s+|\s+(?=and\s)", text.strip()) if n], " "
+    return text.split(), " "
+
+
+def _wrap(draw, text: str, font, width: int, names: bool = False) -> list[str]:
     """``text`` broken into lines no wider than ``width`` (a word longer than that stands alone)."""
+    units, sep = _units(text, names)
     lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(lines[-1] + " " + word, font=font) <= width:
-            lines[-1] += " " + word
+    for unit in units:
+        if lines and draw.textlength(lines[-1] + sep + unit, font=font) <= width:
+            lines[-1] += sep + unit
         else:
-            lines.append(word)
+            lines.append(unit)
     return lines
 
 
-def _fit(draw, text: str, path: str | None, sizes: range, width: int, max_lines: int):
+def _fit(draw, text: str, path: str | None, sizes: range, width: int, max_lines: int, names: bool = False):
     """The largest font size from ``sizes`` at which ``text`` takes at most ``max_lines`` lines."""
     for size in sizes:
         font = _load(path, size)
-        lines = _wrap(draw, text, font, width)
+        lines = _wrap(draw, text, font, width, names)
         if len(lines) <= max_lines:
             return font, lines
     font = _load(path, sizes[-1])
-    return font, _wrap(draw, text, font, width)
+    return font, _wrap(draw, text, font, width, names)
 
 
 def _balance(draw, lines: list[str], font, width: int) -> list[str]:
     """Re-break ``lines`` so that they are of even length (no lone last word), as a designer would."""
     if len(lines) < 2:
         return lines
-    text = " ".join(lines)
+    text = _units(" ".join(lines))[1].join(lines)
     best = lines
     widest = max(draw.textlength(line, font=font) for line in lines)
     narrow = widest
@@ -181,7 +195,8 @@ def _draw(text: CoverText, fonts: dict[str, str | None]) -> bytes:
     # the editors, in the lower third
     if text.editors:
         label = _load(fonts["caps"], 38)
-        names_font, names_lines = _fit(draw, text.editors, fonts["regular"], range(62, 34, -2), inner, 3)
+        names_font, names_lines = _fit(draw, text.editors, fonts["regular"], range(62, 34, -2), inner, 4,
+                                       names=True)
         y = max(y + 120, HEIGHT * 0.60)
         y = centred(["EDITED BY"], label, y, ACCENT, 80, tracking=8)
         centred(names_lines, names_font, y, INK, int(names_font.size * 1.25))
