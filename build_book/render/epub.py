@@ -389,7 +389,7 @@ def epub_types(xhtml_text: str) -> str:
         kind = EPUB_TYPES.get(match.group(3))
         if kind is None or "epub:type=" in match.group(0):
             return match.group(0)
-        return f'<{match.group(1)} epub:type="{kind}"{match.group(2)}role="{match.group(3)}"'
+        return f'<{match.group(1)}{match.group(2)}role="{match.group(3)}" epub:type="{kind}"'
 
     return ROLE_WITHOUT_TYPE.sub(add, xhtml_text)
 
