@@ -2,8 +2,8 @@
 
 A PNG of the print edition's proportions (156 x 234 mm, 2:3), drawn with Pillow (installed with
 WeasyPrint) in the print edition's own typeface (Linux Libertine, found by fontconfig; a Japanese
-title falls back to the Japanese serif): the title, the subtitle, "Edited by" and the editors, and
-the publisher, on a dark field within a fine rule, as a series cover would set them. The same text
+title falls back to the Japanese serif): the title, the subtitle, the authors of an authored book or
+"Edited by" and the editors, and the publisher, on a dark field within a fine rule, as a series cover would set them. The same text
 is the cover page's alternative text. The image is cached in ``build/.cache/cover/`` by what it is
 drawn from, and is the same bytes for the same book (PNG carries no date).
 """
@@ -34,11 +34,14 @@ class CoverText:
     editors: str        # "KUBO Fumiaki" or "A, B and C"
     publisher: str
     year: str
+    authors: str = ""   # an authored book's authors (then no editors are shown)
 
     def alt(self) -> str:
         """The cover's text, for its alternative text."""
         parts = [self.title + (f": {self.subtitle}" if self.subtitle else "")]
-        if self.editors:
+        if self.authors:
+            parts.append(f"by {self.authors}")
+        elif self.editors:
             parts.append(f"Edited by {self.editors}")
         if self.publisher:
             parts.append(self.publisher)
@@ -70,7 +73,7 @@ def _fonts(text: str) -> dict[str, str | None]:
 
 def cover_png(text: CoverText, cache_folder: Path | None = None) -> bytes:
     """The cover as PNG bytes (from the cache when the same cover was drawn before)."""
-    fonts = _fonts(" ".join([text.title, text.subtitle, text.editors, text.publisher]))
+    fonts = _fonts(" ".join([text.title, text.subtitle, text.authors, text.editors, text.publisher]))
     stamps = []
     for path in fonts.values():
         try:
@@ -79,7 +82,7 @@ def cover_png(text: CoverText, cache_folder: Path | None = None) -> bytes:
         except OSError:
             stamps.append([path, None])
     key = cachefile.digest(cachefile.version_key(), FORMAT, [text.title, text.subtitle, text.editors,
-                                                              text.publisher, text.year], stamps)
+                                                              text.publisher, text.year, text.authors], stamps)
     if cache_folder is not None:
         found = cachefile.get(cache_folder, key, FORMAT, ".png")
         if found is not None:
@@ -192,13 +195,14 @@ def _draw(text: CoverText, fonts: dict[str, str | None]) -> bytes:
         sub_font, sub_lines = _fit(draw, text.subtitle, fonts["italic"], range(64, 34, -2), inner, 4)
         sub_lines = _balance(draw, sub_lines, sub_font, inner)
         y = centred(sub_lines, sub_font, y, INK, int(sub_font.size * 1.3))
-    # the editors, in the lower third
-    if text.editors:
+    # the authors, or "Edited by" and the editors, in the lower third
+    if text.authors or text.editors:
         label = _load(fonts["caps"], 38)
-        names_font, names_lines = _fit(draw, text.editors, fonts["regular"], range(62, 34, -2), inner, 4,
-                                       names=True)
+        names_font, names_lines = _fit(draw, text.authors or text.editors, fonts["regular"], range(62, 34, -2),
+                                       inner, 4, names=True)
         y = max(y + 120, HEIGHT * 0.60)
-        y = centred(["EDITED BY"], label, y, ACCENT, 80, tracking=8)
+        if not text.authors:
+            y = centred(["EDITED BY"], label, y, ACCENT, 80, tracking=8)
         centred(names_lines, names_font, y, INK, int(names_font.size * 1.25))
     # the publisher at the foot
     if text.publisher:

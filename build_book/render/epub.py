@@ -235,7 +235,7 @@ def _cover(ctx: RenderContext, files: dict[str, bytes], items: list[Item]) -> tu
     book = ctx.book
     config = book.config
     text = cover.CoverText(config.title, config.subtitle, _names([e.name for e in book.editors]),
-                           config.publisher, config.year)
+                           config.publisher, config.year, _names([a.name for a in book.book_authors]))
     if config.cover:
         source = config.root / config.cover
         suffix = source.suffix.lower()
