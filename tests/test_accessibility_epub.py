@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from xml.etree import ElementTree
 
@@ -242,3 +243,16 @@ def test_a_cover_that_cannot_be_used_is_an_error_at_its_line(tmp_path_factory, v
     found = [d for d in json.loads(result.stdout) if d["code"] == code]
     assert result.returncode == 1 and found, result.stdout
     assert found[0]["path"] == "book.yml" and found[0]["line"] == lines + 1
+
+
+def test_epub_alone_whose_print_layout_runs_out_of_time_has_no_page_list_and_says_so(tmp_path_factory):
+    root = copy_book("mini", tmp_path_factory)
+    env = {**os.environ, "BUILD_BOOK_PDF_TIMEOUT": "1"}     # far too little for any layout
+    result = subprocess.run([sys.executable, "-m", "build_book", "epub", "--book", str(root)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning[page-list-missing]" in result.stderr
+    epub = read_epub(root / "build" / "alliances-in-miniature.epub")
+    assert 'epub:type="page-list"' not in epub["EPUB/nav.xhtml"].decode()
+    opf = epub["EPUB/package.opf"].decode()
+    assert "pageNavigation" not in opf and "<dc:source" not in opf and "tableOfContents" in opf

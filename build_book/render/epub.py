@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import fonts, math, templating
-from ..diagnostics import BuildError, Location, error
+from ..diagnostics import BuildError, Location, error, warning
 from . import RenderContext, cover, limits, pagemap
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
@@ -267,13 +267,19 @@ def _page_map(ctx: RenderContext) -> dict | None:
     found = pagemap.load(ctx.prepared.cache, key, proof)
     if found is not None:
         return found
+    missing = warning("page-list-missing", "the EPUB has no page list: the print edition, whose pages it lists, "
+                      "could not be laid out within its time or memory limit", Location("book.yml", 1, 1),
+                      f"set {limits.TIMEOUT_ENV} (seconds) or {limits.MEMORY_ENV} to allow the layout more")
+    if any(d.code in ("pdf-timeout", "pdf-memory") for d in ctx.diagnostics):   # the PDF of this build failed
+        ctx.diagnostics.append(missing)
+        return None
     ctx.progress.step("laying out the print edition's pages for the EPUB's page list (WeasyPrint)")
     expected = pdf.expected_pages(html)
     try:
         [(_, _, _, page_map)] = limits.run([lambda: pdf._lay_out_and_write(root, html, stylesheet, None)], 1,
                                            limits.timeout(expected), limits.memory_limit())
-    except limits.LimitExceeded as exc:
-        ctx.diagnostics.append(pdf.limit_exceeded(book, exc, expected))
+    except limits.LimitExceeded:
+        ctx.diagnostics.append(missing)
         return None
     pagemap.store(ctx.prepared.cache, key, page_map, proof)
     return page_map
