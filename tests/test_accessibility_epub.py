@@ -195,8 +195,9 @@ def test_each_page_marker_stands_where_the_printed_page_starts(volume, volume_ep
         after = text[text.index(f'id="{fragment}"'):]
         after = re.sub(r'<a [^>]*class="footnote-ref"[^>]*>.*?</a>', " ", after)   # the PDF floats notes away
         following = words(re.sub(r"<[^>]+>", " ", after.split(">", 1)[1]))[:4]
-        # the page's first words, after its running head (a hyphenated word's first half may end the page before)
-        head = printed[:40]
+        # the page's first words, after its running head and the labels of a figure that opens it (a
+        # hyphenated word's first half may end the page before)
+        head = printed[:80]
         found = any(head[i:i + 3] == following[1:4] for i in range(len(head)))
         checked += 1
         if not found:
