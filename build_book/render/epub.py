@@ -322,7 +322,7 @@ def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: 
     pages = [files[i.href].decode("utf-8") for i in items if i.in_spine and i.href != COVER]
     images = [tag for text in pages for tag in IMG.findall(text)]
     described = all((ALT.search(tag) or [None, ""])[1].strip() for tag in images)
-    math = any("<math" in text for text in pages)
+    has_math = any("<math" in text for text in pages)
     index = any(re.search(r'epub:type="[^"]*\bindex\b', text) for text in pages)   # an index page
     features = ["tableOfContents", "readingOrder", "structuralNavigation"]
     if page_list:
@@ -331,7 +331,7 @@ def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: 
         features.append("index")
     if images and described:
         features.append("alternativeText")
-    if math:
+    if has_math:
         features.append("MathML")
     modes = ["textual"] + (["visual"] if images else [])
     sufficient = (["textual"] if described else []) + (["textual,visual"] if images else [])
@@ -346,7 +346,7 @@ def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: 
     if images:
         summary.append("Every figure has a text description." if described
                        else "Some figures have no text description.")
-    if math:
+    if has_math:
         summary.append("Mathematics is written in MathML.")
     summary.append("It contains no flashing, sound or motion hazards.")
     config = book.config
