@@ -260,7 +260,7 @@ def _page_map(ctx: RenderContext) -> dict | None:
     from . import pdf
 
     book, root = ctx.book, ctx.book.config.root
-    html = pdf.print_document(ctx)[0]
+    html, *_, index_html = pdf.print_document(ctx)
     stylesheet = templating.static_file(root, "pdf/print.css")
     key = pagemap.key(html, stylesheet)
     proof = ctx.proof is not None
@@ -276,7 +276,7 @@ def _page_map(ctx: RenderContext) -> dict | None:
     ctx.progress.step("laying out the print edition's pages for the EPUB's page list (WeasyPrint)")
     expected = pdf.expected_pages(html)
     try:
-        [(_, _, _, page_map)] = limits.run([lambda: pdf._lay_out_and_write(root, html, stylesheet, None)], 1,
+        [(_, _, _, page_map)] = limits.run([lambda: pdf._lay_out_and_write(root, html, stylesheet, None, index_html)], 1,
                                            limits.timeout(expected), limits.memory_limit())
     except limits.LimitExceeded:
         ctx.diagnostics.append(missing)
