@@ -80,6 +80,7 @@ class BookConfig:
     bibliography_scope: str = "book"   # book: one bibliography; chapter: a list per chapter; both
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
     names: dict[str, str] = field(default_factory=dict)   # 'Family, Given' -> family-first or given-first
+    cover: str = ""    # the EPUB's cover image (a path in the book); empty: made from the title page
     style: tuple[str, ...] = ()   # house style: a style file, a folder of rule files, or a list of them
     key_locations: dict[str, Location] = field(default_factory=dict)
 
@@ -261,6 +262,8 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("bibliography-scope", "Where the reference list goes: book (one bibliography at the end, the "
                   "default), chapter (each chapter ends with the works it cites) or both.",
                   schema.one_of("book", "chapter", "both"), "book"),
+    schema.Option("cover", "The EPUB's cover image (PNG, JPEG or SVG, a path in the book); default: one made from "
+                  "the title page.", schema.path, ""),
     schema.Option("style", "The house style: a style file (style/house.yml), a folder of Vale rule files, or a list.",
                   _PATHS, []),
     schema.Option("diagnostics", "Diagnostic code -> off, warning or error (python -m build_book codes lists them).",
@@ -304,6 +307,13 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         elif not _is_file(root / bib):
             at.error("missing-file", f"bibliography file '{bib}' does not exist", _missing_file_hint(root, bib, "*.bib"))
 
+    cover = values["cover"] or ""
+    if cover:
+        problem = _cover_problem(root, cover, where["cover"].location)
+        if problem is not None:
+            diags.append(problem)
+            cover = ""
+
     chapters: list[ChapterRef] = []
     parts: list[PartSpec] = []
     for index, item in enumerate(values["chapters"]):
@@ -344,10 +354,30 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         authors=tuple(values["authors"]), contributors_page=contributors_page, contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
-        names=values["names"],
+        names=values["names"], cover=cover,
         diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
     ), diags
+
+
+COVER_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+
+
+def _cover_problem(root: Path, cover: str, where: Location) -> Diagnostic | None:
+    """What is wrong with the cover image book.yml names (outside the book, missing, not an image
+    every reading system shows, or damaged), or None."""
+    from . import images
+
+    path = sandbox.inside(root, cover)
+    if path is None:
+        return sandbox.outside(cover, where, "cover image")
+    if not _is_file(path):
+        return error("missing-file", f"the cover image '{cover}' does not exist", where,
+                     _missing_file_hint(root, cover, "*.png"))
+    if path.suffix.lower() not in COVER_SUFFIXES:
+        return error("cover-format", f"the cover image '{cover}' is not a PNG, JPEG or SVG file", where,
+                     "save the cover as PNG or JPEG (1400 x 2100 pixels or more), which every reading system shows")
+    return images.problem(path, cover, where)
 
 
 def _is_file(path: Path) -> bool:

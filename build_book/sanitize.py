@@ -621,6 +621,10 @@ def clean_svg(data: bytes) -> tuple[bytes, list[Removal]]:
 
     attributes(root, "svg", False)
     walk(root, False)
+    # again: importing WeasyPrint takes the SVG namespace's prefix, and the same figure must come out
+    # the same bytes whenever it is cleaned (the EPUB's page list finds the print layout by its HTML)
+    ElementTree.register_namespace("", SVG_NS)
+    ElementTree.register_namespace("xlink", XLINK_NS)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True), removed
 
 

@@ -63,7 +63,7 @@ def site(chapter_scope):
 @pytest.fixture(scope="module")
 def epub(chapter_scope):
     with zipfile.ZipFile(chapter_scope.epub) as archive:
-        return {n: archive.read(n).decode("utf-8") for n in archive.namelist() if not n.endswith(".otf")}
+        return {n: archive.read(n).decode("utf-8") for n in archive.namelist() if not n.endswith((".otf", ".png"))}
 
 
 def chapter_lists(pages: dict[str, str], ext: str) -> dict[str, list[tuple[str, str]]]:

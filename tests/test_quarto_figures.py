@@ -154,7 +154,11 @@ def test_raw_tex_page_breaks_break_the_page_in_print_only(pages):
     assert after == before + 1
     for kind in ("html", "epub"):
         markup = _chapter(pages, kind)
-        assert re.search(r'raw page break\.</p>\s*<div class="page-break">\s*</div>\s*<p>Text after', markup), kind
+        # (the EPUB's page list marks where the printed page starts: right there)
+        assert re.search(r'raw page break\.</p>\s*<div class="page-break">\s*</div>\s*<p>'
+                         r'(?:<span epub:type="pagebreak" [^>]*></span>)?Text after', markup), kind
+    assert re.search(r'<p><span epub:type="pagebreak" role="doc-pagebreak" id="page-%s" aria-label="%s">'
+                     r'</span>Text after' % ((pdf.reader.page_labels[after],) * 2), _chapter(pages, "epub"))
 
 
 def test_other_raw_tex_is_left_out_with_a_located_warning(pages, quarto):

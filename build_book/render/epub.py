@@ -21,12 +21,13 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import fonts, math, templating
-from ..diagnostics import BuildError, Location, error
-from . import RenderContext
+from ..diagnostics import BuildError, Location, error, warning
+from . import RenderContext, cover, limits, pagemap
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
 BIBLIOGRAPHY = "bibliography.xhtml"
+COVER = "cover.xhtml"
 MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".xhtml": "application/xhtml+xml"}
 
@@ -137,7 +138,7 @@ def render(ctx: RenderContext) -> list[Path]:
     used: set[str] = set()
     for view in views:
         try:
-            view.body_html = Markup(_cached_xhtml(str(view.body_html), folder, used))
+            view.body_html = Markup(epub_types(_cached_xhtml(str(view.body_html), folder, used)))
             view.title_html = Markup(_cached_xhtml(str(view.title_html), folder, used))
         except XhtmlError as exc:
             problems.append(error("html-unconvertible", f"this chapter's raw HTML cannot be written as the "
@@ -152,7 +153,7 @@ def render(ctx: RenderContext) -> list[Path]:
     files: dict[str, bytes] = {}
     items: list[Item] = []
 
-    def page(name: str, template: str, item_id: str, properties: str = "", **extra):
+    def made(name: str, template: str, **extra) -> bytes:
         text = templating.render(root, template, page=name, part_files=part_files, **context, **extra)
         try:
             ElementTree.fromstring(text.encode("utf-8"))
@@ -164,11 +165,17 @@ def render(ctx: RenderContext) -> list[Path]:
                 "template-error", f"the EPUB page {name} made with this template is not well-formed XHTML ({exc})",
                 Location(blamed, 1, 1), "an EPUB template must give XML: close every tag, write &amp;nbsp; "
                 "as &#160;, and keep one root element")]) from None
-        files[name] = text.encode("utf-8")
+        return text.encode("utf-8")
+
+    def page(name: str, template: str, item_id: str, properties: str = "", **extra):
+        files[name] = made(name, template, **extra)
         items.append(Item(item_id, name, MEDIA_TYPES[".xhtml"], properties))
 
+    cover_image, cover_alt = _cover(ctx, files, items)
+    page(COVER, "epub/cover.xhtml.j2", "cover", page_title=book.config.title, cover_image=cover_image,
+         cover_alt=cover_alt)
     page("title.xhtml", "epub/title.xhtml.j2", "title-page", page_title=book.config.title)
-    page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents")
+    page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents", page_list=[])
     if context["contributors_page"]:
         page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title="Contributors")
     if context["figures"] or context["tables"]:
@@ -180,14 +187,18 @@ def render(ctx: RenderContext) -> list[Path]:
         page(view.href, "epub/chapter.xhtml.j2", "c-" + view.href.removesuffix(".xhtml"),
              _svg_property(str(view.body_html)), page_title=view.full_title, view=view)
     if context["book_bibliography"]:
-        refs = xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY))
+        refs = epub_types(xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)))
         page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",
              references=Markup(refs))
     if context["book_index"]:
         page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title="Index")
 
+    page_list = _page_list(ctx, files, items, lambda page_list: made(
+        "nav.xhtml", "epub/nav.xhtml.j2", page_title="Contents", page_list=page_list))
+    a11y = _accessibility(book, files, items, page_list)
+
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
-    japanese = fonts.japanese_characters(data.decode("utf-8") for data in files.values())
+    japanese = fonts.japanese_characters(data.decode("utf-8") for name, data in files.items() if name.endswith(".xhtml"))
     font = fonts.subset(japanese, root, flavor=None)
     if font is not None:
         files["fonts/japanese.otf"] = font.path.read_bytes()
@@ -212,10 +223,137 @@ def render(ctx: RenderContext) -> list[Path]:
         items.append(Item(f"img-{number}", rel, media, in_spine=False))
 
     opf = templating.render(root, "epub/package.opf.j2", items=items, modified=modified,
-                            authors=_chapter_authors(book), **context)
+                            authors=_chapter_authors(book), a11y=a11y, **context)
     target = ctx.destination / f"{book.config.slug}.epub"
     _write_zip(target, opf, files)
     return [target]
+
+
+def _cover(ctx: RenderContext, files: dict[str, bytes], items: list[Item]) -> tuple[str, str]:
+    """The cover image into the EPUB: the file book.yml names (``cover:``), else one made from the
+    title page (render/cover.py). Its path in the EPUB and its alternative text."""
+    book = ctx.book
+    config = book.config
+    text = cover.CoverText(config.title, config.subtitle, _names([e.name for e in book.editors]),
+                           config.publisher, config.year, _names([a.name for a in book.book_authors]))
+    if config.cover:
+        source = config.root / config.cover
+        suffix = source.suffix.lower()
+        name = "images/cover" + (".jpg" if suffix == ".jpeg" else suffix)
+        files[name] = image_data(source)
+        media = MEDIA_TYPES[suffix]
+    else:
+        name, media = "images/cover.png", "image/png"
+        files[name] = cover.cover_png(text, ctx.prepared.cache / "cover" if ctx.prepared.cache else None)
+    items.append(Item("cover-image", name, media, "cover-image", in_spine=False))
+    return name, text.alt()
+
+
+def _names(names: list[str]) -> str:
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _page_map(ctx: RenderContext) -> dict | None:
+    """Where each page of the print edition starts (render/pagemap.py): the map the PDF's layout
+    stored, if it was made from the print edition as it is now; else the print edition is laid out
+    here (no PDF is written) and its map stored. None if that layout hit its time or memory limit."""
+    from . import pdf
+
+    book, root = ctx.book, ctx.book.config.root
+    html, *_, index_html = pdf.print_document(ctx)
+    stylesheet = templating.static_file(root, "pdf/print.css")
+    key = pagemap.key(html, stylesheet)
+    proof = ctx.proof is not None
+    found = pagemap.load(ctx.prepared.cache, key, proof)
+    if found is not None:
+        return found
+    missing = warning("page-list-missing", "the EPUB has no page list: the print edition, whose pages it lists, "
+                      "could not be laid out within its time or memory limit", Location("book.yml", 1, 1),
+                      f"set {limits.TIMEOUT_ENV} (seconds) or {limits.MEMORY_ENV} to allow the layout more")
+    if any(d.code in ("pdf-timeout", "pdf-memory") for d in ctx.diagnostics):   # the PDF of this build failed
+        ctx.diagnostics.append(missing)
+        return None
+    ctx.progress.step("laying out the print edition's pages for the EPUB's page list (WeasyPrint)")
+    expected = pdf.expected_pages(html)
+    try:
+        [(_, _, _, page_map)] = limits.run([lambda: pdf._lay_out_and_write(root, html, stylesheet, None, index_html)], 1,
+                                           limits.timeout(expected), limits.memory_limit())
+    except limits.LimitExceeded:
+        ctx.diagnostics.append(missing)
+        return None
+    pagemap.store(ctx.prepared.cache, key, page_map, proof)
+    return page_map
+
+
+def _page_list(ctx: RenderContext, files: dict[str, bytes], items: list[Item], nav) -> list[tuple[str, str]]:
+    """Put a page-break marker where each printed page starts into the spine's pages, and the page
+    list into the navigation document (``nav(page_list)`` makes it again); the list: (label, href)."""
+    page_map = _page_map(ctx)
+    if not page_map or not page_map["labels"]:
+        return []
+    names = [i.href for i in items if i.in_spine and i.href != COVER]
+
+    scanned = [pagemap.scan(name, files[name].decode("utf-8")) for name in names]
+    spots, approximate = pagemap.place(page_map, scanned)
+    page_list = [(label, f"{names[n]}#{pagemap.marker_id(label)}") for label, (n, _) in zip(page_map["labels"], spots)]
+    # the navigation document again, with the page list; markers are placed in it as before (its own
+    # markers stand before the contents, which the page list follows)
+    files["nav.xhtml"] = nav(page_list)
+    if "nav.xhtml" in names:
+        scanned[names.index("nav.xhtml")] = pagemap.scan("nav.xhtml", files["nav.xhtml"].decode("utf-8"))
+        spots, approximate = pagemap.place(page_map, scanned)
+    by_page: dict[int, list[tuple[int, str]]] = {}
+    for label, (n, offset) in zip(page_map["labels"], spots):
+        by_page.setdefault(n, []).append((offset, label))
+    for n, spots_here in by_page.items():
+        files[names[n]] = pagemap.insert(scanned[n].text, spots_here).encode("utf-8")
+    note = f" ({approximate} placed just before the page after them: where they start is not in the EPUB)" \
+        if approximate else ""
+    ctx.progress.step(f"page list: {len(page_list)} pages of the print edition{note}")
+    return page_list
+
+
+IMG = re.compile(r"<img\b[^>]*>")
+ALT = re.compile(r'\balt="([^"]*)"')
+
+
+def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: list) -> dict:
+    """The EPUB Accessibility 1.1 metadata, from what the EPUB holds."""
+    pages = [files[i.href].decode("utf-8") for i in items if i.in_spine and i.href != COVER]
+    images = [tag for text in pages for tag in IMG.findall(text)]
+    described = all((ALT.search(tag) or [None, ""])[1].strip() for tag in images)
+    has_math = any("<math" in text for text in pages)
+    index = any(re.search(r'epub:type="[^"]*\bindex\b', text) for text in pages)   # an index page
+    features = ["tableOfContents", "readingOrder", "structuralNavigation"]
+    if page_list:
+        features.append("pageNavigation")
+    if index:
+        features.append("index")
+    if images and described:
+        features.append("alternativeText")
+    if has_math:
+        features.append("MathML")
+    modes = ["textual"] + (["visual"] if images else [])
+    sufficient = (["textual"] if described else []) + (["textual,visual"] if images else [])
+    summary = ["This publication conforms to EPUB Accessibility 1.1 and WCAG 2.1 Level AA.",
+               "It has a table of contents, headings that structure every chapter, and a reading order that "
+               "follows the printed book."]
+    if page_list:
+        summary.append(f"A page list leads to the {len(page_list)} pages of the print edition, so that its page "
+                       "numbers can be cited.")
+    if index:
+        summary.append("It has an index.")
+    if images:
+        summary.append("Every figure has a text description." if described
+                       else "Some figures have no text description.")
+    if has_math:
+        summary.append("Mathematics is written in MathML.")
+    summary.append("It contains no flashing, sound or motion hazards.")
+    config = book.config
+    source = config.title + (f": {config.subtitle}" if config.subtitle else "") + ", print edition" + \
+        (f" ({config.publisher}{', ' + config.year if config.year else ''})" if config.publisher else "")
+    return {"modes": modes, "sufficient": sufficient, "features": features, "summary": " ".join(summary),
+            "certified_by": config.publisher, "source": source if page_list else ""}
 
 
 XHTML_FORMAT = "build_book-xhtml 1"
@@ -241,6 +379,25 @@ def _override_behind(root: Path, template: str) -> str | None:
              if p.relative_to(root / "templates").as_posix().startswith("epub/")]
     own = [p for p in found if p.endswith("/" + template)]
     return (own or found or [None])[0]
+
+
+# DPUB-ARIA roles pandoc writes, and the epub:type (EPUB 3 Structural Semantics) each goes with
+EPUB_TYPES = {"doc-endnotes": "endnotes", "doc-noteref": "noteref", "doc-backlink": "backlink",
+              "doc-biblioref": "biblioref", "doc-footnote": "footnote", "doc-pagebreak": "pagebreak"}
+ROLE_WITHOUT_TYPE = re.compile(r'<([a-z]+)((?:(?!\bepub:type=)[^>])*?)\brole="(doc-[a-z]+)"')
+
+
+def epub_types(xhtml_text: str) -> str:
+    """Every element pandoc gave a DPUB-ARIA role (notes, note references, back links, citations) also
+    gets the matching epub:type, as reading systems look for the one and assistive technology the other."""
+
+    def add(match: re.Match) -> str:
+        kind = EPUB_TYPES.get(match.group(3))
+        if kind is None or "epub:type=" in match.group(0):
+            return match.group(0)
+        return f'<{match.group(1)}{match.group(2)}role="{match.group(3)}" epub:type="{kind}"'
+
+    return ROLE_WITHOUT_TYPE.sub(add, xhtml_text)
 
 
 def _svg_property(html: str) -> str:

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from .. import index as book_index
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, warning
-from . import RenderContext, limits, pagelabels, pieces
+from . import RenderContext, limits, pagelabels, pagemap, pieces
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -27,7 +27,9 @@ logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
-def render(ctx: RenderContext) -> list[Path]:
+def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], str | None]:
+    """The print edition as one HTML document; the template context, references, authors, and the
+    index's HTML (laid out again once the pages are known)."""
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=True, edition="pdf")
     views = chapter_views(book, index, fragments)
@@ -37,25 +39,34 @@ def render(ctx: RenderContext) -> list[Path]:
     context = book_context(book, index, views, ctx.proof)
     references, authors = Markup(soft_breaks(str(references_html(ctx.prepared)))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
-    stylesheet = templating.static_file(root, "pdf/print.css")
-    target = ctx.destination / f"{book.config.slug}.pdf"
-    bodies = {view.chapter.index: str(view.body_html) for view in views}
-    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
     index_html = templating.render(root, "pdf/book.html.j2", unit="index", references=references, authors=authors,
                                    **context) if context["book_index"] else None   # laid out again: index.relaid
+    return html, context, references, authors, index_html
+
+
+def render(ctx: RenderContext) -> list[Path]:
+    book, root = ctx.book, ctx.book.config.root
+    html, context, references, authors, index_html = print_document(ctx)
+    stylesheet = templating.static_file(root, "pdf/print.css")
+    target = ctx.destination / f"{book.config.slug}.pdf"
+    bodies = {view.chapter.index: str(view.body_html) for view in context["views"]}
+    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
     expected = expected_pages(html)
     seconds, memory = limits.timeout(expected), limits.memory_limit()
     try:
         if in_pieces(root):
             refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
                                                      seconds, memory)
+            page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
         else:
             ctx.progress.step("laying out pages (WeasyPrint)")
-            [(refused, attachments, pages)] = limits.run(
+            [(refused, attachments, pages, page_map)] = limits.run(
                 [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
     except limits.LimitExceeded as exc:
         ctx.diagnostics.append(limit_exceeded(book, exc, expected))
         return []
+    # where each page starts, for the EPUB's page list (render/pagemap.py)
+    pagemap.store(ctx.prepared.cache, pagemap.key(html, stylesheet), page_map, ctx.proof is not None)
     ctx.progress.step(f"wrote {pages} pages")
     ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
     return [target]
@@ -95,6 +106,7 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
     ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
     front_pages = pieces.assemble(plan, pdfs, target)
     LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
+    LAST["starts"] = pagemap.join_pieces(plan)
     refused = [url for p in plan.pieces for url in p.result["refused"]]
     attachments = list(dict.fromkeys(url for p in plan.pieces for url in p.result["attachments"]))
     return refused, attachments, plan.total()
@@ -104,10 +116,10 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
 LAST: dict[str, int] = {}
 
 
-def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path,
-                       index_html: str | None = None) -> tuple[list, list, int]:
-    """In a child process: lay out ``html`` and write the PDF. What was refused, the attachments
-    dropped, and the number of pages."""
+def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | None,
+                       index_html: str | None = None) -> tuple[list, list, int, dict]:
+    """In a child process: lay out ``html`` and write the PDF (unless ``target`` is None). What was
+    refused, the attachments dropped, the number of pages, and the page map (render/pagemap.py)."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -121,10 +133,14 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path,
             stylesheets=[css], font_config=fonts)
         document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/")
         attachments = _drop_attachments(document)
-        write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
+        first_main = pagelabels.first_main_page(document)
+        page_map = {"labels": pagemap.labels(len(document.pages), len(document.pages) if first_main is None
+                                             else first_main), "starts": pagemap.page_starts(document)}
+        if target is not None:
+            write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
-    return fetcher.refused, attachments, len(document.pages)
+    return fetcher.refused, attachments, len(document.pages), page_map
 
 
 # The print edition is a tagged PDF (PDF/UA-1): a structure tree (Document, H1..., P, Figure with the

@@ -37,6 +37,7 @@ from pathlib import Path
 from .. import cache as cachefile
 from .. import index as book_index
 from .. import templating
+from . import pagemap
 
 FORMAT = "build_book-pdf-piece 1"
 FOLDER = "pdf-pieces"
@@ -254,6 +255,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                           else link for link in page.links]
             bookmarks += [[number, level, label, [x, y], state] for level, label, (x, y), state in page.bookmarks]
         heights = [page.height for page in document.pages]
+        starts = pagemap.page_starts(document)   # for the EPUB's page list
         write = getattr(pdf, "write", None)   # the print edition's writer (tagged PDF, XMP), where there is one
         if write is not None:
             write(document, target)
@@ -263,7 +265,8 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
-            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio}
+            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio,
+            "starts": starts}
 
 
 def _shift_folios(page_maker, delta: int) -> None:
