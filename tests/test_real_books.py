@@ -253,12 +253,12 @@ def test_cells_as_quarto_shows_them(tmp_path):
     assert "this chapter has 3 executable code cells" in result.stderr   # the image cells are shown as Quarto does
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
     assert "_common" not in page and "library" not in page and "include_graphics" not in page and "#|" not in page
-    assert re.search(r'<img src="[^"]*env\.png" alt="The environment tab, which shows x and y in the global '
+    assert re.search(r'<img (?=[^>]*src="[^"]*env\.png")[^>]*alt="The environment tab, which shows x and y in the global '
                      r'environment\."', page)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "As Figure 1.1 shows" in text
     assert 'Figure 1.1 The "Pane" layout [options]' in text.replace(":", "")
-    assert re.search(r'<img src="[^"]*pane\.png" alt="A dialog box\."', page)
+    assert re.search(r'<img (?=[^>]*src="[^"]*pane\.png")[^>]*alt="A dialog box\."', page)
     assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
 
 

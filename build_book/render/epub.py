@@ -22,7 +22,7 @@ from markupsafe import Markup
 from .. import cache as cachefile
 from .. import fonts, math, templating
 from ..diagnostics import BuildError, Location, error, warning
-from . import RenderContext, cover, limits, pagemap
+from . import RenderContext, cover, limits, pagemap, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
@@ -138,7 +138,10 @@ def render(ctx: RenderContext) -> list[Path]:
     used: set[str] = set()
     for view in views:
         try:
-            view.body_html = Markup(epub_types(_cached_xhtml(str(view.body_html), folder, used)))
+            # figures' alt text as in the web edition: the author's, or the image's own description, never
+            # the caption a second time
+            body = site.figure_alts(_cached_xhtml(str(view.body_html), folder, used), book.config.root)
+            view.body_html = Markup(epub_types(body))
             view.title_html = Markup(_cached_xhtml(str(view.title_html), folder, used))
         except XhtmlError as exc:
             problems.append(error("html-unconvertible", f"this chapter's raw HTML cannot be written as the "
