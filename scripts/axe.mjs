@@ -5,9 +5,9 @@
 // The site is served over http from a tiny local server (so scripts and fetch behave as on the web).
 // Prints one JSON object: {"pages": N, "violations": [{page, scheme, id, impact, help, nodes: [...]}]}.
 // Exit status 0 whatever axe finds (the caller judges); 2 on a usage error or when a tool is missing.
-import { createServer } from "node:http";
+import { serveSite } from "./serve-site.mjs";
 import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
-import { join, extname, resolve, relative, sep } from "node:path";
+import { join, resolve, relative, sep } from "node:path";
 import { createRequire } from "node:module";
 
 const args = process.argv.slice(2);
@@ -32,10 +32,6 @@ try {
   process.exit(2);
 }
 
-const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
-  ".mjs": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
-  ".woff": "font/woff", ".woff2": "font/woff2", ".json": "application/json", ".xml": "application/xml",
-  ".pdf": "application/pdf", ".epub": "application/epub+zip", ".wasm": "application/wasm" };
 
 function pages(folder) {
   const found = [];
@@ -48,16 +44,7 @@ function pages(folder) {
   return found.sort();
 }
 
-const server = createServer((req, res) => {
-  const path = join(site, decodeURIComponent(new URL(req.url, "http://x").pathname));
-  if (!path.startsWith(site) || !existsSync(path) || statSync(path).isDirectory()) {
-    res.writeHead(404); res.end("not found"); return;
-  }
-  res.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
-  res.end(readFileSync(path));
-});
-await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-const base = `http://127.0.0.1:${server.address().port}/`;
+const { base, server } = await serveSite(site);
 
 const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });

@@ -5,9 +5,9 @@
 //
 // Prints {"QUERY": ["page.html", ...], ...} (the pages, relative to the site). Exit status 2 when a tool
 // is missing or the site has no search box.
-import { createServer } from "node:http";
-import { readFileSync, statSync, existsSync } from "node:fs";
-import { join, extname, resolve } from "node:path";
+import { serveSite } from "./serve-site.mjs";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
 
 const args = process.argv.slice(2);
@@ -30,18 +30,7 @@ try {
   console.error(`missing tool: ${e.message}`);
   process.exit(2);
 }
-const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
-  ".svg": "image/svg+xml", ".woff2": "font/woff2", ".json": "application/json", ".wasm": "application/wasm" };
-const server = createServer((req, res) => {
-  const path = join(site, decodeURIComponent(new URL(req.url, "http://x").pathname));
-  if (!path.startsWith(site) || !existsSync(path) || statSync(path).isDirectory()) {
-    res.writeHead(404); res.end(); return;
-  }
-  res.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
-  res.end(readFileSync(path));
-});
-await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-const base = `http://127.0.0.1:${server.address().port}/`;
+const { base, server } = await serveSite(site);
 const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
 const found = {};

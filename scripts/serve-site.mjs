@@ -1,0 +1,24 @@
+// A tiny static http server for a built web edition, for the browser checks (scripts/axe.mjs,
+// scripts/search.mjs): pages, scripts and fetch() behave as on the web. Serves only files inside `site`.
+import { createServer } from "node:http";
+import { readFileSync, statSync, existsSync } from "node:fs";
+import { join, extname } from "node:path";
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
+  ".mjs": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
+  ".woff": "font/woff", ".woff2": "font/woff2", ".json": "application/json", ".xml": "application/xml",
+  ".pdf": "application/pdf", ".epub": "application/epub+zip", ".wasm": "application/wasm" };
+
+// Serve `site` on a free port of 127.0.0.1; resolves to { base, server } (base ends with "/").
+export async function serveSite(site) {
+  const server = createServer((req, res) => {
+    const path = join(site, decodeURIComponent(new URL(req.url, "http://x").pathname));
+    if (!path.startsWith(site) || !existsSync(path) || statSync(path).isDirectory()) {
+      res.writeHead(404); res.end("not found"); return;
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
+    res.end(readFileSync(path));
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { base: `http://127.0.0.1:${server.address().port}/`, server };
+}
