@@ -57,7 +57,6 @@ CATALOGUE: dict[str, Code] = _codes(
     ("duplicate-chapter", E, "a chapter is listed twice in book.yml", FIXED),
     ("missing-file", E, "a file named in book.yml (bibliography, style, cover) does not exist", FIXED),
     ("cover-format", E, "the cover image book.yml names is not a PNG, JPEG or SVG file", FIXED),
-    ("page-list-missing", W, "the EPUB has no page list: the print edition could not be laid out within its limits"),
     ("chapter-not-listed", W, "a Markdown file in chapters/ is not listed in book.yml"),
     # reading files
     ("encoding", E, "a file is not UTF-8", FIXED),

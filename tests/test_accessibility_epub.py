@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from xml.etree import ElementTree
 
@@ -208,8 +207,9 @@ def test_each_page_marker_stands_where_the_printed_page_starts(volume, volume_ep
 
 
 def test_cover_named_in_book_yml_and_epub_alone(tmp_path_factory):
-    """`cover:` puts the book's own image on the cover; `epub` alone, with no PDF laid out, lays the
-    print edition out itself for the page list."""
+    """`cover:` puts the book's own image on the cover; `epub` alone, with no PDF laid out, does not
+    lay the print edition out: its EPUB has no page list, says so, and claims no page navigation. Once
+    the PDF is built, `epub` lists the PDF's pages."""
     from PIL import Image
 
     root = copy_book("mini", tmp_path_factory)
@@ -218,7 +218,7 @@ def test_cover_named_in_book_yml_and_epub_alone(tmp_path_factory):
     config.write_text(config.read_text(encoding="utf-8") + "cover: cover.jpg\n", encoding="utf-8")
     result = run_cli("epub", "--book", str(root))
     assert result.returncode == 0, result.stderr
-    assert "laying out the print edition's pages for the EPUB's page list" in result.stderr
+    assert "no page list in the EPUB" in result.stderr and "WeasyPrint" not in result.stderr
     epub_path = root / "build" / "alliances-in-miniature.epub"
     epub = read_epub(epub_path)
     assert epub["EPUB/images/cover.jpg"] == (root / "cover.jpg").read_bytes()
@@ -226,11 +226,25 @@ def test_cover_named_in_book_yml_and_epub_alone(tmp_path_factory):
     opf = epub["EPUB/package.opf"].decode()
     assert re.search(r'<item id="cover-image" href="images/cover.jpg" media-type="image/jpeg" '
                      r'properties="cover-image" />', opf)
+    assert 'epub:type="page-list"' not in epub["EPUB/nav.xhtml"].decode()
+    assert "pageNavigation" not in opf and "<dc:source" not in opf and "tableOfContents" in opf
     assert [m for m in epubcheck(epub_path) if m["severity"] in ("FATAL", "ERROR", "WARNING")] == []
-    # the page list is the PDF's, as a PDF built afterwards shows
+    # the PDF laid out, `epub` alone finds its map: the page list is the PDF's
     result = run_cli("pdf", "--book", str(root))
     assert result.returncode == 0, result.stderr
+    result = run_cli("epub", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "no page list" not in result.stderr
+    epub = read_epub(epub_path)
+    assert "pageNavigation" in epub["EPUB/package.opf"].decode()
     assert_page_list_follows_the_pdf(epub, root / "build" / "alliances-in-miniature.pdf")
+    # a changed chapter: the map is not the book's any more, and is not used
+    chapter = root / "chapters" / "02-cases.md"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nOne more paragraph at the end.\n", encoding="utf-8")
+    result = run_cli("epub", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "no page list in the EPUB" in result.stderr
+    assert 'epub:type="page-list"' not in read_epub(epub_path)["EPUB/nav.xhtml"].decode()
 
 
 @pytest.mark.parametrize("value, code", [("../outside.png", "path-outside-book"), ("nowhere.png", "missing-file"),
@@ -245,16 +259,3 @@ def test_a_cover_that_cannot_be_used_is_an_error_at_its_line(tmp_path_factory, v
     found = [d for d in json.loads(result.stdout) if d["code"] == code]
     assert result.returncode == 1 and found, result.stdout
     assert found[0]["path"] == "book.yml" and found[0]["line"] == lines + 1
-
-
-def test_epub_alone_whose_print_layout_runs_out_of_time_has_no_page_list_and_says_so(tmp_path_factory):
-    root = copy_book("mini", tmp_path_factory)
-    env = {**os.environ, "BUILD_BOOK_PDF_TIMEOUT": "1"}     # far too little for any layout
-    result = subprocess.run([sys.executable, "-m", "build_book", "epub", "--book", str(root)],
-                            cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
-    assert result.returncode == 0, result.stderr
-    assert "warning[page-list-missing]" in result.stderr
-    epub = read_epub(root / "build" / "alliances-in-miniature.epub")
-    assert 'epub:type="page-list"' not in epub["EPUB/nav.xhtml"].decode()
-    opf = epub["EPUB/package.opf"].decode()
-    assert "pageNavigation" not in opf and "<dc:source" not in opf and "tableOfContents" in opf

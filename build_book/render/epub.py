@@ -21,8 +21,8 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import fonts, math, templating
-from ..diagnostics import BuildError, Location, error, warning
-from . import RenderContext, cover, limits, pagemap, site
+from ..diagnostics import BuildError, Location, error
+from . import RenderContext, cover, pagemap, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
                      references_html, relink, write_fragments)
 
@@ -258,34 +258,21 @@ def _names(names: list[str]) -> str:
 
 def _page_map(ctx: RenderContext) -> dict | None:
     """Where each page of the print edition starts (render/pagemap.py): the map the PDF's layout
-    stored, if it was made from the print edition as it is now; else the print edition is laid out
-    here (no PDF is written) and its map stored. None if that layout hit its time or memory limit."""
+    stored, if it was made from the print edition as it is now (the PDF built earlier in this run, as
+    ``all`` does, or by an earlier build of the same text). None otherwise: the print edition is not
+    laid out for the EPUB alone (that would take as long as the PDF), and the EPUB has no page list."""
     from . import pdf
 
-    book, root = ctx.book, ctx.book.config.root
-    html, *_, index_html = pdf.print_document(ctx)
-    stylesheet = templating.static_file(root, "pdf/print.css")
-    key = pagemap.key(html, stylesheet)
-    proof = ctx.proof is not None
-    found = pagemap.load(ctx.prepared.cache, key, proof)
-    if found is not None:
-        return found
-    missing = warning("page-list-missing", "the EPUB has no page list: the print edition, whose pages it lists, "
-                      "could not be laid out within its time or memory limit", Location("book.yml", 1, 1),
-                      f"set {limits.TIMEOUT_ENV} (seconds) or {limits.MEMORY_ENV} to allow the layout more")
-    if any(d.code in ("pdf-timeout", "pdf-memory") for d in ctx.diagnostics):   # the PDF of this build failed
-        ctx.diagnostics.append(missing)
-        return None
-    ctx.progress.step("laying out the print edition's pages for the EPUB's page list (WeasyPrint)")
-    expected = pdf.expected_pages(html)
-    try:
-        [(_, _, _, page_map)] = limits.run([lambda: pdf._lay_out_and_write(root, html, stylesheet, None, index_html)], 1,
-                                           limits.timeout(expected), limits.memory_limit())
-    except limits.LimitExceeded:
-        ctx.diagnostics.append(missing)
-        return None
-    pagemap.store(ctx.prepared.cache, key, page_map, proof)
-    return page_map
+    root, proof = ctx.book.config.root, ctx.proof is not None
+    found = None
+    if pagemap.stored(ctx.prepared.cache, proof):    # else no print HTML to make: there is no map to match
+        html, *_ = pdf.print_document(ctx)
+        stylesheet = templating.static_file(root, "pdf/print.css")
+        found = pagemap.load(ctx.prepared.cache, pagemap.key(html, stylesheet), proof)
+    if found is None:
+        ctx.progress.step("no page list in the EPUB: the print edition of the book as it is now has not been "
+                          "laid out (`all`, or `pdf` before `epub`, gives the EPUB its page list)")
+    return found
 
 
 def _page_list(ctx: RenderContext, files: dict[str, bytes], items: list[Item], nav) -> list[tuple[str, str]]:

@@ -130,6 +130,14 @@ def store(cache: Path | None, key_: str, page_map: dict, proof: bool = False) ->
         cachefile.prune(folder, {key_})
 
 
+def stored(cache: Path | None, proof: bool = False) -> bool:
+    """Whether a map is kept at all (one that may be the map of the print edition as it is now)."""
+    try:
+        return cache is not None and any(_folder(cache, proof).iterdir())
+    except OSError:
+        return False
+
+
 def load(cache: Path | None, key_: str, proof: bool = False) -> dict | None:
     """The stored map of the print HTML ``key_``, or None."""
     if cache is None:
