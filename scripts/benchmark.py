@@ -78,7 +78,7 @@ def make_book(root: Path, words: int, entries: int, chapters: int = 12, citation
     files = []
     count = 0
     for c in range(chapters):
-        lines = [f"---\nauthors: [a]\nstatus: draft\n---\n\n# Chapter {c} {{#sec-ch{c:02d}}}\n"]
+        lines = [f"---\nauthors: [a]\nstatus: draft\n---\n\n# Alliance Politics, Study {c + 1} {{#sec-ch{c:02d}}}\n"]
         section = 0
         for p in range(paragraphs):
             if p % 10 == 0:
