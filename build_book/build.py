@@ -182,11 +182,13 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
 # --- nothing changed: nothing to do -------------------------------------------------------------------
 #
 # A build (or check) records what it was made from: the size and modification time of every file of the
-# book (build/ and hidden folders aside), of the parse cache, of build_book's own code, templates and
-# pandoc, and of the outputs it published. When all of that is as recorded, the outputs in build/ are
-# those a new build would write, and the recorded diagnostics are reprinted instead of building again.
+# book (build/ and hidden folders aside), of build_book's own code, templates and pandoc, taken before it
+# began; of the parse cache as it left it; and of the outputs it published. When all of that is as
+# recorded, the outputs in build/ are those a new build would write, and the recorded diagnostics are
+# reprinted instead of building again. (A damaged or removed parse cache entry makes the next command
+# do the work, and so make the entry again.)
 
-LAST_FORMAT = "build_book-last 1"
+LAST_FORMAT = "build_book-last 2"
 LAST_FOLDER = ".cache/last"
 MAX_FILES = 20_000      # a book folder holding more than this is not fingerprinted (it is always built)
 
@@ -228,8 +230,13 @@ def _inputs(root: Path, editions: list[str] = ()) -> str | None:
         pass
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("BUILD_BOOK_") or k == "SOURCE_DATE_EPOCH")
     return cachefile.digest(cachefile.version_key(), pandoc_binary, env, list(editions), book,
-                            _stats(root / "build" / ".cache" / "ast") or [],
                             _stats(package_templates()) or [] if editions else [])
+
+
+def _parse_cache(root: Path) -> list:
+    """The parse cache as it is now: recorded after the build that filled it, so that the next command
+    finds it as it was left."""
+    return _stats(root / "build" / ".cache" / "ast") or []
 
 
 def _outputs(paths: list[Path]) -> list:
@@ -257,7 +264,7 @@ def _last(root: Path, name: str, inputs: str | None, strict: bool = False) -> di
         return None
     try:
         record = json.loads(body)
-        if record["inputs"] != inputs or record["strict"] != strict:
+        if record["inputs"] != inputs or record["strict"] != strict or record["cache"] != _parse_cache(root):
             return None
         outputs = [Path(p) for p in record["outputs"]]
         if _outputs(outputs) != record["stamps"]:
@@ -275,7 +282,7 @@ def _remember(root: Path, name: str, inputs: str | None, diagnostics: list[Diagn
 
     if inputs is None or not (root / "build").is_dir():
         return
-    record = {"inputs": inputs, "strict": strict, "outputs": [str(p) for p in outputs],
+    record = {"inputs": inputs, "strict": strict, "cache": _parse_cache(root), "outputs": [str(p) for p in outputs],
               "stamps": _outputs(list(outputs)),
               "diagnostics": [{"severity": d.severity, "code": d.code, "message": d.message, "hint": d.hint,
                                "location": [d.location.path, d.location.line, d.location.column]}

@@ -167,6 +167,19 @@ def test_nothing_changed_reuses_the_outputs_and_reprints_warnings(book, tmp_path
     assert "Alliances" in (book / "build" / "html" / "index.html").read_text(encoding="utf-8")
 
 
+def test_the_build_after_a_cold_build_reuses_its_outputs(tmp_path):
+    """The first build fills the parse cache; the next one, with nothing changed, finds it as the first
+    left it. A damaged parse cache entry makes the next build do the work again."""
+    root = tmp_path / "mini"
+    shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
+    cli("html", "--book", str(root))
+    assert "nothing has changed" in cli("html", "--book", str(root)).stderr
+    entry = next(p for p in (root / "build" / ".cache" / "ast").iterdir() if p.is_file())
+    entry.write_bytes(entry.read_bytes()[:10])
+    assert "nothing has changed" not in cli("html", "--book", str(root)).stderr
+    assert "nothing has changed" in cli("html", "--book", str(root)).stderr
+
+
 def diagnostics(root: Path) -> str:
     result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root), "--format", "json"],
                             cwd=REPO, capture_output=True, text=True, timeout=600, env=ENV)
