@@ -183,10 +183,10 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
 #
 # A build (or check) records what it was made from: the size and modification time of every file of the
 # book (build/ and hidden folders aside), of build_book's own code, templates and pandoc, taken before it
-# began; of the parse cache as it left it; and of the outputs it published. When all of that is as
-# recorded, the outputs in build/ are those a new build would write, and the recorded diagnostics are
-# reprinted instead of building again. (A damaged or removed parse cache entry makes the next command
-# do the work, and so make the entry again.)
+# began; of the parse cache and the page map as it left them; and of the outputs it published. When all
+# of that is as recorded, the outputs in build/ are those a new build would write, and the recorded
+# diagnostics are reprinted instead of building again. (A damaged or removed parse cache entry makes the
+# next command do the work, and so make the entry again.)
 
 LAST_FORMAT = "build_book-last 2"
 LAST_FOLDER = ".cache/last"
@@ -234,9 +234,11 @@ def _inputs(root: Path, editions: list[str] = ()) -> str | None:
 
 
 def _parse_cache(root: Path) -> list:
-    """The parse cache as it is now: recorded after the build that filled it, so that the next command
-    finds it as it was left."""
-    return _stats(root / "build" / ".cache" / "ast") or []
+    """The parse cache and the print edition's page map (which the EPUB's page list follows) as they are
+    now: recorded after the build that wrote them, so that the next command finds them as they were left,
+    and a PDF laid out since an EPUB was built makes the EPUB again."""
+    cache = root / "build" / ".cache"
+    return [_stats(cache / "ast") or [], _stats(cache / "pagemap") or []]
 
 
 def _outputs(paths: list[Path]) -> list:
