@@ -7,6 +7,7 @@ chapter that changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,10 +18,10 @@ from pathlib import Path
 
 from . import bibliography as bib
 from . import cache as cachefile
-from . import compat, critic, math, pandoc, quarto, sandbox, schema, yamlpos
+from . import compat, critic, facts, math, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
-from .diagnostics import Diagnostic, Location, error, warning
-from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
+from .diagnostics import Diagnostic, Location, error, from_list, to_list, warning
+from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import SourceMap, scan
 from .walk import ATTR_AT, depth, elements, inline_text, words
 
@@ -69,6 +70,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     scanned: set[str] = set()
     sources = [_read_chapter(root, ref, scanned) for ref in refs]
     cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
+    for source in sources:    # what an earlier load learnt from the same text: then pandoc's is not read
+        source.cache = cache
+        source.known = _known(source) if source.text is not None else None
     with ThreadPoolExecutor(max_workers=2) as background:
         parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
@@ -77,7 +81,6 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
     results = [_load_chapter(source) for source in sources]
-    chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
     drafts = []
@@ -93,32 +96,49 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
-        math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-        facts = draft["facts"]
-        if facts is not None and facts.get("ids") is not None and not draft["label_changed"]:
-            given = []                   # every id is as written: nothing to give, nothing to walk for
-            used_ids.update(facts["ids"])
-        else:
-            given, ids = _give_ids(draft["blocks"], draft["label"], used_ids)
-            draft["ids"] = None if draft["label_changed"] else ids
-        drafts.append((ref, source, draft, numbered, matter, given))
-    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
-    compat.relink([(ref.path, draft["blocks"], {auto: node["c"][1][0] for node, auto in draft["autos"]})
-                   for ref, _, draft, _, _, _ in drafts], used_ids, root)
-    for ref, source, draft, numbered, matter, given in drafts:
-        targets = _targets(source, draft)    # after relink: its link targets are the chapter's own
-        chapters.append(Chapter(
-            index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
-            blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
-            status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
-            sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=targets,
-            # relink (above) changes only link targets, which targets.links holds: with them, the text as
-            # read and the ids given, the digest stands for the blocks
-            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
-                                    _digest(source.padded), ref.path, given, targets.links)))
+        known = source.known
+        if known is None:
+            math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
+            known = _learn(source, draft, problems[len(source.diagnostics):])
+        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
+        ids, given = _give(known["slots"], known["label"], used_ids)
+        autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
+        drafts.append((ref, source, draft, known, matter, given, autos))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
-        chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
+        drafts = [(ref, source, draft, known, BODY if matter == FRONT else matter, given, autos)
+                  for ref, source, draft, known, matter, given, autos in drafts]
+    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
+    relinked = compat.relinked([(ref.path, known["links"], autos) for ref, _, _, known, _, _, autos in drafts],
+                               used_ids, root)
+    facts_folder = cache.parent / CHAPTER_FACTS_FOLDER
+    used_facts: set[str] = set()
+    chapters: list[Chapter] = []
+    for (ref, source, draft, known, matter, given, _), changes in zip(drafts, relinked):
+        links = [changes.get(t, t) for t in known["links"]]
+        # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
+        digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
+                                  _digest(source.padded), ref.path, given, links)
+        blocks = draft.get("blocks")
+        if blocks is not None:      # read now: its ids given and links relinked in place
+            _finish(blocks, given, changes)
+        else:                       # read when a renderer first asks for it
+            blocks = Lazy(functools.partial(_blocks_of, source, tuple(given), changes))
+        used_facts.add(digest)
+        found = _chapter_facts(facts_folder, digest)
+        if found is None:
+            if isinstance(blocks, Lazy):
+                blocks = blocks.load()
+            found = facts.extract(blocks)
+            cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
+                          CHAPTER_FACTS_FORMAT)
+        targets, chapter_facts = found
+        chapters.append(Chapter(
+            index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
+            blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
+            status=draft["status"], numbered=known["numbered"], matter=matter, part=ref.part,
+            sources=draft["sources"], location=Location(ref.path, 1, 1),
+            author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
+    cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
@@ -138,6 +158,7 @@ class _Source:
     cache: Path | None = None     # the parse cache it was read from or stored in
     scanned: str = ""             # the text scan.py read (before CriticMarkup is read)
     sources: SourceMap = field(default_factory=SourceMap)
+    known: dict | None = None     # what an earlier load learnt from the same text (see _known)
 
     @property
     def padded(self) -> str:
@@ -237,22 +258,41 @@ def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic
 
 def _load_chapter(source: _Source):
     """One chapter's draft (a dict, or None if it cannot be read) and its diagnostics."""
-    ref, meta, body, body_line = source.ref, source.meta, source.body, source.body_line
+    ref, meta, body_line = source.ref, source.meta, source.body_line
     diags: list[Diagnostic] = list(source.diagnostics)
     if source.text is None:
         return None, diags
+    if source.known is not None:     # read before: what was learnt then, and what it found
+        diags += source.known["diagnostics"]
+        return _draft(source, None), diags
     if source.doc is None:
         if not any(d.code in ("pandoc", "pandoc-timeout", "nesting-too-deep", "input-limit") for d in diags):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]
-    sources = source.sources
-    facts = _facts(source)
-    if facts is None and depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+    source.doc = None       # the draft holds the blocks now
+    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
         diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
+    draft = _draft(source, blocks, diags)
+    return draft, diags
+
+
+def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None) -> dict:
+    """The chapter as read: with ``blocks`` (pandoc's document, changed in place as build_book reads it; the
+    problems met go to ``diags``), or without them, from what an earlier load learnt (``source.known``)."""
+    ref, meta, body_line = source.ref, source.meta, source.body_line
+    draft = {"authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
+             "status": meta.get("status", ""), "sources": source.sources,
+             "meta_marks": meta.get("__marks__", {})}
+    if blocks is None:
+        known = source.known
+        draft.update(label=known["label"], title=known["title"], numbered=known["numbered"])
+        return draft
+    diags = [] if diags is None else diags
+    sources = source.sources
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
     autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
     diags += problems
@@ -262,7 +302,6 @@ def _load_chapter(source: _Source):
         head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
         blocks.insert(0, head)
         headers = [(0, head)]
-    changed = False    # the title's id as read is not its label
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -272,7 +311,6 @@ def _load_chapter(source: _Source):
         attr, inlines = head["c"][1], head["c"][2]
         title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
-        changed = changed or attr[0] != label
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
@@ -281,49 +319,110 @@ def _load_chapter(source: _Source):
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
-    return {
-        "label": label, "title": title, "numbered": numbered, "blocks": blocks, "facts": facts,
-        "label_changed": changed,
-        "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
-        "status": meta.get("status", ""), "sources": sources,
-        "meta_marks": meta.get("__marks__", {}), "autos": autos,
-    }, diags
+    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos)
+    return draft
 
 
-# What the loader learns from walking a chapter's document, which depends on that document alone: kept
-# beside the parse cache (by the same digest), so that an unchanged chapter is not walked for it again.
-FACTS_FORMAT = "build_book-ast-facts 1"
+# What the loader learns from a chapter's document that depends on its text alone (its title and label,
+# the problems reading it found, its headings' ids as written, pandoc's automatic ids, its links as
+# written): kept by what the text was read from, so that an unchanged chapter's document is not read
+# again (Chapter.blocks is then read when first used; see _blocks_of). The entry names the parse cache
+# entry it was learnt from (size and time): a parse entry changed since, damaged say, is read again.
+FACTS_FORMAT = "build_book-ast-facts 2"
 FACTS_FOLDER = "ast-facts"
+# What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 1"
+CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 
 def _facts_key(source: _Source) -> str:
-    # what pandoc read, and the text before CriticMarkup was read (compat.read looks at its scan)
-    return cachefile.digest(_digest(source.padded), source.scanned)
+    # what pandoc read, the text before CriticMarkup was read (compat.read looks at its scan), the path
+    # (a chapter without a labelled title is labelled by its file name) and a title from the front matter
+    return cachefile.digest(cachefile.version_key(), FACTS_FORMAT, _digest(source.padded), source.scanned,
+                            source.ref.path, str(source.meta.get("__title__", "")))
 
 
-def _facts(source: _Source) -> dict | None:
-    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its headings' ids), or None."""
-    if source.cache is None:
-        return None
-    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _facts_key(source), FACTS_FORMAT)
+def _ast_stamp(source: _Source) -> list | None:
     try:
-        facts = json.loads(text) if text is not None else None
-        if facts is not None and (facts["version"] != cachefile.version_key()
-                                  or not isinstance(facts["ids"], (list, type(None)))):
+        found = os.stat(source.cache / f"{_digest(source.padded)}.json")
+    except (OSError, TypeError):
+        return None
+    return [found.st_size, found.st_mtime_ns]
+
+
+def _known(source: _Source) -> dict | None:
+    """What an earlier load learnt from ``source`` (see _learn), or None if there is no sound entry."""
+    text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _facts_key(source), FACTS_FORMAT)
+    if text is None:
+        return None
+    try:
+        known = json.loads(text)
+        if known["ast"] is None or known["ast"] != _ast_stamp(source):
             return None
-        return facts
+        known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
+        if not (isinstance(known["label"], str) and isinstance(known["title"], str)
+                and isinstance(known["numbered"], bool) and isinstance(known["links"], list)
+                and all(isinstance(x, str) for x in known["links"])
+                and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
+                and all(isinstance(a, str) and (isinstance(n, int) and 0 <= n < len(known["slots"]) or n is None)
+                        and isinstance(f, str) for a, n, f in known["autos"])):
+            return None
+        return known
     except (ValueError, TypeError, KeyError):
         return None
 
 
-def _targets(source: _Source, draft: dict) -> Targets:
-    targets = Targets.of(draft["blocks"])
-    if draft["facts"] is None and source.cache is not None:
-        # ids: every heading's id, when the loader changed none (then it need not walk the chapter again)
-        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source),
-                      json.dumps({"version": cachefile.version_key(), "ids": draft.get("ids")},
-                                 ensure_ascii=False), FACTS_FORMAT)
-    return targets
+def _learn(source: _Source, draft: dict, problems: list[Diagnostic]) -> dict:
+    """What the chapter's document says that depends on its text alone, in one walk (kept for the next
+    load: see _known): its headings in reading order, each as ``[id, None]`` (its id as written, in
+    Quarto's spelling) or ``["", words]`` (no id: build_book gives it one from its words); pandoc's
+    automatic ids, each with its heading; its links as written."""
+    slots, links, at = [], [], {}
+    for node in elements(draft["blocks"]):
+        kind = node["t"]
+        if kind == "Link":
+            links.append(node["c"][2][0])
+        elif kind == "Header":
+            at[id(node)] = len(slots)
+            ident = normal_label(node["c"][1][0])
+            slots.append([ident, None if ident else slugify(inline_text(node["c"][2]))])
+    autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
+    known = {"label": draft["label"], "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
+             "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems],
+             "ast": _ast_stamp(source)}
+    if known["ast"] is not None:
+        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
+                      FACTS_FORMAT)
+    known["diagnostics"] = problems
+    return known
+
+
+def _chapter_facts(folder: Path, digest: str):
+    """(Targets, facts.Facts) cached for the chapter with ``digest``, or None."""
+    text = cachefile.get_text(folder, digest, CHAPTER_FACTS_FORMAT)
+    if text is None:
+        return None
+    try:
+        return facts.from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str]) -> list:
+    """The blocks of a chapter loaded without reading them (see load_book), read now: pandoc's document
+    (from the parse cache, or parsed again), read as build_book reads it, with the ids ``given`` and the
+    links ``changes`` relinks."""
+    key = _digest(source.padded)
+    doc = _cached(source.cache, key)
+    if doc is None:     # the entry is gone or damaged since the chapter was loaded
+        text = pandoc.read_markdown_json(source.padded)
+        doc = json.loads(text)
+        _store(source.cache, key, text)
+    blocks = doc["blocks"]
+    _draft(source, blocks)
+    math.label_equations(blocks)
+    _finish(blocks, list(given), changes)
+    return blocks
 
 
 def _split_front_matter(text: str, path: str):
@@ -417,6 +516,8 @@ def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> 
         key = _digest(source.padded)
         used.add(key)
         source.cache = cache
+        if source.known is not None:
+            continue    # not read: what the book needs of it is known (see _known)
         source.doc = _cached(cache, key)
         if source.doc is None:
             todo.append(source)
@@ -476,34 +577,37 @@ def normal_label(label: str) -> str:
     return label
 
 
-def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str] | None]:
-    """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
-    heading without one, wherever it stands. Returns the ids given (they depend on the chapters before),
-    and every heading's id if none was changed or given (else None)."""
-    given = []
-    headings: list[str] | None = []
+def _give(slots: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str]]:
+    """Every heading's id (``slots``: see _learn), and the ids given, stable and unique in the book
+    (they depend on the chapters before, whose ids are in ``used``)."""
+    ids, given = [], []
+    for ident, words in slots:
+        if not ident:
+            base = f"{chapter_label}-{words}"
+            ident, n = base, 1
+            while ident in used:
+                n += 1
+                ident = f"{base}-{n}"
+            given.append(ident)
+        used.add(ident)
+        ids.append(ident)
+    return ids, given
+
+
+def _finish(blocks: list, given: list[str], changes: dict[str, str]) -> None:
+    """Labels in Quarto's spelling (pandoc-crossref's 'fig:x' as 'fig-x'), the ids ``given`` (see _give) to
+    the headings without one, in reading order, and links relinked (``changes``: target -> new target),
+    in place."""
+    given = list(reversed(given))
     for node in elements(blocks):
-        at = ATTR_AT.get(node["t"])
+        kind = node["t"]
+        if kind == "Link" and changes:
+            node["c"][2][0] = changes.get(node["c"][2][0], node["c"][2][0])
+        at = ATTR_AT.get(kind)
         if at is None:
             continue
         attr = node["c"][at]
-        normal = normal_label(attr[0])
-        if normal != attr[0]:
-            attr[0] = normal
-            headings = None
-        if node["t"] != "Header":
-            continue
-        if not attr[0]:
-            headings = None
-        if not attr[0]:
-            base = f"{chapter_label}-{slugify(inline_text(node['c'][2]))}"
-            candidate, n = base, 1
-            while candidate in used:
-                n += 1
-                candidate = f"{base}-{n}"
-            attr[0] = candidate
-            given.append(candidate)
-        used.add(attr[0])
-        if headings is not None:
-            headings.append(attr[0])
-    return given, headings
+        if attr[0]:
+            attr[0] = normal_label(attr[0])
+        elif kind == "Header" and given:
+            attr[0] = given.pop()
