@@ -12,14 +12,17 @@ The facts are plain JSON-able lists, in reading order:
   heading below the chapter's title (not a callout's title), ``["f", "figure"|"table", id, [sub-figure
   ids], caption]`` for a labelled figure or table, ``["e", id, tex]`` for a labelled equation;
 - ``marks``: when the chapter marks index terms (else empty), every heading ``["h", level, id]`` and
-  mark ``["m", type, attributes, term as written, empty]``, footnotes included.
+  mark ``["m", type, attributes, term as written, empty]``, footnotes included;
+- ``cleans``: whether the chapter holds raw HTML or an attribute with a value (``{key=value}``, a
+  table's rows and cells included): without them, sanitize.py finds nothing to remove but in link and
+  image targets, which the targets hold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .walk import elements_inside, inline_text
+from .walk import ATTR_AT, elements_inside, inline_text
 
 NOTES = frozenset(("Note",))
 
@@ -28,6 +31,8 @@ NOTES = frozenset(("Note",))
 class Facts:
     labels: list = field(default_factory=list)
     marks: list = field(default_factory=list)
+    # holds what sanitize.py may take out (raw HTML, attributes with values, a table's), or not
+    cleans: bool = True
 
 
 def extract(blocks: list):
@@ -38,7 +43,7 @@ def extract(blocks: list):
     from .quarto import CONDITIONAL, callout_kind
 
     cites, images, links, raw_html, maths, stray_labels = [], [], [], [], [], []
-    conditional = callouts = False
+    conditional = callouts = cleans = False
     labels: list = []
     marks: list = []
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
@@ -52,6 +57,10 @@ def extract(blocks: list):
             continue
         if kind in ("Space", "SoftBreak"):
             continue
+        if not cleans:
+            at = ATTR_AT.get(kind)
+            cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (
+                kind in ("RawBlock", "RawInline") and node["c"][0].lower() in ("html", "html4", "html5"))
         if kind in ("Div", "Span", "CodeBlock"):
             classes = node["c"][0][1]
             if classes:
@@ -95,7 +104,20 @@ def extract(blocks: list):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks)
+    return targets, Facts(labels, marks, cleans)
+
+
+def _table_values(node: dict) -> bool:
+    """Does an attribute of a table's head, bodies, foot, rows or cells give a value (``key=value``)?"""
+    def rows(found) -> bool:
+        return any(row[0][2] or any(cell[0][2] for cell in row[1]) for row in found)
+
+    try:
+        _, _, _, head, bodies, foot = node["c"]
+        return bool(head[0][2] or rows(head[1]) or foot[0][2] or rows(foot[1])
+                    or any(body[0][2] or rows(body[2]) or rows(body[3]) for body in bodies))
+    except (ValueError, TypeError, IndexError, KeyError):
+        return True    # not the table pandoc writes: let sanitize.py look
 
 
 def _mark(node: dict, kind: str, written) -> list:
@@ -108,7 +130,7 @@ def _mark(node: dict, kind: str, written) -> list:
 def to_json(targets, facts: Facts) -> dict:
     return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
-            "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks}
+            "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans}
 
 
 def from_json(data: dict):
@@ -129,4 +151,4 @@ def from_json(data: dict):
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks)
+    return targets, Facts(labels, marks, bool(data["cleans"]))

@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import bibliography as bib
 from . import cache as cachefile
 from . import compat, critic, facts, math, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
@@ -56,8 +56,11 @@ class Loaded:
         self.diagnostics = diagnostics
 
 
-def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
+def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None) -> Loaded:
+    """The book in ``root``; ``meanwhile`` (if given) is called while pandoc reads the chapters."""
     root = root.resolve()
+    finding = threading.Thread(target=_find_pandoc, daemon=True)   # while book.yml is read
+    finding.start()
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     listed: set[str] = set()
     refs = []  # each existing file once (a file listed twice is reported by the configuration check)
@@ -68,18 +71,34 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
     scanned: set[str] = set()
-    sources = [_read_chapter(root, ref, scanned) for ref in refs]
-    cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
-    for source in sources:    # what an earlier load learnt from the same text: then pandoc's is not read
-        source.cache = cache
-        source.known = _known(source) if source.text is not None else None
-    with ThreadPoolExecutor(max_workers=2) as background:
-        parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
+    sources: list[_Source] = []
+    workers = max(1, jobs or os.cpu_count() or 2)
+    finding.join()
+    from . import bibliography as bib
+    with ThreadPoolExecutor(max_workers=1) as background, ThreadPoolExecutor(max_workers=workers) as parsing:
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
+        reading = []
+        for ref in refs:
+            source = _read_chapter(root, ref, scanned)
+            source.cache = cache
+            if source.text is not None:
+                # what an earlier load learnt from the same text: then pandoc's document is not read at all;
+                # else it is read from the parse cache or by pandoc, now, while the next chapters are read
+                source.known = _known(source)
+                if source.known is None:
+                    reading.append(parsing.submit(_parse, source))
+            sources.append(source)
+        cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
         bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
-        parsing.result()
+        if meanwhile is not None:
+            meanwhile()
+        for done in reading:
+            done.result()
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
+    # entries of chapters no longer in the book (or edited since) are pruned
+    cachefile.prune(cache, {_digest(s.padded) for s in sources if s.text is not None})
+    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(s) for s in sources if s.text is not None})
     results = [_load_chapter(source) for source in sources]
     seen_numbered = False
     used_ids: set[str] = set()
@@ -97,11 +116,12 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
         known = source.known
+        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
         if known is None:
             math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-            known = _learn(source, draft, problems[len(source.diagnostics):])
-        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
-        ids, given = _give(known["slots"], known["label"], used_ids)
+            known, ids, given = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
+        else:
+            ids, given = _give(known["slots"], known["label"], used_ids)
         autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
         drafts.append((ref, source, draft, known, matter, given, autos))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
@@ -119,8 +139,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
                                   _digest(source.padded), ref.path, given, links)
         blocks = draft.get("blocks")
-        if blocks is not None:      # read now: its ids given and links relinked in place
-            _finish(blocks, given, changes)
+        if blocks is not None:      # read now (its ids given already): its links relinked in place
+            if changes:
+                _finish(blocks, [], changes)
         else:                       # read when a renderer first asks for it
             blocks = Lazy(functools.partial(_blocks_of, source, tuple(given), changes))
         used_facts.add(digest)
@@ -142,6 +163,14 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
+
+
+def _find_pandoc() -> None:
+    """Find pandoc and its version (what every parse is keyed by), in the background."""
+    try:
+        pandoc.version()
+    except Exception:   # noqa: BLE001 - found again, and reported, where it is needed
+        pass
 
 
 @dataclass
@@ -372,29 +401,52 @@ def _known(source: _Source) -> dict | None:
         return None
 
 
-def _learn(source: _Source, draft: dict, problems: list[Diagnostic]) -> dict:
+def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[str]):
     """What the chapter's document says that depends on its text alone, in one walk (kept for the next
     load: see _known): its headings in reading order, each as ``[id, None]`` (its id as written, in
     Quarto's spelling) or ``["", words]`` (no id: build_book gives it one from its words); pandoc's
-    automatic ids, each with its heading; its links as written."""
-    slots, links, at = [], [], {}
+    automatic ids, each with its heading; its links as written. In the same walk, the blocks get their
+    ids as _finish gives them (see _give: ``used`` holds the ids of the chapters before). Returns what
+    was learnt, every heading's id and the ids given."""
+    slots, links, at, ids, given = [], [], {}, [], []
+    label = draft["label"]
     for node in elements(draft["blocks"]):
         kind = node["t"]
         if kind == "Link":
             links.append(node["c"][2][0])
-        elif kind == "Header":
-            at[id(node)] = len(slots)
-            ident = normal_label(node["c"][1][0])
-            slots.append([ident, None if ident else slugify(inline_text(node["c"][2]))])
+        where = ATTR_AT.get(kind)
+        if where is None:
+            continue
+        attr = node["c"][where]
+        if attr[0]:
+            attr[0] = normal_label(attr[0])
+        if kind != "Header":
+            continue
+        at[id(node)] = len(slots)
+        ident = attr[0]
+        if ident:
+            slots.append([ident, None])
+        else:
+            words = slugify(inline_text(node["c"][2]))
+            slots.append(["", words])
+            ident = base = f"{label}-{words}"
+            n = 1
+            while ident in used:
+                n += 1
+                ident = f"{base}-{n}"
+            given.append(ident)
+            attr[0] = ident
+        used.add(ident)
+        ids.append(ident)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
-    known = {"label": draft["label"], "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
+    known = {"label": label, "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems],
              "ast": _ast_stamp(source)}
     if known["ast"] is not None:
         cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                       FACTS_FORMAT)
     known["diagnostics"] = problems
-    return known
+    return known, ids, given
 
 
 def _chapter_facts(folder: Path, digest: str):
@@ -506,62 +558,36 @@ def _cached(cache: Path, digest: str) -> dict | None:
     return doc
 
 
-def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> None:
-    """Give every source pandoc's document: from the cache, or parsed in a few batches (one per core).
-
-    Entries of chapters no longer in the book (or edited since) are pruned."""
-    todo: list[_Source] = []
-    used = set()
-    for source in sources:
-        key = _digest(source.padded)
-        used.add(key)
-        source.cache = cache
-        if source.known is not None:
-            continue    # not read: what the book needs of it is known (see _known)
-        source.doc = _cached(cache, key)
-        if source.doc is None:
-            todo.append(source)
-    cachefile.prune(cache, used)
-    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(source) for source in sources})
-    if not todo:
+def _parse(source: _Source) -> None:
+    """Give ``source`` pandoc's document: from the parse cache, or read by pandoc (and cached); a problem
+    goes to its diagnostics."""
+    key = _digest(source.padded)
+    source.doc = _cached(source.cache, key)
+    if source.doc is not None:
         return
-    workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))
-    batches = [todo[i::workers] for i in range(workers)]
-
-    def parse(batch: list[_Source]) -> None:
-        try:
-            docs = pandoc.read_markdown_json_many([s.padded for s in batch])
-        except pandoc.PandocError:
-            docs = []
-            for s in batch:  # find the file pandoc cannot read, keep the rest
-                try:
-                    docs.append(pandoc.read_markdown_json(s.padded))
-                except pandoc.PandocTimeout as exc:
-                    docs.append(None)
-                    s.diagnostics.append(error(
-                        "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
-                        "and was stopped", Location(s.ref.path, 1, 1),
-                        "look for something unusual in this chapter (an enormous table, very deeply nested "
-                        f"lists or brackets); if it is simply very long, allow more time with "
-                        f"{pandoc.TIMEOUT_ENV}=SECONDS"))
-                except pandoc.PandocError as exc:
-                    docs.append(None)
-                    s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
-                                               Location(s.ref.path, 1, 1)))
-        for s, text in zip(batch, docs):
-            if text is None:
-                continue
-            try:
-                s.doc = json.loads(text)
-            except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
-                s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
-                                           "levels deep (emphasis, links, quotations or lists inside each other)",
-                                           Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
-                continue
-            _store(cache, _digest(s.padded), text)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(parse, batches))
+    try:
+        text = pandoc.read_markdown_json(source.padded)
+    except pandoc.PandocTimeout as exc:
+        source.diagnostics.append(error(
+            "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
+            "and was stopped", Location(source.ref.path, 1, 1),
+            "look for something unusual in this chapter (an enormous table, very deeply nested "
+            f"lists or brackets); if it is simply very long, allow more time with "
+            f"{pandoc.TIMEOUT_ENV}=SECONDS"))
+        return
+    except pandoc.PandocError as exc:
+        source.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
+                                        Location(source.ref.path, 1, 1)))
+        return
+    try:
+        source.doc = json.loads(text)
+    except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
+        source.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
+                                        "levels deep (emphasis, links, quotations or lists inside each other)",
+                                        Location(source.ref.path, source.body_line, 1),
+                                        "no book needs this: flatten it"))
+        return
+    _store(source.cache, key, text)
 
 
 def _store(cache: Path, digest: str, text: str) -> None:

@@ -11,11 +11,15 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .bibliography import Bibliography
+from typing import TYPE_CHECKING
+
 from .config import BookConfig, Contributor
 from .diagnostics import Location
 from .facts import Facts
 from .scan import SourceMap
+
+if TYPE_CHECKING:
+    from .bibliography import Bibliography
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
 

@@ -25,8 +25,6 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-import pypandoc
-
 # Quarto-style labels are explicit; headings without one get ids from build_book.
 READER = "markdown-auto_identifiers"
 
@@ -77,6 +75,7 @@ def _memory_limit() -> str | None:
 
 @lru_cache(maxsize=1)
 def _binary() -> str:
+    import pypandoc   # here, not above: importing it (urllib, http, ssl, email) is a good part of a check's time
     return pypandoc.get_pandoc_path()
 
 
