@@ -78,6 +78,8 @@ def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
 
 
 def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
+    from . import pandoc
+    pandoc.find_soon()    # while the modules that read the book are imported
     from .load import load_book
 
     def meanwhile():   # while pandoc reads the edited chapters: what checking them needs

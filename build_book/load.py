@@ -59,8 +59,7 @@ class Loaded:
 def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None) -> Loaded:
     """The book in ``root``; ``meanwhile`` (if given) is called while pandoc reads the chapters."""
     root = root.resolve()
-    finding = threading.Thread(target=_find_pandoc, daemon=True)   # while book.yml is read
-    finding.start()
+    pandoc.find_soon()    # while book.yml is read
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     listed: set[str] = set()
     refs = []  # each existing file once (a file listed twice is reported by the configuration check)
@@ -73,27 +72,27 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     scanned: set[str] = set()
     sources: list[_Source] = []
     workers = max(1, jobs or os.cpu_count() or 2)
-    finding.join()
     from . import bibliography as bib
-    with ThreadPoolExecutor(max_workers=1) as background, ThreadPoolExecutor(max_workers=workers) as parsing:
+    parsing = _Parsing(workers)
+    with ThreadPoolExecutor(max_workers=1) as background:
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
-        reading = []
-        for ref in refs:
-            source = _read_chapter(root, ref, scanned)
-            source.cache = cache
-            if source.text is not None:
-                # what an earlier load learnt from the same text: then pandoc's document is not read at all;
-                # else it is read from the parse cache or by pandoc, now, while the next chapters are read
-                source.known = _known(source)
-                if source.known is None:
-                    reading.append(parsing.submit(_parse, source))
-            sources.append(source)
-        cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
-        bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
-        if meanwhile is not None:
-            meanwhile()
-        for done in reading:
-            done.result()
+        try:
+            for ref in refs:
+                source = _read_chapter(root, ref, scanned)
+                source.cache = cache
+                if source.text is not None:
+                    # what an earlier load learnt from the same text: then pandoc's document is not read at
+                    # all; else it is read from the parse cache or by pandoc, now, while the next are read
+                    source.known = _known(source)
+                    if source.known is None:
+                        parsing.add(source)
+                sources.append(source)
+            cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
+            bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            parsing.finish()
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
     # entries of chapters no longer in the book (or edited since) are pruned
@@ -118,7 +117,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         known = source.known
         # every heading's id, in reading order: as written, or given (unique in the book) where it has none
         if known is None:
-            math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
+            if "$$" in source.padded:   # (a display formula is written between $$ and $$)
+                math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
             known, ids, given = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
         else:
             ids, given = _give(known["slots"], known["label"], used_ids)
@@ -163,14 +163,6 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
-
-
-def _find_pandoc() -> None:
-    """Find pandoc and its version (what every parse is keyed by), in the background."""
-    try:
-        pandoc.version()
-    except Exception:   # noqa: BLE001 - found again, and reported, where it is needed
-        pass
 
 
 @dataclass
@@ -472,7 +464,8 @@ def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str])
         _store(source.cache, key, text)
     blocks = doc["blocks"]
     _draft(source, blocks)
-    math.label_equations(blocks)
+    if "$$" in source.padded:
+        math.label_equations(blocks)
     _finish(blocks, list(given), changes)
     return blocks
 
@@ -558,36 +551,92 @@ def _cached(cache: Path, digest: str) -> dict | None:
     return doc
 
 
-def _parse(source: _Source) -> None:
-    """Give ``source`` pandoc's document: from the parse cache, or read by pandoc (and cached); a problem
-    goes to its diagnostics."""
-    key = _digest(source.padded)
-    source.doc = _cached(source.cache, key)
-    if source.doc is not None:
+class _Parsing:
+    """pandoc's documents of the chapters handed to :meth:`add`, read by ``workers`` threads as the
+    chapters come: each takes what is waiting (its share of it), so an edited chapter is read at once
+    and, from nothing, the chapters are read in a few batches (one pandoc for many files)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.waiting: list[_Source] = []
+        self.done = False
+        self.failed: BaseException | None = None    # raised again by finish()
+        self.ready = threading.Condition()
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        for thread in self.threads:
+            thread.start()
+
+    def add(self, source: _Source) -> None:
+        with self.ready:
+            self.waiting.append(source)
+            self.ready.notify()
+
+    def finish(self) -> None:
+        """Wait until every chapter added is read."""
+        with self.ready:
+            self.done = True
+            self.ready.notify_all()
+        for thread in self.threads:
+            thread.join()
+        if self.failed is not None:
+            raise self.failed
+
+    def _work(self) -> None:
+        while True:
+            with self.ready:
+                while not self.waiting and not self.done:
+                    self.ready.wait()
+                if not self.waiting:
+                    return
+                share = -(-len(self.waiting) // self.workers)
+                batch, self.waiting[:share] = self.waiting[:share], []
+            try:
+                _parse(batch)
+            except BaseException as exc:   # noqa: BLE001 - handed to the thread that waits
+                self.failed = exc
+
+
+def _parse(batch: list[_Source]) -> None:
+    """Give each source pandoc's document: from the parse cache, or read by pandoc (the rest in one run,
+    and cached); a problem goes to the source's diagnostics."""
+    todo = []
+    for source in batch:
+        source.doc = _cached(source.cache, _digest(source.padded))
+        if source.doc is None:
+            todo.append(source)
+    if not todo:
         return
     try:
-        text = pandoc.read_markdown_json(source.padded)
-    except pandoc.PandocTimeout as exc:
-        source.diagnostics.append(error(
-            "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
-            "and was stopped", Location(source.ref.path, 1, 1),
-            "look for something unusual in this chapter (an enormous table, very deeply nested "
-            f"lists or brackets); if it is simply very long, allow more time with "
-            f"{pandoc.TIMEOUT_ENV}=SECONDS"))
-        return
-    except pandoc.PandocError as exc:
-        source.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
-                                        Location(source.ref.path, 1, 1)))
-        return
-    try:
-        source.doc = json.loads(text)
-    except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
-        source.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
-                                        "levels deep (emphasis, links, quotations or lists inside each other)",
-                                        Location(source.ref.path, source.body_line, 1),
-                                        "no book needs this: flatten it"))
-        return
-    _store(source.cache, key, text)
+        texts = [pandoc.read_markdown_json(todo[0].padded)] if len(todo) == 1 else \
+            pandoc.read_markdown_json_many([s.padded for s in todo])
+    except pandoc.PandocError:
+        texts = []
+        for s in todo:  # find the file pandoc cannot read, keep the rest
+            try:
+                texts.append(pandoc.read_markdown_json(s.padded))
+            except pandoc.PandocTimeout as exc:
+                texts.append(None)
+                s.diagnostics.append(error(
+                    "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
+                    "and was stopped", Location(s.ref.path, 1, 1),
+                    "look for something unusual in this chapter (an enormous table, very deeply nested "
+                    f"lists or brackets); if it is simply very long, allow more time with "
+                    f"{pandoc.TIMEOUT_ENV}=SECONDS"))
+            except pandoc.PandocError as exc:
+                texts.append(None)
+                s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
+                                           Location(s.ref.path, 1, 1)))
+    for s, text in zip(todo, texts):
+        if text is None:
+            continue
+        try:
+            s.doc = json.loads(text)
+        except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
+            s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
+                                       "levels deep (emphasis, links, quotations or lists inside each other)",
+                                       Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
+            continue
+        _store(s.cache, _digest(s.padded), text)
 
 
 def _store(cache: Path, digest: str, text: str) -> None:

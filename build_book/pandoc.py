@@ -73,10 +73,33 @@ def _memory_limit() -> str | None:
     return value
 
 
-@lru_cache(maxsize=1)
+_found: dict[str, str] = {}         # pandoc's path and version, found once per process
+_finding = threading.Lock()
+
+
 def _binary() -> str:
-    import pypandoc   # here, not above: importing it (urllib, http, ssl, email) is a good part of a check's time
-    return pypandoc.get_pandoc_path()
+    with _finding:
+        if "binary" not in _found:
+            import pypandoc   # here: importing it (urllib, http, ssl, email) is a good part of a check's time
+            _found["binary"] = pypandoc.get_pandoc_path()
+        return _found["binary"]
+
+
+def find_soon() -> None:
+    """Find pandoc and its version in the background (pypandoc runs every pandoc it finds), so that the
+    first run, or :func:`version`, need not wait for it."""
+    with _finding:
+        if "soon" in _found:
+            return
+        _found["soon"] = "started"
+
+    def find() -> None:
+        try:
+            version()
+        except Exception:   # noqa: BLE001 - found again, and reported, where pandoc is needed
+            pass
+
+    threading.Thread(target=find, daemon=True).start()
 
 
 # --- dying with the build ---------------------------------------------------------------------------
@@ -156,11 +179,16 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     return out.decode("utf-8")
 
 
-@lru_cache(maxsize=1)
+_versioning = threading.Lock()
+
+
 def version() -> str:
     """pandoc's version number, e.g. '3.9'."""
-    first = _run_pandoc(["--version"], timeout=FIXED_TIMEOUT).split("\n", 1)[0]
-    return first.split()[-1] if first.strip() else first
+    with _versioning:
+        if "version" not in _found:
+            first = _run_pandoc(["--version"], timeout=FIXED_TIMEOUT).split("\n", 1)[0]
+            _found["version"] = first.split()[-1] if first.strip() else first
+        return _found["version"]
 
 
 def _run(source: str, to: str, fmt: str, args: list[str]) -> str:
