@@ -84,8 +84,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                     # what an earlier load learnt from the same text: then pandoc's document is not read at
                     # all; else it is read from the parse cache or by pandoc, now, while the next are read
                     source.known = _known(source)
-                    if source.known is None:
-                        parsing.add(source)
+                    parsing.add(source)
                 sources.append(source)
             cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
             bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
@@ -96,7 +95,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
     # entries of chapters no longer in the book (or edited since) are pruned
-    cachefile.prune(cache, {_digest(s.padded) for s in sources if s.text is not None})
+    cachefile.prune(cache, {s.key for s in sources if s.text is not None})
     cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(s) for s in sources if s.text is not None})
     results = [_load_chapter(source) for source in sources]
     seen_numbered = False
@@ -137,7 +136,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         links = [changes.get(t, t) for t in known["links"]]
         # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
         digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
-                                  _digest(source.padded), ref.path, given, links)
+                                  source.key, ref.path, given, links)
         blocks = draft.get("blocks")
         if blocks is not None:      # read now (its ids given already): its links relinked in place
             if changes:
@@ -185,6 +184,11 @@ class _Source:
     def padded(self) -> str:
         # keep line numbers: the front matter becomes blank lines for pandoc
         return "\n" * (self.body_line - 1) + self.body
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The parse cache's key of what pandoc reads (see _digest)."""
+        return _digest(self.padded)
 
 
 def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
@@ -347,8 +351,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # What the loader learns from a chapter's document that depends on its text alone (its title and label,
 # the problems reading it found, its headings' ids as written, pandoc's automatic ids, its links as
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
-# again (Chapter.blocks is then read when first used; see _blocks_of). The entry names the parse cache
-# entry it was learnt from (size and time): a parse entry changed since, damaged say, is read again.
+# again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
+# (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
 FACTS_FORMAT = "build_book-ast-facts 2"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
@@ -359,16 +363,8 @@ CHAPTER_FACTS_FOLDER = "chapter-facts"
 def _facts_key(source: _Source) -> str:
     # what pandoc read, the text before CriticMarkup was read (compat.read looks at its scan), the path
     # (a chapter without a labelled title is labelled by its file name) and a title from the front matter
-    return cachefile.digest(cachefile.version_key(), FACTS_FORMAT, _digest(source.padded), source.scanned,
+    return cachefile.digest(cachefile.version_key(), FACTS_FORMAT, source.key, source.scanned,
                             source.ref.path, str(source.meta.get("__title__", "")))
-
-
-def _ast_stamp(source: _Source) -> list | None:
-    try:
-        found = os.stat(source.cache / f"{_digest(source.padded)}.json")
-    except (OSError, TypeError):
-        return None
-    return [found.st_size, found.st_mtime_ns]
 
 
 def _known(source: _Source) -> dict | None:
@@ -378,8 +374,6 @@ def _known(source: _Source) -> dict | None:
         return None
     try:
         known = json.loads(text)
-        if known["ast"] is None or known["ast"] != _ast_stamp(source):
-            return None
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
                 and isinstance(known["numbered"], bool) and isinstance(known["links"], list)
@@ -432,11 +426,9 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
         ids.append(ident)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
-             "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems],
-             "ast": _ast_stamp(source)}
-    if known["ast"] is not None:
-        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
-                      FACTS_FORMAT)
+             "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
+    cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
+                  FACTS_FORMAT)
     known["diagnostics"] = problems
     return known, ids, given
 
@@ -456,7 +448,7 @@ def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str])
     """The blocks of a chapter loaded without reading them (see load_book), read now: pandoc's document
     (from the parse cache, or parsed again), read as build_book reads it, with the ids ``given`` and the
     links ``changes`` relinks."""
-    key = _digest(source.padded)
+    key = source.key
     doc = _cached(source.cache, key)
     if doc is None:     # the entry is gone or damaged since the chapter was loaded
         text = pandoc.read_markdown_json(source.padded)
@@ -554,7 +546,8 @@ def _cached(cache: Path, digest: str) -> dict | None:
 class _Parsing:
     """pandoc's documents of the chapters handed to :meth:`add`, read by ``workers`` threads as the
     chapters come: each takes what is waiting (its share of it), so an edited chapter is read at once
-    and, from nothing, the chapters are read in a few batches (one pandoc for many files)."""
+    and, from nothing, the chapters are read in a few batches (one pandoc for many files). Of a chapter
+    known from an earlier load, only the parse cache's entry is checked (see _parse)."""
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -601,7 +594,11 @@ def _parse(batch: list[_Source]) -> None:
     and cached); a problem goes to the source's diagnostics."""
     todo = []
     for source in batch:
-        source.doc = _cached(source.cache, _digest(source.padded))
+        if source.known is not None:    # its document is needed only if its parse entry is damaged
+            if cachefile.get(source.cache, source.key, AST_FORMAT) is not None:
+                continue
+            source.known = None         # then it is read again as if it were new
+        source.doc = _cached(source.cache, source.key)
         if source.doc is None:
             todo.append(source)
     if not todo:
@@ -636,7 +633,7 @@ def _parse(batch: list[_Source]) -> None:
                                        "levels deep (emphasis, links, quotations or lists inside each other)",
                                        Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
             continue
-        _store(s.cache, _digest(s.padded), text)
+        _store(s.cache, s.key, text)
 
 
 def _store(cache: Path, digest: str, text: str) -> None:

@@ -114,7 +114,32 @@ def from_json(data: dict) -> SourceMap:
     names = {f.name for f in fields(SourceMap)} - {"origins"}
     if set(data) != names:
         raise ValueError("not a source map of this version")
-    return SourceMap(**{name: decode(value) for name, value in data.items()})
+    return SourceMap(**{name: _DECODE.get(name, decode)(value) for name, value in data.items()})
+
+
+# the fields' own decoders (as decode above would read them, only faster): every chapter's map is read
+# on every check
+def _position(value) -> Position:
+    line, column = value["t"]
+    return (line, column)
+
+
+def _places(value) -> dict:
+    return {key: [_position(p) for p in places] for key, places in value["d"]}
+
+
+def _named(value) -> list:
+    return [(item["t"][0], _position(item["t"][1])) for item in value]
+
+
+_DECODE = {
+    "labels": _places, "cites": _places, "note_refs": _places,
+    "images": _named, "links": _named, "html_tags": _named, "tex": _named, "maths": _named,
+    "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
+    "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
+    "titles": lambda value: [int(line) for line in value],
+    "lazy_lists": lambda value: [_position(p) for p in value],
+}
 
 
 def _blank(match: re.Match) -> str:
