@@ -76,8 +76,11 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parsing = _Parsing(workers)
     with ThreadPoolExecutor(max_workers=1) as background:
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
+        stamps, last = _stamps(root, refs), _last_stamps(cache)
+        read: dict[str, _Source] = {}
         try:
-            for ref in refs:
+            # the chapters changed since the last load first: pandoc can start on them at once
+            for ref in sorted(refs, key=lambda r: stamps.get(r.path) == last.get(r.path)):
                 source = _read_chapter(root, ref, scanned)
                 source.cache = cache
                 if source.text is not None:
@@ -85,7 +88,10 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                     # all; else it is read from the parse cache or by pandoc, now, while the next are read
                     source.known = _known(source)
                     parsing.add(source)
-                sources.append(source)
+                read[ref.path] = source
+            sources = [read[ref.path] for ref in refs]
+            if stamps != last:
+                cachefile.put(cache.parent / STAMPS_FOLDER, STAMPS_KEY, json.dumps(stamps), STAMPS_FORMAT)
             cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
             bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
             if meanwhile is not None:
@@ -587,6 +593,33 @@ class _Parsing:
                 _parse(batch)
             except BaseException as exc:   # noqa: BLE001 - handed to the thread that waits
                 self.failed = exc
+
+
+STAMPS_FORMAT = "build_book-chapter-stamps 1"
+STAMPS_FOLDER = "read-order"
+STAMPS_KEY = "chapter-stamps"
+
+
+def _stamps(root: Path, refs) -> dict[str, list[int]]:
+    """Each chapter file's size and modification time (to read the changed ones first)."""
+    out = {}
+    for ref in refs:
+        try:
+            found = os.stat(root / ref.path)
+        except OSError:
+            continue
+        out[ref.path] = [found.st_size, found.st_mtime_ns]
+    return out
+
+
+def _last_stamps(cache: Path) -> dict:
+    """The chapter files' stamps as the last load found them (an order of reading, nothing more)."""
+    text = cachefile.get_text(cache.parent / STAMPS_FOLDER, STAMPS_KEY, STAMPS_FORMAT)
+    try:
+        found = json.loads(text) if text is not None else {}
+        return found if isinstance(found, dict) else {}
+    except ValueError:
+        return {}
 
 
 def _parse(batch: list[_Source]) -> None:
