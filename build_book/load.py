@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import cache as cachefile
-from . import compat, critic, facts, math, pandoc, quarto, sandbox, schema, yamlpos
+from . import critic, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
@@ -103,6 +103,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     # entries of chapters no longer in the book (or edited since) are pruned
     cachefile.prune(cache, {s.key for s in sources if s.text is not None})
     cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(s) for s in sources if s.text is not None})
+    from . import compat, math   # (imported here: pandoc has the edited chapters by now)
     results = [_load_chapter(source) for source in sources]
     seen_numbered = False
     used_ids: set[str] = set()
@@ -325,6 +326,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     diags = [] if diags is None else diags
     sources = source.sources
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
+    from . import compat
     autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
@@ -463,6 +465,7 @@ def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str])
     blocks = doc["blocks"]
     _draft(source, blocks)
     if "$$" in source.padded:
+        from . import math
         math.label_equations(blocks)
     _finish(blocks, list(given), changes)
     return blocks
