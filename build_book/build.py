@@ -78,15 +78,20 @@ def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
 
 
 def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
-    from . import checks, quarto
-    from .labels import build_index
+    from . import pandoc
+    pandoc.find_soon()    # while the modules that read the book are imported
     from .load import load_book
+
+    def meanwhile():   # while pandoc reads the edited chapters: what checking them needs
+        from . import checks, labels  # noqa: F401
 
     progress = progress or Silent()
     try:
-        loaded = load_book(root, progress, jobs)
+        loaded = load_book(root, progress, jobs, meanwhile)
     except BuildError as exc:
         return CheckResult(None, None, sorted(exc.diagnostics, key=sort_key))
+    from . import checks, quarto
+    from .labels import build_index
     index = build_index(loaded.book)
     diags = loaded.diagnostics + quarto.relocate(checks.run_all(loaded.book, index),
                                                  quarto.line_maps(loaded.book.chapters))

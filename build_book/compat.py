@@ -302,40 +302,39 @@ def auto_ids(blocks: list) -> list[tuple[dict, str]]:
     return found
 
 
-def relink(chapters: list[tuple[str, list, dict[str, str]]], known: set[str], root: Path) -> None:
-    """Point links written to pandoc's automatic heading ids at the headings' ids, in place.
+def relinked(chapters: list[tuple[str, list[str], dict[str, str]]], known: set[str], root: Path
+             ) -> list[dict[str, str]]:
+    """Links written to pandoc's automatic heading ids, pointed at the headings' ids: for each chapter, each
+    link target that changes, with its new target.
 
-    ``chapters``: (path, blocks, {automatic id: heading id}) of every chapter; ``known``: the ids that
+    ``chapters``: (path, link targets, {automatic id: heading id}) of every chapter; ``known``: the ids that
     are labels of the book (a link to one of them is left alone). A bare ``#auto-id`` is looked up in
     its own chapter, then in the one other chapter that has it; ``file.md#auto-id`` in that file."""
-    by_file = {(root / path).resolve(): autos for path, _, autos in chapters}
+    by_file: dict | None = None
     anywhere: dict[str, list[str]] = {}
     for _, _, autos in chapters:
         for auto, ident in autos.items():
             anywhere.setdefault(auto, []).append(ident)
-    for path, blocks, autos in chapters:
-        folder = (root / path).parent
-
-        def fix(node: dict, autos=autos, folder=folder):
-            if node["t"] != "Link":
-                return None
-            target = node["c"][2][0]
+    out = []
+    for path, links, autos in chapters:
+        changes: dict[str, str] = {}
+        for target in links:
             file, hash_, anchor = target.partition("#")
-            if not hash_ or not anchor or anchor in known or re.match(r"[a-zA-Z][\w+.-]*:", target) \
-                    or re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
-                return None
+            if target in changes or not hash_ or not anchor or anchor in known \
+                    or re.match(r"[a-zA-Z][\w+.-]*:", target) or re.match(r"(fig|tbl|sec|eq)[-:]", anchor):
+                continue    # a label, never pandoc's id
             name = unquote(anchor)
             if file:
+                if by_file is None:
+                    by_file = {(root / p).resolve(): a for p, _, a in chapters}
                 try:
-                    theirs = by_file.get((folder / unquote(file)).resolve())
+                    theirs = by_file.get(((root / path).parent / unquote(file)).resolve())
                 except (OSError, ValueError):
-                    return None
+                    continue
                 ident = theirs.get(name) if theirs else None
             else:
                 ident = autos.get(name) or (anywhere[name][0] if len(anywhere.get(name, ())) == 1 else None)
-            if ident is None:
-                return None
-            node["c"][2][0] = f"{file}#{ident}"
-            return [node]
-
-        rewrite(blocks, fix)
+            if ident is not None:
+                changes[target] = f"{file}#{ident}"
+        out.append(changes)
+    return out

@@ -187,7 +187,7 @@ def to_pandoc(text: str) -> str:
 def read(body: str, path: str, first_line: int) -> tuple[str, list[Diagnostic]]:
     """For loading (the one call site): a chapter's body as pandoc should read it, and a warning
     at each open mark."""
-    if "{" not in body:
+    if "{" not in body or not MARK.search(body):   # no mark at all (where code stands does not matter then)
         return body, []
     return to_pandoc(body), diagnostics(body, path, first_line)
 

@@ -60,6 +60,20 @@ class Diagnostic:
         }
 
 
+def to_list(d: Diagnostic) -> list:
+    """A diagnostic as JSON-able data, for the caches (see :func:`from_list`)."""
+    return [d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
+
+
+def from_list(data: list) -> Diagnostic:
+    """What :func:`to_list` made, as a diagnostic again (raises ValueError or TypeError if it is not that)."""
+    severity, code, message, (path, line, column), hint = data
+    if not all(isinstance(x, str) for x in (severity, code, message, path, hint)) or \
+            not isinstance(line, int) or not isinstance(column, int):
+        raise TypeError("not a diagnostic")
+    return Diagnostic(severity, code, message, Location(path, line, column), hint)
+
+
 def shown(text: str) -> str:
     """``text`` with invisible and line-breaking characters written as <U+001B>."""
     if text.isprintable():

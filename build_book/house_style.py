@@ -33,6 +33,7 @@ Rule files in Vale's format (``extends: substitution`` with ``swap:``,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -40,6 +41,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cache as cachefile
 from . import sandbox, yamlpos
 from .diagnostics import Diagnostic, Location, error, warning
 from .model import Book
@@ -852,41 +854,29 @@ def scan_book(book: Book) -> Scan:
     located: list[tuple[Source, Finding]] = []
     words: dict[str, list] = {}
     lang = book.config.lang
+    folder = book.config.root / "build" / ".cache" / PART_FOLDER
+    fingerprint = _fingerprint(style, lang)
+    used: set[str] = set()
     for chapter in book.chapters:
         body = chapter_source(book, chapter)
         if body is None:
             continue
-        text, body_start = body.text, body.region[0]
-        chapter_units = units(chapter.blocks, lang)
-        findings: list[Finding] = []
-        for n, unit in enumerate(chapter_units):
-            findings += find_rules(style, unit, n)
-            if style.mojibake:
-                findings += find_mojibake(unit, n)
-            findings += find_dashes(style, unit, n)
-            if style.quotes:
-                findings += find_quotes(unit, n)
-            if style.inconsistencies:
-                for key, form, start, end in forms(unit):
-                    words.setdefault(key, []).append((chapter, form, n, start, end))
-        findings = findings[:MAX_FINDINGS_PER_CHAPTER]
-        _locate(body, chapter_units, findings)
-        for f in findings:
-            f.location = f.location or chapter.location
-            located.append((body, f))
-        # the abstract, printed as written
-        if chapter.abstract:
-            front = Source(chapter.path, text, (0, body_start))
-            unit = Unit(chapter.abstract, PROSE * len(chapter.abstract))
-            found = find_rules(style, unit, 0) + (find_mojibake(unit, 0) if style.mojibake else []) + \
-                (find_plain_quotes(unit, 0, "the abstract") if style.quotes else [])
-            _locate(front, [unit], found)
-            plain = re.search(r"^abstract:[ \t]+(?![\"'|>])", text[:body_start], re.M) is not None
-            for f in found:
-                if f.location is None:
-                    f.location = chapter.location
-                f.fixable = f.fixable and plain and f.span is not None
-                located.append((front, f))
+        key = cachefile.digest(chapter.digest, PART_FORMAT, fingerprint) if chapter.digest else None
+        part = _cached_part(folder, key) if key else None
+        if part is None:
+            part = _chapter_part(style, chapter, body, lang)
+            if key and folder.parent.parent.is_dir():    # build/.cache is there (check alone never makes build/)
+                cachefile.put(folder, key, json.dumps(_part_to_json(part), ensure_ascii=False), PART_FORMAT)
+        if key:
+            used.add(key)
+        findings, front_findings, chapter_words = part
+        located += [(body, f) for f in findings]
+        if front_findings:
+            front = Source(chapter.path, body.text, (0, body.region[0]))
+            located += [(front, f) for f in front_findings]
+        for key_, (total, forms_of) in chapter_words.items():
+            words.setdefault(key_, []).append((chapter, total, forms_of))
+    cachefile.prune(folder, used)
     located += _config_findings(book, style)
     if style.inconsistencies:
         located += _inconsistent(book, style, words)
@@ -897,6 +887,114 @@ def scan_book(book: Book) -> Scan:
             make = warning
         diags.append(make(f.code, f.message, f.location or Location(source.path, 1, 1), f.hint))
     return Scan(diags, located)
+
+
+# Each chapter's findings (located), those in its abstract and the forms of its words (for the inconsistency
+# check across chapters) depend on the chapter, the house style and the language alone: kept by them, so
+# that after an edit only the edited chapter is read for them again.
+PART_FORMAT = "build_book-house-style 2"
+PART_FOLDER = "checks/house-style"
+
+
+def _chapter_part(style: HouseStyle, chapter, body: Source, lang: str) -> tuple[list, list, list]:
+    """(findings in the chapter's body, in its abstract, the forms of its words: see _word_summary)."""
+    text, body_start = body.text, body.region[0]
+    chapter_units = units(chapter.blocks, lang)
+    findings: list[Finding] = []
+    chapter_words: list[tuple] = []
+    for n, unit in enumerate(chapter_units):
+        findings += find_rules(style, unit, n)
+        if style.mojibake:
+            findings += find_mojibake(unit, n)
+        findings += find_dashes(style, unit, n)
+        if style.quotes:
+            findings += find_quotes(unit, n)
+        if style.inconsistencies:
+            for key, form, start, end in forms(unit):
+                chapter_words.append((key, form, n, start, end))
+    findings = findings[:MAX_FINDINGS_PER_CHAPTER]
+    _locate(body, chapter_units, findings)
+    for f in findings:
+        f.location = f.location or chapter.location
+    chapter_words = _word_summary(chapter_words)
+    # the abstract, printed as written
+    found: list[Finding] = []
+    if chapter.abstract:
+        front = Source(chapter.path, text, (0, body_start))
+        unit = Unit(chapter.abstract, PROSE * len(chapter.abstract))
+        found = find_rules(style, unit, 0) + (find_mojibake(unit, 0) if style.mojibake else []) + \
+            (find_plain_quotes(unit, 0, "the abstract") if style.quotes else [])
+        _locate(front, [unit], found)
+        plain = re.search(r"^abstract:[ \t]+(?![\"'|>])", text[:body_start], re.M) is not None
+        for f in found:
+            if f.location is None:
+                f.location = chapter.location
+            f.fixable = f.fixable and plain and f.span is not None
+    return findings, found, chapter_words
+
+
+def _word_summary(chapter_words: list[tuple]) -> dict:
+    """The forms of a chapter's words ((key, form, unit, start, end) in reading order) as the inconsistency
+    check needs them: key -> [how many words have it, {form: [how many, the first's place among them,
+    its unit, start, end]}], keys and forms in the order they first appear."""
+    summary: dict = {}
+    for key, form, n, start, end in chapter_words:
+        entry = summary.get(key)
+        if entry is None:
+            entry = summary[key] = [0, {}]
+        found = entry[1].get(form)
+        if found is None:
+            entry[1][form] = [1, entry[0], n, start, end]
+        else:
+            found[0] += 1
+        entry[0] += 1
+    return summary
+
+
+def _fingerprint(style: HouseStyle, lang: str) -> str:
+    """A digest of the house style as loaded (every rule, every setting) and the book's language."""
+    rules = [[r.code, r.pattern.pattern, r.pattern.flags, r.message, type(r.replace).__name__, r.replace,
+              [r.origin.path, r.origin.line, r.origin.column], r.severity, list(r.exceptions), r.template,
+              r.fixable, sorted(r.keys), r.vale] for r in style.rules]
+    return cachefile.digest(rules, list(style.exceptions), style.dashes, style.quotes, style.mojibake,
+                            style.inconsistencies, lang)
+
+
+def _finding_to_json(f: Finding) -> list:
+    where = [f.location.path, f.location.line, f.location.column] if f.location is not None else None
+    return [f.code, f.message, f.hint, f.unit, f.start, f.end, f.found, f.want, f.fixable, f.severity, f.needs,
+            where, list(f.span) if f.span is not None else None]
+
+
+def _finding_from_json(data: list) -> Finding:
+    code, message, hint, unit, start, end, found, want, fixable, severity, needs, where, span = data
+    return Finding(code, message, hint, unit, start, end, found, want, fixable, severity, needs,
+                   Location(*where) if where is not None else None, tuple(span) if span is not None else None)
+
+
+def _part_to_json(part: tuple) -> dict:
+    findings, front, chapter_words = part
+    return {"findings": [_finding_to_json(f) for f in findings], "front": [_finding_to_json(f) for f in front],
+            "words": chapter_words}
+
+
+def _checked_words(words) -> dict:
+    for total, forms_of in words.values():
+        if not isinstance(total, int) or not all(len(v) == 5 for v in forms_of.values()):
+            raise TypeError("not a summary of words")
+    return words
+
+
+def _cached_part(folder: Path, key: str) -> tuple | None:
+    text = cachefile.get_text(folder, key, PART_FORMAT)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        return ([_finding_from_json(f) for f in data["findings"]], [_finding_from_json(f) for f in data["front"]],
+                _checked_words(data["words"]))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _body_start(text: str) -> int:
@@ -934,11 +1032,17 @@ def _config_findings(book: Book, style: HouseStyle) -> list[tuple[Source, Findin
 
 
 def _inconsistent(book: Book, style: HouseStyle, words: dict[str, list]) -> list[tuple[Source, Finding]]:
+    """``words``: key -> for each chapter using it, in reading order, (chapter, how many of its words have the
+    key, {form: [how many, first among them, unit, start, end]}) (see _word_summary)."""
     out: list[tuple[Source, Finding]] = []
     for key, seen in words.items():
+        # form -> (chapter, form, how many, first in the book's words of the key, unit, start, end) per chapter
         by_form: dict[str, list] = {}
-        for item in seen:
-            by_form.setdefault(item[1], []).append(item)
+        before = 0
+        for chapter, total, forms_of in seen:
+            for form, (count, first, n, start, end) in forms_of.items():
+                by_form.setdefault(form, []).append((chapter, form, count, before + first, n, start, end))
+            before += total
         if len(by_form) < 2:
             continue
         if key.startswith("w:"):   # forms differ by capitals only: not a spelling
@@ -952,14 +1056,14 @@ def _inconsistent(book: Book, style: HouseStyle, words: dict[str, list]) -> list
             continue
         if any(style.governs(form) for form in by_form):
             continue    # the house style says which: reported as style-term or style-name
-        ranked = sorted(by_form, key=lambda f: (-len(by_form[f]), seen.index(by_form[f][0])))
+        ranked = sorted(by_form, key=lambda f: (-sum(item[2] for item in by_form[f]), by_form[f][0][3]))
         majority = ranked[0]
         summary = "; ".join(
             ", ".join(f"{Path(ch.path).name} writes '{form}' {_times(n)}" for ch, n in _per_chapter(by_form[form]))
             for form in ranked)
         for form in ranked[1:]:
             for chapter, items in _first_per_chapter(by_form[form]):
-                _, _, n, start, end = items
+                _, _, _, _, n, start, end = items
                 out.append((chapter, form, n, start, end, majority, summary))
     # locate: group by chapter
     located: list[tuple[Source, Finding]] = []
@@ -994,7 +1098,7 @@ def _times(n: int) -> str:
 def _per_chapter(items: list) -> list[tuple]:
     counts: dict = {}
     for item in items:
-        counts.setdefault(item[0].path, [item[0], 0])[1] += 1
+        counts.setdefault(item[0].path, [item[0], 0])[1] += item[2]
     return [tuple(v) for v in counts.values()]
 
 

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Location, warning
-from .model import FRONT, Book, Chapter
+from .model import FRONT, Book, Chapter, facts_of
 from .walk import Span, elements, inline_text
 
 CLASS = "index"                    # [term]{.index}
@@ -87,9 +87,10 @@ def _is_mark(node: dict) -> bool:
     return CLASS in classes or any(k in (ATTRIBUTE, SEE, SEE_ALSO) for k, _ in attrs)
 
 
-def has_marks(blocks: list) -> bool:
-    """Does ``blocks`` mark any term (a mark naming none, which the checks report, does not count)?"""
-    return any(_is_mark(node) and all(parse(_written(node))[0]) for node in elements(blocks))
+def has_marks(facts) -> bool:
+    """Does a chapter (its facts.Facts) mark any term (a mark naming none, which the checks report, does
+    not count)?"""
+    return any(event[0] == "m" and all(parse(event[3])[0]) for event in facts.marks)
 
 
 def _written(node: dict) -> str:
@@ -131,28 +132,28 @@ def marks(book: Book, index=None) -> list[Mark]:
 
 def chapter_marks(chapter: Chapter, index=None, root=None) -> list[Mark]:
     out: list[Mark] = []
+    events = facts_of(chapter).marks
+    if not events:
+        return out
     places = _source_places(chapter, root)
     chapter_number = index.chapter_numbers.get(chapter.index) if index is not None else None
     where = chapter_number or chapter.title
-    for node in elements(chapter.blocks):
-        kind = node["t"]
-        if kind == "Header":
-            label = index.get(node["c"][1][0]) if index is not None else None
-            if node["c"][0] == 1:
+    for event in events:     # its headings and marks, in reading order (facts.py)
+        if event[0] == "h":
+            _, level, ident = event
+            label = index.get(ident) if index is not None else None
+            if level == 1:
                 where = chapter_number or chapter.title
             elif label is not None and label.number:
                 where = label.number
             continue
-        if not _is_mark(node):
-            continue
-        values = dict(node["c"][0][2]) if kind != "RawInline" else {}
-        written = _written(node)
+        _, kind, attrs, written, empty = event
+        values = dict(attrs)
         path, see, also = parse(written)
         see += [_clean(values[SEE])] if values.get(SEE, "").strip() else []
         also += [_clean(values[SEE_ALSO])] if values.get(SEE_ALSO, "").strip() else []
         out.append(Mark(chapter.index, len(out) + 1, path, tuple(see), tuple(also), where, chapter.matter == FRONT,
-                        kind == "Div", written, kind == "Span" and not node["c"][1],
-                        _place(places, written, chapter)))
+                        kind == "Div", written, empty, _place(places, written, chapter)))
     return out
 
 

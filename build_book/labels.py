@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import compat, math, quarto
 from .diagnostics import Location
-from .model import APPENDIX, Book, Chapter
-from .walk import elements, inline_text
+from .model import APPENDIX, Book, Chapter, facts_of
 
-# a footnote holds no numbered section, figure or table
+# a footnote holds no numbered section, figure or table (facts.py reads none there)
 SKIP_FLOATS = frozenset(("Note",))
 
 ROMAN = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
@@ -129,7 +127,7 @@ def build_index(book: Book) -> LabelIndex:
         kind = "appendix" if chapter.matter == APPENDIX else "chapter"
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
         floats = {"figure": 0, "table": 0, "equation": 0} if number else unnumbered_floats
-        _walk(chapter, chapter.blocks, number, book.config.section_depth, index, [0] * 6, floats)
+        _walk(chapter, facts_of(chapter).labels, number, book.config.section_depth, index, [0] * 6, floats)
     return index
 
 
@@ -147,18 +145,15 @@ def _where(chapter: Chapter, label: str, index: LabelIndex | None = None) -> Loc
     return Location(chapter.path, *places[nth]) if nth < len(places) else chapter.location
 
 
-def _walk(chapter, blocks, number, depth, index, counters, floats):
-    """Number the sections, figures, tables and equations of one chapter, wherever they stand."""
-    # a callout's heading is its title, not a section (a chapter known to hold no callout is not searched)
-    titles = quarto.callout_headings(blocks) if chapter.targets.callouts is not False else set()
+def _walk(chapter, events, number, depth, index, counters, floats):
+    """Number the sections, figures, tables and equations of one chapter, wherever they stand (``events``:
+    what facts.py read from its document, in reading order)."""
     subs: dict[str, tuple[str, str]] = {}     # sub-figure -> (its figure's label, its number "3.1(a)")
-    for node in elements(blocks, skip=SKIP_FLOATS):
-        kind = node["t"]
-        if kind == "Header" and id(node) not in titles:
-            level, attr, inlines = node["c"]
-            if level == 1:
-                continue
-            numbered = number is not None and not ({"unnumbered", "-"} & set(attr[1])) and level - 1 <= depth
+    for event in events:
+        kind = event[0]
+        if kind == "h":
+            _, level, ident, unnumbered, title = event
+            numbered = number is not None and not unnumbered and level - 1 <= depth
             if numbered:
                 counters[level - 2] += 1
                 for deeper in range(level - 1, len(counters)):
@@ -166,29 +161,23 @@ def _walk(chapter, blocks, number, depth, index, counters, floats):
                 sec_number = ".".join([number] + [str(c) for c in counters[: level - 1]])
             else:
                 sec_number = None
-            if attr[0]:
-                index.add(Label(attr[0], "section", sec_number, chapter.index, inline_text(inlines),
-                                _where(chapter, attr[0], index), level))
-        elif kind in ("Figure", "Table"):
-            attr = node["c"][0]
-            what = "figure" if kind == "Figure" else "table"
-            if attr[0]:
-                parent = None
-                if attr[0] in subs:       # a sub-figure: its figure's number and a letter
-                    parent, n = subs[attr[0]]
-                else:
-                    floats[what] += 1
-                    n = f"{number}.{floats[what]}" if number else str(floats[what])
-                if kind == "Figure" and parent is None:
-                    for nth, sub in enumerate(compat.subfigures(node), 1):
-                        subs.setdefault(sub["c"][0][0], (attr[0], f"{n}({letter(nth).lower()})"))
-                caption = node["c"][1][1]
-                text = " ".join(inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
-                index.add(Label(attr[0], what, n, chapter.index, text, _where(chapter, attr[0], index),
-                                parent=parent))
-        elif kind == "Span" and math.is_equation(node):
+            if ident:
+                index.add(Label(ident, "section", sec_number, chapter.index, title,
+                                _where(chapter, ident, index), level))
+        elif kind == "f":
+            _, what, ident, subfigures, text = event
+            parent = None
+            if ident in subs:       # a sub-figure: its figure's number and a letter
+                parent, n = subs[ident]
+            else:
+                floats[what] += 1
+                n = f"{number}.{floats[what]}" if number else str(floats[what])
+            if what == "figure" and parent is None:
+                for nth, sub in enumerate(subfigures, 1):
+                    subs.setdefault(sub, (ident, f"{n}({letter(nth).lower()})"))
+            index.add(Label(ident, what, n, chapter.index, text, _where(chapter, ident, index), parent=parent))
+        elif kind == "e":
+            _, label_id, tex = event
             floats["equation"] += 1
             n = f"{number}.{floats['equation']}" if number else str(floats["equation"])
-            label_id = node["c"][0][0]
-            index.add(Label(label_id, "equation", n, chapter.index, math.tex_of(node),
-                            _where(chapter, label_id, index)))
+            index.add(Label(label_id, "equation", n, chapter.index, tex, _where(chapter, label_id, index)))

@@ -7,20 +7,21 @@ chapter that changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import bibliography as bib
 from . import cache as cachefile
-from . import compat, critic, math, pandoc, quarto, sandbox, schema, yamlpos
+from . import critic, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
-from .diagnostics import Diagnostic, Location, error, warning
-from .model import APPENDIX, BODY, FRONT, Book, Chapter, Part, Targets
+from .diagnostics import Diagnostic, Location, error, from_list, to_list, warning
+from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import SourceMap, scan
 from .walk import ATTR_AT, depth, elements, inline_text, words
 
@@ -55,8 +56,10 @@ class Loaded:
         self.diagnostics = diagnostics
 
 
-def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
+def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None) -> Loaded:
+    """The book in ``root``; ``meanwhile`` (if given) is called while pandoc reads the chapters."""
     root = root.resolve()
+    pandoc.find_soon()    # while book.yml is read
     config, diags = load_config(root)  # raises BuildError only if book.yml cannot be read at all
     listed: set[str] = set()
     refs = []  # each existing file once (a file listed twice is reported by the configuration check)
@@ -67,17 +70,41 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
             refs.append(ref)
     cache = root / "build" / ".cache" / "ast"
     scanned: set[str] = set()
-    sources = [_read_chapter(root, ref, scanned) for ref in refs]
-    cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
-    with ThreadPoolExecutor(max_workers=2) as background:
-        parsing = background.submit(_parse_all, [s for s in sources if s.text is not None], cache, jobs)
+    sources: list[_Source] = []
+    workers = max(1, jobs or os.cpu_count() or 2)
+    from . import bibliography as bib
+    parsing = _Parsing(workers)
+    with ThreadPoolExecutor(max_workers=1) as background:
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
-        bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
-        parsing.result()
+        stamps, last = _stamps(root, refs), _last_stamps(cache)
+        read: dict[str, _Source] = {}
+        try:
+            # the chapters changed since the last load first: pandoc can start on them at once
+            for ref in sorted(refs, key=lambda r: stamps.get(r.path) == last.get(r.path)):
+                source = _read_chapter(root, ref, scanned)
+                source.cache = cache
+                if source.text is not None:
+                    # what an earlier load learnt from the same text: then pandoc's document is not read at
+                    # all; else it is read from the parse cache or by pandoc, now, while the next are read
+                    source.known = _known(source)
+                    parsing.add(source)
+                read[ref.path] = source
+            sources = [read[ref.path] for ref in refs]
+            if stamps != last:
+                cachefile.put(cache.parent / STAMPS_FOLDER, STAMPS_KEY, json.dumps(stamps), STAMPS_FORMAT)
+            cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
+            bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            parsing.finish()
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
+    # entries of chapters no longer in the book (or edited since) are pruned
+    cachefile.prune(cache, {s.key for s in sources if s.text is not None})
+    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(s) for s in sources if s.text is not None})
+    from . import compat, math   # (imported here: pandoc has the edited chapters by now)
     results = [_load_chapter(source) for source in sources]
-    chapters: list[Chapter] = []
     seen_numbered = False
     used_ids: set[str] = set()
     drafts = []
@@ -93,32 +120,52 @@ def load_book(root: Path, progress=None, jobs: int | None = None) -> Loaded:
         else:
             matter = BODY
         seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
-        math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-        facts = draft["facts"]
-        if facts is not None and facts.get("ids") is not None and not draft["label_changed"]:
-            given = []                   # every id is as written: nothing to give, nothing to walk for
-            used_ids.update(facts["ids"])
+        known = source.known
+        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
+        if known is None:
+            if "$$" in source.padded:   # (a display formula is written between $$ and $$)
+                math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
+            known, ids, given = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
         else:
-            given, ids = _give_ids(draft["blocks"], draft["label"], used_ids)
-            draft["ids"] = None if draft["label_changed"] else ids
-        drafts.append((ref, source, draft, numbered, matter, given))
-    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
-    compat.relink([(ref.path, draft["blocks"], {auto: node["c"][1][0] for node, auto in draft["autos"]})
-                   for ref, _, draft, _, _, _ in drafts], used_ids, root)
-    for ref, source, draft, numbered, matter, given in drafts:
-        targets = _targets(source, draft)    # after relink: its link targets are the chapter's own
-        chapters.append(Chapter(
-            index=len(chapters), path=ref.path, label=draft["label"], title=draft["title"],
-            blocks=draft["blocks"], authors=tuple(draft["authors"]), abstract=draft["abstract"],
-            status=draft["status"], numbered=numbered, matter=matter, part=ref.part,
-            sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=targets,
-            # relink (above) changes only link targets, which targets.links holds: with them, the text as
-            # read and the ids given, the digest stands for the blocks
-            digest=cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
-                                    _digest(source.padded), ref.path, given, targets.links)))
+            ids, given = _give(known["slots"], known["label"], used_ids)
+        autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
+        drafts.append((ref, source, draft, known, matter, given, autos))
     if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
-        chapters = [replace(c, matter=BODY) if c.matter == FRONT else c for c in chapters]
+        drafts = [(ref, source, draft, known, BODY if matter == FRONT else matter, given, autos)
+                  for ref, source, draft, known, matter, given, autos in drafts]
+    # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
+    relinked = compat.relinked([(ref.path, known["links"], autos) for ref, _, _, known, _, _, autos in drafts],
+                               used_ids, root)
+    facts_folder = cache.parent / CHAPTER_FACTS_FOLDER
+    used_facts: set[str] = set()
+    chapters: list[Chapter] = []
+    for (ref, source, draft, known, matter, given, _), changes in zip(drafts, relinked):
+        links = [changes.get(t, t) for t in known["links"]]
+        # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
+        digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
+                                  source.key, ref.path, given, links)
+        blocks = draft.get("blocks")
+        if blocks is not None:      # read now (its ids given already): its links relinked in place
+            if changes:
+                _finish(blocks, [], changes)
+        else:                       # read when a renderer first asks for it
+            blocks = Lazy(functools.partial(_blocks_of, source, tuple(given), changes))
+        used_facts.add(digest)
+        found = _chapter_facts(facts_folder, digest)
+        if found is None:
+            if isinstance(blocks, Lazy):
+                blocks = blocks.load()
+            found = facts.extract(blocks)
+            cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
+                          CHAPTER_FACTS_FORMAT)
+        targets, chapter_facts = found
+        chapters.append(Chapter(
+            index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
+            blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
+            status=draft["status"], numbered=known["numbered"], matter=matter, part=ref.part,
+            sources=draft["sources"], location=Location(ref.path, 1, 1),
+            author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
+    cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
@@ -138,11 +185,17 @@ class _Source:
     cache: Path | None = None     # the parse cache it was read from or stored in
     scanned: str = ""             # the text scan.py read (before CriticMarkup is read)
     sources: SourceMap = field(default_factory=SourceMap)
+    known: dict | None = None     # what an earlier load learnt from the same text (see _known)
 
     @property
     def padded(self) -> str:
         # keep line numbers: the front matter becomes blank lines for pandoc
         return "\n" * (self.body_line - 1) + self.body
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The parse cache's key of what pandoc reads (see _digest)."""
+        return _digest(self.padded)
 
 
 def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
@@ -237,23 +290,43 @@ def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic
 
 def _load_chapter(source: _Source):
     """One chapter's draft (a dict, or None if it cannot be read) and its diagnostics."""
-    ref, meta, body, body_line = source.ref, source.meta, source.body, source.body_line
+    ref, meta, body_line = source.ref, source.meta, source.body_line
     diags: list[Diagnostic] = list(source.diagnostics)
     if source.text is None:
         return None, diags
+    if source.known is not None:     # read before: what was learnt then, and what it found
+        diags += source.known["diagnostics"]
+        return _draft(source, None), diags
     if source.doc is None:
         if not any(d.code in ("pandoc", "pandoc-timeout", "nesting-too-deep", "input-limit") for d in diags):
             diags.append(error("pandoc", "pandoc could not read this file", Location(ref.path, 1, 1)))
         return None, diags
     blocks = source.doc["blocks"]
-    sources = source.sources
-    facts = _facts(source)
-    if facts is None and depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+    source.doc = None       # the draft holds the blocks now
+    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
         diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
+    draft = _draft(source, blocks, diags)
+    return draft, diags
+
+
+def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None) -> dict:
+    """The chapter as read: with ``blocks`` (pandoc's document, changed in place as build_book reads it; the
+    problems met go to ``diags``), or without them, from what an earlier load learnt (``source.known``)."""
+    ref, meta, body_line = source.ref, source.meta, source.body_line
+    draft = {"authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
+             "status": meta.get("status", ""), "sources": source.sources,
+             "meta_marks": meta.get("__marks__", {})}
+    if blocks is None:
+        known = source.known
+        draft.update(label=known["label"], title=known["title"], numbered=known["numbered"])
+        return draft
+    diags = [] if diags is None else diags
+    sources = source.sources
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
+    from . import compat
     autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
@@ -262,7 +335,6 @@ def _load_chapter(source: _Source):
         head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
         blocks.insert(0, head)
         headers = [(0, head)]
-    changed = False    # the title's id as read is not its label
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -272,7 +344,6 @@ def _load_chapter(source: _Source):
         attr, inlines = head["c"][1], head["c"][2]
         title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
-        changed = changed or attr[0] != label
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
@@ -281,49 +352,123 @@ def _load_chapter(source: _Source):
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
-    return {
-        "label": label, "title": title, "numbered": numbered, "blocks": blocks, "facts": facts,
-        "label_changed": changed,
-        "authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
-        "status": meta.get("status", ""), "sources": sources,
-        "meta_marks": meta.get("__marks__", {}), "autos": autos,
-    }, diags
+    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos)
+    return draft
 
 
-# What the loader learns from walking a chapter's document, which depends on that document alone: kept
-# beside the parse cache (by the same digest), so that an unchanged chapter is not walked for it again.
-FACTS_FORMAT = "build_book-ast-facts 1"
+# What the loader learns from a chapter's document that depends on its text alone (its title and label,
+# the problems reading it found, its headings' ids as written, pandoc's automatic ids, its links as
+# written): kept by what the text was read from, so that an unchanged chapter's document is not read
+# again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
+# (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
+FACTS_FORMAT = "build_book-ast-facts 2"
 FACTS_FOLDER = "ast-facts"
+# What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 1"
+CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 
 def _facts_key(source: _Source) -> str:
-    # what pandoc read, and the text before CriticMarkup was read (compat.read looks at its scan)
-    return cachefile.digest(_digest(source.padded), source.scanned)
+    # what pandoc read, the text before CriticMarkup was read (compat.read looks at its scan), the path
+    # (a chapter without a labelled title is labelled by its file name) and a title from the front matter
+    return cachefile.digest(cachefile.version_key(), FACTS_FORMAT, source.key, source.scanned,
+                            source.ref.path, str(source.meta.get("__title__", "")))
 
 
-def _facts(source: _Source) -> dict | None:
-    """The cached facts of ``source``'s document (it nests no deeper than MAX_DEPTH; its headings' ids), or None."""
-    if source.cache is None:
-        return None
+def _known(source: _Source) -> dict | None:
+    """What an earlier load learnt from ``source`` (see _learn), or None if there is no sound entry."""
     text = cachefile.get_text(source.cache.parent / FACTS_FOLDER, _facts_key(source), FACTS_FORMAT)
+    if text is None:
+        return None
     try:
-        facts = json.loads(text) if text is not None else None
-        if facts is not None and (facts["version"] != cachefile.version_key()
-                                  or not isinstance(facts["ids"], (list, type(None)))):
+        known = json.loads(text)
+        known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
+        if not (isinstance(known["label"], str) and isinstance(known["title"], str)
+                and isinstance(known["numbered"], bool) and isinstance(known["links"], list)
+                and all(isinstance(x, str) for x in known["links"])
+                and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
+                and all(isinstance(a, str) and (isinstance(n, int) and 0 <= n < len(known["slots"]) or n is None)
+                        and isinstance(f, str) for a, n, f in known["autos"])):
             return None
-        return facts
+        return known
     except (ValueError, TypeError, KeyError):
         return None
 
 
-def _targets(source: _Source, draft: dict) -> Targets:
-    targets = Targets.of(draft["blocks"])
-    if draft["facts"] is None and source.cache is not None:
-        # ids: every heading's id, when the loader changed none (then it need not walk the chapter again)
-        cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source),
-                      json.dumps({"version": cachefile.version_key(), "ids": draft.get("ids")},
-                                 ensure_ascii=False), FACTS_FORMAT)
-    return targets
+def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[str]):
+    """What the chapter's document says that depends on its text alone, in one walk (kept for the next
+    load: see _known): its headings in reading order, each as ``[id, None]`` (its id as written, in
+    Quarto's spelling) or ``["", words]`` (no id: build_book gives it one from its words); pandoc's
+    automatic ids, each with its heading; its links as written. In the same walk, the blocks get their
+    ids as _finish gives them (see _give: ``used`` holds the ids of the chapters before). Returns what
+    was learnt, every heading's id and the ids given."""
+    slots, links, at, ids, given = [], [], {}, [], []
+    label = draft["label"]
+    for node in elements(draft["blocks"]):
+        kind = node["t"]
+        if kind == "Link":
+            links.append(node["c"][2][0])
+        where = ATTR_AT.get(kind)
+        if where is None:
+            continue
+        attr = node["c"][where]
+        if attr[0]:
+            attr[0] = normal_label(attr[0])
+        if kind != "Header":
+            continue
+        at[id(node)] = len(slots)
+        ident = attr[0]
+        if ident:
+            slots.append([ident, None])
+        else:
+            words = slugify(inline_text(node["c"][2]))
+            slots.append(["", words])
+            ident = base = f"{label}-{words}"
+            n = 1
+            while ident in used:
+                n += 1
+                ident = f"{base}-{n}"
+            given.append(ident)
+            attr[0] = ident
+        used.add(ident)
+        ids.append(ident)
+    autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
+    known = {"label": label, "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
+             "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
+    cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
+                  FACTS_FORMAT)
+    known["diagnostics"] = problems
+    return known, ids, given
+
+
+def _chapter_facts(folder: Path, digest: str):
+    """(Targets, facts.Facts) cached for the chapter with ``digest``, or None."""
+    text = cachefile.get_text(folder, digest, CHAPTER_FACTS_FORMAT)
+    if text is None:
+        return None
+    try:
+        return facts.from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str]) -> list:
+    """The blocks of a chapter loaded without reading them (see load_book), read now: pandoc's document
+    (from the parse cache, or parsed again), read as build_book reads it, with the ids ``given`` and the
+    links ``changes`` relinks."""
+    key = source.key
+    doc = _cached(source.cache, key)
+    if doc is None:     # the entry is gone or damaged since the chapter was loaded
+        text = pandoc.read_markdown_json(source.padded)
+        doc = json.loads(text)
+        _store(source.cache, key, text)
+    blocks = doc["blocks"]
+    _draft(source, blocks)
+    if "$$" in source.padded:
+        from . import math
+        math.label_equations(blocks)
+    _finish(blocks, list(given), changes)
+    return blocks
 
 
 def _split_front_matter(text: str, path: str):
@@ -407,60 +552,124 @@ def _cached(cache: Path, digest: str) -> dict | None:
     return doc
 
 
-def _parse_all(sources: list[_Source], cache: Path, jobs: int | None = None) -> None:
-    """Give every source pandoc's document: from the cache, or parsed in a few batches (one per core).
+class _Parsing:
+    """pandoc's documents of the chapters handed to :meth:`add`, read by ``workers`` threads as the
+    chapters come: each takes what is waiting (its share of it), so an edited chapter is read at once
+    and, from nothing, the chapters are read in a few batches (one pandoc for many files). Of a chapter
+    known from an earlier load, only the parse cache's entry is checked (see _parse)."""
 
-    Entries of chapters no longer in the book (or edited since) are pruned."""
-    todo: list[_Source] = []
-    used = set()
-    for source in sources:
-        key = _digest(source.padded)
-        used.add(key)
-        source.cache = cache
-        source.doc = _cached(cache, key)
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.waiting: list[_Source] = []
+        self.done = False
+        self.failed: BaseException | None = None    # raised again by finish()
+        self.ready = threading.Condition()
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        for thread in self.threads:
+            thread.start()
+
+    def add(self, source: _Source) -> None:
+        with self.ready:
+            self.waiting.append(source)
+            self.ready.notify()
+
+    def finish(self) -> None:
+        """Wait until every chapter added is read."""
+        with self.ready:
+            self.done = True
+            self.ready.notify_all()
+        for thread in self.threads:
+            thread.join()
+        if self.failed is not None:
+            raise self.failed
+
+    def _work(self) -> None:
+        while True:
+            with self.ready:
+                while not self.waiting and not self.done:
+                    self.ready.wait()
+                if not self.waiting:
+                    return
+                share = -(-len(self.waiting) // self.workers)
+                batch, self.waiting[:share] = self.waiting[:share], []
+            try:
+                _parse(batch)
+            except BaseException as exc:   # noqa: BLE001 - handed to the thread that waits
+                self.failed = exc
+
+
+STAMPS_FORMAT = "build_book-chapter-stamps 1"
+STAMPS_FOLDER = "read-order"
+STAMPS_KEY = "chapter-stamps"
+
+
+def _stamps(root: Path, refs) -> dict[str, list[int]]:
+    """Each chapter file's size and modification time (to read the changed ones first)."""
+    out = {}
+    for ref in refs:
+        try:
+            found = os.stat(root / ref.path)
+        except OSError:
+            continue
+        out[ref.path] = [found.st_size, found.st_mtime_ns]
+    return out
+
+
+def _last_stamps(cache: Path) -> dict:
+    """The chapter files' stamps as the last load found them (an order of reading, nothing more)."""
+    text = cachefile.get_text(cache.parent / STAMPS_FOLDER, STAMPS_KEY, STAMPS_FORMAT)
+    try:
+        found = json.loads(text) if text is not None else {}
+        return found if isinstance(found, dict) else {}
+    except ValueError:
+        return {}
+
+
+def _parse(batch: list[_Source]) -> None:
+    """Give each source pandoc's document: from the parse cache, or read by pandoc (the rest in one run,
+    and cached); a problem goes to the source's diagnostics."""
+    todo = []
+    for source in batch:
+        if source.known is not None:    # its document is needed only if its parse entry is damaged
+            if cachefile.get(source.cache, source.key, AST_FORMAT) is not None:
+                continue
+            source.known = None         # then it is read again as if it were new
+        source.doc = _cached(source.cache, source.key)
         if source.doc is None:
             todo.append(source)
-    cachefile.prune(cache, used)
-    cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(source) for source in sources})
     if not todo:
         return
-    workers = max(1, min(len(todo), jobs or os.cpu_count() or 2))
-    batches = [todo[i::workers] for i in range(workers)]
-
-    def parse(batch: list[_Source]) -> None:
-        try:
-            docs = pandoc.read_markdown_json_many([s.padded for s in batch])
-        except pandoc.PandocError:
-            docs = []
-            for s in batch:  # find the file pandoc cannot read, keep the rest
-                try:
-                    docs.append(pandoc.read_markdown_json(s.padded))
-                except pandoc.PandocTimeout as exc:
-                    docs.append(None)
-                    s.diagnostics.append(error(
-                        "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
-                        "and was stopped", Location(s.ref.path, 1, 1),
-                        "look for something unusual in this chapter (an enormous table, very deeply nested "
-                        f"lists or brackets); if it is simply very long, allow more time with "
-                        f"{pandoc.TIMEOUT_ENV}=SECONDS"))
-                except pandoc.PandocError as exc:
-                    docs.append(None)
-                    s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
-                                               Location(s.ref.path, 1, 1)))
-        for s, text in zip(batch, docs):
-            if text is None:
-                continue
+    try:
+        texts = [pandoc.read_markdown_json(todo[0].padded)] if len(todo) == 1 else \
+            pandoc.read_markdown_json_many([s.padded for s in todo])
+    except pandoc.PandocError:
+        texts = []
+        for s in todo:  # find the file pandoc cannot read, keep the rest
             try:
-                s.doc = json.loads(text)
-            except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
-                s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
-                                           "levels deep (emphasis, links, quotations or lists inside each other)",
-                                           Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
-                continue
-            _store(cache, _digest(s.padded), text)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(parse, batches))
+                texts.append(pandoc.read_markdown_json(s.padded))
+            except pandoc.PandocTimeout as exc:
+                texts.append(None)
+                s.diagnostics.append(error(
+                    "pandoc-timeout", f"pandoc took longer than {exc.seconds:g} seconds to read this file "
+                    "and was stopped", Location(s.ref.path, 1, 1),
+                    "look for something unusual in this chapter (an enormous table, very deeply nested "
+                    f"lists or brackets); if it is simply very long, allow more time with "
+                    f"{pandoc.TIMEOUT_ENV}=SECONDS"))
+            except pandoc.PandocError as exc:
+                texts.append(None)
+                s.diagnostics.append(error("pandoc", f"pandoc could not read this file: {exc}",
+                                           Location(s.ref.path, 1, 1)))
+    for s, text in zip(todo, texts):
+        if text is None:
+            continue
+        try:
+            s.doc = json.loads(text)
+        except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
+            s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
+                                       "levels deep (emphasis, links, quotations or lists inside each other)",
+                                       Location(s.ref.path, s.body_line, 1), "no book needs this: flatten it"))
+            continue
+        _store(s.cache, s.key, text)
 
 
 def _store(cache: Path, digest: str, text: str) -> None:
@@ -476,34 +685,37 @@ def normal_label(label: str) -> str:
     return label
 
 
-def _give_ids(blocks: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str] | None]:
-    """pandoc-crossref labels in Quarto's spelling, and a stable, book-unique id for every
-    heading without one, wherever it stands. Returns the ids given (they depend on the chapters before),
-    and every heading's id if none was changed or given (else None)."""
-    given = []
-    headings: list[str] | None = []
+def _give(slots: list, chapter_label: str, used: set[str]) -> tuple[list[str], list[str]]:
+    """Every heading's id (``slots``: see _learn), and the ids given, stable and unique in the book
+    (they depend on the chapters before, whose ids are in ``used``)."""
+    ids, given = [], []
+    for ident, words in slots:
+        if not ident:
+            base = f"{chapter_label}-{words}"
+            ident, n = base, 1
+            while ident in used:
+                n += 1
+                ident = f"{base}-{n}"
+            given.append(ident)
+        used.add(ident)
+        ids.append(ident)
+    return ids, given
+
+
+def _finish(blocks: list, given: list[str], changes: dict[str, str]) -> None:
+    """Labels in Quarto's spelling (pandoc-crossref's 'fig:x' as 'fig-x'), the ids ``given`` (see _give) to
+    the headings without one, in reading order, and links relinked (``changes``: target -> new target),
+    in place."""
+    given = list(reversed(given))
     for node in elements(blocks):
-        at = ATTR_AT.get(node["t"])
+        kind = node["t"]
+        if kind == "Link" and changes:
+            node["c"][2][0] = changes.get(node["c"][2][0], node["c"][2][0])
+        at = ATTR_AT.get(kind)
         if at is None:
             continue
         attr = node["c"][at]
-        normal = normal_label(attr[0])
-        if normal != attr[0]:
-            attr[0] = normal
-            headings = None
-        if node["t"] != "Header":
-            continue
-        if not attr[0]:
-            headings = None
-        if not attr[0]:
-            base = f"{chapter_label}-{slugify(inline_text(node['c'][2]))}"
-            candidate, n = base, 1
-            while candidate in used:
-                n += 1
-                candidate = f"{base}-{n}"
-            attr[0] = candidate
-            given.append(candidate)
-        used.add(attr[0])
-        if headings is not None:
-            headings.append(attr[0])
-    return given, headings
+        if attr[0]:
+            attr[0] = normal_label(attr[0])
+        elif kind == "Header" and given:
+            attr[0] = given.pop()

@@ -7,14 +7,19 @@ from (``location``) so that any problem can be reported at the author's line.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .bibliography import Bibliography
+from typing import TYPE_CHECKING
+
 from .config import BookConfig, Contributor
 from .diagnostics import Location
+from .facts import Facts
 from .scan import SourceMap
-from .walk import elements
+
+if TYPE_CHECKING:
+    from .bibliography import Bibliography
 
 FRONT, BODY, APPENDIX = "front", "body", "appendix"
 
@@ -39,33 +44,41 @@ class Targets:
 
     @classmethod
     def of(cls, blocks: list) -> "Targets":
-        """Collect them in one walk over pandoc's document, in reading order."""
-        from .quarto import CONDITIONAL
+        """Collect them in one walk over pandoc's document, in reading order (see facts.py)."""
+        from .facts import extract
+        return extract(blocks)[0]
 
-        cites, images, links, raw_html, maths, stray_labels = [], [], [], [], [], []
-        conditional = callouts = False
-        for node in elements(blocks):
-            kind = node["t"]
-            if kind in ("Div", "Span", "CodeBlock"):
-                classes = node["c"][0][1]
-                if classes:
-                    conditional = conditional or any(c in CONDITIONAL for c in classes)
-                    callouts = callouts or (kind == "Div" and any(c.startswith("callout-") for c in classes))
-            elif kind == "Cite":
-                cites.extend(c["citationId"] for c in node["c"][0])
-            elif kind == "Image":
-                images.append(node["c"][2][0])
-            elif kind == "Link":
-                links.append(node["c"][2][0])
-            elif kind in ("RawBlock", "RawInline"):
-                fmt, text = node["c"]
-                if fmt == "html" and not text.lstrip().startswith("<!--"):
-                    raw_html.append(text)
-            elif kind == "Math":
-                maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
-            elif kind == "Str" and "{#eq" in node["c"]:
-                stray_labels.append(node["c"])
-        return cls(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
+
+class Lazy:
+    """A chapter's blocks not read yet: ``load()`` reads them (see :class:`_Blocks`)."""
+
+    def __init__(self, load):
+        self.load = load
+
+
+class _Blocks:
+    """``Chapter.blocks``: a list, or a :class:`Lazy` read on first use (and then kept), so that a pass that
+    needs only the chapter's facts (``check``) never reads its document."""
+
+    name = "_blocks"
+
+    def __get__(self, chapter, owner=None):
+        if chapter is None:
+            return self
+        value = chapter.__dict__[self.name]
+        if type(value) is Lazy:
+            with _LOADING:
+                value = chapter.__dict__[self.name]
+                if type(value) is Lazy:
+                    value = value.load()
+                    chapter.__dict__[self.name] = value
+        return value
+
+    def __set__(self, chapter, value):
+        chapter.__dict__[self.name] = [] if isinstance(value, _Blocks) else value
+
+
+_LOADING = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,8 @@ class Chapter:
     path: str                  # relative to the book, as listed in book.yml
     label: str                 # id of its level-1 heading, e.g. sec-japan-us
     title: str                 # plain text of the title
-    blocks: list               # pandoc JSON blocks of the body (title heading included)
+    # pandoc JSON blocks of the body (title heading included); given as a list or a Lazy (read on first use)
+    blocks: list = field(default=_Blocks(), repr=False, compare=False)
     authors: tuple[str, ...] = ()
     abstract: str = ""
     status: str = ""           # draft, review, final, or "" when the front matter does not say
@@ -89,6 +103,7 @@ class Chapter:
     # text, what pandoc read, its path and the heading ids given it; "" when not known (then a stage that
     # caches by the chapter digests its blocks instead)
     digest: str = ""
+    facts: Facts | None = None   # what facts.py reads from the blocks (None: read from them when asked)
 
 
 
@@ -130,7 +145,15 @@ class Book:
     def has_index(self) -> bool:
         """Does any chapter mark index terms (then every edition ends with an index; see index.py)?"""
         from .index import has_marks
-        return any(has_marks(c.blocks) for c in self.chapters)
+        return any(has_marks(facts_of(c)) for c in self.chapters)
 
     def chapters_in(self, part: Part) -> list[Chapter]:
         return [c for c in self.chapters if c.part == part.index]
+
+
+def facts_of(chapter: Chapter) -> Facts:
+    """The chapter's facts (facts.py): as loaded, or read from its blocks."""
+    if chapter.facts is not None:
+        return chapter.facts
+    from .facts import extract
+    return extract(chapter.blocks)[1]

@@ -25,8 +25,6 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-import pypandoc
-
 # Quarto-style labels are explicit; headings without one get ids from build_book.
 READER = "markdown-auto_identifiers"
 
@@ -75,9 +73,79 @@ def _memory_limit() -> str | None:
     return value
 
 
-@lru_cache(maxsize=1)
+_found: dict[str, str] = {}         # pandoc's path and version, found once per process
+_finding = threading.Lock()
+
+
 def _binary() -> str:
+    with _finding:
+        if "binary" not in _found:
+            _found["binary"] = _look_for_pandoc() or _pypandoc_choice()
+        return _found["binary"]
+
+
+def _pypandoc_choice() -> str:
+    import pypandoc   # here: importing it (urllib, http, ssl, email) is a good part of a check's time
     return pypandoc.get_pandoc_path()
+
+
+VERSION_TOKEN = re.compile(r"^\d+(\.\d+){1,}$")
+
+
+def _look_for_pandoc() -> str | None:
+    """The pandoc pypandoc.get_pandoc_path() chooses, found as it finds it but without importing pypandoc:
+    the newest of 'pandoc' on the PATH, the one pypandoc-binary ships, ~/bin/pandoc, ~/.bin/pandoc and the
+    environment's bin/pandoc (the first of equals). None where pypandoc would look elsewhere
+    (PYPANDOC_PANDOC, another system) or finds none: then pypandoc is asked."""
+    import importlib.util
+    import shutil
+
+    if os.environ.get("PYPANDOC_PANDOC") or not sys.platform.startswith("linux"):
+        return None
+    spec = importlib.util.find_spec("pypandoc")
+    if spec is None or not spec.origin:
+        return None
+    shipped = os.path.join(os.path.dirname(os.path.realpath(spec.origin)), "files", "pandoc")
+    env = dict(os.environ)
+    env.setdefault("HOME", tempfile.gettempdir())
+    best, newest = None, [0, 0, 0]
+    for path in ("pandoc", shipped, "~/bin/pandoc", "~/.bin/pandoc", os.path.join(sys.exec_prefix, "bin", "pandoc.exe"),
+                 os.path.join(sys.exec_prefix, "bin", "pandoc")):
+        path = os.path.expanduser(path)
+        if not (shutil.which(path) if path == "pandoc" else os.path.exists(path)):
+            continue     # pypandoc tries to run it, and fails
+        try:
+            done = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                                  timeout=FIXED_TIMEOUT)
+            lines = done.stdout.decode().splitlines()
+            if done.returncode != 0 or not lines:
+                continue
+            token = next(t for t in lines[0].split() if VERSION_TOKEN.match(t))
+            version = [int(x) for x in token.split(".")]
+        except (OSError, ValueError, StopIteration, subprocess.SubprocessError):
+            continue
+        version += [0] * (3 - len(version))
+        if version > newest:
+            best, newest = path, version
+            _found["probed"] = lines[0]
+    return best
+
+
+def find_soon() -> None:
+    """Find pandoc and its version in the background (pypandoc runs every pandoc it finds), so that the
+    first run, or :func:`version`, need not wait for it."""
+    with _finding:
+        if "soon" in _found:
+            return
+        _found["soon"] = "started"
+
+    def find() -> None:
+        try:
+            version()
+        except Exception:   # noqa: BLE001 - found again, and reported, where pandoc is needed
+            pass
+
+    threading.Thread(target=find, daemon=True).start()
 
 
 # --- dying with the build ---------------------------------------------------------------------------
@@ -157,11 +225,18 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     return out.decode("utf-8")
 
 
-@lru_cache(maxsize=1)
+_versioning = threading.Lock()
+
+
 def version() -> str:
     """pandoc's version number, e.g. '3.9'."""
-    first = _run_pandoc(["--version"], timeout=FIXED_TIMEOUT).split("\n", 1)[0]
-    return first.split()[-1] if first.strip() else first
+    with _versioning:
+        if "version" not in _found:
+            _binary()
+            # the first line of what the chosen pandoc said when it was looked for, or says now
+            first = _found.get("probed") or _run_pandoc(["--version"], timeout=FIXED_TIMEOUT).split("\n", 1)[0]
+            _found["version"] = first.split()[-1] if first.strip() else first
+        return _found["version"]
 
 
 def _run(source: str, to: str, fmt: str, args: list[str]) -> str:

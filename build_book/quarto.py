@@ -59,7 +59,7 @@ class Expanded:
 
 def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
     """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``)."""
-    if "{{<" not in body and not CELL.search(body):
+    if "{{<" not in body and not (("```" in body or "~~~" in body) and CELL.search(body)):
         return Expanded(body, None, [])
     out: list[str] = []
     origins: list[tuple[str, int]] = []

@@ -114,7 +114,32 @@ def from_json(data: dict) -> SourceMap:
     names = {f.name for f in fields(SourceMap)} - {"origins"}
     if set(data) != names:
         raise ValueError("not a source map of this version")
-    return SourceMap(**{name: decode(value) for name, value in data.items()})
+    return SourceMap(**{name: _DECODE.get(name, decode)(value) for name, value in data.items()})
+
+
+# the fields' own decoders (as decode above would read them, only faster): every chapter's map is read
+# on every check
+def _position(value) -> Position:
+    line, column = value["t"]
+    return (line, column)
+
+
+def _places(value) -> dict:
+    return {key: [_position(p) for p in places] for key, places in value["d"]}
+
+
+def _named(value) -> list:
+    return [(item["t"][0], _position(item["t"][1])) for item in value]
+
+
+_DECODE = {
+    "labels": _places, "cites": _places, "note_refs": _places,
+    "images": _named, "links": _named, "html_tags": _named, "tex": _named, "maths": _named,
+    "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
+    "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
+    "titles": lambda value: [int(line) for line in value],
+    "lazy_lists": lambda value: [_position(p) for p in value],
+}
 
 
 def _blank(match: re.Match) -> str:
@@ -152,7 +177,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"
-        ticks = None if fence else BACKTICKS.search(line)
+        ticks = None if fence or "`" not in line else BACKTICKS.search(line)
         if ticks:
             found.pathological.append((f"a run of {len(ticks.group())} backticks", MAX_BACKTICKS,
                                        (lineno, ticks.start() + 1)))
@@ -179,7 +204,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if RAW_TEX_FENCE.match(line):
                 found.tex.append(("{=latex}", (lineno, opener.start(1) + 1)))
             continue
-        for m in BRACKETS.finditer(line):
+        # (each pattern below is looked for only in a line holding the characters it needs)
+        for m in BRACKETS.finditer(line) if ("[" in line or "]" in line or "\\" in line) else ():
             if m.group() == "[":
                 brackets += 1
                 if brackets > MAX_BRACKETS:
@@ -190,9 +216,10 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 brackets = max(0, brackets - 1)
         if brackets > MAX_BRACKETS:
             continue
-        for m in RAW_TEX_SPAN.finditer(line):
-            found.tex.append(("{=latex}", (lineno, m.start() + 1)))
-        line = INLINE_CODE.sub(_blank, line)
+        if "`" in line:
+            for m in RAW_TEX_SPAN.finditer(line):
+                found.tex.append(("{=latex}", (lineno, m.start() + 1)))
+            line = INLINE_CODE.sub(_blank, line)
         in_display = display is not None   # inside a $$ display formula begun on an earlier line
         display = _maths(line, lineno, display, found.maths)
         if "\\" in line:
@@ -200,32 +227,34 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 found.tex.append(("\\" + m.group(1), (lineno, m.start(1))))
         if re.match(r"#(\s|$)", line):
             found.titles.append(lineno)
-        for m in LABEL.finditer(line):
+        for m in LABEL.finditer(line) if "{" in line else ():
             found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))  # column of '#'
-        for m in CITE.finditer(line):
+        for m in CITE.finditer(line) if "@" in line else ():
             key = m.group(1) or m.group(2)
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
             if m.start() and line[m.start() - 1] == "/":
                 found.url_cites.setdefault(key, (lineno, m.start() + 1))
-        for m in IMAGE.finditer(line):
+        for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2
             found.images.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
-        for m in LINK.finditer(line):
+        for m in LINK.finditer(line) if "](" in line else ():
             group = 1 if m.group(1) is not None else 2
             found.links.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
-        for m in AUTOLINK.finditer(line):
+        for m in AUTOLINK.finditer(line) if "<" in line else ():
             found.links.append((m.group(1), (lineno, m.start(1) + 1)))
-        definition = NOTE_DEFINITION.match(line)
+        definition = NOTE_DEFINITION.match(line) if "[^" in line else None
         if definition:
             found.note_defs.setdefault(definition.group(1), (lineno, definition.start(1) - 1))
-        for m in NOTE_REFERENCE.finditer(line, definition.end() if definition else 0):
+        for m in NOTE_REFERENCE.finditer(line, definition.end() if definition else 0) if "[^" in line else ():
             found.note_refs.setdefault(m.group(1), []).append((lineno, m.start() + 1))
-        for m in HTML_TAG.finditer(line):
+        for m in HTML_TAG.finditer(line) if "<" in line else ():
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))
                 ident = HTML_ID.match(m.group(0))   # pandoc-crossref's <div id="fig:x">
                 if ident:
                     found.labels.setdefault(ident.group(1), []).append((lineno, m.start() + ident.start(1)))
+        if "{" not in line and "<" not in line:
+            continue
         blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
                                                     if not AUTOLINK.match(line, t.start())]
         for block in sorted(blocks, key=lambda b: b.start()):
@@ -237,6 +266,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
 
 def _maths(line: str, lineno: int, display, found: list) -> tuple | None:
     """Record the formulas of one line in ``found``; return the display formula still open at its end."""
+    if display is None and "$" not in line:
+        return None       # the quick answer for most lines: every formula is between dollars
     position = 0
     if display is not None:
         end = DISPLAY_MATH.search(line)

@@ -49,6 +49,38 @@ def elements(tree, skip: frozenset[str] | set[str] = frozenset()) -> Iterator[di
                 push(content)
 
 
+_LEAVE = object()   # marks, on elements_inside's stack, where the content of a counted element ends
+
+
+def elements_inside(tree, kinds: frozenset[str], inside: list[int]) -> Iterator[dict]:
+    """:func:`elements`, keeping in ``inside[0]`` how many elements of ``kinds`` the element just
+    yielded stands inside (0: in none; an element of ``kinds`` itself is counted for its content only),
+    so that one walk can serve a caller that reads notes and one that skips them."""
+    stack: list = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is list:
+            stack.extend(reversed(item))
+        elif kind is dict:
+            tag = item.get("t")
+            if tag is None:
+                stack.extend(reversed(list(item.values())))
+                continue
+            yield item
+            if tag in LEAVES:
+                continue
+            content = item.get("c")
+            if content is not None:
+                if tag in kinds:
+                    inside[0] += 1
+                    push(_LEAVE)
+                push(content)
+        elif item is _LEAVE:
+            inside[0] -= 1
+
+
 def depth(tree, limit: int) -> int:
     """How deeply elements nest in ``tree``, counting no further than ``limit + 1``."""
     deepest = 0

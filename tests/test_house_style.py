@@ -31,6 +31,31 @@ def at(found, path, line):
     return [d for d in found if d["path"] == path and d["line"] == line]
 
 
+def test_an_edit_and_damaged_cache_entries_find_what_a_clean_check_finds(tmp_path_factory):
+    """Each chapter's findings are cached (build/.cache/checks/house-style): after an edit of one chapter,
+    with the other chapters' entries damaged, check reports what a check without caches reports, and
+    makes the damaged entries again."""
+    root = copy_book("house-style", tmp_path_factory)
+    run_cli("check", "--book", str(root), "--format", "json")
+    folder = root / "build" / ".cache" / "checks" / "house-style"
+    entries = sorted(folder.iterdir())
+    assert len(entries) == 3
+    before = {entry: entry.read_bytes() for entry in entries}
+    entries[0].write_bytes(before[entries[0]][: len(before[entries[0]]) // 2])
+    entries[1].write_bytes(before[entries[1]].replace(b"1", b"2", 3))
+    chapter = root / "chapters" / "03-marks.md"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nThe defence of colour and color.\n",
+                       encoding="utf-8")
+    edited = run_cli("check", "--book", str(root), "--format", "json")
+    clean = copy_book("house-style", tmp_path_factory)
+    shutil.copy(chapter, clean / "chapters" / "03-marks.md")
+    assert edited.stdout == run_cli("check", "--book", str(clean), "--format", "json").stdout
+    assert '"style-inconsistent"' in edited.stdout and "colour" in edited.stdout
+    after = sorted(folder.iterdir())
+    assert len(after) == 3
+    assert sum(entry.read_bytes() == data for entry, data in before.items() if entry.exists()) == 2
+
+
 def test_every_kind_of_departure_is_reported(found):
     codes = {d["code"] for d in found}
     assert codes >= {"style-term", "style-name", "style-mojibake", "style-quotes", "style-dash",

@@ -124,6 +124,7 @@ def test_damaged_cache_entries_are_made_again(book, tmp_path):
     damaged = {}
     for stage, how in (("chapters", "truncate"), ("fragments-end-notes", "corrupt"), ("xhtml", "truncate"),
                        ("references", "corrupt"), ("ast", "truncate"), ("ast-facts", "corrupt"),
+                       ("chapter-facts", "truncate"),
                        ("bib-read", "truncate"), ("bib-checks", "corrupt"), ("bib-printing", "truncate"),
                        ("scan", "corrupt"), ("checks/sanitize", "truncate")):
         entry = sorted((cache / stage).iterdir())[0]

@@ -1,0 +1,154 @@
+"""What the book-wide passes need from one chapter's document, read in one walk.
+
+The label index (labels.py) numbers each chapter's sections, figures, tables and equations; the
+back-of-book index (index.py) collects its marks; the checks read its targets (model.Targets). All of
+that depends on the chapter's document alone, so the loader keeps it beside the parse, cached by the
+chapter's digest (load.py): after an edit, an unchanged chapter is neither walked nor even read again,
+and the passes over the whole book work from these facts.
+
+The facts are plain JSON-able lists, in reading order:
+
+- ``labels``: what labels.py numbers, outside footnotes: ``["h", level, id, unnumbered, title]`` for a
+  heading below the chapter's title (not a callout's title), ``["f", "figure"|"table", id, [sub-figure
+  ids], caption]`` for a labelled figure or table, ``["e", id, tex]`` for a labelled equation;
+- ``marks``: when the chapter marks index terms (else empty), every heading ``["h", level, id]`` and
+  mark ``["m", type, attributes, term as written, empty]``, footnotes included;
+- ``cleans``: whether the chapter holds raw HTML or an attribute with a value (``{key=value}``, a
+  table's rows and cells included): without them, sanitize.py finds nothing to remove but in link and
+  image targets, which the targets hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .walk import ATTR_AT, elements_inside, inline_text
+
+NOTES = frozenset(("Note",))
+
+
+@dataclass(frozen=True)
+class Facts:
+    labels: list = field(default_factory=list)
+    marks: list = field(default_factory=list)
+    # holds what sanitize.py may take out (raw HTML, attributes with values, a table's), or not
+    cleans: bool = True
+
+
+def extract(blocks: list):
+    """(model.Targets, Facts) of a chapter's document, in one walk."""
+    from . import compat, math
+    from .index import _is_mark, _written
+    from .model import Targets
+    from .quarto import CONDITIONAL, callout_kind
+
+    cites, images, links, raw_html, maths, stray_labels = [], [], [], [], [], []
+    conditional = callouts = cleans = False
+    labels: list = []
+    marks: list = []
+    headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
+    titles: set[int] = set()  # the id() of each heading that titles a callout
+    inside = [0]             # footnotes the element stands in
+    for node in elements_inside(blocks, NOTES, inside):
+        kind = node["t"]
+        if kind == "Str":
+            if "{#eq" in node["c"]:
+                stray_labels.append(node["c"])
+            continue
+        if kind in ("Space", "SoftBreak"):
+            continue
+        if not cleans:
+            at = ATTR_AT.get(kind)
+            cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (
+                kind in ("RawBlock", "RawInline") and node["c"][0].lower() in ("html", "html4", "html5"))
+        if kind in ("Div", "Span", "CodeBlock"):
+            classes = node["c"][0][1]
+            if classes:
+                conditional = conditional or any(c in CONDITIONAL for c in classes)
+                callouts = callouts or (kind == "Div" and any(c.startswith("callout-") for c in classes))
+                if kind == "Div" and callout_kind(node) and node["c"][1] and node["c"][1][0]["t"] == "Header":
+                    titles.add(id(node["c"][1][0]))
+            if kind != "CodeBlock":
+                if _is_mark(node):
+                    marks.append(_mark(node, kind, _written))
+                if kind == "Span" and not inside[0] and math.is_equation(node):
+                    label_id = node["c"][0][0]
+                    labels.append(["e", label_id, math.tex_of(node)])
+        elif kind == "Cite":
+            cites.extend(c["citationId"] for c in node["c"][0])
+        elif kind == "Link":
+            links.append(node["c"][2][0])
+        elif kind == "Image":
+            images.append(node["c"][2][0])
+        elif kind in ("RawBlock", "RawInline"):
+            fmt, text = node["c"]
+            if fmt == "html" and not text.lstrip().startswith("<!--"):
+                raw_html.append(text)
+            if kind == "RawInline" and _is_mark(node):
+                marks.append(_mark(node, kind, _written))
+        elif kind == "Math":
+            maths.append((node["c"][1], node["c"][0]["t"] == "DisplayMath"))
+        elif kind == "Header":
+            level, attr, inlines = node["c"]
+            headings.append(len(marks))
+            marks.append(["h", level, attr[0]])
+            if level != 1 and not inside[0] and id(node) not in titles:
+                labels.append(["h", level, attr[0], bool({"unnumbered", "-"} & set(attr[1])), inline_text(inlines)])
+        elif kind in ("Figure", "Table") and not inside[0]:
+            attr = node["c"][0]
+            if attr[0]:
+                subs = [sub["c"][0][0] for sub in compat.subfigures(node)] if kind == "Figure" else []
+                caption = node["c"][1][1]
+                text = " ".join(inline_text(b["c"]) for b in caption if b["t"] in ("Plain", "Para"))
+                labels.append(["f", "figure" if kind == "Figure" else "table", attr[0], subs, text])
+    if len(marks) == len(headings):
+        marks = []             # no term marked: nothing for the index
+    targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
+    return targets, Facts(labels, marks, cleans)
+
+
+def _table_values(node: dict) -> bool:
+    """Does an attribute of a table's head, bodies, foot, rows or cells give a value (``key=value``)?"""
+    def rows(found) -> bool:
+        return any(row[0][2] or any(cell[0][2] for cell in row[1]) for row in found)
+
+    try:
+        _, _, _, head, bodies, foot = node["c"]
+        return bool(head[0][2] or rows(head[1]) or foot[0][2] or rows(foot[1])
+                    or any(body[0][2] or rows(body[2]) or rows(body[3]) for body in bodies))
+    except (ValueError, TypeError, IndexError, KeyError):
+        return True    # not the table pandoc writes: let sanitize.py look
+
+
+def _mark(node: dict, kind: str, written) -> list:
+    attrs = [list(pair) for pair in node["c"][0][2]] if kind != "RawInline" else []
+    return ["m", kind, attrs, written(node), kind == "Span" and not node["c"][1]]
+
+
+# --- the cache's form ----------------------------------------------------------------------------------
+
+def to_json(targets, facts: Facts) -> dict:
+    return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
+            "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
+            "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans}
+
+
+def from_json(data: dict):
+    """(Targets, Facts) as :func:`to_json` wrote them; raises (KeyError, TypeError, ValueError) if not."""
+    from .model import Targets
+
+    def strings(value) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise TypeError("not a list of strings")
+        return value
+
+    maths = [(tex, bool(display)) for tex, display in data["maths"]]
+    if not all(isinstance(tex, str) for tex, _ in maths):
+        raise TypeError("not a formula")
+    labels, marks = data["labels"], data["marks"]
+    if not isinstance(labels, list) or not isinstance(marks, list):
+        raise TypeError("not a list")
+    targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
+                      strings(data["raw_html"]), maths, strings(data["stray_labels"]),
+                      bool(data["conditional"]), bool(data["callouts"]))
+    return targets, Facts(labels, marks, bool(data["cleans"]))
