@@ -23,3 +23,20 @@ def test_plain_text_of_titles_leaves_out_citations_and_notes():
     doc = pandoc.read_markdown("![A map [see @walt1987].[^1] Sources: the texts [@x].](m.svg){#fig-a}\n\n[^1]: n\n")
     caption = doc["blocks"][0]["c"][1][1][0]["c"]
     assert inline_text(caption) == "A map. Sources: the texts."
+
+
+def test_pandoc_is_the_one_pypandoc_would_choose():
+    """build_book finds pandoc without importing pypandoc (its import is a good part of a check's time),
+    but must choose the same binary: the newest of the places pypandoc looks."""
+    import os
+    import shutil
+
+    import pypandoc
+
+    def where(path: str) -> str:
+        return os.path.realpath(shutil.which(path) or path)
+
+    found = pandoc._look_for_pandoc()
+    if found is None:     # where pypandoc is asked anyway (another system, PYPANDOC_PANDOC)
+        return
+    assert where(found) == where(pypandoc.get_pandoc_path())
