@@ -14,11 +14,14 @@ another key) is cut again, never shipped.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +77,7 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
     lacks one of them (a character the font lacks is otherwise left to the reader's fonts)."""
     cache = book_root / "build" / ".cache" / "fonts"
     source, index = found
-    suffix = {"woff": ".woff", "woff2": ".woff2", None: ".otf"}[flavor]
-    key = hashlib.sha256(f"{source}:{index}:{flavor}:{','.join(features)}:{characters}".encode()).hexdigest()[:24]
-    target = cache / f"{prefix}-{key}{suffix}"
+    target, key = _target(found, characters, book_root, flavor, prefix, features)
     if not _sound(target, key):
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
@@ -103,6 +104,15 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
         tmp.replace(target)
         _write_record(target, key, data)
     return Subset(target, family, source.name)
+
+
+def _target(found: tuple[Path, int], characters: str, book_root: Path, flavor: str | None, prefix: str,
+            features: tuple[str, ...]) -> tuple[Path, str]:
+    """Where the subset is cached, and its key."""
+    source, index = found
+    suffix = {"woff": ".woff", "woff2": ".woff2", None: ".otf"}[flavor]
+    key = hashlib.sha256(f"{source}:{index}:{flavor}:{','.join(features)}:{characters}".encode()).hexdigest()[:24]
+    return book_root / "build" / ".cache" / "fonts" / f"{prefix}-{key}{suffix}", key
 
 
 # --- the book's Latin face for the web edition -----------------------------------------------------------
@@ -155,15 +165,51 @@ def latin_characters(texts) -> str:
 
 def latin_subsets(characters: str, book_root: Path, flavor: str = "woff2") -> list[Face]:
     """The book's Latin faces cut to ``characters``; the faces the system lacks are left out."""
-    faces = []
+    return start_web_fonts("", characters, book_root, flavor)()[1]
+
+
+def start_web_fonts(japanese: str, latin: str, book_root: Path, flavor: str | None = "woff2",
+                    workers: int = 1) -> Callable[[], tuple[Subset | None, list[Face]]]:
+    """Begin cutting the Japanese subset (:func:`subset` of ``japanese``) and the Latin faces
+    (:func:`latin_subsets` of ``latin``), those not cached in up to ``workers`` processes at once (the
+    work is fontTools' Python, about a second a face); return the function that waits for them."""
+    cuts: list[tuple] = []     # (face or None for the Japanese subset, arguments of _cut)
+    found = find_japanese_font() if japanese else None
+    if found is not None:
+        cuts.append((None, (found, japanese, book_root, flavor, "ja", FAMILY, True, ())))
     for name, weight, style in LATIN_FACES:
-        found = find_latin_font(weight, style)
+        found = find_latin_font(weight, style) if latin else None
         if found is not None:
-            font = _cut(found, characters, book_root, flavor, f"latin-{name}", LATIN_FAMILY,
-                        complete=False, features=LATIN_FEATURES)
-            if font is not None:
-                faces.append(Face(name, weight, style, font))
-    return faces
+            cuts.append(((name, weight, style),
+                         (found, latin, book_root, flavor, f"latin-{name}", LATIN_FAMILY, False, LATIN_FEATURES)))
+    todo = [n for n, (_, args) in enumerate(cuts) if not _cached(*args)]
+    pool = None
+    futures: dict[int, object] = {}
+    if min(workers, len(todo)) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("fork"))
+        futures = {n: pool.submit(_cut_args, cuts[n][1]) for n in todo}
+
+    def finish() -> tuple[Subset | None, list[Face]]:
+        try:
+            done = [futures[n].result() if n in futures else _cut_args(args) for n, (_, args) in enumerate(cuts)]
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        japanese_font = next((font for (face, _), font in zip(cuts, done) if face is None), None)
+        faces = [Face(*face, font) for (face, _), font in zip(cuts, done) if face is not None and font is not None]
+        return japanese_font, faces
+
+    return finish
+
+
+def _cut_args(args: tuple) -> Subset | None:
+    found, characters, book_root, flavor, prefix, family, complete, features = args
+    return _cut(found, characters, book_root, flavor, prefix, family, complete=complete, features=features)
+
+
+def _cached(found, characters, book_root, flavor, prefix, family, complete, features) -> bool:
+    """Whether :func:`_cut` would find this subset in the cache (and do no work)."""
+    return _sound(*_target(found, characters, book_root, flavor, prefix, features))
 
 
 def latin_file_name(face: Face) -> str:

@@ -14,6 +14,7 @@ published web edition (pop-ups, alt text, citation files, the search index, the 
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from markupsafe import Markup
@@ -116,35 +117,63 @@ def render(ctx: RenderContext) -> list[Path]:
 
     css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
     texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
-    css += _fonts(out, root, texts)
-    math_font = math.web_font(texts, root, "woff2")
-    if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
-        (out / "fonts").mkdir(exist_ok=True)
-        (out / "fonts" / "math.woff2").write_bytes(math_font[0])
-        css += "\n" + math_font[1]
-    (out / "style.css").write_text(css, encoding="utf-8")
-    (out / "icon.svg").write_text(site.icon(config.title), encoding="utf-8")
-    if base:
-        (out / "sitemap.xml").write_text(site.sitemap(base, [n for n, _, _ in pages if n != NOT_FOUND], config.date
-                                                      if len(config.date) == 10 else ""), encoding="utf-8")
-    if search:
-        # build_book's own script, never a book's override: no script of an author's reaches the site
-        shutil.copyfile(templating.PACKAGE_TEMPLATES / "html" / SCRIPT, out / SCRIPT)
-        try:
-            site.search_index(out)
-        except site.SearchIndexError as exc:
-            from ..diagnostics import Location, warning
-            ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({exc})",
-                                           Location("book.yml"), "run the build again; report it if it persists"))
+    # the fonts are cut in other processes while this one indexes the pages and cuts the math font
+    cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
+                                    fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
+                                    ctx.prepared.jobs)
+    indexing = _Indexing(out) if search else None
+    try:
+        math_font = math.web_font(texts, root, "woff2")
+        css += _fonts(out, *cutting())
+        if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
+            (out / "fonts").mkdir(exist_ok=True)
+            (out / "fonts" / "math.woff2").write_bytes(math_font[0])
+            css += "\n" + math_font[1]
+        (out / "style.css").write_text(css, encoding="utf-8")
+        (out / "icon.svg").write_text(site.icon(config.title), encoding="utf-8")
+        if base:
+            (out / "sitemap.xml").write_text(site.sitemap(base, [n for n, _, _ in pages if n != NOT_FOUND],
+                                                          config.date if len(config.date) == 10 else ""),
+                                             encoding="utf-8")
+        if search:
+            # build_book's own script, never a book's override: no script of an author's reaches the site
+            shutil.copyfile(templating.PACKAGE_TEMPLATES / "html" / SCRIPT, out / SCRIPT)
+    finally:
+        failed = indexing.wait() if indexing is not None else None   # never left writing into out
+    if failed is not None:
+        from ..diagnostics import Location, warning
+        ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({failed})",
+                                       Location("book.yml"), "run the build again; report it if it persists"))
     return [out]
 
 
-def _fonts(out: Path, root: Path, texts: list[str]) -> str:
+class _Indexing:
+    """Pagefind indexing the pages written in ``out`` (its own process), while this one goes on."""
+
+    def __init__(self, out: Path):
+        self.failed: site.SearchIndexError | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(out,), daemon=True)
+        self.thread.start()
+
+    def _run(self, out: Path) -> None:
+        try:
+            site.search_index(out)
+        except site.SearchIndexError as exc:
+            self.failed = exc
+        except BaseException as exc:   # handed to the build when it waits
+            self.error = exc
+
+    def wait(self) -> site.SearchIndexError | None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.failed
+
+
+def _fonts(out: Path, font, faces) -> str:
     """The book's Latin faces and the Japanese glyphs as WOFF2 subsets in fonts/; their @font-face rules."""
     css = ""
-    japanese = fonts.japanese_characters(texts)
-    font = fonts.subset(japanese, root, flavor="woff2")
-    faces = fonts.latin_subsets(fonts.latin_characters(site.plain(t) for t in texts), root)
     if font is not None or faces:
         (out / "fonts").mkdir()
     if faces:
