@@ -143,7 +143,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress, jobs)
+        prepared = prepare(book, index, progress, jobs, html=bool({"html", "epub"} & set(editions)))
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:

@@ -42,6 +42,7 @@ class Prepared:
     cache: Path | None = None   # build/.cache of the book (None: nothing is cached)
     jobs: int = 1               # how many chapters may be worked on at once
     chapter_references: dict[int, list[str]] = field(default_factory=dict)  # chapter -> works its own list holds
+    html: dict[int, str] = field(default_factory=dict)  # chapter -> its blocks as HTML, written with its citations
 
 
 def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
@@ -174,10 +175,13 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None) -> Prepared:
+def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
+            html: bool = False) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
-    processes, default every core).
+    processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
+    run that formats a chapter's citations writes its HTML too (``Prepared.html``, for
+    render/common.py's write_fragments), saving a run.
 
     Citations stay book-wide correct although each chapter is formatted alone: citeproc sees the
     chapter after a hidden citation of every work the chapters before it cite (in the order they are
@@ -187,10 +191,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     "ibid." follows the previous chapter's last citation, all as one pass over the book would."""
     jobs = jobs or default_jobs()
     plan = _Plan.of(book, index)
+    plan.html = html
     cache = book.config.root / "build" / ".cache"
     folder = cache / "chapters"
     keys = {chapter.index: plan.key(chapter) for chapter in book.chapters}
     texts: dict[int, str] = {}
+    written: dict[int, str] = {}
     todo = []
     for chapter in book.chapters:
         text = cachefile.get_text(folder, keys[chapter.index], CHAPTER_FORMAT)
@@ -209,8 +215,10 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             if status != "ok":
                 raise BuildError([_citeproc_failed(book, status, value)])
             if kind == "chapter":
-                texts[number] = value
-                cachefile.put(folder, keys[number], value, CHAPTER_FORMAT)
+                texts[number], fragment = value
+                if fragment is not None:
+                    written[number] = fragment
+                cachefile.put(folder, keys[number], texts[number], CHAPTER_FORMAT)
             else:
                 refs_text = value
                 cachefile.put(cache / "references", refs_key, value, REFERENCES_FORMAT)
@@ -218,7 +226,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     cachefile.prune(cache / "references", {refs_key})
     references = json.loads(refs_text)
     chapter_refs = chapter_references(book, texts, keys, references, refs_key)
-    return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs)
+    for number in chapter_refs:     # their blocks have changed since
+        written.pop(number, None)
+    return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written)
 
 
 REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
@@ -331,6 +341,7 @@ class _Plan:
     list_sources: list[Path]          # ... and for reference lists (people printed family name first as literals)
     items: dict[str, dict]            # work -> its CSL JSON item as citations are formatted from it
     list_items: dict[str, dict]       # work -> its CSL JSON item as reference lists are formatted from it
+    html: bool = False                # write each chapter's HTML in the run that formats its citations
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -421,8 +432,9 @@ class _Plan:
         return cachefile.digest(self.citing, "references", self.order, self._entries(self.order),
                                 [self.list_items.get(k) for k in self.order])
 
-    def chapter(self, number: int) -> str:
-        """One chapter's blocks, ready to write, as JSON text."""
+    def chapter(self, number: int) -> tuple[str, str | None]:
+        """One chapter's blocks, ready to write, as JSON text; and their HTML as write_fragments would
+        write it (end notes, every edition alike) if it came with the citations (see ``html``), else None."""
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
@@ -441,11 +453,18 @@ class _Plan:
                 wrapped.append({"t": "Div", "c": [["bb-before", [], []],
                                                   [{"t": "Para", "c": [_cite(k) for k in before]}]]})
             wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
-            doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
-                                  book.config.root)
+            html = None
+            if self.html and not targets.conditional:   # a chapter with content for some editions: apart
+                doc, html = pandoc.citeproc_html(pandoc.document(wrapped, self._meta(known)), self.sources,
+                                                 self.csl, book.config.root, "bb-chapter")
+            else:
+                doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
+                                      book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
-            return _finish(book, blocks, True)
-        return _finish(book, blocks, False)
+            text, changed = _finished(book, blocks, True)
+            # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
+            return text, None if changed else html
+        return _finish(book, blocks, False), None
 
     def references(self) -> str:
         """The reference list of every work the book cites, as JSON text of its blocks."""
@@ -468,13 +487,21 @@ def _finish(book: Book, blocks: list, cited: bool) -> str:
     """The blocks as JSON text, after citeproc (``cited``) with names.py's marks applied, and with runs of
     Japanese marked (unless the book is in Japanese, Chinese or Korean). Each of these walks the blocks
     only if its characters occur in their text: most chapters have neither, and the text is written anyway."""
+    return _finished(book, blocks, cited)[0]
+
+
+def _finished(book: Book, blocks: list, cited: bool) -> tuple[str, bool]:
+    """:func:`_finish`, and whether it changed the blocks."""
     text = json.dumps(blocks, ensure_ascii=False)
+    changed = False
     if cited and name_order.MARKS.search(text):
         blocks = name_order.finish(blocks)
         text = json.dumps(blocks, ensure_ascii=False)
+        changed = True
     if not book.config.lang.lower().startswith(("ja", "zh", "ko")) and JAPANESE.search(text):
         text = json.dumps(mark_japanese(blocks), ensure_ascii=False)
-    return text
+        changed = True
+    return text, changed
 
 
 CSL_FOLDER = "csl"

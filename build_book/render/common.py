@@ -112,6 +112,8 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
                 written[chapter.index] = text
 
         def write(chapter: Chapter) -> str:
+            if not footnotes_inline and chapter.index not in apart and chapter.index in prepared.html:
+                return prepared.html[chapter.index]     # written with its citations (transform.prepare)
             text = getattr(prepared.chapters, "text", None)
             if text is not None and not footnotes_inline and chapter.index not in apart \
                     and chapter.index in prepared.chapters:
