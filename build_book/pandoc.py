@@ -344,6 +344,24 @@ def citeproc_html(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: 
     raise PandocError(f"pandoc wrote no HTML of the div {div}")
 
 
+EACH_FILTER = Path(__file__).with_name("citeproc_each.lua")
+
+
+def citeproc_each(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path) -> list[str]:
+    """For each file of ``bibliographies``: :func:`citeproc` of ``doc`` with that file alone, written by
+    :func:`write_html` (each formatted apart, as in runs of their own, but all in one pandoc run)."""
+    if not bibliographies:
+        return []
+    each = {"t": "MetaList", "c": [{"t": "MetaString", "c": str(p)} for p in bibliographies]}
+    args = _citeproc_args([], csl, cwd)[1:] + [f"--lua-filter={EACH_FILTER}"]   # citeproc: in the filter
+    out = json.loads(_run(json.dumps({**doc, "meta": {**doc.get("meta", {}), "build-book-each": each}}),
+                          "json", "json", args))
+    written = [block["c"][1] for block in out["blocks"] if block["t"] == "RawBlock"]
+    if len(written) != len(bibliographies):
+        raise PandocError("pandoc wrote fewer citations than it was given works")
+    return [html if html.endswith("\n") else html + "\n" for html in written]
+
+
 def write_html(doc: dict) -> str:
     """A pandoc JSON document -> an HTML5 fragment (no <html>/<body>), its TeX math as MathML."""
     return _run(json.dumps(doc), "html5", "json", HTML_OPTIONS)

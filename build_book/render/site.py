@@ -278,17 +278,19 @@ def ris(title: str, authors: list[str], book: dict, url: str) -> str:
 CITE_FORMAT = "build_book-chapter-citations 1"
 
 
-def _format_alone(item: dict, csl: Path | None, root: Path) -> str:
-    """One chapter's entry formatted by citeproc (alone, so no "2012a, 2012b" between the chapters)."""
+def _format_alone(items: list[dict], csl: Path | None, root: Path) -> list[str]:
+    """Each chapter's entry formatted by citeproc (each alone, so no "2012a, 2012b" between the chapters)."""
     cite_all = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[{
         "citationId": "*", "citationPrefix": [], "citationSuffix": [], "citationMode": {"t": "NormalCitation"},
         "citationNoteNum": 0, "citationHash": 0}], [{"t": "Str", "c": "@*"}]]}]}
     with tempfile.TemporaryDirectory(prefix="build_book-cite-") as tmp:
-        source = Path(tmp) / "chapter.json"
-        source.write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
-        doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}], {"nocite": cite_all}),
-                              [source], csl, root)
-    return reference_entries(pandoc.write_html(doc)).get(f"ref-{item['id']}", "")
+        sources = []
+        for n, item in enumerate(items):
+            sources.append(Path(tmp) / f"chapter-{n}.json")
+            sources[-1].write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
+        written = pandoc.citeproc_each(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
+                                                       {"nocite": cite_all}), sources, csl, root)
+    return [reference_entries(html).get(f"ref-{item['id']}", "") for item, html in zip(items, written)]
 
 
 def chapter_citations(chapters: list[dict], book: dict, csl: str, root: Path, cache: Path | None,
@@ -304,11 +306,15 @@ def chapter_citations(chapters: list[dict], book: dict, csl: str, root: Path, ca
     keys = [cachefile.digest(item, style) for item in items]
     formatted = [cachefile.get_text(folder, key, CITE_FORMAT, ".html") if folder else None for key in keys]
     todo = [n for n, text in enumerate(formatted) if text is None]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for n, text in zip(todo, pool.map(lambda n: _format_alone(items[n], csl_path, root), todo)):
-            formatted[n] = text
-            if folder:
-                cachefile.put(folder, keys[n], text, CITE_FORMAT, ".html")
+    # in one pandoc run per job (a run formats several apart: it saves starting pandoc for each)
+    batches = [todo[n::max(1, jobs)] for n in range(min(max(1, jobs), len(todo)))]
+    with ThreadPoolExecutor(max_workers=max(1, len(batches))) as pool:
+        for batch, texts in zip(batches, pool.map(lambda b: _format_alone([items[n] for n in b], csl_path, root),
+                                                  batches)):
+            for n, text in zip(batch, texts):
+                formatted[n] = text
+                if folder:
+                    cachefile.put(folder, keys[n], text, CITE_FORMAT, ".html")
     if folder:
         cachefile.prune(folder, set(keys), ".html")
     return {c["id"]: Citation(formatted[n], bibtex(c["id"], c["title"], c["authors"], book, c["url"]),
