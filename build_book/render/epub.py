@@ -9,9 +9,11 @@ EPUBCheck in the tests.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import re
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -136,17 +138,19 @@ def render(ctx: RenderContext) -> list[Path]:
     problems = []
     folder = ctx.prepared.cache / "xhtml" if ctx.prepared.cache else None
     used: set[str] = set()
-    for view in views:
-        try:
-            # figures' alt text as in the web edition: the author's, or the image's own description, never
-            # the caption a second time
-            body = site.figure_alts(_cached_xhtml(str(view.body_html), folder, used), book.config.root)
-            view.body_html = Markup(epub_types(body))
-            view.title_html = Markup(_cached_xhtml(str(view.title_html), folder, used))
-        except XhtmlError as exc:
+    converted = _cached_xhtml_all([str(v.body_html) for v in views] + [str(v.title_html) for v in views],
+                                  folder, used, ctx.prepared.jobs)
+    for view, body, title in zip(views, converted[:len(views)], converted[len(views):]):
+        failed = next((x for x in (body, title) if isinstance(x, XhtmlError)), None)
+        if failed is not None:
             problems.append(error("html-unconvertible", f"this chapter's raw HTML cannot be written as the "
-                                  f"XHTML an EPUB needs ({exc})", view.chapter.location,
+                                  f"XHTML an EPUB needs ({failed})", view.chapter.location,
                                   "look for raw HTML in the chapter and write it in Markdown"))
+            continue
+        # figures' alt text as in the web edition: the author's, or the image's own description, never
+        # the caption a second time
+        view.body_html = Markup(epub_types(site.figure_alts(body, book.config.root)))
+        view.title_html = Markup(title)
     if problems:
         raise BuildError(problems)
     if folder:
@@ -349,17 +353,42 @@ def _accessibility(book, files: dict[str, bytes], items: list[Item], page_list: 
 XHTML_FORMAT = "build_book-xhtml 1"
 
 
-def _cached_xhtml(html: str, folder: Path | None, used: set[str]) -> str:
-    """:func:`xhtml`, cached by the digest of the HTML (only what changed is read again)."""
-    if folder is None:
+def _cached_xhtml_all(htmls: list[str], folder: Path | None, used: set[str], jobs: int) -> list:
+    """:func:`xhtml` of each of ``htmls`` (an :class:`XhtmlError` in place of one that cannot be converted),
+    cached by the digest of the HTML (only what changed is read again); those not cached are converted
+    in up to ``jobs`` processes at once (tinyhtml5 is Python)."""
+    keys = [cachefile.digest(cachefile.version_key(), html) for html in htmls] if folder else []
+    out: list = [None] * len(htmls)
+    todo: dict[str, list[int]] = {}     # HTML not cached -> where it stands
+    for n, html in enumerate(htmls):
+        text = None
+        if folder:
+            used.add(keys[n])
+            text = cachefile.get_text(folder, keys[n], XHTML_FORMAT, ".xhtml")
+        if text is None:
+            todo.setdefault(html, []).append(n)
+        else:
+            out[n] = text
+    work = sorted(todo, key=len, reverse=True)     # the longest first
+    workers = min(jobs, len(work))
+    if workers > 1 and sum(map(len, work)) > 50_000 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_xhtml_or_error, work))
+    else:
+        results = [_xhtml_or_error(html) for html in work]
+    for html, text in zip(work, results):
+        for n in todo[html]:
+            out[n] = text
+        if folder and not isinstance(text, XhtmlError):
+            cachefile.put(folder, keys[todo[html][0]], text, XHTML_FORMAT, ".xhtml")
+    return out
+
+
+def _xhtml_or_error(html: str):
+    try:
         return xhtml(html)
-    key = cachefile.digest(cachefile.version_key(), html)
-    used.add(key)
-    text = cachefile.get_text(folder, key, XHTML_FORMAT, ".xhtml")
-    if text is None:
-        text = xhtml(html)
-        cachefile.put(folder, key, text, XHTML_FORMAT, ".xhtml")
-    return text
+    except XhtmlError as exc:
+        return exc
 
 
 def _override_behind(root: Path, template: str) -> str | None:
