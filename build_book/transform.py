@@ -43,6 +43,7 @@ class Prepared:
     jobs: int = 1               # how many chapters may be worked on at once
     chapter_references: dict[int, list[str]] = field(default_factory=dict)  # chapter -> works its own list holds
     html: dict[int, str] = field(default_factory=dict)  # chapter -> its blocks as HTML, written with its citations
+    references_html: str | None = None   # the reference list as HTML, if written with its citations
 
 
 def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
@@ -206,6 +207,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             texts[chapter.index] = text
     refs_key = plan.references_key()
     refs_text = cachefile.get_text(cache / "references", refs_key, REFERENCES_FORMAT)
+    refs_html = None
     if todo or refs_text is None:
         if progress:
             what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
@@ -220,15 +222,15 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
                     written[number] = fragment
                 cachefile.put(folder, keys[number], texts[number], CHAPTER_FORMAT)
             else:
-                refs_text = value
-                cachefile.put(cache / "references", refs_key, value, REFERENCES_FORMAT)
+                refs_text, refs_html = value
+                cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
     references = json.loads(refs_text)
     chapter_refs = chapter_references(book, texts, keys, references, refs_key)
     for number in chapter_refs:     # their blocks have changed since
         written.pop(number, None)
-    return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written)
+    return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written, refs_html)
 
 
 REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
@@ -466,17 +468,25 @@ class _Plan:
             return text, None if changed else html
         return _finish(book, blocks, False), None
 
-    def references(self) -> str:
-        """The reference list of every work the book cites, as JSON text of its blocks."""
+    def references(self) -> tuple[str, str | None]:
+        """The reference list of every work the book cites, as JSON text of its blocks; and their HTML
+        as render/common.py's references_html writes it, if it came with the citations (see ``html``)."""
         book = self.book
         if not self.order:
             blocks = [{"t": "Div", "c": [["refs", [], []], []]}]
+        elif self.html:     # the list's div in one of its own, whose blocks (the list) are written as HTML
+            doc, html = pandoc.citeproc_html(pandoc.document([{"t": "Div", "c": [["bb-references", [], []], [
+                {"t": "Div", "c": [["refs", [], []], []]}]]}], self._meta(self.order)),
+                self.list_sources, self.csl, book.config.root, "bb-references")
+            blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-references")
+            text, changed = _finished(book, [b for b in blocks if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
+            return text, None if changed or len(blocks) != 1 else html
         else:
             doc = pandoc.citeproc(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
                                                   self._meta(self.order)),
                                   self.list_sources, self.csl, book.config.root)
-            return _finish(book, [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
-        return _finish(book, blocks, False)
+            return _finish(book, [b for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "refs"], True), None
+        return _finish(book, blocks, False), None
 
     def _meta(self, keys: list[str]) -> dict:
         nocite = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[_citation(k) for k in keys], []]}]}

@@ -144,7 +144,10 @@ def references_html(prepared: Prepared) -> Markup:
         folder = prepared.cache / "fragments-references" if prepared.cache and prepared.references_key else None
         html = cachefile.get_text(folder, prepared.references_key, FRAGMENT_FORMAT, ".html") if folder else None
         if html is None:
-            html = math.for_web(pandoc.write_html(pandoc.document(prepared.references)))  # no TeX annotation
+            html = prepared.references_html     # written with its citations (transform.prepare), or now
+            if html is None:
+                html = pandoc.write_html(pandoc.document(prepared.references))
+            html = math.for_web(html)   # no TeX annotation
             if folder:
                 cachefile.put(folder, prepared.references_key, html, FRAGMENT_FORMAT, ".html")
                 cachefile.prune(folder, {prepared.references_key}, ".html")
