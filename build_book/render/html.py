@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from markupsafe import Markup
@@ -22,7 +23,7 @@ from markupsafe import Markup
 from .. import fonts, math, templating
 from . import RenderContext, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
-                     references_html, relink, write_fragments)
+                     page_name, references_html, relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
 SCRIPT = "site.js"
@@ -30,6 +31,20 @@ SCRIPT_TAG = f'<script src="{SCRIPT}" defer></script>'   # the one script of the
 
 
 def render(ctx: RenderContext) -> list[Path]:
+    book, config = ctx.book, ctx.book.config
+    base = config.url.rstrip("/") + "/" if config.url else ""
+    book_meta = {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
+                 "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
+    # the chapters' own citations are formatted (by pandoc) while this thread makes the pages
+    with ThreadPoolExecutor(max_workers=1) as citing:
+        citations = citing.submit(site.chapter_citations, [
+            {"id": c.label, "title": c.title, "authors": [a.name for a in book.authors_of(c) or book.book_authors],
+             "url": base + page_name(c, ".html") if base else ""} for c in book.chapters],
+            book_meta, config.csl, config.root, ctx.prepared.cache, ctx.prepared.jobs)
+        return _render(ctx, base, book_meta, citations)
+
+
+def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     config = book.config
     out = ctx.destination / "html"
@@ -51,16 +66,10 @@ def render(ctx: RenderContext) -> list[Path]:
         # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
         view.body_html = Markup(site.popups(body, {**entries, **site.reference_entries(body)}))
 
-    base = config.url.rstrip("/") + "/" if config.url else ""
     downloads = _downloads(ctx, out)
     pdf = next((d for d in downloads if d["kind"] == "pdf"), None)
     search = site.pagefind_binary() is not None
-    book_meta = {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
-                 "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
-    citations = site.chapter_citations(
-        [{"id": view.id, "title": view.title, "authors": [a.name for a in view.authors or book.book_authors],
-          "url": base + view.href if base else ""} for view in views],
-        book_meta, config.csl, root, ctx.prepared.cache, ctx.prepared.jobs)
+    citations = citing.result()
     (out / "cite").mkdir()
     common = {"downloads": downloads, "search": search, "script_tag": Markup(SCRIPT_TAG), "meta": [],
               "open_graph": [], "canonical": "", "description": "", "base_href": "",
