@@ -28,7 +28,7 @@ from pathlib import Path
 from .transform import JAPANESE
 
 FAMILY = "build_book Japanese"
-RECORD_FORMAT = "build_book-font 2"
+RECORD_FORMAT = "build_book-font 3"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
 
-        font = TTFont(str(source), fontNumber=index, lazy=False)
+        font = TTFont(str(source), fontNumber=index, lazy=False, recalcTimestamp=False)
         cmap = font.getBestCmap() or {}
         if complete and any(ord(ch) not in cmap for ch in characters if not re.match(r"\s", ch)):
             return None  # not a font that covers the text; leave it to the reader's fonts

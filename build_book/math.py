@@ -308,7 +308,7 @@ def image_tag(image: dict, display: bool, tex: str) -> str:
 # --- the web and EPUB editions' math font -----------------------------------------------------------
 
 FONT_FAMILY = "build_book Math"
-FONT_FORMAT = "build_book-math-font 1"
+FONT_FORMAT = "build_book-math-font 2"
 # MathML shows a one-letter <mi>x</mi> in mathematical italic (U+1D44E ...): the font carries those always
 ITALICS = "".join(chr(c) for c in [*range(0x1D434, 0x1D468), *range(0x1D6E2, 0x1D71C)]) + "\u210e\u0131\u0237"
 DRAWN = "\u221a\u221b\u221c"   # what a browser draws for <msqrt> and <mroot>, which hold no such character
@@ -338,7 +338,7 @@ def web_font(texts, root, flavor: str | None) -> tuple[bytes, str] | None:
     if data is None:
         from importlib.resources import files
         source = files("ziamath") / "fonts" / "STIXTwoMath-Regular.ttf"
-        font = TTFont(source.open("rb"), lazy=False)
+        font = TTFont(source.open("rb"), lazy=False, recalcTimestamp=False)
         options = ftsubset.Options()
         options.flavor = flavor
         options.layout_features = ["*"]
