@@ -113,8 +113,12 @@ def adjust(diagnostics: list[Diagnostic], settings: dict[str, str]) -> list[Diag
 
 
 def build(root: Path, editions: list[str], *, strict: bool = False,
-          progress: Progress | None = None, jobs: int | None = None) -> tuple[list[Path], list[Diagnostic]]:
-    """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail."""
+          progress: Progress | None = None, jobs: int | None = None,
+          deferred: set | None = None) -> tuple[list[Path], list[Diagnostic]]:
+    """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail.
+
+    ``deferred`` (a live preview): the renderers may leave work that can follow the reload, and name it
+    there (see :func:`finish_deferred`)."""
     progress = progress or Silent()
     root = root.resolve()
     out_dir = root / "build"
@@ -156,7 +160,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 staging.mkdir()
                 progress.step(f"rendering the {edition.upper()} edition")
                 try:
-                    context = RenderContext(book, index, prepared, staging, progress, rendered)
+                    context = RenderContext(book, index, prepared, staging, progress, rendered, deferred=deferred)
                     produced += RENDERERS[edition](context)
                 except pandoc.PandocError as exc:
                     raise BuildError([_pandoc_failed(book, edition, exc)]) from None
@@ -182,6 +186,21 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 shutil.rmtree(staging_root, ignore_errors=True)
         _remember(root, "-".join(editions), inputs, result.diagnostics + rendered, written, strict)
     return written, result.diagnostics + rendered
+
+
+def finish_deferred(root: Path, deferred: set) -> None:
+    """Do what a preview build left for after the reload (``deferred``, emptied): the search index of
+    ``build/html``, made anew beside it and put in place of the last build's in one step."""
+    from .render import site
+
+    root = root.resolve()
+    if "search" in deferred and (root / "build" / "html").is_dir():
+        with _locked(root / "build", Silent(), wait=True, create=False):
+            try:
+                site.search_index(root / "build" / "html", swap=True)
+            except site.SearchIndexError:
+                pass      # the last index stays; the next build says what failed
+    deferred.clear()
 
 
 # --- nothing changed: nothing to do -------------------------------------------------------------------

@@ -445,8 +445,9 @@ class Preview:
         self.state.publish(building=True)
         started = time.perf_counter()
         ok, internal, diags = False, "", []
+        deferred: set = set()      # what the build leaves for after the reload (the search index)
         try:
-            _, diags = pipeline.build(self.root, ["html"], strict=self.strict, jobs=self.jobs)
+            _, diags = pipeline.build(self.root, ["html"], strict=self.strict, jobs=self.jobs, deferred=deferred)
             ok = True
         except BuildError as exc:
             diags = exc.diagnostics
@@ -470,7 +471,15 @@ class Preview:
         to_reload = (reload_ns - saved_ns) / 1e9 if ok and saved_ns else None
         rebuild = Rebuild([self.shown(p) for p in changed], ok, seconds, to_reload)
         self._report(rebuild, diags, internal)
-        book = self._refresh(ok)        # off the critical path: the reload has gone out already
+        # off the critical path: the reload has gone out already
+        if ok and deferred:
+            try:
+                pipeline.finish_deferred(self.root, deferred)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception:     # the last index stays, as a failed build leaves the last pages
+                pass
+        book = self._refresh(ok)
         with self.state.cond:
             self.state.rebuilds.append(rebuild)
             self.state.ready = self.state.generation

@@ -166,6 +166,16 @@ def test_an_edit_reloads_the_page_with_the_new_text(preview):
     assert rebuild["changed"] == [CHAPTER] and rebuild["ok"]
     assert 0 < rebuild["build_seconds"] <= rebuild["save_to_reload"] < waited + 1
     assert f"{CHAPTER} changed: rebuilt in" in preview.log.read_text()
+    # the page reloads with the last search index; the new one follows (status answers once it is in place)
+    assert "above all, to balance threats" in searchable_text(preview.root)
+    assert not list((preview.root / "build" / "html").glob(".pagefind*"))
+
+
+def searchable_text(root) -> str:
+    """What the site's search index holds: the text of its pages (Pagefind's fragments, gzip)."""
+    import gzip
+    return "".join(gzip.decompress(f.read_bytes()).decode("utf-8", "replace")
+                   for f in (root / "build" / "html" / "pagefind" / "fragment").iterdir())
 
 
 def test_a_broken_edit_keeps_the_last_good_page_and_shows_the_error_there(preview):

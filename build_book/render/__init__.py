@@ -21,6 +21,9 @@ class RenderContext:
     progress: Progress
     diagnostics: list = field(default_factory=list)  # problems met while rendering (warnings)
     proof: object | None = None   # a proof round's details (proof.py); None for the public editions
+    # a live preview (serve): work the preview can do after the reload goes out is listed here instead
+    # (``"search"``: the search index, left as the last build's); None for every other build
+    deferred: set | None = None
 
 
 def _html(ctx):

@@ -130,7 +130,11 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
                                     fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
                                     ctx.prepared.jobs)
-    indexing = _Indexing(out) if search else None
+    # a live preview reloads with the last build's index, and indexes the new pages after (serve.py)
+    deferred = search and ctx.deferred is not None and site.reuse_index(root / "build" / "html" / "pagefind", out)
+    if deferred:
+        ctx.deferred.add("search")
+    indexing = _Indexing(out) if search and not deferred else None
     try:
         math_font = math.web_font(texts, root, "woff2")
         css += _fonts(out, *cutting())

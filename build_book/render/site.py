@@ -15,7 +15,9 @@ published book, each piece a function of its own:
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -379,15 +381,54 @@ def _findable(html: str) -> str:
     return re.sub(r">([^<]+)<", lambda m: ">" + JAPANESE.sub(suffixes, m.group(1)) + "<", html)
 
 
-def search_index(site: Path) -> bool:
+def search_index(site: Path, swap: bool = False) -> bool:
     """Index ``site`` with Pagefind into ``site/pagefind/`` (the files its script searches, offline);
     False if Pagefind is not installed. Only the parts of pages marked ``data-pagefind-body`` are
-    indexed, read from copies of the pages made findable in Japanese (:func:`_findable`)."""
+    indexed, read from copies of the pages made findable in Japanese (:func:`_findable`).
+
+    ``swap``: a site being served: the index is written beside the one there, then takes its place."""
     command = pagefind_binary()
     if command is None:
         return False
+    if swap:
+        fresh = Path(tempfile.mkdtemp(prefix=".pagefind-", dir=site))
+        try:
+            _index(command, fresh, site)
+            old = site / f".pagefind-old-{os.getpid()}"
+            if (site / "pagefind").exists():
+                (site / "pagefind").rename(old)
+            (fresh / "pagefind").rename(site / "pagefind")
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+        return True
+    return _index(command, site, site)
+
+
+def reuse_index(previous: Path, out: Path) -> bool:
+    """Put the search index of the last build (``previous``, a site's ``pagefind/``) into ``out``, linked
+    rather than copied where the file system allows; False if there is none."""
+    if not (previous / "pagefind.js").is_file():
+        return False
+
+    def link(source, target):
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    try:
+        shutil.copytree(previous, out / "pagefind", copy_function=link)
+    except OSError:
+        shutil.rmtree(out / "pagefind", ignore_errors=True)
+        return False
+    return True
+
+
+def _index(command: list[str], site: Path, pages: Path) -> bool:
+    """The pages in ``pages`` indexed into ``site/pagefind/``."""
     with tempfile.TemporaryDirectory(prefix="build_book-search-") as tmp:
-        for page in site.glob("*.html"):
+        for page in pages.glob("*.html"):
             (Path(tmp) / page.name).write_text(_findable(page.read_text(encoding="utf-8")), encoding="utf-8")
         try:
             result = subprocess.run([*command, "--site", tmp, "--output-path", str(site / "pagefind"), "--quiet"],
