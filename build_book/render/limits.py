@@ -234,9 +234,11 @@ def _fork(task: Callable[..., object], memory: int, conversation: bool = False) 
                 outcome = ("memory", None)
             except (OSError, ImportError) as exc:   # a library that cannot be mapped, ENOMEM
                 short = getattr(exc, "errno", None) == errno.ENOMEM or "failed to map" in str(exc)
-                outcome = ("memory", None) if short else ("error", traceback.format_exc())
+                outcome = ("memory", None) if short or _near_limit(memory) else ("error", traceback.format_exc())
             except BaseException:  # noqa: BLE001 - reported by the parent
-                outcome = ("error", traceback.format_exc())
+                # an allocation refused in C code can surface as another exception (SystemError: error
+                # return without exception set, a TypeError from a half-built object): at the limit, it is one
+                outcome = ("memory", None) if _near_limit(memory) else ("error", traceback.format_exc())
             try:
                 payload = _frame(outcome)
             except MemoryError:
@@ -251,6 +253,16 @@ def _fork(task: Callable[..., object], memory: int, conversation: bool = False) 
     if answers is not None:
         os.close(answers)
     return pid, read, reply
+
+
+def _near_limit(memory: int) -> bool:
+    """Whether this process's address space came within a quarter (at least 64 MB) of ``memory``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            peak = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:")), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return peak >= memory - max(64 * 2**20, memory // 4)
 
 
 def _limit_memory(memory: int) -> None:

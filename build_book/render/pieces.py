@@ -6,8 +6,10 @@ once (forked processes, :mod:`.limits`), and the pieces are joined into one PDF 
 folios, running heads, contents, page references, links, named destinations and outline are those
 of the book laid out as one document:
 
-- every piece after the front matter opens on a right-hand page: a blank verso is put before it when
-  the pieces before it end on a right-hand page (as ``break-before: right`` does in one document);
+- every piece after the front matter opens on a right-hand page: when the pieces before it end on a
+  right-hand page, the blank verso ``break-before: right`` makes in one document is laid out with the
+  piece before it (which ends with an empty block that breaks to the next recto: ``piece_end`` in
+  templates/pdf/book.html.j2), so that it shows what it shows there (a proof's line);
 - each piece is given the folio its first page has in the book, the book's title for the running
   heads, and, for every link to another piece, the folio the target has (``data-page``, shown
   instead of ``target-counter()``, which sees only its own document);
@@ -53,7 +55,9 @@ PIECE_CSS = """
   { content: leader(" . ") attr(data-page); }
 a.page-ref[data-page]::after, a.page-ref.front-ref[data-page]::after
   { content: " " attr(data-page-word) " " attr(data-page); }
+.piece-end { break-before: right; }
 """
+PIECE_END = '<div class="piece-end"></div>'   # see templates/pdf/book.html.j2 (piece_end)
 
 ID = re.compile(r'\bid="([^"]+)"')
 LINK = re.compile(r'<a\b([^>]*?)\bhref="#([^"]+)"([^>]*)>')
@@ -218,11 +222,13 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         from weasyprint.text.fonts import FontConfiguration
         fonts, fetcher = FontConfiguration(), book_fetcher(root)
         css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
-    original, told = layout.make_margin_boxes, []
+    original, told, content = layout.make_margin_boxes, [], []
+    ends = PIECE_END in html    # a page for the end block, after a blank verso if the piece ends on a recto
 
     def margin_boxes(context, page, state):
         if not told:    # the first margin box of the piece: its pages are all laid out
-            told.append(ask(len(context.page_maker) - 1))
+            content.append(_content_pages(context.page_maker, ends))
+            told.append(ask(content[0]))
             if told[0] != folio:
                 if self_refs:
                     raise _Again(told[0])
@@ -241,7 +247,12 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
             except _Again as again:
                 folio = again.folio
         if not told:    # no page made a margin box: the build still waits to hear how many pages
-            told.append(ask(len(document.pages)))
+            content.append(len(document.pages))
+            told.append(ask(content[0]))
+        pages = content[0]
+        if ends and len(document.pages) > pages:
+            # the end block's page goes; the blank verso before it (if any) is kept, for the assembly
+            document.pages = document.pages[:-1]
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -255,7 +266,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                           else link for link in page.links]
             bookmarks += [[number, level, label, [x, y], state] for level, label, (x, y), state in page.bookmarks]
         heights = [page.height for page in document.pages]
-        starts = pagemap.page_starts(document)   # for the EPUB's page list
+        starts = pagemap.page_starts(document)[:pages]   # for the EPUB's page list
         write = getattr(pdf, "write", None)   # the print edition's writer (tagged PDF, XMP), where there is one
         if write is not None:
             write(document, target)
@@ -264,9 +275,19 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
     finally:
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
-    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
+    return {"pages": pages, "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
             "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio,
             "starts": starts}
+
+
+def _content_pages(page_maker, ends: bool) -> int:
+    """The pages of a piece, without the page of its end block and the blank verso before it."""
+    total = len(page_maker) - 1
+    if not ends or total < 2:
+        return total
+    _, next_page, right_page, _, _ = page_maker[total - 2]   # as weasyprint.layout.page.remake_page decides
+    blank = next_page["break"] in ("right", "recto") and not right_page
+    return total - 2 if blank else total - 1
 
 
 def _shift_folios(page_maker, delta: int) -> None:
@@ -468,10 +489,13 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
                     writer._root_object[NameObject(name)] = catalog[name].clone(writer)
             if "/Metadata" in catalog:     # the XMP packet
                 writer._root_object[NameObject("/Metadata")] = catalog.raw_get("/Metadata").clone(writer)
-        while len(writer.pages) < starts[n]:
+        while len(writer.pages) < starts[n]:     # a piece laid out without its end block
             box = writer.pages[-1].mediabox
             structure.blank(writer.add_blank_page(box.width, box.height))
-        added = [writer.add_page(page) for page in reader.pages]
+        # its pages, and the blank verso the next piece starts after (laid out with this one's end block)
+        kept = piece.result["pages"] + (1 if n + 1 < len(starts) and starts[n + 1] > starts[n] + piece.result["pages"]
+                                        else 0)
+        added = [writer.add_page(page) for page in reader.pages[:kept]]
         structure.add(reader, added)
         for name, dest in reader.named_destinations.items():
             destinations[name] = (starts[n] + reader.get_destination_page_number(dest), dest)
