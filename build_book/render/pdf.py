@@ -50,7 +50,6 @@ def render(ctx: RenderContext) -> list[Path]:
     stylesheet = templating.static_file(root, "pdf/print.css")
     target = ctx.destination / f"{book.config.slug}.pdf"
     bodies = {view.chapter.index: str(view.body_html) for view in context["views"]}
-    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
     expected = expected_pages(html)
     seconds, memory = limits.timeout(expected), limits.memory_limit()
     try:
@@ -60,6 +59,7 @@ def render(ctx: RenderContext) -> list[Path]:
             page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
         else:
             ctx.progress.step("laying out pages (WeasyPrint)")
+            import weasyprint  # noqa: F401 - loaded here, shared by the layout process forked from this one
             [(refused, attachments, pages, page_map)] = limits.run(
                 [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
     except limits.LimitExceeded as exc:

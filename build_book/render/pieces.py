@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ from .. import templating
 from . import pagemap
 
 FORMAT = "build_book-pdf-piece 1"
+SERVER = "build_book.render.pieceserver"     # what the layout processes are forked from
+PREPARE_ENV = "BUILD_BOOK_PDF_PREPARE"       # read there: the book's root, print.css and language
 FOLDER = "pdf-pieces"
 MAX_PASSES = 4
 XREF = "build-book-piece:"     # the placeholder address of a link to another piece
@@ -168,14 +171,15 @@ class _Again(Exception):
         self.folio = folio
 
 
-# WeasyPrint's font configuration and print.css, parsed once in the build's process before the
-# layout processes are forked from it (see ``prepare``): each piece then starts at once
+# WeasyPrint's font configuration and print.css, parsed once in the server process the layout
+# processes are forked from (see ``prepare``, render/pieceserver.py): each piece then starts at once
 SHARED: dict = {}
 
 
 def prepare(root: Path, stylesheet: Path, lang: str) -> None:
     """Parse print.css and load what every layout needs (fonts, the hyphenation dictionary,
-    WeasyPrint's C bindings) once, in this process: the processes forked from it share them."""
+    WeasyPrint's C bindings) once, in this process (the server, render/pieceserver.py): the
+    processes forked from it share them."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -371,7 +375,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             # (and the index, whose page numbers are those of all the others)
             todo = [t for t in todo if pieces[t[0]].body and pieces[t[0]].unit != "index"] or todo
         found = LANG.search(pieces[0].html)
-        prepare(root, stylesheet, found.group(1) if found else "en")    # once: before the first fork
+        # what the server the layout processes are forked from loads once (render/pieceserver.py)
+        os.environ[PREPARE_ENV] = json.dumps([str(root), str(stylesheet), found.group(1) if found else "en"])
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
         plan.reported = {}
@@ -391,7 +396,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         if left <= 0:
             raise limits.OutOfTime(seconds)
         try:
-            results = limits.run(tasks, jobs, left, memory, answer)
+            results = limits.run(tasks, jobs, left, memory, answer, server=[SERVER])
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
         finally:
@@ -409,6 +414,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
                     cachefile.put(folder, estimate, known, FORMAT, ".json")
             path.unlink(missing_ok=True)
     plan.laid_out = laid_out
+    limits.stop_server()    # its memory is the join's
     if folder is not None:
         used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
@@ -470,8 +476,6 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject,
                                TextStringObject)
-    from weasyprint.anchors import make_page_bookmark_tree
-    from weasyprint.matrix import Matrix
 
     writer = PdfWriter()
     starts = plan.starts()
@@ -529,8 +533,7 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     root: list = []
     skipped, last_by_depth, previous = [], [root], 0
     for number, page in enumerate(pages):
-        previous = make_page_bookmark_tree(page, skipped, last_by_depth, previous, number,
-                                           Matrix(a=0.75, d=-0.75, f=page.height * 0.75))
+        previous = _page_bookmark_tree(page, skipped, last_by_depth, previous, number)
 
     def add(items, parent):
         for label, (number, x, y), children, state in items:
@@ -845,3 +848,27 @@ class _Page:
     def __init__(self):
         self.bookmarks: list = []
         self.height = 0.0
+
+
+def _page_bookmark_tree(page: _Page, skipped_levels: list, last_by_depth: list, previous_level: int,
+                        page_number: int) -> int:
+    """The bookmarks of a page added to the outline's tree: weasyprint.anchors.make_page_bookmark_tree
+    (WeasyPrint 70, BSD licence), with its CSS pixels to PDF points transform (0.75, y from the foot)
+    written out, so that the build need not load WeasyPrint to join the pieces."""
+    for level, label, (point_x, point_y), state in page.bookmarks:
+        if level > previous_level:
+            skipped_levels.append(level - previous_level - 1)
+        else:
+            temp = level
+            while temp < previous_level:
+                temp += 1 + skipped_levels.pop()
+            if temp > previous_level:
+                skipped_levels.append(temp - previous_level - 1)
+        previous_level = level
+        depth = level - sum(skipped_levels)
+        children: list = []
+        subtree = (label, (page_number, point_x * 0.75, page.height * 0.75 - point_y * 0.75), children, state)
+        last_by_depth[depth - 1].append(subtree)
+        del last_by_depth[depth:]
+        last_by_depth.append(children)
+    return previous_level
