@@ -26,7 +26,10 @@ def _prepare() -> None:
     except (ValueError, TypeError):
         return
     if root and stylesheet:
-        pieces.prepare(Path(root), Path(stylesheet), lang or "en")
+        try:
+            pieces.prepare(Path(root), Path(stylesheet), lang or "en")
+        except Exception:  # noqa: BLE001 - only a head start: each layout loads what it lacks, and reports
+            pieces.SHARED.clear()
 
 
 _prepare()
