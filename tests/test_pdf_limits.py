@@ -33,10 +33,13 @@ def test_a_layout_past_its_time_limit_is_a_located_error(book):
     assert not (book / "build" / "alliances-in-miniature.pdf").exists()
 
 
-def test_a_layout_past_its_memory_limit_is_a_located_error(book):
-    result = build_pdf(book, BUILD_BOOK_PDF_MEMORY="200M")
+@pytest.mark.parametrize("pieces", ["1", "0"])
+def test_a_layout_past_its_memory_limit_is_a_located_error(book, pieces):
+    # 64M: less than WeasyPrint's layout process takes to start (forked from the build, or, for the
+    # pieces, from the small server, whose pieces of this little book lay out within 200M)
+    result = build_pdf(book, BUILD_BOOK_PDF_MEMORY="64M", BUILD_BOOK_PDF_PIECES=pieces)
     assert result.returncode == 1, result.stderr
-    assert "book.yml:1:1: error[pdf-memory]:" in result.stderr and "200 MB" in result.stderr
+    assert "book.yml:1:1: error[pdf-memory]:" in result.stderr and "64 MB" in result.stderr
     assert "Traceback" not in result.stderr
 
 

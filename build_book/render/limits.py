@@ -90,9 +90,14 @@ class NotYet(Exception):
 
 
 def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: int,
-        answer: Callable[[int, object], object] | None = None) -> list[object]:
+        answer: Callable[[int, object], object] | None = None, server: list[str] | None = None) -> list[object]:
     """What each of ``tasks`` returns, each run in a forked child, at most ``jobs`` at once, all
     within ``seconds`` from now, each within ``memory`` bytes of address space.
+
+    With ``server`` (module names), the children are forked from a small server process that has
+    imported these modules (multiprocessing's forkserver), not from the build: they do not share the
+    build's memory (which would count again in every child's resident set) and start from what the
+    modules loaded; ``tasks`` must then be picklable.
 
     With ``answer``, each task is called with a function ``ask(question)`` that sends ``question``
     to this process and returns ``answer(task number, question)``; an answer that raises
@@ -122,7 +127,8 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
         while waiting or running:
             while waiting and len(running) < max(1, jobs):
                 number = waiting.pop(0)
-                pid, fd, reply = _fork(tasks[number], memory, answer is not None)
+                start = _fork if server is None else _forkserver(server)
+                pid, fd, reply = start(tasks[number], memory, answer is not None)
                 running[pid] = (number, fd, bytearray(), reply)
                 selector.register(fd, selectors.EVENT_READ, pid)
             left = deadline - time.monotonic()
@@ -147,7 +153,7 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
                     os.close(reply)
                 del running[pid]
                 pending.pop(pid, None)
-                _, status = os.waitpid(pid, 0)
+                status = _wait(pid)
                 results[number] = _outcome(bytes(data), status, memory)
                 if pending:
                     reply_all()
@@ -211,46 +217,123 @@ def _fork(task: Callable[..., object], memory: int, conversation: bool = False) 
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        code = 0
         try:
             os.close(read)
             if reply is not None:
                 os.close(reply)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)   # Ctrl-C stops the child at once
-            if pandoc._prctl is not None:
-                pandoc._die_with(parent)
-            _limit_memory(memory)
-
-            def ask(question):
-                _send(write, ("ask", question))
-                kind, value = _receive(answers)
-                return value
-
-            try:
-                outcome = ("ok", task(ask) if conversation else task())
-            except MemoryError:
-                outcome = ("memory", None)
-            except RecursionError:
-                outcome = ("memory", None)
-            except (OSError, ImportError) as exc:   # a library that cannot be mapped, ENOMEM
-                short = getattr(exc, "errno", None) == errno.ENOMEM or "failed to map" in str(exc)
-                outcome = ("memory", None) if short else ("error", traceback.format_exc())
-            except BaseException:  # noqa: BLE001 - reported by the parent
-                outcome = ("error", traceback.format_exc())
-            try:
-                payload = _frame(outcome)
-            except MemoryError:
-                payload = _frame(("memory", None))
-            with os.fdopen(write, "wb") as out:
-                out.write(payload)
-        except BaseException:  # noqa: BLE001 - the parent sees no result and reports it
-            code = 70
         finally:
-            os._exit(code)
+            _child(task, memory, conversation, write, answers, parent)
     os.close(write)
     if answers is not None:
         os.close(answers)
     return pid, read, reply
+
+
+# processes started from the forkserver (Process objects, by a key that stands for a pid in ``run``)
+_SERVED: dict[int, object] = {}
+
+
+def _forkserver(modules: list[str]):
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(modules))
+
+    def start(task: Callable[..., object], memory: int, conversation: bool = False) -> tuple[int, int, int | None]:
+        from multiprocessing.connection import Connection
+
+        read, write = os.pipe()
+        answers, reply = os.pipe() if conversation else (None, None)
+        ends = [Connection(write), Connection(answers) if answers is not None else None]
+        try:
+            process = context.Process(target=_served, args=(task, memory, conversation, *ends), daemon=False)
+            process.start()
+        finally:
+            for end in ends:     # the child has its own copies
+                if end is not None:
+                    end.close()
+        key = -process.pid      # not a child of this process: waited for through the Process
+        _SERVED[key] = process
+        return key, read, reply
+
+    return start
+
+
+def stop_server() -> None:
+    """Stop the forkserver ``run`` started, if any (it is started again when needed)."""
+    import multiprocessing.forkserver as forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)   # no public way in 3.11
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            pass
+
+
+def _served(task, memory: int, conversation: bool, out, answers) -> None:
+    """In a process forked from the forkserver: run ``task`` as :func:`_fork`'s children do."""
+    _child(task, memory, conversation, os.dup(out.fileno()), os.dup(answers.fileno()) if answers else None,
+           os.getppid())
+
+
+def _wait(pid: int) -> int:
+    if pid < 0:
+        process = _SERVED.pop(pid)
+        process.join()
+        code = process.exitcode or 0
+        return -code if code < 0 else code << 8     # as waitpid's status: a signal, or an exit code
+    return os.waitpid(pid, 0)[1]
+
+
+def _child(task: Callable[..., object], memory: int, conversation: bool, write: int, answers: int | None,
+           parent: int) -> None:
+    """Run ``task`` in this (child) process and send its outcome down ``write``; never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)   # Ctrl-C stops the child at once
+        if pandoc._prctl is not None:
+            pandoc._die_with(parent)
+        _limit_memory(memory)
+
+        def ask(question):
+            _send(write, ("ask", question))
+            kind, value = _receive(answers)
+            return value
+
+        try:
+            outcome = ("ok", task(ask) if conversation else task())
+        except MemoryError:
+            outcome = ("memory", None)
+        except RecursionError:
+            outcome = ("memory", None)
+        except (OSError, ImportError) as exc:   # a library that cannot be mapped, ENOMEM
+            short = getattr(exc, "errno", None) == errno.ENOMEM or "failed to map" in str(exc)
+            outcome = ("memory", None) if short or _near_limit(memory) else ("error", traceback.format_exc())
+        except BaseException:  # noqa: BLE001 - reported by the parent
+            # an allocation refused in C code can surface as another exception (SystemError: error
+            # return without exception set, a TypeError from a half-built object): at the limit, it is one
+            outcome = ("memory", None) if _near_limit(memory) else ("error", traceback.format_exc())
+        try:
+            payload = _frame(outcome)
+        except MemoryError:
+            payload = _frame(("memory", None))
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+    except BaseException:  # noqa: BLE001 - the parent sees no result and reports it
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _near_limit(memory: int) -> bool:
+    """Whether this process's address space came within a quarter (at least 64 MB) of ``memory``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            peak = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:")), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return peak >= memory - max(64 * 2**20, memory // 4)
 
 
 def _limit_memory(memory: int) -> None:
@@ -277,6 +360,11 @@ def _outcome(data: bytes, status: int, memory: int) -> object:
 
 
 def _kill(pid: int) -> None:
+    if pid < 0:
+        process = _SERVED.pop(pid)
+        process.kill()
+        process.join()
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:

@@ -50,7 +50,6 @@ def render(ctx: RenderContext) -> list[Path]:
     stylesheet = templating.static_file(root, "pdf/print.css")
     target = ctx.destination / f"{book.config.slug}.pdf"
     bodies = {view.chapter.index: str(view.body_html) for view in context["views"]}
-    import weasyprint  # noqa: F401 - loaded once here, shared by the layout processes forked from this one
     expected = expected_pages(html)
     seconds, memory = limits.timeout(expected), limits.memory_limit()
     try:
@@ -60,6 +59,7 @@ def render(ctx: RenderContext) -> list[Path]:
             page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
         else:
             ctx.progress.step("laying out pages (WeasyPrint)")
+            import weasyprint  # noqa: F401 - loaded here, shared by the layout process forked from this one
             [(refused, attachments, pages, page_map)] = limits.run(
                 [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
     except limits.LimitExceeded as exc:
@@ -76,9 +76,9 @@ PIECES_ENV = "BUILD_BOOK_PDF_PIECES"
 
 
 def in_pieces(root: Path) -> bool:
-    """Lay the book out a piece at a time (render/pieces.py) when BUILD_BOOK_PDF_PIECES=1 asks for it
-    (off by default) and the book does not override the PDF templates."""
-    return os.environ.get(PIECES_ENV, "") in ("1", "yes", "true") and pieces.applies(root)
+    """Lay the book out a piece at a time (render/pieces.py), unless BUILD_BOOK_PDF_PIECES=0 asks for
+    one document or the book overrides the PDF templates."""
+    return os.environ.get(PIECES_ENV, "").strip().lower() not in ("0", "no", "false") and pieces.applies(root)
 
 
 def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,
@@ -97,8 +97,8 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
         units.append("index")
 
     def render_piece(unit) -> str:
-        return templating.render(root, "pdf/book.html.j2", unit=unit, references=references, authors=authors,
-                                 **context)
+        return templating.render(root, "pdf/book.html.j2", unit=unit, piece_end=unit != units[-1],
+                                 references=references, authors=authors, **context)
 
     folder = ctx.prepared.cache / pieces.FOLDER if ctx.prepared.cache else None
     plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,

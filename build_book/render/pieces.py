@@ -6,8 +6,10 @@ once (forked processes, :mod:`.limits`), and the pieces are joined into one PDF 
 folios, running heads, contents, page references, links, named destinations and outline are those
 of the book laid out as one document:
 
-- every piece after the front matter opens on a right-hand page: a blank verso is put before it when
-  the pieces before it end on a right-hand page (as ``break-before: right`` does in one document);
+- every piece after the front matter opens on a right-hand page: when the pieces before it end on a
+  right-hand page, the blank verso ``break-before: right`` makes in one document is laid out with the
+  piece before it (which ends with an empty block that breaks to the next recto: ``piece_end`` in
+  templates/pdf/book.html.j2), so that it shows what it shows there (a proof's line);
 - each piece is given the folio its first page has in the book, the book's title for the running
   heads, and, for every link to another piece, the folio the target has (``data-page``, shown
   instead of ``target-counter()``, which sees only its own document);
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +43,8 @@ from .. import templating
 from . import pagemap
 
 FORMAT = "build_book-pdf-piece 1"
+SERVER = "build_book.render.pieceserver"     # what the layout processes are forked from
+PREPARE_ENV = "BUILD_BOOK_PDF_PREPARE"       # read there: the book's root, print.css and language
 FOLDER = "pdf-pieces"
 MAX_PASSES = 4
 XREF = "build-book-piece:"     # the placeholder address of a link to another piece
@@ -53,7 +58,9 @@ PIECE_CSS = """
   { content: leader(" . ") attr(data-page); }
 a.page-ref[data-page]::after, a.page-ref.front-ref[data-page]::after
   { content: " " attr(data-page-word) " " attr(data-page); }
+.piece-end { break-before: right; }
 """
+PIECE_END = '<div class="piece-end"></div>'   # see templates/pdf/book.html.j2 (piece_end)
 
 ID = re.compile(r'\bid="([^"]+)"')
 LINK = re.compile(r'<a\b([^>]*?)\bhref="#([^"]+)"([^>]*)>')
@@ -164,14 +171,15 @@ class _Again(Exception):
         self.folio = folio
 
 
-# WeasyPrint's font configuration and print.css, parsed once in the build's process before the
-# layout processes are forked from it (see ``prepare``): each piece then starts at once
+# WeasyPrint's font configuration and print.css, parsed once in the server process the layout
+# processes are forked from (see ``prepare``, render/pieceserver.py): each piece then starts at once
 SHARED: dict = {}
 
 
 def prepare(root: Path, stylesheet: Path, lang: str) -> None:
     """Parse print.css and load what every layout needs (fonts, the hyphenation dictionary,
-    WeasyPrint's C bindings) once, in this process: the processes forked from it share them."""
+    WeasyPrint's C bindings) once, in this process (the server, render/pieceserver.py): the
+    processes forked from it share them."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -218,11 +226,13 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         from weasyprint.text.fonts import FontConfiguration
         fonts, fetcher = FontConfiguration(), book_fetcher(root)
         css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
-    original, told = layout.make_margin_boxes, []
+    original, told, content = layout.make_margin_boxes, [], []
+    ends = PIECE_END in html    # a page for the end block, after a blank verso if the piece ends on a recto
 
     def margin_boxes(context, page, state):
         if not told:    # the first margin box of the piece: its pages are all laid out
-            told.append(ask(len(context.page_maker) - 1))
+            content.append(_content_pages(context.page_maker, ends))
+            told.append(ask(content[0]))
             if told[0] != folio:
                 if self_refs:
                     raise _Again(told[0])
@@ -241,7 +251,12 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
             except _Again as again:
                 folio = again.folio
         if not told:    # no page made a margin box: the build still waits to hear how many pages
-            told.append(ask(len(document.pages)))
+            content.append(len(document.pages))
+            told.append(ask(content[0]))
+        pages = content[0]
+        if ends and len(document.pages) > pages:
+            # the end block's page goes; the blank verso before it (if any) is kept, for the assembly
+            document.pages = document.pages[:-1]
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -255,7 +270,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                           else link for link in page.links]
             bookmarks += [[number, level, label, [x, y], state] for level, label, (x, y), state in page.bookmarks]
         heights = [page.height for page in document.pages]
-        starts = pagemap.page_starts(document)   # for the EPUB's page list
+        starts = pagemap.page_starts(document)[:pages]   # for the EPUB's page list
         write = getattr(pdf, "write", None)   # the print edition's writer (tagged PDF, XMP), where there is one
         if write is not None:
             write(document, target)
@@ -264,9 +279,19 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
     finally:
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
-    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
+    return {"pages": pages, "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
             "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio,
             "starts": starts}
+
+
+def _content_pages(page_maker, ends: bool) -> int:
+    """The pages of a piece, without the page of its end block and the blank verso before it."""
+    total = len(page_maker) - 1
+    if not ends or total < 2:
+        return total
+    _, next_page, right_page, _, _ = page_maker[total - 2]   # as weasyprint.layout.page.remake_page decides
+    blank = next_page["break"] in ("right", "recto") and not right_page
+    return total - 2 if blank else total - 1
 
 
 def _shift_folios(page_maker, delta: int) -> None:
@@ -350,7 +375,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             # (and the index, whose page numbers are those of all the others)
             todo = [t for t in todo if pieces[t[0]].body and pieces[t[0]].unit != "index"] or todo
         found = LANG.search(pieces[0].html)
-        prepare(root, stylesheet, found.group(1) if found else "en")    # once: before the first fork
+        # what the server the layout processes are forked from loads once (render/pieceserver.py)
+        os.environ[PREPARE_ENV] = json.dumps([str(root), str(stylesheet), found.group(1) if found else "en"])
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
         plan.reported = {}
@@ -370,7 +396,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         if left <= 0:
             raise limits.OutOfTime(seconds)
         try:
-            results = limits.run(tasks, jobs, left, memory, answer)
+            results = limits.run(tasks, jobs, left, memory, answer, server=[SERVER])
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
         finally:
@@ -388,6 +414,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
                     cachefile.put(folder, estimate, known, FORMAT, ".json")
             path.unlink(missing_ok=True)
     plan.laid_out = laid_out
+    limits.stop_server()    # its memory is the join's
     if folder is not None:
         used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
@@ -449,8 +476,6 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject,
                                TextStringObject)
-    from weasyprint.anchors import make_page_bookmark_tree
-    from weasyprint.matrix import Matrix
 
     writer = PdfWriter()
     starts = plan.starts()
@@ -468,10 +493,13 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
                     writer._root_object[NameObject(name)] = catalog[name].clone(writer)
             if "/Metadata" in catalog:     # the XMP packet
                 writer._root_object[NameObject("/Metadata")] = catalog.raw_get("/Metadata").clone(writer)
-        while len(writer.pages) < starts[n]:
+        while len(writer.pages) < starts[n]:     # a piece laid out without its end block
             box = writer.pages[-1].mediabox
             structure.blank(writer.add_blank_page(box.width, box.height))
-        added = [writer.add_page(page) for page in reader.pages]
+        # its pages, and the blank verso the next piece starts after (laid out with this one's end block)
+        kept = piece.result["pages"] + (1 if n + 1 < len(starts) and starts[n + 1] > starts[n] + piece.result["pages"]
+                                        else 0)
+        added = [writer.add_page(page) for page in reader.pages[:kept]]
         structure.add(reader, added)
         for name, dest in reader.named_destinations.items():
             destinations[name] = (starts[n] + reader.get_destination_page_number(dest), dest)
@@ -505,8 +533,7 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     root: list = []
     skipped, last_by_depth, previous = [], [root], 0
     for number, page in enumerate(pages):
-        previous = make_page_bookmark_tree(page, skipped, last_by_depth, previous, number,
-                                           Matrix(a=0.75, d=-0.75, f=page.height * 0.75))
+        previous = _page_bookmark_tree(page, skipped, last_by_depth, previous, number)
 
     def add(items, parent):
         for label, (number, x, y), children, state in items:
@@ -821,3 +848,27 @@ class _Page:
     def __init__(self):
         self.bookmarks: list = []
         self.height = 0.0
+
+
+def _page_bookmark_tree(page: _Page, skipped_levels: list, last_by_depth: list, previous_level: int,
+                        page_number: int) -> int:
+    """The bookmarks of a page added to the outline's tree: weasyprint.anchors.make_page_bookmark_tree
+    (WeasyPrint 70, BSD licence), with its CSS pixels to PDF points transform (0.75, y from the foot)
+    written out, so that the build need not load WeasyPrint to join the pieces."""
+    for level, label, (point_x, point_y), state in page.bookmarks:
+        if level > previous_level:
+            skipped_levels.append(level - previous_level - 1)
+        else:
+            temp = level
+            while temp < previous_level:
+                temp += 1 + skipped_levels.pop()
+            if temp > previous_level:
+                skipped_levels.append(temp - previous_level - 1)
+        previous_level = level
+        depth = level - sum(skipped_levels)
+        children: list = []
+        subtree = (label, (page_number, point_x * 0.75, page.height * 0.75 - point_y * 0.75), children, state)
+        last_by_depth[depth - 1].append(subtree)
+        del last_by_depth[depth:]
+        last_by_depth.append(children)
+    return previous_level
