@@ -5,18 +5,12 @@
 // The site is served over http from a tiny local server (so scripts and fetch behave as on the web).
 // Prints one JSON object: {"pages": N, "violations": [{page, scheme, id, impact, help, nodes: [...]}]}.
 // Exit status 0 whatever axe finds (the caller judges); 2 on a usage error or when a tool is missing.
-import { serveSite } from "./serve-site.mjs";
+import { browserOptions, serveSite } from "./serve-site.mjs";
 import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
 import { join, resolve, relative, sep } from "node:path";
 import { createRequire } from "node:module";
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args.splice(at, 2)[1] : fallback;
-};
-const chromium = option("--chromium", "/usr/bin/chromium");
-const tools = resolve(option("--tools", new URL("../.tools/node_modules", import.meta.url).pathname));
+const { args, chromium, tools } = browserOptions(process.argv.slice(2));
 const site = args[0] && resolve(args[0]);
 if (!site || !existsSync(site)) {
   console.error("usage: node scripts/axe.mjs SITE_FOLDER [--chromium PATH] [--tools NODE_MODULES]");

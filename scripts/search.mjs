@@ -5,18 +5,12 @@
 //
 // Prints {"QUERY": ["page.html", ...], ...} (the pages, relative to the site). Exit status 2 when a tool
 // is missing or the site has no search box.
-import { serveSite } from "./serve-site.mjs";
+import { browserOptions, serveSite } from "./serve-site.mjs";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args.splice(at, 2)[1] : fallback;
-};
-const chromium = option("--chromium", "/usr/bin/chromium");
-const tools = resolve(option("--tools", new URL("../.tools/node_modules", import.meta.url).pathname));
+const { args, chromium, tools } = browserOptions(process.argv.slice(2));
 const [siteArg, ...queries] = args;
 const site = siteArg && resolve(siteArg);
 if (!site || !existsSync(site) || !queries.length) {

@@ -2,7 +2,7 @@
 // scripts/search.mjs): pages, scripts and fetch() behave as on the web. Serves only files inside `site`.
 import { createServer } from "node:http";
 import { readFileSync, statSync, existsSync } from "node:fs";
-import { join, extname } from "node:path";
+import { join, extname, resolve } from "node:path";
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
   ".mjs": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
@@ -21,4 +21,17 @@ export async function serveSite(site) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return { base: `http://127.0.0.1:${server.address().port}/`, server };
+}
+
+// The browser checks' command line: the arguments left after --chromium PATH and --tools NODE_MODULES
+// (where Ace's puppeteer and axe-core were installed: .tools/node_modules by default) are taken out.
+export function browserOptions(argv) {
+  const args = argv.slice();
+  const option = (name, fallback) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args.splice(at, 2)[1] : fallback;
+  };
+  const chromium = option("--chromium", "/usr/bin/chromium");
+  const tools = resolve(option("--tools", new URL("../.tools/node_modules", import.meta.url).pathname));
+  return { args, chromium, tools };
 }
