@@ -5,7 +5,8 @@ Writes a book of 12 chapters, about 145,000 words, with 1,000 bibliography entri
 and year, so that citeproc must write 2001a/2001b), 1,200 citations, 480 footnotes and cross-references
 between chapters, into a temporary folder. Then, in one run, times each task (median of --repeat runs)
 and its peak memory (the resident memory of the whole process tree, build_book and every pandoc it
-runs, sampled from /proc; and its PSS, where a page that forked processes share counts once), and prints
+runs, sampled from /proc; and its PSS, where a page that forked processes share counts once; from one
+more run, since sampling slows what it samples), and prints
 each as a ratio to plain pandoc on the same chapters measured in the same run:
 
     check, HTML and EPUB from nothing (no build/ folder), each again with nothing changed, and HTML and
@@ -148,27 +149,30 @@ def _pss(pid: int, rss: int) -> int:
     return rss
 
 
-def measure(command: list[str], cwd: Path | None = None) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
-    """Wall time, peak memory of the process tree (resident, and proportional: see ``_tree_rss``), and
-    the result of ``command``."""
+def measure(command: list[str], cwd: Path | None = None,
+            sample: bool = True) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
+    """Wall time, peak memory of the process tree (resident, and proportional: see ``_tree_rss``; zero
+    unless ``sample``), and the result of ``command``."""
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, pss = 0, 0
     done = threading.Event()
 
-    def sample():
+    def sampling():
         nonlocal peak, pss
         while not done.is_set():
             now = _tree_rss(child.pid)
             peak, pss = max(peak, now[0]), max(pss, now[1])
             done.wait(0.05)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sampling, daemon=True)
+    if sample:
+        sampler.start()
     out, err = child.communicate()
     seconds = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     return seconds, (peak, pss), subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
@@ -252,16 +256,21 @@ def main() -> int:
     edit = Edits(edited)
 
     def median(command, before=None, cwd=None):
-        times, peaks, result = [], [], None
-        for _ in range(args.repeat):
+        # the memory sampler reads /proc every 50 ms, which takes CPU (and page-table locks) from what
+        # it measures: on 2 cores it added 1-3 s to a cold HTML build. So the times are of runs without
+        # it, and the peak memory is of one more run, sampled.
+        if before:
+            before()
+        _, peak, result = measure(command, cwd, sample=True)
+        times = []
+        for _ in range(args.repeat if result.returncode == 0 else 0):
             if before:
                 before()
-            seconds, peak, result = measure(command, cwd)
+            seconds, _, result = measure(command, cwd, sample=False)
             times.append(seconds)
-            peaks.append(peak)
             if result.returncode != 0:
                 break
-        return statistics.median(times), (max(p[0] for p in peaks), max(p[1] for p in peaks)), result
+        return statistics.median(times or [float("nan")]), peak, result
 
     def cold():
         shutil.rmtree(root / "build", ignore_errors=True)
