@@ -124,18 +124,19 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         html = templating.render(root, template, page=name, **context, **{**common, **extra})
         (out / name).write_text(html, encoding="utf-8")
 
-    css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
-    texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
-    # the fonts are cut in other processes while this one indexes the pages and cuts the math font
-    cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
-                                    fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
-                                    ctx.prepared.jobs)
-    # a live preview reloads with the last build's index, and indexes the new pages after (serve.py)
+    # a live preview reloads with the last build's index, and indexes the new pages after (serve.py);
+    # else Pagefind indexes the pages (its own process) from now on, while this one does the rest
     deferred = search and ctx.deferred is not None and site.reuse_index(root / "build" / "html" / "pagefind", out)
     if deferred:
         ctx.deferred.add("search")
     indexing = _Indexing(out) if search and not deferred else None
     try:
+        css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
+        texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
+        # the fonts are cut in other processes while this one cuts the math font
+        cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
+                                        fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
+                                        ctx.prepared.jobs)
         math_font = math.web_font(texts, root, "woff2")
         css += _fonts(out, *cutting())
         if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
