@@ -77,13 +77,16 @@ def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
     return result
 
 
-def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
+def _check(root: Path, progress: Progress | None = None, jobs: int | None = None, also=None) -> CheckResult:
+    """``also``: called as well while pandoc reads the edited chapters (a build imports its renderers)."""
     from . import pandoc
     pandoc.find_soon()    # while the modules that read the book are imported
     from .load import load_book
 
     def meanwhile():   # while pandoc reads the edited chapters: what checking them needs
         from . import checks, labels  # noqa: F401
+        if also is not None:
+            also()
 
     progress = progress or Silent()
     try:
@@ -134,12 +137,21 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         if previous is not None:
             progress.step("nothing has changed since the last build: the editions in build/ are up to date")
             return previous["outputs"], previous["diagnostics"]
+        web = bool({"html", "epub"} & set(editions))
+
+        def meanwhile():   # while pandoc reads the edited chapters: what the rest of the build needs
+            from . import critic, quarto, transform  # noqa: F401
+            from .render import RENDERERS  # noqa: F401
+            if web:   # the fonts the web edition cuts, asked for while the citations are formatted
+                from . import fonts
+                fonts.forget()
+                fonts.prefetch()
+
+        progress.step(f"reading the book in {root}")
+        result = _check(root, progress, jobs, meanwhile)
         from . import critic, pandoc, quarto
         from .render import RENDERERS, RenderContext
         from .transform import prepare
-
-        progress.step(f"reading the book in {root}")
-        result = _check(root, progress, jobs)
         if result.book is not None:   # a public edition never prints an editor's open mark
             result.diagnostics = critic.for_public(result.diagnostics, root, result.book)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -147,7 +159,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress, jobs, html=bool({"html", "epub"} & set(editions)))
+        prepared = prepare(book, index, progress, jobs, html=web)
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:

@@ -200,7 +200,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     written: dict[int, str] = {}
     todo = []
     for chapter in book.chapters:
-        text = cachefile.get_text(folder, keys[chapter.index], CHAPTER_FORMAT)
+        # a live preview keeps the last build's chapters in memory; else they are read from the cache
+        text = _CHAPTER_MEMORY.get(keys[chapter.index]) or cachefile.get_text(folder, keys[chapter.index],
+                                                                              CHAPTER_FORMAT)
         if text is None:
             todo.append(chapter.index)
         else:
@@ -226,11 +228,18 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
+    _CHAPTER_MEMORY.clear()
+    _CHAPTER_MEMORY.update((keys[number], text) for number, text in texts.items())
     references = json.loads(refs_text)
     chapter_refs = chapter_references(book, texts, keys, references, refs_key)
     for number in chapter_refs:     # their blocks have changed since
         written.pop(number, None)
     return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written, refs_html)
+
+
+# chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
+# live preview builds again and again: the chapters not edited are not read from the cache again)
+_CHAPTER_MEMORY: dict[str, str] = {}
 
 
 REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
@@ -442,8 +451,11 @@ class _Plan:
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
         targets = chapter.targets
         blocks = book_index.anchor(blocks, chapter)
-        blocks = resolve_crossrefs(blocks, book, index)
-        blocks = resolve_file_links(blocks, chapter, book, self.files)
+        # each a walk over the whole chapter: only where it has something to change (its targets say)
+        if any(is_crossref(k) for k in targets.cites):
+            blocks = resolve_crossrefs(blocks, book, index)
+        if any(t and not t.startswith("#") and not is_external(t) for t in targets.links):
+            blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
         if targets.callouts is not False:
             blocks = quarto.callouts(blocks)
@@ -523,17 +535,27 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
     reference lists). Without a reading (never after the checks passed) the .bib files themselves."""
     config = book.config
     cache = config.root / "build" / ".cache"
-    items = bib.csl_items(config.root, config.bibliography, cache)
-    if items is None:
-        paths = list(book.bibliography.paths)
-        return paths, paths, {}, {}
-    fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
-    cite, listed = name_order.prepare(items, fields, config.names)
+    # what follows depends on the .bib files and book.yml's names: (the last) one kept in memory, for a
+    # live preview, which builds again and again from the same bibliography
+    memo = cachefile.digest(str(config.root), config.names, config.bibliography,
+                            *[_read_bytes(p) for p in book.bibliography.paths])
+    made = _CSL_MEMORY.get(memo)
+    if made is None:
+        items = bib.csl_items(config.root, config.bibliography, cache)
+        if items is None:
+            paths = list(book.bibliography.paths)
+            return paths, paths, {}, {}
+        fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
+        cite, listed = name_order.prepare(items, fields, config.names)
+        texts = [json.dumps(data, ensure_ascii=False) for data in (cite, listed)]
+        made = (texts, {i["id"]: i for i in cite}, {i["id"]: i for i in listed})
+        _CSL_MEMORY.clear()
+        _CSL_MEMORY[memo] = made
+    (cite_text, list_text), cite_items, list_items = made
     folder = cache / CSL_FOLDER
     out = []
     used = set()
-    for kind, data in (("cite", cite), ("list", listed)):
-        text = json.dumps(data, ensure_ascii=False)
+    for kind, text in (("cite", cite_text), ("list", list_text)):
         key = cachefile.digest(kind, text)[:32]
         path = folder / f"{key}.json"
         used.add(key)
@@ -548,7 +570,17 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
                 return paths, paths, {}, {}
         out.append(path)
     cachefile.prune(folder, used)
-    return [out[0]], [out[1]], {i["id"]: i for i in cite}, {i["id"]: i for i in listed}
+    return [out[0]], [out[1]], cite_items, list_items
+
+
+_CSL_MEMORY: dict[str, tuple] = {}    # see _csl_sources
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"missing"
 
 
 def _citation(key: str) -> dict:

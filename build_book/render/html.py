@@ -13,6 +13,7 @@ published web edition (pop-ups, alt text, citation files, the search index, the 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -134,9 +135,8 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
         texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
         # the fonts are cut in other processes while this one cuts the math font
-        cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
-                                        fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
-                                        ctx.prepared.jobs)
+        japanese, latin = _characters(texts)
+        cutting = fonts.start_web_fonts(japanese, latin, root, "woff2", ctx.prepared.jobs)
         math_font = math.web_font(texts, root, "woff2")
         css += _fonts(out, *cutting())
         if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
@@ -159,6 +159,23 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({failed})",
                                        Location("book.yml"), "run the build again; report it if it persists"))
     return [out]
+
+
+def _characters(texts: list[str]) -> tuple[str, str]:
+    """fonts.japanese_characters and fonts.latin_characters (of the pages' text) of ``texts``, each page's
+    characters remembered (a live preview writes the same pages again and again)."""
+    japanese: set[str] = set()
+    latin: set[str] = set()
+    for text in texts:
+        page_japanese, page_latin = _page_characters(text)
+        japanese |= page_japanese
+        latin |= page_latin
+    return fonts.japanese_characters(["".join(japanese)]), fonts.latin_characters(["".join(latin)])
+
+
+@functools.lru_cache(maxsize=64)
+def _page_characters(text: str) -> tuple[frozenset, frozenset]:
+    return frozenset(fonts.japanese_characters([text])), frozenset(site.plain(text))
 
 
 class _Indexing:
