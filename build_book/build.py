@@ -166,6 +166,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             raise BuildError([_unwritable(root, out_dir, exc)]) from None
         produced: list[Path] = []
         rendered: list[Diagnostic] = []  # what the renderers found (a PDF resource refused, ...)
+        written = None
         try:
             for edition in editions:
                 staging = staging_root / edition
@@ -195,17 +196,26 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             except OSError:
                 pass  # the journal stays, and the staging with it: the next command completes it
             else:
-                shutil.rmtree(staging_root, ignore_errors=True)
+                if deferred is not None and written is not None:
+                    deferred.add(("remove", str(staging_root)))   # what was replaced: gone after the reload
+                else:
+                    shutil.rmtree(staging_root, ignore_errors=True)
         _remember(root, "-".join(editions), inputs, result.diagnostics + rendered, written, strict)
     return written, result.diagnostics + rendered
 
 
 def finish_deferred(root: Path, deferred: set) -> None:
-    """Do what a preview build left for after the reload (``deferred``, emptied): the search index of
-    ``build/html``, made anew beside it and put in place of the last build's in one step."""
+    """Do what a preview build left for after the reload (``deferred``, emptied): the removal of its staging
+    folder (which holds the pages it replaced), and the search index of ``build/html``, made anew beside it
+    and put in place of the last build's in one step."""
     from .render import site
 
     root = root.resolve()
+    for item in list(deferred):
+        if isinstance(item, tuple) and item[0] == "remove":   # a published build's staging folder
+            staging = Path(item[1])
+            if staging.parent == root / "build" and staging.name.startswith(STAGING_PREFIX):
+                shutil.rmtree(staging, ignore_errors=True)
     if "search" in deferred and (root / "build" / "html").is_dir():
         with _locked(root / "build", Silent(), wait=True, create=False):
             try:
