@@ -27,7 +27,7 @@ from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
-from .model import FRONT, Book, Chapter, is_external
+from .model import FRONT, Book, Chapter, facts_of, is_external
 from .walk import Link, Space, Span, Str, elements, rewrite
 from .walk import words as text_inlines
 
@@ -450,7 +450,8 @@ class _Plan:
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
         targets = chapter.targets
-        blocks = book_index.anchor(blocks, chapter)
+        if facts_of(chapter).marks:   # (its facts list every index mark the chapter has)
+            blocks = book_index.anchor(blocks, chapter)
         # each a walk over the whole chapter: only where it has something to change (its targets say)
         if any(is_crossref(k) for k in targets.cites):
             blocks = resolve_crossrefs(blocks, book, index)
