@@ -21,6 +21,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from .. import cache as cachefile
 from .. import fonts, math, templating
 from . import RenderContext, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
@@ -55,17 +56,30 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof)
-    link_bodies(views, book, where)
     for rel, source in local_images(book).items():     # first: the alt text reads SVG figures' descriptions
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(image_data(source))
     references = str(references_html(ctx.prepared))
     entries = site.reference_entries(references)
+    # a body without images comes out of what follows as it did the last time from the same fragment, links
+    # and reference list: a live preview keeps the last build's bodies (most chapters are not edited)
+    same = cachefile.digest(sorted(where.items()), references)
+    kept: dict[str, str] = {}
     for view in views:
-        body = site.figure_alts(site.backlinks(str(view.body_html)), out)
-        # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
-        view.body_html = Markup(site.popups(body, {**entries, **site.reference_entries(body)}))
+        raw = str(view.body_html)
+        memo = cachefile.digest(raw, view.href, same) if "<img" not in raw and "<figure" not in raw else None
+        body = _BODIES.get(memo) if memo else None
+        if body is None:
+            link_bodies([view], book, where)
+            body = site.figure_alts(site.backlinks(str(view.body_html)), out)
+            # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
+            body = site.popups(body, {**entries, **site.reference_entries(body)})
+        if memo:
+            kept[memo] = body
+        view.body_html = Markup(body)
+    _BODIES.clear()
+    _BODIES.update(kept)
 
     downloads = _downloads(ctx, out)
     pdf = next((d for d in downloads if d["kind"] == "pdf"), None)
@@ -159,6 +173,9 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({failed})",
                                        Location("book.yml"), "run the build again; report it if it persists"))
     return [out]
+
+
+_BODIES: dict[str, str] = {}   # the chapters' bodies, finished, by what they were made from (see _render)
 
 
 def _characters(texts: list[str]) -> tuple[str, str]:
