@@ -159,7 +159,10 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress, jobs, html=web)
+        from .render import GET_READY
+        ready = [GET_READY[e] for e in editions if e in GET_READY]
+        prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
+            lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None)
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:

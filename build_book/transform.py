@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ def default_jobs() -> int:
 
 
 def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
-            html: bool = False) -> Prepared:
+            html: bool = False, meanwhile=None) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
     processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
@@ -189,7 +190,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     first cited, then the last work cited before the chapter), and with every work the book cites as
     ``nocite``. So disambiguation (2001a/2001b) is that of the whole book, a work cited in an earlier
     chapter is cited in its subsequent (short) form, numeric styles number in the book's order, and
-    "ibid." follows the previous chapter's last citation, all as one pass over the book would."""
+    "ibid." follows the previous chapter's last citation, all as one pass over the book would.
+
+    ``meanwhile`` (if given) is called with a provisional :class:`Prepared` of the chapters taken from the
+    cache (the others missing, no reference list) while pandoc formats the others, once the first pandoc
+    run has begun (a renderer gets ready with what it can: this process is idle then); never if nothing
+    is formatted."""
     jobs = jobs or default_jobs()
     plan = _Plan.of(book, index)
     plan.html = html
@@ -215,7 +221,10 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         tasks = [("chapter", i) for i in todo] + ([("references", None)] if refs_text is None else [])
-        for (kind, number), (status, value) in zip(tasks, _run_all(plan, tasks, jobs)):
+        early = None if meanwhile is None else (
+            lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
+        for (kind, number), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
+                                                                     plan)):
             if status != "ok":
                 raise BuildError([_citeproc_failed(book, status, value)])
             if kind == "chapter":
@@ -240,6 +249,45 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
 # chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
 # live preview builds again and again: the chapters not edited are not read from the cache again)
 _CHAPTER_MEMORY: dict[str, str] = {}
+
+
+def _alongside(work, meanwhile, plan: "_Plan"):
+    """``work()``, and ``meanwhile()`` in this thread once ``work`` has begun its first pandoc run in this
+    process, while pandoc works (not at all if it ends first, e.g. in worker processes): what ``meanwhile``
+    raises is ignored (it only gets ready what the build would otherwise do later)."""
+    if meanwhile is None:
+        return work()
+    begun = threading.Event()
+    out: dict = {}
+
+    def hook():
+        out["begun"] = True
+        begun.set()
+
+    plan.begun = hook
+
+    def run():
+        try:
+            out["value"] = work()
+        except BaseException as exc:   # handed to this thread below
+            out["error"] = exc
+        finally:
+            begun.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    begun.wait()
+    try:
+        if out.get("begun"):
+            meanwhile()
+    except Exception:   # noqa: BLE001 (the renderer does it all again, and reports what goes wrong)
+        pass
+    finally:
+        worker.join()
+        plan.begun = None
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
@@ -310,6 +358,9 @@ class _Blocks(Mapping):
             self._blocks[number] = json.loads(self._texts[number])
         return self._blocks[number]
 
+    def __contains__(self, number) -> bool:   # without parsing the blocks (as Mapping's would)
+        return number in self._texts
+
     def text(self, number: int) -> str:
         """The chapter's blocks as JSON text (as cached), without parsing them."""
         return self._texts[number]
@@ -353,6 +404,7 @@ class _Plan:
     items: dict[str, dict]            # work -> its CSL JSON item as citations are formatted from it
     list_items: dict[str, dict]       # work -> its CSL JSON item as reference lists are formatted from it
     html: bool = False                # write each chapter's HTML in the run that formats its citations
+    begun: object = None              # called once a chapter's pandoc run has read it (see _alongside)
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -469,12 +521,13 @@ class _Plan:
                                                   [{"t": "Para", "c": [_cite(k) for k in before]}]]})
             wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
             html = None
+            document = pandoc.document(wrapped, self._meta(known))
+            if self.begun is not None:
+                pandoc.tell_when_read(self.begun)
             if self.html and not targets.conditional:   # a chapter with content for some editions: apart
-                doc, html = pandoc.citeproc_html(pandoc.document(wrapped, self._meta(known)), self.sources,
-                                                 self.csl, book.config.root, "bb-chapter")
+                doc, html = pandoc.citeproc_html(document, self.sources, self.csl, book.config.root, "bb-chapter")
             else:
-                doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
-                                      book.config.root)
+                doc = pandoc.citeproc(document, self.sources, self.csl, book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
             text, changed = _finished(book, blocks, True)
             # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing

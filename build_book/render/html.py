@@ -24,8 +24,8 @@ from markupsafe import Markup
 from .. import cache as cachefile
 from .. import fonts, math, templating
 from . import RenderContext, site
-from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
-                     page_name, references_html, relink, write_fragments)
+from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies,
+                     local_images, page_name, references_html, relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
 SCRIPT = "site.js"
@@ -62,22 +62,10 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         target.write_bytes(image_data(source))
     references = str(references_html(ctx.prepared))
     entries = site.reference_entries(references)
-    # a body without images comes out of what follows as it did the last time from the same fragment, links
-    # and reference list: a live preview keeps the last build's bodies (most chapters are not edited)
     same = cachefile.digest(sorted(where.items()), references)
     kept: dict[str, str] = {}
     for view in views:
-        raw = str(view.body_html)
-        memo = cachefile.digest(raw, view.href, same) if "<img" not in raw and "<figure" not in raw else None
-        body = _BODIES.get(memo) if memo else None
-        if body is None:
-            link_bodies([view], book, where)
-            body = site.figure_alts(site.backlinks(str(view.body_html)), out)
-            # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
-            body = site.popups(body, {**entries, **site.reference_entries(body)})
-        if memo:
-            kept[memo] = body
-        view.body_html = Markup(body)
+        view.body_html = Markup(_finish_body(view, book, where, entries, same, out, kept))
     _BODIES.clear()
     _BODIES.update(kept)
 
@@ -175,7 +163,54 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     return [out]
 
 
-_BODIES: dict[str, str] = {}   # the chapters' bodies, finished, by what they were made from (see _render)
+# A body without images comes out of _finish_body as it did the last time from the same fragment, links
+# and reference list: a live preview keeps the last build's bodies (most chapters are not edited), and a
+# build gets those of the chapters taken from the cache ready while pandoc formats the edited ones.
+_BODIES: dict[str, str] = {}
+
+
+def _finish_body(view, book, where: dict, entries: dict, same: str, out: Path, kept: dict) -> str:
+    """A chapter's body with its links pointed at their pages, its images at their files, accessible
+    back-links, alt text and pop-ups (``same``: the digest of ``where`` and the reference list)."""
+    raw = str(view.body_html)
+    memo = cachefile.digest(raw, view.href, same) if "<img" not in raw and "<figure" not in raw else None
+    body = _BODIES.get(memo) if memo else None
+    if body is None:
+        link_bodies([view], book, where)
+        body = site.figure_alts(site.backlinks(str(view.body_html)), out)
+        # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
+        body = site.popups(body, {**entries, **site.reference_entries(body)})
+    if memo:
+        kept[memo] = body
+    return body
+
+
+def get_ready(book, index, prepared) -> None:
+    """While pandoc formats the edited chapters' citations: the bodies of the chapters taken from the cache
+    (``prepared`` holds those alone), finished as _render will want them, if their fragments are cached."""
+    if prepared.cache is None or book.config.bibliography_scope != "book" or not prepared.references_key:
+        return    # (a chapter's own reference list changes its blocks and key after this)
+    references = cachefile.get_text(prepared.cache / "fragments-references", prepared.references_key,
+                                    FRAGMENT_FORMAT, ".html")
+    if references is None:
+        return
+    fragments = {}
+    for chapter in book.chapters:
+        if chapter.index in prepared.chapters and not chapter.targets.conditional:
+            html = cachefile.get_text(prepared.cache / "fragments-end-notes",
+                                      cachefile.digest(prepared.keys[chapter.index], "end-notes"),
+                                      FRAGMENT_FORMAT, ".html")
+            if html is not None:
+                fragments[chapter.index] = math.for_web(html)   # as write_fragments makes them
+    where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, prepared)
+    where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
+    entries = site.reference_entries(references)
+    same = cachefile.digest(sorted(where.items()), references)
+    views = chapter_views(book, index, {c.index: fragments.get(c.index, "") for c in book.chapters}, ".html")
+    for view in views:
+        raw = str(view.body_html)
+        if view.chapter.index in fragments and "<img" not in raw and "<figure" not in raw:
+            _finish_body(view, book, where, entries, same, Path(), _BODIES)   # (no figure: no file read)
 
 
 def _characters(texts: list[str]) -> tuple[str, str]:
