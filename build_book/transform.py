@@ -221,7 +221,8 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         tasks = [("chapter", i) for i in todo] + ([("references", None)] if refs_text is None else [])
-        early = None if meanwhile is None else (
+        # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
+        early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
         for (kind, number), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
                                                                      plan)):
