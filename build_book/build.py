@@ -77,13 +77,16 @@ def check(root: Path, progress: Progress | None = None, jobs: int | None = None,
     return result
 
 
-def _check(root: Path, progress: Progress | None = None, jobs: int | None = None) -> CheckResult:
+def _check(root: Path, progress: Progress | None = None, jobs: int | None = None, also=None) -> CheckResult:
+    """``also``: called as well while pandoc reads the edited chapters (a build imports its renderers)."""
     from . import pandoc
     pandoc.find_soon()    # while the modules that read the book are imported
     from .load import load_book
 
     def meanwhile():   # while pandoc reads the edited chapters: what checking them needs
         from . import checks, labels  # noqa: F401
+        if also is not None:
+            also()
 
     progress = progress or Silent()
     try:
@@ -134,12 +137,21 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         if previous is not None:
             progress.step("nothing has changed since the last build: the editions in build/ are up to date")
             return previous["outputs"], previous["diagnostics"]
+        web = bool({"html", "epub"} & set(editions))
+
+        def meanwhile():   # while pandoc reads the edited chapters: what the rest of the build needs
+            from . import critic, quarto, transform  # noqa: F401
+            from .render import RENDERERS  # noqa: F401
+            if web:   # the fonts the web edition cuts, asked for while the citations are formatted
+                from . import fonts
+                fonts.forget()
+                fonts.prefetch()
+
+        progress.step(f"reading the book in {root}")
+        result = _check(root, progress, jobs, meanwhile)
         from . import critic, pandoc, quarto
         from .render import RENDERERS, RenderContext
         from .transform import prepare
-
-        progress.step(f"reading the book in {root}")
-        result = _check(root, progress, jobs)
         if result.book is not None:   # a public edition never prints an editor's open mark
             result.diagnostics = critic.for_public(result.diagnostics, root, result.book)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -147,13 +159,17 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        prepared = prepare(book, index, progress, jobs, html=bool({"html", "epub"} & set(editions)))
+        from .render import GET_READY
+        ready = [GET_READY[e] for e in editions if e in GET_READY]
+        prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
+            lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None)
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:
             raise BuildError([_unwritable(root, out_dir, exc)]) from None
         produced: list[Path] = []
         rendered: list[Diagnostic] = []  # what the renderers found (a PDF resource refused, ...)
+        written = None
         try:
             for edition in editions:
                 staging = staging_root / edition
@@ -183,17 +199,26 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
             except OSError:
                 pass  # the journal stays, and the staging with it: the next command completes it
             else:
-                shutil.rmtree(staging_root, ignore_errors=True)
+                if deferred is not None and written is not None:
+                    deferred.add(("remove", str(staging_root)))   # what was replaced: gone after the reload
+                else:
+                    shutil.rmtree(staging_root, ignore_errors=True)
         _remember(root, "-".join(editions), inputs, result.diagnostics + rendered, written, strict)
     return written, result.diagnostics + rendered
 
 
 def finish_deferred(root: Path, deferred: set) -> None:
-    """Do what a preview build left for after the reload (``deferred``, emptied): the search index of
-    ``build/html``, made anew beside it and put in place of the last build's in one step."""
+    """Do what a preview build left for after the reload (``deferred``, emptied): the removal of its staging
+    folder (which holds the pages it replaced), and the search index of ``build/html``, made anew beside it
+    and put in place of the last build's in one step."""
     from .render import site
 
     root = root.resolve()
+    for item in list(deferred):
+        if isinstance(item, tuple) and item[0] == "remove":   # a published build's staging folder
+            staging = Path(item[1])
+            if staging.parent == root / "build" and staging.name.startswith(STAGING_PREFIX):
+                shutil.rmtree(staging, ignore_errors=True)
     if "search" in deferred and (root / "build" / "html").is_dir():
         with _locked(root / "build", Silent(), wait=True, create=False):
             try:

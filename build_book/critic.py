@@ -83,6 +83,8 @@ def _code_ranges(text: str) -> list[tuple[int, int]]:
 
 def marks(text: str, first_line: int = 1) -> list[Mark]:
     """Every mark in ``text`` outside code, in order; lines count from ``first_line``."""
+    if MARK.search(text) is None:   # (most chapters: then where the code is need not be found)
+        return []
     code = _code_ranges(text)
     found = []
     for match in MARK.finditer(text):

@@ -47,6 +47,44 @@ def japanese_characters(texts) -> str:
     return "".join(sorted(chars))
 
 
+# what fontconfig answered during the build in progress: asked once per build (and ahead of need, by
+# prefetch), forgotten when the next begins (a live preview sees a font installed meanwhile)
+_answers: dict[tuple, object] = {}
+
+
+def forget() -> None:
+    """Ask fontconfig again from now on (a new build begins)."""
+    _answers.clear()
+
+
+def prefetch() -> threading.Thread:
+    """Ask fontconfig for every font the web and EPUB editions may cut, in a thread of its own (it waits on
+    fc-match, not on this process), so that the answers are there when the pages are written."""
+
+    def ask():
+        try:
+            find_japanese_font()
+            for _, weight, style in LATIN_FACES:
+                find_latin_font(weight, style)
+        except Exception:   # noqa: BLE001 (asked again, and reported, where the answer is needed)
+            pass
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    return thread
+
+
+def _remembered(function):
+    def ask(*args):
+        key = (function.__name__, *args)
+        if key not in _answers:
+            _answers[key] = function(*args)
+        return _answers[key]
+    ask.__name__, ask.__doc__ = function.__name__, function.__doc__
+    return ask
+
+
+@_remembered
 def find_japanese_font() -> tuple[Path, int] | None:
     """The file and face index of the serif Japanese font fontconfig prefers, if any."""
     if shutil.which("fc-match") is None:
@@ -136,6 +174,7 @@ class Face:
     font: Subset
 
 
+@_remembered
 def find_latin_font(weight: str, style: str) -> tuple[Path, int] | None:
     """The file and face index of Linux Libertine O in this weight and style, if fontconfig has it."""
     if shutil.which("fc-match") is None:

@@ -199,7 +199,17 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
         raise PandocError(f"pandoc could not be started: {exc}") from None
     with _live_lock:
         _live.add(child)
+    told = getattr(_told, "callback", None)
     try:
+        if told is not None and data is not None:
+            _told.callback = None
+            try:   # pandoc reads all of its input before it writes anything: no deadlock
+                child.stdin.write(data)
+            except BrokenPipeError:   # it stopped early: communicate() gets what it said
+                pass
+            else:
+                data = None
+                told()
         out, err = child.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:
         child.kill()
@@ -223,6 +233,15 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     if warnings is not None:
         warnings.append(err.decode("utf-8", errors="replace"))
     return out.decode("utf-8")
+
+
+_told = threading.local()
+
+
+def tell_when_read(callback) -> None:
+    """Call ``callback()`` as soon as the next pandoc run this thread starts has read its input, while
+    pandoc works on it (the caller's other threads may then use this process without slowing the run)."""
+    _told.callback = callback
 
 
 _versioning = threading.Lock()

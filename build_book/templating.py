@@ -132,6 +132,65 @@ def _decode(raw: bytes, rel: str) -> str:
                                     "save the template as UTF-8 text")) from None
 
 
+TEMPLATE_FORMAT = "build_book-template 1"   # header of a compiled template in the cache (see cache.py)
+
+
+class _Compiled(jinja2.BytecodeCache):
+    """The templates as Jinja compiled them (Python bytecode), kept through cache.py so that a build does
+    not compile the same templates again (a tenth of a second). An entry is named by the template's name
+    and file, and holds the version of build_book and Jinja it was compiled by and the checksum of the
+    source (Jinja's own check): an edited template, another build_book or Jinja, or an entry that is not
+    sound is compiled anew and overwrites it.
+
+    Compiled code is run as it is, so it is kept in the user's own cache folder (:func:`compiled_folder`),
+    never in the book's ``build/``: a book (untrusted) could otherwise bring code that its templates, run
+    in the sandbox, could never run. An entry another user could have written is not used."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _stamp(self) -> bytes:
+        from . import cache as cachefile
+        return f"{cachefile.version_key()} jinja2 {jinja2.__version__}\n".encode()
+
+    def load_bytecode(self, bucket) -> None:
+        from . import cache as cachefile
+        try:
+            for path in (self.folder, self.folder / f"{bucket.key}.bin"):
+                info = path.stat()
+                if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                    return
+        except OSError:
+            return
+        body = cachefile.get(self.folder, bucket.key, TEMPLATE_FORMAT, ".bin")
+        stamp = self._stamp()
+        if body is not None and body.startswith(stamp):
+            bucket.bytecode_from_string(body[len(stamp):])   # Jinja checks the source's checksum
+
+    def dump_bytecode(self, bucket) -> None:
+        from . import cache as cachefile
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return
+        cachefile.put(self.folder, bucket.key, self._stamp() + bucket.bytecode_to_string(), TEMPLATE_FORMAT, ".bin")
+        try:
+            (self.folder / f"{bucket.key}.bin").chmod(0o600)
+        except OSError:
+            pass
+
+
+def compiled_folder() -> Path | None:
+    """Where compiled templates are kept: ``$XDG_CACHE_HOME/build_book/templates`` (``~/.cache/...``);
+    None where there is no such folder to be had."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    except (KeyError, RuntimeError):
+        return None
+    return root / "build_book" / "templates"
+
+
 @lru_cache(maxsize=8)
 def environment(book_root: Path) -> jinja2.Environment:
     return _Sandbox(
@@ -141,6 +200,7 @@ def environment(book_root: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_Compiled(folder) if (folder := compiled_folder()) is not None else None,
     )
 
 

@@ -14,7 +14,10 @@ import json
 import multiprocessing
 import os
 import re
+import tempfile
+import threading
 from collections.abc import Mapping
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
-from .model import FRONT, Book, Chapter, is_external
+from .model import FRONT, Book, Chapter, facts_of, is_external
 from .walk import Link, Space, Span, Str, elements, rewrite
 from .walk import words as text_inlines
 
@@ -177,7 +180,7 @@ def default_jobs() -> int:
 
 
 def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
-            html: bool = False) -> Prepared:
+            html: bool = False, meanwhile=None) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
     processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
@@ -189,7 +192,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     first cited, then the last work cited before the chapter), and with every work the book cites as
     ``nocite``. So disambiguation (2001a/2001b) is that of the whole book, a work cited in an earlier
     chapter is cited in its subsequent (short) form, numeric styles number in the book's order, and
-    "ibid." follows the previous chapter's last citation, all as one pass over the book would."""
+    "ibid." follows the previous chapter's last citation, all as one pass over the book would.
+
+    ``meanwhile`` (if given) is called with a provisional :class:`Prepared` of the chapters taken from the
+    cache (the others missing, no reference list) while pandoc formats the others, once the first pandoc
+    run has begun (a renderer gets ready with what it can: this process is idle then); never if nothing
+    is formatted."""
     jobs = jobs or default_jobs()
     plan = _Plan.of(book, index)
     plan.html = html
@@ -200,7 +208,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     written: dict[int, str] = {}
     todo = []
     for chapter in book.chapters:
-        text = cachefile.get_text(folder, keys[chapter.index], CHAPTER_FORMAT)
+        # a live preview keeps the last build's chapters in memory; else they are read from the cache
+        text = _CHAPTER_MEMORY.get(keys[chapter.index]) or cachefile.get_text(folder, keys[chapter.index],
+                                                                              CHAPTER_FORMAT)
         if text is None:
             todo.append(chapter.index)
         else:
@@ -213,7 +223,11 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         tasks = [("chapter", i) for i in todo] + ([("references", None)] if refs_text is None else [])
-        for (kind, number), (status, value) in zip(tasks, _run_all(plan, tasks, jobs)):
+        # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
+        early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
+            lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
+        for (kind, number), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
+                                                                     plan)):
             if status != "ok":
                 raise BuildError([_citeproc_failed(book, status, value)])
             if kind == "chapter":
@@ -226,11 +240,57 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
+    _CHAPTER_MEMORY.clear()
+    _CHAPTER_MEMORY.update((keys[number], text) for number, text in texts.items())
     references = json.loads(refs_text)
     chapter_refs = chapter_references(book, texts, keys, references, refs_key)
     for number in chapter_refs:     # their blocks have changed since
         written.pop(number, None)
     return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written, refs_html)
+
+
+# chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
+# live preview builds again and again: the chapters not edited are not read from the cache again)
+_CHAPTER_MEMORY: dict[str, str] = {}
+
+
+def _alongside(work, meanwhile, plan: "_Plan"):
+    """``work()``, and ``meanwhile()`` in this thread once ``work`` has begun its first pandoc run in this
+    process, while pandoc works (not at all if it ends first, e.g. in worker processes): what ``meanwhile``
+    raises is ignored (it only gets ready what the build would otherwise do later)."""
+    if meanwhile is None:
+        return work()
+    begun = threading.Event()
+    out: dict = {}
+
+    def hook():
+        out["begun"] = True
+        begun.set()
+
+    plan.begun = hook
+
+    def run():
+        try:
+            out["value"] = work()
+        except BaseException as exc:   # handed to this thread below
+            out["error"] = exc
+        finally:
+            begun.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    begun.wait()
+    try:
+        if out.get("begun"):
+            meanwhile()
+    except Exception:   # noqa: BLE001 (the renderer does it all again, and reports what goes wrong)
+        pass
+    finally:
+        worker.join()
+        plan.begun = None
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
@@ -301,6 +361,9 @@ class _Blocks(Mapping):
             self._blocks[number] = json.loads(self._texts[number])
         return self._blocks[number]
 
+    def __contains__(self, number) -> bool:   # without parsing the blocks (as Mapping's would)
+        return number in self._texts
+
     def text(self, number: int) -> str:
         """The chapter's blocks as JSON text (as cached), without parsing them."""
         return self._texts[number]
@@ -344,6 +407,7 @@ class _Plan:
     items: dict[str, dict]            # work -> its CSL JSON item as citations are formatted from it
     list_items: dict[str, dict]       # work -> its CSL JSON item as reference lists are formatted from it
     html: bool = False                # write each chapter's HTML in the run that formats its citations
+    begun: object = None              # called once a chapter's pandoc run has read it (see _alongside)
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -441,9 +505,13 @@ class _Plan:
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
         targets = chapter.targets
-        blocks = book_index.anchor(blocks, chapter)
-        blocks = resolve_crossrefs(blocks, book, index)
-        blocks = resolve_file_links(blocks, chapter, book, self.files)
+        if facts_of(chapter).marks:   # (its facts list every index mark the chapter has)
+            blocks = book_index.anchor(blocks, chapter)
+        # each a walk over the whole chapter: only where it has something to change (its targets say)
+        if any(is_crossref(k) for k in targets.cites):
+            blocks = resolve_crossrefs(blocks, book, index)
+        if any(t and not t.startswith("#") and not is_external(t) for t in targets.links):
+            blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
         if targets.callouts is not False:
             blocks = quarto.callouts(blocks)
@@ -456,17 +524,40 @@ class _Plan:
                                                   [{"t": "Para", "c": [_cite(k) for k in before]}]]})
             wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
             html = None
-            if self.html and not targets.conditional:   # a chapter with content for some editions: apart
-                doc, html = pandoc.citeproc_html(pandoc.document(wrapped, self._meta(known)), self.sources,
-                                                 self.csl, book.config.root, "bb-chapter")
-            else:
-                doc = pandoc.citeproc(pandoc.document(wrapped, self._meta(known)), self.sources, self.csl,
-                                      book.config.root)
+            document = pandoc.document(wrapped, self._meta(known))
+            with self._known_sources(known) as sources:
+                if self.begun is not None:
+                    pandoc.tell_when_read(self.begun)
+                if self.html and not targets.conditional:   # a chapter with content for some editions: apart
+                    doc, html = pandoc.citeproc_html(document, sources, self.csl, book.config.root, "bb-chapter")
+                else:
+                    doc = pandoc.citeproc(document, sources, self.csl, book.config.root)
             blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
             text, changed = _finished(book, blocks, True)
             # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
             return text, None if changed else html
         return _finish(book, blocks, False), None
+
+    @contextmanager
+    def _known_sources(self, known: list[str]):
+        """What citeproc reads the works from for a chapter whose citations need ``known``: those works
+        alone (pandoc gives citeproc only the works cited or in ``nocite`` anyway, and reads a fifth of a
+        large bibliography faster), in a file of their own for the run; the whole bibliography if there is
+        no CSL JSON reading of it."""
+        if not self.items:
+            yield self.sources
+            return
+        handle, name = tempfile.mkstemp(prefix="build_book-works-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                wanted = set(known)   # (in the bibliography's own order)
+                json.dump([item for key, item in self.items.items() if key in wanted], out, ensure_ascii=False)
+            yield [Path(name)]
+        finally:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
 
     def references(self) -> tuple[str, str | None]:
         """The reference list of every work the book cites, as JSON text of its blocks; and their HTML
@@ -523,17 +614,27 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
     reference lists). Without a reading (never after the checks passed) the .bib files themselves."""
     config = book.config
     cache = config.root / "build" / ".cache"
-    items = bib.csl_items(config.root, config.bibliography, cache)
-    if items is None:
-        paths = list(book.bibliography.paths)
-        return paths, paths, {}, {}
-    fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
-    cite, listed = name_order.prepare(items, fields, config.names)
+    # what follows depends on the .bib files and book.yml's names: (the last) one kept in memory, for a
+    # live preview, which builds again and again from the same bibliography
+    memo = cachefile.digest(str(config.root), config.names, config.bibliography,
+                            *[_read_bytes(p) for p in book.bibliography.paths])
+    made = _CSL_MEMORY.get(memo)
+    if made is None:
+        items = bib.csl_items(config.root, config.bibliography, cache)
+        if items is None:
+            paths = list(book.bibliography.paths)
+            return paths, paths, {}, {}
+        fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
+        cite, listed = name_order.prepare(items, fields, config.names)
+        texts = [json.dumps(data, ensure_ascii=False) for data in (cite, listed)]
+        made = (texts, {i["id"]: i for i in cite}, {i["id"]: i for i in listed})
+        _CSL_MEMORY.clear()
+        _CSL_MEMORY[memo] = made
+    (cite_text, list_text), cite_items, list_items = made
     folder = cache / CSL_FOLDER
     out = []
     used = set()
-    for kind, data in (("cite", cite), ("list", listed)):
-        text = json.dumps(data, ensure_ascii=False)
+    for kind, text in (("cite", cite_text), ("list", list_text)):
         key = cachefile.digest(kind, text)[:32]
         path = folder / f"{key}.json"
         used.add(key)
@@ -548,7 +649,17 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
                 return paths, paths, {}, {}
         out.append(path)
     cachefile.prune(folder, used)
-    return [out[0]], [out[1]], {i["id"]: i for i in cite}, {i["id"]: i for i in listed}
+    return [out[0]], [out[1]], cite_items, list_items
+
+
+_CSL_MEMORY: dict[str, tuple] = {}    # see _csl_sources
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"missing"
 
 
 def _citation(key: str) -> dict:

@@ -42,3 +42,13 @@ def _pdf(ctx):
 
 
 RENDERERS: dict[str, Callable[[RenderContext], list[Path]]] = {"pdf": _pdf, "epub": _epub, "html": _html}
+
+
+def _html_ready(book, index, prepared):
+    from .html import get_ready
+    get_ready(book, index, prepared)
+
+
+# what a renderer can get ready while the edited chapters' citations are formatted (transform.prepare's
+# ``meanwhile``), from the chapters taken from the cache
+GET_READY: dict[str, Callable] = {"html": _html_ready}

@@ -13,6 +13,7 @@ published web edition (pop-ups, alt text, citation files, the search index, the 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,10 +21,11 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from .. import cache as cachefile
 from .. import fonts, math, templating
 from . import RenderContext, site
-from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
-                     page_name, references_html, relink, write_fragments)
+from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies,
+                     local_images, page_name, references_html, relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
 SCRIPT = "site.js"
@@ -54,17 +56,18 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof)
-    link_bodies(views, book, where)
     for rel, source in local_images(book).items():     # first: the alt text reads SVG figures' descriptions
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(image_data(source))
     references = str(references_html(ctx.prepared))
     entries = site.reference_entries(references)
+    same = cachefile.digest(sorted(where.items()), references)
+    kept: dict[str, str] = {}
     for view in views:
-        body = site.figure_alts(site.backlinks(str(view.body_html)), out)
-        # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
-        view.body_html = Markup(site.popups(body, {**entries, **site.reference_entries(body)}))
+        view.body_html = Markup(_finish_body(view, book, where, entries, same, out, kept))
+    _BODIES.clear()
+    _BODIES.update(kept)
 
     downloads = _downloads(ctx, out)
     pdf = next((d for d in downloads if d["kind"] == "pdf"), None)
@@ -124,18 +127,18 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         html = templating.render(root, template, page=name, **context, **{**common, **extra})
         (out / name).write_text(html, encoding="utf-8")
 
-    css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
-    texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
-    # the fonts are cut in other processes while this one indexes the pages and cuts the math font
-    cutting = fonts.start_web_fonts(fonts.japanese_characters(texts),
-                                    fonts.latin_characters(site.plain(t) for t in texts), root, "woff2",
-                                    ctx.prepared.jobs)
-    # a live preview reloads with the last build's index, and indexes the new pages after (serve.py)
+    # a live preview reloads with the last build's index, and indexes the new pages after (serve.py);
+    # else Pagefind indexes the pages (its own process) from now on, while this one does the rest
     deferred = search and ctx.deferred is not None and site.reuse_index(root / "build" / "html" / "pagefind", out)
     if deferred:
         ctx.deferred.add("search")
     indexing = _Indexing(out) if search and not deferred else None
     try:
+        css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
+        texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
+        # the fonts are cut in other processes while this one cuts the math font
+        japanese, latin = _characters(texts)
+        cutting = fonts.start_web_fonts(japanese, latin, root, "woff2", ctx.prepared.jobs)
         math_font = math.web_font(texts, root, "woff2")
         css += _fonts(out, *cutting())
         if math_font is not None:   # the glyphs the formulas need, for browsers with no math font
@@ -158,6 +161,73 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         ctx.diagnostics.append(warning("search-index", f"the web edition has no search: Pagefind failed ({failed})",
                                        Location("book.yml"), "run the build again; report it if it persists"))
     return [out]
+
+
+# A body without images comes out of _finish_body as it did the last time from the same fragment, links
+# and reference list: a live preview keeps the last build's bodies (most chapters are not edited), and a
+# build gets those of the chapters taken from the cache ready while pandoc formats the edited ones.
+_BODIES: dict[str, str] = {}
+
+
+def _finish_body(view, book, where: dict, entries: dict, same: str, out: Path, kept: dict) -> str:
+    """A chapter's body with its links pointed at their pages, its images at their files, accessible
+    back-links, alt text and pop-ups (``same``: the digest of ``where`` and the reference list)."""
+    raw = str(view.body_html)
+    memo = cachefile.digest(raw, view.href, same) if "<img" not in raw and "<figure" not in raw else None
+    body = _BODIES.get(memo) if memo else None
+    if body is None:
+        link_bodies([view], book, where)
+        body = site.figure_alts(site.backlinks(str(view.body_html)), out)
+        # a chapter's own reference list (bibliography-scope: chapter or both) holds its entries too
+        body = site.popups(body, {**entries, **site.reference_entries(body)})
+    if memo:
+        kept[memo] = body
+    return body
+
+
+def get_ready(book, index, prepared) -> None:
+    """While pandoc formats the edited chapters' citations: the bodies of the chapters taken from the cache
+    (``prepared`` holds those alone), finished as _render will want them, if their fragments are cached."""
+    if prepared.cache is None or book.config.bibliography_scope != "book" or not prepared.references_key:
+        return    # (a chapter's own reference list changes its blocks and key after this)
+    references = cachefile.get_text(prepared.cache / "fragments-references", prepared.references_key,
+                                    FRAGMENT_FORMAT, ".html")
+    if references is None:
+        return
+    fragments = {}
+    for chapter in book.chapters:
+        if chapter.index in prepared.chapters and not chapter.targets.conditional:
+            html = cachefile.get_text(prepared.cache / "fragments-end-notes",
+                                      cachefile.digest(prepared.keys[chapter.index], "end-notes"),
+                                      FRAGMENT_FORMAT, ".html")
+            if html is not None:
+                fragments[chapter.index] = math.for_web(html)   # as write_fragments makes them
+    where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, prepared)
+    where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
+    entries = site.reference_entries(references)
+    same = cachefile.digest(sorted(where.items()), references)
+    views = chapter_views(book, index, {c.index: fragments.get(c.index, "") for c in book.chapters}, ".html")
+    for view in views:
+        raw = str(view.body_html)
+        if view.chapter.index in fragments and "<img" not in raw and "<figure" not in raw:
+            _finish_body(view, book, where, entries, same, Path(), _BODIES)   # (no figure: no file read)
+
+
+def _characters(texts: list[str]) -> tuple[str, str]:
+    """fonts.japanese_characters and fonts.latin_characters (of the pages' text) of ``texts``, each page's
+    characters remembered (a live preview writes the same pages again and again)."""
+    japanese: set[str] = set()
+    latin: set[str] = set()
+    for text in texts:
+        page_japanese, page_latin = _page_characters(text)
+        japanese |= page_japanese
+        latin |= page_latin
+    return fonts.japanese_characters(["".join(japanese)]), fonts.latin_characters(["".join(latin)])
+
+
+@functools.lru_cache(maxsize=64)
+def _page_characters(text: str) -> tuple[frozenset, frozenset]:
+    return frozenset(fonts.japanese_characters([text])), frozenset(site.plain(text))
 
 
 class _Indexing:

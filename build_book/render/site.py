@@ -14,6 +14,7 @@ published book, each piece a function of its own:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -129,6 +130,7 @@ def reference_entries(references_html: str) -> dict[str, str]:
     return {m.group(1): m.group(2).strip() for m in ENTRY.finditer(references_html)}
 
 
+@functools.lru_cache(maxsize=4096)   # a work cited again and again is made inert once
 def _inert(html: str) -> str:
     """A fragment made fit to repeat inside a pop-up: no links (the text stays), no ids, paragraphs as spans."""
     html = re.sub(r"</?a\b[^>]*>", "", html)
