@@ -20,13 +20,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 # Quarto-style labels are explicit; headings without one get ids from build_book.
 READER = "markdown-auto_identifiers"
+READ_ARGS = [f"--from={READER}", "--to=json"]     # a chapter's Markdown -> pandoc's JSON document
 
 TIMEOUT_ENV = "BUILD_BOOK_PANDOC_TIMEOUT"
 MEMORY_ENV = "BUILD_BOOK_PANDOC_MEMORY"
@@ -99,6 +99,7 @@ def _look_for_pandoc() -> str | None:
     (PYPANDOC_PANDOC, another system) or finds none: then pypandoc is asked."""
     import importlib.util
     import shutil
+    import tempfile
 
     if os.environ.get("PYPANDOC_PANDOC") or not sys.platform.startswith("linux"):
         return None
@@ -180,13 +181,15 @@ def kill_all() -> None:
 
 
 def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | None = None,
-                size: int | None = None, warnings: list[str] | None = None) -> str:
+                size: int | None = None, warnings: list[str] | None = None, binary: str | None = None,
+                started: list | None = None) -> str:
     """Run pandoc with ``args``; its standard output as text (its warnings appended to ``warnings``,
-    if given). Raise :class:`PandocError` if it fails."""
+    if given). Raise :class:`PandocError` if it fails. ``binary``: this pandoc rather than the one
+    found; ``started``: a list the running process is appended to (for :func:`drop_ahead`)."""
     data = stdin.encode("utf-8") if stdin is not None else None
     if timeout is None:
         timeout = timeout_for(size if size is not None else len(data or b""))
-    command = [_binary()]
+    command = [binary or _binary()]
     memory = _memory_limit()
     if memory:
         command += ["+RTS", f"-M{memory}", "-RTS"]
@@ -199,6 +202,8 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
         raise PandocError(f"pandoc could not be started: {exc}") from None
     with _live_lock:
         _live.add(child)
+    if started is not None:
+        started.append(child)
     told = getattr(_told, "callback", None)
     try:
         if told is not None and data is not None:
@@ -268,8 +273,77 @@ def read_markdown(text: str) -> dict:
 
 
 def read_markdown_json(text: str) -> str:
-    """Markdown text -> pandoc's JSON text, as pandoc wrote it."""
-    return _run(text, "json", READER, [])
+    """Markdown text -> pandoc's JSON text, as pandoc wrote it (by a run begun ahead, if one was begun
+    on exactly this text: see :func:`read_markdown_ahead`)."""
+    ahead = _take_ahead(text)
+    return ahead if ahead is not None else _run_pandoc(READ_ARGS, text)
+
+
+# --- runs begun ahead (early.py) ----------------------------------------------------------------------
+
+class _Ahead:
+    """:func:`read_markdown_json` of a text, begun in a thread of its own by a given binary."""
+
+    def __init__(self, text: str, binary: str):
+        self.binary = binary
+        self.output: str | None = None      # pandoc's JSON text, once it is done and if it succeeded
+        self.children: list[subprocess.Popen] = []
+        self.thread = threading.Thread(target=self._run, args=(text,), daemon=True)
+        self.thread.start()
+
+    def _run(self, text: str) -> None:
+        try:
+            self.output = _run_pandoc(READ_ARGS, text, binary=self.binary, started=self.children)
+        except PandocError:
+            pass        # read again by the caller, who reports what goes wrong
+
+    def stop(self) -> None:
+        for child in self.children:
+            try:
+                child.kill()
+            except OSError:
+                pass
+
+
+_ahead: dict[str, _Ahead] = {}      # by the text read
+_ahead_lock = threading.Lock()
+
+
+def read_markdown_ahead(text: str, binary: str) -> None:
+    """Begin :func:`read_markdown_json` of ``text`` now, with the pandoc ``binary`` (the one the last
+    build ran: the one found for this run may not be known yet). Its output is used only if that is
+    the binary this process finds, and only for exactly this text."""
+    with _ahead_lock:
+        if text not in _ahead:
+            _ahead[text] = _Ahead(text, binary)
+
+
+def _take_ahead(text: str) -> str | None:
+    """The output of the run begun ahead on ``text``, or None if there is none (or it failed, or ran
+    another binary than this process would run)."""
+    with _ahead_lock:
+        run = _ahead.pop(text, None)
+    if run is None:
+        return None
+    if run.binary != _binary():
+        run.stop()
+        return None
+    run.thread.join()
+    return run.output
+
+
+def drop_ahead() -> None:
+    """Stop the runs begun ahead that nobody took (their guess of a chapter's text was wrong)."""
+    with _ahead_lock:
+        runs = list(_ahead.values())
+        _ahead.clear()
+    for run in runs:
+        run.stop()
+
+
+def known_binary() -> str | None:
+    """The pandoc binary this process runs, if it has been found already (without waiting for it)."""
+    return _found.get("binary")
 
 
 MARKER = "<!-- build_book file {} -->"
@@ -291,6 +365,8 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     """
     if len(texts) == 1:
         return [read_markdown_json(texts[0])]
+    import tempfile     # (here: pandoc.py is imported before the rest, to start pandoc at once; see early.py)
+
     with tempfile.TemporaryDirectory(prefix="build_book-") as folder:
         names = []
         for number, text in enumerate(texts):
