@@ -40,3 +40,34 @@ def test_pandoc_is_the_one_pypandoc_would_choose():
     if found is None:     # where pypandoc is asked anyway (another system, PYPANDOC_PANDOC)
         return
     assert where(found) == where(pypandoc.get_pandoc_path())
+
+
+def test_a_read_begun_ahead_serves_exactly_its_text_and_binary(tmp_path, monkeypatch):
+    """early.py starts pandoc on a guess of a chapter's text: its output is used only for that very text,
+    read by the binary this process runs; otherwise the text is read again, and the guess stopped."""
+    text = "# A {#sec-a}\n\nOne[^1] and [a link][x].\n\n[^1]: A note.\n\n[x]: https://example.org\n"
+    clean = pandoc.read_markdown_json(text)
+    binary = pandoc._binary()
+    runs = []
+    real = pandoc._run_pandoc
+
+    def counted(args, *rest, **options):
+        runs.append("ahead" if options.get("started") is not None else "now")
+        return real(args, *rest, **options)
+
+    monkeypatch.setattr(pandoc, "_run_pandoc", counted)
+    pandoc.read_markdown_ahead(text, binary)
+    assert pandoc.read_markdown_json(text) == clean
+    assert runs == ["ahead"]          # not read again
+    runs.clear()
+    other = tmp_path / "pandoc"       # the same pandoc by another path: not the binary this process runs
+    other.symlink_to(binary)
+    pandoc.read_markdown_ahead(text, str(other))
+    assert pandoc.read_markdown_json(text) == clean
+    assert runs.count("now") == 1
+    runs.clear()
+    pandoc.read_markdown_ahead(text + "More.\n", binary)     # a wrong guess
+    assert pandoc.read_markdown_json(text) == clean
+    assert "now" in runs
+    pandoc.drop_ahead()
+    assert not pandoc._ahead
