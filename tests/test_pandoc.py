@@ -71,3 +71,45 @@ def test_a_read_begun_ahead_serves_exactly_its_text_and_binary(tmp_path, monkeyp
     assert "now" in runs
     pandoc.drop_ahead()
     assert not pandoc._ahead
+
+
+def test_depth_counts_elements_inside_elements():
+    """walk.depth (read depth by depth) against the plain recursive definition, on random documents."""
+    import random
+
+    from build_book.walk import LEAVES, depth
+
+    def reference(item) -> int:
+        if isinstance(item, list):
+            return max((reference(x) for x in item), default=0)
+        if not isinstance(item, dict):
+            return 0
+        if "t" not in item:       # a citation: no level of its own
+            return max((reference(x) for x in item.values()), default=0)
+        inside = 0 if item["t"] in LEAVES or item.get("c") is None else reference(item["c"])
+        return 1 + inside
+
+    rng = random.Random(9)
+    tags = ["Str", "Emph", "Para", "Div", "Note", "Space", "Cite", "Code", "BulletList", "Span", "Null"]
+
+    def document(level: int):
+        r = rng.random()
+        if level > 12 or r < 0.2:
+            return rng.choice(["x", 1, None, {"t": "Space"}, {"t": "Str", "c": "a"}, {"t": "Emph"}])
+        if r < 0.45:
+            return [document(level + 1) for _ in range(rng.randint(0, 4))]
+        if r < 0.55:
+            return {"citationId": "k", "citationPrefix": [document(level + 1)], "citationSuffix": []}
+        return {"t": rng.choice(tags), "c": document(level + 1)}
+
+    for _ in range(3000):
+        doc = document(0)
+        for limit in (0, 1, 2, 3, 200):
+            assert depth(doc, limit) == min(reference(doc), limit + 1)
+    deep: dict = {"t": "Str", "c": "x"}
+    for _ in range(500):
+        deep = {"t": "Emph", "c": [deep]}
+    assert depth([deep], 200) == 201
+    chapter = REPO / "tests" / "books" / "mini" / "chapters" / "01-origins.md"
+    blocks = pandoc.read_markdown(chapter.read_text(encoding="utf-8"))["blocks"]
+    assert depth(blocks, 200) == reference(blocks) > 3
