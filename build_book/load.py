@@ -266,13 +266,16 @@ def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     return found
 
 
-ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # schema.FORBIDDEN's ASCII part
+# the ASCII characters schema.FORBIDDEN allows: tab, line feed, carriage return and the printable ones
+ASCII_ALLOWED = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 
 
 def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic]:
     """Characters no XML edition can carry, each at its line (the first ``most`` of them)."""
-    if text.isascii() and not ASCII_FORBIDDEN.search(text):
-        return []    # the quick answer for most English text (the full pattern is slow to search)
+    if text.isascii() and not text.encode("ascii").translate(None, ASCII_ALLOWED):
+        # the quick answer for most English text: nothing is left when the allowed characters are taken
+        # out (ten times as fast as searching for the others; the full pattern is slower still)
+        return []
     diags = []
     for n, found in enumerate(schema.FORBIDDEN.finditer(text)):
         if n == most:
