@@ -19,6 +19,7 @@ reported with its line and the build stops.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import unicodedata
@@ -30,8 +31,8 @@ from . import cache as cachefile
 from . import sandbox, schema
 from .diagnostics import Diagnostic, Location, error, warning
 
-# bibtexparser (and logging, to silence it) is imported when a file is first parsed: a file read before is
-# taken from the cache
+# bibtexparser is imported when a file is first parsed: a file read before is taken from the cache
+logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 # What each entry type needs for Chicago author-date (pandoc's citeproc) to print a reference a reader can
 # find; "a|b" means either will do. Looked at in tiny books: without these, an article is printed like a book
@@ -191,9 +192,6 @@ def _from_json(text: str | None) -> _FileRead | None:
 
 
 def _parse(rel: str, text: str) -> _FileRead:
-    import logging
-
-    logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)   # its problems are reported as ours
     import bibtexparser
 
     library = bibtexparser.parse_string(text, parse_stack=[])  # values as written: resolved below

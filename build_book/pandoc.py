@@ -181,14 +181,16 @@ def kill_all() -> None:
 
 
 def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | None = None,
-                size: int | None = None, warnings: list[str] | None = None, binary: str | None = None,
-                started: list | None = None) -> str:
+                size: int | None = None, warnings: list[str] | None = None) -> str:
     """Run pandoc with ``args``; its standard output as text (its warnings appended to ``warnings``,
-    if given). Raise :class:`PandocError` if it fails. ``binary``: this pandoc rather than the one
-    found; ``started``: a list the running process is appended to (for :func:`drop_ahead`)."""
+    if given). Raise :class:`PandocError` if it fails."""
     data = stdin.encode("utf-8") if stdin is not None else None
-    if timeout is None:
-        timeout = timeout_for(size if size is not None else len(data or b""))
+    return _finish(_start(args, stdin=data is not None), data, timeout=timeout, size=size, warnings=warnings)
+
+
+def _start(args: list[str], binary: str | None = None, stdin: bool = True) -> subprocess.Popen:
+    """pandoc (``binary``, or the one found) started with ``args``, bounded in memory, dying with the
+    thread that starts it."""
     command = [binary or _binary()]
     memory = _memory_limit()
     if memory:
@@ -196,14 +198,20 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     command += args
     preexec = functools.partial(_die_with, os.getpid()) if _prctl is not None else None
     try:
-        child = subprocess.Popen(command, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+        child = subprocess.Popen(command, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
     except OSError as exc:
         raise PandocError(f"pandoc could not be started: {exc}") from None
     with _live_lock:
         _live.add(child)
-    if started is not None:
-        started.append(child)
+    return child
+
+
+def _finish(child: subprocess.Popen, data: bytes | None, *, timeout: float | None = None,
+            size: int | None = None, warnings: list[str] | None = None) -> str:
+    """What the pandoc ``child`` writes when given ``data`` (see :func:`_run_pandoc`), within its time limit."""
+    if timeout is None:
+        timeout = timeout_for(size if size is not None else len(data or b""))
     told = getattr(_told, "callback", None)
     try:
         if told is not None and data is not None:
@@ -230,7 +238,7 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     if child.returncode != 0:
         message = err.decode("utf-8", errors="replace").strip()
         if "Heap exhausted" in message or child.returncode == 251:
-            raise PandocError(f"pandoc needed more memory than its limit of {memory} and was stopped "
+            raise PandocError(f"pandoc needed more memory than its limit of {_memory_limit()} and was stopped "
                               f"(set {MEMORY_ENV} to allow more)")
         if child.returncode < 0:
             message = f"pandoc was killed by signal {-child.returncode}. {message}".strip()
@@ -282,25 +290,35 @@ def read_markdown_json(text: str) -> str:
 # --- runs begun ahead (early.py) ----------------------------------------------------------------------
 
 class _Ahead:
-    """:func:`read_markdown_json` of a text, begun in a thread of its own by a given binary."""
+    """:func:`read_markdown_json` of a text by a given binary, begun now: pandoc is started in the calling
+    thread (the command line's, before it imports the rest), and a thread of its own waits for it.
+
+    (Not started in that thread: Python runs its fork handlers around each start, and a module first
+    imported meanwhile in another thread, as logging is, would see its handlers run by halves.)"""
 
     def __init__(self, text: str, binary: str):
         self.binary = binary
         self.output: str | None = None      # pandoc's JSON text, once it is done and if it succeeded
-        self.children: list[subprocess.Popen] = []
-        self.thread = threading.Thread(target=self._run, args=(text,), daemon=True)
+        data = text.encode("utf-8")
+        try:
+            self.child: subprocess.Popen | None = _start(READ_ARGS, binary)
+        except PandocError:
+            self.child = None               # read again by the caller, who reports what goes wrong
+        self.thread = threading.Thread(target=self._wait, args=(data,), daemon=True)
         self.thread.start()
 
-    def _run(self, text: str) -> None:
+    def _wait(self, data: bytes) -> None:
+        if self.child is None:
+            return
         try:
-            self.output = _run_pandoc(READ_ARGS, text, binary=self.binary, started=self.children)
+            self.output = _finish(self.child, data)
         except PandocError:
             pass        # read again by the caller, who reports what goes wrong
 
     def stop(self) -> None:
-        for child in self.children:
+        if self.child is not None:
             try:
-                child.kill()
+                self.child.kill()
             except OSError:
                 pass
 

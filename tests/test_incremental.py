@@ -237,14 +237,14 @@ def test_check_after_an_edit_reads_it_by_the_pandoc_started_first(tmp_path, monk
     shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
     diagnostics(root)
     reads = []
-    real = pandoc._run_pandoc
+    real = pandoc._start
 
-    def counted(args, *rest, **options):
+    def counted(args, binary=None, **options):
         if args == pandoc.READ_ARGS:
-            reads.append("ahead" if options.get("started") is not None else "now")
-        return real(args, *rest, **options)
+            reads.append("ahead" if binary is not None else "now")
+        return real(args, binary, **options)
 
-    monkeypatch.setattr(pandoc, "_run_pandoc", counted)
+    monkeypatch.setattr(pandoc, "_start", counted)
     clean = tmp_path / "clean"
     for change, expected in (("Japanese and Korean scholarship", ["ahead"]),
                              # CriticMarkup is read before pandoc: the guess is wrong, the chapter read again

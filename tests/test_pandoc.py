@@ -49,13 +49,13 @@ def test_a_read_begun_ahead_serves_exactly_its_text_and_binary(tmp_path, monkeyp
     clean = pandoc.read_markdown_json(text)
     binary = pandoc._binary()
     runs = []
-    real = pandoc._run_pandoc
+    real = pandoc._start
 
-    def counted(args, *rest, **options):
-        runs.append("ahead" if options.get("started") is not None else "now")
-        return real(args, *rest, **options)
+    def counted(args, binary=None, **options):
+        runs.append("ahead" if binary is not None else "now")
+        return real(args, binary, **options)
 
-    monkeypatch.setattr(pandoc, "_run_pandoc", counted)
+    monkeypatch.setattr(pandoc, "_start", counted)
     pandoc.read_markdown_ahead(text, binary)
     assert pandoc.read_markdown_json(text) == clean
     assert runs == ["ahead"]          # not read again
