@@ -4,7 +4,8 @@ After an author's edit, most of a check's time is pandoc reading the edited chap
 pandoc the chapter only once it has imported the modules that prepare its text, read book.yml and the
 chapter files, so pandoc would start a third of the way into the check. The command line therefore starts
 it at once (see :func:`start`), from a small record the last load left (``build/.cache/read-order/``):
-each chapter file's size and modification time, and the pandoc binary that load ran. Every chapter file
+each chapter file's size and modification time, and the pandoc binary that load ran (and what it said of
+its version, so that it need not be run for that again: see pandoc.remember_probes). Every chapter file
 whose size or time differs is read, and pandoc is started on the text load.py will most likely hand it:
 the file with its front matter made blank lines (:func:`likely_text`).
 
@@ -31,7 +32,7 @@ from . import cache as cachefile
 FRONT_MATTER_OPEN = re.compile(r"---[ \t]*\n")
 FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
-RECORD_FORMAT = "build_book-chapter-stamps 2"
+RECORD_FORMAT = "build_book-chapter-stamps 3"
 RECORD_FOLDER = "read-order"
 RECORD_KEY = "chapter-stamps"
 
@@ -48,24 +49,24 @@ def stamps(root: Path, paths) -> dict[str, list[int]]:
     return out
 
 
-def last_record(cache: Path) -> tuple[dict, str | None]:
-    """The chapter files' stamps as the last load found them and the pandoc binary it ran (if it ran one);
-    ``cache``: the book's ``build/.cache``."""
+def last_record(cache: Path) -> dict:
+    """What the last load recorded (``cache``: the book's ``build/.cache``): ``stamps``, the chapter files'
+    stamps as it found them; ``pandoc``, the binary it ran (or None); ``probes``, what the candidate pandocs
+    said of their version (see pandoc.probes)."""
     text = cachefile.get_text(cache / RECORD_FOLDER, RECORD_KEY, RECORD_FORMAT)
     try:
         found = json.loads(text) if text is not None else {}
-        chapters, binary = found.get("stamps"), found.get("pandoc")
-        if isinstance(chapters, dict) and (binary is None or isinstance(binary, str)):
-            return chapters, binary
+        if isinstance(found.get("stamps"), dict) and isinstance(found.get("pandoc"), (str, type(None))) \
+                and isinstance(found.get("probes"), dict):
+            return found
     except (ValueError, AttributeError):
         pass
-    return {}, None
+    return {"stamps": {}, "pandoc": None, "probes": {}}
 
 
-def record(cache: Path, chapter_stamps: dict, binary: str | None) -> None:
-    """Keep ``chapter_stamps`` and the pandoc ``binary`` for the next load (see :func:`start`)."""
-    cachefile.put(cache / RECORD_FOLDER, RECORD_KEY, json.dumps({"stamps": chapter_stamps, "pandoc": binary}),
-                  RECORD_FORMAT)
+def record(cache: Path, found: dict) -> None:
+    """Keep what :func:`last_record` reads for the next load (see :func:`start`)."""
+    cachefile.put(cache / RECORD_FOLDER, RECORD_KEY, json.dumps(found), RECORD_FORMAT)
 
 
 def likely_text(raw: bytes) -> str | None:
@@ -86,8 +87,8 @@ def likely_text(raw: bytes) -> str | None:
 def start(root: Path, jobs: int | None = None) -> None:
     """Start pandoc on each chapter file of the book in ``root`` that changed since the last load (at most
     one run per core: more edited chapters than that are read by load.py, in one pandoc run)."""
-    cache = root / "build" / ".cache"
-    last, binary = last_record(cache)
+    found = last_record(root / "build" / ".cache")
+    last, binary = found["stamps"], found["pandoc"]
     if not last or binary is None:
         return
     changed = [path for path, now in stamps(root, last).items() if now != last[path]]
@@ -95,6 +96,7 @@ def start(root: Path, jobs: int | None = None) -> None:
         return
     from . import pandoc    # (only now: a check with nothing changed needs no pandoc)
 
+    pandoc.remember_probes(found["probes"])
     for path in changed:
         try:
             raw = (root / path).read_bytes()

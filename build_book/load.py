@@ -74,7 +74,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parsing = _Parsing(workers)
     with _InBackground(bib.check_with_pandoc, root, config.bibliography, cache.parent) as strict_bib:
         stamps = early.stamps(root, [ref.path for ref in refs])
-        last, last_binary = early.last_record(cache.parent)
+        recorded = early.last_record(cache.parent)
+        last = recorded["stamps"]
         read: dict[str, _Source] = {}
         try:
             # the chapters changed since the last load first: pandoc can start on them at once
@@ -95,9 +96,10 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         finally:
             parsing.finish()
             pandoc.drop_ahead()     # runs early.py began on a text not read after all
-        binary = pandoc.known_binary() or last_binary
-        if stamps != last or binary != last_binary:
-            early.record(cache.parent, stamps, binary)
+        now = {"stamps": stamps, "pandoc": pandoc.known_binary() or recorded["pandoc"],
+               "probes": pandoc.probes() or recorded["probes"]}
+        if now != recorded:
+            early.record(cache.parent, now)
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
     # entries of chapters no longer in the book (or edited since) are pruned

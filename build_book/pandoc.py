@@ -113,23 +113,58 @@ def _look_for_pandoc() -> str | None:
     for path in ("pandoc", shipped, "~/bin/pandoc", "~/.bin/pandoc", os.path.join(sys.exec_prefix, "bin", "pandoc.exe"),
                  os.path.join(sys.exec_prefix, "bin", "pandoc")):
         path = os.path.expanduser(path)
-        if not (shutil.which(path) if path == "pandoc" else os.path.exists(path)):
-            continue     # pypandoc tries to run it, and fails
+        where = shutil.which(path) if path == "pandoc" else path
         try:
-            done = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                                  timeout=FIXED_TIMEOUT)
-            lines = done.stdout.decode().splitlines()
+            found = os.stat(where) if where else None
+        except OSError:
+            found = None
+        stamp = [found.st_size, found.st_mtime_ns] if found else None
+        if stamp is None:
+            continue     # pypandoc tries to run it, and fails
+        known = _probes_known.get(path)
+        if known is not None and known[:2] == stamp:
+            first = known[2]     # what it said when run before, and it has not changed since
+        else:
+            try:
+                done = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                                      timeout=FIXED_TIMEOUT)
+                lines = done.stdout.decode().splitlines()
+            except (OSError, ValueError, subprocess.SubprocessError):
+                continue
             if done.returncode != 0 or not lines:
                 continue
-            token = next(t for t in lines[0].split() if VERSION_TOKEN.match(t))
+            first = lines[0]
+        try:
+            token = next(t for t in first.split() if VERSION_TOKEN.match(t))
             version = [int(x) for x in token.split(".")]
-        except (OSError, ValueError, StopIteration, subprocess.SubprocessError):
+        except (ValueError, StopIteration):
             continue
+        _probes[path] = [*stamp, first]
         version += [0] * (3 - len(version))
         if version > newest:
             best, newest = path, version
-            _found["probed"] = lines[0]
+            _found["probed"] = first
     return best
+
+
+# What each candidate pandoc said when run with --version, by its path: [size, modification time, first line].
+# Kept by early.py for the next run, so that a candidate unchanged since is not run again (a pandoc
+# started only to say its version costs a check after an edit about as much as it takes to start).
+_probes: dict[str, list] = {}           # found by this process
+_probes_known: dict[str, list] = {}     # handed over (see remember_probes)
+
+
+def remember_probes(probes) -> None:
+    """Take what an earlier run found of the candidate pandocs (see :func:`probes`); before pandoc is looked for."""
+    if isinstance(probes, dict):
+        _probes_known.update({path: found for path, found in probes.items()
+                              if isinstance(found, list) and len(found) == 3 and isinstance(found[2], str)
+                              and all(isinstance(n, int) for n in found[:2])})
+
+
+def probes() -> dict[str, list]:
+    """What this process found running the candidate pandocs, or took from an earlier run (see above)."""
+    return dict(_probes)
 
 
 def find_soon() -> None:

@@ -113,3 +113,28 @@ def test_depth_counts_elements_inside_elements():
     chapter = REPO / "tests" / "books" / "mini" / "chapters" / "01-origins.md"
     blocks = pandoc.read_markdown(chapter.read_text(encoding="utf-8"))["blocks"]
     assert depth(blocks, 200) == reference(blocks) > 3
+
+
+def test_a_candidate_pandoc_unchanged_since_is_not_run_again_for_its_version(monkeypatch):
+    """What each candidate said of its version is kept (early.py's record) with its size and time: the
+    next run takes it from there while the binary is the same, and asks again when it is not."""
+    import subprocess
+
+    monkeypatch.setattr(pandoc, "_found", dict(pandoc._found))    # (this test's findings stay its own)
+    monkeypatch.setattr(pandoc, "_probes_known", {})
+    monkeypatch.setattr(pandoc, "_probes", {})
+    found = pandoc._look_for_pandoc()
+    if found is None:     # where pypandoc is asked (another system, PYPANDOC_PANDOC)
+        return
+    probes = pandoc.probes()
+    assert probes[found][2].split()[-1] == pandoc.version()
+    runs = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda args, **options: runs.append(args) or real(args, **options))
+    said = {path: [size, time, "pandoc 99.1"] for path, (size, time, _) in probes.items()}
+    pandoc.remember_probes(said)
+    assert pandoc._look_for_pandoc() == found and runs == []
+    assert pandoc._found["probed"] == "pandoc 99.1"
+    pandoc.remember_probes({path: [size + 1, time, line] for path, (size, time, line) in said.items()})
+    assert pandoc._look_for_pandoc() == found and len(runs) == len(probes)     # changed: run again
+    assert pandoc._found["probed"] == probes[found][2]
