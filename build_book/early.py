@@ -94,12 +94,16 @@ def start(root: Path, jobs: int | None = None) -> None:
     changed = [path for path, now in stamps(root, last).items() if now != last[path]]
     if not changed or len(changed) > max(1, jobs or os.cpu_count() or 2):
         return
-    from . import pandoc    # (only now: a check with nothing changed needs no pandoc)
+    from . import pandoc, sandbox    # (only now: a check with nothing changed needs no pandoc)
 
     pandoc.remember_probes(found["probes"])
     for path in changed:
+        # only a file inside the book, as load.py reads it (a chapter may have become a link to anywhere)
+        inside = sandbox.inside(root, path)
+        if inside is None or not sandbox.is_file(inside):
+            continue
         try:
-            raw = (root / path).read_bytes()
+            raw = inside.read_bytes()
         except OSError:
             continue
         text = likely_text(raw)

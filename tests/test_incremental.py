@@ -258,3 +258,12 @@ def test_check_after_an_edit_reads_it_by_the_pandoc_started_first(tmp_path, monk
         shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
         assert capsys.readouterr().out == diagnostics(clean)
         edit(root / "chapters" / "02-cases.md", change, "Japanese scholarship")
+    # a chapter that has become a link out of the book is not read, not even ahead
+    chapter = root / "chapters" / "02-cases.md"
+    outside = tmp_path / "outside.md"
+    outside.write_text(chapter.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    chapter.unlink()
+    chapter.symlink_to(outside)
+    reads.clear()
+    assert command.main(["check", "--book", str(root), "--format", "json", "--quiet"]) == 1
+    assert "ahead" not in reads and '"path-outside-book"' in capsys.readouterr().out
