@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     workers = max(1, jobs or os.cpu_count() or 2)
     from . import bibliography as bib
     parsing = _Parsing(workers)
-    with _InBackground(bib.check_with_pandoc, root, config.bibliography, cache.parent) as strict_bib:
+    with ThreadPoolExecutor(max_workers=1) as background:
+        strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
         stamps = early.stamps(root, [ref.path for ref in refs])
         recorded = early.last_record(cache.parent)
         last = recorded["stamps"]
@@ -555,36 +557,6 @@ def _cached(cache: Path, digest: str) -> dict | None:
             and isinstance(doc.get("pandoc-api-version"), list)):
         return None
     return doc
-
-
-class _InBackground:
-    """``fn(*args)`` run in a thread of its own, as a context that waits for it at its end; :meth:`result`
-    waits for it too, and raises what it raised. (A thread rather than concurrent.futures: that imports
-    logging, a good part of the time a check takes to start.)"""
-
-    def __init__(self, fn, *args):
-        self._value = None
-        self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
-
-    def _run(self, fn, args) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:   # noqa: BLE001 - raised again by result()
-            self._failed = exc
-
-    def __enter__(self) -> "_InBackground":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._thread.join()
-
-    def result(self):
-        self._thread.join()
-        if self._failed is not None:
-            raise self._failed
-        return self._value
 
 
 class _Parsing:
