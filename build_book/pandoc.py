@@ -328,8 +328,9 @@ class _Ahead:
     """:func:`read_markdown_json` of a text by a given binary, begun now: pandoc is started in the calling
     thread (the command line's, before it imports the rest), and a thread of its own waits for it.
 
-    (Not started in that thread: Python runs its fork handlers around each start, and a module first
-    imported meanwhile in another thread, as logging is, would see its handlers run by halves.)"""
+    (It is not started by the waiting thread: Python runs its fork handlers around each start, and a
+    module first imported meanwhile by the main thread, as logging is, would see its handlers run by
+    halves: "cannot release un-acquired lock".)"""
 
     def __init__(self, text: str, binary: str):
         self.binary = binary
