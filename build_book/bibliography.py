@@ -115,6 +115,8 @@ class Bibliography:
     paths: tuple[Path, ...] = ()
     entries: dict[str, BibEntry] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    # missing_fields(entries), cached with the files' readings (None: not known, check_entries finds them)
+    lacking: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -405,31 +407,38 @@ def load(root: Path, paths: tuple[str, ...]) -> Bibliography:
                                    "check the braces, commas and quotes of this entry"))
     cache = root / "build" / ".cache"
     cachefile.prune(cache / READ_FOLDER, set(read_keys))   # readings of files since changed
-    diags.extend(_whole_checks(entries, cache, cachefile.digest(READ_FORMAT, "checks", read_keys)))
-    return Bibliography(tuple(resolved), entries, tuple(diags))
+    found, lacking = _whole_checks(entries, cache, cachefile.digest(READ_FORMAT, CHECKS_KEY, read_keys))
+    diags.extend(found)
+    return Bibliography(tuple(resolved), entries, tuple(diags), lacking)
 
 
 CHECKS_FOLDER = "bib-checks"
+CHECKS_KEY = "checks 2"     # (2: the fields entries lack are kept too)
 
 
-def _whole_checks(entries: dict[str, BibEntry], cache: Path, key: str) -> list[Diagnostic]:
-    """The checks over all the entries together (a function of the files' readings: cached by them)."""
+def _whole_checks(entries: dict[str, BibEntry], cache: Path, key: str) -> tuple[list[Diagnostic], tuple]:
+    """The checks over all the entries together, and the fields entries lack (:func:`missing_fields`):
+    a function of the files' readings, cached by them."""
     import json
 
     text = cachefile.get_text(cache / CHECKS_FOLDER, key, READ_FORMAT)
     if text is not None:
         try:
-            return [Diagnostic(severity, code, message, Location(*loc), hint)
-                    for severity, code, message, loc, hint in json.loads(text)]
-        except (ValueError, TypeError):
+            found = json.loads(text)
+            return ([Diagnostic(severity, code, message, Location(*loc), hint)
+                     for severity, code, message, loc, hint in found["diagnostics"]],
+                    tuple((key, message, hint) for key, message, hint in found["lacking"]))
+        except (ValueError, TypeError, KeyError):
             pass
     diags = _check_graph(entries) + _check_dates(entries) + _check_duplicate_works(entries) + \
         check_name_variants(entries)
+    lacking = missing_fields(entries)
     cachefile.put(cache / CHECKS_FOLDER, key, json.dumps(
-        [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
-         for d in diags], ensure_ascii=False), READ_FORMAT)
+        {"diagnostics": [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column],
+                          d.hint] for d in diags],
+         "lacking": lacking}, ensure_ascii=False), READ_FORMAT)
     cachefile.prune(cache / CHECKS_FOLDER, {key})
-    return diags
+    return diags, tuple(lacking)
 
 
 def _text(path: Path, rel: str) -> tuple[str, Diagnostic | None]:
@@ -697,10 +706,25 @@ def inherited(entry: BibEntry, entries: dict[str, BibEntry]) -> dict[str, str]:
     return fields
 
 
-def check_entries(entries: dict[str, BibEntry], cited: set[str] | frozenset[str]) -> list[Diagnostic]:
+def check_entries(entries: dict[str, BibEntry], cited: set[str] | frozenset[str],
+                  lacking: tuple | None = None) -> list[Diagnostic]:
     """Fields an entry's type needs: an error for an entry the book cites, a warning for one it does not
-    (it is not printed, but will be once cited)."""
+    (it is not printed, but will be once cited). ``lacking``: :func:`missing_fields` of ``entries``, if
+    known (Bibliography.lacking)."""
     diags: list[Diagnostic] = []
+    for key, message, hint in missing_fields(entries) if lacking is None else lacking:
+        if key in cited:
+            diags.append(error("bib-missing-field", message, entries[key].location, hint))
+        else:
+            diags.append(warning("bib-missing-field", message + " (it is not cited, so not printed yet)",
+                                 entries[key].location, hint))
+    return diags
+
+
+def missing_fields(entries: dict[str, BibEntry]) -> list[tuple[str, str, str]]:
+    """``(key, message, hint)`` for each field an entry's type needs and the entry lacks (the same whether
+    it is cited or not: see check_entries)."""
+    found = []
     looped = {key for loop in _cycles({k: e.parents() for k, e in entries.items()}) for key, _ in loop}
     for entry in entries.values():
         if entry.key in looped or any(key not in entries for _, key in entry.parents()):
@@ -723,12 +747,8 @@ def check_entries(entries: dict[str, BibEntry], cited: set[str] | frozenset[str]
                         f"change the parent's type, or add {names[0]} = {{...}} here")
             if need == DATED:
                 hint += " (for an undated work: year = {n.d.}; for one not yet out: pubstate = {forthcoming})"
-            if entry.key in cited:
-                diags.append(error("bib-missing-field", message, entry.location, hint))
-            else:
-                diags.append(warning("bib-missing-field", message + " (it is not cited, so not printed yet)",
-                                     entry.location, hint))
-    return diags
+            found.append((entry.key, message, hint))
+    return found
 
 
 def _check_dates(entries: dict[str, BibEntry]) -> list[Diagnostic]:

@@ -33,7 +33,8 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     absent = absent_chapters(book)
     diags: list[Diagnostic] = []
     diags += list(book.bibliography.diagnostics)
-    diags += bibliography.check_entries(book.bibliography.entries, cited_anywhere(book))
+    diags += bibliography.check_entries(book.bibliography.entries, cited_anywhere(book),
+                                        book.bibliography.lacking)
     diags += check_style(book)
     diags += check_authors(book)
     diags += check_titles(book)

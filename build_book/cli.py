@@ -12,10 +12,14 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .files import CONFIG_NAME, QUARTO_NAME
-from .diagnostics import BuildError, Diagnostic, to_json
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
+# diagnostics.py (dataclasses) is imported where it is used: the command line starts pandoc on the
+# edited chapters (early.py) before anything else is imported
 
 EDITIONS = ("pdf", "epub", "html")
 
@@ -252,6 +256,7 @@ def _check(args, root: Path) -> int:
             diags = pipeline.check(root, jobs=args.jobs).diagnostics
     failed = any(d.severity == "error" for d in diags) or (args.strict and bool(diags))
     if args.format == "json":
+        from .diagnostics import to_json
         print(to_json(diags))
     else:
         _print_diagnostics(diags, sys.stdout)
@@ -287,6 +292,7 @@ def _fix_style(result, root: Path, out) -> int | None:
 
 def _build(args, root: Path, cwd: Path) -> int:
     from . import build as pipeline
+    from .diagnostics import BuildError
     from .progress import Progress
 
     editions = list(EDITIONS) if args.command == "all" else [args.command]
@@ -353,6 +359,7 @@ def _resolve(args) -> int:
 
 def _proof(args, root: Path, cwd: Path) -> int:
     from . import proof
+    from .diagnostics import BuildError
     from .progress import Progress
 
     progress = Progress(enabled=not args.quiet)
@@ -403,6 +410,10 @@ def _main(argv: list[str]) -> int:
     except NoBook as exc:
         print(f"{cli.prog}: {exc}", file=sys.stderr)
         return 1
+    if args.command in ("check", "all", *EDITIONS):
+        # pandoc on the chapters edited since the last run, at once: it reads while the rest is imported
+        from . import early
+        early.start(root, args.jobs)
     if args.command == "check":
         return guarded("check", lambda: _check(args, root))
     if args.command == "serve":

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import cache as cachefile
-from . import critic, facts, pandoc, quarto, sandbox, schema, yamlpos
+from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
@@ -45,7 +45,6 @@ FOREIGN_KEYS = frozenset("""
     geometry linestretch editor editor_options output params draft code-fold code-tools fig-cap-location
     tbl-cap-location callout-appearance search aliases order sidebar page-layout title-block-banner tags
 """.split())
-FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 
 
 class Loaded:
@@ -76,7 +75,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parsing = _Parsing(workers)
     with ThreadPoolExecutor(max_workers=1) as background:
         strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
-        stamps, last = _stamps(root, refs), _last_stamps(cache)
+        stamps = early.stamps(root, [ref.path for ref in refs])
+        recorded = early.last_record(cache.parent)
+        last = recorded["stamps"]
         read: dict[str, _Source] = {}
         try:
             # the chapters changed since the last load first: pandoc can start on them at once
@@ -90,14 +91,17 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                     parsing.add(source)
                 read[ref.path] = source
             sources = [read[ref.path] for ref in refs]
-            if stamps != last:
-                cachefile.put(cache.parent / STAMPS_FOLDER, STAMPS_KEY, json.dumps(stamps), STAMPS_FORMAT)
             cachefile.prune(root / "build" / ".cache" / SCAN_FOLDER, scanned)
             bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
             if meanwhile is not None:
                 meanwhile()
         finally:
             parsing.finish()
+            pandoc.drop_ahead()     # runs early.py began on a text not read after all
+        now = {"stamps": stamps, "pandoc": pandoc.known_binary() or recorded["pandoc"],
+               "probes": pandoc.probes() or recorded["probes"]}
+        if now != recorded:
+            early.record(cache.parent, now)
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
     # entries of chapters no longer in the book (or edited since) are pruned
@@ -266,13 +270,16 @@ def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     return found
 
 
-ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # schema.FORBIDDEN's ASCII part
+# the ASCII characters schema.FORBIDDEN allows: tab, line feed, carriage return and the printable ones
+ASCII_ALLOWED = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 
 
 def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic]:
     """Characters no XML edition can carry, each at its line (the first ``most`` of them)."""
-    if text.isascii() and not ASCII_FORBIDDEN.search(text):
-        return []    # the quick answer for most English text (the full pattern is slow to search)
+    if text.isascii() and not text.encode("ascii").translate(None, ASCII_ALLOWED):
+        # the quick answer for most English text: nothing is left when the allowed characters are taken
+        # out (ten times as fast as searching for the others; the full pattern is slower still)
+        return []
     diags = []
     for n, found in enumerate(schema.FORBIDDEN.finditer(text)):
         if n == most:
@@ -473,10 +480,10 @@ def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str])
 
 def _split_front_matter(text: str, path: str):
     """Return (meta, body, line number where body starts, diagnostics)."""
-    opening = re.match(r"---[ \t]*\n", text)
+    opening = early.FRONT_MATTER_OPEN.match(text)
     if opening is None:
         return {}, text, 1, []
-    end = FRONT_MATTER_END.search(text, opening.end())
+    end = early.FRONT_MATTER_END.search(text, opening.end())
     if end is None:
         return {}, text, 1, [error("front-matter", "the front matter opened with '---' on line 1 is never closed",
                                    Location(path, 1, 1), "add a line '---' after the last front matter line")]
@@ -596,33 +603,6 @@ class _Parsing:
                 _parse(batch)
             except BaseException as exc:   # noqa: BLE001 - handed to the thread that waits
                 self.failed = exc
-
-
-STAMPS_FORMAT = "build_book-chapter-stamps 1"
-STAMPS_FOLDER = "read-order"
-STAMPS_KEY = "chapter-stamps"
-
-
-def _stamps(root: Path, refs) -> dict[str, list[int]]:
-    """Each chapter file's size and modification time (to read the changed ones first)."""
-    out = {}
-    for ref in refs:
-        try:
-            found = os.stat(root / ref.path)
-        except OSError:
-            continue
-        out[ref.path] = [found.st_size, found.st_mtime_ns]
-    return out
-
-
-def _last_stamps(cache: Path) -> dict:
-    """The chapter files' stamps as the last load found them (an order of reading, nothing more)."""
-    text = cachefile.get_text(cache.parent / STAMPS_FOLDER, STAMPS_KEY, STAMPS_FORMAT)
-    try:
-        found = json.loads(text) if text is not None else {}
-        return found if isinstance(found, dict) else {}
-    except ValueError:
-        return {}
 
 
 def _parse(batch: list[_Source]) -> None:

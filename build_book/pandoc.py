@@ -20,13 +20,18 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 # Quarto-style labels are explicit; headings without one get ids from build_book.
 READER = "markdown-auto_identifiers"
+READ_ARGS = [f"--from={READER}", "--to=json"]     # a chapter's Markdown -> pandoc's JSON document
+# pandoc's binary asks for a 64 MB heap from the start (it is built with -with-rtsopts -H64m): reading a
+# chapter allocates much but keeps little, and touching that much fresh memory costs the read of a
+# 12,000-word chapter a sixth of its time (0.16 s of CPU, 0.135 s with these). What pandoc writes does not
+# depend on them; the batched read of a whole book is no slower with them either.
+READ_RTS = ["-H8m", "-A8m"]
 
 TIMEOUT_ENV = "BUILD_BOOK_PANDOC_TIMEOUT"
 MEMORY_ENV = "BUILD_BOOK_PANDOC_MEMORY"
@@ -99,6 +104,7 @@ def _look_for_pandoc() -> str | None:
     (PYPANDOC_PANDOC, another system) or finds none: then pypandoc is asked."""
     import importlib.util
     import shutil
+    import tempfile
 
     if os.environ.get("PYPANDOC_PANDOC") or not sys.platform.startswith("linux"):
         return None
@@ -112,23 +118,58 @@ def _look_for_pandoc() -> str | None:
     for path in ("pandoc", shipped, "~/bin/pandoc", "~/.bin/pandoc", os.path.join(sys.exec_prefix, "bin", "pandoc.exe"),
                  os.path.join(sys.exec_prefix, "bin", "pandoc")):
         path = os.path.expanduser(path)
-        if not (shutil.which(path) if path == "pandoc" else os.path.exists(path)):
-            continue     # pypandoc tries to run it, and fails
+        where = shutil.which(path) if path == "pandoc" else path
         try:
-            done = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                                  timeout=FIXED_TIMEOUT)
-            lines = done.stdout.decode().splitlines()
+            found = os.stat(where) if where else None
+        except OSError:
+            found = None
+        stamp = [found.st_size, found.st_mtime_ns] if found else None
+        if stamp is None:
+            continue     # pypandoc tries to run it, and fails
+        known = _probes_known.get(path)
+        if known is not None and known[:2] == stamp:
+            first = known[2]     # what it said when run before, and it has not changed since
+        else:
+            try:
+                done = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                                      timeout=FIXED_TIMEOUT)
+                lines = done.stdout.decode().splitlines()
+            except (OSError, ValueError, subprocess.SubprocessError):
+                continue
             if done.returncode != 0 or not lines:
                 continue
-            token = next(t for t in lines[0].split() if VERSION_TOKEN.match(t))
+            first = lines[0]
+        try:
+            token = next(t for t in first.split() if VERSION_TOKEN.match(t))
             version = [int(x) for x in token.split(".")]
-        except (OSError, ValueError, StopIteration, subprocess.SubprocessError):
+        except (ValueError, StopIteration):
             continue
+        _probes[path] = [*stamp, first]
         version += [0] * (3 - len(version))
         if version > newest:
             best, newest = path, version
-            _found["probed"] = lines[0]
+            _found["probed"] = first
     return best
+
+
+# What each candidate pandoc said when run with --version, by its path: [size, modification time, first line].
+# Kept by early.py for the next run, so that a candidate unchanged since is not run again (a pandoc
+# started only to say its version costs a check after an edit about as much as it takes to start).
+_probes: dict[str, list] = {}           # found by this process
+_probes_known: dict[str, list] = {}     # handed over (see remember_probes)
+
+
+def remember_probes(probes) -> None:
+    """Take what an earlier run found of the candidate pandocs (see :func:`probes`); before pandoc is looked for."""
+    if isinstance(probes, dict):
+        _probes_known.update({path: found for path, found in probes.items()
+                              if isinstance(found, list) and len(found) == 3 and isinstance(found[2], str)
+                              and all(isinstance(n, int) for n in found[:2])})
+
+
+def probes() -> dict[str, list]:
+    """What this process found running the candidate pandocs, or took from an earlier run (see above)."""
+    return dict(_probes)
 
 
 def find_soon() -> None:
@@ -180,25 +221,40 @@ def kill_all() -> None:
 
 
 def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | None = None,
-                size: int | None = None, warnings: list[str] | None = None) -> str:
-    """Run pandoc with ``args``; its standard output as text (its warnings appended to ``warnings``,
-    if given). Raise :class:`PandocError` if it fails."""
+                size: int | None = None, warnings: list[str] | None = None, rts: list[str] = ()) -> str:
+    """Run pandoc with ``args`` (and the runtime options ``rts``); its standard output as text (its
+    warnings appended to ``warnings``, if given). Raise :class:`PandocError` if it fails."""
     data = stdin.encode("utf-8") if stdin is not None else None
-    if timeout is None:
-        timeout = timeout_for(size if size is not None else len(data or b""))
-    command = [_binary()]
+    return _finish(_start(args, stdin=data is not None, rts=rts), data, timeout=timeout, size=size,
+                   warnings=warnings)
+
+
+def _start(args: list[str], binary: str | None = None, stdin: bool = True,
+           rts: list[str] = ()) -> subprocess.Popen:
+    """pandoc (``binary``, or the one found) started with ``args`` and the runtime options ``rts``,
+    bounded in memory, dying with the thread that starts it."""
+    command = [binary or _binary()]
     memory = _memory_limit()
-    if memory:
-        command += ["+RTS", f"-M{memory}", "-RTS"]
+    options = ([f"-M{memory}"] if memory else []) + list(rts)
+    if options:
+        command += ["+RTS", *options, "-RTS"]
     command += args
     preexec = functools.partial(_die_with, os.getpid()) if _prctl is not None else None
     try:
-        child = subprocess.Popen(command, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+        child = subprocess.Popen(command, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
     except OSError as exc:
         raise PandocError(f"pandoc could not be started: {exc}") from None
     with _live_lock:
         _live.add(child)
+    return child
+
+
+def _finish(child: subprocess.Popen, data: bytes | None, *, timeout: float | None = None,
+            size: int | None = None, warnings: list[str] | None = None) -> str:
+    """What the pandoc ``child`` writes when given ``data`` (see :func:`_run_pandoc`), within its time limit."""
+    if timeout is None:
+        timeout = timeout_for(size if size is not None else len(data or b""))
     told = getattr(_told, "callback", None)
     try:
         if told is not None and data is not None:
@@ -225,7 +281,7 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     if child.returncode != 0:
         message = err.decode("utf-8", errors="replace").strip()
         if "Heap exhausted" in message or child.returncode == 251:
-            raise PandocError(f"pandoc needed more memory than its limit of {memory} and was stopped "
+            raise PandocError(f"pandoc needed more memory than its limit of {_memory_limit()} and was stopped "
                               f"(set {MEMORY_ENV} to allow more)")
         if child.returncode < 0:
             message = f"pandoc was killed by signal {-child.returncode}. {message}".strip()
@@ -268,8 +324,88 @@ def read_markdown(text: str) -> dict:
 
 
 def read_markdown_json(text: str) -> str:
-    """Markdown text -> pandoc's JSON text, as pandoc wrote it."""
-    return _run(text, "json", READER, [])
+    """Markdown text -> pandoc's JSON text, as pandoc wrote it (by a run begun ahead, if one was begun
+    on exactly this text: see :func:`read_markdown_ahead`)."""
+    ahead = _take_ahead(text)
+    return ahead if ahead is not None else _run_pandoc(READ_ARGS, text, rts=READ_RTS)
+
+
+# --- runs begun ahead (early.py) ----------------------------------------------------------------------
+
+class _Ahead:
+    """:func:`read_markdown_json` of a text by a given binary, begun now: pandoc is started in the calling
+    thread (the command line's, before it imports the rest), and a thread of its own waits for it.
+
+    (It is not started by the waiting thread: Python runs its fork handlers around each start, and a
+    module first imported meanwhile by the main thread, as logging is, would see its handlers run by
+    halves: "cannot release un-acquired lock".)"""
+
+    def __init__(self, text: str, binary: str):
+        self.binary = binary
+        self.output: str | None = None      # pandoc's JSON text, once it is done and if it succeeded
+        data = text.encode("utf-8")
+        try:
+            self.child: subprocess.Popen | None = _start(READ_ARGS, binary, rts=READ_RTS)
+        except PandocError:
+            self.child = None               # read again by the caller, who reports what goes wrong
+        self.thread = threading.Thread(target=self._wait, args=(data,), daemon=True)
+        self.thread.start()
+
+    def _wait(self, data: bytes) -> None:
+        if self.child is None:
+            return
+        try:
+            self.output = _finish(self.child, data)
+        except PandocError:
+            pass        # read again by the caller, who reports what goes wrong
+
+    def stop(self) -> None:
+        if self.child is not None:
+            try:
+                self.child.kill()
+            except OSError:
+                pass
+
+
+_ahead: dict[str, _Ahead] = {}      # by the text read
+_ahead_lock = threading.Lock()
+
+
+def read_markdown_ahead(text: str, binary: str) -> None:
+    """Begin :func:`read_markdown_json` of ``text`` now, with the pandoc ``binary`` (the one the last
+    build ran: the one found for this run may not be known yet). Its output is used only if that is
+    the binary this process finds, and only for exactly this text."""
+    with _ahead_lock:
+        if text not in _ahead:
+            _ahead[text] = _Ahead(text, binary)
+
+
+def _take_ahead(text: str) -> str | None:
+    """The output of the run begun ahead on ``text``, or None if there is none (or it failed, or ran
+    another binary than this process would run)."""
+    with _ahead_lock:
+        run = _ahead.pop(text, None)
+    if run is None:
+        return None
+    if run.binary != _binary():
+        run.stop()
+        return None
+    run.thread.join()
+    return run.output
+
+
+def drop_ahead() -> None:
+    """Stop the runs begun ahead that nobody took (their guess of a chapter's text was wrong)."""
+    with _ahead_lock:
+        runs = list(_ahead.values())
+        _ahead.clear()
+    for run in runs:
+        run.stop()
+
+
+def known_binary() -> str | None:
+    """The pandoc binary this process runs, if it has been found already (without waiting for it)."""
+    return _found.get("binary")
 
 
 MARKER = "<!-- build_book file {} -->"
@@ -291,14 +427,15 @@ def read_markdown_json_many(texts: list[str]) -> list[str]:
     """
     if len(texts) == 1:
         return [read_markdown_json(texts[0])]
+    import tempfile     # (here: pandoc.py is imported before the rest, to start pandoc at once; see early.py)
+
     with tempfile.TemporaryDirectory(prefix="build_book-") as folder:
         names = []
         for number, text in enumerate(texts):
             names.append(f"bbf{number:05d}.md")
             (Path(folder) / names[-1]).write_text(MARKER.format(number) + "\n\n" + text, encoding="utf-8")
-        output = _run_pandoc([f"--from={READER}", "--to=json", "--file-scope",
-                              *(str(Path(folder) / n) for n in names)],
-                             size=sum(len(t.encode("utf-8")) for t in texts))
+        output = _run_pandoc([*READ_ARGS, "--file-scope", *(str(Path(folder) / n) for n in names)],
+                             size=sum(len(t.encode("utf-8")) for t in texts), rts=READ_RTS)
         # --file-scope prefixes every identifier with its file's path, '/' written '__';
         # the identifiers are the author's, so take the prefixes off again
         for name in names:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .diagnostics import Diagnostic, Location, error
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic, Location
+# (diagnostics.py is imported where an error is made: early.py checks paths before anything else is loaded)
 
 CODE = "path-outside-book"
 HINT = ("the book's folder (the one holding book.yml) is the limit: copy the file into it and name it "
@@ -63,6 +66,8 @@ def inside_url(root: Path, named: str, base: Path | None = None) -> Path | None:
 
 def outside(named: str, where: Location, what: str = "file") -> Diagnostic:
     """The error for a ``what`` named ``named`` at ``where`` that lies outside the book."""
+    from .diagnostics import error
+
     return error("path-outside-book",
                  f"the {what} '{named}' lies outside the book's folder, which is as far as a build may read",
                  where, HINT)

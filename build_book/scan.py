@@ -186,11 +186,11 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             div = DIV_FENCE.match(line)
             if div:
                 divs = divs + 1 if div.group(2) else max(0, divs - 1)
-            markers, end = 0, 0
-            for end_match in QUOTE_OR_LIST.finditer(line):
-                if end_match.start() != end:
-                    break
-                markers, end = markers + 1, end_match.end()
+            markers, end = 0, 0     # the '>' and list markers the line begins with, one after another
+            marker = QUOTE_OR_LIST.match(line)     # (match, not finditer: that would search the whole line)
+            while marker:
+                markers, end = markers + 1, marker.end()
+                marker = QUOTE_OR_LIST.match(line, end)
             indent = len(line) - len(line.lstrip(" \t"))
             nesting = divs + markers + indent // 4
             if nesting > found.deepest[0]:

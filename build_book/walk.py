@@ -82,27 +82,35 @@ def elements_inside(tree, kinds: frozenset[str], inside: list[int]) -> Iterator[
 
 
 def depth(tree, limit: int) -> int:
-    """How deeply elements nest in ``tree``, counting no further than ``limit + 1``."""
+    """How deeply elements nest in ``tree``, counting no further than ``limit + 1``.
+
+    Read depth by depth: ``level`` holds what lies at the current depth (lists and citations, which
+    are no level of their own, are opened in place), ``inside`` the contents of its elements, the next
+    depth. (No tuple per node, as a stack of (node, depth) would need: it runs on every edited chapter.)"""
     deepest = 0
-    stack: list = [(tree, 0)]
-    while stack:
-        item, level = stack.pop()
-        if type(item) is list:
-            stack.extend((child, level) for child in item)
-        elif type(item) is dict:
-            if "t" in item:
-                level += 1
-                if level > deepest:
-                    deepest = level
-                    if deepest > limit:
-                        return deepest
-                if item["t"] in LEAVES:
-                    continue
-                content = item.get("c")
-                if content is not None:
-                    stack.append((content, level))
-            else:
-                stack.extend((child, level) for child in item.values())
+    level: list = [tree]
+    while level:
+        inside: list = []
+        elements_here = False
+        while level:
+            item = level.pop()
+            kind = type(item)
+            if kind is list:
+                level.extend(item)
+            elif kind is dict:
+                if "t" in item:
+                    elements_here = True
+                    if item["t"] not in LEAVES:
+                        content = item.get("c")
+                        if content is not None:
+                            inside.append(content)
+                else:   # a citation: {citationId, citationPrefix, citationSuffix, ...}
+                    level.extend(item.values())
+        if elements_here:
+            deepest += 1
+            if deepest > limit:
+                return deepest
+        level = inside
     return deepest
 
 

@@ -184,6 +184,11 @@ def test_missing_fields_are_errors_only_for_cited_entries(tmp_path):
         ("error", "entry 'w' (@online) has no 'url'"),
     ]
     assert codes(bib.check_entries(loaded.entries, set())) == [("warning", "bib-missing-field")] * 2
+    # the fields entries lack are kept with the file's reading: read again (from the cache), the same findings
+    again = bib.load(tmp_path, ("refs.bib",))
+    assert again.lacking == loaded.lacking and len(again.lacking) == 2
+    for keys in ({"a", "w", "u", "m", "anon", "nd"}, set(), {"w"}):
+        assert bib.check_entries(again.entries, keys, again.lacking) == bib.check_entries(again.entries, keys)
 
 
 def test_a_chapter_takes_its_booktitle_only_from_a_collection(tmp_path):

@@ -226,3 +226,44 @@ def test_book_wide_checks_stay_right_after_an_edit(tmp_path):
     shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
     assert edited == diagnostics(clean)
     assert edited.count('"label-duplicate"') == 2
+
+
+def test_check_after_an_edit_reads_it_by_the_pandoc_started_first(tmp_path, monkeypatch, capsys):
+    """The command line starts pandoc on an edited chapter before it loads the book (early.py); the check
+    takes that run's document only if it read exactly the text the loader hands pandoc."""
+    from build_book import cli as command, pandoc
+
+    root = tmp_path / "mini"
+    shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
+    diagnostics(root)
+    reads = []
+    real = pandoc._start
+
+    def counted(args, binary=None, **options):
+        if args == pandoc.READ_ARGS:
+            reads.append("ahead" if binary is not None else "now")
+        return real(args, binary, **options)
+
+    monkeypatch.setattr(pandoc, "_start", counted)
+    clean = tmp_path / "clean"
+    for change, expected in (("Japanese and Korean scholarship", ["ahead"]),
+                             # CriticMarkup is read before pandoc: the guess is wrong, the chapter read again
+                             ("Japanese and {++South++} Korean scholarship", ["ahead", "now"])):
+        edit(root / "chapters" / "02-cases.md", "Japanese scholarship", change)
+        reads.clear()
+        assert command.main(["check", "--book", str(root), "--format", "json", "--quiet"]) == 0
+        assert reads == expected
+        assert not pandoc._ahead
+        shutil.rmtree(clean, ignore_errors=True)
+        shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
+        assert capsys.readouterr().out == diagnostics(clean)
+        edit(root / "chapters" / "02-cases.md", change, "Japanese scholarship")
+    # a chapter that has become a link out of the book is not read, not even ahead
+    chapter = root / "chapters" / "02-cases.md"
+    outside = tmp_path / "outside.md"
+    outside.write_text(chapter.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    chapter.unlink()
+    chapter.symlink_to(outside)
+    reads.clear()
+    assert command.main(["check", "--book", str(root), "--format", "json", "--quiet"]) == 1
+    assert "ahead" not in reads and '"path-outside-book"' in capsys.readouterr().out

@@ -40,3 +40,101 @@ def test_pandoc_is_the_one_pypandoc_would_choose():
     if found is None:     # where pypandoc is asked anyway (another system, PYPANDOC_PANDOC)
         return
     assert where(found) == where(pypandoc.get_pandoc_path())
+
+
+def test_a_read_begun_ahead_serves_exactly_its_text_and_binary(tmp_path, monkeypatch):
+    """early.py starts pandoc on a guess of a chapter's text: its output is used only for that very text,
+    read by the binary this process runs; otherwise the text is read again, and the guess stopped."""
+    text = "# A {#sec-a}\n\nOne[^1] and [a link][x].\n\n[^1]: A note.\n\n[x]: https://example.org\n"
+    clean = pandoc.read_markdown_json(text)
+    binary = pandoc._binary()
+    runs = []
+    real = pandoc._start
+
+    def counted(args, binary=None, **options):
+        runs.append("ahead" if binary is not None else "now")
+        return real(args, binary, **options)
+
+    monkeypatch.setattr(pandoc, "_start", counted)
+    pandoc.read_markdown_ahead(text, binary)
+    assert pandoc.read_markdown_json(text) == clean
+    assert runs == ["ahead"]          # not read again
+    runs.clear()
+    other = tmp_path / "pandoc"       # the same pandoc by another path: not the binary this process runs
+    other.symlink_to(binary)
+    pandoc.read_markdown_ahead(text, str(other))
+    assert pandoc.read_markdown_json(text) == clean
+    assert runs.count("now") == 1
+    runs.clear()
+    pandoc.read_markdown_ahead(text + "More.\n", binary)     # a wrong guess
+    assert pandoc.read_markdown_json(text) == clean
+    assert "now" in runs
+    pandoc.drop_ahead()
+    assert not pandoc._ahead
+
+
+def test_depth_counts_elements_inside_elements():
+    """walk.depth (read depth by depth) against the plain recursive definition, on random documents."""
+    import random
+
+    from build_book.walk import LEAVES, depth
+
+    def reference(item) -> int:
+        if isinstance(item, list):
+            return max((reference(x) for x in item), default=0)
+        if not isinstance(item, dict):
+            return 0
+        if "t" not in item:       # a citation: no level of its own
+            return max((reference(x) for x in item.values()), default=0)
+        inside = 0 if item["t"] in LEAVES or item.get("c") is None else reference(item["c"])
+        return 1 + inside
+
+    rng = random.Random(9)
+    tags = ["Str", "Emph", "Para", "Div", "Note", "Space", "Cite", "Code", "BulletList", "Span", "Null"]
+
+    def document(level: int):
+        r = rng.random()
+        if level > 12 or r < 0.2:
+            return rng.choice(["x", 1, None, {"t": "Space"}, {"t": "Str", "c": "a"}, {"t": "Emph"}])
+        if r < 0.45:
+            return [document(level + 1) for _ in range(rng.randint(0, 4))]
+        if r < 0.55:
+            return {"citationId": "k", "citationPrefix": [document(level + 1)], "citationSuffix": []}
+        return {"t": rng.choice(tags), "c": document(level + 1)}
+
+    for _ in range(3000):
+        doc = document(0)
+        for limit in (0, 1, 2, 3, 200):
+            assert depth(doc, limit) == min(reference(doc), limit + 1)
+    deep: dict = {"t": "Str", "c": "x"}
+    for _ in range(500):
+        deep = {"t": "Emph", "c": [deep]}
+    assert depth([deep], 200) == 201
+    chapter = REPO / "tests" / "books" / "mini" / "chapters" / "01-origins.md"
+    blocks = pandoc.read_markdown(chapter.read_text(encoding="utf-8"))["blocks"]
+    assert depth(blocks, 200) == reference(blocks) > 3
+
+
+def test_a_candidate_pandoc_unchanged_since_is_not_run_again_for_its_version(monkeypatch):
+    """What each candidate said of its version is kept (early.py's record) with its size and time: the
+    next run takes it from there while the binary is the same, and asks again when it is not."""
+    import subprocess
+
+    monkeypatch.setattr(pandoc, "_found", dict(pandoc._found))    # (this test's findings stay its own)
+    monkeypatch.setattr(pandoc, "_probes_known", {})
+    monkeypatch.setattr(pandoc, "_probes", {})
+    found = pandoc._look_for_pandoc()
+    if found is None:     # where pypandoc is asked (another system, PYPANDOC_PANDOC)
+        return
+    probes = pandoc.probes()
+    assert probes[found][2].split()[-1] == pandoc.version()
+    runs = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda args, **options: runs.append(args) or real(args, **options))
+    said = {path: [size, time, "pandoc 99.1"] for path, (size, time, _) in probes.items()}
+    pandoc.remember_probes(said)
+    assert pandoc._look_for_pandoc() == found and runs == []
+    assert pandoc._found["probed"] == "pandoc 99.1"
+    pandoc.remember_probes({path: [size + 1, time, line] for path, (size, time, line) in said.items()})
+    assert pandoc._look_for_pandoc() == found and len(runs) == len(probes)     # changed: run again
+    assert pandoc._found["probed"] == probes[found][2]
