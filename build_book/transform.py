@@ -368,6 +368,11 @@ class _Blocks(Mapping):
         """The chapter's blocks as JSON text (as cached), without parsing them."""
         return self._texts[number]
 
+    def once(self, number: int) -> list:
+        """The chapter's blocks, parsed for one use and not kept (unless they already are): a book's
+        parsed blocks take several times the memory of their text."""
+        return self._blocks[number] if number in self._blocks else json.loads(self._texts[number])
+
     def __iter__(self):
         return iter(self._texts)
 
