@@ -7,6 +7,7 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 from html import escape, unescape
@@ -79,6 +80,19 @@ def in_pieces(root: Path) -> bool:
     """Lay the book out a piece at a time (render/pieces.py), unless BUILD_BOOK_PDF_PIECES=0 asks for
     one document or the book overrides the PDF templates."""
     return os.environ.get(PIECES_ENV, "").strip().lower() not in ("0", "no", "false") and pieces.applies(root)
+
+
+def start_layout(book) -> bool:
+    """If the PDF will be laid out in pieces: start what its layout processes are forked from now
+    (``pieces.start_server``), while the build does other work. Whether it was started."""
+    root = book.config.root
+    if not in_pieces(root) or "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        pieces.start_server(root, templating.static_file(root, "pdf/print.css"), book.config.lang or "en")
+    except (OSError, ValueError):   # only a head start: the layout starts it when it needs it
+        return False
+    return True
 
 
 def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,
