@@ -479,8 +479,9 @@ def _estimate(piece: Piece, folder: Path | None) -> dict:
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
 
 
-def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
-    """Join the pieces' PDFs into ``target``; the number of pages of the front matter.
+def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path, folder: Path | None = None) -> int:
+    """Join the pieces' PDFs into ``target``; the number of pages of the front matter. The fonts joined
+    from the pieces' subsets are cached in ``folder``.
 
     With pikepdf (qpdf, in C++): it reads the pieces' object streams and writes the book some ten
     times faster than a PDF library in Python, which took longer to join the pieces than the layout
@@ -497,7 +498,8 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
     structure = _Structure(out)
     sources = [pikepdf.open(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
     try:
-        shared = _share_fonts(out, sources)
+        fonts: set[str] = set()
+        shared = _share_fonts(out, sources, folder, fonts)
         for n, piece in enumerate(plan.pieces):
             source = sources[n]
             if n == 0:
@@ -571,11 +573,13 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
         version = max([s.pdf_version for s in sources], default="1.7")
         # object streams, as the pieces have (a third of the size); the XMP packet as it was
         out.save(target, min_version=version, object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                 fix_metadata_version=False)
+                 fix_metadata_version=False, deterministic_id=True)
     finally:
         for source in sources:
             source.close()
         out.close()
+    if folder is not None:
+        cachefile.prune(folder, fonts, FONT)
     return front_pages
 
 
@@ -622,7 +626,7 @@ def _outlines(out, bookmarks: list, parent=None) -> tuple[list, int]:
     return outlines, count
 
 
-def _share_fonts(out, sources) -> dict:
+def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
     """One font for each font the pieces share, not one per piece: font name -> the joined font.
 
     WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each glyph
@@ -630,7 +634,8 @@ def _share_fonts(out, sources) -> dict:
     subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
     the widths and the ToUnicode map of all the pieces; every page's font resource is then made to
     point to it (``_use_shared_fonts``). A font whose subsets cannot be joined so (not a CFF-based
-    OpenType font with Identity encoding, glyph orders that differ) is left as it is, a copy per piece."""
+    OpenType font with Identity encoding, glyph orders that differ) is left as it is, a copy per piece.
+    A joined font is cached in ``folder`` by the subsets it is joined from (``keys``: those used)."""
     found: dict[str, list] = {}
     seen: set = set()
     for number, source in enumerate(sources):
@@ -644,7 +649,7 @@ def _share_fonts(out, sources) -> dict:
     for name, fonts in found.items():
         if len(fonts) > 1:
             try:
-                merged = _joined_font(out, fonts)
+                merged = _joined_font(out, fonts, folder, keys)
             except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
                 merged = None
             if merged is not None:
@@ -669,7 +674,10 @@ def _use_shared_fonts(out, shared: dict) -> None:
 CMAP_ENTRY = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
 
 
-def _joined_font(out, fonts: list):
+FONT = ".otf"    # the suffix of a joined font in the cache
+
+
+def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | None = None):
     """One Type0 font (in ``out``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
     import io
 
@@ -695,9 +703,11 @@ def _joined_font(out, fonts: list):
     programs = {}
     for part in parts:
         programs.setdefault(part[3], set()).update(part[4])
-    if len(programs) == 1:
-        data = next(iter(programs))
-    else:
+    key_ = cachefile.digest(cachefile.version_key(), FORMAT, "joined font",
+                            *[part for program, used in programs.items() for part in (program, sorted(used))])
+    data = next(iter(programs)) if len(programs) == 1 else \
+        cachefile.get(folder, key_, FORMAT, FONT) if folder is not None else None
+    if data is None:
         loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
                   for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
@@ -722,6 +732,10 @@ def _joined_font(out, fonts: list):
         buffer = io.BytesIO()
         base.save(buffer)
         data = buffer.getvalue()
+        if folder is not None:
+            cachefile.put(folder, key_, data, FORMAT, FONT)
+    if keys is not None and len(programs) > 1:
+        keys.add(key_)
     first_font, first_cid, first_descriptor = parts[0][:3]
     program = pikepdf.Stream(out, data)
     program.Subtype = Name.OpenType
@@ -832,8 +846,9 @@ class _Structure:
             for child in children:
                 self.kids.append(self._clone(child))
         keys = []
-        for number, value in _numbers(tree.get("/ParentTree")):
-            self.nums += [number + offset, _copy(out, value)]
+        # copied as a whole (in C++), after the elements its values point to
+        for number, value in _numbers(_copy(out, tree.get("/ParentTree"))):
+            self.nums += [number + offset, value]
             keys.append(number + offset)
         self.next_key = max([self.next_key, *[k + 1 for k in keys]])
         for name, value in (tree.get("/RoleMap") or {}).items():
