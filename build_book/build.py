@@ -159,15 +159,16 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         book, index = result.book, result.index
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        if "pdf" in editions:   # its layout processes' server loads WeasyPrint meanwhile (render/pieces.py)
-            from .render import limits
-            from .render import pdf as print_edition
-            if print_edition.start_layout(book):
-                cleanup.callback(limits.stop_server)    # stopped after the layout, or if the build fails
         from .render import GET_READY
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
             lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None)
+        if "pdf" in editions:   # its layout processes' server loads WeasyPrint while the HTML is written
+            # (render/pieces.py; not while citeproc runs, two at once: the cold build's peak memory)
+            from .render import limits
+            from .render import pdf as print_edition
+            if print_edition.start_layout(book):
+                cleanup.callback(limits.stop_server)    # stopped after the layout, or if the build fails
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:
