@@ -207,8 +207,8 @@ LANG = re.compile(r'<html\b[^>]*\blang="([^"]*)"')
 
 def start_server(root: Path, stylesheet: Path, lang: str) -> None:
     """Start the server the layout processes are forked from (render/pieceserver.py) before the
-    pieces are ready, so that it loads WeasyPrint, the fonts and print.css while the build formats
-    the citations and writes the HTML (some 1.5 s)."""
+    pieces are ready, so that it loads WeasyPrint, the fonts and print.css (some 1.5 s) while the
+    build writes the HTML."""
     from . import limits
 
     os.environ[PREPARE_ENV] = json.dumps([str(root), str(stylesheet), lang])
