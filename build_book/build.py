@@ -19,7 +19,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,7 +125,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
     progress = progress or Silent()
     root = root.resolve()
     out_dir = root / "build"
-    with _interruptible(), _locked(out_dir, progress, wait=True, create=True):
+    with _interruptible(), _locked(out_dir, progress, wait=True, create=True), ExitStack() as cleanup:
         try:
             if _recover(out_dir):
                 progress.step("completed the publication of the editions an interrupted build had begun")
@@ -163,6 +163,12 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
             lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None)
+        if "pdf" in editions:   # its layout processes' server loads WeasyPrint while the HTML is written
+            # (render/pieces.py; not while citeproc runs, two at once: the cold build's peak memory)
+            from .render import limits
+            from .render import pdf as print_edition
+            if print_edition.start_layout(book):
+                cleanup.callback(limits.stop_server)    # stopped after the layout, or if the build fails
         try:
             staging_root = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}-{os.getpid()}-", dir=out_dir))
         except OSError as exc:

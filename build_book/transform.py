@@ -10,6 +10,7 @@ then write the same documents, each with its own link targets.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import multiprocessing
 import os
@@ -367,6 +368,11 @@ class _Blocks(Mapping):
     def text(self, number: int) -> str:
         """The chapter's blocks as JSON text (as cached), without parsing them."""
         return self._texts[number]
+
+    def once(self, number: int) -> list:
+        """The chapter's blocks, parsed for one use and not kept (unless they already are): a book's
+        parsed blocks take several times the memory of their text."""
+        return self._blocks[number] if number in self._blocks else json.loads(self._texts[number])
 
     def __iter__(self):
         return iter(self._texts)
@@ -737,8 +743,15 @@ def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, obje
             return [_work(task) for task in tasks]
         # the longest first, so that no worker is left with a long chapter at the end
         order = sorted(range(len(tasks)), key=lambda n: -_size(plan, tasks[n]))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            done = dict(zip(order, pool.map(_work, [tasks[n] for n in order])))
+        # the build's objects, frozen: the workers' garbage collector leaves them alone instead of
+        # writing to (and so copying) the pages they share with the build (as render/limits.py does)
+        gc.collect()
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = dict(zip(order, pool.map(_work, [tasks[n] for n in order])))
+        finally:
+            gc.unfreeze()
         return [done[n] for n in range(len(tasks))]
     finally:
         _PLAN = None

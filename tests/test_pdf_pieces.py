@@ -138,6 +138,26 @@ def test_a_renumbering_edit_gives_the_pdf_of_a_clean_build(books):
     assert 1 < count < pieces + 2, edited.stderr
 
 
+def test_the_joined_fonts_are_cached_and_a_damaged_entry_is_made_again(books):
+    """Each font joined from the pieces' subsets is cached; a join from the cache, or after a cached
+    font was damaged, makes the same PDF, byte for byte."""
+    root, _, _ = books
+    target, folder = root / "build" / f"{SLUG}.pdf", root / "build" / ".cache" / "pdf-pieces"
+    fonts = sorted(folder.glob("*.otf"))
+    assert fonts, "the pieces share no font"
+    before = target.read_bytes()
+    target.unlink()
+    again = build(root)
+    assert laid_out(again)[1] == 0, again.stderr       # every piece and font from the cache
+    assert target.read_bytes() == before
+    whole = fonts[0].read_bytes()
+    fonts[0].write_bytes(whole[:len(whole) // 2])
+    target.unlink()
+    build(root)
+    assert target.read_bytes() == before
+    assert fonts[0].read_bytes() == whole              # joined again, and cached again
+
+
 def structure(pdf: Pdf) -> tuple[list, list, list]:
     """A tagged PDF's structure elements (depth, type, alt text) in order, each page's marked
     content (MCIDs) as the structure tree and its parent tree say, and the annotations it tags."""

@@ -259,6 +259,16 @@ def _forkserver(modules: list[str]):
     return start
 
 
+def start_server(modules: list[str]) -> None:
+    """Start now the forkserver that ``run(..., server=modules)`` forks its children from, so that it
+    imports ``modules`` while the build does other work (it is started when first needed otherwise)."""
+    import multiprocessing
+    import multiprocessing.forkserver as forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
+
+
 def stop_server() -> None:
     """Stop the forkserver ``run`` started, if any (it is started again when needed)."""
     import multiprocessing.forkserver as forkserver

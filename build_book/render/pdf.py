@@ -7,6 +7,7 @@ page numbers and the PDF outline all come from ``templates/pdf/print.css``.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 from html import escape, unescape
@@ -81,6 +82,19 @@ def in_pieces(root: Path) -> bool:
     return os.environ.get(PIECES_ENV, "").strip().lower() not in ("0", "no", "false") and pieces.applies(root)
 
 
+def start_layout(book) -> bool:
+    """If the PDF will be laid out in pieces: start what its layout processes are forked from now
+    (``pieces.start_server``), while the build does other work. Whether it was started."""
+    root = book.config.root
+    if not in_pieces(root) or "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        pieces.start_server(root, templating.static_file(root, "pdf/print.css"), book.config.lang or "en")
+    except (OSError, ValueError):   # only a head start: the layout starts it when it needs it
+        return False
+    return True
+
+
 def _in_pieces(ctx: RenderContext, context: dict, references, authors, stylesheet: Path, target: Path,
                seconds: float, memory: int) -> tuple[list, list, int]:
     book, root = ctx.book, ctx.book.config.root
@@ -104,7 +118,7 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
     plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,
                               max(1, ctx.prepared.jobs), seconds, memory, ctx.progress)
     ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
-    front_pages = pieces.assemble(plan, pdfs, target)
+    front_pages = pieces.assemble(plan, pdfs, target, folder)
     LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
     LAST["starts"] = pagemap.join_pieces(plan)
     refused = [url for p in plan.pieces for url in p.result["refused"]]

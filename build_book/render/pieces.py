@@ -2,7 +2,7 @@
 
 WeasyPrint's time and memory grow faster than the number of pages. So the front matter, each part
 page, each chapter and the bibliography are each laid out as a document of their own, several at
-once (forked processes, :mod:`.limits`), and the pieces are joined into one PDF (pypdf) whose pages,
+once (forked processes, :mod:`.limits`), and the pieces are joined into one PDF (pikepdf) whose pages,
 folios, running heads, contents, page references, links, named destinations and outline are those
 of the book laid out as one document:
 
@@ -203,6 +203,16 @@ def prepare(root: Path, stylesheet: Path, lang: str) -> None:
 
 
 LANG = re.compile(r'<html\b[^>]*\blang="([^"]*)"')
+
+
+def start_server(root: Path, stylesheet: Path, lang: str) -> None:
+    """Start the server the layout processes are forked from (render/pieceserver.py) before the
+    pieces are ready, so that it loads WeasyPrint, the fonts and print.css (some 1.5 s) while the
+    build writes the HTML."""
+    from . import limits
+
+    os.environ[PREPARE_ENV] = json.dumps([str(root), str(stylesheet), lang])
+    limits.start_server([SERVER])
 
 
 def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, self_refs: bool, target: Path,
@@ -469,167 +479,235 @@ def _estimate(piece: Piece, folder: Path | None) -> dict:
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
 
 
-def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path) -> int:
-    """Join the pieces' PDFs into ``target``; the number of pages of the front matter."""
+def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path, folder: Path | None = None) -> int:
+    """Join the pieces' PDFs into ``target``; the number of pages of the front matter. The fonts joined
+    from the pieces' subsets are cached in ``folder``.
+
+    With pikepdf (qpdf, in C++): it reads the pieces' object streams and writes the book some ten
+    times faster than a PDF library in Python, which took longer to join the pieces than the layout
+    of an edited chapter took."""
     import io
+    import warnings
 
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject,
-                               TextStringObject)
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name, String
 
-    writer = PdfWriter()
+    out = pikepdf.new()
     starts = plan.starts()
-    destinations: dict[str, tuple[int, object]] = {}
-    structure = _Structure(writer)
-    readers = [PdfReader(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
-    _share_fonts(writer, readers)
-    for n, piece in enumerate(plan.pieces):
-        reader = readers[n]
-        if n == 0:
-            writer.add_metadata({k: v for k, v in (reader.metadata or {}).items()})
-            catalog = reader.trailer["/Root"]
-            for name in ("/Lang", "/MarkInfo", "/ViewerPreferences"):
-                if name in catalog:
-                    writer._root_object[NameObject(name)] = catalog[name].clone(writer)
-            if "/Metadata" in catalog:     # the XMP packet
-                writer._root_object[NameObject("/Metadata")] = catalog.raw_get("/Metadata").clone(writer)
-        while len(writer.pages) < starts[n]:     # a piece laid out without its end block
-            box = writer.pages[-1].mediabox
-            structure.blank(writer.add_blank_page(box.width, box.height))
-        # its pages, and the blank verso the next piece starts after (laid out with this one's end block)
-        kept = piece.result["pages"] + (1 if n + 1 < len(starts) and starts[n + 1] > starts[n] + piece.result["pages"]
-                                        else 0)
-        added = [writer.add_page(page) for page in reader.pages[:kept]]
-        structure.add(reader, added)
-        for name, dest in reader.named_destinations.items():
-            destinations[name] = (starts[n] + reader.get_destination_page_number(dest), dest)
-    structure.finish()
-    # links to another piece: to the book's named destination
-    for page in writer.pages:
-        for annot in page.get("/Annots") or []:
-            annot = annot.get_object()
-            action = annot.get("/A")
-            uri = str(action.get_object().get("/URI", "")) if action is not None else ""
-            if uri.startswith(XREF):
-                del annot[NameObject("/A")]
-                annot[NameObject("/Dest")] = TextStringObject(uri[len(XREF):])
-    names = ArrayObject()
-    for name in sorted(destinations):
-        page_number, dest = destinations[name]
-        names += [TextStringObject(name), ArrayObject([
-            writer.pages[page_number].indirect_reference, NameObject("/XYZ"),
-            FloatObject(dest.left or 0), FloatObject(dest.top or 0), NumberObject(0)])]
-    if names:
-        tree = DictionaryObject({NameObject("/Dests"): writer._add_object(DictionaryObject(
-            {NameObject("/Names"): names}))})
-        writer._root_object[NameObject("/Names")] = writer._add_object(tree)
-    # the outline: every piece's bookmarks, made a tree as WeasyPrint makes one document's
-    pages = [_Page() for _ in range(len(writer.pages))]
-    for n, piece in enumerate(plan.pieces):
-        for number, level, label, (x, y), state in piece.result["bookmarks"]:
-            page = pages[starts[n] + number]
-            page.height = piece.result["heights"][number]
-            page.bookmarks.append((level, label, (x, y), state))
-    root: list = []
-    skipped, last_by_depth, previous = [], [root], 0
-    for number, page in enumerate(pages):
-        previous = _page_bookmark_tree(page, skipped, last_by_depth, previous, number)
-
-    def add(items, parent):
-        for label, (number, x, y), children, state in items:
-            from pypdf.generic import Fit
-            item = writer.add_outline_item(label, number, parent, fit=Fit.xyz(x, y, 0),
-                                           is_open=state != "closed")
-            add(children, item)
-
-    add(root, None)
-    # page labels as render/pagelabels.py writes them for one document: roman, then arabic from 1
-    front_pages = next((s for s, p in zip(starts, plan.pieces) if p.body), len(writer.pages))
-    nums = ArrayObject()
-    if front_pages:
-        nums += [NumberObject(0), DictionaryObject({NameObject("/S"): NameObject("/r")})]
-    if front_pages < len(writer.pages):
-        nums += [NumberObject(front_pages), DictionaryObject({NameObject("/S"): NameObject("/D"),
-                                                              NameObject("/St"): NumberObject(1)})]
-    writer._root_object[NameObject("/PageLabels")] = DictionaryObject({NameObject("/Nums"): nums})
-    with open(target, "wb") as out:
-        writer.write(out)
+    destinations: dict[str, tuple[int, object, object]] = {}
+    structure = _Structure(out)
+    sources = [pikepdf.open(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
+    try:
+        fonts: set[str] = set()
+        shared = _share_fonts(out, sources, folder, fonts)
+        for n, piece in enumerate(plan.pieces):
+            source = sources[n]
+            if n == 0:
+                info = source.trailer.get("/Info")
+                if info is not None:
+                    out.trailer.Info = out.make_indirect(Dictionary({k: _copy(out, v) for k, v in info.items()}))
+                catalog = source.Root
+                for name in ("/Lang", "/MarkInfo", "/ViewerPreferences", "/Metadata"):   # /Metadata: the XMP packet
+                    if name in catalog:
+                        out.Root[name] = _copy(out, catalog[name])
+            while len(out.pages) < starts[n]:     # a piece laid out without its end block
+                box = out.pages[-1].mediabox
+                structure.blank(out.add_blank_page(page_size=(float(box[2]) - float(box[0]),
+                                                              float(box[3]) - float(box[1]))))
+            # its pages, and the blank verso the next piece starts after (laid out with this one's end block)
+            kept = piece.result["pages"] + (1 if n + 1 < len(starts) and starts[n + 1] > starts[n] + piece.result["pages"]
+                                            else 0)
+            first = len(out.pages)
+            with warnings.catch_warnings():   # named destinations and links: see below
+                warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+                out.pages.extend(source.pages[:kept])
+            added = list(out.pages[first:])
+            structure.add(source, added)
+            numbers = {page.obj.objgen: i for i, page in enumerate(source.pages)}
+            dests = source.Root.get("/Names", {}).get("/Dests")
+            for name, dest in (pikepdf.NameTree(dests).items() if dests is not None else ()):
+                if isinstance(dest, Dictionary):
+                    dest = dest.get("/D")
+                if not isinstance(dest, Array) or len(dest) < 2 or dest[0].objgen not in numbers:
+                    continue
+                left = dest[2] if len(dest) > 2 and dest[1] == Name.XYZ else None
+                top = dest[3] if len(dest) > 3 and dest[1] == Name.XYZ else None
+                destinations[str(name)] = (starts[n] + numbers[dest[0].objgen], left, top)
+        structure.finish()
+        if shared:
+            _use_shared_fonts(out, shared)
+        # links to another piece: to the book's named destination
+        for page in out.pages:
+            for annot in page.obj.get("/Annots") or []:
+                action = annot.get("/A")
+                uri = str(action.get("/URI", "")) if action is not None else ""
+                if uri.startswith(XREF):
+                    del annot["/A"]
+                    annot.Dest = String(uri[len(XREF):])
+        names = Array()
+        for name in sorted(destinations):
+            page_number, left, top = destinations[name]
+            names.extend([String(name), Array([out.pages[page_number].obj, Name.XYZ, left or 0, top or 0, 0])])
+        if len(names):
+            out.Root.Names = out.make_indirect(Dictionary(Dests=out.make_indirect(Dictionary(Names=names))))
+        # the outline: every piece's bookmarks, made a tree as WeasyPrint makes one document's
+        pages = [_Page() for _ in range(len(out.pages))]
+        for n, piece in enumerate(plan.pieces):
+            for number, level, label, (x, y), state in piece.result["bookmarks"]:
+                page = pages[starts[n] + number]
+                page.height = piece.result["heights"][number]
+                page.bookmarks.append((level, label, (x, y), state))
+        root: list = []
+        skipped, last_by_depth, previous = [], [root], 0
+        for number, page in enumerate(pages):
+            previous = _page_bookmark_tree(page, skipped, last_by_depth, previous, number)
+        _outlines(out, root)
+        # page labels as render/pagelabels.py writes them for one document: roman, then arabic from 1
+        front_pages = next((s for s, p in zip(starts, plan.pieces) if p.body), len(out.pages))
+        nums = Array()
+        if front_pages:
+            nums.extend([0, Dictionary(S=Name.r)])
+        if front_pages < len(out.pages):
+            nums.extend([front_pages, Dictionary(S=Name.D, St=1)])
+        out.Root.PageLabels = Dictionary(Nums=nums)
+        version = max([s.pdf_version for s in sources], default="1.7")
+        # object streams, as the pieces have (a third of the size); the XMP packet as it was
+        out.save(target, min_version=version, object_stream_mode=pikepdf.ObjectStreamMode.generate,
+                 fix_metadata_version=False, deterministic_id=True)
+    finally:
+        for source in sources:
+            source.close()
+        out.close()
+    if folder is not None:
+        cachefile.prune(folder, fonts, FONT)
     return front_pages
 
 
-def _share_fonts(writer, readers) -> None:
-    """One font for each font the pieces share, not one per piece.
+def _copy(out, value):
+    """``value`` (of a piece's PDF) as an object of ``out``: indirect objects copied once per piece
+    (qpdf keeps, for each piece, what it has copied, so references between copies are kept)."""
+    import pikepdf
+
+    if isinstance(value, pikepdf.Object) and value.is_indirect:
+        return out.copy_foreign(value)
+    if isinstance(value, pikepdf.Array):
+        return pikepdf.Array([_copy(out, item) for item in value])
+    if isinstance(value, pikepdf.Dictionary):
+        return pikepdf.Dictionary({k: _copy(out, v) for k, v in value.items()})
+    return value
+
+
+def _outlines(out, bookmarks: list, parent=None) -> tuple[list, int]:
+    """The outline's items for a bookmark tree: weasyprint.pdf.anchors.add_outlines (WeasyPrint 70, BSD
+    licence), so that the joined book's outline is written as one document's would be."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    count, outlines = len(bookmarks), []
+    for title, (page, x, y), children, state in bookmarks:
+        outline = out.make_indirect(Dictionary(
+            Title=String(title), Dest=Array([out.pages[page].obj, Name.XYZ, x, y, 0])))
+        children_outlines, children_count = _outlines(out, children, parent=outline)
+        outline.Count = -children_count if state == "closed" else children_count
+        if state != "closed":
+            count += children_count
+        if outlines:
+            outline.Prev = outlines[-1]
+            outlines[-1].Next = outline
+        if children_outlines:
+            outline.First, outline.Last = children_outlines[0], children_outlines[-1]
+        if parent is not None:
+            outline.Parent = parent
+        outlines.append(outline)
+    if parent is None and outlines:
+        dictionary = out.make_indirect(Dictionary(Count=count, First=outlines[0], Last=outlines[-1]))
+        for outline in outlines:
+            outline.Parent = dictionary
+        out.Root.Outlines = dictionary
+    return outlines, count
+
+
+def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
+    """One font for each font the pieces share, not one per piece: font name -> the joined font.
 
     WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each glyph
     at its number in the whole font (CID = glyph id), under a name that depends on the font only. The
     subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
-    the widths and the ToUnicode map of all the pieces, and every page's font resource made to point to
-    it. A font whose subsets cannot be joined so (not a CFF-based OpenType font with Identity
-    encoding, glyph orders that differ) is left as it is, a copy per piece."""
-    from pypdf.generic import NameObject
-
+    the widths and the ToUnicode map of all the pieces; every page's font resource is then made to
+    point to it (``_use_shared_fonts``). A font whose subsets cannot be joined so (not a CFF-based
+    OpenType font with Identity encoding, glyph orders that differ) is left as it is, a copy per piece.
+    A joined font is cached in ``folder`` by the subsets it is joined from (``keys``: those used)."""
     found: dict[str, list] = {}
-    for reader in readers:
-        for page in reader.pages:
-            for ref in (page.get("/Resources") or {}).get("/Font", {}).values():
-                font = ref.get_object()
-                found.setdefault(str(font.get("/BaseFont")), [])
-                if all(f is not font for f in found[str(font.get("/BaseFont"))]):
-                    found[str(font.get("/BaseFont"))].append(font)
+    seen: set = set()
+    for number, source in enumerate(sources):
+        for page in source.pages:
+            for font in (page.obj.get("/Resources") or {}).get("/Font", {}).values():
+                if (number, font.objgen) in seen and font.is_indirect:
+                    continue
+                seen.add((number, font.objgen))
+                found.setdefault(str(font.get("/BaseFont")), []).append(font)
     shared = {}
     for name, fonts in found.items():
         if len(fonts) > 1:
             try:
-                merged = _joined_font(writer, fonts)
+                merged = _joined_font(out, fonts, folder, keys)
             except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
                 merged = None
             if merged is not None:
                 shared[name] = merged
-    if not shared:
-        return
-    for reader in readers:
-        for page in reader.pages:
-            resources = (page.get("/Resources") or {}).get("/Font")
-            if resources is None:
-                continue
-            resources = resources.get_object()
-            for key in list(resources):
-                font = resources[key].get_object()
-                if str(font.get("/BaseFont")) in shared:
-                    resources[NameObject(key)] = shared[str(font.get("/BaseFont"))]
+    return shared
+
+
+def _use_shared_fonts(out, shared: dict) -> None:
+    done: set = set()
+    for page in out.pages:
+        resources = (page.obj.get("/Resources") or {}).get("/Font")
+        if resources is None or (resources.is_indirect and resources.objgen in done):
+            continue
+        if resources.is_indirect:
+            done.add(resources.objgen)
+        for key in list(resources.keys()):
+            name = str(resources[key].get("/BaseFont"))
+            if name in shared:
+                resources[key] = shared[name]
 
 
 CMAP_ENTRY = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
 
 
-def _joined_font(writer, fonts: list):
-    """One Type0 font (in ``writer``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
+FONT = ".otf"    # the suffix of a joined font in the cache
+
+
+def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | None = None):
+    """One Type0 font (in ``out``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
     import io
 
+    import pikepdf
     from fontTools.ttLib import TTFont
-    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+    from pikepdf import Array, Dictionary, Name
 
     parts = []
     for font in fonts:
-        if font.get("/Subtype") != "/Type0" or font.get("/Encoding") != "/Identity-H":
+        if font.get("/Subtype") != Name.Type0 or font.get("/Encoding") != Name("/Identity-H"):
             return None
-        cid = font["/DescendantFonts"][0].get_object()
-        if cid.get("/Subtype") != "/CIDFontType0" or cid.get("/CIDToGIDMap", "/Identity") != "/Identity":
+        cid = font["/DescendantFonts"][0]
+        if cid.get("/Subtype") != Name.CIDFontType0 or cid.get("/CIDToGIDMap", Name.Identity) != Name.Identity:
             return None
-        descriptor = cid["/FontDescriptor"].get_object()
+        descriptor = cid["/FontDescriptor"]
         program = descriptor.get("/FontFile3")
-        if program is None or program.get_object().get("/Subtype") != "/OpenType":
+        if program is None or program.get("/Subtype") != Name.OpenType:
             return None
         widths = _widths(cid.get("/W") or [])
         unicode = font.get("/ToUnicode")
-        entries = dict(CMAP_ENTRY.findall(unicode.get_object().get_data())) if unicode is not None else {}
-        parts.append((font, cid, descriptor, program.get_object().get_data(), widths, entries))
+        entries = dict(CMAP_ENTRY.findall(unicode.read_bytes())) if unicode is not None else {}
+        parts.append((font, cid, descriptor, program.read_bytes(), widths, entries))
     programs = {}
     for part in parts:
         programs.setdefault(part[3], set()).update(part[4])
-    if len(programs) == 1:
-        data = next(iter(programs))
-    else:
+    key_ = cachefile.digest(cachefile.version_key(), FORMAT, "joined font",
+                            *[part for program, used in programs.items() for part in (program, sorted(used))])
+    data = next(iter(programs)) if len(programs) == 1 else \
+        cachefile.get(folder, key_, FORMAT, FONT) if folder is not None else None
+    if data is None:
         loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
                   for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
@@ -651,44 +729,43 @@ def _joined_font(writer, fonts: list):
                 if len(given.bytecode) > len(mine.bytecode):
                     charstrings[name] = given
                     metrics[name] = other["hmtx"].metrics[name]
-        out = io.BytesIO()
-        base.save(out)
-        data = out.getvalue()
+        buffer = io.BytesIO()
+        base.save(buffer)
+        data = buffer.getvalue()
+        if folder is not None:
+            cachefile.put(folder, key_, data, FORMAT, FONT)
+    if keys is not None and len(programs) > 1:
+        keys.add(key_)
     first_font, first_cid, first_descriptor = parts[0][:3]
-    program = DecodedStreamObject()
-    program.set_data(data)
-    program[NameObject("/Subtype")] = NameObject("/OpenType")
-    program = writer._add_object(program.flate_encode())
-    descriptor = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_descriptor.items()
-                                   if k != "/FontFile3"})
-    descriptor[NameObject("/FontFile3")] = program
+    program = pikepdf.Stream(out, data)
+    program.Subtype = Name.OpenType
+    descriptor = Dictionary({k: _copy(out, v) for k, v in first_descriptor.items() if k != "/FontFile3"})
+    descriptor.FontFile3 = program
     widths: dict[int, float] = {}
     entries: dict[bytes, bytes] = {}
     for part in parts:
         widths.update(part[4])
         entries.update(part[5])
-    cid = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_cid.items()
-                            if k not in ("/W", "/FontDescriptor")})
-    cid[NameObject("/FontDescriptor")] = writer._add_object(descriptor)
-    cid[NameObject("/W")] = ArrayObject(_width_array(widths))
-    font = DictionaryObject({NameObject(k): v.clone(writer) for k, v in first_font.items()
-                             if k not in ("/DescendantFonts", "/ToUnicode")})
-    font[NameObject("/DescendantFonts")] = ArrayObject([writer._add_object(cid)])
+    cid = Dictionary({k: _copy(out, v) for k, v in first_cid.items() if k not in ("/W", "/FontDescriptor")})
+    cid.FontDescriptor = out.make_indirect(descriptor)
+    cid.W = Array(_width_array(widths))
+    font = Dictionary({k: _copy(out, v) for k, v in first_font.items() if k not in ("/DescendantFonts", "/ToUnicode")})
+    font.DescendantFonts = Array([out.make_indirect(cid)])
     if entries:
-        cmap = DecodedStreamObject()
-        cmap.set_data(_to_unicode(entries))
-        font[NameObject("/ToUnicode")] = writer._add_object(cmap.flate_encode())
-    return writer._add_object(font)
+        font.ToUnicode = pikepdf.Stream(out, _to_unicode(entries))
+    return out.make_indirect(font)
 
 
 def _widths(array) -> dict[int, float]:
     """A /W array as glyph id -> width."""
+    import pikepdf
+
     out: dict[int, float] = {}
     i = 0
     while i < len(array):
         first = int(array[i])
-        if i + 1 < len(array) and isinstance(array[i + 1].get_object(), list):
-            for offset, width in enumerate(array[i + 1].get_object()):
+        if i + 1 < len(array) and isinstance(array[i + 1], pikepdf.Array):
+            for offset, width in enumerate(array[i + 1]):
                 out[first + offset] = float(width)
             i += 2
         else:
@@ -699,7 +776,7 @@ def _widths(array) -> dict[int, float]:
 
 
 def _width_array(widths: dict[int, float]) -> list:
-    from pypdf.generic import ArrayObject, NumberObject
+    import pikepdf
 
     out: list = []
     run: list = []
@@ -709,18 +786,16 @@ def _width_array(widths: dict[int, float]) -> list:
             run.append(widths[gid])
         else:
             if run:
-                out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+                out += [start, pikepdf.Array([_number(w) for w in run])]
             start, run = gid, [widths[gid]]
         previous = gid
     if run:
-        out += [NumberObject(start), ArrayObject([_number(w) for w in run])]
+        out += [start, pikepdf.Array([_number(w) for w in run])]
     return out
 
 
 def _number(value: float):
-    from pypdf.generic import FloatObject, NumberObject
-
-    return NumberObject(int(value)) if value == int(value) else FloatObject(value)
+    return int(value) if value == int(value) else value
 
 
 def _to_unicode(entries: dict[bytes, bytes]) -> bytes:
@@ -742,101 +817,96 @@ class _Structure:
     under one Document element, in the book's order; their parent trees renumbered into one, and each
     page's /StructParents and each annotation's /StructParent moved with them."""
 
-    def __init__(self, writer):
-        self.writer = writer
+    def __init__(self, out):
+        self.out = out
         self.kids: list = []
         self.nums: list = []
         self.next_key = 0
         self.role_map: dict = {}
         self.document = None
 
-    def add(self, reader, added) -> None:
-        from pypdf.generic import DictionaryObject, NameObject, NumberObject
+    def add(self, source, added) -> None:
+        from pikepdf import Dictionary, Name
 
-        tree = reader.trailer["/Root"].get("/StructTreeRoot")
+        tree = source.Root.get("/StructTreeRoot")
         if tree is None:
             return
-        tree, writer, offset = tree.get_object(), self.writer, self.next_key
+        out, offset = self.out, self.next_key
         if self.document is None:
-            self.document = writer._add_object(DictionaryObject({
-                NameObject("/Type"): NameObject("/StructElem"), NameObject("/S"): NameObject("/Document")}))
-        for old, new in zip(reader.pages, added):
-            if "/StructParents" in old:
-                new[NameObject("/StructParents")] = NumberObject(int(old["/StructParents"]) + offset)
-            for annot in new.get("/Annots") or []:
-                annot = annot.get_object()
+            self.document = out.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document))
+        for new in added:     # copies of the piece's pages: their numbers in its parent tree, moved
+            if "/StructParents" in new.obj:
+                new.obj.StructParents = int(new.obj.StructParents) + offset
+            for annot in new.obj.get("/Annots") or []:
                 if "/StructParent" in annot:
-                    annot[NameObject("/StructParent")] = NumberObject(int(annot["/StructParent"]) + offset)
+                    annot.StructParent = int(annot.StructParent) + offset
         for element in _items(tree.get("/K")):
-            whole = element.get_object()
-            children = _items(whole.get("/K")) if whole.get("/S") == "/Document" else [element]
+            children = _items(element.get("/K")) if isinstance(element, Dictionary) and \
+                element.get("/S") == Name.Document else [element]
             for child in children:
                 self.kids.append(self._clone(child))
         keys = []
-        for number, value in _numbers(tree.get("/ParentTree")):
-            self.nums += [NumberObject(number + offset), value.clone(writer)]
+        # copied as a whole (in C++), after the elements its values point to
+        for number, value in _numbers(_copy(out, tree.get("/ParentTree"))):
+            self.nums += [number + offset, value]
             keys.append(number + offset)
         self.next_key = max([self.next_key, *[k + 1 for k in keys]])
         for name, value in (tree.get("/RoleMap") or {}).items():
-            self.role_map.setdefault(name, value)
+            self.role_map.setdefault(name, _copy(out, value))
 
     def blank(self, page) -> None:
         """A blank page put between tagged pieces: no marked content, as in one document."""
-        from pypdf.generic import ArrayObject, NameObject, NumberObject
+        from pikepdf import Array
 
         if self.document is not None:
-            page[NameObject("/StructParents")] = NumberObject(self.next_key)
-            self.nums += [NumberObject(self.next_key), ArrayObject()]
+            page.obj.StructParents = self.next_key
+            self.nums += [self.next_key, Array()]
             self.next_key += 1
 
     def _clone(self, element):
         """A copy of a structure element (and all below it) in the book, its parent the Document."""
-        from pypdf.generic import NameObject
+        from pikepdf import Dictionary
 
-        item = element.get_object()
-        parent = item.get("/P") if hasattr(item, "get") else None
+        parent = element.get("/P") if isinstance(element, Dictionary) else None
         if parent is not None:   # not the piece's own tree above it
-            del item[NameObject("/P")]
+            del element["/P"]
         try:
-            copy = element.clone(self.writer)
+            copy = _copy(self.out, element)
         finally:
             if parent is not None:
-                item[NameObject("/P")] = parent
-        if hasattr(copy.get_object(), "get"):
-            copy.get_object()[NameObject("/P")] = self.document
+                element.P = parent
+        if isinstance(copy, Dictionary):
+            copy.P = self.document
         return copy
 
     def finish(self) -> None:
-        from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+        from pikepdf import Array, Dictionary, Name
 
         if self.document is None:
             return
-        writer = self.writer
-        root = writer._add_object(DictionaryObject({
-            NameObject("/Type"): NameObject("/StructTreeRoot"),
-            NameObject("/K"): ArrayObject([self.document]),
-            NameObject("/ParentTree"): writer._add_object(DictionaryObject({NameObject("/Nums"): ArrayObject(self.nums)})),
-            NameObject("/ParentTreeNextKey"): NumberObject(self.next_key)}))
+        out = self.out
+        root = out.make_indirect(Dictionary(
+            Type=Name.StructTreeRoot, K=Array([self.document]),
+            ParentTree=out.make_indirect(Dictionary(Nums=Array(self.nums))), ParentTreeNextKey=self.next_key))
         if self.role_map:
-            root.get_object()[NameObject("/RoleMap")] = DictionaryObject(self.role_map)
-        document = self.document.get_object()
-        document[NameObject("/P")] = root
-        document[NameObject("/K")] = ArrayObject(self.kids)
-        writer._root_object[NameObject("/StructTreeRoot")] = root
+            root.RoleMap = Dictionary(self.role_map)
+        self.document.P = root
+        self.document.K = Array(self.kids)
+        out.Root.StructTreeRoot = root
 
 
 def _items(value) -> list:
+    import pikepdf
+
     if value is None:
         return []
-    resolved = value.get_object()
-    return list(resolved) if isinstance(resolved, list) else [value]
+    return list(value) if isinstance(value, pikepdf.Array) else [value]
 
 
 def _numbers(tree):
     """The (number, value) pairs of a number tree (/Nums, and /Kids below)."""
     if tree is None:
         return
-    tree = tree.get_object()
     nums = tree.get("/Nums") or []
     for i in range(0, len(nums) - 1, 2):
         yield int(nums[i]), nums[i + 1]
