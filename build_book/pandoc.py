@@ -482,6 +482,19 @@ def citeproc(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path)
     return json.loads(_run(json.dumps(doc), "json", "json", _citeproc_args(bibliographies, csl, cwd)))
 
 
+def default_style() -> str | None:
+    """The text of the citation style citeproc uses when it is given none: pandoc's default.csl (None if a
+    default.csl in a pandoc user data directory may take its place, or pandoc cannot say)."""
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    for folder in (os.path.join(data, "pandoc"), os.path.join(os.path.expanduser("~"), ".pandoc")):
+        if os.path.exists(os.path.join(folder, "default.csl")):
+            return None
+    try:
+        return _run_pandoc(["--print-default-data-file=default.csl"], timeout=FIXED_TIMEOUT)
+    except PandocError:
+        return None
+
+
 def _citeproc_args(bibliographies: list[Path], csl: Path | None, cwd: Path) -> list[str]:
     args = ["--citeproc"] + [f"--bibliography={p}" for p in bibliographies]
     if csl is not None:
@@ -506,6 +519,38 @@ def citeproc_html(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: 
             out["meta"].pop("build-book-html-of", None)
             return out, raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
     raise PandocError(f"pandoc wrote no HTML of the div {div}")
+
+
+def citeproc_html_many(meta: dict, blocks: list[str], bibliographies: list[Path], csl: Path | None, cwd: Path,
+                       divs: list[str], html: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`citeproc` of the document of ``meta`` and ``blocks`` (each given as JSON text), and of it only
+    what the top-level divs ``divs`` hold after: div id -> their blocks as JSON text, as pandoc writes it
+    (read with json.loads); and div id -> the HTML of those of ``html`` (as :func:`citeproc_html` writes
+    that of one). One pandoc run, and of its output only strings to read."""
+    args = _citeproc_args(bibliographies, csl, cwd) + [f"--lua-filter={HTML_OF_FILTER}"]
+    names = {"t": "MetaList", "c": [{"t": "MetaString", "c": d} for d in divs]}
+    meta = {**meta, "build-book-json-of": names,
+            "build-book-html-of": {"t": "MetaList", "c": [{"t": "MetaString", "c": d} for d in html]}}
+    head = json.dumps({"pandoc-api-version": api_version(), "meta": meta})[:-1]
+    out = json.loads(_run(f'{head}, "blocks": [{", ".join(blocks)}]}}', "json", "json", args))
+    wanted = {**{f"{d}-json": ("json", d) for d in divs}, **{f"{d}-html": ("html", d) for d in html}}
+    found: dict[str, dict[str, str]] = {"json": {}, "html": {}}
+    for block in out["blocks"]:
+        kind, div = wanted.get(block["c"][0][0], (None, None)) if block["t"] == "Div" else (None, None)
+        if kind is None or div in found[kind]:
+            continue
+        raw = block["c"][1][0]["c"][1]
+        if kind == "html":
+            found["html"][div] = raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
+            continue
+        start = raw.find('"blocks":')
+        if not raw.startswith('{"pandoc-api-version":') or start < 0 or not raw.endswith("}"):
+            raise PandocError(f"pandoc wrote the div {div} in an unexpected form")
+        found["json"][div] = raw[start + len('"blocks":'):-1]
+    missing = [d for d in divs if d not in found["json"]] + [d for d in html if d not in found["html"]]
+    if missing:
+        raise PandocError(f"pandoc wrote nothing of the div {missing[0]}")
+    return found["json"], found["html"]
 
 
 EACH_FILTER = Path(__file__).with_name("citeproc_each.lua")

@@ -198,7 +198,10 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     ``meanwhile`` (if given) is called with a provisional :class:`Prepared` of the chapters taken from the
     cache (the others missing, no reference list) while pandoc formats the others, once the first pandoc
     run has begun (a renderer gets ready with what it can: this process is idle then); never if nothing
-    is formatted."""
+    is formatted.
+
+    With a style whose citations do not depend on their position (see _positions_free), the chapters to
+    format go in one citeproc run per process (see _tasks and _Plan.chapters), with the same results."""
     jobs = jobs or default_jobs()
     plan = _Plan.of(book, index)
     plan.html = html
@@ -223,19 +226,22 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
         if progress:
             what = f"{len(todo)} of {len(book.chapters)} chapters" if todo else "the reference list"
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
-        tasks = [("chapter", i) for i in todo] + ([("references", None)] if refs_text is None else [])
+        if sum(1 for n in todo if plan.cited[n]) > 1:
+            plan.together = _positions_free(plan.csl)
+        tasks = _tasks(plan, todo, jobs, refs_text is None)
         # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
         early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
-        for (kind, number), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
-                                                                     plan)):
+        for (kind, numbers), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
+                                                                      plan)):
             if status != "ok":
                 raise BuildError([_citeproc_failed(book, status, value)])
-            if kind == "chapter":
-                texts[number], fragment = value
-                if fragment is not None:
-                    written[number] = fragment
-                cachefile.put(folder, keys[number], texts[number], CHAPTER_FORMAT)
+            if kind == "chapters":
+                for number, (text, fragment) in zip(numbers, value):
+                    texts[number] = text
+                    if fragment is not None:
+                        written[number] = fragment
+                    cachefile.put(folder, keys[number], text, CHAPTER_FORMAT)
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
@@ -414,6 +420,7 @@ class _Plan:
     list_items: dict[str, dict]       # work -> its CSL JSON item as reference lists are formatted from it
     html: bool = False                # write each chapter's HTML in the run that formats its citations
     begun: object = None              # called once a chapter's pandoc run has read it (see _alongside)
+    together: bool = False            # format chapters together (see chapters): the style allows it
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -507,6 +514,36 @@ class _Plan:
     def chapter(self, number: int) -> tuple[str, str | None]:
         """One chapter's blocks, ready to write, as JSON text; and their HTML as write_fragments would
         write it (end notes, every edition alike) if it came with the citations (see ``html``), else None."""
+        return self._alone(number, self._resolved(number))
+
+    def _alone(self, number: int, blocks: list) -> tuple[str, str | None]:
+        """:meth:`chapter`, of the chapter's blocks as :meth:`_resolved` gives them."""
+        book = self.book
+        chapter = book.chapters[number]
+        if self.cited[number]:
+            wrapped = []
+            before, known = self.citations(number)
+            if before:
+                wrapped.append({"t": "Div", "c": [["bb-before", [], []],
+                                                  [{"t": "Para", "c": [_cite(k) for k in before]}]]})
+            wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
+            html = None
+            document = pandoc.document(wrapped, self._meta(known))
+            with self._known_sources(known) as sources:
+                if self.begun is not None:
+                    pandoc.tell_when_read(self.begun)
+                if self.html and not chapter.targets.conditional:   # a chapter with content for some editions: apart
+                    doc, html = pandoc.citeproc_html(document, sources, self.csl, book.config.root, "bb-chapter")
+                else:
+                    doc = pandoc.citeproc(document, sources, self.csl, book.config.root)
+            blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
+            text, changed = _finished(book, blocks, True)
+            # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
+            return text, None if changed else html
+        return _finish(book, blocks, False), None
+
+    def _resolved(self, number: int) -> list:
+        """A clean copy of the chapter's blocks with its cross-references resolved and numbers put on."""
         book, index = self.book, self.index
         chapter = book.chapters[number]
         blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
@@ -522,27 +559,58 @@ class _Plan:
         if targets.callouts is not False:
             blocks = quarto.callouts(blocks)
         code_ids(blocks, chapter)
-        if self.cited[number]:
-            wrapped = []
-            before, known = self.citations(number)
-            if before:
-                wrapped.append({"t": "Div", "c": [["bb-before", [], []],
-                                                  [{"t": "Para", "c": [_cite(k) for k in before]}]]})
-            wrapped.append({"t": "Div", "c": [["bb-chapter", [], []], blocks]})
-            html = None
-            document = pandoc.document(wrapped, self._meta(known))
-            with self._known_sources(known) as sources:
+        return blocks
+
+    def chapters(self, numbers: list[int]) -> list[tuple[str, str | None]]:
+        """:meth:`chapter` of each of ``numbers`` (in book order); with a style whose citations do not
+        depend on where they stand (see ``together``), those that cite works are formatted in one citeproc
+        run, with every work any of them must know of: the same texts and HTML as runs of their own give
+        (disambiguation depends only on the works known, numbers only on the order works are first cited).
+        A chapter with a div #refs (where citeproc puts the run's reference list) is formatted alone."""
+        book = self.book
+        out: dict[int, tuple[str, str | None]] = {}
+        ready: list[tuple[int, list, str]] = []
+        for number in numbers:
+            blocks = self._resolved(number)
+            if not self.cited[number]:
+                out[number] = (_finish(book, blocks, False), None)
+                continue
+            text = json.dumps(blocks)
+            if not self.together or _REFS_DIV.search(text):
+                out[number] = self._alone(number, blocks)
+            else:
+                ready.append((number, blocks, text))
+        if len(ready) == 1:
+            number, blocks, _ = ready[0]
+            out[number] = self._alone(number, blocks)
+        elif ready:
+            parts: list[str] = []
+            known: set[str] = set()
+            seen: set[str] = set()       # the works cited so far in the run
+            for number, _, text in ready:
+                _, works = self.citations(number)
+                if self.whole_book:   # works numbered in the order first cited: the book's, as alone
+                    hidden = [k for k in self.earlier[number] if k not in seen]
+                    if hidden:
+                        parts.append(json.dumps({"t": "Div", "c": [[f"bb-before-{number}", [], []],
+                                                                  [{"t": "Para", "c": [_cite(k) for k in hidden]}]]}))
+                    seen.update(hidden)
+                    seen.update(self.cited[number])
+                parts.append(f'{{"t": "Div", "c": [["bb-chapter-{number}", [], []], {text}]}}')
+                known.update(works)
+            divs = [f"bb-chapter-{n}" for n, _, _ in ready]
+            html = [f"bb-chapter-{n}" for n, _, _ in ready if self.html and not book.chapters[n].targets.conditional]
+            works = [k for k in self.order if k in known]
+            with self._known_sources(works) as sources:
                 if self.begun is not None:
                     pandoc.tell_when_read(self.begun)
-                if self.html and not targets.conditional:   # a chapter with content for some editions: apart
-                    doc, html = pandoc.citeproc_html(document, sources, self.csl, book.config.root, "bb-chapter")
-                else:
-                    doc = pandoc.citeproc(document, sources, self.csl, book.config.root)
-            blocks = next(b["c"][1] for b in doc["blocks"] if b["t"] == "Div" and b["c"][0][0] == "bb-chapter")
-            text, changed = _finished(book, blocks, True)
-            # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
-            return text, None if changed else html
-        return _finish(book, blocks, False), None
+                texts, written = pandoc.citeproc_html_many(self._meta(works), parts, sources, self.csl,
+                                                           book.config.root, divs, html)
+            for number, _, _ in ready:
+                text, changed = _finished_text(book, texts[f"bb-chapter-{number}"])
+                # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
+                out[number] = (text, None if changed else written.get(f"bb-chapter-{number}"))
+        return [out[n] for n in numbers]
 
     @contextmanager
     def _known_sources(self, known: list[str]):
@@ -595,6 +663,15 @@ def _finish(book: Book, blocks: list, cited: bool) -> str:
     Japanese marked (unless the book is in Japanese, Chinese or Korean). Each of these walks the blocks
     only if its characters occur in their text: most chapters have neither, and the text is written anyway."""
     return _finished(book, blocks, cited)[0]
+
+
+def _finished_text(book: Book, text: str) -> tuple[str, bool]:
+    """:func:`_finished` of blocks after citeproc given as JSON text: the same blocks (the text as it is, if
+    nothing is to be done: it is read with json.loads alike), without reading them if neither walk is due."""
+    if name_order.MARKS.search(text) or (not book.config.lang.lower().startswith(("ja", "zh", "ko"))
+                                         and JAPANESE.search(text)):
+        return _finished(book, json.loads(text), True)
+    return text, False
 
 
 def _finished(book: Book, blocks: list, cited: bool) -> tuple[str, bool]:
@@ -723,9 +800,9 @@ _PLAN: _Plan | None = None
 
 
 def _work(task: tuple) -> tuple[str, object]:
-    kind, number = task
+    kind, numbers = task
     try:
-        return "ok", (_PLAN.chapter(number) if kind == "chapter" else _PLAN.references())
+        return "ok", (_PLAN.chapters(list(numbers)) if kind == "chapters" else _PLAN.references())
     except pandoc.PandocTimeout as exc:
         return "timeout", exc.seconds
     except pandoc.PandocError as exc:
@@ -733,7 +810,7 @@ def _work(task: tuple) -> tuple[str, object]:
 
 
 def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, object]]:
-    """Run ``tasks`` (each a chapter or the reference list): in this process if one job, else in
+    """Run ``tasks`` (chapters, see _tasks, or the reference list): in this process if one job, else in
     ``jobs`` worker processes forked from this one (the work is Python and citeproc)."""
     global _PLAN
     _PLAN = plan
@@ -758,10 +835,58 @@ def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, obje
 
 
 def _size(plan: _Plan, task: tuple) -> int:
-    kind, number = task
-    if kind != "chapter":
-        return len(plan.order) * 50
-    return len(plan.book.chapters[number].blocks)
+    kind, numbers = task
+    if kind != "chapters":
+        return len(plan.order) * REFERENCES_WEIGHT
+    return sum(_weight(plan, n) for n in numbers)
+
+
+# what formatting the reference list takes, per work it lists, as against a chapter's (see _weight)
+REFERENCES_WEIGHT = 300
+
+
+def _weight(plan: _Plan, number: int) -> int:
+    """About how long formatting chapter ``number`` takes: the size of its file (its blocks are not read
+    for this: they may not have been read yet)."""
+    try:
+        return max(1, (plan.book.config.root / plan.book.chapters[number].path).stat().st_size)
+    except OSError:
+        return 1
+
+
+def _tasks(plan: _Plan, todo: list[int], jobs: int, references: bool) -> list[tuple]:
+    """The work of formatting chapters ``todo`` (and the reference list, if ``references``), as tasks for
+    ``jobs`` processes: ("chapters", numbers) and ("references", None). Chapters formatted in one citeproc
+    run (``plan.together``) go in one run of neighbouring chapters per process, the runs as long as each
+    other, the reference list counted with the last; otherwise each chapter is a task of its own."""
+    refs = [("references", None)] if references else []
+    if not plan.together:
+        return [("chapters", (n,)) for n in todo] + refs
+    workers = max(1, min(jobs, len(todo)))
+    weights = [_weight(plan, n) for n in todo]
+    extra = len(plan.order) * REFERENCES_WEIGHT if references and workers > 1 else 0
+    share = (sum(weights) + extra) / workers
+    groups: list[list[int]] = [[]]
+    load = 0.0
+    for number, weight in zip(todo, weights):   # the last run takes the rest: the list's share less
+        if groups[-1] and len(groups) < workers and load + weight / 2 > share:
+            groups.append([])
+            load = 0.0
+        groups[-1].append(number)
+        load += weight
+    return [("chapters", tuple(g)) for g in groups if g] + refs
+
+
+def _positions_free(csl: Path | None) -> bool:
+    """Does a citation in the style ``csl`` (None: pandoc's default) read the same wherever it stands in the
+    book: no conditions on its position (first, subsequent, ibid., near-note), no et-al-subsequent-*
+    settings, no first-reference-note-number? Then chapters can be formatted together (see _Plan.chapters)."""
+    style = _read(csl) if csl is not None else pandoc.default_style()
+    return style is not None and style != "missing" and not POSITIONAL.search(style)
+
+
+POSITIONAL = re.compile(r"position\s*=|et-al-subsequent|first-reference-note-number")
+_REFS_DIV = re.compile(r'\["refs", \[')
 
 
 # Kana, CJK ideographs, CJK punctuation and full-width forms: text set in a Japanese font.
