@@ -162,7 +162,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         from .render import GET_READY
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
-            lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None)
+            lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None,
+            lean="pdf" in editions)
         if "pdf" in editions:   # its layout processes' server loads WeasyPrint while the HTML is written
             # (render/pieces.py; not while citeproc runs, two at once: the cold build's peak memory)
             from .render import limits

@@ -351,7 +351,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
         diags = list(result.diagnostics)
-        prepared = prepare(book, index, progress, jobs)
+        prepared = prepare(book, index, progress, jobs, lean=True)   # a proof lays out the PDF
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
         ref, this_round = _round_ref(root, since) if commit else (None, "")
         then, why = (None, "")

@@ -181,12 +181,13 @@ def default_jobs() -> int:
 
 
 def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
-            html: bool = False, meanwhile=None) -> Prepared:
+            html: bool = False, meanwhile=None, lean: bool = False) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
     processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
     run that formats a chapter's citations writes its HTML too (``Prepared.html``, for
-    render/common.py's write_fragments), saving a run.
+    render/common.py's write_fragments), saving a run. ``lean``: the print edition will be laid out too,
+    so citeproc runs are kept short (RUN_BYTES), for the build's peak memory.
 
     Citations stay book-wide correct although each chapter is formatted alone: citeproc sees the
     chapter after a hidden citation of every work the chapters before it cite (in the order they are
@@ -228,7 +229,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         if sum(1 for n in todo if plan.cited[n]) > 1:
             plan.together = _positions_free(plan.csl)
-        tasks = _tasks(plan, todo, jobs, refs_text is None)
+        tasks = _tasks(plan, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
         # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
         early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
@@ -843,6 +844,11 @@ def _size(plan: _Plan, task: tuple) -> int:
 
 # what formatting the reference list takes, per work it lists, as against a chapter's (see _weight)
 REFERENCES_WEIGHT = 300
+# With the print edition, chapters formatted together go in runs of about this much Markdown (see _tasks):
+# a run's pandoc grows with its text, and one run per process (two of some 230 MB each on the benchmark's
+# book) made the citation stage the peak memory of a cold PDF build (issue 9's limit: 500 MB); runs of two
+# of its chapters keep that stage near 430 MB, for about half of the time saved by formatting together.
+RUN_BYTES = 180_000
 
 
 def _weight(plan: _Plan, number: int) -> int:
@@ -854,16 +860,21 @@ def _weight(plan: _Plan, number: int) -> int:
         return 1
 
 
-def _tasks(plan: _Plan, todo: list[int], jobs: int, references: bool) -> list[tuple]:
+def _tasks(plan: _Plan, todo: list[int], jobs: int, references: bool,
+           run_bytes: int | None = None) -> list[tuple]:
     """The work of formatting chapters ``todo`` (and the reference list, if ``references``), as tasks for
     ``jobs`` processes: ("chapters", numbers) and ("references", None). Chapters formatted in one citeproc
-    run (``plan.together``) go in one run of neighbouring chapters per process, the runs as long as each
-    other, the reference list counted with the last; otherwise each chapter is a task of its own."""
+    run (``plan.together``) go in one run of neighbouring chapters per process (or in runs of about
+    ``run_bytes`` of Markdown, if that makes more), the runs as long as each other, the reference list
+    counted with the last; otherwise each chapter is a task of its own."""
     refs = [("references", None)] if references else []
     if not plan.together:
         return [("chapters", (n,)) for n in todo] + refs
-    workers = max(1, min(jobs, len(todo)))
     weights = [_weight(plan, n) for n in todo]
+    # a run's pandoc grows with the text it formats: with ``run_bytes``, more runs than processes, of at
+    # most about that much Markdown each
+    runs = -(-sum(weights) // run_bytes) if run_bytes else 1
+    workers = max(1, min(len(todo), max(jobs, runs)))
     extra = len(plan.order) * REFERENCES_WEIGHT if references and workers > 1 else 0
     share = (sum(weights) + extra) / workers
     groups: list[list[int]] = [[]]

@@ -95,3 +95,21 @@ def test_tasks_one_run_per_process(tmp_path_factory):
         assert all(kind == "chapters" for kind, _ in tasks[:-1])
         assert [n for group in groups for n in group] == todo
         assert 1 <= len(groups) <= min(jobs, len(todo)) and all(groups)
+
+
+def test_tasks_short_runs_for_the_print_edition(tmp_path_factory):
+    """With ``run_bytes`` (RUN_BYTES, when the PDF is built too: the cold build's peak memory), chapters
+    formatted together go in more runs than processes, none much longer than that, each chapter once."""
+    root = copy_book("mini", tmp_path_factory)
+    plan = _plan(root, None)
+    plan.together = True
+    todo = [c.index for c in plan.book.chapters]
+    sizes = {n: transform._weight(plan, n) for n in todo}
+    assert len(todo) > 2
+    small = min(sizes.values())      # at most about one chapter per run
+    tasks = transform._tasks(plan, todo, 2, False, run_bytes=small)
+    groups = [numbers for kind, numbers in tasks]
+    assert [n for group in groups for n in group] == todo and all(groups)
+    assert len(groups) > 2
+    # without it, one run per process, as before
+    assert len(transform._tasks(plan, todo, 2, False)) == min(2, len(todo))
