@@ -96,6 +96,10 @@ def start(root: Path, jobs: int | None = None) -> None:
         return
     from . import pandoc, sandbox    # (only now: a check with nothing changed needs no pandoc)
 
+    # the record is in the book's build/, which its author controls (a pushed change may even commit it):
+    # run nothing but a pandoc this process could choose itself
+    if binary not in pandoc.candidate_paths():
+        return
     pandoc.remember_probes(found["probes"])
     for path in changed:
         # only a file inside the book, as load.py reads it (a chapter may have become a link to anywhere)

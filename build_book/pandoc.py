@@ -104,27 +104,37 @@ def _pypandoc_choice() -> str:
 VERSION_TOKEN = re.compile(r"^\d+(\.\d+){1,}$")
 
 
+def candidate_paths() -> list[str]:
+    """The pandocs pypandoc.get_pandoc_path() chooses among, in its order (see _look_for_pandoc); empty
+    where pypandoc would look elsewhere (PYPANDOC_PANDOC, another system)."""
+    import importlib.util
+
+    if os.environ.get("PYPANDOC_PANDOC") or not sys.platform.startswith("linux"):
+        return []
+    spec = importlib.util.find_spec("pypandoc")
+    if spec is None or not spec.origin:
+        return []
+    shipped = os.path.join(os.path.dirname(os.path.realpath(spec.origin)), "files", "pandoc")
+    return [os.path.expanduser(path) for path in
+            ("pandoc", shipped, "~/bin/pandoc", "~/.bin/pandoc", os.path.join(sys.exec_prefix, "bin", "pandoc.exe"),
+             os.path.join(sys.exec_prefix, "bin", "pandoc"))]
+
+
 def _look_for_pandoc() -> str | None:
     """The pandoc pypandoc.get_pandoc_path() chooses, found as it finds it but without importing pypandoc:
     the newest of 'pandoc' on the PATH, the one pypandoc-binary ships, ~/bin/pandoc, ~/.bin/pandoc and the
     environment's bin/pandoc (the first of equals). None where pypandoc would look elsewhere
     (PYPANDOC_PANDOC, another system) or finds none: then pypandoc is asked."""
-    import importlib.util
     import shutil
     import tempfile
 
-    if os.environ.get("PYPANDOC_PANDOC") or not sys.platform.startswith("linux"):
+    candidates = candidate_paths()
+    if not candidates:
         return None
-    spec = importlib.util.find_spec("pypandoc")
-    if spec is None or not spec.origin:
-        return None
-    shipped = os.path.join(os.path.dirname(os.path.realpath(spec.origin)), "files", "pandoc")
     env = dict(os.environ)
     env.setdefault("HOME", tempfile.gettempdir())
     best, newest = None, [0, 0, 0]
-    for path in ("pandoc", shipped, "~/bin/pandoc", "~/.bin/pandoc", os.path.join(sys.exec_prefix, "bin", "pandoc.exe"),
-                 os.path.join(sys.exec_prefix, "bin", "pandoc")):
-        path = os.path.expanduser(path)
+    for path in candidates:
         where = shutil.which(path) if path == "pandoc" else path
         try:
             found = os.stat(where) if where else None

@@ -267,3 +267,28 @@ def test_check_after_an_edit_reads_it_by_the_pandoc_started_first(tmp_path, monk
     reads.clear()
     assert command.main(["check", "--book", str(root), "--format", "json", "--quiet"]) == 1
     assert "ahead" not in reads and '"path-outside-book"' in capsys.readouterr().out
+
+
+def test_a_planted_record_runs_no_other_program(tmp_path, monkeypatch, capsys):
+    """The record early.py starts pandoc from lives in the book's build/, which its author controls (a
+    pushed change can commit it): a record naming any program but a pandoc this process could choose
+    itself is not run, and the check is that of a clean copy."""
+    from build_book import cli as command, early
+
+    root = tmp_path / "mini"
+    shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
+    diagnostics(root)
+    cache = root / "build" / ".cache"
+    found = early.last_record(cache)
+    assert found["pandoc"] and found["stamps"]      # the record a check leaves
+    marker = tmp_path / "ran"
+    script = root / "chapters" / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\ncat >/dev/null\n", encoding="utf-8")
+    script.chmod(0o755)
+    early.record(cache, {**found, "pandoc": str(script)})
+    edit(root / "chapters" / "02-cases.md", "Japanese scholarship", "Japanese and Korean scholarship")
+    assert command.main(["check", "--book", str(root), "--format", "json", "--quiet"]) == 0
+    assert not marker.exists()
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
+    assert capsys.readouterr().out == diagnostics(clean)
