@@ -522,7 +522,8 @@ def _recover(out_dir: Path) -> bool:
         if (isinstance(staging, str) and staging.startswith(STAGING_PREFIX) and "/" not in staging
                 and isinstance(items, list)
                 and all(isinstance(i, list) and len(i) == 2 and all(isinstance(s, str) for s in i)
-                        for i in items)):
+                        for i in items)
+                and _journaled(out_dir / staging, items)):
             _roll_forward(out_dir, out_dir / staging, items)
         journal.unlink()
         _sync(out_dir)
@@ -533,6 +534,23 @@ def _recover(out_dir: Path) -> bool:
         os.replace(legacy, out_dir / "html")
         recovered = True
     return recovered
+
+
+def _journaled(staging_root: Path, items: list[list[str]]) -> bool:
+    """Whether ``items`` are what :func:`_publish` journals: outputs ``edition/name`` in the staging folder,
+    each to become ``name`` in build/. A journal is in build/, which a book can bring: one naming any other
+    path (``..``, a symbolic link on the way) would move or remove files outside build/."""
+    def plain(part: str) -> bool:
+        return part not in ("", ".", "..") and "/" not in part and "\0" not in part
+
+    for source, name in items:
+        parts = source.split("/")
+        if not (1 <= len(parts) <= 2 and all(map(plain, parts)) and plain(name) and parts[-1] == name):
+            return False
+        for folder in (staging_root, staging_root / parts[0]) if len(parts) == 2 else (staging_root,):
+            if os.path.islink(folder):
+                return False
+    return True
 
 
 def _remove_stale_staging(out_dir: Path) -> None:
