@@ -199,13 +199,14 @@ def get_text(folder: Path, key: str, fmt: str, suffix: str = ".json") -> str | N
 
 
 def _own(folder: Path) -> bool:
-    """False if ``folder`` or a folder between it and the book's ``build/`` (``build/`` included) is a
-    symbolic link: one a book brought could point anywhere, and entries are written and removed there."""
+    """False if ``folder`` or a folder between it and the book's ``build/`` is a symbolic link: one a book
+    brought could point anywhere, and entries are written and removed there. (``build/`` itself may be a
+    link a user made, to another disk say.)"""
     chain = [folder, *folder.parents][:6]
     ends = [n for n, p in enumerate(chain) if p.name == "build"]
     if not ends:
         return True     # not a book's cache (the user's own)
-    return not any(os.path.islink(p) for p in chain[: ends[0] + 1])
+    return not any(os.path.islink(p) for p in chain[: ends[0]])
 
 
 def put(folder: Path, key: str, body: bytes | str, fmt: str, suffix: str = ".json") -> None:
