@@ -397,7 +397,11 @@ def _locked(out_dir: Path, progress: Progress, *, wait: bool, create: bool):
         elif not (out_dir / LOCK).parent.is_dir():
             yield False
             return
-        handle = open(out_dir / LOCK, "a+b")
+        # (a symbolic link there is the book's, not build_book's: removed, never followed)
+        if os.path.islink(out_dir / LOCK):
+            os.unlink(out_dir / LOCK)
+        handle = os.fdopen(os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666),
+                           "a+b")
     except OSError as exc:
         if not create:
             yield False

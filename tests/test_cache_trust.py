@@ -215,7 +215,7 @@ def test_a_planted_journal_moves_nothing_outside_build(tmp_path):
 
 def test_symbolic_links_in_the_cache_are_not_followed(tmp_path):
     """A cache folder that is a link to elsewhere is not pruned in (nor written to); an entry that is a link
-    (to /dev/zero: a read without end) is not read."""
+    (to /dev/zero: a read without end) is not read; the build lock is not opened through a link."""
     root = copy("mini", tmp_path)
     diagnostics(root)
     cache = root / "build" / ".cache"
@@ -227,12 +227,15 @@ def test_symbolic_links_in_the_cache_are_not_followed(tmp_path):
     entry = next((cache / "checks" / "sanitize").iterdir())
     entry.unlink()
     entry.symlink_to("/dev/zero")
+    (cache / "build.lock").unlink(missing_ok=True)     # the lock: a link to a file that is not there yet
+    (cache / "build.lock").symlink_to(tmp_path / "made-through-a-link")
     changed(root)
     clean = copy("mini", tmp_path / "clean")
     result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root), "--format", "json"],
                             cwd=REPO, capture_output=True, text=True, timeout=120, env=ENV)
     assert result.stdout == diagnostics(clean)
     assert [p.name for p in elsewhere.iterdir()] == ["precious.json"]
+    assert not os.path.lexists(tmp_path / "made-through-a-link")
 
 
 KEY_SCRIPT = "from build_book import cache; print(cache.secret().hex())"
