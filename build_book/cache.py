@@ -15,7 +15,11 @@ the user's own (:func:`secret`: ``$XDG_CACHE_HOME/build_book/cache-key``, made o
 user alone), never in the book, so a planted entry never verifies and is made again.
 
 The parse cache (``load.py``), the per-chapter stages (``transform.py``) and the written fragments
-(``render/common.py``, ``render/epub.py``) all use these three functions.
+(``render/common.py``, ``render/epub.py``) all use these three functions. A file another program reads by
+path (pandoc's CSL JSON, a style, a font) cannot carry a header: it is read with :func:`read_file` (which
+follows no symbolic link) and compared with what build_book made or with a signed record of it, or written
+anew with :func:`write_file`. No entry is written or removed in a folder that is a symbolic link below
+``build/``.
 """
 
 from __future__ import annotations
