@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from contextlib import ExitStack, contextmanager
@@ -228,10 +229,14 @@ def finish_deferred(root: Path, deferred: set) -> None:
                 shutil.rmtree(staging, ignore_errors=True)
     if "search" in deferred and (root / "build" / "html").is_dir():
         with _locked(root / "build", Silent(), wait=True, create=False):
+            was_published = published_site(root)
             try:
                 site.search_index(root / "build" / "html", swap=True)
             except site.SearchIndexError:
                 pass      # the last index stays; the next build says what failed
+            finally:
+                if was_published:
+                    _published(root / "build")    # the folder changed (its time): still the one published
     deferred.clear()
 
 
@@ -467,7 +472,43 @@ def _publish(staging_root: Path, produced: list[Path], out_dir: Path) -> list[Pa
     (out_dir / JOURNAL).unlink()
     _sync(out_dir)
     step()
+    if any(target == "html" for _, target in items):
+        _published(out_dir)
     return [out_dir / target for _, target in items]
+
+
+# build/html as a build of this user's published it: a signed record (cache.py) of the folder's identity
+# (device, inode and change time: a folder made in its place, even with the same inode, has another time), so
+# that a live preview shows (and takes the search index from) only a web edition build_book made, never one
+# a book brought in its build/ (a pushed change can commit one, scripts and all)
+PUBLISHED_FOLDER = ".cache/published"
+PUBLISHED_FORMAT = "build_book-published 1"
+
+
+def _identity(folder: Path) -> list | None:
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_ctime_ns] if stat.S_ISDIR(st.st_mode) else None
+
+
+def _published(out_dir: Path) -> None:
+    from . import cache as cachefile
+
+    cachefile.put(out_dir / PUBLISHED_FOLDER, "html", json.dumps(_identity(out_dir / "html")), PUBLISHED_FORMAT)
+
+
+def published_site(root: Path) -> bool:
+    """Whether ``build/html`` is the web edition a build of this user's published (see _published)."""
+    from . import cache as cachefile
+
+    body = cachefile.get(root / "build" / PUBLISHED_FOLDER, "html", PUBLISHED_FORMAT)
+    found = _identity(root / "build" / "html")
+    try:
+        return found is not None and body is not None and json.loads(body) == found
+    except ValueError:
+        return False
 
 
 def _roll_forward(out_dir: Path, staging_root: Path, items: list[list[str]], step=lambda: None) -> None:

@@ -279,3 +279,44 @@ def test_a_key_that_cannot_be_kept_still_builds(tmp_path):
     clean = copy("mini", tmp_path / "clean")
     cli("html", "--book", str(clean))
     assert html_pages(root) == html_pages(clean)
+
+
+def test_the_preview_shows_no_web_edition_the_book_brought(tmp_path):
+    """A web edition in build/html that no build published (a book can bring one) is not shown while the
+    first build runs, nor is its search index reused: the preview waits for the book's own pages. One a
+    build published is shown meanwhile, as before."""
+    from build_book import build as pipeline
+    from build_book import serve as serve_module
+
+    from .test_serve import Preview, start, wait_for
+
+    root = copy("mini", tmp_path)
+    cli("html", "--book", str(root))
+    assert pipeline.published_site(root)
+    brought = tmp_path / "brought"
+    shutil.copytree(root / "build" / "html", brought)
+    (brought / "index.html").write_text('<html><body><script>alert("brought")</script></body></html>',
+                                        encoding="utf-8")
+    search = (brought / "pagefind").is_dir()
+    if search:
+        (brought / "pagefind" / "pagefind.js").write_text('alert("brought")', encoding="utf-8")
+    shutil.rmtree(root / "build" / "html")
+    shutil.copytree(brought, root / "build" / "html")       # as a checkout of a commit holding it makes it
+    assert not pipeline.published_site(root)
+    edit = root / "chapters" / "01-origins.md"       # something to build: the preview's first build runs
+    edit.write_text(edit.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    log = tmp_path / "serve.log"
+    process, port = start(root, log, "--port", "0")
+    try:
+        server = Preview(root, process, port, log, 0)
+        status, _, body = server.request("/")         # while the first build runs
+        assert "brought" not in body
+        wait_for(lambda: server.json(serve_module.STATUS)["generation"] >= 1, 120, "the first build")
+        status, _, body = server.request("/")
+        assert status == 200 and "brought" not in body and "Alliances in Miniature" in body
+        if search:      # indexed anew, not taken from the folder brought (and swapped after the reload)
+            assert "brought" not in (root / "build" / "html" / "pagefind" / "pagefind.js").read_text(encoding="utf-8")
+    finally:
+        process.kill()
+        process.wait()
+    assert pipeline.published_site(root)
