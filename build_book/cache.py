@@ -174,9 +174,12 @@ def read_file(path: Path) -> bytes | None:
 
 def write_file(path: Path, data: bytes | str) -> bool:
     """Put ``data`` at ``path`` in one step (a temporary file renamed over it, so a symbolic link there
-    is replaced, never written through); False if it cannot be written."""
+    is replaced, never written through); False if it cannot be written (or its folder, below ``build/``,
+    is a symbolic link)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
+    if not own_folder(path.parent):
+        return False
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +205,7 @@ def get_text(folder: Path, key: str, fmt: str, suffix: str = ".json") -> str | N
         return None
 
 
-def _own(folder: Path) -> bool:
+def own_folder(folder: Path) -> bool:
     """False if ``folder`` or a folder between it and the book's ``build/`` is a symbolic link: one a book
     brought could point anywhere, and entries are written and removed there. (``build/`` itself may be a
     link a user made, to another disk say.)"""
@@ -217,7 +220,7 @@ def put(folder: Path, key: str, body: bytes | str, fmt: str, suffix: str = ".jso
     """Store ``body`` as the entry ``key`` (atomically); a folder that cannot be written is no error."""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    if not _own(folder):
+    if not own_folder(folder):
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -233,7 +236,7 @@ def put(folder: Path, key: str, body: bytes | str, fmt: str, suffix: str = ".jso
 
 def prune(folder: Path, used: set[str], suffix: str = ".json") -> None:
     """Remove the entries of ``folder`` whose key is not in ``used`` (and stray temporary files)."""
-    if not _own(folder):
+    if not own_folder(folder):
         return
     try:
         entries = list(os.scandir(folder))

@@ -113,9 +113,13 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
          family: str, *, complete: bool, features: tuple[str, ...] = ()) -> Subset | None:
     """``characters`` cut out of the font file ``found`` (cached); None if ``complete`` and the font
     lacks one of them (a character the font lacks is otherwise left to the reader's fonts)."""
+    from . import cache as cachefile
+
     cache = book_root / "build" / ".cache" / "fonts"
     source, index = found
     target, key = _target(found, characters, book_root, flavor, prefix, features)
+    if not cachefile.own_folder(cache):
+        return None     # a symbolic link the book brought: nothing is written through it (no subset)
     if not _sound(target, key):
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
