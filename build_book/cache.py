@@ -104,8 +104,8 @@ def _read_key(path: Path) -> bytes | None:
 def secret() -> bytes:
     """The key cache entries are signed with: the user's own, made once with ``os.urandom`` in
     :func:`user_folder` (mode 0600), outside any book. Two builds making it at once agree: each writes its
-    own temporary file and links it to the name, and whichever link came first is the key both read.
-    Where it can neither be read nor made (a read-only home), a key for this process alone: the cache
+    own temporary file and links it to the name, and whichever link came first is the key both read (a
+    file there that holds no key is replaced). Where it can neither be read nor made (a read-only home), a key for this process alone: the cache
     then helps only within one run, and never trusts what another wrote."""
     folder = user_folder()
     if folder is not None:
@@ -123,9 +123,13 @@ def secret() -> bytes:
                 try:
                     os.link(tmp, path)          # fails if another build made it first: then that one is read
                 except FileExistsError:
-                    pass
+                    if _read_key(path) is None and not os.path.islink(path):
+                        os.replace(tmp, path)   # a damaged key (not the size of one): replaced
             finally:
-                tmp.unlink()
+                try:
+                    tmp.unlink()
+                except FileNotFoundError:
+                    pass
         except OSError:
             pass
         found = _read_key(path)

@@ -320,3 +320,12 @@ def test_the_preview_shows_no_web_edition_the_book_brought(tmp_path):
         process.kill()
         process.wait()
     assert pipeline.published_site(root)
+
+
+def test_a_damaged_key_is_made_again(tmp_path):
+    user_cache = tmp_path / "user-cache"
+    path = user_cache / "build_book" / cachefile.KEY_FILE
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")             # (a disk that filled up, say)
+    first = key_of(user_cache)
+    assert path.read_bytes().hex() == first and key_of(user_cache) == first
