@@ -528,7 +528,6 @@ def _csl_json(path: Path, cache: Path) -> list | None:
     pandoc (which raises :class:`~build_book.pandoc.PandocError` if it cannot read it). None: read, but
     pandoc's output is not JSON (never seen)."""
     import json
-    import os
 
     from . import pandoc
 
@@ -536,28 +535,21 @@ def _csl_json(path: Path, cache: Path) -> list | None:
         digest = hashlib.sha256(pandoc.version().encode() + b"\0" + path.read_bytes()).hexdigest()
     except OSError:
         return None
-    stamp = cache / f"bib-ok-{digest[:24]}"
-    expected = f"build_book-bib-ok 3 {digest}\n"
+    name = f"bib-ok-{digest[:24]}"
+    fmt = f"build_book-bib-ok 4 {digest}"
+    body = cachefile.get_text(cache, name, fmt, "")
     try:
-        head, newline, body = stamp.read_text(encoding="utf-8").partition("\n")
-        if head + newline == expected:
-            items = json.loads(body)
-            if isinstance(items, list):
-                return items
-    except (OSError, ValueError):
+        items = json.loads(body) if body is not None else None
+        if isinstance(items, list):
+            return items
+    except ValueError:
         pass
     text = pandoc.check_bibliography(path)
     try:
         items = json.loads(text)
     except ValueError:
         return None
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
-        tmp.write_text(expected + text, encoding="utf-8")
-        os.replace(tmp, stamp)
-    except OSError:
-        pass
+    cachefile.put(cache, name, text, fmt, "")
     return items if isinstance(items, list) else None
 
 

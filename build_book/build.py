@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from contextlib import ExitStack, contextmanager
@@ -228,10 +229,14 @@ def finish_deferred(root: Path, deferred: set) -> None:
                 shutil.rmtree(staging, ignore_errors=True)
     if "search" in deferred and (root / "build" / "html").is_dir():
         with _locked(root / "build", Silent(), wait=True, create=False):
+            was_published = published_site(root)
             try:
                 site.search_index(root / "build" / "html", swap=True)
             except site.SearchIndexError:
                 pass      # the last index stays; the next build says what failed
+            finally:
+                if was_published:
+                    _published(root / "build")    # the folder changed (its time): still the one published
     deferred.clear()
 
 
@@ -397,7 +402,11 @@ def _locked(out_dir: Path, progress: Progress, *, wait: bool, create: bool):
         elif not (out_dir / LOCK).parent.is_dir():
             yield False
             return
-        handle = open(out_dir / LOCK, "a+b")
+        # (a symbolic link there is the book's, not build_book's: removed, never followed)
+        if os.path.islink(out_dir / LOCK):
+            os.unlink(out_dir / LOCK)
+        handle = os.fdopen(os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666),
+                           "a+b")
     except OSError as exc:
         if not create:
             yield False
@@ -463,7 +472,43 @@ def _publish(staging_root: Path, produced: list[Path], out_dir: Path) -> list[Pa
     (out_dir / JOURNAL).unlink()
     _sync(out_dir)
     step()
+    if any(target == "html" for _, target in items):
+        _published(out_dir)
     return [out_dir / target for _, target in items]
+
+
+# build/html as a build of this user's published it: a signed record (cache.py) of the folder's identity
+# (device, inode and change time: a folder made in its place, even with the same inode, has another time), so
+# that a live preview shows (and takes the search index from) only a web edition build_book made, never one
+# a book brought in its build/ (a pushed change can commit one, scripts and all)
+PUBLISHED_FOLDER = ".cache/published"
+PUBLISHED_FORMAT = "build_book-published 1"
+
+
+def _identity(folder: Path) -> list | None:
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_ctime_ns] if stat.S_ISDIR(st.st_mode) else None
+
+
+def _published(out_dir: Path) -> None:
+    from . import cache as cachefile
+
+    cachefile.put(out_dir / PUBLISHED_FOLDER, "html", json.dumps(_identity(out_dir / "html")), PUBLISHED_FORMAT)
+
+
+def published_site(root: Path) -> bool:
+    """Whether ``build/html`` is the web edition a build of this user's published (see _published)."""
+    from . import cache as cachefile
+
+    body = cachefile.get(root / "build" / PUBLISHED_FOLDER, "html", PUBLISHED_FORMAT)
+    found = _identity(root / "build" / "html")
+    try:
+        return found is not None and body is not None and json.loads(body) == found
+    except ValueError:
+        return False
 
 
 def _roll_forward(out_dir: Path, staging_root: Path, items: list[list[str]], step=lambda: None) -> None:
@@ -522,7 +567,8 @@ def _recover(out_dir: Path) -> bool:
         if (isinstance(staging, str) and staging.startswith(STAGING_PREFIX) and "/" not in staging
                 and isinstance(items, list)
                 and all(isinstance(i, list) and len(i) == 2 and all(isinstance(s, str) for s in i)
-                        for i in items)):
+                        for i in items)
+                and _journaled(out_dir / staging, items)):
             _roll_forward(out_dir, out_dir / staging, items)
         journal.unlink()
         _sync(out_dir)
@@ -533,6 +579,23 @@ def _recover(out_dir: Path) -> bool:
         os.replace(legacy, out_dir / "html")
         recovered = True
     return recovered
+
+
+def _journaled(staging_root: Path, items: list[list[str]]) -> bool:
+    """Whether ``items`` are what :func:`_publish` journals: outputs ``edition/name`` in the staging folder,
+    each to become ``name`` in build/. A journal is in build/, which a book can bring: one naming any other
+    path (``..``, a symbolic link on the way) would move or remove files outside build/."""
+    def plain(part: str) -> bool:
+        return part not in ("", ".", "..") and "/" not in part and "\0" not in part
+
+    for source, name in items:
+        parts = source.split("/")
+        if not (1 <= len(parts) <= 2 and all(map(plain, parts)) and plain(name) and parts[-1] == name):
+            return False
+        for folder in (staging_root, staging_root / parts[0]) if len(parts) == 2 else (staging_root,):
+            if os.path.islink(folder):
+                return False
+    return True
 
 
 def _remove_stale_staging(out_dir: Path) -> None:

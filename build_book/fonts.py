@@ -28,7 +28,7 @@ from pathlib import Path
 from .transform import JAPANESE
 
 FAMILY = "build_book Japanese"
-RECORD_FORMAT = "build_book-font 3"
+RECORD_FORMAT = "build_book-font 4"
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,13 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
          family: str, *, complete: bool, features: tuple[str, ...] = ()) -> Subset | None:
     """``characters`` cut out of the font file ``found`` (cached); None if ``complete`` and the font
     lacks one of them (a character the font lacks is otherwise left to the reader's fonts)."""
+    from . import cache as cachefile
+
     cache = book_root / "build" / ".cache" / "fonts"
     source, index = found
     target, key = _target(found, characters, book_root, flavor, prefix, features)
+    if not cachefile.own_folder(cache):
+        return None     # a symbolic link the book brought: nothing is written through it (no subset)
     if not _sound(target, key):
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
@@ -262,27 +266,28 @@ def latin_face_css(faces: list[Face], folder: str) -> str:
                    f"font-style: {face.style}; font-display: swap; }}\n" for face in faces)
 
 
-def _record(target: Path) -> Path:
-    return target.with_name(target.name + ".sum")
+# The subset's record, ``<subset>.sum``, is a cache entry (cache.py: signed with the user's key, so a
+# book cannot bring a font of its own choosing in build/.cache/fonts/ and have it shipped in the editions).
 
-
-def _expected(key: str, data: bytes) -> str:
-    return f"{RECORD_FORMAT} {key} {len(data)} {hashlib.sha256(data).hexdigest()}\n"
+def _expected(key: str, data: bytes) -> bytes:
+    return f"{key} {len(data)} {hashlib.sha256(data).hexdigest()}".encode("ascii")
 
 
 def _sound(target: Path, key: str) -> bool:
     """Whether the cached subset is the one its record describes (and the record is for ``key``)."""
-    try:
-        return _record(target).read_text(encoding="ascii") == _expected(key, target.read_bytes())
-    except (OSError, ValueError):
+    from . import cache as cachefile
+
+    record = cachefile.get(target.parent, target.name, RECORD_FORMAT, ".sum")
+    if record is None:
         return False
+    data = cachefile.read_file(target)
+    return data is not None and record == _expected(key, data)
 
 
 def _write_record(target: Path, key: str, data: bytes) -> None:
-    record = _record(target)
-    tmp = record.with_name(f"{record.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(_expected(key, data), encoding="ascii")
-    tmp.replace(record)
+    from . import cache as cachefile
+
+    cachefile.put(target.parent, target.name, _expected(key, data), RECORD_FORMAT, ".sum")
 
 
 def font_face_css(font: Subset, url: str) -> str:

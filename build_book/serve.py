@@ -80,6 +80,9 @@ class State:
     page_paths: dict[str, str] = field(default_factory=dict)   # page name -> chapter file, last good build
     rebuilds: list[Rebuild] = field(default_factory=list)
     stopping: bool = False
+    # build/html holds pages no build of this user's published (a book can bring a build/ folder, scripts and
+    # all): not shown until a build has made the book's own
+    foreign: bool = False
 
     def publish(self, **changes) -> None:
         with self.cond:
@@ -239,14 +242,15 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, "text/plain; charset=utf-8", b"not found\n", head)
         with self.state.cond:
             pages = self.state.pages
-        data = self._read(self.site.joinpath(*parts))
+            foreign = self.state.foreign and not pages
+        data = self._read(self.site.joinpath(*parts)) if not foreign else None
         kind = mimetypes.guess_type(rel)[0] or "application/octet-stream"
         if data is None:
             if not kind.startswith("text/html") and "." in parts[-1]:
                 return self._send(404, "text/plain; charset=utf-8", b"not found\n", head)
             with self.state.cond:
                 building, ok = self.state.building or self.state.ok is None, self.state.ok
-            if not self.site.is_dir():
+            if foreign or not self.site.is_dir():
                 title, message = ("Building the book ...", "This page reloads when the first build is done.") \
                     if building else ("The book has errors", "Nothing could be built yet: the errors are "
                                       "listed above and in the terminal. This page reloads when they are fixed.")
@@ -519,7 +523,7 @@ class Preview:
                       if rebuild.save_to_reload is not None else "")
             done = "rebuilt" if rebuild.changed else "built"
             self.say(f"{what}{done} in {rebuild.build_seconds:.2f} s{reload}; {counts}")
-        elif (self.root / "build" / "html").is_dir():
+        elif self.state.pages or ((self.root / "build" / "html").is_dir() and not self.state.foreign):
             self.say(f"{what}not rebuilt ({counts}); the preview keeps the last good pages "
                      f"and shows the problems over them")
         else:
@@ -561,8 +565,11 @@ def serve(root: Path, *, port: int = 8000, strict: bool = False, quiet: bool = F
     """Serve the book's HTML edition on 127.0.0.1 and rebuild it as its files change; Ctrl-C stops."""
     from . import pandoc
 
+    from . import build as pipeline
+
     preview = Preview(root, strict=strict, quiet=quiet, jobs=jobs)
     site = root / "build" / "html"
+    preview.state.foreign = site.is_dir() and not pipeline.published_site(root)
     try:
         server = open_server(preview.state, site, port)
     except PortsTaken as exc:
@@ -583,7 +590,7 @@ def serve(root: Path, *, port: int = 8000, strict: bool = False, quiet: bool = F
         preview.say(f"previewing the book in {root}; Ctrl-C stops")
         print(f"http://127.0.0.1:{actual}/", flush=True)
         preview.say("building the HTML edition ..." + (" (the last build is shown meanwhile)"
-                                                        if site.is_dir() else ""))
+                                                        if site.is_dir() and not preview.state.foreign else ""))
         before = snapshot(preview.files)    # before the build: an edit saved while it runs is seen
         preview.build([], None)
         preview.say(f"watching {len(preview.files)} files for changes")

@@ -11,6 +11,7 @@ import html
 import re
 from pathlib import Path
 
+from . import cache as cachefile
 from . import sandbox
 
 DEFAULT = "chicago-author-date"
@@ -97,11 +98,10 @@ def _independent(path: Path, root: Path) -> Path:
     text, count = re.subn(r'(<style\b[^>]*?)\sdefault-locale="[^"]*"', r"\1", text, count=1)
     text = re.sub(r"<style\b", f'<style default-locale="{html.escape(locale, quote=True)}"', text, count=1)
     target = root / "build" / ".cache" / "styles" / f"{parent_name}.{re.sub(r'[^A-Za-z0-9-]', '', locale)}.csl"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
-    except OSError:
+    # pandoc reads the file: it must hold this text, whatever the book's build/ held (a file or a symbolic
+    # link an author put there is replaced)
+    data = text.encode("utf-8")
+    if cachefile.read_file(target) != data and not cachefile.write_file(target, data):
         return found  # a read-only book: the parent's own locale
     return target
 

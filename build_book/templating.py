@@ -183,12 +183,9 @@ class _Compiled(jinja2.BytecodeCache):
 def compiled_folder() -> Path | None:
     """Where compiled templates are kept: ``$XDG_CACHE_HOME/build_book/templates`` (``~/.cache/...``);
     None where there is no such folder to be had."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    except (KeyError, RuntimeError):
-        return None
-    return root / "build_book" / "templates"
+    from . import cache as cachefile
+    folder = cachefile.user_folder()
+    return folder / "templates" if folder is not None else None
 
 
 @lru_cache(maxsize=8)

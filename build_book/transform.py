@@ -722,15 +722,12 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
         key = cachefile.digest(kind, text)[:32]
         path = folder / f"{key}.json"
         used.add(key)
-        if not path.is_file():
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, path)
-            except OSError:    # a tree that cannot be written: hand citeproc the .bib files
-                paths = list(book.bibliography.paths)
-                return paths, paths, {}, {}
+        # the file citeproc reads must hold this text: build/ is the author's, who could have put another
+        # there (a stale one is rewritten too); written in one step, a symbolic link replaced
+        data = text.encode("utf-8")
+        if cachefile.read_file(path) != data and not cachefile.write_file(path, data):
+            paths = list(book.bibliography.paths)   # a tree that cannot be written: citeproc reads the .bib files
+            return paths, paths, {}, {}
         out.append(path)
     cachefile.prune(folder, used)
     return [out[0]], [out[1]], cite_items, list_items

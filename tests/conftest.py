@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,12 @@ import pytest
 
 BOOKS = Path(__file__).parent / "books"
 REPO = Path(__file__).resolve().parent.parent
+
+# build_book keeps the key its cache entries are signed with, and its compiled templates, in
+# $XDG_CACHE_HOME/build_book: the tests (and the builds they run) use a folder of their own, never the user's
+USER_CACHE = tempfile.mkdtemp(prefix="build_book-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = USER_CACHE
+atexit.register(shutil.rmtree, USER_CACHE, ignore_errors=True)
 
 
 @dataclass

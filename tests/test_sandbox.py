@@ -138,9 +138,9 @@ def allowed_roots(book: Hostile) -> list[Path]:
              Path("/etc/fonts"), Path("/var/cache/fontconfig"), Path.home() / ".cache" / "fontconfig",
              # Python's table of media types, which WeasyPrint loads when it is imported
              Path("/etc/mime.types")]
-    from build_book.templating import compiled_folder
-    if compiled_folder() is not None:   # build_book's own compiled templates (the user's, not the book's)
-        roots.append(compiled_folder())
+    from build_book.cache import user_folder
+    if user_folder() is not None:   # build_book's own compiled templates and the key cache entries are signed
+        roots.append(user_folder())  # with (the user's, not the book's)
     return [Path(os.path.realpath(r)) for r in roots]
 
 

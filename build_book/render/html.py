@@ -22,6 +22,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from .. import cache as cachefile
+from .. import build as pipeline
 from .. import fonts, math, templating
 from . import RenderContext, site
 from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies,
@@ -129,7 +130,9 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
 
     # a live preview reloads with the last build's index, and indexes the new pages after (serve.py);
     # else Pagefind indexes the pages (its own process) from now on, while this one does the rest
-    deferred = search and ctx.deferred is not None and site.reuse_index(root / "build" / "html" / "pagefind", out)
+    # (only from a web edition a build published: build/ may hold one the book brought, scripts and all)
+    deferred = search and ctx.deferred is not None and pipeline.published_site(root) and \
+        site.reuse_index(root / "build" / "html" / "pagefind", out)
     if deferred:
         ctx.deferred.add("search")
     indexing = _Indexing(out) if search and not deferred else None
