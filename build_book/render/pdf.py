@@ -137,6 +137,9 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
+    from . import footnotes
+
+    footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
     css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)

@@ -227,8 +227,10 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
     import weasyprint.layout as layout
     from weasyprint import CSS, HTML
 
-    from . import pdf
+    from . import footnotes, pdf
     from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+
+    footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
         fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
