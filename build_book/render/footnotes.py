@@ -40,6 +40,7 @@ def install() -> None:
         return result
 
     remake_page.keeps_footnotes = True
+    remake_page.original = original
     page.remake_page = remake_page
 
 
@@ -61,5 +62,7 @@ def lost(document) -> list[str]:
 
 
 def _text(box) -> str:
-    text = " ".join(part for part in (getattr(b, "text", "") for b in box.descendants()) if part)
+    """The note's text as printed, without its number."""
+    text = " ".join(b.text for b in box.descendants() if getattr(b, "text", "")
+                    and not (b.element_tag or "").endswith("::footnote-marker"))
     return " ".join(text.split())

@@ -181,6 +181,14 @@ def piece_css(first_folio: int, body: bool) -> str:
     return PIECE_CSS + f"@page :nth(1 of body) {{ counter-reset: page {first_folio}; }}\n"
 
 
+class LostFootnotes(Exception):
+    """A piece lost footnotes (their text): the book must be laid out as one document."""
+
+    def __init__(self, notes: list[str]):
+        super().__init__(notes)
+        self.notes = notes
+
+
 class _Again(Exception):
     """A piece's first folio was not the one guessed, and page numbers within it depend on it."""
 
@@ -291,6 +299,9 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         if ends and len(document.pages) > pages:
             # the end block's page goes; the blank verso before it (if any) is kept, for the assembly
             document.pages = document.pages[:-1]
+        # a note deferred from the piece's last page to the dropped page of its end block: in one
+        # document it is at the foot of the next piece's first page, which a piece cannot do
+        lost = footnotes.lost(document)
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -315,7 +326,8 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": pages, "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
             "refused": list(fetcher.refused), "attachments": attachments, "first": told[0][0] if document.pages else folio,
-            "starts": starts, "strings": own, "entered": {name: told[0][1].get(name) for name in sorted(used)}}
+            "starts": starts, "strings": own, "entered": {name: told[0][1].get(name) for name in sorted(used)},
+            "lost": lost}
 
 
 ENTERED = "_build_book_entered_strings"
@@ -487,6 +499,9 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
         cachefile.prune(folder, used, ".pdf")
+    lost = [note for piece in pieces for note in piece.result.get("lost", [])]
+    if lost:
+        raise LostFootnotes(lost)
     return plan, pdfs
 
 
