@@ -281,6 +281,37 @@ def test_a_footnote_deferred_to_a_page_made_again_is_kept(monkeypatch):
     assert all(after[n][1][0] == after[n][0][0] + 1 for n in lost)   # deferred, to the next page
 
 
+def _broken_float_layouts() -> dict[int, list[int]]:
+    """For texts of different lengths before it: the pages with the end of a float (a proof's margin
+    comment) that may break across the foot of a page, whose next page is made again."""
+    from weasyprint import HTML
+
+    filler = "<p>" + "word " * 30 + "</p>"
+    comment = "<div style='float: right; width: 60px; font-size: 8px'>" + \
+        " ".join(f"M{i}" for i in range(14)) + " COMMENTEND</div>"
+    out = {}
+    for n in range(3, 10):
+        html = DEFERRED.format(before=filler * n, filler=filler * 3, after=filler * 6).replace(
+            '<p>The call<span class="fn">THE NOTE</span>', f"<p>{comment}The call")
+        document = HTML(string=html).render()
+        out[n] = [i for i, page in enumerate(document.pages) if any(
+            "COMMENTEND" in (getattr(b, "text", "") or "") for b in page._page_box.descendants())]
+    return out
+
+
+def test_the_rest_of_a_float_broken_across_a_page_made_again_is_kept(monkeypatch):
+    import weasyprint.layout.page as page
+
+    from build_book.render import footnotes
+
+    monkeypatch.setattr(page, "remake_page", getattr(page.remake_page, "original", page.remake_page))
+    before = _broken_float_layouts()
+    assert [n for n, pages in before.items() if not pages], before    # WeasyPrint 70 loses it
+    footnotes.install()
+    after = _broken_float_layouts()
+    assert all(len(pages) == 1 for pages in after.values()), after
+
+
 def _pages_text(path) -> list[str]:
     """pdftotext's text of each page (layout kept: the proof line, the running heads)."""
     count = len(Pdf(path).pages)

@@ -7,10 +7,12 @@ deferred to the next page: it is carried from one page to the next in ``context.
 which WeasyPrint does not keep with the page it came from. So when the page with the call is kept and
 the next page is made again (it shows a page number that changed), the deferred note is not carried
 to it, and is in no page of the PDF: its call is printed, the note is lost, and the pages after it
-are laid out with the room it should have taken. (No upstream report found for WeasyPrint 70.)
+are laid out with the room it should have taken. The rest of a float broken across the foot of a page
+(``context.broken_out_of_flow``: a proof's margin comment) is lost in the same way. (No upstream report
+found for WeasyPrint 70.)
 
-:func:`install` keeps, for each page made, the notes carried into the page after it, and carries them
-into that page again when it is made again without the page before it. :func:`lost` finds the notes
+:func:`install` keeps, for each page made, the notes and the rests of floats carried into the page
+after it, and carries them into that page again when it is made again without the page before it. :func:`lost` finds the notes
 whose call is laid out and whose body is not, so that no such loss goes unnoticed."""
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ def install() -> None:
 
     def remake_page(index, context, root_box, html):
         carried = context.__dict__.setdefault(CARRIED, {})
-        into = carried.get(index)
-        if into is not None:
+        if index in carried:
             # as the page before left them, whether it was made now or kept from an earlier pass
-            for footnote in into:   # make_page puts each back in the waiting list before laying it out
+            notes, floats = carried[index]
+            for footnote in notes:   # make_page puts each back in the waiting list before laying it out
                 while footnote in context.footnotes:
                     context.footnotes.remove(footnote)
-            context.reported_footnotes = list(into)
+            context.reported_footnotes = list(notes)
+            context.broken_out_of_flow = dict(floats)
         result = original(index, context, root_box, html)
-        carried[index + 1] = list(context.reported_footnotes)
+        carried[index + 1] = (list(context.reported_footnotes), dict(context.broken_out_of_flow))
         return result
 
     remake_page.keeps_footnotes = True
