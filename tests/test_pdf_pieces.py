@@ -364,3 +364,23 @@ def test_a_footnote_deferred_past_a_pieces_last_page_is_kept(tmp_path_factory):
     assert "deferred past the end of a piece" in pieces_err
     same(one, pieces_pdf)
     assert pieces_pdf.page_of("ENDNOTE") == note
+
+
+def test_a_proof_comment_broken_past_a_pieces_last_page_is_kept(tmp_path_factory):
+    """The same for the rest of a proof's margin comment broken across the foot of a chapter's last page."""
+    roots = [copy_book("mini", tmp_path_factory) for _ in range(2)]
+    cases = roots[0] / "chapters" / "02-cases.md"
+    text = cases.read_text(encoding="utf-8") + "\n" + "".join(
+        f"Filler paragraph number {i} of the case.\n\n" for i in range(42)) + \
+        "The last sentence of the chapter {==carries==}{>>" + "a long margin comment that runs on " * 5 + \
+        "COMMENTEND<<} a comment.\n"
+    for root in roots:
+        (root / "chapters" / "02-cases.md").write_text(text, encoding="utf-8")
+    pieces_err, _ = _finish(_start(roots[0], "proof", one_document=False, epoch="1700000000"),
+                            _start(roots[1], "proof", one_document=True, epoch="1700000000"))
+    one = Pdf(roots[1] / "build" / "proof" / f"{SLUG}.pdf")
+    pieces_pdf = Pdf(roots[0] / "build" / "proof" / f"{SLUG}.pdf")
+    start, end = one.page_of("The last sentence of the chapter"), one.page_of("COMMENTEND")
+    assert end == start + 1 and int(one.folio(start)) % 2 == 0, "the case no longer breaks the comment"
+    assert "deferred past the end of a piece" in pieces_err
+    same(one, pieces_pdf)

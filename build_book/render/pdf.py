@@ -61,9 +61,10 @@ def render(ctx: RenderContext) -> list[Path]:
                 refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
                                                          seconds, memory)
                 page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
-            except pieces.LostFootnotes as exc:
-                # a note deferred past the end of a piece: in one document it is on the next page
-                ctx.progress.step(f"a footnote deferred past the end of a piece ('{_clip(exc.notes[0], 40)}'): "
+            except pieces.LostContent as exc:
+                # a footnote (or a proof's comment) deferred past the end of a piece: in one document
+                # it is on the next page, the next piece's first
+                ctx.progress.step(f"a note deferred past the end of a piece ('{_clip(exc.notes[0], 40)}'): "
                                   "laying the PDF out as one document")
                 whole = True
         if whole:

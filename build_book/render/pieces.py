@@ -181,8 +181,9 @@ def piece_css(first_folio: int, body: bool) -> str:
     return PIECE_CSS + f"@page :nth(1 of body) {{ counter-reset: page {first_folio}; }}\n"
 
 
-class LostFootnotes(Exception):
-    """A piece lost footnotes (their text): the book must be laid out as one document."""
+class LostContent(Exception):
+    """Footnotes (or the rest of a float) a piece would lose, deferred past its last page (their
+    text): the book must be laid out as one document."""
 
     def __init__(self, notes: list[str]):
         super().__init__(notes)
@@ -296,12 +297,15 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
             content.append(len(document.pages))
             told.append(ask((content[0], own)))
         pages = content[0]
+        spilled = []
         if ends and len(document.pages) > pages:
             # the end block's page goes; the blank verso before it (if any) is kept, for the assembly
+            spilled = _printed(document.pages[-1])
             document.pages = document.pages[:-1]
-        # a note deferred from the piece's last page to the dropped page of its end block: in one
-        # document it is at the foot of the next piece's first page, which a piece cannot do
-        lost = footnotes.lost(document)
+        # a note deferred from the piece's last page to the dropped page of its end block (or the rest
+        # of a float broken there): in one document it is on the next piece's first page, which a
+        # piece cannot do
+        lost = footnotes.lost(document) or ([" ".join(spilled)] if spilled else [])
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -359,6 +363,22 @@ def _enter_strings(context, entry: dict[str, str], used: set[str]) -> None:
 
     context.get_string_set_for = get_string_set_for
     setattr(context, ENTERED, True)
+
+
+def _printed(page) -> list[str]:
+    """The text and images on a page, outside its margin boxes."""
+    from weasyprint.formatting_structure import boxes
+
+    out = []
+    for child in page._page_box.children:
+        if isinstance(child, boxes.MarginBox):
+            continue
+        for box in child.descendants():
+            if isinstance(box, boxes.TextBox) and box.text.strip():
+                out.append(box.text.strip())
+            elif isinstance(box, boxes.ReplacedBox):
+                out.append(f"[{box.element_tag}]")
+    return out
 
 
 def _content_pages(page_maker, ends: bool) -> int:
@@ -501,7 +521,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         cachefile.prune(folder, used, ".pdf")
     lost = [note for piece in pieces for note in piece.result.get("lost", [])]
     if lost:
-        raise LostFootnotes(lost)
+        raise LostContent(lost)
     return plan, pdfs
 
 
