@@ -384,3 +384,15 @@ def test_a_proof_comment_broken_past_a_pieces_last_page_is_kept(tmp_path_factory
     assert end == start + 1 and int(one.folio(start)) % 2 == 0, "the case no longer breaks the comment"
     assert "deferred past the end of a piece" in pieces_err
     same(one, pieces_pdf)
+
+
+def test_a_footnote_the_layout_loses_is_a_located_error(tmp_path_factory):
+    """Should WeasyPrint still lose a note, the build says so where the author wrote it."""
+    from build_book.load import load_book
+    from build_book.render import pdf
+
+    book = load_book(copy_book("mini", tmp_path_factory)).book
+    [diag] = pdf._lost_footnotes(book, ["On the dilemma see also (Snyder 1997, 180–85)."])
+    assert diag.code == "pdf-footnote-lost" and diag.severity == "error"
+    assert (diag.location.path, diag.location.line) == ("chapters/01-origins.md", 40), diag
+    assert pdf._lost_footnotes(book, []) == []
