@@ -151,6 +151,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("pdf-resource-refused", W, "the PDF left out a resource outside the book or on the web"),
     ("search-index", W, "the web edition's full-text index (Pagefind) could not be built: the site has no search"),
     ("pdf-attachment", W, "a file attachment (rel=attachment) is not embedded in the PDF"),
+    ("pdf-footnote-lost", E, "the PDF layout printed a footnote's number but not the note", FIXED),
     ("pdf-timeout", E, "laying out the PDF took longer than its time limit (BUILD_BOOK_PDF_TIMEOUT)", FIXED),
     ("pdf-memory", E, "laying out the PDF needed more memory than its limit (BUILD_BOOK_PDF_MEMORY)", FIXED),
     ("csl-parent-missing", E, "a dependent citation style's parent style is not available locally", FIXED),

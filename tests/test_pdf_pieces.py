@@ -213,3 +213,186 @@ def test_a_tagged_pdf_stays_tagged_in_pieces(tmp_path_factory):
         assert catalog["/Lang"] == "en" and catalog["/MarkInfo"]["/Marked"]
     assert a.reader.xmp_metadata is not None and b.reader.xmp_metadata is not None
     assert b.reader.xmp_metadata.dc_title == a.reader.xmp_metadata.dc_title
+
+
+# ---------------------------------------------------------------- footnotes deferred to the next page
+
+def _start(root, command: str, *, one_document: bool, epoch: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, "BUILD_BOOK_PDF_PIECES": "0" if one_document else "1",
+           "BUILD_BOOK_PDF_TIMEOUT": os.environ.get("BUILD_BOOK_PDF_TIMEOUT", "600")}
+    if epoch:
+        env["SOURCE_DATE_EPOCH"] = epoch
+    return subprocess.Popen([sys.executable, "-m", "build_book", command, "--book", str(root)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(*runs: subprocess.Popen) -> list[str]:
+    """Each run's stderr, once all have ended well."""
+    done = [(run.wait(timeout=900), *run.communicate()) for run in runs]
+    for code, _, err in done:
+        assert code == 0, err
+    return [err for _, _, err in done]
+
+
+# A footnote called on the last line of a page, where it does not fit: WeasyPrint defers it to the
+# next page. That page shows a page number that was not known on the first pass, so it is made again;
+# the page with the call is not (render/footnotes.py).
+DEFERRED = """<style>@page {{ size: 300px 300px; margin: 20px }} html {{ font-size: 10px; line-height: 12px }}
+.fn {{ float: footnote }} a::after {{ content: " on page " target-counter(attr(href), page) }}</style>
+{before}<p>The call<span class="fn">THE NOTE</span> and more text that goes on.</p>
+{filler}<p><a href="#t">See</a></p>{after}<p id="t">target</p>"""
+
+
+def _deferred_layouts() -> dict[int, tuple[list[int], list[int], list[str]]]:
+    """For texts of different lengths before the call: the pages with the call, with the note, and
+    the notes ``footnotes.lost`` finds."""
+    from weasyprint import HTML
+
+    from build_book.render import footnotes
+
+    filler = "<p>" + "word " * 30 + "</p>"
+    out = {}
+    for n in range(5, 12):
+        document = HTML(string=DEFERRED.format(before=filler * n, filler=filler * 3, after=filler * 6)).render()
+        texts = [" ".join(b.text for b in page._page_box.descendants() if getattr(b, "text", ""))
+                 for page in document.pages]
+        out[n] = ([i for i, t in enumerate(texts) if "The call" in t],
+                  [i for i, t in enumerate(texts) if "THE NOTE" in t], footnotes.lost(document))
+    return out
+
+
+def test_a_footnote_deferred_to_a_page_made_again_is_kept(monkeypatch):
+    import weasyprint.layout.page as page
+
+    from build_book.render import footnotes
+
+    original = getattr(page.remake_page, "original", page.remake_page)
+    monkeypatch.setattr(page, "remake_page", original)
+    before = _deferred_layouts()
+    lost = [n for n, (_, notes, missing) in before.items() if not notes]
+    # WeasyPrint 70 loses it (if this fails, WeasyPrint keeps it itself: render/footnotes.py can go)
+    assert lost, before
+    assert all(before[n][2] == ["THE NOTE"] for n in lost)     # and the check says so
+    footnotes.install()
+    after = _deferred_layouts()
+    for n, (calls, notes, missing) in after.items():
+        assert len(calls) == 1 and len(notes) == 1 and not missing, (n, after[n])
+        assert notes[0] in (calls[0], calls[0] + 1)
+    assert all(after[n][1][0] == after[n][0][0] + 1 for n in lost)   # deferred, to the next page
+
+
+def _broken_float_layouts() -> dict[int, list[int]]:
+    """For texts of different lengths before it: the pages with the end of a float (a proof's margin
+    comment) that may break across the foot of a page, whose next page is made again."""
+    from weasyprint import HTML
+
+    filler = "<p>" + "word " * 30 + "</p>"
+    comment = "<div style='float: right; width: 60px; font-size: 8px'>" + \
+        " ".join(f"M{i}" for i in range(14)) + " COMMENTEND</div>"
+    out = {}
+    for n in range(3, 10):
+        html = DEFERRED.format(before=filler * n, filler=filler * 3, after=filler * 6).replace(
+            '<p>The call<span class="fn">THE NOTE</span>', f"<p>{comment}The call")
+        document = HTML(string=html).render()
+        out[n] = [i for i, page in enumerate(document.pages) if any(
+            "COMMENTEND" in (getattr(b, "text", "") or "") for b in page._page_box.descendants())]
+    return out
+
+
+def test_the_rest_of_a_float_broken_across_a_page_made_again_is_kept(monkeypatch):
+    import weasyprint.layout.page as page
+
+    from build_book.render import footnotes
+
+    monkeypatch.setattr(page, "remake_page", getattr(page.remake_page, "original", page.remake_page))
+    before = _broken_float_layouts()
+    assert [n for n, pages in before.items() if not pages], before    # WeasyPrint 70 loses it
+    footnotes.install()
+    after = _broken_float_layouts()
+    assert all(len(pages) == 1 for pages in after.values()), after
+
+
+def _pages_text(path) -> list[str]:
+    """pdftotext's text of each page (layout kept: the proof line, the running heads)."""
+    count = len(Pdf(path).pages)
+    return [subprocess.run(["pdftotext", "-layout", "-f", str(i), "-l", str(i), str(path), "-"],
+                           capture_output=True, text=True, check=True).stdout for i in range(1, count + 1)]
+
+
+@pytest.fixture(scope="module")
+def proofs(tmp_path_factory):
+    """mini's proof laid out as one document and in pieces (outside git, at a fixed time): the PDFs."""
+    roots = [copy_book("mini", tmp_path_factory) for _ in range(2)]
+    _finish(_start(roots[0], "proof", one_document=True, epoch="1700000000"),
+            _start(roots[1], "proof", one_document=False, epoch="1700000000"))
+    return [root / "build" / "proof" / f"{SLUG}.pdf" for root in roots]
+
+
+def test_a_proof_in_pieces_is_the_one_document_proof(proofs):
+    one, pieces_pdf = Pdf(proofs[0]), Pdf(proofs[1])
+    same(one, pieces_pdf)
+    texts = _pages_text(proofs[1])
+    assert _pages_text(proofs[0]) == texts
+    # the footnote deferred from chapter 1's first page (the status line pushes the text down) is
+    # on the next page, and the figure after it where the page reference says
+    call = pieces_pdf.page_of("security dilemma")
+    assert pieces_pdf.page_of("On the dilemma see also") == call + 1
+    figure = pieces_pdf.page_of("Figure 1.1: A map of the alliance members")
+    assert f"Figure 1.1 on page {pieces_pdf.folio(figure)} shows the members" in pieces_pdf.flat()
+    # the part page's proof line: the status of the chapter before it (the preface's), as in one document
+    part = next(i for i in range(call) if "Part I" in pieces_pdf.flat(i) and "Foundations" in pieces_pdf.flat(i)
+                and "Contents" not in pieces_pdf.flat(i))
+    assert any(line.rstrip().endswith("not in git · final") for line in texts[part].splitlines()), texts[part]
+
+
+def test_a_footnote_deferred_past_a_pieces_last_page_is_kept(tmp_path_factory):
+    """A note called on the last line of a chapter ending on a left-hand page, where it does not fit:
+    one document prints it at the foot of the next chapter's first page, which pieces cannot; the
+    book is laid out as one document instead (the note is not lost)."""
+    roots = [copy_book("mini", tmp_path_factory) for _ in range(2)]
+    cases = roots[0] / "chapters" / "02-cases.md"
+    text = cases.read_text(encoding="utf-8") + "\n" + "".join(
+        f"Filler paragraph number {i} of the case.\n\n" for i in range(42)) + \
+        "The last sentence of the chapter calls a note.[^last]\n\n[^last]: " + \
+        "A long note that cannot fit at the foot of the page where it is called, " * 6 + "ENDNOTE.\n"
+    for root in roots:
+        (root / "chapters" / "02-cases.md").write_text(text, encoding="utf-8")
+    pieces_err, _ = _finish(_start(roots[0], "pdf", one_document=False), _start(roots[1], "pdf", one_document=True))
+    one, pieces_pdf = Pdf(roots[1] / "build" / f"{SLUG}.pdf"), Pdf(roots[0] / "build" / f"{SLUG}.pdf")
+    call, note = one.page_of("calls a note"), one.page_of("ENDNOTE")
+    assert note == call + 1 and int(one.folio(call)) % 2 == 0, "the case no longer defers the note past the chapter"
+    assert "deferred past the end of a piece" in pieces_err
+    same(one, pieces_pdf)
+    assert pieces_pdf.page_of("ENDNOTE") == note
+
+
+def test_a_proof_comment_broken_past_a_pieces_last_page_is_kept(tmp_path_factory):
+    """The same for the rest of a proof's margin comment broken across the foot of a chapter's last page."""
+    roots = [copy_book("mini", tmp_path_factory) for _ in range(2)]
+    cases = roots[0] / "chapters" / "02-cases.md"
+    text = cases.read_text(encoding="utf-8") + "\n" + "".join(
+        f"Filler paragraph number {i} of the case.\n\n" for i in range(42)) + \
+        "The last sentence of the chapter {==carries==}{>>" + "a long margin comment that runs on " * 5 + \
+        "COMMENTEND<<} a comment.\n"
+    for root in roots:
+        (root / "chapters" / "02-cases.md").write_text(text, encoding="utf-8")
+    pieces_err, _ = _finish(_start(roots[0], "proof", one_document=False, epoch="1700000000"),
+                            _start(roots[1], "proof", one_document=True, epoch="1700000000"))
+    one = Pdf(roots[1] / "build" / "proof" / f"{SLUG}.pdf")
+    pieces_pdf = Pdf(roots[0] / "build" / "proof" / f"{SLUG}.pdf")
+    start, end = one.page_of("The last sentence of the chapter"), one.page_of("COMMENTEND")
+    assert end == start + 1 and int(one.folio(start)) % 2 == 0, "the case no longer breaks the comment"
+    assert "deferred past the end of a piece" in pieces_err
+    same(one, pieces_pdf)
+
+
+def test_a_footnote_the_layout_loses_is_a_located_error(tmp_path_factory):
+    """Should WeasyPrint still lose a note, the build says so where the author wrote it."""
+    from build_book.load import load_book
+    from build_book.render import pdf
+
+    book = load_book(copy_book("mini", tmp_path_factory)).book
+    [diag] = pdf._lost_footnotes(book, ["On the dilemma see also (Snyder 1997, 180–85)."])
+    assert diag.code == "pdf-footnote-lost" and diag.severity == "error"
+    assert (diag.location.path, diag.location.line) == ("chapters/01-origins.md", 40), diag
+    assert pdf._lost_footnotes(book, []) == []

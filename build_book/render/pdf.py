@@ -53,15 +53,24 @@ def render(ctx: RenderContext) -> list[Path]:
     bodies = {view.chapter.index: str(view.body_html) for view in context["views"]}
     expected = expected_pages(html)
     seconds, memory = limits.timeout(expected), limits.memory_limit()
+    lost: list[str] = []
     try:
-        if in_pieces(root):
-            refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
-                                                     seconds, memory)
-            page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
-        else:
+        whole = not in_pieces(root)
+        if not whole:
+            try:
+                refused, attachments, pages = _in_pieces(ctx, context, references, authors, stylesheet, target,
+                                                         seconds, memory)
+                page_map = {"labels": pagemap.labels(pages, LAST["front_pages"]), "starts": LAST.pop("starts")}
+            except pieces.LostContent as exc:
+                # a footnote (or a proof's comment) deferred past the end of a piece: in one document
+                # it is on the next page, the next piece's first
+                ctx.progress.step(f"a note deferred past the end of a piece ('{_clip(exc.notes[0], 40)}'): "
+                                  "laying the PDF out as one document")
+                whole = True
+        if whole:
             ctx.progress.step("laying out pages (WeasyPrint)")
             import weasyprint  # noqa: F401 - loaded here, shared by the layout process forked from this one
-            [(refused, attachments, pages, page_map)] = limits.run(
+            [(refused, attachments, pages, page_map, lost)] = limits.run(
                 [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
     except limits.LimitExceeded as exc:
         ctx.diagnostics.append(limit_exceeded(book, exc, expected))
@@ -70,6 +79,7 @@ def render(ctx: RenderContext) -> list[Path]:
     pagemap.store(ctx.prepared.cache, pagemap.key(html, stylesheet), page_map, ctx.proof is not None)
     ctx.progress.step(f"wrote {pages} pages")
     ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
+    ctx.diagnostics.extend(_lost_footnotes(book, lost))
     return [target]
 
 
@@ -131,12 +141,16 @@ LAST: dict[str, int] = {}
 
 
 def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | None,
-                       index_html: str | None = None) -> tuple[list, list, int, dict]:
+                       index_html: str | None = None) -> tuple[list, list, int, dict, list[str]]:
     """In a child process: lay out ``html`` and write the PDF (unless ``target`` is None). What was
-    refused, the attachments dropped, the number of pages, and the page map (render/pagemap.py)."""
+    refused, the attachments dropped, the number of pages, the page map (render/pagemap.py), and the
+    text of each footnote whose call is printed and whose note is not (``footnotes.lost``)."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
+    from . import footnotes
+
+    footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
     css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
@@ -146,6 +160,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
             stylesheets=[css], font_config=fonts)
         document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/")
+        lost = footnotes.lost(document)
         attachments = _drop_attachments(document)
         first_main = pagelabels.first_main_page(document)
         page_map = {"labels": pagemap.labels(len(document.pages), len(document.pages) if first_main is None
@@ -154,7 +169,25 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
             write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
-    return fetcher.refused, attachments, len(document.pages), page_map
+    return fetcher.refused, attachments, len(document.pages), page_map, lost
+
+
+def _lost_footnotes(book, notes: list[str]) -> list[Diagnostic]:
+    """An error for each footnote the layout lost, at the chapter whose text holds its first words."""
+    diags = []
+    for note in notes:
+        words = note.split()
+        candidates = [" ".join(words[:n]) for n in (8, 5, 3) if len(words) >= n] or [note]
+        where = _in_chapters(book, book.chapters, candidates) or Location("book.yml", 1, 1)
+        diags.append(error("pdf-footnote-lost", f"the PDF prints the number of the footnote '{_clip(note)}' "
+                           "but not the note (a WeasyPrint layout fault)", where,
+                           "reword the paragraph that calls it, or move the call, so that the page breaks "
+                           "elsewhere; the HTML and EPUB editions have the note"))
+    return diags
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 # The print edition is a tagged PDF (PDF/UA-1): a structure tree (Document, H1..., P, Figure with the

@@ -21,7 +21,9 @@ of the book laid out as one document:
 A piece's folios appear only in its margin boxes, which WeasyPrint makes after paginating it. So the
 pieces are laid out in the book's order with a guessed first folio; each tells the build how many
 pages it has, and is told its true first folio once the pieces before it have said theirs, before its
-margin boxes are made (``lay_out``). A piece showing page numbers of other pieces (the contents,
+margin boxes are made (``lay_out``); so are the named strings (``string-set``: running heads, a
+proof's status line) as the pieces before it leave them, which its margin boxes show where it has set
+none itself (a part page shows the status of the chapter before it). A piece showing page numbers of other pieces (the contents,
 page references) is laid out again if these turn out different (as LaTeX runs twice); the front
 matter waits for the others. Each piece's PDF is cached in ``build/.cache/pdf-pieces/`` by its HTML
 (with the page numbers it shows), its stylesheets and its first folio, so an edit to one chapter lays
@@ -46,7 +48,7 @@ FORMAT = "build_book-pdf-piece 1"
 SERVER = "build_book.render.pieceserver"     # what the layout processes are forked from
 PREPARE_ENV = "BUILD_BOOK_PDF_PREPARE"       # read there: the book's root, print.css and language
 FOLDER = "pdf-pieces"
-MAX_PASSES = 4
+MAX_PASSES = 5   # the body, again for its page numbers, the front matter, what shows the front's named strings
 XREF = "build-book-piece:"     # the placeholder address of a link to another piece
 
 # What a piece needs besides print.css (only with build_book's own print.css: see ``applies``).
@@ -103,6 +105,7 @@ class Plan:
     pieces: list[Piece]
     estimates: dict[int, dict] = field(default_factory=dict)  # piece number -> pages, anchors (last time)
     reported: dict[int, int] = field(default_factory=dict)    # pages of the pieces being laid out
+    reported_strings: dict[int, dict] = field(default_factory=dict)   # and the named strings they set
     laid_out: int = 0     # how many pieces this build laid out (the others came from the cache)
 
     def pages(self, n: int) -> int:
@@ -110,6 +113,21 @@ class Plan:
             return self.reported[n]
         piece = self.pieces[n]
         return (piece.result or self.estimates[n])["pages"]
+
+    def entries(self) -> list[dict[str, str]]:
+        """The value of each named string (``string-set``: running heads, a proof's status) where
+        each piece starts, as the pieces before it leave them (``_enter_strings``)."""
+        out, now = [], {}
+        for n, piece in enumerate(self.pieces):
+            out.append(dict(now))
+            now.update(self.reported_strings[n] if n in self.reported_strings
+                       else (piece.result or self.estimates[n]).get("strings", {}))
+        return out
+
+    def entered(self, n: int, entries: list[dict[str, str]]) -> dict:
+        """The values given to piece ``n`` that its margin boxes show (as it was last laid out)."""
+        names = (self.pieces[n].result or self.estimates[n]).get("entered", {})
+        return {name: entries[n].get(name) for name in names}
 
     def starts(self) -> list[int]:
         """The index in the book of each piece's first page (each after the first on a right-hand page)."""
@@ -161,6 +179,15 @@ def piece_css(first_folio: int, body: bool) -> str:
     if not body:
         return PIECE_CSS
     return PIECE_CSS + f"@page :nth(1 of body) {{ counter-reset: page {first_folio}; }}\n"
+
+
+class LostContent(Exception):
+    """Footnotes (or the rest of a float) a piece would lose, deferred past its last page (their
+    text): the book must be laid out as one document."""
+
+    def __init__(self, notes: list[str]):
+        super().__init__(notes)
+        self.notes = notes
 
 
 class _Again(Exception):
@@ -221,14 +248,17 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
 
     The piece is paginated with ``folio`` (a guess) as its first folio; then it tells the build its
     number of pages (``ask``) and is told its true first folio, which the pieces before it decide.
-    The folios only appear in the margin boxes, made after pagination, so they are set right then,
-    without laying out again; unless page numbers within the piece's text depend on them
+    With its number of pages it tells the named strings it sets last, and is told those the pieces
+    before it leave (``_enter_strings``). The folios and named strings only appear in the margin
+    boxes, made after pagination, so they are set right then, without laying out again; unless page numbers within the piece's text depend on them
     (``self_refs``), when the piece is laid out again with its true first folio."""
     import weasyprint.layout as layout
     from weasyprint import CSS, HTML
 
-    from . import pdf
+    from . import footnotes, pdf
     from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+
+    footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
         fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
@@ -236,17 +266,20 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         from weasyprint.text.fonts import FontConfiguration
         fonts, fetcher = FontConfiguration(), book_fetcher(root)
         css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
-    original, told, content = layout.make_margin_boxes, [], []
+    original, told, content, own, used = layout.make_margin_boxes, [], [], {}, set()
     ends = PIECE_END in html    # a page for the end block, after a blank verso if the piece ends on a recto
 
     def margin_boxes(context, page, state):
         if not told:    # the first margin box of the piece: its pages are all laid out
             content.append(_content_pages(context.page_maker, ends))
-            told.append(ask(content[0]))
-            if told[0] != folio:
+            own.update(_last_strings(context))
+            told.append(ask((content[0], own)))
+            if told[0][0] != folio:
                 if self_refs:
-                    raise _Again(told[0])
-                _shift_folios(context.page_maker, told[0] - folio)
+                    raise _Again(told[0][0])
+                _shift_folios(context.page_maker, told[0][0] - folio)
+        if not getattr(context, ENTERED, False):   # (again after _Again: a new layout, a new context)
+            _enter_strings(context, told[0][1], used)
         return original(context, page, state)
 
     quiet = _QuietRefusals()
@@ -262,11 +295,17 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
                 folio = again.folio
         if not told:    # no page made a margin box: the build still waits to hear how many pages
             content.append(len(document.pages))
-            told.append(ask(content[0]))
+            told.append(ask((content[0], own)))
         pages = content[0]
+        spilled = []
         if ends and len(document.pages) > pages:
             # the end block's page goes; the blank verso before it (if any) is kept, for the assembly
+            spilled = _printed(document.pages[-1])
             document.pages = document.pages[:-1]
+        # a note deferred from the piece's last page to the dropped page of its end block (or the rest
+        # of a float broken there): in one document it is on the next piece's first page, which a
+        # piece cannot do
+        lost = footnotes.lost(document) or ([" ".join(spilled)] if spilled else [])
         attachments = _drop_attachments(document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages):
@@ -290,8 +329,56 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
         layout.make_margin_boxes = original
         logging.getLogger("weasyprint").removeFilter(quiet)
     return {"pages": pages, "anchors": anchors, "bookmarks": bookmarks, "heights": heights,
-            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0] if document.pages else folio,
-            "starts": starts}
+            "refused": list(fetcher.refused), "attachments": attachments, "first": told[0][0] if document.pages else folio,
+            "starts": starts, "strings": own, "entered": {name: told[0][1].get(name) for name in sorted(used)},
+            "lost": lost}
+
+
+ENTERED = "_build_book_entered_strings"
+
+
+def _last_strings(context) -> dict[str, str]:
+    """The value each named string (``string-set``) has at the end of the piece, where it is set in it."""
+    out = {}
+    for name, pages in context.string_set.items():
+        values = [values for _, values in sorted(pages.items()) if values]
+        if values:
+            out[name] = values[-1][-1]
+    return out
+
+
+def _enter_strings(context, entry: dict[str, str], used: set[str]) -> None:
+    """Make ``string()`` in the piece's margin boxes see, where nothing in the piece has set a named
+    string yet, the value it has there in the book laid out as one document (``entry``: the value
+    the pieces before this one left it with); the names whose value comes from ``entry`` go in ``used``."""
+    resolve = context.get_string_set_for
+
+    def get_string_set_for(page, name, keyword="first"):
+        found = resolve(page, name, keyword)
+        if found or keyword == "all-once" or (
+                keyword == "first-except" and context.current_page in context.string_set.get(name, {})):
+            return found
+        used.add(name)   # (also when the pieces before set no value: one of them may, once laid out)
+        return (entry[name],) if name in entry else found
+
+    context.get_string_set_for = get_string_set_for
+    setattr(context, ENTERED, True)
+
+
+def _printed(page) -> list[str]:
+    """The text and images on a page, outside its margin boxes."""
+    from weasyprint.formatting_structure import boxes
+
+    out = []
+    for child in page._page_box.children:
+        if isinstance(child, boxes.MarginBox):
+            continue
+        for box in child.descendants():
+            if isinstance(box, boxes.TextBox) and box.text.strip():
+                out.append(box.text.strip())
+            elif isinstance(box, boxes.ReplacedBox):
+                out.append(f"[{box.element_tag}]")
+    return out
 
 
 def _content_pages(page_maker, ends: bool) -> int:
@@ -315,7 +402,7 @@ def _shift_folios(page_maker, delta: int) -> None:
 XREF_KIND = "external"
 
 
-def key(piece_html: str, stylesheet: Path, extra_css: str) -> str:
+def key(piece_html: str, stylesheet: Path, extra_css: str, entered: dict | None = None) -> str:
     files = []
     for url in sorted(set(LOCAL_FILE.findall(piece_html))):
         from urllib.parse import unquote
@@ -329,7 +416,8 @@ def key(piece_html: str, stylesheet: Path, extra_css: str) -> str:
         css = stylesheet.read_bytes()
     except OSError:
         css = b""
-    return cachefile.digest(cachefile.version_key(), FORMAT, piece_html, css, extra_css, files)
+    return cachefile.digest(cachefile.version_key(), FORMAT, piece_html, css, extra_css, files,
+                            sorted((entered or {}).items()))
 
 
 def cached(folder: Path | None, key_: str) -> dict | None:
@@ -365,12 +453,13 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
     laid_out = 0
     for number in range(MAX_PASSES):
         first, pages = plan.folios()
+        entries = plan.entries()
         todo = []
         for n, piece in enumerate(pieces):
             html = with_pages(piece.html, piece.ids, pages, not piece.body)
             if piece.unit == "index":   # the index's page numbers written out (index.py)
                 html = book_index.fill_locators(html, lambda name: _folio(pages.get(name)))
-            k = key(html, stylesheet, piece_css(first[n], piece.body))
+            k = key(html, stylesheet, piece_css(first[n], piece.body), plan.entered(n, entries))
             if piece.key == k:
                 continue
             hit = cached(folder, k)
@@ -389,16 +478,17 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         os.environ[PREPARE_ENV] = json.dumps([str(root), str(stylesheet), found.group(1) if found else "en"])
         progress.step(f"laying out {len(todo)} of {len(pieces)} pieces of the PDF (WeasyPrint, "
                       f"{min(jobs, len(todo))} at once{', pass ' + str(number + 1) if number else ''})")
-        plan.reported = {}
+        plan.reported, plan.reported_strings = {}, {}
         order = [n for n, _, _ in todo]
 
-        def answer(i: int, count: int) -> int:
-            """The true first folio of the i-th piece laid out, once the pieces before it are paginated."""
+        def answer(i: int, question: tuple[int, dict]) -> tuple[int, dict]:
+            """The true first folio of the i-th piece laid out, and the named strings' values where it
+            starts, once the pieces before it are paginated."""
             n = order[i]
-            plan.reported[n] = count
+            plan.reported[n], plan.reported_strings[n] = question
             if any(m < n and m not in plan.reported for m in order):
                 raise limits.NotYet()
-            return plan.folios()[0][n]
+            return plan.folios()[0][n], plan.entries()[n]
 
         tasks = [_task(root, html, stylesheet, guess, pieces[n].body, _refers_to_itself(html, pieces[n].ids),
                        scratch / f"{n}-{number}.pdf") for n, html, guess in todo]
@@ -410,16 +500,16 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
         finally:
-            plan.reported = {}
+            plan.reported, plan.reported_strings = {}, {}
         for (n, html, _), result, task in zip(todo, results, tasks):
-            k = key(html, stylesheet, piece_css(result["first"], pieces[n].body))
+            k = key(html, stylesheet, piece_css(result["first"], pieces[n].body), result["entered"])
             path = task.target
             pieces[n].result, pieces[n].key, pdfs[n] = result, k, path.read_bytes()
             laid_out += 1
             if folder is not None:
                 cachefile.put(folder, k, json.dumps(result), FORMAT, ".json")
                 cachefile.put(folder, k, pdfs[n], FORMAT, ".pdf")
-                known = json.dumps({"pages": result["pages"], "anchors": result["anchors"]})
+                known = json.dumps({key_: result[key_] for key_ in ("pages", "anchors", "strings", "entered")})
                 for estimate in _estimate_keys(pieces[n]):
                     cachefile.put(folder, estimate, known, FORMAT, ".json")
             path.unlink(missing_ok=True)
@@ -429,6 +519,9 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         used = {p.key for p in pieces} | {k for p in pieces for k in _estimate_keys(p)}
         cachefile.prune(folder, used, ".json")
         cachefile.prune(folder, used, ".pdf")
+    lost = [note for piece in pieces for note in piece.result.get("lost", [])]
+    if lost:
+        raise LostContent(lost)
     return plan, pdfs
 
 
@@ -473,7 +566,8 @@ def _estimate(piece: Piece, folder: Path | None) -> dict:
         try:
             found = json.loads(known) if known else None
             if found:
-                return {"pages": int(found["pages"]), "anchors": dict(found["anchors"])}
+                return {"pages": int(found["pages"]), "anchors": dict(found["anchors"]),
+                        "strings": dict(found.get("strings", {})), "entered": dict(found.get("entered", {}))}
         except (ValueError, KeyError, TypeError):
             pass
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
