@@ -220,6 +220,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             todo.append(chapter.index)
         else:
             texts[chapter.index] = text
+    # chapter file -> [its key, the digest of what its citations depend on] in the last build
+    last = {path: [keys[c.index], plan.citing_keys[c.index]] for c in book.chapters
+            for path in [cachefile.digest(LAST_FORMAT, str(c.path))]}
     refs_key = plan.references_key()
     refs_text = cachefile.get_text(cache / "references", refs_key, REFERENCES_FORMAT)
     refs_html = None
@@ -229,6 +232,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         if sum(1 for n in todo if plan.cited[n]) > 1:
             plan.together = _positions_free(plan.csl)
+        _find_previous(plan, todo, keys, cache, last)
         tasks = _tasks(plan, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
         # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
         early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
@@ -246,8 +250,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
+    for path, record in last.items():
+        if todo or cachefile.get_text(cache / "chapters-last", path, LAST_FORMAT) is None:
+            cachefile.put(cache / "chapters-last", path, json.dumps(record), LAST_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
+    cachefile.prune(cache / "chapters-last", set(last))
     _CHAPTER_MEMORY.clear()
     _CHAPTER_MEMORY.update((keys[number], text) for number, text in texts.items())
     references = json.loads(refs_text)
@@ -255,6 +263,37 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     for number in chapter_refs:     # their blocks have changed since
         written.pop(number, None)
     return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written, refs_html)
+
+
+LAST_FORMAT = "build_book-chapter-last 1"   # a chapter file's key and citations digest in the last build
+
+
+def _find_previous(plan: "_Plan", todo: list[int], keys: dict[int, str], cache: Path, last: dict) -> None:
+    """``plan.previous``: for each chapter of ``todo`` that cites works, its prepared text of the last build
+    that made it, if what its citations depend on (the style, the works citeproc knows, those cited before
+    it) is the same now, and it is still in the cache (pruned only after this build). See _reused."""
+    book = plan.book
+    if plan.whole_book:
+        return
+    for number in todo:
+        path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
+        if not plan.cited[number] or last[path][1] == "":
+            continue
+        record = cachefile.get_text(cache / "chapters-last", path, LAST_FORMAT)
+        try:
+            old_key, old_citing = json.loads(record) if record else (None, None)
+        except (ValueError, TypeError):
+            continue
+        if old_key is None or old_key == keys[number] or old_citing != last[path][1]:
+            continue
+        text = _CHAPTER_MEMORY.get(old_key) or cachefile.get_text(cache / "chapters", old_key, CHAPTER_FORMAT)
+        if text is not None:
+            plan.previous[number] = text
+    if plan.previous:
+        style = _read(plan.csl) if plan.csl is not None else pandoc.default_style()
+        # (a dependent style's class and conditions are its parent's: not known here)
+        plan.reusable = _positions_free(plan.csl) and style is not None and bool(IN_TEXT_STYLE.search(style)) \
+            and "independent-parent" not in style
 
 
 # chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
@@ -422,6 +461,10 @@ class _Plan:
     html: bool = False                # write each chapter's HTML in the run that formats its citations
     begun: object = None              # called once a chapter's pandoc run has read it (see _alongside)
     together: bool = False            # format chapters together (see chapters): the style allows it
+    citing_keys: dict = field(default_factory=dict)   # chapter -> digest of what its citations depend on (key)
+    previous: dict = field(default_factory=dict)      # chapter -> its prepared text of the last build, if
+    #                                                   what its citations depend on is unchanged (see _reused)
+    reusable: bool = False            # the style's citations can be taken from there (see prepare)
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -489,13 +532,15 @@ class _Plan:
                 labels.append([ident, label.kind, label.number, label.title, front])
         local = [t for t in chapter.targets.links if t and not t.startswith("#") and not is_external(t)]
         files = sorted([str(p), lab] for p, lab in self.files.items()) if local else []
-        citations = []
+        citing = ""
         if self.cited[chapter.index]:
             before, known = self.citations(chapter.index)
-            citations = [self.citing, before, known, self._entries(known), [self.items.get(k) for k in known]]
+            citing = cachefile.digest(self.citing, before, known, self._entries(known),
+                                      [self.items.get(k) for k in known])
+        self.citing_keys[chapter.index] = citing
         # the chapter's digest stands for its blocks (digesting the blocks themselves takes longer)
         blocks = chapter.digest or pandoc.document(chapter.blocks)
-        return cachefile.digest(self.common, blocks, labels, files, citations)
+        return cachefile.digest(self.common, blocks, labels, files, citing)
 
     def _entries(self, keys: list[str]) -> list:
         entries = self.book.bibliography.entries
@@ -576,6 +621,11 @@ class _Plan:
             if not self.cited[number]:
                 out[number] = (_finish(book, blocks, False), None)
                 continue
+            if number in self.previous:
+                reused = self._reused(number, blocks, self.previous[number])
+                if reused is not None:
+                    out[number] = reused
+                    continue
             text = json.dumps(blocks)
             if not self.together or _REFS_DIV.search(text):
                 out[number] = self._alone(number, blocks)
@@ -612,6 +662,22 @@ class _Plan:
                 # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
                 out[number] = (text, None if changed else written.get(f"bb-chapter-{number}"))
         return [out[n] for n in numbers]
+
+    def _reused(self, number: int, blocks: list, previous: str) -> tuple[str, str | None] | None:
+        """:meth:`_alone` without citeproc, if the citations can be taken from ``previous`` (the chapter as
+        the last build prepared it, what its citations depend on unchanged): see :func:`_reused`."""
+        book = self.book
+        if self.whole_book or not self.reusable:
+            return None
+        text = _reused(book, blocks, previous)
+        if text is None:
+            return None
+        html = None
+        if self.html and not book.chapters[number].targets.conditional:
+            if self.begun is not None:
+                pandoc.tell_when_read(self.begun)
+            html = pandoc.write_html_blocks(text)
+        return text, html
 
     @contextmanager
     def _known_sources(self, known: list[str]):
@@ -894,6 +960,122 @@ def _positions_free(csl: Path | None) -> bool:
 
 
 POSITIONAL = re.compile(r"position\s*=|et-al-subsequent|first-reference-note-number")
+IN_TEXT_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']in-text["']""")
+
+
+def _reused(book: Book, blocks: list, previous: str) -> str | None:
+    """The text of ``blocks`` (a chapter resolved, before citeproc) as :meth:`_Plan._alone` makes it, with
+    each citation's formatted text taken from ``previous`` (the chapter as the last build prepared it)
+    instead of from citeproc; None where it might not be the same, and citeproc must run.
+
+    The caller makes sure that what citeproc knows is unchanged (the style, the works, those cited
+    before: the citations digest of the chapter's key) and that the style is an in-text style (not a note style), does not
+    number works in citation order and has no conditions on position: then a citation's formatted text
+    depends on its own list of works (keys, prefixes, suffixes, locators, modes) alone. Here: the set of
+    citation lists must be the very set the last build formatted, each formatted one way only; citeproc's
+    other changes to a document (pandoc's mvPunct: a space before a citation in superscript dropped, a
+    full stop after one ending in a full stop; the reference list put in a div "refs") must not apply, nor
+    _finished's walks have changed the lists; the walks are then applied to the rest of the blocks alone,
+    the formatted citations being finished already. The citations are found in the texts (a Cite is
+    parsed alone), not by walks over both chapters."""
+    formatted: dict[str, str] = {}
+    for _, _, node in _cites(previous):
+        signature = _citation_signature(node["c"][0])
+        inlines = node["c"][1]
+        if signature is None or not _plain_citation(inlines):
+            return None
+        text = json.dumps(inlines, ensure_ascii=False)
+        if formatted.setdefault(signature, text) != text:
+            return None
+    text = json.dumps(blocks, ensure_ascii=False)
+    if _REFS_DIV_ANY.search(text):
+        return None     # where citeproc puts the reference list
+    token = f"build_book-citation-{os.getpid()}-{id(blocks)}"
+    pieces: list[str] = []
+    signatures: list[str] = []
+    at = 0
+    for start, end, node in _cites(text):
+        signature = _citation_signature(node["c"][0])
+        if signature not in formatted:
+            return None
+        pieces += [text[at:start], json.dumps({"t": "Cite", "c": [node["c"][0], [Str(f"{token}-{len(signatures)}")]]},
+                                              ensure_ascii=False)]
+        signatures.append(signature)
+        at = end
+    if set(signatures) != set(formatted):
+        return None
+    text = "".join(pieces) + text[at:]
+    if name_order.MARKS.search(text) or (not book.config.lang.lower().startswith(("ja", "zh", "ko"))
+                                         and JAPANESE.search(text)):
+        text, _ = _finished(book, json.loads(text), True)    # the rest of the chapter, as citeproc's
+    done = [0] * len(signatures)
+
+    def fill(match: re.Match) -> str:
+        n = int(match.group(1))
+        done[n] += 1
+        return formatted[signatures[n]]
+
+    text = re.sub(re.escape('[{"t": "Str", "c": "' + token + "-") + r'(\d+)"\}\]', fill, text)
+    return text if all(d == 1 for d in done) else None
+
+
+_CITE = re.compile(r'\{"t": ?"Cite", ?"c": ?')
+_REFS_DIV_ANY = re.compile(r'\["(?:[^"\\]*__)?refs", ?\[')
+_DECODE = json.JSONDecoder()
+
+
+def _cites(text: str):
+    """(start, end, node) of each Cite in the JSON text of blocks, in order, parsed alone (one within
+    another's citations is skipped: _citation_signature finds it there)."""
+    at = 0
+    while True:
+        match = _CITE.search(text, at)
+        if match is None:
+            return
+        node, end = _DECODE.raw_decode(text, match.start())
+        yield match.start(), end, node
+        at = end
+
+
+def _citation_signature(citations: list) -> str | None:
+    """A Cite's list of citations as citeproc reads it (without pandoc's citationHash, a counter); None
+    if _finished's walks would change it (Japanese, names.py's marks) or it holds a citation itself."""
+    text = json.dumps([{k: v for k, v in c.items() if k != "citationHash"} for c in citations],
+                      sort_keys=True, ensure_ascii=False)
+    if '"Cite"' in text or name_order.MARKS.search(text) or JAPANESE.search(text):
+        return None
+    return text
+
+
+_CONTAINERS = {"Emph": 0, "Strong": 0, "Underline": 0, "Strikeout": 0, "Superscript": 0, "Subscript": 0,
+               "SmallCaps": 0, "Span": 1, "Link": 1}
+
+
+def _plain_citation(inlines: list) -> bool:
+    """Is a formatted citation one that pandoc's mvPunct leaves its neighbours alone beside: not empty,
+    not beginning with a superscript or a note, its text not ending in a full stop?"""
+    if not inlines or inlines[0]["t"] in ("Superscript", "Note"):
+        return False
+    last = _last_character(inlines)
+    return last is not None and last != "."
+
+
+def _last_character(inlines: list) -> str | None:
+    """The last character of pandoc's stringify of ``inlines`` ("" if none), None if unsure."""
+    for node in reversed(inlines):
+        kind = node["t"]
+        if kind == "Str":
+            if node["c"]:
+                return node["c"][-1]
+        elif kind in ("Space", "SoftBreak", "LineBreak"):
+            return " "
+        elif kind in _CONTAINERS:
+            inner = _last_character(node["c"] if _CONTAINERS[kind] == 0 else node["c"][1])
+            if inner != "":
+                return inner
+        else:
+            return None
+    return ""
 _REFS_DIV = re.compile(r'\["refs", \[')
 
 
