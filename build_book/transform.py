@@ -255,7 +255,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             cachefile.put(cache / "chapters-last", path, json.dumps(record), LAST_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
-    cachefile.prune(cache / "chapters-last", set(last))
+    cachefile.prune(cache / "chapters-last", set(last) | {_reusable_entry(plan)})
     _CHAPTER_MEMORY.clear()
     _CHAPTER_MEMORY.update((keys[number], text) for number, text in texts.items())
     references = json.loads(refs_text)
@@ -290,10 +290,22 @@ def _find_previous(plan: "_Plan", todo: list[int], keys: dict[int, str], cache: 
         if text is not None:
             plan.previous[number] = text
     if plan.previous:
+        # found once per style (pandoc's default style is pandoc's to print: a run of its own)
+        entry = _reusable_entry(plan)
+        found = cachefile.get_text(cache / "chapters-last", entry, LAST_FORMAT)
+        if found in ("yes", "no"):
+            plan.reusable = found == "yes"
+            return
         style = _read(plan.csl) if plan.csl is not None else pandoc.default_style()
         # (a dependent style's class and conditions are its parent's: not known here)
-        plan.reusable = _positions_free(plan.csl) and style is not None and bool(IN_TEXT_STYLE.search(style)) \
-            and "independent-parent" not in style
+        plan.reusable = style is not None and style != "missing" and not POSITIONAL.search(style) \
+            and bool(IN_TEXT_STYLE.search(style)) and "independent-parent" not in style
+        cachefile.put(cache / "chapters-last", entry, "yes" if plan.reusable else "no", LAST_FORMAT)
+
+
+def _reusable_entry(plan: "_Plan") -> str:
+    """The cache entry saying whether the style lets citations be taken from the last build (see _reused)."""
+    return cachefile.digest(LAST_FORMAT, "reusable", plan.citing)
 
 
 # chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
