@@ -289,6 +289,12 @@ def _find_previous(plan: "_Plan", todo: list[int], keys: dict[int, str], cache: 
         text = _CHAPTER_MEMORY.get(old_key) or cachefile.get_text(cache / "chapters", old_key, CHAPTER_FORMAT)
         if text is not None:
             plan.previous[number] = text
+            if plan.html:   # its HTML as write_fragments wrote it then (see _patched_html)
+                from .render.common import FRAGMENT_FORMAT
+                fragment = cachefile.get_text(cache / "fragments-end-notes", cachefile.digest(old_key, "end-notes"),
+                                              FRAGMENT_FORMAT, ".html")
+                if fragment is not None:
+                    plan.previous_html[number] = fragment
     if plan.previous:
         # found once per style (pandoc's default style is pandoc's to print: a run of its own)
         entry = _reusable_entry(plan)
@@ -477,6 +483,7 @@ class _Plan:
     previous: dict = field(default_factory=dict)      # chapter -> its prepared text of the last build, if
     #                                                   what its citations depend on is unchanged (see _reused)
     reusable: bool = False            # the style's citations can be taken from there (see prepare)
+    previous_html: dict = field(default_factory=dict)  # chapter -> the HTML written of its text in previous
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -688,7 +695,12 @@ class _Plan:
         if self.html and not book.chapters[number].targets.conditional:
             if self.begun is not None:
                 pandoc.tell_when_read(self.begun)
-            html = pandoc.write_html_blocks(text)
+            if number in self.previous_html:
+                html = _patched_html(previous, self.previous_html[number], text)
+            if html is None:
+                if self.begun is not None:
+                    pandoc.tell_when_read(self.begun)
+                html = pandoc.write_html_blocks(text)
         return text, html
 
     @contextmanager
@@ -1031,6 +1043,72 @@ def _reused(book: Book, blocks: list, previous: str) -> str | None:
     return text if all(d == 1 for d in done) else None
 
 
+def _patched_html(previous: str, html: str, text: str) -> str | None:
+    """The HTML pandoc writes of the blocks ``text``, made from ``html``, what it wrote of the blocks
+    ``previous``, where the two differ in one top-level block alone, with as many footnotes in it: that
+    block's HTML and its footnotes' items in the list at the end replaced. pandoc writes a document's
+    top-level blocks one after the other, each as it would alone but for the footnotes, numbered through
+    the document: each block is written after as many footnotes as come before it. Only the two blocks
+    are written (short pandoc runs instead of one over the whole chapter). None where that cannot be done
+    surely: what is written of the old block must be found in ``html`` as it is, once."""
+    old, new = json.loads(previous), json.loads(text)
+    if len(old) != len(new):
+        return None
+    changed = [n for n, (a, b) in enumerate(zip(old, new)) if a != b]
+    if not changed:
+        return html
+    if len(changed) != 1:
+        return None
+    at = changed[0]
+    notes = len(_NOTE.findall(json.dumps(old[at], ensure_ascii=False)))
+    if len(_NOTE.findall(json.dumps(new[at], ensure_ascii=False))) != notes:
+        return None
+    if not notes:
+        written = pandoc.write_html_many([pandoc.document([old[at]]), pandoc.document([new[at]])])
+        if len(written) != 2 or not all(w.endswith("\n") and not w.endswith("\n\n") and w.strip() for w in written):
+            return None
+        was, now = written[0][:-1], written[1][:-1]
+    else:
+        before = sum(len(_NOTE.findall(json.dumps(block, ensure_ascii=False))) for block in old[:at])
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pieces = list(pool.map(lambda block: _block_html(block, before), (old[at], new[at])))
+        if None in pieces:
+            return None
+        (was, was_notes), (now, now_notes) = pieces
+        if html.count(f'<li id="fn{before + 1}">') != 1:
+            return None
+        start = html.index(f'<li id="fn{before + 1}">')
+        following = html.find(f'\n<li id="fn{before + notes + 1}">', start)
+        end = following if following >= 0 else html.rfind("\n</ol>")
+        if end < start or html[start:end] != was_notes:
+            return None
+        html = html[:start] + now_notes + html[end:]
+    if not was or html.count(was) != 1:
+        return None
+    return html.replace(was, now)
+
+
+_BLOCK_START, _BLOCK_END = "<!-- build_book block -->", "<!-- build_book block end -->"
+
+
+def _block_html(block: dict, before: int) -> tuple[str, str] | None:
+    """What pandoc writes of ``block`` after ``before`` footnotes: its HTML, and the items of its footnotes
+    in the list at the end (from the first to the end of the last, as in the whole chapter's)."""
+    blocks = [{"t": "Para", "c": [{"t": "Note", "c": [{"t": "Plain", "c": [Str("x")]}]}] * before}] if before else []
+    blocks += [{"t": "RawBlock", "c": ["html", _BLOCK_START]}, block, {"t": "RawBlock", "c": ["html", _BLOCK_END]}]
+    out = pandoc.write_html(pandoc.document(blocks))
+    head, found, rest = out.partition(_BLOCK_START + "\n")
+    body, found_end, tail = rest.partition("\n" + _BLOCK_END)
+    first = tail.find(f'<li id="fn{before + 1}">')
+    last = tail.rfind("\n</ol>")
+    if not found or not found_end or first < 0 or last < first or tail.count(_BLOCK_START) or \
+            not tail.lstrip("\n").startswith('<section id="footnotes"'):
+        return None
+    return body, tail[first:last]
+
+
+_NOTE = re.compile(r'"t": ?"Note"')
 _CITE = re.compile(r'\{"t": ?"Cite", ?"c": ?')
 _REFS_DIV_ANY = re.compile(r'\["(?:[^"\\]*__)?refs", ?\[')
 _DECODE = json.JSONDecoder()
