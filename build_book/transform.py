@@ -1046,20 +1046,26 @@ def _reused(book: Book, blocks: list, previous: str) -> str | None:
 def _patched_html(previous: str, html: str, text: str) -> str | None:
     """The HTML pandoc writes of the blocks ``text``, made from ``html``, what it wrote of the blocks
     ``previous``, where the two differ in one top-level block alone, with as many footnotes in it: that
-    block's HTML and its footnotes' items in the list at the end replaced. pandoc writes a document's
+    block's HTML and its footnotes' items in the list at the end replaced (or in one block more or less,
+    without footnotes: see _one_more_or_less). pandoc writes a document's
     top-level blocks one after the other, each as it would alone but for the footnotes, numbered through
     the document: each block is written after as many footnotes as come before it. Only the two blocks
     are written (short pandoc runs instead of one over the whole chapter). None where that cannot be done
     surely: what is written of the old block must be found in ``html`` as it is, once."""
     old, new = json.loads(previous), json.loads(text)
-    if len(old) != len(new):
-        return None
-    changed = [n for n, (a, b) in enumerate(zip(old, new)) if a != b]
-    if not changed:
+    at = 0           # the blocks before the first difference, and after the last
+    while at < min(len(old), len(new)) and old[at] == new[at]:
+        at += 1
+    end = 0
+    while end < min(len(old), len(new)) - at and old[-1 - end] == new[-1 - end]:
+        end += 1
+    gone, come = old[at:len(old) - end], new[at:len(new) - end]
+    if not gone and not come:
         return html
-    if len(changed) != 1:
+    if len(gone) + len(come) == 1:
+        return _one_more_or_less(html, old, at, (gone or come)[0], bool(come))
+    if len(gone) != 1 or len(come) != 1:
         return None
-    at = changed[0]
     notes = len(_NOTE.findall(json.dumps(old[at], ensure_ascii=False)))
     if len(_NOTE.findall(json.dumps(new[at], ensure_ascii=False))) != notes:
         return None
@@ -1089,6 +1095,28 @@ def _patched_html(previous: str, html: str, text: str) -> str | None:
     return html.replace(was, now)
 
 
+def _one_more_or_less(html: str, old: list, at: int, block: dict, added: bool) -> str | None:
+    """:func:`_patched_html` where ``block`` (without footnotes) is ``added`` to the blocks ``old`` at ``at``,
+    or taken away from there: its HTML put beside, or taken from beside, that of its neighbour."""
+    if _NOTE.search(json.dumps(block, ensure_ascii=False)):
+        return None
+    after = at > 0       # beside the block before it, else the one after it
+    neighbour = at - 1 if after else (at if added else at + 1)
+    if neighbour >= len(old):
+        return None
+    before = sum(len(_NOTE.findall(json.dumps(b, ensure_ascii=False))) for b in old[:neighbour])
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pieces = list(pool.map(lambda job: _block_html(*job), ((old[neighbour], before), (block, 0))))
+    if None in pieces or not pieces[0][0] or not pieces[1][0]:
+        return None
+    beside, own = pieces[0][0], pieces[1][0]
+    together = beside + "\n" + own if after else own + "\n" + beside
+    if added:
+        return html.replace(beside, together) if html.count(beside) == 1 else None
+    return html.replace(together, beside) if html.count(beside) == 1 and html.count(together) == 1 else None
+
+
 _BLOCK_START, _BLOCK_END = "<!-- build_book block -->", "<!-- build_book block end -->"
 
 
@@ -1100,6 +1128,8 @@ def _block_html(block: dict, before: int) -> tuple[str, str] | None:
     out = pandoc.write_html(pandoc.document(blocks))
     head, found, rest = out.partition(_BLOCK_START + "\n")
     body, found_end, tail = rest.partition("\n" + _BLOCK_END)
+    if not _NOTE.search(json.dumps(block, ensure_ascii=False)):
+        return (body, "") if found and found_end else None
     first = tail.find(f'<li id="fn{before + 1}">')
     last = tail.rfind("\n</ol>")
     if not found or not found_end or first < 0 or last < first or tail.count(_BLOCK_START) or \

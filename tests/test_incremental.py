@@ -315,15 +315,20 @@ def test_an_edit_that_keeps_its_citations_takes_them_from_the_last_build(tmp_pat
         monkeypatch.setattr(pandoc, name, counted)
     chapter = root / "chapters" / "01-origins.md"
     clean = tmp_path / "clean"
-    # (edit, is it formatted by citeproc, is the chapter's HTML written whole): a paragraph with a footnote
-    # is written whole, one without has only its own HTML written, into the last build's (_patched_html)
-    for old, new, formatted, whole in (("alliance security dilemma", "alliance security dilemmas", False, True),
-                                       ("States ally to balance", "States (同盟) ally to balance", False, True),
+    # (edit, is it formatted by citeproc, is the chapter's HTML written whole): an edit within one paragraph
+    # (footnotes kept), or a paragraph without footnotes added, has only its own HTML written, into the last
+    # build's (_patched_html); a paragraph with a footnote added makes the chapter's HTML written whole
+    for old, new, formatted, whole in (("alliance security dilemma", "alliance security dilemmas", False, False),
+                                       ("States ally to balance", "States (同盟) ally to balance", False, False),
                                        ("autonomy for security", "autonomy for safety", False, False),
+                                       ("Asymmetric alliances trade", "A new paragraph.\n\nAsymmetric alliances trade",
+                                        False, False),
+                                       ("A new paragraph.", "A new paragraph with a note.[^new]\n\n[^new]: Its note.\n\n"
+                                        "And another.", True, True),   # (the later citations' note numbers change)
                                        # (citeproc writes HTML too, but of its blocks before the Japanese is marked)
                                        ("[@walt1987, 5]", "[@walt1987, 6]", True, True),
                                        ("[see @morrow1991]", "[compare @morrow1991]", True, True),
-                                       ("alliance security dilemmas", "alliance dilemmas", False, True)):
+                                       ("alliance security dilemmas", "alliance dilemmas", False, False)):
         edit(chapter, old, new)
         runs.clear()
         assert command.main(["html", "--book", str(root), "--quiet"]) == 0
@@ -334,4 +339,4 @@ def test_an_edit_that_keeps_its_citations_takes_them_from_the_last_build(tmp_pat
         cli("html", "--book", str(clean))
         assert html_pages(root) == html_pages(clean), new
     page = html_pages(root)["origins.html"]
-    assert "compare" in page and "同盟" in page and "autonomy for safety" in page
+    assert "compare" in page and "同盟" in page and "autonomy for safety" in page and "Its note." in page
