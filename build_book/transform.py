@@ -250,9 +250,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
-    for path, record in last.items():
-        if todo or cachefile.get_text(cache / "chapters-last", path, LAST_FORMAT) is None:
-            cachefile.put(cache / "chapters-last", path, json.dumps(record), LAST_FORMAT)
+    for number in todo:   # (a chapter taken from the cache has the key its record holds)
+        path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
+        cachefile.put(cache / "chapters-last", path, json.dumps(last[path]), LAST_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
     cachefile.prune(cache / "chapters-last", set(last) | {_reusable_entry(plan)})
