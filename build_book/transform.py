@@ -993,7 +993,7 @@ def _reused(book: Book, blocks: list, previous: str) -> str | None:
     instead of from citeproc; None where it might not be the same, and citeproc must run.
 
     The caller makes sure that what citeproc knows is unchanged (the style, the works, those cited
-    before: the citations digest of the chapter's key) and that the style is an in-text style (not a note style), does not
+    before: the citations digest of the chapter's key) and that the style is an in-text one, does not
     number works in citation order and has no conditions on position: then a citation's formatted text
     depends on its own list of works (keys, prefixes, suffixes, locators, modes) alone. Here: the set of
     citation lists must be the very set the last build formatted, each formatted one way only; citeproc's

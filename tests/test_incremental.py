@@ -323,8 +323,9 @@ def test_an_edit_that_keeps_its_citations_takes_them_from_the_last_build(tmp_pat
                                        ("autonomy for security", "autonomy for safety", False, False),
                                        ("Asymmetric alliances trade", "A new paragraph.\n\nAsymmetric alliances trade",
                                         False, False),
-                                       ("A new paragraph.", "A new paragraph with a note.[^new]\n\n[^new]: Its note.\n\n"
-                                        "And another.", True, True),   # (the later citations' note numbers change)
+                                       ("A new paragraph.",
+                                        "A new paragraph with a note.[^new]\n\n[^new]: Its note.\n\nAnd another.",
+                                        True, True),   # (the later citations' note numbers change)
                                        # (citeproc writes HTML too, but of its blocks before the Japanese is marked)
                                        ("[@walt1987, 5]", "[@walt1987, 6]", True, True),
                                        ("[see @morrow1991]", "[compare @morrow1991]", True, True),
