@@ -644,6 +644,7 @@ def _parse(batch: list[_Source]) -> None:
             continue
         try:
             s.doc = json.loads(text)
+            pandoc.saw_document(s.doc)
         except RecursionError:  # nesting past what Python reads; the chapter is reported, not parsed
             s.diagnostics.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} "
                                        "levels deep (emphasis, links, quotations or lists inside each other)",

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import threading
-from functools import lru_cache
 from pathlib import Path
 
 # Quarto-style labels are explicit; headings without one get ids from build_book.
@@ -624,7 +623,21 @@ def document(blocks: list, meta: dict | None = None) -> dict:
     return {"pandoc-api-version": api_version(), "meta": meta or {}, "blocks": blocks}
 
 
-@lru_cache(maxsize=1)
+_api_version: list = []   # [the pandoc API version], once known
+
+
 def api_version() -> list:
-    return json.loads(_run_pandoc([f"--from={READER}", "--to=json"], "x", timeout=FIXED_TIMEOUT))[
-        "pandoc-api-version"]
+    """The version of pandoc's document API, as in the documents it writes: from one this process has
+    read (see :func:`saw_document`), else asked of pandoc (a run of its own)."""
+    if not _api_version:
+        _api_version[:] = [json.loads(_run_pandoc([f"--from={READER}", "--to=json"], "x",
+                                                  timeout=FIXED_TIMEOUT))["pandoc-api-version"]]
+    return _api_version[0]
+
+
+def saw_document(doc: dict) -> None:
+    """``doc``: a document pandoc wrote (this pandoc: the version is part of every cache key); its API
+    version saves :func:`api_version` a run."""
+    version = doc.get("pandoc-api-version") if isinstance(doc, dict) else None
+    if not _api_version and isinstance(version, list) and all(isinstance(n, int) for n in version):
+        _api_version[:] = [version]

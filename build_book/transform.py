@@ -220,6 +220,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             todo.append(chapter.index)
         else:
             texts[chapter.index] = text
+    # chapter file -> [its key, the digest of what its citations depend on] in the last build
+    last = {path: [keys[c.index], plan.citing_keys[c.index]] for c in book.chapters
+            for path in [cachefile.digest(LAST_FORMAT, str(c.path))]}
     refs_key = plan.references_key()
     refs_text = cachefile.get_text(cache / "references", refs_key, REFERENCES_FORMAT)
     refs_html = None
@@ -229,6 +232,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             progress.step(f"formatting {what} (citeproc, {book.config.csl}, {min(jobs, max(1, len(todo)))} at once)")
         if sum(1 for n in todo if plan.cited[n]) > 1:
             plan.together = _positions_free(plan.csl)
+        _find_previous(plan, todo, keys, cache, last)
         tasks = _tasks(plan, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
         # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
         early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
@@ -246,8 +250,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
+    for number in todo:   # (a chapter taken from the cache has the key its record holds)
+        path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
+        cachefile.put(cache / "chapters-last", path, json.dumps(last[path]), LAST_FORMAT)
     cachefile.prune(folder, set(keys.values()))
     cachefile.prune(cache / "references", {refs_key})
+    cachefile.prune(cache / "chapters-last", set(last) | {_reusable_entry(plan)})
     _CHAPTER_MEMORY.clear()
     _CHAPTER_MEMORY.update((keys[number], text) for number, text in texts.items())
     references = json.loads(refs_text)
@@ -255,6 +263,55 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     for number in chapter_refs:     # their blocks have changed since
         written.pop(number, None)
     return Prepared(_Blocks(texts), references, {}, keys, refs_key, cache, jobs, chapter_refs, written, refs_html)
+
+
+LAST_FORMAT = "build_book-chapter-last 1"   # a chapter file's key and citations digest in the last build
+
+
+def _find_previous(plan: "_Plan", todo: list[int], keys: dict[int, str], cache: Path, last: dict) -> None:
+    """``plan.previous``: for each chapter of ``todo`` that cites works, its prepared text of the last build
+    that made it, if what its citations depend on (the style, the works citeproc knows, those cited before
+    it) is the same now, and it is still in the cache (pruned only after this build). See _reused."""
+    book = plan.book
+    if plan.whole_book:
+        return
+    for number in todo:
+        path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
+        if not plan.cited[number] or last[path][1] == "":
+            continue
+        record = cachefile.get_text(cache / "chapters-last", path, LAST_FORMAT)
+        try:
+            old_key, old_citing = json.loads(record) if record else (None, None)
+        except (ValueError, TypeError):
+            continue
+        if old_key is None or old_key == keys[number] or old_citing != last[path][1]:
+            continue
+        text = _CHAPTER_MEMORY.get(old_key) or cachefile.get_text(cache / "chapters", old_key, CHAPTER_FORMAT)
+        if text is not None:
+            plan.previous[number] = text
+            if plan.html:   # its HTML as write_fragments wrote it then (see _patched_html)
+                from .render.common import FRAGMENT_FORMAT
+                fragment = cachefile.get_text(cache / "fragments-end-notes", cachefile.digest(old_key, "end-notes"),
+                                              FRAGMENT_FORMAT, ".html")
+                if fragment is not None:
+                    plan.previous_html[number] = fragment
+    if plan.previous:
+        # found once per style (pandoc's default style is pandoc's to print: a run of its own)
+        entry = _reusable_entry(plan)
+        found = cachefile.get_text(cache / "chapters-last", entry, LAST_FORMAT)
+        if found in ("yes", "no"):
+            plan.reusable = found == "yes"
+            return
+        style = _read(plan.csl) if plan.csl is not None else pandoc.default_style()
+        # (a dependent style's class and conditions are its parent's: not known here)
+        plan.reusable = style is not None and style != "missing" and not POSITIONAL.search(style) \
+            and bool(IN_TEXT_STYLE.search(style)) and "independent-parent" not in style
+        cachefile.put(cache / "chapters-last", entry, "yes" if plan.reusable else "no", LAST_FORMAT)
+
+
+def _reusable_entry(plan: "_Plan") -> str:
+    """The cache entry saying whether the style lets citations be taken from the last build (see _reused)."""
+    return cachefile.digest(LAST_FORMAT, "reusable", plan.citing)
 
 
 # chapter key -> its prepared blocks as JSON text, as the last build in this process made or read them (a
@@ -422,6 +479,11 @@ class _Plan:
     html: bool = False                # write each chapter's HTML in the run that formats its citations
     begun: object = None              # called once a chapter's pandoc run has read it (see _alongside)
     together: bool = False            # format chapters together (see chapters): the style allows it
+    citing_keys: dict = field(default_factory=dict)   # chapter -> digest of what its citations depend on (key)
+    previous: dict = field(default_factory=dict)      # chapter -> its prepared text of the last build, if
+    #                                                   what its citations depend on is unchanged (see _reused)
+    reusable: bool = False            # the style's citations can be taken from there (see prepare)
+    previous_html: dict = field(default_factory=dict)  # chapter -> the HTML written of its text in previous
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -489,13 +551,15 @@ class _Plan:
                 labels.append([ident, label.kind, label.number, label.title, front])
         local = [t for t in chapter.targets.links if t and not t.startswith("#") and not is_external(t)]
         files = sorted([str(p), lab] for p, lab in self.files.items()) if local else []
-        citations = []
+        citing = ""
         if self.cited[chapter.index]:
             before, known = self.citations(chapter.index)
-            citations = [self.citing, before, known, self._entries(known), [self.items.get(k) for k in known]]
+            citing = cachefile.digest(self.citing, before, known, self._entries(known),
+                                      [self.items.get(k) for k in known])
+        self.citing_keys[chapter.index] = citing
         # the chapter's digest stands for its blocks (digesting the blocks themselves takes longer)
         blocks = chapter.digest or pandoc.document(chapter.blocks)
-        return cachefile.digest(self.common, blocks, labels, files, citations)
+        return cachefile.digest(self.common, blocks, labels, files, citing)
 
     def _entries(self, keys: list[str]) -> list:
         entries = self.book.bibliography.entries
@@ -576,6 +640,11 @@ class _Plan:
             if not self.cited[number]:
                 out[number] = (_finish(book, blocks, False), None)
                 continue
+            if number in self.previous:
+                reused = self._reused(number, blocks, self.previous[number])
+                if reused is not None:
+                    out[number] = reused
+                    continue
             text = json.dumps(blocks)
             if not self.together or _REFS_DIV.search(text):
                 out[number] = self._alone(number, blocks)
@@ -612,6 +681,27 @@ class _Plan:
                 # the HTML holds the blocks as citeproc left them: of use only if _finish changed nothing
                 out[number] = (text, None if changed else written.get(f"bb-chapter-{number}"))
         return [out[n] for n in numbers]
+
+    def _reused(self, number: int, blocks: list, previous: str) -> tuple[str, str | None] | None:
+        """:meth:`_alone` without citeproc, if the citations can be taken from ``previous`` (the chapter as
+        the last build prepared it, what its citations depend on unchanged): see :func:`_reused`."""
+        book = self.book
+        if self.whole_book or not self.reusable:
+            return None
+        text = _reused(book, blocks, previous)
+        if text is None:
+            return None
+        html = None
+        if self.html and not book.chapters[number].targets.conditional:
+            if self.begun is not None:
+                pandoc.tell_when_read(self.begun)
+            if number in self.previous_html:
+                html = _patched_html(previous, self.previous_html[number], text)
+            if html is None:
+                if self.begun is not None:
+                    pandoc.tell_when_read(self.begun)
+                html = pandoc.write_html_blocks(text)
+        return text, html
 
     @contextmanager
     def _known_sources(self, known: list[str]):
@@ -894,6 +984,218 @@ def _positions_free(csl: Path | None) -> bool:
 
 
 POSITIONAL = re.compile(r"position\s*=|et-al-subsequent|first-reference-note-number")
+IN_TEXT_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']in-text["']""")
+
+
+def _reused(book: Book, blocks: list, previous: str) -> str | None:
+    """The text of ``blocks`` (a chapter resolved, before citeproc) as :meth:`_Plan._alone` makes it, with
+    each citation's formatted text taken from ``previous`` (the chapter as the last build prepared it)
+    instead of from citeproc; None where it might not be the same, and citeproc must run.
+
+    The caller makes sure that what citeproc knows is unchanged (the style, the works, those cited
+    before: the citations digest of the chapter's key) and that the style is an in-text one, does not
+    number works in citation order and has no conditions on position: then a citation's formatted text
+    depends on its own list of works (keys, prefixes, suffixes, locators, modes) alone. Here: the set of
+    citation lists must be the very set the last build formatted, each formatted one way only; citeproc's
+    other changes to a document (pandoc's mvPunct: a space before a citation in superscript dropped, a
+    full stop after one ending in a full stop; the reference list put in a div "refs") must not apply, nor
+    _finished's walks have changed the lists; the walks are then applied to the rest of the blocks alone,
+    the formatted citations being finished already. The citations are found in the texts (a Cite is
+    parsed alone), not by walks over both chapters."""
+    formatted: dict[str, str] = {}
+    for _, _, node in _cites(previous):
+        signature = _citation_signature(node["c"][0])
+        inlines = node["c"][1]
+        if signature is None or not _plain_citation(inlines):
+            return None
+        text = json.dumps(inlines, ensure_ascii=False)
+        if formatted.setdefault(signature, text) != text:
+            return None
+    text = json.dumps(blocks, ensure_ascii=False)
+    if _REFS_DIV_ANY.search(text):
+        return None     # where citeproc puts the reference list
+    token = f"build_book-citation-{os.getpid()}-{id(blocks)}"
+    pieces: list[str] = []
+    signatures: list[str] = []
+    at = 0
+    for start, end, node in _cites(text):
+        signature = _citation_signature(node["c"][0])
+        if signature not in formatted:
+            return None
+        pieces += [text[at:start], json.dumps({"t": "Cite", "c": [node["c"][0], [Str(f"{token}-{len(signatures)}")]]},
+                                              ensure_ascii=False)]
+        signatures.append(signature)
+        at = end
+    if set(signatures) != set(formatted):
+        return None
+    text = "".join(pieces) + text[at:]
+    if name_order.MARKS.search(text) or (not book.config.lang.lower().startswith(("ja", "zh", "ko"))
+                                         and JAPANESE.search(text)):
+        text, _ = _finished(book, json.loads(text), True)    # the rest of the chapter, as citeproc's
+    done = [0] * len(signatures)
+
+    def fill(match: re.Match) -> str:
+        n = int(match.group(1))
+        done[n] += 1
+        return formatted[signatures[n]]
+
+    text = re.sub(re.escape('[{"t": "Str", "c": "' + token + "-") + r'(\d+)"\}\]', fill, text)
+    return text if all(d == 1 for d in done) else None
+
+
+def _patched_html(previous: str, html: str, text: str) -> str | None:
+    """The HTML pandoc writes of the blocks ``text``, made from ``html``, what it wrote of the blocks
+    ``previous``, where the two differ in one top-level block alone, with as many footnotes in it: that
+    block's HTML and its footnotes' items in the list at the end replaced (or in one block more or less,
+    without footnotes: see _one_more_or_less). pandoc writes a document's
+    top-level blocks one after the other, each as it would alone but for the footnotes, numbered through
+    the document: each block is written after as many footnotes as come before it. Only the two blocks
+    are written (short pandoc runs instead of one over the whole chapter). None where that cannot be done
+    surely: what is written of the old block must be found in ``html`` as it is, once."""
+    old, new = json.loads(previous), json.loads(text)
+    at = 0           # the blocks before the first difference, and after the last
+    while at < min(len(old), len(new)) and old[at] == new[at]:
+        at += 1
+    end = 0
+    while end < min(len(old), len(new)) - at and old[-1 - end] == new[-1 - end]:
+        end += 1
+    gone, come = old[at:len(old) - end], new[at:len(new) - end]
+    if not gone and not come:
+        return html
+    if len(gone) + len(come) == 1:
+        return _one_more_or_less(html, old, at, (gone or come)[0], bool(come))
+    if len(gone) != 1 or len(come) != 1:
+        return None
+    notes = len(_NOTE.findall(json.dumps(old[at], ensure_ascii=False)))
+    if len(_NOTE.findall(json.dumps(new[at], ensure_ascii=False))) != notes:
+        return None
+    if not notes:
+        written = pandoc.write_html_many([pandoc.document([old[at]]), pandoc.document([new[at]])])
+        if len(written) != 2 or not all(w.endswith("\n") and not w.endswith("\n\n") and w.strip() for w in written):
+            return None
+        was, now = written[0][:-1], written[1][:-1]
+    else:
+        before = sum(len(_NOTE.findall(json.dumps(block, ensure_ascii=False))) for block in old[:at])
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pieces = list(pool.map(lambda block: _block_html(block, before), (old[at], new[at])))
+        if None in pieces:
+            return None
+        (was, was_notes), (now, now_notes) = pieces
+        if html.count(f'<li id="fn{before + 1}">') != 1:
+            return None
+        start = html.index(f'<li id="fn{before + 1}">')
+        following = html.find(f'\n<li id="fn{before + notes + 1}">', start)
+        end = following if following >= 0 else html.rfind("\n</ol>")
+        if end < start or html[start:end] != was_notes:
+            return None
+        html = html[:start] + now_notes + html[end:]
+    if not was or html.count(was) != 1:
+        return None
+    return html.replace(was, now)
+
+
+def _one_more_or_less(html: str, old: list, at: int, block: dict, added: bool) -> str | None:
+    """:func:`_patched_html` where ``block`` (without footnotes) is ``added`` to the blocks ``old`` at ``at``,
+    or taken away from there: its HTML put beside, or taken from beside, that of its neighbour."""
+    if _NOTE.search(json.dumps(block, ensure_ascii=False)):
+        return None
+    after = at > 0       # beside the block before it, else the one after it
+    neighbour = at - 1 if after else (at if added else at + 1)
+    if neighbour >= len(old):
+        return None
+    before = sum(len(_NOTE.findall(json.dumps(b, ensure_ascii=False))) for b in old[:neighbour])
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pieces = list(pool.map(lambda job: _block_html(*job), ((old[neighbour], before), (block, 0))))
+    if None in pieces or not pieces[0][0] or not pieces[1][0]:
+        return None
+    beside, own = pieces[0][0], pieces[1][0]
+    together = beside + "\n" + own if after else own + "\n" + beside
+    if added:
+        return html.replace(beside, together) if html.count(beside) == 1 else None
+    return html.replace(together, beside) if html.count(beside) == 1 and html.count(together) == 1 else None
+
+
+_BLOCK_START, _BLOCK_END = "<!-- build_book block -->", "<!-- build_book block end -->"
+
+
+def _block_html(block: dict, before: int) -> tuple[str, str] | None:
+    """What pandoc writes of ``block`` after ``before`` footnotes: its HTML, and the items of its footnotes
+    in the list at the end (from the first to the end of the last, as in the whole chapter's)."""
+    blocks = [{"t": "Para", "c": [{"t": "Note", "c": [{"t": "Plain", "c": [Str("x")]}]}] * before}] if before else []
+    blocks += [{"t": "RawBlock", "c": ["html", _BLOCK_START]}, block, {"t": "RawBlock", "c": ["html", _BLOCK_END]}]
+    out = pandoc.write_html(pandoc.document(blocks))
+    head, found, rest = out.partition(_BLOCK_START + "\n")
+    body, found_end, tail = rest.partition("\n" + _BLOCK_END)
+    if not _NOTE.search(json.dumps(block, ensure_ascii=False)):
+        return (body, "") if found and found_end else None
+    first = tail.find(f'<li id="fn{before + 1}">')
+    last = tail.rfind("\n</ol>")
+    if not found or not found_end or first < 0 or last < first or tail.count(_BLOCK_START) or \
+            not tail.lstrip("\n").startswith('<section id="footnotes"'):
+        return None
+    return body, tail[first:last]
+
+
+_NOTE = re.compile(r'"t": ?"Note"')
+_CITE = re.compile(r'\{"t": ?"Cite", ?"c": ?')
+_REFS_DIV_ANY = re.compile(r'\["(?:[^"\\]*__)?refs", ?\[')
+_DECODE = json.JSONDecoder()
+
+
+def _cites(text: str):
+    """(start, end, node) of each Cite in the JSON text of blocks, in order, parsed alone (one within
+    another's citations is skipped: _citation_signature finds it there)."""
+    at = 0
+    while True:
+        match = _CITE.search(text, at)
+        if match is None:
+            return
+        node, end = _DECODE.raw_decode(text, match.start())
+        yield match.start(), end, node
+        at = end
+
+
+def _citation_signature(citations: list) -> str | None:
+    """A Cite's list of citations as citeproc reads it (without pandoc's citationHash, a counter); None
+    if _finished's walks would change it (Japanese, names.py's marks) or it holds a citation itself."""
+    text = json.dumps([{k: v for k, v in c.items() if k != "citationHash"} for c in citations],
+                      sort_keys=True, ensure_ascii=False)
+    if '"Cite"' in text or name_order.MARKS.search(text) or JAPANESE.search(text):
+        return None
+    return text
+
+
+_CONTAINERS = {"Emph": 0, "Strong": 0, "Underline": 0, "Strikeout": 0, "Superscript": 0, "Subscript": 0,
+               "SmallCaps": 0, "Span": 1, "Link": 1}
+
+
+def _plain_citation(inlines: list) -> bool:
+    """Is a formatted citation one that pandoc's mvPunct leaves its neighbours alone beside: not empty,
+    not beginning with a superscript or a note, its text not ending in a full stop?"""
+    if not inlines or inlines[0]["t"] in ("Superscript", "Note"):
+        return False
+    last = _last_character(inlines)
+    return last is not None and last != "."
+
+
+def _last_character(inlines: list) -> str | None:
+    """The last character of pandoc's stringify of ``inlines`` ("" if none), None if unsure."""
+    for node in reversed(inlines):
+        kind = node["t"]
+        if kind == "Str":
+            if node["c"]:
+                return node["c"][-1]
+        elif kind in ("Space", "SoftBreak", "LineBreak"):
+            return " "
+        elif kind in _CONTAINERS:
+            inner = _last_character(node["c"] if _CONTAINERS[kind] == 0 else node["c"][1])
+            if inner != "":
+                return inner
+        else:
+            return None
+    return ""
 _REFS_DIV = re.compile(r'\["refs", \[')
 
 

@@ -295,3 +295,49 @@ def test_a_planted_record_runs_no_other_program(tmp_path, monkeypatch, capsys):
     clean = tmp_path / "clean"
     shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
     assert capsys.readouterr().out == diagnostics(clean)
+
+
+def test_an_edit_that_keeps_its_citations_takes_them_from_the_last_build(tmp_path, monkeypatch):
+    """With a style whose citations read the same wherever they stand, a chapter edited without a change to
+    its citations is not given to citeproc again: each citation's text is taken from the chapter as the last
+    build prepared it. A changed locator or prefix is formatted by citeproc. Either way the pages are those
+    of a clean build (Japanese beside a citation marked as a clean build marks it)."""
+    from build_book import cli as command, pandoc
+
+    root = tmp_path / "mini"
+    shutil.copytree(BOOKS / "mini", root, ignore=shutil.ignore_patterns("build"))
+    cli("html", "--book", str(root))
+    runs: list[str] = []
+    for name in ("citeproc", "citeproc_html", "citeproc_html_many", "write_html_blocks"):
+        def counted(*args, _real=getattr(pandoc, name), _name=name, **options):
+            runs.append(_name)
+            return _real(*args, **options)
+        monkeypatch.setattr(pandoc, name, counted)
+    chapter = root / "chapters" / "01-origins.md"
+    clean = tmp_path / "clean"
+    # (edit, is it formatted by citeproc, is the chapter's HTML written whole): an edit within one paragraph
+    # (footnotes kept), or a paragraph without footnotes added, has only its own HTML written, into the last
+    # build's (_patched_html); a paragraph with a footnote added makes the chapter's HTML written whole
+    for old, new, formatted, whole in (("alliance security dilemma", "alliance security dilemmas", False, False),
+                                       ("States ally to balance", "States (同盟) ally to balance", False, False),
+                                       ("autonomy for security", "autonomy for safety", False, False),
+                                       ("Asymmetric alliances trade", "A new paragraph.\n\nAsymmetric alliances trade",
+                                        False, False),
+                                       ("A new paragraph.",
+                                        "A new paragraph with a note.[^new]\n\n[^new]: Its note.\n\nAnd another.",
+                                        True, True),   # (the later citations' note numbers change)
+                                       # (citeproc writes HTML too, but of its blocks before the Japanese is marked)
+                                       ("[@walt1987, 5]", "[@walt1987, 6]", True, True),
+                                       ("[see @morrow1991]", "[compare @morrow1991]", True, True),
+                                       ("alliance security dilemmas", "alliance dilemmas", False, False)):
+        edit(chapter, old, new)
+        runs.clear()
+        assert command.main(["html", "--book", str(root), "--quiet"]) == 0
+        assert any(run.startswith("citeproc") for run in runs) == formatted, (new, runs)
+        assert ("write_html_blocks" in runs) == whole, (new, runs)
+        shutil.rmtree(clean, ignore_errors=True)
+        shutil.copytree(root, clean, ignore=shutil.ignore_patterns("build"))
+        cli("html", "--book", str(clean))
+        assert html_pages(root) == html_pages(clean), new
+    page = html_pages(root)["origins.html"]
+    assert "compare" in page and "同盟" in page and "autonomy for safety" in page and "Its note." in page

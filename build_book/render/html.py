@@ -17,6 +17,7 @@ import functools
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from html import unescape
 from pathlib import Path
 
 from markupsafe import Markup
@@ -230,7 +231,15 @@ def _characters(texts: list[str]) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=64)
 def _page_characters(text: str) -> tuple[frozenset, frozenset]:
-    return frozenset(fonts.japanese_characters([text])), frozenset(site.plain(text))
+    """The characters fonts.japanese_characters finds in the page, and the characters beyond ASCII of its
+    text (site.plain): latin_characters takes all of printable ASCII anyway and no ASCII control, so
+    these give the same subsets, from the page's few characters beyond ASCII (site.wide) rather than
+    from scans of the whole page."""
+    wide = site.wide(text)
+    japanese = frozenset(c for c in wide if c != "\u3000" and fonts.JAPANESE.match(c))
+    # a character beyond ASCII in the text is one in the page, or a character reference (&...;)
+    latin = frozenset(site.wide(unescape(site.TAG.sub(" ", text)))) if wide or "&" in text else frozenset()
+    return japanese, latin
 
 
 class _Indexing:
