@@ -381,6 +381,10 @@ class _Blocks(Mapping):
         parsed blocks take several times the memory of their text."""
         return self._blocks[number] if number in self._blocks else json.loads(self._texts[number])
 
+    def own(self, number: int) -> list:
+        """The chapter's blocks parsed anew, not kept: the caller's own, to change in place."""
+        return json.loads(self._texts[number])
+
     def __iter__(self):
         return iter(self._texts)
 
@@ -933,15 +937,16 @@ def mark_japanese(blocks: list) -> list:
     return rewrite(blocks, fix)
 
 
-def notes_to_spans(blocks: list) -> list:
-    """For print: each footnote becomes an inline span that CSS floats to the page foot."""
+def notes_to_spans(blocks: list, in_place: bool = False) -> list:
+    """For print: each footnote becomes an inline span that CSS floats to the page foot (in a copy of
+    ``blocks``, unless ``in_place``)."""
 
     def fix(node: dict):
         if node["t"] != "Note":
             return None
         return [Span(["footnote"], note_inlines(node["c"]))]
 
-    return rewrite(copy.deepcopy(blocks), fix)
+    return rewrite(blocks if in_place else copy.deepcopy(blocks), fix)
 
 
 def note_inlines(blocks: list) -> list:
