@@ -149,6 +149,9 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 fonts.prefetch()
 
         progress.step(f"reading the book in {root}")
+        if "pdf" in editions:   # a book read anew, in a process of its own (load.py: the build's memory)
+            from .load import read_apart
+            read_apart(root, jobs, meanwhile)
         result = _check(root, progress, jobs, meanwhile)
         from . import critic, pandoc, quarto
         from .render import RENDERERS, RenderContext
@@ -158,6 +161,10 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
+        if "pdf" in editions:   # what the checks read of the chapters' documents is not kept (load.read_apart)
+            from .model import release
+            for chapter in book.chapters:
+                release(chapter)
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
         from .render import GET_READY

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -173,6 +174,77 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
+
+
+# --- a large book read apart -------------------------------------------------------------------------
+#
+# Reading a chapter leaves its document in the process that read it: Python objects some ninety times the
+# size of its Markdown (about 100 MB for a 150,000-word book), which stay resident even once let go (pymalloc
+# returns an arena to the system only when nothing in it is left, and what the load keeps is spread among
+# them). Every process the build forks later shares them, and the build holds them to its end. So a build
+# of the print edition that would read much of the book anew (:data:`APART_BYTES` of chapter files changed
+# since the last load) reads it in a child process first (:func:`read_apart`), whose only lasting work is
+# what it leaves in the caches (the parse cache, what the load learnt from each chapter, its facts): the build
+# then loads the book from them as after any build, each chapter's blocks read only when first used (by the
+# processes that format the citations, transform.py, each for the chapters it formats).
+APART_BYTES = 256 * 1024
+APART_ENV = "BUILD_BOOK_TEST_READ_APART_BYTES"     # the tests' threshold (0: a book of any size)
+
+
+def read_apart(root: Path, jobs: int | None = None, meanwhile=None) -> bool:
+    """If loading the book in ``root`` would read more than :data:`APART_BYTES` of chapters anew, load it
+    in a child process, which fills the caches, and wait for it (calling ``meanwhile`` in the meantime);
+    whether it did. A child that fails leaves the load to the caller, as if it had not run."""
+    value = os.environ.get(APART_ENV, "").strip()
+    threshold = int(value) if value.isdigit() else APART_BYTES
+    # (forked only from a single thread: a lock another thread held would stay held in the child)
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return False
+    root = root.resolve()
+    try:
+        config, _ = load_config(root)
+    except Exception:   # noqa: BLE001 - the load reports it
+        return False
+    last = early.last_record(root / "build" / ".cache")["stamps"]
+    unread = 0
+    for ref in config.chapters:
+        path = sandbox.inside(root, ref.path)
+        try:
+            found = os.stat(path) if path is not None else None
+        except OSError:
+            found = None
+        if found is not None and last.get(ref.path) != [found.st_size, found.st_mtime_ns]:
+            unread += found.st_size
+    if unread <= threshold:
+        return False
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:    # the child: never returns
+        code = 1
+        try:
+            if pandoc._prctl is not None:
+                pandoc._die_with(parent)
+            load_book(root, None, jobs)
+            code = 0
+        except BaseException:  # noqa: BLE001 - the build loads the book itself, and reports what fails
+            pass
+        finally:
+            os._exit(code)
+    try:
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except Exception:  # noqa: BLE001 - only a head start
+                pass
+        os.waitpid(pid, 0)
+    except BaseException:   # an interrupt: the child goes with the build
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        raise
+    return True
 
 
 @dataclass

@@ -70,15 +70,28 @@ class _Blocks:
             with _LOADING:
                 value = chapter.__dict__[self.name]
                 if type(value) is Lazy:
+                    chapter.__dict__[self.lazy] = value     # (see release)
                     value = value.load()
                     chapter.__dict__[self.name] = value
         return value
 
     def __set__(self, chapter, value):
         chapter.__dict__[self.name] = [] if isinstance(value, _Blocks) else value
+        chapter.__dict__.pop(self.lazy, None)
+
+    lazy = "_blocks_lazy"
 
 
 _LOADING = threading.RLock()
+
+
+def release(chapter: "Chapter") -> None:
+    """Forget ``chapter``'s blocks if they were read on first use (from a :class:`Lazy`): they are read
+    again when next asked for. (A process that formats chapters one after another need not keep them all.)"""
+    with _LOADING:
+        lazy = chapter.__dict__.get(_Blocks.lazy)
+        if lazy is not None:
+            chapter.__dict__[_Blocks.name] = lazy
 
 
 @dataclass(frozen=True)

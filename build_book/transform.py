@@ -31,7 +31,7 @@ from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
-from .model import FRONT, Book, Chapter, facts_of, is_external
+from .model import FRONT, Book, Chapter, facts_of, is_external, release
 from .walk import Link, Space, Span, Str, elements, rewrite
 from .walk import words as text_inlines
 
@@ -437,6 +437,10 @@ class _Blocks(Mapping):
         """The chapter's blocks, parsed for one use and not kept (unless they already are): a book's
         parsed blocks take several times the memory of their text."""
         return self._blocks[number] if number in self._blocks else json.loads(self._texts[number])
+
+    def own(self, number: int) -> list:
+        """The chapter's blocks parsed anew, not kept: the caller's own, to change in place."""
+        return json.loads(self._texts[number])
 
     def __iter__(self):
         return iter(self._texts)
@@ -897,6 +901,17 @@ def _work(task: tuple) -> tuple[str, object]:
         return "error", str(exc)
 
 
+def _work_and_release(task: tuple) -> tuple[str, object]:
+    """:func:`_work` in a worker process, which then lets go of the blocks of the chapters it read for the
+    task (a book loaded without its blocks: see load.read_apart), not to hold every chapter it formats."""
+    try:
+        return _work(task)
+    finally:
+        kind, numbers = task
+        for number in numbers if kind == "chapters" else ():
+            release(_PLAN.book.chapters[number])
+
+
 def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, object]]:
     """Run ``tasks`` (chapters, see _tasks, or the reference list): in this process if one job, else in
     ``jobs`` worker processes forked from this one (the work is Python and citeproc)."""
@@ -914,7 +929,7 @@ def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, obje
         gc.freeze()
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = dict(zip(order, pool.map(_work, [tasks[n] for n in order])))
+                done = dict(zip(order, pool.map(_work_and_release, [tasks[n] for n in order])))
         finally:
             gc.unfreeze()
         return [done[n] for n in range(len(tasks))]
@@ -1224,15 +1239,16 @@ def mark_japanese(blocks: list) -> list:
     return rewrite(blocks, fix)
 
 
-def notes_to_spans(blocks: list) -> list:
-    """For print: each footnote becomes an inline span that CSS floats to the page foot."""
+def notes_to_spans(blocks: list, in_place: bool = False) -> list:
+    """For print: each footnote becomes an inline span that CSS floats to the page foot (in a copy of
+    ``blocks``, unless ``in_place``)."""
 
     def fix(node: dict):
         if node["t"] != "Note":
             return None
         return [Span(["footnote"], note_inlines(node["c"]))]
 
-    return rewrite(copy.deepcopy(blocks), fix)
+    return rewrite(blocks if in_place else copy.deepcopy(blocks), fix)
 
 
 def note_inlines(blocks: list) -> list:
