@@ -138,7 +138,9 @@ def test_damaged_cache_entries_are_made_again(book, tmp_path):
     assert html_pages(book) == good_pages
     assert epub_files(book) == good_epub
     for entry, data in damaged.items():
-        if entry.parent.name == "ast":   # pandoc's text of one file read alone may differ in layout only
+        # pandoc's text of one file read alone may differ in layout only; and so may a chapter's blocks
+        # formatted alone (transform._finished's JSON) or with others in one citeproc run (pandoc's JSON, as it wrote it)
+        if entry.parent.name in ("ast", "chapters"):
             header, _, body = entry.read_bytes().partition(b"\n")
             fmt, key = header.decode("ascii").rsplit(" ", 1)[0].rsplit(" ", 1)
             assert header.rsplit(b" ", 1)[0] == data.partition(b"\n")[0].rsplit(b" ", 1)[0]
