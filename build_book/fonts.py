@@ -124,7 +124,9 @@ def _cut(found: tuple[Path, int], characters: str, book_root: Path, flavor: str 
         from fontTools import subset as ftsubset
         from fontTools.ttLib import TTFont
 
-        font = TTFont(str(source), fontNumber=index, lazy=False, recalcTimestamp=False)
+        # the bounding boxes kept as the font has them, as pyftsubset does (recalculating them is a fifth of
+        # the work: each glyph's outline drawn; a box a little large harms nothing)
+        font = TTFont(str(source), fontNumber=index, lazy=False, recalcTimestamp=False, recalcBBoxes=False)
         cmap = font.getBestCmap() or {}
         if complete and any(ord(ch) not in cmap for ch in characters if not re.match(r"\s", ch)):
             return None  # not a font that covers the text; leave it to the reader's fonts

@@ -6,7 +6,8 @@
 --
 -- If the metadata field build-book-json-of names divs too, the document becomes just these: for each of
 -- them a Div of id "<that id>-json" holding its blocks written as pandoc's JSON (a document of its own, in
--- a raw block), then the HTML divs; so the caller reads a few strings instead of the whole document.
+-- a raw block), then the HTML divs; so the caller reads a few strings instead of the whole document. So
+-- too if the metadata field build-book-written-only is set (then the HTML divs alone).
 local function ids_of(value)
   local ids = pandoc.List()
   if value == nil then
@@ -50,7 +51,7 @@ function Pandoc(doc)
       written:insert(pandoc.Div({pandoc.RawBlock('html', html)}, pandoc.Attr(id .. '-html')))
     end
   end
-  if #as_json > 0 then
+  if #as_json > 0 or doc.meta['build-book-written-only'] then
     return pandoc.Pandoc(written, {})
   end
   if #written == 0 then

@@ -602,6 +602,29 @@ def write_html_blocks(blocks_json: str) -> str:
     return _run(f'{head}, "blocks": {blocks_json}}}', "html5", "json", HTML_OPTIONS)
 
 
+def write_html_divs(blocks: dict[str, str]) -> dict[str, str]:
+    """Name -> the HTML that :func:`write_html_blocks` writes of the blocks (given as JSON text) of that name,
+    each written apart (footnotes numbered from 1 in each), all in one pandoc run (by html_of.lua)."""
+    if len(blocks) == 1:
+        (name, text), = blocks.items()
+        return {name: write_html_blocks(text)}
+    names = {"t": "MetaList", "c": [{"t": "MetaString", "c": name} for name in blocks]}
+    meta = {"build-book-html-of": names, "build-book-written-only": {"t": "MetaBool", "c": True}}
+    head = json.dumps({"pandoc-api-version": api_version(), "meta": meta})[:-1]
+    divs = ", ".join(f'{{"t": "Div", "c": [[{json.dumps(name)}, [], []], {text}]}}' for name, text in blocks.items())
+    out = json.loads(_run(f'{head}, "blocks": [{divs}]}}', "json", "json", [f"--lua-filter={HTML_OF_FILTER}"]))
+    found: dict[str, str] = {}
+    for block in out["blocks"]:
+        if block["t"] == "Div" and block["c"][0][0].endswith("-html"):
+            name = block["c"][0][0][:-len("-html")]
+            raw = block["c"][1][0]["c"][1]
+            if name in blocks and name not in found:
+                found[name] = raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
+    if len(found) != len(blocks):
+        raise PandocError("pandoc wrote the HTML of fewer chapters than it was given")
+    return found
+
+
 def write_html_many(docs: list[dict]) -> list[str]:
     """Several pandoc JSON documents -> their HTML fragments, from a single pandoc run."""
     if len(docs) <= 1:

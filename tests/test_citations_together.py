@@ -113,3 +113,85 @@ def test_tasks_short_runs_for_the_print_edition(tmp_path_factory):
     assert len(groups) > 2
     # without it, one run per process, as before
     assert len(transform._tasks(plan, todo, 2, False)) == min(2, len(todo))
+
+
+TRICKY = """---
+authors: [smith]
+---
+
+# Citations Everywhere {#sec-tricky}
+
+@walt1987 [p. 5] argues; @snyder1997 [-@snyder1997, 12] agrees [see @morrow1991, pp. 3-5; also @walt1987].
+As "the balance of threat" has it [@walt1987]. Again [@walt1987, chap. 3]! And [-@morrow1991].
+Global affixes [compare | @walt1987; @snyder1997 | and the rest]. Twice, alike: [@walt1987].
+In a note, too.^[See @morrow1991, 7. And [@snyder1997; @walt1987].] Then @funabashi2001 on Japan.
+
+: Treaties cited in a caption [@snyder1997, 40] {#tbl-tricky}
+
+| Treaty | Source |
+|:--|:--|
+| One | [@walt1987] |
+
+> A quotation [@morrow1991, 9].
+
+- a list item @snyder1997
+- *emphasis [@funabashi2001]*
+"""
+
+
+def _copy_volume(tmp_path_factory) -> Path:
+    from .conftest import REPO
+    import shutil
+    root = tmp_path_factory.mktemp("volume-citations") / "volume"
+    root.mkdir()
+    for name in ("book.yml", "chapters", "bibliography", "style"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        elif source.exists():
+            shutil.copyfile(source, root / name)
+    return root
+
+
+@pytest.mark.parametrize("book, csl, apart", [("per-chapter", None, True), ("per-chapter", "apa", True),
+                                              ("tricky", None, True), ("tricky", "apa", True),
+                                              ("mini", None, True), ("japanese", None, True),
+                                              ("volume", None, True),
+                                              ("bib-real", None, True), ("mini", "ieee", False),
+                                              ("mini", IBID_STYLE, False)])
+def test_citations_alone_as_in_chapters(book, csl, apart, tmp_path_factory, monkeypatch):
+    """With an in-text style whose citations do not depend on where they stand (pandoc's default, APA, the
+    volume's Chicago author-date), the citations of every chapter are formatted in one citeproc run of their
+    own, apart from the chapters, and put back: each chapter's text is that of a citeproc run over the whole
+    chapter, and its HTML that pandoc writes of it (a numbered style, or one with ibid., is not formatted so)."""
+    if book == "volume":
+        root = _copy_volume(tmp_path_factory)
+    elif book == "tricky":      # mini, with citations in every form and place an author may write them
+        root = copy_book("mini", tmp_path_factory)
+        (root / "chapters" / "a2-tricky.md").write_text(TRICKY, encoding="utf-8")
+        with (root / "book.yml").open("a", encoding="utf-8") as config:
+            config.write("  - chapters/a2-tricky.md\n")
+    else:
+        root = copy_book(book, tmp_path_factory)
+    plan = _plan(root, csl)
+    numbers = [c.index for c in plan.book.chapters]
+    whole = [plan.chapter(n) for n in numbers]       # each chapter through citeproc (citations_alone unset)
+    cache = root / "build" / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    assert transform._reusable(plan, cache) is apart
+    if not apart:
+        return
+    plan.citations_alone = True
+    runs = _runs(monkeypatch)
+    apart_out = plan.chapters(numbers)
+    assert len(runs) == 1                             # one run for the citations of the whole book
+    assert "--to=json" in " ".join(runs[0]) and len(runs[0]) < 12
+    cited = 0
+    for number, (text, html), (text2, html2) in zip(numbers, whole, apart_out):
+        path = plan.book.chapters[number].path
+        assert json.loads(text) == json.loads(text2), path
+        if plan.cited[number]:
+            cited += 1
+            assert html2 is not None, path
+            assert html2 == (html if html is not None else pandoc.write_html_blocks(text)), path
+    assert cited >= 1
