@@ -68,9 +68,11 @@ def xhtml(html: str) -> str:
     v:shape (dropped), inline <svg> and <math> (written in their own namespaces).
     tinyhtml5 is WeasyPrint's HTML parser. Raises :class:`XhtmlError` if the result is
     still not well-formed XML (it should not happen)."""
-    import tinyhtml5
+    body = _read_alike(html)
+    if body is None:
+        import tinyhtml5
 
-    body = tinyhtml5.parse("<!DOCTYPE html><body>" + html + "</body>", namespace_html_elements=False).find("body")
+        body = tinyhtml5.parse("<!DOCTYPE html><body>" + html + "</body>", namespace_html_elements=False).find("body")
     out: list[str] = [_text(body.text)]
     for child in body:
         _element(child, XHTML_NS, out)
@@ -80,6 +82,91 @@ def xhtml(html: str) -> str:
     except ElementTree.ParseError as exc:
         raise XhtmlError(str(exc)) from None
     return text
+
+
+# Markup that an XML parser reads as an HTML parser does (see _read_alike): the elements pandoc writes,
+# MathML (in its namespace) and little else.
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+PHRASING = frozenset("a abbr b bdi bdo br cite code data del dfn em i img input ins kbd mark q s samp small "
+                     "span strong sub sup time u var wbr".split())
+BLOCKS = frozenset("address article aside blockquote caption col colgroup dd details div dl dt figcaption "
+                   "figure footer h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody "
+                   "td tfoot th thead tr ul".split())
+PHRASING_ONLY = frozenset("p h1 h2 h3 h4 h5 h6".split())    # an HTML parser closes them at a block's start tag
+TABLE_PARTS = {"caption": "table", "colgroup": "table", "thead": "table", "tbody": "table", "tfoot": "table",
+               "col": "colgroup", "tr": ("thead", "tbody", "tfoot"), "td": "tr", "th": "tr",
+               "li": ("ul", "ol"), "dt": "dl", "dd": "dl"}    # ... and the parents they must have
+TEXTLESS = frozenset("table colgroup thead tbody tfoot tr".split())   # text there is moved out of the table
+# MathML's elements; HTML's among them (b, br, div, p, span, ...) would end the formula in an HTML parser
+MATHML = frozenset("math maction maligngroup malignmark menclose merror mfenced mfrac mglyph mi mlabeledtr "
+                   "mlongdiv mmultiscripts mn mo mover mpadded mphantom mprescripts mroot mrow ms mscarries "
+                   "mscarry msgroup msline mspace msqrt msrow mstack mstyle msub msubsup msup mtable mtd mtext "
+                   "mtr munder munderover none semantics annotation".split())
+_NOT_ALIKE = re.compile(r"<!(?!--)|<\?|&#(?:x0*[89][0-9a-fA-F]|0*1(?:2[89]|[3-5][0-9]));"
+                        r"""|=\s*(?:"[^"]*|'[^']*)[\t\n\r]""")
+_SELF_CLOSED = re.compile(r"<([A-Za-z][^\s/>]*)[^<>]*/>")
+
+
+def _read_alike(html: str):
+    """The fragment ``html`` read by an XML parser (expat: fast), as a root element like tinyhtml5's body,
+    if it is well-formed XML that an HTML parser reads the same way: only the elements of PHRASING and
+    BLOCKS, and MathML in its namespace, in lower case; no block in a paragraph or heading, no link in a
+    link, tables, lists and their parts as HTML has them (no text between rows, no part an HTML parser
+    would supply itself), a void element empty and only a void or MathML element closed by "/>"; no
+    CDATA, doctype or processing instruction, no character reference that HTML reads as Windows-1252, no
+    line break or tab in an attribute value (XML reads it as a space), no newline opening a <pre>. Else
+    None: tinyhtml5 reads it, as a browser does. (pandoc's HTML nearly always passes; raw HTML an author
+    wrote may well not, and goes the slow way.)"""
+    if _NOT_ALIKE.search(html) or any(m.group(1) not in VOID and m.group(1) not in MATHML
+                                      for m in _SELF_CLOSED.finditer(html)):
+        return None
+    try:
+        root = ElementTree.fromstring("<body>" + html + "</body>")
+    except (ElementTree.ParseError, ValueError):
+        return None
+    return root if _alike(root, False, False) else None
+
+
+def _alike(el, phrasing: bool, in_link: bool) -> bool:
+    """Are the elements in ``el`` (a paragraph's or heading's if ``phrasing``, in a link if ``in_link``)
+    read alike (see _read_alike)?"""
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            return False
+        if tag.startswith("{"):
+            if tag != f"{{{MATHML_NS}}}math" or not _mathml(child):
+                return False
+            continue
+        if tag not in PHRASING and (phrasing or tag not in BLOCKS):
+            return False
+        if any(not XML_NAME.match(key) or key != key.lower() for key in child.attrib):
+            return False
+        wanted = TABLE_PARTS.get(tag)
+        if wanted is not None and el.tag not in ((wanted,) if isinstance(wanted, str) else wanted):
+            return False
+        if tag in TEXTLESS and ((child.text or "").strip() or any((c.tail or "").strip() for c in child)):
+            return False
+        if tag in VOID and (child.text or len(child)):
+            return False
+        if tag == "pre" and (child.text or "").startswith("\n"):
+            return False
+        if tag == "a" and in_link:
+            return False
+        if not _alike(child, phrasing or tag in PHRASING_ONLY, in_link or tag == "a"):
+            return False
+    return True
+
+
+def _mathml(el) -> bool:
+    """Is ``el`` and all it holds MathML's, with attributes as an HTML parser leaves them?"""
+    for node in el.iter():
+        tag = node.tag
+        if not isinstance(tag, str) or not tag.startswith(f"{{{MATHML_NS}}}") or tag.partition("}")[2] not in MATHML:
+            return False
+        if any(key.startswith("{") or (key != key.lower() and key != "definitionURL") for key in node.attrib):
+            return False
+    return True
 
 
 def _text(text: str | None) -> str:
