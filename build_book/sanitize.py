@@ -25,8 +25,6 @@ from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-import nh3
-
 from . import sandbox
 from .diagnostics import Diagnostic, Location, warning
 from .model import Book, Chapter, is_external
@@ -271,6 +269,8 @@ def _nh3_attributes(name: str, attrs: list[tuple[str, str]]) -> set[str] | None:
     """The attribute names nh3 keeps on this start tag (None: it drops the tag)."""
     plain = [(k, v) for k, v in attrs if not k.startswith(("aria-", "data-"))]
     tag = "<%s%s>" % (name, "".join(f' {k}="{html.escape(v)}"' for k, v in plain))
+    import nh3    # (here: most chapters hold no raw HTML, and a check after an edit starts no faster than its imports)
+
     context = CONTEXT.get(name, ("",))[0]
     out = nh3.clean(context + tag, tags=NH3_TAGS, attributes=NH3_ATTRS, link_rel=None,
                     url_schemes=set(LINK_SCHEMES) | {"data"}, strip_comments=True)
