@@ -116,6 +116,40 @@ def test_latin_text_is_set_in_the_books_font_shipped_as_woff2_subsets(site, mini
     assert ':root { --serif: "build_book Serif", var(--serif-fallback); }' in css
 
 
+@pytest.mark.parametrize("flavor", ["woff2", None])
+def test_harfbuzz_cuts_the_subsets_fonttools_would(flavor):
+    """HarfBuzz cuts the subsets (fonts.py): the glyphs, characters, tables, OpenType features and names of
+    fontTools' cut (which takes over where HarfBuzz cannot), for a Latin face and the Japanese font."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from build_book import fonts
+
+    def described(data: bytes) -> dict:
+        font = TTFont(io.BytesIO(data))
+        features = {t: sorted({r.FeatureTag for r in font[t].table.FeatureList.FeatureRecord})
+                    for t in ("GSUB", "GPOS") if t in font}
+        return {"glyphs": sorted(font.getGlyphOrder()), "cmap": font.getBestCmap(), "tables": sorted(font.keys()),
+                "features": features, "flavor": font.flavor,
+                "names": sorted((n.nameID, n.platformID, n.langID, str(n)) for n in font["name"].names)}
+
+    cases = [(fonts.find_latin_font("bold", "italic"), "Alliances: 1951–1960, “Æsop” & ß.", False, fonts.LATIN_FEATURES),
+             (fonts.find_japanese_font(), "日米同盟と安全保障、吉田茂。", True, ())]
+    cut = 0
+    for found, text, complete, features in cases:
+        if found is None:
+            continue
+        by_harfbuzz = fonts._harfbuzz_cut(found, text, flavor, complete, features)
+        assert by_harfbuzz, found
+        assert described(by_harfbuzz) == described(fonts._fonttools_cut(found, text, flavor, complete, features))
+        cut += 1
+    assert cut, "neither Linux Libertine nor a Japanese font is installed (scripts/setup.sh installs both)"
+    latin = fonts.find_latin_font("normal", "normal")
+    if latin is not None:
+        assert fonts._harfbuzz_cut(latin, "日本", flavor, True, ()) is fonts._INCOMPLETE   # it lacks them
+
+
 def test_every_page_has_a_skip_link_a_sidebar_and_the_current_page_marked(site):
     for name, page in site.items():
         assert '<a class="skip-link" href="#content">Skip to content</a>' in page, name
