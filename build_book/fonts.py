@@ -198,8 +198,35 @@ def _harfbuzz_cut(found: tuple[Path, int], characters: str, flavor: str | None, 
     font = TTFont(io.BytesIO(data), recalcBBoxes=False, recalcTimestamp=False)
     font.flavor = flavor
     out = io.BytesIO()
+    _faster_woff2()
     font.save(out)
     return out.getvalue()
+
+
+class _Brotli:
+    """fontTools' brotli for WOFF2 (see _faster_woff2): the module itself, but for a font's tables compressed
+    at quality 10 rather than brotli's default 11. A subset of the Latin face came out 4 bytes larger in
+    27,400 at 10, in half the time (0.11 s instead of 0.2 s: most of cutting it, with HarfBuzz)."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def compress(self, data, *args, **options):
+        if not args and options.get("mode") == self._module.MODE_FONT:
+            options.setdefault("quality", 10)
+        return self._module.compress(data, *args, **options)
+
+
+def _faster_woff2() -> None:
+    """Have fontTools compress WOFF2 fonts with :class:`_Brotli` (it offers no setting for the quality)."""
+    from fontTools.ttLib import woff2
+
+    module = getattr(woff2, "brotli", None)
+    if module is not None and not isinstance(module, _Brotli) and hasattr(module, "MODE_FONT"):
+        woff2.brotli = _Brotli(module)
 
 
 def _tag(name: str) -> int:
@@ -228,6 +255,7 @@ def _fonttools_cut(found: tuple[Path, int], characters: str, flavor: str | None,
     subsetter.subset(font)
     font.flavor = flavor
     out = io.BytesIO()
+    _faster_woff2()
     font.save(out)
     return out.getvalue()
 
