@@ -270,7 +270,6 @@ def _cutter() -> str:
         return "fonttools"
 
 
-
 def _target(found: tuple[Path, int], characters: str, book_root: Path, flavor: str | None, prefix: str,
             features: tuple[str, ...]) -> tuple[Path, str]:
     """Where the subset is cached, and its key."""

@@ -514,6 +514,11 @@ def _citeproc_args(bibliographies: list[Path], csl: Path | None, cwd: Path) -> l
 HTML_OF_FILTER = Path(__file__).with_name("html_of.lua")
 
 
+def _as_written(html: str) -> str:
+    """HTML html_of.lua wrote, ending as the command line's output ends (in a newline)."""
+    return html if html.endswith("\n") else html + "\n"
+
+
 def citeproc_html(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: Path,
                   div: str) -> tuple[dict, str]:
     """:func:`citeproc`, and in the same run the HTML that :func:`write_html_blocks` would write of the
@@ -526,7 +531,7 @@ def citeproc_html(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: 
             raw = block["c"][1][0]["c"][1]
             del out["blocks"][n]
             out["meta"].pop("build-book-html-of", None)
-            return out, raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
+            return out, _as_written(raw)
     raise PandocError(f"pandoc wrote no HTML of the div {div}")
 
 
@@ -550,7 +555,7 @@ def citeproc_html_many(meta: dict, blocks: list[str], bibliographies: list[Path]
             continue
         raw = block["c"][1][0]["c"][1]
         if kind == "html":
-            found["html"][div] = raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
+            found["html"][div] = _as_written(raw)
             continue
         start = raw.find('"blocks":')
         if not raw.startswith('{"pandoc-api-version":') or start < 0 or not raw.endswith("}"):
@@ -619,7 +624,7 @@ def write_html_divs(blocks: dict[str, str]) -> dict[str, str]:
             name = block["c"][0][0][:-len("-html")]
             raw = block["c"][1][0]["c"][1]
             if name in blocks and name not in found:
-                found[name] = raw if raw.endswith("\n") else raw + "\n"   # as the command line ends its output
+                found[name] = _as_written(raw)
     if len(found) != len(blocks):
         raise PandocError("pandoc wrote the HTML of fewer chapters than it was given")
     return found
