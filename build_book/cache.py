@@ -57,14 +57,18 @@ def digest(*parts) -> str:
 def version_key() -> str:
     """What every stage's key includes: build_book's version, the stage format and a digest of
     build_book's own code (so that a changed build_book never reuses what an older one made)."""
-    here = Path(__file__).resolve().parent
+    return f"build_book {__version__} stages {STAGES_VERSION} {code_digest(Path(__file__).resolve().parent)}"
+
+
+def code_digest(here: Path) -> str:
+    """A digest of the code under ``here``: its Python and the Lua filters it runs in pandoc."""
     code = hashlib.sha256()
-    for path in sorted(here.rglob("*.py")):
+    for path in sorted([*here.rglob("*.py"), *here.rglob("*.lua")]):
         try:
             code.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
         except OSError:
             pass
-    return f"build_book {__version__} stages {STAGES_VERSION} {code.hexdigest()[:16]}"
+    return code.hexdigest()[:16]
 
 
 KEY_FILE = "cache-key"

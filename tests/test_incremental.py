@@ -186,6 +186,26 @@ def test_the_build_after_a_cold_build_reuses_its_outputs(tmp_path):
     assert "nothing has changed" in cli("html", "--book", str(root)).stderr
 
 
+def test_the_code_digest_covers_the_lua_filters_as_well_as_the_python(tmp_path):
+    """A changed Lua filter (pandoc runs build_book's own) changes the key of every stage, as changed
+    Python does; other files do not."""
+    (tmp_path / "render").mkdir()
+    (tmp_path / "render" / "a.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "html_of.lua").write_text("return {}\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("a\n", encoding="utf-8")
+    first = cachefile.code_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("b\n", encoding="utf-8")
+    assert cachefile.code_digest(tmp_path) == first
+    (tmp_path / "html_of.lua").write_text("return {{}}\n", encoding="utf-8")
+    second = cachefile.code_digest(tmp_path)
+    assert second != first
+    (tmp_path / "render" / "a.py").write_text("x = 2\n", encoding="utf-8")
+    assert cachefile.code_digest(tmp_path) not in (first, second)
+    package = Path(cachefile.__file__).parent
+    assert sorted(p.name for p in package.glob("*.lua")), "build_book ships its Lua filters beside its code"
+    assert cachefile.code_digest(package) in cachefile.version_key()
+
+
 def diagnostics(root: Path) -> str:
     result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root), "--format", "json"],
                             cwd=REPO, capture_output=True, text=True, timeout=600, env=ENV)
