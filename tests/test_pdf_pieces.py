@@ -396,3 +396,22 @@ def test_a_footnote_the_layout_loses_is_a_located_error(tmp_path_factory):
     assert diag.code == "pdf-footnote-lost" and diag.severity == "error"
     assert (diag.location.path, diag.location.line) == ("chapters/01-origins.md", 40), diag
     assert pdf._lost_footnotes(book, []) == []
+
+
+def test_the_layout_processes_are_forked_with_the_books_hyphenation_dictionary():
+    """The server the layout processes are forked from has read the hyphenation dictionary of the book's
+    language (each piece would read it again otherwise), as WeasyPrint finds it for that language."""
+    probe = """
+import sys
+from pathlib import Path
+import pyphen
+from build_book.render import pieces
+assert not pyphen.hdcache
+pieces.prepare(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+print(sorted(p.name for p in pyphen.hdcache))
+"""
+    for lang, dictionary in (("en", "hyph_en_GB.dic"), ("en-US", "hyph_en_US.dic"), ("de-DE", "hyph_de_DE.dic")):
+        result = subprocess.run([sys.executable, "-c", probe, str(REPO), str(REPO / "templates" / "pdf" / "print.css"),
+                                 lang], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split("\n")[0] == repr([dictionary]), (lang, result.stdout)
