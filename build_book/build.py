@@ -147,6 +147,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 from . import fonts
                 fonts.forget()
                 fonts.prefetch()
+                if not fonts.cached_any(root):   # (a first build: every face is to be cut)
+                    fonts.warm()
 
         progress.step(f"reading the book in {root}")
         if "pdf" in editions:   # a book read anew, in a process of its own (load.py: the build's memory)
