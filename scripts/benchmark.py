@@ -19,6 +19,11 @@ each as a ratio to plain pandoc on the same chapters measured in the same run:
     alone is printed for comparison. Each row with a target in issue 9 says whether this run met it (the
     PDF's memory target is read as PSS: a page forked processes share is counted once).
 
+The machine a benchmark runs on may change speed by a third within minutes (a shared host), so a row
+shown against plain pandoc alternates with it: each run of the task follows a run of its baseline, and
+the row's ratio is the median of these pairs' ratios (its time, the median of the task's runs); the
+baselines printed first are runs of their own.
+
 build_book's own modules are compiled to bytecode first (as an installed copy is), so that a setting such
 as PYTHONDONTWRITEBYTECODE does not make every run compile them again. The load average is printed at the
 start and the end: on a shared machine, compare the ratios of one run.
@@ -255,35 +260,42 @@ def main() -> int:
     edited = root / files[len(files) // 2]
     edit = Edits(edited)
 
-    def median(command, before=None, cwd=None):
+    def median(command, before=None, cwd=None, paired=None):
         # the memory sampler reads /proc every 50 ms, which takes CPU (and page-table locks) from what
         # it measures: on 2 cores it added 1-3 s to a cold HTML build. So the times are of runs without
-        # it, and the peak memory is of one more run, sampled.
+        # it, and the peak memory is of one more run, sampled. With ``paired`` (a baseline's command),
+        # each run follows a run of the baseline, and the ratios of the pairs are returned as well.
         if before:
             before()
         _, peak, result = measure(command, cwd, sample=True)
-        times = []
+        times, ratios = [], []
         for _ in range(args.repeat if result.returncode == 0 else 0):
+            if paired:
+                baseline, _, _ = measure(paired, sample=False)
             if before:
                 before()
             seconds, _, result = measure(command, cwd, sample=False)
             times.append(seconds)
+            if paired:
+                ratios.append(seconds / baseline)
             if result.returncode != 0:
                 break
-        return statistics.median(times or [float("nan")]), peak, result
+        seconds = statistics.median(times or [float("nan")])
+        return seconds, peak, result, (statistics.median(ratios) if ratios else None)
 
     def cold():
         shutil.rmtree(root / "build", ignore_errors=True)
 
-    base = {
-        "read": median([pandoc, *chapters, "-t", "json", "-o", str(out / "book.json")]),
-        "html": median([pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
-                        "-o", str(out / "book.html")]),
-        "epub": median([pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "--metadata=title:x",
-                        "-o", str(out / "book.epub")]),
-        "chapter": median([pandoc, str(edited), "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
-                           "-o", str(out / "chapter.html")]),
+    commands = {
+        "read": [pandoc, *chapters, "-t", "json", "-o", str(out / "book.json")],
+        "html": [pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
+                 "-o", str(out / "book.html")],
+        "epub": [pandoc, *chapters, "--citeproc", f"--bibliography={bib}", "--metadata=title:x",
+                 "-o", str(out / "book.epub")],
+        "chapter": [pandoc, str(edited), "--citeproc", f"--bibliography={bib}", "-s", "--metadata=title:x",
+                    "-o", str(out / "chapter.html")],
     }
+    base = {name: median(command)[:3] for name, command in commands.items()}
     print("\nplain pandoc (the baselines):")
     for name, what in (("read", "read every chapter (to JSON)"), ("html", "one-page HTML with citeproc"),
                        ("epub", "EPUB with citeproc"), ("chapter", "the edited chapter alone, HTML with citeproc")):
@@ -319,12 +331,14 @@ def main() -> int:
           f"{'baseline':22s} target (issue 9)")
     failed = False
     for name, command, before, against in tasks:
-        seconds, peak, result = median(command, before)
+        seconds, peak, result, ratio = median(command, before, paired=commands.get(against))
         b_seconds, b_peak, _ = base[against]
+        ratio = seconds / b_seconds if ratio is None else ratio
         status = "" if result.returncode == 0 else f"  [exit {result.returncode}]"
-        print(f"  {name:30s} {seconds:7.2f} s {seconds / b_seconds:8.2f}x {peak[0] / 2**20:5.0f} MB "
-              f"{peak[0] / max(1, b_peak[0]):8.2f}x {peak[1] / 2**20:5.0f} MB  {against:22s} "
-              f"{verdict(name, seconds, seconds / b_seconds, peak)}{status}", flush=True)
+        print(f"  {name:30s} {seconds:7.2f} s {ratio:8.2f}x {peak[0] / 2**20:5.0f} MB "
+              f"{peak[0] / max(1, b_peak[0]):8.2f}x {peak[1] / 2**20:5.0f} MB  "
+              f"{against + (' (paired)' if against in commands else ''):22s} "
+              f"{verdict(name, seconds, ratio, peak)}{status}", flush=True)
         base[name] = (seconds, peak, result)   # a later row may be shown against this one
         if result.returncode != 0:
             failed = True
