@@ -601,23 +601,29 @@ def write_mathml(doc: dict) -> tuple[str, str]:
     return html, "".join(warnings)
 
 
-def write_html_blocks(blocks_json: str) -> str:
-    """:func:`write_html` of a document of blocks given as JSON text (saves parsing and writing it again)."""
+NOTES_INLINE_FILTER = Path(__file__).with_name("notes_inline.lua")
+
+
+def write_html_blocks(blocks_json: str, inline_notes: bool = False) -> str:
+    """:func:`write_html` of a document of blocks given as JSON text (saves parsing and writing it again).
+    ``inline_notes``: each footnote written where it is called, as a span (notes_inline.lua), for print."""
     head = json.dumps({"pandoc-api-version": api_version(), "meta": {}})[:-1]
-    return _run(f'{head}, "blocks": {blocks_json}}}', "html5", "json", HTML_OPTIONS)
+    return _run(f'{head}, "blocks": {blocks_json}}}', "html5", "json",
+                [*HTML_OPTIONS, *([f"--lua-filter={NOTES_INLINE_FILTER}"] if inline_notes else [])])
 
 
-def write_html_divs(blocks: dict[str, str]) -> dict[str, str]:
+def write_html_divs(blocks: dict[str, str], inline_notes: bool = False) -> dict[str, str]:
     """Name -> the HTML that :func:`write_html_blocks` writes of the blocks (given as JSON text) of that name,
     each written apart (footnotes numbered from 1 in each), all in one pandoc run (by html_of.lua)."""
     if len(blocks) == 1:
         (name, text), = blocks.items()
-        return {name: write_html_blocks(text)}
+        return {name: write_html_blocks(text, inline_notes)}
     names = {"t": "MetaList", "c": [{"t": "MetaString", "c": name} for name in blocks]}
     meta = {"build-book-html-of": names, "build-book-written-only": {"t": "MetaBool", "c": True}}
     head = json.dumps({"pandoc-api-version": api_version(), "meta": meta})[:-1]
     divs = ", ".join(f'{{"t": "Div", "c": [[{json.dumps(name)}, [], []], {text}]}}' for name, text in blocks.items())
-    out = json.loads(_run(f'{head}, "blocks": [{divs}]}}', "json", "json", [f"--lua-filter={HTML_OF_FILTER}"]))
+    filters = [*([NOTES_INLINE_FILTER] if inline_notes else []), HTML_OF_FILTER]
+    out = json.loads(_run(f'{head}, "blocks": [{divs}]}}', "json", "json", [f"--lua-filter={f}" for f in filters]))
     found: dict[str, str] = {}
     for block in out["blocks"]:
         if block["t"] == "Div" and block["c"][0][0].endswith("-html"):

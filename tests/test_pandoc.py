@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from build_book import pandoc
@@ -17,6 +18,49 @@ def test_batched_parsing_gives_the_same_documents_as_one_file_at_a_time():
     texts.append("# Other {#sec-y}\n\nText.[^1] [link](#sec-x)\n\n[^1]: Second file's note.\n")
     batched = pandoc.read_markdown_many(texts)
     assert [d["blocks"] for d in batched] == [pandoc.read_markdown(t)["blocks"] for t in texts]
+
+
+NOTE_OF_EVERY_KIND = """Text.[^a] More.[^b]
+
+[^a]: First paragraph with *emphasis*.
+
+    - one
+    - two
+
+    3. three
+    4. four
+
+    > Quoted words.
+
+    ```
+    x = 1
+    ```
+
+    | line one
+    | line two
+
+    ::: {.aside}
+    In a div.
+    :::
+
+[^b]: Short note.
+"""
+
+
+def test_footnotes_for_print_are_written_where_they_are_called_in_one_run_or_many():
+    """The PDF's footnotes (notes_inline.lua): each a span at its call, its blocks on lines of their own;
+    chapters written together in one run come out as each written alone."""
+    blocks = json.dumps(pandoc.read_markdown(NOTE_OF_EVERY_KIND)["blocks"])
+    alone = pandoc.write_html_blocks(blocks, inline_notes=True)
+    assert alone == ('<p>Text.<span class="footnote">First paragraph with <em>emphasis</em>.<br />\n'
+                     '• one<br />\n• two<br />\n3. three<br />\n4. four<br />\n'
+                     '<span class="note-quote">Quoted words.</span><br />\n<code>x = 1</code><br />\n'
+                     'line one<br />\nline two<br />\nIn a div.</span> More.'
+                     '<span class="footnote">Short note.</span></p>\n')
+    other = json.dumps(pandoc.read_markdown("Another.[^1]\n\n[^1]: Its note.\n")["blocks"])
+    together = pandoc.write_html_divs({"1": blocks, "2": other}, inline_notes=True)
+    assert together == {"1": alone, "2": '<p>Another.<span class="footnote">Its note.</span></p>\n'}
+    assert 'role="doc-endnotes"' in pandoc.write_html_blocks(blocks)     # (and at the end, for the web)
 
 
 def test_plain_text_of_titles_leaves_out_citations_and_notes():

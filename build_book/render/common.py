@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
-from ..transform import Prepared, chapter_ref_id, notes_to_spans
+from ..transform import Prepared, chapter_ref_id
 
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
 TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
@@ -111,25 +112,40 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
             else:
                 written[chapter.index] = text
 
+        text = getattr(prepared.chapters, "text", None)
+        read = getattr(prepared.chapters, "once", None)
+
+        def source(chapter: Chapter) -> str:
+            """The chapter's blocks as JSON text: as they are (no need to parse them), or for ``edition``."""
+            if chapter.index not in prepared.chapters:
+                return "[]"
+            if chapter.index not in apart:
+                return text(chapter.index) if text is not None else json.dumps(prepared.chapters[chapter.index])
+            blocks = read(chapter.index) if read is not None else prepared.chapters[chapter.index]
+            return json.dumps(quarto.for_edition(blocks, edition), ensure_ascii=False)
+
         def write(chapter: Chapter) -> str:
-            if not footnotes_inline and chapter.index not in apart and chapter.index in prepared.html:
+            if chapter.index not in apart and chapter.index in prepared.html:
                 return prepared.html[chapter.index]     # written with its citations (transform.prepare)
-            text = getattr(prepared.chapters, "text", None)
-            if text is not None and not footnotes_inline and chapter.index not in apart \
-                    and chapter.index in prepared.chapters:
-                return pandoc.write_html_blocks(text(chapter.index))   # the blocks as they are: no need to parse
-            # footnotes made spans: in blocks parsed anew for it (a parse takes a fifth of the time of a copy)
-            read = getattr(prepared.chapters, "own" if footnotes_inline else "once", None)
-            own = footnotes_inline and read is not None and chapter.index in prepared.chapters
-            blocks = read(chapter.index) if read is not None and chapter.index in prepared.chapters \
-                else prepared.chapters.get(chapter.index, [])
-            blocks = quarto.for_edition(blocks, edition) if chapter.index in apart else blocks
-            # pandoc numbers footnotes per document and lists them at its end: one run per chapter
-            return pandoc.write_html(pandoc.document(notes_to_spans(blocks, in_place=own) if footnotes_inline
-                                                     else blocks))
+            # pandoc numbers footnotes per document and lists them at its end: one document per chapter
+            return pandoc.write_html_blocks(source(chapter))
+
+        def write_inline(batch: list[Chapter]) -> list[str]:
+            # footnotes made spans where they are called: nothing is numbered across the chapters of a run
+            html = pandoc.write_html_divs({str(c.index): source(c) for c in batch}, inline_notes=True)
+            return [html[str(c.index)] for c in batch]
+
+        def size(chapter: Chapter) -> int:
+            return len(text(chapter.index)) if text is not None and chapter.index in prepared.chapters else 1
 
         with ThreadPoolExecutor(max_workers=max(1, prepared.jobs)) as pool:   # the work is pandoc's
-            for chapter, html in zip(todo, pool.map(write, todo)):
+            if footnotes_inline:   # a run per job, the chapters shared out by their length
+                batches = _shares(todo, max(1, prepared.jobs), size)
+                made = [(chapter, html) for batch, texts in zip(batches, pool.map(write_inline, batches))
+                        for chapter, html in zip(batch, texts)]
+            else:
+                made = list(zip(todo, pool.map(write, todo)))
+            for chapter, html in made:
                 written[chapter.index] = html
                 if folder and chapter.index in prepared.keys:
                     cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
@@ -140,6 +156,19 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
             {number: math.for_web(html) for number, html in written.items()}
         prepared.fragments[memory] = written
     return prepared.fragments[memory]
+
+
+def _shares(items: list, n: int, size) -> list[list]:
+    """``items`` in at most ``n`` lists of about equal total ``size`` (the largest first, each to the
+    lightest list), each in the order of ``items``."""
+    shares: list[list] = [[] for _ in range(min(n, len(items)))]
+    loads = [0] * len(shares)
+    for item in sorted(items, key=size, reverse=True):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(item)
+        loads[lightest] += size(item)
+    order = {id(item): n for n, item in enumerate(items)}
+    return [sorted(share, key=lambda item: order[id(item)]) for share in shares if share]
 
 
 def references_html(prepared: Prepared) -> Markup:

@@ -1,0 +1,62 @@
+-- build_book (pandoc.py's write_html_divs with inline_notes, for the PDF): each footnote becomes a Span of
+-- class "footnote" where it is called, which the print stylesheet floats to the foot of the page. A note's
+-- blocks become one run of inlines: paragraphs, quotations (a Span of class "note-quote"), lists (each
+-- item after its marker, "•" or its number and a full stop) and code kept, each on a line of its own (a
+-- LineBreak between them). What has no inline form (a table, a heading) is left out.
+local note_inlines
+
+local function list_items(items, first, bullet)
+  local out = pandoc.List()
+  for n, item in ipairs(items) do
+    if n > 1 then
+      out:insert(pandoc.LineBreak())
+    end
+    local marker = bullet and '•' or (tostring(first + n - 1) .. '.')
+    out:insert(pandoc.Str(marker))
+    out:insert(pandoc.Space())
+    out:extend(note_inlines(item))
+  end
+  return out
+end
+
+note_inlines = function(blocks)
+  local out = pandoc.List()
+  for _, block in ipairs(blocks) do
+    local piece
+    local kind = block.t
+    if kind == 'Para' or kind == 'Plain' then
+      piece = pandoc.List(block.content)
+    elseif kind == 'LineBlock' then
+      piece = pandoc.List()
+      for i, line in ipairs(block.content) do
+        if i > 1 then
+          piece:insert(pandoc.LineBreak())
+        end
+        piece:extend(line)
+      end
+    elseif kind == 'BlockQuote' then
+      piece = pandoc.List({pandoc.Span(note_inlines(block.content), pandoc.Attr('', {'note-quote'}))})
+    elseif kind == 'Div' then
+      piece = note_inlines(block.content)
+    elseif kind == 'BulletList' then
+      piece = list_items(block.content, 1, true)
+    elseif kind == 'OrderedList' then
+      piece = list_items(block.content, block.start, false)
+    elseif kind == 'CodeBlock' then
+      piece = pandoc.List({pandoc.Code(block.text, block.attr)})
+    else
+      piece = pandoc.List()
+    end
+    if #piece > 0 then
+      if #out > 0 then
+        out:insert(pandoc.LineBreak())
+      end
+      out:extend(piece)
+    end
+  end
+  return out
+end
+
+function Note(note)
+  return pandoc.Span(note_inlines(note.content), pandoc.Attr('', {'footnote'}))
+end
