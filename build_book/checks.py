@@ -19,7 +19,7 @@ from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgp
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
-from .model import Book, Chapter, is_external
+from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
@@ -43,6 +43,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
     diags += check_footnotes(book)
+    diags += check_footnotes_in_print(book)
     diags += math.check(book)
     diags += images.check(book)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
@@ -123,6 +124,46 @@ def check_footnotes(book: Book) -> list[Diagnostic]:
                                      f"the text calls [^{close[0]}]: did you mean that?" if close else
                                      f"put [^{name}] in the text where the note belongs, or delete the note"))
     return diags
+
+
+BLOCK_NAMES = {"Table": "table", "Header": "heading", "Figure": "figure", "DefinitionList": "definition list",
+               "RawBlock": "raw HTML"}
+
+
+def check_footnotes_in_print(book: Book) -> list[Diagnostic]:
+    """A footnote holding a table, a heading, a figure, a definition list or raw HTML: the PDF sets its
+    notes at the foot of the page as lines of text (notes_inline.lua), and leaves that block out."""
+    diags = []
+    for chapter in book.chapters:
+        unprinted = facts_of(chapter).unprinted
+        if not unprinted:
+            continue
+        path = sandbox.inside(book.config.root, chapter.path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            text = ""
+        for kinds, words in unprinted:
+            names = [BLOCK_NAMES.get(kind, kind.lower()) for kind in kinds]
+            what = " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+            at = _words_at(text, words.split())
+            quoted = f" that begins '{words}'" if words else ""
+            diags.append(warning("footnote-block-unprinted", f"the PDF prints the footnote{quoted} without its "
+                                 f"{what}: a note at the foot of a page holds paragraphs, lists, quotations and code",
+                                 Location(chapter.path, *at) if at else chapter.location,
+                                 f"move the {names[0]} into the text and refer to it from the note; the HTML "
+                                 "and EPUB editions print it in the note"))
+    return diags
+
+
+def _words_at(text: str, words: list[str]) -> tuple[int, int] | None:
+    """Where the first words of a note (as printed: some markup may stand between them) start in ``text``."""
+    for n in (8, 5, 3):
+        if len(words) >= n or (n == 3 and words):
+            at = text.find(" ".join(words[:n]))
+            if at >= 0:
+                return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+    return None
 
 
 def absent_chapters(book: Book) -> dict[str, SourceMap]:

@@ -73,6 +73,8 @@ CATALOGUE: dict[str, Code] = _codes(
      FIXED),
     ("footnote-undefined", E, "a footnote is called but never written: it would print as [^id]", FIXED),
     ("footnote-unused", W, "a footnote is written but never called: its text would be left out"),
+    ("footnote-block-unprinted", W, "a footnote holds a table, heading, figure, definition list or raw HTML, "
+     "which the PDF leaves out of a note at the foot of the page"),
     # citations and the bibliography
     ("citation-unknown", E, "a citation key has no bibliography entry", FIXED),
     ("citation-in-url", W, "an @ inside a web address was read as a citation"),

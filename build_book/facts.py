@@ -15,7 +15,10 @@ The facts are plain JSON-able lists, in reading order:
   mark ``["m", type, attributes, term as written, empty]``, footnotes included;
 - ``cleans``: whether the chapter holds raw HTML or an attribute with a value (``{key=value}``, a
   table's rows and cells included): without them, sanitize.py finds nothing to remove but in link and
-  image targets, which the targets hold.
+  image targets, which the targets hold;
+- ``unprinted``: for each footnote holding a block the PDF cannot set at the foot of a page (a table, a
+  heading, a figure, a definition list, raw HTML; notes_inline.lua leaves it out), ``[kinds, words]``:
+  the kinds of block, and the first words of the note (to find it in the author's file).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Facts:
     marks: list = field(default_factory=list)
     # holds what sanitize.py may take out (raw HTML, attributes with values, a table's), or not
     cleans: bool = True
+    unprinted: list = field(default_factory=list)
 
 
 def extract(blocks: list):
@@ -46,6 +50,7 @@ def extract(blocks: list):
     conditional = callouts = cleans = False
     labels: list = []
     marks: list = []
+    unprinted: list = []
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
     titles: set[int] = set()  # the id() of each heading that titles a callout
     inside = [0]             # footnotes the element stands in
@@ -74,6 +79,10 @@ def extract(blocks: list):
                 if kind == "Span" and not inside[0] and math.is_equation(node):
                     label_id = node["c"][0][0]
                     labels.append(["e", label_id, math.tex_of(node)])
+        elif kind == "Note":
+            left = _unprinted(node["c"])
+            if left:
+                unprinted.append([list(left), _first_words(node["c"])])
         elif kind == "Cite":
             cites.extend(c["citationId"] for c in node["c"][0])
         elif kind == "Link":
@@ -104,7 +113,45 @@ def extract(blocks: list):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks, cleans)
+    return targets, Facts(labels, marks, cleans, unprinted)
+
+
+# The blocks a footnote in the PDF keeps, as notes_inline.lua sets them on lines of their own (the ones
+# that hold blocks, looked into); the rest it leaves out, but a rule (which holds no text).
+NOTE_KEEPS = frozenset(("Para", "Plain", "LineBlock", "CodeBlock", "HorizontalRule"))
+
+
+def _unprinted(blocks: list) -> dict[str, None]:
+    """The kinds of block in a footnote's ``blocks`` that notes_inline.lua leaves out, in reading order."""
+    left: dict[str, None] = {}
+    for block in blocks:
+        kind = block["t"]
+        if kind == "BlockQuote":
+            left |= _unprinted(block["c"])
+        elif kind == "Div":
+            left |= _unprinted(block["c"][1])
+        elif kind in ("BulletList", "OrderedList"):
+            for item in block["c"] if kind == "BulletList" else block["c"][1]:
+                left |= _unprinted(item)
+        elif kind == "RawBlock":   # raw HTML (not a comment); other formats are reported wherever they stand
+            fmt, text = block["c"]
+            if fmt.lower() in ("html", "html4", "html5") and not text.lstrip().startswith("<!--"):
+                left[kind] = None
+        elif kind not in NOTE_KEEPS:
+            left[kind] = None
+    return left
+
+
+def _first_words(blocks: list) -> str:
+    """The first words of a footnote's text, as printed (its first paragraph's, or else any)."""
+    from .walk import elements
+
+    for node in elements(blocks):
+        if node["t"] in ("Para", "Plain"):
+            text = inline_text(node["c"]).strip()
+            if text:
+                return " ".join(text.split()[:8])
+    return ""
 
 
 def _table_values(node: dict) -> bool:
@@ -130,7 +177,8 @@ def _mark(node: dict, kind: str, written) -> list:
 def to_json(targets, facts: Facts) -> dict:
     return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
-            "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans}
+            "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans,
+            "unprinted": facts.unprinted}
 
 
 def from_json(data: dict):
@@ -145,10 +193,10 @@ def from_json(data: dict):
     maths = [(tex, bool(display)) for tex, display in data["maths"]]
     if not all(isinstance(tex, str) for tex, _ in maths):
         raise TypeError("not a formula")
-    labels, marks = data["labels"], data["marks"]
-    if not isinstance(labels, list) or not isinstance(marks, list):
+    labels, marks, unprinted = data["labels"], data["marks"], data["unprinted"]
+    if not isinstance(labels, list) or not isinstance(marks, list) or not isinstance(unprinted, list):
         raise TypeError("not a list")
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks, bool(data["cleans"]))
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted)
