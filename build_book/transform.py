@@ -451,10 +451,6 @@ class _Blocks(Mapping):
         parsed blocks take several times the memory of their text."""
         return self._blocks[number] if number in self._blocks else json.loads(self._texts[number])
 
-    def own(self, number: int) -> list:
-        """The chapter's blocks parsed anew, not kept: the caller's own, to change in place."""
-        return json.loads(self._texts[number])
-
     def __iter__(self):
         return iter(self._texts)
 
