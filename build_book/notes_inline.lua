@@ -1,4 +1,4 @@
--- build_book (pandoc.py's write_html_divs with inline_notes, for the PDF): each footnote becomes a Span of
+-- build_book (pandoc.py's write_html_blocks with inline_notes, for the PDF): each footnote becomes a Span of
 -- class "footnote" where it is called, which the print stylesheet floats to the foot of the page. A note's
 -- blocks become one run of inlines: paragraphs, quotations (a Span of class "note-quote"), lists (each
 -- item after its marker, "•" or its number and a full stop) and code kept, each on a line of its own (a

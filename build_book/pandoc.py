@@ -612,18 +612,17 @@ def write_html_blocks(blocks_json: str, inline_notes: bool = False) -> str:
                 [*HTML_OPTIONS, *([f"--lua-filter={NOTES_INLINE_FILTER}"] if inline_notes else [])])
 
 
-def write_html_divs(blocks: dict[str, str], inline_notes: bool = False) -> dict[str, str]:
+def write_html_divs(blocks: dict[str, str]) -> dict[str, str]:
     """Name -> the HTML that :func:`write_html_blocks` writes of the blocks (given as JSON text) of that name,
     each written apart (footnotes numbered from 1 in each), all in one pandoc run (by html_of.lua)."""
     if len(blocks) == 1:
         (name, text), = blocks.items()
-        return {name: write_html_blocks(text, inline_notes)}
+        return {name: write_html_blocks(text)}
     names = {"t": "MetaList", "c": [{"t": "MetaString", "c": name} for name in blocks]}
     meta = {"build-book-html-of": names, "build-book-written-only": {"t": "MetaBool", "c": True}}
     head = json.dumps({"pandoc-api-version": api_version(), "meta": meta})[:-1]
     divs = ", ".join(f'{{"t": "Div", "c": [[{json.dumps(name)}, [], []], {text}]}}' for name, text in blocks.items())
-    filters = [*([NOTES_INLINE_FILTER] if inline_notes else []), HTML_OF_FILTER]
-    out = json.loads(_run(f'{head}, "blocks": [{divs}]}}', "json", "json", [f"--lua-filter={f}" for f in filters]))
+    out = json.loads(_run(f'{head}, "blocks": [{divs}]}}', "json", "json", [f"--lua-filter={HTML_OF_FILTER}"]))
     found: dict[str, str] = {}
     for block in out["blocks"]:
         if block["t"] == "Div" and block["c"][0][0].endswith("-html"):

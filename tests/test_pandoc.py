@@ -47,9 +47,8 @@ NOTE_OF_EVERY_KIND = """Text.[^a] More.[^b]
 """
 
 
-def test_footnotes_for_print_are_written_where_they_are_called_in_one_run_or_many():
-    """The PDF's footnotes (notes_inline.lua): each a span at its call, its blocks on lines of their own;
-    chapters written together in one run come out as each written alone."""
+def test_footnotes_for_print_are_written_where_they_are_called():
+    """The PDF's footnotes (notes_inline.lua): each a span at its call, its blocks on lines of their own."""
     blocks = json.dumps(pandoc.read_markdown(NOTE_OF_EVERY_KIND)["blocks"])
     alone = pandoc.write_html_blocks(blocks, inline_notes=True)
     assert alone == ('<p>Text.<span class="footnote">First paragraph with <em>emphasis</em>.<br />\n'
@@ -57,9 +56,6 @@ def test_footnotes_for_print_are_written_where_they_are_called_in_one_run_or_man
                      '<span class="note-quote">Quoted words.</span><br />\n<code>x = 1</code><br />\n'
                      'line one<br />\nline two<br />\nIn a div.</span> More.'
                      '<span class="footnote">Short note.</span></p>\n')
-    other = json.dumps(pandoc.read_markdown("Another.[^1]\n\n[^1]: Its note.\n")["blocks"])
-    together = pandoc.write_html_divs({"1": blocks, "2": other}, inline_notes=True)
-    assert together == {"1": alone, "2": '<p>Another.<span class="footnote">Its note.</span></p>\n'}
     assert 'role="doc-endnotes"' in pandoc.write_html_blocks(blocks)     # (and at the end, for the web)
 
 

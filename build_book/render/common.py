@@ -125,27 +125,18 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
             return json.dumps(quarto.for_edition(blocks, edition), ensure_ascii=False)
 
         def write(chapter: Chapter) -> str:
+            if footnotes_inline:
+                # footnotes made spans where they are called, by a Lua filter: the blocks need no parse.
+                # (A run per chapter: one run for several chapters holds them all, and the pandoc runs
+                # of a book's halves took some 150 MB more between them than the build holds otherwise.)
+                return pandoc.write_html_blocks(source(chapter), inline_notes=True)
             if chapter.index not in apart and chapter.index in prepared.html:
                 return prepared.html[chapter.index]     # written with its citations (transform.prepare)
             # pandoc numbers footnotes per document and lists them at its end: one document per chapter
             return pandoc.write_html_blocks(source(chapter))
 
-        def write_inline(batch: list[Chapter]) -> list[str]:
-            # footnotes made spans where they are called: nothing is numbered across the chapters of a run
-            html = pandoc.write_html_divs({str(c.index): source(c) for c in batch}, inline_notes=True)
-            return [html[str(c.index)] for c in batch]
-
-        def size(chapter: Chapter) -> int:
-            return len(text(chapter.index)) if text is not None and chapter.index in prepared.chapters else 1
-
         with ThreadPoolExecutor(max_workers=max(1, prepared.jobs)) as pool:   # the work is pandoc's
-            if footnotes_inline:   # a run per job, the chapters shared out by their length
-                batches = _shares(todo, max(1, prepared.jobs), size)
-                made = [(chapter, html) for batch, texts in zip(batches, pool.map(write_inline, batches))
-                        for chapter, html in zip(batch, texts)]
-            else:
-                made = list(zip(todo, pool.map(write, todo)))
-            for chapter, html in made:
+            for chapter, html in zip(todo, pool.map(write, todo)):
                 written[chapter.index] = html
                 if folder and chapter.index in prepared.keys:
                     cachefile.put(folder, keys[chapter.index], html, FRAGMENT_FORMAT, ".html")
@@ -156,19 +147,6 @@ def write_fragments(book: Book, prepared: Prepared, *, footnotes_inline: bool, e
             {number: math.for_web(html) for number, html in written.items()}
         prepared.fragments[memory] = written
     return prepared.fragments[memory]
-
-
-def _shares(items: list, n: int, size) -> list[list]:
-    """``items`` in at most ``n`` lists of about equal total ``size`` (the largest first, each to the
-    lightest list), each in the order of ``items``."""
-    shares: list[list] = [[] for _ in range(min(n, len(items)))]
-    loads = [0] * len(shares)
-    for item in sorted(items, key=size, reverse=True):
-        lightest = loads.index(min(loads))
-        shares[lightest].append(item)
-        loads[lightest] += size(item)
-    order = {id(item): n for n, item in enumerate(items)}
-    return [sorted(share, key=lambda item: order[id(item)]) for share in shares if share]
 
 
 def references_html(prepared: Prepared) -> Markup:
