@@ -138,15 +138,13 @@ def check_footnotes_in_print(book: Book) -> list[Diagnostic]:
         unprinted = facts_of(chapter).unprinted
         if not unprinted:
             continue
-        path = sandbox.inside(book.config.root, chapter.path)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
-        except OSError:
-            text = ""
+        from .load import text_as_scanned
+        text = text_as_scanned(book.config.root, chapter.path)    # (located as the source map is)
+        starts = [_offset(text, line, column) for line, column in sorted(chapter.sources.note_defs.values())]
         for kinds, words in unprinted:
             names = [BLOCK_NAMES.get(kind, kind.lower()) for kind in kinds]
             what = " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
-            at = _words_at(text, words.split())
+            at = _note_at(text, starts, words.split())
             quoted = f" that begins '{words}'" if words else ""
             diags.append(warning("footnote-block-unprinted", f"the PDF prints the footnote{quoted} without its "
                                  f"{what}: a note at the foot of a page holds paragraphs, lists, quotations and code",
@@ -156,14 +154,41 @@ def check_footnotes_in_print(book: Book) -> list[Diagnostic]:
     return diags
 
 
-def _words_at(text: str, words: list[str]) -> tuple[int, int] | None:
-    """Where the first words of a note (as printed: some markup may stand between them) start in ``text``."""
+def _offset(text: str, line: int, column: int) -> int:
+    """The offset in ``text`` of a 1-based line and column."""
+    at = 0
+    for _ in range(line - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return len(text)
+    return at + column - 1
+
+
+NOTE_SPAN = 400   # characters of a note's definition in which its first words are looked for
+
+
+def _note_at(text: str, starts: list[int], words: list[str]) -> tuple[int, int] | None:
+    """Where the first words of a note (as printed: some markup may stand between them) start in ``text``:
+    in the first paragraph of a note's definition (``starts``: where each ``[^id]:`` is, in order) if
+    they are there, else the first place they stand."""
+    for n in (8, 5, 3):
+        if len(words) >= n or (n == 3 and words):
+            wanted = " ".join(words[:n])
+            for start, end in zip(starts, [*starts[1:], len(text)]):
+                blank = text.find("\n\n", start, end)     # (its first paragraph ends at a blank line)
+                at = text.find(wanted, start, min(end if blank < 0 else blank, start + NOTE_SPAN))
+                if at >= 0:
+                    return _line_column(text, at)
     for n in (8, 5, 3):
         if len(words) >= n or (n == 3 and words):
             at = text.find(" ".join(words[:n]))
             if at >= 0:
-                return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+                return _line_column(text, at)
     return None
+
+
+def _line_column(text: str, at: int) -> tuple[int, int]:
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def absent_chapters(book: Book) -> dict[str, SourceMap]:

@@ -322,6 +322,19 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     return source
 
 
+def text_as_scanned(root: Path, path: str) -> str:
+    """The chapter ``path``'s text as scan.py read it (its includes expanded, the front matter as blank
+    lines), in which its source map's lines and columns stand; "" if it cannot be read."""
+    inside = sandbox.inside(root, path)
+    try:
+        text = inside.read_text(encoding="utf-8", errors="replace") if inside else ""
+    except OSError:
+        return ""
+    text = schema.FORBIDDEN.sub("", text.removeprefix("\ufeff").replace("\r\n", "\n"))
+    _, body, body_line, _ = _split_front_matter(text, path)
+    return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
+
+
 SCAN_FORMAT = "build_book-scan 1"
 SCAN_FOLDER = "scan"
 def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:

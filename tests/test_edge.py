@@ -12,8 +12,9 @@ def test_only_the_expected_warnings(edge):
     codes = [line.split("[", 1)[1].split("]", 1)[0] for line in edge.stderr.splitlines() if "warning[" in line]
     assert codes == ["link-local-file", "raw-html", "footnote-block-unprinted"]
     assert "chapters/one.md:7:30: warning[link-local-file]" in edge.stderr
+    # at the note, though its first words stand in the text before it too
     assert ("chapters/one.md:22:12: warning[footnote-block-unprinted]: the PDF prints the footnote that begins "
-            "'Counted from the treaty texts.' without its table") in edge.stderr
+            "'Source: the treaty texts.' without its table") in edge.stderr
     assert "chapters/one.md:9:7: warning[raw-html]: raw HTML (<br>)" in edge.stderr
 
 
@@ -55,7 +56,7 @@ def test_print_edition(edge):
     assert "See Figure 1 on page xi in the preface" in text        # a front-matter page is roman
     assert "• first point" in text and "• second point" in text and "A quotation in a note." in text
     # the note's table has no place at the foot of the page (the warning above says so); the web keeps it
-    assert "Counted from the treaty texts." in text and "Twenty-one states" not in text
+    assert text.count("Source: the treaty texts.") == 2 and "Twenty-one states" not in text   # text and note
     assert "Twenty-one states" in text_of((edge.html / "one.html").read_text(encoding="utf-8"))
     figures = pdf.flat(pdf.page_of("Figures Figure 1"))
     assert "Figure 1 A figure in the front matter." in figures and "xi" in figures

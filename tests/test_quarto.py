@@ -78,6 +78,8 @@ def test_problems_in_included_text_point_at_the_included_file(broken_json):
     assert ("chapters/01-loop.qmd", 13, "citation-unknown") in at  # the chapter's own lines after includes
     assert ("chapters/sub/_b.qmd", 3, "include-cycle") in at
     assert ("chapters/01-loop.qmd", 7, "include-missing") in at
+    unprinted, = (d for d in broken_json if d["code"] == "footnote-block-unprinted")  # at the note in _a.qmd
+    assert (unprinted["path"], unprinted["line"], unprinted["column"]) == ("chapters/_a.qmd", 7, 9)
     assert ("chapters/01-loop.qmd", 9, "path-outside-book") in at
 
 
