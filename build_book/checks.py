@@ -17,8 +17,9 @@ from urllib.parse import unquote, urlsplit
 from . import index as book_index
 from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
-from .diagnostics import Diagnostic, Location, error, warning
+from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
+from .load import text_as_scanned
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
 
@@ -138,7 +139,6 @@ def check_footnotes_in_print(book: Book) -> list[Diagnostic]:
         unprinted = facts_of(chapter).unprinted
         if not unprinted:
             continue
-        from .load import text_as_scanned
         text = text_as_scanned(book.config.root, chapter.path)    # (located as the source map is)
         starts = [_offset(text, line, column) for line, column in sorted(chapter.sources.note_defs.values())]
         for kinds, words in unprinted:
@@ -171,24 +171,21 @@ def _note_at(text: str, starts: list[int], words: list[str]) -> tuple[int, int] 
     """Where the first words of a note (as printed: some markup may stand between them) start in ``text``:
     in the first paragraph of a note's definition (``starts``: where each ``[^id]:`` is, in order) if
     they are there, else the first place they stand."""
-    for n in (8, 5, 3):
-        if len(words) >= n or (n == 3 and words):
-            wanted = " ".join(words[:n])
-            for start, end in zip(starts, [*starts[1:], len(text)]):
-                blank = text.find("\n\n", start, end)     # (its first paragraph ends at a blank line)
-                at = text.find(wanted, start, min(end if blank < 0 else blank, start + NOTE_SPAN))
-                if at >= 0:
-                    return _line_column(text, at)
-    for n in (8, 5, 3):
-        if len(words) >= n or (n == 3 and words):
-            at = text.find(" ".join(words[:n]))
+    phrases = [" ".join(words[:n]) for n in (8, 5, 3) if len(words) >= n or (n == 3 and words)]
+    spans = []
+    for start, end in zip(starts, [*starts[1:], len(text)]):
+        blank = text.find("\n\n", start, end)     # (its first paragraph ends at a blank line)
+        spans.append((start, min(end if blank < 0 else blank, start + NOTE_SPAN)))
+    for phrase in phrases:
+        for start, end in spans:
+            at = text.find(phrase, start, end)
             if at >= 0:
-                return _line_column(text, at)
+                return line_column(text, at)
+    for phrase in phrases:
+        at = text.find(phrase)
+        if at >= 0:
+            return line_column(text, at)
     return None
-
-
-def _line_column(text: str, at: int) -> tuple[int, int]:
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def absent_chapters(book: Book) -> dict[str, SourceMap]:

@@ -89,6 +89,11 @@ def warning(code: str, message: str, location: Location, hint: str = "") -> Diag
     return Diagnostic("warning", code, message, location, hint)
 
 
+def line_column(text: str, at: int) -> tuple[int, int]:
+    """The 1-based line and column of the offset ``at`` in ``text``."""
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
 class BuildError(Exception):
     """Raised when the build cannot go on; carries the diagnostics that say why."""
 

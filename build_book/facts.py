@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .walk import ATTR_AT, elements_inside, inline_text
+from .walk import ATTR_AT, elements, elements_inside, inline_text
 
 NOTES = frozenset(("Note",))
 
@@ -144,8 +144,6 @@ def _unprinted(blocks: list) -> dict[str, None]:
 
 def _first_words(blocks: list) -> str:
     """The first words of a footnote's text, as printed (its first paragraph's, or else any)."""
-    from .walk import elements
-
     for node in elements(blocks):
         if node["t"] in ("Para", "Plain"):
             text = inline_text(node["c"]).strip()

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from . import cache as cachefile
 from . import sandbox, yamlpos
-from .diagnostics import Diagnostic, Location, error, warning
+from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .model import Book
 
 HOUSE_KEYS = ("terms", "names", "exceptions", "dashes", "quotes", "mojibake", "inconsistencies")
@@ -1162,9 +1162,7 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
             f = group[fi]
             a, b = candidates[ci]
             f.span = (a, b)
-            line = source.text.count("\n", 0, a) + 1
-            column = a - (source.text.rfind("\n", 0, a) + 1) + 1
-            f.location = Location(source.path, line, column)
+            f.location = Location(source.path, *line_column(source.text, a))
     keep = [f for f in findings if not f.needs or (f.span and source.text[f.span[0]:f.span[1]] == f.needs)]
     findings[:] = keep
 

@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .diagnostics import Diagnostic, Location, warning
+from .diagnostics import Diagnostic, Location, line_column, warning
 from .model import FRONT, Book, Chapter, facts_of
 from .walk import Span, elements, inline_text
 
@@ -173,14 +173,11 @@ def _source_places(chapter: Chapter, root) -> dict[str, list[tuple[int, int]]]:
     except OSError:
         text = ""
     for m in TEX_INDEX.finditer(text) if "\\index{" in text else ():
-        line = text.count("\n", 0, m.start()) + 1
-        places.setdefault(_clean(m.group(1)), []).append((line, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1))
+        places.setdefault(_clean(m.group(1)), []).append(line_column(text, m.start()))
     if ".index" in text:
         for m in SPAN_TEXT.finditer(text):
-            line = text.count("\n", 0, m.start()) + 1
-            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
             plain = re.sub(r"[*_`]|\{[^}]*\}|\[|\]", "", m.group(1))
-            places.setdefault(_clean(plain), []).append((line, column))
+            places.setdefault(_clean(plain), []).append(line_column(text, m.start()))
     for value in places.values():
         value.sort()
     return places

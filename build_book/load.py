@@ -21,7 +21,7 @@ from pathlib import Path
 from . import cache as cachefile
 from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
-from .diagnostics import Diagnostic, Location, error, from_list, to_list, warning
+from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import SourceMap, scan
 from .walk import ATTR_AT, depth, elements, inline_text, words
@@ -372,8 +372,7 @@ def _control_characters(text: str, path: str, most: int = 10) -> list[Diagnostic
             diags.append(error("control-character", f"{rest} more control characters in this file",
                                Location(path, 1, 1), "delete them all (a search for the code points finds them)"))
             break
-        line = text.count("\n", 0, found.start()) + 1
-        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        line, column = line_column(text, found.start())
         diags.append(error("control-character", f"the control character {schema.codepoint(found.group())} "
                            "cannot be printed in any edition", Location(path, line, column),
                            "delete it: it is invisible in most editors (it often comes from pasted text)"))

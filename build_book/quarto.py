@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import sandbox, schema
-from .diagnostics import Diagnostic, Location, error, warning
+from .diagnostics import Diagnostic, Location, error, line_column, warning
 
 SHORTCODE = re.compile(r"(\{)?\{\{<\s*(.*?)\s*>\}\}(\})?")
 # fences at any indentation: inside a list item a fence stands four spaces in (Quarto books' exercises)
@@ -277,8 +277,7 @@ def _include(root: Path, including: str, target: str, stack: tuple[str, ...], wh
         return None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     for found in schema.FORBIDDEN.finditer(text):
-        line = text.count("\n", 0, found.start()) + 1
-        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        line, column = line_column(text, found.start())
         diags.append(error("control-character", f"the control character {schema.codepoint(found.group())} "
                            "cannot be printed in any edition", Location(name, line, column),
                            "delete it: it is invisible in most editors (it often comes from pasted text)"))

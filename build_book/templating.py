@@ -27,7 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from . import sandbox
 from .files import package_templates
-from .diagnostics import BuildError, Diagnostic, Location, error
+from .diagnostics import BuildError, Diagnostic, Location, error, line_column
 
 
 PACKAGE_TEMPLATES = package_templates()
@@ -434,9 +434,6 @@ def _braces(text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
     :data:`MAX_CSS_DEPTH`, outside strings and comments (line, column), each None if nowhere."""
     import re
 
-    def place(at: int) -> tuple[int, int]:
-        return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
-
     stack: list[int] = []
     deep = None
     for match in re.finditer(r"/\*.*?(\*/|$)|\"(\\.|[^\"\\\n])*\"?|'(\\.|[^'\\\n])*'?|[{}]", text, re.S):
@@ -444,7 +441,7 @@ def _braces(text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         if token == "{":
             stack.append(match.start())
             if deep is None and len(stack) > MAX_CSS_DEPTH:
-                deep = place(match.start())
+                deep = line_column(text, match.start())
         elif token == "}" and stack:
             stack.pop()
-    return (place(stack[0]) if stack else None), deep
+    return (line_column(text, stack[0]) if stack else None), deep

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from .. import index as book_index
 from .. import sandbox, templating
-from ..diagnostics import Diagnostic, Location, error, warning
+from ..diagnostics import Diagnostic, Location, error, line_column, warning
 from . import RenderContext, limits, pagelabels, pagemap, pieces
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
@@ -409,8 +409,7 @@ def _in_chapters(book, chapters, candidates: list[str]) -> Location | None:
         for candidate in candidates:
             at = text.find(candidate) if candidate else -1
             if at >= 0:
-                line = text.count("\n", 0, at) + 1
-                return Location(chapter.path, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+                return Location(chapter.path, *line_column(text, at))
     return None
 
 
