@@ -18,11 +18,15 @@ The facts are plain JSON-able lists, in reading order:
   image targets, which the targets hold;
 - ``unprinted``: for each footnote holding a block the PDF cannot set at the foot of a page (a table, a
   heading, a figure, a definition list, raw HTML; notes_inline.lua leaves it out), ``[kinds, words]``:
-  the kinds of block, and the first words of the note (to find it in the author's file).
+  the kinds of block, and the first words of the note (to find it in the author's file);
+- ``citations``: each different citation list of the chapter's citations (a Cite's citations, without
+  pandoc's citationHash), in the order first met: what transform.py formats in one citeproc run for the
+  whole book before the chapters are resolved.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from .walk import ATTR_AT, elements, elements_inside, inline_text
@@ -37,6 +41,7 @@ class Facts:
     # holds what sanitize.py may take out (raw HTML, attributes with values, a table's), or not
     cleans: bool = True
     unprinted: list = field(default_factory=list)
+    citations: list = field(default_factory=list)
 
 
 def extract(blocks: list):
@@ -51,6 +56,7 @@ def extract(blocks: list):
     labels: list = []
     marks: list = []
     unprinted: list = []
+    citations: dict[str, list] = {}
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
     titles: set[int] = set()  # the id() of each heading that titles a callout
     inside = [0]             # footnotes the element stands in
@@ -85,6 +91,8 @@ def extract(blocks: list):
                 unprinted.append([list(left), _first_words(node["c"])])
         elif kind == "Cite":
             cites.extend(c["citationId"] for c in node["c"][0])
+            listed = [{k: v for k, v in c.items() if k != "citationHash"} for c in node["c"][0]]
+            citations.setdefault(json.dumps(listed, sort_keys=True, ensure_ascii=False), listed)
         elif kind == "Link":
             links.append(node["c"][2][0])
         elif kind == "Image":
@@ -113,7 +121,7 @@ def extract(blocks: list):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks, cleans, unprinted)
+    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()))
 
 
 # The blocks a footnote in the PDF keeps, as notes_inline.lua sets them on lines of their own (the ones
@@ -176,7 +184,7 @@ def to_json(targets, facts: Facts) -> dict:
     return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
             "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans,
-            "unprinted": facts.unprinted}
+            "unprinted": facts.unprinted, "citations": facts.citations}
 
 
 def from_json(data: dict):
@@ -191,10 +199,12 @@ def from_json(data: dict):
     maths = [(tex, bool(display)) for tex, display in data["maths"]]
     if not all(isinstance(tex, str) for tex, _ in maths):
         raise TypeError("not a formula")
-    labels, marks, unprinted = data["labels"], data["marks"], data["unprinted"]
-    if not isinstance(labels, list) or not isinstance(marks, list) or not isinstance(unprinted, list):
+    labels, marks, unprinted, citations = data["labels"], data["marks"], data["unprinted"], data["citations"]
+    if not all(isinstance(x, list) for x in (labels, marks, unprinted, citations)):
         raise TypeError("not a list")
+    if not all(isinstance(c, list) and all(isinstance(x, dict) for x in c) for c in citations):
+        raise TypeError("not a citation list")
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted)
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations)

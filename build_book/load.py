@@ -455,7 +455,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 FACTS_FORMAT = "build_book-ast-facts 2"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
-CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 1"
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 2"
 CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 

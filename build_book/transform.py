@@ -202,7 +202,9 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     is formatted.
 
     With a style whose citations do not depend on their position (see _positions_free), the chapters to
-    format go in one citeproc run per process (see _tasks and _Plan.chapters), with the same results."""
+    format go in one citeproc run per process (see _tasks and _Plan.chapters), with the same results; and
+    with an in-text one (see _reusable), when every chapter citing works is to be formatted (a cold build),
+    the whole book's citations go in one run before the chapters are resolved (see _book_wide)."""
     jobs = jobs or default_jobs()
     plan = _Plan.of(book, index)
     plan.html = html
@@ -239,8 +241,12 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
         # (only while this process runs pandoc itself: a cold build, in worker processes, is left as it was)
         early = None if meanwhile is None or min(jobs, len(tasks)) > 1 else (
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
-        for (kind, numbers), (status, value) in zip(tasks, _alongside(lambda: _run_all(plan, tasks, jobs), early,
-                                                                      plan)):
+        first = plan.first_citations(todo)
+        if first is not None:    # every chapter to format cites works: their citations in one run (see _book_wide)
+            tasks, results = _book_wide(plan, first, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
+        else:
+            results = _alongside(lambda: _run_all(plan, tasks, jobs), early, plan)
+        for (kind, numbers), (status, value) in zip(tasks, results):
             if status != "ok":
                 raise BuildError([_citeproc_failed(book, status, value)])
             if kind == "chapters":
@@ -755,6 +761,93 @@ class _Plan:
                 out[number] = (out[number][0], html[f"bb-chapter-{number}"])
         return out
 
+    def first_citations(self, todo: list[int]) -> dict[str, list] | None:
+        """For :func:`_book_wide`: signature -> citation list, each different citation list of the chapters
+        ``todo`` once, in book order, from the chapters' facts (the Cites as read, split where they hold
+        cross-references as resolve_crossrefs splits them); None where that path does not apply: a style
+        whose citations depend on where they stand, fewer than two chapters citing works among ``todo``,
+        or one whose citations may be taken from the last build (an edit: see _find_previous)."""
+        citing = [n for n in todo if self.cited[n]]
+        if len(citing) < 2 or not (self.together and self.citations_alone) or self.previous:
+            return None
+        first: dict[str, list] = {}
+        for number in citing:
+            for listed in facts_of(self.book.chapters[number]).citations:
+                for part in _without_crossrefs(listed):
+                    signature = _citation_signature(part)
+                    if signature is not None:
+                        first.setdefault(signature, part)
+        return first
+
+    def lists_as_cited(self) -> bool:
+        """Is the reference list formatted from the works as the citations are (names.py turned no name to
+        be printed family name first: see _csl_sources)?"""
+        return all(self.items.get(k) == self.list_items.get(k) for k in self.order)
+
+    def book_wide(self, first: dict[str, list], references: bool) -> tuple[dict[str, str], tuple | None]:
+        """The citation lists of ``first`` (see :meth:`first_citations`) formatted in one citeproc run that
+        knows every work the book cites (what each chapter's own run would know: see :meth:`citations`),
+        as :meth:`_citations_alone` formats a run's: signature -> the formatted inlines as JSON text, of
+        those that _with_citations may put in place (the others are left out: a chapter citing one is
+        formatted by :meth:`chapters`). With ``references``, the reference list too, as :meth:`references`
+        makes it (the works as cited: see :meth:`lists_as_cited`), the second value, else None."""
+        book = self.book
+        cites = ", ".join(json.dumps({"t": "Para", "c": [{"t": "Cite", "c": [
+            [{**c, "citationHash": 0} for c in listed], []]}]}, ensure_ascii=False) for listed in first.values())
+        parts = [f'{{"t": "Div", "c": [["bb-cites", [], []], [{cites}]]}}']
+        divs, html = ["bb-cites"], []
+        if references:
+            parts.append(json.dumps({"t": "Div", "c": [["bb-references", [], []], [
+                {"t": "Div", "c": [["refs", [], []], []]}]]}))
+            divs.append("bb-references")
+            html += ["bb-references"] if self.html else []
+        with self._known_sources(self.order) as sources:
+            texts, written = pandoc.citeproc_html_many(self._meta(self.order), parts, sources, self.csl,
+                                                       book.config.root, divs, html)
+        formatted: dict[str, str] = {}
+        blocks = json.loads(texts["bb-cites"])
+        for signature, block in zip(first, blocks) if len(blocks) == len(first) else ():
+            if block["t"] == "Para" and len(block["c"]) == 1 and block["c"][0]["t"] == "Cite":
+                inlines = block["c"][0]["c"][1]
+                if _plain_citation(inlines):    # (else pandoc's mvPunct could change what stands beside it)
+                    formatted[signature] = json.dumps(inlines, ensure_ascii=False)
+        if not references:
+            return formatted, None
+        blocks = json.loads(texts["bb-references"])
+        text, changed = _finished(book, [b for b in blocks if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
+        return formatted, (text, None if changed or len(blocks) != 1 or not self.html else written["bb-references"])
+
+    def filled(self, numbers: list[int], texts: dict[int, str], formatted: dict[str, str]
+               ) -> list[tuple[str, str | None]]:
+        """:meth:`chapters` of ``numbers``, given each one's blocks as :meth:`_resolved` makes them (``texts``,
+        as JSON text; a chapter citing no works: as :meth:`chapters` gives it already) and the formatted
+        citations of :meth:`book_wide`: each chapter's citations put in place (see _with_citations) and the
+        HTML written in one pandoc run; those that cannot be, formatted by :meth:`chapters`."""
+        book = self.book
+        out: dict[int, tuple[str, str | None]] = {}
+        for number in numbers:
+            if not self.cited[number]:
+                out[number] = (texts[number], None)
+                continue
+            done = _with_citations(book, texts[number], formatted)
+            if done is not None:
+                out[number] = (done, None)
+        written = [n for n in numbers if n in out and self.cited[n] and self.html
+                   and not book.chapters[n].targets.conditional]
+        if written:
+            html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][0] for n in written})
+            for number in written:
+                out[number] = (out[number][0], html[f"bb-chapter-{number}"])
+        rest = [n for n in numbers if n not in out]
+        out.update(zip(rest, self.chapters(rest) if rest else []))
+        return [out[n] for n in numbers]
+
+    def resolved(self, numbers: list[int]) -> dict[int, str]:
+        """Each of ``numbers`` as :meth:`_resolved` makes it, as JSON text; one citing no works finished
+        (as :meth:`chapters` gives it)."""
+        return {n: json.dumps(blocks, ensure_ascii=False) if self.cited[n] else _finish(self.book, blocks, False)
+                for n in numbers for blocks in [self._resolved(n)]}
+
     def _reused(self, number: int, blocks: list, previous: str) -> tuple[str, str | None] | None:
         """:meth:`_alone` without citeproc, if the citations can be taken from ``previous`` (the chapter as
         the last build prepared it, what its citations depend on unchanged): see :func:`_reused`."""
@@ -961,9 +1054,15 @@ _PLAN: _Plan | None = None
 
 
 def _work(task: tuple) -> tuple[str, object]:
-    kind, numbers = task
+    kind, numbers, *given = task
     try:
-        return "ok", (_PLAN.chapters(list(numbers)) if kind == "chapters" else _PLAN.references())
+        if kind == "chapters":
+            return "ok", _PLAN.chapters(list(numbers))
+        if kind == "resolve":
+            return "ok", _PLAN.resolved(list(numbers))
+        if kind == "fill":
+            return "ok", _PLAN.filled(list(numbers), *given)
+        return "ok", _PLAN.references()
     except pandoc.PandocTimeout as exc:
         return "timeout", exc.seconds
     except pandoc.PandocError as exc:
@@ -976,39 +1075,87 @@ def _work_and_release(task: tuple) -> tuple[str, object]:
     try:
         return _work(task)
     finally:
-        kind, numbers = task
-        for number in numbers if kind == "chapters" else ():
+        kind, numbers = task[:2]
+        for number in numbers if kind != "references" else ():
             release(_PLAN.book.chapters[number])
 
 
 def _run_all(plan: _Plan, tasks: list[tuple], jobs: int) -> list[tuple[str, object]]:
     """Run ``tasks`` (chapters, see _tasks, or the reference list): in this process if one job, else in
     ``jobs`` worker processes forked from this one (the work is Python and citeproc)."""
+    with _workers(plan, min(jobs, len(tasks))) as begin:
+        return begin(tasks)()
+
+
+@contextmanager
+def _workers(plan: _Plan, count: int):
+    """A function that begins tasks (see _work) and returns one that waits for their results: in ``count``
+    worker processes forked from this one, or in this process (when the results are asked for) if one."""
     global _PLAN
     _PLAN = plan
     try:
-        workers = min(jobs, len(tasks))
-        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return [_work(task) for task in tasks]
-        # the longest first, so that no worker is left with a long chapter at the end
-        order = sorted(range(len(tasks)), key=lambda n: -_size(plan, tasks[n]))
+        if count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            yield lambda tasks: lambda: [_work(task) for task in tasks]
+            return
         # the build's objects, frozen: the workers' garbage collector leaves them alone instead of
         # writing to (and so copying) the pages they share with the build (as render/limits.py does)
         gc.collect()
         gc.freeze()
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = dict(zip(order, pool.map(_work_and_release, [tasks[n] for n in order])))
+            with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
+                def begin(tasks: list[tuple]):
+                    # the longest first, so that no worker is left with a long chapter at the end
+                    order = sorted(range(len(tasks)), key=lambda n: -_size(plan, tasks[n]))
+                    results = pool.map(_work_and_release, [tasks[n] for n in order])   # (begun now)
+
+                    def wait() -> list:
+                        done = dict(zip(order, results))
+                        return [done[n] for n in range(len(tasks))]
+                    return wait
+                yield begin
         finally:
             gc.unfreeze()
-        return [done[n] for n in range(len(tasks))]
     finally:
         _PLAN = None
 
 
+def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, references: bool,
+               run_bytes: int | None) -> tuple[list[tuple], list]:
+    """The chapters ``todo`` (and the reference list, if ``references``) formatted as prepare's tasks
+    (see _tasks) would format them, in three steps instead: the chapters resolved in worker processes
+    while this one formats every citation list of theirs (``first``) in one citeproc run for the whole
+    book (:meth:`_Plan.book_wide`, with the reference list if it can); then the formatted citations put
+    in place, and the chapters' HTML written, in the workers. One citeproc run instead of one per worker
+    and one for the list (on the benchmark's book, each spends some 0.7 s on the works it knows), and the
+    citations are formatted while the chapters are resolved. Returns (tasks, their results)."""
+    groups = [numbers for _, numbers in _tasks(plan, todo, jobs, False, run_bytes)]
+    tasks: list[tuple] = [("chapters", numbers) for numbers in groups] + [("references", None)] * references
+    together = references and plan.lists_as_cited()     # the reference list in the same run
+    with _workers(plan, min(jobs, len(groups) + references)) as begin:
+        resolving = begin([("resolve", numbers) for numbers in groups]
+                          + [("references", None)] * (references and not together))
+        try:
+            formatted, listed = plan.book_wide(first, together)
+        except pandoc.PandocTimeout as exc:
+            failed = ("timeout", exc.seconds)
+        except pandoc.PandocError as exc:
+            failed = ("error", str(exc))
+        else:
+            failed = None
+        resolved = resolving()
+        failed = failed or next((r for r in resolved if r[0] != "ok"), None)
+        if failed is not None:
+            return tasks, [failed] * len(tasks)
+        texts: dict[int, str] = {}
+        for _, value in resolved[:len(groups)]:
+            texts.update(value)
+        results = begin([("fill", numbers, {n: texts[n] for n in numbers}, formatted) for numbers in groups])()
+    return tasks, results + ([("ok", listed)] if together else resolved[len(groups):])
+
+
 def _size(plan: _Plan, task: tuple) -> int:
-    kind, numbers = task
-    if kind != "chapters":
+    kind, numbers = task[:2]
+    if kind == "references":
         return len(plan.order) * REFERENCES_WEIGHT
     return sum(_weight(plan, n) for n in numbers)
 
@@ -1251,6 +1398,20 @@ def _cites(text: str):
         node, end = _DECODE.raw_decode(text, match.start())
         yield match.start(), end, node
         at = end
+
+
+def _without_crossrefs(citations: list) -> list[list]:
+    """The citation lists a Cite of ``citations`` leaves after resolve_crossrefs: itself if it holds no
+    cross-reference, else each run of citations between them."""
+    if not any(is_crossref(c["citationId"]) for c in citations):
+        return [citations]
+    runs: list[list] = [[]]
+    for citation in citations:
+        if is_crossref(citation["citationId"]):
+            runs.append([])
+        else:
+            runs[-1].append(citation)
+    return [run for run in runs if run]
 
 
 def _citation_signature(citations: list) -> str | None:

@@ -195,3 +195,61 @@ def test_citations_alone_as_in_chapters(book, csl, apart, tmp_path_factory, monk
             assert html2 is not None, path
             assert html2 == (html if html is not None else pandoc.write_html_blocks(text)), path
     assert cited >= 1
+    # and the whole book's citation lists in one run, before the chapters are resolved (a cold build: see
+    # transform._book_wide), with the reference list if it is formatted from the works as cited
+    plan.together = transform._positions_free(plan.csl)
+    first = plan.first_citations(numbers)
+    if sum(1 for n in numbers if plan.cited[n]) < 2:
+        assert first is None
+        return
+    assert first
+    runs.clear()
+    listed = plan.lists_as_cited()
+    formatted, references = plan.book_wide(first, listed)
+    assert len(runs) == 1
+    assert (references is not None) is listed
+    assert set(formatted) == set(first)           # every list put in place: no chapter formatted again
+    book_wide = plan.filled(numbers, plan.resolved(numbers), formatted)
+    assert len(runs) == 1
+    for number, (text, html), (text2, html2) in zip(numbers, apart_out, book_wide):
+        path = plan.book.chapters[number].path
+        assert json.loads(text) == json.loads(text2), path
+        assert html == html2, path
+    if listed:
+        text, html = plan.references()
+        assert json.loads(text) == json.loads(references[0]) and html == references[1]
+
+
+@pytest.mark.parametrize("book, jobs", [("per-chapter", 2), ("per-chapter", 1), ("mini", 2)])
+def test_cold_prepare_formats_the_book_in_one_run(book, jobs, tmp_path_factory, monkeypatch):
+    """A cold build (every chapter to format, nothing from the last) formats every citation of the book in
+    one citeproc run, in the build's process while worker processes resolve the chapters, with the
+    reference list if it is formatted from the works as cited (per-chapter; mini's Japanese names are
+    turned in its list: a run of its own); each chapter gets the text and HTML that a run of its own gives."""
+    root = copy_book(book, tmp_path_factory)
+    config = root / "book.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("bibliography-scope: chapter", ""), encoding="utf-8")
+    result = build._check(root)
+    numbers = [c.index for c in result.book.chapters]
+    plan = _plan(root, None)
+    alone = [plan.chapter(n) for n in numbers]
+    references = plan.references()
+    together = plan.lists_as_cited()
+    assert together is (book == "per-chapter")
+    monkeypatch.setattr(transform, "_CHAPTER_MEMORY", {})    # (a live preview's, of an earlier test's book)
+    runs = _runs(monkeypatch)
+    called = []
+    real = transform._book_wide
+    monkeypatch.setattr(transform, "_book_wide", lambda *a: called.append(a[2]) or real(*a))
+    prepared = transform.prepare(result.book, result.index, jobs=jobs, html=True)
+    assert called == [[n for n in numbers]]
+    # this process's runs: the book's (and the list's, apart, with one job)
+    assert len(runs) == (1 if together or jobs > 1 else 2)
+    for number, (text, html) in zip(numbers, alone):
+        path = result.book.chapters[number].path
+        assert prepared.chapters[number] == json.loads(text), path
+        if number in prepared.html:   # (or written from the text later, by write_fragments)
+            assert prepared.html[number] == (html if html is not None else pandoc.write_html_blocks(text)), path
+    assert prepared.html
+    assert prepared.references == json.loads(references[0])
+    assert prepared.references_html == references[1]
