@@ -25,20 +25,22 @@ from urllib.parse import unquote
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
-from .walk import elements, inline_text, rewrite, words
+from .walk import elements, elements_deep, inline_text, rewrite, words
 
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
 
 
-def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location
-         ) -> tuple[list[tuple[dict, str]], list[Diagnostic]]:
+def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location, limit: int | None = None
+         ) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
     raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), and each heading
-    without an id with the id pandoc would give it (see :func:`auto_ids`)."""
+    without an id with the id pandoc would give it (see :func:`auto_ids`). With ``limit``: None, and
+    nothing changed, if its elements nest deeper than that (see walk.elements_deep), measured in the same walk."""
     headings, used = [], set()
     figures = tex = False
-    for node in elements(blocks):
+    deepest = [0]
+    for node in elements(blocks) if limit is None else elements_deep(blocks, limit, deepest):
         kind = node["t"]
         if kind == "Header":
             headings.append(node)
@@ -48,6 +50,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
             figures = figures or _figure_div(node)
         elif kind in ("RawBlock", "RawInline"):
             tex = tex or _is_tex(node)
+    if limit is not None and deepest[0] > limit:
+        return None
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
     if figures:
         figure_divs(blocks)

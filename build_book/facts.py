@@ -44,8 +44,10 @@ class Facts:
     citations: list = field(default_factory=list)
 
 
-def extract(blocks: list):
-    """(model.Targets, Facts) of a chapter's document, in one walk."""
+def extract(blocks: list, visit=None):
+    """(model.Targets, Facts) of a chapter's document, in one walk; ``visit`` (if given) is called with each
+    element that has attributes (walk.ATTR_AT), before it is looked at (load.py's _learn gives the headings
+    their ids so, in the same walk)."""
     from . import compat, math
     from .index import _is_mark, _written
     from .model import Targets
@@ -68,6 +70,8 @@ def extract(blocks: list):
             continue
         if kind in ("Space", "SoftBreak"):
             continue
+        if visit is not None and kind in ATTR_AT:
+            visit(node)
         if not cleans:
             at = ATTR_AT.get(kind)
             cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (

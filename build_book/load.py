@@ -24,7 +24,7 @@ from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import SourceMap, scan
-from .walk import ATTR_AT, depth, elements, inline_text, words
+from .walk import ATTR_AT, elements, inline_text, words
 
 STATUSES = ("draft", "review", "final")
 MAX_NESTING = 50    # blocks inside blocks, as written (quotations, lists, divs)
@@ -130,7 +130,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         if known is None:
             if "$$" in source.padded:   # (a display formula is written between $$ and $$)
                 math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-            known, ids, given = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
+            known, ids, given, draft["facts"] = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
         else:
             ids, given = _give(known["slots"], known["label"], used_ids)
         autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
@@ -158,9 +158,12 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         used_facts.add(digest)
         found = _chapter_facts(facts_folder, digest)
         if found is None:
-            if isinstance(blocks, Lazy):
-                blocks = blocks.load()
-            found = facts.extract(blocks)
+            if "facts" in draft:    # read by _learn, in its walk
+                found = _relinked_facts(draft["facts"], changes)
+            else:
+                if isinstance(blocks, Lazy):
+                    blocks = blocks.load()
+                found = facts.extract(blocks)
             cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
                           CHAPTER_FACTS_FORMAT)
         targets, chapter_facts = found
@@ -394,18 +397,20 @@ def _load_chapter(source: _Source):
         return None, diags
     blocks = source.doc["blocks"]
     source.doc = None       # the draft holds the blocks now
-    if depth(blocks, MAX_DEPTH) > MAX_DEPTH:
+    draft = _draft(source, blocks, diags)
+    if draft is None:       # (compat.read measured the nesting, before anything walks the blocks recursively)
         diags.append(error("nesting-too-deep", f"this chapter nests more than {MAX_DEPTH} levels deep (emphasis, "
                            "links, quotations or lists inside each other)", Location(ref.path, body_line, 1),
                            "no book needs this: flatten the nesting"))
         return None, diags
-    draft = _draft(source, blocks, diags)
     return draft, diags
 
 
-def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None) -> dict:
+def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None,
+           limit: int | None = MAX_DEPTH) -> dict | None:
     """The chapter as read: with ``blocks`` (pandoc's document, changed in place as build_book reads it; the
-    problems met go to ``diags``), or without them, from what an earlier load learnt (``source.known``)."""
+    problems met go to ``diags``; None if its elements nest deeper than ``limit``), or without them, from what
+    an earlier load learnt (``source.known``)."""
     ref, meta, body_line = source.ref, source.meta, source.body_line
     draft = {"authors": meta.get("authors", []), "abstract": meta.get("abstract", ""),
              "status": meta.get("status", ""), "sources": source.sources,
@@ -418,7 +423,10 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     sources = source.sources
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
     from . import compat
-    autos, problems = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1))
+    read = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1), limit)
+    if read is None:
+        return None
+    autos, problems = read
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
@@ -491,22 +499,26 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     load: see _known): its headings in reading order, each as ``[id, None]`` (its id as written, in
     Quarto's spelling) or ``["", words]`` (no id: build_book gives it one from its words); pandoc's
     automatic ids, each with its heading; its links as written. In the same walk, the blocks get their
-    ids as _finish gives them (see _give: ``used`` holds the ids of the chapters before). Returns what
-    was learnt, every heading's id and the ids given."""
+    ids as _finish gives them (see _give: ``used`` holds the ids of the chapters before), and their facts
+    are read (facts.extract, of the blocks before links to pandoc's ids are relinked: see _relinked_facts).
+    Returns what was learnt, every heading's id, the ids given and the facts."""
+    from . import compat
     slots, links, at, ids, given = [], [], {}, [], []
     label = draft["label"]
-    for node in elements(draft["blocks"]):
+
+    def visit(node: dict) -> None:     # (an element with attributes)
         kind = node["t"]
         if kind == "Link":
             links.append(node["c"][2][0])
-        where = ATTR_AT.get(kind)
-        if where is None:
-            continue
-        attr = node["c"][where]
+        attr = node["c"][ATTR_AT[kind]]
         if attr[0]:
             attr[0] = normal_label(attr[0])
+        if kind == "Figure":    # facts.extract reads its sub-figures' ids at the figure, before their turn
+            for sub in compat.subfigures(node):
+                if sub["c"][0][0]:
+                    sub["c"][0][0] = normal_label(sub["c"][0][0])
         if kind != "Header":
-            continue
+            return
         at[id(node)] = len(slots)
         ident = attr[0]
         if ident:
@@ -523,13 +535,24 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
             attr[0] = ident
         used.add(ident)
         ids.append(ident)
+
+    found = facts.extract(draft["blocks"], visit)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)
     known["diagnostics"] = problems
-    return known, ids, given
+    return known, ids, given, found
+
+
+def _relinked_facts(found, changes: dict[str, str]):
+    """Facts read before the blocks' links were relinked (see _learn), as facts.extract reads them after
+    (``changes``: target -> new target; relinking changes nothing else)."""
+    targets, chapter_facts = found
+    if not changes:
+        return found
+    return replace(targets, links=[changes.get(t, t) for t in targets.links]), chapter_facts
 
 
 def _chapter_facts(folder: Path, digest: str):
@@ -554,7 +577,7 @@ def _blocks_of(source: _Source, given: tuple[str, ...], changes: dict[str, str])
         doc = json.loads(text)
         _store(source.cache, key, text)
     blocks = doc["blocks"]
-    _draft(source, blocks)
+    _draft(source, blocks, limit=None)     # (its nesting was measured when it was first read)
     if "$$" in source.padded:
         from . import math
         math.label_equations(blocks)

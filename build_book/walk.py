@@ -6,8 +6,9 @@ in reading order, entering every container (block quotes, divs, lists,
 definition lists, table cells, figures, captions, notes, citation prefixes
 and suffixes), so that every stage sees the same document. :func:`rewrite`
 replaces elements bottom-up. Both use no recursion for reading, so a deeply
-nested document cannot exhaust Python's stack; :func:`depth` measures the
-nesting so that the loader can refuse what the renderers could not handle.
+nested document cannot exhaust Python's stack; :func:`elements_deep` measures
+the nesting as it walks, so that the loader can refuse what the renderers could
+not handle.
 """
 
 from __future__ import annotations
@@ -81,37 +82,38 @@ def elements_inside(tree, kinds: frozenset[str], inside: list[int]) -> Iterator[
             inside[0] -= 1
 
 
-def depth(tree, limit: int) -> int:
-    """How deeply elements nest in ``tree``, counting no further than ``limit + 1``.
-
-    Read depth by depth: ``level`` holds what lies at the current depth (lists and citations, which
-    are no level of their own, are opened in place), ``inside`` the contents of its elements, the next
-    depth. (No tuple per node, as a stack of (node, depth) would need: it runs on every edited chapter.)"""
-    deepest = 0
-    level: list = [tree]
-    while level:
-        inside: list = []
-        elements_here = False
-        while level:
-            item = level.pop()
-            kind = type(item)
-            if kind is list:
-                level.extend(item)
-            elif kind is dict:
-                if "t" in item:
-                    elements_here = True
-                    if item["t"] not in LEAVES:
-                        content = item.get("c")
-                        if content is not None:
-                            inside.append(content)
-                else:   # a citation: {citationId, citationPrefix, citationSuffix, ...}
-                    level.extend(item.values())
-        if elements_here:
-            deepest += 1
-            if deepest > limit:
-                return deepest
-        level = inside
-    return deepest
+def elements_deep(tree, limit: int, deepest: list[int]) -> Iterator[dict]:
+    """:func:`elements`, keeping in ``deepest[0]`` how deeply the elements yielded so far nest (an element
+    of ``tree`` itself stands at 1, one in its content at 2; lists and citations are no level of their own);
+    it stops, having yielded nothing deeper, once that passes ``limit``. So a caller's one walk measures
+    the nesting too."""
+    stack: list = [tree]
+    pop, push = stack.pop, stack.append
+    level = 1
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is list:
+            stack.extend(reversed(item))
+        elif kind is dict:
+            tag = item.get("t")
+            if tag is None:
+                stack.extend(reversed(list(item.values())))
+                continue
+            if level > deepest[0]:
+                deepest[0] = level
+                if level > limit:
+                    return
+            yield item
+            if tag in LEAVES:
+                continue
+            content = item.get("c")
+            if content is not None:
+                level += 1
+                push(_LEAVE)
+                push(content)
+        elif item is _LEAVE:
+            level -= 1
 
 
 Replacer = Callable[[dict], "list | None"]

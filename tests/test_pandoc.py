@@ -114,10 +114,18 @@ def test_a_read_begun_ahead_serves_exactly_its_text_and_binary(tmp_path, monkeyp
 
 
 def test_depth_counts_elements_inside_elements():
-    """walk.depth (read depth by depth) against the plain recursive definition, on random documents."""
+    """walk.elements_deep (the loader's one walk that measures the nesting too: compat.read) against the plain
+    recursive definition, on random documents: how deep, and the very elements walk.elements yields."""
     import random
 
-    from build_book.walk import LEAVES, depth
+    from build_book.walk import LEAVES, elements, elements_deep
+
+    def depth(doc, limit: int) -> int:
+        deepest = [0]
+        seen = list(elements_deep(doc, limit, deepest))
+        if deepest[0] <= limit:
+            assert [id(x) for x in seen] == [id(x) for x in elements(doc)]
+        return deepest[0]
 
     def reference(item) -> int:
         if isinstance(item, list):
