@@ -157,7 +157,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         result = _check(root, progress, jobs, meanwhile)
         from . import critic, pandoc, quarto
         from .render import RENDERERS, RenderContext
-        from .transform import prepare
+        from .transform import default_jobs, prepare
         if result.book is not None:   # a public edition never prints an editor's open mark
             result.diagnostics = critic.for_public(result.diagnostics, root, result.book)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -169,7 +169,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 release(chapter)
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
-        from .render import GET_READY
+        from .render import GET_READY, START
+        started = {e: START[e](book, jobs or default_jobs()) for e in editions if e in START}
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
             lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None,
@@ -193,7 +194,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
                 staging.mkdir()
                 progress.step(f"rendering the {edition.upper()} edition")
                 try:
-                    context = RenderContext(book, index, prepared, staging, progress, rendered, deferred=deferred)
+                    context = RenderContext(book, index, prepared, staging, progress, rendered, deferred=deferred,
+                                            started=started.get(edition))
                     produced += RENDERERS[edition](context)
                 except pandoc.PandocError as exc:
                     raise BuildError([_pandoc_failed(book, edition, exc)]) from None

@@ -24,6 +24,7 @@ class RenderContext:
     # a live preview (serve): work the preview can do after the reload goes out is listed here instead
     # (``"search"``: the search index, left as the last build's); None for every other build
     deferred: set | None = None
+    started: object | None = None   # what build.py began for this renderer once the book was checked (START)
 
 
 def _html(ctx):
@@ -52,3 +53,13 @@ def _html_ready(book, index, prepared):
 # what a renderer can get ready while the edited chapters' citations are formatted (transform.prepare's
 # ``meanwhile``), from the chapters taken from the cache
 GET_READY: dict[str, Callable] = {"html": _html_ready}
+
+
+def _html_start(book, jobs):
+    from .html import start
+    return start(book, jobs)
+
+
+# what a renderer begins (in threads of its own) as soon as the book is checked, given (book, jobs): it
+# gets it back as RenderContext.started
+START: dict[str, Callable] = {"html": _html_start}

@@ -37,15 +37,39 @@ SCRIPT_TAG = f'<script src="{SCRIPT}" defer></script>'   # the one script of the
 def render(ctx: RenderContext) -> list[Path]:
     book, config = ctx.book, ctx.book.config
     base = config.url.rstrip("/") + "/" if config.url else ""
-    book_meta = {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
-                 "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
+    book_meta = _book_meta(book)
+    if ctx.started is not None:    # (see start)
+        return _render(ctx, base, book_meta, ctx.started)
     # the chapters' own citations are formatted (by pandoc) while this thread makes the pages
     with ThreadPoolExecutor(max_workers=1) as citing:
-        citations = citing.submit(site.chapter_citations, [
-            {"id": c.label, "title": c.title, "authors": [a.name for a in book.authors_of(c) or book.book_authors],
-             "url": base + page_name(c, ".html") if base else ""} for c in book.chapters],
-            book_meta, config.csl, config.root, ctx.prepared.cache, ctx.prepared.jobs)
+        citations = citing.submit(site.chapter_citations, *_citing(book, ctx.prepared.cache, ctx.prepared.jobs))
         return _render(ctx, base, book_meta, citations)
+
+
+def start(book, jobs: int) -> Future:
+    """The chapters' own citations ("Cite this chapter"), begun in a thread of their own as soon as the
+    book is checked (build.py): pandoc formats them while the chapters are prepared, instead of while the
+    pages are made, which a cold build's took less time than (render waits for them)."""
+    citing = ThreadPoolExecutor(max_workers=1)
+    try:
+        return citing.submit(site.chapter_citations, *_citing(book, book.config.root / "build" / ".cache", jobs))
+    finally:
+        citing.shutdown(wait=False)
+
+
+def _book_meta(book) -> dict:
+    config = book.config
+    return {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
+            "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
+
+
+def _citing(book, cache: Path | None, jobs: int) -> tuple:
+    """site.chapter_citations' arguments."""
+    config = book.config
+    base = config.url.rstrip("/") + "/" if config.url else ""
+    return ([{"id": c.label, "title": c.title, "authors": [a.name for a in book.authors_of(c) or book.book_authors],
+              "url": base + page_name(c, ".html") if base else ""} for c in book.chapters],
+            _book_meta(book), config.csl, config.root, cache, jobs)
 
 
 def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> list[Path]:
