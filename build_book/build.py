@@ -118,11 +118,12 @@ def adjust(diagnostics: list[Diagnostic], settings: dict[str, str]) -> list[Diag
 
 def build(root: Path, editions: list[str], *, strict: bool = False,
           progress: Progress | None = None, jobs: int | None = None,
-          deferred: set | None = None) -> tuple[list[Path], list[Diagnostic]]:
+          deferred: set | None = None, keep: list | None = None) -> tuple[list[Path], list[Diagnostic]]:
     """Build ``editions``; raise :class:`BuildError` (nothing written) if the checks fail.
 
     ``deferred`` (a live preview): the renderers may leave work that can follow the reload, and name it
-    there (see :func:`finish_deferred`)."""
+    there (see :func:`finish_deferred`). ``keep`` (a command that ends with the build): what the build
+    read and made is put there, for the process to end without taking it apart (see __main__.py)."""
     progress = progress or Silent()
     root = root.resolve()
     out_dir = root / "build"
@@ -163,6 +164,8 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         if result.book is None or has_errors(result.diagnostics, strict):
             raise BuildError(result.diagnostics)
         book, index = result.book, result.index
+        if keep is not None:
+            keep.append(result)
         if "pdf" in editions:   # what the checks read of the chapters' documents is not kept (load.read_apart)
             from .model import release
             for chapter in book.chapters:
@@ -170,11 +173,14 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
         from .render import GET_READY, START
-        started = {e: START[e](book, jobs or default_jobs()) for e in editions if e in START}
+        started: dict = {}      # what the renderers begin while the chapters are prepared (render.START)
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
             lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None,
-            lean="pdf" in editions)
+            lean="pdf" in editions,
+            begin=lambda: started.update((e, START[e](book, jobs or default_jobs())) for e in editions if e in START))
+        if keep is not None:
+            keep.append(prepared)
         if "pdf" in editions:   # its layout processes' server loads WeasyPrint while the HTML is written
             # (render/pieces.py; not while citeproc runs, two at once: the cold build's peak memory)
             from .render import limits

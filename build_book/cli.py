@@ -304,7 +304,8 @@ def _build(args, root: Path, cwd: Path) -> int:
     editions = list(EDITIONS) if args.command == "all" else [args.command]
     progress = Progress(enabled=not args.quiet)
     try:
-        written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress, jobs=args.jobs)
+        written, diags = pipeline.build(root, editions, strict=args.strict, progress=progress, jobs=args.jobs,
+                                        keep=_KEPT)
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         print(_summary(exc.diagnostics), file=sys.stderr)

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -181,7 +181,7 @@ def default_jobs() -> int:
 
 
 def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
-            html: bool = False, meanwhile=None, lean: bool = False) -> Prepared:
+            html: bool = False, meanwhile=None, lean: bool = False, begin=None) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
     processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
@@ -201,11 +201,22 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     run has begun (a renderer gets ready with what it can: this process is idle then); never if nothing
     is formatted.
 
+    ``begin`` (if given) is called once, when the work leaves a core idle: while pandoc formats a cold
+    build's citations and the chapters are resolved already (see _book_wide), else before the chapters are
+    formatted, or once they are taken from the cache (the renderers begin what they can: render.START).
+
     With a style whose citations do not depend on their position (see _positions_free), the chapters to
     format go in one citeproc run per process (see _tasks and _Plan.chapters), with the same results; and
     with an in-text one (see _reusable), when every chapter citing works is to be formatted (a cold build),
     the whole book's citations go in one run before the chapters are resolved (see _book_wide)."""
     jobs = jobs or default_jobs()
+    begun: list = []
+
+    def begin_once() -> None:
+        if begin is not None and not begun:
+            begun.append(True)
+            begin()
+
     plan = _Plan.of(book, index)
     plan.html = html
     cache = book.config.root / "build" / ".cache"
@@ -243,8 +254,10 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
         first = plan.first_citations(todo)
         if first is not None:    # every chapter to format cites works: their citations in one run (see _book_wide)
-            tasks, results = _book_wide(plan, first, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
+            tasks, results = _book_wide(plan, first, todo, jobs, refs_text is None, RUN_BYTES if lean else None,
+                                        begin_once)
         else:
+            begin_once()
             results = _alongside(lambda: _run_all(plan, tasks, jobs), early, plan)
         for (kind, numbers), (status, value) in zip(tasks, results):
             if status != "ok":
@@ -258,6 +271,7 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
+    begin_once()
     for number in todo:   # (a chapter taken from the cache has the key its record holds)
         path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
         cachefile.put(cache / "chapters-last", path, json.dumps(last[path]), LAST_FORMAT)
@@ -1098,8 +1112,9 @@ def _workers(plan: _Plan, count: int):
             yield lambda tasks: lambda: [_work(task) for task in tasks]
             return
         # the build's objects, frozen: the workers' garbage collector leaves them alone instead of
-        # writing to (and so copying) the pages they share with the build (as render/limits.py does)
-        gc.collect()
+        # writing to (and so copying) the pages they share with the build (as render/limits.py does). (No
+        # collection first: in a cold build it found nothing, and took 0.1-0.15 s untracking the chapters'
+        # dicts; garbage frozen with the rest is collected once the build unfreezes it, after the workers.)
         gc.freeze()
         try:
             with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -1120,29 +1135,35 @@ def _workers(plan: _Plan, count: int):
 
 
 def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, references: bool,
-               run_bytes: int | None) -> tuple[list[tuple], list]:
+               run_bytes: int | None, idle=None) -> tuple[list[tuple], list]:
     """The chapters ``todo`` (and the reference list, if ``references``) formatted as prepare's tasks
     (see _tasks) would format them, in three steps instead: the chapters resolved in worker processes
     while this one formats every citation list of theirs (``first``) in one citeproc run for the whole
     book (:meth:`_Plan.book_wide`, with the reference list if it can); then the formatted citations put
     in place, and the chapters' HTML written, in the workers. One citeproc run instead of one per worker
     and one for the list (on the benchmark's book, each spends some 0.7 s on the works it knows), and the
-    citations are formatted while the chapters are resolved. Returns (tasks, their results)."""
+    citations are formatted while the chapters are resolved (in a thread of this process, while the workers
+    or, with one job, this thread resolve them). ``idle`` (if given) is called once they are resolved, while
+    pandoc still formats the citations. Returns (tasks, their results)."""
     groups = [numbers for _, numbers in _tasks(plan, todo, jobs, False, run_bytes)]
     tasks: list[tuple] = [("chapters", numbers) for numbers in groups] + [("references", None)] * references
     together = references and plan.lists_as_cited()     # the reference list in the same run
     with _workers(plan, min(jobs, len(groups) + references)) as begin:
         resolving = begin([("resolve", numbers) for numbers in groups]
                           + [("references", None)] * (references and not together))
-        try:
-            formatted, listed = plan.book_wide(first, together)
-        except pandoc.PandocTimeout as exc:
-            failed = ("timeout", exc.seconds)
-        except pandoc.PandocError as exc:
-            failed = ("error", str(exc))
-        else:
-            failed = None
-        resolved = resolving()
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            citing = thread.submit(plan.book_wide, first, together)
+            resolved = resolving()
+            if idle is not None:
+                idle()
+            try:
+                formatted, listed = citing.result()
+            except pandoc.PandocTimeout as exc:
+                failed = ("timeout", exc.seconds)
+            except pandoc.PandocError as exc:
+                failed = ("error", str(exc))
+            else:
+                failed = None
         failed = failed or next((r for r in resolved if r[0] != "ok"), None)
         if failed is not None:
             return tasks, [failed] * len(tasks)
