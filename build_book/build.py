@@ -158,7 +158,7 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         result = _check(root, progress, jobs, meanwhile)
         from . import critic, pandoc, quarto
         from .render import RENDERERS, RenderContext
-        from .transform import default_jobs, prepare
+        from .transform import prepare
         if result.book is not None:   # a public edition never prints an editor's open mark
             result.diagnostics = critic.for_public(result.diagnostics, root, result.book)
         if result.book is None or has_errors(result.diagnostics, strict):
@@ -173,12 +173,13 @@ def build(root: Path, editions: list[str], *, strict: bool = False,
         progress.step(f"{len(book.chapters)} chapters, {len(book.bibliography.entries)} bibliography entries, "
                       f"{len(index.labels)} labels checked")
         from .render import GET_READY, START
-        started: dict = {}      # what the renderers begin while the chapters are prepared (render.START)
+        # what the renderers begin now, while the chapters are prepared (a core is idle until the chapters'
+        # citations are formatted: one pandoc run)
+        started = {e: START[e](book) for e in editions if e in START}
         ready = [GET_READY[e] for e in editions if e in GET_READY]
         prepared = prepare(book, index, progress, jobs, html=web, meanwhile=(
             lambda provisional: [get(book, index, provisional) for get in ready]) if ready else None,
-            lean="pdf" in editions,
-            begin=lambda: started.update((e, START[e](book, jobs or default_jobs())) for e in editions if e in START))
+            lean="pdf" in editions)
         if keep is not None:
             keep.append(prepared)
         if "pdf" in editions:   # its layout processes' server loads WeasyPrint while the HTML is written

@@ -181,7 +181,7 @@ def default_jobs() -> int:
 
 
 def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = None,
-            html: bool = False, meanwhile=None, lean: bool = False, begin=None) -> Prepared:
+            html: bool = False, meanwhile=None, lean: bool = False) -> Prepared:
     """Every chapter's blocks resolved, numbered and with its citations formatted, each from the
     cache when nothing it depends on has changed, the others worked on in parallel (``jobs``
     processes, default every core). ``html``: the web or EPUB edition will be written, so the pandoc
@@ -201,22 +201,11 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
     run has begun (a renderer gets ready with what it can: this process is idle then); never if nothing
     is formatted.
 
-    ``begin`` (if given) is called once, when the work leaves a core idle: while pandoc formats a cold
-    build's citations and the chapters are resolved already (see _book_wide), else before the chapters are
-    formatted, or once they are taken from the cache (the renderers begin what they can: render.START).
-
     With a style whose citations do not depend on their position (see _positions_free), the chapters to
     format go in one citeproc run per process (see _tasks and _Plan.chapters), with the same results; and
     with an in-text one (see _reusable), when every chapter citing works is to be formatted (a cold build),
     the whole book's citations go in one run before the chapters are resolved (see _book_wide)."""
     jobs = jobs or default_jobs()
-    begun: list = []
-
-    def begin_once() -> None:
-        if begin is not None and not begun:
-            begun.append(True)
-            begin()
-
     plan = _Plan.of(book, index)
     plan.html = html
     cache = book.config.root / "build" / ".cache"
@@ -254,10 +243,8 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             lambda: meanwhile(Prepared(_Blocks(dict(texts)), [], {}, dict(keys), refs_key, cache, jobs)))
         first = plan.first_citations(todo)
         if first is not None:    # every chapter to format cites works: their citations in one run (see _book_wide)
-            tasks, results = _book_wide(plan, first, todo, jobs, refs_text is None, RUN_BYTES if lean else None,
-                                        begin_once)
+            tasks, results = _book_wide(plan, first, todo, jobs, refs_text is None, RUN_BYTES if lean else None)
         else:
-            begin_once()
             results = _alongside(lambda: _run_all(plan, tasks, jobs), early, plan)
         for (kind, numbers), (status, value) in zip(tasks, results):
             if status != "ok":
@@ -271,7 +258,6 @@ def prepare(book: Book, index: LabelIndex, progress=None, jobs: int | None = Non
             else:
                 refs_text, refs_html = value
                 cachefile.put(cache / "references", refs_key, refs_text, REFERENCES_FORMAT)
-    begin_once()
     for number in todo:   # (a chapter taken from the cache has the key its record holds)
         path = cachefile.digest(LAST_FORMAT, str(book.chapters[number].path))
         cachefile.put(cache / "chapters-last", path, json.dumps(last[path]), LAST_FORMAT)
@@ -519,6 +505,7 @@ class _Plan:
     #                                                   what its citations depend on is unchanged (see _reused)
     reusable: bool = False            # the style's citations can be taken from there (see prepare)
     previous_html: dict = field(default_factory=dict)  # chapter -> the HTML written of its text in previous
+    written_of: dict = field(default_factory=dict)     # signature -> its HTML, as book_wide formatted it
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -809,7 +796,7 @@ class _Plan:
         cites = ", ".join(json.dumps({"t": "Para", "c": [{"t": "Cite", "c": [
             [{**c, "citationHash": 0} for c in listed], []]}]}, ensure_ascii=False) for listed in first.values())
         parts = [f'{{"t": "Div", "c": [["bb-cites", [], []], [{cites}]]}}']
-        divs, html = ["bb-cites"], []
+        divs, html = ["bb-cites"], ["bb-cites"] if self.html else []
         if references:
             parts.append(json.dumps({"t": "Div", "c": [["bb-references", [], []], [
                 {"t": "Div", "c": [["refs", [], []], []]}]]}))
@@ -819,34 +806,42 @@ class _Plan:
             texts, written = pandoc.citeproc_html_many(self._meta(self.order), parts, sources, self.csl,
                                                        book.config.root, divs, html)
         formatted: dict[str, str] = {}
+        self.written_of = {}     # signature -> the HTML pandoc writes of it in a citation's span
         blocks = json.loads(texts["bb-cites"])
-        for signature, block in zip(first, blocks) if len(blocks) == len(first) else ():
+        paragraphs = written.get("bb-cites", "").rstrip("\n").split("\n")
+        for n, (signature, block) in enumerate(zip(first, blocks) if len(blocks) == len(first) else ()):
             if block["t"] == "Para" and len(block["c"]) == 1 and block["c"][0]["t"] == "Cite":
                 inlines = block["c"][0]["c"][1]
                 if _plain_citation(inlines):    # (else pandoc's mvPunct could change what stands beside it)
                     formatted[signature] = json.dumps(inlines, ensure_ascii=False)
+                    found = _CITATION_PARAGRAPH.fullmatch(paragraphs[n]) if len(paragraphs) == len(first) else None
+                    if found is not None:
+                        self.written_of[signature] = found.group(1)
         if not references:
             return formatted, None
         blocks = json.loads(texts["bb-references"])
         text, changed = _finished(book, [b for b in blocks if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
         return formatted, (text, None if changed or len(blocks) != 1 or not self.html else written["bb-references"])
 
-    def filled(self, numbers: list[int], texts: dict[int, str], formatted: dict[str, str]
-               ) -> list[tuple[str, str | None]]:
-        """:meth:`chapters` of ``numbers``, given each one's blocks as :meth:`_resolved` makes them (``texts``,
-        as JSON text; a chapter citing no works: as :meth:`chapters` gives it already) and the formatted
-        citations of :meth:`book_wide`: each chapter's citations put in place (see _with_citations) and the
-        HTML written in one pandoc run; those that cannot be, formatted by :meth:`chapters`."""
+    def filled(self, numbers: list[int], resolved: dict[int, tuple], formatted: dict[str, str],
+               written_of: dict[str, str]) -> list[tuple[str, str | None]]:
+        """:meth:`chapters` of ``numbers``, given what :meth:`resolved` made of them and the formatted
+        citations of :meth:`book_wide` (and the HTML of each: ``written_of``): each chapter's citations put
+        in place (see _filled) and in its HTML (see _filled_html); the HTML of those whose HTML could not be
+        made so written in one pandoc run; those that cannot be done so at all formatted by :meth:`chapters`."""
         book = self.book
         out: dict[int, tuple[str, str | None]] = {}
         for number in numbers:
+            text, marked, html = resolved[number]
             if not self.cited[number]:
-                out[number] = (texts[number], None)
+                out[number] = (text, None)
                 continue
-            done = _with_citations(book, texts[number], formatted)
+            if marked is None or any(s not in formatted for s in marked[2]):
+                continue
+            done = _filled(marked, formatted)
             if done is not None:
-                out[number] = (done, None)
-        written = [n for n in numbers if n in out and self.cited[n] and self.html
+                out[number] = (done, html and _filled_html(html, marked, written_of))
+        written = [n for n in numbers if n in out and self.cited[n] and self.html and out[n][1] is None
                    and not book.chapters[n].targets.conditional]
         if written:
             html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][0] for n in written})
@@ -856,11 +851,22 @@ class _Plan:
         out.update(zip(rest, self.chapters(rest) if rest else []))
         return [out[n] for n in numbers]
 
-    def resolved(self, numbers: list[int]) -> dict[int, str]:
-        """Each of ``numbers`` as :meth:`_resolved` makes it, as JSON text; one citing no works finished
-        (as :meth:`chapters` gives it)."""
-        return {n: json.dumps(blocks, ensure_ascii=False) if self.cited[n] else _finish(self.book, blocks, False)
-                for n in numbers for blocks in [self._resolved(n)]}
+    def resolved(self, numbers: list[int]) -> dict[int, tuple]:
+        """Each of ``numbers`` as :meth:`_resolved` makes it, as JSON text (one citing no works finished, as
+        :meth:`chapters` gives it); with its citations marked (see _marked) and, with ``html``, the HTML of
+        that, written in one pandoc run, while citeproc formats the citations (see :meth:`filled`)."""
+        book = self.book
+        out = {n: (json.dumps(blocks, ensure_ascii=False) if self.cited[n] else _finish(book, blocks, False),)
+               for n in numbers for blocks in [self._resolved(n)]}
+        for number in numbers:
+            marked = _marked(book, out[number][0]) if self.cited[number] else None
+            out[number] += (marked, None)
+        written = [n for n in numbers if out[n][1] is not None and self.html and not book.chapters[n].targets.conditional]
+        if written:
+            html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][1][0] for n in written})
+            for number in written:
+                out[number] = out[number][:2] + (html[f"bb-chapter-{number}"],)
+        return out
 
     def _reused(self, number: int, blocks: list, previous: str) -> tuple[str, str | None] | None:
         """:meth:`_alone` without citeproc, if the citations can be taken from ``previous`` (the chapter as
@@ -1074,8 +1080,6 @@ def _work(task: tuple) -> tuple[str, object]:
             return "ok", _PLAN.chapters(list(numbers))
         if kind == "resolve":
             return "ok", _PLAN.resolved(list(numbers))
-        if kind == "fill":
-            return "ok", _PLAN.filled(list(numbers), *given)
         return "ok", _PLAN.references()
     except pandoc.PandocTimeout as exc:
         return "timeout", exc.seconds
@@ -1135,16 +1139,16 @@ def _workers(plan: _Plan, count: int):
 
 
 def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, references: bool,
-               run_bytes: int | None, idle=None) -> tuple[list[tuple], list]:
+               run_bytes: int | None) -> tuple[list[tuple], list]:
     """The chapters ``todo`` (and the reference list, if ``references``) formatted as prepare's tasks
-    (see _tasks) would format them, in three steps instead: the chapters resolved in worker processes
-    while this one formats every citation list of theirs (``first``) in one citeproc run for the whole
-    book (:meth:`_Plan.book_wide`, with the reference list if it can); then the formatted citations put
-    in place, and the chapters' HTML written, in the workers. One citeproc run instead of one per worker
-    and one for the list (on the benchmark's book, each spends some 0.7 s on the works it knows), and the
-    citations are formatted while the chapters are resolved (in a thread of this process, while the workers
-    or, with one job, this thread resolve them). ``idle`` (if given) is called once they are resolved, while
-    pandoc still formats the citations. Returns (tasks, their results)."""
+    (see _tasks) would format them, in two steps instead. First, worker processes (or, with one job, this
+    thread) resolve the chapters and write their HTML with each citation marked (_Plan.resolved), while a
+    thread of this process formats every citation list of theirs (``first``) in one citeproc run for the
+    whole book (:meth:`_Plan.book_wide`, with the reference list if it can, and the HTML of each citation).
+    Then this process puts the formatted citations in place, in the chapters' texts and HTML (_Plan.filled:
+    string work, pandoc only where that cannot be done). One citeproc run instead of one per worker and one
+    for the list (on the benchmark's book, each spends some 0.7 s on the works it knows), and the chapters
+    are resolved and written while it runs. Returns (tasks, their results)."""
     groups = [numbers for _, numbers in _tasks(plan, todo, jobs, False, run_bytes)]
     tasks: list[tuple] = [("chapters", numbers) for numbers in groups] + [("references", None)] * references
     together = references and plan.lists_as_cited()     # the reference list in the same run
@@ -1154,8 +1158,6 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
         with ThreadPoolExecutor(max_workers=1) as thread:
             citing = thread.submit(plan.book_wide, first, together)
             resolved = resolving()
-            if idle is not None:
-                idle()
             try:
                 formatted, listed = citing.result()
             except pandoc.PandocTimeout as exc:
@@ -1167,10 +1169,17 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
         failed = failed or next((r for r in resolved if r[0] != "ok"), None)
         if failed is not None:
             return tasks, [failed] * len(tasks)
-        texts: dict[int, str] = {}
+        done: dict[int, tuple] = {}
         for _, value in resolved[:len(groups)]:
-            texts.update(value)
-        results = begin([("fill", numbers, {n: texts[n] for n in numbers}, formatted) for numbers in groups])()
+            done.update(value)
+        # the citations put in place here (Python's string work, without pandoc but where a chapter's HTML
+        # could not be made from its marked HTML, or it cannot be done so at all: see _Plan.filled)
+        try:
+            results = [("ok", plan.filled(list(numbers), done, formatted, plan.written_of)) for numbers in groups]
+        except pandoc.PandocTimeout as exc:
+            return tasks, [("timeout", exc.seconds)] * len(tasks)
+        except pandoc.PandocError as exc:
+            return tasks, [("error", str(exc))] * len(tasks)
     return tasks, results + ([("ok", listed)] if together else resolved[len(groups):])
 
 
@@ -1273,9 +1282,25 @@ def _with_citations(book: Book, text: str, formatted: dict[str, str], every: boo
     citation list not in ``formatted``, one that _finished's walks would change, a div where citeproc puts
     the reference list, a span of the class citeproc takes off (csl-quoted). ``every``: ``formatted`` must
     hold the chapter's citation lists and no others."""
+    marked = _marked(book, text)
+    if marked is None or any(s not in formatted for s in marked[2]):
+        return None
+    if every and set(marked[2]) != set(formatted):
+        return None
+    return _filled(marked, formatted)
+
+
+# what _marked makes of a chapter: its JSON text, each citation's content a token of its own, "<token>-<n>"
+# for the n-th (_finished's walks applied to the rest); the token; each citation's signature, in order
+Marked = tuple[str, str, list[str]]
+
+
+def _marked(book: Book, text: str) -> Marked | None:
+    """The first half of :func:`_with_citations`, which needs no formatted citation (see Marked); None
+    where citeproc must run whatever the citations read (see _with_citations)."""
     if _REFS_DIV_ANY.search(text) or _CSL_QUOTED in text:
         return None     # where citeproc puts the reference list; what it changes besides the citations
-    token = f"build_book-citation-{os.getpid()}-{id(text)}"
+    token = f"bbcitation{os.getpid()}x{id(text)}"
     if token in text:
         return None
     pieces: list[str] = []
@@ -1283,18 +1308,23 @@ def _with_citations(book: Book, text: str, formatted: dict[str, str], every: boo
     at = 0
     for start, end, node in _cites(text):
         signature = _citation_signature(node["c"][0])
-        if signature is None or signature not in formatted:
+        if signature is None:
             return None
         pieces += [text[at:start], json.dumps({"t": "Cite", "c": [node["c"][0], [Str(f"{token}-{len(signatures)}")]]},
                                               ensure_ascii=False)]
         signatures.append(signature)
         at = end
-    if every and set(signatures) != set(formatted):
-        return None
     text = "".join(pieces) + text[at:]
     if name_order.MARKS.search(text) or (not book.config.lang.lower().startswith(("ja", "zh", "ko"))
                                          and JAPANESE.search(text)):
         text, _ = _finished(book, json.loads(text), True)    # the rest of the chapter, as citeproc's
+    return text, token, signatures
+
+
+def _filled(marked: Marked, formatted: dict[str, str]) -> str | None:
+    """The second half of :func:`_with_citations`: each token replaced by its citation's formatted inlines
+    (None unless each is there once)."""
+    text, token, signatures = marked
     done = [0] * len(signatures)
 
     def fill(match: re.Match) -> str:
@@ -1304,6 +1334,25 @@ def _with_citations(book: Book, text: str, formatted: dict[str, str], every: boo
 
     text = re.sub(re.escape('[{"t": "Str", "c": "' + token + "-") + r'(\d+)"\}\]', fill, text)
     return text if all(d == 1 for d in done) else None
+
+
+def _filled_html(html: str, marked: Marked, written: dict[str, str]) -> str | None:
+    """The HTML pandoc writes of a chapter whose text is _filled(marked, ...), made from ``html``, what it
+    wrote of the marked text: each token, which pandoc writes as the content of the citation's span, replaced
+    by what it writes there of the formatted citation (``written``: signature -> that HTML). None unless
+    every token stands there, and there alone (not in an image's alt text, say)."""
+    _, token, signatures = marked
+    if len(signatures) != html.count(token) or any(s not in written for s in signatures):
+        return None
+    done = [0] * len(signatures)
+
+    def fill(match: re.Match) -> str:
+        n = int(match.group(2))
+        done[n] += 1
+        return match.group(1) + written[signatures[n]] + "</span>"
+
+    html = re.sub(r'(<span class="citation" data-cites="[^"<>]*">)' + re.escape(token) + r"-(\d+)</span>", fill, html)
+    return html if all(d == 1 for d in done) else None
 
 
 def _patched_html(previous: str, html: str, text: str) -> str | None:
@@ -1405,6 +1454,8 @@ _NOTE = re.compile(r'"t": ?"Note"')
 _CITE = re.compile(r'\{"t": ?"Cite", ?"c": ?')
 _REFS_DIV_ANY = re.compile(r'\["(?:[^"\\]*__)?refs", ?\[')
 _CSL_QUOTED = '"csl-quoted"'     # pandoc's citeproc makes every span of this class a plain one
+# a paragraph of one formatted citation, as pandoc writes it (on a line of its own)
+_CITATION_PARAGRAPH = re.compile(r'<p><span class="citation" data-cites="[^"<>]*">(.*)</span></p>')
 _DECODE = json.JSONDecoder()
 
 

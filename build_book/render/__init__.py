@@ -55,11 +55,11 @@ def _html_ready(book, index, prepared):
 GET_READY: dict[str, Callable] = {"html": _html_ready}
 
 
-def _html_start(book, jobs):
+def _html_start(book):
     from .html import start
-    return start(book, jobs)
+    return start(book)
 
 
-# what a renderer begins (in threads of its own) as soon as the book is checked, given (book, jobs): it
-# gets it back as RenderContext.started
+# what a renderer begins (in a thread of its own) as soon as the book is checked, given the book: it gets
+# it back as RenderContext.started
 START: dict[str, Callable] = {"html": _html_start}

@@ -46,13 +46,14 @@ def render(ctx: RenderContext) -> list[Path]:
         return _render(ctx, base, book_meta, citations)
 
 
-def start(book, jobs: int) -> Future:
+def start(book) -> Future:
     """The chapters' own citations ("Cite this chapter"), begun in a thread of their own as soon as the
-    book is checked (build.py): pandoc formats them while the chapters are prepared, instead of while the
-    pages are made, which a cold build's took less time than (render waits for them)."""
+    book is checked (build.py), in one pandoc run: it formats them while the chapters are prepared, on the
+    core the checks leave idle, instead of while the pages are made, which a cold build's took less time
+    than (render waited for them)."""
     citing = ThreadPoolExecutor(max_workers=1)
     try:
-        return citing.submit(site.chapter_citations, *_citing(book, book.config.root / "build" / ".cache", jobs))
+        return citing.submit(site.chapter_citations, *_citing(book, book.config.root / "build" / ".cache", 1))
     finally:
         citing.shutdown(wait=False)
 
