@@ -86,7 +86,8 @@ def elements_deep(tree, limit: int, deepest: list[int]) -> Iterator[dict]:
     """:func:`elements`, keeping in ``deepest[0]`` how deeply the elements yielded so far nest (an element
     of ``tree`` itself stands at 1, one in its content at 2; lists and citations are no level of their own);
     it stops, having yielded nothing deeper, once that passes ``limit``. So a caller's one walk measures
-    the nesting too."""
+    the nesting too. (A loop of its own, as elements_inside's: these walks run over every chapter read,
+    where a hook per element would cost more than the walk.)"""
     stack: list = [tree]
     pop, push = stack.pop, stack.append
     level = 1
