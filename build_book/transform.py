@@ -1074,7 +1074,7 @@ _PLAN: _Plan | None = None
 
 
 def _work(task: tuple) -> tuple[str, object]:
-    kind, numbers, *given = task
+    kind, numbers = task
     try:
         if kind == "chapters":
             return "ok", _PLAN.chapters(list(numbers))
@@ -1093,7 +1093,7 @@ def _work_and_release(task: tuple) -> tuple[str, object]:
     try:
         return _work(task)
     finally:
-        kind, numbers = task[:2]
+        kind, numbers = task
         for number in numbers if kind != "references" else ():
             release(_PLAN.book.chapters[number])
 
@@ -1184,7 +1184,7 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
 
 
 def _size(plan: _Plan, task: tuple) -> int:
-    kind, numbers = task[:2]
+    kind, numbers = task
     if kind == "references":
         return len(plan.order) * REFERENCES_WEIGHT
     return sum(_weight(plan, n) for n in numbers)
