@@ -745,9 +745,9 @@ class _Plan:
             inlines = block["c"][0]["c"][1]
             if not _plain_citation(inlines):
                 return {}    # pandoc's mvPunct could change what stands beside it
-            formatted[signature] = json.dumps(inlines, ensure_ascii=False)
-        if len(formatted) != len(first):
-            return {}
+            finished = _finished_citation(book, inlines)
+            if finished is not None:
+                formatted[signature] = finished
         out: dict[int, tuple[str, str | None]] = {}
         for number, text in chosen:
             done = _with_citations(book, text, formatted)
@@ -812,11 +812,12 @@ class _Plan:
         for n, (signature, block) in enumerate(zip(first, blocks) if len(blocks) == len(first) else ()):
             if block["t"] == "Para" and len(block["c"]) == 1 and block["c"][0]["t"] == "Cite":
                 inlines = block["c"][0]["c"][1]
-                if _plain_citation(inlines):    # (else pandoc's mvPunct could change what stands beside it)
-                    formatted[signature] = json.dumps(inlines, ensure_ascii=False)
+                finished = _finished_citation(book, inlines) if _plain_citation(inlines) else None
+                if finished is not None:    # (else pandoc's mvPunct could change what stands beside it, ...)
+                    formatted[signature] = finished
                     found = _CITATION_PARAGRAPH.fullmatch(paragraphs[n]) if len(paragraphs) == len(first) else None
-                    if found is not None:
-                        self.written_of[signature] = found.group(1)
+                    if found is not None and finished == json.dumps(inlines, ensure_ascii=False):
+                        self.written_of[signature] = found.group(1)     # (the HTML of the inlines unfinished)
         if not references:
             return formatted, None
         blocks = json.loads(texts["bb-references"])
@@ -1334,6 +1335,18 @@ def _filled(marked: Marked, formatted: dict[str, str]) -> str | None:
 
     text = re.sub(re.escape('[{"t": "Str", "c": "' + token + "-") + r'(\d+)"\}\]', fill, text)
     return text if all(d == 1 for d in done) else None
+
+
+def _finished_citation(book: Book, inlines: list) -> str | None:
+    """A citation's inlines as citeproc formatted them, as JSON text, as _finished leaves them in a chapter:
+    runs of Japanese marked (mark_japanese changes each string alone, wherever it stands); None if names.py's
+    marks stand in them (then the chapters citing so are formatted whole). ``inlines`` are left as they are."""
+    text = json.dumps(inlines, ensure_ascii=False)
+    if name_order.MARKS.search(text):
+        return None
+    if not book.config.lang.lower().startswith(("ja", "zh", "ko")) and JAPANESE.search(text):
+        text = json.dumps(mark_japanese([{"t": "Plain", "c": json.loads(text)}])[0]["c"], ensure_ascii=False)
+    return text
 
 
 def _filled_html(html: str, marked: Marked, written: dict[str, str]) -> str | None:
