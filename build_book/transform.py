@@ -505,7 +505,6 @@ class _Plan:
     #                                                   what its citations depend on is unchanged (see _reused)
     reusable: bool = False            # the style's citations can be taken from there (see prepare)
     previous_html: dict = field(default_factory=dict)  # chapter -> the HTML written of its text in previous
-    written_of: dict = field(default_factory=dict)     # signature -> its HTML, as book_wide formatted it
 
     @classmethod
     def of(cls, book: Book, index: LabelIndex) -> "_Plan":
@@ -785,13 +784,16 @@ class _Plan:
         be printed family name first: see _csl_sources)?"""
         return all(self.items.get(k) == self.list_items.get(k) for k in self.order)
 
-    def book_wide(self, first: dict[str, list], references: bool) -> tuple[dict[str, str], tuple | None]:
+    def book_wide(self, first: dict[str, list], references: bool
+                  ) -> tuple[dict[str, str], dict[str, str], tuple | None]:
         """The citation lists of ``first`` (see :meth:`first_citations`) formatted in one citeproc run that
         knows every work the book cites (what each chapter's own run would know: see :meth:`citations`),
         as :meth:`_citations_alone` formats a run's: signature -> the formatted inlines as JSON text, of
         those that _with_citations may put in place (the others are left out: a chapter citing one is
-        formatted by :meth:`chapters`). With ``references``, the reference list too, as :meth:`references`
-        makes it (the works as cited: see :meth:`lists_as_cited`), the second value, else None."""
+        formatted by :meth:`chapters`); signature -> the HTML pandoc writes of those inlines in a citation's
+        span (with ``html``; not of one that _finished_citation changes); and with ``references``, the
+        reference list too, as :meth:`references` makes it (the works as cited: see :meth:`lists_as_cited`),
+        else None."""
         book = self.book
         cites = ", ".join(json.dumps({"t": "Para", "c": [{"t": "Cite", "c": [
             [{**c, "citationHash": 0} for c in listed], []]}]}, ensure_ascii=False) for listed in first.values())
@@ -806,23 +808,26 @@ class _Plan:
             texts, written = pandoc.citeproc_html_many(self._meta(self.order), parts, sources, self.csl,
                                                        book.config.root, divs, html)
         formatted: dict[str, str] = {}
-        self.written_of = {}     # signature -> the HTML pandoc writes of it in a citation's span
+        written_of: dict[str, str] = {}
         blocks = json.loads(texts["bb-cites"])
-        paragraphs = written.get("bb-cites", "").rstrip("\n").split("\n")
-        for n, (signature, block) in enumerate(zip(first, blocks) if len(blocks) == len(first) else ()):
+        paragraphs = written.get("bb-cites", "").rstrip("\n").split("\n")   # (a paragraph a line)
+        if len(paragraphs) != len(first):
+            paragraphs = [""] * len(first)
+        for signature, block, paragraph in zip(first, blocks, paragraphs) if len(blocks) == len(first) else ():
             if block["t"] == "Para" and len(block["c"]) == 1 and block["c"][0]["t"] == "Cite":
                 inlines = block["c"][0]["c"][1]
                 finished = _finished_citation(book, inlines) if _plain_citation(inlines) else None
                 if finished is not None:    # (else pandoc's mvPunct could change what stands beside it, ...)
                     formatted[signature] = finished
-                    found = _CITATION_PARAGRAPH.fullmatch(paragraphs[n]) if len(paragraphs) == len(first) else None
+                    found = _CITATION_PARAGRAPH.fullmatch(paragraph)
                     if found is not None and finished == json.dumps(inlines, ensure_ascii=False):
-                        self.written_of[signature] = found.group(1)     # (the HTML of the inlines unfinished)
+                        written_of[signature] = found.group(1)     # (the HTML of the inlines unfinished)
         if not references:
-            return formatted, None
+            return formatted, written_of, None
         blocks = json.loads(texts["bb-references"])
         text, changed = _finished(book, [b for b in blocks if b["t"] == "Div" and b["c"][0][0] == "refs"], True)
-        return formatted, (text, None if changed or len(blocks) != 1 or not self.html else written["bb-references"])
+        return formatted, written_of, (text, None if changed or len(blocks) != 1 or not self.html
+                                       else written["bb-references"])
 
     def filled(self, numbers: list[int], resolved: dict[int, tuple], formatted: dict[str, str],
                written_of: dict[str, str]) -> list[tuple[str, str | None]]:
@@ -857,11 +862,14 @@ class _Plan:
         :meth:`chapters` gives it); with its citations marked (see _marked) and, with ``html``, the HTML of
         that, written in one pandoc run, while citeproc formats the citations (see :meth:`filled`)."""
         book = self.book
-        out = {n: (json.dumps(blocks, ensure_ascii=False) if self.cited[n] else _finish(book, blocks, False),)
-               for n in numbers for blocks in [self._resolved(n)]}
+        out: dict[int, tuple] = {}
         for number in numbers:
-            marked = _marked(book, out[number][0]) if self.cited[number] else None
-            out[number] += (marked, None)
+            blocks = self._resolved(number)
+            if self.cited[number]:
+                text = json.dumps(blocks, ensure_ascii=False)
+                out[number] = (text, _marked(book, text), None)
+            else:
+                out[number] = (_finish(book, blocks, False), None, None)
         written = [n for n in numbers if out[n][1] is not None and self.html and not book.chapters[n].targets.conditional]
         if written:
             html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][1][0] for n in written})
@@ -1160,7 +1168,7 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
             citing = thread.submit(plan.book_wide, first, together)
             resolved = resolving()
             try:
-                formatted, listed = citing.result()
+                formatted, written_of, listed = citing.result()
             except pandoc.PandocTimeout as exc:
                 failed = ("timeout", exc.seconds)
             except pandoc.PandocError as exc:
@@ -1176,7 +1184,7 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
         # the citations put in place here (Python's string work, without pandoc but where a chapter's HTML
         # could not be made from its marked HTML, or it cannot be done so at all: see _Plan.filled)
         try:
-            results = [("ok", plan.filled(list(numbers), done, formatted, plan.written_of)) for numbers in groups]
+            results = [("ok", plan.filled(list(numbers), done, formatted, written_of)) for numbers in groups]
         except pandoc.PandocTimeout as exc:
             return tasks, [("timeout", exc.seconds)] * len(tasks)
         except pandoc.PandocError as exc:

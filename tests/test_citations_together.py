@@ -220,18 +220,18 @@ def test_citations_alone_as_in_chapters(book, csl, apart, tmp_path_factory, monk
     assert first
     runs.clear()
     listed = plan.lists_as_cited()
-    formatted, references = plan.book_wide(first, listed)
+    formatted, written_of, references = plan.book_wide(first, listed)
     assert len(runs) == 1
     assert (references is not None) is listed
     assert set(formatted) == set(first)           # every list put in place: no chapter formatted again
     # and the HTML of each, from the same run (but of one that prints Japanese, marked after the run)
-    assert set(plan.written_of) == {s for s, text in formatted.items()
+    assert set(written_of) == {s for s, text in formatted.items()
                                     if not (transform.JAPANESE.search(text) and plan.book.config.lang == "en")}
     resolved = plan.resolved(numbers)                # (the chapters' HTML written with the citations marked)
     writes = []
     real_write = pandoc.write_html_divs
     monkeypatch.setattr(pandoc, "write_html_divs", lambda divs: writes.append(divs) or real_write(divs))
-    book_wide = plan.filled(numbers, resolved, formatted, plan.written_of)
+    book_wide = plan.filled(numbers, resolved, formatted, written_of)
     assert len(runs) == 1
     # the citations put into that HTML, without a pandoc run, but in a chapter where pandoc writes one
     # elsewhere too (mini's figure has one in its caption, which its image's alt text repeats)

@@ -35,8 +35,8 @@ SCRIPT_TAG = f'<script src="{SCRIPT}" defer></script>'   # the one script of the
 
 
 def render(ctx: RenderContext) -> list[Path]:
-    book, config = ctx.book, ctx.book.config
-    base = config.url.rstrip("/") + "/" if config.url else ""
+    book = ctx.book
+    base = _base(book.config)
     book_meta = _book_meta(book)
     if ctx.started is not None:    # (see start)
         return _render(ctx, base, book_meta, ctx.started)
@@ -58,6 +58,11 @@ def start(book) -> Future:
         citing.shutdown(wait=False)
 
 
+def _base(config) -> str:
+    """The address the site is published under, ending in "/" ("" if book.yml gives none)."""
+    return config.url.rstrip("/") + "/" if config.url else ""
+
+
 def _book_meta(book) -> dict:
     config = book.config
     return {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
@@ -67,7 +72,7 @@ def _book_meta(book) -> dict:
 def _citing(book, cache: Path | None, jobs: int) -> tuple:
     """site.chapter_citations' arguments."""
     config = book.config
-    base = config.url.rstrip("/") + "/" if config.url else ""
+    base = _base(config)
     return ([{"id": c.label, "title": c.title, "authors": [a.name for a in book.authors_of(c) or book.book_authors],
               "url": base + page_name(c, ".html") if base else ""} for c in book.chapters],
             _book_meta(book), config.csl, config.root, cache, jobs)
