@@ -85,5 +85,32 @@ def test_layout_processes_can_ask_the_build_and_wait_for_each_other():
         return run
 
     assert limits.run([task(n) for n in range(3)], 3, 30, 2**30, answer) == [(0, 0), (1, 10), (2, 30)]
+
+
+def test_a_child_waiting_for_an_earlier_one_is_answered_as_soon_as_that_one_has_asked():
+    """The second child asks first and waits; when the first asks, both are answered then, not when
+    a child ends (the first goes on for seconds: a piece laid out after its pages are counted)."""
+    from build_book.render import limits
+
+    said: dict[int, int] = {}
+
+    def answer(number, value):
+        said[number] = value
+        if number == 1 and 0 not in said:
+            raise limits.NotYet()
+        return value
+
+    def task(number):
+        def run(ask):
+            time.sleep(0.5 if number == 0 else 0)
+            ask(number)
+            answered = time.monotonic()
+            time.sleep(3 if number == 0 else 0)
+            return answered
+        return run
+
+    start = time.monotonic()
+    first, second = limits.run([task(0), task(1)], 2, 60, 2**30, answer)
+    assert second - start < 2, "the waiting child was answered only when the other ended"
     with pytest.raises(limits.ChildFailed):
         limits.run([lambda ask: 1 / 0], 1, 30, 2**30, answer)

@@ -101,7 +101,7 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
 
     With ``answer``, each task is called with a function ``ask(question)`` that sends ``question``
     to this process and returns ``answer(task number, question)``; an answer that raises
-    :class:`NotYet` is tried again each time any child asks something (children are started in
+    :class:`NotYet` is tried again each time any child asks something or another question is answered (children are started in
     the order of ``tasks``, so a child that waits for the ones started before it cannot deadlock)."""
     deadline = time.monotonic() + seconds
     results: dict[int, object] = {}
@@ -111,13 +111,19 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
     waiting = list(range(len(tasks)))
 
     def reply_all() -> None:
-        for pid, (number, question) in list(pending.items()):
-            try:
-                value = answer(number, question)
-            except NotYet:
-                continue
-            del pending[pid]
-            _send(running[pid][3], ("answer", value))
+        # until no more can be answered: an answer may be what an earlier question waited for (two
+        # pieces paginated at once: the second asked first, and waited a whole layout for the next event)
+        answered = True
+        while answered:
+            answered = False
+            for pid, (number, question) in list(pending.items()):
+                try:
+                    value = answer(number, question)
+                except NotYet:
+                    continue
+                del pending[pid]
+                _send(running[pid][3], ("answer", value))
+                answered = True
 
     # The build's objects are inherited by every child: frozen, the children's garbage collector
     # leaves them alone instead of writing to (and so copying) every page of the build's memory.
