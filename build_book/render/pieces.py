@@ -822,11 +822,16 @@ def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | 
         for other, used in loaded:
             if other is base:
                 continue
-            if other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+            names = _glyph_names(other, used)
+            if names is None or _cid_keyed(other) != _cid_keyed(base):
                 return None
+            if not _cid_keyed(other) and other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+                return None     # the same glyph ids must be the same glyphs
             theirs = other["CFF "].cff.topDictIndex[0].CharStrings
-            for gid in sorted(used):
-                name = order[gid]
+            for code in sorted(used):
+                name = names[code]
+                if name not in charstrings:
+                    return None
                 mine, given = charstrings[name], theirs[name]
                 for charstring in (mine, given):
                     if charstring.bytecode is None:
@@ -859,6 +864,26 @@ def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | 
     if entries:
         font.ToUnicode = pikepdf.Stream(out, _to_unicode(entries))
     return out.make_indirect(font)
+
+
+def _cid_keyed(font) -> bool:
+    return hasattr(font["CFF "].cff.topDictIndex[0], "ROS")
+
+
+def _glyph_names(font, codes) -> dict[int, str] | None:
+    """The name of the glyph each of ``codes`` (the character codes the PDF shows it by) selects in a
+    piece's subset ``font``; None if one is missing. In a CID-keyed font a code is a CID, and fontTools
+    names the glyph of CID n ``cid%05d``: HarfBuzz's subsets keep each glyph's CID but may move it to
+    another glyph id (fontTools' keep both). In a name-keyed font a code is a glyph id."""
+    charstrings = font["CFF "].cff.topDictIndex[0].CharStrings
+    if _cid_keyed(font):
+        names = {code: f"cid{code:05d}" for code in codes}
+    else:
+        order = font.getGlyphOrder()
+        if any(code >= len(order) for code in codes):
+            return None
+        names = {code: order[code] for code in codes}
+    return names if all(name in charstrings for name in names.values()) else None
 
 
 def _widths(array) -> dict[int, float]:
