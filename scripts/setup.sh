@@ -52,7 +52,13 @@ fi
 # it, and otherwise with fontTools (in Python), which took 40% of the layout of a chapter, and made the
 # volume's PDF (Noto CJK) some 2.5 times slower. Only a speed-up: where it cannot be installed, the
 # build goes on without it, and setup tries once (the stamp below).
-has_lib() { compgen -G "/usr/lib/*/$1" >/dev/null || compgen -G "/usr/lib/$1" >/dev/null || compgen -G "/usr/lib64/$1" >/dev/null; }
+has_lib() {
+  local dir
+  for dir in ${BUILD_BOOK_LIB_DIRS:-/usr/lib/*-linux-gnu /usr/lib /usr/lib64 /usr/local/lib}; do
+    [ -e "$dir/$1" ] && return 0
+  done
+  return 1
+}
 no_subsetter="$venv/.build_book-no-harfbuzz-subset"
 optional=()
 has_lib "libharfbuzz-subset.so.0" || [ -e "$no_subsetter" ] || optional+=(libharfbuzz-subset0)

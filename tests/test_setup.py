@@ -25,9 +25,12 @@ SHIMS = {
     "fc-list": 'echo "fc-list $*" >> "$LOG"; cat "$FONTS_FILE"; '
                'if [ -n "${LONG_TAIL:-}" ]; then i=0; while [ $i -lt 4000 ]; do '
                'echo "Some Other Font Family Number $i With A Long Name"; i=$((i+1)); done; fi',
-    # "installs" the fonts: later fc-list calls see them
+    # "installs" the fonts (later fc-list calls see them) and HarfBuzz's subsetter (into $LIBS), or
+    # fails to find a package named in $UNKNOWN
     "apt-get": 'echo "apt-get $*" >> "$LOG"; case " $* " in *" install "*) '
-               'printf "Linux Libertine O\\nNoto Serif CJK JP\\n" >> "$FONTS_FILE";; esac',
+               'for p in $UNKNOWN; do case " $* " in *" $p "*) exit 100;; esac; done; '
+               'printf "Linux Libertine O\\nNoto Serif CJK JP\\n" >> "$FONTS_FILE"; '
+               'case " $* " in *" libharfbuzz-subset0 "*) touch "$LIBS/libharfbuzz-subset.so.0";; esac;; esac',
     "sudo": 'echo "sudo $*" >> "$LOG"; [ -z "${NO_SUDO:-}" ] || exit 1; [ "$1" = -n ] && shift; exec "$@"',
     "id": 'if [ "${1:-}" = -u ]; then echo 1000; else echo "uid=1000(author)"; fi',
     "fc-cache": 'echo "fc-cache $*" >> "$LOG"',
@@ -53,6 +56,8 @@ def checkout(tmp_path):
         (shims / name).chmod(0o755)
     (tmp_path / "fonts.txt").write_text("")
     (tmp_path / "calls.log").write_text("")
+    (tmp_path / "libs").mkdir()      # the system's libraries, as setup.sh sees them (BUILD_BOOK_LIB_DIRS)
+    (tmp_path / "libs" / "libharfbuzz-subset.so.0").write_text("")
     return root
 
 
@@ -61,7 +66,8 @@ def run_setup(root: Path, **env: str) -> tuple[subprocess.CompletedProcess, list
     log = tmp / "calls.log"
     log.write_text("")
     environ = {"PATH": f"{tmp / 'shims'}:/usr/bin:/bin", "HOME": str(tmp), "LOG": str(log),
-               "FONTS_FILE": str(tmp / "fonts.txt"), "PYTHON": sys.executable, **env}
+               "FONTS_FILE": str(tmp / "fonts.txt"), "PYTHON": sys.executable, "LIBS": str(tmp / "libs"),
+               "BUILD_BOOK_LIB_DIRS": str(tmp / "libs"), **env}
     result = subprocess.run(["bash", str(root / "scripts" / "setup.sh")], env=environ,
                             capture_output=True, text=True, timeout=60)
     return result, log.read_text().splitlines()
@@ -102,3 +108,35 @@ def test_without_sudo_it_says_what_to_install(checkout):
     assert result.returncode == 0
     assert not [c for c in calls if c.startswith("apt-get")]
     assert "please install: fonts-noto-cjk" in result.stderr and "fonts-linuxlibertine" not in result.stderr
+
+
+def test_installs_harfbuzz_subset_once_and_goes_on_without_it(checkout):
+    """HarfBuzz's font subsetter (WeasyPrint cuts the PDF's fonts with it, several times faster than
+    with fontTools) is installed with the fonts where it is missing; where it cannot be, setup says so
+    once and the build goes on."""
+    (checkout.parent / "fonts.txt").write_text("\n".join(FONTS) + "\n")
+    (checkout.parent / "libs" / "libharfbuzz-subset.so.0").unlink()
+    result, calls = run_setup(checkout)
+    assert result.returncode == 0, result.stderr
+    assert [c for c in calls if c.startswith("apt-get install")] == \
+        ["apt-get install -y -qq --no-install-recommends libharfbuzz-subset0"]
+    assert (checkout.parent / "libs" / "libharfbuzz-subset.so.0").exists()
+    again, calls = run_setup(checkout)
+    assert not [c for c in calls if "apt-get" in c or c.startswith("sudo")] and again.stderr == ""
+
+    (checkout.parent / "libs" / "libharfbuzz-subset.so.0").unlink()     # a system without the package
+    failed, calls = run_setup(checkout, UNKNOWN="libharfbuzz-subset0")
+    assert failed.returncode == 0, failed.stderr
+    assert "could not install libharfbuzz-subset0" in failed.stderr
+    again, calls = run_setup(checkout, UNKNOWN="libharfbuzz-subset0")
+    assert again.returncode == 0 and again.stderr == ""
+    assert not [c for c in calls if "apt-get" in c or c.startswith("sudo")], calls
+
+    for stamp in (checkout / ".venv").glob(".build_book-no-*"):
+        stamp.unlink()
+    (checkout.parent / "fonts.txt").write_text("Linux Libertine O\n")      # without sudo: says what to install
+    told, calls = run_setup(checkout, NO_SUDO="1")
+    assert told.returncode == 0 and not [c for c in calls if c.startswith("apt-get")]
+    assert "please install: fonts-noto-cjk" in told.stderr and "install libharfbuzz-subset0" in told.stderr
+    again, _ = run_setup(checkout, NO_SUDO="1")
+    assert "libharfbuzz-subset0" not in again.stderr                      # said once
