@@ -738,8 +738,9 @@ def _outlines(out, bookmarks: list, pages: list, parent=None) -> tuple[list, int
 def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
     """One font for each font the pieces share, not one per piece: font name -> the joined font.
 
-    WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each glyph
-    at its number in the whole font (CID = glyph id), under a name that depends on the font only. The
+    WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each shown
+    by its glyph id in the whole font (the subset keeps that glyph id, or, in a CID-keyed font cut by
+    HarfBuzz, that CID: ``_glyph_names``), under a name that depends on the font only. The
     subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
     the widths and the ToUnicode map of all the pieces; every page's font resource is then made to
     point to it (``_use_shared_fonts``). A font whose subsets cannot be joined so (not a CFF-based
