@@ -605,7 +605,6 @@ class _Plan:
     def _alone(self, number: int, blocks: list) -> tuple[str, str | None]:
         """:meth:`chapter`, of the chapter's blocks as :meth:`_resolved` gives them."""
         book = self.book
-        chapter = book.chapters[number]
         if self.cited[number]:
             wrapped = []
             before, known = self.citations(number)
@@ -618,7 +617,7 @@ class _Plan:
             with self._known_sources(known) as sources:
                 if self.begun is not None:
                     pandoc.tell_when_read(self.begun)
-                if self.html and not chapter.targets.conditional:   # a chapter with content for some editions: apart
+                if self.writes_html(number):
                     doc, html = pandoc.citeproc_html(document, sources, self.csl, book.config.root, "bb-chapter")
                 else:
                     doc = pandoc.citeproc(document, sources, self.csl, book.config.root)
@@ -693,7 +692,7 @@ class _Plan:
                 parts.append(f'{{"t": "Div", "c": [["bb-chapter-{number}", [], []], {text}]}}')
                 known.update(works)
             divs = [f"bb-chapter-{n}" for n, _, _ in ready]
-            html = [f"bb-chapter-{n}" for n, _, _ in ready if self.html and not book.chapters[n].targets.conditional]
+            html = [f"bb-chapter-{n}" for n, _, _ in ready if self.writes_html(n)]
             works = [k for k in self.order if k in known]
             with self._known_sources(works) as sources:
                 if self.begun is not None:
@@ -752,14 +751,17 @@ class _Plan:
             done = _with_citations(book, text, formatted)
             if done is not None:
                 out[number] = (done, None)
-        written = [n for n in out if self.html and not book.chapters[n].targets.conditional]
-        if written:
-            if self.begun is not None:
-                pandoc.tell_when_read(self.begun)
-            html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][0] for n in written})
-            for number in written:
-                out[number] = (out[number][0], html[f"bb-chapter-{number}"])
+        written = [n for n in out if self.writes_html(n)]
+        if written and self.begun is not None:
+            pandoc.tell_when_read(self.begun)
+        for number, html in _html_of({n: out[n][0] for n in written}).items():
+            out[number] = (out[number][0], html)
         return out
+
+    def writes_html(self, number: int) -> bool:
+        """Is chapter ``number``'s HTML written here, with its citations (``html``)? Not that of a chapter
+        with content for some editions only: write_fragments writes it for each edition apart."""
+        return self.html and not self.book.chapters[number].targets.conditional
 
     def first_citations(self, todo: list[int]) -> dict[str, list] | None:
         """For :func:`_book_wide`: signature -> citation list, each different citation list of the chapters
@@ -835,7 +837,6 @@ class _Plan:
         citations of :meth:`book_wide` (and the HTML of each: ``written_of``): each chapter's citations put
         in place (see _filled) and in its HTML (see _filled_html); the HTML of those whose HTML could not be
         made so written in one pandoc run; those that cannot be done so at all formatted by :meth:`chapters`."""
-        book = self.book
         out: dict[int, tuple[str, str | None]] = {}
         for number in numbers:
             text, marked, html = resolved[number]
@@ -847,12 +848,9 @@ class _Plan:
             done = _filled(marked, formatted)
             if done is not None:
                 out[number] = (done, html and _filled_html(html, marked, written_of))
-        written = [n for n in numbers if n in out and self.cited[n] and self.html and out[n][1] is None
-                   and not book.chapters[n].targets.conditional]
-        if written:
-            html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][0] for n in written})
-            for number in written:
-                out[number] = (out[number][0], html[f"bb-chapter-{number}"])
+        written = [n for n in numbers if n in out and self.cited[n] and out[n][1] is None and self.writes_html(n)]
+        for number, html in _html_of({n: out[n][0] for n in written}).items():
+            out[number] = (out[number][0], html)
         rest = [n for n in numbers if n not in out]
         out.update(zip(rest, self.chapters(rest) if rest else []))
         return [out[n] for n in numbers]
@@ -870,11 +868,9 @@ class _Plan:
                 out[number] = (text, _marked(book, text), None)
             else:
                 out[number] = (_finish(book, blocks, False), None, None)
-        written = [n for n in numbers if out[n][1] is not None and self.html and not book.chapters[n].targets.conditional]
-        if written:
-            html = pandoc.write_html_divs({f"bb-chapter-{n}": out[n][1][0] for n in written})
-            for number in written:
-                out[number] = out[number][:2] + (html[f"bb-chapter-{number}"],)
+        written = [n for n in numbers if out[n][1] is not None and self.writes_html(n)]
+        for number, html in _html_of({n: out[n][1][0] for n in written}).items():
+            out[number] = out[number][:2] + (html,)
         return out
 
     def _reused(self, number: int, blocks: list, previous: str) -> tuple[str, str | None] | None:
@@ -887,7 +883,7 @@ class _Plan:
         if text is None:
             return None
         html = None
-        if self.html and not book.chapters[number].targets.conditional:
+        if self.writes_html(number):
             if self.begun is not None:
                 pandoc.tell_when_read(self.begun)
             if number in self.previous_html:
@@ -1082,6 +1078,19 @@ def _family_words(entry) -> frozenset:
 _PLAN: _Plan | None = None
 
 
+def _html_of(texts: dict[int, str]) -> dict[int, str]:
+    """Chapter number -> the HTML pandoc writes of its blocks (JSON text), all in one pandoc run."""
+    if not texts:
+        return {}
+    html = pandoc.write_html_divs({f"bb-chapter-{n}": text for n, text in texts.items()})
+    return {n: html[f"bb-chapter-{n}"] for n in texts}
+
+
+def _failure(exc: pandoc.PandocError) -> tuple[str, object]:
+    """A task's result when pandoc failed (see _work): ("timeout", seconds) or ("error", message)."""
+    return ("timeout", exc.seconds) if isinstance(exc, pandoc.PandocTimeout) else ("error", str(exc))
+
+
 def _work(task: tuple) -> tuple[str, object]:
     kind, numbers = task
     try:
@@ -1090,10 +1099,8 @@ def _work(task: tuple) -> tuple[str, object]:
         if kind == "resolve":
             return "ok", _PLAN.resolved(list(numbers))
         return "ok", _PLAN.references()
-    except pandoc.PandocTimeout as exc:
-        return "timeout", exc.seconds
     except pandoc.PandocError as exc:
-        return "error", str(exc)
+        return _failure(exc)
 
 
 def _work_and_release(task: tuple) -> tuple[str, object]:
@@ -1169,10 +1176,8 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
             resolved = resolving()
             try:
                 formatted, written_of, listed = citing.result()
-            except pandoc.PandocTimeout as exc:
-                failed = ("timeout", exc.seconds)
             except pandoc.PandocError as exc:
-                failed = ("error", str(exc))
+                failed = _failure(exc)
             else:
                 failed = None
         failed = failed or next((r for r in resolved if r[0] != "ok"), None)
@@ -1185,10 +1190,8 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
         # could not be made from its marked HTML, or it cannot be done so at all: see _Plan.filled)
         try:
             results = [("ok", plan.filled(list(numbers), done, formatted, written_of)) for numbers in groups]
-        except pandoc.PandocTimeout as exc:
-            return tasks, [("timeout", exc.seconds)] * len(tasks)
         except pandoc.PandocError as exc:
-            return tasks, [("error", str(exc))] * len(tasks)
+            return tasks, [_failure(exc)] * len(tasks)
     return tasks, results + ([("ok", listed)] if together else resolved[len(groups):])
 
 

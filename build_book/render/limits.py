@@ -101,8 +101,9 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
 
     With ``answer``, each task is called with a function ``ask(question)`` that sends ``question``
     to this process and returns ``answer(task number, question)``; an answer that raises
-    :class:`NotYet` is tried again each time any child asks something or another question is answered (children are started in
-    the order of ``tasks``, so a child that waits for the ones started before it cannot deadlock)."""
+    :class:`NotYet` is tried again each time any child asks something or another question is answered
+    (children are started in the order of ``tasks``, so a child that waits for the ones started before it
+    cannot deadlock)."""
     deadline = time.monotonic() + seconds
     results: dict[int, object] = {}
     running: dict[int, tuple[int, int, bytearray, int | None]] = {}   # pid -> (task, read end, data, reply end)

@@ -827,16 +827,14 @@ def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | 
         for other, used in loaded:
             if other is base:
                 continue
-            names = _glyph_names(other, used)
-            if names is None or _cid_keyed(other) != _cid_keyed(base):
+            names, keyed = _glyph_names(other, used), _cid_keyed(other)
+            if names is None or keyed != _cid_keyed(base) or any(n not in charstrings for n in names.values()):
                 return None
-            if not _cid_keyed(other) and other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+            if not keyed and other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
                 return None     # the same glyph ids must be the same glyphs
             theirs = other["CFF "].cff.topDictIndex[0].CharStrings
             for code in sorted(used):
                 name = names[code]
-                if name not in charstrings:
-                    return None
                 mine, given = charstrings[name], theirs[name]
                 for charstring in (mine, given):
                     if charstring.bytecode is None:
