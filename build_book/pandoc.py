@@ -498,6 +498,12 @@ def default_style() -> str | None:
     for folder in (os.path.join(data, "pandoc"), os.path.join(os.path.expanduser("~"), ".pandoc")):
         if os.path.exists(os.path.join(folder, "default.csl")):
             return None
+    return _default_style(_binary())
+
+
+@functools.lru_cache(maxsize=4)
+def _default_style(binary: str) -> str | None:
+    """:func:`default_style` of the pandoc ``binary``, asked once (a build asks twice, a preview at each build)."""
     try:
         return _run_pandoc(["--print-default-data-file=default.csl"], timeout=FIXED_TIMEOUT)
     except PandocError:

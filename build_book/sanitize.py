@@ -708,13 +708,19 @@ def check(book: Book) -> list[Diagnostic]:
     return diags
 
 
+def nothing_to_clean(chapter: Chapter) -> bool:
+    """Would :func:`clean_blocks` leave the chapter's blocks as they are? So its facts say (see facts.py): no
+    raw HTML, no attribute with a value, no data: image and no script link."""
+    facts, targets = chapter.facts, chapter.targets
+    return facts is not None and not facts.cleans and not any(t.startswith("data:") for t in targets.images) \
+        and not any(url_problem(t, False) and url_problem(t, False)[0] == SCRIPT for t in targets.links)
+
+
 def check_blocks(chapter: Chapter) -> list[Diagnostic]:
     """What the build removes from one chapter's raw HTML, attributes and links (a function of the
     chapter alone: the checks cache it by the chapter's digest)."""
-    facts, targets = chapter.facts, chapter.targets
-    if facts is not None and not facts.cleans and not any(t.startswith("data:") for t in targets.images) \
-            and not any(url_problem(t, False) and url_problem(t, False)[0] == SCRIPT for t in targets.links):
-        return []    # nothing clean_blocks could remove (see facts.py): its blocks need not be read
+    if nothing_to_clean(chapter):
+        return []    # its blocks need not be read
     diags = []
     _, removed = clean_blocks(chapter.blocks)
     places = _Places(chapter)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import marshal
 import multiprocessing
 import os
 import re
@@ -631,7 +632,12 @@ class _Plan:
         """A clean copy of the chapter's blocks with its cross-references resolved and numbers put on."""
         book, index = self.book, self.index
         chapter = book.chapters[number]
-        blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
+        if not sanitize.nothing_to_clean(chapter):
+            blocks, _ = sanitize.clean_blocks(chapter.blocks)   # a clean copy; the checks reported what went
+        elif _OWN_BLOCKS:
+            blocks = chapter.blocks     # a worker's, let go of after its task (_work_and_release)
+        else:
+            blocks = marshal.loads(marshal.dumps(chapter.blocks))   # a copy (the steps below change it)
         targets = chapter.targets
         if facts_of(chapter).marks:   # (its facts list every index mark the chapter has)
             blocks = book_index.anchor(blocks, chapter)
@@ -1103,12 +1109,20 @@ def _work(task: tuple) -> tuple[str, object]:
         return _failure(exc)
 
 
+# True in a worker process during a task (see _work_and_release): the chapters' blocks it reads are its own
+# (forked), let go of after the task, so _Plan._resolved changes them where they are instead of copying them
+_OWN_BLOCKS = False
+
+
 def _work_and_release(task: tuple) -> tuple[str, object]:
     """:func:`_work` in a worker process, which then lets go of the blocks of the chapters it read for the
     task (a book loaded without its blocks: see load.read_apart), not to hold every chapter it formats."""
+    global _OWN_BLOCKS
+    _OWN_BLOCKS = True
     try:
         return _work(task)
     finally:
+        _OWN_BLOCKS = False
         kind, numbers = task
         for number in numbers if kind != "references" else ():
             release(_PLAN.book.chapters[number])
