@@ -96,6 +96,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             bibliography = bib.load(root, config.bibliography)  # meanwhile, while pandoc works
             if meanwhile is not None:
                 meanwhile()
+            # each chapter drafted as soon as it and those before it are read, while pandoc reads the rest
+            drafts, used_ids, problems = _drafts(refs, sources, parsing)
         finally:
             parsing.finish()
             pandoc.drop_ahead()     # runs early.py began on a text not read after all
@@ -105,39 +107,11 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             early.record(cache.parent, now)
         if not any(d.code == "bib-syntax" for d in bibliography.diagnostics):
             diags += strict_bib.result()
+    diags += problems
     # entries of chapters no longer in the book (or edited since) are pruned
     cachefile.prune(cache, {s.key for s in sources if s.text is not None})
     cachefile.prune(cache.parent / FACTS_FOLDER, {_facts_key(s) for s in sources if s.text is not None})
-    from . import compat, math   # (imported here: pandoc has the edited chapters by now)
-    results = [_load_chapter(source) for source in sources]
-    seen_numbered = False
-    used_ids: set[str] = set()
-    drafts = []
-    for ref, source, (draft, problems) in zip(refs, sources, results):
-        diags.extend(quarto.relocate(problems, {ref.path: source.sources.origins} if source.sources.origins else {}))
-        if draft is None:
-            continue
-        numbered = draft["numbered"]
-        if ref.appendix:
-            matter = APPENDIX
-        elif not numbered and not seen_numbered and ref.part is None:
-            matter = FRONT
-        else:
-            matter = BODY
-        seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
-        known = source.known
-        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
-        if known is None:
-            if "$$" in source.padded:   # (a display formula is written between $$ and $$)
-                math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
-            known, ids, given, draft["facts"] = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
-        else:
-            ids, given = _give(known["slots"], known["label"], used_ids)
-        autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
-        drafts.append((ref, source, draft, known, matter, given, autos))
-    if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
-        drafts = [(ref, source, draft, known, BODY if matter == FRONT else matter, given, autos)
-                  for ref, source, draft, known, matter, given, autos in drafts]
+    from . import compat
     # links written to pandoc's own heading ids ('#fill-out-file-headers') go to the headings' ids
     relinked = compat.relinked([(ref.path, known["links"], autos) for ref, _, _, known, _, _, autos in drafts],
                                used_ids, root)
@@ -177,6 +151,45 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography)
     return Loaded(book, diags)
+
+
+def _drafts(refs: list, sources: list[_Source], parsing: "_Parsing") -> tuple[list, set[str], list[Diagnostic]]:
+    """Each chapter's draft, in book order, each as soon as pandoc has read it and those before it (see
+    _Parsing.wait), with what it is (front matter, body, appendix), its heading ids and the ids given; every
+    id in the book; and the problems found in the chapters."""
+    from . import math
+    seen_numbered = False
+    used_ids: set[str] = set()
+    drafts = []
+    diags: list[Diagnostic] = []
+    for ref, source in zip(refs, sources):
+        parsing.wait(source)
+        draft, problems = _load_chapter(source)
+        diags.extend(quarto.relocate(problems, {ref.path: source.sources.origins} if source.sources.origins else {}))
+        if draft is None:
+            continue
+        numbered = draft["numbered"]
+        if ref.appendix:
+            matter = APPENDIX
+        elif not numbered and not seen_numbered and ref.part is None:
+            matter = FRONT
+        else:
+            matter = BODY
+        seen_numbered = seen_numbered or (numbered and not ref.appendix) or ref.part is not None
+        known = source.known
+        # every heading's id, in reading order: as written, or given (unique in the book) where it has none
+        if known is None:
+            if "$$" in source.padded:   # (a display formula is written between $$ and $$)
+                math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
+            known, ids, given, draft["facts"] = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
+        else:
+            ids, given = _give(known["slots"], known["label"], used_ids)
+        autos = {auto: (ids[slot] if slot is not None else fixed) for auto, slot, fixed in known["autos"]}
+        drafts.append((ref, source, draft, known, matter, given, autos))
+    if not seen_numbered:  # no numbered chapter and no part: there is no front matter to set apart
+        drafts = [(ref, source, draft, known, BODY if matter == FRONT else matter, given, autos)
+                  for ref, source, draft, known, matter, given, autos in drafts]
+    return drafts, used_ids, diags
 
 
 # --- a large book read apart -------------------------------------------------------------------------
@@ -265,6 +278,7 @@ class _Source:
     scanned: str = ""             # the text scan.py read (before CriticMarkup is read)
     sources: SourceMap = field(default_factory=SourceMap)
     known: dict | None = None     # what an earlier load learnt from the same text (see _known)
+    parsed: threading.Event = field(default_factory=threading.Event)   # set once _parse is done with it
 
     @property
     def padded(self) -> str:
@@ -675,6 +689,7 @@ class _Parsing:
     def __init__(self, workers: int):
         self.workers = workers
         self.waiting: list[_Source] = []
+        self.added: set[int] = set()   # id() of each source added
         self.done = False
         self.failed: BaseException | None = None    # raised again by finish()
         self.ready = threading.Condition()
@@ -684,8 +699,16 @@ class _Parsing:
 
     def add(self, source: _Source) -> None:
         with self.ready:
+            self.added.add(id(source))
             self.waiting.append(source)
             self.ready.notify()
+
+    def wait(self, source: _Source) -> None:
+        """Wait until ``source`` is read, if it was added (else return at once)."""
+        if id(source) in self.added:
+            source.parsed.wait()
+            if self.failed is not None:
+                raise self.failed
 
     def finish(self) -> None:
         """Wait until every chapter added is read."""
@@ -710,6 +733,9 @@ class _Parsing:
                 _parse(batch)
             except BaseException as exc:   # noqa: BLE001 - handed to the thread that waits
                 self.failed = exc
+            finally:
+                for source in batch:
+                    source.parsed.set()
 
 
 def _parse(batch: list[_Source]) -> None:
