@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import unicodedata
@@ -131,6 +132,16 @@ class _FileRead:
 
 _reads: dict[str, _FileRead] = {}
 _reads_lock = threading.Lock()
+
+
+def _fresh_lock() -> None:
+    """In a forked process: a lock of its own (another thread may have held the build's at the fork)."""
+    global _reads_lock
+    _reads_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock)
 
 
 READ_FORMAT = "build_book-bib-read 1"   # header of a cached reading of a .bib file (see cache.py)

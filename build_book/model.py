@@ -6,6 +6,7 @@ from (``location``) so that any problem can be reported at the author's line.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ class _Blocks:
 
 
 _LOADING = threading.RLock()
+
+
+def _fresh_lock() -> None:
+    """In a forked process: a lock of its own (another thread may have held the build's at the fork)."""
+    global _LOADING
+    _LOADING = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock)
 
 
 def release(chapter: "Chapter") -> None:

@@ -388,6 +388,19 @@ _ahead: dict[str, _Ahead] = {}      # by the text read
 _ahead_lock = threading.Lock()
 
 
+def _fresh_in_child() -> None:
+    """In a process forked from the build (a worker): locks of its own, and none of the build's runs. A lock
+    another thread of the build held at the fork (one starting pandoc, say) would stay held in the child."""
+    global _finding, _live_lock, _versioning, _ahead_lock
+    _finding, _live_lock = threading.Lock(), threading.Lock()
+    _versioning, _ahead_lock = threading.Lock(), threading.Lock()
+    _live.clear()   # (kill_all in the child: its own runs alone)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_in_child)
+
+
 def read_markdown_ahead(text: str, binary: str) -> None:
     """Begin :func:`read_markdown_json` of ``text`` now, with the pandoc ``binary`` (the one the last
     build ran: the one found for this run may not be known yet). Its output is used only if that is

@@ -186,3 +186,44 @@ def test_a_candidate_pandoc_unchanged_since_is_not_run_again_for_its_version(mon
     pandoc.remember_probes({path: [size + 1, time, line] for path, (size, time, line) in said.items()})
     assert pandoc._look_for_pandoc() == found and len(runs) == len(probes)     # changed: run again
     assert pandoc._found["probed"] == probes[found][2]
+
+
+def test_a_process_forked_while_another_thread_starts_pandoc_can_run_pandoc():
+    # the build forks its worker processes while a thread of it may be starting pandoc (the chapters'
+    # own citations, begun beside them): a lock that thread held at the fork must not stay held in the child
+    import os
+    import threading
+    import time
+
+    held, go = threading.Event(), threading.Event()
+
+    def hold():
+        with pandoc._live_lock:
+            held.set()
+            go.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if "pandoc" in pandoc._run_pandoc(["--version"], timeout=20) else 2)
+        except BaseException:
+            os._exit(3)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            status = None
+    finally:
+        go.set()
+        thread.join()
+    assert status is not None, "the forked process waited for a lock held by a thread of its parent"
+    assert os.waitstatus_to_exitcode(status) == 0
