@@ -143,17 +143,61 @@ _INCOMPLETE = b""   # what a cutter returns for a font that lacks some of the ch
 
 def _options(features: tuple[str, ...]):
     """fontTools' subsetting options of build_book: every name kept (the copyright and licence with them),
-    FontForge's timestamps (FFTM: of no use, not subsettable) dropped, the default OpenType features and
-    ``features``. The HarfBuzz cut follows them."""
+    the tables of :func:`_kept` dropped and its OpenType features kept. The HarfBuzz cut follows them."""
     from fontTools import subset as ftsubset
 
     options = ftsubset.Options()
     options.name_IDs = ["*"]
     options.name_languages = ["*"]
-    options.drop_tables = list(options.drop_tables) + ["FFTM"]
-    if features:
-        options.layout_features = list(options.layout_features) + list(features)
+    options.drop_tables, options.layout_features = _kept(features)
     return options
+
+
+def _kept(features: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The tables a cut drops (fontTools' defaults, and FontForge's timestamps, FFTM: of no use, not
+    subsettable), and the OpenType features it keeps (fontTools' defaults and ``features``)."""
+    dropped, kept = _fonttools_defaults()
+    return list(dropped) + ["FFTM"], list(kept) + list(features)
+
+
+DEFAULTS_FORMAT = 1
+
+
+@functools.cache
+def _fonttools_defaults() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """fontTools' default lists of the tables its subsetter drops and the features it keeps. Importing the
+    subsetter takes 0.1-0.3 s of a build's CPU, and the HarfBuzz cut needs only these two lists: so they are
+    kept in the user's cache (cache.user_folder), by fontTools' version, by the first process that imports it."""
+    import json
+
+    from fontTools import version
+
+    from . import cache as cachefile
+
+    folder = cachefile.user_folder()
+    path = folder / f"fonttools-subset-{version}.json" if folder is not None else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict) and data.get("format") == DEFAULTS_FORMAT:
+        lists = data.get("drop_tables"), data.get("layout_features")
+        if all(isinstance(x, list) and x and all(isinstance(t, str) and 0 < len(t) <= 4 for t in x) for x in lists):
+            return tuple(lists[0]), tuple(lists[1])
+    from fontTools import subset as ftsubset
+
+    options = ftsubset.Options()
+    found = tuple(options.drop_tables), tuple(options.layout_features)
+    if path is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps({"format": DEFAULTS_FORMAT, "drop_tables": found[0],
+                                       "layout_features": found[1]}), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass
+    return found
 
 
 def _harfbuzz_cut(found: tuple[Path, int], characters: str, flavor: str | None, complete: bool,
@@ -172,17 +216,17 @@ def _harfbuzz_cut(found: tuple[Path, int], characters: str, flavor: str | None, 
         covered = face.unicodes
         if complete and any(ord(ch) not in covered for ch in characters if not re.match(r"\s", ch)):
             return _INCOMPLETE
-        options = _options(features)
+        drop_tables, layout_features = _kept(features)
         wanted = hb.SubsetInput()
         wanted.unicode_set.update(ord(ch) for ch in characters if ord(ch) in covered)
         tags = wanted.sets(hb.SubsetInputSets.LAYOUT_FEATURE_TAG)
         tags.clear()
-        tags.update(_tag(f) for f in options.layout_features if len(f) == 4)
+        tags.update(_tag(f) for f in layout_features if len(f) == 4)
         wanted.sets(hb.SubsetInputSets.NAME_ID).add_range(0, 0x7FFF)
         wanted.sets(hb.SubsetInputSets.NAME_LANG_ID).add_range(0, 0xFFFF)
         dropped = wanted.sets(hb.SubsetInputSets.DROP_TABLE_TAG)   # fontTools' list, not HarfBuzz's own
         dropped.clear()
-        dropped.update(_tag(t) for t in options.drop_tables if len(t) <= 4)
+        dropped.update(_tag(t) for t in drop_tables if len(t) <= 4)
         cut = hb.subset(face, wanted)
         data = bytes(cut.blob.data) if cut is not None else b""
     except Exception:   # noqa: BLE001 - a font HarfBuzz cannot cut: fontTools cuts it
@@ -230,15 +274,19 @@ def _faster_woff2() -> None:
 
 
 def warm() -> None:
-    """Import in this process what cutting the web fonts needs (fontTools' subsetter and WOFF2 writer,
-    HarfBuzz): the processes that cut them are forked from it, and would each import it again (some
-    0.15-0.2 s of CPU apiece, at the end of a build, when the fonts are the last work left)."""
+    """Import in this process what cutting the web fonts needs (HarfBuzz, fontTools' WOFF2 writer, and its
+    subsetter where HarfBuzz cannot cut): the processes that cut them are forked from it, and would each
+    import it again (some 0.15-0.2 s of CPU apiece, at the end of a build, when the fonts are the last work
+    left). Also fontTools' default lists (_fonttools_defaults), which the cuts start from."""
     try:
-        import uharfbuzz  # noqa: F401
-        from fontTools import subset  # noqa: F401
         from fontTools.ttLib import TTFont, woff2  # noqa: F401
+        try:
+            import uharfbuzz  # noqa: F401
+        except ImportError:
+            from fontTools import subset  # noqa: F401
     except ImportError:   # (cutting says so, or falls back)
         return
+    _fonttools_defaults()
     _faster_woff2()
 
 
