@@ -264,6 +264,60 @@ def test_cite_this_chapter_in_the_books_style_with_bibtex_and_ris(site, mini):
     assert 'href="cite/cases.bib" download' in cite and 'href="cite/cases.ris" download' in cite
 
 
+MINIMAL_STYLE = """<?xml version="1.0" encoding="utf-8"?>
+<style xmlns="http://purl.org/net/xbiblio/csl" class="in-text" version="1.0">
+  <info><title>t</title><id>t</id><updated>2020-01-01T00:00:00+00:00</updated></info>
+  <macro name="who"><names variable="author"/>{extra}</macro>
+  <citation disambiguate-add-year-suffix="true"><layout><text macro="who"/></layout></citation>
+  <bibliography subsequent-author-substitute="---"><layout><text macro="who"/><text variable="title"/></layout></bibliography>
+</style>"""
+
+
+def test_the_chapters_own_entries_are_formatted_together_each_as_alone(tmp_path):
+    """"Cite this chapter": the chapters' entries come out as each would alone (no 2026a, 2026b between two
+    chapters by the same author, no dash for the author of the one before), in one citeproc pass where the
+    style allows it (with what makes entries depend on each other taken out), each in its own where not."""
+    from build_book import styles
+    from build_book.render import site as website
+
+    book = {"title": "The Place of Alliances", "editors": ["Ann Editor"], "publisher": "Pub", "date": "2026-03-01"}
+    people = [["Carol Author"], ["Carol Author"], ["Carol Author", "Dan Second"], ["Gus Other"], ["山田 太郎"]]
+    items = [website.chapter_item(f"ch{n}", f"Chapter {n}: alliances", a, book, f"https://x/{n}.html")
+             for n, a in enumerate(people)]
+    for name in (None, "apa", "modern-language-association"):
+        csl = styles._packaged(name) if name else None
+        text = csl.read_text(encoding="utf-8") if csl else website.pandoc.default_style()
+        assert website._entries_apart(text) is not None, name      # formatted together...
+        together = website._format_alone(items, csl, tmp_path)
+        alone = [website._format_alone([item], csl, tmp_path)[0] for item in items]
+        assert together == alone and all(alone), name               # ... each as alone
+        style = tmp_path / "as-is.csl"      # (together with the style as it is, they would not be)
+        style.write_text(text, encoding="utf-8")
+        listed = website.pandoc.citeproc_each(website.pandoc.document(
+            [{"t": "Div", "c": [["refs", [], []], []]}], {"nocite": {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[{
+                "citationId": "*", "citationPrefix": [], "citationSuffix": [], "citationMode": {"t": "NormalCitation"},
+                "citationNoteNum": 0, "citationHash": 0}], [{"t": "Str", "c": "@*"}]]}]}}),
+            [_items_file(tmp_path, items)], style, tmp_path)[0]
+        assert "2026a" in listed or "---" in listed or "———" in listed, name
+    # each alone where an entry may depend on the others: numbers, disambiguation in the list, a dependent
+    ieee = styles._packaged("ieee").read_text(encoding="utf-8")
+    assert website._entries_apart(ieee) is None
+    assert website._entries_apart(MINIMAL_STYLE.format(extra="")) is not None
+    assert website._entries_apart(MINIMAL_STYLE.format(extra='<choose><if disambiguate="true"><text variable="title"/>'
+                                                            "</if></choose>")) is None
+    assert website._entries_apart(MINIMAL_STYLE.format(extra='<text macro="nowhere"/>')) is None
+    assert website._entries_apart('<style xmlns="http://purl.org/net/xbiblio/csl"><info><link rel="independent-parent" '
+                                  'href="x"/></info><bibliography><layout/></bibliography></style>') is None
+    assert website._entries_apart("<style") is None
+    assert website._entries_apart('<!DOCTYPE x [<!ENTITY a "aaaa">]><style>&a;</style>') is None
+
+
+def _items_file(folder, items) -> Path:
+    path = folder / "items.json"
+    path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 def test_downloads_are_the_books_own_pdf_and_epub(site, mini):
     for name, built in (("alliances-in-miniature.pdf", mini.pdf), ("alliances-in-miniature.epub", mini.epub)):
         assert (mini.html / "downloads" / name).read_bytes() == built.read_bytes()

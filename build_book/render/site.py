@@ -283,18 +283,85 @@ CITE_FORMAT = "build_book-chapter-citations 1"
 
 
 def _format_alone(items: list[dict], csl: Path | None, root: Path) -> list[str]:
-    """Each chapter's entry formatted by citeproc (each alone, so no "2012a, 2012b" between the chapters)."""
+    """Each chapter's entry formatted by citeproc as if alone (so no "2012a, 2012b" between the chapters):
+    all in one citeproc pass where the style, with what makes an entry depend on the others taken out, gives
+    each entry as alone (see _entries_apart); else each in a pass of its own (all in one pandoc run)."""
     cite_all = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[{
         "citationId": "*", "citationPrefix": [], "citationSuffix": [], "citationMode": {"t": "NormalCitation"},
         "citationNoteNum": 0, "citationHash": 0}], [{"t": "Str", "c": "@*"}]]}]}
+    document = pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}], {"nocite": cite_all})
+    apart = None
+    if len(items) > 1:
+        text = pandoc.default_style() if csl is None else _style_text(csl)
+        apart = _entries_apart(text) if text else None
     with tempfile.TemporaryDirectory(prefix="build_book-cite-") as tmp:
+        if apart is not None:
+            (Path(tmp) / "style.csl").write_text(apart, encoding="utf-8")
+            (Path(tmp) / "chapters.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+            written = pandoc.citeproc_each(document, [Path(tmp) / "chapters.json"], Path(tmp) / "style.csl", root)
+            entries = reference_entries(written[0])
+            return [entries.get(f"ref-{item['id']}", "") for item in items]
         sources = []
         for n, item in enumerate(items):
             sources.append(Path(tmp) / f"chapter-{n}.json")
             sources[-1].write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
-        written = pandoc.citeproc_each(pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}],
-                                                       {"nocite": cite_all}), sources, csl, root)
+        written = pandoc.citeproc_each(document, sources, csl, root)
     return [reference_entries(html).get(f"ref-{item['id']}", "") for item, html in zip(items, written)]
+
+
+def _style_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+CSL_NS = "{http://purl.org/net/xbiblio/csl}"
+# what makes one entry of a reference list depend on the others: disambiguation (2012a; more names or given
+# names, which citations show, but whose year suffix the list shows too) and the author replaced by a dash
+# where the entry before has the same
+_BETWEEN_ENTRIES = re.compile(r"""\s(?:subsequent-author-substitute(?:-rule)?|disambiguate-add-(?:year-suffix|names|"""
+                              r"""givenname)|givenname-disambiguation-rule)\s*=\s*(?:"[^"]*"|'[^']*')""")
+
+
+@functools.lru_cache(maxsize=8)
+def _entries_apart(style: str) -> str | None:
+    """The CSL style ``style`` with what makes a reference list's entries depend on each other taken out
+    (_BETWEEN_ENTRIES), if then each entry of a list of several works reads as a list of that work alone
+    would give it; else None: a dependent style (its parent decides), one whose reference list numbers the
+    works (citation-number) or whose layout reaches a condition on disambiguation or on a citation's
+    position (its macros followed), or a style that cannot be read."""
+    import defusedxml.ElementTree as SafeTree
+
+    try:
+        root = SafeTree.fromstring(style.encode("utf-8"))
+    except Exception:   # noqa: BLE001 - not a style this can tell about: the entries are formatted apart
+        return None
+    listing = root.find(f"{CSL_NS}bibliography")
+    if root.tag != f"{CSL_NS}style" or listing is None or any(
+            link.get("rel") == "independent-parent" for link in root.iter(f"{CSL_NS}link")):
+        return None
+    macros = {m.get("name"): m for m in root.iter(f"{CSL_NS}macro")}
+    todo, reached = [listing], set()
+    while todo:
+        for node in todo.pop().iter():
+            if node.get("disambiguate") is not None or node.get("position") is not None \
+                    or "citation-number" in (node.get("variable") or "").split():
+                return None
+            name = node.get("macro")
+            if name is not None and name not in reached:
+                reached.add(name)
+                if name not in macros:
+                    return None
+                todo.append(macros[name])
+    apart = _BETWEEN_ENTRIES.sub("", style)
+    try:
+        checked = SafeTree.fromstring(apart.encode("utf-8"))
+    except Exception:   # noqa: BLE001
+        return None
+    if any(_BETWEEN_ENTRIES.search(f" {k}='{v}'") for node in checked.iter() for k, v in node.attrib.items()):
+        return None
+    return apart
 
 
 def chapter_citations(chapters: list[dict], book: dict, csl: str, root: Path, cache: Path | None,
