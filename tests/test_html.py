@@ -306,6 +306,8 @@ def test_the_chapters_own_entries_are_formatted_together_each_as_alone(tmp_path)
     assert website._entries_apart(MINIMAL_STYLE.format(extra='<choose><if disambiguate="true"><text variable="title"/>'
                                                             "</if></choose>")) is None
     assert website._entries_apart(MINIMAL_STYLE.format(extra='<text macro="nowhere"/>')) is None
+    assert website._entries_apart(MINIMAL_STYLE.replace('disambiguate-add-year-suffix="true"', 'disambiguate-add-givenname='
+                                                        '"true" givenname-disambiguation-rule="all-names"')) is None
     assert website._entries_apart('<style xmlns="http://purl.org/net/xbiblio/csl"><info><link rel="independent-parent" '
                                   'href="x"/></info><bibliography><layout/></bibliography></style>') is None
     assert website._entries_apart("<style") is None

@@ -329,8 +329,8 @@ def _entries_apart(style: str) -> str | None:
     """The CSL style ``style`` with what makes a reference list's entries depend on each other taken out
     (_BETWEEN_ENTRIES), if then each entry of a list of several works reads as a list of that work alone
     would give it; else None: a dependent style (its parent decides), one whose reference list numbers the
-    works (citation-number) or whose layout reaches a condition on disambiguation or on a citation's
-    position (its macros followed), or a style that cannot be read."""
+    works (citation-number), whose layout reaches a condition on disambiguation or on a citation's position
+    (its macros followed), or that adds given names to every name (all-names), or a style that cannot be read."""
     import defusedxml.ElementTree as SafeTree
 
     try:
@@ -340,6 +340,10 @@ def _entries_apart(style: str) -> str | None:
     listing = root.find(f"{CSL_NS}bibliography")
     if root.tag != f"{CSL_NS}style" or listing is None or any(
             link.get("rel") == "independent-parent" for link in root.iter(f"{CSL_NS}link")):
+        return None
+    # given names added to every name alike (all-names): also between two people of one work, which a
+    # list of that work alone shows (two editors Ann and Bob Editor: "A. Editor and B. Editor")
+    if any((node.get("givenname-disambiguation-rule") or "").startswith("all-names") for node in root.iter()):
         return None
     macros = {m.get("name"): m for m in root.iter(f"{CSL_NS}macro")}
     todo, reached = [listing], set()
