@@ -402,3 +402,41 @@ def test_search_finds_english_and_japanese_terms_in_the_volume(volume):
     assert "japan-us.html" in found["相互協力"]
     assert "japan-us.html" in found["Tomodachi"]
     assert found["zzyzxnotaword"] == []
+
+
+@pytest.mark.parametrize("outcome", ["ok", "error", "timeout", "dies"])
+def test_the_chapters_own_citations_begun_apart_come_back_or_fail_as_pandoc_fails(monkeypatch, outcome):
+    """render/html.start formats "Cite this chapter" in a process forked for it (in a thread, its pandoc run
+    waited on the build's other threads): its result, pandoc's failure (a time limit included) and the
+    process's death come back to the build as they would from a thread."""
+    import os
+
+    from build_book import pandoc
+    from build_book.render import html
+
+    def citations(*args):
+        if outcome == "error":
+            raise pandoc.PandocError("pandoc could not read the style")
+        if outcome == "timeout":
+            raise pandoc.PandocTimeout(7)
+        if outcome == "dies":
+            os._exit(9)
+        return {"sec-x": website.Citation("<i>entry</i>", "@incollection{}", "TY  - CHAP"), "args": args}
+
+    monkeypatch.setattr(html, "_citing", lambda book, cache, jobs: ("chapters", cache.name, jobs))
+    monkeypatch.setattr(website, "chapter_citations", citations)
+    book = type("Book", (), {"config": type("Config", (), {"root": Path("/nowhere")})()})()
+    future = html.start(book)
+    if outcome == "ok":
+        got = future.result(timeout=60)
+        assert got["sec-x"] == website.Citation("<i>entry</i>", "@incollection{}", "TY  - CHAP")
+        assert got["args"] == ("chapters", ".cache", 1)
+        return
+    with pytest.raises(pandoc.PandocError) as failed:
+        future.result(timeout=60)
+    if outcome == "timeout":
+        assert isinstance(failed.value, pandoc.PandocTimeout) and failed.value.seconds == 7
+    elif outcome == "error":
+        assert str(failed.value) == "pandoc could not read the style"
+    else:
+        assert "the process formatting the chapters' citations failed" in str(failed.value)
