@@ -55,6 +55,17 @@ class PandocTimeout(PandocError):
         super().__init__(f"pandoc did not finish within {seconds:g} seconds and was stopped")
 
 
+def failure(exc: PandocError) -> tuple[str, object]:
+    """A pandoc failure as a result a worker process sends back (an exception of this module is not sent
+    whole between processes): ("timeout", seconds) or ("error", message); :func:`raised` makes it again."""
+    return ("timeout", exc.seconds) if isinstance(exc, PandocTimeout) else ("error", str(exc))
+
+
+def raised(status: str, value) -> PandocError:
+    """The exception :func:`failure` made a result of."""
+    return PandocTimeout(value) if status == "timeout" else PandocError(value)
+
+
 def timeout_for(size: int) -> float:
     """The time limit of a run given ``size`` bytes (``BUILD_BOOK_PANDOC_TIMEOUT`` if set)."""
     configured = os.environ.get(TIMEOUT_ENV, "").strip()

@@ -713,7 +713,7 @@ def nothing_to_clean(chapter: Chapter) -> bool:
     raw HTML, no attribute with a value, no data: image and no script link."""
     facts, targets = chapter.facts, chapter.targets
     return facts is not None and not facts.cleans and not any(t.startswith("data:") for t in targets.images) \
-        and not any(url_problem(t, False) and url_problem(t, False)[0] == SCRIPT for t in targets.links)
+        and not any((problem := url_problem(t, False)) and problem[0] == SCRIPT for t in targets.links)
 
 
 def check_blocks(chapter: Chapter) -> list[Diagnostic]:

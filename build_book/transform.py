@@ -1092,11 +1092,6 @@ def _html_of(texts: dict[int, str]) -> dict[int, str]:
     return {n: html[f"bb-chapter-{n}"] for n in texts}
 
 
-def _failure(exc: pandoc.PandocError) -> tuple[str, object]:
-    """A task's result when pandoc failed (see _work): ("timeout", seconds) or ("error", message)."""
-    return ("timeout", exc.seconds) if isinstance(exc, pandoc.PandocTimeout) else ("error", str(exc))
-
-
 def _work(task: tuple) -> tuple[str, object]:
     kind, numbers = task
     try:
@@ -1106,7 +1101,7 @@ def _work(task: tuple) -> tuple[str, object]:
             return "ok", _PLAN.resolved(list(numbers))
         return "ok", _PLAN.references()
     except pandoc.PandocError as exc:
-        return _failure(exc)
+        return pandoc.failure(exc)
 
 
 # True in a worker process during a task (see _work_and_release): the chapters' blocks it reads are its own
@@ -1191,7 +1186,7 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
             try:
                 formatted, written_of, listed = citing.result()
             except pandoc.PandocError as exc:
-                failed = _failure(exc)
+                failed = pandoc.failure(exc)
             else:
                 failed = None
         failed = failed or next((r for r in resolved if r[0] != "ok"), None)
@@ -1205,7 +1200,7 @@ def _book_wide(plan: _Plan, first: dict[str, list], todo: list[int], jobs: int, 
         try:
             results = [("ok", plan.filled(list(numbers), done, formatted, written_of)) for numbers in groups]
         except pandoc.PandocError as exc:
-            return tasks, [_failure(exc)] * len(tasks)
+            return tasks, [pandoc.failure(exc)] * len(tasks)
     return tasks, results + ([("ok", listed)] if together else resolved[len(groups):])
 
 

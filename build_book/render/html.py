@@ -59,27 +59,9 @@ def start(book) -> Future:
     args = _citing(book, book.config.root / "build" / ".cache", 1)
     if "fork" in multiprocessing.get_all_start_methods():
         try:
-            child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        except OSError:
-            child = None
-        if child is not None:
-            try:
-                done = child.submit(_citations_apart, args)
-            finally:
-                child.shutdown(wait=False)
-            out: Future = Future()
-
-            def hand_over(finished: Future) -> None:
-                try:
-                    status, value = finished.result()
-                except BaseException as exc:   # noqa: BLE001 - the child died: the citations fail as pandoc's would
-                    status, value = "error", f"the process formatting the chapters' citations failed ({exc})"
-                if status == "ok":
-                    out.set_result(value)
-                else:
-                    out.set_exception(pandoc_error(status, value))
-            done.add_done_callback(hand_over)
-            return out
+            return _apart(args)
+        except OSError:     # no process to be had: in a thread, as below
+            pass
     citing = ThreadPoolExecutor(max_workers=1)
     try:
         return citing.submit(site.chapter_citations, *args)
@@ -87,23 +69,38 @@ def start(book) -> Future:
         citing.shutdown(wait=False)
 
 
+def _apart(args: tuple) -> Future:
+    """site.chapter_citations(*args) in a process forked for it: its result, or pandoc's failure raised again."""
+    from .. import pandoc
+
+    child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        done = child.submit(_citations_apart, args)
+    finally:
+        child.shutdown(wait=False)
+    out: Future = Future()
+
+    def hand_over(finished: Future) -> None:
+        try:
+            status, value = finished.result()
+        except BaseException as exc:   # noqa: BLE001 - the child died: the citations fail as pandoc's would
+            status, value = "error", f"the process formatting the chapters' citations failed ({exc})"
+        if status == "ok":
+            out.set_result(value)
+        else:
+            out.set_exception(pandoc.raised(status, value))
+    done.add_done_callback(hand_over)
+    return out
+
+
 def _citations_apart(args: tuple) -> tuple[str, object]:
-    """In the forked process: site.chapter_citations' result, or how pandoc failed (an exception of pandoc.py
-    is not sent whole between processes)."""
+    """In the forked process: ("ok", site.chapter_citations' result), or pandoc's failure (pandoc.failure)."""
     from .. import pandoc
 
     try:
         return "ok", site.chapter_citations(*args)
-    except pandoc.PandocTimeout as exc:
-        return "timeout", exc.seconds
     except pandoc.PandocError as exc:
-        return "error", str(exc)
-
-
-def pandoc_error(status: str, value) -> Exception:
-    from .. import pandoc
-
-    return pandoc.PandocTimeout(value) if status == "timeout" else pandoc.PandocError(value)
+        return pandoc.failure(exc)
 
 
 def _base(config) -> str:
