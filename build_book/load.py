@@ -689,7 +689,6 @@ class _Parsing:
     def __init__(self, workers: int):
         self.workers = workers
         self.waiting: list[_Source] = []
-        self.added: set[int] = set()   # id() of each source added
         self.done = False
         self.failed: BaseException | None = None    # raised again by finish()
         self.ready = threading.Condition()
@@ -699,13 +698,13 @@ class _Parsing:
 
     def add(self, source: _Source) -> None:
         with self.ready:
-            self.added.add(id(source))
             self.waiting.append(source)
             self.ready.notify()
 
     def wait(self, source: _Source) -> None:
-        """Wait until ``source`` is read, if it was added (else return at once)."""
-        if id(source) in self.added:
+        """Wait until ``source`` is read (at once for a file that could not be read: load_book adds only
+        a source with a text)."""
+        if source.text is not None:
             source.parsed.wait()
             if self.failed is not None:
                 raise self.failed
