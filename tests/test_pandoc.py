@@ -227,3 +227,77 @@ def test_a_process_forked_while_another_thread_starts_pandoc_can_run_pandoc():
         thread.join()
     assert status is not None, "the forked process waited for a lock held by a thread of its parent"
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+EVERY_KIND_OF_TEXT = """# A heading with *several* words {#sec-a .unnumbered}
+
+Words on a line
+and on the next (a soft break), "quoted words" and 'single ones', it's an apostrophe, don't.
+*Emphasis over
+two lines*, **strong words**, ~~struck out~~, ^super\\ script^, ~sub~, [small caps]{.smallcaps},
+[a span of words]{#s1 .c key="v w"}, `code with  spaces`, $x + y$ and $$a = b$$, a line\\
+break, ↩ and ↩︎ and ↩\ufe0e, a\u00a0non-breaking space, tab\there, 日米 安全保障 条約,
+a [link with words](https://example.org "its title"), <https://example.org/auto>, an
+![image with alt words](figure.png){width=50%}, a note[^n], an inline note^[with *its own* words],
+a citation [see @smith2001, p. 3; @doe2002] and @smith2001 [p. 4], text that looks like JSON:
+{\\"t\\": \\"Space\\"}, {\\"t\\": \\"Str\\", \\"c\\": \\"x\\"} and a backslash \\\\ and "a quote".
+
+[^n]: A note with two paragraphs and words.
+
+    > Quoted words in it.
+
+- an item with words
+- another item
+  over two lines
+
+1. first
+2. second
+
+Term with words
+:   Its definition, in words.
+
+| line one with words
+|     line two, indented
+
+> A quotation with *emphasis*
+> over two lines.
+
+| Column one | Column two |
+|------------|-----------:|
+| cell words | more words |
+
+: A caption with words {#tbl-x}
+
+::: {.callout-note}
+A div with words.
+:::
+
+```python
+code = "block with  spaces"
+```
+"""
+
+
+def test_the_html_writer_gets_runs_of_words_as_one_string_and_writes_the_same_html():
+    doc = pandoc.read_markdown(EVERY_KIND_OF_TEXT)
+    text = json.dumps(doc, ensure_ascii=False)
+    compacted = pandoc.compact(text)
+    assert json.loads(compacted)["pandoc-api-version"] == doc["pandoc-api-version"]
+    assert len(compacted) < len(text) * 0.8
+    spaces = text.count('{"t": "Space"}') + text.count('{"t": "SoftBreak"}')
+    assert compacted.count('{"t": "Space"}') + compacted.count('{"t": "SoftBreak"}') < spaces / 4
+    # as pandoc writes its JSON (no spaces after separators) too
+    pandocs = pandoc._run(json.dumps(doc), "json", "json", [])
+    assert len(pandoc.compact(pandocs)) < len(pandocs) * 0.8
+    assert json.loads(pandoc.compact(pandocs)) == json.loads(compacted)
+    # what pandoc's HTML writer makes of the text as it is: the same, written in one run or as blocks
+    html = pandoc._run(text, "html5", "json", pandoc.HTML_OPTIONS)
+    assert "<em>Emphasis over two lines</em>" in html and '{"t": "Space"}, {"t": "Str", "c": "x"}' in html
+    assert pandoc.write_html(doc) == html
+    blocks = json.dumps(doc["blocks"], ensure_ascii=False)
+    assert pandoc.write_html_blocks(blocks) == html
+    assert pandoc.write_html_divs({"a": blocks, "b": blocks}) == {"a": html, "b": html}
+    head = json.dumps({"pandoc-api-version": doc["pandoc-api-version"], "meta": {}})[:-1]
+    notes_inline = [f"--lua-filter={pandoc.NOTES_INLINE_FILTER}"]
+    assert pandoc.write_html_blocks(blocks, inline_notes=True) == pandoc._run(
+        f'{head}, "blocks": {blocks}}}', "html5", "json", [*pandoc.HTML_OPTIONS, *notes_inline])
