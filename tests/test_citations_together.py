@@ -4,6 +4,7 @@ same blocks and HTML as a run of its own (an edit re-formats one chapter alone, 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,15 @@ def test_cold_prepare_formats_the_book_in_one_run(book, jobs, tmp_path_factory, 
     assert prepared.html
     assert prepared.references == json.loads(references[0])
     assert prepared.references_html == references[1]
+
+
+def test_the_workers_beside_the_book_wide_run_let_it_go_first(monkeypatch):
+    """The worker processes that resolve the chapters while this process's citeproc run formats the whole
+    book's citations run at a lower priority (transform.BEHIND): that run has a core of its own."""
+    monkeypatch.setattr(transform, "_work", lambda task: ("ok", os.nice(0)))
+    tasks = [("resolve", ()), ("resolve", ())]
+    here = os.nice(0)
+    for behind, niceness in ((True, min(19, here + transform.BEHIND)), (False, here)):
+        with transform._workers(object(), 2, behind=behind) as begin:
+            assert begin(tasks)() == [("ok", niceness)] * 2
+    assert os.nice(0) == here
