@@ -198,6 +198,38 @@ class _Again(Exception):
         self.folio = folio
 
 
+class _ArraysOfAnyLength:
+    """WeasyPrint's cffi module as weasyprint.pdf.fonts sees it, but for ``new("T[n]", values)`` (as it makes
+    each font subset's arrays of glyphs) made as ``new("T[]", values)``, the same array: cffi parses each
+    spelling of a type once per process (some 3 ms, with pycparser), and every n is new, so writing a
+    piece's PDF spent some 30 ms of CPU parsing ten of them (0.4 s for the benchmark's book)."""
+
+    ARRAY = re.compile(r"(\w+)\[(\d+)\]")
+
+    def __init__(self, ffi):
+        self._ffi = ffi
+
+    def __getattr__(self, name):
+        return getattr(self._ffi, name)
+
+    def new(self, cdecl, init=None):
+        found = self.ARRAY.fullmatch(cdecl) if isinstance(cdecl, str) else None
+        if found is not None and isinstance(init, (list, tuple)) and len(init) == int(found.group(2)):
+            return self._ffi.new(found.group(1) + "[]", init)
+        return self._ffi.new(cdecl, init)
+
+
+def _arrays_of_any_length() -> None:
+    """Give weasyprint.pdf.fonts :class:`_ArraysOfAnyLength` (once per process)."""
+    try:
+        from weasyprint.pdf import fonts
+    except ImportError:
+        return
+    ffi = getattr(fonts, "ffi", None)
+    if ffi is not None and not isinstance(ffi, _ArraysOfAnyLength):
+        fonts.ffi = _ArraysOfAnyLength(ffi)
+
+
 # WeasyPrint's font configuration and print.css, parsed once in the server process the layout
 # processes are forked from (see ``prepare``, render/pieceserver.py): each piece then starts at once
 SHARED: dict = {}
@@ -212,6 +244,7 @@ def prepare(root: Path, stylesheet: Path, lang: str) -> None:
 
     from .pdf import book_fetcher
 
+    _arrays_of_any_length()
     key_ = (str(root), str(stylesheet), stylesheet.stat().st_mtime_ns if stylesheet.exists() else 0)
     if SHARED.get("key") == key_:
         return
@@ -270,6 +303,7 @@ def lay_out(root: Path, html: str, stylesheet: Path, folio: int, body: bool, sel
     from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
 
     footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
+    _arrays_of_any_length()
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
         fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
@@ -755,15 +789,40 @@ def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
                     continue
                 seen.add((number, font.objgen))
                 found.setdefault(str(font.get("/BaseFont")), []).append(font)
-    shared = {}
+    parts = {}
     for name, fonts in found.items():
         if len(fonts) > 1:
             try:
-                merged = _joined_font(out, fonts, folder, keys)
+                read = _font_parts(fonts)
             except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
-                merged = None
-            if merged is not None:
-                shared[name] = merged
+                read = None
+            if read is not None:
+                parts[name] = read
+    programs = {name: _programs(read) for name, read in parts.items()}
+    keys_of = {name: _joined_key(found) for name, found in programs.items()}
+    data: dict[str, bytes | None] = {}
+    todo = []
+    for name, found in programs.items():
+        if len(found) == 1:
+            data[name] = next(iter(found))
+        else:
+            data[name] = cachefile.get(folder, keys_of[name], FORMAT, FONT) if folder is not None else None
+            if data[name] is None:
+                todo.append(name)
+    for name, joined in zip(todo, _join_all([programs[name] for name in todo])):
+        data[name] = joined
+        if joined is not None and folder is not None:
+            cachefile.put(folder, keys_of[name], joined, FORMAT, FONT)
+    shared = {}
+    for name, read in parts.items():
+        if data[name] is None:
+            continue
+        if keys is not None and len(programs[name]) > 1:
+            keys.add(keys_of[name])
+        try:
+            shared[name] = _embedded_font(out, read, data[name])
+        except Exception:  # noqa: BLE001 - as above
+            pass
     return shared
 
 
@@ -787,13 +846,10 @@ CMAP_ENTRY = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
 FONT = ".otf"    # the suffix of a joined font in the cache
 
 
-def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | None = None):
-    """One Type0 font (in ``out``) for the subsets ``fonts`` of one font; None if they cannot be joined."""
-    import io
-
-    import pikepdf
-    from fontTools.ttLib import TTFont
-    from pikepdf import Array, Dictionary, Name
+def _font_parts(fonts: list) -> list | None:
+    """What the subsets ``fonts`` of one font are made of (each: the font, its CID font, its descriptor, its
+    program, its widths, its ToUnicode entries); None if they cannot be joined (see _share_fonts)."""
+    from pikepdf import Name
 
     parts = []
     for font in fonts:
@@ -810,14 +866,50 @@ def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | 
         unicode = font.get("/ToUnicode")
         entries = dict(CMAP_ENTRY.findall(unicode.read_bytes())) if unicode is not None else {}
         parts.append((font, cid, descriptor, program.read_bytes(), widths, entries))
-    programs = {}
+    return parts
+
+
+def _programs(parts: list) -> dict[bytes, set]:
+    """Each different font program of ``parts``, with the glyphs (codes) shown by it."""
+    programs: dict[bytes, set] = {}
     for part in parts:
         programs.setdefault(part[3], set()).update(part[4])
-    key_ = cachefile.digest(cachefile.version_key(), FORMAT, "joined font",
+    return programs
+
+
+def _joined_key(programs: dict[bytes, set]) -> str:
+    return cachefile.digest(cachefile.version_key(), FORMAT, "joined font",
                             *[part for program, used in programs.items() for part in (program, sorted(used))])
-    data = next(iter(programs)) if len(programs) == 1 else \
-        cachefile.get(folder, key_, FORMAT, FONT) if folder is not None else None
-    if data is None:
+
+
+def _join_all(todo: list[dict[bytes, set]]) -> list[bytes | None]:
+    """:func:`_joined_program` of each of ``todo``: in processes forked for it where there are several
+    fonts and cores (each is fontTools' Python, 0.1-0.4 s a font for the benchmark's book, at the end of
+    the build, when nothing else runs)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(todo), os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                # the largest first, so that no process is left with a large font at the end
+                order = sorted(range(len(todo)), key=lambda n: -sum(len(p) for p in todo[n]))
+                done = dict(zip(order, pool.map(_joined_program, [todo[n] for n in order])))
+                return [done[n] for n in range(len(todo))]
+        except OSError:     # (no process could be forked: joined here)
+            pass
+    return [_joined_program(programs) for programs in todo]
+
+
+def _joined_program(programs: dict[bytes, set]) -> bytes | None:
+    """One font program with every glyph of ``programs`` (subsets of one font: program -> the glyphs shown
+    by it), each glyph from a subset that has it; None if they cannot be joined so."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    try:
         loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
                   for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
@@ -844,11 +936,17 @@ def _joined_font(out, fonts: list, folder: Path | None = None, keys: set[str] | 
                     metrics[name] = other["hmtx"].metrics[name]
         buffer = io.BytesIO()
         base.save(buffer)
-        data = buffer.getvalue()
-        if folder is not None:
-            cachefile.put(folder, key_, data, FORMAT, FONT)
-    if keys is not None and len(programs) > 1:
-        keys.add(key_)
+    except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
+        return None
+    return buffer.getvalue()
+
+
+def _embedded_font(out, parts: list, data: bytes):
+    """One Type0 font in ``out`` for the subsets ``parts`` (see _font_parts) of one font, with the font
+    program ``data``, the widths and the ToUnicode map of all of them."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name
+
     first_font, first_cid, first_descriptor = parts[0][:3]
     program = pikepdf.Stream(out, data)
     program.Subtype = Name.OpenType
