@@ -629,10 +629,16 @@ _TEXT_INLINE = r'\{"t": ?"(?:Str", ?"c": ?"[^"\\]*(?:\\.[^"\\]*)*"|Space"|SoftBr
 _TEXT_RUN = re.compile(_TEXT_INLINE + r"(?:, ?" + _TEXT_INLINE + r")+")
 
 
+# What the HTML writer reads in a run's own Str tokens: a variation selector (it adds one after some characters
+# unless one follows) and a task list item's box ("☐"/"☒" then a Space, at the start of an item: a checkbox)
+_TOKENS_READ = ("\ufe0e", "\u2610", "\u2612")
+_TOKENS_READ_ESCAPED = tuple(json.dumps(c)[1:-1] for c in _TOKENS_READ)
+
+
 def _joined(match: re.Match) -> str:
     run = match.group(0)
-    if "\ufe0e" in run or "\\ufe0e" in run.lower():
-        return run    # (the HTML writer adds a variation selector after some characters unless one follows)
+    if any(c in run for c in _TOKENS_READ) or ("\\u" in run and any(e in run.lower() for e in _TOKENS_READ_ESCAPED)):
+        return run    # left as it is (see _TOKENS_READ)
     if '": "' in run:
         run = run.replace('{"t": "Space"}', '{"t": "Str", "c": " "}').replace('{"t": "SoftBreak"}', '{"t": "Str", "c": " "}')
         run = run.replace('"}, {"t": "Str", "c": "', "")
@@ -645,9 +651,10 @@ def _joined(match: re.Match) -> str:
 def compact(text: str) -> str:
     """A pandoc JSON text for the HTML writer (``--wrap=none``) with each run of words and spaces one Str:
     ``Str "a", Space, Str "b"`` becomes ``Str "a b"``, a SoftBreak a space, which is what the writer makes of
-    them. The same HTML, from a text a fifth as long: pandoc spends most of a chapter's HTML run reading
-    its JSON (0.55 s of CPU for half of the benchmark's book, 0.12 s so). Only for the HTML writer: citeproc
-    looks at the words beside a citation (punctuation moved into a note, say), and the checks at each word."""
+    them (but for a run holding what it reads in the tokens themselves: _TOKENS_READ). The same HTML, from a
+    text a fifth as long: pandoc spends most of a chapter's HTML run reading its JSON (0.55 s of CPU for half
+    of the benchmark's book, 0.12 s so). Only for the HTML writer: citeproc looks at the words beside a
+    citation (it moves punctuation into a note, say)."""
     return _TEXT_RUN.sub(_joined, text)
 
 

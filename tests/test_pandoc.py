@@ -253,6 +253,10 @@ a citation [see @smith2001, p. 3; @doe2002] and @smith2001 [p. 4], text that loo
 1. first
 2. second
 
+- [ ] a task to do, in words
+- [x] a task done
+- a box ☐ and ☒ in running words
+
 Term with words
 :   Its definition, in words.
 
@@ -292,6 +296,7 @@ def test_the_html_writer_gets_runs_of_words_as_one_string_and_writes_the_same_ht
     assert json.loads(pandoc.compact(pandocs)) == json.loads(compacted)
     # what pandoc's HTML writer makes of the text as it is: the same, written in one run or as blocks
     html = pandoc._run(text, "html5", "json", pandoc.HTML_OPTIONS)
+    assert 'type="checkbox" checked="" />a task done' in html and "<li>a box ☐ and ☒ in running words</li>" in html
     assert "<em>Emphasis over two lines</em>" in html and '{"t": "Space"}, {"t": "Str", "c": "x"}' in html
     assert pandoc.write_html(doc) == html
     blocks = json.dumps(doc["blocks"], ensure_ascii=False)

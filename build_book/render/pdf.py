@@ -128,7 +128,7 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
     plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,
                               max(1, ctx.prepared.jobs), seconds, memory, ctx.progress)
     ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
-    front_pages = pieces.assemble(plan, pdfs, target, folder)
+    front_pages = pieces.assemble(plan, pdfs, target, folder, max(1, ctx.prepared.jobs))
     LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
     LAST["starts"] = pagemap.join_pieces(plan)
     refused = [url for p in plan.pieces for url in p.result["refused"]]

@@ -618,9 +618,9 @@ def _estimate(piece: Piece, folder: Path | None) -> dict:
     return {"pages": len(piece.html) // CHARACTERS_PER_PAGE + 1, "anchors": {}}
 
 
-def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path, folder: Path | None = None) -> int:
+def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path, folder: Path | None = None, jobs: int = 1) -> int:
     """Join the pieces' PDFs into ``target``; the number of pages of the front matter. The fonts joined
-    from the pieces' subsets are cached in ``folder``.
+    from the pieces' subsets (``jobs`` at once) are cached in ``folder``.
 
     With pikepdf (qpdf, in C++): it reads the pieces' object streams and writes the book some ten
     times faster than a PDF library in Python, which took longer to join the pieces than the layout
@@ -638,7 +638,7 @@ def assemble(plan: Plan, pdfs: dict[int, bytes], target: Path, folder: Path | No
     sources = [pikepdf.open(io.BytesIO(pdfs[n])) for n in range(len(plan.pieces))]
     try:
         fonts: set[str] = set()
-        shared = _share_fonts(out, sources, folder, fonts)
+        shared = _share_fonts(out, sources, folder, fonts, jobs)
         for n, piece in enumerate(plan.pieces):
             source = sources[n]
             if n == 0:
@@ -769,7 +769,7 @@ def _outlines(out, bookmarks: list, pages: list, parent=None) -> tuple[list, int
     return outlines, count
 
 
-def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
+def _share_fonts(out, sources, folder: Path | None, keys: set[str], jobs: int = 1) -> dict:
     """One font for each font the pieces share, not one per piece: font name -> the joined font.
 
     WeasyPrint embeds in each piece a subset of each font with the glyphs that piece uses, each shown
@@ -779,7 +779,8 @@ def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
     the widths and the ToUnicode map of all the pieces; every page's font resource is then made to
     point to it (``_use_shared_fonts``). A font whose subsets cannot be joined so (not a CFF-based
     OpenType font with Identity encoding, glyph orders that differ) is left as it is, a copy per piece.
-    A joined font is cached in ``folder`` by the subsets it is joined from (``keys``: those used)."""
+    The fonts are joined ``jobs`` at once (_join_all). A joined font is cached in ``folder`` by the subsets
+    it is joined from (``keys``: those used)."""
     found: dict[str, list] = {}
     seen: set = set()
     for number, source in enumerate(sources):
@@ -799,17 +800,17 @@ def _share_fonts(out, sources, folder: Path | None, keys: set[str]) -> dict:
             if read is not None:
                 parts[name] = read
     programs = {name: _programs(read) for name, read in parts.items()}
-    keys_of = {name: _joined_key(found) for name, found in programs.items()}
+    keys_of = {name: _joined_key(subsets) for name, subsets in programs.items()}
     data: dict[str, bytes | None] = {}
     todo = []
-    for name, found in programs.items():
-        if len(found) == 1:
-            data[name] = next(iter(found))
+    for name, subsets in programs.items():
+        if len(subsets) == 1:
+            data[name] = next(iter(subsets))
         else:
             data[name] = cachefile.get(folder, keys_of[name], FORMAT, FONT) if folder is not None else None
             if data[name] is None:
                 todo.append(name)
-    for name, joined in zip(todo, _join_all([programs[name] for name in todo])):
+    for name, joined in zip(todo, _join_all([programs[name] for name in todo], jobs)):
         data[name] = joined
         if joined is not None and folder is not None:
             cachefile.put(folder, keys_of[name], joined, FORMAT, FONT)
@@ -882,22 +883,25 @@ def _joined_key(programs: dict[bytes, set]) -> str:
                             *[part for program, used in programs.items() for part in (program, sorted(used))])
 
 
-def _join_all(todo: list[dict[bytes, set]]) -> list[bytes | None]:
-    """:func:`_joined_program` of each of ``todo``: in processes forked for it where there are several
-    fonts and cores (each is fontTools' Python, 0.1-0.4 s a font for the benchmark's book, at the end of
-    the build, when nothing else runs)."""
+def _join_all(todo: list[dict[bytes, set]], jobs: int = 1) -> list[bytes | None]:
+    """:func:`_joined_program` of each of ``todo``: ``jobs`` at once, in processes forked for it, where there
+    are several fonts (each is fontTools' Python, 0.1-0.4 s a font for the benchmark's book, at the end of
+    the build, when nothing else runs); else, or if no process could be forked or one died, in this one."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    workers = min(len(todo), os.cpu_count() or 1)
+    workers = min(len(todo), jobs)
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        from fontTools.ttLib import TTFont  # noqa: F401 - imported once, here, not in each process
+        from fontTools.ttLib.tables import C_F_F_  # noqa: F401
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 # the largest first, so that no process is left with a large font at the end
                 order = sorted(range(len(todo)), key=lambda n: -sum(len(p) for p in todo[n]))
                 done = dict(zip(order, pool.map(_joined_program, [todo[n] for n in order])))
                 return [done[n] for n in range(len(todo))]
-        except OSError:     # (no process could be forked: joined here)
+        except (OSError, BrokenProcessPool):     # (joined here)
             pass
     return [_joined_program(programs) for programs in todo]
 
