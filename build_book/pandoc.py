@@ -84,6 +84,11 @@ def timeout_for(size: int) -> float:
 # run take some 180 MB; with 16m it takes 125-150 MB (two such runs at once were the peak memory of a
 # cold PDF build), for about as much time (citeproc: a tenth more CPU, the HTML writer about the same).
 HEAP = "-H16m"
+# A run that formats a whole book's citations (citeproc_html_many's ``whole_book``): half of its time was
+# the garbage collector's (0.59 s of 1.12 for the benchmark's book, its live data only 23 MB), which a larger
+# allocation area (GHC's ``-A``, 4 MB by default) makes fewer: 0.98 s, for 23 MB more. That run is the
+# longest piece of a cold build's citation stage, on a core of its own (see transform.BEHIND).
+WHOLE_BOOK_RTS = [HEAP, "-A32m"]
 
 
 def _memory_limit() -> str | None:
@@ -342,8 +347,8 @@ def version() -> str:
         return _found["version"]
 
 
-def _run(source: str, to: str, fmt: str, args: list[str]) -> str:
-    return _run_pandoc([f"--from={fmt}", f"--to={to}", *args], source)
+def _run(source: str, to: str, fmt: str, args: list[str], rts: list[str] = ()) -> str:
+    return _run_pandoc([f"--from={fmt}", f"--to={to}", *args], source, rts=rts)
 
 
 def read_markdown(text: str) -> dict:
@@ -566,17 +571,20 @@ def citeproc_html(doc: dict, bibliographies: list[Path], csl: Path | None, cwd: 
 
 
 def citeproc_html_many(meta: dict, blocks: list[str], bibliographies: list[Path], csl: Path | None, cwd: Path,
-                       divs: list[str], html: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+                       divs: list[str], html: list[str], whole_book: bool = False
+                       ) -> tuple[dict[str, str], dict[str, str]]:
     """:func:`citeproc` of the document of ``meta`` and ``blocks`` (each given as JSON text), and of it only
     what the top-level divs ``divs`` hold after: div id -> their blocks as JSON text, as pandoc writes it
     (read with json.loads); and div id -> the HTML of those of ``html`` (as :func:`citeproc_html` writes
-    that of one). One pandoc run, and of its output only strings to read."""
+    that of one). One pandoc run, and of its output only strings to read; ``whole_book``: with the runtime
+    options of a run that formats a whole book's citations (WHOLE_BOOK_RTS)."""
     args = _citeproc_args(bibliographies, csl, cwd) + [f"--lua-filter={HTML_OF_FILTER}"]
     names = {"t": "MetaList", "c": [{"t": "MetaString", "c": d} for d in divs]}
     meta = {**meta, "build-book-json-of": names,
             "build-book-html-of": {"t": "MetaList", "c": [{"t": "MetaString", "c": d} for d in html]}}
     head = json.dumps({"pandoc-api-version": api_version(), "meta": meta})[:-1]
-    out = json.loads(_run(f'{head}, "blocks": [{", ".join(blocks)}]}}', "json", "json", args))
+    out = json.loads(_run(f'{head}, "blocks": [{", ".join(blocks)}]}}', "json", "json", args,
+                          WHOLE_BOOK_RTS if whole_book else ()))
     wanted = {**{f"{d}-json": ("json", d) for d in divs}, **{f"{d}-html": ("html", d) for d in html}}
     found: dict[str, dict[str, str]] = {"json": {}, "html": {}}
     for block in out["blocks"]:

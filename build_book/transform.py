@@ -814,7 +814,7 @@ class _Plan:
             html += ["bb-references"] if self.html else []
         with self._known_sources(self.order) as sources:
             texts, written = pandoc.citeproc_html_many(self._meta(self.order), parts, sources, self.csl,
-                                                       book.config.root, divs, html)
+                                                       book.config.root, divs, html, whole_book=True)
         formatted: dict[str, str] = {}
         written_of: dict[str, str] = {}
         blocks = json.loads(texts["bb-cites"])

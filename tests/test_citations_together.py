@@ -29,13 +29,16 @@ def _plan(root: Path, csl: str | None):
     return plan
 
 
-def _runs(monkeypatch) -> list:
+def _runs(monkeypatch, rts: list | None = None) -> list:
+    """The arguments of each citeproc run from now on (and its runtime options, in ``rts`` if given)."""
     runs: list = []
     real = pandoc._run_pandoc
 
     def counted(args, *rest, **options):
         if "--citeproc" in args:
             runs.append(args)
+            if rts is not None:
+                rts.append(list(options.get("rts", ())))
         return real(args, *rest, **options)
 
     monkeypatch.setattr(pandoc, "_run_pandoc", counted)
@@ -266,7 +269,8 @@ def test_cold_prepare_formats_the_book_in_one_run(book, jobs, tmp_path_factory, 
     together = plan.lists_as_cited()
     assert together is (book == "per-chapter")
     monkeypatch.setattr(transform, "_CHAPTER_MEMORY", {})    # (a live preview's, of an earlier test's book)
-    runs = _runs(monkeypatch)
+    rts: list = []
+    runs = _runs(monkeypatch, rts)
     called = []
     real = transform._book_wide
     monkeypatch.setattr(transform, "_book_wide", lambda *a: called.append(a[2]) or real(*a))
@@ -277,6 +281,7 @@ def test_cold_prepare_formats_the_book_in_one_run(book, jobs, tmp_path_factory, 
     prepared = transform.prepare(result.book, result.index, jobs=jobs, html=True)
     assert called == [[n for n in numbers]]
     assert lowered == [True]
+    assert rts.count(pandoc.WHOLE_BOOK_RTS) == 1     # the book's run, with a larger allocation area
     # this process's runs: the book's (and the list's, apart, with one job)
     assert len(runs) == (1 if together or jobs > 1 else 2)
     for number, (text, html) in zip(numbers, alone):
