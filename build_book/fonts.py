@@ -188,15 +188,9 @@ def _fonttools_defaults() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     options = ftsubset.Options()
     found = tuple(options.drop_tables), tuple(options.layout_features)
-    if path is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps({"format": DEFAULTS_FORMAT, "drop_tables": found[0],
-                                       "layout_features": found[1]}), encoding="utf-8")
-            tmp.replace(path)
-        except OSError:
-            pass
+    if path is not None:    # (in one step; a folder that cannot be written is no error)
+        cachefile.write_file(path, json.dumps({"format": DEFAULTS_FORMAT, "drop_tables": found[0],
+                                               "layout_features": found[1]}))
     return found
 
 

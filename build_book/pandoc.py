@@ -643,16 +643,18 @@ _TOKENS_READ = ("\ufe0e", "\u2610", "\u2612")
 _TOKENS_READ_ESCAPED = tuple(json.dumps(c)[1:-1] for c in _TOKENS_READ)
 
 
+# As json.dumps and as pandoc write them: a Space, a SoftBreak, a Str of a space, and what stands between the
+# texts of two Strs side by side
+_SPELLINGS = [('{"t": "Space"}', '{"t": "SoftBreak"}', '{"t": "Str", "c": " "}', '"}, {"t": "Str", "c": "'),
+              ('{"t":"Space"}', '{"t":"SoftBreak"}', '{"t":"Str","c":" "}', '"},{"t":"Str","c":"')]
+
+
 def _joined(match: re.Match) -> str:
     run = match.group(0)
     if any(c in run for c in _TOKENS_READ) or ("\\u" in run and any(e in run.lower() for e in _TOKENS_READ_ESCAPED)):
         return run    # left as it is (see _TOKENS_READ)
-    if '": "' in run:
-        run = run.replace('{"t": "Space"}', '{"t": "Str", "c": " "}').replace('{"t": "SoftBreak"}', '{"t": "Str", "c": " "}')
-        run = run.replace('"}, {"t": "Str", "c": "', "")
-    if '":"' in run:
-        run = run.replace('{"t":"Space"}', '{"t":"Str","c":" "}').replace('{"t":"SoftBreak"}', '{"t":"Str","c":" "}')
-        run = run.replace('"},{"t":"Str","c":"', "")
+    for space, soft_break, blank, between in _SPELLINGS:
+        run = run.replace(space, blank).replace(soft_break, blank).replace(between, "")
     return run
 
 
