@@ -141,12 +141,13 @@ LAST: dict[str, int] = {}
 
 
 def corrected_weasyprint() -> None:
-    """Install build_book's corrections of WeasyPrint's layout, in a process that lays out the print
-    edition (once; as one document or a piece)."""
-    from . import footnotes, linebreak
+    """Install build_book's corrections of WeasyPrint's layout and writing, in a process that lays out
+    the print edition (once; as one document or a piece)."""
+    from . import footnotes, linebreak, pagerefs
 
     footnotes.install()     # a footnote deferred to the next page is not lost when pages are made again
     linebreak.install()     # no line of one word where the words fit (a trailing space hangs)
+    pagerefs.install()      # the tags of a PDF of n pages written in time linear in n, not n squared
 
 
 def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | None,
