@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,17 @@ def test_yaml_syntax_error_in_book_yml(tmp_path):
 def test_build_shows_progress_and_prints_outputs(mini):
     assert "rendering the PDF edition" in mini.stderr
     assert "pieces of the PDF (WeasyPrint" in mini.stderr and "joining" in mini.stderr   # laid out in pieces
+    # each piece as it is laid out: the chapters by their files, counted up to all of a pass's
+    laid = re.findall(r"laid out (.+?): (\d+) pages? \((\d+) of (\d+)\)", mini.stderr)
+    passes = mini.stderr.count("pieces of the PDF (WeasyPrint")
+    counts = [(int(k), int(n)) for _, _, k, n in laid]
+    assert [k for k, _ in counts].count(1) == passes and all(k <= n for k, n in counts)
+    assert all(b == (a[0] + 1, a[1]) for a, b in zip(counts, counts[1:]) if b[0] != 1)
+    names = [name for name, *_ in laid]
+    for chapter in ("01-origins", "02-cases", "a1-data"):      # (the preface is in the front matter)
+        assert f"chapters/{chapter}.md" in names
+    assert "the front matter" in names and "the bibliography" in names
+    assert "the title page of part 'Foundations'" in names and all(int(pages) > 0 for _, pages, _, _ in laid)
     index = mini.html / "index.html"
     assert mini.stdout.splitlines() == [str(mini.pdf), str(mini.epub), str(index)]   # book outside the cwd
     assert mini.stderr.rstrip().endswith(f"done: 3 editions in {mini.root / 'build'}{os.sep}; open:")

@@ -131,3 +131,26 @@ def test_the_last_task_starts_with_the_last_jobs_ones_when_asked(together):
     # the last starts before the two before it end, or when one of them has ended
     assert (times[4][0] < min(times[2][1], times[3][1])) == bool(together)
     assert limits.run([task] * 2, 2, 60, 2**30, lambda n, q: None, together=1)   # no more tasks than jobs
+
+
+def test_done_is_told_of_each_task_as_it_ends():
+    """``done``, for the progress of a long layout: each task's number and result, when it ends, in
+    the order they end (the second task here ends first); not for a task that failed."""
+    from build_book.render import limits
+
+    def task(seconds, value):
+        def run():
+            time.sleep(seconds)
+            return value
+        return run
+
+    told = []
+    results = limits.run([task(0.6, "slow"), task(0.0, "quick")], 2, 60, 2**30,
+                         done=lambda number, result: told.append((number, result, time.monotonic())))
+    assert results == ["slow", "quick"]
+    assert [(n, r) for n, r, _ in told] == [(1, "quick"), (0, "slow")]
+    assert told[1][2] - told[0][2] > 0.3      # each told when it ended, not all at the end
+    told.clear()
+    with pytest.raises(limits.ChildFailed):
+        limits.run([lambda: 1 / 0], 1, 30, 2**30, done=lambda number, result: told.append(number))
+    assert told == []

@@ -91,7 +91,7 @@ class NotYet(Exception):
 
 def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: int,
         answer: Callable[[int, object], object] | None = None, server: list[str] | None = None,
-        together: int = 0) -> list[object]:
+        together: int = 0, done: Callable[[int, object], None] | None = None) -> list[object]:
     """What each of ``tasks`` returns, each run in a forked child, at most ``jobs`` at once, all
     within ``seconds`` from now, each within ``memory`` bytes of address space.
 
@@ -110,7 +110,9 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
     after them: tasks of a like length (the chapters of a book) then end together, sharing the cores,
     where the last would otherwise run alone on one of them (``together=1``); and a task that waits
     for what all the others say before it works (the front matter, which shows their page numbers) does
-    not take a place while it waits."""
+    not take a place while it waits.
+
+    With ``done``, ``done(task number, result)`` is called as each task ends well (to show progress)."""
     deadline = time.monotonic() + seconds
     results: dict[int, object] = {}
     running: dict[int, tuple[int, int, bytearray, int | None]] = {}   # pid -> (task, read end, data, reply end)
@@ -171,6 +173,8 @@ def run(tasks: list[Callable[..., object]], jobs: int, seconds: float, memory: i
                 pending.pop(pid, None)
                 status = _wait(pid)
                 results[number] = _outcome(bytes(data), status, memory)
+                if done is not None:
+                    done(number, results[number])
                 if pending:
                     reply_all()
     finally:

@@ -126,7 +126,8 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
 
     folder = ctx.prepared.cache / pieces.FOLDER if ctx.prepared.cache else None
     plan, pdfs = pieces.build(root, render_piece, units, stylesheet, folder, ctx.destination,
-                              max(1, ctx.prepared.jobs), seconds, memory, ctx.progress)
+                              max(1, ctx.prepared.jobs), seconds, memory, ctx.progress,
+                              names=[_piece_name(book, unit) for unit in units])
     ctx.progress.step(f"joining {len(units)} pieces ({plan.laid_out} laid out, the others as cached)")
     front_pages = pieces.assemble(plan, pdfs, target, folder, max(1, ctx.prepared.jobs))
     LAST["front_pages"], LAST["laid_out"] = front_pages, plan.laid_out
@@ -134,6 +135,16 @@ def _in_pieces(ctx: RenderContext, context: dict, references, authors, styleshee
     refused = [url for p in plan.pieces for url in p.result["refused"]]
     attachments = list(dict.fromkeys(url for p in plan.pieces for url in p.result["attachments"]))
     return refused, attachments, plan.total()
+
+
+def _piece_name(book, unit) -> str:
+    """A piece of the PDF as the progress names it: a chapter by its file."""
+    if isinstance(unit, tuple):
+        kind, number = unit
+        if kind == "chapter":
+            return book.chapters[number].path
+        return f"the title page of part '{_clip(book.parts[number].title, 40)}'"
+    return {"front": "the front matter", "bibliography": "the bibliography", "index": "the index"}.get(unit, str(unit))
 
 
 # what the last PDF made in pieces was: its front matter's pages (page labels), the pieces laid out

@@ -497,7 +497,8 @@ def cached(folder: Path | None, key_: str) -> dict | None:
 
 
 def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path | None, scratch: Path,
-          jobs: int, seconds: float, memory: int, progress) -> tuple[Plan, dict[int, bytes]]:
+          jobs: int, seconds: float, memory: int, progress, names: list[str] | None = None
+          ) -> tuple[Plan, dict[int, bytes]]:
     """Lay out every piece (those not cached), as many passes as page numbers need; the plan and
     each piece's PDF.
 
@@ -506,7 +507,9 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
     the page numbers its text shows (the contents, page references to other pieces) have changed.
     The front matter, whose contents show every piece's page numbers, and the index wait for the
     others to be laid out, and are laid out while those are written; the last ones are laid out
-    together (``limits.run``'s ``together``), so that none is left alone on a core at the end."""
+    together (``limits.run``'s ``together``), so that none is left alone on a core at the end.
+
+    ``progress`` is told of each piece as it is laid out, by its name in ``names`` (a chapter's file)."""
     import time
 
     from . import limits
@@ -576,6 +579,14 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
                 raise limits.NotYet()
             return plan.folios()[0][n], plan.entries()[n]
 
+        def done(i: int, result: dict) -> None:
+            n = order[i]
+            finished.append(n)
+            name = names[n] if names else str(pieces[n].unit)
+            progress.step(f"laid out {name}: {result['pages']} page{'s' if result['pages'] != 1 else ''} "
+                          f"({len(finished)} of {len(todo)})")
+
+        finished: list[int] = []
         tasks = [_task(root, None if n in waiting else html, stylesheet, guess, pieces[n].body,
                        _refers_to_itself(pieces[n].html, pieces[n].ids), scratch / f"{n}-{number}.pdf")
                  for n, html, guess in todo]
@@ -583,7 +594,8 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         if left <= 0:
             raise limits.OutOfTime(seconds)
         try:
-            results = limits.run(tasks, jobs, left, memory, answer, server=[SERVER], together=1 + len(waiting))
+            results = limits.run(tasks, jobs, left, memory, answer, server=[SERVER], together=1 + len(waiting),
+                                  done=done)
         except limits.OutOfTime:
             raise limits.OutOfTime(seconds) from None
         finally:
