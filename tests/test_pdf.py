@@ -424,3 +424,36 @@ def test_halo_labels_are_visible_and_unsupported_svg_is_reported_at_the_figure(t
     assert len(words) >= 6
     shares = _ink(path, words)
     assert all(share > 0.04 for share in shares.values()), [(w["text"], shares[i]) for i, w in enumerate(words)]
+
+
+def test_the_layout_of_one_document_is_told_every_fifty_pages():
+    """A long layout as one document (a book that overrides the PDF templates) shows its progress:
+    WeasyPrint's own log of each page it makes, told every 50 pages; the log as it was afterwards."""
+    import logging
+
+    from weasyprint import HTML
+
+    from build_book.render.pdf import _LayoutProgress
+
+    class Told:
+        enabled = True
+
+        def __init__(self):
+            self.lines = []
+
+        def step(self, message):
+            self.lines.append(message)
+
+    logger = logging.getLogger(_LayoutProgress.LOGGER)
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    told = Told()
+    handler = _LayoutProgress.attach(told)
+    try:
+        HTML(string="<p style='break-after: page'>page</p>" * 120).render()
+    finally:
+        _LayoutProgress.detach(handler)
+    assert told.lines == ["laid out page 50", "laid out page 100"]
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
+    quiet = Told()
+    quiet.enabled = False                      # -q: nothing attached
+    assert _LayoutProgress.attach(quiet) is None and _LayoutProgress.attach(None) is None

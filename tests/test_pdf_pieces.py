@@ -80,12 +80,17 @@ def books(tmp_path_factory):
     one = tmp_path_factory.mktemp("one") / "mini"
     shutil.copytree(root, one)
     cold = build(root)
-    build(one, one_document=True)
-    return root, one, cold
+    whole = build(one, one_document=True)
+    return root, one, cold, whole
 
 
 def test_pieces_give_the_one_document_pdf(books):
-    root, one, cold = books
+    root, one, cold, whole = books
+    # the one document's progress: each pass over the pages, then the writing, with its pages
+    told = [line.split("] ", 1)[1] for line in whole.stderr.splitlines() if "] " in line]
+    layout = told.index("laying out pages (WeasyPrint)")
+    assert told[layout + 1:layout + 3] == [f"pass {n} over the pages, for the page numbers they show" for n in (2, 3)]
+    assert told[layout + 3] == f"writing the PDF ({len(Pdf(one / 'build' / f'{SLUG}.pdf').pages)} pages)"
     pieces, count = laid_out(cold)
     assert pieces == 7 and count >= pieces     # front, 2 parts, 3 chapters and an appendix... and bibliography
     a, b = Pdf(one / "build" / f"{SLUG}.pdf"), Pdf(root / "build" / f"{SLUG}.pdf")
@@ -115,7 +120,7 @@ def test_a_cold_build_lays_out_each_piece_once_the_front_matter_beside_the_other
 
 
 def test_an_edit_lays_out_one_chapter_again(books):
-    root, one, _ = books
+    root, one, _, _ = books
     chapter = root / "chapters" / "02-cases.md"
     text = chapter.read_text(encoding="utf-8")
     assert "This chapter builds on" in text
@@ -136,7 +141,7 @@ def test_an_edit_lays_out_one_chapter_again(books):
 def test_a_renumbering_edit_gives_the_pdf_of_a_clean_build(books):
     """A chapter grows by pages: the pieces after it move (new folios, page references, contents),
     and the PDF is still the one document's."""
-    root, one, _ = books
+    root, one, _, _ = books
     chapter = root / "chapters" / "01-origins.md"
     text = chapter.read_text(encoding="utf-8")
     grown = text.replace("### Asymmetry", "\n\n".join(
@@ -160,7 +165,7 @@ def test_a_renumbering_edit_gives_the_pdf_of_a_clean_build(books):
 def test_the_joined_fonts_are_cached_and_a_damaged_entry_is_made_again(books):
     """Each font joined from the pieces' subsets is cached; a join from the cache, or after a cached
     font was damaged, makes the same PDF, byte for byte."""
-    root, _, _ = books
+    root, _, _, _ = books
     target, folder = root / "build" / f"{SLUG}.pdf", root / "build" / ".cache" / "pdf-pieces"
     fonts = sorted(folder.glob("*.otf"))
     assert fonts, "the pieces share no font"

@@ -71,7 +71,8 @@ def render(ctx: RenderContext) -> list[Path]:
             ctx.progress.step("laying out pages (WeasyPrint)")
             import weasyprint  # noqa: F401 - loaded here, shared by the layout process forked from this one
             [(refused, attachments, pages, page_map, lost)] = limits.run(
-                [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html)], 1, seconds, memory)
+                [lambda: _lay_out_and_write(root, html, stylesheet, target, index_html, ctx.progress)], 1, seconds,
+                memory)
     except limits.LimitExceeded as exc:
         ctx.diagnostics.append(limit_exceeded(book, exc, expected))
         return []
@@ -162,10 +163,11 @@ def corrected_weasyprint() -> None:
 
 
 def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | None,
-                       index_html: str | None = None) -> tuple[list, list, int, dict, list[str]]:
+                       index_html: str | None = None, progress=None) -> tuple[list, list, int, dict, list[str]]:
     """In a child process: lay out ``html`` and write the PDF (unless ``target`` is None). What was
     refused, the attachments dropped, the number of pages, the page map (render/pagemap.py), and the
-    text of each footnote whose call is printed and whose note is not (``footnotes.lost``)."""
+    text of each footnote whose call is printed and whose note is not (``footnotes.lost``). With
+    ``progress``, it is told how the layout goes (:class:`_LayoutProgress`)."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -177,6 +179,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
     css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
+    told = _LayoutProgress.attach(progress)
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
             stylesheets=[css], font_config=fonts)
@@ -187,9 +190,12 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
         page_map = {"labels": pagemap.labels(len(document.pages), len(document.pages) if first_main is None
                                              else first_main), "starts": pagemap.page_starts(document)}
         if target is not None:
+            if told is not None:
+                told.progress.step(f"writing the PDF ({len(document.pages)} pages)")
             write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
+        _LayoutProgress.detach(told)
     return fetcher.refused, attachments, len(document.pages), page_map, lost
 
 
@@ -360,6 +366,50 @@ def book_fetcher(root: Path):
             raise ValueError(f"{REFUSED}: {url}")
 
     return BookFetcher()
+
+
+class _LayoutProgress(logging.Handler):
+    """The layout of one document, told as progress lines: every :data:`EVERY` pages laid out, and
+    each pass that lays the pages out again (WeasyPrint's ``weasyprint.progress`` log)."""
+
+    EVERY = 50
+    LOGGER = "weasyprint.progress"
+    PAGE = re.compile(r"Step 5 - Creating layout - Page (\d+)$")     # made (not kept: "(up-to-date)")
+    AGAIN = re.compile(r"Step 5 - Creating layout - Repagination #(\d+)")
+
+    def __init__(self, progress):
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    @classmethod
+    def attach(cls, progress) -> _LayoutProgress | None:
+        if progress is None or not progress.enabled:
+            return None
+        handler = cls(progress)
+        logger = logging.getLogger(cls.LOGGER)
+        handler.before = (logger.level, logger.propagate)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False    # (WeasyPrint's own log stays as quiet as it was)
+        logger.addHandler(handler)
+        return handler
+
+    @classmethod
+    def detach(cls, handler: _LayoutProgress | None) -> None:
+        if handler is not None:
+            logger = logging.getLogger(cls.LOGGER)
+            logger.removeHandler(handler)
+            logger.setLevel(handler.before[0])
+            logger.propagate = handler.before[1]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - only progress
+            return
+        if (found := self.PAGE.match(message)) and int(found.group(1)) % self.EVERY == 0:
+            self.progress.step(f"laid out page {found.group(1)}")
+        elif found := self.AGAIN.match(message):
+            self.progress.step(f"pass {int(found.group(1)) + 1} over the pages, for the page numbers they show")
 
 
 class _QuietRefusals(logging.Filter):
