@@ -12,9 +12,11 @@ from build_book.render import pagerefs, pdf
 
 @pytest.fixture(scope="module")
 def references():
-    """pydyf's own ``page_references`` and the kept one."""
+    """pydyf's own ``page_references`` and the kept one (pydyf as it was afterwards)."""
+    before = pydyf.PDF.page_references
     pagerefs.install()
-    return pydyf.PDF.page_references.fget.original, pydyf.PDF.page_references
+    yield pydyf.PDF.page_references.fget.original, pydyf.PDF.page_references
+    pydyf.PDF.page_references = before
 
 
 def _pdf(pages: int) -> pydyf.PDF:
@@ -39,8 +41,8 @@ def test_the_references_are_made_once_for_each_number_of_pages(references):
 
 
 def test_a_tagged_pdf_is_written_as_pydyf_alone_writes_it(references, tmp_path):
-    """Byte for byte: a document of 30 pages, with links to other pages (destinations) and the
-    structure tree of a tagged PDF, each element with its page."""
+    """Byte for byte: a document of 30 pages, with links to other pages, an outline (each entry with
+    its page) and the structure tree of a tagged PDF, each element with its page."""
     from weasyprint import HTML
 
     original, kept = references

@@ -428,7 +428,8 @@ def test_halo_labels_are_visible_and_unsupported_svg_is_reported_at_the_figure(t
 
 def test_the_layout_of_one_document_is_told_every_fifty_pages():
     """A long layout as one document (a book that overrides the PDF templates) shows its progress:
-    WeasyPrint's own log of each page it makes, told every 50 pages; the log as it was afterwards."""
+    WeasyPrint's own log of each page it starts, told every 50 pages; the log as it was afterwards;
+    and a line that cannot be written does not stop the layout."""
     import logging
 
     from weasyprint import HTML
@@ -452,8 +453,19 @@ def test_the_layout_of_one_document_is_told_every_fifty_pages():
         HTML(string="<p style='break-after: page'>page</p>" * 120).render()
     finally:
         _LayoutProgress.detach(handler)
-    assert told.lines == ["laid out page 50", "laid out page 100"]
+    assert told.lines == ["laying out page 50", "laying out page 100"]
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
     quiet = Told()
     quiet.enabled = False                      # -q: nothing attached
     assert _LayoutProgress.attach(quiet) is None and _LayoutProgress.attach(None) is None
+
+    class Closed(Told):                        # stderr a closed pipe: the layout goes on, untold
+        def step(self, message):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    handler = _LayoutProgress.attach(Closed())
+    try:
+        document = HTML(string="<p style='break-after: page'>page</p>" * 60).render()
+    finally:
+        _LayoutProgress.detach(handler)
+    assert len(document.pages) == 60 and handler.progress is None

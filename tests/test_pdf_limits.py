@@ -145,12 +145,44 @@ def test_done_is_told_of_each_task_as_it_ends():
         return run
 
     told = []
-    results = limits.run([task(0.6, "slow"), task(0.0, "quick")], 2, 60, 2**30,
+    results = limits.run([task(1.2, "slow"), task(0.0, "quick")], 2, 60, 2**30,
                          done=lambda number, result: told.append((number, result, time.monotonic())))
     assert results == ["slow", "quick"]
     assert [(n, r) for n, r, _ in told] == [(1, "quick"), (0, "slow")]
-    assert told[1][2] - told[0][2] > 0.3      # each told when it ended, not all at the end
+    assert told[1][2] - told[0][2] > 0.5      # each told when it ended, not all at the end
     told.clear()
     with pytest.raises(limits.ChildFailed):
         limits.run([lambda: 1 / 0], 1, 30, 2**30, done=lambda number, result: told.append(number))
     assert told == []
+
+
+def test_a_done_that_raises_stops_the_run_and_its_other_tasks():
+    """A progress line that cannot be written (``done`` raising) ends the run as any failure does:
+    the exception reaches the caller, and the tasks still running are stopped, not left behind."""
+    from build_book.render import limits
+
+    def quick():
+        return os.getpid()
+
+    def slow():
+        time.sleep(30)
+
+    def done(number, result):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    before = set(_children())
+    start = time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        limits.run([slow, quick], 2, 60, 2**30, done=done)
+    assert time.monotonic() - start < 10
+    time.sleep(0.2)
+    assert set(_children()) <= before       # the slow one was killed (and reaped)
+
+
+def _children() -> list[int]:
+    """The pids of this process's children, alive or not yet reaped."""
+    try:
+        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children", encoding="ascii") as f:
+            return [int(pid) for pid in f.read().split()]
+    except OSError:
+        return []

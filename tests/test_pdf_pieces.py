@@ -89,8 +89,9 @@ def test_pieces_give_the_one_document_pdf(books):
     # the one document's progress: each pass over the pages, then the writing, with its pages
     told = [line.split("] ", 1)[1] for line in whole.stderr.splitlines() if "] " in line]
     layout = told.index("laying out pages (WeasyPrint)")
-    assert told[layout + 1:layout + 3] == [f"pass {n} over the pages, for the page numbers they show" for n in (2, 3)]
-    assert told[layout + 3] == f"writing the PDF ({len(Pdf(one / 'build' / f'{SLUG}.pdf').pages)} pages)"
+    writing = told.index(f"writing the PDF ({len(Pdf(one / 'build' / f'{SLUG}.pdf').pages)} pages)")
+    # (the contents' page numbers: the mini book's pages are made again at least once)
+    assert "pass 2 over the pages, for the page numbers they show" in told[layout + 1:writing]
     pieces, count = laid_out(cold)
     assert pieces == 7 and count >= pieces     # front, 2 parts, 3 chapters and an appendix... and bibliography
     a, b = Pdf(one / "build" / f"{SLUG}.pdf"), Pdf(root / "build" / f"{SLUG}.pdf")

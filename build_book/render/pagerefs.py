@@ -2,7 +2,7 @@
 
 WeasyPrint (70) writes a tagged PDF (PDF/UA, which build_book's print edition is) by giving each
 element of the structure tree its page: ``pdf.page_references[page_number]``, once per element
-(``weasyprint.pdf.tags``), and once per link destination (``weasyprint.pdf.anchors``). pydyf (0.13)
+(``weasyprint.pdf.tags``), and once per outline entry (``weasyprint.pdf.anchors``). pydyf (0.13)
 makes ``page_references`` anew at every call, a tuple of every page's reference: the time to write
 the tags grows with elements × pages. For the benchmark's book laid out as one document (464 pages,
 35,000 calls: 16 million references encoded) that was 2.4 s of a 13.8 s write; a piece of 35 pages
@@ -20,8 +20,8 @@ def install() -> None:
     import pydyf
 
     original = pydyf.PDF.page_references
-    if getattr(original.fget, "kept", False):
-        return
+    if not isinstance(original, property) or getattr(original.fget, "kept", False):
+        return      # (a pydyf that made it otherwise: left as it is)
 
     def page_references(pdf) -> tuple:
         kids = pdf.pages["Kids"]

@@ -191,7 +191,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
                                              else first_main), "starts": pagemap.page_starts(document)}
         if target is not None:
             if told is not None:
-                told.progress.step(f"writing the PDF ({len(document.pages)} pages)")
+                told.tell(f"writing the PDF ({len(document.pages)} pages)")
             write(document, target, finisher=pagelabels.finisher)  # viewers number pages as printed
     finally:
         logging.getLogger("weasyprint").removeFilter(quiet)
@@ -369,25 +369,27 @@ def book_fetcher(root: Path):
 
 
 class _LayoutProgress(logging.Handler):
-    """The layout of one document, told as progress lines: every :data:`EVERY` pages laid out, and
-    each pass that lays the pages out again (WeasyPrint's ``weasyprint.progress`` log)."""
+    """The layout of one document, told as progress lines: every :data:`EVERY` pages, each further
+    pass over the pages, and the writing (from WeasyPrint's ``weasyprint.progress`` log, which logs
+    a page as it starts to lay it out). Only progress: a line that cannot be written (a closed pipe)
+    stops the telling, not the layout."""
 
     EVERY = 50
     LOGGER = "weasyprint.progress"
     PAGE = re.compile(r"Step 5 - Creating layout - Page (\d+)$")     # made (not kept: "(up-to-date)")
     AGAIN = re.compile(r"Step 5 - Creating layout - Repagination #(\d+)")
 
-    def __init__(self, progress):
+    def __init__(self, progress, logger: logging.Logger):
         super().__init__(logging.INFO)
         self.progress = progress
+        self.before = (logger.level, logger.propagate)
 
     @classmethod
     def attach(cls, progress) -> _LayoutProgress | None:
         if progress is None or not progress.enabled:
             return None
-        handler = cls(progress)
         logger = logging.getLogger(cls.LOGGER)
-        handler.before = (logger.level, logger.propagate)
+        handler = cls(progress, logger)
         logger.setLevel(logging.INFO)
         logger.propagate = False    # (WeasyPrint's own log stays as quiet as it was)
         logger.addHandler(handler)
@@ -401,15 +403,23 @@ class _LayoutProgress(logging.Handler):
             logger.setLevel(handler.before[0])
             logger.propagate = handler.before[1]
 
+    def tell(self, message: str) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress.step(message)
+        except Exception:  # noqa: BLE001 - stderr closed (a pipe): the layout goes on, untold
+            self.progress = None
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - only progress
             return
         if (found := self.PAGE.match(message)) and int(found.group(1)) % self.EVERY == 0:
-            self.progress.step(f"laid out page {found.group(1)}")
+            self.tell(f"laying out page {found.group(1)}")
         elif found := self.AGAIN.match(message):
-            self.progress.step(f"pass {int(found.group(1)) + 1} over the pages, for the page numbers they show")
+            self.tell(f"pass {int(found.group(1)) + 1} over the pages, for the page numbers they show")
 
 
 class _QuietRefusals(logging.Filter):
