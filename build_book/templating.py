@@ -261,15 +261,24 @@ def static_file(book_root: Path, name: str) -> Path:
 
 
 def overrides(book_root: Path) -> list[Path]:
-    """The files in the book's templates/ folder (not following links out of it), sorted."""
+    """The files in the book's templates/ folder (not following links out of it), sorted; none where
+    that folder is build_book's own (the volume in build_book's checkout: its templates/ is the
+    package's, overriding nothing)."""
     folder = book_root / BOOK_TEMPLATES
-    if not folder.is_dir() or folder.is_symlink():
+    if not folder.is_dir() or folder.is_symlink() or _is_package_templates(folder):
         return []
     found = []
     for top, dirs, files in os.walk(folder):  # os.walk does not follow symbolic links to folders
         dirs.sort()
         found += [Path(top) / f for f in sorted(files)]
     return found
+
+
+def _is_package_templates(folder: Path) -> bool:
+    try:
+        return folder.resolve() == PACKAGE_TEMPLATES.resolve()
+    except OSError:
+        return False
 
 
 def check_templates(book_root: Path) -> list[Diagnostic]:

@@ -450,3 +450,18 @@ def test_the_layout_processes_inherit_what_the_server_loaded_frozen():
                             env={k: v for k, v in os.environ.items() if k != "BUILD_BOOK_PDF_PREPARE"})
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 10_000     # WeasyPrint's modules and what they made
+
+
+def test_the_volume_in_this_checkout_overrides_no_template_and_is_laid_out_in_pieces(tmp_path):
+    """The volume's book.yml is at the root of build_book's checkout, whose templates/ folder holds
+    build_book's own templates: they override nothing (and so the volume's PDF is made in pieces, an
+    edited chapter laid out alone). A book's own templates/pdf/ still does."""
+    from build_book import templating
+    from build_book.render import pieces
+
+    assert (REPO / "templates" / "pdf").is_dir() and (REPO / "book.yml").is_file()
+    assert templating.overrides(REPO) == [] and pieces.applies(REPO)
+    (tmp_path / "templates" / "pdf").mkdir(parents=True)
+    shutil.copy(REPO / "templates" / "pdf" / "print.css", tmp_path / "templates" / "pdf" / "print.css")
+    assert templating.overrides(tmp_path) == [tmp_path / "templates" / "pdf" / "print.css"]
+    assert not pieces.applies(tmp_path)
