@@ -465,3 +465,88 @@ def test_the_volume_in_this_checkout_overrides_no_template_and_is_laid_out_in_pi
     shutil.copy(REPO / "templates" / "pdf" / "print.css", tmp_path / "templates" / "pdf" / "print.css")
     assert templating.overrides(tmp_path) == [tmp_path / "templates" / "pdf" / "print.css"]
     assert not pieces.applies(tmp_path)
+
+
+def _truetype_font() -> bytes:
+    """A small TrueType font: a square, a triangle, an accent and a letter made of the square and
+    the accent (a composite glyph), mapped to A, B, ´ and Á."""
+    import io
+
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib.tables._g_l_y_f import Glyph, GlyphComponent
+
+    def drawn(points):
+        pen = TTGlyphPen(None)
+        pen.moveTo(points[0])
+        for point in points[1:]:
+            pen.lineTo(point)
+        pen.closePath()
+        return pen.glyph()
+
+    order = [".notdef", "A", "B", "acute", "Aacute"]
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder(order)
+    builder.setupCharacterMap({ord("A"): "A", ord("B"): "B", 0xB4: "acute", 0xC1: "Aacute"})
+    composite = Glyph()
+    composite.numberOfContours, composite.components = -1, []
+    for name, offset in (("A", 0), ("acute", 600)):
+        component = GlyphComponent()
+        component.glyphName, component.x, component.y, component.flags = name, 0, offset, 0x4
+        composite.components.append(component)
+    builder.setupGlyf({".notdef": drawn([(0, 0), (500, 0), (500, 700)]), "A": drawn([(0, 0), (600, 0), (600, 600), (0, 600)]),
+                       "B": drawn([(0, 0), (600, 0), (300, 700)]), "acute": drawn([(200, 0), (400, 0), (300, 150)]),
+                       "Aacute": composite})
+    builder.setupHorizontalMetrics({name: (650, 0) for name in order} | {"acute": (300, 200)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Joined", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost(keepGlyphNames=False)     # (as a HarfBuzz subset has it: glyphs named from the cmap)
+    out = io.BytesIO()
+    builder.save(out)
+    return out.getvalue()
+
+
+def _subset(font: bytes, glyphs: list[str]) -> tuple[bytes, set[int]]:
+    """A piece's subset of ``font`` with ``glyphs`` kept at their ids, as WeasyPrint cuts one; and their ids."""
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    whole = TTFont(io.BytesIO(font))
+    gids = {whole.getGlyphID(name) for name in glyphs}
+    subsetter = subset.Subsetter(subset.Options(retain_gids=True, notdef_outline=True))
+    subsetter.populate(gids=gids)
+    subsetter.subset(whole)
+    out = io.BytesIO()
+    whole.save(out)
+    return out.getvalue(), gids
+
+
+def test_truetype_subsets_are_joined_glyph_by_glyph_by_their_ids():
+    """The pieces' TrueType subsets of one font (the volume's figures, in DejaVu Sans) are joined into
+    one font, each glyph a piece shows as the whole font draws it (a composite with its parts, named
+    as the joined font names them: fontTools names a subset's glyphs from its own cmap)."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from build_book.render import pieces
+
+    font = _truetype_font()
+    first, first_ids = _subset(font, ["Aacute"])           # (its parts, A and acute, come with it)
+    second, second_ids = _subset(font, ["B"])
+    named = [TTFont(io.BytesIO(program)).getGlyphOrder() for program in (first, second)]
+    assert any(a != b for a, b in zip(*named))     # one glyph id, two names
+    joined = pieces._joined_program({first: first_ids, second: second_ids})
+    assert joined is not None
+    whole, made = TTFont(io.BytesIO(font)), TTFont(io.BytesIO(joined))
+    for gid in first_ids | second_ids | {whole.getGlyphID("A"), whole.getGlyphID("acute")}:
+        name, theirs = whole.getGlyphOrder()[gid], made.getGlyphOrder()[gid]
+        coordinates = made["glyf"][theirs].getCoordinates(made["glyf"])[0]
+        assert list(coordinates) == list(whole["glyf"][name].getCoordinates(whole["glyf"])[0]), name
+        assert made["hmtx"][theirs] == whole["hmtx"][name]
+    assert made["maxp"].maxPoints >= 4 and made["maxp"].maxComponentElements == 2
+    # a piece that shows a glyph id the others' fonts do not have is not joined
+    assert pieces._joined_program({first: first_ids, second: second_ids | {99}}) is None

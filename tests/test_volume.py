@@ -47,9 +47,10 @@ def test_pdf_has_real_japanese_glyphs_and_no_unresolved_reference(volume):
     assert "KUBO Fumiaki" in text and "Principal US Alliance Treaties" in text
 
 
-def test_pdf_embeds_each_opentype_font_once(volume):
-    """The pieces' subsets of each CFF-based font are joined into one embedded font: Linux Libertine's
-    (name-keyed) and Noto Serif CJK's (CID-keyed, whose subsets HarfBuzz may number differently)."""
+def test_pdf_embeds_each_font_once(volume):
+    """The pieces' subsets of each font are joined into one embedded font: Linux Libertine's (CFF,
+    name-keyed), Noto Serif CJK's (CFF, CID-keyed, whose subsets HarfBuzz may number differently) and
+    DejaVu Sans's (TrueType, in the figures of two chapters)."""
     pdf = Pdf(volume.pdf)
     copies: dict[str, set] = {}
     for page in pdf.reader.pages:
@@ -57,8 +58,10 @@ def test_pdf_embeds_each_opentype_font_once(volume):
             font = ref.get_object()
             descendant = font.get("/DescendantFonts")
             descriptor = descendant[0].get_object()["/FontDescriptor"] if descendant else font.get("/FontDescriptor")
-            program = descriptor.get_object().get("/FontFile3")
-            if program is not None:
-                copies.setdefault(str(font["/BaseFont"]), set()).add(program.indirect_reference.idnum)
+            for kind in ("/FontFile3", "/FontFile2"):
+                program = descriptor.get_object().get(kind)
+                if program is not None:
+                    copies.setdefault(str(font["/BaseFont"]), set()).add(program.indirect_reference.idnum)
     assert any("CJK" in name for name in copies) and any("Libertine" in name for name in copies)
+    assert any("DejaVu-Sans" in name for name in copies)
     assert {name: len(found) for name, found in copies.items() if len(found) > 1} == {}

@@ -832,8 +832,9 @@ def _share_fonts(out, sources, folder: Path | None, keys: set[str], jobs: int = 
     HarfBuzz, that CID: ``_glyph_names``), under a name that depends on the font only. The
     subsets of one font are joined into one (each glyph from a subset that has it: fontTools), with
     the widths and the ToUnicode map of all the pieces; every page's font resource is then made to
-    point to it (``_use_shared_fonts``). A font whose subsets cannot be joined so (not a CFF-based
-    OpenType font with Identity encoding, glyph orders that differ) is left as it is, a copy per piece.
+    point to it (``_use_shared_fonts``). TrueType subsets are joined glyph by glyph as well
+    (``_joined_outlines``). A font whose subsets cannot be joined so (neither CFF-based OpenType nor
+    TrueType with Identity encoding, glyph orders that differ) is left as it is, a copy per piece.
     The fonts are joined ``jobs`` at once (_join_all). A joined font is cached in ``folder`` by the subsets
     it is joined from (``keys``: those used)."""
     found: dict[str, list] = {}
@@ -912,11 +913,18 @@ def _font_parts(fonts: list) -> list | None:
         if font.get("/Subtype") != Name.Type0 or font.get("/Encoding") != Name("/Identity-H"):
             return None
         cid = font["/DescendantFonts"][0]
-        if cid.get("/Subtype") != Name.CIDFontType0 or cid.get("/CIDToGIDMap", Name.Identity) != Name.Identity:
+        if cid.get("/CIDToGIDMap", Name.Identity) != Name.Identity:
             return None
         descriptor = cid["/FontDescriptor"]
-        program = descriptor.get("/FontFile3")
-        if program is None or program.get("/Subtype") != Name.OpenType:
+        if cid.get("/Subtype") == Name.CIDFontType0:        # CFF-based OpenType
+            program = descriptor.get("/FontFile3")
+            if program is None or program.get("/Subtype") != Name.OpenType:
+                return None
+        elif cid.get("/Subtype") == Name.CIDFontType2:      # TrueType (glyf)
+            program = descriptor.get("/FontFile2")
+            if program is None:
+                return None
+        else:
             return None
         widths = _widths(cid.get("/W") or [])
         unicode = font.get("/ToUnicode")
@@ -972,6 +980,12 @@ def _joined_program(programs: dict[bytes, set]) -> bytes | None:
         loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
                   for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
+        if "glyf" in base:
+            if not _joined_outlines(base, loaded):
+                return None
+            buffer = io.BytesIO()
+            base.save(buffer)
+            return buffer.getvalue()
         order = base.getGlyphOrder()
         charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
         metrics = base["hmtx"].metrics
@@ -1000,6 +1014,44 @@ def _joined_program(programs: dict[bytes, set]) -> bytes | None:
     return buffer.getvalue()
 
 
+def _joined_outlines(base, loaded: list) -> bool:
+    """Join TrueType subsets into ``base`` (the one with the most glyph ids). A piece's subset keeps
+    each glyph at its id in the whole font (HarfBuzz's RETAIN_GIDS, or fontTools' retain_gids), the
+    ids of the glyphs it lacks holding empty glyphs; the PDF shows a glyph by its id (CIDToGIDMap
+    Identity). So each glyph a piece shows is taken, with the glyphs it is made of, from that piece's
+    subset where ``base`` has it empty. By id, not by name: fontTools names a subset's glyphs from
+    its own cmap, which differs from piece to piece. False if a piece shows an id ``base`` lacks."""
+    import copy
+
+    order = base.getGlyphOrder()
+    glyphs, metrics = base["glyf"], base["hmtx"].metrics
+    for other, used in loaded:
+        if other is base:
+            continue
+        theirs = other.getGlyphOrder()
+        if "glyf" not in other or len(theirs) > len(order) or any(gid >= len(theirs) for gid in used):
+            return False
+        todo = sorted(used)
+        while todo:
+            gid = todo.pop()
+            given = other["glyf"][theirs[gid]]
+            if given.numberOfContours == 0 or glyphs[order[gid]].numberOfContours != 0:
+                continue    # empty in theirs too, or already drawn in the joined font
+            if given.isComposite():     # its parts, named as the joined font names them
+                given = copy.deepcopy(given)
+                for component in given.components:
+                    part = other.getGlyphID(component.glyphName)
+                    component.glyphName = order[part]
+                    todo.append(part)
+            glyphs[order[gid]] = given
+            metrics[order[gid]] = other["hmtx"].metrics[theirs[gid]]
+    for tag in ("hdmx", "LTSH", "VDMX"):    # device metrics of the base's own glyphs: optional, dropped
+        if tag in base:
+            del base[tag]
+    base["maxp"].recalc(base)               # the largest glyph's points and contours
+    return True
+
+
 def _embedded_font(out, parts: list, data: bytes):
     """One Type0 font in ``out`` for the subsets ``parts`` (see _font_parts) of one font, with the font
     program ``data``, the widths and the ToUnicode map of all of them."""
@@ -1008,9 +1060,13 @@ def _embedded_font(out, parts: list, data: bytes):
 
     first_font, first_cid, first_descriptor = parts[0][:3]
     program = pikepdf.Stream(out, data)
-    program.Subtype = Name.OpenType
-    descriptor = Dictionary({k: _copy(out, v) for k, v in first_descriptor.items() if k != "/FontFile3"})
-    descriptor.FontFile3 = program
+    kind = "/FontFile2" if "/FontFile2" in first_descriptor else "/FontFile3"
+    if kind == "/FontFile3":
+        program.Subtype = Name.OpenType
+    else:
+        program.Length1 = len(data)     # (TrueType: the length of the font program itself)
+    descriptor = Dictionary({k: _copy(out, v) for k, v in first_descriptor.items() if k != kind})
+    descriptor[kind] = program
     widths: dict[int, float] = {}
     entries: dict[bytes, bytes] = {}
     for part in parts:
