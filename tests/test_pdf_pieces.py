@@ -530,7 +530,7 @@ def test_truetype_subsets_are_joined_glyph_by_glyph_by_their_ids():
     as the joined font names them: fontTools names a subset's glyphs from its own cmap)."""
     import io
 
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont, newTable
 
     from build_book.render import pieces
 
@@ -548,5 +548,9 @@ def test_truetype_subsets_are_joined_glyph_by_glyph_by_their_ids():
         assert list(coordinates) == list(whole["glyf"][name].getCoordinates(whole["glyf"])[0]), name
         assert made["hmtx"][theirs] == whole["hmtx"][name]
     assert made["maxp"].maxPoints >= 4 and made["maxp"].maxComponentElements == 2
-    # a piece that shows a glyph id the others' fonts do not have is not joined
+    # a piece that shows a glyph id the others' fonts do not have is not joined, nor a variable font
     assert pieces._joined_program({first: first_ids, second: second_ids | {99}}) is None
+    variable = TTFont(io.BytesIO(first))
+    variable["gvar"] = newTable("gvar")
+    variable["gvar"].version, variable["gvar"].reserved, variable["gvar"].variations = 1, 0, {}
+    assert pieces._joined_outlines(variable, [(variable, first_ids), (TTFont(io.BytesIO(second)), second_ids)]) is False

@@ -1020,9 +1020,12 @@ def _joined_outlines(base, loaded: list) -> bool:
     ids of the glyphs it lacks holding empty glyphs; the PDF shows a glyph by its id (CIDToGIDMap
     Identity). So each glyph a piece shows is taken, with the glyphs it is made of, from that piece's
     subset where ``base`` has it empty. By id, not by name: fontTools names a subset's glyphs from
-    its own cmap, which differs from piece to piece. False if a piece shows an id ``base`` lacks."""
+    its own cmap, which differs from piece to piece. False if a piece shows an id ``base`` lacks, or
+    for a variable font."""
     import copy
 
+    if "gvar" in base:
+        return False    # a variable font: its glyphs' variations would not follow them (left a copy per piece)
     order = base.getGlyphOrder()
     glyphs, metrics = base["glyf"], base["hmtx"].metrics
     for other, used in loaded:
