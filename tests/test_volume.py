@@ -65,3 +65,12 @@ def test_pdf_embeds_each_font_once(volume):
     assert any("CJK" in name for name in copies) and any("Libertine" in name for name in copies)
     assert any("DejaVu-Sans" in name for name in copies)
     assert {name: len(found) for name, found in copies.items() if len(found) > 1} == {}
+
+
+def test_a_cold_build_lays_out_each_piece_of_the_pdf_once(volume):
+    """The volume's index has entries in its preface (the front matter): the index is given its text
+    when the front matter is laid out too, not with the front matter's pages as estimated and laid
+    out again in a second pass (as it was, in every cold build)."""
+    found = re.search(r"joining (\d+) pieces \((\d+) laid out", volume.stderr)
+    assert found and found.group(1) == found.group(2), volume.stderr
+    assert "laid out the index" in volume.stderr and "pass 2" not in volume.stderr

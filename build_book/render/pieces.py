@@ -506,8 +506,9 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
     the pieces before it have been paginated (``lay_out``), so a piece is laid out again only when
     the page numbers its text shows (the contents, page references to other pieces) have changed.
     The front matter, whose contents show every piece's page numbers, and the index wait for the
-    others to be laid out, and are laid out while those are written; the last ones are laid out
-    together (``limits.run``'s ``together``), so that none is left alone on a core at the end.
+    others to be laid out (the index for the front matter too: its entries in a preface), and are
+    laid out while those are written; the last ones are laid out together (``limits.run``'s
+    ``together``), so that none is left alone on a core at the end.
 
     ``progress`` is told of each piece as it is laid out, by its name in ``names`` (a chapter's file)."""
     import time
@@ -564,11 +565,15 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
             n = order[i]
             kind, value = question
             if kind == "laid out":
-                if n not in waiting:    # (the text given to those does not depend on which ends first)
+                if n not in waiting or not pieces[n].body:     # (the front matter's: the index waits for them)
                     plan.reported_anchors[n] = value
                 return None
             if kind == "text":
-                if any(m not in plan.reported_anchors for m in order if m not in waiting):
+                # the front matter is given the pages of all the others but its own and the index's;
+                # the index waits for the front matter's too (its entries in a preface): neither is given
+                # estimates, nor what one ends first
+                if any(m not in plan.reported_anchors for m in order
+                       if m not in waiting or (pieces[n].body and not pieces[m].body)):
                     raise limits.NotYet()
                 given[n] = _numbered(pieces[n], plan.folios()[1])
                 return given[n]
