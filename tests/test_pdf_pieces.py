@@ -468,8 +468,9 @@ def test_the_volume_in_this_checkout_overrides_no_template_and_is_laid_out_in_pi
 
 
 def _truetype_font() -> bytes:
-    """A small TrueType font: a square, a triangle, an accent and a letter made of the square and
-    the accent (a composite glyph), mapped to A, B, ´ and Á."""
+    """A small TrueType font: squares and triangles for A to D, an accent, and Á made of A and the
+    accent, the accent's id above Á's (as in DejaVu Sans, where an accented letter's parts may come
+    after it)."""
     import io
 
     from fontTools.fontBuilder import FontBuilder
@@ -484,20 +485,23 @@ def _truetype_font() -> bytes:
         pen.closePath()
         return pen.glyph()
 
-    order = [".notdef", "A", "B", "acute", "Aacute"]
+    order = [".notdef", "A", "Aacute", "B", "C", "D", "acute"]
     builder = FontBuilder(1000, isTTF=True)
     builder.setupGlyphOrder(order)
-    builder.setupCharacterMap({ord("A"): "A", ord("B"): "B", 0xB4: "acute", 0xC1: "Aacute"})
+    builder.setupCharacterMap({ord("A"): "A", 0xC1: "Aacute", ord("B"): "B", ord("C"): "C", ord("D"): "D",
+                               0xB4: "acute"})
     composite = Glyph()
     composite.numberOfContours, composite.components = -1, []
     for name, offset in (("A", 0), ("acute", 600)):
         component = GlyphComponent()
         component.glyphName, component.x, component.y, component.flags = name, 0, offset, 0x4
         composite.components.append(component)
-    builder.setupGlyf({".notdef": drawn([(0, 0), (500, 0), (500, 700)]), "A": drawn([(0, 0), (600, 0), (600, 600), (0, 600)]),
-                       "B": drawn([(0, 0), (600, 0), (300, 700)]), "acute": drawn([(200, 0), (400, 0), (300, 150)]),
-                       "Aacute": composite})
-    builder.setupHorizontalMetrics({name: (650, 0) for name in order} | {"acute": (300, 200)})
+    builder.setupGlyf({".notdef": drawn([(0, 0), (500, 0), (500, 700)]),
+                       "A": drawn([(0, 0), (600, 0), (600, 600), (0, 600)]), "Aacute": composite,
+                       "B": drawn([(0, 0), (600, 0), (300, 700)]), "C": drawn([(0, 0), (500, 100), (0, 600)]),
+                       "D": drawn([(0, 0), (600, 300), (0, 600), (100, 300)]),
+                       "acute": drawn([(200, 0), (400, 0), (300, 150)])})
+    builder.setupHorizontalMetrics({name: (600 + 10 * n, 0) for n, name in enumerate(order)})
     builder.setupHorizontalHeader(ascent=800, descent=-200)
     builder.setupNameTable({"familyName": "Joined", "styleName": "Regular"})
     builder.setupOS2()
@@ -507,27 +511,41 @@ def _truetype_font() -> bytes:
     return out.getvalue()
 
 
-def _subset(font: bytes, glyphs: list[str]) -> tuple[bytes, set[int]]:
-    """A piece's subset of ``font`` with ``glyphs`` kept at their ids, as WeasyPrint cuts one; and their ids."""
-    import io
+def _subset(font: bytes, gids: set[int]) -> bytes:
+    """A piece's subset of ``font`` showing the glyphs ``gids``, cut as WeasyPrint 70 cuts it with
+    HarfBuzz (``weasyprint.pdf.fonts.Font._harfbuzz_subset``): once keeping each glyph's id, then
+    again keeping the ids up to the highest shown, which moves a composite's part above it to the
+    ids after it."""
+    import uharfbuzz as hb
 
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
+    flags = hb.SubsetFlags.PASSTHROUGH_UNRECOGNIZED | hb.SubsetFlags.DESUBROUTINIZE
+    first = hb.SubsetInput()
+    for gid in gids:
+        first.glyph_set.add(gid)
+    first.flags = flags | hb.SubsetFlags.RETAIN_GIDS
+    kept = hb.subset(hb.Face(font), first)
+    second = hb.SubsetInput()
+    for gid in set(gids) | set(range(max(gids) + 1)):
+        second.glyph_set.add(gid)
+    second.flags = flags | hb.SubsetFlags.NO_HINTING
+    return hb.subset(kept, second).blob.data
 
-    whole = TTFont(io.BytesIO(font))
-    gids = {whole.getGlyphID(name) for name in glyphs}
-    subsetter = subset.Subsetter(subset.Options(retain_gids=True, notdef_outline=True))
-    subsetter.populate(gids=gids)
-    subsetter.subset(whole)
-    out = io.BytesIO()
-    whole.save(out)
-    return out.getvalue(), gids
+
+def _drawing(font, gid: int) -> list:
+    """Glyph ``gid`` of a TTFont as drawn, its parts drawn into it."""
+    from fontTools.pens.recordingPen import DecomposingRecordingPen
+
+    glyphs = font.getGlyphSet()
+    recording = DecomposingRecordingPen(glyphs)
+    glyphs[font.getGlyphOrder()[gid]].draw(recording)
+    return recording.value
 
 
 def test_truetype_subsets_are_joined_glyph_by_glyph_by_their_ids():
     """The pieces' TrueType subsets of one font (the volume's figures, in DejaVu Sans) are joined into
-    one font, each glyph a piece shows as the whole font draws it (a composite with its parts, named
-    as the joined font names them: fontTools names a subset's glyphs from its own cmap)."""
+    one font, each glyph a piece shows drawn at its id as the whole font draws it. Here the first
+    piece shows Á (made of A and an accent whose id is above Á's) and C: its subset moves the accent
+    to the id of D, which the second piece shows, with B."""
     import io
 
     from fontTools.ttLib import TTFont, newTable
@@ -535,22 +553,24 @@ def test_truetype_subsets_are_joined_glyph_by_glyph_by_their_ids():
     from build_book.render import pieces
 
     font = _truetype_font()
-    first, first_ids = _subset(font, ["Aacute"])           # (its parts, A and acute, come with it)
-    second, second_ids = _subset(font, ["B"])
+    whole = TTFont(io.BytesIO(font))
+    ids = {name: whole.getGlyphID(name) for name in ("Aacute", "B", "C", "D", "acute")}
+    shown = [{ids["Aacute"], ids["C"]}, {ids["B"], ids["D"]}]
+    first, second = _subset(font, shown[0]), _subset(font, shown[1])
+    assert _drawing(TTFont(io.BytesIO(first)), ids["D"]) == _drawing(whole, ids["acute"])   # moved to D's id
     named = [TTFont(io.BytesIO(program)).getGlyphOrder() for program in (first, second)]
     assert any(a != b for a, b in zip(*named))     # one glyph id, two names
-    joined = pieces._joined_program({first: first_ids, second: second_ids})
+    joined = pieces._joined_program({first: shown[0], second: shown[1]})
     assert joined is not None
-    whole, made = TTFont(io.BytesIO(font)), TTFont(io.BytesIO(joined))
-    for gid in first_ids | second_ids | {whole.getGlyphID("A"), whole.getGlyphID("acute")}:
-        name, theirs = whole.getGlyphOrder()[gid], made.getGlyphOrder()[gid]
-        coordinates = made["glyf"][theirs].getCoordinates(made["glyf"])[0]
-        assert list(coordinates) == list(whole["glyf"][name].getCoordinates(whole["glyf"])[0]), name
-        assert made["hmtx"][theirs] == whole["hmtx"][name]
-    assert made["maxp"].maxPoints >= 4 and made["maxp"].maxComponentElements == 2
+    made = TTFont(io.BytesIO(joined))
+    for gid in shown[0] | shown[1]:
+        name = whole.getGlyphOrder()[gid]
+        assert _drawing(made, gid) == _drawing(whole, gid), name
+        assert made["hmtx"][made.getGlyphOrder()[gid]][0] == whole["hmtx"][name][0], name
+    assert made["maxp"].maxPoints >= 4
     # a piece that shows a glyph id the others' fonts do not have is not joined, nor a variable font
-    assert pieces._joined_program({first: first_ids, second: second_ids | {99}}) is None
+    assert pieces._joined_program({first: shown[0], second: shown[1] | {99}}) is None
     variable = TTFont(io.BytesIO(first))
     variable["gvar"] = newTable("gvar")
     variable["gvar"].version, variable["gvar"].reserved, variable["gvar"].variations = 1, 0, {}
-    assert pieces._joined_outlines(variable, [(variable, first_ids), (TTFont(io.BytesIO(second)), second_ids)]) is False
+    assert pieces._joined_outlines(variable, [(variable, shown[0]), (TTFont(io.BytesIO(second)), shown[1])]) is False

@@ -1020,43 +1020,44 @@ def _joined_program(programs: dict[bytes, set]) -> bytes | None:
 
 
 def _joined_outlines(base, loaded: list) -> bool:
-    """Join TrueType subsets into ``base`` (the one with the most glyph ids). A piece's subset keeps
-    each glyph at its id in the whole font (HarfBuzz's RETAIN_GIDS, or fontTools' retain_gids), the
-    ids of the glyphs it lacks holding empty glyphs; the PDF shows a glyph by its id (CIDToGIDMap
-    Identity). So each glyph a piece shows is taken, with the glyphs it is made of, from that piece's
-    subset where ``base`` has it empty. By id, not by name: fontTools names a subset's glyphs from
-    its own cmap, which differs from piece to piece. False if a piece shows an id ``base`` lacks, or
-    for a variable font."""
-    import copy
+    """Join TrueType subsets into ``base`` (the one with the most glyph ids). The PDF shows a glyph by
+    its id in the whole font (CIDToGIDMap Identity), and a piece's subset keeps each glyph it shows
+    at that id; not the glyphs a composite is made of: WeasyPrint cuts a subset twice, the second
+    time keeping the ids up to the highest shown and moving any part above it (an accented
+    letter's accent, in DejaVu Sans) to the ids after it, which another piece may show. So each
+    glyph a piece shows is drawn from that piece's subset with its parts drawn into it (a simple
+    glyph: hinting is not kept anyway; a scaled part's points rounded to the font's units, half a
+    unit at most), with its advance, at its id in ``base``; every other id is left empty. By id, not by name: fontTools names a subset's glyphs from its own cmap, which
+    differs from piece to piece. False if a piece shows an id ``base`` lacks, or for a variable
+    font (its glyphs' variations would not follow them)."""
+    from fontTools.pens.recordingPen import DecomposingRecordingPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
 
     if "gvar" in base:
-        return False    # a variable font: its glyphs' variations would not follow them (left a copy per piece)
+        return False
     order = base.getGlyphOrder()
-    glyphs, metrics = base["glyf"], base["hmtx"].metrics
-    for other, used in loaded:
-        if other is base:
-            continue
-        theirs = other.getGlyphOrder()
-        if "glyf" not in other or len(theirs) > len(order) or any(gid >= len(theirs) for gid in used):
+    drawn: dict[int, tuple] = {}
+    for font, used in loaded:
+        names = font.getGlyphOrder()
+        if "glyf" not in font or any(gid >= len(names) or gid >= len(order) for gid in used):
             return False
-        todo = sorted(used)
-        while todo:
-            gid = todo.pop()
-            given = other["glyf"][theirs[gid]]
-            if given.numberOfContours == 0 or glyphs[order[gid]].numberOfContours != 0:
-                continue    # empty in theirs too, or already drawn in the joined font
-            if given.isComposite():     # its parts, named as the joined font names them
-                given = copy.deepcopy(given)
-                for component in given.components:
-                    part = other.getGlyphID(component.glyphName)
-                    component.glyphName = order[part]
-                    todo.append(part)
-            glyphs[order[gid]] = given
-            metrics[order[gid]] = other["hmtx"].metrics[theirs[gid]]
+        glyphs, advances = font.getGlyphSet(), font["hmtx"].metrics
+        for gid in sorted(used):
+            if gid in drawn:
+                continue
+            recording = DecomposingRecordingPen(glyphs)
+            glyphs[names[gid]].draw(recording)
+            pen = TTGlyphPen(None)
+            recording.replay(pen)
+            drawn[gid] = (pen.glyph(), advances[names[gid]])
+    glyf, metrics = base["glyf"], base["hmtx"].metrics
+    for gid, name in enumerate(order):
+        glyph, advance = drawn.get(gid) or (TTGlyphPen(None).glyph(), (0, 0))
+        glyf[name], metrics[name] = glyph, advance
     for tag in ("hdmx", "LTSH", "VDMX"):    # device metrics of the base's own glyphs: optional, dropped
         if tag in base:
             del base[tag]
-    base["maxp"].recalc(base)               # the largest glyph's points and contours
+    base.recalcBBoxes = True                # (each glyph's box, the font's, maxp's largest glyph)
     return True
 
 
