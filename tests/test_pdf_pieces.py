@@ -459,8 +459,16 @@ def test_the_volume_in_this_checkout_overrides_no_template_and_is_laid_out_in_pi
     from build_book import templating
     from build_book.render import pieces
 
+    if templating.PACKAGE_TEMPLATES.resolve() != (REPO / "templates").resolve():
+        pytest.skip("build_book is installed from a wheel here, not run from this checkout")
     assert (REPO / "templates" / "pdf").is_dir() and (REPO / "book.yml").is_file()
     assert templating.overrides(REPO) == [] and pieces.applies(REPO)
+    # nor is build_book's own print.css blamed for a layout stopped at its limit
+    from types import SimpleNamespace
+
+    from build_book.render import limits, pdf
+    stopped = pdf.limit_exceeded(SimpleNamespace(config=SimpleNamespace(root=REPO)), limits.OutOfTime(10), 90)
+    assert stopped.location.path == "book.yml" and "print.css" not in stopped.hint
     (tmp_path / "templates" / "pdf").mkdir(parents=True)
     shutil.copy(REPO / "templates" / "pdf" / "print.css", tmp_path / "templates" / "pdf" / "print.css")
     assert templating.overrides(tmp_path) == [tmp_path / "templates" / "pdf" / "print.css"]

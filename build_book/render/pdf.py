@@ -317,9 +317,10 @@ def limit_exceeded(book, exc: limits.LimitExceeded, expected: int) -> Diagnostic
     stylesheet if it overrides build_book's (the likeliest cause), else at book.yml."""
     root = book.config.root
     override = root / templating.BOOK_TEMPLATES / "pdf" / "print.css"
-    where = Location(override.relative_to(root).as_posix(), 1, 1) if override.is_file() else Location("book.yml", 1, 1)
+    overridden = override in templating.overrides(root)   # (not build_book's own, in its checkout)
+    where = Location(override.relative_to(root).as_posix(), 1, 1) if overridden else Location("book.yml", 1, 1)
     css_hint = ("look for absurd page sizes, margins or font sizes in templates/pdf/print.css; "
-                if override.is_file() else "")
+                if overridden else "")
     if isinstance(exc, limits.OutOfTime):
         return error("pdf-timeout", f"laying out the PDF (about {expected} pages expected) was stopped after "
                      f"{exc.seconds:g} seconds, its time limit", where,
