@@ -56,6 +56,19 @@ COMMANDS = {
 }
 NO_BOOK = ("codes", "accept", "reject")   # commands that need no book.yml
 
+# what a command's own --help says after its line above (render/pdf.py, render/pieces.py, render/limits.py)
+DETAILS = {
+    "pdf": """\
+The front matter, each part's title page, each chapter, the bibliography and the index are laid
+out as WeasyPrint documents of their own, --jobs at once, cached in build/.cache/, and joined into
+one PDF (the same pages, contents, page references, links and outline as one document): after an
+edit, the edited chapter is laid out again, with the pieces whose page numbers it moves. A book
+whose templates/pdf/ overrides build_book's templates is laid out as one document, as is any book
+with BUILD_BOOK_PDF_PIECES=0. The layout stops at BUILD_BOOK_PDF_TIMEOUT seconds (default 120,
+and 1 more for every 10 pages expected) and at BUILD_BOOK_PDF_MEMORY per layout process
+(default 6G), with a located error.""",
+}
+
 EPILOG = """\
 exit status: 0 success (warnings allowed), 1 errors in the book (or warnings with --strict),
 2 wrong usage, 3 an internal error in build_book or its tools (BUILD_BOOK_DEBUG=1 shows the traceback).
@@ -88,8 +101,11 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                                    formatter_class=formatter)
     sub = main.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
     for name, help_text in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
-                             formatter_class=formatter, epilog=epilog)
+        description = help_text[0].upper() + help_text[1:] + "."
+        if name in DETAILS:
+            description += "\n\n" + DETAILS[name]
+        cmd = sub.add_parser(name, help=help_text, description=description, formatter_class=formatter,
+                             epilog=epilog)
         if name in ("accept", "reject"):
             cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="chapter files (Markdown)")
         if name not in NO_BOOK:

@@ -42,6 +42,14 @@ def test_help_explains_every_command(tmp_path):
         assert option in check.stdout
     for command in COMMANDS:                                   # every command takes -q
         assert "-q, --quiet" in cli(command, "--help", cwd=tmp_path).stdout, command
+    # pdf --help explains the layout in pieces and its limits, by the names the code reads
+    from build_book.render import limits, pdf
+    explained = " ".join(cli("pdf", "--help", cwd=tmp_path).stdout.split())
+    for name in (pdf.PIECES_ENV, limits.TIMEOUT_ENV, limits.MEMORY_ENV, "templates/pdf/", "build/.cache/"):
+        assert name in explained, name
+    assert f"(default {limits.BASE_SECONDS:g}, and 1 more for every 10 pages expected)" in explained
+    assert limits.default_timeout(100) == limits.BASE_SECONDS + 10
+    assert f"(default {limits.DEFAULT_MEMORY // 2**30}G)" in explained
 
 
 def test_no_arguments_lists_the_commands(tmp_path):
