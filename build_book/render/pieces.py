@@ -985,38 +985,42 @@ def _joined_program(programs: dict[bytes, set]) -> bytes | None:
         loaded = [(TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False), used)
                   for program, used in programs.items()]
         base, _ = max(loaded, key=lambda item: len(item[0].getGlyphOrder()))
-        if "glyf" in base:
-            if not _joined_outlines(base, loaded):
-                return None
-            buffer = io.BytesIO()
-            base.save(buffer)
-            return buffer.getvalue()
-        order = base.getGlyphOrder()
-        charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
-        metrics = base["hmtx"].metrics
-        for other, used in loaded:
-            if other is base:
-                continue
-            names, keyed = _glyph_names(other, used), _cid_keyed(other)
-            if names is None or keyed != _cid_keyed(base) or any(n not in charstrings for n in names.values()):
-                return None
-            if not keyed and other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
-                return None     # the same glyph ids must be the same glyphs
-            theirs = other["CFF "].cff.topDictIndex[0].CharStrings
-            for code in sorted(used):
-                name = names[code]
-                mine, given = charstrings[name], theirs[name]
-                for charstring in (mine, given):
-                    if charstring.bytecode is None:
-                        charstring.compile()
-                if len(given.bytecode) > len(mine.bytecode):
-                    charstrings[name] = given
-                    metrics[name] = other["hmtx"].metrics[name]
+        joined = _joined_outlines if "glyf" in base else _joined_charstrings
+        if not joined(base, loaded):
+            return None
         buffer = io.BytesIO()
         base.save(buffer)
     except Exception:  # noqa: BLE001 - a font that cannot be joined stays one per piece
         return None
     return buffer.getvalue()
+
+
+def _joined_charstrings(base, loaded: list) -> bool:
+    """Join CFF subsets into ``base`` (the one with the most glyph ids): each glyph a piece shows, by
+    its name (``_glyph_names``), from the subset whose charstring draws it. False if a piece's glyphs
+    cannot be matched to the base's."""
+    order = base.getGlyphOrder()
+    charstrings = base["CFF "].cff.topDictIndex[0].CharStrings
+    metrics = base["hmtx"].metrics
+    for other, used in loaded:
+        if other is base:
+            continue
+        names, keyed = _glyph_names(other, used), _cid_keyed(other)
+        if names is None or keyed != _cid_keyed(base) or any(n not in charstrings for n in names.values()):
+            return False
+        if not keyed and other.getGlyphOrder() != order[:len(other.getGlyphOrder())]:
+            return False    # the same glyph ids must be the same glyphs
+        theirs = other["CFF "].cff.topDictIndex[0].CharStrings
+        for code in sorted(used):
+            name = names[code]
+            mine, given = charstrings[name], theirs[name]
+            for charstring in (mine, given):
+                if charstring.bytecode is None:
+                    charstring.compile()
+            if len(given.bytecode) > len(mine.bytecode):
+                charstrings[name] = given
+                metrics[name] = other["hmtx"].metrics[name]
+    return True
 
 
 def _joined_outlines(base, loaded: list) -> bool:
@@ -1027,9 +1031,10 @@ def _joined_outlines(base, loaded: list) -> bool:
     letter's accent, in DejaVu Sans) to the ids after it, which another piece may show. So each
     glyph a piece shows is drawn from that piece's subset with its parts drawn into it (a simple
     glyph: hinting is not kept anyway; a scaled part's points rounded to the font's units, half a
-    unit at most), with its advance, at its id in ``base``; every other id is left empty. By id, not by name: fontTools names a subset's glyphs from its own cmap, which
-    differs from piece to piece. False if a piece shows an id ``base`` lacks, or for a variable
-    font (its glyphs' variations would not follow them)."""
+    unit at most), with its advance, at its id in ``base``; every other id is left empty. By id,
+    not by name: fontTools names a subset's glyphs from its own cmap, which differs from piece to
+    piece. False if a piece shows an id ``base`` lacks, or for a variable font (its glyphs'
+    variations would not follow them)."""
     from fontTools.pens.recordingPen import DecomposingRecordingPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
 
