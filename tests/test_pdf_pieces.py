@@ -71,6 +71,21 @@ def same(a: Pdf, b: Pdf) -> None:
     assert {n: destination_page(a, n) for n in names} == {n: destination_page(b, n) for n in names}
     assert a.reader.metadata == b.reader.metadata
     assert a.reader.page_labels == b.reader.page_labels
+    assert font_boxes(a) == font_boxes(b)
+
+
+def font_boxes(pdf: Pdf) -> dict[str, set]:
+    """Each embedded font's bounding boxes (a joined font's encloses every piece's glyphs)."""
+    boxes: dict[str, set] = {}
+    for page in pdf.reader.pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            font = font.get_object()
+            described = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            if "/FontDescriptor" in described:
+                descriptor = described["/FontDescriptor"].get_object()
+                box = tuple(round(float(n), 3) for n in descriptor["/FontBBox"])
+                boxes.setdefault(str(font["/BaseFont"]), set()).add(box)
+    return boxes
 
 
 @pytest.fixture(scope="module")

@@ -1081,6 +1081,10 @@ def _embedded_font(out, parts: list, data: bytes):
         program.Length1 = len(data)     # (TrueType: the length of the font program itself)
     descriptor = Dictionary({k: _copy(out, v) for k, v in first_descriptor.items() if k != kind})
     descriptor[kind] = program
+    boxes = [[float(n) for n in part[2].get("/FontBBox", [])] for part in parts]
+    if all(len(box) == 4 for box in boxes):     # (WeasyPrint's box is that of the glyphs a piece shows)
+        descriptor.FontBBox = Array([_number(min(box[i] for box in boxes)) for i in (0, 1)]
+                                    + [_number(max(box[i] for box in boxes)) for i in (2, 3)])
     widths: dict[int, float] = {}
     entries: dict[bytes, bytes] = {}
     for part in parts:
