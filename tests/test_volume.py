@@ -74,3 +74,26 @@ def test_a_cold_build_lays_out_each_piece_of_the_pdf_once(volume):
     found = re.search(r"joining (\d+) pieces \((\d+) laid out", volume.stderr)
     assert found and found.group(1) == found.group(2), volume.stderr
     assert "laid out the index" in volume.stderr and "pass 2" not in volume.stderr
+
+
+def test_an_index_entry_added_to_the_preface_lays_out_the_front_matter_and_the_index_once(volume, tmp_path):
+    """Only the front matter and the index change: the index still waits for the front matter's pages
+    (where it used to be laid out beside it, with its pages as estimated, and then again)."""
+    import shutil
+
+    from .conftest import run_cli
+
+    root = tmp_path / "volume"
+    shutil.copytree(volume.root, root)
+    preface = root / "chapters" / "00-preface.md"
+    text = preface.read_text(encoding="utf-8")
+    assert "The chapters that follow" in text
+    preface.write_text(text.replace("The chapters that follow",
+                                    'The [chapters]{index="chapters of this volume"} that follow'), encoding="utf-8")
+    result = run_cli("pdf", "--book", str(root), "--strict")
+    assert result.returncode == 0, result.stderr
+    assert "laying out 2 of 18 pieces" in result.stderr and "pass 2" not in result.stderr, result.stderr
+    assert re.search(r"\(2 laid out", result.stderr), result.stderr
+    pdf = Pdf(root / "build" / volume.pdf.name)
+    index = " ".join(pdf.flat(i) for i in range(pdf.page_of("Adenauer, Konrad"), len(pdf.pages)))
+    assert re.search(r"chapters of this volume, xi\b", index), index

@@ -544,8 +544,10 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
         # is given its text when they have all been laid out (their anchors' pages known), and starts
         # while they are written
         waiting = {n for n, _, _ in todo if _shows_all(pieces[n])}
-        if len(waiting) == len(todo):   # (nothing to wait for)
-            waiting = set()
+        if len(waiting) == len(todo):
+            # only they are laid out: the index still waits for the front matter (its entries in a
+            # preface); else there is nothing to wait for
+            waiting = {n for n in waiting if pieces[n].body} if len(waiting) > 1 else set()
         todo.sort(key=lambda t: t[0] in waiting)    # last; the others in the book's order
         given: dict[int, str] = {}      # the text each of them was given
         found = LANG.search(pieces[0].html)
