@@ -3,6 +3,7 @@ checked by axe-core and searched as a reader would."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -252,6 +253,12 @@ def test_figure_alt_text_rules(tmp_path):
     assert '<img alt="Lines join Washington to five capitals." src="x.svg" />' in described   # the title is the caption
     quarto = svg_less.replace('alt="A map', 'data-fig-alt="Quarto words" alt="A map')
     assert '<img alt="Quarto words" src="x.png" />' in website.figure_alts(quarto, Path("/nonexistent"))
+    # the print edition's SVG, inline as a data: URL, is described as well
+    inline = "data:image/svg+xml;base64," + base64.b64encode(with_svg.read_bytes()).decode()
+    assert 'alt="Lines join Washington to five capitals."' in website.figure_alts(
+        svg_less.replace("x.png", inline), Path("/nonexistent"), required=True)
+    # a tagged PDF's figure must have alt text (PDF/UA-1): with no other, the caption
+    assert '<img alt="A map of treaties." src="x.png" />' in website.figure_alts(svg_less, Path("/nonexistent"), required=True)
 
 
 def test_chapter_pages_name_their_own_authors_and_carry_scholarly_metadata(site):

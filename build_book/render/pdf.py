@@ -20,7 +20,7 @@ from markupsafe import Markup
 from .. import index as book_index
 from .. import sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, line_column, warning
-from . import RenderContext, limits, pagelabels, pagemap, pieces
+from . import RenderContext, limits, pagelabels, pagemap, pieces, site
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
 # WeasyPrint reports CSS it does not support through logging; our CSS is ours to keep clean.
@@ -36,7 +36,8 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
     views = chapter_views(book, index, fragments)
     for view in views:
         view.href = "#" + view.id
-        view.body_html = Markup(soft_breaks(rewrite_images(str(view.body_html), view.chapter, book, None)))
+        body = rewrite_images(str(view.body_html), view.chapter, book, None)
+        view.body_html = Markup(soft_breaks(site.figure_alts(body, root, required=True)))   # as the other editions'
     context = book_context(book, index, views, ctx.proof)
     references, authors = Markup(soft_breaks(str(references_html(ctx.prepared)))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)

@@ -14,7 +14,9 @@ published book, each piece a function of its own:
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import json
 import os
 import re
@@ -49,6 +51,7 @@ ATTR = re.compile(r'\s([\w:-]+)="([^"]*)"')
 FIGCAPTION = re.compile(r"<figcaption\b([^>]*)>(.*?)</figcaption>", re.S)
 TAG = re.compile(r"<[^>]+>")
 SVG_NS = "{http://www.w3.org/2000/svg}"
+SVG_DATA = "data:image/svg+xml;base64,"
 
 
 def plain(html: str) -> str:
@@ -60,12 +63,13 @@ def _letters(text: str) -> str:
     return re.sub(r"\W+", "", text).casefold()
 
 
-def svg_description(path: Path) -> list[str]:
-    """An SVG image's own description: the texts of its <title> and <desc>, each as a sentence."""
+def svg_description(path: Path | bytes) -> list[str]:
+    """An SVG image's own description (its file, or the image itself): the texts of its <title> and
+    <desc>, each as a sentence."""
     from defusedxml.ElementTree import parse
 
     try:
-        root = parse(str(path)).getroot()
+        root = parse(io.BytesIO(path) if isinstance(path, bytes) else str(path)).getroot()
     except Exception:   # an unreadable figure is reported by the checks; here it just has no description
         return []
     texts = []
@@ -79,12 +83,13 @@ def svg_description(path: Path) -> list[str]:
     return texts
 
 
-def figure_alts(html: str, site: Path) -> str:
+def figure_alts(html: str, site: Path, required: bool = False) -> str:
     """Each figure's image gets real alt text, never the caption a second time.
 
     pandoc writes the caption as the alt text unless the author gave one (``{alt="..."}`` or Quarto's
     ``fig-alt``). Where it did not, the image's own description (an SVG's <title> and <desc>) is used;
-    failing that the alt text is empty and the figure's caption, which the figure holds, describes it."""
+    failing that the alt text is empty and the figure's caption, which the figure holds, describes it;
+    or, where alt text is ``required`` (a tagged PDF's figure must have some: PDF/UA-1), it is the caption."""
 
     def fix_figure(match: re.Match) -> str:
         figure = match.group(0)
@@ -102,10 +107,18 @@ def figure_alts(html: str, site: Path) -> str:
             new_alt = alt                                           # the author's own alt text
         else:
             src = unescape(attrs.get("src", ""))
-            described = svg_description(site / src) if src.lower().endswith(".svg") and ".." not in src else []
+            if src.startswith(SVG_DATA):     # (the print edition's: the image itself, inline)
+                try:
+                    described = svg_description(base64.b64decode(src[len(SVG_DATA):], validate=True))
+                except ValueError:
+                    described = []
+            else:
+                described = svg_description(site / src) if src.lower().endswith(".svg") and ".." not in src else []
             # a sentence the caption already says (an SVG title that is the caption's first sentence) is not repeated
             said = {_letters(sentence) for sentence in re.split(r"(?<=[.!?])\s+", caption_text)} | {_letters(caption_text)}
             new_alt = " ".join(t for t in described if _letters(t) not in said)
+            if not new_alt and required:
+                new_alt = alt or caption_text
         tag = re.sub(r'\s(alt|data-fig-alt)="[^"]*"', "", image.group(0))
         tag = tag.replace("<img", f'<img alt="{escape(new_alt)}"', 1)
         figure = figure[:image.start()] + tag + figure[image.end():]
