@@ -71,15 +71,16 @@ class LabelIndex:
             return
         self.labels[label.id] = label
 
-    def reference_text(self, label: Label, words: dict[str, str], bare: bool = False) -> str:
-        """'Chapter 3', 'Figure 3.2', 'Part II', or just '3.2' when ``bare``."""
+    def reference_text(self, label: Label, words: dict[str, str], bare: bool = False, space: str = " ") -> str:
+        """'Chapter 3', 'Figure 3.2', 'Part II', or just '3.2' when ``bare``; ``space`` between the word
+        and the number (a no-break space in running text, where a line must not part them)."""
         number = label.number or ""
         if bare:
             return number
         word = words.get(label.kind, label.kind.title())
         if "%s" in word:
             return word.replace("%s", number)
-        return f"{word} {number}".strip()
+        return f"{word}{space}{number}".strip()
 
 
 # Quarto's cross-reference prefixes (pandoc-crossref's fig, sec, tbl, eq, lst among them): a citation

@@ -65,7 +65,7 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         if label.number is None:
             text = label.title
         else:
-            text = index.reference_text(label, words, bare=bare)
+            text = index.reference_text(label, words, bare=bare, space="\u00a0")   # never "Chapter / 11"
         if capital and text:
             text = text[0].upper() + text[1:]
         classes = ["xref"] + (["page-ref"] if page_refs and not bare else [])

@@ -47,6 +47,15 @@ def test_epub_links_each_reference_to_its_file_and_anchor(mini):
     assert 'id="sec-cases-japan"' in cases and 'id="tbl-members"' in cases
 
 
+def test_a_references_word_and_number_are_never_parted_by_a_line_break(mini):
+    raw = {"HTML": (mini.html / "origins.html").read_text(encoding="utf-8")}
+    with zipfile.ZipFile(mini.epub) as archive:
+        raw["EPUB"] = archive.read("EPUB/origins.xhtml").decode()
+    for edition, markup in raw.items():
+        shown = [re.sub(r"<[^>]+>", "", inner) for inner in re.findall(r'<a [^>]*class="xref[^"]*"[^>]*>(.*?)</a>', markup, re.S)]
+        for _, text, _ in EXPECTED.values():
+            assert text.replace(" ", "\u00a0") in shown or text.replace(" ", "&#160;") in shown, (edition, text, shown)
+
 
 @pytest.fixture(scope="module")
 def pdf(mini):

@@ -59,7 +59,7 @@ PIECE_CSS = """
 .toc-front a[data-page]::after, .toc-list .front-ref[data-page]::after, .list-of a.front-ref[data-page]::after
   { content: leader(" . ") attr(data-page); }
 a.page-ref[data-page]::after, a.page-ref.front-ref[data-page]::after
-  { content: " " attr(data-page-word) " " attr(data-page); }
+  { content: " " attr(data-page-word) "\\a0" attr(data-page); }
 .piece-end { break-before: right; }
 """
 PIECE_END = '<div class="piece-end"></div>'   # see templates/pdf/book.html.j2 (piece_end)
