@@ -57,6 +57,7 @@ note_inlines = function(blocks)
   return out
 end
 
+-- a word joiner before the note: its number is never carried to a line of its own ("2015. / ²")
 function Note(note)
-  return pandoc.Span(note_inlines(note.content), pandoc.Attr('', {'footnote'}))
+  return {pandoc.Str('\u{2060}'), pandoc.Span(note_inlines(note.content), pandoc.Attr('', {'footnote'}))}
 end

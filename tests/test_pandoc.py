@@ -51,12 +51,37 @@ def test_footnotes_for_print_are_written_where_they_are_called():
     """The PDF's footnotes (notes_inline.lua): each a span at its call, its blocks on lines of their own."""
     blocks = json.dumps(pandoc.read_markdown(NOTE_OF_EVERY_KIND)["blocks"])
     alone = pandoc.write_html_blocks(blocks, inline_notes=True)
-    assert alone == ('<p>Text.<span class="footnote">First paragraph with <em>emphasis</em>.<br />\n'
+    assert alone == ('<p>Text.\u2060<span class="footnote">First paragraph with <em>emphasis</em>.<br />\n'
                      '• one<br />\n• two<br />\n3. three<br />\n4. four<br />\n'
                      '<span class="note-quote">Quoted words.</span><br />\n<code>x = 1</code><br />\n'
                      'line one<br />\nline two<br />\nIn a div.</span> More.'
-                     '<span class="footnote">Short note.</span></p>\n')
+                     '\u2060<span class="footnote">Short note.</span></p>\n')
     assert 'role="doc-endnotes"' in pandoc.write_html_blocks(blocks)     # (and at the end, for the web)
+
+
+def test_a_footnotes_number_is_never_alone_on_a_line():
+    """A note called at a paragraph's end: WeasyPrint would carry its number alone to the next line where
+    the text before it just fits (the volume's "December 2015." and then "2" below it); the word joiner
+    notes_inline.lua writes before each note keeps them together."""
+    from weasyprint import CSS, HTML
+
+    from build_book.render import pdf
+
+    pdf.corrected_weasyprint()
+    blocks = json.dumps(pandoc.read_markdown("Postponed the transfer to December 2015.[^1]\n\n[^1]: A note.\n")["blocks"])
+    paragraph = pandoc.write_html_blocks(blocks, inline_notes=True)
+    css = CSS(string=".footnote { float: footnote } ::footnote-call { content: counter(footnote); font-size: .68em;"
+                     " vertical-align: super } p { font: 12px serif; margin: 0 }")
+
+    def lines(box):
+        if type(box).__name__ == "LineBox":
+            return ["".join(getattr(b, "text", "") for b in box.descendants()).strip()]
+        return [line for child in getattr(box, "children", []) for line in lines(child)]
+
+    widths = range(60, 240, 2)
+    for width in widths:
+        page = HTML(string=f'<div style="width: {width}px">{paragraph}</div>').render(stylesheets=[css]).pages[0]
+        assert "1" not in lines(page._page_box), width
 
 
 def test_plain_text_of_titles_leaves_out_citations_and_notes():
