@@ -117,6 +117,14 @@ def test_outline_lists_parts_and_chapters(pdf):
     assert [t for t, _ in sections] == ["1.1 Balancing and Bandwagoning"]
 
 
+def test_ranges_of_numbers_are_kept_on_one_line():
+    from build_book.render.pdf import WORD_JOINER, kept_ranges
+
+    html = '<p title="1\u20132">pages 123\u201360 and 1950\u201353, not A\u2013B</p>'
+    assert kept_ranges(html) == (f'<p title="1\u20132">pages 123\u2013{WORD_JOINER}60 and '
+                                 f'1950\u2013{WORD_JOINER}53, not A\u2013B</p>')
+
+
 def test_metadata(pdf):
     info = pdf.reader.metadata
     assert info.title.startswith("Alliances in Miniature")

@@ -47,6 +47,17 @@ def test_pdf_has_real_japanese_glyphs_and_no_unresolved_reference(volume):
     assert "KUBO Fumiaki" in text and "Principal US Alliance Treaties" in text
 
 
+def test_pdf_lines_break_where_an_editor_would(volume):
+    """No range of numbers broken after its dash (the bibliography's '123– / 60'), no two letters left
+    at a line's end by hyphenation ('Ja- / pan'), no cross-reference's word parted from its number."""
+    lines = [line.strip() for page in Pdf(volume.pdf).pages for line in page.splitlines()]
+    assert [line for line in lines if re.search(r"\d\u2013$", line)] == []
+    assert [line for line in lines if re.search(r"(^|\s)Ja-$", line)] == []
+    assert [line for line in lines if re.search(r"\b(Chapter|Section|Table|Figure|Part|Appendix)$", line)
+            and not re.match(r"[A-Z]?\.?\d", line)] == []     # (a heading "A.2 Notes on the Table" ends so)
+    assert sum(len(re.findall(r"\d\u2013\d", line)) for line in lines) > 20     # (the dash is kept)
+
+
 def test_pdf_embeds_each_font_once(volume):
     """The pieces' subsets of each font are joined into one embedded font: Linux Libertine's (CFF,
     name-keyed), Noto Serif CJK's (CFF, CID-keyed, whose subsets HarfBuzz may number differently) and

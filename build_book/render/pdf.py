@@ -37,9 +37,9 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
     for view in views:
         view.href = "#" + view.id
         body = rewrite_images(str(view.body_html), view.chapter, book, None)
-        view.body_html = Markup(soft_breaks(site.figure_alts(body, root, required=True)))   # as the other editions'
+        view.body_html = Markup(kept_ranges(soft_breaks(site.figure_alts(body, root, required=True))))
     context = book_context(book, index, views, ctx.proof)
-    references, authors = Markup(soft_breaks(str(references_html(ctx.prepared)))), _all_authors(book)
+    references, authors = Markup(kept_ranges(soft_breaks(str(references_html(ctx.prepared))))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
     index_html = templating.render(root, "pdf/book.html.j2", unit="index", references=references, authors=authors,
                                    **context) if context["book_index"] else None   # laid out again: index.relaid
@@ -304,6 +304,17 @@ def soft_breaks(html: str) -> str:
 
     pieces = PRE.split(html)
     return "".join(piece if i % 2 else BREAKABLE.sub(fix, piece) for i, piece in enumerate(pieces))
+
+
+RANGE_DASH = re.compile(r"(?<=\d)\u2013(?=\d)")
+WORD_JOINER = "\u2060"   # no line break here; WeasyPrint draws and extracts nothing
+
+
+def kept_ranges(html: str) -> str:
+    """A range of numbers (pages '123–60', years '1950–53') on one line: a line may break after an en
+    dash, and the bibliography's page ranges were broken there ('123– / 60')."""
+    parts = re.split(r"(<[^>]*>)", html)
+    return "".join(part if i % 2 else RANGE_DASH.sub("\u2013" + WORD_JOINER, part) for i, part in enumerate(parts))
 
 
 CHARACTERS_PER_PAGE = 2000   # of the HTML laid out, on a page of the print edition (roughly)
