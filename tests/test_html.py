@@ -429,8 +429,19 @@ def test_axe_core_finds_no_violation_on_any_page_of_the_volume_light_or_dark(vol
 
 def test_search_finds_english_and_japanese_terms_in_the_volume(volume):
     assert (volume.html / "pagefind" / "pagefind.js").is_file()
-    found = node_tool("search.mjs", str(volume.html), "Okinawa", "安全保障", "相互協力", "Tomodachi",
-                      "zzyzxnotaword")
+    shown = node_tool("search.mjs", str(volume.html), "Okinawa", "安全保障", "相互協力", "Tomodachi",
+                      "zzyzxnotaword", "--excerpts")
+    found = {query: [href for href, _ in results] for query, results in shown.items()}
+    # an excerpt shows the text as written: the suffixes indexed after each run of Japanese (site.py)
+    # are folded back, the last one too, which is joined to what followed the run ("条約, commonly")
+    excerpts = dict(shown["安全保障"])
+    assert re.search(r"安全保障条約, (commonly|Nichibei)", excerpts["japan-us.html"]), excerpts
+    for text in excerpts.values():
+        words = text.split()
+        for before, after in zip(words, words[1:]):
+            run, head = re.search(r"[\u3040-\u30ff\u4e00-\u9fff]*$", before).group(0), \
+                re.match(r"[\u3040-\u30ff\u4e00-\u9fff]*", after).group(0)
+            assert not (2 <= len(head) < len(run) and run.endswith(head)), (before, after, text)
     assert "japan-us.html" in found["Okinawa"]
     assert "japan-us.html" in found["安全保障"]         # inside 日米安全保障条約: Japanese has no spaces
     assert "japan-us.html" in found["相互協力"]

@@ -83,22 +83,35 @@
     }).catch(function () { say("Search is not available here."); });
   }
   // The index holds each run of Japanese followed by its suffixes (see site.py): fold them back
-  // into the run, marked if one of them matched.
+  // into the run, marked if one of them matched. The last suffix is joined to what followed the run
+  // ("条約, commonly", "戦後50年"): that goes back onto the run, without a space.
+  // (the characters of transform.JAPANESE)
+  var JAPANESE = /[\u2015\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/, RUN_START = /^[\u2015\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+/, RUN_END = /[\u2015\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+$/;
   function fold(html) {
     var words = html.split(" "), out = [], last = null, marked = false;
     function bare(w) { return w.replace(/<\/?mark>/g, ""); }
+    function tail(text) { var run = text.match(RUN_END); return run ? run[0] : null; }
     words.forEach(function (word) {
       var text = bare(word);
-      if (last !== null && text.length > 0 && text.length < last.length && last.slice(-text.length) === text) {
+      var head = (text.match(RUN_START) || [""])[0];
+      var suffix = last !== null && head.length > 0 && head.length < last.length && last.slice(-head.length) === head;
+      if (suffix && word.indexOf("<mark>") >= 0 && !marked) {
+        out[out.length - 1] = "<mark>" + bare(out[out.length - 1]) + "</mark>";
+        marked = true;
+      }
+      if (suffix && head.length === text.length) {
         last = text;
-        if (word.indexOf("<mark>") >= 0 && !marked) {
-          out[out.length - 1] = "<mark>" + bare(out[out.length - 1]) + "</mark>";
-          marked = true;
-        }
+        return;
+      }
+      if (suffix) {         // the last suffix, and what followed the run
+        var rest = text.slice(head.length);
+        out[out.length - 1] += rest;
+        last = tail(rest);
+        marked = false;
         return;
       }
       out.push(word);
-      last = /[\u3040-\u30ff\u3400-\u9fff]/.test(text) ? text : null;
+      last = JAPANESE.test(text) ? tail(text) : null;
       marked = word.indexOf("<mark>") >= 0;
     });
     return out.join(" ");
