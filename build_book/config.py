@@ -91,6 +91,30 @@ class BookConfig:
     def year(self) -> str:
         return self.date[:4]
 
+    @property
+    def shown_date(self) -> str:
+        """The date as a reader reads it: '31 March 2012', 'March 2012', '2012' (in Japanese 2012年3月31日)."""
+        parts = [int(p) for p in self.date.split("-") if p.isdigit()]
+        if len(parts) < 2 or not 1 <= parts[1] <= 12:
+            return self.date
+        if self.lang.split("-")[0] == "ja":
+            return f"{parts[0]}年{parts[1]}月" + (f"{parts[2]}日" if len(parts) > 2 else "")
+        month = MONTHS[parts[1] - 1]
+        return f"{parts[2]} {month} {parts[0]}" if len(parts) > 2 else f"{month} {parts[0]}"
+
+    @property
+    def shown_identifier(self) -> str:
+        """The identifier as the title page's verso prints it ('ISBN 978-...'): only one book.yml gives,
+        not the one build_book derives for the EPUB (a urn:uuid means nothing to a reader)."""
+        if "identifier" not in self.key_locations:
+            return ""
+        isbn = re.match(r"(?:urn:)?isbn:\s*(.+)", self.identifier, re.I)
+        return f"ISBN {isbn.group(1)}" if isbn else self.identifier
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
 
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

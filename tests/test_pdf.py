@@ -125,6 +125,27 @@ def test_ranges_of_numbers_are_kept_on_one_line():
                                  f'1950\u2013{WORD_JOINER}53, not A\u2013B</p>')
 
 
+def test_the_title_verso_prints_the_date_as_a_reader_reads_it(pdf):
+    verso = pdf.flat(pdf.page_of("Published by"))
+    assert "Published by Example Academic Press, 15 January 2020" in verso
+    assert "urn:uuid" not in verso and "Identifier" not in verso     # (the EPUB's identifier, derived)
+
+
+@pytest.mark.parametrize("date, lang, identifier, shown", [
+    ("2012-03-31", "en", None, ("31 March 2012", "")), ("2012-03", "en", None, ("March 2012", "")),
+    ("2012", "en", None, ("2012", "")), ("2012-03-31", "ja", None, ("2012年3月31日", "")),
+    ("2012-03-31", "en", "urn:isbn:978-4-00-000000-0", ("31 March 2012", "ISBN 978-4-00-000000-0")),
+    ("2012-03-31", "en", "doi:10.1000/xyz", ("31 March 2012", "doi:10.1000/xyz"))])
+def test_shown_date_and_identifier(tmp_path, date, lang, identifier, shown):
+    from build_book.config import load_config
+
+    (tmp_path / "book.yml").write_text(f"title: T\nlang: {lang}\ndate: '{date}'\nchapters: [a.md]\n"
+                                       + (f"identifier: '{identifier}'\n" if identifier else ""), encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
+    config, _ = load_config(tmp_path)
+    assert (config.shown_date, config.shown_identifier) == shown
+
+
 def test_metadata(pdf):
     info = pdf.reader.metadata
     assert info.title.startswith("Alliances in Miniature")
