@@ -105,7 +105,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         if name in DETAILS:
             description += "\n\n" + DETAILS[name]
         cmd = sub.add_parser(name, help=help_text, description=description, formatter_class=formatter,
-                             epilog=epilog)
+                             epilog=epilog if name not in NO_BOOK else epilog.replace(" (or warnings with --strict)", ""))
         if name in ("accept", "reject"):
             cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="chapter files (Markdown)")
         if name not in NO_BOOK:

@@ -182,13 +182,19 @@ def _chapter_entry(value, where: schema.Where):
     return schema.path(value, where)
 
 
+def _prog() -> str:
+    from .cli import prog_name
+
+    return prog_name()
+
+
 def _diagnostic_setting(value, where: schema.Where):
     code = str(where.path[-1])
     known = codes.describe(code)
     if known is None:
         close = schema.nearest(code, codes.CATALOGUE)
         where.bad_value(f"'{code}' is no diagnostic code",
-                        f"did you mean '{close}'?" if close else "python -m build_book codes lists them")
+                        f"did you mean '{close}'?" if close else f"{_prog()} codes lists them")
         return None
     if value is False:  # YAML 1.1 reads a bare off as false
         value = "off"

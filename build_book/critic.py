@@ -99,15 +99,19 @@ def marks(text: str, first_line: int = 1) -> list[Mark]:
 
 def diagnostics(text: str, path: str, first_line: int = 1) -> list[Diagnostic]:
     """For ``check``: each open mark, as a warning at its place."""
+    from .cli import prog_name
+
     return [warning("critic-mark", f"an open editor's {WORDS[m.kind]}: '{m.excerpt()}'",
                     Location(path, m.line, m.column),
-                    "accept or reject it before publication (python -m build_book accept|reject FILE)")
+                    f"accept or reject it before publication ({prog_name()} accept|reject FILE)")
             for m in marks(text, first_line)]
 
 
 def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
     """For the public build: an error at every open mark in the chapter files ``paths``."""
-    found = []
+    from .cli import prog_name
+
+    found, prog = [], prog_name()
     for path in paths:
         try:
             text = (root / path).read_text(encoding="utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
@@ -115,8 +119,8 @@ def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
             continue   # reported by loading
         found += [error("critic-unresolved", f"the editor's {WORDS[m.kind]} '{m.excerpt()}' is not resolved: "
                         "a public edition cannot print it", Location(path, m.line, m.column),
-                        "accept or reject the marks (python -m build_book accept|reject "
-                        f"{path}), or build a proof (python -m build_book proof), which shows them")
+                        f"accept or reject the marks ({prog} accept|reject {path}), or build a proof "
+                        f"({prog} proof), which shows them")
                   for m in marks(text)]
     return found
 

@@ -119,6 +119,19 @@ def test_check_lists_open_marks_as_warnings(book):
         assert text[line - 1][col - 1] == "{", d
 
 
+def test_the_hints_name_the_command_as_the_user_runs_it(book):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(book["root"])], cwd=REPO,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "BUILD_BOOK_PROG": "scripts/book"})
+    assert "(scripts/book accept|reject FILE)" in result.stdout + result.stderr
+    assert "python -m build_book" not in result.stdout + result.stderr
+
+
 def test_public_build_refuses_open_marks_and_accept_resolves_them(book, tmp_path):
     root = tmp_path / "marked"
     shutil.copytree(book["root"], root, ignore=shutil.ignore_patterns("build", ".git"))
