@@ -316,7 +316,7 @@ def _printed_lines(page) -> list[tuple[float, float, str]]:
             rows[round(m[5])] = (min(x0, m[4]), words + text)
 
     page.extract_text(visitor_text=visit)
-    return [(y, x, t) for y, (x, t) in sorted(rows.items(), reverse=True)]
+    return [(y, x, " ".join(t.split())) for y, (x, t) in sorted(rows.items(), reverse=True)]   # (a wide gap: two spaces)
 
 
 def _barred(line, bars) -> bool:

@@ -54,7 +54,7 @@ def test_a_figure_div_is_a_numbered_figure_with_its_caption(pages, number):
         assert re.search(r'<img [^>]*alt="Panel A\."', single.group(1)), kind
         assert re.search(rf'<figcaption><span class="caption-label">Figure {number}\.1:</span> A figure div holding',
                          single.group(1)), kind
-        assert re.search(rf'<a href="[^"]*#fig-single"[^>]*>Figure {number}\.1</a> holds one image', markup), kind
+        assert re.search(rf'<a href="[^"]*#fig-single"[^>]*>Figure\u00a0{number}\.1</a> holds one image', markup), kind
     flat = pages["pdf"].flat()
     assert f"Figure {number}.1: A figure div holding one image" in flat
     assert f"Figure {number}.1 holds one image" in flat
