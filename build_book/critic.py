@@ -235,20 +235,26 @@ def resolve_file(path: Path, accept: bool) -> dict[str, int]:
     new, counts = resolve(text, accept)
     if not counts:
         return counts
-    backup = path.with_name(path.name + ".bak")
-    backup.write_bytes(raw)
+    mode = path.stat().st_mode & 0o7777
+    # both written to a new file, then renamed over the name: a link planted at FILE.bak (to ~/.bashrc,
+    # say) is replaced, never written through
+    _replace(path.with_name(path.name + ".bak"), raw, mode)
+    _replace(path, new.encode("utf-8"), mode)
+    return counts
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(new.encode("utf-8"))
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return counts
 
 
 def describe(counts: dict[str, int]) -> str:

@@ -102,6 +102,22 @@ def test_marks_become_spans_with_lines_kept():
         ("ins", 1, 3), ("del", 1, 17), ("sub", 2, 1), ("mark", 2, 18), ("comment", 2, 28)]
 
 
+def test_accept_never_writes_through_a_link_planted_as_the_backup(tmp_path):
+    """A change that commits chapter.md.bak as a link to a file of the editor's (~/.bashrc) must not have
+    the chapter's text written into it when the editor accepts the marks."""
+    book, outside = tmp_path / "book", tmp_path / "victim.txt"
+    book.mkdir()
+    outside.write_text("the editor's own file\n", encoding="utf-8")
+    chapter = book / "02.md"
+    chapter.write_text("# X\n\nText {++added++} here.\n", encoding="utf-8")
+    (book / "02.md.bak").symlink_to(outside)
+    result = run_cli("accept", str(chapter))
+    assert result.returncode == 0, result.stderr
+    assert outside.read_text(encoding="utf-8") == "the editor's own file\n"
+    assert not (book / "02.md.bak").is_symlink() and "{++added++}" in (book / "02.md.bak").read_text(encoding="utf-8")
+    assert chapter.read_text(encoding="utf-8") == "# X\n\nText added here.\n"
+
+
 def test_accept_and_reject_texts():
     text = "Keep {++this ++}and {--that --}a {~~red~>blue~~} {==hue==}.{>>note<<}\n"
     assert critic.resolve(text, True)[0] == "Keep this and a blue hue.\n"
