@@ -226,6 +226,19 @@ def _summary(diagnostics: list[Diagnostic]) -> str:
     return "\n".join([head] + lines) if lines else "no problems found"
 
 
+def _linked_build(root: Path) -> Diagnostic | None:
+    """An error if the book's build/ is a symbolic link: a change that commits one (to the CI runner's home,
+    say) would have every command write, replace and delete there, outside the book."""
+    from .diagnostics import Location, error
+
+    out = root / "build"
+    if not out.is_symlink():
+        return None
+    return error("build-unwritable", f"build/ is a symbolic link (to {os.readlink(out)}): build_book writes "
+                 "only into a folder of the book's own", Location("build/"),
+                 "remove the link (the folder is made anew, with everything in it) and run again")
+
+
 def _previous_outputs(root: Path) -> str:
     """What a failed build leaves in build/, in words; nothing about previous outputs if there are none."""
     out = root / "build"
@@ -432,6 +445,11 @@ def _main(argv: list[str]) -> int:
         return 2
     except NoBook as exc:
         print(f"{cli.prog}: {exc}", file=sys.stderr)
+        return 1
+    linked = _linked_build(root)
+    if linked is not None:
+        _print_diagnostics([linked], sys.stderr)
+        print(f"{args.command} stopped: nothing was read or written", file=sys.stderr)
         return 1
     if args.command in ("check", "all", *EDITIONS):
         # pandoc on the chapters edited since the last run, at once: it reads while the rest is imported

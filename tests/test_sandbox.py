@@ -472,3 +472,20 @@ def test_a_dependent_style_without_a_local_parent_is_an_error_at_csl(tmp_path_fa
                                          "citation style whose parent 'http://www.zotero.org/styles/"
                                          "no-such-parent-style' is not available on this machine")
     assert_sandboxed(traced)
+
+
+@pytest.mark.parametrize("command", ["all", "check"])
+def test_a_build_folder_that_is_a_link_out_of_the_book_is_refused(tmp_path, command):
+    """A change that commits build/ as a link (to the CI runner's home) would have the build replace and
+    delete what is there: every command refuses it, and touches nothing."""
+    from .conftest import run_cli
+
+    book, outside = tmp_path / "book", tmp_path / "outside"
+    shutil.copytree(BOOKS / "mini", book, ignore=shutil.ignore_patterns("build"))
+    (outside / "html").mkdir(parents=True)
+    (outside / "html" / "precious.txt").write_text("mine\n", encoding="utf-8")
+    (book / "build").symlink_to(outside)
+    result = run_cli(command, "--book", str(book))
+    assert result.returncode == 1, result.stderr
+    assert "build/:1:1: error[build-unwritable]: build/ is a symbolic link" in result.stderr
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["html", "html/precious.txt"]
