@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
@@ -203,11 +204,26 @@ def absent_chapters(book: Book) -> dict[str, SourceMap]:
             continue
         near = near_file(root, ref.path, "*.md")
         if near:
-            try:
-                found[near] = scan((root / near).read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                continue
+            text = _own_text(root, near)
+            if text is not None:
+                found[near] = scan(text)
     return found
+
+
+NEAR_LIMIT = 16 * 2**20    # (a chapter file of more is not taken for the one listed)
+
+
+def _own_text(root: Path, rel: str) -> str | None:
+    """The text of the book's own file ``rel``: None for one outside the book (a link out of it), or not a
+    plain file (a device that never ends, a pipe that never answers), or unreadable."""
+    try:
+        path = (root / rel).resolve()
+        if not sandbox.within(path, root) or not stat.S_ISREG(path.stat().st_mode):
+            return None
+        with open(path, "rb") as handle:
+            return handle.read(NEAR_LIMIT).decode("utf-8", errors="replace")
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def cited_keys(chapter: Chapter) -> list[str]:

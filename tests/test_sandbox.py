@@ -489,3 +489,36 @@ def test_a_build_folder_that_is_a_link_out_of_the_book_is_refused(tmp_path, comm
     assert result.returncode == 1, result.stderr
     assert "build/:1:1: error[build-unwritable]: build/ is a symbolic link" in result.stderr
     assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["html", "html/precious.txt"]
+
+
+def _tiny(root: Path, listed: str) -> None:
+    (root / "ch").mkdir(parents=True)
+    (root / "book.yml").write_text(f"title: Tiny\nchapters: [ch/01.md, {listed}]\n", encoding="utf-8")
+    (root / "ch" / "01.md").write_text("# First {#sec-first}\n\nSee @sec-second.\n", encoding="utf-8")
+
+
+def test_a_chapter_missing_under_its_name_is_not_looked_for_outside_the_book(tmp_path):
+    """book.yml lists ch/2.md; ch/02.md, the near name the error suggests, is a link out of the book: what
+    the linked file defines must not change the result (it could be probed so), nor a device be read."""
+    from .conftest import run_cli
+
+    outside = tmp_path / "secret.md"
+    outside.write_text("# S {#sec-second}\n", encoding="utf-8")
+    for target in (outside, Path("/dev/zero")):
+        root = tmp_path / f"book-{target.name}"
+        _tiny(root, "ch/2.md")
+        (root / "ch" / "02.md").symlink_to(target)
+        result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root)], cwd=REPO,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr
+        shown = result.stdout + result.stderr
+        assert "error[xref-unknown]" in shown and "@sec-second" in shown, shown
+
+
+def test_a_chapter_that_is_a_pipe_is_an_error_not_a_hang(tmp_path):
+    root = tmp_path / "book"
+    _tiny(root, "ch/02.md")
+    os.mkfifo(root / "ch" / "02.md")
+    result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "ch/02.md" in result.stdout + result.stderr, result.stdout + result.stderr
