@@ -33,6 +33,7 @@ Rule files in Vale's format (``extends: substitution`` with ``swap:``,
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -1132,17 +1133,41 @@ def _common(a: str, b: str) -> int:
     return n
 
 
+# What in a chapter's Markdown is never its prose: code (fenced, indented by a fence's rules or inline),
+# attributes ({#sec-defence}, {lang=en-GB}, {=html}), link targets, HTML comments and tags. A finding in the
+# prose is never placed there, where the same words may also stand (and --fix-style would change code).
+NOT_PROSE = re.compile(
+    r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)"   # a fenced code block (to the end, unclosed)
+    r"|(`+)(?!`).+?(?<!`)\2(?!`)"                                              # a code span
+    r"|\{[#.=][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}"                                # attributes
+    r"|\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"                                 # a link's target
+    r"|<!--.*?-->|</?[A-Za-z][^<>\n]*>",                                         # HTML
+    re.M | re.S)
+
+
+def _not_prose(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in NOT_PROSE.finditer(text)]
+
+
+def _in_any(span: tuple[int, int], regions: list[tuple[int, int]]) -> bool:
+    at = bisect.bisect_right(regions, (span[0], float("inf"))) - 1
+    return any(a < span[1] and span[0] < b for a, b in regions[max(0, at):at + 2])
+
+
 def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> None:
     """Give each finding its line and column: the occurrence of its text in the source whose surrounding
-    words best match the surrounding words in pandoc's document. Findings whose source does not read as
-    they need (``needs``) are dropped from the list."""
+    words best match the surrounding words in pandoc's document, never one in code, an attribute, a link's
+    target or HTML (``NOT_PROSE``). Findings whose source does not read as they need (``needs``) are
+    dropped from the list."""
     start, stop = source.region
     region = source.text[start:stop]
+    skipped = [(start + a, start + b) for a, b in _not_prose(region)] if findings else []
     by_text: dict[str, list[Finding]] = {}
     for f in findings:
         by_text.setdefault(f.found, []).append(f)
     for found, group in by_text.items():
         candidates = [(start + m.start(), start + m.end()) for m in _source_pattern(found).finditer(region)]
+        candidates = [c for c in candidates if not _in_any(c, skipped)]
         scored = []
         for fi, f in enumerate(group):
             unit = unit_list[f.unit]

@@ -224,3 +224,19 @@ def test_a_style_outside_the_book_is_refused(tmp_path_factory):
     result = run_cli("check", "--book", str(root))
     assert result.returncode == 1 and "error[path-outside-book]: the style file '../outside.yml' lies outside" \
         in result.stdout
+
+
+def test_a_fix_is_made_in_the_prose_never_where_the_same_words_stand_in_code(tmp_path):
+    """'U.S. defence' in a code block, then in a span of prose: the finding is the span's, and --fix-style
+    changes the span, not the code block, nor an identifier ({#sec-defence}) or a link's target."""
+    (tmp_path / "style").mkdir()
+    (tmp_path / "style" / "house.yml").write_text("terms:\n  US: [U.S.]\n  defense: [defence]\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nstyle: [style/house.yml]\nchapters: [a.md]\n", encoding="utf-8")
+    source = ("# A {#sec-a}\n\n```\nU.S. defence in code\n```\n\nLater text, see [the heading](#sec-defence).\n\n"
+              "[U.S. defence]{.smallcaps} end.\n\n## The heading {#sec-defence}\n")
+    (tmp_path / "a.md").write_text(source, encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "fixed a.md:9:2: 'U.S.' -> 'US'" in result.stdout and "fixed a.md:9:7: 'defence' -> 'defense'" in result.stdout
+    assert (tmp_path / "a.md").read_text(encoding="utf-8") == source.replace("[U.S. defence]", "[US defense]")
+    left = run_cli("check", "--book", str(tmp_path))
+    assert "style-" not in left.stdout + left.stderr, left.stdout     # nothing reported in the code or the ids
