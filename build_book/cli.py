@@ -115,7 +115,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
             cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
         if name not in NO_BOOK:
             cmd.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                             help="work on N chapters at once (default: every core of this machine)")
+                             help="work on N chapters at once, 1 to 256 (default: every core of this machine)")
         if name == "serve":
             cmd.add_argument("--port", type=_port, default=8000, metavar="N",
                              help="serve on 127.0.0.1 port N, or the next free one (default: 8000; 0: any)")
@@ -141,9 +141,12 @@ def _jobs(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not '{text}'")
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_JOBS}, not '{text}'")
     return value
+
+
+MAX_JOBS = 256    # (each job may be a process or a thread: more than the system gives is a crash)
 
 
 def _port(text: str) -> int:

@@ -69,6 +69,9 @@ def test_usage_errors_exit_2(tmp_path):
     (tmp_path / "notes.md").write_text("# Notes\n", encoding="utf-8")
     other = cli("check", "--book", "notes.md", cwd=tmp_path)
     assert other.returncode == 2 and "--book notes.md: expected a book's folder or its book.yml" in other.stderr
+    for jobs in ("0", "100000", "many"):    # more than a system gives threads for was a crash (exit 3)
+        wrong = run_cli("check", "--jobs", jobs, "--book", str(tmp_path))
+        assert wrong.returncode == 2 and "expected a whole number from 1 to 256" in wrong.stderr, wrong.stderr
 
 
 def test_no_book_yml_is_a_plain_message(tmp_path):
