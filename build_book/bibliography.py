@@ -263,6 +263,13 @@ def _field_problems(owner: str, name: str, raw: str, loc: Location,
                            "delete it: retype the text around it (such characters come from copying out of "
                            "PDFs or word processors, and most editors do not show them)"))
     value, undefined, depth = _resolve(raw, macros)
+    if len(value) > MAX_FIELD:     # short as written, long with its @string abbreviations
+        diags.append(error("bib-field-limit", f"{owner}: the {name} field is more than {MAX_FIELD:,} characters long "
+                           f"with its @string abbreviations written out; build_book accepts fields of up to "
+                           f"{MAX_FIELD:,} characters", loc,
+                           "check the @string definitions this field uses: each is written out wherever it "
+                           "is used, and one made of others may grow beyond any length"))
+        return diags, value[:200]
     if depth > MAX_DEPTH:
         diags.append(error("bib-field-limit", f"{owner}: the {name} field has braces nested {depth} deep; "
                            f"build_book accepts up to {MAX_DEPTH}", loc,
@@ -284,6 +291,7 @@ def _resolve(raw: str, macros: dict[str, str]) -> tuple[str, list[str], int]:
     out: list[str] = []
     undefined: list[str] = []
     deepest = 0
+    size = 0       # of the abbreviations written out
     i, n = 0, len(raw)
     while i < n:
         c = raw[i]
@@ -317,6 +325,10 @@ def _resolve(raw: str, macros: dict[str, str]) -> tuple[str, list[str], int]:
                 out.append(word)  # a number (bibtexparser also lets 1--2 through; pandoc reads it as text)
             elif word.lower() in macros:
                 out.append(macros[word.lower()])
+                size += len(out[-1])
+                if size > MAX_FIELD:     # (@strings made of @strings: 30 of them, 10**15 characters)
+                    out.append("…")
+                    break
             else:
                 undefined.append(word)
                 out.append(word)  # pandoc prints the word itself

@@ -234,3 +234,19 @@ def test_big_bibliographies_are_read_in_linear_time(tmp_path):
     loaded = read(tmp_path, entries)
     assert len(loaded.entries) == 2000 and loaded.diagnostics == ()
     assert time.process_time() - start < 20
+
+
+def test_string_abbreviations_made_of_each_other_are_refused_before_they_are_written_out():
+    """@string s1 = s0 # s0 # s0, and so on 30 times: 10**15 characters written out, which ran the check out of
+    memory. Each abbreviation past the limit is an error at its line, at once."""
+    from build_book import bibliography
+
+    lines = ['@string{s0 = "xxxxxxxxxx"}'] + [f"@string{{s{n} = s{n - 1} # s{n - 1} # s{n - 1}}}" for n in range(1, 30)]
+    lines.append("@book{bomb, author = {A, B}, title = s29, year = 2000, publisher = {P}}")
+    started = time.monotonic()
+    read = bibliography._parse("refs.bib", "\n".join(lines) + "\n")
+    assert time.monotonic() - started < 5
+    limits = [d for d in read.diagnostics if d.code == "bib-field-limit"]
+    assert limits and limits[0].location.line == 8           # s7 = 3 × s6 (21,870 characters) is the first
+    assert "with its @string abbreviations written out" in limits[0].message
+    assert all(len(entry.fields.get("title", "")) <= 20_001 for entry in read.entries)
