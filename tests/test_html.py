@@ -298,6 +298,16 @@ def test_cite_this_chapter_in_the_books_style_with_bibtex_and_ris(site, mini):
     assert 'href="cite/cases.bib" download' in cite and 'href="cite/cases.ris" download' in cite
 
 
+def test_a_line_break_in_a_title_never_starts_another_ris_record_or_bibtex_line():
+    injected = "Tiny } Book\nER  - \nTY  - JOUR\nTI  - Injected"
+    book = {"title": injected, "editors": ["Ed Itor"], "publisher": "P\r\nUR  - javascript:x", "date": "2020"}
+    ris = website.ris(injected, ["Jane Smith"], book, "")
+    assert ris.count("TY  - ") == 1 and ris.count("ER  - ") == 1 and "\r\nUR  - " not in ris, ris
+    assert all(line[:2] in ("TY", "TI", "AU", "ED", "T2", "PB", "PY", "DA", "ER") for line in ris.split("\r\n") if line)
+    bib = website.bibtex("k", injected, ["Jane Smith"], book, "")
+    assert "\nTY" not in bib and "title = {{Tiny \\} Book ER - TY - JOUR TI - Injected}}" in bib, bib
+
+
 MINIMAL_STYLE = """<?xml version="1.0" encoding="utf-8"?>
 <style xmlns="http://purl.org/net/xbiblio/csl" class="in-text" version="1.0">
   <info><title>t</title><id>t</id><updated>2020-01-01T00:00:00+00:00</updated></info>

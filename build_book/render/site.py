@@ -261,8 +261,14 @@ def chapter_item(ident: str, title: str, authors: list[str], book: dict, url: st
     return item
 
 
+def _one_line(text: str) -> str:
+    """A value on one line: a line break in a title (book.yml's "Tiny Book\nER  - ...") would end the RIS
+    record and start another of the author's making."""
+    return " ".join(str(text).split())
+
+
 def _bib_escape(text: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", text)
+    return re.sub(r"([&%$#_{}])", r"\\\1", _one_line(text))
 
 
 def bibtex(key: str, title: str, authors: list[str], book: dict, url: str) -> str:
@@ -289,6 +295,7 @@ def ris(title: str, authors: list[str], book: dict, url: str) -> str:
         lines.append(("PY", str(parts[0])))
         lines.append(("DA", "/".join(f"{p:02d}" if i else str(p) for i, p in enumerate(parts))))
     lines += [("UR", url), ("ER", "")]
+    lines = [(tag, _one_line(value)) for tag, value in lines]
     return "".join(f"{tag}  - {value}\r\n" if tag != "ER" else "ER  - \r\n" for tag, value in lines if value or tag == "ER")
 
 
