@@ -170,6 +170,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
     ("front-matter-ignored", W, "a chapter's front matter has keys build_book does not use (pandoc's, Quarto's, ...)"),
     ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
+    ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "
+     "and no edition prints"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),
     ("code-not-executed", W, "a chapter has executable code cells, which build_book shows but does not run"),
 )

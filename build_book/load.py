@@ -317,6 +317,13 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
+    for line, keys in metadata_blocks(body):
+        source.diagnostics.append(warning(
+            "metadata-block-unprinted", f"pandoc reads the lines from this --- to the next as metadata "
+            f"({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}): no edition prints them",
+            Location(ref.path, body_line + line - 1, 1),
+            "to print a rule and the text, leave a blank line after this ---; to keep a note out of the book, "
+            "write it as an HTML comment <!-- ... -->"))
     deepest, (line, column) = source.sources.deepest
     if deepest > MAX_NESTING:
         source.diagnostics.append(error(
@@ -337,6 +344,41 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
             Location(ref.path, line, column), hint))
         source.text = None
     return source
+
+
+FENCE_LINE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+
+
+def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
+    """Where the body has a YAML metadata block, as pandoc finds one anywhere in a document: a line '---'
+    after a blank line (or first), not followed by a blank line, up to a line '---' or '...', holding a
+    YAML mapping (anything else pandoc prints). Each block's first line (in the body) and its keys."""
+    import yaml
+
+    lines = body.split("\n")
+    found, fence, i = [], None, 0
+    while i < len(lines):
+        line = lines[i]
+        opened = FENCE_LINE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                    and not line.strip().lstrip("`~"):
+                fence = None
+        elif opened:
+            fence = opened.group(1)
+        elif (line.rstrip() == "---" and (i == 0 or not lines[i - 1].strip())
+              and i + 1 < len(lines) and lines[i + 1].strip()):
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip() in ("---", "...")), None)
+            if end is not None:
+                try:
+                    value = yaml.safe_load("\n".join(lines[i + 1:end]))
+                except (yaml.YAMLError, ValueError, RecursionError):
+                    value = None
+                if isinstance(value, dict) and value:
+                    found.append((i + 1, [str(k) for k in value]))
+                    i = end
+        i += 1
+    return found
 
 
 def text_as_scanned(root: Path, path: str) -> str:

@@ -148,3 +148,19 @@ def test_adjusted_diagnostics(tmp_path_factory):
                    encoding="utf-8")
     result = run_cli("check", "--book", str(root), "--strict")
     assert result.returncode == 0 and "bib-unused" not in result.stdout
+
+
+def test_lines_pandoc_takes_for_metadata_in_a_chapter_are_reported(tmp_path):
+    """'---', a line of the form 'key: value', '---' in the middle of a chapter: pandoc reads a YAML
+    mapping there as metadata and no edition prints it. A rule before other text, or the same lines in a
+    code block, are printed, and not reported."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: A chapter\n---\n\n# A\n\nThe table ends here.\n\n---\nSource: Ministry of Defense annual report.\n"
+        "---\n\nA rule, then a sentence:\n\n---\nJust a sentence here.\n---\n\n```\n---\nkey: value\n---\n```\n",
+        encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    found = [(d["code"], d["line"], d["column"]) for d in json.loads(result.stdout)]
+    assert found == [("metadata-block-unprinted", 9, 1)], found
+    text = run_cli("check", "--book", str(tmp_path)).stdout
+    assert "as metadata (Source): no edition prints them" in text
