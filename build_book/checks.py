@@ -191,14 +191,20 @@ def _note_at(text: str, starts: list[int], words: list[str]) -> tuple[int, int] 
 
 def absent_chapters(book: Book) -> dict[str, SourceMap]:
     """Chapters listed in book.yml but missing, whose file seems to be there under a near name
-    (a wrong capital, a typo): near name -> what that file defines and cites. One root cause,
-    one diagnostic: the missing-chapter error names the file, and the references into it, the
-    works only it cites and the file itself are not reported again."""
+    (a wrong capital, a typo), or there but refused (not UTF-8, nested too deep): file -> what it
+    defines and cites. One root cause, one diagnostic: the missing or refused chapter's error names
+    the file, and the references into it, the works only it cites and the file itself are not
+    reported again."""
     root = book.config.root
     found: dict[str, SourceMap] = {}
+    loaded = {chapter.path for chapter in book.chapters}
     for ref in book.config.chapters:
         try:
             if sandbox.is_file(root / ref.path):
+                if ref.path not in loaded:    # there, but refused (not UTF-8, nested too deep): its error is
+                    text = _own_text(root, ref.path)    # reported; what it defines and cites is not again
+                    if text is not None:
+                        found[ref.path] = scan(text)
                 continue
         except (OSError, ValueError):
             continue

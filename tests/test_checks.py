@@ -164,3 +164,17 @@ def test_lines_pandoc_takes_for_metadata_in_a_chapter_are_reported(tmp_path):
     assert found == [("metadata-block-unprinted", 9, 1)], found
     text = run_cli("check", "--book", str(tmp_path)).stdout
     assert "as metadata (Source): no edition prints them" in text
+
+
+def test_a_refused_chapter_is_one_error_not_one_in_every_chapter_that_refers_to_it(tmp_path):
+    """A chapter that cannot be read (a byte that is not UTF-8, quotations nested 5,000 deep) is its own
+    error; the references to its labels elsewhere, and the works only it cites, are not reported again."""
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author = {Walt, Stephen M.}, title = {The Origins of "
+                                       "Alliances}, year = 1987, publisher = {Cornell}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md, b.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# First {#sec-first}\n\nAs @sec-second shows.\n", encoding="utf-8")
+    for name, body in (("utf-8", b"bad \xff byte"), ("nesting", b"> " * 5000 + b"deep")):
+        (tmp_path / "b.md").write_bytes(b"# Second {#sec-second}\n\n" + body + b" [@walt1987].\n")
+        found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+        assert [(d["path"], d["code"]) for d in found] in ([("b.md", "encoding")], [("b.md", "nesting-too-deep")]), \
+            (name, found)
