@@ -62,10 +62,44 @@ def problem(path: Path, target: str, where: Location) -> Diagnostic | None:
     except OSError as exc:
         return error("image-unreadable", f"image '{target}' cannot be read ({exc.strerror or exc})", where,
                      "check the file's permissions, or copy it again")
+    return _data_problem(data, path.suffix.lower(), target, where)
+
+
+DATA_URL = re.compile(r"data:(image/[\w.+-]+)?(;[^,]*)?,", re.I)
+SUFFIX_OF_TYPE = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/gif": ".gif",
+                  "image/webp": ".webp", "image/svg+xml": ".svg"}
+
+
+def data_problem(target: str, where: Location) -> Diagnostic | None:
+    """What is wrong with an image written into the chapter as a data: address (its bytes are checked as a
+    file's are: a 400-megapixel image, a damaged one), or None."""
+    import base64
+    from binascii import Error as Base64Error
+    from urllib.parse import unquote_to_bytes
+
+    head = DATA_URL.match(target)
+    if head is None:
+        return None         # (not an image: the sanitizer removes it, with a warning)
+    shown = target[:40] + "…"
+    suffix = SUFFIX_OF_TYPE.get((head.group(1) or "").lower())
+    if suffix is None:
+        return None
+    payload = target[head.end():]
+    try:
+        if "base64" in (head.group(2) or "").lower():
+            data = base64.b64decode("".join(payload.split()), validate=True)
+        else:
+            data = unquote_to_bytes(payload)
+    except (Base64Error, ValueError):
+        return error("image-corrupt", f"image '{shown}' is a data: address that does not decode", where,
+                     "write the figure to a file beside the chapter and refer to it by name")
+    return _data_problem(data, suffix, shown, where)
+
+
+def _data_problem(data: bytes, suffix: str, target: str, where: Location) -> Diagnostic | None:
     if not data:
         return error("image-empty", f"image '{target}' is an empty file (0 bytes)", where,
                      "the file was not saved or copied completely; export the figure again")
-    suffix = path.suffix.lower()
     if suffix == ".svg":
         return _svg_problem(data, target, where)
     expected = FORMAT_OF_SUFFIX.get(suffix)
@@ -83,10 +117,12 @@ def problem(path: Path, target: str, where: Location) -> Diagnostic | None:
             what = "not a picture build_book knows"
             hint = f"export the figure as {expected} again"
         return error("image-mismatch", f"image '{target}' is named {suffix} but is {what}", where, hint)
-    return _raster_problem(path, target, expected, where)
+    return _raster_problem(data, target, expected, where)
 
 
-def _raster_problem(path: Path, target: str, expected: str, where: Location):
+def _raster_problem(data: bytes, target: str, expected: str, where: Location):
+    import io
+
     from PIL import Image
 
     try:
@@ -94,7 +130,7 @@ def _raster_problem(path: Path, target: str, expected: str, where: Location):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             bomb_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
             try:
-                image = Image.open(path)      # reads the header only: our own limit comes first
+                image = Image.open(io.BytesIO(data))      # reads the header only: our own limit comes first
             finally:
                 Image.MAX_IMAGE_PIXELS = bomb_limit
             with image:
@@ -105,7 +141,7 @@ def _raster_problem(path: Path, target: str, expected: str, where: Location):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return _too_large(target, where, "more pixels than Pillow will decode")
     except Exception as exc:  # Pillow raises many kinds for damaged files  # noqa: BLE001
-        detail = " ".join(str(exc).replace(str(path), target).split())[:120] or type(exc).__name__
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
         return error("image-corrupt", f"image '{target}' is damaged and cannot be shown ({detail})", where,
                      f"open it in an image editor and save it again as {expected}")
     return None
@@ -158,6 +194,11 @@ def check(book: Book) -> list[Diagnostic]:
         folder = (root / chapter.path).parent
         places = {t: Location(chapter.path, *pos) for t, pos in reversed(chapter.sources.images)}
         for target in dict.fromkeys(chapter.targets.images):
+            if target.lower().startswith("data:"):
+                found = data_problem(target, places.get(target, chapter.location))
+                if found:
+                    diags.append(found)
+                continue
             if not target or is_external(target):
                 continue
             path = sandbox.inside_url(root, target, folder)

@@ -178,3 +178,31 @@ def test_a_refused_chapter_is_one_error_not_one_in_every_chapter_that_refers_to_
         found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
         assert [(d["path"], d["code"]) for d in found] in ([("b.md", "encoding")], [("b.md", "nesting-too-deep")]), \
             (name, found)
+
+
+def test_an_image_written_as_a_data_address_is_checked_as_a_file_is(tmp_path):
+    """A 400-megapixel PNG, or a damaged one, written into the chapter (data:image/png;base64,...) was
+    published in the HTML and the EPUB and left out of the PDF without a word."""
+    import base64
+    import struct
+    import zlib
+
+    def png(width: int, height: int) -> bytes:
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        rows = zlib.compress(b"\0\0" * 1)      # (the header is read first: the pixels are never decoded)
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + \
+            chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+    bomb = base64.b64encode(png(20000, 20000)).decode()
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        f"# A\n\n![Bomb](data:image/png;base64,{bomb}){{#fig-bomb}}\n\n"
+        "![Broken](data:image/png;base64,iVBORw0KGgo=){#fig-broken}\n\n"
+        "![Fine](data:image/svg+xml;base64,"
+        + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>').decode() + "){#fig-fine}\n",
+        encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = [d for d in found if d["code"].startswith("image")]
+    assert [(d["code"], d["line"]) for d in found] == [("image-too-large", 3), ("image-corrupt", 5)], found
+    assert "20,000 x 20,000 pixels" in found[0]["message"] and "data:image/png;base64," in found[0]["message"]
