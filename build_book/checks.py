@@ -533,7 +533,8 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         if parts.scheme in ("http", "https", "ftp") and (not parts.netloc or " " in target or "." not in parts.netloc):
             return [error("url-malformed", f"malformed URL '{target}'", where,
                           "a web address looks like https://www.example.org/page")]
-        if sanitize.url_problem(target, False) and sanitize.url_problem(target, False)[0] == sanitize.SCRIPT:
+        if sanitize.url_problem(target, False) and sanitize.url_problem(target, False)[0] == sanitize.SCRIPT \
+                or sanitize.local_link(target):
             return []   # the link is made plain text; sanitize.check reports it
         if parts.scheme not in URL_SCHEMES:
             return [warning("url-scheme", f"unusual link scheme '{parts.scheme}:' in '{target}'", where)]

@@ -78,6 +78,14 @@ RESOURCE_ATTRS = frozenset("src srcset poster background data codebase lowsrc dy
 # attributes no edition can carry whatever their value (on top of on...=)
 DENIED_ATTRS = frozenset("srcdoc http-equiv formaction action".split())
 LINK_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
+# a link to a file on the reader's machine or network (smb: can hand a Windows reader's credentials to
+# the server it names): never live in an edition, its text kept
+LOCAL_SCHEMES = ("file", "smb", "cifs", "nfs", "afp")
+
+
+def local_link(target: str) -> bool:
+    scheme = re.match(r"([a-z][a-z0-9+.\-]*):", _plain_url(target))
+    return bool(scheme) and scheme.group(1) in LOCAL_SCHEMES
 IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]")
 
 WHY = {
@@ -472,7 +480,7 @@ def _walk(node, cleaner: Cleaner):
         attr, inlines, (target, title) = node["c"]
         problem = url_problem(target, False)
         inlines = _walk(inlines, cleaner)
-        if problem and problem[0] == SCRIPT:   # other odd schemes are the checks' (url-scheme)
+        if problem and (problem[0] == SCRIPT or local_link(target)):   # other odd schemes: the checks' (url-scheme)
             shown = target if len(target) <= 40 else target[:37] + "..."
             cleaner.note(problem[0], f"the link to '{shown}' (its text is kept)", problem[1], ("link", target))
             return _plain_text(inlines)
@@ -710,10 +718,10 @@ def check(book: Book) -> list[Diagnostic]:
 
 def nothing_to_clean(chapter: Chapter) -> bool:
     """Would :func:`clean_blocks` leave the chapter's blocks as they are? So its facts say (see facts.py): no
-    raw HTML, no attribute with a value, no data: image and no script link."""
+    raw HTML, no attribute with a value, no data: image and no script link or link to a local file."""
     facts, targets = chapter.facts, chapter.targets
     return facts is not None and not facts.cleans and not any(t.startswith("data:") for t in targets.images) \
-        and not any((problem := url_problem(t, False)) and problem[0] == SCRIPT for t in targets.links)
+        and not any((problem := url_problem(t, False)) and problem[0] == SCRIPT or local_link(t) for t in targets.links)
 
 
 def check_blocks(chapter: Chapter) -> list[Diagnostic]:

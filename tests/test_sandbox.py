@@ -522,3 +522,21 @@ def test_a_chapter_that_is_a_pipe_is_an_error_not_a_hang(tmp_path):
     result = subprocess.run([sys.executable, "-m", "build_book", "check", "--book", str(root)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "ch/02.md" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_a_link_to_a_file_on_the_readers_machine_or_network_is_never_live(tmp_path):
+    """[x](file:///etc/passwd) and [y](smb://server/share) were published as live links with only a warning
+    (raw HTML's were removed): an smb: link can hand a Windows reader's credentials to the server it names."""
+    from .conftest import run_cli
+
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nSee [the passwords](file:///etc/passwd),\n[the share](smb://server/share) "
+                                   "and [the web](https://example.org/).\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"]) for d in found] == [("html-removed", 3), ("html-removed", 4)], found
+    built = run_cli("html", "--book", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    page = next(p for p in (tmp_path / "build" / "html").glob("*.html") if "the passwords" in p.read_text(encoding="utf-8"))
+    text = page.read_text(encoding="utf-8")
+    assert "file:" not in text and "smb:" not in text and 'href="https://example.org/"' in text
+    assert "the passwords" in text and "the share" in text
