@@ -734,8 +734,15 @@ def check_blocks(chapter: Chapter) -> list[Diagnostic]:
     places = _Places(chapter)
     for r in removed:
         source = " from raw HTML" if r.key[0] == "tag" else ""
-        diags.append(REPORT[r.code](_message(r, source), places.at(r.key)))
+        if r.key[0] == "link" and r.code == REMOVED:    # a Markdown link to a local file (local_link)
+            diags.append(warning("html-removed", _message(r), places.at(r.key), LOCAL_HINT))
+        else:
+            diags.append(REPORT[r.code](_message(r, source), places.at(r.key)))
     return diags
+
+
+LOCAL_HINT = ("it would open a file on the reader's own machine or network, never the book's: link to a web "
+              "address, or give the path as text (`file:///...`)")
 
 
 def svg_files(book: Book, chapter: Chapter) -> list[tuple[str, Path]]:
