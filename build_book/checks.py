@@ -118,6 +118,12 @@ def check_footnotes(book: Book) -> list[Diagnostic]:
                                    "print as '[^" + name + "]'", Location(chapter.path, line, column),
                                    f"did you mean [^{close[0]}]?" if close else
                                    f"write the note on a line of its own: [^{name}]: The note's text."))
+        for name, (line, column) in chapter.sources.note_again:
+            first = defs[name][0]
+            diags.append(warning("footnote-written-twice", f"the footnote [^{name}] is written again here (first at "
+                                 f"line {first}): pandoc prints only the last, and the text at line {first} is lost",
+                                 Location(chapter.path, line, column),
+                                 f"give one of them another name, and call it where it belongs: [^{name}-2]"))
         for name, (line, column) in defs.items():
             if name not in refs:
                 close = _nearest(name, [r for r in refs if r not in defs], 1)

@@ -62,6 +62,7 @@ class SourceMap:
     url_cites: dict[str, Position] = field(default_factory=dict)  # '@key' right after a '/' (a web address?)
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
     note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
+    note_again: list[tuple[str, Position]] = field(default_factory=list)   # [^id]: written again (pandoc keeps the last)
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
@@ -134,7 +135,7 @@ def _named(value) -> list:
 
 _DECODE = {
     "labels": _places, "cites": _places, "note_refs": _places,
-    "images": _named, "links": _named, "html_tags": _named, "tex": _named, "maths": _named,
+    "images": _named, "links": _named, "html_tags": _named, "tex": _named, "maths": _named, "note_again": _named,
     "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
@@ -244,6 +245,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.links.append((m.group(1), (lineno, m.start(1) + 1)))
         definition = NOTE_DEFINITION.match(line) if "[^" in line else None
         if definition:
+            if definition.group(1) in found.note_defs:
+                found.note_again.append((definition.group(1), (lineno, definition.start(1) - 1)))
             found.note_defs.setdefault(definition.group(1), (lineno, definition.start(1) - 1))
         for m in NOTE_REFERENCE.finditer(line, definition.end() if definition else 0) if "[^" in line else ():
             found.note_refs.setdefault(m.group(1), []).append((lineno, m.start() + 1))

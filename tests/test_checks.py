@@ -206,3 +206,12 @@ def test_an_image_written_as_a_data_address_is_checked_as_a_file_is(tmp_path):
     found = [d for d in found if d["code"].startswith("image")]
     assert [(d["code"], d["line"]) for d in found] == [("image-too-large", 3), ("image-corrupt", 5)], found
     assert "20,000 x 20,000 pixels" in found[0]["message"] and "data:image/png;base64," in found[0]["message"]
+
+
+def test_a_footnote_written_twice_is_reported_where_it_is_written_again(tmp_path):
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nText[^d].\n\n[^d]: The first note.\n\n[^d]: The second note.\n",
+                                   encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("footnote-written-twice", 7, 1)], found
+    assert "the text at line 5 is lost" in found[0]["message"]
