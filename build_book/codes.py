@@ -170,6 +170,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
     ("front-matter-ignored", W, "a chapter's front matter has keys build_book does not use (pandoc's, Quarto's, ...)"),
+    ("div-unclosed", W, "a ::: div is never closed: the rest of the chapter, headings too, is inside it"),
+    ("div-stray", W, "a ::: line closes no div: it prints as text"),
     ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
     ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "
      "and no edition prints"),

@@ -331,6 +331,14 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
             f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
             "no book needs this: flatten the quotations, lists or ::: divs"))
         source.text = None  # not handed to pandoc
+    for line, column in source.sources.divs_unclosed:
+        source.diagnostics.append(warning(
+            "div-unclosed", "this ::: div is never closed: everything after it in the chapter, headings too, is "
+            "inside it", Location(ref.path, line, column), "close it with a line of ::: where it ends"))
+    for line, column in source.sources.divs_stray:
+        source.diagnostics.append(warning(
+            "div-stray", "this ::: closes no div (none is open here): it prints as text", Location(ref.path, line, column),
+            "delete it, or open the div it was meant to close with ::: {.class} above"))
     for line, column in source.sources.lazy_lists:
         source.diagnostics.append(warning(
             "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list: pandoc "

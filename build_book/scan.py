@@ -69,6 +69,8 @@ class SourceMap:
     # list items written right under a paragraph's line, with no blank line: pandoc reads them as the
     # paragraph's text ('... vignettes: - Shipped with - Accessible via ...'); where the first one is
     lazy_lists: list[Position] = field(default_factory=list)
+    divs_unclosed: list[Position] = field(default_factory=list)   # '::: {.x}' never closed (all the rest is in it)
+    divs_stray: list[Position] = field(default_factory=list)      # ':::' with no div open (printed as text)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
     tex: list[tuple[str, Position]] = field(default_factory=list)
     maths: list[tuple[str, Position]] = field(default_factory=list)  # TeX of each $...$ and $$...$$, where
@@ -140,6 +142,8 @@ _DECODE = {
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
     "lazy_lists": lambda value: [_position(p) for p in value],
+    "divs_unclosed": lambda value: [_position(p) for p in value],
+    "divs_stray": lambda value: [_position(p) for p in value],
 }
 
 
@@ -159,6 +163,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     found = SourceMap()
     fence: str | None = None
     divs = 0
+    open_divs: list[Position] = []
     brackets = 0      # '[' open in the current paragraph
     display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
@@ -187,6 +192,12 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             div = DIV_FENCE.match(line)
             if div:
                 divs = divs + 1 if div.group(2) else max(0, divs - 1)
+                if div.group(2):
+                    open_divs.append((lineno, div.start(1) + 1))
+                elif open_divs:
+                    open_divs.pop()
+                else:
+                    found.divs_stray.append((lineno, div.start(1) + 1))
             markers, end = 0, 0     # the '>' and list markers the line begins with, one after another
             marker = QUOTE_OR_LIST.match(line)     # (match, not finditer: that would search the whole line)
             while marker:
@@ -264,6 +275,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             for a in ATTRIBUTE.finditer(block.group(0)):
                 value = a.group(2)[1:-1] if a.group(2)[:1] in "\"'" and len(a.group(2)) > 1 else a.group(2)
                 found.attributes.append((a.group(1), value, (lineno, block.start() + a.start() + 1)))
+    found.divs_unclosed = open_divs
     return found
 
 

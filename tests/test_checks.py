@@ -215,3 +215,12 @@ def test_a_footnote_written_twice_is_reported_where_it_is_written_again(tmp_path
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("footnote-written-twice", 7, 1)], found
     assert "the text at line 5 is lost" in found[0]["message"]
+
+
+def test_a_div_never_closed_or_a_closing_fence_with_no_div_is_reported(tmp_path):
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A\n\n::: {.callout-note}\nA note.\n:::\n\nText.\n\n:::\n\n```\n::: {.in-code}\n```\n\n"
+        "::: {.callout-warning}\nNever closed.\n\n## A heading swallowed\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("div-stray", 9, 1), ("div-unclosed", 15, 1)], found
