@@ -106,6 +106,15 @@ def check(book) -> list[Diagnostic]:
     no display formula (it would print as written)."""
     diags: list[Diagnostic] = []
     found = formulas(book)
+    for (tex, display), numbers in found.items():
+        depth = _depth(tex)
+        if depth > MAX_DEPTH:       # (the print edition's typesetting, ziamath, recurses once a level and more)
+            shown = " ".join(tex.split())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            for number in numbers:
+                diags.append(error("math-error", f"the formula '{shown}' nests its braces {depth} deep, past the "
+                                   f"{MAX_DEPTH} levels build_book typesets", locate(book.chapters[number], tex),
+                                   "no formula needs this: write it in parts"))
     problems = _problems(book, sorted(found))
     for (tex, display), message in problems.items():
         for number in found[(tex, display)]:
@@ -123,6 +132,21 @@ def check(book) -> list[Diagnostic]:
                                "would print as written", where,
                                "put it right after the closing $$ of a display formula: $$ E = mc^2 $$ {#eq-x}"))
     return diags
+
+
+MAX_DEPTH = 40
+
+
+def _depth(tex: str) -> int:
+    """How deep the braces of ``tex`` nest ('\\{' is a brace printed, not a group)."""
+    depth = deepest = 0
+    for token in re.findall(r"\\.|[{}]", tex):
+        if token == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token == "}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def locate(chapter, tex: str) -> Location:
@@ -207,8 +231,9 @@ def for_print(fragments: dict[int, str], book, cache) -> dict[int, str]:
                 image = svg(mathml, display, folder, used)
             except Exception as exc:   # ziamath's own limits: a located error, never raw TeX
                 from . import quarto
+                why = "it nests too deep" if isinstance(exc, RecursionError) else exc
                 diag = error("math-error", f"the formula '{' '.join(tex.split())[:60]}' cannot be typeset "
-                             f"for print: {exc}", locate(chapter, tex), HINT)
+                             f"for print: {why}", locate(chapter, tex), HINT)
                 raise BuildError(quarto.relocate([diag], quarto.line_maps(book.chapters))) from None
             return image_tag(image, display, tex)
 

@@ -6,6 +6,7 @@ diagnostics are golden (tests/test_checks.py compares them); here, what they say
 from __future__ import annotations
 
 import html
+import json
 import re
 import zipfile
 from xml.etree import ElementTree
@@ -200,3 +201,15 @@ def test_formulas_are_found_in_the_source_and_are_not_raw_tex():
     found = scan(text, 3)
     assert found.maths == [("x^2", (3, 3)), ("\n\\sum_i \\frac{a}{b}\n", (5, 1)), (" \\alpha\n\\beta ", (9, 3))]
     assert [name for name, _ in found.tex] == ["\\newpage", "\\clearpage", "\\foo"]
+
+
+def test_a_formula_nested_past_the_limit_is_an_error_at_check_time(tmp_path):
+    """'\\frac{1}{' 500 times: check said nothing, and the PDF failed with Python's 'maximum recursion depth'."""
+    from .conftest import run_cli
+
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    deep = "\\frac{1}{" * 500 + "x" + "}" * 500
+    (tmp_path / "a.md").write_text(f"# A\n\nFine $\\frac{{a}}{{\\sqrt{{b}}}}$ and\ndeep ${deep}$.\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("math-error", 4, 6)], found
+    assert "nests its braces 500 deep" in found[0]["message"]
