@@ -498,3 +498,29 @@ def test_the_layout_of_one_document_is_told_every_fifty_pages():
     finally:
         _LayoutProgress.detach(handler)
     assert len(document.pages) == 60 and handler.progress is None
+
+
+def test_a_table_wider_than_the_page_is_broken_into_its_cells_never_cut_at_the_edge(tmp_path):
+    """A table of a country and the years 1991-2011 printed up to 2003: the rest fell past the page's
+    edge, with no word. Its cells now break (overflow-wrap: anywhere); a table that fits is as it was."""
+    from .conftest import run_cli
+
+    years = list(range(1991, 2012))
+    rows = ["| Country | " + " | ".join(map(str, years)) + " |", "|---" * (len(years) + 1) + "|",
+            "| United Kingdom | " + " | ".join(f"{n % 7 + 1}.{n % 9}" for n in range(len(years))) + " |"]
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\n" + "\n".join(rows) + "\n\n: Spending {#tbl-wide}\n\nSee @tbl-wide.\n",
+                                   encoding="utf-8")
+    built = run_cli("pdf", "--book", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    from pypdf import PdfReader
+
+    for page in PdfReader(next((tmp_path / "build").glob("*.pdf"))).pages:
+        width, starts = float(page.mediabox.width), []
+
+        def visit(text, cm, tm, font, size):
+            if text.strip():
+                starts.append(tm[4] * cm[0] + tm[5] * cm[2] + cm[4])     # where each run of text starts, in page space
+
+        page.extract_text(visitor_text=visit)
+        assert all(x < width for x in starts), (max(starts), width)   # nothing set past the page's edge
