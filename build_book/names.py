@@ -90,14 +90,25 @@ def family_first(person: dict, east_asian: bool, table: dict[str, str]) -> bool:
     order = table.get(person_key(person))
     if order is not None:
         return order == FAMILY_FIRST
+    if in_script(person["family"]):
+        return True     # (山田, 太郎: citeproc prints it so too, but as the inverted first of two: '山田太郎, and')
     if not east_asian or person.get("dropping-particle") or person.get("non-dropping-particle"):
         return False
     given = person.get("given", "")
     return romanised_japanese(person["family"]) and (not given or romanised_japanese(given))
 
 
+SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def in_script(name: str) -> bool:
+    """Is a name written in Chinese characters, kana or hangul (printed family name first, no space)?"""
+    return bool(SCRIPT.search(name))
+
+
 def literal(person: dict) -> str:
-    return " ".join(x for x in (person.get("family", ""), person.get("given", ""), person.get("suffix", "")) if x)
+    parts = [x for x in (person.get("family", ""), person.get("given", ""), person.get("suffix", "")) if x]
+    return ("" if all(in_script(x) for x in parts[:2]) else " ").join(parts)
 
 
 def _plain(value: str) -> str:

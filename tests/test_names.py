@@ -98,3 +98,21 @@ def test_the_name_order_rules():
 def test_every_edition_links_citations_to_the_list(chicago):
     page = (chicago.html / "names.html").read_text(encoding="utf-8")
     assert re.search(r'href="bibliography\.html#ref-sakurada2004"', page)
+
+
+def test_names_in_japanese_script_are_family_name_first_with_no_comma_between_two(tmp_path):
+    """'山田, 太郎 and 佐藤, 花子' printed '山田太郎, and 佐藤花子': the comma a style puts after an inverted first
+    name, where the romanised names have none ('Sakurada Daizō and Itō Gō')."""
+    from .conftest import run_cli
+
+    (tmp_path / "refs.bib").write_text("@book{yamada2001, author = {山田, 太郎 and 佐藤, 花子}, title = {同盟論}, "
+                                       "year = 2001, publisher = {東京大学出版会}, langid = {japanese}}\n"
+                                       "@book{one2002, author = {鈴木, 一郎}, title = {外交}, year = 2002, "
+                                       "publisher = {有斐閣}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nAs argued [@yamada2001; @one2002].\n", encoding="utf-8")
+    built = run_cli("html", "--book", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+    assert "山田太郎 and 佐藤花子. 2001." in listed and "鈴木一郎. 2002." in listed, listed
+    assert "山田太郎," not in listed and "太郎 山田" not in listed and not names.MARKS.search(listed)
