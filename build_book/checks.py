@@ -118,6 +118,11 @@ def check_footnotes(book: Book) -> list[Diagnostic]:
                                    "print as '[^" + name + "]'", Location(chapter.path, line, column),
                                    f"did you mean [^{close[0]}]?" if close else
                                    f"write the note on a line of its own: [^{name}]: The note's text."))
+        for name, (line, column) in chapter.sources.notes_in_notes:
+            diags.append(warning("footnote-in-footnote", f"the footnote [^{name}] is called inside another note: "
+                                 "pandoc cannot put a note in a note, so it prints as written (or, in an inline "
+                                 "note ^[...], breaks it)", Location(chapter.path, line, column),
+                                 "write its text into the note itself, or call it from the main text"))
         for name, (line, column) in chapter.sources.note_again:
             first = defs[name][0]
             diags.append(warning("footnote-written-twice", f"the footnote [^{name}] is written again here (first at "

@@ -73,6 +73,7 @@ CATALOGUE: dict[str, Code] = _codes(
      FIXED),
     ("footnote-undefined", E, "a footnote is called but never written: it would print as [^id]", FIXED),
     ("footnote-unused", W, "a footnote is written but never called: its text would be left out"),
+    ("footnote-in-footnote", W, "a footnote called inside another: pandoc cannot nest notes, and prints it as written"),
     ("footnote-written-twice", W, "a footnote is written twice: pandoc prints the last, and the first is lost"),
     ("footnote-block-unprinted", W, "a footnote holds a table, heading, figure, definition list or raw HTML, "
      "which the PDF leaves out of a note at the foot of the page"),

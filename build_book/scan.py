@@ -63,6 +63,7 @@ class SourceMap:
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
     note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
     note_again: list[tuple[str, Position]] = field(default_factory=list)   # [^id]: written again (pandoc keeps the last)
+    notes_in_notes: list[tuple[str, Position]] = field(default_factory=list)   # [^id] called inside a note
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
@@ -138,6 +139,7 @@ def _named(value) -> list:
 _DECODE = {
     "labels": _places, "cites": _places, "note_refs": _places,
     "images": _named, "links": _named, "html_tags": _named, "tex": _named, "maths": _named, "note_again": _named,
+    "notes_in_notes": _named,
     "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
@@ -145,6 +147,24 @@ _DECODE = {
     "divs_unclosed": lambda value: [_position(p) for p in value],
     "divs_stray": lambda value: [_position(p) for p in value],
 }
+
+
+def _inline_notes(line: str) -> list[tuple[int, int]]:
+    """The spans of the inline notes (^[...]) of a line."""
+    spans, at = [], line.find("^[")
+    while at >= 0:
+        depth, end = 0, None
+        for i in range(at + 1, len(line)):
+            if line[i] == "[" and line[i - 1] != "\\":
+                depth += 1
+            elif line[i] == "]" and line[i - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        spans.append((at, end if end is not None else len(line)))
+        at = line.find("^[", (end or len(line)) + 1)
+    return spans
 
 
 def _blank(match: re.Match) -> str:
@@ -168,8 +188,15 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
+    note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
+        if not line.strip():
+            blank_before = True
+        else:
+            if note_open and blank_before and not line.startswith(("    ", "\t")):
+                note_open = False
+            blank_before = False
         opener = FENCE.match(line)
         if not line.strip():
             brackets = 0
@@ -259,8 +286,12 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if definition.group(1) in found.note_defs:
                 found.note_again.append((definition.group(1), (lineno, definition.start(1) - 1)))
             found.note_defs.setdefault(definition.group(1), (lineno, definition.start(1) - 1))
+            note_open = True
+        inline = _inline_notes(line) if "^[" in line else []
         for m in NOTE_REFERENCE.finditer(line, definition.end() if definition else 0) if "[^" in line else ():
             found.note_refs.setdefault(m.group(1), []).append((lineno, m.start() + 1))
+            if note_open or any(a < m.start() < b for a, b in inline):
+                found.notes_in_notes.append((m.group(1), (lineno, m.start() + 1)))
         for m in HTML_TAG.finditer(line) if "<" in line else ():
             if not AUTOLINK.match(line, m.start()):
                 found.html_tags.append((m.group(0), (lineno, m.start() + 1)))

@@ -224,3 +224,15 @@ def test_a_div_never_closed_or_a_closing_fence_with_no_div_is_reported(tmp_path)
         "::: {.callout-warning}\nNever closed.\n\n## A heading swallowed\n", encoding="utf-8")
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("div-stray", 9, 1), ("div-unclosed", 15, 1)], found
+
+
+def test_a_footnote_called_inside_another_is_reported(tmp_path):
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A\n\nText[^a] and ^[an inline note with inner[^b] words] end.\n\nMore[^c].\n\n"
+        "[^a]: A note that calls [^c] inside it.\n\n    A second paragraph of the note.\n\n"
+        "[^b]: B.\n\n[^c]: C, called from the text, where it belongs.\n\nThe text again[^d].\n\n[^d]: D.\n",
+        encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [
+        ("footnote-in-footnote", 3, 41), ("footnote-in-footnote", 7, 25)], found
