@@ -346,6 +346,7 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
             "put a blank line between the paragraph and the list"))
     for what, limit, (line, column) in source.sources.pathological[:1]:
         hint = ("a code span needs only one backtick more than the longest run inside it" if "backtick" in what
+                else "write a < that opens no HTML tag as \\<" if "HTML tags" in what
                 else "write brackets that are not links, spans or citations as \\[ and \\]")
         source.diagnostics.append(error(
             "input-limit", f"{what} here: pandoc would take minutes over this (the limit is {limit})",

@@ -31,6 +31,8 @@ BRACKETS = re.compile(r"\\.|[\[\]]")
 BACKTICKS = re.compile(r"`{%d,}" % (33,))
 MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
 MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
+MAX_OPEN_TAGS = 500   # '<a ' never closed by '>', in one paragraph: pandoc slows with the square of their number
+TAG_EDGE = re.compile(r"<[A-Za-z/!]|>")
 # raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\));
 # raw blocks and spans (```{=latex}, `...`{=latex})
 TEX_COMMAND = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)")
@@ -185,6 +187,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     divs = 0
     open_divs: list[Position] = []
     brackets = 0      # '[' open in the current paragraph
+    open_tags = 0     # '<a' and the like not closed by '>' in the current paragraph
     display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
@@ -199,7 +202,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             blank_before = False
         opener = FENCE.match(line)
         if not line.strip():
-            brackets = 0
+            brackets = open_tags = 0
         if fence or opener or not line.strip():
             block, items = None, []
         elif block is None:
@@ -254,6 +257,17 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             elif m.group() == "]":
                 brackets = max(0, brackets - 1)
         if brackets > MAX_BRACKETS:
+            continue
+        for m in TAG_EDGE.finditer(line) if "<" in line else ():
+            if m.group() != ">":
+                open_tags += 1
+                if open_tags > MAX_OPEN_TAGS:
+                    found.pathological.append((f"more than {MAX_OPEN_TAGS} HTML tags opened ('<') and never closed "
+                                               "('>') in one paragraph", MAX_OPEN_TAGS, (lineno, m.start() + 1)))
+                    break
+            else:
+                open_tags = max(0, open_tags - 1)
+        if open_tags > MAX_OPEN_TAGS:
             continue
         if "`" in line:
             for m in RAW_TEX_SPAN.finditer(line):

@@ -236,3 +236,18 @@ def test_a_footnote_called_inside_another_is_reported(tmp_path):
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["code"], d["line"], d["column"]) for d in found] == [
         ("footnote-in-footnote", 3, 41), ("footnote-in-footnote", 7, 25)], found
+
+
+def test_html_tags_opened_and_never_closed_by_the_thousand_are_refused_at_their_place(tmp_path):
+    """'<a ' 10,000 times in a paragraph: pandoc's time grows with the square of their number (3,000 take
+    5 s), and the check ran past its limit (twice). Refused at once, at the tag past the limit."""
+    import time
+
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nFine <span>HTML</span> and a < b.\n\n" + "<a " * 10000 + "\n",
+                                   encoding="utf-8")
+    started = time.monotonic()
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert time.monotonic() - started < 30
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("input-limit", 5, 1501)], found
+    assert found[0]["hint"] == "write a < that opens no HTML tag as \\<"
