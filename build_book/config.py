@@ -369,8 +369,13 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         if sandbox.inside(root, ref.path) is None:
             diags.append(sandbox.outside(ref.path, ref.location, "chapter file"))
         elif not _is_file(root / ref.path):
-            diags.append(error("missing-chapter", f"chapter file '{ref.path}' does not exist", ref.location,
-                               _missing_file_hint(root, ref.path, "*.md")))
+            kind = _not_a_file(root / ref.path)
+            if kind:     # (there, but a folder or a pipe: 'does not exist, did you mean' it would be no help)
+                diags.append(error("missing-chapter", f"chapter file '{ref.path}' is {kind}, not a file", ref.location,
+                                   "a chapter is a Markdown file: correct the path, or replace what is there"))
+            else:
+                diags.append(error("missing-chapter", f"chapter file '{ref.path}' does not exist", ref.location,
+                                   _missing_file_hint(root, ref.path, "*.md")))
 
     lang = values["lang"]
     words = dict(DEFAULT_WORDS.get(lang.split("-")[0].lower(), DEFAULT_WORDS["en"]))
@@ -444,6 +449,18 @@ def _missing_file_hint(root: Path, rel: str, pattern: str) -> str:
     if close:
         return f"did you mean '{close}'?"
     return "check the path; it is relative to the folder holding book.yml"
+
+
+def _not_a_file(path: Path) -> str:
+    """What stands at ``path`` if it is there but not a file ('a folder', 'a pipe', ...), else ''."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return ""
+    return ("a folder" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "")
 
 
 def _is_dir(path: Path) -> bool:
