@@ -19,7 +19,10 @@ LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
-AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+AUTOLINK = re.compile(r"<((?:https?|ftp|mailto|javascript|vbscript|data|file|smb|tel):[^>\s]+)>", re.I)
+# a reference-style link's definition: '[name]: target' (not a note's '[^name]:')
+LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*<?([^\s>]+)")
+RAW_HTML_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*\{\s*=\s*html5?\s*\}", re.I)
 HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?::[A-Za-z][A-Za-z0-9]*)?(?:\s[^<>]*)?/?>")
 ATTRIBUTES = re.compile(r"\{[^{}\n]*\}")  # pandoc's {#id .class key=value}
 ATTRIBUTE = re.compile(r"""(?<![\w:.-])([A-Za-z_:][\w:.\-]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>}]*)""")
@@ -184,6 +187,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     text = COMMENT.sub(_blank, text)
     found = SourceMap()
     fence: str | None = None
+    raw_html = False     # the open fence is a {=html} block
     divs = 0
     open_divs: list[Position] = []
     brackets = 0      # '[' open in the current paragraph
@@ -239,10 +243,13 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 found.deepest = (nesting, (lineno, 1))
         if fence:
             if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
-                fence = None
+                fence, raw_html = None, False
+            elif raw_html:    # a {=html} block's tags, where the sanitizer's findings about them are placed
+                found.html_tags.extend((m.group(0), (lineno, m.start() + 1)) for m in HTML_TAG.finditer(line))
             continue
         if opener:
             fence = opener.group(1)
+            raw_html = bool(RAW_HTML_FENCE.match(line))
             if RAW_TEX_FENCE.match(line):
                 found.tex.append(("{=latex}", (lineno, opener.start(1) + 1)))
             continue
@@ -295,6 +302,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.links.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))
         for m in AUTOLINK.finditer(line) if "<" in line else ():
             found.links.append((m.group(1), (lineno, m.start(1) + 1)))
+        defined = LINK_DEFINITION.match(line) if "]:" in line else None
+        if defined:
+            found.links.append((_as_pandoc_url(defined.group(1)), (lineno, defined.start(1) + 1)))
         definition = NOTE_DEFINITION.match(line) if "[^" in line else None
         if definition:
             if definition.group(1) in found.note_defs:

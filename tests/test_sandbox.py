@@ -542,3 +542,16 @@ def test_a_link_to_a_file_on_the_readers_machine_or_network_is_never_live(tmp_pa
     text = page.read_text(encoding="utf-8")
     assert "file:" not in text and "smb:" not in text and 'href="https://example.org/"' in text
     assert "the passwords" in text and "the share" in text
+
+
+def test_script_in_an_autolink_a_link_definition_or_an_html_block_is_reported_where_it_is_written(tmp_path):
+    """These were reported at 1:1: the scan knew no autolink but http's, no '[name]: target' definition,
+    and no tag inside a {=html} block."""
+    from .conftest import run_cli
+
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nSee <javascript:alert(8)> and [r][ref].\n\n[ref]: javascript:alert(9)\n\n"
+                                   "```{=html}\n<script>x()</script>\n```\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert sorted((d["code"], d["line"], d["column"]) for d in found) == [
+        ("raw-html", 8, 1), ("script-removed", 3, 6), ("script-removed", 5, 8), ("script-removed", 8, 1)], found
