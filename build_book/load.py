@@ -325,10 +325,12 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
             "to print a rule and the text, leave a blank line after this ---; to keep a note out of the book, "
             "write it as an HTML comment <!-- ... -->"))
     deepest, (line, column) = source.sources.deepest
+    if deepest > MAX_NESTING and len(source.sources.deeper) > MAX_NESTING:
+        line, column = source.sources.deeper[MAX_NESTING]    # where it first goes past the limit
     if deepest > MAX_NESTING:
         source.diagnostics.append(error(
-            "nesting-too-deep", f"blocks nest {deepest} deep here (quotations, lists or divs inside each other); "
-            f"the limit is {MAX_NESTING}", Location(ref.path, line, column),
+            "nesting-too-deep", f"blocks nest past the limit of {MAX_NESTING} here, and {deepest} deep at the most "
+            "(quotations, lists or divs inside each other)", Location(ref.path, line, column),
             "no book needs this: flatten the quotations, lists or ::: divs"))
         source.text = None  # not handed to pandoc
     for line, column in source.sources.divs_unclosed:

@@ -34,6 +34,7 @@ BRACKETS = re.compile(r"\\.|[\[\]]")
 BACKTICKS = re.compile(r"`{%d,}" % (33,))
 MAX_BRACKETS = 6      # [ inside [ inside [ ...: pandoc slows sixfold with every two levels past this
 MAX_BACKTICKS = 32    # one run of backticks: pandoc slows with the square of its length
+MAX_DEEPER = 64       # (the depths whose first line is kept: past the loader's limit of 50)
 MAX_OPEN_TAGS = 500   # '<a ' never closed by '>', in one paragraph: pandoc slows with the square of their number
 TAG_EDGE = re.compile(r"<[A-Za-z/!]|>")
 # raw TeX: a command ('\\newpage', not the escape '\\\\'), outside math ($...$, $$...$$, \\(...\\));
@@ -70,6 +71,7 @@ class SourceMap:
     note_again: list[tuple[str, Position]] = field(default_factory=list)   # [^id]: written again (pandoc keeps the last)
     notes_in_notes: list[tuple[str, Position]] = field(default_factory=list)   # [^id] called inside a note
     deepest: tuple[int, Position] = (0, (1, 1))   # the deepest nesting a line opens, and where
+    deeper: list[Position] = field(default_factory=list)   # where nesting first reached 1, 2, ... (up to 64) deep
     # what pandoc's Markdown reader takes exponential time over: (what, limit, where)
     pathological: list[tuple[str, int, Position]] = field(default_factory=list)
     # list items written right under a paragraph's line, with no blank line: pandoc reads them as the
@@ -149,6 +151,7 @@ _DECODE = {
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
     "lazy_lists": lambda value: [_position(p) for p in value],
+    "deeper": lambda value: [_position(p) for p in value],
     "divs_unclosed": lambda value: [_position(p) for p in value],
     "divs_stray": lambda value: [_position(p) for p in value],
 }
@@ -241,6 +244,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             nesting = divs + markers + indent // 4
             if nesting > found.deepest[0]:
                 found.deepest = (nesting, (lineno, 1))
+                while len(found.deeper) < min(nesting, MAX_DEEPER):
+                    found.deeper.append((lineno, 1))
         if fence:
             if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                 fence, raw_html = None, False

@@ -251,3 +251,12 @@ def test_html_tags_opened_and_never_closed_by_the_thousand_are_refused_at_their_
     assert time.monotonic() - started < 30
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("input-limit", 5, 1501)], found
     assert found[0]["hint"] == "write a < that opens no HTML tag as \\<"
+
+
+def test_blocks_nested_too_deep_are_reported_where_they_pass_the_limit_not_where_they_end(tmp_path):
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    lines = ["- item" if n == 0 else "  " * n + "- item" for n in range(300)]     # a list 300 deep, a level a line
+    (tmp_path / "a.md").write_text("# A\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    deep = [d for d in found if d["code"] == "nesting-too-deep"]
+    assert deep and deep[0]["line"] < 150, deep      # (at the end: line 302)
