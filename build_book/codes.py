@@ -146,7 +146,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("style-name", W, "a name is romanised otherwise than the house style writes it"),
     ("style-mojibake", E, "garbled characters: UTF-8 text read as Windows-1252 or Latin-1 (Â…, â€™, Ã©)"),
     ("style-quotes", W, "a quotation mark or apostrophe that would print wrongly (straight, or unpaired)"),
-    ("style-dash", W, "a dash that departs from the house style (-- or a spaced en dash for an em dash)"),
+    ("style-dash", W, "a dash that departs from the house style (-- or a spaced en dash for an em dash; 1993-94 for 1993–94)"),
     ("style-inconsistent", W, "the book spells one word two ways (U.S./US, defence/defense, Ryukyu/Ryūkyū)"),
     # the build folder
     ("build-unwritable", E, "the build/ folder (or the book's folder) cannot be written to", FIXED),

@@ -14,7 +14,8 @@ every place that departs from it:
 - quotation marks and apostrophes pandoc's ``smart`` reading would not turn into
   the right typographic mark, and straight quotes in text pandoc never reads
   (chapter abstracts, book.yml) (``style-quotes``); ``--`` used as a dash where
-  the house style wants an em dash, spaced en dashes (``style-dash``);
+  the house style wants an em dash, spaced en dashes, and a range of years, days
+  or pages joined by a hyphen (1993-94) rather than an en dash (``style-dash``);
 - without any rule, a word the book spells two ways (``style-inconsistent``):
   hyphenated and closed forms, abbreviations with and without full stops,
   British and American spellings, names with and without macrons.
@@ -631,10 +632,45 @@ def find_mojibake(unit: Unit, n: int) -> list[Finding]:
     return out
 
 
+# two numbers joined by a hyphen, not part of a longer code (an ISO date, a docket number, 1,000-2,000)
+HYPHENATED = re.compile(r"(?<![\w.,/–—-])(\d{1,4})-(\d{1,4})(?![\w/–—-]|[.,]\d)")
+MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+
+
+def _is_range(text: str, m: re.Match) -> bool:
+    """Whether ``m`` (HYPHENATED) is surely a range: years (1993-94, 2009-2018), days beside a month
+    (24-25 October, October 24-25) or pages (pp. 12-15). Other pairs (Public Law 87-195, a 5-4 vote,
+    a docket 19-1392) are left alone: a check that cannot tell is silent."""
+    a, b = m.group(1), m.group(2)
+    if len(a) == 4 and 1000 <= int(a) <= 2099:
+        if len(b) == 2:
+            return int(b) > int(a[2:])
+        return len(b) == 4 and int(a) < int(b) <= int(a) + 200
+    before, after = text[max(0, m.start() - 12):m.start()], text[m.end():m.end() + 12]
+    if len(a) <= 2 and len(b) <= 2 and 1 <= int(a) < int(b) <= 31 and (
+            re.search(MONTH + r"\s$", before) or re.match(r"\s" + MONTH + r"\b", after)):
+        return True
+    return bool(re.search(r"\bpp?\.\s?$", before))
+
+
+def find_ranges(unit: Unit, n: int, plain: bool = False) -> list[Finding]:
+    """A range written with a hyphen (1993-94): whichever dash a house style sets in a sentence, ranges
+    of numbers are joined by an en dash (Chicago 6.78), as most chapters of a volume write them.
+    ``plain``: text printed as written (an abstract, book.yml), where '--' stays two hyphens."""
+    out = []
+    for m in HYPHENATED.finditer(unit.text):
+        if unit.all(m.start(), m.end(), PROSE) and _is_range(unit.text, m):
+            want = f"{m.group(1)}–{m.group(2)}"
+            out.append(Finding("style-dash", f"a hyphen joins the range '{m.group(0)}': the house style joins a "
+                               "range of numbers with an en dash (–)", f"write '{want}'" + ("" if plain else
+                               f" (or '{m.group(1)}--{m.group(2)}' in Markdown)"), n, m.start(), m.end(), m.group(0), want, True))
+    return out
+
+
 def find_dashes(style: HouseStyle, unit: Unit, n: int) -> list[Finding]:
     if style.dashes == "off":
         return []
-    out = []
+    out = find_ranges(unit, n)
     text = unit.text
     if style.dashes == "em":
         for m in re.finditer(r"(?<=\w) – (?=\w)", text):
@@ -924,7 +960,8 @@ def _chapter_part(style: HouseStyle, chapter, body: Source, lang: str) -> tuple[
         front = Source(chapter.path, text, (0, body_start))
         unit = Unit(chapter.abstract, PROSE * len(chapter.abstract))
         found = find_rules(style, unit, 0) + (find_mojibake(unit, 0) if style.mojibake else []) + \
-            (find_plain_quotes(unit, 0, "the abstract") if style.quotes else [])
+            (find_plain_quotes(unit, 0, "the abstract") if style.quotes else []) + \
+            (find_ranges(unit, 0, plain=True) if style.dashes != "off" else [])
         _locate(front, [unit], found)
         plain = re.search(r"^abstract:[ \t]+(?![\"'|>])", text[:body_start], re.M) is not None
         for f in found:
@@ -1023,7 +1060,8 @@ def _config_findings(book: Book, style: HouseStyle) -> list[tuple[Source, Findin
     for value in dict.fromkeys(v for v in values if v):
         unit = Unit(value, PROSE * len(value))
         found = find_rules(style, unit, 0) + (find_mojibake(unit, 0) if style.mojibake else []) + \
-            (find_plain_quotes(unit, 0, "book.yml") if style.quotes else [])
+            (find_plain_quotes(unit, 0, "book.yml") if style.quotes else []) + \
+            (find_ranges(unit, 0, plain=True) if style.dashes != "off" else [])
         _locate(source, [unit], found)
         for f in found:
             f.fixable = False     # book.yml is the editors' file: reported, never rewritten

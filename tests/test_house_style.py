@@ -97,6 +97,11 @@ def test_messages_say_what_and_how(found):
     assert "most of the book writes 'behavior'" in spelt["hint"]
     assert by_place[("chapters/03-marks.md", 12, 5)]["code"] == "style-quotes"      # '90s read as a quote
     assert by_place[("chapters/01-terms.md", 2, 17)]["code"] == "style-quotes"      # abstract: printed as written
+    ranges = [d for d in at(found, "chapters/03-marks.md", 20) + at(found, "chapters/03-marks.md", 21)]
+    assert [(d["line"], d["column"], d["message"].split("'")[1]) for d in ranges] == \
+        [(20, 17, "1950-53"), (20, 41, "24-25"), (20, 63, "12-15")]    # not a law, a vote, a date, a quotation
+    assert ranges[0]["message"] == ("a hyphen joins the range '1950-53': the house style joins a range of numbers "
+                                    "with an en dash (–)") and ranges[0]["hint"] == "write '1950–53' (or '1950--53' in Markdown)"
 
 
 def test_fix_style_rewrites_the_prose_and_nothing_else(tmp_path_factory):
@@ -105,7 +110,7 @@ def test_fix_style_rewrites_the_prose_and_nothing_else(tmp_path_factory):
     before_yml = (root / "book.yml").read_text(encoding="utf-8")
     result = run_cli("check", "--book", str(root), "--fix-style")
     assert "fixed chapters/01-terms.md:7:5: 'U.S.' -> 'US'" in result.stdout
-    assert "--fix-style: 23 changes in 3 files" in result.stderr
+    assert "--fix-style: 26 changes in 3 files" in result.stderr
     terms = (root / "chapters" / "01-terms.md").read_text(encoding="utf-8").splitlines()
     assert terms[1] == "abstract: Terms “as written” in an abstract, printed as they stand."
     assert terms[6] == "The US signed the treaty in 1951, and Japan-US ties deepened [@walt1987]."
@@ -123,6 +128,8 @@ def test_fix_style_rewrites_the_prose_and_nothing_else(tmp_path_factory):
     assert "preparedness… incomplete, and it’s café" in marks and '"preparedness… that' in marks
     assert "The ’90s were the decade of rock 'n' roll. The treaty—its critics said—was unequal." in marks
     assert "`cafÃ©`" in marks
+    assert "The Korean War (1950–53), the crisis of 24–25 October and pp. 12–15 of the report, against Public Law\n" \
+        "87-195, a 5-4 vote, the F-16, the 2012-03-31 entry, 1,000-2,000 troops and \"the war of 1950-53\"" in marks
     assert (root / "bibliography" / "refs.bib").read_text(encoding="utf-8") == before_bib
     assert (root / "book.yml").read_text(encoding="utf-8") == before_yml    # reported, never rewritten
     # what is left is what cannot be fixed safely; a second run changes nothing
