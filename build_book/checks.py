@@ -370,6 +370,12 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
     used: set[str] = {key for found in (absent or {}).values() for key in found.cites}
     for chapter in book.chapters:
         reported: set[str] = set()
+        for key, rest, (line, column) in chapter.sources.empty_suffixes:
+            if not is_crossref(key):
+                diags.append(warning("citation-suffix-empty", f"'@{key}' is followed by {_shown_rest(rest)} and "
+                                     "nothing else: the printed citation gets a stray comma, as in '(Walt 1987,)'",
+                                     Location(chapter.path, line, column), f"delete it, or give the locator: "
+                                     f"[@{key}, 45]"))
         for key in cited_keys(chapter):
             if is_crossref(key):
                 continue
@@ -398,6 +404,18 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
                 diags.append(warning("bib-unused", f"bibliography entry '{key}' is never cited", entry.location,
                                      "cite it, or remove it from the bibliography"))
     return diags
+
+
+def _shown_rest(rest: str) -> str:
+    """What follows a citation's key, as a message can show it: invisible characters by name."""
+    import unicodedata
+    shown = []
+    for ch in rest.strip():
+        if unicodedata.category(ch) in ("Cf", "Zs", "Cc", "Zl", "Zp") or ch == "\u3000":
+            shown.append(f"an invisible {unicodedata.name(ch, f'U+{ord(ch):04X}')} (U+{ord(ch):04X})")
+        else:
+            shown.append(f"'{ch}'")
+    return ", ".join(dict.fromkeys(shown))
 
 
 def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:

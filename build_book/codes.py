@@ -80,6 +80,7 @@ CATALOGUE: dict[str, Code] = _codes(
     # citations and the bibliography
     ("citation-unknown", E, "a citation key has no bibliography entry", FIXED),
     ("citation-in-url", W, "an @ inside a web address was read as a citation"),
+    ("citation-suffix-empty", W, "a citation followed by a lone ',' or an invisible character, printed as '(Walt 1987,)'"),
     ("bib-syntax", E, "a bibliography entry does not parse", FIXED),
     ("bib-duplicate-key", E, "two bibliography entries share a key", FIXED),
     ("bib-duplicate-work", W, "two bibliography entries describe the same work"),

@@ -16,6 +16,9 @@ INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 # pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
+# what follows a citation's key up to the end of its citation: no letter or digit (a lone ',', an
+# invisible character), so nothing a reader could use as a locator
+EMPTY_SUFFIX = re.compile(r"([^\w\];@\[]{1,20})[\];]")
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
@@ -66,6 +69,9 @@ class SourceMap:
     attributes: list[tuple[str, str, Position]] = field(default_factory=list)  # name, value, in {...} or <tag>
     titles: list[int] = field(default_factory=list)            # lines of level-1 headings ('# ...')
     url_cites: dict[str, Position] = field(default_factory=dict)  # '@key' right after a '/' (a web address?)
+    # '[@key,]', '[@key, ]', '[@key<U+200B>]': a citation whose suffix holds no letter or digit, which
+    # citeproc prints all the same ('(Walt 1987,)'); the key, what follows it, where the key is
+    empty_suffixes: list[tuple[str, str, Position]] = field(default_factory=list)
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
     note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
     note_again: list[tuple[str, Position]] = field(default_factory=list)   # [^id]: written again (pandoc keeps the last)
@@ -299,6 +305,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
             if m.start() and line[m.start() - 1] == "/":
                 found.url_cites.setdefault(key, (lineno, m.start() + 1))
+            bare = EMPTY_SUFFIX.match(line, m.end())
+            if bare and bare.group(1).strip() and "[" in line[:m.start()]:
+                found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))
         for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2
             found.images.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))

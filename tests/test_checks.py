@@ -40,7 +40,7 @@ def test_every_kind_of_fault_is_caught(broken_json):
         "config-unknown-key", "unknown-contributor", "missing-chapter", "chapter-not-listed",
         "citation-unknown", "xref-unknown", "xref-kind", "xref-unnumbered", "label-duplicate", "label-kind",
         "label-unreferenced", "image-missing", "image-format", "link-missing", "link-anchor", "url-malformed",
-        "front-matter", "encoding", "chapter-no-title",
+        "front-matter", "encoding", "chapter-no-title", "citation-suffix-empty",
     }
 
 
@@ -59,6 +59,11 @@ def test_diagnostics_say_what_and_how(broken_json):
     assert {d["path"] for d in by_code["label-duplicate"]} == {"chapters/01-first.md", "chapters/02-second.md"}
     encoding = by_code["encoding"][0]
     assert "byte 35" in encoding["message"] and (encoding["line"], encoding["column"]) == (3, 4)
+    # a lone ',' or an invisible character after a key prints as '(Walt 1987,)'; a locator, a space and code do not
+    comma, invisible = by_code["citation-suffix-empty"]
+    assert comma["message"] == ("'@walt1987' is followed by ',' and nothing else: the printed citation gets a stray "
+                                "comma, as in '(Walt 1987,)'") and comma["hint"] == "delete it, or give the locator: [@walt1987, 45]"
+    assert "an invisible ZERO WIDTH SPACE (U+200B)" in invisible["message"]
 
 
 def test_text_format_and_summary(tmp_path_factory):
