@@ -201,7 +201,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     open_divs: list[Position] = []
     brackets = 0      # '[' open in the current paragraph
     open_tags = 0     # '<a' and the like not closed by '>' in the current paragraph
-    display: tuple[list[str], Position] | None = None   # a $$ display formula open over several lines
+    # a $$ display formula open over several lines: its text so far, where it opens, its lines as read
+    display: tuple[list[str], Position, list[tuple[str, int]]] | None = None
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
@@ -209,6 +210,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         lineno = first_line + offset
         if not line.strip():
             blank_before = True
+            if display is not None:   # the paragraph ends: a $$ still open was never a formula
+                _unclosed(display, found.maths)
+                display = None
         else:
             if note_open and blank_before and not line.startswith(("    ", "\t")):
                 note_open = False
@@ -344,6 +348,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             for a in ATTRIBUTE.finditer(block.group(0)):
                 value = a.group(2)[1:-1] if a.group(2)[:1] in "\"'" and len(a.group(2)) > 1 else a.group(2)
                 found.attributes.append((a.group(1), value, (lineno, block.start() + a.start() + 1)))
+    if display is not None:
+        _unclosed(display, found.maths)
     found.divs_unclosed = open_divs
     return found
 
@@ -357,6 +363,7 @@ def _maths(line: str, lineno: int, display, found: list) -> tuple | None:
         end = DISPLAY_MATH.search(line)
         if end is None:
             display[0].append(line)
+            display[2].append((line, lineno))
             return display
         display[0].append(line[:end.start()])
         found.append(("\n".join(display[0]), display[1]))
@@ -372,9 +379,19 @@ def _maths(line: str, lineno: int, display, found: list) -> tuple | None:
             return None
         end = DISPLAY_MATH.search(line, start.end())
         if end is None:
-            return [line[start.end():]], (lineno, start.start() + 1)
+            return [line[start.end():]], (lineno, start.start() + 1), [(" " * start.end() + line[start.end():], lineno)]
         found.append((line[start.end():end.start()], (lineno, start.start() + 1)))
         position = end.end()
+
+
+def _unclosed(display, found: list) -> None:
+    """A $$ never closed in its paragraph is no formula (pandoc prints the dollars): the formulas between
+    single dollars after it, on the lines ``display`` kept, are found as on any line."""
+    again = None
+    for line, lineno in display[2]:
+        again = _maths(line, lineno, again, found)
+    if again is not None:
+        _unclosed(again, found)
 
 
 def _outside_math(line: str, in_display: bool) -> str:

@@ -203,6 +203,15 @@ def test_formulas_are_found_in_the_source_and_are_not_raw_tex():
     assert [name for name, _ in found.tex] == ["\\newpage", "\\clearpage", "\\foo"]
 
 
+def test_formulas_after_a_dollar_pair_never_closed_are_found_where_they_stand():
+    """A $$ with no partner in its paragraph is printed as two dollars; the formulas after it (on its line
+    and the paragraph's next lines, not after the paragraph) were taken as its text, and their errors
+    reported at 1:1."""
+    text = "Unbalanced $$ x and $\\foo$ and\n$y^2$ end.\n\nBad $\\bar$ here.\n\nLast $$ one $z$"
+    found = scan(text, 5)
+    assert found.maths == [("\\foo", (5, 21)), ("y^2", (6, 1)), ("\\bar", (8, 5)), ("z", (10, 13))]
+
+
 def test_a_formula_nested_past_the_limit_is_an_error_at_check_time(tmp_path):
     """'\\frac{1}{' 500 times: check said nothing, and the PDF failed with Python's 'maximum recursion depth'."""
     from .conftest import run_cli
