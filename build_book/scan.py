@@ -186,8 +186,14 @@ def _blank(match: re.Match) -> str:
     return "".join("\n" if ch == "\n" else " " for ch in match.group(0))
 
 
+ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def _as_pandoc_url(target: str) -> str:
-    """pandoc writes spaces in a link or image target as %20; so does the source map."""
+    """A link or image target as pandoc reads it: a backslash escapes punctuation ('\\\\server' is
+    '\\server'), and a space is written %20; so does the source map."""
+    if "\\" in target:
+        target = ESCAPED.sub(r"\1", target)
     return target.replace(" ", "%20")
 
 

@@ -265,3 +265,14 @@ def test_blocks_nested_too_deep_are_reported_where_they_pass_the_limit_not_where
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     deep = [d for d in found if d["code"] == "nesting-too-deep"]
     assert deep and deep[0]["line"] < 150, deep      # (at the end: line 302)
+
+
+def test_a_link_target_with_backslash_escapes_is_found_where_it_is_written(tmp_path):
+    """pandoc reads '\\\\server\\share' in a link's target as '\\server\\share' (and '\\_' as '_'): the source
+    map reads it so too, so the missing file is reported at the link, not at 1:1."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nA [unc](\\\\\\\\server\\\\share\\\\x.md) and ![img](fig\\_1.png).\n",
+                                   encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("link-missing", 3, 9), ("image-missing", 3, 45)]
+    assert "'\\\\server\\share\\x.md'" in found[0]["message"] and "'fig_1.png'" in found[1]["message"]
