@@ -19,10 +19,16 @@ from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
 from .files import CONFIG_NAME, QUARTO_NAME  # noqa: F401  (book.yml; a Quarto book project's _quarto.yml)
 
-CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "equation", "page")
+# the word of each kind of label, and of several ([@fig-a; @fig-b]: "Figures 1.1 and 1.2")
+PLURALS = {"chapter": "chapters", "section": "sections", "part": "parts", "appendix": "appendices",
+           "figure": "figures", "table": "tables", "equation": "equations"}
+CROSSREF_WORDS = ("chapter", "section", "part", "appendix", "figure", "table", "equation", "page",
+                  *PLURALS.values(), "and")
 DEFAULT_WORDS = {
     "en": {"chapter": "Chapter", "section": "Section", "part": "Part", "appendix": "Appendix",
-           "figure": "Figure", "table": "Table", "equation": "Equation", "page": "on page"},
+           "figure": "Figure", "table": "Table", "equation": "Equation", "page": "on page",
+           "chapters": "Chapters", "sections": "Sections", "parts": "Parts", "appendices": "Appendices",
+           "figures": "Figures", "tables": "Tables", "equations": "Equations", "and": "and"},
     "ja": {"chapter": "第%s章", "section": "%s節", "part": "第%s部", "appendix": "付録",
            "figure": "図", "table": "表", "equation": "式(%s)", "page": "頁"},
 }
@@ -380,6 +386,9 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
     lang = values["lang"]
     words = dict(DEFAULT_WORDS.get(lang.split("-")[0].lower(), DEFAULT_WORDS["en"]))
     words.update(values["crossref"])
+    for one, several in PLURALS.items():   # 'figure: Fig.' alone: the default 'Figures' would not match it
+        if one in values["crossref"] and several not in values["crossref"]:
+            words.pop(several, None)
     title = values["title"]
     identifier = values["identifier"] or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
     return BookConfig(

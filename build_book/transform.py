@@ -30,6 +30,7 @@ from . import index as book_index
 from . import bibliography as bib
 from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles
+from .config import PLURALS
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
 from .model import FRONT, Book, Chapter, facts_of, is_external, release
@@ -55,6 +56,15 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
     words = book.config.words
     page_refs = book.config.page_references
 
+    def link(label, text: str, capital: bool, bare: bool) -> dict:
+        if capital and text:
+            text = text[0].upper() + text[1:]
+        classes = ["xref"] + (["page-ref"] if page_refs and not bare else [])
+        if label.chapter is not None and book.chapters[label.chapter].matter == FRONT:
+            classes.append("front-ref")  # its page number is roman
+        attrs = [["data-kind", label.kind]] + ([["data-page-word", words.get("page", "page")]] if page_refs else [])
+        return Link(text_inlines(text), "#" + label.id, classes, attrs)
+
     def one(citation: dict) -> list:
         key = citation["citationId"]
         label_id, capital = normal_ref(key)
@@ -66,18 +76,55 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
             text = label.title
         else:
             text = index.reference_text(label, words, bare=bare, space="\u00a0")   # never "Chapter / 11"
-        if capital and text:
-            text = text[0].upper() + text[1:]
-        classes = ["xref"] + (["page-ref"] if page_refs and not bare else [])
-        if label.chapter is not None and book.chapters[label.chapter].matter == FRONT:
-            classes.append("front-ref")  # its page number is roman
-        attrs = [["data-kind", label.kind]] + ([["data-page-word", words.get("page", "page")]] if page_refs else [])
         inlines = list(citation["citationPrefix"])
         if inlines:
             inlines.append(Space())
-        inlines.append(Link(text_inlines(text), "#" + label.id, classes, attrs))
+        inlines.append(link(label, text, capital, bare))
         inlines.extend(citation["citationSuffix"])
         return inlines
+
+    def kind_of(citation: dict) -> str | None:
+        """The kind of label a reference may share its word with ("Figures 1.1 and 1.2"), if it may."""
+        key = citation["citationId"]
+        if not is_crossref(key) or citation["citationMode"]["t"] == "SuppressAuthor":
+            return None
+        label = index.get(normal_ref(key)[0])
+        if label is None or not label.number:
+            return None
+        word, several = words.get(label.kind, ""), words.get(PLURALS.get(label.kind, ""), "")
+        return label.kind if word and several and "and" in words and "%s" not in word + several else None
+
+    def several(citations: list[dict]) -> list:
+        """[@fig-a; @fig-b; @fig-c]: "Figures 1.1, 1.2, and 1.3", each number a link (the first with the word)."""
+        labels = [index.get(normal_ref(c["citationId"])[0]) for c in citations]
+        kind = labels[0].kind
+        inlines = list(citations[0]["citationPrefix"])
+        if inlines:
+            inlines.append(Space())
+        capital = normal_ref(citations[0]["citationId"])[1]
+        inlines.append(link(labels[0], f"{words[PLURALS[kind]]}\u00a0{labels[0].number}", capital, False))
+        for n, label in enumerate(labels[1:], 1):
+            if n == len(labels) - 1:
+                inlines += ([Str(",")] if len(labels) > 2 else []) + [Space(), Str(words["and"]), Space()]
+            else:
+                inlines += [Str(","), Space()]
+            inlines.append(link(label, label.number, False, False))
+        inlines.extend(citations[-1]["citationSuffix"])
+        return inlines
+
+    def runs(citations: list[dict]) -> list[list[dict]]:
+        """The citations in runs of references to labels of one kind, each run to be worded as one: none
+        but the first with a prefix, none but the last with a suffix."""
+        out: list[list[dict]] = []
+        for citation in citations:
+            kind = kind_of(citation)
+            last = out[-1] if out else None
+            if (kind and last and kind_of(last[0]) == kind and not last[-1]["citationSuffix"]
+                    and not citation["citationPrefix"]):
+                last.append(citation)
+            else:
+                out.append([citation])
+        return out
 
     def fix(node: dict):
         if node["t"] != "Cite":
@@ -87,14 +134,15 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
             return None
         segments: list[list] = []
         pending: list = []
-        for citation in citations:
+        for run in runs(citations):
+            citation = run[0]
             if is_crossref(citation["citationId"]):
                 if pending:
                     segments.append([{"t": "Cite", "c": [pending, [Str("[citation]")]]}])
                     pending = []
-                segments.append(one(citation))
+                segments.append(one(citation) if len(run) == 1 else several(run))
             else:
-                pending.append(citation)
+                pending += run
         if pending:
             segments.append([{"t": "Cite", "c": [pending, [Str("[citation]")]]}])
         out: list = []

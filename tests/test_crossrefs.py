@@ -154,3 +154,45 @@ def test_chapter_pages_never_take_the_names_of_generated_pages():
     assert name("sec-index") == "chapter-index.html"
     assert name("sec-bibliography") == "chapter-bibliography.html"
     assert name("sec-part-1") == "chapter-part-1.html"
+
+
+def _referred(root: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` as the book's references word it: plain text, and each link's (target, text)."""
+    import json
+
+    import pypandoc
+
+    from build_book.transform import resolve_crossrefs
+    from build_book.walk import elements, inline_text
+
+    result = check(root)
+    doc = json.loads(pypandoc.convert_text(text, "json", format="markdown"))
+    doc["blocks"] = resolve_crossrefs(doc["blocks"], result.book, result.index)
+    found = [(e["c"][2][0], inline_text(e["c"][1])) for e in elements(doc["blocks"]) if e["t"] == "Link"]
+    return pypandoc.convert_text(json.dumps(doc), "plain", format="json", extra_args=["--wrap=none"]).strip(), found
+
+
+GROUPED = {"a.md": "# A {#sec-a}\n\n![F](f.png){#fig-a1}\n\n![G](f.png){#fig-a2}\n\n![H](f.png){#fig-a3}\n",
+           "b.md": "# B {#sec-b}\n", "c.md": "# C {#sec-c}\n\n| x |\n|---|\n| 1 |\n\n: T {#tbl-x}\n"}
+
+
+def test_references_of_one_kind_in_one_bracket_share_their_word(tmp_path):
+    root = write_book(tmp_path, "title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", GROUPED)
+    from PIL import Image
+    Image.new("RGB", (2, 2)).save(root / "chapters" / "f.png")
+    text, found = _referred(root, "[@fig-a1; @fig-a2] [see @fig-a1; @Fig-a2; @fig-a3, above] [@Sec-b; @sec-c] "
+                                  "[@fig-a1; @sec-b; @fig-a2] [-@fig-a1; @fig-a2] [@fig-a1, p. 2; @fig-a2]")
+    nbsp = "\u00a0"
+    assert text == (f"Figures{nbsp}1.1 and 1.2 see Figures{nbsp}1.1, 1.2, and 1.3, above Chapters{nbsp}2 and 3 "
+                    f"Figure{nbsp}1.1; Chapter{nbsp}2; Figure{nbsp}1.2 1.1; Figure{nbsp}1.2 "
+                    f"Figure{nbsp}1.1, p.{nbsp}2; Figure{nbsp}1.2")
+    assert found[:5] == [("#fig-a1", "Figures 1.1"), ("#fig-a2", "1.2"), ("#fig-a1", "Figures 1.1"),
+                         ("#fig-a2", "1.2"), ("#fig-a3", "1.3")]     # each number a link, the first with the word
+    # a word the book changes without giving its plural is not made plural; a word with %s (Japanese) neither
+    (root / "book.yml").write_text("title: T\ncrossref: {figure: Fig.}\nchapters: [chapters/a.md, chapters/b.md, "
+                                   "chapters/c.md]\n", encoding="utf-8")
+    assert _referred(root, "[@fig-a1; @fig-a2] [@sec-b; @sec-c]")[0] == \
+        f"Fig.{nbsp}1.1; Fig.{nbsp}1.2 Chapters{nbsp}2 and 3"
+    (root / "book.yml").write_text("title: T\nlang: ja\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n",
+                                   encoding="utf-8")
+    assert _referred(root, "[@sec-b; @sec-c]")[0] == "第2章; 第3章"
