@@ -125,6 +125,28 @@ def test_ranges_of_numbers_are_kept_on_one_line():
                                  f'1950\u2013{WORD_JOINER}53, not A\u2013B</p>')
 
 
+def test_a_table_that_breaks_leaves_no_row_alone_on_a_page():
+    """Table 10.1 of the volume left its last row alone on the next page, under the repeated header.
+    With print.css, an 8-row table pushed down the page a line at a time never has one row on a page."""
+    from weasyprint import CSS, HTML
+    from weasyprint.formatting_structure import boxes
+
+    from build_book import templating
+
+    css = CSS(filename=str(templating.static_file(REPO, "pdf/print.css")))
+    rows = "".join(f"<tr><td>{1950 + i}</td><td>Event {i}</td></tr>" for i in range(8))
+    counts = []
+    for lines in range(18, 42):
+        filler = "".join(f"<p>Line {n} of the text before the table.</p>" for n in range(lines))
+        html = (f'<html lang="en"><body><section class="chapter">{filler}<table><caption>Dates</caption><thead>'
+                f"<tr><th>Year</th><th>Event</th></tr></thead><tbody>{rows}</tbody></table></section></body></html>")
+        document = HTML(string=html).render(stylesheets=[css])
+        counts.append([sum(1 for b in page._page_box.descendants() if isinstance(b, boxes.TableRowBox)
+                           and b.children and b.children[0].element_tag == "td") for page in document.pages])
+    assert any(sum(1 for n in c if n) == 2 for c in counts), counts      # the table does break, at some lengths
+    assert not any(1 in c for c in counts), counts
+
+
 def test_the_title_verso_prints_the_date_as_a_reader_reads_it(pdf):
     verso = pdf.flat(pdf.page_of("Published by"))
     assert "Published by Example Academic Press, 15 January 2020" in verso
