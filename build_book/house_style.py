@@ -634,7 +634,15 @@ def find_mojibake(unit: Unit, n: int) -> list[Finding]:
 
 # two numbers joined by a hyphen, not part of a longer code (an ISO date, a docket number, 1,000-2,000)
 HYPHENATED = re.compile(r"(?<![\w.,/–—-])(\d{1,4})-(\d{1,4})(?![\w/–—-]|[.,]\d)")
-MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+         r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.)")
+# words a number that names something follows (a case, a law, a notice, a section of a code): 'No. 2013-19'
+# is an identifier, not the years 2013 to 2019
+IDENTIFIED = re.compile(
+    r"(?:\b(?:[Nn]os?|[Nn]umbers?|[Cc]ases?|[Dd]ockets?|[Nn]otices?|[Ll]aws?|[Ll]oi|[Aa]cts?|[Dd]ecrees?|[Oo]rders?|"
+    r"[Dd]eterminations?|[Rr]esolutions?|[Rr]egulations?|[Dd]irectives?|[Rr]eports?|[Dd]ocs?|[Dd]ocuments?|"
+    r"[Mm]emorand(?:um|a)|[Cc]irculars?|[Rr]ulings?|[Dd]ecisions?|ISSN|ISBN|[Aa]rts?|[Aa]rticles?|[Ss]ecs?|"
+    r"[Ss]ections?|[Rr]ules?|[Ff]orms?|[Bb]ills?|[Pp]ub)\.?|n[°º]|§§?)\s*$")
 
 
 def _is_range(text: str, m: re.Match) -> bool:
@@ -642,13 +650,15 @@ def _is_range(text: str, m: re.Match) -> bool:
     (24-25 October, October 24-25) or pages (pp. 12-15). Other pairs (Public Law 87-195, a 5-4 vote,
     a docket 19-1392) are left alone: a check that cannot tell is silent."""
     a, b = m.group(1), m.group(2)
+    if IDENTIFIED.search(text[max(0, m.start() - 30):m.start()]):
+        return False      # Case No. 2013-19, Loi n° 2016-41, Notice 2020-23, §§ 1701-1706, ISSN 1945-2101
     if len(a) == 4 and 1000 <= int(a) <= 2099:
         if len(b) == 2:
             return int(b) > int(a[2:])
         return len(b) == 4 and int(a) < int(b) <= int(a) + 200
     before, after = text[max(0, m.start() - 12):m.start()], text[m.end():m.end() + 12]
     if len(a) <= 2 and len(b) <= 2 and 1 <= int(a) < int(b) <= 31 and (
-            re.search(MONTH + r"\s$", before) or re.match(r"\s" + MONTH + r"\b", after)):
+            re.search(MONTH + r"\s$", before) or re.match(r"\s" + MONTH + r"(?!\w)", after)):
         return True
     return bool(re.search(r"\bpp?\.\s?$", before))
 
@@ -658,8 +668,9 @@ def find_ranges(unit: Unit, n: int, plain: bool = False) -> list[Finding]:
     of numbers are joined by an en dash (Chicago 6.78), as most chapters of a volume write them.
     ``plain``: text printed as written (an abstract, book.yml), where '--' stays two hyphens."""
     out = []
+    quoted = [q.span() for q in re.finditer(r'"[^"]*"|“[^”]*”', unit.text)] if plain else []
     for m in HYPHENATED.finditer(unit.text):
-        if unit.all(m.start(), m.end(), PROSE) and _is_range(unit.text, m):
+        if unit.all(m.start(), m.end(), PROSE) and _is_range(unit.text, m) and not _in_any(m.span(), quoted):
             want = f"{m.group(1)}–{m.group(2)}"
             out.append(Finding("style-dash", f"a hyphen joins the range '{m.group(0)}': the house style joins a "
                                "range of numbers with an en dash (–)", f"write '{want}'" + ("" if plain else
@@ -952,6 +963,9 @@ def _chapter_part(style: HouseStyle, chapter, body: Source, lang: str) -> tuple[
     findings = findings[:MAX_FINDINGS_PER_CHAPTER]
     _locate(body, chapter_units, findings)
     for f in findings:
+        if f.fixable and f.span and _in_heading_without_id(text, f.span[0]):
+            f.fixable = False     # its identifier is made from its words: a link to it would break
+    for f in findings:
         f.location = f.location or chapter.location
     chapter_words = _word_summary(chapter_words)
     # the abstract, printed as written
@@ -1183,6 +1197,18 @@ NOT_PROSE = re.compile(
     re.M | re.S)
 
 
+def _in_heading_without_id(text: str, at: int) -> bool:
+    """Whether ``at`` is in a heading (# or underlined) with no {#id}: pandoc makes its identifier from
+    its words, so changing them changes the address links to it use."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    line = text[start:end if end >= 0 else len(text)]
+    if re.search(r"\{[^{}\n]*#[^{}\s]", line):
+        return False
+    after = text[end + 1:text.find("\n", end + 1) if text.find("\n", end + 1) >= 0 else len(text)] if end >= 0 else ""
+    return bool(re.match(r" {0,3}#{1,6}(\s|$)", line) or (line.strip() and re.fullmatch(r" {0,3}(=+|-+)[ \t]*", after)))
+
+
 def _not_prose(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in NOT_PROSE.finditer(text)]
 
@@ -1200,12 +1226,17 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
     start, stop = source.region
     region = source.text[start:stop]
     skipped = [(start + a, start + b) for a, b in _not_prose(region)] if findings else []
+    # the lines of block quotes, where nothing but mojibake is found
+    quotes = [(start + m.start(), start + m.end()) for m in re.finditer(r"^[ \t]{0,3}>.*$", region, re.M)] \
+        if findings else []
     by_text: dict[str, list[Finding]] = {}
     for f in findings:
         by_text.setdefault(f.found, []).append(f)
     for found, group in by_text.items():
         candidates = [(start + m.start(), start + m.end()) for m in _source_pattern(found).finditer(region)]
         candidates = [c for c in candidates if not _in_any(c, skipped)]
+        if group[0].code != "style-mojibake":    # (the only finding made in quotations)
+            candidates = [c for c in candidates if not _in_any(c, quotes)]
         scored = []
         for fi, f in enumerate(group):
             unit = unit_list[f.unit]

@@ -247,3 +247,26 @@ def test_a_fix_is_made_in_the_prose_never_where_the_same_words_stand_in_code(tmp
     assert (tmp_path / "a.md").read_text(encoding="utf-8") == source.replace("[U.S. defence]", "[US defense]")
     left = run_cli("check", "--book", str(tmp_path))
     assert "style-" not in left.stdout + left.stderr, left.stdout     # nothing reported in the code or the ids
+
+
+def test_ranges_that_are_names_headings_and_quotations_are_left_as_written(tmp_path):
+    """What a review found: a case or law number shaped like years (No. 2013-19, Loi n° 2016-41, §§ 1701-1706,
+    ISSN 1945-2101) is no range; a heading with no {#id} is reported but not fixed (its address is made of
+    its words: a link to it would break); a block quote that reads like the prose after it is never the
+    place a finding in the prose is fixed; a quotation in an abstract is not reported."""
+    shutil.copytree(BOOKS / "house-style" / "style", tmp_path / "style")
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\nstyle: [style/house.yml]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "---\nabstract: Korea in 1993-94. As the envoy put it, \"the war of 1950-53 never ended\".\n---\n"
+        "# A\n\n## The Crisis of 2002-03\n\nSee [the crisis](#the-crisis-of-2002-03), PCA Case No. 2013-19,\n"
+        "Loi n° 2016-41, 50 U.S.C. §§ 1701-1706, ISSN 1945-2101 and 10-11 Sept. 2001.\n\n"
+        "> In 1993-94 the alliance held.\n\nIn 1993-94 the alliance held.\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    ranges = sorted((d["line"], d["message"].split("'")[1]) for d in found if d["code"] == "style-dash")
+    assert ranges == [(2, "1993-94"), (6, "2002-03"), (9, "10-11"), (13, "1993-94")], found
+    result = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    text = (tmp_path / "a.md").read_text(encoding="utf-8")
+    assert "## The Crisis of 2002-03\n" in text and "#the-crisis-of-2002-03" in text      # reported, not fixed
+    assert "> In 1993-94 the alliance held.\n\nIn 1993–94 the alliance held." in text
+    assert "10–11 Sept. 2001" in text and "No. 2013-19" in text and "§§ 1701-1706" in text
+    assert "link-anchor" not in run_cli("check", "--book", str(tmp_path)).stdout, result.stdout
