@@ -370,10 +370,11 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
     used: set[str] = {key for found in (absent or {}).values() for key in found.cites}
     for chapter in book.chapters:
         reported: set[str] = set()
+        bare_keys = _bare_suffixes(chapter) if chapter.sources.empty_suffixes else set()
         for key, rest, (line, column) in chapter.sources.empty_suffixes:
-            if not is_crossref(key):
+            if not is_crossref(key) and key in bare_keys:   # (pandoc read it so: not code, not '(@key);')
                 diags.append(warning("citation-suffix-empty", f"'@{key}' is followed by {_shown_rest(rest)} and "
-                                     "nothing else: the printed citation gets a stray comma, as in '(Walt 1987,)'",
+                                     "nothing else, which the printed citation shows after a comma, as in '(Walt 1987,)'",
                                      Location(chapter.path, line, column), f"delete it, or give the locator: "
                                      f"[@{key}, 45]"))
         for key in cited_keys(chapter):
@@ -406,12 +407,27 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
     return diags
 
 
+def _bare_suffixes(chapter: Chapter) -> set[str]:
+    """The keys of the chapter's citations whose suffix, as pandoc read it, holds no letter or digit."""
+    from .walk import inline_text
+    found = set()
+    for listed in facts_of(chapter).citations:
+        for citation in listed:
+            suffix = citation.get("citationSuffix") or []
+            text = "".join(i.get("c", "") if i.get("t") == "Str" else " " for i in suffix) if suffix else ""
+            if suffix and not any(ch.isalnum() for ch in (text or inline_text(suffix))):
+                found.add(citation["citationId"])
+    return found
+
+
 def _shown_rest(rest: str) -> str:
     """What follows a citation's key, as a message can show it: invisible characters by name."""
     import unicodedata
     shown = []
-    for ch in rest.strip():
-        if unicodedata.category(ch) in ("Cf", "Zs", "Cc", "Zl", "Zp") or ch == "\u3000":
+    for ch in rest.strip(" \t"):
+        if ch == " ":
+            continue
+        if unicodedata.category(ch) in ("Cf", "Zs", "Cc", "Zl", "Zp"):
             shown.append(f"an invisible {unicodedata.name(ch, f'U+{ord(ch):04X}')} (U+{ord(ch):04X})")
         else:
             shown.append(f"'{ch}'")

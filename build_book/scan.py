@@ -18,7 +18,8 @@ LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 # pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 # what follows a citation's key up to the end of its citation: no letter or digit (a lone ',', an
 # invisible character), so nothing a reader could use as a locator
-EMPTY_SUFFIX = re.compile(r"([^\w\];@\[]{1,20})[\];]")
+PRE_TAG = re.compile(r"</?pre\b", re.I)
+EMPTY_SUFFIX = re.compile(r"([^\w\];@\[()]{1,20})[\];]")
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
@@ -212,6 +213,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
+    in_pre = False    # inside <pre> ... </pre>
     for offset, line in enumerate(text.split("\n")):
         lineno = first_line + offset
         if not line.strip():
@@ -224,6 +226,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 note_open = False
             blank_before = False
         opener = FENCE.match(line)
+        if "pre" in line:
+            tags = PRE_TAG.findall(line)
+            in_pre = tags[-1] == "<pre" if tags else in_pre
         if not line.strip():
             brackets = open_tags = 0
         if fence or opener or not line.strip():
@@ -316,7 +321,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if m.start() and line[m.start() - 1] == "/":
                 found.url_cites.setdefault(key, (lineno, m.start() + 1))
             bare = EMPTY_SUFFIX.match(line, m.end())
-            if bare and bare.group(1).strip() and "[" in line[:m.start()]:
+            if bare and bare.group(1).strip(" \t") and "[" in line[:m.start()] and not in_pre and (
+                    note_open or not line.startswith(("    ", "\t"))):   # (not code: indented, or in <pre>)
                 found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))
         for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2

@@ -61,9 +61,25 @@ def test_diagnostics_say_what_and_how(broken_json):
     assert "byte 35" in encoding["message"] and (encoding["line"], encoding["column"]) == (3, 4)
     # a lone ',' or an invisible character after a key prints as '(Walt 1987,)'; a locator, a space and code do not
     comma, invisible = by_code["citation-suffix-empty"]
-    assert comma["message"] == ("'@walt1987' is followed by ',' and nothing else: the printed citation gets a stray "
-                                "comma, as in '(Walt 1987,)'") and comma["hint"] == "delete it, or give the locator: [@walt1987, 45]"
+    assert comma["message"] == ("'@walt1987' is followed by ',' and nothing else, which the printed citation shows "
+                                "after a comma, as in '(Walt 1987,)'") and comma["hint"] == "delete it, or give the locator: [@walt1987, 45]"
     assert "an invisible ZERO WIDTH SPACE (U+200B)" in invisible["message"]
+
+
+def test_a_citation_with_nothing_after_its_key_is_reported_only_where_pandoc_reads_one(tmp_path):
+    """A no-break or ideographic space is reported too (it is not a space pandoc drops); '(as in @key);',
+    a citation in a link's text, an indented code block and <pre> are not (pandoc reads no suffix there)."""
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, "
+                                       "year={1987}, publisher={Cornell University Press}}\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A\n\nRealists [@walt1987] hold it (as in @walt1987); others do not.\n\n"
+        "See [the book (@walt1987)](https://example.org/walt).\n\n    [@walt1987,] in code\n\n"
+        "<pre>\n[@walt1987,]\n</pre>\n\nA [@walt1987\u00a0] and [@walt1987\u3000] and [@walt1987, 12].\n",
+        encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    empty = [(d["line"], d["column"]) for d in found if d["code"] == "citation-suffix-empty"]
+    assert empty == [(13, 4), (13, 21)], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
