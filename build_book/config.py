@@ -389,6 +389,8 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
     for one, several in PLURALS.items():   # 'figure: Fig.' alone: the default 'Figures' would not match it
         if one in values["crossref"] and several not in values["crossref"]:
             words.pop(several, None)
+    if values["crossref"] and "and" not in values["crossref"] and lang.split("-")[0].lower() != "en":
+        words.pop("and", None)   # words of another language, but for 'and': no references share a word
     title = values["title"]
     identifier = values["identifier"] or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"
     return BookConfig(

@@ -120,7 +120,8 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
             kind = kind_of(citation)
             last = out[-1] if out else None
             if (kind and last and kind_of(last[0]) == kind and not last[-1]["citationSuffix"]
-                    and not citation["citationPrefix"]):
+                    and not citation["citationPrefix"]
+                    and normal_ref(citation["citationId"])[0] not in {normal_ref(c["citationId"])[0] for c in last}):
                 last.append(citation)
             else:
                 out.append([citation])

@@ -196,3 +196,10 @@ def test_references_of_one_kind_in_one_bracket_share_their_word(tmp_path):
     (root / "book.yml").write_text("title: T\nlang: ja\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n",
                                    encoding="utf-8")
     assert _referred(root, "[@sec-b; @sec-c]")[0] == "第2章; 第3章"
+    # another language's words without its 'and'; the same label twice (the author's slip, shown as written)
+    (root / "book.yml").write_text("title: T\nlang: de\ncrossref: {figure: Abbildung, figures: Abbildungen}\n"
+                                   "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
+    assert _referred(root, "[@fig-a1; @fig-a2]")[0] == f"Abbildung{nbsp}1.1; Abbildung{nbsp}1.2"
+    (root / "book.yml").write_text("title: T\nlang: de\ncrossref: {figure: Abbildung, figures: Abbildungen, and: und}\n"
+                                   "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
+    assert _referred(root, "[@fig-a1; @fig-a2; @fig-a1]")[0] == f"Abbildungen{nbsp}1.1 und 1.2; Abbildung{nbsp}1.1"
