@@ -282,6 +282,20 @@ def warm() -> None:
         return
     _fonttools_defaults()
     _faster_woff2()
+    table_modules()
+
+
+def table_modules() -> None:
+    """Import every table module of fontTools now, in this thread. fontTools imports a table's module when
+    it first reads the table, and two threads that do so at once can fail: Python puts a module in
+    sys.modules before it binds it to its package, so the second thread may find the module but not the
+    attribute ("module 'fontTools.ttLib.tables' has no attribute 'O_S_2f_2'", seen in a cold build's cuts).
+    Some 0.1 s, once a process."""
+    try:
+        from fontTools.ttLib import tables
+        tables._moduleFinderHint()
+    except Exception:  # noqa: BLE001 - only a precaution: each cut imports what it reads
+        pass
 
 
 def _tag(name: str) -> int:
@@ -418,6 +432,7 @@ def start_web_fonts(japanese: str, latin: str, book_root: Path, flavor: str | No
     futures: dict[int, object] = {}
     if min(workers, len(todo)) > 1:
         if _harfbuzz():
+            table_modules()     # (threads: see there)
             pool = ThreadPoolExecutor(min(workers, len(todo)))
         elif "fork" in multiprocessing.get_all_start_methods():
             pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("fork"))
