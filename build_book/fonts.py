@@ -282,20 +282,34 @@ def warm() -> None:
         return
     _fonttools_defaults()
     _faster_woff2()
-    table_modules()
+    table_modules_in_threads()
 
 
-def table_modules() -> None:
-    """Import every table module of fontTools now, in this thread. fontTools imports a table's module when
-    it first reads the table, and two threads that do so at once can fail: Python puts a module in
-    sys.modules before it binds it to its package, so the second thread may find the module but not the
-    attribute ("module 'fontTools.ttLib.tables' has no attribute 'O_S_2f_2'", seen in a cold build's cuts).
-    Some 0.1 s, once a process."""
+def table_modules_in_threads() -> None:
+    """Let threads load fontTools' table modules at once. fontTools imports a table's module when it first
+    reads the table (``getTableModule``: ``__import__``, then the module as an attribute of its package),
+    and CPython 3.11 puts a module in sys.modules before it binds it to its package: a second thread that
+    asks at that moment finds the module but not the attribute ("module 'fontTools.ttLib.tables' has no
+    attribute 'O_S_2f_2'", seen in a cold build's cuts). The module is then taken from sys.modules."""
     try:
-        from fontTools.ttLib import tables
-        tables._moduleFinderHint()
-    except Exception:  # noqa: BLE001 - only a precaution: each cut imports what it reads
-        pass
+        import importlib
+
+        import fontTools.ttLib as ttLib
+        from fontTools.ttLib import ttFont, woff2
+    except ImportError:
+        return
+    original = ttFont.getTableModule
+    if getattr(original, "_threads", False):
+        return
+
+    def getTableModule(tag):   # noqa: N802 - fontTools' name
+        try:
+            return original(tag)
+        except AttributeError:    # imported by another thread, not yet bound to its package
+            return importlib.import_module("fontTools.ttLib.tables." + ttFont.tagToIdentifier(tag))
+
+    getTableModule._threads = True
+    ttFont.getTableModule = woff2.getTableModule = ttLib.getTableModule = getTableModule
 
 
 def _tag(name: str) -> int:
@@ -432,7 +446,7 @@ def start_web_fonts(japanese: str, latin: str, book_root: Path, flavor: str | No
     futures: dict[int, object] = {}
     if min(workers, len(todo)) > 1:
         if _harfbuzz():
-            table_modules()     # (threads: see there)
+            table_modules_in_threads()
             pool = ThreadPoolExecutor(min(workers, len(todo)))
         elif "fork" in multiprocessing.get_all_start_methods():
             pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("fork"))
