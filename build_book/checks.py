@@ -410,23 +410,15 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
 def _bare_suffixes(chapter: Chapter) -> set[str]:
     """The keys of the chapter's citations whose suffix, as pandoc read it, holds no letter or digit."""
     from .walk import inline_text
-    found = set()
-    for listed in facts_of(chapter).citations:
-        for citation in listed:
-            suffix = citation.get("citationSuffix") or []
-            text = "".join(i.get("c", "") if i.get("t") == "Str" else " " for i in suffix) if suffix else ""
-            if suffix and not any(ch.isalnum() for ch in (text or inline_text(suffix))):
-                found.add(citation["citationId"])
-    return found
+    return {citation["citationId"] for listed in facts_of(chapter).citations for citation in listed
+            if citation["citationSuffix"] and not any(ch.isalnum() for ch in inline_text(citation["citationSuffix"]))}
 
 
 def _shown_rest(rest: str) -> str:
     """What follows a citation's key, as a message can show it: invisible characters by name."""
     import unicodedata
     shown = []
-    for ch in rest.strip(" \t"):
-        if ch == " ":
-            continue
+    for ch in rest.replace(" ", "").replace("\t", ""):
         if unicodedata.category(ch) in ("Cf", "Zs", "Cc", "Zl", "Zp"):
             shown.append(f"an invisible {unicodedata.name(ch, f'U+{ord(ch):04X}')} (U+{ord(ch):04X})")
         else:
@@ -578,8 +570,8 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
         if parts.scheme in ("http", "https", "ftp") and (not parts.netloc or " " in target or "." not in parts.netloc):
             return [error("url-malformed", f"malformed URL '{target}'", where,
                           "a web address looks like https://www.example.org/page")]
-        if sanitize.url_problem(target, False) and sanitize.url_problem(target, False)[0] == sanitize.SCRIPT \
-                or sanitize.local_link(target):
+        problem = sanitize.url_problem(target, False)
+        if problem and problem[0] == sanitize.SCRIPT or sanitize.local_link(target):
             return []   # the link is made plain text; sanitize.check reports it
         if parts.scheme not in URL_SCHEMES:
             return [warning("url-scheme", f"unusual link scheme '{parts.scheme}:' in '{target}'", where)]

@@ -384,12 +384,13 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
                                    _missing_file_hint(root, ref.path, "*.md")))
 
     lang = values["lang"]
-    words = dict(DEFAULT_WORDS.get(lang.split("-")[0].lower(), DEFAULT_WORDS["en"]))
+    language = lang.split("-")[0].lower()
+    words = dict(DEFAULT_WORDS.get(language, DEFAULT_WORDS["en"]))
     words.update(values["crossref"])
     for one, several in PLURALS.items():   # 'figure: Fig.' alone: the default 'Figures' would not match it
         if one in values["crossref"] and several not in values["crossref"]:
             words.pop(several, None)
-    if values["crossref"] and "and" not in values["crossref"] and lang.split("-")[0].lower() != "en":
+    if values["crossref"] and "and" not in values["crossref"] and language != "en":
         words.pop("and", None)   # words of another language, but for 'and': no references share a word
     title = values["title"]
     identifier = values["identifier"] or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'build_book:' + title)}"

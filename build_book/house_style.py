@@ -963,10 +963,9 @@ def _chapter_part(style: HouseStyle, chapter, body: Source, lang: str) -> tuple[
     findings = findings[:MAX_FINDINGS_PER_CHAPTER]
     _locate(body, chapter_units, findings)
     for f in findings:
+        f.location = f.location or chapter.location
         if f.fixable and f.span and _in_heading_without_id(text, f.span[0]):
             f.fixable = False     # its identifier is made from its words: a link to it would break
-    for f in findings:
-        f.location = f.location or chapter.location
     chapter_words = _word_summary(chapter_words)
     # the abstract, printed as written
     found: list[Finding] = []
@@ -1201,12 +1200,11 @@ def _in_heading_without_id(text: str, at: int) -> bool:
     """Whether ``at`` is in a heading (# or underlined) with no {#id}: pandoc makes its identifier from
     its words, so changing them changes the address links to it use."""
     start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
-    line = text[start:end if end >= 0 else len(text)]
+    line, _, rest = text[start:].partition("\n")
+    underline = rest.partition("\n")[0]
     if re.search(r"\{[^{}\n]*#[^{}\s]", line):
         return False
-    after = text[end + 1:text.find("\n", end + 1) if text.find("\n", end + 1) >= 0 else len(text)] if end >= 0 else ""
-    return bool(re.match(r" {0,3}#{1,6}(\s|$)", line) or (line.strip() and re.fullmatch(r" {0,3}(=+|-+)[ \t]*", after)))
+    return bool(re.match(r" {0,3}#{1,6}(\s|$)", line) or (line.strip() and re.fullmatch(r" {0,3}(=+|-+)[ \t]*", underline)))
 
 
 def _not_prose(text: str) -> list[tuple[int, int]]:

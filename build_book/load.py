@@ -23,7 +23,7 @@ from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
-from .scan import SourceMap, scan
+from .scan import FENCE, SourceMap, scan
 from .walk import ATTR_AT, elements, inline_text, words
 
 STATUSES = ("draft", "review", "final")
@@ -357,9 +357,6 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     return source
 
 
-FENCE_LINE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-
-
 def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
     """Where the body has a YAML metadata block, as pandoc finds one anywhere in a document: a line '---'
     after a blank line (or first), not followed by a blank line, up to a line '---' or '...', holding a
@@ -370,7 +367,7 @@ def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
     found, fence, i = [], None, 0
     while i < len(lines):
         line = lines[i]
-        opened = FENCE_LINE.match(line)
+        opened = FENCE.match(line)
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
                     and not line.strip().lstrip("`~"):

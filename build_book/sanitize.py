@@ -86,6 +86,8 @@ LOCAL_SCHEMES = ("file", "smb", "cifs", "nfs", "afp")
 def local_link(target: str) -> bool:
     scheme = re.match(r"([a-z][a-z0-9+.\-]*):", _plain_url(target))
     return bool(scheme) and scheme.group(1) in LOCAL_SCHEMES
+
+
 IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]")
 
 WHY = {

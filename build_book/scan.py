@@ -15,11 +15,11 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
-# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 # what follows a citation's key up to the end of its citation: no letter or digit (a lone ',', an
 # invisible character), so nothing a reader could use as a locator
-PRE_TAG = re.compile(r"</?pre\b", re.I)
 EMPTY_SUFFIX = re.compile(r"([^\w\];@\[()]{1,20})[\];]")
+PRE_TAG = re.compile(r"</?pre\b", re.I)
+# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
@@ -146,6 +146,10 @@ def _places(value) -> dict:
     return {key: [_position(p) for p in places] for key, places in value["d"]}
 
 
+def _positions(value) -> list[Position]:
+    return [_position(p) for p in value]
+
+
 def _named(value) -> list:
     return [(item["t"][0], _position(item["t"][1])) for item in value]
 
@@ -157,10 +161,7 @@ _DECODE = {
     "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
-    "lazy_lists": lambda value: [_position(p) for p in value],
-    "deeper": lambda value: [_position(p) for p in value],
-    "divs_unclosed": lambda value: [_position(p) for p in value],
-    "divs_stray": lambda value: [_position(p) for p in value],
+    "lazy_lists": _positions, "deeper": _positions, "divs_unclosed": _positions, "divs_stray": _positions,
 }
 
 

@@ -83,8 +83,9 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         inlines.extend(citation["citationSuffix"])
         return inlines
 
-    def kind_of(citation: dict) -> str | None:
-        """The kind of label a reference may share its word with ("Figures 1.1 and 1.2"), if it may."""
+    def groupable(citation: dict):
+        """The label a reference may share its word with others of its kind for ("Figures 1.1 and 1.2"),
+        if it may."""
         key = citation["citationId"]
         if not is_crossref(key) or citation["citationMode"]["t"] == "SuppressAuthor":
             return None
@@ -92,17 +93,15 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         if label is None or not label.number:
             return None
         word, several = words.get(label.kind, ""), words.get(PLURALS.get(label.kind, ""), "")
-        return label.kind if word and several and "and" in words and "%s" not in word + several else None
+        return label if word and several and "and" in words and "%s" not in word + several else None
 
-    def several(citations: list[dict]) -> list:
+    def several(citations: list[dict], labels: list) -> list:
         """[@fig-a; @fig-b; @fig-c]: "Figures 1.1, 1.2, and 1.3", each number a link (the first with the word)."""
-        labels = [index.get(normal_ref(c["citationId"])[0]) for c in citations]
-        kind = labels[0].kind
         inlines = list(citations[0]["citationPrefix"])
         if inlines:
             inlines.append(Space())
         capital = normal_ref(citations[0]["citationId"])[1]
-        inlines.append(link(labels[0], f"{words[PLURALS[kind]]}\u00a0{labels[0].number}", capital, False))
+        inlines.append(link(labels[0], f"{words[PLURALS[labels[0].kind]]}\u00a0{labels[0].number}", capital, False))
         for n, label in enumerate(labels[1:], 1):
             if n == len(labels) - 1:
                 inlines += ([Str(",")] if len(labels) > 2 else []) + [Space(), Str(words["and"]), Space()]
@@ -112,19 +111,20 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         inlines.extend(citations[-1]["citationSuffix"])
         return inlines
 
-    def runs(citations: list[dict]) -> list[list[dict]]:
-        """The citations in runs of references to labels of one kind, each run to be worded as one: none
-        but the first with a prefix, none but the last with a suffix."""
-        out: list[list[dict]] = []
+    def runs(citations: list[dict]) -> list[tuple[list[dict], list]]:
+        """The citations in runs of references to different labels of one kind, each run to be worded as one
+        (none but the first with a prefix, none but the last with a suffix), with their labels (none for a
+        citation that stands alone)."""
+        out: list[tuple[list[dict], list]] = []
         for citation in citations:
-            kind = kind_of(citation)
-            last = out[-1] if out else None
-            if (kind and last and kind_of(last[0]) == kind and not last[-1]["citationSuffix"]
-                    and not citation["citationPrefix"]
-                    and normal_ref(citation["citationId"])[0] not in {normal_ref(c["citationId"])[0] for c in last}):
+            label = groupable(citation)
+            last, labels = out[-1] if out else (None, None)
+            if (label and labels and labels[0].kind == label.kind and label not in labels
+                    and not last[-1]["citationSuffix"] and not citation["citationPrefix"]):
                 last.append(citation)
+                labels.append(label)
             else:
-                out.append([citation])
+                out.append(([citation], [label] if label else []))
         return out
 
     def fix(node: dict):
@@ -135,13 +135,12 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
             return None
         segments: list[list] = []
         pending: list = []
-        for run in runs(citations):
-            citation = run[0]
-            if is_crossref(citation["citationId"]):
+        for run, labels in runs(citations):
+            if is_crossref(run[0]["citationId"]):
                 if pending:
                     segments.append([{"t": "Cite", "c": [pending, [Str("[citation]")]]}])
                     pending = []
-                segments.append(one(citation) if len(run) == 1 else several(run))
+                segments.append(one(run[0]) if len(run) == 1 else several(run, labels))
             else:
                 pending += run
         if pending:
