@@ -18,6 +18,16 @@ from .conftest import BOOKS, copy_book, run_cli
 GOLDEN = BOOKS / "broken" / "expected-diagnostics.json"
 
 
+def _checked(root: Path, chapter: str, bib: str | None = None) -> list[dict]:
+    """check --format json of a book in ``root`` of one chapter, a.md (and refs.bib, if ``bib``)."""
+    (root / "book.yml").write_text("title: T\n" + ("bibliography: refs.bib\n" if bib else "") + "chapters: [a.md]\n",
+                                   encoding="utf-8")
+    if bib:
+        (root / "refs.bib").write_text(bib, encoding="utf-8")
+    (root / "a.md").write_text(chapter, encoding="utf-8")
+    return json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
+
+
 @pytest.fixture(scope="module")
 def broken_json(tmp_path_factory):
     root = copy_book("broken", tmp_path_factory)
@@ -69,15 +79,12 @@ def test_diagnostics_say_what_and_how(broken_json):
 def test_a_citation_with_nothing_after_its_key_is_reported_only_where_pandoc_reads_one(tmp_path):
     """A no-break or ideographic space is reported too (it is not a space pandoc drops); '(as in @key);',
     a citation in a link's text, an indented code block and <pre> are not (pandoc reads no suffix there)."""
-    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, "
-                                       "year={1987}, publisher={Cornell University Press}}\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text(
-        "# A\n\nRealists [@walt1987] hold it (as in @walt1987); others do not.\n\n"
+    found = _checked(
+        tmp_path, "# A\n\nRealists [@walt1987] hold it (as in @walt1987); others do not.\n\n"
         "See [the book (@walt1987)](https://example.org/walt).\n\n    [@walt1987,] in code\n\n"
         "<pre>\n[@walt1987,]\n</pre>\n\nA [@walt1987\u00a0] and [@walt1987\u3000] and [@walt1987, 12].\n",
-        encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+        bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
+            "publisher={Cornell University Press}}\n")
     empty = [(d["line"], d["column"]) for d in found if d["code"] == "citation-suffix-empty"]
     assert empty == [(13, 4), (13, 21)], found
 
@@ -175,13 +182,9 @@ def test_lines_pandoc_takes_for_metadata_in_a_chapter_are_reported(tmp_path):
     """'---', a line of the form 'key: value', '---' in the middle of a chapter: pandoc reads a YAML
     mapping there as metadata and no edition prints it. A rule before other text, or the same lines in a
     code block, are printed, and not reported."""
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text(
-        "---\ntitle: A chapter\n---\n\n# A\n\nThe table ends here.\n\n---\nSource: Ministry of Defense annual report.\n"
-        "---\n\nA rule, then a sentence:\n\n---\nJust a sentence here.\n---\n\n```\n---\nkey: value\n---\n```\n",
-        encoding="utf-8")
-    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
-    found = [(d["code"], d["line"], d["column"]) for d in json.loads(result.stdout)]
+    found = [(d["code"], d["line"], d["column"]) for d in _checked(
+        tmp_path, "---\ntitle: A chapter\n---\n\n# A\n\nThe table ends here.\n\n---\nSource: Ministry of Defense annual report.\n"
+        "---\n\nA rule, then a sentence:\n\n---\nJust a sentence here.\n---\n\n```\n---\nkey: value\n---\n```\n")]
     assert found == [("metadata-block-unprinted", 9, 1)], found
     text = run_cli("check", "--book", str(tmp_path)).stdout
     assert "as metadata (Source): no edition prints them" in text
@@ -216,45 +219,34 @@ def test_an_image_written_as_a_data_address_is_checked_as_a_file_is(tmp_path):
             chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
     bomb = base64.b64encode(png(20000, 20000)).decode()
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text(
-        f"# A\n\n![Bomb](data:image/png;base64,{bomb}){{#fig-bomb}}\n\n"
+    found = _checked(
+        tmp_path, f"# A\n\n![Bomb](data:image/png;base64,{bomb}){{#fig-bomb}}\n\n"
         "![Broken](data:image/png;base64,iVBORw0KGgo=){#fig-broken}\n\n"
         "![Fine](data:image/svg+xml;base64,"
-        + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>').decode() + "){#fig-fine}\n",
-        encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+        + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>').decode() + "){#fig-fine}\n")
     found = [d for d in found if d["code"].startswith("image")]
     assert [(d["code"], d["line"]) for d in found] == [("image-too-large", 3), ("image-corrupt", 5)], found
     assert "20,000 x 20,000 pixels" in found[0]["message"] and "data:image/png;base64," in found[0]["message"]
 
 
 def test_a_footnote_written_twice_is_reported_where_it_is_written_again(tmp_path):
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nText[^d].\n\n[^d]: The first note.\n\n[^d]: The second note.\n",
-                                   encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = _checked(tmp_path, "# A\n\nText[^d].\n\n[^d]: The first note.\n\n[^d]: The second note.\n")
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("footnote-written-twice", 7, 1)], found
     assert "the text at line 5 is lost" in found[0]["message"]
 
 
 def test_a_div_never_closed_or_a_closing_fence_with_no_div_is_reported(tmp_path):
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text(
-        "# A\n\n::: {.callout-note}\nA note.\n:::\n\nText.\n\n:::\n\n```\n::: {.in-code}\n```\n\n"
-        "::: {.callout-warning}\nNever closed.\n\n## A heading swallowed\n", encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = _checked(
+        tmp_path, "# A\n\n::: {.callout-note}\nA note.\n:::\n\nText.\n\n:::\n\n```\n::: {.in-code}\n```\n\n"
+        "::: {.callout-warning}\nNever closed.\n\n## A heading swallowed\n")
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("div-stray", 9, 1), ("div-unclosed", 15, 1)], found
 
 
 def test_a_footnote_called_inside_another_is_reported(tmp_path):
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text(
-        "# A\n\nText[^a] and ^[an inline note with inner[^b] words] end.\n\nMore[^c].\n\n"
+    found = _checked(
+        tmp_path, "# A\n\nText[^a] and ^[an inline note with inner[^b] words] end.\n\nMore[^c].\n\n"
         "[^a]: A note that calls [^c] inside it.\n\n    A second paragraph of the note.\n\n"
-        "[^b]: B.\n\n[^c]: C, called from the text, where it belongs.\n\nThe text again[^d].\n\n[^d]: D.\n",
-        encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+        "[^b]: B.\n\n[^c]: C, called from the text, where it belongs.\n\nThe text again[^d].\n\n[^d]: D.\n")
     assert [(d["code"], d["line"], d["column"]) for d in found] == [
         ("footnote-in-footnote", 3, 41), ("footnote-in-footnote", 7, 25)], found
 
@@ -264,21 +256,16 @@ def test_html_tags_opened_and_never_closed_by_the_thousand_are_refused_at_their_
     5 s), and the check ran past its limit (twice). Refused at once, at the tag past the limit."""
     import time
 
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nFine <span>HTML</span> and a < b.\n\n" + "<a " * 10000 + "\n",
-                                   encoding="utf-8")
     started = time.monotonic()
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = _checked(tmp_path, "# A\n\nFine <span>HTML</span> and a < b.\n\n" + "<a " * 10000 + "\n")
     assert time.monotonic() - started < 30
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("input-limit", 5, 1501)], found
     assert found[0]["hint"] == "write a < that opens no HTML tag as \\<"
 
 
 def test_blocks_nested_too_deep_are_reported_where_they_pass_the_limit_not_where_they_end(tmp_path):
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
     lines = ["- item" if n == 0 else "  " * n + "- item" for n in range(300)]     # a list 300 deep, a level a line
-    (tmp_path / "a.md").write_text("# A\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = _checked(tmp_path, "# A\n\n" + "\n".join(lines) + "\n")
     deep = [d for d in found if d["code"] == "nesting-too-deep"]
     assert deep and deep[0]["line"] < 150, deep      # (at the end: line 302)
 
@@ -286,9 +273,6 @@ def test_blocks_nested_too_deep_are_reported_where_they_pass_the_limit_not_where
 def test_a_link_target_with_backslash_escapes_is_found_where_it_is_written(tmp_path):
     """pandoc reads '\\\\server\\share' in a link's target as '\\server\\share' (and '\\_' as '_'): the source
     map reads it so too, so the missing file is reported at the link, not at 1:1."""
-    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nA [unc](\\\\\\\\server\\\\share\\\\x.md) and ![img](fig\\_1.png).\n",
-                                   encoding="utf-8")
-    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    found = _checked(tmp_path, "# A\n\nA [unc](\\\\\\\\server\\\\share\\\\x.md) and ![img](fig\\_1.png).\n")
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("link-missing", 3, 9), ("image-missing", 3, 45)]
     assert "'\\\\server\\share\\x.md'" in found[0]["message"] and "'fig_1.png'" in found[1]["message"]
