@@ -1168,7 +1168,18 @@ EQUIVALENT = {"’": "['’]", "‘": "['‘]", "“": "[\"“]", "”": "[\"”
 
 
 def _source_pattern(found: str) -> re.Pattern:
-    return re.compile("".join(EQUIVALENT.get(ch, re.escape(ch)) for ch in found))
+    """What ``found`` (pandoc's text) may be written as: with Markdown's spellings of dashes, quotes and
+    ellipses, across lines, and with ASCII punctuation escaped by a backslash (``1993\\-94``)."""
+    return re.compile("".join(EQUIVALENT.get(ch, "\\\\?" + re.escape(ch) if ch in ESCAPABLE else re.escape(ch))
+                              for ch in found))
+
+
+ESCAPABLE = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")    # as pandoc's Markdown reads a backslash before them
+
+# A finding is placed on an occurrence of its text only if the words around it match those around it in
+# pandoc's text for at least this many letters and digits (or all there are): else it is where the same
+# words are written otherwise, and an occurrence elsewhere (in a quotation, say) is not it
+AT_LEAST = 6
 
 
 def _skeleton(text: str) -> str:
@@ -1187,13 +1198,13 @@ def _common(a: str, b: str) -> int:
 # What in a chapter's Markdown is never its prose: code (fenced, indented by a fence's rules or inline),
 # attributes ({#sec-defence}, {lang=en-GB}, {=html}), link targets, HTML comments and tags. A finding in the
 # prose is never placed there, where the same words may also stand (and --fix-style would change code).
+MARKUP = (r"\{[#.=][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}"                                 # attributes
+          r"|\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"                                  # a link's target
+          r"|<!--.*?-->|</?[A-Za-z][^<>\n]*>")                                          # HTML
 NOT_PROSE = re.compile(
     r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)"   # a fenced code block (to the end, unclosed)
     r"|(`+)(?!`).+?(?<!`)\2(?!`)"                                              # a code span
-    r"|\{[#.=][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}"                                # attributes
-    r"|\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"                                 # a link's target
-    r"|<!--.*?-->|</?[A-Za-z][^<>\n]*>",                                         # HTML
-    re.M | re.S)
+    r"|" + MARKUP, re.M | re.S)
 
 
 def _in_heading_without_id(text: str, at: int) -> bool:
@@ -1227,6 +1238,10 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
     # the lines of block quotes, where nothing but mojibake is found
     quotes = [(start + m.start(), start + m.end()) for m in re.finditer(r"^[ \t]{0,3}>.*$", region, re.M)] \
         if findings else []
+    # the source with its markup and note references blanked, for the words around an occurrence:
+    # "[U.S. defence]{.smallcaps} end" reads as pandoc's "U.S. defence end", "1993-94[^n] the" as "1993-94 the"
+    words = re.sub(MARKUP + r"|\[\^[^\]\s]+\]", lambda m: " " * len(m.group()), source.text, flags=re.S) \
+        if findings else ""
     by_text: dict[str, list[Finding]] = {}
     for f in findings:
         by_text.setdefault(f.found, []).append(f)
@@ -1235,19 +1250,20 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
         candidates = [c for c in candidates if not _in_any(c, skipped)]
         if group[0].code != "style-mojibake":    # (the only finding made in quotations)
             candidates = [c for c in candidates if not _in_any(c, quotes)]
-        scored = []
+        scored, needed = [], []
         for fi, f in enumerate(group):
             unit = unit_list[f.unit]
             left = _skeleton(unit.text[max(0, f.start - 60):f.start])[::-1][:40]
             right = _skeleton(unit.text[f.end:f.end + 60])[:40]
+            needed.append(min(AT_LEAST, len(left) + len(right)))
             for ci, (a, b) in enumerate(candidates):
-                src_left = _skeleton(source.text[max(start, a - 120):a])[::-1][:40]
-                src_right = _skeleton(source.text[b:min(stop, b + 120)])[:40]
+                src_left = _skeleton(words[max(start, a - 160):a])[::-1][:40]
+                src_right = _skeleton(words[b:min(stop, b + 160)])[:40]
                 scored.append((-(_common(left, src_left) + _common(right, src_right)), fi, ci))
         scored.sort()
         used_f, used_c = set(), set()
-        for _, fi, ci in scored:
-            if fi in used_f or ci in used_c:
+        for score, fi, ci in scored:
+            if fi in used_f or ci in used_c or -score < needed[fi]:
                 continue
             used_f.add(fi)
             used_c.add(ci)

@@ -270,3 +270,25 @@ def test_ranges_that_are_names_headings_and_quotations_are_left_as_written(tmp_p
     assert "> In 1993-94 the alliance held.\n\nIn 1993–94 the alliance held." in text
     assert "10–11 Sept. 2001" in text and "No. 2013-19" in text and "§§ 1701-1706" in text
     assert "link-anchor" not in run_cli("check", "--book", str(tmp_path)).stdout, result.stdout
+
+
+def test_a_finding_written_with_an_escape_is_fixed_where_it_is_not_in_a_quotation_elsewhere(tmp_path):
+    """'1993\\-94' is pandoc's '1993-94': the finding is placed (and fixed) there, not on the same words
+    in a quotation earlier; where it is written so that no occurrence matches (an entity), it is reported
+    at the chapter and fixed nowhere."""
+    shutil.copytree(BOOKS / "house-style" / "style", tmp_path / "style")
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\nstyle: [style/house.yml]\n",
+                                       encoding="utf-8")
+    quoted = "# A\n\nThe minister spoke of 'the crisis of 1993-94' in his memoir.\n\n"
+    (tmp_path / "a.md").write_text(quoted + "Talks stalled through 1993\\-94 while the inspectors waited.\n",
+                                   encoding="utf-8")
+    (tmp_path / "b.md").write_text(quoted.replace("# A", "# B") + "Talks stalled through 1993&#45;94 as before.\n",
+                                   encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert sorted((d["path"], d["line"], d["column"]) for d in found if d["code"] == "style-dash") == \
+        [("a.md", 5, 23), ("b.md", 1, 1)], found
+    result = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "fixed a.md:5:23: '1993\\-94' -> '1993–94'" in result.stdout, result.stdout
+    assert (tmp_path / "a.md").read_text(encoding="utf-8") == quoted + \
+        "Talks stalled through 1993–94 while the inspectors waited.\n"
+    assert "'the crisis of 1993-94'" in (tmp_path / "b.md").read_text(encoding="utf-8")
