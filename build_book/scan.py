@@ -18,6 +18,8 @@ LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 # what follows a citation's key up to the end of its citation: no letter or digit (a lone ',', an
 # invisible character), so nothing a reader could use as a locator
 EMPTY_SUFFIX = re.compile(r"([^\w\];@\[()]{1,20})[\];]")
+SUFFIX_AT_END = re.compile(r"([^\w\];@\[()]{1,20})$")     # ... with the ']' or ';' on the next line:
+CLOSES = re.compile(r"[ \t>]*[\];]")
 PRE_TAG = re.compile(r"</?pre\b", re.I)
 # pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
@@ -215,7 +217,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     items: list[Position] = []   # list items met one after another in a paragraph
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
     in_pre = False    # inside <pre> ... </pre>
-    for offset, line in enumerate(text.split("\n")):
+    lines = text.split("\n")
+    for offset, line in enumerate(lines):
         lineno = first_line + offset
         if not line.strip():
             blank_before = True
@@ -321,7 +324,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
             if m.start() and line[m.start() - 1] == "/":
                 found.url_cites.setdefault(key, (lineno, m.start() + 1))
-            bare = EMPTY_SUFFIX.match(line, m.end())
+            bare = EMPTY_SUFFIX.match(line, m.end()) or (
+                offset + 1 < len(lines) and CLOSES.match(lines[offset + 1]) and SUFFIX_AT_END.match(line, m.end()))
             if bare and bare.group(1).strip(" \t") and "[" in line[:m.start()] and not in_pre and (
                     note_open or not line.startswith(("    ", "\t"))):   # (not code: indented, or in <pre>)
                 found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))

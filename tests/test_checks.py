@@ -77,16 +77,18 @@ def test_diagnostics_say_what_and_how(broken_json):
 
 
 def test_a_citation_with_nothing_after_its_key_is_reported_only_where_pandoc_reads_one(tmp_path):
-    """A no-break or ideographic space is reported too (it is not a space pandoc drops); '(as in @key);',
+    """A no-break or ideographic space is reported too (it is not a space pandoc drops), and a comma whose
+    ']' is on the next line; '(as in @key);',
     a citation in a link's text, an indented code block and <pre> are not (pandoc reads no suffix there)."""
     found = _checked(
         tmp_path, "# A\n\nRealists [@walt1987] hold it (as in @walt1987); others do not.\n\n"
         "See [the book (@walt1987)](https://example.org/walt).\n\n    [@walt1987,] in code\n\n"
-        "<pre>\n[@walt1987,]\n</pre>\n\nA [@walt1987\u00a0] and [@walt1987\u3000] and [@walt1987, 12].\n",
+        "<pre>\n[@walt1987,]\n</pre>\n\nA [@walt1987\u00a0] and [@walt1987\u3000] and [@walt1987, 12].\n\n"
+        "Broken [@walt1987,\n] over a line, and [@walt1987,\np. 12] with its locator there.\n",
         bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
             "publisher={Cornell University Press}}\n")
     empty = [(d["line"], d["column"]) for d in found if d["code"] == "citation-suffix-empty"]
-    assert empty == [(13, 4), (13, 21)], found
+    assert empty == [(13, 4), (13, 21), (15, 9)], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
