@@ -436,19 +436,22 @@ def test_code_and_addresses_break_inside_the_text_block_without_stretching_lines
     body = [w for w in words if w["page"] >= first]
     for w in body:   # the text block: 17 mm from the outer edge, 21 mm from the inner
         assert 17 * MM - 1 <= w["xMin"] and w["xMax"] <= w["width"] - 17 * MM + 1, w
-    block = next(w["block"] for w in body if w["text"] == "option")
-    paragraph = [w for w in body if w["block"] == block]
-    by_line: dict[int, list] = {}
-    for w in paragraph:
-        by_line.setdefault(w["line"], []).append(w)
-    for number, line in list(by_line.items())[:-1]:      # the last line of a paragraph is not justified
-        gaps = [b["xMin"] - a["xMax"] for a, b in zip(line, line[1:])]
-        assert max(gaps, default=0) < 9, " ".join(w["text"] for w in line)
+    for word in ("option", "ministry"):     # code and a linked address; an address written bare
+        block = next(w["block"] for w in body if w["text"] == word)
+        paragraph = [w for w in body if w["block"] == block]
+        by_line: dict[int, list] = {}
+        for w in paragraph:
+            by_line.setdefault(w["line"], []).append(w)
+        for number, line in list(by_line.items())[:-1]:      # the last line of a paragraph is not justified
+            gaps = [b["xMin"] - a["xMax"] for a, b in zip(line, line[1:])]
+            assert max(gaps, default=0) < 9, " ".join(w["text"] for w in line)
     flat = "".join(w["text"] for w in body)
     for code in ("alliance_management_configuration_parameter_value_for_the_treaty_organisation",
                  "treaty.signatories.united_states.department_of_state.office_of_the_legal_adviser",
                  "https://www.example.org/archives/treaties/1951/security-treaty-between-japan-and-the-united-states/"
                  "full-text-and-annexes.html",
+                 "https://www.mofa.example.go.jp/policy/security/documents/treaty-of-mutual-cooperation-and-security-"
+                 "between-japan-and-the-united-states.html,",      # no hyphen added where a line breaks
                  "treaty_text=load('" + "security-treaty-article-" * 8 + "v.txt')"):
         assert code in flat, code
 
@@ -460,6 +463,12 @@ def test_soft_breaks_go_into_inline_code_and_addresses_only():
     assert soft_breaks(html) == (f'<p><code>a.{z}b_{z}c/{z}d{z}Ef</code> <a href="https://x.org/y">https://{z}x.'
                                  f'{z}org/{z}y</a> <a href="#s">see s.t</a> <code>x&amp;{z}y</code></p>'
                                  '<pre><code>keep.as_is</code></pre>')
+    # a bare address: without the punctuation after it; never in an SVG's text, a <pre> or an attribute
+    bare = ('<p title="https://t.org">(see https://w.org/a_(1)), www.x.org/q?a&amp;b. Or https://.</p>'
+            '<pre>https://p.org/x</pre><svg><text>https://s.org/x</text></svg>')
+    assert soft_breaks(bare) == (f'<p title="https://t.org">(see <span class="uri">https://{z}w.{z}org/{z}a_({z}1)'
+                                 f'</span>), <span class="uri">www.{z}x.{z}org/{z}q?{z}a&amp;{z}b</span>. Or https://.'
+                                 '</p><pre>https://p.org/x</pre><svg><text>https://s.org/x</text></svg>')
 
 
 def test_halo_labels_are_visible_and_unsupported_svg_is_reported_at_the_figure(typeset):

@@ -273,7 +273,8 @@ def xmp_metadata(metadata) -> None:
     metadata.generate_rdf_metadata = generate
 
 
-PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+# what keeps its text as it is: code blocks, and markup that is not running text (an SVG's or MathML's text)
+PRE = re.compile(r"(<(?:pre|svg|math|script|style)\b.*?</(?:pre|svg|math|script|style)>)", re.S | re.I)
 BREAKABLE = re.compile(r"(<(code|a)\b[^>]*>)(.*?)(</\2>)", re.S | re.I)
 AFTER_PUNCTUATION = re.compile(r"([/._:=&?#,;(\[{@\\]+)(?=[^\s/._:=&?#,;)\]}@\\])")
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -284,7 +285,10 @@ def soft_breaks(html: str) -> str:
     """Let inline code and web addresses break after their punctuation (``/``, ``.``, ``_``, ``=``, ...)
     and between camelCase words: WeasyPrint breaks lines only at spaces and hyphens (its
     ``word-break: break-all`` acts only on a word wider than the whole line), so a long code span or
-    address would leave the justified line before it stretched. Code blocks (<pre>) keep their text."""
+    address would leave the justified line before it stretched. Code blocks (<pre>) keep their text.
+
+    An address written bare in the text (pandoc links only ``<https://...>``) is set as a linked one is:
+    in a ``span.uri``, which print.css never hyphenates (a hyphen added to an address changes it)."""
 
     def text_only(inner: str) -> str:
         parts = re.split(r"(<[^>]*>)", inner)
@@ -302,8 +306,41 @@ def soft_breaks(html: str) -> str:
                 return match.group(0)
         return opening + text_only(inner) + closing
 
+    def bare(segment: str) -> str:
+        if "://" not in segment and "www." not in segment:
+            return segment
+        parts = re.split(r"(<[^>]*>)", segment)
+        for i in range(0, len(parts), 2):
+            if "://" in parts[i] or "www." in parts[i]:
+                parts[i] = BARE_ADDRESS.sub(lambda m: _bare_address(m.group(), text_only), parts[i])
+        return "".join(parts)
+
+    def outside_pre(piece: str) -> str:
+        out, at = [], 0
+        for match in BREAKABLE.finditer(piece):
+            out += [bare(piece[at:match.start()]), fix(match)]
+            at = match.end()
+        return "".join(out) + bare(piece[at:])
+
     pieces = PRE.split(html)
-    return "".join(piece if i % 2 else BREAKABLE.sub(fix, piece) for i, piece in enumerate(pieces))
+    return "".join(piece if i % 2 else outside_pre(piece) for i, piece in enumerate(pieces))
+
+
+# a web address in the text, as escaped in HTML (to its first space, '<' or quote)
+BARE_ADDRESS = re.compile(r"(?<![\w/.@-])(?:https?://|www\.)[^\s<>\"\u200b]+", re.I)
+
+
+def _bare_address(found: str, text_only) -> str:
+    """A bare address in a ``span.uri`` with its soft breaks; the punctuation after it (a sentence's full stop,
+    a closing parenthesis it did not open) left out."""
+    address = found.rstrip(".,;:!?'\u2019\u201d")
+    while address.endswith(")") and address.count("(") < address.count(")"):
+        address = address[:-1].rstrip(".,;:!?'\u2019\u201d")
+    while address.endswith(("&quot;", "&#x27;", "&#39;")):
+        address = address[:address.rindex("&")]
+    if address.lower() in ("www.", "http://", "https://") or address.endswith("://"):
+        return found
+    return f'<span class="uri">{text_only(address)}</span>{found[len(address):]}'
 
 
 RANGE_DASH = re.compile(r"(?<=\d)\u2013(?=\d)")
