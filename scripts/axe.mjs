@@ -1,9 +1,12 @@
-// Run axe-core over every page of a built web edition, in headless Chromium, in light and dark mode.
+// Run axe-core over every page of a built web edition, in headless Chromium, in light and dark mode;
+// and check each page reflows (WCAG 1.4.10, which axe does not test): on a screen 320 CSS pixels wide,
+// nothing but a table, a code block or a formula (each scrolled in its own box) makes the page wider.
 //
 //   node scripts/axe.mjs build/html [--chromium /usr/bin/chromium] [--tools .tools/node_modules]
 //
 // The site is served over http from a tiny local server (so scripts and fetch behave as on the web).
-// Prints one JSON object: {"pages": N, "violations": [{page, scheme, id, impact, help, nodes: [...]}]}.
+// Prints one JSON object: {"pages": N, "violations": [{page, scheme, id, impact, help, nodes: [...]}],
+// "reflow": [{page, width}]} (width: how wide the page is laid out at 320 pixels).
 // Exit status 0 whatever axe finds (the caller judges); 2 on a usage error or when a tool is missing.
 import { browserOptions, serveSite } from "./serve-site.mjs";
 import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
@@ -43,11 +46,17 @@ const { base, server } = await serveSite(site);
 const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
 const violations = [];
+const reflow = [];
 const list = pages(site);
 try {
   const page = await browser.newPage();
   for (const file of list) {
     const rel = relative(site, file).split(sep).join("/");
+    await page.setViewport({ width: 320, height: 640 });
+    await page.goto(base + rel, { waitUntil: "load" });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > 320) reflow.push({ page: rel, width });
+    await page.setViewport({ width: 800, height: 600 });
     for (const scheme of ["light", "dark"]) {
       await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
       await page.goto(base + rel, { waitUntil: "load" });
@@ -65,4 +74,4 @@ try {
   await browser.close();
   server.close();
 }
-console.log(JSON.stringify({ pages: list.length, violations }, null, 1));
+console.log(JSON.stringify({ pages: list.length, violations, reflow }, null, 1));

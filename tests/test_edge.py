@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 from .pdfinfo import Pdf
@@ -92,3 +93,10 @@ def test_figures_and_tables_inside_quotations_and_lists_are_numbered(edge):
     assert "Figure 1.2 is in a quotation and Table 1.1 in a list" in one
     assert "Figure 1.2: A figure quoted from another volume." in one
     assert "Table 1.1: Events in a list" in one
+
+
+def test_axe_core_finds_no_violation_and_every_page_reflows_on_a_phone(edge):
+    """Long web addresses (one bare, one linked) break on a screen 320 pixels wide instead of widening the page."""
+    from .test_html import node_tool
+    report = node_tool("axe.mjs", str(edge.html))
+    assert report["violations"] == [] and report["reflow"] == [], json.dumps(report, indent=1)[:4000]

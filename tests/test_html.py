@@ -435,6 +435,7 @@ def test_axe_core_finds_no_violation_on_any_page_of_the_volume_light_or_dark(vol
     report = node_tool("axe.mjs", str(volume.html))
     assert report["pages"] == len(list(volume.html.glob("*.html")))
     assert report["violations"] == [], json.dumps(report["violations"], indent=1, ensure_ascii=False)[:4000]
+    assert report["reflow"] == [], report["reflow"]    # every page reflows on a phone (WCAG 1.4.10)
 
 
 def test_search_finds_english_and_japanese_terms_in_the_volume(volume):
