@@ -340,8 +340,10 @@ def check_titles(book: Book) -> list[Diagnostic]:
         if found:
             line = chapter.sources.titles[0] if chapter.sources.titles else 1
             rest = chapter.title[found.end():].strip()
+            word = book.config.words.get(kind) or kind.title()
+            printed = word.replace("%s", "N") if "%s" in word else f"{word} N"
             diags.append(warning("title-repeats-label", f"the title '{chapter.title}' starts with its own label, "
-                                 f"which build_book prints above it already ('{kind.title()} N')",
+                                 f"which build_book prints above it already ('{printed}')",
                                  Location(chapter.path, line, 1),
                                  f"give the title alone: '# {rest or 'Its Title'}'; build_book numbers "
                                  f"{kind}s itself (write {{.unnumbered}} for a {kind} without a number)"))

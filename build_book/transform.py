@@ -148,9 +148,13 @@ def resolve_crossrefs(blocks: list, book: Book, index: LabelIndex) -> list:
         out: list = []
         for i, segment in enumerate(segments):
             if i:
-                out += [Str(";"), Space()]
+                out += separator
             out += segment
         return out
+
+    # between references that stand apart ("Figure 1.1; Chapter 2"): in Japanese and Chinese, the
+    # ideographic comma, with no space ("図 1.1、第2章")
+    separator = [Str("、")] if book.config.lang.split("-")[0] in ("ja", "zh") else [Str(";"), Space()]
 
     return rewrite(blocks, fix)
 

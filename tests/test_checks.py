@@ -18,10 +18,11 @@ from .conftest import BOOKS, copy_book, run_cli
 GOLDEN = BOOKS / "broken" / "expected-diagnostics.json"
 
 
-def _checked(root: Path, chapter: str, bib: str | None = None) -> list[dict]:
-    """check --format json of a book in ``root`` of one chapter, a.md (and refs.bib, if ``bib``)."""
-    (root / "book.yml").write_text("title: T\n" + ("bibliography: refs.bib\n" if bib else "") + "chapters: [a.md]\n",
-                                   encoding="utf-8")
+def _checked(root: Path, chapter: str, bib: str | None = None, config: str = "") -> list[dict]:
+    """check --format json of a book in ``root`` of one chapter, a.md (and refs.bib, if ``bib``; ``config``:
+    more lines of book.yml)."""
+    (root / "book.yml").write_text("title: T\n" + ("bibliography: refs.bib\n" if bib else "") + config +
+                                   "chapters: [a.md]\n", encoding="utf-8")
     if bib:
         (root / "refs.bib").write_text(bib, encoding="utf-8")
     (root / "a.md").write_text(chapter, encoding="utf-8")
@@ -278,3 +279,11 @@ def test_a_link_target_with_backslash_escapes_is_found_where_it_is_written(tmp_p
     found = _checked(tmp_path, "# A\n\nA [unc](\\\\\\\\server\\\\share\\\\x.md) and ![img](fig\\_1.png).\n")
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("link-missing", 3, 9), ("image-missing", 3, 45)]
     assert "'\\\\server\\share\\x.md'" in found[0]["message"] and "'fig_1.png'" in found[1]["message"]
+
+
+def test_a_title_that_repeats_its_label_is_told_the_label_the_book_prints(tmp_path):
+    """In a Japanese book the label printed above a chapter's title is 第N章, not 'Chapter N'."""
+    found = _checked(tmp_path, "# 第一章　同盟の起源 {#sec-a}\n\nText.\n", config="lang: ja\n")
+    repeats = [d for d in found if d["code"] == "title-repeats-label"]
+    assert len(repeats) == 1 and "build_book prints above it already ('第N章')" in repeats[0]["message"], found
+    assert "'# 同盟の起源'" in repeats[0]["hint"], repeats

@@ -195,7 +195,7 @@ def test_references_of_one_kind_in_one_bracket_share_their_word(tmp_path):
         f"Fig.{nbsp}1.1; Fig.{nbsp}1.2 Chapters{nbsp}2 and 3"
     (root / "book.yml").write_text("title: T\nlang: ja\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n",
                                    encoding="utf-8")
-    assert _referred(root, "[@sec-b; @sec-c]")[0] == "第2章; 第3章"
+    assert _referred(root, "[@sec-b; @sec-c]")[0] == "第2章、第3章"     # (the ideographic comma between them)
     # another language's words without its 'and'; the same label twice (the author's slip, shown as written)
     (root / "book.yml").write_text("title: T\nlang: de\ncrossref: {figure: Abbildung, figures: Abbildungen}\n"
                                    "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
