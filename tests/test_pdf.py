@@ -471,6 +471,18 @@ def test_soft_breaks_go_into_inline_code_and_addresses_only():
                                  '</p><pre>https://p.org/x</pre><svg><text>https://s.org/x</text></svg>')
 
 
+def test_the_outline_shows_a_heading_without_the_invisible_breaks_its_line_has(typeset):
+    """A heading's inline code, address and range have soft breaks and word joiners (soft_breaks, kept_ranges):
+    a viewer's outline shows them as characters, so they are left out of it."""
+    titles = []
+    pending = Pdf(typeset[0]).outline()
+    while pending:
+        title, children = pending.pop()
+        titles.append(title)
+        pending += children
+    assert "1.1 Sources at www.archive.example.org and treaty.full_text, 1950–53" in titles, titles
+
+
 def test_halo_labels_are_visible_and_unsupported_svg_is_reported_at_the_figure(typeset):
     path, output = typeset
     assert ("chapters/01-type.md:11:" in output and "warning[svg-print-unsupported]" in output

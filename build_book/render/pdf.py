@@ -187,6 +187,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
         document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/")
         lost = footnotes.lost(document)
         attachments = _drop_attachments(document)
+        plain_bookmarks(document)
         first_main = pagelabels.first_main_page(document)
         page_map = {"labels": pagemap.labels(len(document.pages), len(document.pages) if first_main is None
                                              else first_main), "starts": pagemap.page_starts(document)}
@@ -345,6 +346,15 @@ def _bare_address(found: str, text_only) -> str:
 
 RANGE_DASH = re.compile(r"(?<=\d)\u2013(?=\d)")
 WORD_JOINER = "\u2060"   # no line break here; WeasyPrint draws and extracts nothing
+
+
+def plain_bookmarks(document) -> None:
+    """The PDF outline's entries without the soft breaks and word joiners :func:`soft_breaks` and
+    :func:`kept_ranges` put in a heading's text: invisible on the page, they are characters in a viewer's
+    outline (a search there for 'example.org' would not find 'example.\u200borg')."""
+    invisible = dict.fromkeys(map(ord, SOFT_BREAK + WORD_JOINER))
+    for page in document.pages:
+        page.bookmarks = [(level, label.translate(invisible), *rest) for level, label, *rest in page.bookmarks]
 
 
 def kept_ranges(html: str) -> str:

@@ -378,6 +378,7 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
                 anchors.setdefault(name, number)
         ask(("laid out", anchors))      # (the front matter may start, while this piece is written)
         bookmarks = []
+        pdf.plain_bookmarks(document)
         for number, page in enumerate(document.pages):
             # a link to another piece: to a placeholder address, made a link to the book's
             # destination when the pieces are joined
