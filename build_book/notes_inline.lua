@@ -61,3 +61,22 @@ end
 function Note(note)
   return {pandoc.Str('\u{2060}'), pandoc.Span(note_inlines(note.content), pandoc.Attr('', {'footnote'}))}
 end
+
+-- a heading that calls a note: its text without the note as its bookmark (data-bookmark, which print.css
+-- makes its outline entry; the note's number would be read into it otherwise). Notes are Spans by now:
+-- a filter's functions for inlines run before those for blocks.
+function Header(header)
+  local calls = false
+  local plain = header.content:walk({
+    Span = function(span)
+      if span.classes:includes('footnote') then
+        calls = true
+        return {}
+      end
+    end,
+  })
+  if calls and not header.attributes['bookmark'] then
+    header.attributes['bookmark'] = pandoc.utils.stringify(plain):gsub('\u{2060}', ''):gsub('%s+$', '')
+    return header
+  end
+end

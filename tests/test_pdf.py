@@ -567,3 +567,97 @@ def test_a_table_wider_than_the_page_is_broken_into_its_cells_never_cut_at_the_e
 
         page.extract_text(visitor_text=visit)
         assert all(x < width for x in starts), (max(starts), width)   # nothing set past the page's edge
+
+
+LISTS_AND_NOTES = """# Lists and Notes {#sec-lists}
+
+5. fifth item
+6. sixth item
+
+i. roman one
+ii. roman two
+
+A) upper one
+B) upper two
+
+1. outer
+    a. inner one
+    b. inner two
+
+- [ ] an open task
+- [x] a done task
+
+Plain Caps and [Small Caps]{.smallcaps} side by side.
+
+## A section with a note^[Set as any note, never bold.]
+
+| Key | Value[^cell] |
+|-----|--------------|
+| a   | b            |
+
+[^cell]: A note called in a header cell.
+"""
+
+
+@pytest.fixture(scope="module")
+def lists_and_notes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lists")
+    (root / "book.yml").write_text("title: Lists\nchapters: [a.md]\n", encoding="utf-8")
+    (root / "a.md").write_text(LISTS_AND_NOTES, encoding="utf-8")
+    result = run_cli("all", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    return root / "build"
+
+
+def test_lists_are_numbered_as_written_and_tasks_keep_their_text_beside_the_box(lists_and_notes):
+    """A list begun at 5 or written i., A., a. is numbered so (WeasyPrint reads neither <ol start> nor
+    type= without HTML's presentational hints); a task's text stands on its box's line."""
+    text = subprocess.run(["pdftotext", "-layout", str(lists_and_notes / "lists.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for line in ("5. fifth item", "6. sixth item", "i. roman one", "ii. roman two", "A. upper one", "B. upper two",
+                 "a. inner one", "b. inner two"):
+        assert re.search(rf"^\s*{re.escape(line)}\s*$", text, re.M), (line, text)
+    words = _words(lists_and_notes / "lists.pdf")
+    open_task = [w for w in words if w["text"] in ("an", "open")]
+    assert len({w["line"] for w in open_task}) == 1, open_task
+    bullet = min(w["xMin"] for w in words if w["text"] == "roman")
+    assert abs(open_task[0]["xMin"] - bullet) < 14, (open_task, bullet)     # the box stands where the bullet was
+
+
+def test_small_caps_and_notes_called_in_headings_keep_their_own_style(lists_and_notes):
+    """[Small Caps]{.smallcaps} is set in small capitals; a note called in a heading or a table's header is set
+    as any note (not bold), and the heading's outline entry has no note number."""
+    from pypdf import PdfReader
+
+    from PIL import Image
+
+    pdf = lists_and_notes / "lists.pdf"
+    plain, small = [w for w in _words(pdf) if w["text"] == "Caps"][:2]
+    with tempfile.TemporaryDirectory() as folder:     # small capitals: no descender on the p
+        subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", str(plain["page"] + 1), "-l", str(plain["page"] + 1),
+                        "-singlefile", str(pdf), f"{folder}/page"], check=True)
+        image = Image.open(f"{folder}/page.png").convert("L")
+    lowest = {}
+    for name, w in (("plain", plain), ("small", small)):
+        crop = image.crop([round(w[k] * 300 / 72) for k in ("xMin", "yMin", "xMax", "yMax")])
+        rows = [y for y in range(crop.height) if crop.crop((0, y, crop.width, y + 1)).getextrema()[0] < 128]
+        lowest[name] = max(rows) / crop.height
+    assert lowest["small"] < lowest["plain"] - 0.1, lowest
+    fonts: dict[str, set] = {}
+
+    def seen(text, cm, tm, font, size):
+        if font is not None and text.strip():
+            fonts.setdefault(text.strip(), set()).add(str(font.get("/BaseFont")))
+
+    for page in PdfReader(lists_and_notes / "lists.pdf").pages:
+        page.extract_text(visitor_text=seen)
+    heading = next(f for t, f in fonts.items() if "A section with a note" in t)
+    assert all("Bold" in name or "Semibold" in name or "SB" in name for name in heading), fonts
+    for note in ("Set as any note, never bold.", "A note called in a header cell."):
+        found = next(f for t, f in fonts.items() if note in t)
+        assert not any("Bold" in name or "Semibold" in name or "SB" in name for name in found), (note, fonts)
+    outline = Pdf(pdf).outline()
+    sections = [title for _, children in outline for title, _ in children]
+    assert "1.1 A section with a note" in sections, outline      # the note's number is no part of its entry
+    for css in ("html/style.css", "epub/style.css"):
+        assert re.search(r"\.smallcaps\s*\{[^}]*font-variant: small-caps", (REPO / "templates" / css).read_text())

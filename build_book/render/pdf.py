@@ -37,7 +37,7 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
     for view in views:
         view.href = "#" + view.id
         body = rewrite_images(str(view.body_html), view.chapter, book, None)
-        view.body_html = Markup(kept_ranges(soft_breaks(site.figure_alts(body, root, required=True))))
+        view.body_html = Markup(kept_ranges(soft_breaks(list_starts(site.figure_alts(body, root, required=True)))))
     context = book_context(book, index, views, ctx.proof)
     references, authors = Markup(kept_ranges(soft_breaks(str(references_html(ctx.prepared))))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
@@ -346,6 +346,26 @@ def _bare_address(found: str, text_only) -> str:
 
 RANGE_DASH = re.compile(r"(?<=\d)\u2013(?=\d)")
 WORD_JOINER = "\u2060"   # no line break here; WeasyPrint draws and extracts nothing
+
+
+OL_START = re.compile(r'<ol\b([^>]*?)\sstart="(-?\d+)"([^>]*)>')
+
+
+def list_starts(html: str) -> str:
+    """A list numbered from where the author began it (``5.`` then ``6.``: ``<ol start="5">``), as a browser
+    numbers it. WeasyPrint reads ``start`` only among HTML's presentational hints, which the print edition
+    leaves off (they would also size images and tables by their attributes); so the list is given the
+    counter those hints give it (the CSS Lists 3 UA stylesheet)."""
+    def fix(match: re.Match) -> str:
+        attributes, start = match.group(1) + match.group(3), int(match.group(2))
+        counter = f"counter-reset: list-item {start}; counter-increment: list-item -1"
+        if ' style="' in attributes:
+            attributes = attributes.replace(' style="', f' style="{counter}; ', 1)
+        else:
+            attributes += f' style="{counter}"'
+        return f'<ol{attributes} start="{start}">'
+
+    return OL_START.sub(fix, html) if "<ol" in html else html
 
 
 def plain_bookmarks(document) -> None:
