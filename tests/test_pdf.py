@@ -661,3 +661,21 @@ def test_small_caps_and_notes_called_in_headings_keep_their_own_style(lists_and_
     assert "1.1 A section with a note" in sections, outline      # the note's number is no part of its entry
     for css in ("html/style.css", "epub/style.css"):
         assert re.search(r"\.smallcaps\s*\{[^}]*font-variant: small-caps", (REPO / "templates" / css).read_text())
+
+
+def test_a_book_that_cites_nothing_has_no_bibliography_in_any_edition(lists_and_notes):
+    """No page headed Bibliography with nothing under it, no contents line, bookmark or link to one."""
+    import zipfile
+
+    from .xmlcheck import epubcheck
+
+    text = subprocess.run(["pdftotext", str(lists_and_notes / "lists.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Bibliography" not in text and "Bibliography" not in str(Pdf(lists_and_notes / "lists.pdf").outline())
+    html = lists_and_notes / "html"
+    assert not (html / "bibliography.html").exists()
+    assert not any("bibliography.html" in page.read_text(encoding="utf-8") for page in html.glob("*.html"))
+    with zipfile.ZipFile(lists_and_notes / "lists.epub") as epub:
+        assert not any("bibliography" in name for name in epub.namelist())
+        assert not any(b"bibliography" in epub.read(name) for name in epub.namelist() if name.endswith(".xhtml"))
+    assert epubcheck(lists_and_notes / "lists.epub") == []

@@ -210,7 +210,7 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     for label in index.labels.values():
         if label.chapter is not None:
             where[label.id] = pages[label.chapter]
-    if has_book_bibliography(book):
+    if has_book_bibliography(book, prepared):
         for key in book.bibliography.entries:
             where[f"ref-{key}"] = bibliography_page
     for number, keys in (prepared.chapter_references if prepared else {}).items():
@@ -221,9 +221,12 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     return where
 
 
-def has_book_bibliography(book: Book) -> bool:
-    """Does the book end with a bibliography of every work it cites (bibliography-scope book or both)?"""
-    return book.config.bibliography_scope != "chapter"
+def has_book_bibliography(book: Book, prepared: Prepared | None = None) -> bool:
+    """Does the book end with a bibliography of every work it cites (bibliography-scope book or both)? Not if
+    it cites none (``prepared``'s reference list is empty): a page headed Bibliography with nothing under it."""
+    if book.config.bibliography_scope == "chapter":
+        return False
+    return prepared is None or any(block.get("t") != "Div" or block["c"][1] for block in prepared.references)
 
 
 def link_bodies(views: list[ChapterView], book: Book, where: dict[str, str], finish=str) -> None:
@@ -331,13 +334,14 @@ def contents(book: Book, index: LabelIndex, views: list[ChapterView]) -> list[To
     return entries
 
 
-def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=None) -> dict:
+def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=None,
+                 prepared: Prepared | None = None) -> dict:
     """What every template of every edition may use."""
     words = book.config.words
     editors = book.editors
     return {
         "book": book,
-        "book_bibliography": has_book_bibliography(book),   # false with bibliography-scope: chapter
+        "book_bibliography": has_book_bibliography(book, prepared),   # false with bibliography-scope: chapter
         "proof": proof,   # proofs only: status, marks and the proof line (proof.py)
         "config": book.config,
         "title": book.config.title,

@@ -242,7 +242,7 @@ def render(ctx: RenderContext) -> list[Path]:
         raise BuildError(problems)
     if folder:
         cachefile.prune(folder, used, ".xhtml")
-    context = book_context(book, index, views, ctx.proof)
+    context = book_context(book, index, views, ctx.proof, ctx.prepared)
     modified = _modified(book.config.date)
     files: dict[str, bytes] = {}
     items: list[Item] = []

@@ -132,7 +132,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     views = chapter_views(book, index, fragments, ".html")
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
-    context = book_context(book, index, views, ctx.proof)
+    context = book_context(book, index, views, ctx.proof, ctx.prepared)
     for rel, source in local_images(book).items():     # first: the alt text reads SVG figures' descriptions
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
         view.href = "#" + view.id
         body = rewrite_images(str(view.body_html), view.chapter, book, None)
         view.body_html = Markup(kept_ranges(soft_breaks(list_starts(site.figure_alts(body, root, required=True)))))
-    context = book_context(book, index, views, ctx.proof)
+    context = book_context(book, index, views, ctx.proof, ctx.prepared)
     references, authors = Markup(kept_ranges(soft_breaks(str(references_html(ctx.prepared))))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
     index_html = templating.render(root, "pdf/book.html.j2", unit="index", references=references, authors=authors,
