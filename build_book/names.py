@@ -126,6 +126,12 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str]) -
     for item in items:
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
+        language = _marked_language(item, own)
+        if language:
+            # pandoc took it for English, and wrote its title in sentence case for citeproc ('Sengo nihon
+            # no'): the title as written, where it is plain text
+            written = _plain(own.get("title", ""))
+            item = {**item, "language": language, **({"title": written} if written and "\\" not in written else {})}
         title = _title(item, own)
         one = dict(item)
         if title is not None:
@@ -146,6 +152,22 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str]) -
             other[variable] = turned
         listed.append(other)
     return cite, listed
+
+
+LANGUAGE_CODES = {"ja": "ja-JP", "japanese": "ja-JP", "zh": "zh", "chinese": "zh", "ko": "ko-KR", "korean": "ko-KR"}
+
+
+def _marked_language(item: dict, own: dict) -> str | None:
+    """The language of an entry marked Japanese (Chinese, Korean) by ``language`` or ``hyphenation`` but not
+    ``langid``, which alone pandoc reads: so citeproc, as for ``langid``, leaves its title as written (it
+    changes the case of an English title only)."""
+    if item.get("language"):
+        return None
+    for name in ("language", "hyphenation"):
+        code = LANGUAGE_CODES.get(own.get(name, "").strip().lower())
+        if code:
+            return code
+    return None
 
 
 def _title(item: dict, own: dict) -> str | None:

@@ -116,3 +116,22 @@ def test_names_in_japanese_script_are_family_name_first_with_no_comma_between_tw
     listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
     assert "山田太郎 and 佐藤花子. 2001." in listed and "鈴木一郎. 2002." in listed, listed
     assert "山田太郎," not in listed and "太郎 山田" not in listed and not names.MARKS.search(listed)
+
+
+def test_an_entry_marked_japanese_by_its_language_field_keeps_its_title_as_written(tmp_path):
+    """``language = {japanese}`` marks a Japanese work as ``langid`` does (README): its title is not changed to
+    title case (Chicago) or sentence case (pandoc reads only ``langid``, and took it for English)."""
+    from .conftest import run_cli
+
+    (tmp_path / "refs.bib").write_text(
+        "@article{tanaka2012, author = {Tanaka, Akihiko}, title = {Sengo Nihon no anzen hoshō seisaku}, "
+        "journal = {Kokusai Mondai}, year = 2012, language = {japanese}}\n"
+        "@article{walt2009, author = {Walt, Stephen}, title = {alliances in a unipolar world}, "
+        "journal = {World Politics}, year = 2009}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nAs argued [@tanaka2012; @walt2009].\n", encoding="utf-8")
+    built = run_cli("html", "--book", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+    assert "Tanaka Akihiko. 2012. “Sengo Nihon no anzen hoshō seisaku.”" in listed, listed
+    assert "“Alliances in a Unipolar World.”" in listed, listed       # an English title still in title case
