@@ -4,7 +4,8 @@ Run on each chapter's document as it is loaded, before anything is numbered or c
 
 - **figure divs** (Quarto's ``::: {#fig-x}``, pandoc-crossref's ``<div id="fig:x">``) become figures,
   their last paragraph the caption and their labelled images (``![a](a.png){#fig-a}``) sub-figures laid
-  out side by side (``layout-ncol``, ``layout-nrow``, ``layout``);
+  out side by side (``layout-ncol``, ``layout-nrow``, ``layout``); a table div (``::: {#tbl-x}``: a
+  table and its caption) becomes the table;
 - **raw TeX** (``\\newpage``, ``\\vspace{1em}``, ```` ```{=latex} ```` blocks), which no edition is made
   with: page breaks become build_book's page break, ``\\index{...}`` is an index mark (index.py), anything
   else is left out with a located warning;
@@ -60,12 +61,31 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
 
 def _figure_div(node: dict) -> bool:
     ident, _, pairs = node["c"][0]
-    return bool(FIGURE_ID.match(ident)) or any(k.startswith("layout") for k, _ in pairs)
+    return bool(FIGURE_ID.match(ident) or TABLE_ID.match(ident)) or any(k.startswith("layout") for k, _ in pairs)
 
 
 # --- figure divs ------------------------------------------------------------------------------------
 
 FIGURE_ID = re.compile(r"fig[-:]\S")
+TABLE_ID = re.compile(r"tbl[-:]\S")
+
+
+def _table_div(node: dict) -> list | None:
+    """Quarto's table div (``::: {#tbl-x}``: one table, then its caption as the div's last paragraph) as
+    the table, labelled and captioned so; None for any other div (sub-tables are left as they are)."""
+    (ident, classes, pairs), content = node["c"]
+    tables = [b for b in content if b["t"] == "Table"]
+    if len(tables) != 1:
+        return None
+    table = tables[0]
+    rest = [b for b in content if b is not table]
+    caption = rest.pop() if rest and rest[-1]["t"] in ("Para", "Plain") and content[-1] is rest[-1] else None
+    if rest or table["c"][0][0] and table["c"][0][0] != ident:
+        return None     # more than a table and its caption, or a table labelled otherwise: as written
+    table = {"t": "Table", "c": [[ident, table["c"][0][1] + classes, table["c"][0][2] + pairs], *table["c"][1:]]}
+    if caption is not None and not table["c"][1][1]:
+        table["c"][1] = [None, [{"t": "Plain", "c": caption["c"]}]]
+    return [table]
 
 
 def _image_only(block: dict) -> bool:
@@ -103,6 +123,8 @@ def figure_divs(blocks: list) -> None:
         if node["t"] != "Div":
             return None
         (ident, classes, pairs), content = node["c"]
+        if TABLE_ID.match(ident):
+            return _table_div(node)
         if not FIGURE_ID.match(ident):
             layout = {k: v for k, v in pairs if k in ("layout-ncol", "layout-nrow", "layout")}
             if not layout or len(content) < 2:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -274,3 +275,20 @@ def test_figure_divs_as_quarto_renders_and_real_books_write_them():
                        ':::\n\n::: {.cell-output-display}\n![Three](b.png){#fig-e-2}\n:::\n\nModel fits\n:::\n')
     assert [f["c"][0][0] for f in compat.subfigures(cells)] == ["fig-e-1", "fig-e-2"]
     assert cells["c"][2][0]["c"][0][1] == ["subfigures", "columns-2"]
+
+
+def test_a_quarto_table_div_is_the_table_labelled_and_captioned(tmp_path):
+    """``::: {#tbl-q}``: a table and its caption as the div's last paragraph, as Quarto writes it (a table
+    with a caption of its own keeps it)."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A {#sec-a}\n\nSee @tbl-q and @tbl-r.\n\n::: {#tbl-q}\n| Col | Val |\n|-----|-----|\n| a   | 1   |\n\n"
+        "A caption for the div table.\n:::\n\n::: {#tbl-r}\n| Col | Val |\n|-----|-----|\n| b   | 2   |\n\n"
+        ": Its own caption\n:::\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "See Table\u00a01.1 and Table\u00a01.2." in text, text
+    assert "Table 1.1: A caption for the div table." in text and "Table 1.2: Its own caption" in text, text
+    assert re.search(r'<table[^>]*id="tbl-q"', page) or 'id="tbl-q"' in page
