@@ -470,6 +470,34 @@ def _load_chapter(source: _Source):
     return draft, diags
 
 
+# what makes a front matter title more than words: pandoc reads it as Markdown, as it does a heading's text
+TITLE_MARKUP = re.compile(r"[*_`\\\[\]$^~<&@]")
+
+
+def _title_inlines(title: str) -> list:
+    """A front matter title as a heading's text: its Markdown read as pandoc reads it ('*Getting* started'
+    is emphasised, not printed with its asterisks), or its words when it holds no Markdown or pandoc reads
+    it as something other than a line of text ('1. Introduction', a list)."""
+    if TITLE_MARKUP.search(title):
+        read = _title_markdown(title)
+        if read is not None:
+            return json.loads(read)
+    return words(title)
+
+
+@functools.lru_cache(maxsize=256)
+def _title_markdown(title: str) -> str | None:
+    # (the chapter's document is read again when it is used: read its title once)
+    try:
+        doc = json.loads(pandoc.read_markdown_json(title))
+    except (pandoc.PandocError, ValueError):
+        return None
+    blocks = doc.get("blocks", [])
+    if len(blocks) != 1 or blocks[0].get("t") not in ("Para", "Plain"):
+        return None
+    return json.dumps(blocks[0]["c"])
+
+
 def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None,
            limit: int | None = MAX_DEPTH) -> dict | None:
     """The chapter as read: with ``blocks`` (pandoc's document, changed in place as build_book reads it; the
@@ -495,7 +523,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
         # Quarto and pandoc documents may give their title in the front matter only
-        head = {"t": "Header", "c": [1, ["", [], []], words(str(meta["__title__"]).strip())]}
+        head = {"t": "Header", "c": [1, ["", [], []], _title_inlines(str(meta["__title__"]).strip())]}
         blocks.insert(0, head)
         headers = [(0, head)]
     if not headers:

@@ -217,7 +217,7 @@ def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
         "chapters:\n  - chapters/01.md\n  - part: 'Part I: Foundations'\n    chapters: [chapters/02.md]\n"
         "  - chapters/03.md\n", encoding="utf-8")
     (tmp_path / "chapters" / "01.md").write_text(
-        "---\ntitle: Getting Started\nexecute:\n  echo: false\nformat: html\n---\n\nSome text.\n", encoding="utf-8")
+        "---\ntitle: Getting *Started*\nexecute:\n  echo: false\nformat: html\n---\n\nSome text.\n", encoding="utf-8")
     (tmp_path / "chapters" / "02.md").write_text("# Chapter 2: Surface {#sec-surface}\n\nText.\n", encoding="utf-8")
     (tmp_path / "chapters" / "03.md").write_text("# Partnerships in Asia\n\nChapter 3 of nothing.\n", encoding="utf-8")
     result = run_cli("html", "--book", str(tmp_path))
@@ -231,6 +231,10 @@ def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
     index = _text((tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8"))
     assert "by Ada Lee" in index and "Example University" in index and "Contributors" not in index
     assert "Getting Started" in index   # the front matter's title is the chapter's title
+    # read as Markdown, as pandoc reads a heading: emphasis, not asterisks, in the text and the metadata
+    page = (tmp_path / "build" / "html" / "01.html").read_text(encoding="utf-8")
+    assert re.search(r'<h1 class="chapter-title">Getting <em>Started</em></h1>', page)
+    assert "*" not in index and "<title>Chapter 1: Getting Started " in page
     # asked for, the contributors page is there
     book = (tmp_path / "book.yml").read_text(encoding="utf-8")
     (tmp_path / "book.yml").write_text(book.replace("authors: [lee]", "authors: [lee]\ncontributors-page: true"))
