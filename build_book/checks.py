@@ -443,9 +443,11 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
             diags.append(error("label-kind", f"a {label.kind} is labelled '{label.id}'; {label.kind} labels start "
                                f"with '{want}-'", label.location, f"rename it to '{want}-{label.id[4:]}'"))
     referenced: set[str] = set()
+    cited: set[str] = set()     # every label referred to, whether the book has it or not
     for chapter in book.chapters:
         for key in dict.fromkeys(k for k in cited_keys(chapter) if is_crossref(k)):
             label_id, _ = normal_ref(key)
+            cited.add(label_id)
             prefix = label_id.split("-", 1)[0]
             label = index.get(label_id)
             places = _positions(chapter, key)
@@ -477,11 +479,47 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          f"'{label.title}'; it is printed by its title", loc,
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))
+    diags += _unnumbered_kinds(book, index, cited)
     referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
     for label in index.of_kind("figure", "table"):
         if label.id not in referenced and label.parent is None:   # a sub-figure goes with its figure
             diags.append(warning("label-unreferenced", f"{label.kind} '{label.id}' is never referred to",
                                  label.location, f"refer to it in the text with @{label.id}"))
+    return diags
+
+
+# Quarto numbers more kinds of block than build_book does (theorems, code listings, callouts, ...): what
+# each is printed as here, for the warning given where one is labelled and never referred to (a reference
+# to one is an error, xref-unknown)
+NOT_NUMBERED = {
+    "lst": ("it is printed as plain code, and its caption (lst-cap) is not printed",
+            "write the caption as a paragraph above the code, and refer to the code in words"),
+    "tip": ("it is printed as a callout with no number", "refer to it in words"),
+}
+for _kind in ("nte", "wrn", "imp", "cau"):
+    NOT_NUMBERED[_kind] = NOT_NUMBERED["tip"]
+THEOREM_LIKE = ("it is printed as plain text, without '{Word} 1.2', and a '##' heading inside it becomes a "
+                "section of the chapter",
+                "begin it with its name in bold instead (**{Word} (Name).**), and refer to it in words")
+
+
+def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Diagnostic]:
+    """``label-kind-unsupported``: a block labelled as one of the kinds Quarto numbers and build_book does not
+    (a theorem, a code listing, a callout), which would otherwise lose its number and caption unsaid."""
+    diags = []
+    for chapter in book.chapters:
+        for written, places in chapter.sources.labels.items():
+            label_id, _ = normal_ref(written)
+            prefix = label_id.split("-", 1)[0]
+            if (not is_crossref(written) or prefix in KIND_OF_PREFIX or label_id in index.labels
+                    or label_id in cited):
+                continue
+            word = PREFIX_WORDS[prefix]
+            what, hint = (text.replace("{Word}", word.capitalize()) for text in NOT_NUMBERED.get(prefix, THEOREM_LIKE))
+            for line, column in places:
+                diags.append(warning(
+                    "label-kind-unsupported", f"'{written}' labels a {word}, which Quarto numbers and build_book "
+                    f"does not yet: {what}", Location(chapter.path, line, column), hint))
     return diags
 
 

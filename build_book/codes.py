@@ -108,6 +108,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("label-duplicate", E, "a label is defined twice in the book", FIXED),
     ("label-kind", E, "a label's prefix does not match what it labels"),
     ("label-unreferenced", W, "a figure or table is never referred to"),
+    ("label-kind-unsupported", W, "a block is labelled as a kind Quarto numbers and build_book does not "
+     "(theorem, code listing, callout)"),
     ("math-error", E, "a TeX formula cannot be typeset, or an equation label follows no display formula", FIXED),
     # the index
     ("index-variant", W, "an index term is written two ways (case, accents, punctuation or word order)"),

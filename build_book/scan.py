@@ -278,6 +278,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 found.html_tags.extend((m.group(0), (lineno, m.start() + 1)) for m in HTML_TAG.finditer(line))
             continue
         if opener:
+            for m in LABEL.finditer(line) if "{" in line else ():   # a code block's {#lst-x .python}
+                found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))
             fence = opener.group(1)
             raw_html = bool(RAW_HTML_FENCE.match(line))
             if RAW_TEX_FENCE.match(line):

@@ -263,3 +263,23 @@ def test_house_style_and_editors_marks_see_included_text(tmp_path):
     public = run_cli("html", "--book", str(tmp_path))
     assert public.returncode == 1
     assert "chapters/_part.qmd:3:17: error[critic-unresolved]" in public.stdout + public.stderr
+
+
+def test_blocks_quarto_numbers_and_build_book_does_not_are_named(tmp_path):
+    """A theorem, a code listing or a callout labelled for Quarto's numbering is printed without its number
+    (and a listing without its caption): a warning at its label says so, unless a reference to it is
+    already an error; a section labelled with such a prefix is a section like any other."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book.yml").write_text("title: Kinds\nchapters: [chapters/a.md]\n", encoding="utf-8")
+    (tmp_path / "chapters" / "a.md").write_text(
+        "# Kinds {#sec-kinds}\n\nText.\n\n::: {#thm-line}\n## Pythagoras\n\n$a^2 + b^2 = c^2$.\n:::\n\n"
+        "```{#lst-hello .python lst-cap=\"Saying hello\"}\nprint('hello')\n```\n\n"
+        "::: {.callout-tip #tip-first}\nA tip.\n:::\n\n::: {#exm-two}\nAn example, see @exm-two.\n:::\n\n"
+        "## Terms {#def-terms}\n\nSee @def-terms.\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    found = [(d["line"], d["column"], d["severity"], d["code"]) for d in json.loads(result.stdout)]
+    assert found == [(5, 6, "warning", "label-kind-unsupported"), (11, 5, "warning", "label-kind-unsupported"),
+                     (15, 19, "warning", "label-kind-unsupported"), (20, 17, "error", "xref-unknown"),
+                     (25, 5, "error", "xref-kind")], found
+    said = {d["line"]: d for d in json.loads(result.stdout)}
+    assert "without 'Theorem 1.2'" in said[5]["message"] and "lst-cap" in said[11]["message"]
