@@ -100,3 +100,18 @@ def test_axe_core_finds_no_violation_and_every_page_reflows_on_a_phone(edge):
     from .test_html import node_tool
     report = node_tool("axe.mjs", str(edge.html))
     assert report["violations"] == [] and report["reflow"] == [], json.dumps(report, indent=1)[:4000]
+
+
+def test_an_abstract_is_read_as_markdown(edge):
+    """A chapter's abstract is Markdown, as in pandoc: its emphasis, code, small caps and link are printed as
+    such (the EPUB and HTML staying valid, above), its quotes and other text as written."""
+    page = (edge.html / "preface.html").read_text(encoding="utf-8")
+    printed = ('<p class="abstract">Why <em>Edge Cases</em> matter: <code>code</code>, <span class="smallcaps">'
+               'small caps</span>, a <a href="https://example.org/?a=1&amp;b=2">link</a> and 5 &lt; 6, read as '
+               'Markdown as pandoc reads it.</p>')
+    assert printed in page
+    assert '<meta name="description" content="Why Edge Cases matter: code, small caps, a link and 5 &lt; 6,' in page
+    with zipfile.ZipFile(edge.epub) as archive:
+        assert printed in archive.read("EPUB/preface.xhtml").decode("utf-8")
+    flat = Pdf(edge.pdf).flat()
+    assert "Why Edge Cases matter: code, small caps, a link and 5 < 6" in flat and "*Edge" not in flat

@@ -48,6 +48,8 @@ class ChapterView:
     href: str = ""             # page of this chapter in a multi-page edition
     sections: list[Section] = field(default_factory=list)
     part: Part | None = None
+    abstract_html: Markup = Markup("")   # the chapter's abstract, as printed
+    abstract_text: str = ""              # ... as plain text (a page's description)
 
     @property
     def id(self) -> str:
@@ -56,6 +58,87 @@ class ChapterView:
     @property
     def full_title(self) -> str:
         return f"{self.label_text}: {self.title}" if self.label_text else self.title
+
+
+# --- a chapter's abstract ---------------------------------------------------------------------------------
+
+# what makes an abstract more than words: pandoc reads the front matter's abstract as Markdown ('a study of
+# *Japan's Security*'); only these elements are printed as markup, each by a tag without attributes
+ABSTRACT_MARKUP = re.compile(r"[*_`~^\[\\]")
+ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout": "del", "Superscript": "sup",
+                 "Subscript": "sub", "Code": "code"}
+
+
+def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
+    """Each abstract (as written) -> (its HTML, which is also XHTML; its plain text). An abstract with
+    Markdown in it is printed as pandoc reads it (emphasis, code, small caps, a link); one with anything
+    else (several paragraphs, a list) is printed as written, as is one with no Markdown."""
+    out = {text: (Markup.escape(text), text) for text in abstracts}
+    marked = [text for text in dict.fromkeys(abstracts) if ABSTRACT_MARKUP.search(text)]
+    for text, read in zip(marked, _read_abstracts(marked)):
+        if read is not None:
+            html, plain = read
+            out[text] = (Markup(html), plain)
+    return out
+
+
+def _read_abstracts(texts: list[str]) -> list[tuple[str, str] | None]:
+    if not texts:
+        return []
+    try:     # one pandoc run for all: a rule between them (an abstract holding a rule is printed as written)
+        doc = json.loads(pandoc.read_plain_markdown_json("\n\n* * *\n\n".join(texts)))
+    except (pandoc.PandocError, ValueError):
+        return [None] * len(texts)
+    groups: list[list] = [[]]
+    for block in doc.get("blocks", []):
+        if block.get("t") == "HorizontalRule":
+            groups.append([])
+        else:
+            groups[-1].append(block)
+    if len(groups) != len(texts):
+        return [None] * len(texts)
+    out = []
+    for blocks in groups:
+        try:
+            if len(blocks) != 1 or blocks[0]["t"] not in ("Para", "Plain"):
+                raise ValueError("not one paragraph")
+            html, plain = [], []
+            _abstract_inlines(blocks[0]["c"], html, plain)
+            out.append(("".join(html), "".join(plain)))
+        except (ValueError, KeyError, TypeError, IndexError):
+            out.append(None)
+    return out
+
+
+def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
+    """The HTML and plain text of pandoc's inlines, for the elements an abstract may hold (ValueError if
+    another stands there)."""
+    for node in inlines:
+        kind, content = node["t"], node.get("c")
+        if kind == "Str":
+            html.append(Markup.escape(content))
+            plain.append(content)
+        elif kind in ("Space", "SoftBreak", "LineBreak"):
+            html.append(" ")
+            plain.append(" ")
+        elif kind == "Code":
+            html.append(f"<code>{Markup.escape(content[1])}</code>")
+            plain.append(content[1])
+        elif kind in ABSTRACT_TAGS:
+            html.append(f"<{ABSTRACT_TAGS[kind]}>")
+            _abstract_inlines(content, html, plain)
+            html.append(f"</{ABSTRACT_TAGS[kind]}>")
+        elif kind == "SmallCaps" or kind == "Span" and content[0][1] == ["smallcaps"]:
+            html.append('<span class="smallcaps">')
+            _abstract_inlines(content if kind == "SmallCaps" else content[1], html, plain)
+            html.append("</span>")
+        elif kind == "Link" and re.match(r"(https?|mailto):", content[2][0]) \
+                and sanitize.url_problem(content[2][0], resource=False) is None:   # (a page's own links: not here)
+            html.append(f'<a href="{Markup.escape(content[2][0])}">')
+            _abstract_inlines(content[1], html, plain)
+            html.append("</a>")
+        else:
+            raise ValueError(f"{kind} in an abstract")
 
 
 @dataclass
@@ -169,6 +252,7 @@ def references_html(prepared: Prepared) -> Markup:
 
 def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext: str = ".html") -> list[ChapterView]:
     views = []
+    abstracts = abstract_views([c.abstract for c in book.chapters if c.abstract])
     for chapter in book.chapters:
         html = fragments[chapter.index]
         # the title heading, wherever it stands (a comment or an epigraph may come first)
@@ -185,8 +269,10 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
         sections = [Section(lab.id, lab.number, lab.title, 2) for lab in index.labels.values()
                     if lab.kind == "section" and lab.chapter == chapter.index and lab.level == 2]
         part = book.parts[chapter.part] if chapter.part is not None else None
+        abstract_html, abstract_text = abstracts.get(chapter.abstract, (Markup(""), ""))
         views.append(ChapterView(chapter, number, label_text, chapter.title, Markup(title_html), Markup(body),
-                                 book.authors_of(chapter), page_name(chapter, ext), sections, part))
+                                 book.authors_of(chapter), page_name(chapter, ext), sections, part,
+                                 abstract_html, abstract_text))
     return views
 
 

@@ -176,7 +176,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         stem = view.href.removesuffix(".html")
         (out / "cite" / f"{stem}.bib").write_text(cite.bibtex, encoding="utf-8")
         (out / "cite" / f"{stem}.ris").write_text(cite.ris, encoding="utf-8", newline="")
-        abstract = view.chapter.abstract or ""
+        abstract = view.abstract_text
         authors = view.authors or book.book_authors   # a monograph's chapters are its authors'
         pages.append((view.href, "html/chapter.html.j2", {
             "view": view, "page_title": view.full_title,
