@@ -9,6 +9,8 @@ Run on each chapter's document as it is loaded, before anything is numbered or c
 - **raw TeX** (``\\newpage``, ``\\vspace{1em}``, ```` ```{=latex} ```` blocks), which no edition is made
   with: page breaks become build_book's page break, ``\\index{...}`` is an index mark (index.py), anything
   else is left out with a located warning;
+- **lists numbered with parentheses** (``1)``, ``(a)``), which pandoc's HTML would number ``1.``, ``a.``:
+  marked by a div the stylesheets read;
 - **pandoc's automatic heading ids** (``#fill-out-file-headers``), which build_book replaces with its
   own: :func:`auto_id` computes them as pandoc would, and :func:`relink` points links written to them
   at the heading's id in every edition.
@@ -35,11 +37,12 @@ MAX_COLUMNS = 6
 def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location, limit: int | None = None
          ) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
-    raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), and each heading
-    without an id with the id pandoc would give it (see :func:`auto_ids`). With ``limit``: None, and
-    nothing changed, if its elements nest deeper than that (see walk.elements_deep), measured in the same walk."""
+    raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), lists numbered with
+    parentheses marked (:func:`paren_lists`), and each heading without an id with the id pandoc would give
+    it (see :func:`auto_ids`). With ``limit``: None, and nothing changed, if its elements nest deeper than
+    that (see walk.elements_deep), measured in the same walk."""
     headings, used = [], set()
-    figures = tex = False
+    figures = tex = parens = False
     deepest = [0]
     for node in elements(blocks) if limit is None else elements_deep(blocks, limit, deepest):
         kind = node["t"]
@@ -51,12 +54,38 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
             figures = figures or _figure_div(node)
         elif kind in ("RawBlock", "RawInline"):
             tex = tex or _is_tex(node)
+        elif kind == "OrderedList":
+            parens = parens or node["c"][0][2]["t"] in PAREN_CLASSES
     if limit is not None and deepest[0] > limit:
         return None
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
     if figures:
         figure_divs(blocks)
+    if parens:
+        paren_lists(blocks)
     return autos, raw_tex(blocks, places, where) if tex else []
+
+
+# A list numbered '1)' or '(a)': pandoc's HTML has no way to say so (an <ol> is numbered '1.'), so the list
+# stands in a div whose class names the counter style each stylesheet defines for it ('parens-lower-roman':
+# '(iv)'), and from which the print edition's notes (notes_inline.lua) take their markers
+PAREN_CLASSES = {"OneParen": "paren", "TwoParens": "parens"}
+LIST_STYLES = {"LowerAlpha": "lower-alpha", "UpperAlpha": "upper-alpha", "LowerRoman": "lower-roman",
+               "UpperRoman": "upper-roman"}     # any other: decimal
+
+
+def paren_lists(blocks: list) -> None:
+    """Each list numbered with parentheses in a div of its counter style's class, changed in place (the
+    list itself then says nothing of its delimiter, so that a second walk leaves it alone)."""
+    def fix(node: dict):
+        if node["t"] != "OrderedList" or node["c"][0][2]["t"] not in PAREN_CLASSES:
+            return None
+        _, style, delimiter = node["c"][0]
+        marked = f'{PAREN_CLASSES[delimiter["t"]]}-{LIST_STYLES.get(style["t"], "decimal")}'
+        node["c"][0][2] = {"t": "DefaultDelim"}
+        return [{"t": "Div", "c": [["", [marked], []], [node]]}]
+
+    rewrite(blocks, fix)
 
 
 def _figure_div(node: dict) -> bool:

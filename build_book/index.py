@@ -423,7 +423,7 @@ def roman(n: int) -> str:
     return upper(n).lower()
 
 
-def relaid(document, index_html: str | None, stylesheets: list, fonts, fetcher, base_url: str):
+def relaid(document, index_html: str | None, stylesheets: list, fonts, fetcher, base_url: str, counters=None):
     """The laid-out book (WeasyPrint ``document``) with its index pages laid out again from
     ``index_html`` (the index alone, see templates/pdf/book.html.j2) with the page numbers written
     out. The index is the last thing in the book, so no page before it moves."""
@@ -457,7 +457,7 @@ def relaid(document, index_html: str | None, stylesheets: list, fonts, fetcher, 
     extra = CSS(string=".main-matter[data-book-title] { string-set: book-title attr(data-book-title); }\n"
                 f"@page :nth(1 of body) {{ counter-reset: page {first}; }}\n", font_config=fonts)
     again = HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
-        stylesheets=list(stylesheets) + [extra], font_config=fonts)
+        stylesheets=list(stylesheets) + [extra], font_config=fonts, counter_style=counters)
     return document.copy(document.pages[:start] + again.pages)
 
 

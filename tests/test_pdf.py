@@ -580,6 +580,11 @@ ii. roman two
 A) upper one
 B) upper two
 
+Conditions, numbered as lawyers do:[^conditions]
+
+(iv) paren four
+(v) paren five
+
 1. outer
     a. inner one
     b. inner two
@@ -596,6 +601,11 @@ Plain Caps and [Small Caps]{.smallcaps} side by side.
 | a   | b            |
 
 [^cell]: A note called in a header cell.
+
+[^conditions]: Two of them:
+
+    a) note alpha
+    b) note beta
 """
 
 
@@ -610,13 +620,27 @@ def lists_and_notes(tmp_path_factory):
 
 
 def test_lists_are_numbered_as_written_and_tasks_keep_their_text_beside_the_box(lists_and_notes):
-    """A list begun at 5 or written i., A., a. is numbered so (WeasyPrint reads neither <ol start> nor
-    type= without HTML's presentational hints); a task's text stands on its box's line."""
+    """A list begun at 5 or written i., A), a., (iv) is numbered so, in the text and in a note (WeasyPrint reads
+    neither <ol start> nor type= without HTML's presentational hints, and pandoc's HTML has no way to say
+    '1)' or '(1)'); a task's text stands on its box's line."""
     text = subprocess.run(["pdftotext", "-layout", str(lists_and_notes / "lists.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
-    for line in ("5. fifth item", "6. sixth item", "i. roman one", "ii. roman two", "A. upper one", "B. upper two",
-                 "a. inner one", "b. inner two"):
+    for line in ("5. fifth item", "6. sixth item", "i. roman one", "ii. roman two", "A) upper one", "B) upper two",
+                 "a. inner one", "b. inner two", "(iv) paren four", "(v) paren five", "a) note alpha",
+                 "b) note beta"):
         assert re.search(rf"^\s*{re.escape(line)}\s*$", text, re.M), (line, text)
+    # the web and EPUB editions: the same counter styles, each list in a div of its style's class
+    import zipfile
+    page = (lists_and_notes / "html" / "chapter-lists.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(lists_and_notes / "lists.epub") as epub:
+        xhtml = epub.read("EPUB/chapter-lists.xhtml").decode("utf-8")
+        epub_css = epub.read("EPUB/style.css").decode("utf-8")
+    for markup, css in ((page, (lists_and_notes / "html" / "style.css").read_text(encoding="utf-8")),
+                        (xhtml, epub_css)):
+        assert re.search(r'<div class="paren-upper-alpha">\s*<ol type="A">\s*<li>upper one', markup)
+        assert re.search(r'<div class="parens-lower-roman">\s*<ol start="4" type="i">', markup)
+        assert '@counter-style parens-lower-roman { system: extends lower-roman; prefix: "("; suffix: ") "; }' in css
+        assert ".parens-lower-roman > ol { list-style-type: parens-lower-roman; }" in css
     words = _words(lists_and_notes / "lists.pdf")
     open_task = [w for w in words if w["text"] in ("an", "open")]
     assert len({w["line"] for w in open_task}) == 1, open_task

@@ -169,7 +169,7 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
     refused, the attachments dropped, the number of pages, the page map (render/pagemap.py), and the
     text of each footnote whose call is printed and whose note is not (``footnotes.lost``). With
     ``progress``, it is told how the layout goes (:class:`_LayoutProgress`)."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from . import footnotes
@@ -177,14 +177,14 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
     corrected_weasyprint()
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    css, counters = print_stylesheet(stylesheet, fonts, fetcher)
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
     told = _LayoutProgress.attach(progress)
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=[css], font_config=fonts)
-        document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/")
+            stylesheets=[css], font_config=fonts, counter_style=counters)
+        document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/", counters)
         lost = footnotes.lost(document)
         attachments = _drop_attachments(document)
         plain_bookmarks(document)
@@ -349,6 +349,18 @@ WORD_JOINER = "\u2060"   # no line break here; WeasyPrint draws and extracts not
 
 
 OL_START = re.compile(r'<ol\b([^>]*?)\sstart="(-?\d+)"([^>]*)>')
+
+
+def print_stylesheet(stylesheet: Path, fonts, fetcher):
+    """(print.css parsed, the counter styles it defines). WeasyPrint keeps a stylesheet's @counter-style
+    rules (lists numbered '1)' and '(a)', see compat.paren_lists) in a dictionary given to the stylesheet
+    as it is parsed, which each layout using the stylesheet must be given too: without it, such a list is
+    numbered '1.'."""
+    from weasyprint import CSS
+    from weasyprint.css.counters import CounterStyle
+
+    counters = CounterStyle()
+    return CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher, counter_style=counters), counters
 
 
 def list_starts(html: str) -> str:

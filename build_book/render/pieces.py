@@ -253,10 +253,10 @@ def prepare(root: Path, stylesheet: Path, lang: str) -> None:
     """Parse print.css and load what every layout needs (fonts, the hyphenation dictionary,
     WeasyPrint's C bindings) once, in this process (the server, render/pieceserver.py): the
     processes forked from it share them."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from .pdf import book_fetcher
+    from .pdf import book_fetcher, print_stylesheet
 
     _arrays_of_any_length()
     key_ = (str(root), str(stylesheet), stylesheet.stat().st_mtime_ns if stylesheet.exists() else 0)
@@ -264,14 +264,14 @@ def prepare(root: Path, stylesheet: Path, lang: str) -> None:
         return
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+    css, counters = print_stylesheet(stylesheet, fonts, fetcher)
     SHARED.clear()
-    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, css=css)
+    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, css=css, counters=counters)
     sample = (f'<html lang="{lang}"><body><p>Hyphenation prepares its dictionary; '
               f'<i>italic</i> <b>bold</b> <span style="font-variant: small-caps">Small Caps</span> 0123456789.</p>'
               '</body></html>')
     try:
-        HTML(string=sample).render(stylesheets=[css], font_config=fonts).write_pdf()
+        HTML(string=sample).render(stylesheets=[css], font_config=fonts, counter_style=counters).write_pdf()
     except Exception:  # noqa: BLE001 - only a warm-up: the pieces' layouts report what fails
         pass
     # The sample breaks no word, so WeasyPrint has not loaded the hyphenation dictionary: pyphen keeps
@@ -318,7 +318,7 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
     from weasyprint import CSS, HTML
 
     from . import footnotes, pdf
-    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher
+    from .pdf import _QuietRefusals, _drop_attachments, book_fetcher, print_stylesheet
 
     pdf.corrected_weasyprint()
     _arrays_of_any_length()
@@ -326,11 +326,11 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
         html = ask(("text", None))
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
-        fonts, fetcher, css = SHARED["fonts"], SHARED["fetcher"], SHARED["css"]
+        fonts, fetcher, css, counters = SHARED["fonts"], SHARED["fetcher"], SHARED["css"], SHARED["counters"]
     else:
         from weasyprint.text.fonts import FontConfiguration
         fonts, fetcher = FontConfiguration(), book_fetcher(root)
-        css = CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher)
+        css, counters = print_stylesheet(stylesheet, fonts, fetcher)
     original, told, content, own, used = layout.make_margin_boxes, [], [], {}, set()
     ends = PIECE_END in html    # a page for the end block, after a blank verso if the piece ends on a recto
 
@@ -354,7 +354,8 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
         while True:
             try:
                 document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-                    stylesheets=[css, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts)
+                    stylesheets=[css, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts,
+                    counter_style=counters)
                 break
             except _Again as again:
                 folio = again.folio
