@@ -24,7 +24,7 @@ from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
-from .walk import ATTR_AT, elements, inline_text, words
+from .walk import ATTR_AT, elements, elements_deep, inline_text, words
 
 STATUSES = ("draft", "review", "final")
 MAX_NESTING = 50    # blocks inside blocks, as written (quotations, lists, divs)
@@ -472,12 +472,15 @@ def _load_chapter(source: _Source):
 
 # what makes a front matter title more than words: pandoc reads it as Markdown, as it does a heading's text
 TITLE_MARKUP = re.compile(r"[*_`\\\[\]$^~<&@]")
+TITLE_READER = pandoc.READER + "-raw_tex-raw_html-raw_attribute"   # '\LaTeX', 'C:\Users', '<b>': as written
+TITLE_DEPTH = 20     # elements inside elements: a title nested deeper is printed as written
 
 
 def _title_inlines(title: str) -> list:
     """A front matter title as a heading's text: its Markdown read as pandoc reads it ('*Getting* started'
-    is emphasised, not printed with its asterisks), or its words when it holds no Markdown or pandoc reads
-    it as something other than a line of text ('1. Introduction', a list)."""
+    is emphasised, not printed with its asterisks), or its words when it holds no Markdown, when pandoc reads
+    it as something other than a line of text ('1. Introduction', a list), or when it is written to make
+    pandoc slow or nests absurdly deep."""
     if TITLE_MARKUP.search(title):
         read = _title_markdown(title)
         if read is not None:
@@ -488,14 +491,19 @@ def _title_inlines(title: str) -> list:
 @functools.lru_cache(maxsize=256)
 def _title_markdown(title: str) -> str | None:
     # (the chapter's document is read again when it is used: read its title once)
+    if scan(title).pathological:
+        return None
     try:
-        doc = json.loads(pandoc.read_markdown_json(title))
-    except (pandoc.PandocError, ValueError):
+        doc = json.loads(pandoc.read_fragment_json(title, TITLE_READER))
+        blocks = doc.get("blocks", [])
+        if len(blocks) != 1 or blocks[0].get("t") not in ("Para", "Plain"):
+            return None
+        deepest = [0]
+        for _ in elements_deep(blocks[0]["c"], TITLE_DEPTH, deepest):
+            pass
+        return json.dumps(blocks[0]["c"]) if deepest[0] <= TITLE_DEPTH else None
+    except (pandoc.PandocError, ValueError, RecursionError, AttributeError):
         return None
-    blocks = doc.get("blocks", [])
-    if len(blocks) != 1 or blocks[0].get("t") not in ("Para", "Plain"):
-        return None
-    return json.dumps(blocks[0]["c"])
 
 
 def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None,
@@ -555,7 +563,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 FACTS_FORMAT = "build_book-ast-facts 2"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
-CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 2"
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 3"
 CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 

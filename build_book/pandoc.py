@@ -363,16 +363,14 @@ def read_markdown_json(text: str) -> str:
     return ahead if ahead is not None else _run_pandoc(READ_ARGS, text, rts=READ_RTS)
 
 
-# text pandoc reads as Markdown but build_book prints as written (a chapter's abstract): its inline markup
-# only, with quotes and dashes as typed (the house style treats them so), no raw HTML or TeX, no citations
-# and no math (printed with their signs, as before)
-PLAIN_READER = ("markdown-smart-raw_html-raw_tex-raw_attribute-citations-tex_math_dollars-auto_identifiers"
-                "-inline_notes-footnotes-implicit_figures-link_attributes-native_divs-yaml_metadata_block")
+# A short text written outside a chapter's body (a front matter title or abstract), read on its own:
+# the time it may take (the caller has ruled out what makes pandoc slow: scan.py's 'pathological')
+FRAGMENT_TIMEOUT = 10.0
 
 
-def read_plain_markdown_json(text: str) -> str:
-    """Markdown text written outside a chapter's body -> pandoc's JSON text (see PLAIN_READER)."""
-    return _run_pandoc([f"--from={PLAIN_READER}", "--to=json"], text, rts=READ_RTS)
+def read_fragment_json(text: str, reader: str) -> str:
+    """Markdown text written outside a chapter's body -> pandoc's JSON text, read as ``reader`` says."""
+    return _run_pandoc([f"--from={reader}", "--to=json"], text, timeout=FRAGMENT_TIMEOUT, rts=READ_RTS)
 
 
 # --- runs begun ahead (early.py) ----------------------------------------------------------------------

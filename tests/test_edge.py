@@ -115,3 +115,22 @@ def test_an_abstract_is_read_as_markdown(edge):
         assert printed in archive.read("EPUB/preface.xhtml").decode("utf-8")
     flat = Pdf(edge.pdf).flat()
     assert "Why Edge Cases matter: code, small caps, a link and 5 < 6" in flat and "*Edge" not in flat
+
+
+def test_abstracts_pandoc_would_read_oddly_are_printed_as_written():
+    """An abstract is read on its own (a rule or a link definition in one changes no other), and one holding
+    what the editions do not print as markup (math, a citation, raw HTML, an unsafe link, a rule), nested
+    absurdly deep or written to make pandoc slow is printed exactly as written."""
+    from markupsafe import Markup
+
+    from build_book.render.common import abstract_views
+
+    odd = ["*_" * 300 + "x" + "_*" * 300, "[" * 30 + "x" + "]" * 30, "Before\n\n* * *\n\nafter *x*",
+           "[here]: https://evil.example/", "see [here] and *this*, $a*b$ and $c*d$",
+           "An [evil](javascript:alert(1)) *link*", "*Cited* [@walt1987]", "<b>bold</b> *x*"]
+    fine = "Visit <https://example.org> today, AT&amp;T *now*, \\LaTeX."
+    views = abstract_views(odd + [fine])
+    for text in odd:
+        assert views[text] == (Markup.escape(text), text), text
+    assert views[fine] == (Markup('Visit <a href="https://example.org">https://example.org</a> today, AT&amp;T '
+                                  '<em>now</em>, \\LaTeX.'), "Visit https://example.org today, AT&T now, \\LaTeX.")

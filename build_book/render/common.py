@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -64,50 +65,52 @@ class ChapterView:
 
 # what makes an abstract more than words: pandoc reads the front matter's abstract as Markdown ('a study of
 # *Japan's Security*'); only these elements are printed as markup, each by a tag without attributes
-ABSTRACT_MARKUP = re.compile(r"[*_`~^\[\\]")
+ABSTRACT_MARKUP = re.compile(r"[*_`~^\[\\<&$@]")
 ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout": "del", "Superscript": "sup",
                  "Subscript": "sub", "Code": "code"}
+# quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
+# citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
+ABSTRACT_READER = "markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
+ABSTRACT_DEPTH = 20
 
 
 def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
     """Each abstract (as written) -> (its HTML, which is also XHTML; its plain text). An abstract with
-    Markdown in it is printed as pandoc reads it (emphasis, code, small caps, a link); one with anything
-    else (several paragraphs, a list) is printed as written, as is one with no Markdown."""
+    Markdown in it is printed as pandoc reads it (emphasis, code, small caps, a web link); one with anything
+    else (several paragraphs, a list, a citation, math, raw HTML) is printed as written, as is one with no
+    Markdown."""
     out = {text: (Markup.escape(text), text) for text in abstracts}
     marked = [text for text in dict.fromkeys(abstracts) if ABSTRACT_MARKUP.search(text)]
-    for text, read in zip(marked, _read_abstracts(marked)):
-        if read is not None:
-            html, plain = read
-            out[text] = (Markup(html), plain)
+    with ThreadPoolExecutor(max_workers=min(4, len(marked) or 1)) as pool:   # each read on its own
+        for text, read in zip(marked, pool.map(_read_abstract, marked)):
+            if read is not None:
+                out[text] = (Markup(read[0]), read[1])
     return out
 
 
-def _read_abstracts(texts: list[str]) -> list[tuple[str, str] | None]:
-    if not texts:
-        return []
-    try:     # one pandoc run for all: a rule between them (an abstract holding a rule is printed as written)
-        doc = json.loads(pandoc.read_plain_markdown_json("\n\n* * *\n\n".join(texts)))
-    except (pandoc.PandocError, ValueError):
-        return [None] * len(texts)
-    groups: list[list] = [[]]
-    for block in doc.get("blocks", []):
-        if block.get("t") == "HorizontalRule":
-            groups.append([])
-        else:
-            groups[-1].append(block)
-    if len(groups) != len(texts):
-        return [None] * len(texts)
-    out = []
-    for blocks in groups:
-        try:
-            if len(blocks) != 1 or blocks[0]["t"] not in ("Para", "Plain"):
-                raise ValueError("not one paragraph")
-            html, plain = [], []
-            _abstract_inlines(blocks[0]["c"], html, plain)
-            out.append(("".join(html), "".join(plain)))
-        except (ValueError, KeyError, TypeError, IndexError):
-            out.append(None)
-    return out
+@functools.lru_cache(maxsize=512)
+def _read_abstract(text: str) -> tuple[str, str] | None:
+    """(HTML, plain text) of an abstract as pandoc reads it, or None to print it as written."""
+    from ..scan import scan
+    from ..walk import elements_deep
+
+    if scan(text).pathological:      # written to make pandoc slow
+        return None
+    try:
+        blocks = json.loads(pandoc.read_fragment_json(text, ABSTRACT_READER)).get("blocks", [])
+        if len(blocks) != 1 or blocks[0]["t"] not in ("Para", "Plain"):
+            return None
+        deepest = [0]
+        for _ in elements_deep(blocks[0]["c"], ABSTRACT_DEPTH, deepest):
+            pass
+        if deepest[0] > ABSTRACT_DEPTH:
+            return None
+        html: list[str] = []
+        plain: list[str] = []
+        _abstract_inlines(blocks[0]["c"], html, plain)
+        return "".join(html), "".join(plain)
+    except (pandoc.PandocError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+        return None
 
 
 def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
@@ -118,7 +121,7 @@ def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
         if kind == "Str":
             html.append(Markup.escape(content))
             plain.append(content)
-        elif kind in ("Space", "SoftBreak", "LineBreak"):
+        elif kind in ("Space", "SoftBreak"):
             html.append(" ")
             plain.append(" ")
         elif kind == "Code":
