@@ -491,35 +491,38 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
 # Quarto numbers more kinds of block than build_book does (theorems, code listings, callouts, ...): what
 # each is printed as here, for the warning given where one is labelled and never referred to (a reference
 # to one is an error, xref-unknown)
-NOT_NUMBERED = {
-    "lst": ("it is printed as plain code, and its caption (lst-cap) is not printed",
-            "write the caption as a paragraph above the code, and refer to the code in words"),
-    "tip": ("it is printed as a callout with no number", "refer to it in words"),
-}
-for _kind in ("nte", "wrn", "imp", "cau"):
-    NOT_NUMBERED[_kind] = NOT_NUMBERED["tip"]
+CALLOUT_TEXT = ("it is printed as a callout with no number", "refer to it in words")
+NOT_NUMBERED = {"lst": ("it is printed as plain code", "refer to the code in words"),
+                "tip": CALLOUT_TEXT, "nte": CALLOUT_TEXT, "wrn": CALLOUT_TEXT, "imp": CALLOUT_TEXT,
+                "cau": CALLOUT_TEXT}
 THEOREM_LIKE = ("it is printed as plain text, without '{Word} 1.2', and a '##' heading inside it becomes a "
                 "section of the chapter",
                 "begin it with its name in bold instead (**{Word} (Name).**), and refer to it in words")
 
 
 def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Diagnostic]:
-    """``label-kind-unsupported``: a block labelled as one of the kinds Quarto numbers and build_book does not
-    (a theorem, a code listing, a callout), which would otherwise lose its number and caption unsaid."""
+    """``label-kind-unsupported``: a div or code block labelled as one of the kinds Quarto numbers and
+    build_book does not (a theorem, a code listing, a callout), which would otherwise lose its number (and a
+    listing its caption) unsaid."""
     diags = []
     for chapter in book.chapters:
-        for written, places in chapter.sources.labels.items():
+        for written, captioned in facts_of(chapter).unnumbered:
             label_id, _ = normal_ref(written)
-            prefix = label_id.split("-", 1)[0]
-            if (not is_crossref(written) or prefix in KIND_OF_PREFIX or label_id in index.labels
-                    or label_id in cited):
+            if label_id in cited or written in index.labels or label_id in index.labels:
                 continue
+            prefix = label_id.split("-", 1)[0]
             word = PREFIX_WORDS[prefix]
             what, hint = (text.replace("{Word}", word.capitalize()) for text in NOT_NUMBERED.get(prefix, THEOREM_LIKE))
-            for line, column in places:
+            if captioned:
+                what, hint = what + ", and its caption (lst-cap) is not printed", \
+                    "write the caption as a paragraph above the code, and " + hint
+            article = "an" if word[0] in "aeiou" else "a"
+            places = chapter.sources.labels.get(written) or [None]
+            for place in places:
                 diags.append(warning(
-                    "label-kind-unsupported", f"'{written}' labels a {word}, which Quarto numbers and build_book "
-                    f"does not yet: {what}", Location(chapter.path, line, column), hint))
+                    "label-kind-unsupported", f"'{written}' labels {article} {word}, which Quarto numbers and "
+                    f"build_book does not yet: {what}",
+                    Location(chapter.path, *place) if place else chapter.location, hint))
     return diags
 
 

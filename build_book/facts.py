@@ -19,6 +19,8 @@ The facts are plain JSON-able lists, in reading order:
 - ``unprinted``: for each footnote holding a block the PDF cannot set at the foot of a page (a table, a
   heading, a figure, a definition list, raw HTML; notes_inline.lua leaves it out), ``[kinds, words]``:
   the kinds of block, and the first words of the note (to find it in the author's file);
+- ``unnumbered``: each div or code block labelled as a kind Quarto numbers and build_book does not (a
+  theorem, a code listing, a callout: ``::: {#thm-x}``), ``[id, has a caption (lst-cap)]``;
 - ``citations``: each different citation list of the chapter's citations (a Cite's citations, without
   pandoc's citationHash), in the order first met: what transform.py formats in one citeproc run for the
   whole book before the chapters are resolved.
@@ -42,6 +44,7 @@ class Facts:
     cleans: bool = True
     unprinted: list = field(default_factory=list)
     citations: list = field(default_factory=list)
+    unnumbered: list = field(default_factory=list)
 
 
 def extract(blocks: list, visit=None):
@@ -49,6 +52,7 @@ def extract(blocks: list, visit=None):
     element that has attributes (walk.ATTR_AT), before it is looked at (load.py's _learn gives the headings
     their ids so, in the same walk)."""
     from . import compat, math
+    from .labels import unnumbered_kind
     from .index import _is_mark, _written
     from .model import Targets
     from .quarto import CONDITIONAL, callout_kind
@@ -58,6 +62,7 @@ def extract(blocks: list, visit=None):
     labels: list = []
     marks: list = []
     unprinted: list = []
+    unnumbered: list = []
     citations: dict[str, list] = {}
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
     titles: set[int] = set()  # the id() of each heading that titles a callout
@@ -77,7 +82,9 @@ def extract(blocks: list, visit=None):
             cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (
                 kind in ("RawBlock", "RawInline") and node["c"][0].lower() in ("html", "html4", "html5"))
         if kind in ("Div", "Span", "CodeBlock"):
-            classes = node["c"][0][1]
+            ident, classes, pairs = node["c"][0]
+            if ident and kind != "Span" and unnumbered_kind(ident):
+                unnumbered.append([ident, any(key == "lst-cap" for key, _ in pairs)])
             if classes:
                 conditional = conditional or any(c in CONDITIONAL for c in classes)
                 callouts = callouts or (kind == "Div" and any(c.startswith("callout-") for c in classes))
@@ -125,7 +132,7 @@ def extract(blocks: list, visit=None):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()))
+    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()), unnumbered)
 
 
 # The blocks a footnote in the PDF keeps, as notes_inline.lua sets them on lines of their own (the ones
@@ -188,7 +195,7 @@ def to_json(targets, facts: Facts) -> dict:
     return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
             "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans,
-            "unprinted": facts.unprinted, "citations": facts.citations}
+            "unprinted": facts.unprinted, "citations": facts.citations, "unnumbered": facts.unnumbered}
 
 
 def from_json(data: dict):
@@ -204,11 +211,14 @@ def from_json(data: dict):
     if not all(isinstance(tex, str) for tex, _ in maths):
         raise TypeError("not a formula")
     labels, marks, unprinted, citations = data["labels"], data["marks"], data["unprinted"], data["citations"]
-    if not all(isinstance(x, list) for x in (labels, marks, unprinted, citations)):
+    unnumbered = data["unnumbered"]
+    if not all(isinstance(x, list) for x in (labels, marks, unprinted, citations, unnumbered)):
         raise TypeError("not a list")
+    if not all(isinstance(u, list) and len(u) == 2 and isinstance(u[0], str) for u in unnumbered):
+        raise TypeError("not a labelled block")
     if not all(isinstance(c, list) and all(isinstance(x, dict) for x in c) for c in citations):
         raise TypeError("not a citation list")
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations)
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered)

@@ -94,6 +94,17 @@ PREFIX_WORDS = {
 CROSSREF = re.compile(r"(%s)[-:](?=.)" % "|".join(PREFIX_WORDS), re.I)
 
 
+NUMBERED = ("sec", "fig", "tbl", "eq")     # the kinds build_book numbers
+
+
+def unnumbered_kind(label: str) -> str | None:
+    """The prefix of a label of a kind Quarto numbers and build_book does not ('thm' for 'thm-x' or
+    'thm:x'), else None."""
+    found = CROSSREF.match(label)
+    prefix = found.group(1).lower() if found else None
+    return prefix if prefix is not None and prefix not in NUMBERED else None
+
+
 def is_crossref(key: str) -> bool:
     """Is a pandoc citation id a cross-reference (Quarto or pandoc-crossref spelling)?"""
     return CROSSREF.match(key) is not None

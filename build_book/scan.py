@@ -15,6 +15,7 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
+QUOTED = re.compile(r'"[^"\n]*"' + r"|'[^'\n]*'")
 # what follows a citation's key up to the end of its citation: no letter or digit (a lone ',', an
 # invisible character), so nothing a reader could use as a locator
 EMPTY_SUFFIX = re.compile(r"([^\w\];@\[()]{1,20})[\];]")
@@ -278,7 +279,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 found.html_tags.extend((m.group(0), (lineno, m.start() + 1)) for m in HTML_TAG.finditer(line))
             continue
         if opener:
-            for m in LABEL.finditer(line) if "{" in line else ():   # a code block's {#lst-x .python}
+            # a code block's {#lst-x .python}, not a '#' in an attribute's value (code-summary="see #x")
+            for m in LABEL.finditer(QUOTED.sub(_blank, line)) if "{" in line else ():
                 found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))
             fence = opener.group(1)
             raw_html = bool(RAW_HTML_FENCE.match(line))

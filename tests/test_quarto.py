@@ -275,7 +275,10 @@ def test_blocks_quarto_numbers_and_build_book_does_not_are_named(tmp_path):
         "# Kinds {#sec-kinds}\n\nText.\n\n::: {#thm-line}\n## Pythagoras\n\n$a^2 + b^2 = c^2$.\n:::\n\n"
         "```{#lst-hello .python lst-cap=\"Saying hello\"}\nprint('hello')\n```\n\n"
         "::: {.callout-tip #tip-first}\nA tip.\n:::\n\n::: {#exm-two}\nAn example, see @exm-two.\n:::\n\n"
-        "## Terms {#def-terms}\n\nSee @def-terms.\n", encoding="utf-8")
+        "## Terms {#def-terms}\n\nSee @def-terms.\n\n"
+        # no warning: a span or link (Quarto numbers only blocks), a heading, a '#' in an attribute's value
+        "[span]{#thm-span} and [link](https://example.org){#tip-link}.\n\n## Proof {#thm:x}\n\n"
+        "```{.python code-summary=\"see #tip-summary\"}\nx = 1\n```\n", encoding="utf-8")
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
     found = [(d["line"], d["column"], d["severity"], d["code"]) for d in json.loads(result.stdout)]
     assert found == [(5, 6, "warning", "label-kind-unsupported"), (11, 5, "warning", "label-kind-unsupported"),
@@ -283,3 +286,17 @@ def test_blocks_quarto_numbers_and_build_book_does_not_are_named(tmp_path):
                      (25, 5, "error", "xref-kind")], found
     said = {d["line"]: d for d in json.loads(result.stdout)}
     assert "without 'Theorem 1.2'" in said[5]["message"] and "lst-cap" in said[11]["message"]
+    assert said[15]["message"].startswith("'tip-first' labels a tip, which Quarto numbers")
+
+
+def test_a_front_matter_title_pandoc_would_read_oddly_is_printed_as_written():
+    """A title with raw TeX or a Windows path keeps its backslashes (no raw TeX is dropped unsaid); one nested
+    absurdly deep or written to make pandoc slow is its words, at once."""
+    from build_book.load import _title_inlines
+    from build_book.walk import inline_text, words
+
+    for title in ("Typesetting with \\LaTeX and C:\\Users\\me", "*_" * 300 + "x" + "_*" * 300, "[" * 22 + "x",
+                  "<b>Bold</b> claims"):
+        assert inline_text(_title_inlines(title)) == title, title
+    assert _title_inlines("A *Deep* Title") == [*words("A"), {"t": "Space"}, {"t": "Emph", "c": words("Deep")},
+                                                 {"t": "Space"}, *words("Title")]
