@@ -44,6 +44,15 @@ local function numeral(n, style)
   return tostring(n)
 end
 
+-- the classes compat.paren_lists gives the div around a list numbered with parentheses (an author's own
+-- div, '.paren-note', is none of them)
+local PAREN_STYLES = {}
+for _, delimiter in ipairs({'paren', 'parens'}) do
+  for _, style in ipairs({'decimal', 'lower-alpha', 'upper-alpha', 'lower-roman', 'upper-roman'}) do
+    PAREN_STYLES[delimiter .. '-' .. style] = true
+  end
+end
+
 local function list_items(items, first, bullet, style, delimiter)
   local out = pandoc.List()
   for n, item in ipairs(items) do
@@ -86,7 +95,7 @@ note_inlines = function(blocks)
     elseif kind == 'BlockQuote' then
       piece = pandoc.List({pandoc.Span(note_inlines(block.content), pandoc.Attr('', {'note-quote'}))})
     elseif kind == 'Div' and #block.content == 1 and block.content[1].t == 'OrderedList'
-        and #block.classes == 1 and block.classes[1]:match('^parens?%-') then   -- (compat.paren_lists)
+        and #block.classes == 1 and PAREN_STYLES[block.classes[1]] then   -- (compat.paren_lists)
       local list = block.content[1]
       piece = list_items(list.content, list.start, false, list.style, block.classes[1]:match('^parens?'))
     elseif kind == 'Div' then

@@ -606,6 +606,10 @@ Plain Caps and [Small Caps]{.smallcaps} side by side.
 
     a) note alpha
     b) note beta
+
+    ::: {.paren-note}
+    1. own div one
+    :::
 """
 
 
@@ -627,7 +631,7 @@ def test_lists_are_numbered_as_written_and_tasks_keep_their_text_beside_the_box(
                           text=True, check=True).stdout
     for line in ("5. fifth item", "6. sixth item", "i. roman one", "ii. roman two", "A) upper one", "B) upper two",
                  "a. inner one", "b. inner two", "(iv) paren four", "(v) paren five", "a) note alpha",
-                 "b) note beta"):
+                 "b) note beta", "1. own div one"):     # (an author's div named like build_book's is theirs)
         assert re.search(rf"^\s*{re.escape(line)}\s*$", text, re.M), (line, text)
     # the web and EPUB editions: the same counter styles, each list in a div of its style's class
     import zipfile
