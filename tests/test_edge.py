@@ -129,7 +129,9 @@ def test_abstracts_pandoc_would_read_oddly_are_printed_as_written():
            "[here]: https://evil.example/", "see [here] and *this*, $a*b$ and $c*d$",
            "An [evil](javascript:alert(1)) *link*", "*Cited* [@walt1987]", "<b>bold</b> *x*"]
     fine = "Visit <https://example.org> today, AT&amp;T *now*, \\LaTeX."
-    views = abstract_views(odd + [fine])
+    broken = "Line one with *emph*\\\nline two."
+    views = abstract_views(odd + [fine, broken])
+    assert views[broken] == (Markup("Line one with <em>emph</em><br />line two."), "Line one with emph line two.")
     for text in odd:
         assert views[text] == (Markup.escape(text), text), text
     assert views[fine] == (Markup('Visit <a href="https://example.org">https://example.org</a> today, AT&amp;T '

@@ -124,6 +124,9 @@ def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
         elif kind in ("Space", "SoftBreak"):
             html.append(" ")
             plain.append(" ")
+        elif kind == "LineBreak":     # a line ended by '\\' or two spaces
+            html.append("<br />")
+            plain.append(" ")
         elif kind == "Code":
             html.append(f"<code>{Markup.escape(content[1])}</code>")
             plain.append(content[1])
