@@ -99,10 +99,10 @@ NUMBERED = ("sec", "fig", "tbl", "eq")     # the kinds build_book numbers
 
 def unnumbered_kind(label: str) -> str | None:
     """The prefix of a label of a kind Quarto numbers and build_book does not ('thm' for 'thm-x' or
-    'thm:x'), else None."""
+    'thm:x'), else None (for 'fig-x', 'Thm-x', 'x')."""
     found = CROSSREF.match(label)
-    prefix = found.group(1).lower() if found else None
-    return prefix if prefix is not None and prefix not in NUMBERED else None
+    prefix = found.group(1) if found else None     # (Quarto numbers '#thm-x', not '#Thm-x')
+    return prefix if prefix is not None and prefix.islower() and prefix not in NUMBERED else None
 
 
 def is_crossref(key: str) -> bool:

@@ -278,7 +278,8 @@ def test_blocks_quarto_numbers_and_build_book_does_not_are_named(tmp_path):
         "## Terms {#def-terms}\n\nSee @def-terms.\n\n"
         # no warning: a span or link (Quarto numbers only blocks), a heading, a '#' in an attribute's value
         "[span]{#thm-span} and [link](https://example.org){#tip-link}.\n\n## Proof {#thm:x}\n\n"
-        "```{.python code-summary=\"see #tip-summary\"}\nx = 1\n```\n", encoding="utf-8")
+        "```{.python code-summary=\"see #tip-summary\"}\nx = 1\n```\n\n::: {#Thm-Upper}\nNot Quarto's.\n:::\n",
+        encoding="utf-8")
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
     found = [(d["line"], d["column"], d["severity"], d["code"]) for d in json.loads(result.stdout)]
     assert found == [(5, 6, "warning", "label-kind-unsupported"), (11, 5, "warning", "label-kind-unsupported"),
