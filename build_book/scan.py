@@ -57,7 +57,13 @@ DIV_FENCE = re.compile(r"^ {0,3}(:{3,})[ \t]*(\S*)")
 DISPLAY_MATH = re.compile(r"(?<!\\)\$\$")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)*?)(?<![\s\\])\$(?!\d)")
 # a line that would start a list item, and lines that start a block of their own kind (not a paragraph)
-LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+\S")
+# (pandoc's fancy lists too: 'a)', '(iv)', '#.', '(@)'; a capital letter and a full stop start an item
+# only before two spaces: 'B. Russell' is a name)
+_ROMAN = r"(?=[ivxlcdm])m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_NUMERAL = r"(?:\d{1,9}|#|[a-zA-Z]|%s|(?i:%s)|@[\w-]*)" % (_ROMAN, _ROMAN)
+LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+][ \t]|(?:\d{1,9}|#|[a-z]|%s|%s|@[\w-]*)\.[ \t]|[A-Z]\.(?:\t|  )"
+                       r"|\(?%s\)[ \t])[ \t]*\S" % (_ROMAN, _ROMAN.upper().replace("(?=[IVXLCDM])", "(?=[IVXLCDM]{2})"),
+                                                  _NUMERAL))
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]

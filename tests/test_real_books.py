@@ -144,6 +144,18 @@ a
 - b
 - c
 $$
+
+Conditions:
+(a) first condition
+(b) second condition
+
+(1) one
+(2) two
+1. three
+2. four
+
+A. Smith wrote to
+B. Jones, who replied.
 """
 
 
@@ -154,13 +166,16 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     _quarto_book(tmp_path, "2024", LAZY)
     status, found = _check(tmp_path)
     assert status == 0, found
-    assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [(4, 1), (27, 1)]
+    assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [
+        (4, 1), (27, 1), (38, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones' a name)
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
     assert "- Shipped with the package - Accessible via" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "<li>a list right under a heading is a list</li>" in page and "<li>with a sublist</li>" in page
     assert "Steps: 1. first 2. second" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "Conditions: (a) first condition (b) second condition" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "<li>three</li>" in page and "A. Smith wrote to B. Jones" in re.sub(r"\s+", " ", page)
 
 
 CELLS_IN_A_LIST = """# Exercises
