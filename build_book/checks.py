@@ -19,7 +19,7 @@ from . import index as book_index
 from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
-from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref
+from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
 from .load import text_as_scanned
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
@@ -510,7 +510,7 @@ def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Di
             label_id, _ = normal_ref(written)
             if label_id in cited or written in index.labels or label_id in index.labels:
                 continue
-            prefix = label_id.split("-", 1)[0]
+            prefix = unnumbered_kind(written)
             word = PREFIX_WORDS[prefix]
             what, hint = (text.replace("{Word}", word.capitalize()) for text in NOT_NUMBERED.get(prefix, THEOREM_LIKE))
             if captioned:

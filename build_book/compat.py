@@ -67,11 +67,17 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
 
 
 # A list numbered '1)' or '(a)': pandoc's HTML has no way to say so (an <ol> is numbered '1.'), so the list
-# stands in a div whose class names the counter style each stylesheet defines for it ('parens-lower-roman':
-# '(iv)'), and from which the print edition's notes (notes_inline.lua) take their markers
+# stands in a div whose class names its counter style ('parens-lower-roman': '(iv)'), defined by
+# PAREN_LIST_CSS, which every edition adds to its stylesheet; the print edition's notes (notes_inline.lua)
+# take their markers from the class
 PAREN_CLASSES = {"OneParen": "paren", "TwoParens": "parens"}
 LIST_STYLES = {"LowerAlpha": "lower-alpha", "UpperAlpha": "upper-alpha", "LowerRoman": "lower-roman",
                "UpperRoman": "upper-roman"}     # any other: decimal
+PAREN_LIST_CSS = "\n".join(
+    f'@counter-style {delimiter}-{style} {{ system: extends {style};{prefix} suffix: ") "; }}\n'
+    f".{delimiter}-{style} > ol {{ list-style-type: {delimiter}-{style}; }}"
+    for delimiter, prefix in (("paren", ""), ("parens", ' prefix: "(";'))
+    for style in ("decimal", *LIST_STYLES.values())) + "\n"
 
 
 def paren_lists(blocks: list) -> None:

@@ -24,7 +24,7 @@ from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
-from .walk import ATTR_AT, elements, elements_deep, inline_text, words
+from .walk import ATTR_AT, elements, inline_text, words
 
 STATUSES = ("draft", "review", "final")
 MAX_NESTING = 50    # blocks inside blocks, as written (quotations, lists, divs)
@@ -473,7 +473,6 @@ def _load_chapter(source: _Source):
 # what makes a front matter title more than words: pandoc reads it as Markdown, as it does a heading's text
 TITLE_MARKUP = re.compile(r"[*_`\\\[\]$^~<&@]")
 TITLE_READER = pandoc.READER + "-raw_tex-raw_html-raw_attribute"   # '\LaTeX', 'C:\Users', '<b>': as written
-TITLE_DEPTH = 20     # elements inside elements: a title nested deeper is printed as written
 
 
 def _title_inlines(title: str) -> list:
@@ -490,20 +489,10 @@ def _title_inlines(title: str) -> list:
 
 @functools.lru_cache(maxsize=256)
 def _title_markdown(title: str) -> str | None:
-    # (the chapter's document is read again when it is used: read its title once)
-    if scan(title).pathological:
-        return None
-    try:
-        doc = json.loads(pandoc.read_fragment_json(title, TITLE_READER))
-        blocks = doc.get("blocks", [])
-        if len(blocks) != 1 or blocks[0].get("t") not in ("Para", "Plain"):
-            return None
-        deepest = [0]
-        for _ in elements_deep(blocks[0]["c"], TITLE_DEPTH, deepest):
-            pass
-        return json.dumps(blocks[0]["c"]) if deepest[0] <= TITLE_DEPTH else None
-    except (pandoc.PandocError, ValueError, RecursionError, AttributeError):
-        return None
+    # (the chapter's document is read again when it is used: read its title once; JSON, so that each
+    # caller gets inlines of its own to change)
+    inlines = pandoc.read_fragment(title, TITLE_READER)
+    return None if inlines is None else json.dumps(inlines)
 
 
 def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None = None,

@@ -363,14 +363,32 @@ def read_markdown_json(text: str) -> str:
     return ahead if ahead is not None else _run_pandoc(READ_ARGS, text, rts=READ_RTS)
 
 
-# A short text written outside a chapter's body (a front matter title or abstract), read on its own:
-# the time it may take (the caller has ruled out what makes pandoc slow: scan.py's 'pathological')
+# A short text written outside a chapter's body (a front matter title or abstract), read on its own: the
+# time it may take (what makes pandoc slow is ruled out first), and how deeply its elements may nest
 FRAGMENT_TIMEOUT = 10.0
+FRAGMENT_DEPTH = 20
 
 
-def read_fragment_json(text: str, reader: str) -> str:
-    """Markdown text written outside a chapter's body -> pandoc's JSON text, read as ``reader`` says."""
-    return _run_pandoc([f"--from={reader}", "--to=json"], text, timeout=FRAGMENT_TIMEOUT, rts=READ_RTS)
+def read_fragment(text: str, reader: str, depth: int = FRAGMENT_DEPTH) -> list | None:
+    """Markdown text written outside a chapter's body, read as ``reader`` says, as the inlines of its one
+    paragraph; None if pandoc reads it as anything else (a list, several paragraphs), if its elements nest
+    deeper than ``depth``, or if it is written to make pandoc slow (scan.py's 'pathological')."""
+    from .scan import scan
+    from .walk import elements_deep
+
+    if scan(text).pathological:
+        return None
+    try:
+        blocks = json.loads(_run_pandoc([f"--from={reader}", "--to=json"], text, timeout=FRAGMENT_TIMEOUT,
+                                        rts=READ_RTS)).get("blocks", [])
+        if len(blocks) != 1 or blocks[0].get("t") not in ("Para", "Plain"):
+            return None
+        deepest = [0]
+        for _ in elements_deep(blocks[0]["c"], depth, deepest):
+            pass
+        return blocks[0]["c"] if deepest[0] <= depth else None
+    except (PandocError, ValueError, RecursionError, AttributeError):
+        return None
 
 
 # --- runs begun ahead (early.py) ----------------------------------------------------------------------

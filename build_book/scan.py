@@ -59,11 +59,10 @@ INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)*?)(?<![\s\\])\$(
 # a line that would start a list item, and lines that start a block of their own kind (not a paragraph)
 # (pandoc's fancy lists too: 'a)', '(iv)', '#.', '(@)'; a capital letter and a full stop start an item
 # only before two spaces: 'B. Russell' is a name)
-_ROMAN = r"(?=[ivxlcdm])m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
-_NUMERAL = r"(?:\d{1,9}|#|[a-zA-Z]|%s|(?i:%s)|@[\w-]*)" % (_ROMAN, _ROMAN)
-LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+][ \t]|(?:\d{1,9}|#|[a-z]|%s|%s|@[\w-]*)\.[ \t]|[A-Z]\.(?:\t|  )"
-                       r"|\(?%s\)[ \t])[ \t]*\S" % (_ROMAN, _ROMAN.upper().replace("(?=[IVXLCDM])", "(?=[IVXLCDM]{2})"),
-                                                  _NUMERAL))
+_ROMAN = r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"     # (upper(): in capitals)
+_NUMERAL = rf"(?:\d{{1,9}}|#|@[\w-]*|(?=[ivxlcdm]){_ROMAN}|(?=[IVXLCDM]){_ROMAN.upper()}|[a-zA-Z])"
+LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.){_NUMERAL}\.[ \t]|[A-Z]\.(?:\t|  ))"
+                       r"[ \t]*\S")
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]

@@ -71,7 +71,6 @@ ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout"
 # quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
 # citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
 ABSTRACT_READER = "markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
-ABSTRACT_DEPTH = 20
 
 
 def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
@@ -91,26 +90,16 @@ def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
 @functools.lru_cache(maxsize=512)
 def _read_abstract(text: str) -> tuple[str, str] | None:
     """(HTML, plain text) of an abstract as pandoc reads it, or None to print it as written."""
-    from ..scan import scan
-    from ..walk import elements_deep
-
-    if scan(text).pathological:      # written to make pandoc slow
+    inlines = pandoc.read_fragment(text, ABSTRACT_READER)
+    if inlines is None:
         return None
+    html: list[str] = []
+    plain: list[str] = []
     try:
-        blocks = json.loads(pandoc.read_fragment_json(text, ABSTRACT_READER)).get("blocks", [])
-        if len(blocks) != 1 or blocks[0]["t"] not in ("Para", "Plain"):
-            return None
-        deepest = [0]
-        for _ in elements_deep(blocks[0]["c"], ABSTRACT_DEPTH, deepest):
-            pass
-        if deepest[0] > ABSTRACT_DEPTH:
-            return None
-        html: list[str] = []
-        plain: list[str] = []
-        _abstract_inlines(blocks[0]["c"], html, plain)
-        return "".join(html), "".join(plain)
-    except (pandoc.PandocError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+        _abstract_inlines(inlines, html, plain)
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
+    return "".join(html), "".join(plain)
 
 
 def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:

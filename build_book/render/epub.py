@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import fonts, math, templating
+from ..compat import PAREN_LIST_CSS
 from ..diagnostics import BuildError, Location, error
 from . import RenderContext, cover, pagemap, site
 from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
@@ -291,7 +292,7 @@ def render(ctx: RenderContext) -> list[Path]:
         "nav.xhtml", "epub/nav.xhtml.j2", page_title="Contents", page_list=page_list))
     a11y = _accessibility(book, files, items, page_list)
 
-    css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8")
+    css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8") + "\n" + PAREN_LIST_CSS
     japanese = fonts.japanese_characters(data.decode("utf-8") for name, data in files.items() if name.endswith(".xhtml"))
     font = fonts.subset(japanese, root, flavor=None)
     if font is not None:

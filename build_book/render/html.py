@@ -26,6 +26,7 @@ from markupsafe import Markup
 from .. import cache as cachefile
 from .. import build as pipeline
 from .. import fonts, math, templating
+from ..compat import PAREN_LIST_CSS
 from . import RenderContext, site
 from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies,
                      local_images, page_name, references_html, relink, write_fragments)
@@ -213,7 +214,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
         ctx.deferred.add("search")
     indexing = _Indexing(out) if search and not deferred else None
     try:
-        css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8")
+        css = templating.static_file(root, "html/style.css").read_text(encoding="utf-8") + "\n" + PAREN_LIST_CSS
         texts = [p.read_text(encoding="utf-8") for p in out.glob("*.html")]
         # the fonts are cut in other processes while this one cuts the math font
         japanese, latin = _characters(texts)

@@ -177,14 +177,14 @@ def _lay_out_and_write(root: Path, html: str, stylesheet: Path, target: Path | N
     corrected_weasyprint()
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css, counters = print_stylesheet(stylesheet, fonts, fetcher)
+    sheets, counters = print_stylesheet(stylesheet, fonts, fetcher)
     quiet = _QuietRefusals()
     logging.getLogger("weasyprint").addFilter(quiet)
     told = _LayoutProgress.attach(progress)
     try:
         document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-            stylesheets=[css], font_config=fonts, counter_style=counters)
-        document = book_index.relaid(document, index_html, [css], fonts, fetcher, root.as_uri() + "/", counters)
+            stylesheets=sheets, font_config=fonts, counter_style=counters)
+        document = book_index.relaid(document, index_html, sheets, fonts, fetcher, root.as_uri() + "/", counters)
         lost = footnotes.lost(document)
         attachments = _drop_attachments(document)
         plain_bookmarks(document)
@@ -351,16 +351,19 @@ WORD_JOINER = "\u2060"   # no line break here; WeasyPrint draws and extracts not
 OL_START = re.compile(r'<ol\b([^>]*?)\sstart="(-?\d+)"([^>]*)>')
 
 
-def print_stylesheet(stylesheet: Path, fonts, fetcher):
-    """(print.css parsed, the counter styles it defines). WeasyPrint keeps a stylesheet's @counter-style
-    rules (lists numbered '1)' and '(a)', see compat.paren_lists) in a dictionary given to the stylesheet
-    as it is parsed, which each layout using the stylesheet must be given too: without it, such a list is
-    numbered '1.'."""
+def print_stylesheet(stylesheet: Path, fonts, fetcher) -> tuple[list, object]:
+    """(the stylesheets: print.css and the counter styles of lists numbered '1)' and '(a)' (compat.py's
+    PAREN_LIST_CSS), parsed; those counter styles). WeasyPrint keeps a stylesheet's @counter-style rules in
+    a dictionary given to the stylesheet as it is parsed, which each layout using it must be given too:
+    without it, such a list is numbered '1.'."""
     from weasyprint import CSS
     from weasyprint.css.counters import CounterStyle
 
+    from ..compat import PAREN_LIST_CSS
+
     counters = CounterStyle()
-    return CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher, counter_style=counters), counters
+    return [CSS(filename=str(stylesheet), font_config=fonts, url_fetcher=fetcher, counter_style=counters),
+            CSS(string=PAREN_LIST_CSS, font_config=fonts, counter_style=counters)], counters
 
 
 def list_starts(html: str) -> str:

@@ -264,14 +264,14 @@ def prepare(root: Path, stylesheet: Path, lang: str) -> None:
         return
     fonts = FontConfiguration()
     fetcher = book_fetcher(root)
-    css, counters = print_stylesheet(stylesheet, fonts, fetcher)
+    sheets, counters = print_stylesheet(stylesheet, fonts, fetcher)
     SHARED.clear()
-    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, css=css, counters=counters)
+    SHARED.update(key=key_, fonts=fonts, fetcher=fetcher, sheets=sheets, counters=counters)
     sample = (f'<html lang="{lang}"><body><p>Hyphenation prepares its dictionary; '
               f'<i>italic</i> <b>bold</b> <span style="font-variant: small-caps">Small Caps</span> 0123456789.</p>'
               '</body></html>')
     try:
-        HTML(string=sample).render(stylesheets=[css], font_config=fonts, counter_style=counters).write_pdf()
+        HTML(string=sample).render(stylesheets=sheets, font_config=fonts, counter_style=counters).write_pdf()
     except Exception:  # noqa: BLE001 - only a warm-up: the pieces' layouts report what fails
         pass
     # The sample breaks no word, so WeasyPrint has not loaded the hyphenation dictionary: pyphen keeps
@@ -326,11 +326,11 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
         html = ask(("text", None))
 
     if SHARED.get("key", ("",))[0] == str(root) and SHARED["key"][1] == str(stylesheet):
-        fonts, fetcher, css, counters = SHARED["fonts"], SHARED["fetcher"], SHARED["css"], SHARED["counters"]
+        fonts, fetcher, sheets, counters = SHARED["fonts"], SHARED["fetcher"], SHARED["sheets"], SHARED["counters"]
     else:
         from weasyprint.text.fonts import FontConfiguration
         fonts, fetcher = FontConfiguration(), book_fetcher(root)
-        css, counters = print_stylesheet(stylesheet, fonts, fetcher)
+        sheets, counters = print_stylesheet(stylesheet, fonts, fetcher)
     original, told, content, own, used = layout.make_margin_boxes, [], [], {}, set()
     ends = PIECE_END in html    # a page for the end block, after a blank verso if the piece ends on a recto
 
@@ -354,7 +354,7 @@ def lay_out(root: Path, html: str | None, stylesheet: Path, folio: int, body: bo
         while True:
             try:
                 document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
-                    stylesheets=[css, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts,
+                    stylesheets=[*sheets, CSS(string=piece_css(folio, body), font_config=fonts)], font_config=fonts,
                     counter_style=counters)
                 break
             except _Again as again:
