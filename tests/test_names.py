@@ -100,20 +100,26 @@ def test_every_edition_links_citations_to_the_list(chicago):
     assert re.search(r'href="bibliography\.html#ref-sakurada2004"', page)
 
 
+def _bibliography_of(root, bib: str) -> str:
+    """The text of the web edition's bibliography of a one-chapter book citing every entry of ``bib``."""
+    from .conftest import run_cli
+
+    (root / "refs.bib").write_text(bib, encoding="utf-8")
+    keys = re.findall(r"@\w+\{([^,]+),", bib)
+    (root / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (root / "a.md").write_text("# A\n\nAs argued [" + "; ".join("@" + k for k in keys) + "].\n", encoding="utf-8")
+    built = run_cli("html", "--book", str(root))
+    assert built.returncode == 0, built.stderr
+    return text_of((root / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+
+
 def test_names_in_japanese_script_are_family_name_first_with_no_comma_between_two(tmp_path):
     """'山田, 太郎 and 佐藤, 花子' printed '山田太郎, and 佐藤花子': the comma a style puts after an inverted first
     name, where the romanised names have none ('Sakurada Daizō and Itō Gō')."""
-    from .conftest import run_cli
-
-    (tmp_path / "refs.bib").write_text("@book{yamada2001, author = {山田, 太郎 and 佐藤, 花子}, title = {同盟論}, "
-                                       "year = 2001, publisher = {東京大学出版会}, langid = {japanese}}\n"
-                                       "@book{one2002, author = {鈴木, 一郎}, title = {外交}, year = 2002, "
-                                       "publisher = {有斐閣}}\n", encoding="utf-8")
-    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nAs argued [@yamada2001; @one2002].\n", encoding="utf-8")
-    built = run_cli("html", "--book", str(tmp_path))
-    assert built.returncode == 0, built.stderr
-    listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+    listed = _bibliography_of(tmp_path, "@book{yamada2001, author = {山田, 太郎 and 佐藤, 花子}, title = {同盟論}, "
+                              "year = 2001, publisher = {東京大学出版会}, langid = {japanese}}\n"
+                              "@book{one2002, author = {鈴木, 一郎}, title = {外交}, year = 2002, "
+                              "publisher = {有斐閣}}\n")
     assert "山田太郎 and 佐藤花子. 2001." in listed and "鈴木一郎. 2002." in listed, listed
     assert "山田太郎," not in listed and "太郎 山田" not in listed and not names.MARKS.search(listed)
 
@@ -121,17 +127,9 @@ def test_names_in_japanese_script_are_family_name_first_with_no_comma_between_tw
 def test_an_entry_marked_japanese_by_its_language_field_keeps_its_title_as_written(tmp_path):
     """``language = {japanese}`` marks a Japanese work as ``langid`` does (README): its title is not changed to
     title case (Chicago) or sentence case (pandoc reads only ``langid``, and took it for English)."""
-    from .conftest import run_cli
-
-    (tmp_path / "refs.bib").write_text(
-        "@article{tanaka2012, author = {Tanaka, Akihiko}, title = {Sengo Nihon no anzen hoshō seisaku}, "
-        "journal = {Kokusai Mondai}, year = 2012, language = {japanese}}\n"
-        "@article{walt2009, author = {Walt, Stephen}, title = {alliances in a unipolar world}, "
-        "journal = {World Politics}, year = 2009}\n", encoding="utf-8")
-    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nAs argued [@tanaka2012; @walt2009].\n", encoding="utf-8")
-    built = run_cli("html", "--book", str(tmp_path))
-    assert built.returncode == 0, built.stderr
-    listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+    listed = _bibliography_of(tmp_path, "@article{tanaka2012, author = {Tanaka, Akihiko}, title = {Sengo Nihon "
+                              "no anzen hoshō seisaku}, journal = {Kokusai Mondai}, year = 2012, language = {japanese}}\n"
+                              "@article{walt2009, author = {Walt, Stephen}, title = {alliances in a unipolar world}, "
+                              "journal = {World Politics}, year = 2009}\n")
     assert "Tanaka Akihiko. 2012. “Sengo Nihon no anzen hoshō seisaku.”" in listed, listed
     assert "“Alliances in a Unipolar World.”" in listed, listed       # an English title still in title case
