@@ -315,6 +315,8 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     source.scanned = body
     source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
+    if meta.get("__title_at__") and not source.sources.titles:    # the title is the front matter's (see _draft)
+        _scan_title(source.sources, meta["__title_at__"])
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
     for line, keys in metadata_blocks(body):
@@ -387,6 +389,36 @@ def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
                     i = end
         i += 1
     return found
+
+
+# what a front matter title holds that the checks locate: citations, cross-references, links, images, math
+# (not raw TeX or HTML, which a title prints as written: see TITLE_READER)
+TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "note_refs", "images", "links", "maths")
+
+
+def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]]) -> None:
+    """Add to ``sources`` what the front matter's title holds (``written``, as :func:`_value_text` gives
+    it), so that a citation or cross-reference in the title is reported where it is written."""
+    text, first, taken = written
+    found = scan(text, first)
+
+    def moved(value):
+        if isinstance(value, tuple) and len(value) == 2 and all(type(v) is int for v in value):
+            nth = value[0] - first
+            return (value[0], value[1] + taken[nth]) if 0 <= nth < len(taken) else value
+        if isinstance(value, (tuple, list)):
+            return type(value)(moved(v) for v in value)
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        return value
+
+    for name in TITLE_FINDS:
+        mine, more = getattr(sources, name), moved(getattr(found, name))
+        if isinstance(mine, list):
+            mine[:0] = more                 # (the title stands before the body)
+        else:
+            for key, value in more.items():
+                mine[key] = value + mine.get(key, []) if isinstance(value, list) else value
 
 
 def text_as_scanned(root: Path, path: str) -> str:
@@ -722,10 +754,32 @@ def _split_front_matter(text: str, path: str):
     values = schema.validate(FRONT_MATTER, data, where, "the front matter")
     if title is not None:
         values["__title__"] = title
+        values["__title_at__"] = _value_text(yaml_text, located.scalars.get(("title",)))
     values["__marks__"] = {author: (where["authors"][i] if isinstance(data.get("authors"), list)
                                     else where["authors"]).location
                            for i, author in enumerate(values["authors"])}
     return values, body, body_line, diags
+
+
+def _value_text(yaml_text: str, scalar) -> tuple[str, int, list[int]] | None:
+    """A front matter value as written (:attr:`yamlpos.Located.scalars`), for locating what it holds: its
+    lines with their indents (and its quote, or its '|' / '>' line) taken off, the line of the chapter file
+    where they begin, and how many characters were taken off each."""
+    if scalar is None:
+        return None
+    start, end, style = scalar
+    line = yaml_text.count("\n", 0, start) + 2      # (the front matter begins on the file's line 2)
+    first = start - (yaml_text.rfind("\n", 0, start) + 1)
+    lines = yaml_text[start:end].split("\n")
+    if style in ("|", ">"):
+        lines, line, first = lines[1:], line + 1, 0
+    else:
+        lines[0] = lines[0][1:] if style in ('"', "'") else lines[0]
+        first += style in ('"', "'")
+    kept = [text.lstrip(" \t") for text in lines]
+    taken = [len(text) - len(rest) for text, rest in zip(lines, kept)]
+    taken[0] += first if taken else 0
+    return "\n".join(kept), line, taken
 
 
 CHAPTER_DIGEST = "build_book-chapter-digest 1"

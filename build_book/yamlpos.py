@@ -26,6 +26,10 @@ class Located:
     data: object
     marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[tuple[tuple, int, int]] = field(default_factory=list)  # (key path, line, column)
+    # a mapping's text value as written (its quotes, or its '|' / '>' line, included): where it begins and
+    # ends in the YAML text (offsets) and its style: None (plain), '"', "'", '|' or '>'; for locating what
+    # a value holds ('title: "About [@key]"')
+    scalars: dict[tuple, tuple[int, int, str | None]] = field(default_factory=dict)
 
     def where(self, *path, default: tuple[int, int] = (1, 1)) -> tuple[int, int]:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -63,7 +67,7 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
-def _walk(root: yaml.Node, marks: dict, duplicates: list) -> None:
+def _walk(root: yaml.Node, marks: dict, duplicates: list, scalars: dict) -> None:
     """Record where each key and item stands, without recursion; refuse recursive aliases
     and alias expansion past :data:`MAX_NODES` values."""
     stack: list[tuple[yaml.Node, tuple, frozenset]] = [(root, (), frozenset())]
@@ -88,6 +92,9 @@ def _walk(root: yaml.Node, marks: dict, duplicates: list) -> None:
                 if path + (key,) in marks:
                     duplicates.append((path + (key,), *where))  # YAML keeps the last silently
                 marks[path + (key,)] = where
+                if isinstance(value_node, yaml.ScalarNode):
+                    scalars[path + (key,)] = (value_node.start_mark.index, value_node.end_mark.index,
+                                              value_node.style)
                 children.append((value_node, path + (key,), inside))
             stack.extend(reversed(children))
         elif isinstance(node, yaml.SequenceNode):
@@ -107,7 +114,8 @@ def load(text: str) -> Located:
             return Located(None, {})
         marks: dict = {}
         duplicates: list = []
-        _walk(node, marks, duplicates)
+        scalars: dict = {}
+        _walk(node, marks, duplicates, scalars)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -131,7 +139,7 @@ def load(text: str) -> Located:
     finally:
         if loader is not None:
             loader.dispose()
-    return Located(data, marks, duplicates)
+    return Located(data, marks, duplicates, scalars)
 
 
 def _deepest_line(text: str) -> int:

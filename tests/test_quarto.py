@@ -301,3 +301,25 @@ def test_a_front_matter_title_pandoc_would_read_oddly_is_printed_as_written():
         assert inline_text(_title_inlines(title)) == title, title
     assert _title_inlines("A *Deep* Title") == [*words("A"), {"t": "Space"}, {"t": "Emph", "c": words("Deep")},
                                                  {"t": "Space"}, *words("Title")]
+
+
+def test_a_problem_in_a_front_matter_title_is_reported_where_the_title_writes_it(tmp_path):
+    """A citation, cross-reference, image or formula in the front matter's title (the chapter's title when it
+    has no '# ' heading) is located in the title's own line and column, whether the title is plain, quoted or
+    a '|' / '>' block running over lines; not at the file's first line."""
+    (tmp_path / "chapters").mkdir()
+    titles = {"a.md": 'title: Data [@nokey] on @sec-none',
+              "b.md": "title: 'It''s [@nokey]\n    and @sec-none'",
+              "c.md": 'title: "A \\"q\\" [@nokey]\n  and @sec-none"',
+              "d.md": "title: >\n  Data ![map](none.png) $\\frac{1}{$\n  and @sec-none [@nokey]"}
+    for name, title in titles.items():
+        (tmp_path / "chapters" / name).write_text(f"---\n{title}\n---\n\nText [@nokey].\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: Titles\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md, "
+                                       "chapters/d.md]\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    found = {(d["path"][-4:], d["line"], d["column"], d["code"]) for d in json.loads(result.stdout)}
+    assert found == {("a.md", 2, 14, "citation-unknown"), ("a.md", 2, 25, "xref-unknown"), ("a.md", 5, 7, "citation-unknown"),
+                     ("b.md", 2, 16, "citation-unknown"), ("b.md", 3, 9, "xref-unknown"), ("b.md", 6, 7, "citation-unknown"),
+                     ("c.md", 2, 18, "citation-unknown"), ("c.md", 3, 7, "xref-unknown"), ("c.md", 6, 7, "citation-unknown"),
+                     ("d.md", 3, 15, "image-missing"), ("d.md", 3, 25, "math-error"), ("d.md", 4, 7, "xref-unknown"),
+                     ("d.md", 4, 18, "citation-unknown"), ("d.md", 7, 7, "citation-unknown")}, sorted(found)
