@@ -16,7 +16,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from . import index as book_index
-from . import bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
+from . import abstracts, bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
@@ -49,6 +49,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += math.check(book)
     diags += images.check(book)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
+    diags += per_chapter(book, "abstract", abstracts.check)
     diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
     diags += svgprint.check(book)
     if os.path.lexists(book.config.root.resolve() / "templates"):   # (templating.BOOK_TEMPLATES) only a book

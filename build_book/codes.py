@@ -65,6 +65,8 @@ CATALOGUE: dict[str, Code] = _codes(
      "(BUILD_BOOK_PANDOC_TIMEOUT)", FIXED),
     ("front-matter", E, "a chapter's front matter is not valid YAML or has a wrong value", FIXED),
     ("front-matter-key", E, "a chapter's front matter has a key build_book does not know"),
+    ("abstract-as-written", W, "a chapter's abstract holds what an abstract does not print (a citation, math, "
+     "raw HTML, several paragraphs), so all of it, its Markdown too, is printed as written"),
     ("chapter-no-title", E, "a chapter has no level-1 heading (its title)", FIXED),
     ("chapter-two-titles", E, "a chapter has a second level-1 heading", FIXED),
     ("control-character", E, "a file holds a control character no edition can print", FIXED),

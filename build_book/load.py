@@ -144,6 +144,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
             blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
+            abstract_location=source.meta.get("__abstract_at__"),
             status=draft["status"], numbered=known["numbered"], matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
             author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
@@ -755,6 +756,9 @@ def _split_front_matter(text: str, path: str):
     if title is not None:
         values["__title__"] = title
         values["__title_at__"] = _value_text(yaml_text, located.scalars.get(("title",)))
+    if values.get("abstract"):
+        written = _value_text(yaml_text, located.scalars.get(("abstract",)))
+        values["__abstract_at__"] = Location(path, written[1], written[2][0] + 1) if written else where["abstract"].location
     values["__marks__"] = {author: (where["authors"][i] if isinstance(data.get("authors"), list)
                                     else where["authors"]).location
                            for i, author in enumerate(values["authors"])}

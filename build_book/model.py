@@ -115,6 +115,7 @@ class Chapter:
     blocks: list = field(default=_Blocks(), repr=False, compare=False)
     authors: tuple[str, ...] = ()
     abstract: str = ""
+    abstract_location: Location | None = None   # where the front matter's abstract: is written
     status: str = ""           # draft, review, final, or "" when the front matter does not say
     numbered: bool = True
     matter: str = BODY         # front, body or appendix

@@ -123,16 +123,48 @@ def test_abstracts_pandoc_would_read_oddly_are_printed_as_written():
     absurdly deep or written to make pandoc slow is printed exactly as written."""
     from markupsafe import Markup
 
-    from build_book.render.common import abstract_views
+    from build_book.abstracts import abstract_views
 
     odd = ["*_" * 300 + "x" + "_*" * 300, "[" * 30 + "x" + "]" * 30, "Before\n\n* * *\n\nafter *x*",
            "[here]: https://evil.example/", "see [here] and *this*, $a*b$ and $c*d$",
            "An [evil](javascript:alert(1)) *link*", "*Cited* [@walt1987]", "<b>bold</b> *x*"]
     fine = "Visit <https://example.org> today, AT&amp;T *now*, \\LaTeX."
     broken = "Line one with *emph*\\\nline two."
-    views = abstract_views(odd + [fine, broken])
+    tongues = "The [日米同盟]{lang=ja} and *[x]{lang='en\" onclick=\"y'}*"
+    views = abstract_views(odd + [fine, broken, tongues, tongues.split(" *")[0]])
     assert views[broken] == (Markup("Line one with <em>emph</em><br />line two."), "Line one with emph line two.")
+    assert views[tongues] == (Markup.escape(tongues), tongues)     # a lang= that is no language: as written
+    assert views[tongues.split(" *")[0]][0] == Markup('The <span lang="ja">日米同盟</span> and')
     for text in odd:
         assert views[text] == (Markup.escape(text), text), text
     assert views[fine] == (Markup('Visit <a href="https://example.org">https://example.org</a> today, AT&amp;T '
                                   '<em>now</em>, \\LaTeX.'), "Visit https://example.org today, AT&T now, \\LaTeX.")
+
+
+def test_an_abstract_printed_as_written_is_a_located_warning(tmp_path):
+    """An abstract holding what an abstract does not print (a citation, a formula, raw HTML, a note, a link
+    within the book, several paragraphs) is printed as written, Markdown and all, and a warning at the
+    abstract says what; a plain one, a marked-up one and a bare '@handle' get none."""
+    from .conftest import run_cli
+
+    abstracts = {"a": 'abstract: "With [@walt1987] and *emphasis*."', "b": "abstract: A formula, $x^2$, *here*.",
+                 "c": "abstract: |\n  First *paragraph*.\n\n  Second one.", "d": 'abstract: "Raw <b>bold</b>."',
+                 "e": "abstract: See [the data](#sec-a) *now*.", "f": "abstract: Noted.^[A note.]",
+                 "g": "abstract: Follow *us* at @alliances.", "h": "abstract: A [日本]{lang=ja} *fine* one.",
+                 "i": "abstract: Plain words."}
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book.yml").write_text("title: Abstracts\nchapters: [" + ", ".join(f"chapters/{n}.md" for n in abstracts)
+                                       + "]\n", encoding="utf-8")
+    for name, line in abstracts.items():
+        (tmp_path / "chapters" / f"{name}.md").write_text(f"---\n{line}\n---\n\n# {name.upper()} {{#sec-{name}}}\n\n"
+                                                          "Text.\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    found = {d["path"][-4:]: (d["line"], d["column"], d["message"].split("it holds ")[-1])
+             for d in json.loads(result.stdout) if d["code"] == "abstract-as-written"}
+    assert found == {"a.md": (2, 12, "a citation '[@walt1987]', which an abstract does not print"),
+                     "b.md": (2, 11, "a formula '$x^2$', which an abstract does not print"),
+                     "c.md": (3, 3, "this abstract is printed as written, its Markdown too: pandoc reads it as more "
+                                    "than one paragraph of text (several paragraphs, a list or a heading)"),
+                     "d.md": (2, 12, "raw HTML '<b>', which an abstract does not print"),
+                     "e.md": (2, 11, "a link to '#sec-a', which an abstract does not print"),
+                     "f.md": (2, 11, "a footnote, which an abstract does not print")}, found

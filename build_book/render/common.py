@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import re
@@ -22,6 +21,7 @@ from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
+from ..abstracts import abstract_views
 from ..transform import Prepared, chapter_ref_id
 
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
@@ -59,81 +59,6 @@ class ChapterView:
     @property
     def full_title(self) -> str:
         return f"{self.label_text}: {self.title}" if self.label_text else self.title
-
-
-# --- a chapter's abstract ---------------------------------------------------------------------------------
-
-# what makes an abstract more than words: pandoc reads the front matter's abstract as Markdown ('a study of
-# *Japan's Security*'); only these elements are printed as markup, each by a tag without attributes
-ABSTRACT_MARKUP = re.compile(r"[*_`~^\[\\<&$@]")
-ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout": "del", "Superscript": "sup",
-                 "Subscript": "sub", "Code": "code"}
-# quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
-# citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
-ABSTRACT_READER = "markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
-
-
-def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
-    """Each abstract (as written) -> (its HTML, which is also XHTML; its plain text). An abstract with
-    Markdown in it is printed as pandoc reads it (emphasis, code, small caps, a web link); one with anything
-    else (several paragraphs, a list, a citation, math, raw HTML) is printed as written, as is one with no
-    Markdown."""
-    out = {text: (Markup.escape(text), text) for text in abstracts}
-    marked = [text for text in dict.fromkeys(abstracts) if ABSTRACT_MARKUP.search(text)]
-    with ThreadPoolExecutor(max_workers=min(4, len(marked) or 1)) as pool:   # each read on its own
-        for text, read in zip(marked, pool.map(_read_abstract, marked)):
-            if read is not None:
-                out[text] = (Markup(read[0]), read[1])
-    return out
-
-
-@functools.lru_cache(maxsize=512)
-def _read_abstract(text: str) -> tuple[str, str] | None:
-    """(HTML, plain text) of an abstract as pandoc reads it, or None to print it as written."""
-    inlines = pandoc.read_fragment(text, ABSTRACT_READER)
-    if inlines is None:
-        return None
-    html: list[str] = []
-    plain: list[str] = []
-    try:
-        _abstract_inlines(inlines, html, plain)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
-    return "".join(html), "".join(plain)
-
-
-def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
-    """The HTML and plain text of pandoc's inlines, for the elements an abstract may hold (ValueError if
-    another stands there)."""
-    for node in inlines:
-        kind, content = node["t"], node.get("c")
-        if kind == "Str":
-            html.append(Markup.escape(content))
-            plain.append(content)
-        elif kind in ("Space", "SoftBreak"):
-            html.append(" ")
-            plain.append(" ")
-        elif kind == "LineBreak":     # a line ended by '\\' or two spaces
-            html.append("<br />")
-            plain.append(" ")
-        elif kind == "Code":
-            html.append(f"<code>{Markup.escape(content[1])}</code>")
-            plain.append(content[1])
-        elif kind in ABSTRACT_TAGS:
-            html.append(f"<{ABSTRACT_TAGS[kind]}>")
-            _abstract_inlines(content, html, plain)
-            html.append(f"</{ABSTRACT_TAGS[kind]}>")
-        elif kind == "SmallCaps" or kind == "Span" and content[0][1] == ["smallcaps"]:
-            html.append('<span class="smallcaps">')
-            _abstract_inlines(content if kind == "SmallCaps" else content[1], html, plain)
-            html.append("</span>")
-        elif kind == "Link" and re.match(r"(https?|mailto):", content[2][0]) \
-                and sanitize.url_problem(content[2][0], resource=False) is None:   # (a page's own links: not here)
-            html.append(f'<a href="{Markup.escape(content[2][0])}">')
-            _abstract_inlines(content[1], html, plain)
-            html.append("</a>")
-        else:
-            raise ValueError(f"{kind} in an abstract")
 
 
 @dataclass
