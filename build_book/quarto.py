@@ -102,7 +102,8 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
             return
-        emit(opener, origin)
+        listing = _listing(cell, options, opener, origin)
+        emit(*listing if listing else (opener, origin))
         for line, at in cell["body"]:
             emit(line, at)
         emit(*closing)
@@ -124,6 +125,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                     # a cell option ('#| echo: false') is for Quarto's engine, not the reader; so are the
                     # blank lines between the options and the code
                     cell["options"].append(line)
+                    cell["option_at"].append(origin)
                     continue
                 if cell:
                     cell["body"].append((line, origin))
@@ -134,7 +136,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                 fence = opener.group(1)
                 found = CELL.match(line)
                 if found:   # shown as code in its language: '```{r}' becomes '```r'
-                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1), "options": [],
+                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1), "options": [], "option_at": [],
                             "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
                                                    f"{{.{found.group(3).lower()} .cell-code}}", origin)}
                     continue
@@ -189,6 +191,25 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags)
+
+
+def _listing(cell: dict, options: dict, opener: str, origin: tuple[str, int]) -> tuple[str, tuple[str, int]] | None:
+    """The opening line of a cell labelled as a code listing ('#| lst-label: lst-x', '#| lst-cap: ...'), with
+    the label and caption as a code block's attributes, as a fenced block labelled '{#lst-x lst-cap="..."}'
+    is (checks.py warns that build_book numbers no listings); placed at the option line, its '#' at the
+    label's column there. None for a cell that is no listing."""
+    key = "lst-label" if "lst-label" in options else "label"
+    label = str(options.get(key) or "").strip()
+    if not re.fullmatch(r"lst-[A-Za-z0-9][\w:.-]*", label):
+        return None
+    caption = str(options.get("lst-cap") or "").strip()
+    attributes = f'#{label} {opener[opener.index("{") + 1:-1]}' + (f' lst-cap="{_attr(caption)}"' if caption else "")
+    fence = opener[:opener.index("{")].rstrip()
+    for line, at in zip(cell["options"], cell["option_at"]):
+        found = re.match(rf"\s*#\|\s*{key}\s*:\s*[\"']?", line)
+        if found and line[found.end():].startswith(label):
+            return f"{fence}{' ' * max(1, found.end() - len(fence) - 1)}{{{attributes}}}", at
+    return f"{fence} {{{attributes}}}", origin
 
 
 def _cell_options(lines: list[str]) -> dict:

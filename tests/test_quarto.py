@@ -323,3 +323,21 @@ def test_a_problem_in_a_front_matter_title_is_reported_where_the_title_writes_it
                      ("c.md", 2, 18, "citation-unknown"), ("c.md", 3, 7, "xref-unknown"), ("c.md", 6, 7, "citation-unknown"),
                      ("d.md", 3, 15, "image-missing"), ("d.md", 3, 25, "math-error"), ("d.md", 4, 7, "xref-unknown"),
                      ("d.md", 4, 18, "citation-unknown"), ("d.md", 7, 7, "citation-unknown")}, sorted(found)
+
+
+def test_a_cell_labelled_as_a_listing_is_named_at_its_option(tmp_path):
+    """A cell with '#| lst-label:' (or '#| label: lst-...') and '#| lst-cap:' is a code listing to Quarto:
+    printed here as its code without number or caption, it gets the warning a fenced '{#lst-x lst-cap=...}'
+    block gets, at the label in its option line (where the cell is then located: the 'executable cells' warning
+    too); referred to, the reference is the error."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book.yml").write_text("title: Cells\nchapters: [chapters/a.qmd]\n", encoding="utf-8")
+    (tmp_path / "chapters" / "a.qmd").write_text(
+        "# Cells {#sec-cells}\n\nSee @lst-three.\n\n```{python}\n#| lst-label: lst-hello\n#| lst-cap: \"Saying hello\"\n"
+        "print('hello')\n```\n\n  ```{r}\n  #| echo: true\n  #| label: 'lst-two'\n  x <- 1\n  ```\n\n"
+        "```{r}\n#| label: lst-three\nx\n```\n\n```{r}\n#| label: fig-plot\nplot(1)\n```\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    found = [(d["line"], d["column"], d["code"], "lst-cap" in d["message"]) for d in json.loads(result.stdout)]
+    assert found == [(3, 5, "xref-unknown", False), (6, 1, "code-not-executed", False),
+                     (6, 15, "label-kind-unsupported", True), (13, 14, "label-kind-unsupported", False)], found
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 1      # (the reference)
