@@ -380,6 +380,14 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
                                      "nothing else, which the printed citation shows after a comma, as in '(Walt 1987,)'",
                                      Location(chapter.path, line, column), f"delete it, or give the locator: "
                                      f"[@{key}, 45]"))
+        spaced_keys = _spaced_suffixes(chapter) if chapter.sources.spaced_locators else set()
+        for key, before, (line, column) in chapter.sources.spaced_locators:
+            if not is_crossref(key) and key in spaced_keys:
+                shown = _shown_rest(before) or "a space"
+                diags.append(warning("citation-locator-spaced", f"'@{key}' is followed by {shown} "
+                                     "before its comma, which the printed citation keeps, as in '(Walt 1987 , 12)', "
+                                     "and what follows is not read as a locator", Location(chapter.path, line, column),
+                                     f"delete it: [@{key}, ...]"))
         for key in cited_keys(chapter):
             if is_crossref(key):
                 continue
@@ -415,6 +423,19 @@ def _bare_suffixes(chapter: Chapter) -> set[str]:
     from .walk import inline_text
     return {citation["citationId"] for listed in facts_of(chapter).citations for citation in listed
             if citation["citationSuffix"] and not any(ch.isalnum() for ch in inline_text(citation["citationSuffix"]))}
+
+
+def _spaced_suffixes(chapter: Chapter) -> set[str]:
+    """The keys of the chapter's citations whose suffix, as pandoc read it, begins with spaces or invisible
+    characters and a comma."""
+    def opening(suffix: list) -> str:
+        return "".join(" " if node["t"] in ("Space", "SoftBreak") else node["c"] if node["t"] == "Str" else "\0"
+                       for node in suffix[:3])
+    return {citation["citationId"] for listed in facts_of(chapter).citations for citation in listed
+            if SPACED_SUFFIX.match(opening(citation["citationSuffix"]))}
+
+
+SPACED_SUFFIX = re.compile(r"[\s\u00a0\u2000-\u200f\u202f\u2060\ufeff]+,")
 
 
 def _shown_rest(rest: str) -> str:

@@ -82,6 +82,8 @@ CATALOGUE: dict[str, Code] = _codes(
     # citations and the bibliography
     ("citation-unknown", E, "a citation key has no bibliography entry", FIXED),
     ("citation-in-url", W, "an @ inside a web address was read as a citation"),
+    ("citation-locator-spaced", W, "a space or an invisible character between a citation's key and its "
+     "locator's comma, printed as '(Walt 1987 , 12)'"),
     ("citation-suffix-empty", W, "a citation followed by a lone ',' or an invisible character, printed as '(Walt 1987,)'"),
     ("bib-syntax", E, "a bibliography entry does not parse", FIXED),
     ("bib-duplicate-key", E, "two bibliography entries share a key", FIXED),

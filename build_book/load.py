@@ -394,7 +394,7 @@ def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
 
 # what a front matter title holds that the checks locate: citations, cross-references, links, images, math
 # (not raw TeX or HTML, which a title prints as written: see TITLE_READER)
-TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "note_refs", "images", "links", "maths")
+TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "spaced_locators", "note_refs", "images", "links", "maths")
 
 
 def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]]) -> None:
@@ -435,7 +435,7 @@ def text_as_scanned(root: Path, path: str) -> str:
     return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
 
 
-SCAN_FORMAT = "build_book-scan 1"
+SCAN_FORMAT = "build_book-scan 2"
 SCAN_FOLDER = "scan"
 def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""

@@ -21,6 +21,8 @@ QUOTED = re.compile(r'"[^"\n]*"' + r"|'[^'\n]*'")
 EMPTY_SUFFIX = re.compile(r"([^\w\];@\[()]{1,20})[\];]")
 SUFFIX_AT_END = re.compile(r"([^\w\];@\[()]{1,20})$")     # ... with the ']' or ';' on the next line:
 CLOSES = re.compile(r"[ \t>]*[\];]")
+# '[@walt1987 , 12]', '[@walt1987<U+200B>, 12]': spaces or invisible characters between a key and its comma
+SPACED_LOCATOR = re.compile(r"([ \t\u00a0\u2000-\u200f\u202f\u2060\ufeff]+),")
 PRE_TAG = re.compile(r"</?pre\b", re.I)
 # pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
 CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
@@ -81,6 +83,8 @@ class SourceMap:
     # '[@key,]', '[@key, ]', '[@key<U+200B>]': a citation whose suffix holds no letter or digit, which
     # citeproc prints all the same ('(Walt 1987,)'); the key, what follows it, where the key is
     empty_suffixes: list[tuple[str, str, Position]] = field(default_factory=list)
+    # '[@key , 12]', '[@key<U+200B>, 12]': the key, what stands before the comma, where the key is
+    spaced_locators: list[tuple[str, str, Position]] = field(default_factory=list)
     note_refs: dict[str, list[Position]] = field(default_factory=dict)     # [^id] where a note is called
     note_defs: dict[str, Position] = field(default_factory=dict)           # [^id]: where a note is written
     note_again: list[tuple[str, Position]] = field(default_factory=list)   # [^id]: written again (pandoc keeps the last)
@@ -171,6 +175,12 @@ _DECODE = {
     "titles": lambda value: [int(line) for line in value],
     "lazy_lists": _positions, "deeper": _positions, "divs_unclosed": _positions, "divs_stray": _positions,
 }
+
+
+def _open_brackets(line: str, at: int) -> bool:
+    """Whether a '[' before ``at`` in ``line`` is still open there (the citation at ``at`` is in brackets)."""
+    before = ESCAPED.sub("", line[:at])
+    return before.count("[") > before.count("]")
 
 
 def _inline_notes(line: str) -> list[tuple[int, int]]:
@@ -338,6 +348,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if bare and bare.group(1).strip(" \t") and "[" in line[:m.start()] and not in_pre and (
                     note_open or not line.startswith(("    ", "\t"))):   # (not code: indented, or in <pre>)
                 found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))
+            spaced = SPACED_LOCATOR.match(line, m.end()) if not bare else None
+            if spaced and _open_brackets(line, m.start()) and not in_pre and (note_open or not line.startswith(("    ", "\t"))):
+                found.spaced_locators.append((key, spaced.group(1), (lineno, m.start() + 1)))
         for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2
             found.images.append((_as_pandoc_url(m.group(group)), (lineno, m.start(group) + 1)))

@@ -92,6 +92,20 @@ def test_a_citation_with_nothing_after_its_key_is_reported_only_where_pandoc_rea
     assert empty == [(13, 4), (13, 21), (15, 9)], found
 
 
+def test_a_space_or_invisible_character_before_a_locators_comma_is_reported(tmp_path):
+    """'[@key , 12]' and '[@key<U+200B>, 12]' print '(Walt 1987 , 12)' and leave the locator unread: a warning
+    at the key, in a group too; not for a citation outside brackets, in code, or a cross-reference."""
+    found = _checked(
+        tmp_path, "# A {#sec-a}\n\nA [@walt1987\u200b, 12] and [see @walt1987 , 7; @walt1987\t, 9].\n\n"
+        "As @walt1987 , says, and `[@walt1987 , 2]`, and [@walt1987, 3] and [@sec-a , 2].\n\n    [@walt1987 , 4]\n",
+        bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
+            "publisher={Cornell University Press}}\n")
+    spaced = [(d["line"], d["column"], d["message"].split(" before")[0]) for d in found
+              if d["code"] == "citation-locator-spaced"]
+    assert spaced == [(3, 4, "'@walt1987' is followed by an invisible ZERO WIDTH SPACE (U+200B)"),
+                      (3, 29, "'@walt1987' is followed by a space"), (3, 44, "'@walt1987' is followed by a space")], found
+
+
 def test_text_format_and_summary(tmp_path_factory):
     root = copy_book("broken", tmp_path_factory)
     result = run_cli("check", "--book", str(root))
