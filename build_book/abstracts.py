@@ -14,6 +14,7 @@ from . import pandoc, sanitize
 from .diagnostics import Diagnostic, warning
 from .labels import is_crossref
 from .model import Chapter
+from .scan import scan
 from .walk import inline_text
 
 # what makes an abstract more than words: pandoc reads the front matter's abstract as Markdown ('a study of
@@ -33,12 +34,18 @@ def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
     else (several paragraphs, a list, a citation, math, raw HTML) is printed as written, as is one with no
     Markdown."""
     out = {text: (Markup.escape(text), text) for text in abstracts}
-    marked = [text for text in dict.fromkeys(abstracts) if ABSTRACT_MARKUP.search(text)]
+    marked = [text for text in dict.fromkeys(abstracts) if _read_as_markdown(text)]
     with ThreadPoolExecutor(max_workers=min(4, len(marked) or 1)) as pool:   # each read on its own
         for text, read in zip(marked, pool.map(_read_abstract, marked)):
             if read is not None:
                 out[text] = (Markup(read[0]), read[1])
     return out
+
+
+def _read_as_markdown(text: str) -> bool:
+    """Whether pandoc may read ``text`` as more than its words: it holds Markdown, or runs over lines (which
+    may be paragraphs or a list)."""
+    return bool(ABSTRACT_MARKUP.search(text)) or "\n" in text.strip()
 
 
 @functools.lru_cache(maxsize=512)
@@ -96,7 +103,10 @@ def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
             html.append(f'<span lang="{content[0][2][0][1]}">')      # ('[日本]{lang=ja}')
             _abstract_inlines(content[1], html, plain)
             html.append("</span>")
-        elif kind == "Link" and re.match(r"(https?|mailto):", content[2][0]) \
+        elif kind == "Cite" and not _meant(node):     # '@handle': as written
+            html.append(Markup.escape(_literal(node)))
+            plain.append(_literal(node))
+        elif kind == "Link" and re.match(r"(?i)(https?|mailto):", content[2][0]) \
                 and sanitize.url_problem(content[2][0], resource=False) is None:   # (a page's own links: not here)
             html.append(f'<a href="{Markup.escape(content[2][0])}">')
             _abstract_inlines(content[1], html, plain)
@@ -124,8 +134,9 @@ def _named(node: dict) -> str:
     """What an element an abstract does not print is, for a message: 'a citation '[@walt1987]''."""
     kind, content = node["t"], node.get("c")
     if kind == "Cite":
-        keys = "; ".join("@" + c["citationId"] for c in content[0])
-        return f"a citation '{keys if content[0][0]['citationMode']['t'] == 'AuthorInText' else '[' + keys + ']'}'"
+        written = _literal(node)
+        what = "a cross-reference" if any(is_crossref(c["citationId"]) for c in content[0]) else "a citation"
+        return f"{what} '{_short(written)}'"
     if kind == "Math":
         return f"a formula '${_short(content[1])}$'"
     if kind == "RawInline":
@@ -137,6 +148,9 @@ def _named(node: dict) -> str:
     return {"Note": "a footnote", "Image": "an image"}.get(kind, f"pandoc's {kind}")
 
 
+CROSSREF_HINT = "write the chapter, section, figure or table in words ('Chapter 2')"
+
+
 def _short(text: str, most: int = 60) -> str:
     return text[:most] + "…" if len(text) > most else text
 
@@ -146,11 +160,17 @@ def check(chapter: Chapter) -> list[Diagnostic]:
     is then printed as written, its asterisks and brackets too. (Called per chapter by checks.py; an @name
     that pandoc reads as a citation but that looks like none, '@handle', is printed as written unsaid.)"""
     text = chapter.abstract
-    if not text or not ABSTRACT_MARKUP.search(text):
+    if not text or not _read_as_markdown(text):
         return []
     where = chapter.abstract_location or chapter.location
     read = _fragment(text)
     if read is None:
+        slow = scan(text).pathological
+        if slow:
+            return [warning("abstract-as-written", f"this abstract is printed as written, its Markdown too: it holds "
+                            f"{slow[0][0]}, which pandoc would take minutes over", where,
+                            "write brackets that are not links or spans as \\[ and \\], and a < that opens no "
+                            "tag as \\<")]
         return [warning("abstract-as-written", "this abstract is printed as written, its Markdown too: pandoc "
                         "reads it as more than one paragraph of text (several paragraphs, a list or a heading)",
                         where, "write the abstract as one paragraph")]
@@ -158,16 +178,22 @@ def check(chapter: Chapter) -> list[Diagnostic]:
         _abstract_inlines(json.loads(read), [], [])
     except _Unprinted as unprinted:
         node = unprinted.args[0]
-        if node["t"] == "Cite" and not _meant(node):
-            return []
+        crossref = node["t"] == "Cite" and any(is_crossref(c["citationId"]) for c in node["c"][0])
         return [warning("abstract-as-written", f"this abstract is printed as written, its Markdown too: it holds "
                         f"{_named(node)}, which an abstract does not print", where,
-                        HINTS.get(node["t"], "write it in the chapter's text"))]
+                        CROSSREF_HINT if crossref else HINTS.get(node["t"], "write it in the chapter's text"))]
     return []
 
 
 def _meant(cite: dict) -> bool:
     """Whether a citation pandoc read in an abstract was meant as one: in brackets ('[@walt1987]'), a
     cross-reference ('@sec-x'), or a key with a digit ('@walt1987'); not a bare '@handle'."""
-    return any(c["citationMode"]["t"] != "AuthorInText" or is_crossref(c["citationId"])
-               or any(ch.isdigit() for ch in c["citationId"]) for c in cite["c"][0])
+    return _literal(cite).startswith("[") or any(
+        is_crossref(c["citationId"]) or any(ch.isdigit() for ch in c["citationId"]) for c in cite["c"][0])
+
+
+def _literal(cite: dict) -> str:
+    """A citation as written ('-@handle': pandoc's text of it leaves out the '-')."""
+    text = inline_text(cite["c"][1]).strip()
+    suppressed = cite["c"][0][0]["citationMode"]["t"] == "SuppressAuthor" and not text.startswith("[")
+    return "-" + text if suppressed else text

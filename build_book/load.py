@@ -141,6 +141,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
                           CHAPTER_FACTS_FORMAT)
         targets, chapter_facts = found
+        if known["front_title"] and source.meta.get("__title_at__"):
+            _scan_title(draft["sources"], source.meta["__title_at__"])
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
             blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
@@ -316,8 +318,6 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     source.scanned = body
     source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
-    if meta.get("__title_at__") and not source.sources.titles:    # the title is the front matter's (see _draft)
-        _scan_title(source.sources, meta["__title_at__"])
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
     source.diagnostics += marked
     for line, keys in metadata_blocks(body):
@@ -394,7 +394,7 @@ def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
 
 # what a front matter title holds that the checks locate: citations, cross-references, links, images, math
 # (not raw TeX or HTML, which a title prints as written: see TITLE_READER)
-TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "spaced_locators", "note_refs", "images", "links", "maths")
+TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "spaced_locators", "images", "links", "maths")
 
 
 def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]]) -> None:
@@ -435,7 +435,7 @@ def text_as_scanned(root: Path, path: str) -> str:
     return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
 
 
-SCAN_FORMAT = "build_book-scan 2"
+SCAN_FORMAT = "build_book-scan 3"
 SCAN_FOLDER = "scan"
 def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""
@@ -539,7 +539,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
              "meta_marks": meta.get("__marks__", {})}
     if blocks is None:
         known = source.known
-        draft.update(label=known["label"], title=known["title"], numbered=known["numbered"])
+        draft.update(label=known["label"], title=known["title"], numbered=known["numbered"],
+                     front_title=known["front_title"])
         return draft
     diags = [] if diags is None else diags
     sources = source.sources
@@ -553,9 +554,12 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     if not headers and str(meta.get("__title__", "")).strip():
         # Quarto and pandoc documents may give their title in the front matter only
-        head = {"t": "Header", "c": [1, ["", [], []], _title_inlines(str(meta["__title__"]).strip())]}
+        title = str(meta["__title__"]).strip()
+        head = {"t": "Header", "c": [1, ["", [], []], _title_inlines(title)]}
         blocks.insert(0, head)
         headers = [(0, head)]
+        # what the checks find in it is located in the front matter (see _scan_title), if pandoc read it
+        draft["front_title"] = bool(TITLE_MARKUP.search(title)) and _title_markdown(title) is not None
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -582,7 +586,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
 # again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
 # (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
-FACTS_FORMAT = "build_book-ast-facts 2"
+FACTS_FORMAT = "build_book-ast-facts 3"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
 CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 3"
@@ -605,7 +609,8 @@ def _known(source: _Source) -> dict | None:
         known = json.loads(text)
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
-                and isinstance(known["numbered"], bool) and isinstance(known["links"], list)
+                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], bool)
+                and isinstance(known["links"], list)
                 and all(isinstance(x, str) for x in known["links"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
                 and all(isinstance(a, str) and (isinstance(n, int) and 0 <= n < len(known["slots"]) or n is None)
@@ -660,7 +665,8 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
 
     found = facts.extract(draft["blocks"], visit)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
-    known = {"label": label, "title": draft["title"], "numbered": draft["numbered"], "slots": slots,
+    known = {"label": label, "title": draft["title"], "numbered": draft["numbered"],
+             "front_title": draft.get("front_title", False), "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)
@@ -780,6 +786,8 @@ def _value_text(yaml_text: str, scalar) -> tuple[str, int, list[int]] | None:
     else:
         lines[0] = lines[0][1:] if style in ('"', "'") else lines[0]
         first += style in ('"', "'")
+    if style == '"':      # (YAML's escaped backslash is one backslash: '\\@' is pandoc's escaped '@')
+        lines = [text.replace("\\\\", " \\") for text in lines]
     kept = [text.lstrip(" \t") for text in lines]
     taken = [len(text) - len(rest) for text, rest in zip(lines, kept)]
     taken[0] += first if taken else 0

@@ -103,6 +103,8 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
             emit("", origin)
             return
         listing = _listing(cell, options, opener, origin)
+        if listing:     # (a blank line, where a fence stands after one anyway, keeps the cell's place at its fence)
+            emit("", origin)
         emit(*listing if listing else (opener, origin))
         for line, at in cell["body"]:
             emit(line, at)

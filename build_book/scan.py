@@ -24,8 +24,8 @@ CLOSES = re.compile(r"[ \t>]*[\];]")
 # '[@walt1987 , 12]', '[@walt1987<U+200B>, 12]': spaces or invisible characters between a key and its comma
 SPACED_LOCATOR = re.compile(r"([ \t\u00a0\u2000-\u200f\u202f\u2060\ufeff]+),")
 PRE_TAG = re.compile(r"</?pre\b", re.I)
-# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation.
-CITE = re.compile(r"(?<![\w@])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
+# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation ('\@' is no citation).
+CITE = re.compile(r"(?<![\w@\\])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto|javascript|vbscript|data|file|smb|tel):[^>\s]+)>", re.I)

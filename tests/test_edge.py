@@ -131,7 +131,9 @@ def test_abstracts_pandoc_would_read_oddly_are_printed_as_written():
     fine = "Visit <https://example.org> today, AT&amp;T *now*, \\LaTeX."
     broken = "Line one with *emph*\\\nline two."
     tongues = "The [日米同盟]{lang=ja} and *[x]{lang='en\" onclick=\"y'}*"
-    views = abstract_views(odd + [fine, broken, tongues, tongues.split(" *")[0]])
+    handles = "Follow @jdoe and -@jdoe on *X*"
+    views = abstract_views(odd + [fine, broken, tongues, tongues.split(" *")[0], handles])
+    assert views[handles] == (Markup("Follow @jdoe and -@jdoe on <em>X</em>"), "Follow @jdoe and -@jdoe on X")
     assert views[broken] == (Markup("Line one with <em>emph</em><br />line two."), "Line one with emph line two.")
     assert views[tongues] == (Markup.escape(tongues), tongues)     # a lang= that is no language: as written
     assert views[tongues.split(" *")[0]][0] == Markup('The <span lang="ja">日米同盟</span> and')
@@ -142,16 +144,20 @@ def test_abstracts_pandoc_would_read_oddly_are_printed_as_written():
 
 
 def test_an_abstract_printed_as_written_is_a_located_warning(tmp_path):
-    """An abstract holding what an abstract does not print (a citation, a formula, raw HTML, a note, a link
-    within the book, several paragraphs) is printed as written, Markdown and all, and a warning at the
-    abstract says what; a plain one, a marked-up one and a bare '@handle' get none."""
+    """An abstract holding what an abstract does not print (a citation, a cross-reference, a formula, raw
+    HTML, a note, a link within the book, several paragraphs or a list, brackets nested for pandoc to be
+    slow over) is printed as written, Markdown and all, and a warning at the abstract says what; a plain
+    one, a marked-up one, one over two lines and a bare '@handle' (printed as written) get none."""
     from .conftest import run_cli
 
     abstracts = {"a": 'abstract: "With [@walt1987] and *emphasis*."', "b": "abstract: A formula, $x^2$, *here*.",
                  "c": "abstract: |\n  First *paragraph*.\n\n  Second one.", "d": 'abstract: "Raw <b>bold</b>."',
                  "e": "abstract: See [the data](#sec-a) *now*.", "f": "abstract: Noted.^[A note.]",
                  "g": "abstract: Follow *us* at @alliances.", "h": "abstract: A [日本]{lang=ja} *fine* one.",
-                 "i": "abstract: Plain words."}
+                 "i": "abstract: Plain words.", "j": 'abstract: "Follow @jdoe. See [@walt1987]."',
+                 "k": "abstract: |\n  One.\n\n  Two.", "l": "abstract: |\n  - one\n  - two",
+                 "m": "abstract: |\n  One line\n  and [a link](HTTPS://EXAMPLE.ORG/).",
+                 "n": "abstract: '[[[[[[[[x]]]]]]]]'", "o": "abstract: As @sec-a says."}
     (tmp_path / "chapters").mkdir()
     (tmp_path / "book.yml").write_text("title: Abstracts\nchapters: [" + ", ".join(f"chapters/{n}.md" for n in abstracts)
                                        + "]\n", encoding="utf-8")
@@ -161,10 +167,15 @@ def test_an_abstract_printed_as_written_is_a_located_warning(tmp_path):
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
     found = {d["path"][-4:]: (d["line"], d["column"], d["message"].split("it holds ")[-1])
              for d in json.loads(result.stdout) if d["code"] == "abstract-as-written"}
+    several = ("this abstract is printed as written, its Markdown too: pandoc reads it as more than one paragraph "
+               "of text (several paragraphs, a list or a heading)")
     assert found == {"a.md": (2, 12, "a citation '[@walt1987]', which an abstract does not print"),
                      "b.md": (2, 11, "a formula '$x^2$', which an abstract does not print"),
-                     "c.md": (3, 3, "this abstract is printed as written, its Markdown too: pandoc reads it as more "
-                                    "than one paragraph of text (several paragraphs, a list or a heading)"),
+                     "c.md": (3, 3, several),
                      "d.md": (2, 12, "raw HTML '<b>', which an abstract does not print"),
                      "e.md": (2, 11, "a link to '#sec-a', which an abstract does not print"),
-                     "f.md": (2, 11, "a footnote, which an abstract does not print")}, found
+                     "f.md": (2, 11, "a footnote, which an abstract does not print"),
+                     "j.md": (2, 12, "a citation '[@walt1987]', which an abstract does not print"),
+                     "k.md": (3, 3, several), "l.md": (3, 3, several),
+                     "n.md": (2, 12, "brackets nested more than 6 deep, which pandoc would take minutes over"),
+                     "o.md": (2, 11, "a cross-reference '@sec-a', which an abstract does not print")}, found

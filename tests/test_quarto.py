@@ -328,8 +328,7 @@ def test_a_problem_in_a_front_matter_title_is_reported_where_the_title_writes_it
 def test_a_cell_labelled_as_a_listing_is_named_at_its_option(tmp_path):
     """A cell with '#| lst-label:' (or '#| label: lst-...') and '#| lst-cap:' is a code listing to Quarto:
     printed here as its code without number or caption, it gets the warning a fenced '{#lst-x lst-cap=...}'
-    block gets, at the label in its option line (where the cell is then located: the 'executable cells' warning
-    too); referred to, the reference is the error."""
+    block gets, at the label in its option line; referred to, the reference is the error."""
     (tmp_path / "chapters").mkdir()
     (tmp_path / "book.yml").write_text("title: Cells\nchapters: [chapters/a.qmd]\n", encoding="utf-8")
     (tmp_path / "chapters" / "a.qmd").write_text(
@@ -338,6 +337,29 @@ def test_a_cell_labelled_as_a_listing_is_named_at_its_option(tmp_path):
         "```{r}\n#| label: lst-three\nx\n```\n\n```{r}\n#| label: fig-plot\nplot(1)\n```\n", encoding="utf-8")
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
     found = [(d["line"], d["column"], d["code"], "lst-cap" in d["message"]) for d in json.loads(result.stdout)]
-    assert found == [(3, 5, "xref-unknown", False), (6, 1, "code-not-executed", False),
+    assert found == [(3, 5, "xref-unknown", False), (5, 1, "code-not-executed", False),
                      (6, 15, "label-kind-unsupported", True), (13, 14, "label-kind-unsupported", False)], found
     assert run_cli("html", "--book", str(tmp_path)).returncode == 1      # (the reference)
+
+
+def test_a_front_matter_title_not_read_as_markdown_is_not_where_problems_are(tmp_path):
+    """A front matter title the chapter does not use (it has a setext heading), one printed as its words
+    (pandoc reads it as a heading), an escaped '\\@' in one and a note called from one (the title cannot
+    call it) add no place to the body's diagnostics, and hide none of them."""
+    (tmp_path / "chapters").mkdir()
+    body = "\n\nText [@nokey] and @sec-zz.\n\n[^n]: The note.\n"
+    titles = {"a.md": "title: Front [@nokey] @sec-zz\n---\n\nReal Title\n==========",
+              "b.md": "title: '# About [@nokey] @sec-zz'\n---\n",
+              "c.md": 'title: "About \\\\@nokey it"\n---\n', "d.md": "title: 'About[^n] it'\n---\n"}
+    for name, front in titles.items():
+        (tmp_path / "chapters" / name).write_text(f"---\n{front}{body}", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: Titles\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md, "
+                                       "chapters/d.md]\n", encoding="utf-8")
+    for _ in range(2):      # and the same again from the caches
+        result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+        found = sorted((d["path"][-4:], d["line"], d["column"], d["code"]) for d in json.loads(result.stdout))
+        assert found == sorted([(name, line + 2, column, code) for name, line in (("a.md", 6), ("b.md", 4),
+                                                                                ("c.md", 4), ("d.md", 4))
+                                for column, code in ((7, "citation-unknown"), (19, "xref-unknown"))]
+                               + [(name, line + 4, 1, "footnote-unused") for name, line in (("a.md", 6), ("b.md", 4),
+                                                                                          ("c.md", 4), ("d.md", 4))]), found
