@@ -502,6 +502,7 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))
     diags += _unnumbered_kinds(book, index, cited)
+    diags += _ids_twice(book, index)
     referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
     for label in index.of_kind("figure", "table"):
         if label.id not in referenced and label.parent is None:   # a sub-figure goes with its figure
@@ -520,6 +521,32 @@ NOT_NUMBERED = {"lst": ("it is printed as plain code", "refer to the code in wor
 THEOREM_LIKE = ("it is printed as plain text, without '{Word} 1.2', and a '##' heading inside it becomes a "
                 "section of the chapter",
                 "begin it with its name in bold instead (**{Word} (Name).**), and refer to it in words")
+
+
+def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    """``label-duplicate`` for an id given twice in one chapter (a span's, a div's, a code block's, ...) that
+    the label index does not report already: its page would hold two elements of that id, which no EPUB
+    reader accepts and a link to it cannot tell apart. (Not in a chapter with content for some editions
+    only, where each edition may have its own element of the id.)"""
+    reported = {label_id for label_id, _, _ in index.duplicates}
+    diags = []
+    for chapter in book.chapters:
+        if chapter.targets.conditional:
+            continue
+        seen: dict[str, int] = {}
+        for ident in facts_of(chapter).ids:
+            seen[ident] = seen.get(ident, 0) + 1
+        for ident, times in seen.items():
+            if times < 2 or ident in reported:
+                continue
+            places = [Location(chapter.path, *place) for place in chapter.sources.labels.get(ident, [])]
+            places = places if len(places) >= 2 else [places[0] if places else chapter.location] * 2
+            for place in places[1:]:
+                diags.append(error("label-duplicate", f"the id '{ident}' is given again here (first at "
+                                   f"{places[0].line}:{places[0].column}): the page would hold two elements of "
+                                   "this id, and a link to it could not tell them apart", place,
+                                   "ids must be unique: rename one of them"))
+    return diags
 
 
 def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Diagnostic]:

@@ -45,6 +45,7 @@ class Facts:
     unprinted: list = field(default_factory=list)
     citations: list = field(default_factory=list)
     unnumbered: list = field(default_factory=list)
+    ids: list = field(default_factory=list)     # every element's id, in reading order (its notes' too)
 
 
 def extract(blocks: list, visit=None):
@@ -63,6 +64,7 @@ def extract(blocks: list, visit=None):
     marks: list = []
     unprinted: list = []
     unnumbered: list = []
+    ids: list[str] = []
     citations: dict[str, list] = {}
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
     titles: set[int] = set()  # the id() of each heading that titles a callout
@@ -77,6 +79,8 @@ def extract(blocks: list, visit=None):
             continue
         if visit is not None and kind in ATTR_AT:
             visit(node)
+        if kind in ATTR_AT and node["c"][ATTR_AT[kind]][0]:
+            ids.append(node["c"][ATTR_AT[kind]][0])
         if not cleans:
             at = ATTR_AT.get(kind)
             cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (
@@ -132,7 +136,7 @@ def extract(blocks: list, visit=None):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()), unnumbered)
+    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()), unnumbered, ids)
 
 
 # The blocks a footnote in the PDF keeps, as notes_inline.lua sets them on lines of their own (the ones
@@ -195,7 +199,8 @@ def to_json(targets, facts: Facts) -> dict:
     return {"cites": targets.cites, "images": targets.images, "links": targets.links, "raw_html": targets.raw_html,
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
             "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans,
-            "unprinted": facts.unprinted, "citations": facts.citations, "unnumbered": facts.unnumbered}
+            "unprinted": facts.unprinted, "citations": facts.citations, "unnumbered": facts.unnumbered,
+            "ids": facts.ids}
 
 
 def from_json(data: dict):
@@ -221,4 +226,4 @@ def from_json(data: dict):
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered)
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, strings(data["ids"]))

@@ -106,6 +106,22 @@ def test_a_space_or_invisible_character_before_a_locators_comma_is_reported(tmp_
                       (3, 29, "'@walt1987' is followed by a space"), (3, 44, "'@walt1987' is followed by a space")], found
 
 
+def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
+    """Two spans, code blocks or theorem divs of one id would make one page hold two elements of that id
+    (EPUBCheck's RSC-005): an error at the second, once; a heading's label given twice is reported as it
+    was; content for some editions only may give each edition an element of the id."""
+    found = _checked(tmp_path, "# A {#sec-a}\n\n[x]{#foo} and [y]{#foo}.\n\n```{#lst-x .r}\nx\n```\n\n"
+                     "## Sub {#lst-x}\n\n::: {#thm-a}\nA\n:::\n\n::: {#thm-a}\nB\n:::\n\n## S {#sec-s}\n\n"
+                     "## T {#sec-s}\n\n[once]{#bar}\n")
+    twice = [(d["line"], d["column"], d["message"].split(" (")[0]) for d in found if d["code"] == "label-duplicate"]
+    assert twice == [(3, 19, "the id 'foo' is given again here"), (9, 9, "the id 'lst-x' is given again here"),
+                     (15, 6, "the id 'thm-a' is given again here"),
+                     (19, 7, "label 'sec-s' is defined again at a.md:21:7"), (21, 7, "label 'sec-s' is defined twice")], found
+    both = _checked(tmp_path, "# A {#sec-a}\n\n::: {.content-visible when-format=\"html\"}\n[x]{#foo}\n:::\n\n"
+                    "::: {.content-visible when-format=\"pdf\"}\n[y]{#foo}\n:::\n")
+    assert [d for d in both if d["code"] == "label-duplicate"] == []
+
+
 def test_text_format_and_summary(tmp_path_factory):
     root = copy_book("broken", tmp_path_factory)
     result = run_cli("check", "--book", str(root))
