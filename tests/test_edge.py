@@ -27,6 +27,17 @@ def test_epub_and_html_stay_valid(edge):
     assert broken_links(pages) == []
 
 
+def test_a_title_that_refers_and_holds_math_links_as_the_text_does(edge):
+    """A chapter title's cross-reference points at the page it names, as one in the text does (the EPUB's
+    link was to an id not on the page), and a title's formula makes its EPUB page declare MathML."""
+    title = (edge.html / "chapter-index.html").read_text(encoding="utf-8").split('<h1 class="chapter-title">')[1]
+    assert title.split("</h1>")[0].count('href="one.html#sec-one"') == 1 and "<math" in title.split("</h1>")[0]
+    with zipfile.ZipFile(edge.epub) as archive:
+        package = archive.read("EPUB/package.opf").decode("utf-8")
+    assert '<item id="c-chapter-index" href="chapter-index.xhtml" media-type="application/xhtml+xml" ' \
+           'properties="mathml" />' in package
+
+
 def test_a_chapter_labelled_index_does_not_replace_the_contents(edge):
     index = (edge.html / "index.html").read_text(encoding="utf-8")
     assert "Contents" in index and 'href="chapter-index.html"' in index

@@ -280,7 +280,7 @@ def render(ctx: RenderContext) -> list[Path]:
             page(part_files[view.part.index], "epub/part.xhtml.j2", f"part-{view.part.index + 1}",
                  page_title=view.part.title, part=view.part)
         page(view.href, "epub/chapter.xhtml.j2", "c-" + view.href.removesuffix(".xhtml"),
-             _svg_property(str(view.body_html)), page_title=view.full_title, view=view)
+             _svg_property(str(view.title_html) + str(view.body_html)), page_title=view.full_title, view=view)
     if context["book_bibliography"]:
         refs = epub_types(xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)))
         page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title="Bibliography",

@@ -28,7 +28,7 @@ from .. import build as pipeline
 from .. import fonts, math, templating
 from ..compat import PAREN_LIST_CSS
 from . import RenderContext, site
-from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies,
+from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies, link_title,
                      local_images, page_name, references_html, relink, write_fragments)
 
 INDEX, BIBLIOGRAPHY, BOOK_INDEX, NOT_FOUND = "index.html", "bibliography.html", "genindex.html", "404.html"
@@ -144,6 +144,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     kept: dict[str, str] = {}
     for view in views:
         view.body_html = Markup(_finish_body(view, book, where, entries, same, out, kept))
+        link_title(view, book, where)
     _BODIES.clear()
     _BODIES.update(kept)
 
