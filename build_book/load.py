@@ -745,6 +745,10 @@ def _split_front_matter(text: str, path: str):
     foreign = [key for key in data if key not in FRONT_MATTER
                and (str(key) in FOREIGN_KEYS or not schema.nearest(str(key), FRONT_MATTER))]
     if foreign:
+        scalar = located.scalars.get(("title",))
+        if "title" in foreign and isinstance(data.get("title"), (int, float)) and not isinstance(data["title"], bool) \
+                and scalar and scalar[2] is None:     # 'title: 1984', 'title: 1.10': the title as written
+            data["title"] = yaml_text[scalar[0]:scalar[1]].strip()
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:

@@ -363,3 +363,15 @@ def test_a_front_matter_title_not_read_as_markdown_is_not_where_problems_are(tmp
                                 for column, code in ((7, "citation-unknown"), (19, "xref-unknown"))]
                                + [(name, line + 4, 1, "footnote-unused") for name, line in (("a.md", 6), ("b.md", 4),
                                                                                           ("c.md", 4), ("d.md", 4))]), found
+
+
+def test_a_front_matter_title_yaml_reads_as_a_number_is_the_title_as_written(tmp_path):
+    """'title: 1984' and 'title: 1.10' are titles (YAML reads numbers), kept as written, not '1.1'."""
+    (tmp_path / "chapters").mkdir()
+    for name, title in (("a", "1984"), ("b", "1.10")):
+        (tmp_path / "chapters" / f"{name}.md").write_text(f"---\ntitle: {title}\n---\n\nText.\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: Numbers\nchapters: [chapters/a.md, chapters/b.md]\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    pages = [(tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"]
+    assert ['<h1 class="chapter-title">1984</h1>' in pages[0], '<h1 class="chapter-title">1.10</h1>' in pages[1]] == [True] * 2
