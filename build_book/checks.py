@@ -453,10 +453,12 @@ def _shown_rest(rest: str) -> str:
 def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     diags = []
     elsewhere = {normal_ref(label)[0] for found in (absent or {}).values() for label in found.labels}
+    by_path = {chapter.path: chapter for chapter in book.chapters}
     for label_id, first, again in index.duplicates:
-        diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {first})", again,
+        shown = [_as_written(by_path[at.path], at) if at.path in by_path else str(at) for at in (first, again)]
+        diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {shown[0]})", again,
                            "labels must be unique across the whole book; rename one of them"))
-        diags.append(error("label-duplicate", f"label '{label_id}' is defined again at {again}", first,
+        diags.append(error("label-duplicate", f"label '{label_id}' is defined again at {shown[1]}", first,
                            "labels must be unique across the whole book; rename one of them"))
     # labels whose prefix does not match what they label
     for label in index.labels.values():
@@ -527,26 +529,39 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
     """``label-duplicate`` for an id given twice in one chapter (a span's, a div's, a code block's, ...) that
     the label index does not report already: its page would hold two elements of that id, which no EPUB
     reader accepts and a link to it cannot tell apart. (Not in a chapter with content for some editions
-    only, where each edition may have its own element of the id.)"""
+    only, where each edition may have its own element of the id; an editor's insertion and deletion may
+    each hold one, as a round keeps one of them.)"""
     reported = {label_id for label_id, _, _ in index.duplicates}
     diags = []
     for chapter in book.chapters:
         if chapter.targets.conditional:
             continue
-        seen: dict[str, int] = {}
-        for ident in facts_of(chapter).ids:
-            seen[ident] = seen.get(ident, 0) + 1
-        for ident, times in seen.items():
-            if times < 2 or ident in reported:
-                continue
+        twice: set[str] = set()
+        for kept in ("ins", "del"):
+            seen: set[str] = set()
+            for ident, where in facts_of(chapter).ids:
+                if where in ("", kept):
+                    (twice if ident in seen else seen).add(ident)
+        for ident in sorted(twice - reported, key=lambda i: chapter.sources.labels.get(i, [(0, 0)])[0]):
             places = [Location(chapter.path, *place) for place in chapter.sources.labels.get(ident, [])]
-            places = places if len(places) >= 2 else [places[0] if places else chapter.location] * 2
+            if len(places) < 2:
+                diags.append(error("label-duplicate", f"the id '{ident}' is given to two elements of this chapter's "
+                                   "page (one of them in raw HTML, in a note called twice, or a heading's own id)",
+                                   places[0] if places else chapter.location, "ids must be unique: rename one of them"))
+                continue
             for place in places[1:]:
                 diags.append(error("label-duplicate", f"the id '{ident}' is given again here (first at "
-                                   f"{places[0].line}:{places[0].column}): the page would hold two elements of "
-                                   "this id, and a link to it could not tell them apart", place,
+                                   f"{_as_written(chapter, places[0])}): the page would hold two elements of this "
+                                   "id, and a link to it could not tell them apart", place,
                                    "ids must be unique: rename one of them"))
     return diags
+
+
+def _as_written(chapter: Chapter, place: Location) -> str:
+    """``place`` (in the chapter's text with its includes) as the file and line it was written at."""
+    origins = chapter.sources.origins
+    found = origins.where(place.line) if origins is not None else None
+    return str(Location(found[0], found[1], place.column)) if found else str(place)
 
 
 def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Diagnostic]:

@@ -45,7 +45,9 @@ class Facts:
     unprinted: list = field(default_factory=list)
     citations: list = field(default_factory=list)
     unnumbered: list = field(default_factory=list)
-    ids: list = field(default_factory=list)     # every element's id, in reading order (its notes' too)
+    # every element's id that the editions print, in reading order (its notes' too), each with where it
+    # stands: "" (the text), "ins" or "del" (in an editor's insertion or deletion, which one round takes out)
+    ids: list = field(default_factory=list)
 
 
 def extract(blocks: list, visit=None):
@@ -64,7 +66,8 @@ def extract(blocks: list, visit=None):
     marks: list = []
     unprinted: list = []
     unnumbered: list = []
-    ids: list[str] = []
+    ids: list[list[str]] = []
+    edits: dict[int, str] = {}   # the id() of each element in an editor's insertion or deletion: which
     citations: dict[str, list] = {}
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
     titles: set[int] = set()  # the id() of each heading that titles a callout
@@ -79,8 +82,11 @@ def extract(blocks: list, visit=None):
             continue
         if visit is not None and kind in ATTR_AT:
             visit(node)
-        if kind in ATTR_AT and node["c"][ATTR_AT[kind]][0]:
-            ids.append(node["c"][ATTR_AT[kind]][0])
+        if kind in ATTR_AT and node["c"][ATTR_AT[kind]][0] and _printed_id(node):
+            ids.append([node["c"][ATTR_AT[kind]][0], edits.get(id(node), "")])
+        if kind in ("Span", "Div") and {"critic-ins", "critic-del"} & set(node["c"][0][1]):
+            edit = "ins" if "critic-ins" in node["c"][0][1] else "del"
+            edits.update((id(inner), edit) for inner in elements(node["c"][1]))
         if not cleans:
             at = ATTR_AT.get(kind)
             cleans = (at is not None and bool(node["c"][at][2])) or (kind == "Table" and _table_values(node)) or (
@@ -188,6 +194,17 @@ def _table_values(node: dict) -> bool:
         return True    # not the table pandoc writes: let sanitize.py look
 
 
+def _printed_id(node: dict) -> bool:
+    """Whether the editions print an element's id: not an index mark's (each mark has one of its own),
+    nor a link's to a file that is no page (printed as its text)."""
+    from .index import _is_mark
+    from .model import is_external
+    if node["t"] == "Link":
+        target = node["c"][2][0]
+        return target.startswith("#") or is_external(target) or target.split("#")[0].endswith((".md", ".qmd"))
+    return node["t"] not in ("Span", "Div") or not _is_mark(node)
+
+
 def _mark(node: dict, kind: str, written) -> list:
     attrs = [list(pair) for pair in node["c"][0][2]] if kind != "RawInline" else []
     return ["m", kind, attrs, written(node), kind == "Span" and not node["c"][1]]
@@ -226,4 +243,7 @@ def from_json(data: dict):
     targets = Targets(strings(data["cites"]), strings(data["images"]), strings(data["links"]),
                       strings(data["raw_html"]), maths, strings(data["stray_labels"]),
                       bool(data["conditional"]), bool(data["callouts"]))
-    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, strings(data["ids"]))
+    ids = data["ids"]
+    if not all(isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i) for i in ids):
+        raise TypeError("not an id")
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, ids)

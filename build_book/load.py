@@ -589,7 +589,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 FACTS_FORMAT = "build_book-ast-facts 3"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
-CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 4"
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 5"
 CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 
@@ -748,7 +748,7 @@ def _split_front_matter(text: str, path: str):
         scalar = located.scalars.get(("title",))
         if "title" in foreign and isinstance(data.get("title"), (int, float)) and not isinstance(data["title"], bool) \
                 and scalar and scalar[2] is None:     # 'title: 1984', 'title: 1.10': the title as written
-            data["title"] = yaml_text[scalar[0]:scalar[1]].strip()
+            data["title"] = YAML_PROPERTIES.sub("", yaml_text[scalar[0]:scalar[1]]).strip()
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:
@@ -775,6 +775,9 @@ def _split_front_matter(text: str, path: str):
     return values, body, body_line, diags
 
 
+YAML_PROPERTIES = re.compile(r"(?:[!&]\S*\s+)*")    # a value's tag and anchor ('!!int 1984', '&a 1984')
+
+
 def _value_text(yaml_text: str, scalar) -> tuple[str, int, list[int]] | None:
     """A front matter value as written (:attr:`yamlpos.Located.scalars`), for locating what it holds: its
     lines with their indents (and its quote, or its '|' / '>' line) taken off, the line of the chapter file
@@ -787,7 +790,11 @@ def _value_text(yaml_text: str, scalar) -> tuple[str, int, list[int]] | None:
     lines = yaml_text[start:end].split("\n")
     if style in ("|", ">"):
         lines, line, first = lines[1:], line + 1, 0
+        while len(lines) > 1 and not lines[0].strip():     # (blank lines before the text)
+            lines, line = lines[1:], line + 1
     else:
+        properties = YAML_PROPERTIES.match(lines[0])      # ('&anchor', '!!str' before the text)
+        lines[0], first = lines[0][properties.end():], first + properties.end()
         lines[0] = lines[0][1:] if style in ('"', "'") else lines[0]
         first += style in ('"', "'")
     if style == '"':      # (YAML's escaped backslash is one backslash: '\\@' is pandoc's escaped '@')

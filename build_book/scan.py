@@ -24,8 +24,8 @@ CLOSES = re.compile(r"[ \t>]*[\];]")
 # '[@walt1987 , 12]', '[@walt1987<U+200B>, 12]': spaces or invisible characters between a key and its comma
 SPACED_LOCATOR = re.compile(r"([ \t\u00a0\u2000-\u200f\u202f\u2060\ufeff]+),")
 PRE_TAG = re.compile(r"</?pre\b", re.I)
-# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation ('\@' is no citation).
-CITE = re.compile(r"(?<![\w@\\])(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
+# pandoc citation keys: start with a letter, digit or _, may hold internal punctuation ('\@' is no citation, '\\@key' one).
+CITE = re.compile(r"(?<![\w@])(?<!(?<!\\)\\)(?:-(?=@))?@(?:\{([^}\s]+)\}|([\w](?:[\w]|[:.#$%&\-+?<>~/](?=\w))*))")
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]*))")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto|javascript|vbscript|data|file|smb|tel):[^>\s]+)>", re.I)
@@ -181,6 +181,12 @@ def _open_brackets(line: str, at: int) -> bool:
     """Whether a '[' before ``at`` in ``line`` is still open there (the citation at ``at`` is in brackets)."""
     before = ESCAPED.sub("", line[:at])
     return before.count("[") > before.count("]")
+
+
+def _span_or_link(line: str, at: int) -> bool:
+    """Whether the bracket open at ``at`` closes as a span's or a link's ('[@key , 12]{.smallcaps}')."""
+    close = line.find("]", at)
+    return close >= 0 and line[close + 1:close + 2] in ("{", "(", "[")
 
 
 def _inline_notes(line: str) -> list[tuple[int, int]]:
@@ -349,7 +355,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                     note_open or not line.startswith(("    ", "\t"))):   # (not code: indented, or in <pre>)
                 found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))
             spaced = SPACED_LOCATOR.match(line, m.end()) if not bare else None
-            if spaced and _open_brackets(line, m.start()) and not in_pre and (note_open or not line.startswith(("    ", "\t"))):
+            if spaced and _open_brackets(line, m.start()) and not _span_or_link(line, m.end()) and not in_pre and (note_open or not line.startswith(("    ", "\t"))):
                 found.spaced_locators.append((key, spaced.group(1), (lineno, m.start() + 1)))
         for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2

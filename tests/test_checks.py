@@ -97,13 +97,17 @@ def test_a_space_or_invisible_character_before_a_locators_comma_is_reported(tmp_
     at the key, in a group too; not for a citation outside brackets, in code, or a cross-reference."""
     found = _checked(
         tmp_path, "# A {#sec-a}\n\nA [@walt1987\u200b, 12] and [see @walt1987 , 7; @walt1987\t, 9].\n\n"
-        "As @walt1987 , says, and `[@walt1987 , 2]`, and [@walt1987, 3] and [@sec-a , 2].\n\n    [@walt1987 , 4]\n",
+        "As @walt1987 , says, and `[@walt1987 , 2]`, and [@walt1987, 3] and [@sec-a , 2].\n\n    [@walt1987 , 4]\n\n"
+        "In a span [@walt1987 , 5]{.smallcaps} and a link [@walt1987 , 6](https://example.org).\n\n"
+        "Escaped \\@nokey, and a backslash \\\\@nokey1999 before a citation.\n",
         bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
             "publisher={Cornell University Press}}\n")
     spaced = [(d["line"], d["column"], d["message"].split(" before")[0]) for d in found
               if d["code"] == "citation-locator-spaced"]
     assert spaced == [(3, 4, "'@walt1987' is followed by an invisible ZERO WIDTH SPACE (U+200B)"),
                       (3, 29, "'@walt1987' is followed by a space"), (3, 44, "'@walt1987' is followed by a space")], found
+    # '\\@key' is a citation, and is reported where it is; '\@key' is none
+    assert [(d["line"], d["column"]) for d in found if d["code"] == "citation-unknown"] == [(11, 36)], found
 
 
 def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
@@ -120,6 +124,11 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
     both = _checked(tmp_path, "# A {#sec-a}\n\n::: {.content-visible when-format=\"html\"}\n[x]{#foo}\n:::\n\n"
                     "::: {.content-visible when-format=\"pdf\"}\n[y]{#foo}\n:::\n")
     assert [d for d in both if d["code"] == "label-duplicate"] == []
+    # ids no edition prints (an index mark's, a link's to a file that is no page), and an editor's deletion
+    # and insertion of one id (a round keeps one of them), are no duplicates; a third is a second report
+    kept = _checked(tmp_path, "# A {#sec-a}\n\n[Term]{#t .index} and [Term]{#t .index}. [h](h.pdf){#h} [h](h.pdf){#h}.\n\n"
+                    "{--See [the map]{#m}.--} {++See [the map]{#m}.++}\n\n[a]{#z} [b]{#z} [c]{#z}\n")
+    assert [(d["line"], d["column"]) for d in kept if d["code"] == "label-duplicate"] == [(7, 13), (7, 21)], kept
 
 
 def test_text_format_and_summary(tmp_path_factory):

@@ -190,3 +190,19 @@ def test_an_abstract_printed_as_written_is_a_located_warning(tmp_path):
                      "k.md": (3, 3, several), "l.md": (3, 3, several),
                      "n.md": (2, 12, "brackets nested more than 6 deep, which pandoc would take minutes over"),
                      "o.md": (2, 11, "a cross-reference '@sec-a', which an abstract does not print")}, found
+
+
+def test_an_image_in_a_title_is_found_where_the_texts_images_are(tmp_path):
+    """A title's image (its path written from the chapter's folder, as in the text) is copied and shown in
+    the web edition: its path was taken twice for one in the chapter's folder."""
+    from .conftest import run_cli
+
+    (tmp_path / "chapters" / "figures").mkdir(parents=True)
+    (tmp_path / "chapters" / "figures" / "logo.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><rect width="20" height="10"/></svg>')
+    (tmp_path / "book.yml").write_text("title: Logos\nchapters: [chapters/a.md]\n", encoding="utf-8")
+    (tmp_path / "chapters" / "a.md").write_text("# The ![logo](figures/logo.svg) Chapter {#sec-a}\n\nText.\n")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    src = page.split('<h1 class="chapter-title">')[1].split('src="')[1].split('"')[0]
+    assert (tmp_path / "build" / "html" / src).is_file(), src

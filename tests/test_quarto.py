@@ -366,9 +366,10 @@ def test_a_front_matter_title_not_read_as_markdown_is_not_where_problems_are(tmp
 
 
 def test_a_front_matter_title_yaml_reads_as_a_number_is_the_title_as_written(tmp_path):
-    """'title: 1984' and 'title: 1.10' are titles (YAML reads numbers), kept as written, not '1.1'."""
+    """'title: 1984' and 'title: 1.10' are titles (YAML reads numbers), kept as written, not '1.1' (and
+    without a YAML anchor or tag written before it)."""
     (tmp_path / "chapters").mkdir()
-    for name, title in (("a", "1984"), ("b", "1.10")):
+    for name, title in (("a", "&year !!int 1984"), ("b", "1.10")):
         (tmp_path / "chapters" / f"{name}.md").write_text(f"---\ntitle: {title}\n---\n\nText.\n", encoding="utf-8")
     (tmp_path / "book.yml").write_text("title: Numbers\nchapters: [chapters/a.md, chapters/b.md]\n", encoding="utf-8")
     result = run_cli("html", "--book", str(tmp_path))

@@ -241,11 +241,11 @@ def link_bodies(views: list[ChapterView], book: Book, where: dict[str, str], fin
     for view in views:
         body = rewrite_images(str(view.body_html), view.chapter, book, "")
         view.body_html = Markup(finish(relink(body, where, view.href)))
-        link_title(view, book, where)
 
 
 def link_title(view: ChapterView, book: Book, where: dict[str, str]) -> None:
-    """A chapter's title (which may cite, refer to another chapter or show an image) pointed as its body is."""
+    """A chapter's title (which may cite, refer to another chapter or show an image) pointed as its body is
+    by :func:`link_bodies` (once: a second time would take an image's path for one in the chapter's folder)."""
     if "<a " in view.title_html or "<img" in view.title_html:
         title = rewrite_images(str(view.title_html), view.chapter, book, "")
         view.title_html = Markup(relink(title, where, view.href))

@@ -26,8 +26,8 @@ from .. import fonts, math, templating
 from ..compat import PAREN_LIST_CSS
 from ..diagnostics import BuildError, Location, error
 from . import RenderContext, cover, pagemap, site
-from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, local_images,
-                     references_html, relink, write_fragments)
+from .common import (anchor_pages, book_context, chapter_views, image_data, link_bodies, link_title,
+                     local_images, references_html, relink, write_fragments)
 
 BIBLIOGRAPHY = "bibliography.xhtml"
 COVER = "cover.xhtml"
@@ -223,6 +223,8 @@ def render(ctx: RenderContext) -> list[Path]:
     part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
     where.update({p.label: part_files[p.index] for p in book.parts})
     link_bodies(views, book, where)
+    for view in views:
+        link_title(view, book, where)
     problems = []
     folder = ctx.prepared.cache / "xhtml" if ctx.prepared.cache else None
     used: set[str] = set()

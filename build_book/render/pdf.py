@@ -38,6 +38,8 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
         view.href = "#" + view.id
         body = rewrite_images(str(view.body_html), view.chapter, book, None)
         view.body_html = Markup(kept_ranges(soft_breaks(list_starts(site.figure_alts(body, root, required=True)))))
+        if "<img" in view.title_html:     # (an image in a title: its path as the text's)
+            view.title_html = Markup(rewrite_images(str(view.title_html), view.chapter, book, None))
     context = book_context(book, index, views, ctx.proof, ctx.prepared)
     references, authors = Markup(kept_ranges(soft_breaks(str(references_html(ctx.prepared))))), _all_authors(book)
     html = templating.render(root, "pdf/book.html.j2", references=references, authors=authors, **context)
