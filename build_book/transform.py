@@ -476,14 +476,34 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             entry = copy.deepcopy(entries[key])
             entry["c"][0][0] = chapter_ref_id(chapter, key)
             copies.append(entry)
-        section = f"{chapter.label}-references"
-        blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [
-            {"t": "Header", "c": [2, [section, ["unnumbered", "references-heading"], []], [Str(heading)]]},
-            {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}]]})
+        listing = {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}
+        if _ends_with_references_heading(blocks, heading):
+            # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list
+            # goes under it (a heading of build_book's too would repeat it, with the id the author's was given)
+            blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [listing]]})
+        else:
+            section = f"{chapter.label}-references"
+            blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [
+                {"t": "Header", "c": [2, [section, ["unnumbered", "references-heading"], []], [Str(heading)]]},
+                listing]]})
         texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
         keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
         listed[chapter.index] = own
     return listed
+
+
+# what a chapter's last heading, with nothing after it, says when it is there for the reference list
+REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "참고문헌"}
+
+
+def _ends_with_references_heading(blocks: list, heading: str) -> bool:
+    """Whether the chapter ends with a heading for its reference list ('## References') and nothing under it."""
+    from .walk import inline_text
+    if not blocks or blocks[-1]["t"] != "Header" or blocks[-1]["c"][0] == 1:
+        return False
+    words = [node for node in blocks[-1]["c"][2]       # (its number, if it has one, aside)
+             if not (node["t"] == "Span" and "section-number" in node["c"][0][1])]
+    return inline_text(words).strip().casefold() in REFERENCES_WORDS | {heading.casefold()}
 
 
 class _Blocks(Mapping):

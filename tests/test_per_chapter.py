@@ -224,3 +224,24 @@ def test_an_unknown_scope_is_reported_at_its_line(tmp_path_factory):
                 if text.startswith("bibliography-scope"))
     assert re.search(rf"book\.yml:{line}:\d+: error\[config-value\]: 'bibliography-scope' must be one of "
                      "book, chapter, both", result.stdout), result.stdout
+
+
+def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_path):
+    """'## References' as the last line of a chapter (Quarto's and pandoc's habit): the chapter's list is put
+    under it, not under a second "References" heading that took the same id (an invalid EPUB)."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, "
+                                       "year={1987}, publisher={Cornell University Press}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: Own\nbibliography: refs.bib\nbibliography-scope: chapter\n"
+                                       "chapters: [chapters/a.md]\n", encoding="utf-8")
+    (tmp_path / "chapters" / "a.md").write_text("# A {#sec-a}\n\nText [@walt1987].\n\n## References {.unnumbered}\n")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    assert run_cli("epub", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert len(re.findall(r"<h2[^>]*>References</h2>", page)) == 1
+    assert re.search(r'<h2 class="unnumbered" id="sec-a-references">References</h2>\s*<div class="chapter-references">'
+                     r'\s*<div id="refs-sec-a"[^>]*>\s*<div id="ref-sec-a-walt1987"', page), page
+    with zipfile.ZipFile(tmp_path / "build" / "own.epub") as archive:
+        xhtml = archive.read("EPUB/a.xhtml").decode("utf-8")
+    ids = re.findall(r'\sid="([^"]+)"', xhtml)
+    assert "ref-sec-a-walt1987" in ids and len(ids) == len(set(ids))
