@@ -585,6 +585,14 @@ Conditions, numbered as lawyers do:[^conditions]
 (iv) paren four
 (v) paren five
 
+Wide markers stay in the text block:
+
+(vii) wide seven
+(viii) wide eight
+
+VII.  upper seven
+VIII.  upper eight
+
 1. outer
     a. inner one
     b. inner two
@@ -650,6 +658,9 @@ def test_lists_are_numbered_as_written_and_tasks_keep_their_text_beside_the_box(
     assert len({w["line"] for w in open_task}) == 1, open_task
     bullet = min(w["xMin"] for w in words if w["text"] == "roman")
     assert abs(open_task[0]["xMin"] - bullet) < 14, (open_task, bullet)     # the box stands where the bullet was
+    # markers as wide as '(viii)' and 'VIII.' are not set in the margin (6mm of indent held no more than 'v.')
+    edge = min(w["xMin"] for w in words if w["text"] == "Wide")
+    assert min(w["xMin"] for w in words if w["text"] in ("(viii)", "VIII.")) >= edge - 0.5, words
 
 
 def test_small_caps_and_notes_called_in_headings_keep_their_own_style(lists_and_notes):
