@@ -182,6 +182,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("div-unclosed", W, "a ::: div is never closed: the rest of the chapter, headings too, is inside it"),
     ("div-stray", W, "a ::: line closes no div: it prints as text"),
     ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
+    ("list-marker-one-space", W, "'I. ' or 'A. ' (a capital and a full stop before one space) in a list of such "
+     "markers, which pandoc reads as an initial: the lines print as a paragraph, or the item joins the one above"),
     ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "
      "and no edition prints"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),

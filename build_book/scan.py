@@ -65,6 +65,8 @@ _ROMAN = r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"     # (
 _NUMERAL = rf"(?:\d{{1,9}}|#|@[\w-]*|(?=[ivxlcdm]){_ROMAN}|(?=[IVXLCDM]){_ROMAN.upper()}|[a-zA-Z])"
 LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.){_NUMERAL}\.[ \t]|[A-Z]\.(?:\t|  ))"
                        r"[ \t]*\S")
+# an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
+CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.( +)\S")
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]
@@ -96,6 +98,10 @@ class SourceMap:
     # list items written right under a paragraph's line, with no blank line: pandoc reads them as the
     # paragraph's text ('... vignettes: - Shipped with - Accessible via ...'); where the first one is
     lazy_lists: list[Position] = field(default_factory=list)
+    # a single capital and a full stop before one space where a list of such markers goes on ('I. One' then
+    # 'II. Two'; 'IV. Four' then 'V. Five'): pandoc takes it for a name's initial ('B. Russell'), not a list
+    # marker; where, and whether it began the paragraph (so that no list began at all)
+    capital_markers: list[tuple[Position, bool]] = field(default_factory=list)
     divs_unclosed: list[Position] = field(default_factory=list)   # '::: {.x}' never closed (all the rest is in it)
     divs_stray: list[Position] = field(default_factory=list)      # ':::' with no div open (printed as text)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
@@ -177,6 +183,43 @@ _DECODE = {
 }
 
 
+def _capital_marker(line: str, lineno: int, before, block: str, found: list):
+    """What :func:`scan` keeps of a line of a paragraph or list for ``capital_markers``: its capital marker
+    ('IV', with where and whether one space follows it and whether it began its paragraph), or None.
+    ``before``: the same of the line above."""
+    m = CAPITAL_MARKER.match(line)
+    if m is None:
+        return None
+    here = (m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and len(m.group(2)) == 1, before is None
+            and block == "para")
+    if before is not None and _follows(before[0], here[0]) and not (found and found[-1][0][0] >= before[1][0]):
+        if before[2] and before[3] and len(here[0]) > 1:   # 'I. One' began the paragraph, 'II. Two' under it:
+            found.append((before[1], True))                # no list at all ('A. Smith', 'B. Jones' may be names)
+        elif here[2] and block == "list":    # 'V. Five' under 'IV. Four': part of that item
+            found.append((here[1], False))
+    return here
+
+
+def _follows(one: str, two: str) -> bool:
+    """Whether marker ``two`` comes after ``one`` in a list of letters or of Roman numerals."""
+    if len(one) == len(two) == 1 and ord(two) == ord(one) + 1:
+        return True
+    values = [_roman(x) for x in (one, two)]
+    return None not in values and values[1] == values[0] + 1
+
+
+def _roman(text: str) -> int | None:
+    """The value of an upper-case Roman numeral, or None."""
+    if not re.fullmatch(_ROMAN.upper(), text) or not text:
+        return None
+    worth = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+    total = 0
+    for i, ch in enumerate(text):
+        value = worth[ch]
+        total += -value if i + 1 < len(text) and worth[text[i + 1]] > value else value
+    return total
+
+
 def _open_brackets(line: str, at: int) -> bool:
     """Whether a '[' before ``at`` in ``line`` is still open there (the citation at ``at`` is in brackets)."""
     before = ESCAPED.sub("", line[:at])
@@ -237,6 +280,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     display: tuple[list[str], Position, list[tuple[str, int]]] | None = None
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
+    capital = None    # the block's line before: its capital marker ('IV', 'B'), with where and how it was written
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
     in_pre = False    # inside <pre> ... </pre>
     lines = text.split("\n")
@@ -258,7 +302,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         if not line.strip():
             brackets = open_tags = 0
         if fence or opener or not line.strip():
-            block, items = None, []
+            block, items, capital = None, [], None
         elif block is None:
             block = "list" if LIST_ITEM.match(line) else "other" if NOT_PARAGRAPH.match(line) else "para"
             block = None if line.lstrip().startswith(("#", ":::")) else block   # one-line blocks
@@ -267,6 +311,11 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"
+        if block in ("para", "list") and not fence and not opener:
+            told = len(found.capital_markers)
+            capital = _capital_marker(line, lineno, capital, block, found.capital_markers)
+            if len(found.capital_markers) > told and found.capital_markers[-1][1]:
+                block = "other"     # (one warning for the paragraph: not list-needs-blank-line too)
         ticks = None if fence or "`" not in line else BACKTICKS.search(line)
         if ticks:
             found.pathological.append((f"a run of {len(ticks.group())} backticks", MAX_BACKTICKS,

@@ -131,6 +131,20 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
     assert [(d["line"], d["column"]) for d in kept if d["code"] == "label-duplicate"] == [(7, 13), (7, 21)], kept
 
 
+def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_path):
+    """'I. One' then 'II. Two' print as a paragraph, and 'V. Five' under 'IV. Four' as part of that item (pandoc
+    reads a capital and a full stop before one space as an initial): a warning at the marker, once; not for
+    names ('A. Smith' then 'B. Jones'), two spaces, or code."""
+    found = _checked(tmp_path, "# A {#sec-a}\n\nPara.\n\nI. One\nII. Two\nIII. Three\n\nText.\n\n"
+                     "II. Two\nIII. Three\nIV. Four\nV. Five\nVI. Six\n\nA. Smith and\nB. Jones wrote.\n\n"
+                     "I.  One\nII. Two\nIII. Three\nIV. Four\nV.  Five\n\n```\nI. One\nII. Two\n```\n\n"
+                     "    I. code\n    II. code\n")
+    said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
+    assert said == [(5, 1, "list-marker-one-space", "these lines print as one paragraph, not as a list"),
+                    (14, 1, "list-marker-one-space", "this line prints as part of the list item above, not as an "
+                                                     "item of its own")], found
+
+
 def test_text_format_and_summary(tmp_path_factory):
     root = copy_book("broken", tmp_path_factory)
     result = run_cli("check", "--book", str(root))
