@@ -65,6 +65,7 @@ _ROMAN = r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"     # (
 _NUMERAL = rf"(?:\d{{1,9}}|#|@[\w-]*|(?=[ivxlcdm]){_ROMAN}|(?=[IVXLCDM]){_ROMAN.upper()}|[a-zA-Z])"
 LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.){_NUMERAL}\.[ \t]|[A-Z]\.(?:\t|  ))"
                        r"[ \t]*\S")
+TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.( +)\S")
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
@@ -191,13 +192,13 @@ def _capital_marker(line: str, lineno: int, before, block: str, found: list):
     if m is None:
         return None
     here = (m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and len(m.group(2)) == 1, before is None
-            and block == "para")
+            and block == "para" and m.start(1) == 0)
     if before is not None and _follows(before[0], here[0]) and not (found and found[-1][0][0] >= before[1][0]):
         if before[2] and before[3] and len(here[0]) > 1:   # 'I. One' began the paragraph, 'II. Two' under it:
             found.append((before[1], True))                # no list at all ('A. Smith', 'B. Jones' may be names)
-        elif here[2] and block == "list":    # 'V. Five' under 'IV. Four': part of that item
-            found.append((here[1], False))
-    return here
+        elif here[2] and block == "list" and not before[2] and before[1][1] == here[1][1]:
+            found.append((here[1], False))   # 'V. Five' under the item 'IV. Four': part of it (not 'B. Russell'
+    return here                              # under 'A.  An item citing', nor initials under initials)
 
 
 def _follows(one: str, two: str) -> bool:
@@ -306,14 +307,16 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         elif block is None:
             block = "list" if LIST_ITEM.match(line) else "other" if NOT_PARAGRAPH.match(line) else "para"
             block = None if line.lstrip().startswith(("#", ":::")) else block   # one-line blocks
+        elif block == "para" and TABLE_RULE.match(line):    # a simple table's rule: a table, not a paragraph
+            block = "other"
         elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
             items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] if LIST_ITEM.match(line) else []
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"
-        if block in ("para", "list") and not fence and not opener:
+        if block in ("para", "list") and not fence and not opener and not in_pre:
             told = len(found.capital_markers)
-            capital = _capital_marker(line, lineno, capital, block, found.capital_markers)
+            capital = _capital_marker(line, lineno, capital, block, found.capital_markers) or capital
             if len(found.capital_markers) > told and found.capital_markers[-1][1]:
                 block = "other"     # (one warning for the paragraph: not list-needs-blank-line too)
         ticks = None if fence or "`" not in line else BACKTICKS.search(line)
@@ -436,12 +439,12 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                     found.labels.setdefault(ident.group(1), []).append((lineno, m.start() + ident.start(1)))
         if "{" not in line and "<" not in line:
             continue
-        blocks = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
-                                                    if not AUTOLINK.match(line, t.start())]
-        for block in sorted(blocks, key=lambda b: b.start()):
-            for a in ATTRIBUTE.finditer(block.group(0)):
+        written = list(ATTRIBUTES.finditer(line)) + [t for t in HTML_TAG.finditer(line)
+                                                     if not AUTOLINK.match(line, t.start())]
+        for braces in sorted(written, key=lambda b: b.start()):    # (not 'block': the paragraph's kind, above)
+            for a in ATTRIBUTE.finditer(braces.group(0)):
                 value = a.group(2)[1:-1] if a.group(2)[:1] in "\"'" and len(a.group(2)) > 1 else a.group(2)
-                found.attributes.append((a.group(1), value, (lineno, block.start() + a.start() + 1)))
+                found.attributes.append((a.group(1), value, (lineno, braces.start() + a.start() + 1)))
     if display is not None:
         _unclosed(display, found.maths)
     found.divs_unclosed = open_divs

@@ -138,11 +138,22 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
     found = _checked(tmp_path, "# A {#sec-a}\n\nPara.\n\nI. One\nII. Two\nIII. Three\n\nText.\n\n"
                      "II. Two\nIII. Three\nIV. Four\nV. Five\nVI. Six\n\nA. Smith and\nB. Jones wrote.\n\n"
                      "I.  One\nII. Two\nIII. Three\nIV. Four\nV.  Five\n\n```\nI. One\nII. Two\n```\n\n"
-                     "    I. code\n    II. code\n")
+                     "    I. code\n    II. code\n\n"
+                     # a simple table; initials in a list item, and under one; <pre>: none of them
+                     "Part      Title\n--------  ------\nI. One    Origins\nII. Two   Cases\n\n"
+                     "- Edited by\n  A. Smith and\n  B. Jones.\n\nA.  An item citing\n   B. Russell.\n\n"
+                     "<pre>\nI. One\nII. Two\n</pre>\n\n"
+                     # lines an editor wrapped between the markers; in a div opened with braces
+                     "III. Three\nIV. Four, long\nwrapped.\nV. Five\n\nI. One, long\nwrapped.\nII. Two\n\n"
+                     "::: {.callout-note}\nI. One\nII. Two\n:::\n\n::: {.callout-note}\nThe parts:\n- one\n- two\n:::\n")
     said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
-    assert said == [(5, 1, "list-marker-one-space", "these lines print as one paragraph, not as a list"),
-                    (14, 1, "list-marker-one-space", "this line prints as part of the list item above, not as an "
-                                                     "item of its own")], found
+    one, joins = "these lines print as one paragraph, not as a list", \
+        "this line prints as part of the list item above, not as an item of its own"
+    assert said == [(5, 1, "list-marker-one-space", one), (14, 1, "list-marker-one-space", joins),
+                    (54, 1, "list-marker-one-space", joins), (56, 1, "list-marker-one-space", one),
+                    (61, 1, "list-marker-one-space", one),
+                    (67, 1, "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list")
+                    ], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
