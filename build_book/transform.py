@@ -477,6 +477,8 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             entry["c"][0][0] = chapter_ref_id(chapter, key)
             copies.append(entry)
         listing = {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}
+        if blocks and blocks[-1]["t"] == "Div" and blocks[-1]["c"][0][0] == "refs":
+            blocks.pop()    # Quarto's '::: {#refs}' where the list goes: this list goes there
         if _ends_with_references_heading(blocks, heading):
             # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list
             # goes under it (a heading of build_book's too would repeat it, with the id the author's was given)

@@ -233,15 +233,20 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
     (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, "
                                        "year={1987}, publisher={Cornell University Press}}\n", encoding="utf-8")
     (tmp_path / "book.yml").write_text("title: Own\nbibliography: refs.bib\nbibliography-scope: chapter\n"
-                                       "chapters: [chapters/a.md]\n", encoding="utf-8")
+                                       "chapters: [chapters/a.md, chapters/b.md]\n", encoding="utf-8")
     (tmp_path / "chapters" / "a.md").write_text("# A {#sec-a}\n\nText [@walt1987].\n\n## References {.unnumbered}\n")
+    # Quarto's form: the heading, then a div #refs where the list goes
+    (tmp_path / "chapters" / "b.md").write_text("# B {#sec-b}\n\nText [@walt1987].\n\n## References\n\n::: {#refs}\n:::\n")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     assert run_cli("epub", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert len(re.findall(r"<h2[^>]*>References</h2>", page)) == 1
     assert re.search(r'<h2 class="unnumbered" id="sec-a-references">References</h2>\s*<div class="chapter-references">'
                      r'\s*<div id="refs-sec-a"[^>]*>\s*<div id="ref-sec-a-walt1987"', page), page
+    other = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
+    assert len(re.findall(r"<h2[^>]*>.*References</h2>", other)) == 1 and 'id="refs"' not in other
+    assert re.search(r'References</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-b"', other), other
     with zipfile.ZipFile(tmp_path / "build" / "own.epub") as archive:
-        xhtml = archive.read("EPUB/a.xhtml").decode("utf-8")
-    ids = re.findall(r'\sid="([^"]+)"', xhtml)
-    assert "ref-sec-a-walt1987" in ids and len(ids) == len(set(ids))
+        for name in ("a", "b"):
+            ids = re.findall(r'\sid="([^"]+)"', archive.read(f"EPUB/{name}.xhtml").decode("utf-8"))
+            assert f"ref-sec-{name}-walt1987" in ids and len(ids) == len(set(ids)), ids
