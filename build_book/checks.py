@@ -529,31 +529,32 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
     """``label-duplicate`` for an id given twice in one chapter (a span's, a div's, a code block's, ...) that
     the label index does not report already: its page would hold two elements of that id, which no EPUB
     reader accepts and a link to it cannot tell apart. (Not in a chapter with content for some editions
-    only, where each edition may have its own element of the id; an editor's insertion and deletion may
-    each hold one, as a round keeps one of them.)"""
+    only, where each edition may have its own element of the id. An editor's deletion and insertion of one
+    id are two, as the label index counts them: a proof prints both.)"""
     reported = {label_id for label_id, _, _ in index.duplicates}
     diags = []
     for chapter in book.chapters:
         if chapter.targets.conditional:
             continue
         twice: set[str] = set()
-        for kept in ("ins", "del"):
-            seen: set[str] = set()
-            for ident, where in facts_of(chapter).ids:
-                if where in ("", kept):
-                    (twice if ident in seen else seen).add(ident)
+        seen: set[str] = set()
+        edited = {ident for ident, where in facts_of(chapter).ids if where}
+        for ident, _ in facts_of(chapter).ids:
+            (twice if ident in seen else seen).add(ident)
         for ident in sorted(twice - reported, key=lambda i: chapter.sources.labels.get(i, [(0, 0)])[0]):
             places = [Location(chapter.path, *place) for place in chapter.sources.labels.get(ident, [])]
+            hint = ("an editor's change holds it (a proof shows what it deletes and what it inserts together): give "
+                    "the new one another id, or accept or reject the change" if ident in edited else
+                    "ids must be unique: rename one of them")
             if len(places) < 2:
                 diags.append(error("label-duplicate", f"the id '{ident}' is given to two elements of this chapter's "
                                    "page (one of them in raw HTML, in a note called twice, or a heading's own id)",
-                                   places[0] if places else chapter.location, "ids must be unique: rename one of them"))
+                                   places[0] if places else chapter.location, hint))
                 continue
             for place in places[1:]:
                 diags.append(error("label-duplicate", f"the id '{ident}' is given again here (first at "
                                    f"{_as_written(chapter, places[0])}): the page would hold two elements of this "
-                                   "id, and a link to it could not tell them apart", place,
-                                   "ids must be unique: rename one of them"))
+                                   "id, and a link to it could not tell them apart", place, hint))
     return diags
 
 

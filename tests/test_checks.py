@@ -124,11 +124,12 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
     both = _checked(tmp_path, "# A {#sec-a}\n\n::: {.content-visible when-format=\"html\"}\n[x]{#foo}\n:::\n\n"
                     "::: {.content-visible when-format=\"pdf\"}\n[y]{#foo}\n:::\n")
     assert [d for d in both if d["code"] == "label-duplicate"] == []
-    # ids no edition prints (an index mark's, a link's to a file that is no page), and an editor's deletion
-    # and insertion of one id (a round keeps one of them), are no duplicates; a third is a second report
+    # ids no edition prints (an index mark's, a link's to a file that is no page) are no duplicates; an
+    # editor's deletion and insertion of one id are (a proof prints both), told so; a third is a second report
     kept = _checked(tmp_path, "# A {#sec-a}\n\n[Term]{#t .index} and [Term]{#t .index}. [h](h.pdf){#h} [h](h.pdf){#h}.\n\n"
                     "{--See [the map]{#m}.--} {++See [the map]{#m}.++}\n\n[a]{#z} [b]{#z} [c]{#z}\n")
-    assert [(d["line"], d["column"]) for d in kept if d["code"] == "label-duplicate"] == [(7, 13), (7, 21)], kept
+    assert [(d["line"], d["column"], d["hint"][:20]) for d in kept if d["code"] == "label-duplicate"] == [
+        (5, 43, "an editor's change h"), (7, 13, "ids must be unique: "), (7, 21, "ids must be unique: ")], kept
 
 
 def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_path):
