@@ -349,10 +349,13 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
             "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list: pandoc "
             "starts a list only after a blank line", Location(ref.path, line, column),
             "put a blank line between the paragraph and the list"))
-    for (line, column), began in source.sources.capital_markers:
+    for (line, column), becomes in source.sources.capital_markers:
         source.diagnostics.append(warning(
-            "list-marker-one-space", ("these lines print as one paragraph, not as a list" if began else
-                                      "this line prints as part of the list item above, not as an item of its own")
+            "list-marker-one-space", {"paragraph": "these lines print as one paragraph, not as a list",
+                                      "joins": "this line prints as part of the list item above, not as an item of "
+                                               "its own",
+                                      "apart": "this line prints as a paragraph, not as an item of the list it "
+                                               "stands in"}[becomes]
             + ": pandoc takes a capital letter and a full stop before one space for an initial ('B. Russell'), "
             "not a list marker", Location(ref.path, line, column),
             "put two spaces after the marker ('I.  First'), or write it with a parenthesis ('I) First')"))
@@ -442,7 +445,7 @@ def text_as_scanned(root: Path, path: str) -> str:
     return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
 
 
-SCAN_FORMAT = "build_book-scan 5"
+SCAN_FORMAT = "build_book-scan 6"
 SCAN_FOLDER = "scan"
 def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""

@@ -101,8 +101,9 @@ class SourceMap:
     lazy_lists: list[Position] = field(default_factory=list)
     # a single capital and a full stop before one space where a list of such markers goes on ('I. One' then
     # 'II. Two'; 'IV. Four' then 'V. Five'): pandoc takes it for a name's initial ('B. Russell'), not a list
-    # marker; where, and whether it began the paragraph (so that no list began at all)
-    capital_markers: list[tuple[Position, bool]] = field(default_factory=list)
+    # marker; where, and what becomes of it: 'paragraph' (it began one: no list at all), 'joins' (the item
+    # above) or 'apart' (a paragraph of its own between a loose list's items: 'IV. Four', blank, 'V. Five')
+    capital_markers: list[tuple[Position, str]] = field(default_factory=list)
     divs_unclosed: list[Position] = field(default_factory=list)   # '::: {.x}' never closed (all the rest is in it)
     divs_stray: list[Position] = field(default_factory=list)      # ':::' with no div open (printed as text)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
@@ -195,10 +196,26 @@ def _capital_marker(line: str, lineno: int, before, block: str, found: list):
             and block == "para" and m.start(1) == 0)
     if before is not None and _follows(before[0], here[0]) and not (found and found[-1][0][0] >= before[1][0]):
         if before[2] and before[3] and len(here[0]) > 1:   # 'I. One' began the paragraph, 'II. Two' under it:
-            found.append((before[1], True))                # no list at all ('A. Smith', 'B. Jones' may be names)
+            found.append((before[1], "paragraph"))         # no list at all ('A. Smith', 'B. Jones' may be names)
         elif here[2] and block == "list" and not before[2] and before[1][1] == here[1][1]:
-            found.append((here[1], False))   # 'V. Five' under the item 'IV. Four': part of it (not 'B. Russell'
+            found.append((here[1], "joins"))   # 'V. Five' under the item 'IV. Four': part of it (not 'B. Russell'
     return here                              # under 'A.  An item citing', nor initials under initials)
+
+
+def _apart(line: str, lineno: int, previous, found: list):
+    """A loose list's item that pandoc reads as a paragraph of its own (``found``): 'I. One' when the next
+    block begins 'II. Two', or 'V. Five' when the one before began 'IV. Four' (``previous``: that block's
+    first line's capital marker, as :func:`_capital_marker` keeps it, and its number of lines). Returns
+    what _capital_marker keeps of ``line``."""
+    here = _capital_marker(line, lineno, None, "para", [])
+    if here is None or previous is None or previous[0] is None or not _follows(previous[0][0], here[0]):
+        return here
+    before, lines = previous
+    if before[2] and before[3] and lines == 1 and len(here[0]) > 1:    # 'I. One', blank, 'II. Two'
+        found.append((before[1], "apart"))
+    elif here[2] and here[3] and not before[2] and before[1][1] == here[1][1]:    # 'IV. Four', blank, 'V. Five'
+        found.append((here[1], "apart"))
+    return here
 
 
 def _follows(one: str, two: str) -> bool:
@@ -282,6 +299,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     block = None      # what the current block began as: 'para', 'list' or 'other' (None between blocks)
     items: list[Position] = []   # list items met one after another in a paragraph
     capital = None    # the block's line before: its capital marker ('IV', 'B'), with where and how it was written
+    first = None      # the block's first line's capital marker, and how many lines the block has
+    previous = None   # the same of the block before the blank line above
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
     in_pre = False    # inside <pre> ... </pre>
     lines = text.split("\n")
@@ -303,10 +322,17 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         if not line.strip():
             brackets = open_tags = 0
         if fence or opener or not line.strip():
-            block, items, capital = None, [], None
+            if fence or opener:
+                previous = None
+            elif block is not None:     # a block ends: the next may go on with its list
+                previous = first
+            block, items, capital, first = None, [], None, None
         elif block is None:
             block = "list" if LIST_ITEM.match(line) else "other" if NOT_PARAGRAPH.match(line) else "para"
             block = None if line.lstrip().startswith(("#", ":::")) else block   # one-line blocks
+            if block in ("para", "list") and not in_pre:
+                first = [_apart(line, lineno, previous, found.capital_markers), 0]
+            previous = None
         elif block == "para" and TABLE_RULE.match(line):    # a simple table's rule: a table, not a paragraph
             block = "other"
         elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
@@ -317,7 +343,9 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         if block in ("para", "list") and not fence and not opener and not in_pre:
             told = len(found.capital_markers)
             capital = _capital_marker(line, lineno, capital, block, found.capital_markers) or capital
-            if len(found.capital_markers) > told and found.capital_markers[-1][1]:
+            if first is not None:
+                first[1] += 1
+            if len(found.capital_markers) > told and found.capital_markers[-1][1] == "paragraph":
                 block = "other"     # (one warning for the paragraph: not list-needs-blank-line too)
         ticks = None if fence or "`" not in line else BACKTICKS.search(line)
         if ticks:

@@ -133,9 +133,9 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
 
 
 def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_path):
-    """'I. One' then 'II. Two' print as a paragraph, and 'V. Five' under 'IV. Four' as part of that item (pandoc
-    reads a capital and a full stop before one space as an initial): a warning at the marker, once; not for
-    names ('A. Smith' then 'B. Jones'), two spaces, or code."""
+    """'I. One' then 'II. Two' print as a paragraph, 'V. Five' under 'IV. Four' as part of that item, and each
+    as a paragraph in a loose list (pandoc reads a capital and a full stop before one space as an initial): a
+    warning at the marker, once; not for names ('A. Smith' then 'B. Jones'), two spaces, tables or code."""
     found = _checked(tmp_path, "# A {#sec-a}\n\nPara.\n\nI. One\nII. Two\nIII. Three\n\nText.\n\n"
                      "II. Two\nIII. Three\nIV. Four\nV. Five\nVI. Six\n\nA. Smith and\nB. Jones wrote.\n\n"
                      "I.  One\nII. Two\nIII. Three\nIV. Four\nV.  Five\n\n```\nI. One\nII. Two\n```\n\n"
@@ -146,15 +146,19 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                      "<pre>\nI. One\nII. Two\n</pre>\n\n"
                      # lines an editor wrapped between the markers; in a div opened with braces
                      "III. Three\nIV. Four, long\nwrapped.\nV. Five\n\nI. One, long\nwrapped.\nII. Two\n\n"
-                     "::: {.callout-note}\nI. One\nII. Two\n:::\n\n::: {.callout-note}\nThe parts:\n- one\n- two\n:::\n")
+                     "::: {.callout-note}\nI. One\nII. Two\n:::\n\n::: {.callout-note}\nThe parts:\n- one\n- two\n:::\n"
+                     # loose lists (a blank line between items); names in paragraphs; a heading between
+                     "\nI. One\n\nII. Two\n\nLoose.\n\nIII.  Three\n\nIV. Four\n\nV. Five\n\nVI. Six\n\n"
+                     "A. Smith wrote this.\n\nB. Jones wrote that.\n\nIX.  Nine\n\n## Heading\n\nX. Ten\n")
     said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
     one, joins = "these lines print as one paragraph, not as a list", \
         "this line prints as part of the list item above, not as an item of its own"
+    apart = "this line prints as a paragraph, not as an item of the list it stands in"
     assert said == [(5, 1, "list-marker-one-space", one), (14, 1, "list-marker-one-space", joins),
                     (54, 1, "list-marker-one-space", joins), (56, 1, "list-marker-one-space", one),
                     (61, 1, "list-marker-one-space", one),
-                    (67, 1, "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list")
-                    ], found
+                    (67, 1, "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list"),
+                    (71, 1, "list-marker-one-space", apart), (81, 1, "list-marker-one-space", apart)], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
