@@ -64,7 +64,7 @@ def _read_abstract(text: str) -> tuple[str, str] | None:
     plain: list[str] = []
     try:
         _abstract_inlines(json.loads(read), html, plain)
-    except _Unprinted:
+    except (_Unprinted, ValueError, KeyError, TypeError, IndexError):
         return None
     return "".join(html), "".join(plain)
 
@@ -176,6 +176,8 @@ def check(chapter: Chapter) -> list[Diagnostic]:
                         where, "write the abstract as one paragraph")]
     try:
         _abstract_inlines(json.loads(read), [], [])
+    except (ValueError, KeyError, TypeError, IndexError):     # (not pandoc's inlines: printed as written)
+        return []
     except _Unprinted as unprinted:
         node = unprinted.args[0]
         crossref = node["t"] == "Cite" and any(is_crossref(c["citationId"]) for c in node["c"][0])

@@ -138,8 +138,8 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                 fence = opener.group(1)
                 found = CELL.match(line)
                 if found:   # shown as code in its language: '```{r}' becomes '```r'
-                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1), "options": [], "option_at": [],
-                            "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
+                    cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1),
+                            "options": [], "option_at": [], "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
                                                    f"{{.{found.group(3).lower()} .cell-code}}", origin)}
                     continue
                 emit(line, origin)
