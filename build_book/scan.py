@@ -67,7 +67,7 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
                        r"[ \t]*\S")
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
-CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.( +)\S")
+CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]
@@ -192,7 +192,7 @@ def _capital_marker(line: str, lineno: int, before, block: str, found: list):
     m = CAPITAL_MARKER.match(line)
     if m is None:
         return None
-    here = (m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and len(m.group(2)) == 1, before is None
+    here = (m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and m.group(2) == " ", before is None
             and block == "para" and m.start(1) == 0)
     if before is not None and _follows(before[0], here[0]) and not (found and found[-1][0][0] >= before[1][0]):
         if before[2] and before[3] and len(here[0]) > 1:   # 'I. One' began the paragraph, 'II. Two' under it:

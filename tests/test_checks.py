@@ -149,7 +149,9 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                      "::: {.callout-note}\nI. One\nII. Two\n:::\n\n::: {.callout-note}\nThe parts:\n- one\n- two\n:::\n"
                      # loose lists (a blank line between items); names in paragraphs; a heading between
                      "\nI. One\n\nII. Two\n\nLoose.\n\nIII.  Three\n\nIV. Four\n\nV. Five\n\nVI. Six\n\n"
-                     "A. Smith wrote this.\n\nB. Jones wrote that.\n\nIX.  Nine\n\n## Heading\n\nX. Ten\n")
+                     "A. Smith wrote this.\n\nB. Jones wrote that.\n\nIX.  Nine\n\n## Heading\n\nX. Ten\n\n"
+                     # a tab after a marker is as good as two spaces
+                     "A.\tOne\nB. Two\n\nI. One\nII.\tTwo\n")
     said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
     one, joins = "these lines print as one paragraph, not as a list", \
         "this line prints as part of the list item above, not as an item of its own"
@@ -158,7 +160,8 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                     (54, 1, "list-marker-one-space", joins), (56, 1, "list-marker-one-space", one),
                     (61, 1, "list-marker-one-space", one),
                     (67, 1, "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list"),
-                    (71, 1, "list-marker-one-space", apart), (81, 1, "list-marker-one-space", apart)], found
+                    (71, 1, "list-marker-one-space", apart), (81, 1, "list-marker-one-space", apart),
+                    (96, 1, "list-marker-one-space", joins), (98, 1, "list-marker-one-space", one)], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
