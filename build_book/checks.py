@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
@@ -536,12 +537,10 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
     for chapter in book.chapters:
         if chapter.targets.conditional:
             continue
-        twice: set[str] = set()
-        seen: set[str] = set()
+        times = Counter(ident for ident, _ in facts_of(chapter).ids)
         edited = {ident for ident, where in facts_of(chapter).ids if where}
-        for ident, _ in facts_of(chapter).ids:
-            (twice if ident in seen else seen).add(ident)
-        for ident in sorted(twice - reported, key=lambda i: chapter.sources.labels.get(i, [(0, 0)])[0]):
+        twice = {ident for ident, n in times.items() if n > 1} - reported
+        for ident in sorted(twice, key=lambda i: chapter.sources.labels.get(i, [(0, 0)])[0]):
             places = [Location(chapter.path, *place) for place in chapter.sources.labels.get(ident, [])]
             hint = ("an editor's change holds it (a proof shows what it deletes and what it inserts together): give "
                     "the new one another id, or accept or reject the change" if ident in edited else

@@ -523,17 +523,16 @@ def _title_inlines(title: str) -> list:
     is emphasised, not printed with its asterisks), or its words when it holds no Markdown, when pandoc reads
     it as something other than a line of text ('1. Introduction', a list), or when it is written to make
     pandoc slow or nests absurdly deep."""
-    if TITLE_MARKUP.search(title):
-        read = _title_markdown(title)
-        if read is not None:
-            return json.loads(read)
-    return words(title)
+    read = _title_markdown(title)
+    return json.loads(read) if read is not None else words(title)
 
 
 @functools.lru_cache(maxsize=256)
 def _title_markdown(title: str) -> str | None:
     # (the chapter's document is read again when it is used: read its title once; JSON, so that each
-    # caller gets inlines of its own to change)
+    # caller gets inlines of its own to change; None for one printed as its words)
+    if not TITLE_MARKUP.search(title):
+        return None
     inlines = pandoc.read_fragment(title, TITLE_READER)
     return None if inlines is None else json.dumps(inlines)
 
@@ -569,7 +568,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
         blocks.insert(0, head)
         headers = [(0, head)]
         # what the checks find in it is located in the front matter (see _scan_title), if pandoc read it
-        draft["front_title"] = bool(TITLE_MARKUP.search(title)) and _title_markdown(title) is not None
+        draft["front_title"] = _title_markdown(title) is not None
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))

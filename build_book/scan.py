@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -185,20 +186,27 @@ _DECODE = {
 }
 
 
-def _capital_marker(line: str, lineno: int, before, block: str, found: list):
-    """What :func:`scan` keeps of a line of a paragraph or list for ``capital_markers``: its capital marker
-    ('IV', with where and whether one space follows it and whether it began its paragraph), or None.
-    ``before``: the same of the line above."""
+class _Marker(NamedTuple):
+    """A line's capital marker ('IV', 'B'), as :func:`scan` keeps it for ``capital_markers``."""
+    text: str
+    at: Position
+    initial: bool     # one capital and one space: pandoc reads an initial ('B. Russell'), not a list marker
+    began: bool       # it began its paragraph, at the line's start
+
+
+def _capital_marker(line: str, lineno: int, before: _Marker | None, block: str, found: list) -> _Marker | None:
+    """The capital marker of a line of a paragraph or list (``before``: the marker the block had last), or
+    None; what it shows goes to ``found`` (``capital_markers``)."""
     m = CAPITAL_MARKER.match(line)
     if m is None:
         return None
-    here = (m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and m.group(2) == " ", before is None
-            and block == "para" and m.start(1) == 0)
-    if before is not None and _follows(before[0], here[0]) and not (found and found[-1][0][0] >= before[1][0]):
-        if before[2] and before[3] and len(here[0]) > 1:   # 'I. One' began the paragraph, 'II. Two' under it:
-            found.append((before[1], "paragraph"))         # no list at all ('A. Smith', 'B. Jones' may be names)
-        elif here[2] and block == "list" and not before[2] and before[1][1] == here[1][1]:
-            found.append((here[1], "joins"))   # 'V. Five' under the item 'IV. Four': part of it (not 'B. Russell'
+    here = _Marker(m.group(1), (lineno, m.start(1) + 1), len(m.group(1)) == 1 and m.group(2) == " ",
+                   before is None and block == "para" and m.start(1) == 0)
+    if before is not None and _follows(before.text, here.text) and not (found and found[-1][0][0] >= before.at[0]):
+        if before.initial and before.began and len(here.text) > 1:   # 'I. One' began the paragraph, 'II. Two'
+            found.append((before.at, "paragraph"))    # under it: no list at all ('A. Smith', 'B. Jones': names)
+        elif here.initial and block == "list" and not before.initial and before.at[1] == here.at[1]:
+            found.append((here.at, "joins"))   # 'V. Five' under the item 'IV. Four': part of it (not 'B. Russell'
     return here                              # under 'A.  An item citing', nor initials under initials)
 
 
@@ -208,13 +216,13 @@ def _apart(line: str, lineno: int, previous, found: list):
     first line's capital marker, as :func:`_capital_marker` keeps it, and its number of lines). Returns
     what _capital_marker keeps of ``line``."""
     here = _capital_marker(line, lineno, None, "para", [])
-    if here is None or previous is None or previous[0] is None or not _follows(previous[0][0], here[0]):
+    if here is None or previous is None or previous[0] is None or not _follows(previous[0].text, here.text):
         return here
     before, lines = previous
-    if before[2] and before[3] and lines == 1 and len(here[0]) > 1:    # 'I. One', blank, 'II. Two'
-        found.append((before[1], "apart"))
-    elif here[2] and here[3] and not before[2] and before[1][1] == here[1][1]:    # 'IV. Four', blank, 'V. Five'
-        found.append((here[1], "apart"))
+    if before.initial and before.began and lines == 1 and len(here.text) > 1:    # 'I. One', blank, 'II. Two'
+        found.append((before.at, "apart"))
+    elif here.initial and here.began and not before.initial and before.at[1] == here.at[1]:   # 'IV.', blank, 'V.'
+        found.append((here.at, "apart"))
     return here
 
 
@@ -424,6 +432,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
             found.titles.append(lineno)
         for m in LABEL.finditer(line) if "{" in line else ():
             found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))  # column of '#'
+        as_code = in_pre or (not note_open and line.startswith(("    ", "\t")))   # (indented, or in <pre>)
         for m in CITE.finditer(line) if "@" in line else ():
             key = m.group(1) or m.group(2)
             found.cites.setdefault(key, []).append((lineno, m.start() + 1 + (line[m.start()] == "-")))
@@ -431,11 +440,10 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
                 found.url_cites.setdefault(key, (lineno, m.start() + 1))
             bare = EMPTY_SUFFIX.match(line, m.end()) or (
                 offset + 1 < len(lines) and CLOSES.match(lines[offset + 1]) and SUFFIX_AT_END.match(line, m.end()))
-            if bare and bare.group(1).strip(" \t") and "[" in line[:m.start()] and not in_pre and (
-                    note_open or not line.startswith(("    ", "\t"))):   # (not code: indented, or in <pre>)
+            if bare and bare.group(1).strip(" \t") and "[" in line[:m.start()] and not as_code:
                 found.empty_suffixes.append((key, bare.group(1), (lineno, m.start() + 1)))
             spaced = SPACED_LOCATOR.match(line, m.end()) if not bare else None
-            if spaced and _open_brackets(line, m.start()) and not _span_or_link(line, m.end()) and not in_pre and (note_open or not line.startswith(("    ", "\t"))):
+            if spaced and _open_brackets(line, m.start()) and not _span_or_link(line, m.end()) and not as_code:
                 found.spaced_locators.append((key, spaced.group(1), (lineno, m.start() + 1)))
         for m in IMAGE.finditer(line) if "![" in line else ():
             group = 1 if m.group(1) is not None else 2

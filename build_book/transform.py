@@ -479,15 +479,13 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         listing = {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}
         if blocks and blocks[-1]["t"] == "Div" and blocks[-1]["c"][0][0] == "refs":
             blocks.pop()    # Quarto's '::: {#refs}' where the list goes: this list goes there
-        if _ends_with_references_heading(blocks, heading):
-            # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list
-            # goes under it (a heading of build_book's too would repeat it, with the id the author's was given)
-            blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [listing]]})
-        else:
-            section = f"{chapter.label}-references"
-            blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], [
-                {"t": "Header", "c": [2, [section, ["unnumbered", "references-heading"], []], [Str(heading)]]},
-                listing]]})
+        section = [listing]
+        # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list goes
+        # under it (a heading of build_book's too would repeat it, with the id the author's was given)
+        if not _ends_with_references_heading(blocks, heading):
+            section.insert(0, {"t": "Header", "c": [2, [f"{chapter.label}-references", ["unnumbered",
+                                                         "references-heading"], []], [Str(heading)]]})
+        blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], section]})
         texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
         keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
         listed[chapter.index] = own
