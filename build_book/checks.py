@@ -7,6 +7,7 @@ stops if any of them reports an error.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -506,6 +507,7 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          "than section-depth); refer to it in words if the title reads oddly"))
     diags += _unnumbered_kinds(book, index, cited)
     diags += _ids_twice(book, index)
+    diags += _ids_taken(book, index)
     referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
     for label in index.of_kind("figure", "table"):
         if label.id not in referenced and label.parent is None:   # a sub-figure goes with its figure
@@ -555,6 +557,111 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                    f"{_as_written(chapter, places[0])}): the page would hold two elements of this "
                                    "id, and a link to it could not tell them apart", place, hint))
     return diags
+
+
+# The ids build_book's templates give elements of a page that holds a chapter's text (tests/test_checks.py
+# reads every template to keep this list whole): the web edition's chapter page, and the print edition's one
+# document. Each with what it is, and its condition (a key of _printed) where it is not always printed.
+PAGE_IDS = {
+    "content": ("the web edition's page body", ""),
+    "search-input": ("the web edition's search box", ""),
+    "search-status": ("the web edition's search box", ""),
+    "search-results": ("the web edition's search results", ""),
+    "downloads-heading": ("the web edition's Download heading", ""),
+    "cite-heading": ("the web edition's 'Cite this chapter' heading", ""),
+    "contents": ("the print edition's contents", ""),
+    "contributors": ("the print edition's list of contributors", "contributors"),
+    "list-of-figures": ("the print edition's list of figures", "figures"),
+    "list-of-tables": ("the print edition's list of tables", "tables"),
+    "bibliography": ("the print edition's bibliography", "bibliography"),
+    "book-index": ("the print edition's index", "index"),
+}
+NOTE_ID = re.compile(r"(fn|fnref)([1-9][0-9]*)")
+LINE_ID = re.compile(r"(.+)-([1-9][0-9]*)")
+
+
+def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
+    """``label-duplicate`` for an author's id that an edition also gives an element of its own on the same page:
+    PAGE_IDS; the ids pandoc gives the chapter's notes in the HTML and EPUB (fn1, fnref1, footnotes) and a
+    highlighted code block's lines (x-1 in block x, cb2-1 in the second block without an id); the print
+    edition's bibliography entries (ref-key). Each only where that element is printed: a page with two
+    elements of one id is no valid EPUB, and a link to it leads to either."""
+    printed = {"": True, "contributors": book.config.contributors_page and bool(book.config.contributors),
+               "figures": any(index.of_kind("figure")), "tables": any(index.of_kind("table")),
+               "bibliography": book.config.bibliography_scope != "chapter" and bool(book.bibliography.entries),
+               "index": book.has_index}
+    cited = {key for chapter in book.chapters for key in chapter.targets.cites}
+    note_style = functools.cache(lambda: _note_style(book))
+    diags = []
+    for chapter in book.chapters:
+        facts = facts_of(chapter)
+        blocks = _code_names(facts.code)
+        for ident in dict.fromkeys(i for i, _ in facts.ids):
+            what = None
+            note = NOTE_ID.fullmatch(ident)
+            line = LINE_ID.fullmatch(ident)
+            if note or ident == "footnotes":    # in a note style, each citation outside a note is one
+                notes = facts.notes[0] + (facts.notes[1] if facts.notes[1] and note_style() else 0)
+            if ident in PAGE_IDS and printed[PAGE_IDS[ident][1]]:
+                what = PAGE_IDS[ident][0]
+            elif ident == "footnotes" and notes:
+                what = "the list of the chapter's notes that pandoc writes in the web edition and the EPUB"
+            elif note and int(note[2]) <= notes:
+                what = (("" if note[1] == "fn" else "the call of ") + f"the chapter's note {note[2]} as pandoc writes it "
+                        "in the web edition and the EPUB")
+            elif ident.startswith("ref-") and ident[4:] in cited and printed["bibliography"]:
+                what = f"the entry of '{ident[4:]}' in the print edition's bibliography"
+            elif ident in blocks and blocks[ident][2] is None and _highlighted(tuple(blocks[ident][1])):
+                what = (f"the chapter's code block {ident[2:]} of those without an id, as pandoc writes it in the web "
+                        "edition and the EPUB")
+            elif line and line[1] in blocks and int(line[2]) <= blocks[line[1]][0] \
+                    and _highlighted(tuple(blocks[line[1]][1])):
+                what = f"line {line[2]} of the code block '{line[1]}' as pandoc highlights it in the web edition and the EPUB"
+            if what is None:
+                continue
+            for place in chapter.sources.labels.get(ident) or [None]:
+                diags.append(error(
+                    "label-duplicate", f"the id '{ident}' is also the id of {what}: the page would hold two elements of this "
+                    "id, and a link to it could not tell them apart",
+                    Location(chapter.path, *place) if place else chapter.location, "rename it (and the links to it)"))
+    return diags
+
+
+def _code_names(code: list) -> dict[str, tuple[int, list[str], str | None]]:
+    """Each code block's name in pandoc's HTML (its id, or cb{n} for the n-th block without one): its lines,
+    classes and own id (None for a cb{n})."""
+    names: dict[str, tuple[int, list[str], str | None]] = {}
+    unnamed = 0
+    for ident, classes, lines in code:
+        if not ident:
+            unnamed += 1
+        names.setdefault(ident or f"cb{unnamed}", (lines, classes, ident or None))
+    return names
+
+
+@functools.lru_cache(maxsize=256)
+def _highlighted(classes: tuple[str, ...]) -> bool:
+    """Does pandoc highlight a code block of these classes (a language it knows, by name or file extension),
+    writing an id on each line? Asked of pandoc itself, only for a block an author's id might collide with."""
+    if not classes:
+        return False
+    from . import pandoc
+    block = [{"t": "CodeBlock", "c": [["cb", list(classes), []], "x"]}]
+    try:
+        return 'id="cb-1"' in pandoc.write_html_blocks(json.dumps(block))
+    except pandoc.PandocError:
+        return True     # cannot tell: as pandoc would most likely write it
+
+
+def _note_style(book: Book) -> bool:
+    """Is the book's citation style a note style (each citation outside a note becomes a note of its own)?"""
+    from . import transform
+    path = styles.resolve(book.config.csl, book.config.root)
+    text = transform._read(path) if path is not None else ""
+    return bool(NOTE_STYLE.search(text))
+
+
+NOTE_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']note["']""")
 
 
 def _as_written(chapter: Chapter, place: Location) -> str:

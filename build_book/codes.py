@@ -109,8 +109,9 @@ CATALOGUE: dict[str, Code] = _codes(
     ("xref-unknown", E, "a cross-reference points to no label", FIXED),
     ("xref-kind", E, "a cross-reference's prefix does not match what it points to"),
     ("xref-unnumbered", W, "a cross-reference points to something without a number"),
-    ("label-duplicate", E, "a label is defined twice in the book, or an id (of a span, div, code block) twice "
-     "in one chapter", FIXED),
+    ("label-duplicate", E, "a label is defined twice in the book, an id (of a span, div, code block) twice "
+     "in one chapter, or an id an edition gives an element of its own on the chapter's page (fn1, footnotes, "
+     "contents)", FIXED),
     ("label-kind", E, "a label's prefix does not match what it labels"),
     ("label-unreferenced", W, "a figure or table is never referred to"),
     ("label-kind-unsupported", W, "a block is labelled as a kind Quarto numbers and build_book does not "

@@ -21,6 +21,10 @@ The facts are plain JSON-able lists, in reading order:
   the kinds of block, and the first words of the note (to find it in the author's file);
 - ``unnumbered``: each div or code block labelled as a kind Quarto numbers and build_book does not (a
   theorem, a code listing, a callout: ``::: {#thm-x}``), ``[id, has a caption (lst-cap)]``;
+- ``notes``: ``[notes, citations outside notes]``: how many footnotes the chapter has, and how many citations
+  stand outside them (each a note of its own in a note style): what pandoc numbers fn1, fn2, ...;
+- ``code``: each code block ``[id, classes, lines]``, in reading order: pandoc gives a highlighted block's
+  lines the ids ``{id}-1``, ``{id}-2``, ... (``cb{n}-1``, ... for the n-th block without an id);
 - ``citations``: each different citation list of the chapter's citations (a Cite's citations, without
   pandoc's citationHash), in the order first met: what transform.py formats in one citeproc run for the
   whole book before the chapters are resolved.
@@ -48,6 +52,8 @@ class Facts:
     # every element's id that the editions print, in reading order (its notes' too), each with where it
     # stands: "" (the text), "ins" or "del" (in an editor's insertion or deletion, which one round takes out)
     ids: list = field(default_factory=list)
+    notes: list = field(default_factory=lambda: [0, 0])
+    code: list = field(default_factory=list)
 
 
 def extract(blocks: list, visit=None):
@@ -67,6 +73,8 @@ def extract(blocks: list, visit=None):
     unprinted: list = []
     unnumbered: list = []
     ids: list[list[str]] = []
+    notes = [0, 0]
+    code: list = []
     edits: dict[int, str] = {}   # the id() of each element in an editor's insertion or deletion: which
     citations: dict[str, list] = {}
     headings: list = []      # for the marks: every heading (only kept if the chapter marks a term)
@@ -93,6 +101,8 @@ def extract(blocks: list, visit=None):
                 kind in ("RawBlock", "RawInline") and node["c"][0].lower() in ("html", "html4", "html5"))
         if kind in ("Div", "Span", "CodeBlock"):
             ident, classes, pairs = node["c"][0]
+            if kind == "CodeBlock":
+                code.append([ident, classes, node["c"][1].count("\n") + 1])
             if ident and kind != "Span" and unnumbered_kind(ident):
                 unnumbered.append([ident, any(key == "lst-cap" for key, _ in pairs)])
             if classes:
@@ -107,10 +117,12 @@ def extract(blocks: list, visit=None):
                     label_id = node["c"][0][0]
                     labels.append(["e", label_id, math.tex_of(node)])
         elif kind == "Note":
+            notes[0] += 1
             left = _unprinted(node["c"])
             if left:
                 unprinted.append([list(left), _first_words(node["c"])])
         elif kind == "Cite":
+            notes[1] += not inside[0]
             cites.extend(c["citationId"] for c in node["c"][0])
             listed = [{k: v for k, v in c.items() if k != "citationHash"} for c in node["c"][0]]
             citations.setdefault(json.dumps(listed, sort_keys=True, ensure_ascii=False), listed)
@@ -142,7 +154,8 @@ def extract(blocks: list, visit=None):
     if len(marks) == len(headings):
         marks = []             # no term marked: nothing for the index
     targets = Targets(cites, images, links, raw_html, maths, stray_labels, conditional, callouts)
-    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()), unnumbered, ids)
+    return targets, Facts(labels, marks, cleans, unprinted, list(citations.values()), unnumbered, ids,
+                          notes, code)
 
 
 # The blocks a footnote in the PDF keeps, as notes_inline.lua sets them on lines of their own (the ones
@@ -217,7 +230,7 @@ def to_json(targets, facts: Facts) -> dict:
             "maths": targets.maths, "stray_labels": targets.stray_labels, "conditional": targets.conditional,
             "callouts": targets.callouts, "labels": facts.labels, "marks": facts.marks, "cleans": facts.cleans,
             "unprinted": facts.unprinted, "citations": facts.citations, "unnumbered": facts.unnumbered,
-            "ids": facts.ids}
+            "ids": facts.ids, "notes": facts.notes, "code": facts.code}
 
 
 def from_json(data: dict):
@@ -246,4 +259,11 @@ def from_json(data: dict):
     ids = data["ids"]
     if not all(isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i) for i in ids):
         raise TypeError("not an id")
-    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, ids)
+    notes, code = data["notes"], data["code"]
+    if not (isinstance(notes, list) and len(notes) == 2 and all(type(n) is int for n in notes)):
+        raise TypeError("not a count of notes")
+    for block in code:
+        if not (isinstance(block, list) and len(block) == 3 and isinstance(block[0], str) and type(block[2]) is int):
+            raise TypeError("not a code block")
+        strings(block[1])
+    return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, ids, notes, code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from .conftest import BOOKS, copy_book, run_cli
 
 GOLDEN = BOOKS / "broken" / "expected-diagnostics.json"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
 def _checked(root: Path, chapter: str, bib: str | None = None, config: str = "") -> list[dict]:
@@ -130,6 +132,51 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
                     "{--See [the map]{#m}.--} {++See [the map]{#m}.++}\n\n[a]{#z} [b]{#z} [c]{#z}\n")
     assert [(d["line"], d["column"], d["hint"][:20]) for d in kept if d["code"] == "label-duplicate"] == [
         (5, 43, "an editor's change h"), (7, 13, "ids must be unique: "), (7, 21, "ids must be unique: ")], kept
+
+
+def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tmp_path):
+    """An author's id that pandoc gives a note, its call, the notes' list or a highlighted code block's line,
+    or build_book's templates an element of the page (the web page's body, the print edition's contents, a
+    bibliography entry), would stand twice on one page: an error at the author's id, and only where that
+    element is printed (no note, no such line, no highlighting, no such code block: no error)."""
+    found = _checked(
+        tmp_path, "# A {#sec-a}\n\nText.[^n] See @walt1987. [a]{#fn1} [b]{#fnref1} [c]{#fn2} [d]{#content}\n\n"
+        "::: {#footnotes}\nx\n:::\n\n```{#x .python}\none\ntwo\n```\n\n[e]{#x-2} [f]{#x-3} [g]{#ref-walt1987}\n\n"
+        "```{.nosuchlanguage}\nz\n```\n\n```py\nq\n```\n\n[h]{#cb1-1} [i]{#cb2} [j]{#cb2-1} [k]{#cb3}\n\n"
+        "[l]{#contents} [m]{#list-of-figures} [n]{#ref-nokey} [o]{#bibliography}\n\n[^n]: A note.\n",
+        bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
+            "publisher={Cornell University Press}}\n")
+    taken = [(d["line"], d["column"], d["message"].split(": the page")[0].split(" is also the id of ")[1])
+             for d in found if d["code"] == "label-duplicate"]
+    assert taken == [
+        (3, 30, "the chapter's note 1 as pandoc writes it in the web edition and the EPUB"),
+        (3, 40, "the call of the chapter's note 1 as pandoc writes it in the web edition and the EPUB"),
+        (3, 63, "the web edition's page body"),
+        (5, 6, "the list of the chapter's notes that pandoc writes in the web edition and the EPUB"),
+        (14, 5, "line 2 of the code block 'x' as pandoc highlights it in the web edition and the EPUB"),
+        (14, 25, "the entry of 'walt1987' in the print edition's bibliography"),
+        (24, 17, "the chapter's code block 2 of those without an id, as pandoc writes it in the web edition and the EPUB"),
+        (24, 27, "line 1 of the code block 'cb2' as pandoc highlights it in the web edition and the EPUB"),
+        (26, 5, "the print edition's contents"),
+        (26, 58, "the print edition's bibliography")], found
+    # without notes, 'fn1' and 'footnotes' are no one's; in a note style, a citation is a note
+    plain = _checked(tmp_path, "# A {#sec-a}\n\n[a]{#fn1} [b]{#footnotes} [c]{#x-1}\n\n```{#x}\ncode\n```\n")
+    assert [d for d in plain if d["code"] == "label-duplicate"] == [], plain
+    (tmp_path / "notes.csl").write_text('<?xml version="1.0" encoding="utf-8"?>\n<style xmlns="http://purl.org/net/'
+                                        'xbiblio/csl" class="note" version="1.0"></style>\n', encoding="utf-8")
+    noted = _checked(tmp_path, "# A {#sec-a}\n\nSee @walt1987. [a]{#fn1} [b]{#fn2}\n",
+                     bib="@book{walt1987, title={T}, year={1987}}\n", config="csl: notes.csl\n")
+    assert [(d["line"], d["column"]) for d in noted if d["code"] == "label-duplicate"] == [(3, 20)], noted
+
+
+def test_every_id_of_a_template_a_chapter_shares_a_page_with_is_known_to_the_check():
+    """PAGE_IDS (checks.py) lists the ids the web edition's chapter page and the print edition's one document
+    give elements of their own: a template's new id must be added there, or an author's id could meet it."""
+    from build_book.checks import PAGE_IDS
+    shared = [TEMPLATES / "html" / name for name in ("base.html.j2", "chapter.html.j2", "sidebar.html.j2",
+                                                     "macros.html.j2")] + sorted((TEMPLATES / "pdf").glob("*.j2"))
+    literal = {m for path in shared for m in re.findall(r'\bid="([^"{}]+)"', path.read_text(encoding="utf-8"))}
+    assert literal and literal <= set(PAGE_IDS), literal - set(PAGE_IDS)
 
 
 def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_path):

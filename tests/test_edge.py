@@ -27,6 +27,19 @@ def test_epub_and_html_stay_valid(edge):
     assert broken_links(pages) == []
 
 
+def test_ids_an_author_gave_first_are_not_given_to_a_marker_or_a_pop_up(edge):
+    """[x]{#page-1} and [y]{#pop-1} keep their ids: the EPUB's page markers and the web page's pop-ups take
+    ids no element of their page has, and the page list leads to the marker (the pages stay valid: above)."""
+    with zipfile.ZipFile(edge.epub) as archive:
+        page = archive.read("EPUB/one.xhtml").decode("utf-8")
+        nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
+    assert page.count('id="page-1"') == 1 and '<span id="page-1">the first printed page</span>' in page
+    assert 'href="one.xhtml#print-page-1">1</a>' in nav and page.count('id="print-page-1"') == 1, nav
+    html = (edge.html / "one.html").read_text(encoding="utf-8")
+    assert html.count('id="pop-1"') == 1 and '<span id="pop-1">a pop-up</span>' in html
+    assert 'aria-describedby="pop-2"' in html and html.count('id="pop-2"') == 1
+
+
 def test_a_title_that_refers_and_holds_math_links_as_the_text_does(edge):
     """A chapter title's cross-reference points at the page it names, as one in the text does (the EPUB's
     link was to an id not on the page), and a title's formula makes its EPUB page declare MathML."""

@@ -379,7 +379,8 @@ def _page_list(ctx: RenderContext, files: dict[str, bytes], items: list[Item], n
 
     scanned = [pagemap.scan(name, files[name].decode("utf-8")) for name in names]
     spots, approximate = pagemap.place(page_map, scanned)
-    page_list = [(label, f"{names[n]}#{pagemap.marker_id(label)}") for label, (n, _) in zip(page_map["labels"], spots)]
+    prefix = pagemap.marker_prefix((s.text for s in scanned), page_map["labels"])
+    page_list = [(label, f"{names[n]}#{pagemap.marker_id(label, prefix)}") for label, (n, _) in zip(page_map["labels"], spots)]
     # the navigation document again, with the page list; markers are placed in it as before (its own
     # markers stand before the contents, which the page list follows)
     files["nav.xhtml"] = nav(page_list)
@@ -390,7 +391,7 @@ def _page_list(ctx: RenderContext, files: dict[str, bytes], items: list[Item], n
     for label, (n, offset) in zip(page_map["labels"], spots):
         by_page.setdefault(n, []).append((offset, label))
     for n, spots_here in by_page.items():
-        files[names[n]] = pagemap.insert(scanned[n].text, spots_here).encode("utf-8")
+        files[names[n]] = pagemap.insert(scanned[n].text, spots_here, prefix).encode("utf-8")
     note = f" ({approximate} placed just before the page after them: where they start is not in the EPUB)" \
         if approximate else ""
     ctx.progress.step(f"page list: {len(page_list)} pages of the print edition{note}")

@@ -293,21 +293,34 @@ def _first_text(page: Page) -> int:
     return page.letters[0][2] if page.letters else page.end
 
 
-def marker(label: str) -> str:
-    return (f'<span epub:type="pagebreak" role="doc-pagebreak" id="{marker_id(label)}" '
+def marker(label: str, prefix: str = "page-") -> str:
+    return (f'<span epub:type="pagebreak" role="doc-pagebreak" id="{marker_id(label, prefix)}" '
             f'aria-label="{label}"></span>')
 
 
-def marker_id(label: str) -> str:
-    return f"page-{label}"
+def marker_id(label: str, prefix: str = "page-") -> str:
+    return f"{prefix}{label}"
 
 
-def insert(text: str, spots: list[tuple[int, str]]) -> str:
+def marker_prefix(texts, labels: list[str]) -> str:
+    """The markers' ids' prefix: 'page-', unless a page already has an element of such an id (an author's
+    [x]{#page-12}); then 'print-page-', and so on."""
+    taken = {m.group(1) for text in texts for m in ID.finditer(text)}
+    prefix = "page-"
+    while any(marker_id(label, prefix) in taken for label in labels):
+        prefix = "print-" + prefix
+    return prefix
+
+
+ID = re.compile(r'\bid="([^"]*)"')
+
+
+def insert(text: str, spots: list[tuple[int, str]], prefix: str = "page-") -> str:
     """``text`` with each label's marker at its offset (several at one offset in the order given)."""
     out, last = [], 0
     for offset, label in sorted(spots, key=lambda s: s[0]):   # stable: page order kept at one offset
         out.append(text[last:offset])
-        out.append(marker(label))
+        out.append(marker(label, prefix))
         last = offset
     out.append(text[last:])
     return "".join(out)

@@ -135,6 +135,7 @@ NOTE_ITEM = re.compile(r'<li id="fn(\d+)">(.*?)(?=<li id="fn\d+">|</ol>\s*</sect
 NOTE_REF = re.compile(r'<a href="#fn(\d+)" class="footnote-ref" id="fnref\d+" role="doc-noteref">.*?</a>', re.S)
 CITE_LINK = re.compile(r'<a href="([^"#]*)#(ref-[^"]+)" role="doc-biblioref">.*?</a>', re.S)
 ENTRY = re.compile(r'<div id="(ref-[^"]+)" class="csl-entry"[^>]*>(.*?)</div>', re.S)
+ID = re.compile(r'\bid="([^"]*)"')
 BLOCKS = re.compile(r"<(?:li|ol|ul|table|blockquote|div|figure|pre|dl|h\d|section)\b")
 
 
@@ -164,10 +165,13 @@ def popups(html: str, entries: dict[str, str]) -> str:
         if not BLOCKS.search(body):             # a note with lists or tables is only linked
             notes[match.group(1)] = _inert(body)
     count = 0
+    taken = set(ID.findall(html))   # an author's [x]{#pop-1} keeps its id: the pop-up takes the next free one
 
     def pop(link: str, content: str, kind: str) -> str:
         nonlocal count
         count += 1
+        while f"pop-{count}" in taken:
+            count += 1
         pid = f"pop-{count}"
         link = link.replace(">", f' aria-describedby="{pid}">', 1)   # after pandoc's own attributes
         return (f'<span class="pop-anchor pop-{kind}">{link}<span class="pop" id="{pid}" role="tooltip" '
