@@ -441,13 +441,15 @@ def chapter_ref_id(chapter: Chapter, key: str) -> str:
 def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], references: list,
                        references_key: str) -> dict[int, list[str]]:
     """With ``bibliography-scope: chapter`` or ``both``: end each chapter that cites works with a
-    "References" section listing them, and point its citation links there. The entries are copies of
+    "References" section listing them, and point its citation links there; with ``book``, only a chapter that
+    ends with a heading of its own for the list and nothing under it (as pandoc and Quarto would list the
+    chapter's works there), which would otherwise head nothing. The entries are copies of
     those of the book-wide list (formatted once, so 2001a/2001b read the same everywhere), in its
     order, with ids of the chapter's own (:func:`chapter_ref_id`). Changes ``texts`` (chapter -> JSON
     blocks) and ``keys`` (what the written fragments are cached by) in place; returns chapter -> the
     works its list holds."""
     scope = book.config.bibliography_scope
-    if scope not in ("chapter", "both") or not references:
+    if not references:
         return {}
     refs_div = references[0]["c"]
     entries = {b["c"][0][0].removeprefix("ref-"): b for b in refs_div[1] if b["t"] == "Div"}
@@ -455,6 +457,8 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
     listed: dict[int, list[str]] = {}
     for chapter in book.chapters:
         if chapter.index not in texts:
+            continue
+        if scope == "book" and not _ends_with_references_heading(_last_block(texts[chapter.index]), heading):
             continue
         blocks = json.loads(texts[chapter.index])
         cited = {c["citationId"] for node in elements(blocks) if node["t"] == "Cite" for c in node["c"][0]}
@@ -494,6 +498,19 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
 
 # what a chapter's last heading, with nothing after it, says when it is there for the reference list
 REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "참고문헌"}
+
+
+def _last_block(text: str) -> list:
+    """[the last block] of a chapter's blocks as JSON text, if it is a heading; else []. Read from the end
+    of the text alone: a heading that is not the last block, or stands inside another, leaves more text after it."""
+    at = max(text.rfind('{"t": "Header"'), text.rfind('{"t":"Header"'))
+    end = text.rstrip().removesuffix("]")
+    if at < 0 or len(end) == len(text.rstrip()):
+        return []
+    try:
+        return [json.loads(end[at:])]
+    except ValueError:
+        return []
 
 
 def _ends_with_references_heading(blocks: list, heading: str) -> bool:

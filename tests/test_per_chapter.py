@@ -228,7 +228,8 @@ def test_an_unknown_scope_is_reported_at_its_line(tmp_path_factory):
 
 def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_path):
     """'## References' as the last line of a chapter (Quarto's and pandoc's habit): the chapter's list is put
-    under it, not under a second "References" heading that took the same id (an invalid EPUB)."""
+    under it, not under a second "References" heading that took the same id (an invalid EPUB); with
+    bibliography-scope: book too, rather than an empty section."""
     (tmp_path / "chapters").mkdir()
     (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, "
                                        "year={1987}, publisher={Cornell University Press}}\n", encoding="utf-8")
@@ -250,3 +251,17 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
         for name in ("a", "b"):
             ids = re.findall(r'\sid="([^"]+)"', archive.read(f"EPUB/{name}.xhtml").decode("utf-8"))
             assert f"ref-sec-{name}-walt1987" in ids and len(ids) == len(set(ids)), ids
+    # with bibliography-scope: book, a chapter ending in such a heading gets its list under it too (pandoc and
+    # Quarto list the chapter's works there), not an empty section; the book's bibliography lists them all
+    (tmp_path / "book.yml").write_text("title: Own\nbibliography: refs.bib\nchapters: [chapters/a.md, chapters/b.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "chapters" / "b.md").write_text("# B {#sec-b}\n\nText [@walt1987].\n\n## References {#sec-refs-b}\n\n"
+                                                "After it.\n")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.search(r'References</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-a"[^>]*>\s*'
+                     r'<div id="ref-sec-a-walt1987"', page), page
+    assert 'href="#ref-sec-a-walt1987"' in page
+    other = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")   # text under it: no list
+    assert "chapter-references" not in other and 'href="bibliography.html#ref-walt1987"' in other, other
+    assert 'id="ref-walt1987"' in (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
