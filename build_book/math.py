@@ -428,3 +428,32 @@ def plain(tex: str) -> str:
 
     text = re.sub(r"([\^_])(?:" + GROUP + r"|(\S))", script, text)
     return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
+
+
+def plain_mathml(mathml: str) -> str:
+    """A MathML formula as plain text, as :func:`plain` gives its TeX: ``<msup><mi>α</mi><mn>2</mn></msup>``
+    -> 'α²' (for a title's text where only its MathML is at hand). Its text as it stands if it does not parse."""
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(mathml)
+    except ET.ParseError:
+        return re.sub(r"<[^>]*>", "", mathml)
+
+    def text(node) -> str:
+        tag = node.tag.rsplit("}", 1)[-1]
+        parts = [text(child) for child in node]
+        if tag == "annotation" or tag == "annotation-xml":
+            return ""
+        if tag in ("msup", "msub") and len(parts) == 2:
+            table, mark = (SUPERSCRIPTS, "^") if tag == "msup" else (SUBSCRIPTS, "_")
+            body = parts[1]
+            scripted = "".join(table[ch] for ch in body) if body and all(ch in table for ch in body) else \
+                mark + (body if len(body) == 1 else f"({body})")
+            return parts[0] + scripted
+        if tag == "mfrac" and len(parts) == 2:
+            return f"{parts[0]}/{parts[1]}"
+        if tag == "msqrt":
+            return f"√({''.join(parts)})"
+        return (node.text or "").strip() + "".join(parts)
+
+    return re.sub(r"\s+", " ", text(root)).strip()

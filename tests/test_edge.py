@@ -49,6 +49,16 @@ def test_a_title_that_refers_and_holds_math_links_as_the_text_does(edge):
         package = archive.read("EPUB/package.opf").decode("utf-8")
     assert '<item id="c-chapter-index" href="chapter-index.xhtml" media-type="application/xhtml+xml" ' \
            'properties="mathml" />' in package
+    # its text, where the title is not printed with its markup (the contents, the outline, a page's <title>),
+    # has the reference's text ("from Chapter 1") and the formula's, not nothing
+    printed = "Index of Treaties after n Rounds, from Chapter 1"
+    with zipfile.ZipFile(edge.epub) as archive:
+        assert f">Chapter 2: {printed}</a>" in archive.read("EPUB/nav.xhtml").decode("utf-8")
+    assert f"<title>Chapter 2: {printed} — " in (edge.html / "chapter-index.html").read_text(encoding="utf-8")
+    assert f"<span class=\"toc-title\">{printed}</span>" in (edge.html / "index.html").read_text(encoding="utf-8")
+    assert f"Chapter 2: {printed}" in str(Pdf(edge.pdf).outline())
+    assert f"2 {printed} . . ." in Pdf(edge.pdf).flat(Pdf(edge.pdf).page_of("Contents"))
+    assert f"title = {{{{{printed}}}}}" in (edge.html / "cite" / "chapter-index.bib").read_text(encoding="utf-8")
 
 
 def test_a_chapter_labelled_index_does_not_replace_the_contents(edge):

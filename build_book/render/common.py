@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from html import unescape as html_unescape
+from html import escape as html_escape, unescape as html_unescape
 from urllib.parse import quote, unquote
 
 from markupsafe import Markup
@@ -27,6 +27,11 @@ from ..transform import Prepared, chapter_ref_id
 LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
 TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
 HREF = re.compile(r'href="#([^"]+)"')
+REFERS = re.compile(r'<span class="citation"|<a [^>]*\bclass="xref\b')
+SECTION_NUMBER = re.compile(r'<span class="section-number">.*?</span>', re.S)
+TAG = re.compile(r"<[^>]*>")
+MATH_ELEMENT = re.compile(r"<math\b.*?</math>", re.S)
+MATH_IMAGE = re.compile(r'<img class="math\b[^>]*?\balt="([^"]*)"[^>]*>')
 
 
 @dataclass
@@ -186,14 +191,37 @@ def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext:
         label = index.get(chapter.label)
         number = index.chapter_numbers.get(chapter.index)
         label_text = index.reference_text(label, book.config.words) if label and number else ""
-        sections = [Section(lab.id, lab.number, lab.title, 2) for lab in index.labels.values()
+        refers = REFERS.search(body) is not None
+        sections = [Section(lab.id, lab.number, _as_printed(_heading(body, lab.id), lab.title) if refers else lab.title,
+                            2) for lab in index.labels.values()
                     if lab.kind == "section" and lab.chapter == chapter.index and lab.level == 2]
         part = book.parts[chapter.part] if chapter.part is not None else None
         abstract_html, abstract_text = abstracts.get(chapter.abstract, (Markup(""), ""))
-        views.append(ChapterView(chapter, number, label_text, chapter.title, Markup(title_html), Markup(body),
+        views.append(ChapterView(chapter, number, label_text, _as_printed(title_html, chapter.title),
+                                 Markup(title_html), Markup(body),
                                  book.authors_of(chapter), page_name(chapter, ext), sections, part,
                                  abstract_html, abstract_text))
     return views
+
+
+def _as_printed(html: str, plain: str) -> str:
+    """A title's plain text (for the contents, running heads, a page's <title>) as the edition prints it, where
+    it cites a work or refers to a label, which its ``plain`` text (walk.inline_text) leaves out or has not
+    resolved yet: the text of its ``html`` (a formula's as math.plain would give it)."""
+    if not REFERS.search(html):
+        return plain
+    html = MATH_ELEMENT.sub(lambda m: html_escape(math.plain_mathml(m.group(0))), SECTION_NUMBER.sub("", html))
+    html = MATH_IMAGE.sub(lambda m: html_escape(math.plain(html_unescape(m.group(1)))), html)   # the print edition's
+    return " ".join(html_unescape(TAG.sub("", html)).split())
+
+
+def _heading(body: str, ident: str) -> str:
+    """The inside of the heading of id ``ident`` in a chapter's HTML ("" if there is none)."""
+    at = body.find(f' id="{ident}"')
+    if at < 0 or not re.match(r"h[1-6]\b", body[body.rfind("<", 0, at) + 1:]):
+        return ""
+    start = body.find(">", at) + 1
+    return body[start:body.find("</h", start)]
 
 
 def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:

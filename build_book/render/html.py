@@ -115,12 +115,14 @@ def _book_meta(book) -> dict:
             "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
 
 
-def _citing(book, cache: Path | None, jobs: int) -> tuple:
-    """site.chapter_citations' arguments."""
+def _citing(book, cache: Path | None, jobs: int, titles: dict[str, str] | None = None) -> tuple:
+    """site.chapter_citations' arguments: for every chapter, or for those ``titles`` gives a title."""
     config = book.config
     base = _base(config)
-    return ([{"id": c.label, "title": c.title, "authors": [a.name for a in book.authors_of(c) or book.book_authors],
-              "url": base + page_name(c, ".html") if base else ""} for c in book.chapters],
+    return ([{"id": c.label, "title": titles[c.label] if titles else c.title,
+              "authors": [a.name for a in book.authors_of(c) or book.book_authors],
+              "url": base + page_name(c, ".html") if base else ""}
+             for c in book.chapters if titles is None or c.label in titles],
             _book_meta(book), config.csl, config.root, cache, jobs)
 
 
@@ -152,6 +154,10 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     pdf = next((d for d in downloads if d["kind"] == "pdf"), None)
     search = site.pagefind_binary() is not None
     citations = citing.result()
+    # a title that cites or refers reads as printed only now (see common._as_printed): formatted again, uncached
+    retitled = {view.id: view.title for view in views if view.title != view.chapter.title}
+    if retitled:
+        citations = {**citations, **site.chapter_citations(*_citing(book, None, 1, retitled))}
     (out / "cite").mkdir()
     common = {"downloads": downloads, "search": search, "script_tag": Markup(SCRIPT_TAG), "meta": [],
               "open_graph": [], "canonical": "", "description": "", "base_href": "",
