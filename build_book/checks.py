@@ -458,6 +458,10 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
     by_path = {chapter.path: chapter for chapter in book.chapters}
     for label_id, first, again in index.duplicates:
         shown = [_as_written(by_path[at.path], at) if at.path in by_path else str(at) for at in (first, again)]
+        if shown[0] == shown[1] and first.path in by_path and again.path in by_path:
+            diags.append(_included_twice((by_path[first.path], by_path[again.path]), f"the label '{label_id}'",
+                                         first, again))
+            continue
         diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {shown[0]})", again,
                            "labels must be unique across the whole book; rename one of them"))
         diags.append(error("label-duplicate", f"label '{label_id}' is defined again at {shown[1]}", first,
@@ -553,8 +557,12 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                    places[0] if places else chapter.location, hint))
                 continue
             for place in places[1:]:
+                first = _as_written(chapter, places[0])
+                if first == _as_written(chapter, place):
+                    diags.append(_included_twice((chapter, chapter), f"the id '{ident}'", places[0], place))
+                    continue
                 diags.append(error("label-duplicate", f"the id '{ident}' is given again here (first at "
-                                   f"{_as_written(chapter, places[0])}): the page would hold two elements of this "
+                                   f"{first}): the page would hold two elements of this "
                                    "id, and a link to it could not tell them apart", place, hint))
     return diags
 
@@ -662,6 +670,22 @@ def _note_style(book: Book) -> bool:
 
 
 NOTE_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']note["']""")
+
+
+def _included_twice(chapters: tuple[Chapter, Chapter], what: str, first: Location, again: Location) -> Diagnostic:
+    """``label-duplicate`` for an id written once, in a file included twice: by one chapter, or by two
+    (``first`` and ``again``, in their chapters' texts with their includes, are one place as written)."""
+    used = [c.sources.origins.included_at(at.line, c.path) for c, at in zip(chapters, (first, again))
+            if c.sources.origins is not None]
+    places = list(dict.fromkeys(str(Location(*u)) for u in used if u))
+    listed = f" ({' and '.join(places)})" if len(places) > 1 else ""
+    if chapters[0] is chapters[1]:
+        return error("label-duplicate", f"{what} is given twice on the page of {chapters[0].path}, which includes "
+                     f"this file more than once{listed}: the page would hold two elements of this id", again,
+                     "include the file once, or take the id out of it")
+    return error("label-duplicate", f"{what} is given in two chapters, {chapters[0].path} and {chapters[1].path}, "
+                 f"which both include this file{listed}: a reference to it could not tell them apart", again,
+                 "include the file in one chapter only, or take the id out of it")
 
 
 def _as_written(chapter: Chapter, place: Location) -> str:

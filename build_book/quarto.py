@@ -49,6 +49,16 @@ class LineMap:
             return self.origins[i]
         return None
 
+    def included_at(self, line: int, chapter: str) -> tuple[str, int] | None:
+        """Where the include that wrote expanded ``line`` stands in the ``chapter``'s own file (None if the
+        chapter wrote it): the line after the chapter's last one before it, which the include replaced."""
+        i = line - self.first
+        if not 0 <= i < len(self.origins) or self.origins[i][0] == chapter:
+            return None
+        while i >= 0 and self.origins[i][0] != chapter:
+            i -= 1
+        return (chapter, self.origins[i][1] + 1 if i >= 0 else self.first)
+
 
 @dataclass
 class Expanded:

@@ -169,6 +169,30 @@ def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tm
     assert [(d["line"], d["column"]) for d in noted if d["code"] == "label-duplicate"] == [(3, 20)], noted
 
 
+def test_an_id_in_a_file_included_twice_is_reported_with_the_includes(tmp_path):
+    """An id written once in a file that a chapter includes twice, or two chapters include, stands twice in the
+    book: reported once, at the id, naming where the file is included (not "first at" its own place)."""
+    (tmp_path / "_part.md").write_text("## Shared {#sec-shared}\n\nA paragraph with [a span]{#shared}.\n",
+                                       encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B {#sec-b}\n\n{{< include _part.md >}}\n", encoding="utf-8")
+    found = _checked(tmp_path, "# A {#sec-a}\n\n{{< include _part.md >}}\n\nMiddle.\n\n{{< include _part.md >}}\n")
+    def twice(found):
+        return [(d["path"], d["line"], d["column"], re.split(r": (?:the page|a reference)", d["message"])[0])
+                for d in found if d["code"] == "label-duplicate"]
+
+    assert twice(found) == [
+        ("_part.md", 1, 12, "the label 'sec-shared' is given twice on the page of a.md, which includes this file "
+                            "more than once (a.md:3 and a.md:7)"),
+        ("_part.md", 3, 27, "the id 'shared' is given twice on the page of a.md, which includes this file more "
+                            "than once (a.md:3 and a.md:7)")], found
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\nFirst.\n\n{{< include _part.md >}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert twice(found) == [
+        ("_part.md", 1, 12, "the label 'sec-shared' is given in two chapters, a.md and b.md, which both include "
+                            "this file (a.md:5 and b.md:3)")], found
+
+
 def test_every_id_of_a_template_a_chapter_shares_a_page_with_is_known_to_the_check():
     """PAGE_IDS (checks.py) lists the ids the web edition's chapter page and the print edition's one document
     give elements of their own: a template's new id must be added there, or an author's id could meet it."""
