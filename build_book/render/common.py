@@ -208,11 +208,31 @@ def _as_printed(html: str, plain: str) -> str:
     """A title's plain text (for the contents, running heads, a page's <title>) as the edition prints it, where
     it cites a work or refers to a label, which its ``plain`` text (walk.inline_text) leaves out or has not
     resolved yet: the text of its ``html`` (a formula's as math.plain would give it)."""
+    html = _without_notes(html)
     if not REFERS.search(html):
         return plain
     html = MATH_ELEMENT.sub(lambda m: html_escape(math.plain_mathml(m.group(0))), SECTION_NUMBER.sub("", html))
     html = MATH_IMAGE.sub(lambda m: html_escape(math.plain(html_unescape(m.group(1)))), html)   # the print edition's
     return " ".join(html_unescape(TAG.sub("", html)).split())
+
+
+def _without_notes(html: str) -> str:
+    """``html`` without its notes' calls (the web's and the EPUB's) or notes (the print edition's, set where called)."""
+    html = NOTE_CALL.sub("", html)
+    while (at := html.find('<span class="footnote"')) >= 0:
+        depth = 0
+        for edge in SPAN_EDGE.finditer(html, at):
+            depth += 1 if edge.group() == "<span" else -1
+            if depth == 0:
+                html = html[:at] + html[edge.end():]
+                break
+        else:
+            return html[:at]
+    return html
+
+
+NOTE_CALL = re.compile(r'<a [^>]*\bclass="footnote-ref"[^>]*>.*?</a>', re.S)
+SPAN_EDGE = re.compile(r"<span\b|</span>")
 
 
 def _heading(body: str, ident: str) -> str:
