@@ -591,7 +591,8 @@ LINE_ID = re.compile(r"(.+)-([1-9][0-9]*)")
 def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
     """``label-duplicate`` for an author's id that an edition also gives an element of its own on the same page:
     PAGE_IDS; the ids pandoc gives the chapter's notes in the HTML and EPUB (fn1, fnref1, footnotes) and a
-    highlighted code block's lines (x-1 in block x, cb2-1 in the second block without an id); the print
+    highlighted code block's lines (x-1 in block x), and build_book a block without an id of its own
+    (sec-a-code-2, its lines sec-a-code-2-1); the print
     edition's bibliography entries (ref-key). Each only where that element is printed: a page with two
     elements of one id is no valid EPUB, and a link to it leads to either."""
     printed = {"": True, "contributors": book.config.contributors_page and bool(book.config.contributors),
@@ -603,7 +604,7 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags = []
     for chapter in book.chapters:
         facts = facts_of(chapter)
-        blocks = _code_names(facts.code)
+        blocks = _code_names(facts.code, chapter.label)
         for ident in dict.fromkeys(i for i, _ in facts.ids):
             what = None
             note = NOTE_ID.fullmatch(ident)
@@ -619,9 +620,9 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
                         "in the web edition and the EPUB")
             elif ident.startswith("ref-") and ident[4:] in cited and printed["bibliography"]:
                 what = f"the entry of '{ident[4:]}' in the print edition's bibliography"
-            elif ident in blocks and blocks[ident][2] is None and _highlighted(tuple(blocks[ident][1])):
-                what = (f"the chapter's code block {ident[2:]} of those without an id, as pandoc writes it in the web "
-                        "edition and the EPUB")
+            elif ident in blocks and blocks[ident][2] is None:
+                what = (f"the chapter's code block {ident.rsplit('-', 1)[1]} of those without an id, which build_book "
+                        "names so")
             elif line and line[1] in blocks and int(line[2]) <= blocks[line[1]][0] \
                     and _highlighted(tuple(blocks[line[1]][1])):
                 what = f"line {line[2]} of the code block '{line[1]}' as pandoc highlights it in the web edition and the EPUB"
@@ -635,15 +636,15 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
     return diags
 
 
-def _code_names(code: list) -> dict[str, tuple[int, list[str], str | None]]:
-    """Each code block's name in pandoc's HTML (its id, or cb{n} for the n-th block without one): its lines,
-    classes and own id (None for a cb{n})."""
+def _code_names(code: list, label: str) -> dict[str, tuple[int, list[str], str | None]]:
+    """Each code block's id in the editions (its own, or the one transform.code_ids gives the n-th block without
+    one: '{chapter}-code-{n}'): its lines, classes and own id (None for one build_book gives)."""
     names: dict[str, tuple[int, list[str], str | None]] = {}
     unnamed = 0
     for ident, classes, lines in code:
         if not ident:
             unnamed += 1
-        names.setdefault(ident or f"cb{unnamed}", (lines, classes, ident or None))
+        names.setdefault(ident or f"{label}-code-{unnamed}", (lines, classes, ident or None))
     return names
 
 

@@ -24,7 +24,7 @@ The facts are plain JSON-able lists, in reading order:
 - ``notes``: ``[notes, citations outside notes]``: how many footnotes the chapter has, and how many citations
   stand outside them (each a note of its own in a note style): what pandoc numbers fn1, fn2, ...;
 - ``code``: each code block ``[id, classes, lines]``, in reading order: pandoc gives a highlighted block's
-  lines the ids ``{id}-1``, ``{id}-2``, ... (``cb{n}-1``, ... for the n-th block without an id);
+  lines the ids ``{id}-1``, ``{id}-2``, ... (build_book names a block without an id: transform.code_ids);
 - ``citations``: each different citation list of the chapter's citations (a Cite's citations, without
   pandoc's citationHash), in the order first met: what transform.py formats in one citeproc run for the
   whole book before the chapters are resolved.

@@ -136,13 +136,15 @@ def test_an_id_given_twice_in_a_chapter_is_an_error(tmp_path):
 
 def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tmp_path):
     """An author's id that pandoc gives a note, its call, the notes' list or a highlighted code block's line,
-    or build_book's templates an element of the page (the web page's body, the print edition's contents, a
+    build_book a code block without an id (not pandoc's cb1, which no edition prints), or its templates an
+    element of the page (the web page's body, the print edition's contents, a
     bibliography entry), would stand twice on one page: an error at the author's id, and only where that
     element is printed (no note, no such line, no highlighting, no such code block: no error)."""
     found = _checked(
         tmp_path, "# A {#sec-a}\n\nText.[^n] See @walt1987. [a]{#fn1} [b]{#fnref1} [c]{#fn2} [d]{#content}\n\n"
         "::: {#footnotes}\nx\n:::\n\n```{#x .python}\none\ntwo\n```\n\n[e]{#x-2} [f]{#x-3} [g]{#ref-walt1987}\n\n"
-        "```{.nosuchlanguage}\nz\n```\n\n```py\nq\n```\n\n[h]{#cb1-1} [i]{#cb2} [j]{#cb2-1} [k]{#cb3}\n\n"
+        "```{.nosuchlanguage}\nz\n```\n\n```py\nq\n```\n\n[h]{#sec-a-code-1-1} [i]{#sec-a-code-2} [j]{#sec-a-code-2-1} "
+        "[k]{#sec-a-code-3} [cb]{#cb1} [cb]{#cb2-1}\n\n"
         "[l]{#contents} [m]{#list-of-figures} [n]{#ref-nokey} [o]{#bibliography}\n\n[^n]: A note.\n",
         bib="@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, "
             "publisher={Cornell University Press}}\n")
@@ -155,8 +157,8 @@ def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tm
         (5, 6, "the list of the chapter's notes that pandoc writes in the web edition and the EPUB"),
         (14, 5, "line 2 of the code block 'x' as pandoc highlights it in the web edition and the EPUB"),
         (14, 25, "the entry of 'walt1987' in the print edition's bibliography"),
-        (24, 17, "the chapter's code block 2 of those without an id, as pandoc writes it in the web edition and the EPUB"),
-        (24, 27, "line 1 of the code block 'cb2' as pandoc highlights it in the web edition and the EPUB"),
+        (24, 26, "the chapter's code block 2 of those without an id, which build_book names so"),
+        (24, 45, "line 1 of the code block 'sec-a-code-2' as pandoc highlights it in the web edition and the EPUB"),
         (26, 5, "the print edition's contents"),
         (26, 58, "the print edition's bibliography")], found
     # without notes, 'fn1' and 'footnotes' are no one's; in a note style, a citation is a note
