@@ -69,6 +69,7 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
+QUOTE_PREFIX = re.compile(r" {0,3}> ?")   # a block quote's line: what pandoc takes off it
 NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
 
 Position = tuple[int, int]
@@ -292,8 +293,9 @@ def _as_pandoc_url(target: str) -> str:
     return target.replace(" ", "%20")
 
 
-def scan(text: str, first_line: int = 1) -> SourceMap:
-    """Scan Markdown ``text`` whose first line is line ``first_line`` of the file."""
+def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
+    """Scan Markdown ``text`` whose first line is line ``first_line`` of the file (``quotes``: the block quotes
+    it stands in, when it is one's text: see _quoted_markers)."""
     text = COMMENT.sub(_blank, text)
     found = SourceMap()
     fence: str | None = None
@@ -311,6 +313,7 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     previous = None   # the same of the block before the blank line above
     note_open, blank_before = False, False     # in a note's definition ([^a]: and its indented paragraphs)
     in_pre = False    # inside <pre> ... </pre>
+    quoted: list[tuple[int, int]] = []   # each line of a block quote: its offset, and the length of its '> '
     lines = text.split("\n")
     for offset, line in enumerate(lines):
         lineno = first_line + offset
@@ -327,6 +330,8 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
         if "pre" in line:
             tags = PRE_TAG.findall(line)
             in_pre = tags[-1] == "<pre" if tags else in_pre
+        if ">" in line and not fence and not opener and not in_pre and (quote := QUOTE_PREFIX.match(line)):
+            quoted.append((offset, quote.end()))
         if not line.strip():
             brackets = open_tags = 0
         if fence or opener or not line.strip():
@@ -484,7 +489,29 @@ def scan(text: str, first_line: int = 1) -> SourceMap:
     if display is not None:
         _unclosed(display, found.maths)
     found.divs_unclosed = open_divs
+    if quoted and quotes < MAX_QUOTES:
+        _quoted_markers(lines, quoted, first_line, quotes + 1, found.capital_markers)
     return found
+
+
+MAX_QUOTES = 3   # block quotes in block quotes whose capital markers are looked for (each is scanned again)
+
+
+def _quoted_markers(lines: list[str], quoted: list[tuple[int, int]], first_line: int, quotes: int,
+                    found: list) -> None:
+    """``capital_markers`` in block quotes ('> I. The Parties ...', as a treaty is quoted): each run of quoted
+    lines scanned as a text of its own, its '>' taken off (a quote in a quote in its turn, to MAX_QUOTES deep),
+    each place found put back at the column where it was written."""
+    runs: list[list[tuple[int, int]]] = []
+    for offset, taken in quoted:
+        if runs and runs[-1][-1][0] == offset - 1:
+            runs[-1].append((offset, taken))
+        else:
+            runs.append([(offset, taken)])
+    for run in runs:
+        inner = scan("\n".join(lines[offset][taken:] for offset, taken in run), first_line + run[0][0], quotes)
+        taken_off = {first_line + offset: taken for offset, taken in run}
+        found.extend(((line, column + taken_off[line]), becomes) for (line, column), becomes in inner.capital_markers)
 
 
 def _maths(line: str, lineno: int, display, found: list) -> tuple | None:

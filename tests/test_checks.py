@@ -208,7 +208,8 @@ def test_every_id_of_a_template_a_chapter_shares_a_page_with_is_known_to_the_che
 def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_path):
     """'I. One' then 'II. Two' print as a paragraph, 'V. Five' under 'IV. Four' as part of that item, and each
     as a paragraph in a loose list (pandoc reads a capital and a full stop before one space as an initial): a
-    warning at the marker, once; not for names ('A. Smith' then 'B. Jones'), two spaces, tables or code."""
+    warning at the marker, once, in a block quote too; not for names ('A. Smith' then 'B. Jones'), two spaces,
+    tables or code."""
     found = _checked(tmp_path, "# A {#sec-a}\n\nPara.\n\nI. One\nII. Two\nIII. Three\n\nText.\n\n"
                      "II. Two\nIII. Three\nIV. Four\nV. Five\nVI. Six\n\nA. Smith and\nB. Jones wrote.\n\n"
                      "I.  One\nII. Two\nIII. Three\nIV. Four\nV.  Five\n\n```\nI. One\nII. Two\n```\n\n"
@@ -224,7 +225,10 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                      "\nI. One\n\nII. Two\n\nLoose.\n\nIII.  Three\n\nIV. Four\n\nV. Five\n\nVI. Six\n\n"
                      "A. Smith wrote this.\n\nB. Jones wrote that.\n\nIX.  Nine\n\n## Heading\n\nX. Ten\n\n"
                      # a tab after a marker is as good as two spaces
-                     "A.\tOne\nB. Two\n\nI. One\nII.\tTwo\n")
+                     "A.\tOne\nB. Two\n\nI. One\nII.\tTwo\n\n"
+                     # in block quotes (a treaty quoted), a quote in a quote; not names, nor quoted code
+                     "> I. The Parties undertake.\n> II. In order more effectively.\n\n> > IV.  Four\n> > V. Five\n\n"
+                     ">I. Tight\n>II. Two\n\n> A. Smith and\n> B. Jones wrote.\n\n```\n> I. code\n> II. code\n```\n")
     said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
     one, joins = "these lines print as one paragraph, not as a list", \
         "this line prints as part of the list item above, not as an item of its own"
@@ -234,7 +238,9 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                     (61, 1, "list-marker-one-space", one),
                     (67, 1, "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list"),
                     (71, 1, "list-marker-one-space", apart), (81, 1, "list-marker-one-space", apart),
-                    (96, 1, "list-marker-one-space", joins), (98, 1, "list-marker-one-space", one)], found
+                    (96, 1, "list-marker-one-space", joins), (98, 1, "list-marker-one-space", one),
+                    (101, 3, "list-marker-one-space", one), (105, 5, "list-marker-one-space", joins),
+                    (107, 2, "list-marker-one-space", one)], found
 
 
 def test_text_format_and_summary(tmp_path_factory):
