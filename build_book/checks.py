@@ -23,6 +23,7 @@ from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
 from .load import text_as_scanned
+from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
 
@@ -731,6 +732,9 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
         folder = (root / chapter.path).parent
         images = chapter.targets.images
         image_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.images}
+        for tag, pos in chapter.sources.html_tags if chapter.targets.raw_html else ():   # <img src="..."> too
+            for src in raw_images(tag) if tag[:4].lower() == "<img" else ():
+                image_places.setdefault(src, Location(chapter.path, *pos))
         for target in dict.fromkeys(images):
             if target.startswith("data:"):
                 continue

@@ -33,6 +33,7 @@ The facts are plain JSON-able lists, in reading order:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .walk import ATTR_AT, elements, elements_inside, inline_text
@@ -134,6 +135,8 @@ def extract(blocks: list, visit=None):
             fmt, text = node["c"]
             if fmt == "html" and not text.lstrip().startswith("<!--"):
                 raw_html.append(text)
+                if "<img" in text.lower():   # an image in raw HTML is one the editions carry and check too
+                    images.extend(raw_images(text))
             if kind == "RawInline" and _is_mark(node):
                 marks.append(_mark(node, kind, _written))
         elif kind == "Math":
@@ -205,6 +208,18 @@ def _table_values(node: dict) -> bool:
                     or any(body[0][2] or rows(body[2]) or rows(body[3]) for body in bodies))
     except (ValueError, TypeError, IndexError, KeyError):
         return True    # not the table pandoc writes: let sanitize.py look
+
+
+def raw_images(html: str) -> list[str]:
+    """The local images raw HTML shows (<img src="figures/a.png">): not a web address, nor a data: URL, which
+    the sanitizer reports or lets through as they are."""
+    from html import unescape
+    from .model import is_external
+    found = (unescape(next(v for v in m.groups() if v is not None)) for m in RAW_IMAGE.finditer(html))
+    return [src for src in found if src and not is_external(src) and not src.startswith(("data:", "#"))]
+
+
+RAW_IMAGE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 
 
 def _printed_id(node: dict) -> bool:

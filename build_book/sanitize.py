@@ -265,6 +265,29 @@ def clean_attributes(attrs, element: str, space: str) -> tuple[list[tuple[str, s
     return kept, removed
 
 
+def _sized(attrs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An image's width and height as HTML has them (a number of pixels), or else, as written for a browser
+    that reads them loosely ('50%', '12em', '120px'), moved into its style: XHTML (the EPUB) and HTML allow
+    only a number there, and a percentage would be lost."""
+    moved = []
+    kept = []
+    for key, value in attrs:
+        if key in ("width", "height") and not value.strip().isdigit():
+            length = CSS_LENGTH.fullmatch(value.strip())
+            if length:
+                moved.append(f"{key}:{length.group(1)}{length.group(2) or 'px'}")
+            continue
+        kept.append((key, value))
+    if not moved:
+        return kept
+    style = next((v for k, v in kept if k == "style"), "")
+    style = ";".join([*moved, style.strip().strip(";")] if style.strip() else moved)
+    return [(k, v) for k, v in kept if k != "style"] + [("style", style)]
+
+
+CSS_LENGTH = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(%|px|em|rem|ex|ch|vw|vh|pt|pc|cm|mm|in)?", re.I)
+
+
 # --- nh3 has the last word on every HTML tag kept ---------------------------------------------
 
 CONTEXT = {"td": ("<table><tbody><tr>", ), "th": ("<table><tbody><tr>", ), "tr": ("<table><tbody>", ),
@@ -409,6 +432,7 @@ class Cleaner:
         if name == "img" and space == "html":
             if not any(k == "src" for k, _ in kept):
                 return ""   # nothing left to show (the removal of its src is reported)
+            kept = _sized(kept)
             if not any(k == "alt" for k, _ in kept):
                 kept.append(("alt", ""))
         if name in ("svg", "math") and not close:

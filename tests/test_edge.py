@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import zipfile
 
+from .conftest import run_cli
 from .pdfinfo import Pdf
 from .xmlcheck import broken_links, epubcheck, nu_validate, text_of
 
 
 def test_only_the_expected_warnings(edge):
     codes = [line.split("[", 1)[1].split("]", 1)[0] for line in edge.stderr.splitlines() if "warning[" in line]
-    assert codes == ["link-local-file", "raw-html", "footnote-block-unprinted"]
+    assert codes == ["raw-html", "link-local-file", "raw-html", "footnote-block-unprinted"]
     assert "chapters/one.md:7:30: warning[link-local-file]" in edge.stderr
     # at the note, though its first words stand in the text before it too
     assert ("chapters/one.md:22:12: warning[footnote-block-unprinted]: the PDF prints the footnote that begins "
@@ -83,6 +84,24 @@ def test_images_with_spaces_and_from_other_folders_travel_with_the_book(edge):
     with zipfile.ZipFile(edge.epub) as archive:
         names = archive.namelist()
     assert "EPUB/chapters/figures/front-map.svg" in names and "EPUB/shared/shared.svg" in names
+
+
+def test_an_image_in_raw_html_travels_with_the_book_and_is_sized_as_html_allows(edge):
+    """<img src="../shared/shared.svg" width="40%"> is carried into the web edition and the EPUB as a Markdown
+    image is (the EPUB's reference to it was to a file it did not hold), its width moved into its style (a
+    percentage is no valid width in HTML or XHTML); both stay valid (test_epub_and_html_stay_valid)."""
+    tag = '<img src="shared/shared.svg" alt="The shared map, small." style="width:40%"'
+    assert tag in (edge.html / "chapter-index.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(edge.epub) as archive:
+        assert tag in archive.read("EPUB/chapter-index.xhtml").decode("utf-8")
+        assert "EPUB/shared/shared.svg" in archive.namelist()
+
+
+def test_a_missing_image_in_raw_html_is_an_error_where_it_is_written(tmp_path):
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nText.\n\n<p>See <img src=\"imgs/gone.png\" alt=\"Gone.\"></p>\n")
+    result = run_cli("check", "--book", str(tmp_path))
+    assert "a.md:5:8: error[image-missing]: image 'imgs/gone.png' does not exist" in result.stdout, result.stdout
 
 
 def test_print_edition(edge):

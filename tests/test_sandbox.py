@@ -323,6 +323,8 @@ def refused(tmp_path_factory) -> Traced:
 ![Not even an image.](../../secret/canary.txt)
 
 [A link out](../../secret/canary.txt) and [another](file:{secret}/canary.txt).
+
+<img src="../../secret/canary.svg" alt="Up and out, in raw HTML.">
 """, encoding="utf-8")
     config = (root / "book.yml").read_text(encoding="utf-8")
     config = config.replace("bibliography: bibliography/refs.bib",
@@ -343,7 +345,8 @@ def test_paths_outside_the_book_are_located_errors(refused):
     text = refused.diagnostics
     for where in ("book.yml:13:5", "book.yml:14:5", "book.yml:15:1", "book.yml:19:5", "book.yml:20:5",
                   "book.yml:21:5", "chapters/02-paths.md:3:", "chapters/02-paths.md:5:",
-                  "chapters/02-paths.md:7:", "chapters/02-paths.md:9:", "chapters/02-paths.md:11:"):
+                  "chapters/02-paths.md:7:", "chapters/02-paths.md:9:", "chapters/02-paths.md:11:",
+                  "chapters/02-paths.md:13:"):
         assert re.search(re.escape(where) + r"\d*:? ?\d*:? error\[path-outside-book\]", text), where
 
 
