@@ -66,6 +66,8 @@ _ROMAN = r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"     # (
 _NUMERAL = rf"(?:\d{{1,9}}|#|@[\w-]*|(?=[ivxlcdm]){_ROMAN}|(?=[IVXLCDM]){_ROMAN.upper()}|[a-zA-Z])"
 LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.){_NUMERAL}\.[ \t]|[A-Z]\.(?:\t|  ))"
                        r"[ \t]*\S")
+# a wrapped line of prose that begins with a year ('... in September\n1951. Then ...'), not a list meant
+YEAR_START = re.compile(r" {0,3}(?:1[0-9]{3}|20[0-9]{2})\.")
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
@@ -349,7 +351,8 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
         elif block == "para" and TABLE_RULE.match(line):    # a simple table's rule: a table, not a paragraph
             block = "other"
         elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
-            items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] if LIST_ITEM.match(line) else []
+            items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] \
+                if LIST_ITEM.match(line) and not YEAR_START.match(line) else []
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"

@@ -156,6 +156,10 @@ Conditions:
 
 A. Smith wrote to
 B. Jones, who replied.
+
+Prose wrapped by an editor, the treaty signed in September
+1951. Then came the crisis of
+1952. It was short.
 """
 
 
@@ -167,7 +171,8 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     status, found = _check(tmp_path)
     assert status == 0, found
     assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [
-        (4, 1), (27, 1), (38, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones' a name)
+        (4, 1), (27, 1), (38, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones' a name;
+    # a year at a wrapped line's start is prose)
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
@@ -176,6 +181,7 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     assert "Steps: 1. first 2. second" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "Conditions: (a) first condition (b) second condition" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "<li>three</li>" in page and "A. Smith wrote to B. Jones" in re.sub(r"\s+", " ", page)
+    assert "September 1951. Then came the crisis of 1952. It was short." in re.sub(r"\s+", " ", page)
 
 
 CELLS_IN_A_LIST = """# Exercises
