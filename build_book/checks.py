@@ -586,32 +586,45 @@ PAGE_IDS = {
     "book-index": ("the print edition's index", "index"),
 }
 NOTE_ID = re.compile(r"(fn|fnref)([1-9][0-9]*)")
-LINE_ID = re.compile(r"(.+)-([1-9][0-9]*)")
+LINE_ID = re.compile(r"(.+)-([0-9]+)")
+ANCHOR_ID = re.compile(r"ix-([1-9][0-9]*)-([1-9][0-9]*)(?:-end)?")   # index.anchor's
+PRINT = ", in the print edition (one document of every chapter)"
 
 
 def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
     """``label-duplicate`` for an author's id that an edition also gives an element of its own on the same page:
     PAGE_IDS; the ids pandoc gives the chapter's notes in the HTML and EPUB (fn1, fnref1, footnotes) and a
-    highlighted code block's lines (x-1 in block x), and build_book a block without an id of its own
-    (sec-a-code-2, its lines sec-a-code-2-1); the print
-    edition's bibliography entries (ref-key). Each only where that element is printed: a page with two
-    elements of one id is no valid EPUB, and a link to it leads to either."""
+    highlighted code block's lines (x-1 in block x); those build_book gives a code block without an id
+    (sec-a-code-2, its lines sec-a-code-2-1), an index mark (ix-3-1), the chapter's own reference list
+    (refs-sec-a, ref-sec-a-walt1987) and the print edition's bibliography entries (ref-walt1987). Each only
+    where that element is printed, and for another chapter's (a code block's, a mark's) in the print edition
+    alone, which holds them all. Not in a chapter with content for some editions only, as _ids_twice. A page
+    with two elements of one id is no valid EPUB, and a link to it leads to either."""
+    cited = {key for chapter in book.chapters for key in chapter.targets.cites}
     printed = {"": True, "contributors": book.config.contributors_page and bool(book.config.contributors),
                "figures": any(index.of_kind("figure")), "tables": any(index.of_kind("table")),
-               "bibliography": book.config.bibliography_scope != "chapter" and bool(book.bibliography.entries),
-               "index": book.has_index}
-    cited = {key for chapter in book.chapters for key in chapter.targets.cites}
+               "bibliography": book.config.bibliography_scope != "chapter" and bool(cited), "index": book.has_index}
     note_style = functools.cache(lambda: _note_style(book))
+    code: dict[str, tuple] = {}     # every code block's id in the book: (lines, classes, own id, start, chapter)
+    lists: dict[str, Chapter] = {}   # the ids of each chapter's own reference list, with bibliography-scope: chapter
+    for chapter in book.chapters:
+        for name, block in _code_names(facts_of(chapter).code, chapter.label).items():
+            code.setdefault(name, (*block, chapter))
+        if book.config.bibliography_scope != "book" and chapter.targets.cites:
+            lists.update(dict.fromkeys([f"refs-{chapter.label}", f"{chapter.label}-references",
+                                        *(f"ref-{chapter.label}-{key}" for key in chapter.targets.cites)], chapter))
+    marks = {chapter.index + 1: sum(1 for m in facts_of(chapter).marks if m[0] == "m") for chapter in book.chapters}
     diags = []
     for chapter in book.chapters:
+        if chapter.targets.conditional:
+            continue
         facts = facts_of(chapter)
-        blocks = _code_names(facts.code, chapter.label)
         for ident in dict.fromkeys(i for i, _ in facts.ids):
-            what = None
-            note = NOTE_ID.fullmatch(ident)
-            line = LINE_ID.fullmatch(ident)
+            note, line, mark = NOTE_ID.fullmatch(ident), LINE_ID.fullmatch(ident), ANCHOR_ID.fullmatch(ident)
             if note or ident == "footnotes":    # in a note style, each citation outside a note is one
                 notes = facts.notes[0] + (facts.notes[1] if facts.notes[1] and note_style() else 0)
+            block = code.get(line[1]) if line else None
+            what = None
             if ident in PAGE_IDS and printed[PAGE_IDS[ident][1]]:
                 what = PAGE_IDS[ident][0]
             elif ident == "footnotes" and notes:
@@ -621,31 +634,38 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
                         "in the web edition and the EPUB")
             elif ident.startswith("ref-") and ident[4:] in cited and printed["bibliography"]:
                 what = f"the entry of '{ident[4:]}' in the print edition's bibliography"
-            elif ident in blocks and blocks[ident][2] is None:
-                what = (f"the chapter's code block {ident.rsplit('-', 1)[1]} of those without an id, which build_book "
-                        "names so")
-            elif line and line[1] in blocks and int(line[2]) <= blocks[line[1]][0] \
-                    and _highlighted(tuple(blocks[line[1]][1])):
-                what = f"line {line[2]} of the code block '{line[1]}' as pandoc highlights it in the web edition and the EPUB"
+            elif ident in lists:
+                what = "an element of the chapter's own reference list" + ("" if lists[ident] is chapter else PRINT)
+            elif ident in code and code[ident][2] is None:
+                what = "a code block without an id of its own, which build_book names so" + (
+                    "" if code[ident][4] is chapter else PRINT)
+            elif block and block[3] <= int(line[2]) < block[3] + block[0] and _highlighted(tuple(block[1])):
+                what = f"line {line[2]} of the code block '{line[1]}' as pandoc highlights it" + (
+                    "" if block[4] is chapter else PRINT)
+            elif mark and int(mark[2]) <= marks.get(int(mark[1]), 0):
+                what = "an index term's mark, which build_book names so" + (
+                    "" if int(mark[1]) == chapter.index + 1 else PRINT)
             if what is None:
                 continue
-            for place in chapter.sources.labels.get(ident) or [None]:
+            places = chapter.sources.labels.get(ident) or [
+                at for key, value, at in chapter.sources.attributes if key == "id" and value == ident] or [None]
+            for place in places:
                 diags.append(error(
-                    "label-duplicate", f"the id '{ident}' is also the id of {what}: the page would hold two elements of this "
-                    "id, and a link to it could not tell them apart",
+                    "label-duplicate", f"the id '{ident}' is also the id of {what}: the page would hold two elements of "
+                    "this id, and a link to it could not tell them apart",
                     Location(chapter.path, *place) if place else chapter.location, "rename it (and the links to it)"))
     return diags
 
 
-def _code_names(code: list, label: str) -> dict[str, tuple[int, list[str], str | None]]:
+def _code_names(code: list, label: str) -> dict[str, tuple[int, list[str], str | None, int]]:
     """Each code block's id in the editions (its own, or the one transform.code_ids gives the n-th block without
-    one: '{chapter}-code-{n}'): its lines, classes and own id (None for one build_book gives)."""
-    names: dict[str, tuple[int, list[str], str | None]] = {}
+    one: '{chapter}-code-{n}'): its lines, classes, own id (None for one build_book gives) and first line's number."""
+    names: dict[str, tuple[int, list[str], str | None, int]] = {}
     unnamed = 0
-    for ident, classes, lines in code:
+    for ident, classes, lines, start in code:
         if not ident:
             unnamed += 1
-        names.setdefault(ident or f"{label}-code-{unnamed}", (lines, classes, ident or None))
+        names.setdefault(ident or f"{label}-code-{unnamed}", (lines, classes, ident or None, start))
     return names
 
 
@@ -664,9 +684,13 @@ def _highlighted(classes: tuple[str, ...]) -> bool:
 
 
 def _note_style(book: Book) -> bool:
-    """Is the book's citation style a note style (each citation outside a note becomes a note of its own)?"""
+    """Is the book's citation style a note style (each citation outside a note becomes a note of its own)?
+    False for a style that cannot be found or read, which its own check reports."""
     from . import transform
-    path = styles.resolve(book.config.csl, book.config.root)
+    try:
+        path = styles.resolve(book.config.csl, book.config.root)
+    except styles.StyleNotFound:   # (not found, outside the book: reported where the style is checked)
+        return False
     text = transform._read(path) if path is not None else ""
     return bool(NOTE_STYLE.search(text))
 

@@ -23,8 +23,9 @@ The facts are plain JSON-able lists, in reading order:
   theorem, a code listing, a callout: ``::: {#thm-x}``), ``[id, has a caption (lst-cap)]``;
 - ``notes``: ``[notes, citations outside notes]``: how many footnotes the chapter has, and how many citations
   stand outside them (each a note of its own in a note style): what pandoc numbers fn1, fn2, ...;
-- ``code``: each code block ``[id, classes, lines]``, in reading order: pandoc gives a highlighted block's
-  lines the ids ``{id}-1``, ``{id}-2``, ... (build_book names a block without an id: transform.code_ids);
+- ``code``: each code block ``[id, classes, lines, first line's number]``, in reading order: pandoc gives a
+  highlighted block's lines the ids ``{id}-1``, ``{id}-2``, ... (from its startFrom); build_book names a block
+  without an id (transform.code_ids);
 - ``citations``: each different citation list of the chapter's citations (a Cite's citations, without
   pandoc's citationHash), in the order first met: what transform.py formats in one citeproc run for the
   whole book before the chapters are resolved.
@@ -103,7 +104,8 @@ def extract(blocks: list, visit=None):
         if kind in ("Div", "Span", "CodeBlock"):
             ident, classes, pairs = node["c"][0]
             if kind == "CodeBlock":
-                code.append([ident, classes, node["c"][1].count("\n") + 1])
+                start = dict(pairs).get("startFrom", "1")
+                code.append([ident, classes, node["c"][1].count("\n") + 1, int(start) if start.isdigit() else 1])
             if ident and kind != "Span" and unnumbered_kind(ident):
                 unnumbered.append([ident, any(key == "lst-cap" for key, _ in pairs)])
             if classes:
@@ -131,6 +133,11 @@ def extract(blocks: list, visit=None):
             links.append(node["c"][2][0])
         elif kind == "Image":
             images.append(node["c"][2][0])
+            if node["c"][1]:    # its alt text is printed as plain text: a note or citation in it makes none
+                alt = [0]
+                for inner in elements_inside(node["c"][1], NOTES, alt):
+                    notes[0] -= inner["t"] == "Note"
+                    notes[1] -= inner["t"] == "Cite" and not alt[0] and not inside[0]
         elif kind in ("RawBlock", "RawInline"):
             fmt, text = node["c"]
             if fmt == "html" and not text.lstrip().startswith("<!--"):
@@ -278,7 +285,8 @@ def from_json(data: dict):
     if not (isinstance(notes, list) and len(notes) == 2 and all(type(n) is int for n in notes)):
         raise TypeError("not a count of notes")
     for block in code:
-        if not (isinstance(block, list) and len(block) == 3 and isinstance(block[0], str) and type(block[2]) is int):
+        if not (isinstance(block, list) and len(block) == 4 and isinstance(block[0], str) and type(block[2]) is int
+                and type(block[3]) is int):
             raise TypeError("not a code block")
         strings(block[1])
     return targets, Facts(labels, marks, bool(data["cleans"]), unprinted, citations, unnumbered, ids, notes, code)

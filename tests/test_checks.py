@@ -155,10 +155,10 @@ def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tm
         (3, 40, "the call of the chapter's note 1 as pandoc writes it in the web edition and the EPUB"),
         (3, 63, "the web edition's page body"),
         (5, 6, "the list of the chapter's notes that pandoc writes in the web edition and the EPUB"),
-        (14, 5, "line 2 of the code block 'x' as pandoc highlights it in the web edition and the EPUB"),
+        (14, 5, "line 2 of the code block 'x' as pandoc highlights it"),
         (14, 25, "the entry of 'walt1987' in the print edition's bibliography"),
-        (24, 26, "the chapter's code block 2 of those without an id, which build_book names so"),
-        (24, 45, "line 1 of the code block 'sec-a-code-2' as pandoc highlights it in the web edition and the EPUB"),
+        (24, 26, "a code block without an id of its own, which build_book names so"),
+        (24, 45, "line 1 of the code block 'sec-a-code-2' as pandoc highlights it"),
         (26, 5, "the print edition's contents"),
         (26, 58, "the print edition's bibliography")], found
     # without notes, 'fn1' and 'footnotes' are no one's; in a note style, a citation is a note
@@ -169,6 +169,52 @@ def test_an_id_an_edition_gives_an_element_of_its_own_on_the_page_is_an_error(tm
     noted = _checked(tmp_path, "# A {#sec-a}\n\nSee @walt1987. [a]{#fn1} [b]{#fn2}\n",
                      bib="@book{walt1987, title={T}, year={1987}}\n", config="csl: notes.csl\n")
     assert [(d["line"], d["column"]) for d in noted if d["code"] == "label-duplicate"] == [(3, 20)], noted
+
+
+def test_ids_an_edition_makes_are_known_as_it_makes_them(tmp_path):
+    """What the review of the id check found, each case built and counted in the editions: a note or citation
+    in an image's alt text makes none; a code block's lines are numbered from its startFrom; build_book's own
+    ids (a code block without an id, an index mark, a chapter's own reference list) collide, and another
+    chapter's in the print edition, which holds every chapter; an id written id="..." or in raw HTML is
+    reported where it is; content for some editions only, a bibliography nothing cites and a style that
+    cannot be found raise nothing here (the style its own error, not a crash)."""
+    (tmp_path / "refs.bib").write_text("@book{walt1987, title={T}, year={1987}}\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B {#sec-b}\n\n```{#y .python}\nb\n```\n\n```python\nc\n```\n\n"
+                                   "[a]{#x-100} [b]{#sec-a-code-1}\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A {#sec-a}\n\nText.[^a] See @walt1987.\n\n![A figure.[^d] [@walt1987]](f.svg){#fig-f}\n\n"
+        "[g]{#fnref2} [h]{#fn3} [i]{id=\"fn1\"} <span id=\"footnotes\">j</span>\n\n"
+        "```{#x .python startFrom=\"100\"}\none\ntwo\n```\n\n```r\nz\n```\n\n"
+        "[k]{#x-1} [l]{#x-101} [m]{#sec-a-code-1} [n]{#y-1} [o]{#sec-b-code-1-1} [p]{#ix-1-1} [q]{#ix-1-2}\n\n"
+        "[an alliance]{.index} and [r]{#refs-sec-a} [s]{#ref-sec-a-walt1987} [t]{#bibliography}\n\n"
+        "[^a]: A note.\n[^d]: In the alt text too.\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nbibliography-scope: chapter\n"
+                                       "chapters: [a.md, b.md]\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    taken = [(d["path"], d["line"], d["column"], d["message"].split(" is also the id of ")[1].split(": the page")[0])
+             for d in found if d["code"] == "label-duplicate"]
+    print_edition = ", in the print edition (one document of every chapter)"
+    assert taken == [
+        ("a.md", 7, 5, "the call of the chapter's note 2 as pandoc writes it in the web edition and the EPUB"),
+        ("a.md", 7, 28, "the chapter's note 1 as pandoc writes it in the web edition and the EPUB"),
+        ("a.md", 7, 44, "the list of the chapter's notes that pandoc writes in the web edition and the EPUB"),
+        ("a.md", 18, 15, "line 101 of the code block 'x' as pandoc highlights it"),
+        ("a.md", 18, 27, "a code block without an id of its own, which build_book names so"),
+        ("a.md", 18, 46, "line 1 of the code block 'y' as pandoc highlights it" + print_edition),
+        ("a.md", 18, 56, "line 1 of the code block 'sec-b-code-1' as pandoc highlights it" + print_edition),
+        ("a.md", 18, 77, "an index term's mark, which build_book names so"),
+        ("a.md", 20, 31, "an element of the chapter's own reference list"),
+        ("a.md", 20, 48, "an element of the chapter's own reference list"),
+        ("b.md", 11, 5, "line 100 of the code block 'x' as pandoc highlights it" + print_edition),
+        ("b.md", 11, 17, "a code block without an id of its own, which build_book names so" + print_edition)], found
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\ncsl: no-such-style\nchapters: [a.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\nSee @walt1987.[^n] [x]{#fn2} [y]{#bibliography}\n\n"
+                                   "::: {.content-visible when-format=\"pdf\"}\nPrint.[^b] [z]{#content}\n:::\n\n"
+                                   "[^n]: A note.\n[^b]: Another.\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path), "--format", "json")
+    assert "internal error" not in result.stderr and result.returncode == 1, result.stderr
+    assert {d["code"] for d in json.loads(result.stdout)} == {"csl-unknown", "bib-missing-field"}, result.stdout
 
 
 def test_an_id_in_a_file_included_twice_is_reported_with_the_includes(tmp_path):
