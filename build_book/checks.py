@@ -611,8 +611,10 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
         for name, block in _code_names(facts_of(chapter).code, chapter.label).items():
             code.setdefault(name, (*block, chapter))
         if book.config.bibliography_scope != "book" and chapter.targets.cites:
-            lists.update(dict.fromkeys([f"refs-{chapter.label}", f"{chapter.label}-references",
-                                        *(f"ref-{chapter.label}-{key}" for key in chapter.targets.cites)], chapter))
+            # (not its heading's '{chapter}-references': the one a 'References' heading of the author's is given,
+            # which then heads the list instead)
+            lists.update(dict.fromkeys([f"refs-{chapter.label}", *(f"ref-{chapter.label}-{key}"
+                                                                  for key in chapter.targets.cites)], chapter))
     marks = {chapter.index + 1: sum(1 for m in facts_of(chapter).marks if m[0] == "m") for chapter in book.chapters}
     diags = []
     for chapter in book.chapters:
