@@ -100,3 +100,13 @@ def test_japanese_is_marked_and_its_glyphs_travel_with_the_book(epub, opf):
     cmap = TTFont(io.BytesIO(epub["EPUB/fonts/japanese.otf"])).getBestCmap()
     assert all(ord(ch) in cmap for ch in "日米同盟の比較研究")
     assert 'url("fonts/japanese.otf")' in epub["EPUB/style.css"].decode()
+
+
+def test_a_page_that_starts_after_the_last_text_is_marked_inside_the_body():
+    """A chapter whose last printed page holds only an image: its page's marker goes where the text ends, before
+    </body>, not after </html> (EPUBCheck's FATAL RSC-016, and the page list's link led nowhere)."""
+    from build_book.render import pagemap
+    page = pagemap.scan("a.xhtml", '<?xml version="1.0"?>\n<html><body><section><p>Text.</p>'
+                                   '<img src="a.png" alt=""/></section>\n</body>\n</html>\n')
+    marked = pagemap.insert(page.text, [(page.end, "3")])
+    assert marked.index('id="page-3"') < marked.index("</body>"), marked

@@ -195,7 +195,7 @@ def scan(name: str, text: str) -> Page:
             if token.startswith(("<?", "<!")):
                 continue
             if token.startswith("</"):
-                tag = NAME.match(token[1:].lstrip("/")) if len(token) > 2 else None
+                tag = NAME.match("<" + token[2:])     # "</body>" read as "<body>"
                 if stack:
                     stack.pop()
                 if tag and tag.group(1) == "body":
