@@ -50,7 +50,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_footnotes(book)
     diags += check_footnotes_in_print(book)
     diags += math.check(book)
-    diags += images.check(book)
+    diags += images.check(book, image_place)
     diags += per_chapter(book, "sanitize", sanitize.check_blocks)
     diags += per_chapter(book, "abstract", abstracts.check)
     diags += [d for chapter in book.chapters for d in sanitize.check_svgs(book, chapter)]
@@ -757,29 +757,26 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     for chapter in book.chapters:
         folder = (root / chapter.path).parent
         images = chapter.targets.images
-        image_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.images}
-        for tag, pos in chapter.sources.html_tags if chapter.targets.raw_html else ():   # <img src="..."> too
-            for src in raw_images(tag) if tag[:4].lower() == "<img" else ():
-                image_places.setdefault(src, Location(chapter.path, *pos))
+        place = image_place(book, chapter)
         for target in dict.fromkeys(images):
             if target.startswith("data:"):
                 continue
             if is_external(target):
                 diags.append(error("image-remote", f"image '{target}' is on the web, not in the book",
-                                   image_places.get(target, chapter.location),
+                                   place(target),
                                    "download it into the chapters' figures/ folder and point to the file; "
                                    "an EPUB may not load images from the web"))
                 continue
             if sandbox.inside_url(root, target, folder) is None:
-                diags.append(sandbox.outside(target, image_places.get(target, chapter.location), "image"))
+                diags.append(sandbox.outside(target, place(target), "image"))
                 continue
             if Path(target).suffix.lower() not in IMAGE_FORMATS:
                 diags.append(warning("image-format", f"image '{target}' is not SVG, PNG, JPEG, GIF or WebP; "
                                      "EPUB readers and browsers may not show it",
-                                     image_places.get(target, chapter.location),
+                                     place(target),
                                      "convert it to PNG (photographs: JPEG; drawings: SVG)"))
             if not sandbox.is_file(folder / unquote(target)):
-                where = image_places.get(target, chapter.location)
+                where = place(target)
                 near = _near_images(folder, target)
                 diags.append(error("image-missing", f"image '{target}' does not exist", where,
                                    f"did you mean '{near[0]}'?" if near else
@@ -797,6 +794,28 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
             where = link_places.get(target, chapter.location)
             diags += _check_link(target, where, folder, root, by_path, ids)
     return diags
+
+
+def image_place(book: Book, chapter: Chapter) -> Callable[[str], Location]:
+    """Where each image of ``chapter`` is written (the first time): a Markdown image's, or a raw HTML <img>'s."""
+    places = {t: Location(chapter.path, *pos) for t, pos in reversed(chapter.sources.images)}
+    for tag, pos in chapter.sources.html_tags:
+        for src in raw_images(tag) if tag[:4].lower() == "<img" else ():
+            places.setdefault(src, Location(chapter.path, *pos))
+    return lambda target: places.get(target) or _written_at(book, chapter, target)
+
+
+def _written_at(book: Book, chapter: Chapter, target: str) -> Location:
+    """Where an image the source map has no place for (one in raw HTML whose tag it could not read whole:
+    alt="x > y") is written: its tag's start, found in the chapter's text; else the chapter's start."""
+    text = text_as_scanned(book.config.root, chapter.path)
+    at = text.find(target)
+    if at < 0:
+        return chapter.location
+    start = text.rfind("\n", 0, at) + 1
+    tag = text.rfind("<img", start, at)
+    at = tag if tag >= 0 else at
+    return Location(chapter.path, text.count("\n", 0, at) + 1, at - start + 1)
 
 
 def _near_images(folder: Path, target: str) -> list[str]:

@@ -142,8 +142,8 @@ def extract(blocks: list, visit=None):
             fmt, text = node["c"]
             if fmt == "html" and not text.lstrip().startswith("<!--"):
                 raw_html.append(text)
-                if "<img" in text.lower():   # an image in raw HTML is one the editions carry and check too
-                    images.extend(raw_images(text))
+            if fmt == "html" and "<img" in text.lower():   # an image in raw HTML is one the editions carry and
+                images.extend(raw_images(text))          # check too
             if kind == "RawInline" and _is_mark(node):
                 marks.append(_mark(node, kind, _written))
         elif kind == "Math":
@@ -222,11 +222,14 @@ def raw_images(html: str) -> list[str]:
     the sanitizer reports or lets through as they are."""
     from html import unescape
     from .model import is_external
+    html = RAW_COMMENT.sub("", html)
     found = (unescape(next(v for v in m.groups() if v is not None)) for m in RAW_IMAGE.finditer(html))
     return [src for src in found if src and not is_external(src) and not src.startswith(("data:", "#"))]
 
 
-RAW_IMAGE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+# (an attribute's quoted value may hold a '>': alt="x > y")
+RAW_IMAGE = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+RAW_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 
 
 def _printed_id(node: dict) -> bool:

@@ -187,15 +187,16 @@ def _svg_problem(data: bytes, target: str, where: Location):
     return None
 
 
-def check(book: Book) -> list[Diagnostic]:
+def check(book: Book, place_of) -> list[Diagnostic]:
+    """Each image file's problems, at the image (``place_of(book, chapter)(target)``: checks.image_place)."""
     diags = []
     root = book.config.root
     for chapter in book.chapters:
         folder = (root / chapter.path).parent
-        places = {t: Location(chapter.path, *pos) for t, pos in reversed(chapter.sources.images)}
+        place = place_of(book, chapter)
         for target in dict.fromkeys(chapter.targets.images):
             if target.lower().startswith("data:"):
-                found = data_problem(target, places.get(target, chapter.location))
+                found = data_problem(target, place(target))
                 if found:
                     diags.append(found)
                 continue
@@ -204,7 +205,7 @@ def check(book: Book) -> list[Diagnostic]:
             path = sandbox.inside_url(root, target, folder)
             if path is None or not sandbox.is_file(path):
                 continue   # path-outside-book (never read), or image-missing
-            found = problem(path, target, places.get(target, chapter.location))
+            found = problem(path, target, place(target))
             if found:
                 diags.append(found)
     return diags

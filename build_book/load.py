@@ -598,7 +598,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 FACTS_FORMAT = "build_book-ast-facts 3"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
-CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 8"
+CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 9"
 CHAPTER_FACTS_FOLDER = "chapter-facts"
 
 

@@ -272,7 +272,7 @@ def _sized(attrs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     moved = []
     kept = []
     for key, value in attrs:
-        if key in ("width", "height") and not value.strip().isdigit():
+        if key in ("width", "height") and not re.fullmatch(r"[0-9]+", value.strip()):   # (not '１２')
             length = CSS_LENGTH.fullmatch(value.strip())
             if length:
                 moved.append(f"{key}:{length.group(1)}{length.group(2) or 'px'}")
@@ -285,7 +285,7 @@ def _sized(attrs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in kept if k != "style"] + [("style", style)]
 
 
-CSS_LENGTH = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(%|px|em|rem|ex|ch|vw|vh|pt|pc|cm|mm|in)?", re.I)
+CSS_LENGTH = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%|px|em|rem|ex|ch|vw|vh|pt|pc|cm|mm|in)?", re.I)
 
 
 # --- nh3 has the last word on every HTML tag kept ---------------------------------------------
