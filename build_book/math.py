@@ -255,7 +255,7 @@ def _bookmark(match: re.Match) -> str:
 
     def text(m: re.Match) -> str:
         annotated = ANNOTATED.search(m.group(2))
-        return f" {plain(unescape(annotated.group(2)))} " if annotated else " "
+        return f" {escape(plain(unescape(annotated.group(2))), quote=False)} " if annotated else " "   # (a '<' in it)
 
     words = unescape(re.sub(r"<[^>]+>", "", MATH_ELEMENT.sub(text, inner)))
     words = re.sub(r"\s+", " ", words).strip()
@@ -430,6 +430,9 @@ def plain(tex: str) -> str:
     return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
 
 
+SPACED_OPERATORS = frozenset("= < > ≤ ≥ ≠ ≈ ≡ + − ± ∓ × ÷ → ← ↔ ⇒ ⇔ ∈ ∉ ⊂ ⊆ ∪ ∩ ·".split())
+
+
 def plain_mathml(mathml: str) -> str:
     """A MathML formula as plain text, as :func:`plain` gives its TeX: ``<msup><mi>α</mi><mn>2</mn></msup>``
     -> 'α²' (for a title's text where only its MathML is at hand). Its text as it stands if it does not parse."""
@@ -439,21 +442,34 @@ def plain_mathml(mathml: str) -> str:
     except ET.ParseError:
         return re.sub(r"<[^>]*>", "", mathml)
 
+    def scripted(body: str, table: dict, mark: str) -> str:
+        body = body.replace(" ", "")
+        if body and all(ch in table for ch in body):
+            return "".join(table[ch] for ch in body)
+        return mark + (body if len(body) == 1 else f"({body})")
+
     def text(node) -> str:
         tag = node.tag.rsplit("}", 1)[-1]
-        parts = [text(child) for child in node]
-        if tag == "annotation" or tag == "annotation-xml":
+        if tag in ("annotation", "annotation-xml"):
             return ""
-        if tag in ("msup", "msub") and len(parts) == 2:
-            table, mark = (SUPERSCRIPTS, "^") if tag == "msup" else (SUBSCRIPTS, "_")
-            body = parts[1]
-            scripted = "".join(table[ch] for ch in body) if body and all(ch in table for ch in body) else \
-                mark + (body if len(body) == 1 else f"({body})")
-            return parts[0] + scripted
+        parts = [text(child) for child in node]
+        if tag == "mover" and len(parts) == 2 and (node.get("accent") == "true" or node[1].get("accent") == "true"):
+            return parts[0]      # x with a hat or a bar: as plain() gives \hat{x}
+        if tag in ("msup", "mover") and len(parts) == 2:
+            return parts[0] + scripted(parts[1], SUPERSCRIPTS, "^")
+        if tag in ("msub", "munder") and len(parts) == 2:
+            return parts[0] + scripted(parts[1], SUBSCRIPTS, "_")
+        if tag in ("msubsup", "munderover") and len(parts) == 3:
+            return parts[0] + scripted(parts[1], SUBSCRIPTS, "_") + scripted(parts[2], SUPERSCRIPTS, "^")
         if tag == "mfrac" and len(parts) == 2:
             return f"{parts[0]}/{parts[1]}"
         if tag == "msqrt":
-            return f"√({''.join(parts)})"
-        return (node.text or "").strip() + "".join(parts)
+            return "√" + "".join(parts)
+        if tag == "mroot" and len(parts) == 2:
+            return f"√[{parts[1]}]{parts[0]}"
+        own = (node.text or "").strip()
+        if tag == "mo" and own in SPACED_OPERATORS:
+            own = f" {own} "
+        return own + "".join(parts)
 
     return re.sub(r"\s+", " ", text(root)).strip()

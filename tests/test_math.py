@@ -196,6 +196,23 @@ def test_formulas_as_plain_text(tex, text):
     assert math.plain(tex) == text
 
 
+@pytest.mark.parametrize("tex, text", [(r"x_i^2", "xᵢ²"), (r"\sqrt[3]{x}", "√[3]x"), (r"\sum_{i=1}^{n}x_i", "∑ᵢ₌₁ⁿxᵢ"),
+                                       (r"\alpha^2 < \beta_{ij}", "α² < βᵢⱼ"), (r"\hat{x}", "x"), (r"\frac{a}{b}", "a/b")])
+def test_formulas_in_mathml_as_plain_text(tex, text):
+    """A title's formula where only its MathML is at hand (the web edition's): as plain() gives its TeX."""
+    import pypandoc
+    mathml = re.search(r"<math.*?</math>", pypandoc.convert_text(f"${tex}$", "html", "markdown",
+                                                                 extra_args=["--mathml"]), re.S).group(0)
+    assert math.plain_mathml(mathml) == text
+
+
+def test_a_heading_whose_formula_holds_a_less_than_sign_keeps_its_words_in_the_outline():
+    """The outline's text of '## $a < b$ and *c*' was cut at the '<' (read as the start of a tag)."""
+    html = '<h2 id="s">The <math display="inline" xmlns="http://www.w3.org/1998/Math/MathML"><semantics><mrow><mi>a</mi><mo>&lt;</mo><mi>b</mi></mrow><annotation ' \
+           'encoding="application/x-tex">a &lt; b</annotation></semantics></math> and <em>c</em></h2>'
+    assert 'data-bookmark="The a &lt; b and c"' in math.HEADING.sub(math._bookmark, html)
+
+
 def test_formulas_are_found_in_the_source_and_are_not_raw_tex():
     text = "a $x^2$ costs $5 or $6 \\newpage\n\n$$\n\\sum_i \\frac{a}{b}\n$$ {#eq-x} \\clearpage\n\nx $$ \\alpha\n\\beta $$ \\foo"
     found = scan(text, 3)
