@@ -257,11 +257,20 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
                                        encoding="utf-8")
     (tmp_path / "chapters" / "b.md").write_text("# B {#sec-b}\n\nText [@walt1987].\n\n## References {#sec-refs-b}\n\n"
                                                 "After it.\n")
+    # Quarto's form, in a book that cites another work elsewhere: only this chapter's works, with ids of its own
+    (tmp_path / "refs.bib").write_text((tmp_path / "refs.bib").read_text(encoding="utf-8") + "@book{morrow1991, "
+                                       "author={Morrow, James D.}, title={Alliances}, year={1991}, publisher={P}}\n")
+    (tmp_path / "chapters" / "c.md").write_text("# C {#sec-c}\n\nText [@morrow1991].\n\n## References\n\n"
+                                                "::: {#refs}\n:::\n")
+    (tmp_path / "book.yml").write_text("title: Own\nbibliography: refs.bib\n"
+                                       "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert re.search(r'References</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-a"[^>]*>\s*'
                      r'<div id="ref-sec-a-walt1987"', page), page
     assert 'href="#ref-sec-a-walt1987"' in page
+    quarto = (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8")
+    assert re.findall(r'<div id="(ref[^"]*)"', quarto) == ["refs-sec-c", "ref-sec-c-morrow1991"], quarto
     other = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")   # text under it: no list
     assert "chapter-references" not in other and 'href="bibliography.html#ref-walt1987"' in other, other
     assert 'id="ref-walt1987"' in (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
