@@ -67,7 +67,8 @@ _NUMERAL = rf"(?:\d{{1,9}}|#|@[\w-]*|(?=[ivxlcdm]){_ROMAN}|(?=[IVXLCDM]){_ROMAN.
 LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.){_NUMERAL}\.[ \t]|[A-Z]\.(?:\t|  ))"
                        r"[ \t]*\S")
 # a wrapped line of prose that begins with a year ('... in September\n1951. Then ...'), not a list meant
-YEAR_START = re.compile(r" {0,3}(?:1[0-9]{3}|20[0-9]{2})\.")
+# (unless the paragraph's line above ends with a colon: 'Timeline:' over '1950. Korea begins.' is a list meant)
+YEAR_START = re.compile(r" {0,3}(?:(?:1[0-9]{3}|20[0-9]{2})\.|\((?:1[0-9]{3}|20[0-9]{2})\))")
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
@@ -332,7 +333,8 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
         if "pre" in line:
             tags = PRE_TAG.findall(line)
             in_pre = tags[-1] == "<pre" if tags else in_pre
-        if ">" in line and not fence and not opener and not in_pre and (quote := QUOTE_PREFIX.match(line)):
+        if ">" in line and not fence and not opener and not in_pre and (quote := QUOTE_PREFIX.match(line)) and (
+                block is None or quoted and quoted[-1][0] == offset - 1):   # (not under a paragraph's line: its text)
             quoted.append((offset, quote.end()))
         if not line.strip():
             brackets = open_tags = 0
@@ -351,8 +353,8 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
         elif block == "para" and TABLE_RULE.match(line):    # a simple table's rule: a table, not a paragraph
             block = "other"
         elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
-            items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] \
-                if LIST_ITEM.match(line) and not YEAR_START.match(line) else []
+            items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] if LIST_ITEM.match(line) and (
+                items or not YEAR_START.match(line) or lines[offset - 1].rstrip().endswith(":")) else []
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"

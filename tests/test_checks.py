@@ -274,7 +274,9 @@ def test_a_capital_marker_before_one_space_in_a_list_of_them_is_reported(tmp_pat
                      "A.\tOne\nB. Two\n\nI. One\nII.\tTwo\n\n"
                      # in block quotes (a treaty quoted), a quote in a quote; not names, nor quoted code
                      "> I. The Parties undertake.\n> II. In order more effectively.\n\n> > IV.  Four\n> > V. Five\n\n"
-                     ">I. Tight\n>II. Two\n\n> A. Smith and\n> B. Jones wrote.\n\n```\n> I. code\n> II. code\n```\n")
+                     ">I. Tight\n>II. Two\n\n> A. Smith and\n> B. Jones wrote.\n\n```\n> I. code\n> II. code\n```\n\n"
+                     # quote lines right under a paragraph's line are its text (pandoc wants a blank line first)
+                     "Some text right before\n> I. The Parties\n> II. In order\n")
     said = [(d["line"], d["column"], d["code"], d["message"].split(":")[0]) for d in found if "list" in d["code"]]
     one, joins = "these lines print as one paragraph, not as a list", \
         "this line prints as part of the list item above, not as an item of its own"

@@ -159,7 +159,13 @@ B. Jones, who replied.
 
 Prose wrapped by an editor, the treaty signed in September
 1951. Then came the crisis of
-1952. It was short.
+1952. It was short. As reported by Smith
+(1951) and by Jones
+(1952) the alliance held.
+
+Timeline:
+1950. Korea begins.
+1951. Treaty signed.
 """
 
 
@@ -171,8 +177,8 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     status, found = _check(tmp_path)
     assert status == 0, found
     assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [
-        (4, 1), (27, 1), (38, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones' a name;
-    # a year at a wrapped line's start is prose)
+        (4, 1), (27, 1), (38, 1), (56, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones'
+    # a name; a year at a wrapped line's start is prose, unless the line above ends with a colon)
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
