@@ -60,6 +60,12 @@ def test_a_title_that_refers_and_holds_math_links_as_the_text_does(edge):
     assert f"Chapter 2: {printed}" in str(Pdf(edge.pdf).outline())
     assert f"2 {printed} . . ." in Pdf(edge.pdf).flat(Pdf(edge.pdf).page_of("Contents"))
     assert f"title = {{{{{printed}}}}}" in (edge.html / "cite" / "chapter-index.bib").read_text(encoding="utf-8")
+    # and so does a caption in the lists of tables (which took the caption's text without the reference's)
+    listed = "Table 2.1 Treaties, by year (see Chapter 1)"
+    assert '>Table 2.1</a> Treaties, by year (see Chapter 1)</li>' in (edge.html / "index.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(edge.epub) as archive:
+        assert ">Table 2.1</a> Treaties, by year (see Chapter 1)</li>" in archive.read("EPUB/lists.xhtml").decode("utf-8")
+    assert listed in Pdf(edge.pdf).flat(Pdf(edge.pdf).page_of("Tables Table"))
 
 
 def test_a_chapter_labelled_index_does_not_replace_the_contents(edge):

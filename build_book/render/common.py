@@ -244,10 +244,28 @@ def _heading(body: str, ident: str) -> str:
     return body[start:body.find("</h", start)]
 
 
-def floats(index: LabelIndex, kind: str, words: dict[str, str]) -> list[Float]:
-    """The numbered figures or tables of the book, for the lists in the front matter."""
-    return [Float(lab.id, index.reference_text(lab, words), short_caption(lab.title), lab.chapter or 0)
+def floats(index: LabelIndex, kind: str, words: dict[str, str], views: list[ChapterView] = ()) -> list[Float]:
+    """The numbered figures or tables of the book, for the lists in the front matter; a caption that cites or
+    refers as its chapter's page (``views``) prints it (see _as_printed)."""
+    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    return [Float(lab.id, index.reference_text(lab, words),
+                  short_caption(_as_printed(_caption(bodies.get(lab.chapter, ""), lab.id), lab.title)),
+                  lab.chapter or 0)
             for lab in index.of_kind(kind) if lab.number and not lab.parent]   # sub-figures: their figure
+
+
+def _caption(body: str, ident: str) -> str:
+    """The inside of the caption of the figure or table of id ``ident`` in a chapter's HTML, without its label
+    ("Figure 1.1:"); "" if there is none, or if the chapter neither cites nor refers."""
+    at = body.find(f' id="{ident}"') if REFERS.search(body) else -1
+    if at < 0:
+        return ""
+    found = CAPTION.search(body, at)
+    return CAPTION_LABEL.sub("", found.group(2), count=1) if found else ""
+
+
+CAPTION = re.compile(r"<(figcaption|caption)\b[^>]*>(.*?)</\1>", re.S)
+CAPTION_LABEL = re.compile(r'^\s*<span class="caption-label">.*?</span>\s*', re.S)
 
 
 def short_caption(caption: str) -> str:
@@ -420,8 +438,8 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
         "body": [v for v in views if v.chapter.matter == BODY],
         "appendices": [v for v in views if v.chapter.matter == APPENDIX],
         "toc": contents(book, index, [v for v in views if v.chapter.matter != FRONT]),
-        "figures": floats(index, "figure", words),
-        "tables": floats(index, "table", words),
+        "figures": floats(index, "figure", words, views),
+        "tables": floats(index, "table", words, views),
         "words": words,
         "year": book.config.year,
         "part_labels": {p.index: index.reference_text(index.get(p.label), words) for p in book.parts},
