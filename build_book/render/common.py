@@ -247,7 +247,7 @@ def _heading(body: str, ident: str) -> str:
 def floats(index: LabelIndex, kind: str, words: dict[str, str], views: list[ChapterView] = ()) -> list[Float]:
     """The numbered figures or tables of the book, for the lists in the front matter; a caption that cites or
     refers as its chapter's page (``views``) prints it (see _as_printed)."""
-    bodies = {view.chapter.index: str(view.body_html) for view in views}
+    bodies = {view.chapter.index: str(view.body_html) for view in views if REFERS.search(str(view.body_html))}
     return [Float(lab.id, index.reference_text(lab, words),
                   short_caption(_as_printed(_caption(bodies.get(lab.chapter, ""), lab.id), lab.title)),
                   lab.chapter or 0)
@@ -256,8 +256,8 @@ def floats(index: LabelIndex, kind: str, words: dict[str, str], views: list[Chap
 
 def _caption(body: str, ident: str) -> str:
     """The inside of the caption of the figure or table of id ``ident`` in a chapter's HTML, without its label
-    ("Figure 1.1:"); "" if there is none, or if the chapter neither cites nor refers."""
-    at = body.find(f' id="{ident}"') if REFERS.search(body) else -1
+    ("Figure 1.1:"); "" if there is none."""
+    at = body.find(f' id="{ident}"') if body else -1
     if at < 0:
         return ""
     found = CAPTION.search(body, at)
