@@ -809,7 +809,8 @@ def _written_at(book: Book, chapter: Chapter, target: str) -> Location:
     """Where an image the source map has no place for (one in raw HTML whose tag it could not read whole:
     alt="x > y") is written: its tag's start, found in the chapter's text; else the chapter's start."""
     text = text_as_scanned(book.config.root, chapter.path)
-    at = text.find(target)
+    found = re.search(r"<img\b[^<]*?\ssrc\s*=\s*[\"']?" + re.escape(target), text, re.I)
+    at = found.start() if found else text.find(target)
     if at < 0:
         return chapter.location
     start = text.rfind("\n", 0, at) + 1

@@ -430,6 +430,7 @@ def plain(tex: str) -> str:
     return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
 
 
+INVISIBLE_OPERATORS = re.compile("[\u2061-\u2064]")   # function application, invisible times, ...
 SPACED_OPERATORS = frozenset("= < > ≤ ≥ ≠ ≈ ≡ + − ± ∓ × ÷ → ← ↔ ⇒ ⇔ ∈ ∉ ⊂ ⊆ ∪ ∩ ·".split())
 
 
@@ -455,6 +456,8 @@ def plain_mathml(mathml: str) -> str:
         parts = [text(child) for child in node]
         if tag == "mover" and len(parts) == 2 and (node.get("accent") == "true" or node[1].get("accent") == "true"):
             return parts[0]      # x with a hat or a bar: as plain() gives \hat{x}
+        if tag == "msup" and len(parts) == 2 and parts[1] and all(ch in "′″‴" for ch in parts[1]):
+            return parts[0] + parts[1]     # x′, as plain() gives x'
         if tag in ("msup", "mover") and len(parts) == 2:
             return parts[0] + scripted(parts[1], SUPERSCRIPTS, "^")
         if tag in ("msub", "munder") and len(parts) == 2:
@@ -472,4 +475,4 @@ def plain_mathml(mathml: str) -> str:
             own = f" {own} "
         return own + "".join(parts)
 
-    return re.sub(r"\s+", " ", text(root)).strip()
+    return re.sub(r"\s+", " ", INVISIBLE_OPERATORS.sub("", text(root))).strip()

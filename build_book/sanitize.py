@@ -277,7 +277,7 @@ def _sized(attrs: list[tuple[str, str]]) -> list[tuple[str, str]]:
             if length:
                 moved.append(f"{key}:{length.group(1)}{length.group(2) or 'px'}")
             continue
-        kept.append((key, value))
+        kept.append((key, value.strip() if key in ("width", "height") else value))   # (not '12　')
     if not moved:
         return kept
     style = next((v for k, v in kept if k == "style"), "")

@@ -68,7 +68,7 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
                        r"[ \t]*\S")
 # a wrapped line of prose that begins with a year ('... in September\n1951. Then ...'), not a list meant
 # (unless the paragraph's line above ends with a colon: 'Timeline:' over '1950. Korea begins.' is a list meant)
-YEAR_START = re.compile(r" {0,3}(?:(?:1[0-9]{3}|20[0-9]{2})\.|\((?:1[0-9]{3}|20[0-9]{2})\))")
+YEAR_START = re.compile(r" {0,3}\(?(?:1[0-9]{3}|20[0-9]{2})[.)]")
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")

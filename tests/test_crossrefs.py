@@ -10,6 +10,7 @@ import pytest
 
 from build_book.build import check
 
+from .conftest import run_cli
 from .pdfinfo import Pdf, destination_page, link_destinations
 from .xmlcheck import text_of
 
@@ -76,13 +77,31 @@ def test_pdf_link_destinations(pdf):
 
 def test_lists_of_figures_and_tables_in_every_edition(mini, pdf):
     index = (mini.html / "index.html").read_text(encoding="utf-8")
-    assert '<a href="origins.html#fig-map">Figure 1.1</a> A map of the alliance members.' in index
+    # (a caption's citation as the chapter prints it)
+    assert '<a href="origins.html#fig-map">Figure 1.1</a> A map of the alliance members (see Morrow 1991).' in index
     assert '<a href="appendix-data.html#tbl-dates">Table A.1</a> Treaty dates' in index
     with zipfile.ZipFile(mini.epub) as archive:
         lists = archive.read("EPUB/lists.xhtml").decode()
     assert 'href="cases.xhtml#tbl-members">Table 2.1</a>' in lists
     tables = pdf.flat(pdf.page_of("Tables Table 2.1"))
     assert re.search(r"Table A\.1 Treaty dates[ .]*\d+", tables)
+
+
+def test_a_list_of_figures_takes_each_figures_own_caption(tmp_path):
+    """A figure with sub-figures is listed with its own caption, not its first sub-figure's; one without a caption
+    with none, not the next figure's (the list finds captions in the chapter's page: one that refers reads so)."""
+    root = write_book(tmp_path / "book", "title: T\nchapters: [chapters/a.md, chapters/b.md]\n", {
+        "a.md": "# A {#sec-a}\n\nSee @fig-sub, @fig-nocap, @fig-next.\n\n::: {#fig-sub layout-ncol=2}\n"
+                "![Left part, after @sec-b](f.svg){#fig-sub-a}\n\n![Right part](f.svg){#fig-sub-b}\n\n"
+                "Two panels (see @sec-b)\n:::\n\n::: {#fig-nocap}\n![](f.svg)\n:::\n\n"
+                "![Next figure, as in @sec-b](f.svg){#fig-next}\n",
+        "b.md": "# B {#sec-b}\n\nText.\n"})
+    (root / "chapters" / "f.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>\n')
+    result = run_cli("html", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    listed = re.findall(r'>(Figure 1\.\d)</a> ([^<]*)</li>', (root / "build" / "html" / "index.html").read_text())
+    assert listed == [("Figure 1.1", "Two panels (see Chapter 2)"), ("Figure 1.2", ""),
+                      ("Figure 1.3", "Next figure, as in Chapter 2")], listed
 
 
 def write_book(root: Path, yml: str, chapters: dict[str, str]) -> Path:

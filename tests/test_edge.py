@@ -105,7 +105,8 @@ def test_an_image_in_raw_html_travels_with_the_book_and_is_sized_as_html_allows(
 
 def test_a_missing_image_in_raw_html_is_an_error_where_it_is_written(tmp_path):
     (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\nText.\n\n<p>See <img src=\"imgs/gone.png\" alt=\"Gone.\"></p>\n\n"
+    (tmp_path / "a.md").write_text("# A\n\nThe file imgs/quoted.png is named here first.\n\n"
+                                   "<p>See <img src=\"imgs/gone.png\" alt=\"Gone.\"></p>\n\n"
                                    "<img alt=\"x > y\" src=\"imgs/quoted.png\">\n\n"
                                    "```{=html}\n<!-- converted by pandoc -->\n<img src=\"imgs/block.png\" alt=\"\">\n"
                                    "<!-- <img src=\"imgs/commented-out.png\"> -->\n```\n")
@@ -113,6 +114,8 @@ def test_a_missing_image_in_raw_html_is_an_error_where_it_is_written(tmp_path):
     missing = [line.split(": error")[0] + " " + line.split("image '")[1].split("'")[0]
                for line in result.stdout.splitlines() if "error[image-missing]" in line]
     assert missing == ["a.md:5:8 imgs/gone.png", "a.md:7:1 imgs/quoted.png", "a.md:11:1 imgs/block.png"], result.stdout
+    from build_book.sanitize import _sized     # a width HTML cannot read, even with a space after its digits
+    assert _sized([("src", "a.png"), ("width", "12\u3000"), ("height", "１２")]) == [("src", "a.png"), ("width", "12")]
 
 
 def test_print_edition(edge):

@@ -161,7 +161,9 @@ Prose wrapped by an editor, the treaty signed in September
 1951. Then came the crisis of
 1952. It was short. As reported by Smith
 (1951) and by Jones
-(1952) the alliance held.
+(1952) the alliance held. In a book of
+1951) and in another of
+1952) it held again.
 
 Timeline:
 1950. Korea begins.
@@ -177,7 +179,7 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     status, found = _check(tmp_path)
     assert status == 0, found
     assert [(d["line"], d["column"]) for d in found if d["code"] == "list-needs-blank-line"] == [
-        (4, 1), (27, 1), (38, 1), (56, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones'
+        (4, 1), (27, 1), (38, 1), (58, 1)]     # ('(a)' is a list marker too; '(1)' then '1.' two lists; 'B. Jones'
     # a name; a year at a wrapped line's start is prose, unless the line above ends with a colon)
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr

@@ -258,10 +258,26 @@ def _caption(body: str, ident: str) -> str:
     """The inside of the caption of the figure or table of id ``ident`` in a chapter's HTML, without its label
     ("Figure 1.1:"); "" if there is none."""
     at = body.find(f' id="{ident}"') if body else -1
-    if at < 0:
+    start = body.rfind("<", 0, at)
+    name = re.match(r"<([a-z]+)", body[start:]) if at >= 0 else None
+    if name is None:
         return ""
-    found = CAPTION.search(body, at)
+    element = _element(body, start, name.group(1))
+    while (inner := re.search(r"<(figure|table)\b", element[1:])) is not None:   # its sub-figures' own captions
+        element = element[:inner.start() + 1] + element[inner.start() + 1:][len(_element(
+            element[inner.start() + 1:], 0, inner.group(1))):]
+    found = CAPTION.search(element)
     return CAPTION_LABEL.sub("", found.group(2), count=1) if found else ""
+
+
+def _element(html: str, start: int, name: str) -> str:
+    """The element of tag ``name`` that begins at ``start`` in ``html``, its end tag included (balanced)."""
+    depth = 0
+    for edge in re.finditer(rf"<(/?){name}\b[^>]*>", html[start:]):
+        depth += -1 if edge.group(1) else 1
+        if depth == 0:
+            return html[start:start + edge.end()]
+    return html[start:]
 
 
 CAPTION = re.compile(r"<(figcaption|caption)\b[^>]*>(.*?)</\1>", re.S)
