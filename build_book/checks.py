@@ -570,7 +570,7 @@ def _ids_twice(book: Book, index: LabelIndex) -> list[Diagnostic]:
 
 # The ids build_book's templates give elements of a page that holds a chapter's text (tests/test_checks.py
 # reads every template to keep this list whole): the web edition's chapter page, and the print edition's one
-# document. Each with what it is, and its condition (a key of _printed) where it is not always printed.
+# document. Each with what it is, and when it is printed (a key of _ids_taken's printed; "": always).
 PAGE_IDS = {
     "content": ("the web edition's page body", ""),
     "search-input": ("the web edition's search box", ""),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from urllib.parse import unquote
 
 from . import sandbox
 from .diagnostics import Diagnostic, Location, error

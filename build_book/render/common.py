@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from html import escape as html_escape, unescape as html_unescape
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from markupsafe import Markup
 
