@@ -224,8 +224,11 @@ def attribute_problem(name: str, value: str, element: str, space: str) -> tuple[
     if name in LINK_ATTRS:
         return url_problem(value, False)
     if name in RESOURCE_ATTRS:
-        if name == "srcset":
-            return REMOTE, NO_REMOTE
+        if name == "srcset":    # each candidate a web address or a file of the book's, never carried
+            urls = [part.split()[0] for part in value.split(",") if part.split()]
+            found = [url_problem(url, True) for url in urls]
+            return next((f for f in found if f), None) or (
+                REMOVED, "the editions show the image its src names; a srcset's other sizes are not carried")
         return url_problem(value, True)
     if space == "attr":
         url = _plain_url(value)

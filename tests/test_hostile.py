@@ -173,3 +173,12 @@ def test_disguised_script_addresses_are_caught(value):
 def test_disguised_css_is_caught(css):
     assert sanitize.css_problem(css) is not None
     assert sanitize.css_problem("fill: url(#gradient); color: red") is None
+
+
+def test_a_srcset_is_removed_for_what_it_names():
+    """A srcset's candidates that are web addresses are removed as loading from the web; the book's own files, as
+    sizes the editions do not carry (the image its src names is shown), not as loading from the web."""
+    local = sanitize.attribute_problem("srcset", "figures/a.png 2x, figures/b.png 3x", "img", "html")
+    remote = sanitize.attribute_problem("srcset", "figures/a.png 1x, https://example.org/a.png 2x", "img", "html")
+    assert local[0] == "html-removed" and "src names" in local[1]
+    assert remote[0] == "remote-removed"
