@@ -486,6 +486,7 @@ def _is_dir(path: Path) -> bool:
 
 QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices", "site-url")
 QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang")
+FORMAT_ORDER = ("html", "pdf", "epub")   # whose bibliography, csl or lang is taken, when only formats give one
 
 
 def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
@@ -519,9 +520,20 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         out["date"] = _quarto_date(out["date"])
     if "site-url" in book:   # where the web edition is published: book.yml's url:
         take(("url",), ("book", "site-url"), book["site-url"])
+    formats = data.get("format") if isinstance(data.get("format"), dict) else {}
     for key in ("bibliography", "csl", "lang"):
         if key in data:
             take((key,), (key,), data[key])
+            continue
+        # else as a format gives it (format: html: bibliography: ...), which Quarto reads as well
+        for name in sorted(formats, key=lambda f: FORMAT_ORDER.index(f) if f in FORMAT_ORDER else len(FORMAT_ORDER)):
+            options = formats[name]
+            if isinstance(options, dict) and key in options:
+                value = options[key]
+                if key == "lang" and isinstance(value, str):   # a locale's spelling: ja_JP.UTF-8
+                    value = value.split(".")[0].replace("_", "-")
+                take((key,), ("format", name, key), value)
+                break
     if "chapters" in book:
         take(("chapters",), ("book", "chapters"), _quarto_chapters(root, book["chapters"]))
     if "appendices" in out:
@@ -558,7 +570,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         diags.append(warning("quarto-ignored", f"build_book does not use these keys of {rel}: {names}",
                              Location(rel, *doc.where(*ignored[0])),
                              "they are Quarto's (formats, website, execution, ...); build_book reads title, "
-                             "subtitle, author, date, chapters, appendices, bibliography, csl and lang, and "
+                             "subtitle, author, date, chapters, appendices, bibliography, csl and lang (at the top, "
+                             "or else under a format), and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
 

@@ -316,3 +316,20 @@ def test_a_numbered_formula_as_wide_as_the_line_keeps_its_number_in_print(tmp_pa
     pdf = next((tmp_path / "build").glob("*.pdf"))
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "(1.1)" in text and "(1.2)" in text, text
+
+
+def test_a_bibliography_and_language_given_under_a_format_are_read(tmp_path):
+    """Quarto reads 'format: html: bibliography:' (and lang) too; a Japanese Quarto book put them there, and
+    every citation was reported as having no entry, the book built as English. Now read when the top has none."""
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: book\nbook:\n  title: 統計\n  chapters:\n    - index.qmd\nformat:\n  html:\n"
+        "    bibliography: references.bib\n    lang: ja_JP.UTF-8\n    theme: cosmo\n", encoding="utf-8")
+    (tmp_path / "references.bib").write_text("@book{2020現代数理統計学, author={竹村, 彰通}, title={現代数理統計学}, "
+                                             "year={2020}, publisher={学術図書出版社}}\n", encoding="utf-8")
+    (tmp_path / "index.qmd").write_text("# はじめに\n\n詳しくは [@2020現代数理統計学, 第3章] を参照．\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 0 and "citation-unknown" not in {d["code"] for d in found}, found
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="ja-JP">' in page and "竹村" in (tmp_path / "build" / "html" / "bibliography.html").read_text()
