@@ -423,6 +423,9 @@ def test_person_names_for_metadata():
     assert website.person("Ludwig van Beethoven").inverted == "van Beethoven, Ludwig"
     assert website.person("FY2011 US Study Group").inverted == "FY2011 US Study Group"
     assert website.person("Plato").inverted == "Plato"
+    # a name in Japanese, Chinese or Korean script is written family name first (it was read as 'given family')
+    assert website.person("山田 太郎").inverted == "山田, 太郎" and website.person("山田 太郎").display == "山田 太郎"
+    assert website.person("山田 太郎").csl() == {"literal": "山田 太郎"} and website.person("山田太郎").inverted == "山田太郎"
 
 
 def test_japanese_runs_are_indexed_with_their_suffixes():
