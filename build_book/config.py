@@ -534,10 +534,11 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                     value = value.split(".")[0].replace("_", "-")
                 take((key,), ("format", name, key), value)
                 break
+    unprinted: list[Diagnostic] = []
     if "chapters" in book:
-        take(("chapters",), ("book", "chapters"), _quarto_chapters(root, book["chapters"]))
+        take(("chapters",), ("book", "chapters"), _quarto_chapters(root, book["chapters"], unprinted))
     if "appendices" in out:
-        out["appendices"] = _quarto_chapters(root, out["appendices"])
+        out["appendices"] = _quarto_chapters(root, out["appendices"], unprinted)
     if "author" in book:
         authors = book["author"] if isinstance(book["author"], list) else [book["author"]]
         people: dict = {}
@@ -565,6 +566,7 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
               [(k,) for k in data if k not in QUARTO_TOP_KEYS + used and k != "book"] + \
               [("project", k) for k in (project or {}) if k != "type"]
     config, diags = _parse(root, yamlpos.Located(out, marks, []), rel)
+    diags += unprinted
     if ignored:
         names = ", ".join(": ".join(map(str, k)) for k in ignored)
         diags.append(warning("quarto-ignored", f"build_book does not use these keys of {rel}: {names}",
@@ -611,9 +613,10 @@ def _quarto_date(value):
     return value
 
 
-def _quarto_chapters(root: Path, items):
+def _quarto_chapters(root: Path, items, unprinted: list[Diagnostic]):
     """Quarto's chapter list as book.yml writes it: ``{href: file}`` entries become the file, and a part
-    named by a file (``part: part1.qmd``) takes that file's title."""
+    named by a file (``part: part1.qmd``) takes that file's title; text the file holds besides is not printed,
+    and ``unprinted`` says so (quarto-part-text)."""
     if not isinstance(items, list):
         return items
     out = []
@@ -625,11 +628,40 @@ def _quarto_chapters(root: Path, items):
             title = part.get("part")
             if isinstance(title, str) and title.endswith((".qmd", ".md")) and sandbox.inside(root, title):
                 part["part"] = _file_title(root / title) or title
-            part["chapters"] = _quarto_chapters(root, part.get("chapters"))
+                line = _text_after_title(root / title)
+                if line:
+                    unprinted.append(warning(
+                        "quarto-part-text", f"the part file's text after its title is not printed: build_book "
+                        f"prints a part ('{part['part']}') as its title alone", Location(title, line, 1),
+                        "move the text into the part's first chapter (or the preface); a citation or "
+                        "cross-reference in it is not checked either"))
+            part["chapters"] = _quarto_chapters(root, part.get("chapters"), unprinted)
             out.append(part)
         else:
             out.append(item)
     return out
+
+
+def _text_after_title(path: Path) -> int | None:
+    """The line where a Quarto part file's text begins after its front matter and title heading, if it has
+    any (not counting blank lines and HTML comments)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    start = 0
+    if lines and lines[0].strip() == "---":
+        start = next((i + 1 for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), len(lines))
+    titled = False
+    for number in range(start, len(lines)):
+        text = lines[number].strip()
+        if not text or (text.startswith("<!--") and text.endswith("-->")):
+            continue
+        if not titled and re.match(r"#\s", text):
+            titled = True
+            continue
+        return number + 1
+    return None
 
 
 def _file_title(path: Path) -> str:

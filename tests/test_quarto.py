@@ -376,3 +376,20 @@ def test_a_front_matter_title_yaml_reads_as_a_number_is_the_title_as_written(tmp
     assert result.returncode == 0, result.stderr
     pages = [(tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"]
     assert ['<h1 class="chapter-title">1984</h1>' in pages[0], '<h1 class="chapter-title">1.10</h1>' in pages[1]] == [True] * 2
+
+
+def test_a_part_files_text_after_its_title_is_named_not_lost(tmp_path):
+    """A Quarto part file ('- part: parts/one.qmd') gives the part its title; text after the title is printed by
+    Quarto on the part's page, and by build_book nowhere: a warning at the text (none for a file of a title alone)."""
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: book\nbook:\n  title: T\n  chapters:\n    - index.qmd\n    - part: parts/one.qmd\n"
+        "      chapters: [a.qmd]\n    - part: parts/two.qmd\n      chapters: [b.qmd]\n", encoding="utf-8")
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "one.qmd").write_text("# Statistics 101\n\nThis part covers averages.\n", encoding="utf-8")
+    (tmp_path / "parts" / "two.qmd").write_text("---\ntitle: \"Robust\"\n---\n\n<!-- nothing else -->\n", encoding="utf-8")
+    for name in ("index", "a", "b"):
+        (tmp_path / f"{name}.qmd").write_text(f"# {name.upper()}\n\nText.\n", encoding="utf-8")
+    result = run_cli("check", "--book", str(tmp_path))
+    found = [line for line in result.stdout.splitlines() if "quarto-part-text" in line]
+    assert found == ["parts/one.qmd:3:1: warning[quarto-part-text]: the part file's text after its title is not "
+                     "printed: build_book prints a part ('Statistics 101') as its title alone"], result.stdout
