@@ -797,26 +797,25 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
 
 
 def image_place(book: Book, chapter: Chapter) -> Callable[[str], Location]:
-    """Where each image of ``chapter`` is written (the first time): a Markdown image's, or a raw HTML <img>'s."""
+    """Where each image of ``chapter`` is written (the first time): a Markdown image's, or a raw HTML <img>'s;
+    one whose tag the source map could not read whole (alt="x > y") is looked for in the chapter's text, read
+    once; else the chapter's start."""
     places = {t: Location(chapter.path, *pos) for t, pos in reversed(chapter.sources.images)}
     for tag, pos in chapter.sources.html_tags:
         for src in raw_images(tag) if tag[:4].lower() == "<img" else ():
             places.setdefault(src, Location(chapter.path, *pos))
-    return lambda target: places.get(target) or _written_at(book, chapter, target)
+    text = functools.cache(lambda: text_as_scanned(book.config.root, chapter.path))
 
+    def place(target: str) -> Location:
+        if target in places:
+            return places[target]
+        found = re.search(r"<img\b[^<]*?\ssrc\s*=\s*[\"']?" + re.escape(target), text(), re.I)
+        if found is None:
+            return chapter.location
+        line_start = text().rfind("\n", 0, found.start()) + 1
+        return Location(chapter.path, text().count("\n", 0, found.start()) + 1, found.start() - line_start + 1)
 
-def _written_at(book: Book, chapter: Chapter, target: str) -> Location:
-    """Where an image the source map has no place for (one in raw HTML whose tag it could not read whole:
-    alt="x > y") is written: its tag's start, found in the chapter's text; else the chapter's start."""
-    text = text_as_scanned(book.config.root, chapter.path)
-    found = re.search(r"<img\b[^<]*?\ssrc\s*=\s*[\"']?" + re.escape(target), text, re.I)
-    at = found.start() if found else text.find(target)
-    if at < 0:
-        return chapter.location
-    start = text.rfind("\n", 0, at) + 1
-    tag = text.rfind("<img", start, at)
-    at = tag if tag >= 0 else at
-    return Location(chapter.path, text.count("\n", 0, at) + 1, at - start + 1)
+    return place
 
 
 def _near_images(folder: Path, target: str) -> list[str]:

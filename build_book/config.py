@@ -627,8 +627,8 @@ def _quarto_chapters(root: Path, items, unprinted: list[Diagnostic]):
             part = dict(item)
             title = part.get("part")
             if isinstance(title, str) and title.endswith((".qmd", ".md")) and sandbox.inside(root, title):
-                part["part"] = _file_title(root / title) or title
-                line = _text_after_title(root / title)
+                found, line = _part_file(root / title)
+                part["part"] = found or title
                 if line:
                     unprinted.append(warning(
                         "quarto-part-text", f"the part file's text after its title is not printed: build_book "
@@ -642,33 +642,27 @@ def _quarto_chapters(root: Path, items, unprinted: list[Diagnostic]):
     return out
 
 
-def _text_after_title(path: Path) -> int | None:
-    """The line where a Quarto part file's text begins after its front matter and title heading, if it has
-    any (not counting blank lines and HTML comments)."""
+def _part_file(path: Path) -> tuple[str, int | None]:
+    """A Quarto part file's title (its front matter's title or its first level-1 heading; "" if neither), and
+    the line where its text begins after its front matter and title heading, if it has any (not counting blank
+    lines and HTML comments)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError):
-        return None
+        return "", None
+    found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", text, re.M) or re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
+    title = found.group(1).strip() if found else ""
+    lines = text.splitlines()
     start = 0
     if lines and lines[0].strip() == "---":
         start = next((i + 1 for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), len(lines))
     titled = False
     for number in range(start, len(lines)):
-        text = lines[number].strip()
-        if not text or (text.startswith("<!--") and text.endswith("-->")):
+        line = lines[number].strip()
+        if not line or (line.startswith("<!--") and line.endswith("-->")):
             continue
-        if not titled and re.match(r"#\s", text):
+        if not titled and re.match(r"#\s", line):
             titled = True
             continue
-        return number + 1
-    return None
-
-
-def _file_title(path: Path) -> str:
-    """The title of a Quarto part file: its front matter's title or its first level-1 heading."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return ""
-    found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", text, re.M) or re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
-    return found.group(1).strip() if found else ""
+        return title, number + 1
+    return title, None

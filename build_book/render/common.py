@@ -220,54 +220,19 @@ def _without_notes(html: str) -> str:
     """``html`` without its notes' calls (the web's and the EPUB's) or notes (the print edition's, set where called)."""
     html = NOTE_CALL.sub("", html)
     while (at := html.find('<span class="footnote"')) >= 0:
-        depth = 0
-        for edge in SPAN_EDGE.finditer(html, at):
-            depth += 1 if edge.group() == "<span" else -1
-            if depth == 0:
-                html = html[:at] + html[edge.end():]
-                break
-        else:
-            return html[:at]
+        html = html[:at] + html[at + len(_element(html, at, "span")):]
     return html
 
 
 NOTE_CALL = re.compile(r'<a [^>]*\bclass="footnote-ref"[^>]*>.*?</a>', re.S)
-SPAN_EDGE = re.compile(r"<span\b|</span>")
 
 
-def _heading(body: str, ident: str) -> str:
-    """The inside of the heading of id ``ident`` in a chapter's HTML ("" if there is none)."""
-    at = body.find(f' id="{ident}"')
-    if at < 0 or not re.match(r"h[1-6]\b", body[body.rfind("<", 0, at) + 1:]):
-        return ""
-    start = body.find(">", at) + 1
-    return body[start:body.find("</h", start)]
-
-
-def floats(index: LabelIndex, kind: str, words: dict[str, str], views: list[ChapterView] = ()) -> list[Float]:
-    """The numbered figures or tables of the book, for the lists in the front matter; a caption that cites or
-    refers as its chapter's page (``views``) prints it (see _as_printed)."""
-    bodies = {view.chapter.index: str(view.body_html) for view in views if REFERS.search(str(view.body_html))}
-    return [Float(lab.id, index.reference_text(lab, words),
-                  short_caption(_as_printed(_caption(bodies.get(lab.chapter, ""), lab.id), lab.title)),
-                  lab.chapter or 0)
-            for lab in index.of_kind(kind) if lab.number and not lab.parent]   # sub-figures: their figure
-
-
-def _caption(body: str, ident: str) -> str:
-    """The inside of the caption of the figure or table of id ``ident`` in a chapter's HTML, without its label
-    ("Figure 1.1:"); "" if there is none."""
+def _by_id(body: str, ident: str) -> tuple[str, str]:
+    """The element of id ``ident`` in a chapter's HTML, whole, and its tag's name; ("", "") if there is none."""
     at = body.find(f' id="{ident}"') if body else -1
     start = body.rfind("<", 0, at)
-    name = re.match(r"<([a-z]+)", body[start:]) if at >= 0 else None
-    if name is None:
-        return ""
-    element = _element(body, start, name.group(1))
-    while (inner := re.search(r"<(figure|table)\b", element[1:])) is not None:   # its sub-figures' own captions
-        element = element[:inner.start() + 1] + element[inner.start() + 1:][len(_element(
-            element[inner.start() + 1:], 0, inner.group(1))):]
-    found = CAPTION.search(element)
-    return CAPTION_LABEL.sub("", found.group(2), count=1) if found else ""
+    name = re.match(r"<([a-z][a-z0-9]*)", body[start:]) if at >= 0 else None
+    return (_element(body, start, name.group(1)), name.group(1)) if name else ("", "")
 
 
 def _element(html: str, start: int, name: str) -> str:
@@ -278,6 +243,33 @@ def _element(html: str, start: int, name: str) -> str:
         if depth == 0:
             return html[start:start + edge.end()]
     return html[start:]
+
+
+def _heading(body: str, ident: str) -> str:
+    """The inside of the heading of id ``ident`` in a chapter's HTML ("" if there is none)."""
+    element, name = _by_id(body, ident)
+    return element[element.index(">") + 1:element.rindex("<")] if re.fullmatch(r"h[1-6]", name) else ""
+
+
+def floats(index: LabelIndex, kind: str, words: dict[str, str], views: list[ChapterView] = ()) -> list[Float]:
+    """The numbered figures or tables of the book, for the lists in the front matter; a caption that cites or
+    refers as its chapter's page (``views``) prints it (see _as_printed)."""
+    bodies = {view.chapter.index: body for view in views if REFERS.search(body := str(view.body_html))}
+    return [Float(lab.id, index.reference_text(lab, words),
+                  short_caption(_as_printed(_caption(bodies.get(lab.chapter, ""), lab.id), lab.title)),
+                  lab.chapter or 0)
+            for lab in index.of_kind(kind) if lab.number and not lab.parent]   # sub-figures: their figure
+
+
+def _caption(body: str, ident: str) -> str:
+    """The inside of the caption of the figure or table of id ``ident`` in a chapter's HTML, without its label
+    ("Figure 1.1:"); "" if there is none."""
+    element, _ = _by_id(body, ident)
+    while (inner := re.search(r"<(figure|table)\b", element[1:])) is not None:   # its sub-figures' own captions
+        at = inner.start() + 1
+        element = element[:at] + element[at + len(_element(element, at, inner.group(1))):]
+    found = CAPTION.search(element)
+    return CAPTION_LABEL.sub("", found.group(2), count=1) if found else ""
 
 
 CAPTION = re.compile(r"<(figcaption|caption)\b[^>]*>(.*?)</\1>", re.S)

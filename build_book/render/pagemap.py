@@ -312,7 +312,7 @@ def marker_prefix(texts, labels: list[str]) -> str:
     return prefix
 
 
-ID = re.compile(r'\bid="([^"]*)"')
+ID = re.compile(r'\bid="([^"]+)"')   # an element's id in HTML as the editions write it (pieces.py, site.py)
 
 
 def insert(text: str, spots: list[tuple[int, str]], prefix: str = "page-") -> str:

@@ -64,7 +64,6 @@ a.page-ref[data-page]::after, a.page-ref.front-ref[data-page]::after
 """
 PIECE_END = '<div class="piece-end"></div>'   # see templates/pdf/book.html.j2 (piece_end)
 
-ID = re.compile(r'\bid="([^"]+)"')
 LINK = re.compile(r'<a\b([^>]*?)\bhref="#([^"]+)"([^>]*)>')
 LOCAL_FILE = re.compile(r'="(file://[^"]+)"')
 
@@ -521,7 +520,7 @@ def build(root: Path, render_piece, units: list, stylesheet: Path, folder: Path 
     pieces = []
     for unit in units:
         html = render_piece(unit)
-        pieces.append(Piece(unit, html, set(ID.findall(html))))
+        pieces.append(Piece(unit, html, set(pagemap.ID.findall(html))))
     plan = Plan(pieces, {n: _estimate(p, folder) for n, p in enumerate(pieces)})
     pdfs: dict[int, bytes] = {}
     laid_out = 0

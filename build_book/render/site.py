@@ -31,6 +31,7 @@ from xml.etree.ElementTree import Element
 
 from .. import cache as cachefile
 from .. import pandoc, styles
+from . import pagemap
 
 # --- footnote back-links ------------------------------------------------------------------------------
 
@@ -135,7 +136,6 @@ NOTE_ITEM = re.compile(r'<li id="fn(\d+)">(.*?)(?=<li id="fn\d+">|</ol>\s*</sect
 NOTE_REF = re.compile(r'<a href="#fn(\d+)" class="footnote-ref" id="fnref\d+" role="doc-noteref">.*?</a>', re.S)
 CITE_LINK = re.compile(r'<a href="([^"#]*)#(ref-[^"]+)" role="doc-biblioref">.*?</a>', re.S)
 ENTRY = re.compile(r'<div id="(ref-[^"]+)" class="csl-entry"[^>]*>(.*?)</div>', re.S)
-ID = re.compile(r'\bid="([^"]*)"')
 BLOCKS = re.compile(r"<(?:li|ol|ul|table|blockquote|div|figure|pre|dl|h\d|section)\b")
 
 
@@ -165,7 +165,7 @@ def popups(html: str, entries: dict[str, str]) -> str:
         if not BLOCKS.search(body):             # a note with lists or tables is only linked
             notes[match.group(1)] = _inert(body)
     count = 0
-    taken = set(ID.findall(html))   # an author's [x]{#pop-1} keeps its id: the pop-up takes the next free one
+    taken = set(pagemap.ID.findall(html))   # an author's [x]{#pop-1} keeps its id: the pop-up takes the next free one
 
     def pop(link: str, content: str, kind: str) -> str:
         nonlocal count
