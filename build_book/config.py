@@ -183,7 +183,8 @@ def _chapter_entry(value, where: schema.Where):
         part = _PART(value, where)
         if part is None:  # reported; its chapters still belong to the book
             quiet = schema.Where(where.doc, where.file, [], where.path)
-            part = {"part": "", "id": None, "chapters": _PATHS(value.get("chapters"), quiet["chapters"])}
+            title = value.get("part") if isinstance(value.get("part"), str) else ""
+            part = {"part": title.strip(), "id": None, "chapters": _PATHS(value.get("chapters"), quiet["chapters"])}
         return part
     return schema.path(value, where)
 
@@ -358,6 +359,10 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
             chapters.append(ChapterRef(item, at.location))
             continue
         parts.append(PartSpec(item["part"], item["id"] or f"sec-part-{len(parts) + 1}", at.location))
+        if not item["chapters"]:
+            name = f"the part '{item['part']}'" if item["part"] else "a part"
+            diags.append(warning("part-empty", f"{name} has no chapters, so no edition prints it", at.location, "list its chapters under it (chapters: [chapters/a.md]), "
+                                 "or delete the part"))
         members = data["chapters"][index].get("chapters")
         for sub, member in enumerate(item["chapters"]):
             member_at = at["chapters"][sub] if isinstance(members, list) else at["chapters"]

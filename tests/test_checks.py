@@ -486,3 +486,18 @@ def test_a_title_that_repeats_its_label_is_told_the_label_the_book_prints(tmp_pa
     repeats = [d for d in found if d["code"] == "title-repeats-label"]
     assert len(repeats) == 1 and "build_book prints above it already ('第N章')" in repeats[0]["message"], found
     assert "'# 同盟の起源'" in repeats[0]["hint"], repeats
+
+
+def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
+    """'- part: Title' with 'chapters: []' (or, in a Quarto book, no chapters at all) prints nothing: a warning at
+    the part, with its title (before, the title was lost and nothing was said)."""
+    (tmp_path / "a.md").write_text("# A\n\nText.\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nchapters:\n  - a.md\n  - part: Later\n    chapters: []\n",
+                                       encoding="utf-8")
+    out = run_cli("check", "--book", str(tmp_path)).stdout
+    assert "book.yml:4:5: warning[part-empty]: the part 'Later' has no chapters, so no edition prints it" in out, out
+    (tmp_path / "book.yml").unlink()
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: T\n  chapters:\n    - a.md\n"
+                                          "    - part: \"Soon\"\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(tmp_path)).stdout
+    assert "_quarto.yml:7:7: warning[part-empty]: the part 'Soon' has no chapters" in out, out
