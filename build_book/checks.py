@@ -21,7 +21,7 @@ from . import index as book_index
 from . import abstracts, bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
-from .labels import PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
+from .labels import EMPTY_LABEL, PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
 from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
@@ -511,6 +511,7 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))
     diags += _unnumbered_kinds(book, index, cited)
+    diags += _empty_labels(book)
     diags += _ids_twice(book, index)
     diags += _ids_taken(book, index)
     referenced |= {index.labels[r].parent for r in referenced if index.labels[r].parent}  # through a sub-figure
@@ -746,6 +747,27 @@ def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Di
                     "label-kind-unsupported", f"'{written}' labels {article} {word}, which Quarto numbers and "
                     f"build_book does not yet: {what}",
                     Location(chapter.path, *place) if place else chapter.location, hint))
+    return diags
+
+
+def _empty_labels(book: Book) -> list[Diagnostic]:
+    """``label-empty``: a label with no name after its prefix ('{#thm-}', '{#fig:}'), which Quarto numbers
+    but nothing can refer to; build_book drops the id (two of them would be one id twice on a page)."""
+    diags = []
+    for chapter in book.chapters:
+        for written, places in chapter.sources.labels.items():
+            found = EMPTY_LABEL.fullmatch(written)
+            if found is None:
+                continue
+            prefix = found.group(1)
+            what = {"fig": "the figure is printed without a number", "tbl": "the table is printed without a number",
+                    "sec": "the heading is numbered as any other", "eq": "the equation is printed without a number"
+                    }.get(prefix, f"build_book does not number {PREFIX_WORDS[prefix]}s")
+            for place in places:
+                diags.append(warning(
+                    "label-empty", f"'{{#{written}}}' is a label with no name, so nothing can refer to it: "
+                    f"build_book leaves the id out ({what})", Location(chapter.path, *place),
+                    f"give it a name ({{#{prefix}-...}}) to refer to it, or delete the id"))
     return diags
 
 

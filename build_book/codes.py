@@ -115,6 +115,8 @@ CATALOGUE: dict[str, Code] = _codes(
      "contents)", FIXED),
     ("label-kind", E, "a label's prefix does not match what it labels"),
     ("label-unreferenced", W, "a figure or table is never referred to"),
+    ("label-empty", W, "a label has no name after its prefix ('{#thm-}'): nothing can refer to it, and its id is "
+     "left out"),
     ("label-kind-unsupported", W, "a block is labelled as a kind Quarto numbers and build_book does not "
      "(theorem, code listing, callout)"),
     ("math-error", E, "a TeX formula cannot be typeset, or an equation label follows no display formula", FIXED),

@@ -92,6 +92,9 @@ PREFIX_WORDS = {
     "rem": "remark", "tip": "tip", "nte": "note", "wrn": "warning", "imp": "important note", "cau": "caution",
 }
 CROSSREF = re.compile(r"(%s)[-:](?=.)" % "|".join(PREFIX_WORDS), re.I)
+# a label of one of those kinds with no name after its prefix ('{#thm-}'): nothing can refer to it, and
+# two of them in a chapter would be two elements of one id, so build_book drops it (label-empty)
+EMPTY_LABEL = re.compile(r"(%s)[-:]" % "|".join(PREFIX_WORDS))
 
 
 NUMBERED = ("sec", "fig", "tbl", "eq")     # the kinds build_book numbers

@@ -22,6 +22,7 @@ from . import cache as cachefile
 from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
+from .labels import EMPTY_LABEL
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
 from .walk import ATTR_AT, elements, inline_text, words
@@ -952,7 +953,10 @@ def _store(cache: Path, digest: str, text: str) -> None:
 
 
 def normal_label(label: str) -> str:
-    """pandoc-crossref spells labels 'fig:x'; build_book uses Quarto's 'fig-x'."""
+    """pandoc-crossref spells labels 'fig:x'; build_book uses Quarto's 'fig-x'. A label with no name ('fig-',
+    'thm:') is no id at all (see labels.EMPTY_LABEL)."""
+    if EMPTY_LABEL.fullmatch(label):
+        return ""
     for kind in ("sec", "fig", "tbl"):
         if label.startswith(kind + ":"):
             return f"{kind}-{label[4:]}"
@@ -991,5 +995,5 @@ def _finish(blocks: list, given: list[str], changes: dict[str, str]) -> None:
         attr = node["c"][at]
         if attr[0]:
             attr[0] = normal_label(attr[0])
-        elif kind == "Header" and given:
+        if not attr[0] and kind == "Header" and given:
             attr[0] = given.pop()

@@ -501,3 +501,20 @@ def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
                                           "    - part: \"Soon\"\n", encoding="utf-8")
     out = run_cli("check", "--book", str(tmp_path)).stdout
     assert "_quarto.yml:7:7: warning[part-empty]: the part 'Soon' has no chapters" in out, out
+
+
+def test_a_label_with_no_name_is_named_and_its_id_left_out(tmp_path):
+    """'{#thm-}' (a real Quarto book numbers its theorems so, three times in a chapter) was 'label-duplicate', an
+    error; '{#fig:}' a figure label no one can refer to. Each is now a warning at its place, and the page has no
+    such id (two of them would be one id twice: an invalid EPUB); a heading of one gets an id of its own."""
+    found = _checked(tmp_path, "# A\n\n::: {#thm-}\nOne.\n:::\n\n::: {#thm-}\nTwo.\n:::\n\n## Sec {#sec-}\n\n"
+                               "| a |\n|---|\n| 1 |\n\n: Cap {#tbl:}\n")
+    assert [(d["line"], d["column"], d["code"], d["severity"]) for d in found] == [
+        (3, 6, "label-empty", "warning"), (7, 6, "label-empty", "warning"), (11, 9, "label-empty", "warning"),
+        (17, 8, "label-empty", "warning")], found
+    assert found[0]["message"] == ("'{#thm-}' is a label with no name, so nothing can refer to it: build_book "
+                                   "leaves the id out (build_book does not number theorems)")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.findall(r' id="(?:thm|sec|tbl)[-:]"', page) == [] and '<h2 id="sec-a-sec">' in page
