@@ -912,6 +912,29 @@ def check_printing(entries, items: list) -> list[Diagnostic]:
                                  f"separator between several of them and prints '{printed}'", entry.at(name),
                                  f"if it is one name, put it in braces: {name} = {{{{{_one_line(value)}}}}} (braces "
                                  "also suit two names, which then print joined by 'and')"))
+        diags += _name_separators(entry, item)
+    return diags
+
+
+def _name_separators(entry, item: dict) -> list[Diagnostic]:
+    """``bib-name-separator``: names in a name field separated by ';' (as a reference manager's export or a
+    library catalogue writes them), which BibTeX does not read as a separator: pandoc makes one garbled
+    person of them ('Smith, John; Doe, Jane' is family 'Smith', suffix 'John; Doe', given 'Jane')."""
+    diags = []
+    for name in NAME_FIELDS:
+        value = entry.fields.get(name, "")
+        if ";" not in _unbraced(value):
+            continue
+        read = item.get({"bookauthor": "container-author"}.get(name, name))
+        count = len(read) if isinstance(read, list) else 0
+        written = len(re.split(r"\s*;\s*|\s+and\s+", _unbraced(value).strip(" ;")))
+        if count and count >= written:
+            continue
+        fixed = re.sub(r"\s*;\s*", " and ", _one_line(value).strip().rstrip(";"))
+        people = f"{count} name{'s' if count != 1 else ''}, not {written}" if count else "fewer names than written"
+        diags.append(warning("bib-name-separator", f"entry '{entry.key}': the {name} field separates names with "
+                             f"';', which BibTeX does not read as a separator: pandoc reads {people}, and prints "
+                             "them garbled", entry.at(name), f"separate the names with 'and': {name} = {{{fixed}}}"))
     return diags
 
 

@@ -100,6 +100,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("bib-doi", E, "a bibliography entry's DOI would give an invalid link"),
     ("bib-title-case", W, "pandoc would lower capitals in a title (U.S., an initial) that are not protected by braces"),
     ("bib-list-and", W, "'and' in a publisher, place or institution, which pandoc reads as a list separator"),
+    ("bib-name-separator", W, "names in a bibliography name field separated by ';', which BibTeX reads as one "
+     "garbled name ('and' separates them)"),
     ("bib-name-variant", W, "the same person is written two ways across entries (Yoichi, Yōichi)"),
     ("bib-doi-form", W, "a bibliography entry's DOI is written with doi: or as a web address"),
     ("bib-undefined-string", E, "a bibliography value uses an @string abbreviation that is not defined"),
