@@ -169,9 +169,11 @@ def _part_id(value, where: schema.Where):
 
 
 _PATHS = schema.text_list(schema.path, "file paths", "[chapters/01-introduction.md]")
+# a list of chapters keeps a wrong entry as None: its positions are the YAML's, where each entry is located
+_CHAPTER_PATHS = schema.text_list(schema.path, "file paths", "[chapters/01-introduction.md]", keep=True)
 _PART = schema.record({"part": schema.text(allow_empty=False, example="The Japan-US Alliance"),
                        "id": _part_id,
-                       "chapters": _PATHS}, "a part", required=("part", "chapters"))
+                       "chapters": _CHAPTER_PATHS}, "a part", required=("part", "chapters"))
 
 
 def _chapter_entry(value, where: schema.Where):
@@ -184,7 +186,8 @@ def _chapter_entry(value, where: schema.Where):
         if part is None:  # reported; its chapters still belong to the book
             quiet = schema.Where(where.doc, where.file, [], where.path)
             title = value.get("part") if isinstance(value.get("part"), str) else ""
-            part = {"part": title.strip(), "id": None, "chapters": _PATHS(value.get("chapters"), quiet["chapters"])}
+            chapters = _CHAPTER_PATHS(value.get("chapters"), quiet["chapters"])
+            part = {"part": title.strip(), "id": None, "chapters": chapters}
         return part
     return schema.path(value, where)
 
@@ -287,9 +290,9 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("csl", "A citation style name (default chicago-author-date) or a path to a .csl file.",
                   schema.text(), "chicago-author-date"),
     schema.Option("chapters", "Reading order: chapter paths and {part, id, chapters} groups.",
-                  schema.text_list(_chapter_entry, "chapter paths and parts", "[chapters/01-introduction.md]"),
+                  schema.text_list(_chapter_entry, "chapter paths and parts", "[chapters/01-introduction.md]", keep=True),
                   [], required=True),
-    schema.Option("appendices", "Appendix chapter paths, lettered A, B, ...", _PATHS, []),
+    schema.Option("appendices", "Appendix chapter paths, lettered A, B, ...", _CHAPTER_PATHS, []),
     schema.Option("section-depth", "How many heading levels below the chapter are numbered (default 2).",
                   schema.whole_number(0, 5), 2),
     schema.Option("crossref", "Words used for cross-references: " + ", ".join(CROSSREF_WORDS) + ".",
@@ -355,21 +358,25 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
     parts: list[PartSpec] = []
     for index, item in enumerate(values["chapters"]):
         at = where["chapters"][index] if isinstance(data.get("chapters"), list) else where["chapters"]
+        if item is None:    # reported
+            continue
         if isinstance(item, str):
             chapters.append(ChapterRef(item, at.location))
             continue
         parts.append(PartSpec(item["part"], item["id"] or f"sec-part-{len(parts) + 1}", at.location))
-        if not item["chapters"]:
+        if not item["chapters"] and "chapters" in data["chapters"][index]:    # (else: 'a part needs chapters')
             name = f"the part '{item['part']}'" if item["part"] else "a part"
-            diags.append(warning("part-empty", f"{name} has no chapters, so no edition prints it", at.location, "list its chapters under it (chapters: [chapters/a.md]), "
-                                 "or delete the part"))
+            diags.append(warning("part-empty", f"{name} has no chapters, so no edition prints it", at.location,
+                                 "list its chapters under it (chapters: [chapters/a.md]), or delete the part"))
         members = data["chapters"][index].get("chapters")
         for sub, member in enumerate(item["chapters"]):
             member_at = at["chapters"][sub] if isinstance(members, list) else at["chapters"]
-            chapters.append(ChapterRef(member, member_at.location, part=len(parts) - 1))
+            if member is not None:
+                chapters.append(ChapterRef(member, member_at.location, part=len(parts) - 1))
     for index, item in enumerate(values["appendices"]):
         at = where["appendices"][index] if isinstance(data.get("appendices"), list) else where["appendices"]
-        chapters.append(ChapterRef(item, at.location, appendix=True))
+        if item is not None:
+            chapters.append(ChapterRef(item, at.location, appendix=True))
 
     seen: dict[str, Location] = {}
     for ref in chapters:

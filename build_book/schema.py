@@ -192,8 +192,9 @@ def date(value, where: Where):
     return value.strip()
 
 
-def text_list(item: Validator, what: str, example: str) -> Validator:
-    """A list of values, or one value standing alone."""
+def text_list(item: Validator, what: str, example: str, keep: bool = False) -> Validator:
+    """A list of values, or one value standing alone; ``keep``: a value found wrong (and reported) stays in
+    the list as None, so that the list's positions are those of the YAML (where its items were written)."""
 
     def check(value, where: Where):
         if value is None:
@@ -208,7 +209,7 @@ def text_list(item: Validator, what: str, example: str) -> Validator:
         out = []
         for index, element in enumerate(value):
             result = item(element, where[index])
-            if result is not None:
+            if result is not None or keep:
                 out.append(result)
         return out
 

@@ -496,6 +496,14 @@ def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
                                        encoding="utf-8")
     out = run_cli("check", "--book", str(tmp_path)).stdout
     assert "book.yml:4:5: warning[part-empty]: the part 'Later' has no chapters, so no edition prints it" in out, out
+    # after an entry found wrong, each entry is still reported where it is written (they were one entry early)
+    (tmp_path / "book.yml").write_text("title: T\nchapters:\n  - {title: no part}\n  - part: P\n    chapters: [[x], a.md]"
+                                       "\n  - part: Q\n    chapters: []\nappendices: [[y], a.md]\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(tmp_path)).stdout
+    assert re.findall(r"^book.yml:(\d+):(\d+): \w+\[([\w-]+)\]", out, re.M) == [
+        ("3", "5", "config-value"), ("5", "16", "config-type"), ("6", "5", "part-empty"), ("8", "14", "config-type"),
+        ("8", "19", "duplicate-chapter")], out
+    assert "'a.md' is listed twice\n    hint: it is already listed at line 5" in out
     (tmp_path / "book.yml").unlink()
     (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: T\n  chapters:\n    - a.md\n"
                                           "    - part: \"Soon\"\n", encoding="utf-8")
