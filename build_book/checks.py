@@ -792,12 +792,20 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
             if sandbox.inside_url(root, target, folder) is None:
                 diags.append(sandbox.outside(target, place(target), "image"))
                 continue
-            if Path(target).suffix.lower() not in IMAGE_FORMATS:
+            exists = sandbox.is_file(folder / unquote(target))
+            bare = re.split(r"[?#]", target, maxsplit=1)[0]   # a web page's 'a.png?v=2' names the file a.png
+            if not exists and bare != target and bare and sandbox.is_file(folder / unquote(bare)):
+                diags.append(error("image-missing", f"image '{target}' does not exist: a file's name has no "
+                                   f"'{target[len(bare):]}'", place(target),
+                                   f"write the file's name alone: '{bare}' (a query or '#' after it is for a web "
+                                   "server, and a book's editions are files)"))
+                continue
+            if Path(target if exists or not bare else bare).suffix.lower() not in IMAGE_FORMATS:
                 diags.append(warning("image-format", f"image '{target}' is not SVG, PNG, JPEG, GIF or WebP; "
                                      "EPUB readers and browsers may not show it",
                                      place(target),
                                      "convert it to PNG (photographs: JPEG; drawings: SVG)"))
-            if not sandbox.is_file(folder / unquote(target)):
+            if not exists:
                 where = place(target)
                 near = _near_images(folder, target)
                 diags.append(error("image-missing", f"image '{target}' does not exist", where,

@@ -526,3 +526,18 @@ def test_a_label_with_no_name_is_named_and_its_id_left_out(tmp_path):
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert re.findall(r' id="(?:thm|sec|tbl)[-:]"', page) == [] and '<h2 id="sec-a-sec">' in page
+
+
+def test_an_image_named_with_a_web_query_is_named_with_the_file_it_means(tmp_path):
+    """'a.png?v=2' (a converted web page's) is no file: image-missing says which file it means, without also
+    calling it a wrong format; a file whose name holds '#' (written %23) is found."""
+    from PIL import Image
+
+    for name in ("x.png", "f#1.png"):
+        Image.new("RGB", (8, 8), "red").save(tmp_path / name)
+    found = _checked(tmp_path, "# A\n\n![Cap](x.png?v=2)\n\n<img src=\"x.png#top\" alt=\"y\">\n\n![Cap](f%231.png)\n")
+    assert [(d["line"], d["code"], d["message"], d["hint"][:31]) for d in found if d["code"] != "raw-html"] == [
+        (3, "image-missing", "image 'x.png?v=2' does not exist: a file's name has no '?v=2'",
+         "write the file's name alone: 'x"),
+        (5, "image-missing", "image 'x.png#top' does not exist: a file's name has no '#top'",
+         "write the file's name alone: 'x")], found
