@@ -143,7 +143,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                           CHAPTER_FACTS_FORMAT)
         targets, chapter_facts = found
         if known["front_title"] and source.meta.get("__title_at__"):
-            _scan_title(draft["sources"], source.meta["__title_at__"])
+            _scan_title(draft["sources"], source.meta["__title_at__"], known["front_title"] == "read")
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
             blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
@@ -408,10 +408,15 @@ def metadata_blocks(body: str) -> list[tuple[int, list[str]]]:
 TITLE_FINDS = ("cites", "url_cites", "empty_suffixes", "spaced_locators", "images", "links", "maths")
 
 
-def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]]) -> None:
-    """Add to ``sources`` what the front matter's title holds (``written``, as :func:`_value_text` gives
-    it), so that a citation or cross-reference in the title is reported where it is written."""
+def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]], read: bool) -> None:
+    """Add to ``sources`` the line of the front matter's title (``written``, as :func:`_value_text` gives
+    it), and, if pandoc ``read`` it as Markdown, what it holds, so that a citation or cross-reference in the
+    title is reported where it is written."""
     text, first, taken = written
+    if not sources.titles or sources.titles[0] != first:
+        sources.titles.insert(0, first)     # (any level-1 headings after it are its sections)
+    if not read:
+        return
     found = scan(text, first)
 
     def moved(value):
@@ -562,14 +567,33 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     autos, problems = read
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
-    if not headers and str(meta.get("__title__", "")).strip():
+    front = str(meta.get("__title__", "")).strip()
+    if front and headers:
+        if len(headers) == 1 and all(b["t"] == "RawBlock" for b in blocks[:headers[0][0]]):
+            # the one level-1 heading, first in the chapter, is its title: the front matter's is not printed
+            written = " ".join(inline_text(headers[0][1]["c"][2]).split())
+            at = meta.get("__title_at__")
+            if written != " ".join(front.split()):
+                diags.append(warning(
+                    "front-matter-ignored", f"the front matter's title '{front}' is not printed: the chapter's "
+                    f"title is its '# ' heading, '{written}'", Location(ref.path, at[1], at[2][0] + 1) if at else
+                    Location(ref.path, 1, 1), "delete one of the two titles"))
+        else:
+            # a document's title with its sections under it, as pandoc reads it: the title is the chapter's,
+            # and its level-1 headings are its sections (pandoc's --shift-heading-level-by=1)
+            for node in elements(blocks):
+                if node["t"] == "Header":
+                    node["c"][0] = min(node["c"][0] + 1, 6)
+            headers = []
+    if not headers and front:
         # Quarto and pandoc documents may give their title in the front matter only
-        title = str(meta["__title__"]).strip()
+        title = front
         head = {"t": "Header", "c": [1, ["", [], []], _title_inlines(title)]}
         blocks.insert(0, head)
         headers = [(0, head)]
-        # what the checks find in it is located in the front matter (see _scan_title), if pandoc read it
-        draft["front_title"] = _title_markdown(title) is not None
+        # it is located in the front matter, and what the checks find in it too if pandoc read it (see
+        # _scan_title): "read", else "words"
+        draft["front_title"] = "read" if _title_markdown(title) is not None else "words"
     if not headers:
         diags.append(error("chapter-no-title", "this chapter has no title", Location(ref.path, body_line, 1),
                            "start the chapter with a level-1 heading, e.g. '# The Japan-US Alliance {#sec-japan-us}'"))
@@ -596,7 +620,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
 # again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
 # (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
-FACTS_FORMAT = "build_book-ast-facts 3"
+FACTS_FORMAT = "build_book-ast-facts 4"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
 CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 9"
@@ -619,7 +643,7 @@ def _known(source: _Source) -> dict | None:
         known = json.loads(text)
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
-                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], bool)
+                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str)
                 and isinstance(known["links"], list)
                 and all(isinstance(x, str) for x in known["links"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
@@ -676,7 +700,7 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     found = facts.extract(draft["blocks"], visit)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"],
-             "front_title": draft.get("front_title", False), "slots": slots,
+             "front_title": draft.get("front_title", ""), "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)
@@ -767,7 +791,7 @@ def _split_front_matter(text: str, path: str):
             where[ignored[0]].warning(
                 "front-matter-ignored", f"build_book does not use these front matter keys {whose}: "
                 + ", ".join(ignored), "they are left alone; build_book reads authors, abstract and status "
-                "(and title, when the chapter has no '# ' heading)")
+                "(and title)")
         title = data.get("title") if used else None
         data = {key: value for key, value in data.items() if key not in foreign}
     else:

@@ -362,7 +362,8 @@ def test_a_front_matter_title_not_read_as_markdown_is_not_where_problems_are(tmp
                                                                                 ("c.md", 4), ("d.md", 4))
                                 for column, code in ((7, "citation-unknown"), (19, "xref-unknown"))]
                                + [(name, line + 4, 1, "footnote-unused") for name, line in (("a.md", 6), ("b.md", 4),
-                                                                                          ("c.md", 4), ("d.md", 4))]), found
+                                                                                          ("c.md", 4), ("d.md", 4))]
+                               + [("a.md", 2, 8, "front-matter-ignored")]), found    # (its title is not printed)
 
 
 def test_a_front_matter_title_yaml_reads_as_a_number_is_the_title_as_written(tmp_path):
@@ -393,3 +394,28 @@ def test_a_part_files_text_after_its_title_is_named_not_lost(tmp_path):
     found = [line for line in result.stdout.splitlines() if "quarto-part-text" in line]
     assert found == ["parts/one.qmd:3:1: warning[quarto-part-text]: the part file's text after its title is not "
                      "printed: build_book prints a part ('Statistics 101') as its title alone"], result.stdout
+
+
+def test_a_title_over_level_1_headings_is_the_chapters_and_they_are_its_sections(tmp_path):
+    """A pandoc document's 'title:' over text and '# ' headings (a dissertation's chapter, written so) was lost
+    without a word, the first '# ' heading made the title and the rest 'chapter-two-titles'; it is the chapter's
+    title now, and the headings are its numbered sections. A 'title:' over the chapter's one '# ' heading, first
+    in it, is not printed, and is named only if it differs."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md, c.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("---\ntitle: \"The Strategic Balance\"\n---\n\nIntro.\n\n# Dictators\n\nBody.\n\n"
+                                   "# Second\n\n## Sub\n\nText.\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("---\ntitle: Same\n---\n\n<!-- a comment -->\n\n# Same\n\nBody.\n", encoding="utf-8")
+    (tmp_path / "c.md").write_text("---\ntitle: Short\n---\n\n# Long Title\n\nBody.\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "warning[" in line] == [
+        "c.md:2:8: warning[front-matter-ignored]: the front matter's title 'Short' is not printed: the chapter's "
+        "title is its '# ' heading, 'Long Title'"], result.stderr
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.findall(r"<h(\d)[^>]*>(.*?)</h\1>", page)[:4] == [
+        ("1", "The Strategic Balance"), ("2", '<span class="section-number">1.1</span> Dictators'),
+        ("2", '<span class="section-number">1.2</span> Second'), ("3", '<span class="section-number">1.2.1</span> Sub')]
+    assert "Intro." in page
+    titles = [re.search(r'<h1 class="chapter-title">(.*?)</h1>', (tmp_path / "build" / "html" / f"{n}.html").read_text(
+        encoding="utf-8")).group(1) for n in "bc"]
+    assert titles == ["Same", "Long Title"]
