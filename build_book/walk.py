@@ -213,5 +213,12 @@ def inline_text(inlines: list) -> str:
         elif kind == "Math":   # TeX as readable text (a menu cannot show a typeset formula)
             from .math import plain
             out.append(plain(c[1]))
-    text = "".join(out)
-    return re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"\s+", " ", text)).replace("( ", "(").replace("()", "").strip()
+        elif kind in ("Cite", "Note"):
+            out.append("\0")     # (where one was: see below)
+    text = re.sub(r"\s+", " ", "".join(out))
+    if "\0" in text:   # what a citation or note left out leaves: '(Walt 1987)' as '()', a space before ':'
+        text = re.sub(r"\(\s*\0[\0\s;,]*\)", "\0", text)
+        text = re.sub(r"\s*\0[\0\s]*(?=[.,;:)]|$)", "", text)
+        text = re.sub(r"(?<=\()[\0\s]*\0\s*", "", text)
+        text = re.sub(r"\s*\0[\0\s]*", " ", text)
+    return text.strip()

@@ -88,6 +88,12 @@ def test_plain_text_of_titles_leaves_out_citations_and_notes():
     doc = pandoc.read_markdown("![A map [see @walt1987].[^1] Sources: the texts [@x].](m.svg){#fig-a}\n\n[^1]: n\n")
     caption = doc["blocks"][0]["c"][1][1][0]["c"]
     assert inline_text(caption) == "A map. Sources: the texts."
+    # only what a citation leaves is tidied: a title's own '()' and spaces are its text (the contents, outline,
+    # navigation and <title> read 'Calling main safely' for '# Calling `main()` safely')
+    titles = {"Calling `main()` safely": "Calling main() safely", "Empty () and (x) : y": "Empty () and (x) : y",
+              "Balance (@walt1987) here": "Balance here", "Balance [@walt1987]: theory": "Balance: theory"}
+    for written, plain in titles.items():
+        assert inline_text(pandoc.read_markdown(written)["blocks"][0]["c"]) == plain, written
 
 
 def test_pandoc_is_the_one_pypandoc_would_choose():
