@@ -902,8 +902,8 @@ def check_printing(entries, items: list) -> list[Diagnostic]:
                                      f"protect the capitals with braces: {{{word}}}"))
         for name in LIST_FIELDS:
             value = entry.fields.get(name, "")
-            if not re.search(r"\sand\s", _unbraced(value)):
-                continue
+            if not re.search(r"\sand\s", _unbraced(value)) or str(item.get("type", "")).startswith("article"):
+                continue    # (a journal article's publisher and place, which a Crossref export gives, are not printed)
             csl = {"publisher": "publisher", "institution": "publisher"}.get(name, "publisher-place")
             printed = _one_line(str(item.get(csl, "")))
             if "; " not in printed or re.search(r"\sand\s", printed):
