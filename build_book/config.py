@@ -84,6 +84,7 @@ class BookConfig:
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
     bibliography_scope: str = "book"   # book: one bibliography; chapter: a list per chapter; both
+    bibliography_title: str = ""       # the book's reference list's heading; empty: the language's word
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
     names: dict[str, str] = field(default_factory=dict)   # 'Family, Given' -> family-first or given-first
     cover: str = ""    # the EPUB's cover image (a path in the book); empty: made from the title page
@@ -302,6 +303,9 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("bibliography-scope", "Where the reference list goes: book (one bibliography at the end, the "
                   "default), chapter (each chapter ends with the works it cites) or both.",
                   schema.one_of("book", "chapter", "both"), "book"),
+    schema.Option("reference-section-title", "The heading of the book's reference list, as pandoc names it "
+                  "(default Bibliography; 参考文献 in a Japanese book).", schema.text(allow_empty=False,
+                                                                                 example="References"), ""),
     schema.Option("cover", "The EPUB's cover image (PNG, JPEG or SVG, a path in the book); default: one made from "
                   "the title page.", schema.path, ""),
     schema.Option("style", "The house style: a style file (style/house.yml), a folder of Vale rule files, or a list.",
@@ -413,6 +417,7 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         authors=tuple(values["authors"]), contributors_page=contributors_page, contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
+        bibliography_title=values["reference-section-title"] or "",
         names=values["names"], cover=cover,
         diagnostics=values["diagnostics"], style=tuple(values["style"]),
         key_locations={key: where[key].location for key in data},
@@ -497,13 +502,14 @@ def _is_dir(path: Path) -> bool:
 # --- a Quarto book project: _quarto.yml read as the book.yml it stands for ---------------------------
 
 QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices", "site-url")
-QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang")
+QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang", "reference-section-title")
 FORMAT_ORDER = ("html", "pdf", "epub")   # whose bibliography, csl or lang is taken, when only formats give one
 
 
 def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     """Read a Quarto book project's ``_quarto.yml`` (``project: type: book``): its title, subtitle,
-    author(s), date, chapters and parts, appendices, bibliography, csl and lang become the book's
+    author(s), date, chapters and parts, appendices, bibliography, csl, lang and reference-section-title
+    become the book's
     configuration, with the same checks as book.yml; the keys build_book does not use are named once."""
     rel = QUARTO_NAME
     doc = _read_yaml(root, rel)
@@ -533,7 +539,7 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     if "site-url" in book:   # where the web edition is published: book.yml's url:
         take(("url",), ("book", "site-url"), book["site-url"])
     formats = data.get("format") if isinstance(data.get("format"), dict) else {}
-    for key in ("bibliography", "csl", "lang"):
+    for key in ("bibliography", "csl", "lang", "reference-section-title"):
         if key in data:
             take((key,), (key,), data[key])
             continue
@@ -584,8 +590,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         diags.append(warning("quarto-ignored", f"build_book does not use these keys of {rel}: {names}",
                              Location(rel, *doc.where(*ignored[0])),
                              "they are Quarto's (formats, website, execution, ...); build_book reads title, "
-                             "subtitle, author, date, chapters, appendices, bibliography, csl and lang (at the top, "
-                             "or else under a format), and "
+                             "subtitle, author, date, chapters, appendices, bibliography, csl, lang and "
+                             "reference-section-title (at the top, or else under a format), and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
 

@@ -119,7 +119,18 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     facts_folder = cache.parent / CHAPTER_FACTS_FOLDER
     used_facts: set[str] = set()
     chapters: list[Chapter] = []
+    references_title = ""
     for (ref, source, draft, known, matter, given, _), changes in zip(drafts, relinked):
+        if known["refs_only"]:
+            # Quarto's references.qmd: the book's reference list, which ends the book, takes its title
+            references_title = references_title or known["title"]
+            if config.bibliography_scope == "chapter":
+                diags.append(warning(
+                    "references-chapter", "this chapter holds only '::: {#refs}', the place of the book's "
+                    "reference list, which 'bibliography-scope: chapter' does not print: the chapter is left out",
+                    Location(ref.path, 1, 1), "each chapter's own list ends it; delete this chapter from the "
+                    "chapters, or set bibliography-scope: both for a list of every work as well"))
+            continue
         links = [changes.get(t, t) for t in known["links"]]
         # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
         digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
@@ -153,7 +164,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
-    book = Book(config, tuple(chapters), parts, bibliography)
+    book = Book(config, tuple(chapters), parts, bibliography, references_title)
     return Loaded(book, diags)
 
 
@@ -555,7 +566,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     if blocks is None:
         known = source.known
         draft.update(label=known["label"], title=known["title"], numbered=known["numbered"],
-                     front_title=known["front_title"])
+                     front_title=known["front_title"], refs_only=known["refs_only"])
         return draft
     diags = [] if diags is None else diags
     sources = source.sources
@@ -611,7 +622,11 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
-    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos)
+    # Quarto's references.qmd: a title over '::: {#refs}' alone, the place of the book's reference list
+    rest = [b for i, b in enumerate(blocks) if not headers or i != headers[0][0]]
+    refs_only = bool(headers) and any(b["t"] == "Div" and b["c"][0][0] == "refs" for b in rest) and all(
+        b["t"] == "RawBlock" or (b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1]) for b in rest)
+    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos, refs_only=refs_only)
     return draft
 
 
@@ -620,7 +635,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
 # again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
 # (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
-FACTS_FORMAT = "build_book-ast-facts 4"
+FACTS_FORMAT = "build_book-ast-facts 5"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
 CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 9"
@@ -643,7 +658,7 @@ def _known(source: _Source) -> dict | None:
         known = json.loads(text)
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
-                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str)
+                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str) and isinstance(known.get("refs_only"), bool)
                 and isinstance(known["links"], list)
                 and all(isinstance(x, str) for x in known["links"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
@@ -700,7 +715,7 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     found = facts.extract(draft["blocks"], visit)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"],
-             "front_title": draft.get("front_title", ""), "slots": slots,
+             "front_title": draft.get("front_title", ""), "refs_only": draft["refs_only"], "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)

@@ -146,10 +146,18 @@ class Book:
     chapters: tuple[Chapter, ...]
     parts: tuple[Part, ...]
     bibliography: Bibliography
+    references_title: str = ""    # the title of a chapter that was only the reference list's place (load.py)
 
     @property
     def title(self) -> str:
         return self.config.title
+
+    @property
+    def bibliography_title(self) -> str:
+        """The heading of the book's reference list: book.yml's, a Quarto references chapter's, or the word."""
+        lang = (self.config.lang or "en").split("-")[0].lower()
+        return self.config.bibliography_title or self.references_title or \
+            {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}.get(lang, "Bibliography")
 
     def contributor(self, cid: str) -> Contributor | None:
         return self.config.contributors.get(cid)

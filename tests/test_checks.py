@@ -385,7 +385,7 @@ def test_lines_pandoc_takes_for_metadata_in_a_chapter_are_reported(tmp_path):
     mapping there as metadata and no edition prints it. A rule before other text, or the same lines in a
     code block, are printed, and not reported."""
     found = [(d["code"], d["line"], d["column"]) for d in _checked(
-        tmp_path, "---\ntitle: A chapter\n---\n\n# A\n\nThe table ends here.\n\n---\nSource: Ministry of Defense annual report.\n"
+        tmp_path, "---\ntitle: A\n---\n\n# A\n\nThe table ends here.\n\n---\nSource: Ministry of Defense annual report.\n"
         "---\n\nA rule, then a sentence:\n\n---\nJust a sentence here.\n---\n\n```\n---\nkey: value\n---\n```\n")]
     assert found == [("metadata-block-unprinted", 9, 1)], found
     text = run_cli("check", "--book", str(tmp_path)).stdout

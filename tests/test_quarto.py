@@ -419,3 +419,36 @@ def test_a_title_over_level_1_headings_is_the_chapters_and_they_are_its_sections
     titles = [re.search(r'<h1 class="chapter-title">(.*?)</h1>', (tmp_path / "build" / "html" / f"{n}.html").read_text(
         encoding="utf-8")).group(1) for n in "bc"]
     assert titles == ["Same", "Long Title"]
+
+
+def test_quartos_references_chapter_is_the_place_of_the_books_list(quarto):
+    """Quarto's references.qmd ('# References {.unnumbered}' over an empty '::: {#refs}') printed as an empty
+    chapter, the list following it as 'Bibliography'. It is now the book's list, with the chapter's title, in
+    every edition and in every list of the book's parts."""
+    assert not (quarto.html / "references.html").exists()
+    page = (quarto.html / "bibliography.html").read_text(encoding="utf-8")
+    assert '<h1 class="chapter-title">References</h1>' in page and "<title>References — " in page
+    assert "Bibliography" not in page and '<span class="toc-title">References</span>' in (
+        quarto.html / "index.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(quarto.epub) as archive:
+        nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
+        assert not any("references" in name for name in archive.namelist())
+    assert nav.count(">References</a>") == 2 and "Bibliography" not in nav     # (contents and landmarks)
+    pdf = Pdf(quarto.pdf)
+    assert "Bibliography" not in pdf.text and re.search(r"References( \.)+ *\d+", pdf.flat()), pdf.flat()[:3000]
+    assert [title for title, _ in pdf.outline() if "Refer" in title or "Biblio" in title] == ["References"]
+
+
+def test_the_books_list_is_headed_as_reference_section_title_says_or_in_the_books_language(tmp_path):
+    """pandoc's 'reference-section-title' heads the book's list; without it, 'Bibliography', or 参考文献 in a
+    Japanese book."""
+    (tmp_path / "refs.bib").write_text("@book{a, author={A, B}, title={T}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nText [@a].\n", encoding="utf-8")
+    for extra, heading in (("reference-section-title: Works Cited\n", "Works Cited"), ("lang: ja\n", "参考文献")):
+        (tmp_path / "book.yml").write_text(f"title: T\nbibliography: refs.bib\n{extra}chapters: [a.md]\n",
+                                           encoding="utf-8")
+        result = run_cli("html", "--book", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        page = (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
+        assert f'<h1 class="chapter-title">{heading}</h1>' in page, heading

@@ -201,8 +201,8 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     if context["book_bibliography"]:
         refs = relink(references, where, BIBLIOGRAPHY)
         pages.append((BIBLIOGRAPHY, "html/bibliography.html.j2", {
-            "page_title": "Bibliography", "references": Markup(refs), "prev": views[-1] if views else None,
-            **page_meta(BIBLIOGRAPHY, "Bibliography", "website")}))
+            "page_title": book.bibliography_title, "references": Markup(refs), "prev": views[-1] if views else None,
+            **page_meta(BIBLIOGRAPHY, book.bibliography_title, "website")}))
     if context["book_index"]:
         pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index",
                                                               **page_meta(BOOK_INDEX, "Index", "website")}))
