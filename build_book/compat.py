@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
+from .math import EQUATION
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import elements, elements_deep, inline_text, rewrite, words
 
@@ -225,6 +226,12 @@ TEX_FORMATS = ("tex", "latex")
 PAGE_BREAK = re.compile(r"\s*\\(newpage|clearpage|cleardoublepage|pagebreak)(\{\})?\s*")
 COMMAND = re.compile(r"\\([A-Za-z]+)")
 MAX_WARNINGS = 25   # per chapter; the rest are counted in the last one
+# LaTeX's math environments, which pandoc's HTML writer shows as display math where it meets them as raw TeX
+# ('\begin{equation} ... \end{equation}' on lines of their own): so does build_book, in every edition
+MATH_ENVIRONMENT = re.compile(r"\s*\\begin\{(equation|align|alignat|gather|multline|eqnarray|flalign|aligned|"
+                              r"alignedat|gathered|split|cases|array|[pbBvV]?matrix|smallmatrix|subarray|CD)"
+                              r"(\*?)\}.*\\end\{\1\2\}\s*", re.S)
+TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}")
 
 
 def _is_tex(node: dict) -> bool:
@@ -272,6 +279,15 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
         if node["t"] == "RawBlock" and PAGE_BREAK.fullmatch(text):
             locate(node)
             return [_page_break()]
+        if MATH_ENVIRONMENT.fullmatch(text):
+            locate(node)
+            # its \label{eq:x} (which the TeX reader of the editions refuses) labels it as {#eq-x} would
+            labels = TEX_LABEL.findall(text)
+            formula = {"t": "Math", "c": [{"t": "DisplayMath"}, TEX_LABEL.sub("", text).strip()]}
+            eq = [re.sub(r"^eq[:-]", "eq-", label) for label in labels if re.match(r"eq[:-].", label)]
+            if len(eq) == 1 and len(labels) == 1:
+                formula = {"t": "Span", "c": [[eq[0], [EQUATION], []], [formula]]}
+            return [formula] if node["t"] == "RawInline" else [{"t": "Para", "c": [formula]}]
         at = locate(node)
         dropped[0] += 1
         if dropped[0] <= MAX_WARNINGS:

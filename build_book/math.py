@@ -113,7 +113,7 @@ def check(book) -> list[Diagnostic]:
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             for number in numbers:
                 diags.append(error("math-error", f"the formula '{shown}' nests its braces {depth} deep, past the "
-                                   f"{MAX_DEPTH} levels build_book typesets", locate(book.chapters[number], tex),
+                                   f"{MAX_DEPTH} levels build_book typesets", locate(book, book.chapters[number], tex),
                                    "no formula needs this: write it in parts"))
     problems = _problems(book, sorted(found))
     for (tex, display), message in problems.items():
@@ -122,7 +122,7 @@ def check(book) -> list[Diagnostic]:
             shown = " ".join(tex.split())
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             diags.append(error("math-error", f"the formula '{shown}' cannot be typeset: {message}",
-                               locate(chapter, tex), HINT))
+                               locate(book, chapter, tex), HINT))
     for chapter in book.chapters:
         for stray in chapter.targets.stray_labels:
             found_label = re.search(r"\{#(eq[-:][^\s{}]*)", stray)
@@ -149,12 +149,20 @@ def _depth(tex: str) -> int:
     return deepest
 
 
-def locate(chapter, tex: str) -> Location:
+def locate(book, chapter, tex: str) -> Location:
     """Where formula ``tex`` first stands in ``chapter`` (its opening $)."""
     want = "".join(tex.split())
     for written, position in chapter.sources.maths:
         if "".join(written.split()) == want:
             return Location(chapter.path, *position)
+    if want.startswith("\\begin{"):     # a LaTeX math environment written without dollars (compat.py), its
+        from .load import text_as_scanned      # \label{...} taken out: looked for in the chapter's text
+        gap = r"(?:\s|\\label\{[^{}]*\})*"
+        found = re.search(gap.join(map(re.escape, want[:80])), text_as_scanned(book.config.root, chapter.path))
+        if found is not None:
+            text = found.string
+            return Location(chapter.path, text.count("\n", 0, found.start()) + 1,
+                            found.start() - text.rfind("\n", 0, found.start()))
     return chapter.location
 
 
@@ -233,7 +241,7 @@ def for_print(fragments: dict[int, str], book, cache) -> dict[int, str]:
                 from . import quarto
                 why = "it nests too deep" if isinstance(exc, RecursionError) else exc
                 diag = error("math-error", f"the formula '{' '.join(tex.split())[:60]}' cannot be typeset "
-                             f"for print: {why}", locate(chapter, tex), HINT)
+                             f"for print: {why}", locate(book, chapter, tex), HINT)
                 raise BuildError(quarto.relocate([diag], quarto.line_maps(book.chapters))) from None
             return image_tag(image, display, tex)
 
