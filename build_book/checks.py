@@ -687,18 +687,7 @@ def _highlighted(classes: tuple[str, ...]) -> bool:
 
 
 def _note_style(book: Book) -> bool:
-    """Is the book's citation style a note style (each citation outside a note becomes a note of its own)?
-    False for a style that cannot be found or read, which its own check reports."""
-    from . import transform
-    try:
-        path = styles.resolve(book.config.csl, book.config.root)
-    except styles.StyleNotFound:   # (not found, outside the book: reported where the style is checked)
-        return False
-    text = transform._read(path) if path is not None else ""
-    return bool(NOTE_STYLE.search(text))
-
-
-NOTE_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']note["']""")
+    return styles.is_note_style(book.config.csl, book.config.root)
 
 
 def _included_twice(chapters: tuple[Chapter, Chapter], what: str, first: Location, again: Location) -> Diagnostic:

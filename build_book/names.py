@@ -33,7 +33,8 @@ KEYWORD = FAMILY_FIRST        # keywords = {family-first} marks an entry whose l
 
 TITLE_MARK = "\u2063"         # invisible separator: the romanised title ends here
 PAIR_MARK = "\u2064"          # invisible plus: the first of two names, printed family name first
-MARKS = re.compile(f"[{TITLE_MARK}{PAIR_MARK}]")
+GIVEN_MARK = "\u2061"         # function application: ends the given name of a person printed family name first
+MARKS = re.compile(f"[{TITLE_MARK}{PAIR_MARK}{GIVEN_MARK}]")
 
 # CSL name variables (pandoc writes these from BibTeX's author, editor, translator, bookauthor, ...)
 NAME_VARIABLES = ("author", "editor", "translator", "container-author", "collection-editor", "editorial-director",
@@ -117,9 +118,12 @@ def _plain(value: str) -> str:
     return " ".join(value.replace("{", "").replace("}", "").split())
 
 
-def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str]) -> tuple[list[dict], list[dict]]:
+def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
+            notes: bool = False) -> tuple[list[dict], list[dict]]:
     """CSL JSON items -> (the items citations are formatted from, the items the reference list is formatted
-    from). ``fields``: key -> the entry's .bib fields; ``table``: book.yml's ``names:``."""
+    from). ``fields``: key -> the entry's .bib fields; ``table``: book.yml's ``names:``; ``notes``: the style
+    is a note style, whose first note of a work gives its people's whole names ("Daizō Sakurada", which
+    :func:`finish` turns round: the given name carries a mark)."""
     table = {normal_key(k): v for k, v in table.items()}
     cite: list[dict] = []
     listed: list[dict] = []
@@ -136,8 +140,14 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str]) -
         one = dict(item)
         if title is not None:
             one["title"] = title
-        cite.append(one)
         other = dict(one)
+        if notes:
+            for variable in NAME_VARIABLES:
+                if isinstance(item.get(variable), list):
+                    one[variable] = [{**person, "given": person["given"] + GIVEN_MARK}
+                                     if isinstance(person, dict) and person.get("given") and person.get("family")
+                                     and family_first(person, east, table) else person for person in item[variable]]
+        cite.append(one)
         for variable in NAME_VARIABLES:
             people = item.get(variable)
             if not isinstance(people, list):
@@ -205,4 +215,24 @@ def finish(blocks: list) -> list:
         return [{"t": "Str", "c": MARKS.sub("", text)}] if MARKS.sub("", text) else []
 
     rewrite(blocks, split_title)
+    _given_last(blocks)
     return rewrite(blocks, clean)
+
+
+def _given_last(tree) -> None:
+    """A whole name printed given name first, its given name marked (see :func:`prepare`), turned round in
+    place: 'Daizō⁡ Sakurada' as 'Sakurada Daizō'."""
+    if isinstance(tree, dict):
+        _given_last(tree.get("c"))
+        return
+    if not isinstance(tree, list):
+        return
+    for n, node in enumerate(tree):
+        if isinstance(node, dict) and node.get("t") == "Str" and node["c"].endswith(GIVEN_MARK) and \
+                n + 2 < len(tree) and tree[n + 1].get("t") == "Space" and tree[n + 2].get("t") == "Str":
+            family = tree[n + 2]["c"]
+            word = re.match(r"[^\W\d_][\w'’-]*", family)
+            if word is not None:     # (the family name, and what the style put after it: 'Sakurada,')
+                tree[n + 2] = {"t": "Str", "c": node["c"][:-1] + family[word.end():]}
+                tree[n] = {"t": "Str", "c": word.group(0)}
+        _given_last(node)

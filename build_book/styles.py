@@ -30,6 +30,22 @@ CSL_NS = "{http://purl.org/net/xbiblio/csl}"
 STYLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+NOTE_STYLE = re.compile(r"""<style\b[^>]*\bclass\s*=\s*["']note["']""")
+
+
+def is_note_style(name: str, root: Path) -> bool:
+    """Is the style ``name`` a note style (each citation outside a note becomes a note of its own)? False for
+    a style that cannot be found or read, which its own check reports."""
+    try:
+        path = resolve(name, root)
+    except StyleNotFound:   # (not found, outside the book: reported where the style is checked)
+        return False
+    try:
+        return path is not None and bool(NOTE_STYLE.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
 def resolve(name: str, root: Path) -> Path | None:
     """The .csl file to hand pandoc for ``name``; None means pandoc's built-in default.
 

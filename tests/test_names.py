@@ -13,7 +13,7 @@ import pytest
 
 from build_book import names
 
-from .conftest import build_all, copy_book
+from .conftest import build_all, copy_book, run_cli
 from .pdfinfo import Pdf
 from .xmlcheck import text_of
 
@@ -133,3 +133,21 @@ def test_an_entry_marked_japanese_by_its_language_field_keeps_its_title_as_writt
                               "journal = {World Politics}, year = 2009}\n")
     assert "Tanaka Akihiko. 2012. “Sengo Nihon no anzen hoshō seisaku.”" in listed, listed
     assert "“Alliances in a Unipolar World.”" in listed, listed       # an English title still in title case
+
+
+def test_a_note_styles_whole_names_in_notes_are_family_name_first(tmp_path_factory):
+    """A note style's first note of a work gives its people's whole names, which citeproc wrote given name first
+    ('Daizō Sakurada and Gō Itō, eds.') though the list has 'Sakurada Daizō'; a Western name stays as it is."""
+    root = copy_book("japanese", tmp_path_factory)
+    config = root / "book.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "csl: chicago-notes-bibliography\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(root), "--strict")
+    assert result.returncode == 0, result.stderr
+    notes = " ".join(text_of(m) for p in sorted((root / "build" / "html").glob("*.html"))
+                     for m in re.findall(r'<section[^>]*class="footnotes.*?</section>', p.read_text(encoding="utf-8"),
+                                         re.S))
+    for phrase in ("Sakurada Daizō and Itō Gō, eds., Hikaku gaikō seisaku", "Ōyama Shūichi, Dōmei no kiseki",
+                   "Yamamoto Kenji and Stephen Walker, Dōmei to kokka", "Kaneda Rui, Alliances at Sea",
+                   "Stephen Walker, Partners and Rivals", "Sakurada and Itō, Hikaku gaikō seisaku"):
+        assert phrase in notes, (phrase, notes)
+    assert "Daizō Sakurada" not in notes and "Shūichi Ōyama" not in notes and not names.MARKS.search(notes)
