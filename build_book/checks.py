@@ -26,6 +26,7 @@ from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
+from .transform import REFERENCES_HEADING, REFERENCES_WORDS
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",),
@@ -457,16 +458,23 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
     diags = []
     elsewhere = {normal_ref(label)[0] for found in (absent or {}).values() for label in found.labels}
     by_path = {chapter.path: chapter for chapter in book.chapters}
-    for label_id, first, again in index.duplicates:
+    hint = "labels must be unique across the whole book; rename one of them"
+    given_hint = ("give the heading an id of its own ('## Its Title {#sec-...}'), or rename the other: labels must "
+                  "be unique across the whole book")
+    for label_id, *written in index.duplicates:
+        first, again = (_given_heading(book, by_path.get(at.path), label_id, at) for at in written)
+        given = [at != before for at, before in zip((first, again), written)]   # a heading's id from its words
         shown = [_as_written(by_path[at.path], at) if at.path in by_path else str(at) for at in (first, again)]
         if shown[0] == shown[1] and first.path in by_path and again.path in by_path:
             diags.append(_included_twice((by_path[first.path], by_path[again.path]), f"the label '{label_id}'",
                                          first, again))
             continue
-        diags.append(error("label-duplicate", f"label '{label_id}' is defined twice (also at {shown[0]})", again,
-                           "labels must be unique across the whole book; rename one of them"))
-        diags.append(error("label-duplicate", f"label '{label_id}' is defined again at {shown[1]}", first,
-                           "labels must be unique across the whole book; rename one of them"))
+        what = [f"the id '{label_id}', which build_book gives this heading from its words," if mine else
+                f"label '{label_id}'" for mine in given]
+        diags.append(error("label-duplicate", f"{what[1]} is defined twice (also at {shown[0]})", again,
+                           given_hint if given[1] else hint))
+        diags.append(error("label-duplicate", f"{what[0]} is defined again at {shown[1]}", first,
+                           given_hint if given[0] else hint))
     # labels whose prefix does not match what they label
     for label in index.labels.values():
         want = {"figure": "fig", "table": "tbl"}.get(label.kind, "sec")
@@ -612,11 +620,23 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
         for name, block in _code_names(facts_of(chapter).code, chapter.label).items():
             code.setdefault(name, (*block, chapter))
         if book.config.bibliography_scope != "book" and chapter.targets.cites:
-            # (not its heading's '{chapter}-references': the one a 'References' heading of the author's is given,
-            # which then heads the list instead)
             lists.update(dict.fromkeys([f"refs-{chapter.label}", *(f"ref-{chapter.label}-{key}"
                                                                   for key in chapter.targets.cites)], chapter))
+            # and its heading's, '{chapter}-references', unless that is the id of the author's own 'References'
+            # heading (given from its words), which then heads the list instead
+            heading = index.get(f"{chapter.label}-references")
+            if heading is None or heading.kind != "section" or heading.title.strip().casefold() not in \
+                    REFERENCES_WORDS | {REFERENCES_HEADING.get(book.config.lang.split("-")[0].lower(), "references")}:
+                lists[f"{chapter.label}-references"] = chapter
     marks = {chapter.index + 1: sum(1 for m in facts_of(chapter).marks if m[0] == "m") for chapter in book.chapters}
+    # the chapter each id an author gives first stands in (the label index reports a label given twice), and
+    # 'refs', which may end every chapter ('::: {#refs}', where its list goes, which has an id of its own)
+    owner: dict[str, Chapter] = {}
+    for chapter in book.chapters:
+        if not chapter.targets.conditional:
+            for ident, _ in facts_of(chapter).ids:
+                owner.setdefault(ident, chapter)
+    reported = {label_id for label_id, _, _ in index.duplicates} | {"refs"}
     diags = []
     for chapter in book.chapters:
         if chapter.targets.conditional:
@@ -648,16 +668,38 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
             elif mark and int(mark[2]) <= marks.get(int(mark[1]), 0):
                 what = "an index term's mark, which build_book names so" + (
                     "" if int(mark[1]) == chapter.index + 1 else PRINT)
+            elif ident in reported:
+                continue
+            elif ident in index.labels and index.labels[ident].chapter != chapter.index:
+                label = index.labels[ident]
+                what = f"the {label.kind} '{label.title}'" + (
+                    f" of {book.chapters[label.chapter].path}" if label.chapter is not None else "") + PRINT
+            elif ident not in index.labels and owner[ident] is not chapter:
+                first, again = (_id_place(c, ident) for c in (owner[ident], chapter))
+                if first != owner[ident].location and _as_written(owner[ident], first) == _as_written(chapter, again):
+                    diags.append(_included_twice((owner[ident], chapter), f"the id '{ident}'", first, again))
+                    continue    # (a file both chapters include)
+                what = f"an element of {owner[ident].path}" + PRINT
             if what is None:
                 continue
-            places = chapter.sources.labels.get(ident) or [
-                at for key, value, at in chapter.sources.attributes if key == "id" and value == ident] or [None]
+            places = _id_places(chapter, ident) or [None]
             for place in places:
                 diags.append(error(
                     "label-duplicate", f"the id '{ident}' is also the id of {what}: the page would hold two elements of "
                     "this id, and a link to it could not tell them apart",
                     Location(chapter.path, *place) if place else chapter.location, "rename it (and the links to it)"))
     return diags
+
+
+def _id_places(chapter: Chapter, ident: str) -> list:
+    """Where ``ident`` is written in ``chapter``: as {#id}, or as id="..." (a raw HTML tag, a key=value)."""
+    return chapter.sources.labels.get(ident) or [
+        at for key, value, at in chapter.sources.attributes if key == "id" and value == ident]
+
+
+def _id_place(chapter: Chapter, ident: str) -> Location:
+    places = _id_places(chapter, ident)
+    return Location(chapter.path, *places[0]) if places else chapter.location
 
 
 def _code_names(code: list, label: str) -> dict[str, tuple[int, list[str], str | None, int]]:
@@ -711,6 +753,20 @@ def _as_written(chapter: Chapter, place: Location) -> str:
     origins = chapter.sources.origins
     found = origins.where(place.line) if origins is not None else None
     return str(Location(found[0], found[1], place.column)) if found else str(place)
+
+
+def _given_heading(book: Book, chapter: Chapter | None, label_id: str, at: Location) -> Location:
+    """Where a heading stands whose id ``label_id`` build_book gave it from its words ('## Introduction' in
+    chapter sec-first: 'sec-first-introduction'), if ``at`` is its chapter's start (the label is not written)."""
+    if chapter is None or at != chapter.location or label_id.replace("-", ":", 1) in chapter.sources.labels or \
+            label_id in chapter.sources.labels or not label_id.startswith(chapter.label + "-"):
+        return at
+    from .config import slugify
+    for number, line in enumerate(text_as_scanned(book.config.root, chapter.path).split("\n"), 1):
+        heading = re.match(r"#{2,6}\s+(.*?)\s*#*\s*$", line)
+        if heading and re.fullmatch(re.escape(f"{chapter.label}-{slugify(heading.group(1))}") + r"(-\d+)?", label_id):
+            return Location(chapter.path, number, 1)
+    return at
 
 
 def _unnumbered_kinds(book: Book, index: LabelIndex, cited: set[str]) -> list[Diagnostic]:

@@ -458,12 +458,19 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
     for chapter in book.chapters:
         if chapter.index not in texts:
             continue
-        if scope == "book" and not _ends_for_references(texts[chapter.index], heading):
+        placed = _REFS_DIV_ANY.search(texts[chapter.index]) is not None    # Quarto's '::: {#refs}'
+        if scope == "book" and not placed and not _ends_for_references(texts[chapter.index], heading):
             continue
         blocks = json.loads(texts[chapter.index])
         cited = {c["citationId"] for node in elements(blocks) if node["t"] == "Cite" for c in node["c"][0]}
         own = [k for k in entries if k in cited]
+        # where the author put '::: {#refs}' (which citeproc filled with every work its run knew, with the ids
+        # of the book's list): the chapter's own list goes at the last, the others are taken out
+        at = [n for n, block in enumerate(blocks) if block["t"] == "Div" and block["c"][0][0] == "refs"]
         if not own:
+            if at:
+                texts[chapter.index] = json.dumps([b for n, b in enumerate(blocks) if n not in at], ensure_ascii=False)
+                keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, "no-references")
             continue
 
         def relink(node: dict, own=set(own), chapter=chapter):
@@ -481,8 +488,13 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             entry["c"][0][0] = chapter_ref_id(chapter, key)
             copies.append(entry)
         listing = {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}
-        if blocks and blocks[-1]["t"] == "Div" and blocks[-1]["c"][0][0] == "refs":
-            blocks.pop()    # Quarto's '::: {#refs}' where the list goes: this list goes there
+        if at and at[-1] < len(blocks) - 1:     # '::: {#refs}' before more of the chapter: the list goes there
+            blocks[at[-1]] = {"t": "Div", "c": [["", ["chapter-references"], []], [listing]]}
+            blocks = [b for n, b in enumerate(blocks) if n not in at[:-1]]
+            _placed(texts, keys, chapter, blocks, scope, references_key)
+            listed[chapter.index] = own
+            continue
+        blocks = [b for n, b in enumerate(blocks) if n not in at]   # (the last one, at the end: the list goes there)
         section = [listing]
         # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list goes
         # under it (a heading of build_book's too would repeat it, with the id the author's was given)
@@ -490,10 +502,16 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             section.insert(0, {"t": "Header", "c": [2, [f"{chapter.label}-references", ["unnumbered",
                                                          "references-heading"], []], [Str(heading)]]})
         blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], section]})
-        texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
-        keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
+        _placed(texts, keys, chapter, blocks, scope, references_key)
         listed[chapter.index] = own
     return listed
+
+
+def _placed(texts: dict[int, str], keys: dict[int, str], chapter: Chapter, blocks: list, scope: str,
+            references_key: str) -> None:
+    """The chapter's blocks with its own reference list, kept (see chapter_references)."""
+    texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
+    keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
 
 
 # what a chapter's last heading, with nothing after it, says when it is there for the reference list

@@ -238,7 +238,10 @@ def test_an_id_in_a_file_included_twice_is_reported_with_the_includes(tmp_path):
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert twice(found) == [
         ("_part.md", 1, 12, "the label 'sec-shared' is given in two chapters, a.md and b.md, which both include "
-                            "this file (a.md:5 and b.md:3)")], found
+                            "this file (a.md:5 and b.md:3)"),
+        # (the span's id, twice in the print edition's one document of every chapter)
+        ("_part.md", 3, 27, "the id 'shared' is given in two chapters, a.md and b.md, which both include this file "
+                            "(a.md:5 and b.md:3)")], found
 
 
 def test_every_id_of_a_template_a_chapter_shares_a_page_with_is_known_to_the_check():
@@ -541,3 +544,31 @@ def test_an_image_named_with_a_web_query_is_named_with_the_file_it_means(tmp_pat
          "write the file's name alone: 'x"),
         (5, "image-missing", "image 'x.png#top' does not exist: a file's name has no '#top'",
          "write the file's name alone: 'x")], found
+
+
+def test_ids_that_collide_across_chapters_or_with_a_chapters_list_are_reported(tmp_path):
+    """An author's id that is another chapter's label, or another chapter's element's id, is two elements of
+    one id in the print edition's one document (its contents linked to the wrong chapter); one that is the id
+    of the heading of the chapter's own list (bibliography-scope: both) is two on its page too. A heading's id
+    build_book gives from its words is reported at the heading, not at the chapter's start."""
+    (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={T}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nbibliography-scope: both\n"
+                                       "chapters: [c1.md, c2.md]\n", encoding="utf-8")
+    (tmp_path / "c1.md").write_text("# First {#sec-first}\n\nSpan [here]{#sec-second} and [x]{#shared} [@w].\n\n"
+                                    "## Introduction\n\nPara.\n\n::: {#sec-first-references}\nDiv.\n:::\n",
+                                    encoding="utf-8")
+    (tmp_path / "c2.md").write_text("# Second {#sec-second}\n\nText [y]{#shared}.\n\n## X {#sec-first-introduction}\n\n"
+                                    "## References\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [
+        ("c1.md", 3, 13, "label-duplicate"), ("c1.md", 5, 1, "label-duplicate"), ("c1.md", 9, 6, "label-duplicate"),
+        ("c2.md", 3, 10, "label-duplicate"), ("c2.md", 5, 7, "label-duplicate")], found
+    messages = [d["message"].split(":")[0] for d in found]
+    assert messages[0] == ("the id 'sec-second' is also the id of the chapter 'Second' of c2.md, in the print "
+                           "edition (one document of every chapter)")
+    assert messages[1] == ("the id 'sec-first-introduction', which build_book gives this heading from its words, is "
+                           "defined again at c2.md")
+    assert messages[2] == "the id 'sec-first-references' is also the id of an element of the chapter's own reference list"
+    assert messages[3] == ("the id 'shared' is also the id of an element of c1.md, in the print edition (one document "
+                           "of every chapter)")

@@ -274,3 +274,28 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
     other = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")   # text under it: no list
     assert "chapter-references" not in other and 'href="bibliography.html#ref-walt1987"' in other, other
     assert 'id="ref-walt1987"' in (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
+
+
+def test_a_refs_div_before_more_of_the_chapter_holds_the_chapters_own_works(tmp_path):
+    """'::: {#refs}' with more of the chapter after it (bibliography-scope: book) listed every work its citeproc
+    run knew, with the ids of the book's list (the print edition's links went to it), Japanese names given
+    name first; one in a chapter that cites nothing did too. The chapter's own works go there now, with ids
+    of their own; the other is taken out."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{walt1987, author={Walt, Stephen M.}, title={Origins}, year={1987}, publisher={P}}\n"
+        "@book{snyder1997, author={Snyder, Glenn H.}, title={Alliance Politics}, year={1997}, publisher={P}}\n"
+        "@book{sakurada2004, author={Sakurada, Daizō}, title={Hikaku}, year={2004}, publisher={P}, langid={japanese}}\n",
+        encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: Mid\nbibliography: refs.bib\nchapters: [a.md, b.md, c.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\nText [@snyder1997].\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B {#sec-b}\n\nText [@walt1987; @sakurada2004].\n\n::: {#refs}\n:::\n\n"
+                                   "## After\n\nMore text.\n", encoding="utf-8")
+    (tmp_path / "c.md").write_text("# C {#sec-c}\n\nNo works.\n\n::: {#refs}\n:::\n\n## Later\n\nMore.\n",
+                                   encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
+    assert re.findall(r'<div id="(ref[^"]*)"', page) == ["refs-sec-b", "ref-sec-b-sakurada2004", "ref-sec-b-walt1987"]
+    assert page.index('id="refs-sec-b"') < page.index("More text.") and "Sakurada Daizō. 2004" in page
+    assert "Snyder" not in page
+    assert not re.search(r'<div id="ref', (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8"))
