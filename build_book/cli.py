@@ -58,6 +58,10 @@ NO_BOOK = ("codes", "accept", "reject")   # commands that need no book.yml
 
 # what a command's own --help says after its line above (render/pdf.py, render/pieces.py, render/limits.py)
 DETAILS = {
+    "check": """\
+The problems found are check's report: it prints them on standard output (with --format json, as
+one JSON list), so that a tool or a pipe can read them; progress and the summary go to standard
+error. It writes nothing but its caches in build/.cache/.""",
     "pdf": """\
 The front matter, each part's title page, each chapter, the bibliography and the index are laid
 out as WeasyPrint documents of their own, --jobs at once, cached in build/.cache/, and joined into
