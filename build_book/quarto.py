@@ -364,10 +364,13 @@ def callout_headings(blocks) -> set[int]:
             if callout_kind(node) and node["c"][1] and node["c"][1][0]["t"] == "Header"}
 
 
-def callouts(blocks: list) -> list:
+def callouts(blocks: list, lang: str = "en") -> list:
     """Each callout div as a titled box: ``<div class="callout callout-note" role="note" aria-label="Note:
-    title">`` opening with a ``callout-title`` line; its heading (if it has one) becomes that title."""
+    title">`` opening with a ``callout-title`` line; its heading (if it has one) becomes that title. The
+    kind's word is in the book's language ``lang`` (ui.py)."""
+    from .ui import words
     from .walk import Str, inline_text, rewrite
+    say = words(lang)
 
     def fix(node: dict):
         kind = callout_kind(node)
@@ -381,7 +384,7 @@ def callouts(blocks: list) -> list:
             content = content[1:]
         elif pairs.get("title", "").strip():
             title = [Str(pairs["title"].strip())]
-        name = CALLOUTS[kind]
+        name = say(CALLOUTS[kind])
         label = f"{name}: {inline_text(title).strip()}" if title else name
         shown = title or [Str(name)]
         keep = [(k, v) for k, v in pairs.items() if k not in ("title", "collapse", "appearance", "icon")]

@@ -767,7 +767,7 @@ class _Plan:
             blocks = resolve_file_links(blocks, chapter, book, self.files)
         blocks = number_blocks(blocks, book, index)
         if targets.callouts is not False:
-            blocks = quarto.callouts(blocks)
+            blocks = quarto.callouts(blocks, book.config.lang)
         code_ids(blocks, chapter)
         return blocks
 

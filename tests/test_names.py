@@ -151,3 +151,26 @@ def test_a_note_styles_whole_names_in_notes_are_family_name_first(tmp_path_facto
                    "Stephen Walker, Partners and Rivals", "Sakurada and Itō, Hikaku gaikō seisaku"):
         assert phrase in notes, (phrase, notes)
     assert "Daizō Sakurada" not in notes and "Shūichi Ōyama" not in notes and not names.MARKS.search(notes)
+
+
+def test_a_japanese_book_has_its_interface_in_japanese(tmp_path_factory):
+    """A book whose lang is ja: build_book's own headings, links, labels and messages were English ('Contents',
+    'Cite this chapter', an untitled callout's 'Note'); they are Japanese in every edition, and names are listed
+    with '、'."""
+    root = copy_book("mini", tmp_path_factory)
+    config = root / "book.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("lang: en", "lang: ja"), encoding="utf-8")
+    chapter = root / "chapters" / "01-origins.md"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n::: {.callout-tip}\n本文。\n:::\n", encoding="utf-8")
+    built = build_all(root, "alliances-in-miniature")
+    index = (built.html / "index.html").read_text(encoding="utf-8")
+    page = (built.html / "origins.html").read_text(encoding="utf-8")
+    assert '<h2 id="contents-heading">目次</h2>' in index and "TANAKA Hanako 編" in index and "Contents" not in index
+    assert '<h2 id="cite-heading">この章を引用する</h2>' in page and 'aria-label="ヒント"' in page
+    assert 'placeholder="本書を検索"' in page and 'data-no-results="該当なし"' in page and "Skip to content" not in page
+    with zipfile.ZipFile(built.epub) as archive:
+        nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
+    assert "<h1>目次</h1>" in nav and ">扉</a>" in nav and ">参考文献</a>" in nav and "Title Page" not in nav
+    pdf = Pdf(built.pdf)
+    assert [title for title, _ in pdf.outline()][:3] == ["扉", "目次", "執筆者一覧"], pdf.outline()
+    assert "Edited by" not in pdf.text and "Contents" not in pdf.text

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import index as book_index
-from .. import math, pandoc, quarto, sandbox, sanitize, svgprint
+from .. import math, pandoc, quarto, sandbox, sanitize, svgprint, ui
 from ..config import Contributor
 from ..labels import LabelIndex
 from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
@@ -429,6 +429,7 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
     editors = book.editors
     return {
         "book": book,
+        "_": ui.words(book.config.lang),      # build_book's own words, in the book's language (ui.py)
         "book_bibliography": has_book_bibliography(book, prepared),   # false with bibliography-scope: chapter
         "proof": proof,   # proofs only: status, marks and the proof line (proof.py)
         "config": book.config,
@@ -436,9 +437,9 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
         "subtitle": book.config.subtitle,
         "lang": book.config.lang,
         "editors": editors,
-        "editor_names": _join_names([e.name for e in editors]),
+        "editor_names": ui.join_names([e.name for e in editors], book.config.lang),
         "book_authors": book.book_authors,
-        "author_names": _join_names([a.name for a in book.book_authors]),
+        "author_names": ui.join_names([a.name for a in book.book_authors], book.config.lang),
         "contributors": list(book.config.contributors.values()),
         "contributors_page": book.config.contributors_page and bool(book.config.contributors),
         "views": views,
@@ -455,7 +456,3 @@ def book_context(book: Book, index: LabelIndex, views: list[ChapterView], proof=
     }
 
 
-def _join_names(names: list[str]) -> str:
-    if len(names) <= 2:
-        return " and ".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]

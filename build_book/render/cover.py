@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cache as cachefile
+from .. import ui
 
 FORMAT = "build_book-cover 1"
 WIDTH, HEIGHT = 1400, 2100          # 2:3, the print edition's trim
@@ -35,14 +36,16 @@ class CoverText:
     publisher: str
     year: str
     authors: str = ""   # an authored book's authors (then no editors are shown)
+    lang: str = "en"    # the book's: the words around the names (ui.py)
 
     def alt(self) -> str:
         """The cover's text, for its alternative text."""
+        say = ui.words(self.lang)
         parts = [self.title + (f": {self.subtitle}" if self.subtitle else "")]
         if self.authors:
-            parts.append(f"by {self.authors}")
+            parts.append(say("by {names}", names=self.authors))
         elif self.editors:
-            parts.append(f"Edited by {self.editors}")
+            parts.append(say("Edited by {names}", names=self.editors))
         if self.publisher:
             parts.append(self.publisher)
         return ". ".join(parts)
@@ -82,7 +85,7 @@ def cover_png(text: CoverText, cache_folder: Path | None = None) -> bytes:
         except OSError:
             stamps.append([path, None])
     key = cachefile.digest(cachefile.version_key(), FORMAT, [text.title, text.subtitle, text.editors,
-                                                              text.publisher, text.year, text.authors], stamps)
+                                                              text.publisher, text.year, text.authors, text.lang], stamps)
     if cache_folder is not None:
         found = cachefile.get(cache_folder, key, FORMAT, ".png")
         if found is not None:
@@ -202,7 +205,7 @@ def _draw(text: CoverText, fonts: dict[str, str | None]) -> bytes:
                                        inner, 4, names=True)
         y = max(y + 120, HEIGHT * 0.60)
         if not text.authors:
-            y = centred(["EDITED BY"], label, y, ACCENT, 80, tracking=8)
+            y = centred([ui.words(text.lang)("Edited by").upper()], label, y, ACCENT, 80, tracking=8)
         centred(names_lines, names_font, y, INK, int(names_font.size * 1.25))
     # the publisher at the foot
     if text.publisher:

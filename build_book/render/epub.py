@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 from markupsafe import Markup
 
 from .. import cache as cachefile
-from .. import fonts, math, templating
+from .. import fonts, math, templating, ui
 from ..compat import PAREN_LIST_CSS
 from ..diagnostics import BuildError, Location, error
 from . import RenderContext, cover, pagemap, site
@@ -246,6 +246,7 @@ def render(ctx: RenderContext) -> list[Path]:
     if folder:
         cachefile.prune(folder, used, ".xhtml")
     context = book_context(book, index, views, ctx.proof, ctx.prepared)
+    say = context["_"]
     modified = _modified(book.config.date)
     files: dict[str, bytes] = {}
     items: list[Item] = []
@@ -272,11 +273,11 @@ def render(ctx: RenderContext) -> list[Path]:
     page(COVER, "epub/cover.xhtml.j2", "cover", page_title=book.config.title, cover_image=cover_image,
          cover_alt=cover_alt)
     page("title.xhtml", "epub/title.xhtml.j2", "title-page", page_title=book.config.title)
-    page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title="Contents", page_list=[])
+    page("nav.xhtml", "epub/nav.xhtml.j2", "nav", "nav", page_title=say("Contents"), page_list=[])
     if context["contributors_page"]:
-        page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title="Contributors")
+        page("contributors.xhtml", "epub/contributors.xhtml.j2", "contributors", page_title=say("Contributors"))
     if context["figures"] or context["tables"]:
-        page("lists.xhtml", "epub/lists.xhtml.j2", "lists", page_title="Figures and Tables")
+        page("lists.xhtml", "epub/lists.xhtml.j2", "lists", page_title=say("Figures and Tables"))
     for view in views:
         if view.part is not None and part_files[view.part.index] not in files:
             page(part_files[view.part.index], "epub/part.xhtml.j2", f"part-{view.part.index + 1}",
@@ -288,10 +289,10 @@ def render(ctx: RenderContext) -> list[Path]:
         page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title=book.bibliography_title,
              references=Markup(refs))
     if context["book_index"]:
-        page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title="Index")
+        page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title=say("Index"))
 
     page_list = _page_list(ctx, files, items, lambda page_list: made(
-        "nav.xhtml", "epub/nav.xhtml.j2", page_title="Contents", page_list=page_list))
+        "nav.xhtml", "epub/nav.xhtml.j2", page_title=say("Contents"), page_list=page_list))
     a11y = _accessibility(book, files, items, page_list)
 
     css = templating.static_file(root, "epub/style.css").read_text(encoding="utf-8") + "\n" + PAREN_LIST_CSS
@@ -331,8 +332,9 @@ def _cover(ctx: RenderContext, files: dict[str, bytes], items: list[Item]) -> tu
     title page (render/cover.py). Its path in the EPUB and its alternative text."""
     book = ctx.book
     config = book.config
-    text = cover.CoverText(config.title, config.subtitle, _names([e.name for e in book.editors]),
-                           config.publisher, config.year, _names([a.name for a in book.book_authors]))
+    text = cover.CoverText(config.title, config.subtitle, ui.join_names([e.name for e in book.editors], config.lang),
+                           config.publisher, config.year,
+                           ui.join_names([a.name for a in book.book_authors], config.lang), config.lang)
     if config.cover:
         source = config.root / config.cover
         suffix = source.suffix.lower()
@@ -344,10 +346,6 @@ def _cover(ctx: RenderContext, files: dict[str, bytes], items: list[Item]) -> tu
         files[name] = cover.cover_png(text, ctx.prepared.cache / "cover" if ctx.prepared.cache else None)
     items.append(Item("cover-image", name, media, "cover-image", in_spine=False))
     return name, text.alt()
-
-
-def _names(names: list[str]) -> str:
-    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _page_map(ctx: RenderContext) -> dict | None:

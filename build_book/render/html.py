@@ -136,6 +136,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof, ctx.prepared)
+    say = context["_"]
     for rel, source in local_images(book).items():     # first: the alt text reads SVG figures' descriptions
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -204,9 +205,9 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
             "page_title": book.bibliography_title, "references": Markup(refs), "prev": views[-1] if views else None,
             **page_meta(BIBLIOGRAPHY, book.bibliography_title, "website")}))
     if context["book_index"]:
-        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": "Index",
-                                                              **page_meta(BOOK_INDEX, "Index", "website")}))
-    pages.append((NOT_FOUND, "html/404.html.j2", {"page_title": "Page not found", "indexed": False,
+        pages.append((BOOK_INDEX, "html/book-index.html.j2", {"page_title": say("Index"),
+                                                              **page_meta(BOOK_INDEX, say("Index"), "website")}))
+    pages.append((NOT_FOUND, "html/404.html.j2", {"page_title": say("Page not found"), "indexed": False,
                                                    "base_href": base}))
     for name, template, extra in pages:
         html = templating.render(root, template, page=name, **context, **{**common, **extra})

@@ -36,6 +36,8 @@
   var status = document.getElementById("search-status");
   var here = new URL(".", document.baseURI).pathname;   // the site's folder (404.html may be served anywhere)
   var engine = null, timer = null, asked = 0;
+  // the messages, in the book's language (the template writes them on the search box)
+  function words(name, fallback) { return box.getAttribute("data-" + name) || fallback; }
 
   function load() {
     if (!engine) {
@@ -57,14 +59,14 @@
         if (!pages.length) {
           var none = document.createElement("p");
           none.className = "search-status";
-          none.textContent = "Nothing found for “" + query + "”.";
+          none.textContent = words("none", "Nothing found for “{query}”.").replace("{query}", query);
           results.appendChild(none);
-          say("No results");
+          say(words("no-results", "No results"));
           results.setAttribute("data-query", query);
           return;
         }
         var list = document.createElement("ol");
-        list.setAttribute("aria-label", "Search results");
+        list.setAttribute("aria-label", words("results", "Search results"));
         pages.forEach(function (page) {
           var item = document.createElement("li");
           var link = document.createElement("a");
@@ -77,10 +79,10 @@
           list.appendChild(item);
         });
         results.appendChild(list);
-        say(found.results.length + (found.results.length === 1 ? " result" : " results"));
+        say(words(found.results.length === 1 ? "one" : "many", "{count} results").replace("{count}", found.results.length));
         results.setAttribute("data-query", query);   // what the results shown answer (tests wait for it)
       });
-    }).catch(function () { say("Search is not available here."); });
+    }).catch(function () { say(words("unavailable", "Search is not available here.")); });
   }
   // The index holds each run of Japanese followed by its suffixes (see site.py): fold them back
   // into the run, marked if one of them matched. The last suffix is joined to what followed the run
