@@ -73,7 +73,8 @@ TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rul
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
 QUOTE_PREFIX = re.compile(r" {0,3}> ?")   # a block quote's line: what pandoc takes off it
-NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: )|^(?: {4}|\t)")
+# ('----' alone begins a rule, or a table without a header, that a '- item' line may follow: not a paragraph)
+NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:#|>|\||:{3,}|<|\[\^|Table:|: |(?:[-*_] *){3,}$)|^(?: {4}|\t)")
 
 Position = tuple[int, int]
 

@@ -168,6 +168,15 @@ Prose wrapped by an editor, the treaty signed in September
 Timeline:
 1950. Korea begins.
 1951. Treaty signed.
+
+----
+- a row of a table without a header, as pandoc reads it
+- and another
+----
+
+***
+- a list after a rule
+- is a list
 """
 
 
@@ -190,6 +199,8 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     assert "Conditions: (a) first condition (b) second condition" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "<li>three</li>" in page and "A. Smith wrote to B. Jones" in re.sub(r"\s+", " ", page)
     assert "September 1951. Then came the crisis of 1952. It was short." in re.sub(r"\s+", " ", page)
+    # a line of dashes begins a rule or a table, not a paragraph: what follows it is not its text
+    assert "<li>a list after a rule</li>" in page and re.search(r"<td[^>]*>- and another</td>", page)
 
 
 CELLS_IN_A_LIST = """# Exercises
