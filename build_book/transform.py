@@ -515,7 +515,8 @@ def _placed(texts: dict[int, str], keys: dict[int, str], chapter: Chapter, block
 
 
 # what a chapter's last heading, with nothing after it, says when it is there for the reference list
-REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "참고문헌"}
+REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "文献",
+                    "引用文献", "참고문헌"}
 
 
 def _last_block(text: str) -> list:

@@ -299,3 +299,19 @@ def test_a_refs_div_before_more_of_the_chapter_holds_the_chapters_own_works(tmp_
     assert page.index('id="refs-sec-b"') < page.index("More text.") and "Sakurada Daizō. 2004" in page
     assert "Snyder" not in page
     assert not re.search(r'<div id="ref', (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8"))
+
+
+def test_a_japanese_chapters_own_references_heading_is_known(tmp_path):
+    """'## 文献' or '## 引用文献' ending a Japanese chapter is its reference list's heading, as '## References' is:
+    the chapter's works go under it (it headed nothing)."""
+    (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={T}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nlang: ja\nbibliography: refs.bib\nchapters: [a.md, b.md]\n",
+                                       encoding="utf-8")
+    for name, heading in (("a", "文献"), ("b", "引用文献")):
+        (tmp_path / f"{name}.md").write_text(f"# {name.upper()} {{#sec-{name}}}\n\n本文 [@w]。\n\n## {heading}\n",
+                                             encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    for name, heading in (("a", "文献"), ("b", "引用文献")):
+        page = (tmp_path / "build" / "html" / f"{name}.html").read_text(encoding="utf-8")
+        assert re.search(heading + r'</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-' + name, page), page
