@@ -18,7 +18,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from . import index as book_index
-from . import abstracts, bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto
+from . import abstracts, bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto, ui
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .labels import EMPTY_LABEL, PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
@@ -26,7 +26,7 @@ from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
-from .transform import REFERENCES_HEADING, REFERENCES_WORDS
+from .transform import REFERENCES_WORDS
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",),
@@ -626,7 +626,7 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
             # heading (given from its words), which then heads the list instead
             heading = index.get(f"{chapter.label}-references")
             if heading is None or heading.kind != "section" or heading.title.strip().casefold() not in \
-                    REFERENCES_WORDS | {REFERENCES_HEADING.get(book.config.lang.split("-")[0].lower(), "references")}:
+                    REFERENCES_WORDS | {ui.reference_list(book.config.lang, "references")}:
                 lists[f"{chapter.label}-references"] = chapter
     marks = {chapter.index + 1: sum(1 for m in facts_of(chapter).marks if m[0] == "m") for chapter in book.chapters}
     # the chapter each id an author gives first stands in (the label index reports a label given twice), and

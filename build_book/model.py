@@ -155,9 +155,9 @@ class Book:
     @property
     def bibliography_title(self) -> str:
         """The heading of the book's reference list: book.yml's, a Quarto references chapter's, or the word."""
-        lang = (self.config.lang or "en").split("-")[0].lower()
+        from .ui import reference_list
         return self.config.bibliography_title or self.references_title or \
-            {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}.get(lang, "Bibliography")
+            reference_list(self.config.lang, "Bibliography")
 
     def contributor(self, cid: str) -> Contributor | None:
         return self.config.contributors.get(cid)

@@ -29,7 +29,7 @@ from . import cache as cachefile
 from . import index as book_index
 from . import bibliography as bib
 from . import names as name_order
-from . import math, pandoc, quarto, sanitize, styles
+from . import math, pandoc, quarto, sanitize, styles, ui
 from .config import PLURALS
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
@@ -430,9 +430,6 @@ def _alongside(work, meanwhile, plan: "_Plan"):
     return out["value"]
 
 
-REFERENCES_HEADING = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
-
-
 def chapter_ref_id(chapter: Chapter, key: str) -> str:
     """The id of work ``key`` in ``chapter``'s own reference list."""
     return f"ref-{chapter.label}-{key}"
@@ -453,7 +450,7 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         return {}
     refs_div = references[0]["c"]
     entries = {b["c"][0][0].removeprefix("ref-"): b for b in refs_div[1] if b["t"] == "Div"}
-    heading = REFERENCES_HEADING.get(book.config.lang.split("-")[0].lower(), "References")
+    heading = ui.reference_list(book.config.lang, "References")
     listed: dict[int, list[str]] = {}
     for chapter in book.chapters:
         if chapter.index not in texts:

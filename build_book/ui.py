@@ -92,3 +92,13 @@ def join_names(names: list[str], lang: str | None) -> str:
     if (lang or "en").split("-")[0].lower() == "ja":
         return "、".join(names)
     return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# the heading of a reference list in a language that has one word for both of English's
+REFERENCE_LIST = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
+
+
+def reference_list(lang: str | None, english: str) -> str:
+    """The heading of a reference list: ``english`` ('Bibliography' for the book's, 'References' for a
+    chapter's own), or the language's word."""
+    return REFERENCE_LIST.get((lang or "en").split("-")[0].lower(), english)
