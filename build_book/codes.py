@@ -58,8 +58,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("missing-file", E, "a file named in book.yml (bibliography, style, cover) does not exist", FIXED),
     ("cover-format", E, "the cover image book.yml names is not a PNG, JPEG or SVG file", FIXED),
     ("part-empty", W, "a part in book.yml lists no chapters, so it is not printed"),
-    ("references-chapter", W, "a chapter holding only '::: {#refs}' (Quarto's references.qmd) with "
-     "bibliography-scope: chapter, which has no book-wide list to put there"),
+    ("references-chapter", W, "'::: {#refs}' in a chapter that cites nothing (Quarto's references.qmd), the place "
+     "of the book's list, with bibliography-scope: chapter, which has none"),
     ("chapter-not-listed", W, "a Markdown file in chapters/ is not listed in book.yml"),
     # reading files
     ("encoding", E, "a file is not UTF-8", FIXED),

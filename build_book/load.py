@@ -22,7 +22,7 @@ from . import cache as cachefile
 from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
-from .labels import EMPTY_LABEL
+from .labels import EMPTY_LABEL, is_crossref
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
 from .walk import ATTR_AT, elements, inline_text, words
@@ -119,18 +119,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     facts_folder = cache.parent / CHAPTER_FACTS_FOLDER
     used_facts: set[str] = set()
     chapters: list[Chapter] = []
-    references_title = ""
+    references_chapter = None
     for (ref, source, draft, known, matter, given, _), changes in zip(drafts, relinked):
-        if known["refs_only"]:
-            # Quarto's references.qmd: the book's reference list, which ends the book, takes its title
-            references_title = references_title or known["title"]
-            if config.bibliography_scope == "chapter":
-                diags.append(warning(
-                    "references-chapter", "this chapter holds only '::: {#refs}', the place of the book's "
-                    "reference list, which 'bibliography-scope: chapter' does not print: the chapter is left out",
-                    Location(ref.path, 1, 1), "each chapter's own list ends it; delete this chapter from the "
-                    "chapters, or set bibliography-scope: both for a list of every work as well"))
-            continue
         links = [changes.get(t, t) for t in known["links"]]
         # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
         digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
@@ -153,6 +143,17 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
                           CHAPTER_FACTS_FORMAT)
         targets, chapter_facts = found
+        if known["refs_place"] and not any(not is_crossref(key) for key in targets.cites):
+            # Quarto's references.qmd: a chapter that cites nothing, with '::: {#refs}' where the book's list goes
+            if config.bibliography_scope == "chapter":
+                place = draft["sources"].labels.get("refs", [(1, 1)])[0]
+                diags.append(warning(
+                    "references-chapter", "this chapter's '::: {#refs}' is the place of the book's reference list, "
+                    "which 'bibliography-scope: chapter' does not print: it prints nothing here",
+                    Location(ref.path, *place), "each chapter's own list ends it; delete this chapter from the "
+                    "chapters, or set bibliography-scope: both for a list of every work as well"))
+            elif references_chapter is None:
+                references_chapter = len(chapters)
         if known["front_title"] and source.meta.get("__title_at__"):
             _scan_title(draft["sources"], source.meta["__title_at__"], known["front_title"] == "read")
         chapters.append(Chapter(
@@ -164,7 +165,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
-    book = Book(config, tuple(chapters), parts, bibliography, references_title)
+    book = Book(config, tuple(chapters), parts, bibliography, references_chapter)
     return Loaded(book, diags)
 
 
@@ -566,7 +567,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     if blocks is None:
         known = source.known
         draft.update(label=known["label"], title=known["title"], numbered=known["numbered"],
-                     front_title=known["front_title"], refs_only=known["refs_only"])
+                     front_title=known["front_title"], refs_place=known["refs_place"])
         return draft
     diags = [] if diags is None else diags
     sources = source.sources
@@ -622,11 +623,9 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
             diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
                                Location(ref.path, line, 1),
                                "a chapter has one title; make this a section with '## '"))
-    # Quarto's references.qmd: a title over '::: {#refs}' alone, the place of the book's reference list
-    rest = [b for i, b in enumerate(blocks) if not headers or i != headers[0][0]]
-    refs_only = bool(headers) and any(b["t"] == "Div" and b["c"][0][0] == "refs" for b in rest) and all(
-        b["t"] == "RawBlock" or (b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1]) for b in rest)
-    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos, refs_only=refs_only)
+    # an empty '::: {#refs}' of its own: where Quarto puts the book's reference list (see load_book)
+    refs_place = any(b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1] for b in blocks)
+    draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos, refs_place=refs_place)
     return draft
 
 
@@ -635,7 +634,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
 # again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
 # (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
-FACTS_FORMAT = "build_book-ast-facts 5"
+FACTS_FORMAT = "build_book-ast-facts 6"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
 CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 9"
@@ -658,7 +657,7 @@ def _known(source: _Source) -> dict | None:
         known = json.loads(text)
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
-                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str) and isinstance(known.get("refs_only"), bool)
+                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str) and isinstance(known.get("refs_place"), bool)
                 and isinstance(known["links"], list)
                 and all(isinstance(x, str) for x in known["links"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
@@ -715,7 +714,7 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     found = facts.extract(draft["blocks"], visit)
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"],
-             "front_title": draft.get("front_title", ""), "refs_only": draft["refs_only"], "slots": slots,
+             "front_title": draft.get("front_title", ""), "refs_place": draft["refs_place"], "slots": slots,
              "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)

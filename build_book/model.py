@@ -146,7 +146,9 @@ class Book:
     chapters: tuple[Chapter, ...]
     parts: tuple[Part, ...]
     bibliography: Bibliography
-    references_title: str = ""    # the title of a chapter that was only the reference list's place (load.py)
+    # the chapter where the book's reference list goes ('::: {#refs}' in a chapter that cites nothing, as Quarto's
+    # references.qmd: load.py), in place of a bibliography of its own at the book's end; None if none
+    references_chapter: int | None = None
 
     @property
     def title(self) -> str:
@@ -154,10 +156,9 @@ class Book:
 
     @property
     def bibliography_title(self) -> str:
-        """The heading of the book's reference list: book.yml's, a Quarto references chapter's, or the word."""
+        """The heading of the book's reference list at its end: book.yml's, or the language's word."""
         from .ui import reference_list
-        return self.config.bibliography_title or self.references_title or \
-            reference_list(self.config.lang, "Bibliography")
+        return self.config.bibliography_title or reference_list(self.config.lang, "Bibliography")
 
     def contributor(self, cid: str) -> Contributor | None:
         return self.config.contributors.get(cid)

@@ -464,6 +464,10 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         # where the author put '::: {#refs}' (which citeproc filled with every work its run knew, with the ids
         # of the book's list): the chapter's own list goes at the last, the others are taken out
         at = [n for n, block in enumerate(blocks) if block["t"] == "Div" and block["c"][0][0] == "refs"]
+        if chapter.index == book.references_chapter:    # the book's list goes here (Quarto's references.qmd)
+            blocks[at[-1]] = {"t": "Div", "c": [["", ["book-references"], []], references]}
+            _placed(texts, keys, chapter, [b for n, b in enumerate(blocks) if n not in at[:-1]], scope, references_key)
+            continue
         if not own:
             if at:
                 texts[chapter.index] = json.dumps([b for n, b in enumerate(blocks) if n not in at], ensure_ascii=False)

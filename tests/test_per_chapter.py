@@ -279,8 +279,8 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
 def test_a_refs_div_before_more_of_the_chapter_holds_the_chapters_own_works(tmp_path):
     """'::: {#refs}' with more of the chapter after it (bibliography-scope: book) listed every work its citeproc
     run knew, with the ids of the book's list (the print edition's links went to it), Japanese names given
-    name first; one in a chapter that cites nothing did too. The chapter's own works go there now, with ids
-    of their own; the other is taken out."""
+    name first. The chapter's own works go there now, with ids of their own. (In a chapter that cites
+    nothing, it is where the book's list goes, as in Quarto's references.qmd.)"""
     (tmp_path / "refs.bib").write_text(
         "@book{walt1987, author={Walt, Stephen M.}, title={Origins}, year={1987}, publisher={P}}\n"
         "@book{snyder1997, author={Snyder, Glenn H.}, title={Alliance Politics}, year={1997}, publisher={P}}\n"
@@ -298,7 +298,9 @@ def test_a_refs_div_before_more_of_the_chapter_holds_the_chapters_own_works(tmp_
     assert re.findall(r'<div id="(ref[^"]*)"', page) == ["refs-sec-b", "ref-sec-b-sakurada2004", "ref-sec-b-walt1987"]
     assert page.index('id="refs-sec-b"') < page.index("More text.") and "Sakurada Daizō. 2004" in page
     assert "Snyder" not in page
-    assert not re.search(r'<div id="ref', (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8"))
+    listed = (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8")
+    assert re.findall(r'<div id="(ref[^"]*)"', listed) == ["refs", "ref-sakurada2004", "ref-snyder1997", "ref-walt1987"]
+    assert listed.index('id="refs"') < listed.index("More.")
 
 
 def test_a_japanese_chapters_own_references_heading_is_known(tmp_path):

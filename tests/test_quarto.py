@@ -423,20 +423,22 @@ def test_a_title_over_level_1_headings_is_the_chapters_and_they_are_its_sections
 
 def test_quartos_references_chapter_is_the_place_of_the_books_list(quarto):
     """Quarto's references.qmd ('# References {.unnumbered}' over an empty '::: {#refs}') printed as an empty
-    chapter, the list following it as 'Bibliography'. It is now the book's list, with the chapter's title, in
-    every edition and in every list of the book's parts."""
-    assert not (quarto.html / "references.html").exists()
-    page = (quarto.html / "bibliography.html").read_text(encoding="utf-8")
-    assert '<h1 class="chapter-title">References</h1>' in page and "<title>References — " in page
-    assert "Bibliography" not in page and '<span class="toc-title">References</span>' in (
-        quarto.html / "index.html").read_text(encoding="utf-8")
+    chapter, the list following as 'Bibliography'. The book's list is now in that chapter, under its title, in
+    every edition: the citations link there, and there is no other bibliography."""
+    assert not (quarto.html / "bibliography.html").exists()
+    page = (quarto.html / "references.html").read_text(encoding="utf-8")
+    assert '<h1 class="chapter-title">References</h1>' in page and re.search(r'<div id="ref-[a-z]+\d{4}"', page)
+    assert "Bibliography" not in (quarto.html / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'href="references\.html#ref-[a-z]+\d{4}"', (quarto.html / "intro.html").read_text(encoding="utf-8"))
     with zipfile.ZipFile(quarto.epub) as archive:
         nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
-        assert not any("references" in name for name in archive.namelist())
-    assert nav.count(">References</a>") == 2 and "Bibliography" not in nav     # (contents and landmarks)
+        chapter = archive.read("EPUB/references.xhtml").decode("utf-8")
+    assert ">References</a>" in nav and "Bibliography" not in nav and 'id="ref-' in chapter
     pdf = Pdf(quarto.pdf)
     assert "Bibliography" not in pdf.text and re.search(r"References( \.)+ *\d+", pdf.flat()), pdf.flat()[:3000]
     assert [title for title, _ in pdf.outline() if "Refer" in title or "Biblio" in title] == ["References"]
+    listed = pdf.page_of("References", pdf.page_of("Contents") + 1)
+    assert re.search(r"[A-Z][a-z]+, [A-Z][A-Za-z. ]+ \d{4}\. ", pdf.flat(listed)), pdf.flat(listed)
 
 
 def test_the_books_list_is_headed_as_reference_section_title_says_or_in_the_books_language(tmp_path):
@@ -452,3 +454,28 @@ def test_the_books_list_is_headed_as_reference_section_title_says_or_in_the_book
         assert result.returncode == 0, result.stderr
         page = (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
         assert f'<h1 class="chapter-title">{heading}</h1>' in page, heading
+
+
+def test_a_references_chapter_keeps_its_text_and_label_and_is_named_with_scope_chapter(tmp_path):
+    """The chapter that holds the book's list keeps what else it says (it was printed empty, the list apart), and a
+    reference or a link to it leads there (it read '??sec-refs', unreported). With bibliography-scope: chapter,
+    which has no book-wide list, its '::: {#refs}' is named."""
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={Origins}, year={1987}, "
+                                       "publisher={P}}\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nSee @walt1987, @sec-refs and [the list](refs.md).\n", encoding="utf-8")
+    (tmp_path / "refs.md").write_text("# References {#sec-refs .unnumbered}\n\nEvery work cited.\n\n::: {#refs}\n:::\n",
+                                      encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md, refs.md]\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "error[" not in result.stderr, result.stderr
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert 'href="refs.html#ref-walt1987"' in page and '<a href="refs.html#sec-refs" class="xref"' in page, page
+    assert '<a href="refs.html#sec-refs">the list</a>' in page and "??" not in page
+    listed = (tmp_path / "build" / "html" / "refs.html").read_text(encoding="utf-8")
+    assert listed.index("Every work cited.") < listed.index('id="ref-walt1987"')
+    assert not (tmp_path / "build" / "html" / "bibliography.html").exists()
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nbibliography-scope: chapter\n"
+                                       "chapters: [a.md, refs.md]\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found if d["severity"] == "warning" and
+            d["code"] != "xref-unnumbered"] == [("refs.md", 5, 6, "references-chapter")], found

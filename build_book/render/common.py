@@ -290,9 +290,10 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     for label in index.labels.values():
         if label.chapter is not None:
             where[label.id] = pages[label.chapter]
-    if has_book_bibliography(book, prepared):
+    if has_book_bibliography(book, prepared) or book.references_chapter is not None:
+        page = bibliography_page if book.references_chapter is None else pages[book.references_chapter]
         for key in book.bibliography.entries:
-            where[f"ref-{key}"] = bibliography_page
+            where[f"ref-{key}"] = page
     for number, keys in (prepared.chapter_references if prepared else {}).items():
         chapter = book.chapters[number]
         where[f"{chapter.label}-references"] = pages[number]
@@ -304,8 +305,8 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
 def has_book_bibliography(book: Book, prepared: Prepared | None = None) -> bool:
     """Does the book end with a bibliography of every work it cites (bibliography-scope book or both)? Not if
     it cites none (``prepared``'s reference list is empty): a page headed Bibliography with nothing under it."""
-    if book.config.bibliography_scope == "chapter":
-        return False
+    if book.config.bibliography_scope == "chapter" or book.references_chapter is not None:
+        return False    # (a chapter holds it: see Book.references_chapter)
     return prepared is None or any(block.get("t") != "Div" or block["c"][1] for block in prepared.references)
 
 
