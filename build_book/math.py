@@ -29,7 +29,7 @@ from . import pandoc
 from .diagnostics import BuildError, Diagnostic, Location, error
 from .walk import Span, Str, elements
 
-EQ_LABEL = re.compile(r"\{#(eq[-:][^\s{}]+)\}([.,;:]?)")
+EQ_LABEL = re.compile(r"\{#(eq[-:][^\s{}]*)\}([.,;:]?)")     # ('{#eq-}', a label with no name: label-empty)
 EQUATION = "equation"          # the class of a labelled display formula's span
 MATH_FONT = "STIX Two Math"    # what ziamath ships and uses by default
 SIZE = 20.0                    # the size formulas are laid out at (px); they are placed in em
@@ -65,7 +65,8 @@ def _label(inlines: list) -> list:
             inlines[ahead]["t"] == "Str" else None
         if found is None:
             continue
-        out[-1] = Span([EQUATION], [item], ident="eq-" + found.group(1)[3:])
+        if found.group(1)[3:]:
+            out[-1] = Span([EQUATION], [item], ident="eq-" + found.group(1)[3:])
         if found.group(2):
             out.append(Str(found.group(2)))
         n = ahead + 1

@@ -519,10 +519,10 @@ def test_a_label_with_no_name_is_named_and_its_id_left_out(tmp_path):
     error; '{#fig:}' a figure label no one can refer to. Each is now a warning at its place, and the page has no
     such id (two of them would be one id twice: an invalid EPUB); a heading of one gets an id of its own."""
     found = _checked(tmp_path, "# A\n\n::: {#thm-}\nOne.\n:::\n\n::: {#thm-}\nTwo.\n:::\n\n## Sec {#sec-}\n\n"
-                               "| a |\n|---|\n| 1 |\n\n: Cap {#tbl:}\n")
+                               "| a |\n|---|\n| 1 |\n\n: Cap {#tbl:}\n\n$$ x = 1 $$ {#eq-}\n")
     assert [(d["line"], d["column"], d["code"], d["severity"]) for d in found] == [
         (3, 6, "label-empty", "warning"), (7, 6, "label-empty", "warning"), (11, 9, "label-empty", "warning"),
-        (17, 8, "label-empty", "warning")], found
+        (17, 8, "label-empty", "warning"), (19, 14, "label-empty", "warning")], found   # (no math-error)
     assert found[0]["message"] == ("'{#thm-}' is a label with no name, so nothing can refer to it: build_book "
                                    "leaves the id out (build_book does not number theorems)")
     result = run_cli("html", "--book", str(tmp_path))
