@@ -367,11 +367,13 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         if isinstance(item, str):
             chapters.append(ChapterRef(item, at.location))
             continue
-        parts.append(PartSpec(item["part"], item["id"] or f"sec-part-{len(parts) + 1}", at.location))
         if not item["chapters"] and "chapters" in data["chapters"][index]:    # (else: 'a part needs chapters')
             name = f"the part '{item['part']}'" if item["part"] else "a part"
-            diags.append(warning("part-empty", f"{name} has no chapters, so no edition prints it", at.location,
-                                 "list its chapters under it (chapters: [chapters/a.md]), or delete the part"))
+            diags.append(warning("part-empty", f"{name} has no chapters, so no edition prints it (nor numbers it)",
+                                 at.location, "list its chapters under it (chapters: [chapters/a.md]), or delete "
+                                 "the part"))
+            continue
+        parts.append(PartSpec(item["part"], item["id"] or f"sec-part-{len(parts) + 1}", at.location))
         members = data["chapters"][index].get("chapters")
         for sub, member in enumerate(item["chapters"]):
             member_at = at["chapters"][sub] if isinstance(members, list) else at["chapters"]

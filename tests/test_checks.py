@@ -499,6 +499,11 @@ def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
                                        encoding="utf-8")
     out = run_cli("check", "--book", str(tmp_path)).stdout
     assert "book.yml:4:5: warning[part-empty]: the part 'Later' has no chapters, so no edition prints it" in out, out
+    # nor numbers it: the parts after it are numbered as printed
+    (tmp_path / "book.yml").write_text("title: T\nchapters:\n  - part: Empty\n    chapters: []\n  - part: Full\n"
+                                       "    chapters: [a.md]\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    assert "Part I: Full" in (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8")
     # after an entry found wrong, each entry is still reported where it is written (they were one entry early)
     (tmp_path / "book.yml").write_text("title: T\nchapters:\n  - {title: no part}\n  - part: P\n    chapters: [[x], a.md]"
                                        "\n  - part: Q\n    chapters: []\nappendices: [[y], a.md]\n", encoding="utf-8")
