@@ -265,10 +265,13 @@ def test_an_image_in_a_title_is_found_where_the_texts_images_are(tmp_path):
 
 
 def test_a_deeply_nested_list_stays_on_the_page_in_print(tmp_path):
-    """A list nested 24 deep (pandoc reads two spaces a level) was set 6 mm further right at each level, its
-    deepest items past the page's edge, where no reader sees them: past eight levels, it goes no further."""
+    """A list nested 24 deep (pandoc reads two spaces a level) was set 6 mm further right at each level (a list
+    marked '(a)' more), its deepest items past the page's edge, where no reader sees them: past eight levels, it
+    goes no further."""
     (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\n" + "".join("  " * n + f"- item{n}\n" for n in range(24)), encoding="utf-8")
+    # (items marked '(a)' nest by four spaces; their numbering's indent is a rule of its own, which this one is over)
+    (tmp_path / "a.md").write_text("# A\n\n" + "".join("  " * n + f"- item{n}\n" for n in range(24)) + "\n" +
+                                   "".join("    " * n + f"(a) item{n + 24}\n" for n in range(24)), encoding="utf-8")
     result = run_cli("pdf", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
     pdf = Pdf(tmp_path / "build" / "t.pdf")
@@ -277,5 +280,5 @@ def test_a_deeply_nested_list_stays_on_the_page_in_print(tmp_path):
         width = float(page.mediabox.width)
         page.extract_text(visitor_text=lambda text, cm, tm, *_: right.update(
             {word: tm[4] * cm[0] + cm[4] for word in text.split() if word.startswith("item")}))
-    assert sorted(right, key=lambda w: int(w[4:])) == [f"item{n}" for n in range(24)]
+    assert sorted(right, key=lambda w: int(w[4:])) == [f"item{n}" for n in range(48)]
     assert max(right.values()) < width - 100, right    # (its start, with room for its word before the margin)
