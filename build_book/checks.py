@@ -637,6 +637,9 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
             for ident, _ in facts_of(chapter).ids:
                 owner.setdefault(ident, chapter)
     reported = {label_id for label_id, _, _ in index.duplicates} | {"refs"}
+    # the ids something links to: one given in two chapters, each a page of its own on the web and in the EPUB,
+    # is harmless unless a link to it could lead to the other chapter's in the print edition
+    linked = {target.rsplit("#", 1)[1] for c in book.chapters for target in c.targets.links if "#" in target}
     diags = []
     for chapter in book.chapters:
         if chapter.targets.conditional:
@@ -674,7 +677,7 @@ def _ids_taken(book: Book, index: LabelIndex) -> list[Diagnostic]:
                 label = index.labels[ident]
                 what = f"the {label.kind} '{label.title}'" + (
                     f" of {book.chapters[label.chapter].path}" if label.chapter is not None else "") + PRINT
-            elif ident not in index.labels and owner[ident] is not chapter:
+            elif ident not in index.labels and owner[ident] is not chapter and ident in linked:
                 first, again = (_id_place(c, ident) for c in (owner[ident], chapter))
                 if first != owner[ident].location and _as_written(owner[ident], first) == _as_written(chapter, again):
                     diags.append(_included_twice((owner[ident], chapter), f"the id '{ident}'", first, again))
@@ -821,6 +824,8 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     root = book.config.root
     by_path = {Path(c.path).as_posix(): c for c in book.chapters}
     ids = set(index.labels) | {f"ref-{k}" for k in book.bibliography.entries}
+    # and each chapter's own ids (a span's, a div's, ...), which a link finds on that chapter's page
+    own = {Path(chapter.path).as_posix(): {ident for ident, _ in facts_of(chapter).ids} for chapter in book.chapters}
     for chapter in book.chapters:
         folder = (root / chapter.path).parent
         images = chapter.targets.images
@@ -867,7 +872,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
         for target in chapter.targets.links:
             where = link_places.get(target, chapter.location)
-            diags += _check_link(target, where, folder, root, by_path, ids)
+            diags += _check_link(target, where, folder, root, by_path, ids, own, Path(chapter.path).as_posix())
     return diags
 
 
@@ -925,7 +930,9 @@ def _near_chapter(file: Path, root: Path, by_path: dict) -> str:
     return close[0] if close else ""
 
 
-def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
+def _check_link(target, where, folder, root, by_path, ids, own, here) -> list[Diagnostic]:
+    """The problems of a link ``target`` written in the chapter ``here`` (at ``where``): ``ids`` are the book's
+    labels and reference list entries, ``own`` each chapter's own ids, which a link finds on its page alone."""
     if not target:
         return [error("link-empty", "a link with an empty target", where, "write [text](target)")]
     if is_external(target):
@@ -940,6 +947,7 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
             return [warning("url-scheme", f"unusual link scheme '{parts.scheme}:' in '{target}'", where)]
         return []
     path, _, anchor = target.partition("#")
+    page = here
     if path:
         file = sandbox.inside_url(root, path, folder)
         if file is None:
@@ -956,8 +964,10 @@ def _check_link(target, where, folder, root, by_path, ids) -> list[Diagnostic]:
             return [warning("link-local-file", f"link to the local file '{path}', which no edition carries; "
                             "the link text is printed without the link", where,
                             "put the file on the web and link to its address, or make it an appendix")]
-    if anchor and anchor not in ids:
+        page = rel
+    if anchor and anchor not in ids and anchor not in own.get(page, ()):
         close = _nearest(anchor, ids, 1)
-        return [error("link-anchor", f"link to '#{anchor}', which is no label in the book", where,
+        return [error("link-anchor", f"link to '#{anchor}', which is no label in the book, nor an id of "
+                      f"{'this chapter' if page == here else page}", where,
                       f"did you mean '#{close[0]}'?" if close else "point the link at an existing {#label}")]
     return []

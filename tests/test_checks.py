@@ -238,8 +238,12 @@ def test_an_id_in_a_file_included_twice_is_reported_with_the_includes(tmp_path):
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert twice(found) == [
         ("_part.md", 1, 12, "the label 'sec-shared' is given in two chapters, a.md and b.md, which both include "
-                            "this file (a.md:5 and b.md:3)"),
-        # (the span's id, twice in the print edition's one document of every chapter)
+                            "this file (a.md:5 and b.md:3)")], found
+    # the span's id, twice in the print edition's one document of every chapter, where a link to it leads to either
+    (tmp_path / "b.md").write_text("# B {#sec-b}\n\n{{< include _part.md >}}\n\nSee [the span](#shared).\n",
+                                   encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert twice(found)[1:] == [
         ("_part.md", 3, 27, "the id 'shared' is given in two chapters, a.md and b.md, which both include this file "
                             "(a.md:5 and b.md:3)")], found
 
@@ -553,8 +557,10 @@ def test_an_image_named_with_a_web_query_is_named_with_the_file_it_means(tmp_pat
 
 def test_ids_that_collide_across_chapters_or_with_a_chapters_list_are_reported(tmp_path):
     """An author's id that is another chapter's label, or another chapter's element's id, is two elements of
-    one id in the print edition's one document (its contents linked to the wrong chapter); one that is the id
-    of the heading of the chapter's own list (bibliography-scope: both) is two on its page too. A heading's id
+    one id in the print edition's one document (its contents linked to the wrong chapter), where a link to it
+    could lead to either (an id in two chapters that nothing links to is harmless: each is a page of its own on
+    the web and in the EPUB); one that is the id of the heading of the chapter's own list (bibliography-scope:
+    both) is two on its page too. A heading's id
     build_book gives from its words is reported at the heading, not at the chapter's start."""
     (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={T}, publisher={P}, year={2001}}\n",
                                        encoding="utf-8")
@@ -564,7 +570,10 @@ def test_ids_that_collide_across_chapters_or_with_a_chapters_list_are_reported(t
                                     "## Introduction\n\nPara.\n\n::: {#sec-first-references}\nDiv.\n:::\n",
                                     encoding="utf-8")
     (tmp_path / "c2.md").write_text("# Second {#sec-second}\n\nText [y]{#shared}.\n\n## X {#sec-first-introduction}\n\n"
-                                    "## References\n", encoding="utf-8")
+                                    "[to it](#shared) [@w] and [a span]{#unlinked}.\n\n## References\n",
+                                    encoding="utf-8")
+    (tmp_path / "c1.md").write_text((tmp_path / "c1.md").read_text(encoding="utf-8") + "\n[b]{#unlinked}\n",
+                                    encoding="utf-8")
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [
         ("c1.md", 3, 13, "label-duplicate"), ("c1.md", 5, 1, "label-duplicate"), ("c1.md", 9, 6, "label-duplicate"),
@@ -577,3 +586,21 @@ def test_ids_that_collide_across_chapters_or_with_a_chapters_list_are_reported(t
     assert messages[2] == "the id 'sec-first-references' is also the id of an element of the chapter's own reference list"
     assert messages[3] == ("the id 'shared' is also the id of an element of c1.md, in the print edition (one document "
                            "of every chapter)")
+
+
+def test_a_link_to_a_span_or_div_id_is_no_error_and_leads_to_its_page(tmp_path):
+    """'[to it](#box)' with '::: {#box}' in the chapter, or 'b.md#box' from another, is valid pandoc: it was
+    error[link-anchor] ('no label in the book'), which stopped the build. It is a link to that id's page now; a
+    link to an id only another chapter has, written without its file, is still an error."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\n[there](b.md#box), [here](#mine) [x]{#mine}, [lost](#box).\n",
+                                   encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B {#sec-b}\n\n::: {#box}\nIn a box.\n:::\n\n[the box](#box)\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["line"], d["column"], d["code"], d["message"]) for d in found] == [
+        (3, 53, "link-anchor", "link to '#box', which is no label in the book, nor an id of this chapter")], found
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\n[there](b.md#box), [here](#mine) [x]{#mine}.\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"}
+    assert '<a href="b.html#box">there</a>' in html["a"] and '<a href="#mine">here</a>' in html["a"]
+    assert '<a href="#box">the box</a>' in html["b"]

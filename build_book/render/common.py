@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from .. import index as book_index
 from .. import math, pandoc, quarto, sandbox, sanitize, svgprint, ui
 from ..config import Contributor
 from ..labels import LabelIndex
-from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
+from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, facts_of, is_external
 from ..abstracts import abstract_views
 from ..transform import Prepared, chapter_ref_id
 
@@ -284,9 +285,16 @@ def short_caption(caption: str) -> str:
 def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str,
                  prepared: Prepared | None = None) -> dict[str, str]:
     """Which page each anchor lives on, for multi-page editions: the book-wide reference list's
-    entries on ``bibliography_page`` (unless the book has none), a chapter's own list on its page."""
+    entries on ``bibliography_page`` (unless the book has none), a chapter's own list on its page, an id an
+    author gives (a span's, a div's) on its chapter's page if no other chapter gives it (a link to one that
+    several do stays on its own page)."""
     pages = {c.index: page_name(c, ext) for c in book.chapters}
     where: dict[str, str] = {}
+    given = Counter(ident for c in book.chapters for ident in {i for i, _ in facts_of(c).ids})
+    for chapter in book.chapters:
+        for ident, _ in facts_of(chapter).ids:
+            if given[ident] == 1:
+                where[ident] = pages[chapter.index]
     for label in index.labels.values():
         if label.chapter is not None:
             where[label.id] = pages[label.chapter]
