@@ -231,7 +231,8 @@ MAX_WARNINGS = 25   # per chapter; the rest are counted in the last one
 MATH_ENVIRONMENT = re.compile(r"\s*\\begin\{(equation|align|alignat|gather|multline|eqnarray|flalign|aligned|"
                               r"alignedat|gathered|split|cases|array|[pbBvV]?matrix|smallmatrix|subarray|CD)"
                               r"(\*?)\}.*\\end\{\1\2\}\s*", re.S)
-TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}")
+# a label in a formula: LaTeX's \label{eq:x}, or bookdown's (\#eq:x)
+TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}|\(\\#([^()\s]*)\)")
 
 
 def _is_tex(node: dict) -> bool:
@@ -280,13 +281,19 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
             locate(node)
             return [_page_break()]
         if MATH_ENVIRONMENT.fullmatch(text):
-            locate(node)
+            at = locate(node)
             # its \label{eq:x} (which the TeX reader of the editions refuses) labels it as {#eq-x} would
-            labels = TEX_LABEL.findall(text)
+            labels = [a or b for a, b in TEX_LABEL.findall(text)]
             formula = {"t": "Math", "c": [{"t": "DisplayMath"}, TEX_LABEL.sub("", text).strip()]}
             eq = [re.sub(r"^eq[:-]", "eq-", label) for label in labels if re.match(r"eq[:-].", label)]
             if len(eq) == 1 and len(labels) == 1:
                 formula = {"t": "Span", "c": [[eq[0], [EQUATION], []], [formula]]}
+            elif labels:
+                diags.append(warning(
+                    "raw-tex-dropped", f"the label{'s' if len(labels) > 1 else ''} '{', '.join(labels)}' of this "
+                    "formula " + ("were" if len(labels) > 1 else "was") + " left out: build_book numbers a formula "
+                    "by one label, eq:x or eq-x", at, "give the formula one label, \\label{eq:x} (or write it "
+                    "between $$ and $$ followed by {#eq-x}), and refer to it as @eq-x"))
             return [formula] if node["t"] == "RawInline" else [{"t": "Para", "c": [formula]}]
         at = locate(node)
         dropped[0] += 1

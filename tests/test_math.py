@@ -242,3 +242,20 @@ def test_a_formula_nested_past_the_limit_is_an_error_at_check_time(tmp_path):
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["code"], d["line"], d["column"]) for d in found] == [("math-error", 4, 6)], found
     assert "nests its braces 500 deep" in found[0]["message"]
+
+
+def test_labels_in_a_latex_environment_and_where_its_problems_are(tmp_path):
+    """A LaTeX math environment written without dollars: bookdown's (\\#eq:x) labels it as \\label{eq:x} does;
+    two labels, or one that is not eq:, are named, not silently dropped; a formula error in one quoted, and a label
+    given twice, are located where written (they were at the chapter's start)."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# A\n\n\\begin{align}\na &= b \\label{eq:one}\\\\\nc &= d \\label{eq:two}\n\\end{align}\n\n"
+        "\\begin{equation}\nx \\label{zz}\n\\end{equation}\n\n\\begin{equation}\n(a+b)^2 (\\#eq:binom)\n\\end{equation}\n\n"
+        "See @eq-binom.\n\n> \\begin{gather}\n> \\frac{1\n> \\end{gather}\n\n\\begin{equation}\ny \\label{eq:dup}\n"
+        "\\end{equation}\n\n$$ z $$ {#eq-dup}\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["line"], d["column"], d["code"]) for d in found] == [
+        (3, 1, "raw-tex-dropped"), (8, 1, "raw-tex-dropped"), (18, 3, "math-error"), (23, 3, "label-duplicate"),
+        (26, 10, "label-duplicate")], found
+    assert found[0]["message"].startswith("the labels 'eq:one, eq:two' of this formula were left out")
