@@ -497,9 +497,11 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             continue
         blocks = [b for n, b in enumerate(blocks) if n not in at]   # (the last one, at the end: the list goes there)
         section = [listing]
-        # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'): the list goes
-        # under it (a heading of build_book's too would repeat it, with the id the author's was given)
-        if not _ends_with_references_heading(blocks, heading):
+        # the chapter's own heading, as Quarto and pandoc writers end a chapter ('## References'), or any heading
+        # of the author's right above the '::: {#refs}' that ends it ('## Sources and Further Reading'): the list
+        # goes under it (a heading of build_book's too would repeat it, with the id the author's was given)
+        headed = bool(at) and bool(blocks) and blocks[-1]["t"] == "Header" and blocks[-1]["c"][0] > 1
+        if not headed and not _ends_with_references_heading(blocks, heading):
             section.insert(0, {"t": "Header", "c": [2, [f"{chapter.label}-references", ["unnumbered",
                                                          "references-heading"], []], [Str(heading)]]})
         blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], section]})

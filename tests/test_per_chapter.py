@@ -317,3 +317,18 @@ def test_a_japanese_chapters_own_references_heading_is_known(tmp_path):
     for name, heading in (("a", "文献"), ("b", "引用文献")):
         page = (tmp_path / "build" / "html" / f"{name}.html").read_text(encoding="utf-8")
         assert re.search(heading + r'</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-' + name, page), page
+
+
+def test_a_heading_of_the_authors_over_the_refs_div_that_ends_a_chapter_heads_its_list(tmp_path):
+    """'## Sources and Further Reading' over the '::: {#refs}' that ends a chapter (bibliography-scope: both) got
+    a second heading, build_book's 'References', under it; the list goes under the author's."""
+    (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={T}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nbibliography-scope: both\nchapters: [a.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A {#sec-a}\n\nText [@w].\n\n## Sources and Further Reading\n\n::: {#refs}\n:::\n",
+                                   encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.search(r'Sources and Further Reading</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-a"', page)
+    assert ">References</h2>" not in page
