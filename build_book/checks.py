@@ -765,9 +765,18 @@ def _given_heading(book: Book, chapter: Chapter | None, label_id: str, at: Locat
             label_id in chapter.sources.labels or not label_id.startswith(chapter.label + "-"):
         return at
     from .config import slugify
-    for number, line in enumerate(text_as_scanned(book.config.root, chapter.path).split("\n"), 1):
-        heading = re.match(r"#{2,6}\s+(.*?)\s*#*\s*$", line)
-        if heading and re.fullmatch(re.escape(f"{chapter.label}-{slugify(heading.group(1))}") + r"(-\d+)?", label_id):
+    lines = [re.sub(r"^(?: {0,3}> ?)+", "", line) for line in text_as_scanned(book.config.root, chapter.path).split("\n")]
+    seen: Counter = Counter()     # (the n-th heading of the same words is given '-n': load._give)
+    for number, line in enumerate(lines, 1):
+        atx = re.match(r" {0,3}#{1,6}\s+(.*?)(?:\s+\{[^{}]*\})?\s*#*\s*$", line)
+        setext = number < len(lines) and line.strip() and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[number]) and \
+            not re.match(r" {0,3}([-*+]|\d+[.)])\s", line)
+        words = atx.group(1) if atx else re.sub(r"\s+\{[^{}]*\}\s*$", "", line.strip()) if setext else None
+        if words is None:
+            continue
+        base = f"{chapter.label}-{slugify(words)}"
+        seen[base] += 1
+        if label_id == (base if seen[base] == 1 else f"{base}-{seen[base]}"):
             return Location(chapter.path, number, 1)
     return at
 

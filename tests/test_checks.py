@@ -604,3 +604,15 @@ def test_a_link_to_a_span_or_div_id_is_no_error_and_leads_to_its_page(tmp_path):
     html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"}
     assert '<a href="b.html#box">there</a>' in html["a"] and '<a href="#mine">here</a>' in html["a"]
     assert '<a href="#box">the box</a>' in html["b"]
+
+
+def test_a_heading_whose_given_id_is_taken_is_found_however_it_is_written(tmp_path):
+    """The heading whose id build_book gives from its words is found for its label-duplicate when it is the
+    second of its words, a setext heading, one with attributes or one in a quotation (they were at 1:1)."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# Alpha {#sec-a}\n\n## Background\n\n## Background\n\nMethod\n------\n\n"
+                                   "## Notes {.unnumbered}\n\n> ## Quoted\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# Beta {#sec-b}\n\n## X1 {#sec-a-background-2}\n\n## X2 {#sec-a-method}\n\n"
+                                   "## X3 {#sec-a-notes}\n\n## X4 {#sec-a-quoted}\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["line"], d["column"]) for d in found if d["path"] == "a.md"] == [(5, 1), (7, 1), (10, 1), (12, 1)], found
