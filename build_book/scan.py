@@ -70,6 +70,7 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
 # (unless the paragraph's line above ends with a colon: 'Timeline:' over '1950. Korea begins.' is a list meant)
 YEAR_START = re.compile(r" {0,3}\(?(?:1[0-9]{3}|20[0-9]{2})[.)]")
 TEX_EQ_LABEL = re.compile(r"\\label\{(eq[:-][^{}\s]+)\}|\(\\#(eq:[^()\s]+)\)")   # \label{eq:x}, bookdown's (\#eq:x)
+SETEXT = re.compile(r"^ {0,3}(?:=+|-+) *$")   # a setext heading's underline
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
 CAPITAL_MARKER = re.compile(r"^ {0,3}([A-Z]|(?=[IVXLCDM])" + _ROMAN.upper() + r")\.([ \t]+)\S")
@@ -354,6 +355,8 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
             previous = None
         elif block == "para" and TABLE_RULE.match(line):    # a simple table's rule: a table, not a paragraph
             block = "other"
+        elif block == "para" and SETEXT.match(line):   # the paragraph's line was a heading: a list may follow it
+            block, items, first = None, [], None
         elif block == "para" and display is None:   # (not inside a $$ formula over several lines)
             items = items + [(lineno, len(line) - len(line.lstrip()) + 1)] if LIST_ITEM.match(line) and (
                 items or not YEAR_START.match(line) or lines[offset - 1].rstrip().endswith(":")) else []

@@ -177,6 +177,11 @@ Timeline:
 ***
 - a list after a rule
 - is a list
+
+A setext heading
+----------------
+- a list right under it
+- is a list
 """
 
 
@@ -201,6 +206,7 @@ def test_list_items_right_under_a_paragraph_line_are_warned_about(tmp_path):
     assert "September 1951. Then came the crisis of 1952. It was short." in re.sub(r"\s+", " ", page)
     # a line of dashes begins a rule or a table, not a paragraph: what follows it is not its text
     assert "<li>a list after a rule</li>" in page and re.search(r"<td[^>]*>- and another</td>", page)
+    assert "<li>a list right under it</li>" in page
 
 
 CELLS_IN_A_LIST = """# Exercises

@@ -59,7 +59,7 @@
         if (!pages.length) {
           var none = document.createElement("p");
           none.className = "search-status";
-          none.textContent = words("none", "Nothing found for “{query}”.").replace("{query}", query);
+          none.textContent = words("none", "Nothing found for “{query}”.").replace("{query}", function () { return query; });
           results.appendChild(none);
           say(words("no-results", "No results"));
           results.setAttribute("data-query", query);
@@ -79,7 +79,7 @@
           list.appendChild(item);
         });
         results.appendChild(list);
-        say(words(found.results.length === 1 ? "one" : "many", "{count} results").replace("{count}", found.results.length));
+        say(words(found.results.length === 1 ? "one" : "many", "{count} results").replace("{count}", function () { return String(found.results.length); }));
         results.setAttribute("data-query", query);   // what the results shown answer (tests wait for it)
       });
     }).catch(function () { say(words("unavailable", "Search is not available here.")); });
