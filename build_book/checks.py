@@ -767,13 +767,30 @@ def _given_heading(book: Book, chapter: Chapter | None, label_id: str, at: Locat
     from .config import slugify
     lines = [re.sub(r"^(?: {0,3}> ?)+", "", line) for line in text_as_scanned(book.config.root, chapter.path).split("\n")]
     seen: Counter = Counter()     # (the n-th heading of the same words is given '-n': load._give)
+    fence, comment, title = None, False, True
     for number, line in enumerate(lines, 1):
-        atx = re.match(r" {0,3}#{1,6}\s+(.*?)(?:\s+\{[^{}]*\})?\s*#*\s*$", line)
+        if comment or fence:     # (not in code or an HTML comment)
+            comment = comment and "-->" not in line
+            fence = fence if fence is None or not re.match(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line) \
+                else None
+            continue
+        opened = re.match(r" {0,3}(`{3,}|~{3,})", line)
+        if opened or ("<!--" in line and "-->" not in line.split("<!--", 1)[1]):
+            fence, comment = opened.group(1) if opened else None, not opened
+            continue
+        atx = re.match(r" {0,3}(#{1,6})\s+(.*?)(\s+\{[^{}]*\})?\s*#*\s*$", line)
         setext = number < len(lines) and line.strip() and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[number]) and \
             not re.match(r" {0,3}([-*+]|\d+[.)])\s", line)
-        words = atx.group(1) if atx else re.sub(r"\s+\{[^{}]*\}\s*$", "", line.strip()) if setext else None
-        if words is None:
+        if atx:
+            words, attributes, level = atx.group(2), atx.group(3) or "", len(atx.group(1))
+        elif setext:
+            found = re.match(r"(.*?)(\s+\{[^{}]*\})?\s*$", line.strip())
+            words, attributes, level = found.group(1), found.group(2) or "", 1 if "=" in lines[number] else 2
+        else:
             continue
+        if "#" in attributes or (level == 1 and title and words.strip() == chapter.title):
+            title = title and level != 1
+            continue    # (its own id, or the chapter's title: no id from its words)
         base = f"{chapter.label}-{slugify(words)}"
         seen[base] += 1
         if label_id == (base if seen[base] == 1 else f"{base}-{seen[base]}"):

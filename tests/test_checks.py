@@ -611,8 +611,12 @@ def test_a_heading_whose_given_id_is_taken_is_found_however_it_is_written(tmp_pa
     second of its words, a setext heading, one with attributes or one in a quotation (they were at 1:1)."""
     (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\n", encoding="utf-8")
     (tmp_path / "a.md").write_text("# Alpha {#sec-a}\n\n## Background\n\n## Background\n\nMethod\n------\n\n"
-                                   "## Notes {.unnumbered}\n\n> ## Quoted\n", encoding="utf-8")
+                                   "## Notes {.unnumbered}\n\n> ## Quoted\n\n````sh\n# One\n`````\n\n<!--\n## One\n-->\n\n"
+                                   "## Two {#sec-two}\n\n## Two\n\n## One\n\n## Alpha\n", encoding="utf-8")
     (tmp_path / "b.md").write_text("# Beta {#sec-b}\n\n## X1 {#sec-a-background-2}\n\n## X2 {#sec-a-method}\n\n"
-                                   "## X3 {#sec-a-notes}\n\n## X4 {#sec-a-quoted}\n", encoding="utf-8")
+                                   "## X3 {#sec-a-notes}\n\n## X4 {#sec-a-quoted}\n\n## X5 {#sec-a-two}\n\n"
+                                   "## X6 {#sec-a-one}\n\n## X7 {#sec-a-alpha}\n", encoding="utf-8")
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
-    assert [(d["line"], d["column"]) for d in found if d["path"] == "a.md"] == [(5, 1), (7, 1), (10, 1), (12, 1)], found
+    # (not a heading in code or a comment, one with an id of its own, nor the chapter's title)
+    assert [(d["line"], d["column"]) for d in found if d["path"] == "a.md"] == [
+        (5, 1), (7, 1), (10, 1), (12, 1), (24, 1), (26, 1), (28, 1)], found
