@@ -851,7 +851,10 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     by_path = {Path(c.path).as_posix(): c for c in book.chapters}
     ids = set(index.labels) | {f"ref-{k}" for k in book.bibliography.entries}
     # and each chapter's own ids (a span's, a div's, ...), which a link finds on that chapter's page
-    own = {Path(chapter.path).as_posix(): {ident for ident, _ in facts_of(chapter).ids} for chapter in book.chapters}
+    own = {Path(chapter.path).as_posix(): quarto.ids_in_every_edition(chapter) for chapter in book.chapters}
+    for chapter in book.chapters:   # '::: {#refs}' is where a list goes: none in a chapter that cites nothing, but
+        if chapter.index != book.references_chapter and not any(not is_crossref(k) for k in chapter.targets.cites):
+            own[Path(chapter.path).as_posix()].discard("refs")     # the one that holds the book's
     for chapter in book.chapters:
         folder = (root / chapter.path).parent
         images = chapter.targets.images

@@ -59,7 +59,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("cover-format", E, "the cover image book.yml names is not a PNG, JPEG or SVG file", FIXED),
     ("part-empty", W, "a part in book.yml lists no chapters, so it is not printed"),
     ("references-chapter", W, "'::: {#refs}' in a chapter that cites nothing (Quarto's references.qmd), the place "
-     "of the book's list, with bibliography-scope: chapter, which has none"),
+     "of the book's list, with bibliography-scope: chapter, which has none, or in a second such chapter"),
     ("chapter-not-listed", W, "a Markdown file in chapters/ is not listed in book.yml"),
     # reading files
     ("encoding", E, "a file is not UTF-8", FIXED),

@@ -154,6 +154,12 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                     "chapters, or set bibliography-scope: both for a list of every work as well"))
             elif references_chapter is None:
                 references_chapter = len(chapters)
+            else:
+                place = draft["sources"].labels.get("refs", [(1, 1)])[0]
+                diags.append(warning(
+                    "references-chapter", "this chapter's '::: {#refs}' prints nothing: the book's reference list "
+                    f"is printed once, in {chapters[references_chapter].path}, which holds one too",
+                    Location(ref.path, *place), "delete one of them"))
         if known["front_title"] and source.meta.get("__title_at__"):
             _scan_title(draft["sources"], source.meta["__title_at__"], known["front_title"] == "read")
         chapters.append(Chapter(

@@ -435,6 +435,21 @@ def conditional(blocks) -> bool:
                for node in elements(blocks))
 
 
+def ids_in_every_edition(chapter) -> set[str]:
+    """The ids an author gives in ``chapter`` that every edition prints (not those in content for some editions
+    only, which a link in the others would miss)."""
+    from .model import facts_of
+    from .walk import ATTR_AT, elements
+    ids = {ident for ident, _ in facts_of(chapter).ids}
+    if not chapter.targets.conditional:
+        return ids
+    inside: set[str] = set()
+    for node in elements(chapter.blocks):
+        if node["t"] in ("Div", "Span", "CodeBlock") and any(c in CONDITIONAL for c in node["c"][0][1]):
+            inside |= {n["c"][ATTR_AT[n["t"]]][0] for n in elements(node) if n["t"] in ATTR_AT}
+    return ids - inside
+
+
 def for_edition(blocks: list, edition: str) -> list:
     """``blocks`` as the ``edition`` (html, epub or pdf) shows them: Quarto's ``.content-visible`` and
     ``.content-hidden`` divs, spans and code blocks kept or left out by their ``when-format`` and

@@ -164,6 +164,7 @@ def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[
     chapter file -> label); links to other local files, which no edition carries, become
     plain text (the checks warn)."""
     folder = (book.config.root / chapter.path).parent
+    references = book.chapters[book.references_chapter].label if book.references_chapter is not None else None
 
     def fix(node: dict):
         if node["t"] != "Link":
@@ -175,6 +176,8 @@ def resolve_file_links(blocks: list, chapter: Chapter, book: Book, labels: dict[
         label = labels.get((folder / unquote(path)).resolve())
         if label is None:
             return [Span(["local-link"], node["c"][1])]
+        if anchor == "refs" and label != references:    # where that chapter's own list goes: the list
+            anchor = f"refs-{label}"
         node["c"][2][0] = "#" + (anchor or label)
         return [node]
 
@@ -475,6 +478,9 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             continue
 
         def relink(node: dict, own=set(own), chapter=chapter):
+            if node["t"] == "Link" and node["c"][2][0] == "#refs":    # (a link to where its list goes: the list)
+                node["c"][2][0] = f"#refs-{chapter.label}"
+                return [node]
             if node["t"] != "Link" or not node["c"][2][0].startswith("#ref-"):
                 return None
             key = node["c"][2][0].removeprefix("#ref-")

@@ -620,3 +620,25 @@ def test_a_heading_whose_given_id_is_taken_is_found_however_it_is_written(tmp_pa
     # (not a heading in code or a comment, one with an id of its own, nor the chapter's title)
     assert [(d["line"], d["column"]) for d in found if d["path"] == "a.md"] == [
         (5, 1), (7, 1), (10, 1), (12, 1), (24, 1), (26, 1), (28, 1)], found
+
+
+def test_a_link_to_where_a_list_goes_or_to_an_id_some_editions_lack(tmp_path):
+    """'[the list](#refs)' leads to the chapter's own list (its '::: {#refs}' is replaced by it, with an id of its
+    own: the link led nowhere, an invalid EPUB); a link to an id in content for some editions only, which the
+    others lack, is link-anchor (it was accepted, and broken in those)."""
+    (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={T}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [one.md, two.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "one.md").write_text("# One {#sec-one}\n\nCites @w; [the list](#refs).\n\n::: {#refs}\n:::\n\n"
+                                     "::: {.content-visible when-format=\"pdf\"}\n[print]{#printonly}\n:::\n",
+                                     encoding="utf-8")
+    (tmp_path / "two.md").write_text("# Two {#sec-two}\n\n[theirs](one.md#refs), [p](one.md#printonly).\n",
+                                     encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [("two.md", 3, 28, "link-anchor")], found
+    (tmp_path / "two.md").write_text("# Two {#sec-two}\n\n[theirs](one.md#refs).\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in ("one", "two")}
+    assert '<a href="#refs-sec-one">the list</a>' in html["one"] and 'id="refs-sec-one"' in html["one"]
+    assert '<a href="one.html#refs-sec-one">theirs</a>' in html["two"]

@@ -434,6 +434,7 @@ def test_quartos_references_chapter_is_the_place_of_the_books_list(quarto):
         nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
         chapter = archive.read("EPUB/references.xhtml").decode("utf-8")
     assert ">References</a>" in nav and "Bibliography" not in nav and 'id="ref-' in chapter
+    assert '<a epub:type="bibliography" href="references.xhtml">References</a>' in nav     # (a landmark)
     pdf = Pdf(quarto.pdf)
     assert "Bibliography" not in pdf.text and re.search(r"References( \.)+ *\d+", pdf.flat()), pdf.flat()[:3000]
     assert [title for title, _ in pdf.outline() if "Refer" in title or "Biblio" in title] == ["References"]
@@ -474,6 +475,13 @@ def test_a_references_chapter_keeps_its_text_and_label_and_is_named_with_scope_c
     listed = (tmp_path / "build" / "html" / "refs.html").read_text(encoding="utf-8")
     assert listed.index("Every work cited.") < listed.index('id="ref-walt1987"')
     assert not (tmp_path / "build" / "html" / "bibliography.html").exists()
+    # a second such chapter: its '::: {#refs}' prints nothing, and says so
+    (tmp_path / "more.md").write_text("# More {.unnumbered}\n\n::: {#refs}\n:::\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md, refs.md, more.md]\n",
+                                       encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["code"]) for d in found if d["code"] == "references-chapter"] == [
+        ("more.md", 3, "references-chapter")], found
     (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nbibliography-scope: chapter\n"
                                        "chapters: [a.md, refs.md]\n", encoding="utf-8")
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)

@@ -21,7 +21,7 @@ from .. import index as book_index
 from .. import math, pandoc, quarto, sandbox, sanitize, svgprint, ui
 from ..config import Contributor
 from ..labels import LabelIndex
-from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, facts_of, is_external
+from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
 from ..abstracts import abstract_views
 from ..transform import Prepared, chapter_ref_id
 
@@ -290,11 +290,12 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
     several do stays on its own page)."""
     pages = {c.index: page_name(c, ext) for c in book.chapters}
     where: dict[str, str] = {}
-    given = Counter(ident for c in book.chapters for ident in {i for i, _ in facts_of(c).ids})
-    for chapter in book.chapters:
-        for ident, _ in facts_of(chapter).ids:
+    own = {c.index: quarto.ids_in_every_edition(c) for c in book.chapters}
+    given = Counter(ident for ids in own.values() for ident in ids)
+    for number, ids in own.items():
+        for ident in ids:
             if given[ident] == 1:
-                where[ident] = pages[chapter.index]
+                where[ident] = pages[number]
     for label in index.labels.values():
         if label.chapter is not None:
             where[label.id] = pages[label.chapter]
@@ -304,7 +305,7 @@ def anchor_pages(book: Book, index: LabelIndex, ext: str, bibliography_page: str
             where[f"ref-{key}"] = page
     for number, keys in (prepared.chapter_references if prepared else {}).items():
         chapter = book.chapters[number]
-        where[f"{chapter.label}-references"] = pages[number]
+        where[f"{chapter.label}-references"] = where[f"refs-{chapter.label}"] = pages[number]
         for key in keys:
             where[chapter_ref_id(chapter, key)] = pages[number]
     return where
