@@ -39,6 +39,8 @@ JAPANESE = {
     "Title page and contents": "扉と目次",
     "Sections of this chapter": "この章の節",
     "Download": "ダウンロード",
+    "PDF (print edition)": "PDF（印刷版）",
+    "EPUB (e-book)": "EPUB（電子書籍）",
     "Also as": "ほかの形式：",
     " and ": "、",
     "Pages": "ページ",

@@ -166,6 +166,7 @@ def test_a_japanese_book_has_its_interface_in_japanese(tmp_path_factory):
     index = (built.html / "index.html").read_text(encoding="utf-8")
     page = (built.html / "origins.html").read_text(encoding="utf-8")
     assert '<h2 id="contents-heading">目次</h2>' in index and "TANAKA Hanako 編" in index and "Contents" not in index
+    assert "PDF（印刷版）" in index and "print edition" not in index
     assert '<h2 id="cite-heading">この章を引用する</h2>' in page and 'aria-label="ヒント"' in page
     assert 'placeholder="本書を検索"' in page and 'data-no-results="該当なし"' in page and "Skip to content" not in page
     with zipfile.ZipFile(built.epub) as archive:

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from .. import cache as cachefile
 from .. import build as pipeline
-from .. import fonts, math, templating
+from .. import fonts, math, templating, ui
 from ..compat import PAREN_LIST_CSS
 from . import RenderContext, site
 from .common import (FRAGMENT_FORMAT, anchor_pages, book_context, chapter_views, image_data, link_bodies, link_title,
@@ -383,7 +383,8 @@ def _downloads(ctx: RenderContext, out: Path) -> list[dict]:
             if candidate.is_file():
                 (out / "downloads").mkdir(exist_ok=True)
                 shutil.copyfile(candidate, out / "downloads" / name)
-                found.append({"kind": kind, "href": f"downloads/{name}", "type": mime, "label": label,
+                found.append({"kind": kind, "href": f"downloads/{name}", "type": mime,
+                              "label": ui.words(ctx.book.config.lang)(label),
                               "size": _size(candidate.stat().st_size)})
                 break
     return found
