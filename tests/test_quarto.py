@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from .conftest import build_all, copy_book, run_cli
+from .conftest import copy_book, run_cli
 from .pdfinfo import Pdf
 from .xmlcheck import epubcheck, nu_validate
 
