@@ -765,14 +765,15 @@ def _given_heading(book: Book, chapter: Chapter | None, label_id: str, at: Locat
             label_id in chapter.sources.labels or not label_id.startswith(chapter.label + "-"):
         return at
     from .config import slugify
-    lines = [re.sub(r"^(?: {0,3}> ?)+", "", line) for line in text_as_scanned(book.config.root, chapter.path).split("\n")]
+    text = text_as_scanned(book.config.root, chapter.path)
+    lines = [re.sub(r"^(?: {0,3}> ?)+", "", line) for line in text.split("\n")]
     seen: Counter = Counter()     # (the n-th heading of the same words is given '-n': load._give)
     fence, comment, title = None, False, True
     for number, line in enumerate(lines, 1):
         if comment or fence:     # (not in code or an HTML comment)
             comment = comment and "-->" not in line
-            fence = fence if fence is None or not re.match(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line) \
-                else None
+            closes = fence is not None and re.match(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line)
+            fence = None if closes else fence
             continue
         opened = re.match(r" {0,3}(`{3,}|~{3,})", line)
         if opened or ("<!--" in line and "-->" not in line.split("<!--", 1)[1]):
@@ -853,7 +854,7 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
     # and each chapter's own ids (a span's, a div's, ...), which a link finds on that chapter's page
     own = {Path(chapter.path).as_posix(): quarto.ids_in_every_edition(chapter) for chapter in book.chapters}
     for chapter in book.chapters:   # '::: {#refs}' is where a list goes: none in a chapter that cites nothing, but
-        if chapter.index != book.references_chapter and not any(not is_crossref(k) for k in chapter.targets.cites):
+        if chapter.index != book.references_chapter and not chapter.targets.cites_works:
             own[Path(chapter.path).as_posix()].discard("refs")     # the one that holds the book's
     for chapter in book.chapters:
         folder = (root / chapter.path).parent

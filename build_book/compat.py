@@ -28,6 +28,7 @@ from urllib.parse import unquote
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
 from .math import EQUATION
+from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import elements, elements_deep, inline_text, rewrite, words
 
@@ -231,8 +232,6 @@ MAX_WARNINGS = 25   # per chapter; the rest are counted in the last one
 MATH_ENVIRONMENT = re.compile(r"\s*\\begin\{(equation|align|alignat|gather|multline|eqnarray|flalign|aligned|"
                               r"alignedat|gathered|split|cases|array|[pbBvV]?matrix|smallmatrix|subarray|CD)"
                               r"(\*?)\}.*\\end\{\1\2\}\s*", re.S)
-# a label in a formula: LaTeX's \label{eq:x}, or bookdown's (\#eq:x)
-TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}|\(\\#([^()\s]*)\)")
 
 
 def _is_tex(node: dict) -> bool:

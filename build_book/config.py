@@ -291,7 +291,8 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
     schema.Option("csl", "A citation style name (default chicago-author-date) or a path to a .csl file.",
                   schema.text(), "chicago-author-date"),
     schema.Option("chapters", "Reading order: chapter paths and {part, id, chapters} groups.",
-                  schema.text_list(_chapter_entry, "chapter paths and parts", "[chapters/01-introduction.md]", keep=True),
+                  schema.text_list(_chapter_entry, "chapter paths and parts", "[chapters/01-introduction.md]",
+                                   keep=True),
                   [], required=True),
     schema.Option("appendices", "Appendix chapter paths, lettered A, B, ...", _CHAPTER_PATHS, []),
     schema.Option("section-depth", "How many heading levels below the chapter are numbered (default 2).",
@@ -511,8 +512,8 @@ FORMAT_ORDER = ("html", "pdf", "epub")   # whose bibliography, csl or lang is ta
 def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     """Read a Quarto book project's ``_quarto.yml`` (``project: type: book``): its title, subtitle,
     author(s), date, chapters and parts, appendices, bibliography, csl, lang and reference-section-title
-    become the book's
-    configuration, with the same checks as book.yml; the keys build_book does not use are named once."""
+    become the book's configuration, with the same checks as book.yml; the keys build_book does not use are
+    named once."""
     rel = QUARTO_NAME
     doc = _read_yaml(root, rel)
     data = doc.data if isinstance(doc.data, dict) else {}

@@ -22,7 +22,7 @@ from . import cache as cachefile
 from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
-from .labels import EMPTY_LABEL, is_crossref
+from .labels import EMPTY_LABEL
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
 from .walk import ATTR_AT, elements, inline_text, words
@@ -143,23 +143,20 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             cachefile.put(facts_folder, digest, json.dumps(facts.to_json(*found), ensure_ascii=False),
                           CHAPTER_FACTS_FORMAT)
         targets, chapter_facts = found
-        if known["refs_place"] and not any(not is_crossref(key) for key in targets.cites):
+        if known["refs_place"] and not targets.cites_works:
             # Quarto's references.qmd: a chapter that cites nothing, with '::: {#refs}' where the book's list goes
-            if config.bibliography_scope == "chapter":
-                place = draft["sources"].labels.get("refs", [(1, 1)])[0]
-                diags.append(warning(
-                    "references-chapter", "this chapter's '::: {#refs}' is the place of the book's reference list, "
-                    "which 'bibliography-scope: chapter' does not print: it prints nothing here",
-                    Location(ref.path, *place), "each chapter's own list ends it; delete this chapter from the "
-                    "chapters, or set bibliography-scope: both for a list of every work as well"))
-            elif references_chapter is None:
+            if config.bibliography_scope != "chapter" and references_chapter is None:
                 references_chapter = len(chapters)
             else:
-                place = draft["sources"].labels.get("refs", [(1, 1)])[0]
-                diags.append(warning(
-                    "references-chapter", "this chapter's '::: {#refs}' prints nothing: the book's reference list "
-                    f"is printed once, in {chapters[references_chapter].path}, which holds one too",
-                    Location(ref.path, *place), "delete one of them"))
+                message, hint = ("this chapter's '::: {#refs}' prints nothing: the book's reference list is printed "
+                                 f"once, in {chapters[references_chapter].path}, which holds one too",
+                                 "delete one of them") if references_chapter is not None else (
+                    "this chapter's '::: {#refs}' is the place of the book's reference list, which "
+                    "'bibliography-scope: chapter' does not print: it prints nothing here",
+                    "each chapter's own list ends it; delete this chapter from the chapters, or set "
+                    "bibliography-scope: both for a list of every work as well")
+                diags.append(warning("references-chapter", message,
+                                     Location(ref.path, *draft["sources"].labels.get("refs", [(1, 1)])[0]), hint))
         if known["front_title"] and source.meta.get("__title_at__"):
             _scan_title(draft["sources"], source.meta["__title_at__"], known["front_title"] == "read")
         chapters.append(Chapter(
@@ -663,7 +660,8 @@ def _known(source: _Source) -> dict | None:
         known = json.loads(text)
         known["diagnostics"] = [from_list(d) for d in known["diagnostics"]]
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
-                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str) and isinstance(known.get("refs_place"), bool)
+                and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str)
+                and isinstance(known.get("refs_place"), bool)
                 and isinstance(known["links"], list)
                 and all(isinstance(x, str) for x in known["links"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])

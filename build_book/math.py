@@ -158,7 +158,8 @@ def locate(book, chapter, tex: str) -> Location:
             return Location(chapter.path, *position)
     if want.startswith("\\begin{"):     # a LaTeX math environment written without dollars (compat.py), its
         from .load import text_as_scanned      # \label{...} taken out: looked for in the chapter's text
-        gap = r"(?:\s|>|\\label\{[^{}]*\}|\(\\#[^()\s]*\))*"     # (a quotation's '>' at a line's start)
+        from .scan import TEX_LABEL
+        gap = rf"(?:\s|>|{TEX_LABEL.pattern})*"     # (a quotation's '>' at a line's start)
         found = re.search(gap.join(map(re.escape, want[:80])), text_as_scanned(book.config.root, chapter.path))
         if found is not None:
             text = found.string

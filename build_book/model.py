@@ -43,6 +43,12 @@ class Targets:
     conditional: bool = False   # holds content for some editions only (Quarto's .content-visible/-hidden)
     callouts: bool | None = None   # holds a Quarto callout div (None: not looked at)
 
+    @property
+    def cites_works(self) -> bool:
+        """Does it cite a work of the bibliography (a key that is no cross-reference)?"""
+        from .labels import is_crossref
+        return any(not is_crossref(key) for key in self.cites)
+
     @classmethod
     def of(cls, blocks: list) -> "Targets":
         """Collect them in one walk over pandoc's document, in reading order (see facts.py)."""

@@ -69,7 +69,8 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
 # a wrapped line of prose that begins with a year ('... in September\n1951. Then ...'), not a list meant
 # (unless the paragraph's line above ends with a colon: 'Timeline:' over '1950. Korea begins.' is a list meant)
 YEAR_START = re.compile(r" {0,3}\(?(?:1[0-9]{3}|20[0-9]{2})[.)]")
-TEX_EQ_LABEL = re.compile(r"\\label\{(eq[:-][^{}\s]+)\}|\(\\#(eq:[^()\s]+)\)")   # \label{eq:x}, bookdown's (\#eq:x)
+# a label in a LaTeX math environment's formula: \label{eq:x}, or bookdown's (\#eq:x) (compat.py, math.py)
+TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}|\(\\#([^()\s]*)\)")
 SETEXT = re.compile(r"^ {0,3}(?:=+|-+) *$")   # a setext heading's underline
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
@@ -447,8 +448,9 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
             found.titles.append(lineno)
         for m in LABEL.finditer(line) if "{" in line else ():
             found.labels.setdefault(m.group(1), []).append((lineno, m.start(1)))  # column of '#'
-        for m in TEX_EQ_LABEL.finditer(line) if "\\" in line else ():   # (a LaTeX math environment's: compat.py)
-            found.labels.setdefault(m.group(1) or m.group(2), []).append((lineno, m.start() + 1))
+        for m in TEX_LABEL.finditer(line) if "\\" in line else ():   # (an equation's, in a LaTeX math environment)
+            if re.match(r"eq[:-]\S", label := m.group(1) or m.group(2)):
+                found.labels.setdefault(label, []).append((lineno, m.start() + 1))
         as_code = in_pre or (not note_open and line.startswith(("    ", "\t")))   # (indented, or in <pre>)
         for m in CITE.finditer(line) if "@" in line else ():
             key = m.group(1) or m.group(2)

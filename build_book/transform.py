@@ -459,7 +459,8 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         if chapter.index not in texts:
             continue
         placed = _REFS_DIV_ANY.search(texts[chapter.index]) is not None    # Quarto's '::: {#refs}'
-        if scope == "book" and not placed and not _ends_for_references(texts[chapter.index], heading):
+        if scope == "book" and not placed and not _ends_with_references_heading(_last_block(texts[chapter.index]),
+                                                                                heading):
             continue
         blocks = json.loads(texts[chapter.index])
         cited = {c["citationId"] for node in elements(blocks) if node["t"] == "Cite" for c in node["c"][0]}
@@ -539,18 +540,6 @@ def _last_block(text: str) -> list:
         return [json.loads(end[at:])]
     except ValueError:
         return []
-
-
-def _ends_for_references(text: str, heading: str) -> bool:
-    """Whether a chapter (its blocks as JSON text) ends with a heading for its reference list and nothing under
-    it, or only Quarto's '::: {#refs}' (which citeproc filled with every work its run knew)."""
-    if _ends_with_references_heading(_last_block(text), heading):
-        return True
-    if not _REFS_DIV_ANY.search(text):
-        return False
-    blocks = json.loads(text)
-    return bool(blocks) and blocks[-1]["t"] == "Div" and blocks[-1]["c"][0][0] == "refs" \
-        and _ends_with_references_heading(blocks[:-1], heading)
 
 
 def _ends_with_references_heading(blocks: list, heading: str) -> bool:
@@ -1125,7 +1114,8 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
             paths = list(book.bibliography.paths)
             return paths, paths, {}, {}
         fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
-        cite, listed = name_order.prepare(items, fields, config.names, notes=styles.is_note_style(config.csl, config.root))
+        cite, listed = name_order.prepare(items, fields, config.names,
+                                          notes=styles.is_note_style(config.csl, config.root))
         texts = [json.dumps(data, ensure_ascii=False) for data in (cite, listed)]
         made = (texts, {i["id"]: i for i in cite}, {i["id"]: i for i in listed})
         _CSL_MEMORY.clear()

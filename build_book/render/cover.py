@@ -84,8 +84,8 @@ def cover_png(text: CoverText, cache_folder: Path | None = None) -> bytes:
             stamps.append([path, st.st_size if st else None])
         except OSError:
             stamps.append([path, None])
-    key = cachefile.digest(cachefile.version_key(), FORMAT, [text.title, text.subtitle, text.editors,
-                                                              text.publisher, text.year, text.authors, text.lang], stamps)
+    key = cachefile.digest(cachefile.version_key(), FORMAT, [text.title, text.subtitle, text.editors, text.publisher,
+                                                              text.year, text.authors, text.lang], stamps)
     if cache_folder is not None:
         found = cachefile.get(cache_folder, key, FORMAT, ".png")
         if found is not None:

@@ -31,6 +31,7 @@ from xml.etree.ElementTree import Element
 
 from .. import cache as cachefile
 from .. import pandoc, styles
+from ..names import in_script
 from . import pagemap
 
 # --- footnote back-links ------------------------------------------------------------------------------
@@ -220,9 +221,6 @@ class Person:
         return {"family": self.family, "given": self.given}
 
 
-CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-
-
 def person(name: str) -> Person:
     """A contributor's printed name read as family and given names: house style writes a Japanese name
     family name first in capitals ("KUBO Fumiaki"), as does a name in Japanese, Chinese or Korean script
@@ -233,7 +231,7 @@ def person(name: str) -> Person:
         return Person(literal=name)
     if len(words[0]) > 1 and words[0].isupper() and not all(w.isupper() for w in words[1:]):
         return Person(family=words[0].capitalize(), given=" ".join(words[1:]), family_first=True)
-    if CJK.search(words[0]):     # "山田 太郎", as a Japanese, Chinese or Korean name is written: family first
+    if in_script(words[0]):     # "山田 太郎", as a Japanese, Chinese or Korean name is written: family first
         return Person(family=words[0], given=" ".join(words[1:]), family_first=True)
     capitals = [i for i, w in enumerate(words) if len(w) > 1 and w.isupper()]
     if capitals and capitals[0] > 0 and not name.isupper():     # "Jane SMITH"
