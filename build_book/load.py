@@ -159,6 +159,9 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
                                      Location(ref.path, *draft["sources"].labels.get("refs", [(1, 1)])[0]), hint))
         if known["front_title"] and source.meta.get("__title_at__"):
             _scan_title(draft["sources"], source.meta["__title_at__"], known["front_title"] == "read")
+        labels = draft["sources"].labels   # a label with no name the scanner saw in code is no label (label-empty)
+        for written in [w for w in labels if EMPTY_LABEL.fullmatch(w) and w not in known["emptied"]]:
+            del labels[written]
         chapters.append(Chapter(
             index=len(chapters), path=ref.path, label=known["label"], title=known["title"],
             blocks=blocks, authors=tuple(draft["authors"]), abstract=draft["abstract"],
@@ -199,7 +202,8 @@ def _drafts(refs: list, sources: list[_Source], parsing: "_Parsing") -> tuple[li
         # every heading's id, in reading order: as written, or given (unique in the book) where it has none
         if known is None:
             if "$$" in source.padded:   # (a display formula is written between $$ and $$)
-                math.label_equations(draft["blocks"])   # $$ ... $$ {#eq-x}: a labelled equation
+                # $$ ... $$ {#eq-x}: a labelled equation
+                draft.setdefault("emptied", []).extend(math.label_equations(draft["blocks"]))
             known, ids, given, draft["facts"] = _learn(source, draft, problems[len(source.diagnostics):], used_ids)
         else:
             ids, given = _give(known["slots"], known["label"], used_ids)
@@ -618,6 +622,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
         attr, inlines = head["c"][1], head["c"][2]
         title = inline_text(inlines).strip()
         label = normal_label(attr[0]) or "sec-" + slugify(Path(ref.path).stem)
+        if attr[0] and not normal_label(attr[0]):
+            draft["emptied"] = [attr[0]]    # '{#sec-}' (see _learn)
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
         for nth, (_, extra) in enumerate(headers[1:], 1):
@@ -637,7 +643,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
 # written): kept by what the text was read from, so that an unchanged chapter's document is not read
 # again (Chapter.blocks is then read when first used; see _blocks_of). The parse cache entry is still checked
 # (in the background, see _parse): a damaged one is made again, and the chapter read as if nothing were known.
-FACTS_FORMAT = "build_book-ast-facts 6"
+FACTS_FORMAT = "build_book-ast-facts 7"
 FACTS_FOLDER = "ast-facts"
 # What the book-wide passes need from a chapter's blocks (facts.py), kept by the chapter's digest.
 CHAPTER_FACTS_FORMAT = "build_book-chapter-facts 9"
@@ -662,8 +668,9 @@ def _known(source: _Source) -> dict | None:
         if not (isinstance(known["label"], str) and isinstance(known["title"], str)
                 and isinstance(known["numbered"], bool) and isinstance(known["front_title"], str)
                 and isinstance(known.get("refs_place"), bool)
-                and isinstance(known["links"], list)
+                and isinstance(known["links"], list) and isinstance(known["emptied"], list)
                 and all(isinstance(x, str) for x in known["links"])
+                and all(isinstance(x, str) for x in known["emptied"])
                 and all(isinstance(i, str) and (isinstance(b, str) or b is None) for i, b in known["slots"])
                 and all(isinstance(a, str) and (isinstance(n, int) and 0 <= n < len(known["slots"]) or n is None)
                         and isinstance(f, str) for a, n, f in known["autos"])):
@@ -684,6 +691,7 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     from . import compat
     slots, links, at, ids, given = [], [], {}, [], []
     label = draft["label"]
+    emptied = set(draft.get("emptied", ()))   # the labels with no name ('{#fig-}') pandoc read, as written
 
     def visit(node: dict) -> None:     # (an element with attributes)
         kind = node["t"]
@@ -691,7 +699,9 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
             links.append(node["c"][2][0])
         attr = node["c"][ATTR_AT[kind]]
         if attr[0]:
-            attr[0] = normal_label(attr[0])
+            written, attr[0] = attr[0], normal_label(attr[0])
+            if not attr[0]:
+                emptied.add(written)
         if kind == "Figure":    # facts.extract reads its sub-figures' ids at the figure, before their turn
             for sub in compat.subfigures(node):
                 if sub["c"][0][0]:
@@ -719,7 +729,8 @@ def _learn(source: _Source, draft: dict, problems: list[Diagnostic], used: set[s
     autos = [[auto, at.get(id(node)), node["c"][1][0]] for node, auto in draft["autos"]]
     known = {"label": label, "title": draft["title"], "numbered": draft["numbered"],
              "front_title": draft.get("front_title", ""), "refs_place": draft["refs_place"], "slots": slots,
-             "autos": autos, "links": links, "diagnostics": [to_list(d) for d in problems]}
+             "autos": autos, "links": links, "emptied": sorted(emptied),
+             "diagnostics": [to_list(d) for d in problems]}
     cachefile.put(source.cache.parent / FACTS_FOLDER, _facts_key(source), json.dumps(known, ensure_ascii=False),
                   FACTS_FORMAT)
     known["diagnostics"] = problems

@@ -41,15 +41,18 @@ HINT = ("write the TeX as LaTeX's math mode takes it: balance every { with }, cl
 
 # --- reading: labelled equations ------------------------------------------------------------------
 
-def label_equations(blocks: list) -> None:
+def label_equations(blocks: list) -> list[str]:
     """Make each display formula followed by ``{#eq-x}`` (or ``{#eq:x}``) a span with that id and class
-    ``equation``, wherever it stands; the label itself is dropped (it must never print)."""
+    ``equation``, wherever it stands; the label itself is dropped (it must never print). Returns the labels
+    with no name met ('eq-': label-empty), which label nothing."""
+    empty: list[str] = []
     for node in elements(blocks):
         if node["t"] in ("Para", "Plain") and any(i["t"] == "Math" for i in node["c"]):
-            node["c"] = _label(node["c"])
+            node["c"] = _label(node["c"], empty)
+    return empty
 
 
-def _label(inlines: list) -> list:
+def _label(inlines: list, empty: list[str]) -> list:
     out: list = []
     n = 0
     while n < len(inlines):
@@ -67,6 +70,8 @@ def _label(inlines: list) -> list:
             continue
         if found.group(1)[3:]:
             out[-1] = Span([EQUATION], [item], ident="eq-" + found.group(1)[3:])
+        else:
+            empty.append(found.group(1))
         if found.group(2):
             out.append(Str(found.group(2)))
         n = ahead + 1

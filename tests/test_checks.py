@@ -538,6 +538,10 @@ def test_a_label_with_no_name_is_named_and_its_id_left_out(tmp_path):
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert re.findall(r' id="(?:thm|sec|tbl)[-:]"', page) == [] and '<h2 id="sec-a-sec">' in page
+    # shown in a code block indented by four spaces (as a chapter about Quarto does), it labels nothing
+    found = _checked(tmp_path, "# A {#sec-}\n\nWrite it so:\n\n    ![Map](map.png){#fig-}\n\n    $$ x $$ {#eq-}\n\n"
+                               "::: {#thm-}\nOne.\n:::\n")
+    assert [(d["line"], d["column"], d["code"]) for d in found] == [(1, 6, "label-empty"), (9, 6, "label-empty")], found
 
 
 def test_an_image_named_with_a_web_query_is_named_with_the_file_it_means(tmp_path):
