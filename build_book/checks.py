@@ -18,7 +18,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from . import index as book_index
-from . import abstracts, bibliography, cache, images, math, sandbox, sanitize, styles, svgprint, quarto, ui
+from . import abstracts, bibliography, cache, compat, images, math, sandbox, sanitize, styles, svgprint, quarto, ui
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
 from .labels import EMPTY_LABEL, PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
@@ -900,6 +900,8 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                  "load from the web", where,
                                  "write it in Markdown if you can; otherwise check it in every edition"))
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
+        link_places |= {compat.label_link(t): at for t, at in link_places.items() if compat.label_link(t) not in
+                        link_places}   # '#fig:map', relinked to '#fig-map'
         for target in chapter.targets.links:
             where = link_places.get(target, chapter.location)
             diags += _check_link(target, where, folder, root, by_path, ids, own, Path(chapter.path).as_posix())

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
+from .labels import normal_ref
 from .math import EQUATION
 from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
@@ -385,6 +386,15 @@ def auto_ids(blocks: list) -> list[tuple[dict, str]]:
     return found
 
 
+def label_link(target: str) -> str:
+    """A link to a label in pandoc-crossref's spelling ('#fig:map', 'b.md#tbl:t') as build_book spells the
+    label ('#fig-map'); any other link as it is."""
+    file, _, anchor = target.partition("#")
+    if re.match(r"(fig|tbl|sec|eq):.", anchor):
+        return f"{file}#{normal_ref(anchor)[0]}"
+    return target
+
+
 def relinked(chapters: list[tuple[str, list[str], dict[str, str]]], known: set[str], root: Path
              ) -> list[dict[str, str]]:
     """Links written to pandoc's automatic heading ids, pointed at the headings' ids: for each chapter, each
@@ -404,8 +414,12 @@ def relinked(chapters: list[tuple[str, list[str], dict[str, str]]], known: set[s
         for target in links:
             file, hash_, anchor = target.partition("#")
             if target in changes or not hash_ or not anchor or anchor in known \
-                    or re.match(r"[a-zA-Z][\w+.-]*:", target) or re.match(r"(fig|tbl|sec|eq)[-:]", anchor):
-                continue    # a label, never pandoc's id
+                    or re.match(r"[a-zA-Z][\w+.-]*:", target):
+                continue
+            if re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
+                if label_link(target) != target:
+                    changes[target] = label_link(target)
+                continue
             name = unquote(anchor)
             if file:
                 if by_file is None:

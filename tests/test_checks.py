@@ -610,6 +610,23 @@ def test_a_link_to_a_span_or_div_id_is_no_error_and_leads_to_its_page(tmp_path):
     assert '<a href="#box">the box</a>' in html["b"]
 
 
+def test_a_link_to_a_label_in_pandoc_crossrefs_spelling_leads_to_it(tmp_path):
+    """'[the map](#fig:map)' (pandoc-crossref labels so, and build_book reads '{#fig:map}' as 'fig-map') was
+    error[link-anchor]; it leads to the figure now, from another chapter too. A wrong one is located."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md, b.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A {#sec:a}\n\n| a |\n|---|\n| 1 |\n\n: Cap {#tbl:t}\n\n$$ x $$ {#eq:e}\n\n"
+                                   "See [it](#tbl:t), [this](#eq:e), @tbl:t and @eq:e.\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B\n\nSee [the table](a.md#tbl:t), [A](a.md#sec:a) and [nothing](a.md#tbl:x).\n",
+                                   encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [("b.md", 3, 60, "link-anchor")], found
+    (tmp_path / "b.md").write_text("# B\n\nSee [the table](a.md#tbl:t) and [A](a.md#sec:a).\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"}
+    assert '<a href="#tbl-t">it</a>' in html["a"] and '<a href="#eq-e">this</a>' in html["a"]
+    assert '<a href="a.html#tbl-t">the table</a>' in html["b"] and '<a href="a.html#sec-a">A</a>' in html["b"]
+
+
 def test_a_heading_whose_given_id_is_taken_is_found_however_it_is_written(tmp_path):
     """The heading whose id build_book gives from its words is found for its label-duplicate when it is the
     second of its words, a setext heading, one with attributes or one in a quotation (they were at 1:1)."""
