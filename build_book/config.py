@@ -170,8 +170,18 @@ def _part_id(value, where: schema.Where):
 
 
 _PATHS = schema.text_list(schema.path, "file paths", "[chapters/01-introduction.md]")
+
+
+def _chapter_path(value, where: schema.Where):
+    if value is None:   # '-' alone on its line: a chapter's name deleted, or not yet written
+        where.warning("chapter-entry-empty", "an empty entry in the list of chapters ('-' with nothing after it)",
+                      "write a chapter's path after the '-', or delete the line")
+        return None
+    return schema.path(value, where)
+
+
 # a list of chapters keeps a wrong entry as None: its positions are the YAML's, where each entry is located
-_CHAPTER_PATHS = schema.text_list(schema.path, "file paths", "[chapters/01-introduction.md]", keep=True)
+_CHAPTER_PATHS = schema.text_list(_chapter_path, "file paths", "[chapters/01-introduction.md]", keep=True)
 _PART = schema.record({"part": schema.text(allow_empty=False, example="The Japan-US Alliance"),
                        "id": _part_id,
                        "chapters": _CHAPTER_PATHS}, "a part", required=("part", "chapters"))
@@ -190,7 +200,7 @@ def _chapter_entry(value, where: schema.Where):
             chapters = _CHAPTER_PATHS(value.get("chapters"), quiet["chapters"])
             part = {"part": title.strip(), "id": None, "chapters": chapters}
         return part
-    return schema.path(value, where)
+    return _chapter_path(value, where)
 
 
 def _prog() -> str:

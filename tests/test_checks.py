@@ -495,7 +495,7 @@ def test_a_title_that_repeats_its_label_is_told_the_label_the_book_prints(tmp_pa
     assert "'# 同盟の起源'" in repeats[0]["hint"], repeats
 
 
-def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
+def test_a_part_or_an_entry_with_no_chapter_is_named_not_silently_left_out(tmp_path):
     """'- part: Title' with 'chapters: []' (or, in a Quarto book, no chapters at all) prints nothing: a warning at
     the part, with its title (before, the title was lost and nothing was said)."""
     (tmp_path / "a.md").write_text("# A\n\nText.\n", encoding="utf-8")
@@ -521,6 +521,15 @@ def test_a_part_with_no_chapters_is_named_not_silently_left_out(tmp_path):
                                           "    - part: \"Soon\"\n", encoding="utf-8")
     out = run_cli("check", "--book", str(tmp_path)).stdout
     assert "_quarto.yml:7:7: warning[part-empty]: the part 'Soon' has no chapters" in out, out
+    # an empty '-' (a chapter's name deleted) was dropped without a word; the chapters around it are read
+    (tmp_path / "b.md").write_text("# B\n\nMore.\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nchapters:\n  - a.md\n  -\n  - part: P\n    chapters:\n      -\n"
+                                       "      - b.md\n", encoding="utf-8")
+    out = run_cli("check", "--book", str(tmp_path)).stdout
+    assert re.findall(r"^book.yml:(\d+):(\d+): \w+\[([\w-]+)\]", out, re.M) == [
+        ("4", "4", "chapter-entry-empty"), ("7", "8", "chapter-entry-empty")], out
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    assert (tmp_path / "build" / "html" / "b.html").exists()
 
 
 def test_a_label_with_no_name_is_named_and_its_id_left_out(tmp_path):
