@@ -226,6 +226,7 @@ def code_ids(blocks: list, chapter: Chapter) -> None:
 
 CHAPTER_FORMAT = "build_book-chapter 1"   # header of a cached chapter (see cache.py)
 REFERENCES_FORMAT = "build_book-references 1"
+LIST_ROLE = ["role", "doc-bibliography"]    # a reference list in a chapter, as the EPUB's bibliography page has it
 
 
 def default_jobs() -> int:
@@ -469,7 +470,7 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         # of the book's list): the chapter's own list goes at the last, the others are taken out
         at = [n for n, block in enumerate(blocks) if block["t"] == "Div" and block["c"][0][0] == "refs"]
         if chapter.index == book.references_chapter:    # the book's list goes here (Quarto's references.qmd)
-            blocks[at[-1]] = {"t": "Div", "c": [["", ["book-references"], []], references]}
+            blocks[at[-1]] = {"t": "Div", "c": [["", ["book-references"], [LIST_ROLE]], references]}
             _placed(texts, keys, chapter, [b for n, b in enumerate(blocks) if n not in at[:-1]], scope, references_key)
             continue
         if not own:
@@ -497,7 +498,7 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
             copies.append(entry)
         listing = {"t": "Div", "c": [[f"refs-{chapter.label}", refs_div[0][1], refs_div[0][2]], copies]}
         if at and at[-1] < len(blocks) - 1:     # '::: {#refs}' before more of the chapter: the list goes there
-            blocks[at[-1]] = {"t": "Div", "c": [["", ["chapter-references"], []], [listing]]}
+            blocks[at[-1]] = {"t": "Div", "c": [["", ["chapter-references"], [LIST_ROLE]], [listing]]}
             blocks = [b for n, b in enumerate(blocks) if n not in at[:-1]]
             _placed(texts, keys, chapter, blocks, scope, references_key)
             listed[chapter.index] = own
@@ -511,7 +512,7 @@ def chapter_references(book: Book, texts: dict[int, str], keys: dict[int, str], 
         if not headed and not _ends_with_references_heading(blocks, heading):
             section.insert(0, {"t": "Header", "c": [2, [f"{chapter.label}-references", ["unnumbered",
                                                          "references-heading"], []], [Str(heading)]]})
-        blocks.append({"t": "Div", "c": [["", ["chapter-references"], []], section]})
+        blocks.append({"t": "Div", "c": [["", ["chapter-references"], [LIST_ROLE]], section]})
         _placed(texts, keys, chapter, blocks, scope, references_key)
         listed[chapter.index] = own
     return listed

@@ -146,6 +146,9 @@ def test_epub_chapters_end_with_their_references(chapter_scope, epub):
     pages = {n.removeprefix("EPUB/"): t for n, t in epub.items() if n.endswith(".xhtml")}
     check_lists(chapter_scope.root, pages, ".xhtml")
     assert broken_links(pages) == []
+    # each list is a bibliography to assistive technology, as the book's own list is
+    assert re.findall(r'<section id="sec-alpha-references" class="[^"]*chapter-references" role="([^"]*)"',
+                      pages["alpha.xhtml"]) == ["doc-bibliography"]
 
 
 def test_epub_has_no_book_bibliography(epub):
@@ -242,11 +245,11 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
     assert run_cli("epub", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert len(re.findall(r"<h2[^>]*>References</h2>", page)) == 1
-    assert re.search(r'<h2 class="unnumbered" id="sec-a-references">References</h2>\s*<div class="chapter-references">'
+    assert re.search(r'<h2 class="unnumbered" id="sec-a-references">References</h2>\s*<div class="chapter-references" role="doc-bibliography">'
                      r'\s*<div id="refs-sec-a"[^>]*>\s*<div id="ref-sec-a-walt1987"', page), page
     other = (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
     assert len(re.findall(r"<h2[^>]*>.*References</h2>", other)) == 1 and 'id="refs"' not in other
-    assert re.search(r'References</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-b"', other), other
+    assert re.search(r'References</h2>\s*<div class="chapter-references" role="doc-bibliography">\s*<div id="refs-sec-b"', other), other
     with zipfile.ZipFile(tmp_path / "build" / "own.epub") as archive:
         for name in ("a", "b"):
             ids = re.findall(r'\sid="([^"]+)"', archive.read(f"EPUB/{name}.xhtml").decode("utf-8"))
@@ -266,7 +269,7 @@ def test_a_chapter_ending_in_its_own_references_heading_gets_its_list_there(tmp_
                                        "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
-    assert re.search(r'References</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-a"[^>]*>\s*'
+    assert re.search(r'References</h2>\s*<div class="chapter-references" role="doc-bibliography">\s*<div id="refs-sec-a"[^>]*>\s*'
                      r'<div id="ref-sec-a-walt1987"', page), page
     assert 'href="#ref-sec-a-walt1987"' in page
     quarto = (tmp_path / "build" / "html" / "c.html").read_text(encoding="utf-8")
@@ -316,7 +319,7 @@ def test_a_japanese_chapters_own_references_heading_is_known(tmp_path):
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     for name, heading in (("a", "文献"), ("b", "引用文献")):
         page = (tmp_path / "build" / "html" / f"{name}.html").read_text(encoding="utf-8")
-        assert re.search(heading + r'</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-' + name, page), page
+        assert re.search(heading + r'</h2>\s*<div class="chapter-references" role="doc-bibliography">\s*<div id="refs-sec-' + name, page), page
 
 
 def test_a_heading_of_the_authors_over_the_refs_div_that_ends_a_chapter_heads_its_list(tmp_path):
@@ -330,5 +333,5 @@ def test_a_heading_of_the_authors_over_the_refs_div_that_ends_a_chapter_heads_it
                                    encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
-    assert re.search(r'Sources and Further Reading</h2>\s*<div class="chapter-references">\s*<div id="refs-sec-a"', page)
+    assert re.search(r'Sources and Further Reading</h2>\s*<div class="chapter-references" role="doc-bibliography">\s*<div id="refs-sec-a"', page)
     assert ">References</h2>" not in page

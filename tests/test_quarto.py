@@ -434,6 +434,7 @@ def test_quartos_references_chapter_is_the_place_of_the_books_list(quarto):
         nav = archive.read("EPUB/nav.xhtml").decode("utf-8")
         chapter = archive.read("EPUB/references.xhtml").decode("utf-8")
     assert ">References</a>" in nav and "Bibliography" not in nav and 'id="ref-' in chapter
+    assert '<div class="book-references" role="doc-bibliography">' in chapter     # as the book's own list page
     assert '<a epub:type="bibliography" href="references.xhtml">References</a>' in nav     # (a landmark)
     pdf = Pdf(quarto.pdf)
     assert "Bibliography" not in pdf.text and re.search(r"References( \.)+ *\d+", pdf.flat()), pdf.flat()[:3000]
