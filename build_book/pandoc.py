@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 # Quarto-style labels are explicit; headings without one get ids from build_book.
@@ -289,6 +290,7 @@ def _finish(child: subprocess.Popen, data: bytes | None, *, timeout: float | Non
     if timeout is None:
         timeout = timeout_for(size if size is not None else len(data or b""))
     told = getattr(_told, "callback", None)
+    began = time.monotonic()
     try:
         if told is not None and data is not None:
             _told.callback = None
@@ -299,7 +301,9 @@ def _finish(child: subprocess.Popen, data: bytes | None, *, timeout: float | Non
             else:
                 data = None
                 told()
-        out, err = child.communicate(data, timeout=timeout)
+        out, err = child.communicate(data, timeout=max(0.0, timeout - (time.monotonic() - began)))
+        if time.monotonic() - began > timeout:   # (done while this thread waited for its turn: still too long)
+            raise PandocTimeout(timeout)
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
