@@ -524,5 +524,5 @@ def font_face_css(font: Subset, url: str) -> str:
     fmt = {".woff": "woff", ".woff2": "woff2"}.get(font.path.suffix, "opentype")
     return (f'@font-face {{ font-family: "{font.family}"; src: url("{url}") format("{fmt}"); '
             f"font-weight: normal; font-style: normal; }}\n"
-            f':lang(ja) {{ font-family: "{font.family}", "Noto Serif CJK JP", "Hiragino Mincho ProN", '
-            f'"Yu Mincho", serif; }}\n')
+            f'[lang|="ja"], [lang|="ja"] body {{ font-family: "{font.family}", "Noto Serif CJK JP", '
+            f'"Hiragino Mincho ProN", "Yu Mincho", serif; }}\n')     # (not :lang(ja): see the stylesheet)

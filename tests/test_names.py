@@ -161,7 +161,8 @@ def test_a_japanese_book_has_its_interface_in_japanese(tmp_path_factory):
     config = root / "book.yml"
     config.write_text(config.read_text(encoding="utf-8").replace("lang: en", "lang: ja"), encoding="utf-8")
     chapter = root / "chapters" / "01-origins.md"
-    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n::: {.callout-tip}\n本文。\n:::\n", encoding="utf-8")
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n::: {.callout-tip}\n本文。\n:::\n\n"
+                       "`keep_in_mono()` と:\n\n```python\ndef f(x):\n    return x  # 値\n```\n", encoding="utf-8")
     built = build_all(root, "alliances-in-miniature")
     index = (built.html / "index.html").read_text(encoding="utf-8")
     page = (built.html / "origins.html").read_text(encoding="utf-8")
@@ -175,3 +176,9 @@ def test_a_japanese_book_has_its_interface_in_japanese(tmp_path_factory):
     pdf = Pdf(built.pdf)
     assert [title for title, _ in pdf.outline()][:3] == ["扉", "目次", "執筆者一覧"], pdf.outline()
     assert "Edited by" not in pdf.text and "Contents" not in pdf.text
+    # its code is set in the code's typeface, as in any book (':lang(ja)' set it in the text's, serif CJK)
+    mono = "".join("".join(f["unicode"]) for name, f in pdf.fonts.items() if "Mono" in name)
+    assert all(c in mono for c in "keep_in_mono()値"), pdf.fonts.keys()
+    with zipfile.ZipFile(built.epub) as archive:
+        css = archive.read("EPUB/style.css").decode("utf-8")
+    assert '[lang|="ja"], [lang|="ja"] body {' in css and ":lang(ja) {" not in css
