@@ -28,7 +28,7 @@ from urllib.parse import unquote
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
 from .labels import normal_ref
-from .math import EQUATION
+from .math import EQUATION, as_read
 from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import elements, elements_deep, inline_text, rewrite, words
@@ -59,6 +59,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
             tex = tex or _is_tex(node)
         elif kind == "OrderedList":
             parens = parens or node["c"][0][2]["t"] in PAREN_CLASSES
+        elif kind == "Math" and "\\notag" in node["c"][1]:
+            node["c"][1] = as_read(node["c"][1])
     if limit is not None and deepest[0] > limit:
         return None
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
@@ -284,7 +286,7 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
             at = locate(node)
             # its \label{eq:x} (which the TeX reader of the editions refuses) labels it as {#eq-x} would
             labels = [a or b for a, b in TEX_LABEL.findall(text)]
-            formula = {"t": "Math", "c": [{"t": "DisplayMath"}, TEX_LABEL.sub("", text).strip()]}
+            formula = {"t": "Math", "c": [{"t": "DisplayMath"}, as_read(TEX_LABEL.sub("", text).strip())]}
             eq = [re.sub(r"^eq[:-]", "eq-", label) for label in labels if re.match(r"eq[:-].", label)]
             if len(eq) == 1 and len(labels) == 1:
                 formula = {"t": "Span", "c": [[eq[0], [EQUATION], []], [formula]]}

@@ -155,21 +155,31 @@ def _depth(tex: str) -> int:
     return deepest
 
 
+def as_read(tex: str) -> str:
+    """A formula as build_book reads it: amsmath's ``\\notag``, which pandoc's TeX reader does not know, as
+    its synonym ``\\nonumber``."""
+    return NOTAG.sub(r"\\nonumber", tex)
+
+
+NOTAG = re.compile(r"\\notag(?![A-Za-z])")
+
+
 def locate(book, chapter, tex: str) -> Location:
-    """Where formula ``tex`` first stands in ``chapter`` (its opening $)."""
+    """Where formula ``tex`` (as read: see :func:`as_read`) first stands in ``chapter`` (its opening $)."""
     want = "".join(tex.split())
     for written, position in chapter.sources.maths:
-        if "".join(written.split()) == want:
+        if "".join(as_read(written).split()) == want:
             return Location(chapter.path, *position)
     if want.startswith("\\begin{"):     # a LaTeX math environment written without dollars (compat.py), its
         from .load import text_as_scanned      # \label{...} taken out: looked for in the chapter's text
         from .scan import TEX_LABEL
         gap = rf"(?:\s|>|{TEX_LABEL.pattern})*"     # (a quotation's '>' at a line's start)
-        found = re.search(gap.join(map(re.escape, want[:80])), text_as_scanned(book.config.root, chapter.path))
-        if found is not None:
-            text = found.string
-            return Location(chapter.path, text.count("\n", 0, found.start()) + 1,
-                            found.start() - text.rfind("\n", 0, found.start()))
+        text = text_as_scanned(book.config.root, chapter.path)
+        for spelt in dict.fromkeys((want, want.replace("\\nonumber", "\\notag"))):
+            found = re.search(gap.join(map(re.escape, spelt[:80])), text)
+            if found is not None:
+                return Location(chapter.path, text.count("\n", 0, found.start()) + 1,
+                                found.start() - text.rfind("\n", 0, found.start()))
     return chapter.location
 
 

@@ -259,3 +259,19 @@ def test_labels_in_a_latex_environment_and_where_its_problems_are(tmp_path):
         (3, 1, "raw-tex-dropped"), (8, 1, "raw-tex-dropped"), (18, 3, "math-error"), (23, 3, "label-duplicate"),
         (26, 10, "label-duplicate")], found
     assert found[0]["message"].startswith("the labels 'eq:one, eq:two' of this formula were left out")
+
+
+def test_amsmaths_notag_is_read_as_nonumber(tmp_path):
+    r"""'\notag' (amsmath's, as bookdown's manual writes it) was a math-error that stopped the build, where its
+    synonym '\nonumber' was accepted; a formula with one that has another fault is still found where written."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\n\\begin{align}\na &= b \\notag \\\\\nc &= d\n\\end{align}\n\n"
+                                   "$$ x = 1 \\notag $$\n\n\\begin{align}\na &= \\frac{b \\notag \\\\\nc &= d\n"
+                                   "\\end{align}\n\n$$ \\frac{y \\notag $$\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["line"], d["column"], d["code"]) for d in found] == [(10, 1, "math-error"), (15, 1, "math-error")], found
+    text = (tmp_path / "a.md").read_text(encoding="utf-8")
+    (tmp_path / "a.md").write_text(text[:text.index("\\begin{align}\na &= \\frac")], encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert page.count("<math") == 2 and "notag" not in page and "nonumber" not in page.split("<annotation")[0]
