@@ -868,8 +868,11 @@ def _title_words(text: str) -> list[str]:
 
 def _case_sensitive(word: str) -> bool:
     """An acronym, an initial, a word with capitals inside or periods between letters (U.S., NATO, McCarthy,
-    J.): the words pandoc's sentence case may lower and a title-case style cannot restore. A capitalised word
-    or compound (Israel, Anglo-American) is left to the style."""
+    J.), a capital standing alone (R, Plan B, Type I: not A, which may be the article): the words pandoc's
+    sentence case may lower and a title-case style cannot restore. A capitalised word or compound (Israel,
+    Anglo-American) is left to the style."""
+    if re.fullmatch(r"[B-Z]", word):
+        return True
     if re.fullmatch(r"[A-Z][a-z’]*(-[A-Z][a-z’]*)*\.?", word) and not re.fullmatch(r"[A-Z]\.", word):
         return False
     return bool(re.search(r"[A-Za-z]\.[A-Za-z]|^[A-Z]\.$|.[A-Z]", word))
