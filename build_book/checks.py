@@ -21,7 +21,8 @@ from . import index as book_index
 from . import abstracts, bibliography, cache, compat, images, math, sandbox, sanitize, styles, svgprint, quarto, ui
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
-from .labels import EMPTY_LABEL, PREFIX_WORDS, LabelIndex, is_crossref, normal_ref, unnumbered_kind
+from .labels import (BOOKDOWN_REF, EMPTY_LABEL, PREFIX_WORDS, LabelIndex, as_bookdown, as_written, is_crossref,
+                     normal_ref, ref_prefix, unnumbered_kind)
 from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
@@ -487,15 +488,18 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
         for key in dict.fromkeys(k for k in cited_keys(chapter) if is_crossref(k)):
             label_id, _ = normal_ref(key)
             cited.add(label_id)
-            prefix = label_id.split("-", 1)[0]
+            prefix, shown = ref_prefix(key), as_written(key)
             label = index.get(label_id)
             places = _positions(chapter, key)
             if label is None and label_id in elsewhere:
                 continue  # defined in a chapter book.yml names wrongly: reported there
             if label is None:
-                same = [lab.id for lab in index.labels.values() if lab.prefix == prefix]
-                close = _nearest(label_id, same)
-                hint = ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else \
+                bookdown = key.startswith(BOOKDOWN_REF)
+                same = [lab.id for lab in index.labels.values()
+                        if (lab.kind in KIND_OF_PREFIX[prefix] if bookdown and prefix == "sec" else lab.prefix == prefix)]
+                close = [as_written(f"{BOOKDOWN_REF}{as_bookdown(c)})" if bookdown else c)
+                         for c in _nearest(label_id, same)]
+                hint = ("did you mean " + " or ".join(close) + "?") if close else \
                     f"label the {PREFIX_WORDS[prefix]} with {{#{label_id}}}, or correct the reference"
                 if prefix not in KIND_OF_PREFIX:
                     hint = (f"build_book numbers chapters, sections, figures and tables, not yet "
@@ -504,17 +508,17 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                     hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORDS[prefix]}: a figure is an image "
                             "with a caption alone in its paragraph; a table's label goes in its caption line")
                 for loc in places:
-                    diags.append(error("xref-unknown", f"cross-reference '@{key}' points to no "
+                    diags.append(error("xref-unknown", f"cross-reference '{shown}' points to no "
                                        f"{PREFIX_WORDS[prefix]} in the book", loc, hint))
                 continue
             referenced.add(label.id)
             if label.kind not in KIND_OF_PREFIX.get(prefix, ()):
                 for loc in places:
-                    diags.append(error("xref-kind", f"'@{key}' refers to a {label.kind}, not a {PREFIX_WORDS[prefix]}",
+                    diags.append(error("xref-kind", f"'{shown}' refers to a {label.kind}, not a {PREFIX_WORDS[prefix]}",
                                        loc, f"label the {label.kind} with the right prefix"))
             elif label.number is None:
                 for loc in places:
-                    diags.append(warning("xref-unnumbered", f"'@{key}' refers to the unnumbered {label.kind} "
+                    diags.append(warning("xref-unnumbered", f"'{shown}' refers to the unnumbered {label.kind} "
                                          f"'{label.title}'; it is printed by its title", loc,
                                          "it has no number ({.unnumbered}, in an unnumbered chapter, or deeper "
                                          "than section-depth); refer to it in words if the title reads oddly"))

@@ -11,6 +11,8 @@ Run on each chapter's document as it is loaded, before anything is numbered or c
   else is left out with a located warning;
 - **lists numbered with parentheses** (``1)``, ``(a)``), which pandoc's HTML would number ``1.``, ``a.``:
   marked by a div the stylesheets read;
+- **bookdown's references and labels** (``\\@ref(fig:x)``, ``Table: (\\#tab:x) ...``): cross-references that
+  print the bare number, and the labels of the tables, figures and formulas they refer to;
 - **pandoc's automatic heading ids** (``#fill-out-file-headers``), which build_book replaces with its
   own: :func:`auto_id` computes them as pandoc would, and :func:`relink` points links written to them
   at the heading's id in every edition.
@@ -27,11 +29,11 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
-from .labels import normal_ref
+from .labels import bookdown_label, normal_ref
 from .math import EQUATION, as_read
 from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
-from .walk import elements, elements_deep, inline_text, rewrite, words
+from .walk import Str, elements, elements_deep, inline_text, rewrite, words
 
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
@@ -42,10 +44,11 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
     raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), lists numbered with
     parentheses marked (:func:`paren_lists`), and each heading without an id with the id pandoc would give
-    it (see :func:`auto_ids`). With ``limit``: None, and nothing changed, if its elements nest deeper than
-    that (see walk.elements_deep), measured in the same walk."""
-    headings, used = [], set()
-    figures = tex = parens = False
+    it (see :func:`auto_ids`), amsmath's ``\\notag`` read (math.as_read), bookdown's references and caption
+    labels read (:func:`bookdown`). With ``limit``: None, and nothing changed, if its elements nest deeper
+    than that (see walk.elements_deep), measured in the same walk."""
+    headings, used, notags, captions = [], set(), [], []
+    figures = tex = parens = refs = False
     deepest = [0]
     for node in elements(blocks) if limit is None else elements_deep(blocks, limit, deepest):
         kind = node["t"]
@@ -59,10 +62,19 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
             tex = tex or _is_tex(node)
         elif kind == "OrderedList":
             parens = parens or node["c"][0][2]["t"] in PAREN_CLASSES
-        elif kind == "Math" and "\\notag" in node["c"][1]:
-            node["c"][1] = as_read(node["c"][1])
+        elif kind == "Math":
+            notags += [node] if "\\notag" in node["c"][1] else []
+            refs = refs or _labelled_inside(node)
+        elif kind == "Str" and "@ref(" in node["c"]:
+            refs = True
+        elif kind in ("Table", "Figure") and _bookdown_caption(node):
+            captions.append(node)
     if limit is not None and deepest[0] > limit:
         return None
+    for node in notags:
+        node["c"][1] = as_read(node["c"][1])
+    if refs or captions:
+        bookdown(blocks, captions)
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
     if figures:
         figure_divs(blocks)
@@ -83,6 +95,70 @@ PAREN_LIST_CSS = "\n".join(
     f".{delimiter}-{style} > ol {{ list-style-type: {delimiter}-{style}; }}"
     for delimiter, prefix in (("paren", ""), ("parens", ' prefix: "(";'))
     for style in ("decimal", *LIST_STYLES.values())) + "\n"
+
+
+# bookdown's reference ('\@ref(fig:x)', which pandoc reads as the text '@ref(fig:x)'), and its label at the start
+# of a table's or a figure's caption ('Table: (\#tab:x) A caption', '![(\#fig:x) A caption](x.png)')
+BOOKDOWN_REF = re.compile(r"@ref\(([^()\s]+)\)")
+BOOKDOWN_CAPTION = re.compile(r"\(#((?:fig|tab):[^()\s]+)\)")
+
+
+def _bookdown_caption(node: dict) -> re.Match | None:
+    """The bookdown label that begins the caption of ``node``, a table or a figure."""
+    blocks = node["c"][1][1]
+    inlines = blocks[0]["c"] if blocks and blocks[0]["t"] in ("Plain", "Para") else []
+    return BOOKDOWN_CAPTION.fullmatch(inlines[0]["c"]) if inlines and inlines[0]["t"] == "Str" else None
+
+
+def bookdown(blocks: list, captions: list[dict]) -> None:
+    """bookdown's references made cross-references that print the number alone, as '[-@fig-x]' (see
+    labels.BOOKDOWN_REF), and the labels that begin ``captions`` (tables' and figures') made their ids, in
+    place."""
+    def untag(inlines: list) -> list:    # the caption (or a figure's image's description) without its label
+        rest = inlines[1:]
+        return rest[1:] if rest and rest[0]["t"] == "Space" else rest
+
+    for node in captions:
+        label = _bookdown_caption(node).group(1)
+        caption = node["c"][1][1][0]
+        caption["c"] = untag(caption["c"])
+        if not node["c"][0][0]:
+            node["c"][0][0] = bookdown_label(label)
+        for image in elements(node["c"][2]) if node["t"] == "Figure" else ():
+            if image["t"] == "Image" and image["c"][1][:1] and image["c"][1][0] == {"t": "Str", "c": f"(#{label})"}:
+                image["c"][1] = untag(image["c"][1])
+
+    def refs(node: dict):
+        if node["t"] == "Math" and _labelled_inside(node):
+            return _labelled(node)
+        if node["t"] != "Str" or "@ref(" not in node["c"]:
+            return None
+        text, out, at = node["c"], [], 0
+        for found in BOOKDOWN_REF.finditer(text):
+            out += [Str(text[at:found.start()])] if found.start() > at else []
+            citation = {"citationId": f"@ref({found.group(1)})", "citationPrefix": [], "citationSuffix": [],
+                        "citationMode": {"t": "SuppressAuthor"}, "citationNoteNum": 0, "citationHash": 0}
+            out.append({"t": "Cite", "c": [[citation], [Str("\\" + found.group(0))]]})
+            at = found.end()
+        return out + ([Str(text[at:])] if at < len(text) else []) if out else None
+
+    rewrite(blocks, refs)
+
+
+def _labelled_inside(node: dict) -> bool:
+    """Is ``node`` (a formula) a display with its label inside, as bookdown or LaTeX writes it?"""
+    return node["c"][0]["t"] == "DisplayMath" and ("(\\#eq" in node["c"][1] or "\\label{eq" in node["c"][1])
+
+
+def _labelled(formula: dict) -> list | None:
+    """A display formula labelled inside, bookdown's or LaTeX's way ('$$ x (\\#eq:x) $$', '\\label{eq:x}'), as
+    a labelled equation (math.label_equations), its label taken out; with another label, or several, as it
+    is."""
+    labels = [a or b for a, b in TEX_LABEL.findall(formula["c"][1])]
+    if len(labels) != 1 or not re.match(r"eq:.", labels[0]):
+        return None
+    formula["c"][1] = TEX_LABEL.sub("", formula["c"][1]).strip()
+    return [{"t": "Span", "c": [["eq-" + labels[0][3:], [EQUATION], []], [formula]]}]
 
 
 def paren_lists(blocks: list) -> None:

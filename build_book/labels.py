@@ -108,13 +108,49 @@ def unnumbered_kind(label: str) -> str | None:
     return prefix if prefix is not None and prefix.islower() and prefix not in NUMBERED else None
 
 
+# bookdown's reference, '\@ref(fig:map)', or '\@ref(intro)' to a heading's id: the number alone (as Quarto's
+# '[-@fig-map]'). compat.py reads it as a citation, number only, of the key '@ref(fig:map)'; its labels are
+# written '(\#fig:map)' and '(\#tab:x)' (a table: build_book's 'tbl-x')
+BOOKDOWN_REF = "@ref("
+BOOKDOWN_PREFIXES = {"tab": "tbl"}
+
+
+def bookdown_label(label: str) -> str:
+    """A bookdown label ('tab:x', 'fig:x', 'intro') as build_book spells it ('tbl-x', 'fig-x', 'intro')."""
+    prefix, colon, name = label.partition(":")
+    prefix = BOOKDOWN_PREFIXES.get(prefix, prefix)
+    return f"{prefix}-{name}" if colon and name and prefix in PREFIX_WORDS else label
+
+
+def as_bookdown(label_id: str) -> str:
+    """A label as bookdown writes it ('tbl-x' as 'tab:x', 'fig-x' as 'fig:x'; a heading's id as it is)."""
+    prefix, dash, name = label_id.partition("-")
+    if not dash or prefix not in PREFIX_WORDS:
+        return label_id
+    return {"tbl": "tab"}.get(prefix, prefix) + ":" + name
+
+
 def is_crossref(key: str) -> bool:
-    """Is a pandoc citation id a cross-reference (Quarto or pandoc-crossref spelling)?"""
-    return CROSSREF.match(key) is not None
+    """Is a pandoc citation id a cross-reference (Quarto, pandoc-crossref or bookdown spelling)?"""
+    return CROSSREF.match(key) is not None or key.startswith(BOOKDOWN_REF)
+
+
+def ref_prefix(key: str) -> str:
+    """The prefix of the kind a cross-reference ``key`` refers to ('fig' for '@fig-x'): 'sec' for bookdown's
+    reference to a heading's id ('\\@ref(intro)')."""
+    prefix = normal_ref(key)[0].split("-", 1)[0]
+    return prefix if prefix in PREFIX_WORDS else "sec"
+
+
+def as_written(key: str) -> str:
+    """A cross-reference ``key`` as its author wrote it: '@fig-x', '\\@ref(fig:x)'."""
+    return "\\" + key if key.startswith(BOOKDOWN_REF) else "@" + key
 
 
 def normal_ref(key: str) -> tuple[str, bool]:
-    """Return (label id, capitalised?) for a reference key such as 'Fig-x' or 'fig:x'."""
+    """Return (label id, capitalised?) for a reference key such as 'Fig-x', 'fig:x' or '@ref(fig:x)'."""
+    if key.startswith(BOOKDOWN_REF):
+        return bookdown_label(key[len(BOOKDOWN_REF):-1]), False
     found = CROSSREF.match(key)
     capital = key[0].isupper()
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -222,3 +223,30 @@ def test_references_of_one_kind_in_one_bracket_share_their_word(tmp_path):
     (root / "book.yml").write_text("title: T\nlang: de\ncrossref: {figure: Abbildung, figures: Abbildungen, and: und}\n"
                                    "chapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
     assert _referred(root, "[@fig-a1; @fig-a2; @fig-a1]")[0] == f"Abbildungen{nbsp}1.1 und 1.2; Abbildung{nbsp}1.1"
+
+
+def test_bookdowns_references_and_labels_are_read(tmp_path):
+    r"""bookdown's '\@ref(fig:x)' printed as '@ref(fig:x)', and its caption labels ('Table: (\#tab:x) ...') as
+    text, with no word said: they are the bare numbers and labels they are in bookdown, checked as any other."""
+    png = Path(__file__).parent / "books" / "hostile-html" / "chapters" / "figures" / "fine.png"
+    root = write_book(tmp_path, "title: T\nchapters: [chapters/a.md, chapters/b.md]\n", {
+        "a.md": "# Introduction {#intro}\n\nFigure \\@ref(fig:map), Table \\@ref(tab:t) and (\\@ref(eq:e)), in Chapter "
+                "\\@ref(later); Section \\@ref(sec:x), and `\\@ref(code)`.\n\n![(\\#fig:map) A map](m.png)\n\n"
+                "## X {#sec:x}\n\nTable: (\\#tab:t) A table.\n\n| a |\n|---|\n| 1 |\n\n\\begin{equation}\n"
+                "y = 2 (\\#eq:e)\n\\end{equation}\n\n$$ z = 3 (\\#eq:g) $$\n\nSee \\@ref(eq:g).\n",
+        "b.md": "# Later {#later}\n\nBack to \\@ref(intro), \\@ref(fig:mapp), \\@ref(intr) and \\@ref(tab:map).\n"})
+    (root / "chapters" / "m.png").write_bytes(png.read_bytes())
+    found = json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"], d["message"]) for d in found] == [
+        ("chapters/b.md", 3, 23, "xref-unknown", "cross-reference '\\@ref(fig:mapp)' points to no figure in the book"),
+        ("chapters/b.md", 3, 40, "xref-unknown", "cross-reference '\\@ref(intr)' points to no section, chapter, part "
+                                                 "or appendix in the book"),
+        ("chapters/b.md", 3, 56, "xref-unknown", "cross-reference '\\@ref(tab:map)' points to no table in the book")], found
+    assert [d["hint"] for d in found[:2]] == ["did you mean \\@ref(fig:map)?", "did you mean \\@ref(intro)?"]
+    (root / "chapters" / "b.md").write_text("# Later {#later}\n\nBack to \\@ref(intro).\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(root)).returncode == 0
+    page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
+    assert ("Figure 1.1, Table 1.1 and (1.1), in Chapter 2; Section 1.1, and \\@ref(code)." in page
+            and "Figure 1.1: A map" in page and "Table 1.1: A table." in page and "See 1.2." in page), page
+    assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
+    assert "Back to 1." in text_of((root / "build" / "html" / "later.html").read_text(encoding="utf-8"))
