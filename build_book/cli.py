@@ -205,7 +205,18 @@ def _quarto_book(path: Path) -> bool:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return re.search(r"^project:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+type:\s*[\"']?book[\"']?\s*(#.*)?$", text, re.M) is not None
+    if re.search(r"^project:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+type:\s*[\"']?book[\"']?\s*(#.*)?$", text, re.M):
+        return True
+    if not re.search(r"^project:.*\bbook\b", text, re.M | re.S):
+        return False
+    import yaml     # written otherwise ('project: {type: book}'): as YAML reads it
+
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
+    project = data.get("project") if isinstance(data, dict) else None
+    return isinstance(project, dict) and project.get("type") == "book"
 
 
 def _shown(path: Path, cwd: Path) -> str:

@@ -658,8 +658,10 @@ def _quarto_chapters(root: Path, items, unprinted: list[Diagnostic]):
             part = dict(item)
             title = part.get("part")
             if isinstance(title, str) and title.endswith((".qmd", ".md")) and sandbox.inside(root, title):
-                found, line = _part_file(root / title)
+                found, line, label = _part_file(root / title)
                 part["part"] = found or title
+                if label and "id" not in part:      # '# Numeric Overview {#sec-numeric}': the part's label
+                    part["id"] = label
                 if line:
                     unprinted.append(warning(
                         "quarto-part-text", f"the part file's text after its title is not printed: build_book "
@@ -673,16 +675,19 @@ def _quarto_chapters(root: Path, items, unprinted: list[Diagnostic]):
     return out
 
 
-def _part_file(path: Path) -> tuple[str, int | None]:
-    """A Quarto part file's title (its front matter's title or its first level-1 heading; "" if neither), and
-    the line where its text begins after its front matter and title heading, if it has any (not counting blank
-    lines and HTML comments)."""
+def _part_file(path: Path) -> tuple[str, int | None, str]:
+    """A Quarto part file's title (its front matter's title or its first level-1 heading; "" if neither), the
+    line where its text begins after its front matter and title heading, if it has any (not counting blank
+    lines and HTML comments), and its heading's label, if it is a part's ('sec-x'; else "")."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError):
-        return "", None
-    found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", text, re.M) or re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
+        return "", None, ""
+    heading = re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
+    found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", text, re.M) or heading
     title = found.group(1).strip() if found else ""
+    label = re.search(r"(?<![^\s{])#(sec[-:][^\s{}]+)", heading.group(2) or "") if heading else None
+    label = label.group(1).replace(":", "-", 1) if label else ""
     lines = text.splitlines()
     start = 0
     if lines and lines[0].strip() == "---":
@@ -695,5 +700,5 @@ def _part_file(path: Path) -> tuple[str, int | None]:
         if not titled and re.match(r"#\s", line):
             titled = True
             continue
-        return title, number + 1
-    return title, None
+        return title, number + 1, label
+    return title, None, label

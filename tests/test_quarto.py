@@ -396,6 +396,27 @@ def test_a_part_files_text_after_its_title_is_named_not_lost(tmp_path):
                      "printed: build_book prints a part ('Statistics 101') as its title alone"], result.stdout
 
 
+def test_a_part_files_label_is_the_parts_and_a_flow_style_project_is_found(tmp_path):
+    """'# Numeric Overview {#sec-numeric}' in a part file is the part's label, as Quarto reads it (a reference
+    to it was xref-unknown, whose hint said to write the label that was there); a _quarto.yml written
+    'project: {type: book}' is found as a book's, as 'project:' over 'type: book' is."""
+    (tmp_path / "_quarto.yml").write_text(
+        "project: {type: book}\nbook:\n  title: T\n  chapters:\n    - index.qmd\n    - part: numeric.qmd\n"
+        "      chapters: [logs.qmd]\n    - part: other.qmd\n      chapters: [b.qmd]\n", encoding="utf-8")
+    (tmp_path / "index.qmd").write_text("# Preface {.unnumbered}\n\nSee @sec-numeric, @sec-other and @sec-logs.\n",
+                                        encoding="utf-8")
+    (tmp_path / "numeric.qmd").write_text("# Numeric Overview {#sec-numeric}\n", encoding="utf-8")
+    (tmp_path / "other.qmd").write_text("---\ntitle: Other\n---\n\n# Other {.unnumbered #sec:other}\n", encoding="utf-8")
+    (tmp_path / "logs.qmd").write_text("# Logarithms {#sec-logs}\n\nText.\n", encoding="utf-8")
+    (tmp_path / "b.qmd").write_text("# B\n\nText.\n", encoding="utf-8")
+    result = run_cli("html", cwd=tmp_path)
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+)" class="xref"[^>]*>([^<]+)</a>', page) == [
+        ("index.html#sec-numeric", "Part\u00a0I"), ("index.html#sec-other", "Part\u00a0II"),
+        ("logs.html#sec-logs", "Chapter\u00a01")]
+
+
 def test_a_title_over_level_1_headings_is_the_chapters_and_they_are_its_sections(tmp_path):
     """A pandoc document's 'title:' over text and '# ' headings (a dissertation's chapter, written so) was lost
     without a word, the first '# ' heading made the title and the rest 'chapter-two-titles'; it is the chapter's
