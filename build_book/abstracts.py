@@ -25,7 +25,8 @@ ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout"
 LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")   # a span's lang= that an abstract prints
 # quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
 # citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
-ABSTRACT_READER = "markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
+ABSTRACT_READER = ("markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
+                   "+east_asian_line_breaks")
 
 
 def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
