@@ -520,3 +520,19 @@ def test_a_table_module_another_thread_is_still_binding_is_found():
             "assert ttFont.getTableClass('OS/2') is module.table_O_S_2f_2\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_image_written_with_no_description_has_an_empty_one(tmp_path):
+    """'![](x.png)' (no words in the brackets) was '<img src="x.png" />' in the web and EPUB editions: no alt
+    at all, which HTML does not allow (the Nu checker's error) and screen readers answer with the file's name."""
+    figures = REPO / "tests" / "books" / "hostile-html" / "chapters" / "figures"
+    (tmp_path / "m.png").write_bytes((figures / "fine.png").read_bytes())
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\n![](m.png)\n\nInline ![](m.png) and ![A red square](m.png) here.\n",
+                                   encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.findall(r"<img\b[^>]*>", page) == ['<img alt="" src="m.png" />', '<img alt="" src="m.png" />',
+                                                 '<img src="m.png" alt="A red square" />'], page
+    result = nu_validate(tmp_path / "build" / "html")
+    assert result.returncode == 0, result.stdout + result.stderr

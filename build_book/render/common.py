@@ -407,7 +407,12 @@ def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) 
         url = located[0].as_uri() if prefix is None else prefix + quote(located[1])
         return f"{match.group(1)}{url}{match.group(3)}"
 
-    return SRC.sub(fix, html)
+    # an image written with no description ('![](x.png)') gets an empty one: pandoc writes no alt at all, which
+    # HTML does not allow and screen readers answer by reading out the file's name
+    return NO_ALT.sub('<img alt=""', SRC.sub(fix, html))
+
+
+NO_ALT = re.compile(r"<img\b(?![^>]*\salt=)")
 
 
 @dataclass
