@@ -90,7 +90,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
         language, without its '#|' options); nothing for a cell with 'echo: false' or 'include: false'; the
         image of a cell that only includes one (knitr::include_graphics("file.png")), as a figure."""
         indent, (opener, origin) = cell["indent"], cell["opener"]
-        options = _cell_options(cell["options"])
+        options = {**_header_options(cell["header"]), **_cell_options(cell["options"])}
         code = [(line, at) for line, at in cell["body"] if line.strip()]
         image = INCLUDE_GRAPHICS.fullmatch(code[0][0].strip()) if len(code) == 1 else None
         if image:
@@ -232,6 +232,33 @@ def _cell_options(lines: list[str]) -> dict:
     except yaml.YAMLError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+# an option in an R Markdown cell's header ('```{r logo, echo=FALSE, fig.cap="The logo."}'): name=value, or
+# the cell's label, written first without a name
+HEADER_OPTION = re.compile(r"""\s*(?:([\w.-]+)\s*=\s*)?("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,]*?)\s*(?:,|$)""")
+
+
+def _header_options(header: str) -> dict:
+    """The options of an R Markdown cell's header that say what build_book prints of it, in Quarto's names:
+    its label (a figure's, 'fig-logo', as bookdown labels a cell with a caption 'fig:logo'), fig.cap and
+    fig.alt."""
+    inside = header[header.find("{") + 1:header.rfind("}")]
+    engine = re.match(r"\s*[A-Za-z][\w+-]*\s*,?", inside)
+    found, label = {}, ""
+    for nth, option in enumerate(HEADER_OPTION.finditer(inside, engine.end() if engine else 0)):
+        name, value = option.group(1), option.group(2)
+        if value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        if name in ("fig.cap", "fig.alt"):
+            found[name.replace(".", "-")] = value
+        elif (name is None and nth == 0) or name == "label":
+            label = value
+        if option.end() >= len(inside):
+            break
+    if label and "fig-cap" in found:
+        found["label"] = label if label.startswith("fig-") else "fig-" + label
+    return found
 
 
 def _attr(text: str) -> str:

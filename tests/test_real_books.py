@@ -3,6 +3,7 @@ book written here: valid input that was refused (false alarms) or misread, now r
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -308,6 +309,27 @@ def test_cells_as_quarto_shows_them(tmp_path):
     assert 'Figure 1.1 The "Pane" layout [options]' in text.replace(":", "")
     assert re.search(r'<img (?=[^>]*src="[^"]*pane\.png")[^>]*alt="A dialog box\."', page)
     assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
+
+
+def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path):
+    """R Markdown writes a cell's caption and label in its header ('```{r logo, echo=FALSE, fig.cap="..."}'), as
+    bookdown's books do: the image it includes was printed bare, its caption lost and '\\@ref(fig:logo)' unknown."""
+    _quarto_book(tmp_path, "2024", "# Knitr\n\nSee Figure \\@ref(fig:logo) and @fig-map.\n\n"
+                                   "```{r logo, echo=FALSE, fig.cap='The knitr logo, \\'small\\'.', out.width='20%'}\n"
+                                   "knitr::include_graphics('shots/logo.png')\n```\n\n"
+                                   "```{r, label=\"map\", fig.cap=\"A map\", fig.alt=\"Coasts in grey.\"}\n"
+                                   "knitr::include_graphics(\"shots/map.png\")\n```\n")
+    from PIL import Image
+    (tmp_path / "shots").mkdir()
+    for name in ("logo", "map"):
+        Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
+    assert "See Figure 1.1 and Figure 1.2." in text, text
+    assert "Figure 1.1: The knitr logo, 'small'." in text and "Figure 1.2: A map" in text
+    assert re.search(r'<img (?=[^>]*src="[^"]*map\.png")[^>]*alt="Coasts in grey\."', page)
 
 
 def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
