@@ -24,8 +24,8 @@ Only the authors' own prose is checked: quotations (block quotes and quoted
 text), code, web addresses, citations and the bibliography are never reported
 as departures (mojibake, being damage rather than style, is reported in
 quotations too). The work is done on pandoc's document, which knows what is
-quoted and what is code; each finding is then found again in the source file by
-its text and its context, for its line and column.
+quoted and what is code; each paragraph, cell, heading or note is then found again
+in the source file by its words, and each finding in it, for its line and column.
 
 Rule files in Vale's format (``extends: substitution`` with ``swap:``,
 ``extends: existence`` with ``tokens:`` or ``raw:``; ``message``, ``level``,
@@ -381,6 +381,8 @@ class Unit:
 
     text: str
     kinds: str
+    flow: int = 0              # the run of text it is in: 0 the main text, then each note and block quote
+    place: str = "text"        # text, note or quote
 
     def all(self, start: int, end: int, allowed: str) -> bool:
         return all(k in allowed for k in self.kinds[start:end])
@@ -388,10 +390,15 @@ class Unit:
 
 def units(blocks: list, lang: str = "en") -> list[Unit]:
     out: list[Unit] = []
-    pending: list[tuple[list, str]] = [(blocks, PROSE)]
+    pending: list[tuple[list, str, str]] = [(blocks, PROSE, "text")]
+    flow = 0
     while pending:
-        tree, kind = pending.pop(0)
+        tree, kind, place = pending.pop(0)
+        first = len(out)
         _blocks(tree, kind, out, pending, lang)
+        for unit in out[first:]:
+            unit.flow, unit.place = flow, place
+        flow += 1
     return out
 
 
@@ -425,7 +432,7 @@ def _blocks(tree, kind: str, out: list[Unit], pending: list, lang: str) -> None:
                 joined.extend(line + [{"t": "LineBreak"}])
             _unit(joined, kind, out, pending, lang)
         elif tag == "BlockQuote":
-            pending.append((content, QUOTE))
+            pending.append((content, QUOTE, "quote"))
         elif tag in ("CodeBlock", "RawBlock", "HorizontalRule", "Null"):
             continue
         elif tag == "Div":
@@ -486,7 +493,7 @@ def _inlines(inlines: list, kind: str, out: list, pending: list, lang: str) -> N
         elif tag == "Image":
             stack.append((c[1], SKIP))
         elif tag == "Note":
-            pending.append((c, PROSE))
+            pending.append((c, PROSE, "note"))
             out.append((" ", SKIP))
         elif tag == "Span":
             stack.append((c[1], SKIP if _foreign(c[0], lang) else k))
@@ -940,7 +947,7 @@ def scan_book(book: Book) -> Scan:
 # Each chapter's findings (located), those in its abstract and the forms of its words (for the inconsistency
 # check across chapters) depend on the chapter, the house style and the language alone: kept by them, so
 # that after an edit only the edited chapter is read for them again.
-PART_FORMAT = "build_book-house-style 2"
+PART_FORMAT = "build_book-house-style 3"
 PART_FOLDER = "checks/house-style"
 
 
@@ -1196,15 +1203,32 @@ def _common(a: str, b: str) -> int:
 
 
 # What in a chapter's Markdown is never its prose: code (fenced, indented by a fence's rules or inline),
-# attributes ({#sec-defence}, {lang=en-GB}, {=html}), link targets, HTML comments and tags. A finding in the
-# prose is never placed there, where the same words may also stand (and --fix-style would change code).
+# attributes ({#sec-defence}, {lang=en-GB}, {=html}), link targets, HTML comments and tags, link definitions
+# ('[r]: https://example.org/defence.html'), maths ($...$, $$...$$ as pandoc reads them: in one paragraph),
+# web addresses and citation keys. A finding in the prose is never placed there, where the same words may
+# also stand (and --fix-style would change code, a formula or an address).
 MARKUP = (r"\{[#.=][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}"                                 # attributes
           r"|\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"                                  # a link's target
           r"|<!--.*?-->|</?[A-Za-z][^<>\n]*>")                                          # HTML
+FENCED = r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}(?P=fence)[`~]*[ \t]*$|\Z)"  # (unclosed: to the end)
+LINK_DEFINITION = r"^ {0,3}\[(?!\^)[^\]\n]+\]:[^\n]*"
+MATHS = (r"\$\$(?:[^$\n]|\n(?![ \t]*\n))+?\$\$"
+         r"|(?<![\\$])\$(?![\s$])(?:[^$\\\n]|\\.|\n(?![ \t]*\n))*?(?<![\s\\])\$(?!\d)")
 NOT_PROSE = re.compile(
-    r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)"   # a fenced code block (to the end, unclosed)
-    r"|(`+)(?!`).+?(?<!`)\2(?!`)"                                              # a code span
-    r"|" + MARKUP, re.M | re.S)
+    FENCED                                                                       # a fenced code block
+    + r"|(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)"                             # a code span
+    + "|" + LINK_DEFINITION + "|" + MATHS
+    + r"|(?i:(?:[a-z][a-z0-9+.-]*://|www\.|mailto:|doi:)[^\s<>()\[\]]*)"           # a web address
+    + r"|(?<![\w@])@(?:\{[^}\s]+\}|\w(?:\w|[:.#$%&\-+?<>~/](?=\w))*)"           # a citation key
+    + "|" + MARKUP, re.M | re.S)
+# What in the Markdown pandoc does not give as text (a link's target, an attribute, a note's mark, a
+# reference link's label, a link definition, a code block): blanked where a unit's words are looked for in
+# the source. Maths and code spans are kept (pandoc gives their text), and nothing in them is blanked.
+NOT_TEXT = re.compile(FENCED + "|" + LINK_DEFINITION + r"|(?P<kept>" + MATHS + r"|(?P<t>`+)(?!`).+?(?<!`)(?P=t)(?!`))"
+                      r"|\{[#.=][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}|\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"
+                      r"|\[\^[^\]\s]+\]:?|(?<=\])\[[^\]\n]*\]", re.M | re.S)
+# a note's text: its definition ('[^1]: ...' and the indented paragraphs after it), or an inline note ('^[...]')
+NOTE_DEFINITION = re.compile(r"^ {0,3}\[\^[^\]\s]+\]:.*?(?=\n[ \t]*\n(?: {0,3}\S)|\Z)", re.M | re.S)
 
 
 def _in_heading_without_id(text: str, at: int) -> bool:
@@ -1228,20 +1252,183 @@ def _in_any(span: tuple[int, int], regions: list[tuple[int, int]]) -> bool:
 
 
 def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> None:
-    """Give each finding its line and column: the occurrence of its text in the source whose surrounding
-    words best match the surrounding words in pandoc's document, never one in code, an attribute, a link's
-    target or HTML (``NOT_PROSE``). Findings whose source does not read as they need (``needs``) are
-    dropped from the list."""
+    """Give each finding its line and column. Each unit (a paragraph, a cell, a heading, a note's paragraph)
+    is found in the source first, as the run of letters and digits that is its own (``_unit_spans``), and a
+    finding is placed in its unit's run, at its own letters: exactly, and never in code, maths, an
+    attribute, a web address, a link's target or definition, a citation key or HTML (``NOT_PROSE``). A
+    finding whose unit is not found so (written with an entity, say) is placed, outside every unit found, at
+    the occurrence of its text whose surrounding words best match those in pandoc's document. Findings whose
+    source does not read as they need (``needs``) are dropped from the list."""
+    if not findings:
+        return
+    start, stop = source.region
+    skipped = [(start + a, start + b) for a, b in _not_prose(source.text[start:stop])]
+    # the lines of block quotes, where nothing but mojibake is found
+    quotes = [(start + m.start(), start + m.end())
+              for m in re.finditer(r"^[ \t]{0,3}>.*$", source.text[start:stop], re.M)]
+    spans = _unit_spans(source, unit_list, quotes)
+    rest = []
+    for f in findings:
+        span = _within_unit(source, f, unit_list[f.unit], spans.get(f.unit), skipped, quotes)
+        if span is None:
+            rest.append(f)
+        else:
+            f.span = span
+            f.location = Location(source.path, *line_column(source.text, span[0]))
+    if rest:
+        _locate_by_context(source, unit_list, rest, skipped, quotes, spans)
+    keep = [f for f in findings if not f.needs or (f.span and source.text[f.span[0]:f.span[1]] == f.needs)]
+    findings[:] = keep
+
+
+def _letters(text: str, start: int = 0, stop: int | None = None) -> tuple[str, list[int]]:
+    """The letters and digits of ``text[start:stop]`` in lower case, and where each stands in ``text``."""
+    keys, at = [], []
+    for i in range(start, len(text) if stop is None else stop):
+        ch = text[i]
+        if ch.isalnum():
+            low = ch.lower()
+            keys.append(low if len(low) == 1 else ch)
+            at.append(i)
+    return "".join(keys), at
+
+
+def _blank_not_text(m: re.Match) -> str:
+    return m.group() if m.group("kept") else re.sub(r"[^\n]", " ", m.group())
+
+
+def _unit_spans(source: Source, unit_list: list[Unit], quotes: list[tuple[int, int]]) -> dict:
+    """unit -> (start, end, where each of its letters stands) for each unit found in the source: the letters
+    and digits of its text, one after another, in the source (with what pandoc does not give as text blanked,
+    ``NOT_TEXT``), not within a word, in its place (the main text, a note, a block quote), after the units
+    of its own run of text before it and before those after it, and not where another unit is. The longest
+    units are found first, so that a one-word cell is not found in a paragraph that holds the word too."""
+    start, stop = source.region
+    text = source.text[:start] + NOT_TEXT.sub(_blank_not_text, source.text[start:stop])
+    inline = _inline_note_spans(source.text, start, stop)
+    notes = _merged([(m.start(), m.end()) for m in NOTE_DEFINITION.finditer(source.text, start, stop)] + inline)
+    # a paragraph's letters without its inline notes' (pandoc's text has the note's mark there)
+    outside = text
+    for a, b in inline:
+        outside = outside[:a] + " " * (b - a) + outside[b:]
+    letters = {"note": _letters(text, start, stop), "": _letters(outside, start, stop)}
+    own = [_letters(unit.text)[0] for unit in unit_list]
+    found: dict[int, tuple[int, int, list[int]]] = {}
+    taken: list[tuple[int, int]] = []
+    flows: dict[int, list[tuple[int, int, int]]] = {}    # flow -> (unit, start, end) of its units found
+    for n in sorted(range(len(unit_list)), key=lambda n: -len(own[n])):
+        unit, word = unit_list[n], own[n]
+        if not word:
+            continue
+        keys, at = letters["note" if unit.place == "note" else ""]
+        placed = flows.setdefault(unit.flow, [])
+        i = bisect.bisect_left(placed, (n,))
+        lo = bisect.bisect_left(at, placed[i - 1][2]) if i else 0
+        hi = bisect.bisect_left(at, placed[i][1]) if i < len(placed) else len(at)
+        k = keys.find(word, lo, hi)
+        while k >= 0:
+            first, last = at[k], at[k + len(word) - 1] + 1
+            whole = (k == 0 or at[k - 1] != first - 1) and (k + len(word) == len(at) or at[k + len(word)] != last)
+            in_quote, in_note = _in_any((first, first + 1), quotes), _in_any((first, first + 1), notes)
+            fits = in_quote if unit.place == "quote" else in_note if unit.place == "note" else not (in_quote or in_note)
+            if whole and fits and not _in_any((first, last), taken):
+                found[n] = (first, last, at[k:k + len(word)])
+                for piece in _without(first, last, inline):   # (its inline notes are not its text)
+                    bisect.insort(taken, piece)
+                placed.insert(i, (n, first, last))
+                break
+            k = keys.find(word, k + 1, hi)
+    return found
+
+
+def _inline_note_spans(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    """The spans of the inline notes ('^[...]') in ``text[start:stop]``, each within its paragraph."""
+    spans = []
+    at = text.find("^[", start, stop)
+    while at >= 0:
+        depth, end, i = 0, None, at + 1
+        while i < stop and end is None:
+            ch = text[i]
+            if ch == "\\":
+                i += 1
+            elif ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+                end = i + 1 if depth == 0 else None
+            elif ch == "\n" and re.match(r"\n[ \t]*\n", text[i:i + 80]):
+                break
+            i += 1
+        if end is not None:
+            spans.append((at, end))
+        at = text.find("^[", end or at + 2, stop)
+    return spans
+
+
+def _without(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The span ``start:end`` without the (sorted) spans ``holes`` that begin in it."""
+    out = []
+    for a, b in holes:
+        if start < a < end:
+            out.append((start, a))
+            start = b
+    return out + [(start, end)] if start < end else out
+
+
+def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(regions):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _within_unit(source: Source, f: Finding, unit: Unit, found, skipped: list, quotes: list) -> tuple[int, int] | None:
+    """Where finding ``f`` stands in the source, in its unit's letters (``found``: see _unit_spans), or None."""
+    if found is None:
+        return None
+    first, last, at = found
+    unit_at = _letters(unit.text)[1]
+    k = bisect.bisect_left(unit_at, f.start)            # the unit's letters before the finding
+    n = bisect.bisect_left(unit_at, f.end) - k          # ... and in it
+    text = source.text
+    # between the letters around it; at the unit's start or end, as far as the next letter or line's end
+    lo = at[k - 1] + 1 if k else _apart(text, first, -1, source.region[0])
+    hi = at[k + n] if k + n < len(at) else _apart(text, last - 1, 1, source.region[1])
+    for m in _source_pattern(f.found).finditer(text, lo, hi):
+        if m.start() == m.end() or (n and _first_letter(text, m.start(), m.end()) != at[k]):
+            continue
+        if _in_any(m.span(), skipped) or (f.code != "style-mojibake" and _in_any(m.span(), quotes)):
+            return None
+        return m.span()
+    return None
+
+
+def _apart(text: str, at: int, step: int, limit: int) -> int:
+    """From the letter at ``at``, the farthest offset towards ``limit`` (back if ``step`` is -1) that the
+    same line holds with no other letter or digit."""
+    i = at + step
+    while (i >= limit if step < 0 else i < limit) and text[i] != "\n" and not text[i].isalnum():
+        i += step
+    return i + 1 if step < 0 else i
+
+
+def _first_letter(text: str, start: int, end: int) -> int | None:
+    return next((i for i in range(start, end) if text[i].isalnum()), None)
+
+
+def _locate_by_context(source: Source, unit_list: list[Unit], findings: list[Finding], skipped: list,
+                       quotes: list, spans: dict) -> None:
+    """Place each finding at the occurrence of its text whose surrounding words best match the surrounding
+    words in pandoc's document, outside the units found in the source (but its own)."""
     start, stop = source.region
     region = source.text[start:stop]
-    skipped = [(start + a, start + b) for a, b in _not_prose(region)] if findings else []
-    # the lines of block quotes, where nothing but mojibake is found
-    quotes = [(start + m.start(), start + m.end()) for m in re.finditer(r"^[ \t]{0,3}>.*$", region, re.M)] \
-        if findings else []
     # the source with its markup and note references blanked, for the words around an occurrence:
     # "[U.S. defence]{.smallcaps} end" reads as pandoc's "U.S. defence end", "1993-94[^n] the" as "1993-94 the"
-    words = re.sub(MARKUP + r"|\[\^[^\]\s]+\]", lambda m: " " * len(m.group()), source.text, flags=re.S) \
-        if findings else ""
+    words = re.sub(MARKUP + r"|\[\^[^\]\s]+\]", lambda m: " " * len(m.group()), source.text, flags=re.S)
+    taken = sorted((a, b, n) for n, (a, b, _) in spans.items())
     by_text: dict[str, list[Finding]] = {}
     for f in findings:
         by_text.setdefault(f.found, []).append(f)
@@ -1257,6 +1444,8 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
             right = _skeleton(unit.text[f.end:f.end + 60])[:40]
             needed.append(min(AT_LEAST, len(left) + len(right)))
             for ci, (a, b) in enumerate(candidates):
+                if any(s < b and a < e and n != f.unit for s, e, n in taken):
+                    continue    # in another unit
                 src_left = _skeleton(words[max(start, a - 160):a])[::-1][:40]
                 src_right = _skeleton(words[b:min(stop, b + 160)])[:40]
                 scored.append((-(_common(left, src_left) + _common(right, src_right)), fi, ci))
@@ -1271,8 +1460,6 @@ def _locate(source: Source, unit_list: list[Unit], findings: list[Finding]) -> N
             a, b = candidates[ci]
             f.span = (a, b)
             f.location = Location(source.path, *line_column(source.text, a))
-    keep = [f for f in findings if not f.needs or (f.span and source.text[f.span[0]:f.span[1]] == f.needs)]
-    findings[:] = keep
 
 
 # ------------------------------------------------------------------------------------------- --fix-style

@@ -292,3 +292,78 @@ def test_a_finding_written_with_an_escape_is_fixed_where_it_is_not_in_a_quotatio
     assert (tmp_path / "a.md").read_text(encoding="utf-8") == quoted + \
         "Talks stalled through 1993–94 while the inspectors waited.\n"
     assert "'the crisis of 1993-94'" in (tmp_path / "b.md").read_text(encoding="utf-8")
+
+
+def _one_chapter(root: Path, text: str, newline: str | None = None) -> Path:
+    """A book of one chapter, 01.md, whose house style is the reviewer's: US, defense, em dashes."""
+    (root / "style").mkdir(parents=True)
+    (root / "style" / "house.yml").write_text("terms: {US: [U.S.], defense: [defence]}\ndashes: em\n",
+                                              encoding="utf-8")
+    (root / "book.yml").write_text("title: T\nstyle: style/house.yml\nchapters: [01.md]\n", encoding="utf-8")
+    path = root / "01.md"
+    path.write_text(text, encoding="utf-8", newline=newline)
+    return path
+
+
+def _style_found(root: Path) -> list[tuple[int, int, str]]:
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    assert "Traceback" not in result.stderr, result.stderr
+    return sorted((d["line"], d["column"], d["message"].split("'")[3 if d["code"] == "style-term" else 1])
+                  for d in json.loads(result.stdout) if d["code"].startswith("style-"))
+
+
+def test_a_word_with_little_text_around_it_is_found_and_fixed_where_it_is_never_in_maths_or_an_address(tmp_path):
+    """What a review found: a table cell or a one-word list item ('defence', '1993-94') was placed at the
+    first other place its text stands, inside $...$ or a link definition's address, and --fix-style changed
+    the formula and broke the link there, and found something new to 'fix' at every run. Each unit (cell,
+    item, paragraph) is found in the source first, and the finding in its own letters."""
+    source = ("# One {#sec-one}\n\nSee [the site][r] now, and [the archive][a].\n\n"
+              "[r]: https://example.org/defence.html\n[a]: https://example.org/archive/1993-94\n\n"
+              "The set $defence$ in math, $U.S. + defence - 1993-94$ and\n\n$$\nU.S. + defence\n$$\n\n"
+              "- defence\n- 1993-94\n\n| A | B |\n|---|---|\n| defence | x |\n| 1993-94 | y |\n")
+    path = _one_chapter(tmp_path, source)
+    assert _style_found(tmp_path) == [(14, 3, "defence"), (15, 3, "1993-94"), (19, 3, "defence"),
+                                      (20, 3, "1993-94")]
+    result = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "fixed 01.md:19:3: 'defence' -> 'defense'" in result.stdout, result.stdout
+    assert path.read_text(encoding="utf-8") == source.replace("\n- defence\n- 1993-94", "\n- defense\n- 1993–94").replace("| defence |", "| defense |").replace("| 1993-94 |", "| 1993–94 |")
+    again = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "fixed" not in again.stdout and "--fix-style: 0 changes in 0 files" in again.stderr, again.stdout
+
+
+def test_only_the_prose_is_fixed_wherever_the_same_words_stand_beside_it(tmp_path):
+    """The same word in a link's text and its address, an image's caption and its file, a citation key, an
+    identifier, a comment, code and prose on one line, a note (written below, or inline), a block quote:
+    check places each finding on the prose exactly, --fix-style changes the prose alone, and a second run
+    nothing."""
+    source = ("# One\n\nAnd [defence](https://x.org/defence) too.[^1]\n\n"
+              "![The defence line](defence.png)\n\n"
+              "Cited [@defence2001] and @defence2001; see @sec-defence.\n\n<!-- defence in a comment -->\n\n"
+              "`defence` and defence on one line <!-- defence -->.\n\nA note^[A defence of it.] here.\n\n"
+              "## Defence today {#sec-defence}\n\n> A quoted defence.\n\n[^1]: defence\n\n"
+              "    And U.S. in the note's second paragraph.\n")
+    path = _one_chapter(tmp_path, source)
+    (tmp_path / "references.bib").write_text("@book{defence2001, title={T}, author={A, B}, year={2001}}\n",
+                                             encoding="utf-8")
+    (tmp_path / "book.yml").write_text((tmp_path / "book.yml").read_text(encoding="utf-8") +
+                                       "bibliography: references.bib\n", encoding="utf-8")
+    (tmp_path / "defence.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    assert _style_found(tmp_path) == [(3, 6, "defence"), (5, 7, "defence"), (11, 15, "defence"),
+                                      (13, 11, "defence"), (15, 4, "Defence"), (19, 7, "defence"),
+                                      (21, 9, "U.S.")]
+    run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert path.read_text(encoding="utf-8") == source.replace("[defence](", "[defense](").replace(
+        "The defence line", "The defense line").replace("` and defence on", "` and defense on").replace(
+        "A defence of", "A defense of").replace("Defence today", "Defense today").replace(
+        "[^1]: defence", "[^1]: defense").replace("And U.S. in", "And US in")
+    again = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "fixed" not in again.stdout and "--fix-style: 0 changes in 0 files" in again.stderr, again.stdout
+
+
+def test_a_term_in_an_html_element_is_placed_at_its_text_not_its_attribute(tmp_path):
+    """'<abbr title="U.S.">U.S.</abbr>': the finding is the element's text (it was reported at 1:1), and
+    --fix-style leaves the title attribute as written."""
+    path = _one_chapter(tmp_path, '# One\n\n<abbr title="U.S.">U.S.</abbr> here.\n')
+    assert _style_found(tmp_path) == [(3, 20, "U.S.")]
+    run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert path.read_text(encoding="utf-8") == '# One\n\n<abbr title="U.S.">US</abbr> here.\n'
