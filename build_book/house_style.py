@@ -1506,27 +1506,34 @@ def apply_changes(root: Path, changes: list[Change]) -> list[Change]:
     by_path: dict[str, list[Change]] = {}
     for change in changes:
         by_path.setdefault(change.path, []).append(change)
-    new_texts: dict[Path, tuple[str, str]] = {}
+    new_texts: dict[Path, tuple[bytes, str]] = {}
     done: list[Change] = []
     for rel, items in by_path.items():
         path = root / rel
         try:
-            text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+            original = path.read_bytes()
+            text = original.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise FixFailed(f"{rel} cannot be read: {exc}") from None
-        original = text
-        crlf = "\r\n" in text
-        text = text.replace("\r\n", "\n")
+        # the changes' offsets are in the text as it was read (no BOM, every line ending a '\n'); the file
+        # is changed as it is written, its BOM and its line endings (CRLF, LF or both) kept
+        bom = len(text) - len(text.removeprefix("\ufeff"))
+        wide = [m.start() - bom - i for i, m in enumerate(re.finditer("\r\n", text))]   # where each CRLF is read
+
+        def raw(at: int) -> int:
+            return at + bom + bisect.bisect_left(wide, at)
+
         last: int | None = None
         for change in sorted(items, key=lambda c: c.start, reverse=True):
             if last is not None and change.end > last:
                 continue   # overlaps a change already made
-            if text[change.start:change.end] != change.old:
+            start, end = raw(change.start), raw(change.end)
+            if re.sub("\r\n?", "\n", text[start:end]) != change.old:
                 raise FixFailed(f"{rel} changed while it was being checked ({change.location}); run again")
-            text = text[:change.start] + change.new + text[change.end:]
+            text = text[:start] + change.new + text[end:]
             last = change.start
             done.append(change)
-        new_texts[path] = (original, text.replace("\n", "\r\n") if crlf else text)
+        new_texts[path] = (original, text)
     temps: dict[Path, str] = {}
     try:
         for path, (_, text) in new_texts.items():
@@ -1546,8 +1553,7 @@ def apply_changes(root: Path, changes: list[Change]) -> list[Change]:
             replaced.append(path)
     except OSError as exc:
         for path in replaced:      # put back what was already replaced
-            original = new_texts[path][0]
-            path.write_text(original, encoding="utf-8", newline="")
+            path.write_bytes(new_texts[path][0])
         for temp in temps.values():
             _remove(temp)
         raise FixFailed(f"cannot replace {path}: {exc.strerror or exc}; no file was changed") from None

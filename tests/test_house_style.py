@@ -367,3 +367,14 @@ def test_a_term_in_an_html_element_is_placed_at_its_text_not_its_attribute(tmp_p
     assert _style_found(tmp_path) == [(3, 20, "U.S.")]
     run_cli("check", "--book", str(tmp_path), "--fix-style")
     assert path.read_text(encoding="utf-8") == '# One\n\n<abbr title="U.S.">US</abbr> here.\n'
+
+
+def test_a_fix_keeps_the_files_bom_and_line_endings(tmp_path):
+    """--fix-style dropped a UTF-8 BOM and wrote every CRLF as LF: the whole file changed. Only the fixed
+    words change now; CRLF, LF (both in one file) and the BOM are kept."""
+    source = "\ufeff# One\r\n\r\nThe U.S. defence and --\r\nthe U.S.\r\n\r\nA line with LF: 1993-94.\nLast.\r\n"
+    path = _one_chapter(tmp_path, source, newline="")
+    result = run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert "--fix-style: 5 changes in 1 file" in result.stderr, result.stdout + result.stderr
+    assert path.read_bytes() == ("\ufeff# One\r\n\r\nThe US defense and—the US.\r\n\r\n"
+                                 "A line with LF: 1993–94.\nLast.\r\n").encode("utf-8")
