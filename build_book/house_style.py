@@ -383,6 +383,7 @@ class Unit:
     kinds: str
     flow: int = 0              # the run of text it is in: 0 the main text, then each note and block quote
     place: str = "text"        # text, note or quote
+    sentences: bool = True     # False: a heading or a table's cell, whose last word ends no sentence
 
     def all(self, start: int, end: int, allowed: str) -> bool:
         return all(k in allowed for k in self.kinds[start:end])
@@ -409,23 +410,25 @@ def _foreign(attr, lang: str) -> bool:
 
 
 def _blocks(tree, kind: str, out: list[Unit], pending: list, lang: str) -> None:
-    stack = [tree]
+    stack = [(tree, False)]     # (node, in a table's cell)
     while stack:
-        node = stack.pop()
+        node, cell = stack.pop()
         if isinstance(node, list):
             if node and all(isinstance(x, dict) and x.get("t") in INLINE_TYPES for x in node):
-                _unit(node, kind, out, pending, lang)
+                _unit(node, kind, out, pending, lang, not cell)
             else:
-                stack.extend(reversed(node))
+                stack.extend((x, cell) for x in reversed(node))
             continue
         if not isinstance(node, dict):
             continue
         tag = node.get("t")
         content = node.get("c")
         if tag in TEXT_BLOCKS:
-            _unit(content, kind, out, pending, lang)
+            _unit(content, kind, out, pending, lang, not cell)
         elif tag == "Header":
-            _unit(content[2], kind, out, pending, lang)
+            _unit(content[2], kind, out, pending, lang, False)
+        elif tag == "Table":     # its caption, then its cells
+            stack.extend([(content[3:], True), (content[1], cell)])
         elif tag == "LineBlock":
             joined: list = []
             for line in content:
@@ -437,9 +440,9 @@ def _blocks(tree, kind: str, out: list[Unit], pending: list, lang: str) -> None:
             continue
         elif tag == "Div":
             if not _foreign(content[0], lang):
-                stack.append(content[1])
+                stack.append((content[1], cell))
         elif content is not None and tag not in INLINE_TYPES:
-            stack.append(content)
+            stack.append((content, cell))
 
 
 INLINE_TYPES = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Emph", "Strong", "Underline", "Strikeout",
@@ -447,12 +450,12 @@ INLINE_TYPES = frozenset(("Str", "Space", "SoftBreak", "LineBreak", "Emph", "Str
                           "Link", "Image", "Note", "Span"))
 
 
-def _unit(inlines: list, kind: str, out: list[Unit], pending: list, lang: str) -> None:
+def _unit(inlines: list, kind: str, out: list[Unit], pending: list, lang: str, sentences: bool = True) -> None:
     pieces: list[tuple[str, str]] = []
     _inlines(inlines, kind, pieces, pending, lang)
     text = "".join(p for p, _ in pieces)
     if text.strip():
-        out.append(Unit(text, "".join(k * len(p) for p, k in pieces)))
+        out.append(Unit(text, "".join(k * len(p) for p, k in pieces), sentences=sentences))
 
 
 def _inlines(inlines: list, kind: str, out: list, pending: list, lang: str) -> None:
@@ -550,10 +553,10 @@ def find_rules(style: HouseStyle, unit: Unit, n: int) -> list[Finding]:
         message = rule.render(want.replace("|", "' or '") if want else want, text)
         fixable = rule.fixable and want is not None
         hint = ("write '" + want.replace("|", "' or '") + "'") if want else "rephrase it"
-        # 'U.S.' may also end the sentence: 'US' would lose the full stop
+        # 'U.S.' may also end the sentence: 'US' would lose the full stop (a heading or a cell is no sentence)
         if want is not None and text.endswith(".") and not want.endswith("."):
             rest = unit.text[end:]
-            if not rest.strip():
+            if not rest.strip() and unit.sentences:
                 want = want + "."
                 hint = f"write '{want}' (the full stop ends the sentence)"
             elif re.match(r"\s+[A-Z]", rest):
@@ -947,7 +950,7 @@ def scan_book(book: Book) -> Scan:
 # Each chapter's findings (located), those in its abstract and the forms of its words (for the inconsistency
 # check across chapters) depend on the chapter, the house style and the language alone: kept by them, so
 # that after an edit only the edited chapter is read for them again.
-PART_FORMAT = "build_book-house-style 3"
+PART_FORMAT = "build_book-house-style 4"
 PART_FOLDER = "checks/house-style"
 
 

@@ -378,3 +378,15 @@ def test_a_fix_keeps_the_files_bom_and_line_endings(tmp_path):
     assert "--fix-style: 5 changes in 1 file" in result.stderr, result.stdout + result.stderr
     assert path.read_bytes() == ("\ufeff# One\r\n\r\nThe US defense and—the US.\r\n\r\n"
                                  "A line with LF: 1993–94.\nLast.\r\n").encode("utf-8")
+
+
+def test_a_cell_or_heading_ending_in_an_abbreviation_is_no_sentence(tmp_path):
+    """'U.S.' at a sentence's end becomes 'US.' (the full stop ends the sentence); a table's cell or a
+    heading ending 'U.S.' is no sentence, and becomes 'US' (it became 'US.')."""
+    source = ("# One\n\n## Allies of the U.S. {#sec-allies}\n\nIt ended in the U.S.\n\n"
+              "| Ally | Since |\n|---|---|\n| U.S. | 1951 |\n\nTable: Treaties of the U.S.\n")
+    path = _one_chapter(tmp_path, source)
+    run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert path.read_text(encoding="utf-8") == ("# One\n\n## Allies of the US {#sec-allies}\n\nIt ended in the US.\n\n"
+                                                "| Ally | Since |\n|---|---|\n| US | 1951 |\n\n"
+                                                "Table: Treaties of the US.\n")
