@@ -950,7 +950,7 @@ def scan_book(book: Book) -> Scan:
 # Each chapter's findings (located), those in its abstract and the forms of its words (for the inconsistency
 # check across chapters) depend on the chapter, the house style and the language alone: kept by them, so
 # that after an edit only the edited chapter is read for them again.
-PART_FORMAT = "build_book-house-style 4"
+PART_FORMAT = "build_book-house-style 5"
 PART_FOLDER = "checks/house-style"
 
 
@@ -976,6 +976,9 @@ def _chapter_part(style: HouseStyle, chapter, body: Source, lang: str) -> tuple[
         f.location = f.location or chapter.location
         if f.fixable and f.span and _in_heading_without_id(text, f.span[0]):
             f.fixable = False     # its identifier is made from its words: a link to it would break
+        if f.want is not None and f.span and _in_link_label(text, f.span):
+            f.fixable = False     # '[defence][]' is a link to '[defence]: ...': changed, it would lead nowhere
+            f.hint += " here and in the link's definition ('[...]: address'): the link's text is its label"
     chapter_words = _word_summary(chapter_words)
     # the abstract, printed as written
     found: list[Finding] = []
@@ -1243,6 +1246,19 @@ def _in_heading_without_id(text: str, at: int) -> bool:
     if re.search(r"\{[^{}\n]*#[^{}\s]", line):
         return False
     return bool(re.match(r" {0,3}#{1,6}(\s|$)", line) or (line.strip() and re.fullmatch(r" {0,3}(=+|-+)[ \t]*", underline)))
+
+
+def _in_link_label(text: str, span: tuple[int, int]) -> bool:
+    """Whether ``span`` is in the text of a reference link that is its own label ('[defence][]', '[defence]'),
+    defined in the chapter ('[defence]: https://...')."""
+    opening = text.rfind("[", 0, span[0])
+    closing = text.find("]", span[1])
+    if opening < 0 or closing < 0 or "]" in text[opening:span[0]] or "[" in text[span[1]:closing] or \
+            re.match(r"\(|\[[^\]]", text[closing + 1:closing + 3]):
+        return False      # not in brackets, or '[text](target)', '[text][label]'
+    label = " ".join(text[opening + 1:closing].split()).lower()
+    return any(" ".join(m.group(1).split()).lower() == label
+               for m in re.finditer(r"^ {0,3}\[([^\]\n]+)\]:", text, re.M))
 
 
 def _not_prose(text: str) -> list[tuple[int, int]]:

@@ -390,3 +390,18 @@ def test_a_cell_or_heading_ending_in_an_abbreviation_is_no_sentence(tmp_path):
     assert path.read_text(encoding="utf-8") == ("# One\n\n## Allies of the US {#sec-allies}\n\nIt ended in the US.\n\n"
                                                 "| Ally | Since |\n|---|---|\n| US | 1951 |\n\n"
                                                 "Table: Treaties of the US.\n")
+
+
+def test_a_reference_link_whose_text_is_its_label_is_reported_not_fixed(tmp_path):
+    """'[defence][]' and '[defence]' lead to '[defence]: address': --fix-style wrote '[defense][]', a link to
+    nothing. They are reported, with the definition in the hint, and left as written; '[the defence][d]',
+    whose label is 'd', is fixed."""
+    source = ("# One\n\nSee [defence][] and [defence] and [the defence][d].\n\n"
+              "[defence]: https://example.org/a\n[d]: https://example.org/b\n")
+    path = _one_chapter(tmp_path, source)
+    run_cli("check", "--book", str(tmp_path), "--fix-style")
+    assert path.read_text(encoding="utf-8") == source.replace("[the defence]", "[the defense]")
+    left = [d for d in json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+            if d["code"] == "style-term"]
+    assert [(d["line"], d["column"]) for d in left] == [(3, 6), (3, 22)]
+    assert "in the link's definition" in left[0]["hint"]
