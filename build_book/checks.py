@@ -49,6 +49,7 @@ def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     diags += check_citations(book, index.labels, absent)
     diags += check_crossrefs(book, index, absent)
     diags += check_resources(book, index)
+    diags += quarto.check_expressions(book)
     diags += check_footnotes(book)
     diags += check_footnotes_in_print(book)
     diags += math.check(book)

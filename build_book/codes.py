@@ -197,7 +197,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "
      "and no edition prints"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),
-    ("code-not-executed", W, "a chapter has executable code cells, which build_book shows but does not run"),
+    ("code-not-executed", W, "a chapter has executable code cells or inline code expressions, which build_book "
+     "shows but does not run"),
 )
 
 

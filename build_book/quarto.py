@@ -345,6 +345,23 @@ def _include(root: Path, including: str, target: str, stack: tuple[str, ...], wh
     return name, schema.FORBIDDEN.sub("", text).removesuffix("\n")
 
 
+def check_expressions(book) -> list[Diagnostic]:
+    """``code-not-executed`` for a .qmd or .Rmd chapter's inline code that Quarto or knitr would run
+    ('`r nrow(df)`', '`{python} 1 + 1`'): build_book prints it as code (in a .md chapter it is code)."""
+    diags = []
+    for chapter in book.chapters:
+        found = chapter.sources.expressions
+        if not found or not chapter.path.lower().endswith((".qmd", ".rmd")):
+            continue
+        shown = ", ".join(f"`{code}`" for code in dict.fromkeys(code for code, _ in found[:3]))
+        diags.append(warning(
+            "code-not-executed", f"this chapter has {len(found)} inline code expression{'s' if len(found) > 1 else ''}"
+            f" ({shown}{', ...' if len(found) > 3 else ''}): build_book prints them as code and does not run them, "
+            "so the values they would compute are not in the book", Location(chapter.path, *found[0][1]),
+            "write the values out, or render the chapter with Quarto and include what it computes"))
+    return diags
+
+
 def relocate(diags: list[Diagnostic], maps: dict[str, LineMap]) -> list[Diagnostic]:
     """Diagnostics located in a chapter's expanded text moved to the file and line that text came from."""
     if not maps:

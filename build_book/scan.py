@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+# inline code an engine runs: knitr's '`r expr`', Quarto's '`{r} expr`' ('`{python} expr`', ...)
+INLINE_EXPRESSION = re.compile(r"(?<!`)`((?:r|\{(?:r|python|julia|ojs)\}) [^`]*[^`\s])`(?!`)")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 LABEL = re.compile(r"\{[^{}\n]*?#([A-Za-z][\w:.\-]*)")
 QUOTED = re.compile(r'"[^"\n]*"' + r"|'[^'\n]*'")
@@ -119,6 +121,8 @@ class SourceMap:
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
     tex: list[tuple[str, Position]] = field(default_factory=list)
     maths: list[tuple[str, Position]] = field(default_factory=list)  # TeX of each $...$ and $$...$$, where
+    # inline code Quarto or knitr runs ('`r nrow(df)`', '`{python} 1 + 1`'; in a .qmd or .Rmd file): what, where
+    expressions: list[tuple[str, Position]] = field(default_factory=list)
     origins: object = None   # a quarto.LineMap when the chapter includes other files: where its lines came from
 
     def label_at(self, label: str) -> Position | None:
@@ -439,6 +443,8 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
         if "`" in line:
             for m in RAW_TEX_SPAN.finditer(line):
                 found.tex.append(("{=latex}", (lineno, m.start() + 1)))
+            for m in INLINE_EXPRESSION.finditer(line) if not in_pre else ():
+                found.expressions.append((m.group(1), (lineno, m.start() + 1)))
             line = INLINE_CODE.sub(_blank, line)
         in_display = display is not None   # inside a $$ display formula begun on an earlier line
         display = _maths(line, lineno, display, found.maths)

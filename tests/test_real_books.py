@@ -332,6 +332,21 @@ def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path
     assert re.search(r'<img (?=[^>]*src="[^"]*map\.png")[^>]*alt="Coasts in grey\."', page)
 
 
+def test_inline_code_quarto_would_run_is_named(tmp_path):
+    """'`r quarto_version`' in a .qmd chapter (a real book's preface: "rendered using quarto `r quarto_version`")
+    printed as code, with no word said; in a .md chapter, which Quarto does not run, it is code and not named."""
+    _quarto_book(tmp_path, "2024", "# Preface\n\nRendered with R `r R.version.string` and `{python} 1+1`; `r` alone,"
+                                   " ``r x``.\n\n```\n`r in_a_fence`\n```\n")
+    (tmp_path / "_quarto.yml").write_text((tmp_path / "_quarto.yml").read_text(encoding="utf-8") + "    - b.md\n",
+                                          encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B\n\nknitr writes `r nrow(df)`.\n", encoding="utf-8")
+    code, found = _check(tmp_path)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [
+        ("index.qmd", 3, 17, "code-not-executed")], found
+    assert found[0]["message"].startswith("this chapter has 2 inline code expressions (`r R.version.string`, "
+                                          "`{python} 1+1`): build_book prints them as code")
+
+
 def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
     _quarto_book(tmp_path, "2024", "# Open\n\nText.\n\n```{r}\n#| echo: true\nx <- 1\n")
     result = run_cli("html", "--book", str(tmp_path))
