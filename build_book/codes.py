@@ -197,6 +197,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "
      "and no edition prints"),
     ("title-repeats-label", W, "a part or chapter title starts with the label build_book prints itself"),
+    ("glyph-missing", W, "the print edition prints a character that no installed font has: a box in its place"),
     ("code-not-executed", W, "a chapter has executable code cells or inline code expressions, which build_book "
      "shows but does not run"),
 )

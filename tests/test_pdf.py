@@ -718,3 +718,22 @@ def test_a_book_that_cites_nothing_has_no_bibliography_in_any_edition(lists_and_
         assert not any("bibliography" in name for name in epub.namelist())
         assert not any(b"bibliography" in epub.read(name) for name in epub.namelist() if name.endswith(".xhtml"))
     assert epubcheck(lists_and_notes / "lists.epub") == []
+
+
+def test_a_character_no_font_has_is_named_where_it_is_written(tmp_path):
+    """A character no installed font has (an emoji, a rare script, a private-use one) printed as a box in the
+    PDF, with no word said; it is named at its first place in the chapters, the bibliography or book.yml. One
+    a font has (Japanese), an invisible one (a variation selector, a joiner) and a formula's are not."""
+    from build_book import glyphs
+
+    if glyphs._coverage() is None:
+        pytest.skip("no fc-list to say what the installed fonts cover")
+    (tmp_path / "refs.bib").write_text("@book{w, author={W, A}, title={On \U0010FFFC}, publisher={P}, year={2001}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nA box: \U0010FFFD\ufe0f, 日本\u200d, again \U0010FFFD [@w].\n\n"
+                                   "$$ \\mathbb{A} $$\n", encoding="utf-8")
+    result = run_cli("pdf", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    found = re.findall(r"^(\S+): warning\[glyph-missing\]: '[^']+' \((U\+\w+)\)", result.stderr, re.M)
+    assert found == [("a.md:3:8", "U+10FFFD"), ("refs.bib:1:35", "U+10FFFC")], result.stderr

@@ -18,8 +18,9 @@ from urllib.request import url2pathname
 from markupsafe import Markup
 
 from .. import index as book_index
-from .. import sandbox, templating
+from .. import glyphs, sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, line_column, warning
+from ..files import CONFIG_NAME, QUARTO_NAME
 from . import RenderContext, limits, pagelabels, pagemap, pieces, site
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
@@ -84,6 +85,7 @@ def render(ctx: RenderContext) -> list[Path]:
     ctx.progress.step(f"wrote {pages} pages")
     ctx.diagnostics.extend(_report(book, refused, attachments, bodies))
     ctx.diagnostics.extend(_lost_footnotes(book, lost))
+    ctx.diagnostics.extend(_missing_glyphs(book, html))
     return [target]
 
 
@@ -215,6 +217,35 @@ def _lost_footnotes(book, notes: list[str]) -> list[Diagnostic]:
                            "reword the paragraph that calls it, or move the call, so that the page breaks "
                            "elsewhere; the HTML and EPUB editions have the note"))
     return diags
+
+
+def _missing_glyphs(book, html: str) -> list[Diagnostic]:
+    """``glyph-missing`` for each character the print edition prints (``html``) that no font has, where it is
+    first written: in a chapter, the bibliography or book.yml."""
+    diags = []
+    config = CONFIG_NAME if (book.config.root / CONFIG_NAME).is_file() else QUARTO_NAME
+    files = [c.path for c in book.chapters] + list(book.config.bibliography) + [config]
+    for ch in glyphs.missing(glyphs.printed_characters(html)):
+        where = _in_files(book, files, ch) or Location(config, 1, 1)
+        diags.append(warning("glyph-missing", f"'{ch}' ({glyphs.name(ch)}) is in no font the print edition can "
+                             "use: the PDF prints a box in its place", where,
+                             "install a font that has it (emoji: fonts-noto-color-emoji), or write it otherwise; "
+                             "the web and EPUB editions show it in the reader's own fonts"))
+    return diags
+
+
+def _in_files(book, files: list[str], text: str) -> Location | None:
+    """Where ``text`` first stands in the first of the book's ``files`` that holds it."""
+    for name in dict.fromkeys(files):
+        path = sandbox.inside(book.config.root, name)
+        try:
+            found = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            continue
+        at = found.find(text)
+        if at >= 0:
+            return Location(name, *line_column(found, at))
+    return None
 
 
 def _clip(text: str, width: int = 60) -> str:
