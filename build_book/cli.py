@@ -124,7 +124,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
             cmd.add_argument("--port", type=_port, default=8000, metavar="N",
                              help="serve on 127.0.0.1 port N, or the next free one (default: 8000; 0: any)")
         if name == "proof":
-            cmd.add_argument("--since", default=None, metavar="REF",
+            cmd.add_argument("--since", type=_ref, default=None, metavar="REF",
                              help="the round to compare with: a git tag, branch or commit (default: the "
                                   "last tag named proof-*)")
         if name == "check":
@@ -151,6 +151,15 @@ def _jobs(text: str) -> int:
 
 
 MAX_JOBS = 256    # (each job may be a process or a thread: more than the system gives is a crash)
+
+
+def _ref(text: str) -> str:
+    """A git ref named on the command line: never empty, never read by git as an option."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a git tag, branch or commit, not an empty name")
+    if text.startswith("-"):
+        raise argparse.ArgumentTypeError(f"not a git tag, branch or commit (no name begins with '-'): '{text}'")
+    return text
 
 
 def _port(text: str) -> int:

@@ -131,7 +131,7 @@ def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
 
     A commit that carries a ``proof-*`` tag, built with no edits since, is that round's proof (the
     editors tagged it to send it out, and CI builds the tag): it is compared with the round before."""
-    if since:
+    if since is not None:
         return since, ""
     here = _git(root, "tag", "--points-at", "HEAD", "--list", TAG_PATTERN)
     if here and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") == "":
@@ -141,15 +141,24 @@ def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
     return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None, ""
 
 
+def _commit(root: Path, ref: str) -> str | None:
+    """The commit ``ref`` names (a tag, branch or commit), or None. The name is never read as an option:
+    ``--since=--output=FILE`` would have git write FILE."""
+    if not ref or ref.startswith("-"):
+        return None
+    return _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}") or None
+
+
 def _checkout(root: Path, ref: str, into: Path) -> Path | None:
     """The book as it was at ``ref``, extracted into ``into``; its root there (None if it cannot be)."""
     top = _git(root, "rev-parse", "--show-toplevel")
-    if top is None:
+    commit = _commit(root, ref)
+    if top is None or commit is None:
         return None
     prefix = root.resolve().relative_to(Path(top).resolve()).as_posix()
     try:
-        done = subprocess.run(["git", "-C", top, "archive", "--format=tar", ref] + ([prefix] if prefix != "." else []),
-                              capture_output=True, timeout=120)
+        done = subprocess.run(["git", "-C", top, "archive", "--format=tar", commit, "--"]
+                              + ([prefix] if prefix != "." else []), capture_output=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
@@ -355,10 +364,10 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
         ref, this_round = _round_ref(root, since) if commit else (None, "")
         then, why = (None, "")
-        if ref:
+        if ref is not None:
             progress.step(f"reading the round '{ref}' to compare with")
             then, why = load_round(root, ref, progress)
-        if since and then is None:
+        if since is not None and then is None:
             why = why or "the book is not in a git repository"
         if why:
             diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),

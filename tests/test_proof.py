@@ -565,3 +565,39 @@ def test_without_source_date_epoch_proofs_show_the_build_time_and_public_edition
         opf = epub.read("EPUB/package.opf").decode("utf-8")
     assert "<dc:date>2020-01-15</dc:date>" in opf
     assert '<meta property="dcterms:modified">2020-01-15T00:00:00Z</meta>' in opf
+
+
+# ---------------------------------------------------------------- what a user names reaches git as a name only
+
+def _committed(tmp_path_factory, name: str = "mini") -> Path:
+    """The fixture book in a git repository of its own, committed and tagged proof-1."""
+    root = copy_book(name, tmp_path_factory)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "round one")
+    _git(root, "tag", "proof-1")
+    return root
+
+
+def test_a_since_that_looks_like_an_option_is_refused(tmp_path_factory, tmp_path):
+    """'--since=--output=FILE' once reached git archive as an option, and git truncated FILE."""
+    from build_book import proof
+
+    root = _committed(tmp_path_factory)
+    victim = tmp_path / "victim.md"
+    victim.write_text("the editor's own notes\n", encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "-q", f"--since=--output={victim}")
+    assert result.returncode == 2 and "--since" in result.stderr and "begins with '-'" in result.stderr
+    assert "Traceback" not in result.stderr and not (root / "build" / "proof").exists()
+    assert victim.read_text(encoding="utf-8") == "the editor's own notes\n"
+    # below the command line too: the name is a revision to git, never an option
+    assert proof._checkout(root, f"--output={victim}", tmp_path / "round") is None
+    assert victim.read_text(encoding="utf-8") == "the editor's own notes\n"
+    assert proof._checkout(root, "proof-1", tmp_path / "round") is not None
+
+
+def test_an_empty_since_is_refused_not_read_as_the_last_round(tmp_path_factory):
+    root = _committed(tmp_path_factory)
+    result = run_cli("proof", "--book", str(root), "-q", "--since", "")
+    assert result.returncode == 2 and "--since" in result.stderr and "empty" in result.stderr
+    assert not (root / "build" / "proof").exists()
