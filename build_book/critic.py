@@ -35,7 +35,8 @@ WORDS = {"ins": "insertion", "del": "deletion", "sub": "substitution", "mark": "
 MARK = re.compile(r"\{\+\+(?P<ins>.*?)\+\+\}|\{--(?P<del>.*?)--\}|\{~~(?P<sub>.*?)~~\}"
                   r"|\{==(?P<mark>.*?)==\}|\{>>(?P<comment>.*?)<<\}", re.S)
 FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-CODE_SPAN = re.compile(r"(`+)(?:.+?)(?<!`)\1(?!`)", re.S)
+BLANK_LINE = re.compile(r"\n(?:[ \t]*>)*[ \t]*(?:\n|$)")   # a paragraph's end (in a block quote too)
+INLINE = re.compile(r"\\[\s\S]|`+")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Mark:
 
 
 def _code_ranges(text: str) -> list[tuple[int, int]]:
-    """Offsets of fenced code blocks and inline code, where a mark is just text."""
+    """Offsets of fenced code blocks and code spans, where a mark is just text."""
     ranges: list[tuple[int, int]] = []
     offset, fence, fence_start = 0, None, 0
     for line in text.splitlines(keepends=True):
@@ -75,9 +76,26 @@ def _code_ranges(text: str) -> list[tuple[int, int]]:
         offset += len(line)
     if fence is not None:
         ranges.append((fence_start, len(text)))
-    for span in CODE_SPAN.finditer(text):
-        if not any(a <= span.start() < b for a, b in ranges):
-            ranges.append((span.start(), span.end()))
+    return ranges + _code_spans(text, ranges)
+
+
+def _code_spans(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Offsets of the code spans outside ``blocks``, as pandoc reads them: a run of backticks is closed by
+    the next run of the same length in its paragraph (never across a blank line); one that is not is text."""
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    while (found := INLINE.search(text, at)) is not None:
+        start, at = found.start(), found.end()
+        block = next(((a, b) for a, b in blocks if a <= start < b), None)
+        if block is not None:
+            at = block[1]
+        elif found.group()[0] == "`":
+            ticks = len(found.group())
+            end = BLANK_LINE.search(text, at)
+            close = re.compile(r"(?<!`)`{%d}(?!`)" % ticks).search(text, at, end.start() if end else len(text))
+            if close is not None:
+                ranges.append((start, close.end()))
+                at = close.end()
     return ranges
 
 

@@ -601,3 +601,36 @@ def test_an_empty_since_is_refused_not_read_as_the_last_round(tmp_path_factory):
     result = run_cli("proof", "--book", str(root), "-q", "--since", "")
     assert result.returncode == 2 and "--since" in result.stderr and "empty" in result.stderr
     assert not (root / "build" / "proof").exists()
+
+
+# ---------------------------------------------------------------- where a mark is text, and where it is not
+
+def _chapter_with(tmp_path_factory, added: str) -> tuple[Path, Path, int]:
+    """The mini book with ``added`` at the end of a chapter: (the book, the chapter, the line it begins on)."""
+    root = copy_book("mini", tmp_path_factory)
+    chapter = root / "chapters" / "02-cases.md"
+    text = chapter.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
+    chapter.write_text(text + added, encoding="utf-8")
+    return root, chapter, text.count("\n") + 1
+
+
+def _critic(root: Path) -> list[tuple[str, int, int]]:
+    result = run_cli("check", "--book", str(root), "--format", "json")
+    assert "Traceback" not in result.stderr
+    return [(d["code"], d["line"], d["column"]) for d in json.loads(result.stdout) if d["code"].startswith("critic")]
+
+
+def test_a_stray_backtick_hides_no_mark_in_later_paragraphs(tmp_path_factory):
+    """A code span never crosses a blank line, and a run of backticks is closed only by a run as long: a lone
+    backtick once made everything up to the next one code, so check and accept saw no marks there, and the
+    public edition printed them."""
+    added = ("The key ` (backtick) is odd.\n\nAn editor {--removes this--} and {++adds that++}.\n\n"
+             "Use `foo` here, and `` a ` b {++x++} `` too.\n")
+    root, chapter, first = _chapter_with(tmp_path_factory, added)
+    assert _critic(root) == [("critic-mark", first + 2, 11), ("critic-mark", first + 2, 34)]
+    refused = run_cli("html", "--book", str(root), "-q")
+    assert refused.returncode == 1 and f"02-cases.md:{first + 2}:11: error[critic-unresolved]" in refused.stderr
+    accepted = run_cli("accept", str(chapter))
+    assert accepted.returncode == 0 and "accepted 1 insertion, 1 deletion" in accepted.stdout
+    assert chapter.read_text(encoding="utf-8").endswith(
+        "An editor and adds that.\n\nUse `foo` here, and `` a ` b {++x++} `` too.\n")
