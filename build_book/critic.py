@@ -5,8 +5,8 @@
 pandoc has no CriticMarkup reader, so :func:`to_pandoc` turns the marks into pandoc spans
 (``[text]{.critic-ins}``) or, for a mark whose delimiters stand alone on their lines, divs
 (``::: {.critic-ins}``), before pandoc reads the chapter. It never adds or removes a line, so
-every line number pandoc or the checks give stays the author's. Marks inside code (fenced
-blocks and `inline code`) are left alone.
+every line number pandoc or the checks give stays the author's. Marks inside code (fenced or
+indented code blocks, in list items and block quotes too, and `inline code`) are left alone.
 
 :func:`marks` finds the open marks (each with its line and column) for ``check`` and for the
 public build, which refuses to print them; :func:`resolve` accepts or rejects them all, for
@@ -34,7 +34,10 @@ KINDS = {
 WORDS = {"ins": "insertion", "del": "deletion", "sub": "substitution", "mark": "highlight", "comment": "comment"}
 MARK = re.compile(r"\{\+\+(?P<ins>.*?)\+\+\}|\{--(?P<del>.*?)--\}|\{~~(?P<sub>.*?)~~\}"
                   r"|\{==(?P<mark>.*?)==\}|\{>>(?P<comment>.*?)<<\}", re.S)
-FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})(?:(?<=`)[^`]*|(?<=~).*)$")   # (no backtick in a ``` fence's info)
+QUOTE = re.compile(r" {0,3}> ?")
+# what begins a list item, a note or a definition; then the spaces before its text
+ITEM = re.compile(r"([-*+]|\(?(?:\d{1,9}|[a-zA-Z]|[ivxlcdmIVXLCDM]{1,8}|#|@[\w-]*)[.)]|\[\^[^\]\s]+\]:|:)([ \t]+|$)")
 BLANK_LINE = re.compile(r"\n(?:[ \t]*>)*[ \t]*(?:\n|$)")   # a paragraph's end (in a block quote too)
 INLINE = re.compile(r"\\[\s\S]|`+")
 
@@ -62,21 +65,94 @@ class Mark:
 
 
 def _code_ranges(text: str) -> list[tuple[int, int]]:
-    """Offsets of fenced code blocks and code spans, where a mark is just text."""
+    """Offsets of code blocks and code spans, where a mark is just text."""
+    blocks = _code_blocks(text)[0]
+    return blocks + _code_spans(text, blocks)
+
+
+def _indent(text: str) -> int:
+    """The column a line's text begins at (a tab to the next multiple of four)."""
+    column = 0
+    for ch in text:
+        if ch == " ":
+            column += 1
+        elif ch == "\t":
+            column += 4 - column % 4
+        else:
+            break
+    return column
+
+
+def _code_blocks(text: str) -> tuple[list[tuple[int, int]], dict[int, int]]:
+    """Offsets of the code blocks as pandoc reads them: fenced (``` or ~~~, in a list item or a block quote
+    too), and indented by four columns past the list item (or note, or definition) the line belongs to,
+    after a blank line or a heading; a line indented so in a list item is the item's paragraph, not code.
+    Also each line's column that its list item's text begins at (by the offset where the line begins)."""
     ranges: list[tuple[int, int]] = []
-    offset, fence, fence_start = 0, None, 0
+    bases: dict[int, int] = {}
+    fence: tuple[str, int] | None = None    # the open fence's character and length, its quote depth, where it began
+    fence_depth = fence_start = 0
+    code: list[int] | None = None      # an indented code block: where it began and where its last line ends
+    items: list[int] = []              # the columns the text of the list items open here begins at
+    before, depth_before = "blank", 0  # the line above: blank, para(graph), code or other (a heading, a fence)
+    offset = 0
     for line in text.splitlines(keepends=True):
-        found = FENCE.match(line)
-        if fence is None and found:
-            fence, fence_start = found.group(1), offset
-        elif fence is not None and found and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence) \
-                and not line.strip()[len(found.group(1)):].strip():
-            ranges.append((fence_start, offset + len(line)))
-            fence = None
-        offset += len(line)
+        start, offset = offset, offset + len(line)
+        depth, at = 0, 0
+        while (quote := QUOTE.match(line, at)) is not None:
+            depth, at = depth + 1, quote.end()
+        rest = line[at:].rstrip("\n")
+        if fence is not None:
+            if depth < fence_depth and rest.strip():      # the block quote it stood in ended
+                ranges.append((fence_start, start))
+                fence = None
+            else:
+                closing = FENCE_LINE.match(rest)
+                if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= fence[1]:
+                    ranges.append((fence_start, offset))
+                    fence, before = None, "other"
+                continue
+        if not rest.strip():
+            before = "code" if code is not None else "blank"
+            continue
+        if depth != depth_before:
+            items = []
+        depth_before = depth
+        column = _indent(rest)
+        item = ITEM.match(rest, len(rest) - len(rest.lstrip(" \t")))
+        if item is not None or before != "para":      # (a line right under a paragraph's line continues it)
+            while items and column < items[-1]:
+                items.pop()
+        base = items[-1] if items else 0
+        bases[start] = base
+        if column >= base + 4 and before in ("blank", "code", "other"):
+            if code is None:
+                code = [start, offset]
+            code[1] = offset
+            before = "code"
+            continue
+        if code is not None:
+            ranges.append((code[0], code[1]))
+            code = None
+        opener = FENCE_LINE.match(rest)
+        if opener is not None and before != "para":
+            fence, fence_depth, fence_start = (opener.group(1)[0], len(opener.group(1))), depth, start
+            continue
+        if item is not None:
+            marker = column + len(item.group(1))
+            spaces = _indent(" " * marker + item.group(2)) - marker
+            if item.group(1)[0] in "[:":      # a note's or a definition's blocks are indented by four
+                items.append(column + 4)
+            else:
+                items.append(marker + (spaces if 0 < spaces <= 4 else 1))
+            before = "para"
+        else:
+            before = "other" if rest.lstrip().startswith(("#", ":::")) else "para"
+    if code is not None:
+        ranges.append((code[0], code[1]))
     if fence is not None:
         ranges.append((fence_start, len(text)))
-    return ranges + _code_spans(text, ranges)
+    return ranges, bases
 
 
 def _code_spans(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -634,3 +634,37 @@ def test_a_stray_backtick_hides_no_mark_in_later_paragraphs(tmp_path_factory):
     assert accepted.returncode == 0 and "accepted 1 insertion, 1 deletion" in accepted.stdout
     assert chapter.read_text(encoding="utf-8").endswith(
         "An editor and adds that.\n\nUse `foo` here, and `` a ` b {++x++} `` too.\n")
+
+
+CODE_AND_PROSE = """\
+An indented code block:
+
+    x = {--y--} + {++z++}
+
+- A list item with a fence:
+
+  ~~~
+  items = {--old--}
+  ~~~
+
+- A list item whose paragraphs are indented by four:
+
+    Its second paragraph {--is prose--}.
+
+> ~~~
+> quoted = {++code++}
+> ~~~
+"""
+
+
+def test_marks_in_code_blocks_are_code(tmp_path_factory):
+    """Code indented by four columns after a blank line, and a fence in a list item or a block quote, is code:
+    reject once made '    x = {--y--} + {++z++}' into '    x = y + '. A line indented by four in a list item
+    is the item's paragraph, and its marks are marks."""
+    root, chapter, first = _chapter_with(tmp_path_factory, CODE_AND_PROSE)
+    assert _critic(root) == [("critic-mark", first + 12, 26)]
+    converted = critic.to_pandoc(CODE_AND_PROSE)
+    assert converted.count("{.critic-") == 1 and "paragraph [is prose]{.critic-del}." in converted
+    rejected = run_cli("reject", str(chapter))
+    assert rejected.returncode == 0 and "rejected 1 deletion" in rejected.stdout
+    assert chapter.read_text(encoding="utf-8").endswith(CODE_AND_PROSE.replace("{--is prose--}", "is prose"))
