@@ -6,7 +6,8 @@ pandoc has no CriticMarkup reader, so :func:`to_pandoc` turns the marks into pan
 (``[text]{.critic-ins}``) or, for a mark whose delimiters stand alone on their lines, divs
 (``::: {.critic-ins}``), before pandoc reads the chapter. It never adds or removes a line, so
 every line number pandoc or the checks give stays the author's. Marks inside code (fenced or
-indented code blocks, in list items and block quotes too, and `inline code`) are left alone.
+indented code blocks, in list items and block quotes too, and `inline code`), math ($...$) and HTML
+comments are left alone: pandoc reads no mark there, and none would be printed.
 
 :func:`marks` finds the open marks (each with its line and column) for ``check`` and for the
 public build, which refuses to print them; :func:`resolve` accepts or rejects them all, for
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .diagnostics import Diagnostic, Location, error, warning
+from .scan import DISPLAY_MATH, INLINE_MATH
 
 # kind -> (opening, closing); a substitution has its separator ~> as well
 KINDS = {
@@ -39,7 +41,7 @@ QUOTE = re.compile(r" {0,3}> ?")
 # what begins a list item, a note or a definition; then the spaces before its text
 ITEM = re.compile(r"([-*+]|\(?(?:\d{1,9}|[a-zA-Z]|[ivxlcdmIVXLCDM]{1,8}|#|@[\w-]*)[.)]|\[\^[^\]\s]+\]:|:)([ \t]+|$)")
 BLANK_LINE = re.compile(r"\n(?:[ \t]*>)*[ \t]*(?:\n|$)")   # a paragraph's end (in a block quote too)
-INLINE = re.compile(r"\\[\s\S]|`+")
+INLINE = re.compile(r"\\[\s\S]|`+|<!--|\$\$?")
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,10 @@ class Mark:
         return text if len(text) <= most else text[: most - 1] + "…"
 
 
-def _code_ranges(text: str) -> list[tuple[int, int]]:
-    """Offsets of code blocks and code spans, where a mark is just text."""
+def _not_text(text: str) -> list[tuple[int, int]]:
+    """Offsets of code blocks and code spans, math and HTML comments, where a mark is no mark."""
     blocks = _code_blocks(text)[0]
-    return blocks + _code_spans(text, blocks)
+    return blocks + _inline(text, blocks)
 
 
 def _indent(text: str) -> int:
@@ -155,23 +157,36 @@ def _code_blocks(text: str) -> tuple[list[tuple[int, int]], dict[int, int]]:
     return ranges, bases
 
 
-def _code_spans(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Offsets of the code spans outside ``blocks``, as pandoc reads them: a run of backticks is closed by
-    the next run of the same length in its paragraph (never across a blank line); one that is not is text."""
+def _inline(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Offsets of the code spans, math and HTML comments outside ``blocks``, as pandoc reads them: a run of
+    backticks is closed by the next run of the same length in its paragraph (never across a blank line),
+    math by the next '$' (or '$$') in it that may close it; what is not closed is text."""
     ranges: list[tuple[int, int]] = []
     at = 0
     while (found := INLINE.search(text, at)) is not None:
-        start, at = found.start(), found.end()
+        start, at, what = found.start(), found.end(), found.group()
         block = next(((a, b) for a, b in blocks if a <= start < b), None)
         if block is not None:
             at = block[1]
-        elif found.group()[0] == "`":
-            ticks = len(found.group())
-            end = BLANK_LINE.search(text, at)
-            close = re.compile(r"(?<!`)`{%d}(?!`)" % ticks).search(text, at, end.start() if end else len(text))
-            if close is not None:
-                ranges.append((start, close.end()))
-                at = close.end()
+            continue
+        if what == "<!--":
+            end = text.find("-->", at)
+            closed = None if end < 0 else end + 3
+        else:
+            stop = BLANK_LINE.search(text, at)
+            stop = stop.start() if stop else len(text)
+            if what[0] == "`":
+                close = re.compile(r"(?<!`)`{%d}(?!`)" % len(what)).search(text, at, stop)
+            elif what == "$$":
+                close = DISPLAY_MATH.search(text, at, stop)
+            elif what == "$":
+                close = INLINE_MATH.match(text, start, stop)
+            else:       # (an escaped character)
+                close = None
+            closed = None if close is None else close.end()
+        if closed is not None:
+            ranges.append((start, closed))
+            at = closed
     return ranges
 
 
@@ -179,7 +194,7 @@ def marks(text: str, first_line: int = 1) -> list[Mark]:
     """Every mark in ``text`` outside code, in order; lines count from ``first_line``."""
     if MARK.search(text) is None:   # (most chapters: then where the code is need not be found)
         return []
-    code = _code_ranges(text)
+    code = _not_text(text)
     found = []
     for match in MARK.finditer(text):
         if any(a <= match.start() < b for a, b in code):

@@ -668,3 +668,18 @@ def test_marks_in_code_blocks_are_code(tmp_path_factory):
     rejected = run_cli("reject", str(chapter))
     assert rejected.returncode == 0 and "rejected 1 deletion" in rejected.stdout
     assert chapter.read_text(encoding="utf-8").endswith(CODE_AND_PROSE.replace("{--is prose--}", "is prose"))
+
+
+def test_marks_in_comments_and_math_are_no_marks(tmp_path_factory):
+    """'<!-- {>>note<<} -->' prints nothing, yet it stopped the public build (critic-unresolved); a '{--' in
+    '$...$' was turned into a span, and the mangled formula reported as math-error."""
+    added = "<!-- {>>editor note: check the dates<<} -->\n\nThe ratio $a {--b--} c$ holds.\n"
+    root, chapter, first = _chapter_with(tmp_path_factory, added)
+    checked = run_cli("check", "--book", str(root), "--format", "json")
+    assert checked.returncode == 0, checked.stderr
+    assert not [d for d in json.loads(checked.stdout) if d["code"].startswith(("critic", "math"))]
+    built = run_cli("html", "--book", str(root), "-q")
+    assert built.returncode == 0, built.stderr
+    page = (root / "build" / "html" / "cases.html").read_text(encoding="utf-8")
+    assert "editor note" not in page and "critic-" not in page and "<math" in page
+    assert run_cli("reject", str(chapter)).stdout.endswith("no editor's marks; unchanged\n")
