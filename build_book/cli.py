@@ -57,7 +57,17 @@ COMMANDS = {
 NO_BOOK = ("codes", "accept", "reject")   # commands that need no book.yml
 
 # what a command's own --help says after its line above (render/pdf.py, render/pieces.py, render/limits.py)
+RESOLVE_DETAILS = """\
+Each file is rewritten in place; its text as it was is kept beside it as FILE.bak. A FILE.bak already
+there (from an earlier accept or reject) is never overwritten, so that it keeps the text as it was
+before the first: the text before this run goes to FILE.bak.2 (then .3, ...), and the command says
+where. A file with a mark that is not closed before its paragraph ends (a mark over whole paragraphs
+has its delimiters each alone on a line), or a mark inside another, is left unchanged, with an error
+at the place (path:line:col), since resolving it would take the text after it along."""
+
 DETAILS = {
+    "accept": RESOLVE_DETAILS,
+    "reject": RESOLVE_DETAILS,
     "check": """\
 The problems found are check's report: it prints them on standard output (with --format json, as
 one JSON list), so that a tool or a pipe can read them; progress and the summary go to standard
@@ -399,7 +409,12 @@ def _resolve(args) -> int:
     failed = 0
     for path in args.files:
         try:
-            counts = critic.resolve_file(path, accept)
+            counts, backup = critic.resolve_file(path, accept)
+        except critic.Unresolvable as exc:
+            _print_diagnostics(critic.flaw_diagnostics(exc.args[0], str(path)), sys.stderr)
+            print(f"{path}: nothing {'accepted' if accept else 'rejected'}, unchanged", file=sys.stderr)
+            failed = 1
+            continue
         except FileNotFoundError:
             print(f"{path}: no such file", file=sys.stderr)
             failed = 1
@@ -414,7 +429,7 @@ def _resolve(args) -> int:
             continue
         if counts:
             done = "accepted" if accept else "rejected"
-            print(f"{path}: {done} {critic.describe(counts)} (the previous text is in {path.name}.bak)")
+            print(f"{path}: {done} {critic.describe(counts)} (the previous text is in {backup.name})")
         else:
             print(f"{path}: no editor's marks; unchanged")
     return failed

@@ -149,6 +149,8 @@ CATALOGUE: dict[str, Code] = _codes(
     # editors' marks (CriticMarkup) and proofs
     ("critic-mark", W, "an editor's mark (CriticMarkup) is still open; proofs show it"),
     ("critic-unresolved", E, "a public edition cannot print an open editor's mark: accept or reject it", FIXED),
+    ("critic-malformed", E, "an editor's mark is not closed before its paragraph ends, or stands inside another: "
+     "it cannot be shown, accepted or rejected as written", FIXED),
     ("proof-round", W, "the proof round to compare with cannot be read (no git, no such tag or commit)"),
     # image files
     ("image-empty", E, "an image file is empty", FIXED),

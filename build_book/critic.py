@@ -34,13 +34,14 @@ KINDS = {
     "comment": ("{>>", "<<}"),
 }
 WORDS = {"ins": "insertion", "del": "deletion", "sub": "substitution", "mark": "highlight", "comment": "comment"}
-MARK = re.compile(r"\{\+\+(?P<ins>.*?)\+\+\}|\{--(?P<del>.*?)--\}|\{~~(?P<sub>.*?)~~\}"
-                  r"|\{==(?P<mark>.*?)==\}|\{>>(?P<comment>.*?)<<\}", re.S)
+OPENING = re.compile(r"\{(?:\+\+|--|~~|==|>>)")
+OPENED = {opening: kind for kind, (opening, _) in KINDS.items()}
 FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})(?:(?<=`)[^`]*|(?<=~).*)$")   # (no backtick in a ``` fence's info)
 QUOTE = re.compile(r" {0,3}> ?")
+QUOTES = re.compile(r"^(?:[ \t]*>)*")     # a line's block quote marks
 # what begins a list item, a note or a definition; then the spaces before its text
 ITEM = re.compile(r"([-*+]|\(?(?:\d{1,9}|[a-zA-Z]|[ivxlcdmIVXLCDM]{1,8}|#|@[\w-]*)[.)]|\[\^[^\]\s]+\]:|:)([ \t]+|$)")
-BLANK_LINE = re.compile(r"\n(?:[ \t]*>)*[ \t]*(?:\n|$)")   # a paragraph's end (in a block quote too)
+BLANK_LINE = re.compile(r"\n(?:[ \t\r]*>)*[ \t\r]*(?:\n|$)")   # a paragraph's end (in a block quote too)
 INLINE = re.compile(r"\\[\s\S]|`+|<!--|\$\$?")
 
 
@@ -190,30 +191,83 @@ def _inline(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return ranges
 
 
+@dataclass(frozen=True)
+class Flaw:
+    """An opening no mark can be read from: never closed (before its paragraph ends), or inside another mark."""
+    kind: str
+    line: int
+    column: int
+    message: str
+    hint: str
+
+
 def marks(text: str, first_line: int = 1) -> list[Mark]:
     """Every mark in ``text`` outside code, in order; lines count from ``first_line``."""
-    if MARK.search(text) is None:   # (most chapters: then where the code is need not be found)
-        return []
-    code = _not_text(text)
-    found = []
-    for match in MARK.finditer(text):
-        if any(a <= match.start() < b for a, b in code):
+    return read_marks(text, first_line)[0]
+
+
+def read_marks(text: str, first_line: int = 1) -> tuple[list[Mark], list[Flaw]]:
+    """Every mark in ``text`` outside code, math and comments, in order, and every opening that begins none
+    (see :class:`Flaw`), which is left as it is written. A mark ends before a blank line, unless its
+    delimiters stand alone on their lines (a mark over whole paragraphs): an opening never closed once took
+    the text up to the next mark's closing with it."""
+    if OPENING.search(text) is None:   # (most chapters: then where the code is need not be found)
+        return [], []
+    skipped = _not_text(text)
+    openings = [m for m in OPENING.finditer(text) if not any(a <= m.start() < b for a, b in skipped)]
+
+    def place(at: int) -> tuple[int, int]:
+        return text.count("\n", 0, at) + first_line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+    found: list[Mark] = []
+    flaws: list[Flaw] = []
+    i = 0
+    while i < len(openings):
+        opening = openings[i]
+        kind = OPENED[opening.group()]
+        closing = KINDS[kind][1]
+        close = text.find(closing, opening.end())
+        word = WORDS[kind]
+        inner = next((m for m in openings[i + 1:] if m.start() < close), None) if close >= 0 else None
+        if close < 0 or (BLANK_LINE.search(text, opening.end(), close) is not None
+                         and not _alone(text, opening.start(), close + len(closing), kind)):
+            excerpt = " ".join(text[opening.end():opening.end() + 40].split("\n\n")[0].split())
+            flaws.append(Flaw(kind, *place(opening.start()),
+                              f"this editor's {word} '{opening.group()}{excerpt}' is not closed "
+                              + ("before its paragraph ends" if close >= 0 else "at all"),
+                              f"close it with '{closing}' before the blank line (a mark over whole paragraphs has "
+                              f"its '{opening.group()}' and '{closing}' each alone on a line), or delete the "
+                              f"'{opening.group()}'"))
+        elif inner is not None:
+            line, column = place(opening.start())
+            flaws.append(Flaw(OPENED[inner.group()], *place(inner.start()),
+                              f"an editor's {WORDS[OPENED[inner.group()]]} inside the {word} opened at "
+                              f"{line}:{column}: marks do not nest", "write the two marks one after the other"))
+        else:
+            line, column = place(opening.start())
+            found.append(Mark(kind, opening.start(), close + len(closing), line, column,
+                              text[opening.end():close]))
+            while i < len(openings) and openings[i].start() < close + len(closing):
+                i += 1
             continue
-        kind = match.lastgroup
-        line = text.count("\n", 0, match.start()) + first_line
-        column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-        found.append(Mark(kind, match.start(), match.end(), line, column, match.group(kind)))
-    return found
+        i += 1
+    return found, flaws
 
 
 def diagnostics(text: str, path: str, first_line: int = 1) -> list[Diagnostic]:
-    """For ``check``: each open mark, as a warning at its place."""
+    """For ``check``: each open mark, as a warning at its place; an error at each opening that begins none."""
     from .cli import prog_name
 
-    return [warning("critic-mark", f"an open editor's {WORDS[m.kind]}: '{m.excerpt()}'",
-                    Location(path, m.line, m.column),
-                    f"accept or reject it before publication ({prog_name()} accept|reject FILE)")
-            for m in marks(text, first_line)]
+    found, flaws = read_marks(text, first_line)
+    return sorted([warning("critic-mark", f"an open editor's {WORDS[m.kind]}: '{m.excerpt()}'",
+                           Location(path, m.line, m.column),
+                           f"accept or reject it before publication ({prog_name()} accept|reject FILE)")
+                   for m in found] + flaw_diagnostics(flaws, path),
+                  key=lambda d: (d.location.line, d.location.column))
+
+
+def flaw_diagnostics(flaws: list[Flaw], path: str) -> list[Diagnostic]:
+    return [error("critic-malformed", f.message, Location(path, f.line, f.column), f.hint) for f in flaws]
 
 
 def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
@@ -252,7 +306,8 @@ def _alone(text: str, start: int, end: int, kind: str) -> bool:
     line_end = len(text) if line_end < 0 else line_end
     first = text[line_start:text.find("\n", start) if "\n" in text[start:end] else end]
     last = text[text.rfind("\n", start, end) + 1:line_end]
-    return "\n" in text[start:end] and first.strip() == opening and last.strip() == closing
+    return "\n" in text[start:end] and QUOTES.sub("", first).strip() == opening \
+        and QUOTES.sub("", last).strip() == closing
 
 
 def _span(inner: str, classes: str) -> str:
@@ -302,19 +357,27 @@ def to_pandoc(text: str) -> str:
 def read(body: str, path: str, first_line: int) -> tuple[str, list[Diagnostic]]:
     """For loading (the one call site): a chapter's body as pandoc should read it, and a warning
     at each open mark."""
-    if "{" not in body or not MARK.search(body):   # no mark at all (where code stands does not matter then)
+    if "{" not in body or not OPENING.search(body):   # no mark at all (where code stands does not matter then)
         return body, []
     return to_pandoc(body), diagnostics(body, path, first_line)
 
 
 # ---------------------------------------------------------------- accept and reject
 
+class Unresolvable(Exception):
+    """Marks that cannot be resolved as written (``args[0]``: the :class:`Flaw` list); nothing was changed."""
+
+
 def resolve(text: str, accept: bool) -> tuple[str, dict[str, int]]:
-    """``text`` with every mark accepted (or rejected), and how many of each kind there were."""
+    """``text`` with every mark accepted (or rejected), and how many of each kind there were; Unresolvable
+    if an opening begins no mark (never closed, or inside another), which would take text with it."""
+    found, flaws = read_marks(text)
+    if flaws:
+        raise Unresolvable(flaws)
     counts: dict[str, int] = {}
     out: list[str] = []
     at = 0
-    for mark in marks(text):
+    for mark in found:
         counts[mark.kind] = counts.get(mark.kind, 0) + 1
         out.append(text[at:mark.start])
         at = mark.end
@@ -336,20 +399,43 @@ def resolve(text: str, accept: bool) -> tuple[str, dict[str, int]]:
     return "".join(out), counts
 
 
-def resolve_file(path: Path, accept: bool) -> dict[str, int]:
-    """Resolve every mark in the file at ``path`` in place (atomically), keeping the old text as
-    ``<name>.bak`` beside it; return the counts (nothing is written when there are no marks)."""
+def resolve_file(path: Path, accept: bool) -> tuple[dict[str, int], Path | None]:
+    """Resolve every mark in the file at ``path`` in place (atomically), keeping the old text beside it;
+    return the counts and the backup (nothing is written when there are no marks; Unresolvable, nothing
+    written, when an opening begins none). The backup is ``<name>.bak``; a ``<name>.bak`` already there
+    (an earlier accept or reject) is kept, so that it holds the text as it was before the first, and the
+    text before this one goes to ``<name>.bak.2`` (``.3``, ...)."""
     raw = path.read_bytes()
     text = raw.decode("utf-8")
     new, counts = resolve(text, accept)
     if not counts:
-        return counts
+        return counts, None
     mode = path.stat().st_mode & 0o7777
-    # both written to a new file, then renamed over the name: a link planted at FILE.bak (to ~/.bashrc,
-    # say) is replaced, never written through
-    _replace(path.with_name(path.name + ".bak"), raw, mode)
-    _replace(path, new.encode("utf-8"), mode)
-    return counts
+    backup = _backup(path, raw, mode)
+    _replace(path, new.encode("utf-8"), mode)    # (written to a new file, then renamed over the name)
+    return counts, backup
+
+
+def _backup(path: Path, data: bytes, mode: int) -> Path:
+    """``data`` in the first of <name>.bak, <name>.bak.2, ... that is not there. A link planted at <name>.bak
+    (to ~/.bashrc, say) is replaced, never written through; a new name is made at once (O_EXCL), so that
+    a file put there meanwhile is not overwritten."""
+    for n in range(1, 10_000):
+        backup = path.with_name(path.name + ".bak" + (f".{n}" if n > 1 else ""))
+        if n == 1 and backup.is_symlink():
+            _replace(backup, data, mode)
+            return backup
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(backup, mode)
+        return backup
+    raise FileExistsError(f"{path.name}.bak to {path.name}.bak.9999 are all taken")
 
 
 def _replace(path: Path, data: bytes, mode: int) -> None:

@@ -93,7 +93,7 @@ def _origins(report):
 # ---------------------------------------------------------------- CriticMarkup
 
 def test_marks_become_spans_with_lines_kept():
-    text = "A {++new++} and {--old--}\n{~~this~>that~~} {==look==}{>>why?\n\nbecause<<} `{++code++}`\n"
+    text = "A {++new++} and {--old--}\n{~~this~>that~~} {==look==}{>>why?\nbecause<<} `{++code++}`\n"
     converted = critic.to_pandoc(text)
     assert converted.count("\n") == text.count("\n")
     assert "[new]{.critic-ins}" in converted and "[old]{.critic-del}" in converted
@@ -683,3 +683,54 @@ def test_marks_in_comments_and_math_are_no_marks(tmp_path_factory):
     page = (root / "build" / "html" / "cases.html").read_text(encoding="utf-8")
     assert "editor note" not in page and "critic-" not in page and "<math" in page
     assert run_cli("reject", str(chapter)).stdout.endswith("no editor's marks; unchanged\n")
+
+
+UNCLOSED = "Start {++unterminated\n\nPara two is important.\n\nPara three {++real++} end.\n"
+
+
+def test_an_unclosed_mark_is_reported_and_swallows_nothing(tmp_path_factory, tmp_path):
+    """'{++' never closed in its paragraph once ran to the next '++}': reject left 'Start end.'."""
+    chapter = tmp_path / "ch.md"
+    chapter.write_text(UNCLOSED, encoding="utf-8")
+    for command in ("reject", "accept"):
+        refused = run_cli(command, str(chapter))
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert f"{chapter}:1:7: error[critic-malformed]: this editor's insertion '{{++unterminated' is not closed " \
+               "before its paragraph ends" in refused.stderr and "hint: close it with '++}'" in refused.stderr
+        assert chapter.read_text(encoding="utf-8") == UNCLOSED and not list(tmp_path.glob("*.bak*"))
+    assert critic.to_pandoc(UNCLOSED) == UNCLOSED.replace("{++real++}", "[real]{.critic-ins}")
+    root, _, first = _chapter_with(tmp_path_factory, UNCLOSED)
+    assert _critic(root) == [("critic-malformed", first, 7), ("critic-mark", first + 4, 12)]
+    # a mark over whole paragraphs is written with its delimiters alone on their lines
+    block = "Keep.\n\n{--\nGone one.\n\nGone two.\n--}\n\n> {++\n> Quoted.\n>\n> Two.\n> ++}\n"
+    chapter.write_text(block, encoding="utf-8")
+    assert run_cli("accept", str(chapter)).returncode == 0
+    assert chapter.read_text(encoding="utf-8") == "Keep.\n\n\n\n> \n> Quoted.\n>\n> Two.\n> \n"
+
+
+def test_nested_marks_are_refused_where_they_nest(tmp_path):
+    """'{++a {++b++} c++}' was resolved as '{++a {++b++}' and left ' c++}' in the text."""
+    chapter = tmp_path / "ch.md"
+    text = "Text {++a {++b++} c++} end.\n"
+    chapter.write_text(text, encoding="utf-8")
+    refused = run_cli("accept", str(chapter))
+    assert refused.returncode == 1
+    assert f"{chapter}:1:11: error[critic-malformed]: an editor's insertion inside the insertion opened at 1:6" \
+           in refused.stderr
+    assert chapter.read_text(encoding="utf-8") == text and not (tmp_path / "ch.md.bak").exists()
+
+
+def test_the_backup_keeps_the_text_before_the_first_accept(tmp_path):
+    chapter = tmp_path / "ch.md"
+    original = "One {++two++} three.\n"
+    chapter.write_text(original, encoding="utf-8")
+    first = run_cli("accept", str(chapter))
+    assert first.returncode == 0 and "(the previous text is in ch.md.bak)" in first.stdout
+    chapter.write_text("One two {--three--} four.\n", encoding="utf-8")    # a second round of marks
+    second = run_cli("accept", str(chapter))
+    assert second.returncode == 0 and "(the previous text is in ch.md.bak.2)" in second.stdout
+    assert (tmp_path / "ch.md.bak").read_text(encoding="utf-8") == original
+    assert (tmp_path / "ch.md.bak.2").read_text(encoding="utf-8") == "One two {--three--} four.\n"
+    assert chapter.read_text(encoding="utf-8") == "One two four.\n"
+    assert run_cli("accept", str(chapter)).stdout == f"{chapter}: no editor's marks; unchanged\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ch.md", "ch.md.bak", "ch.md.bak.2"]
