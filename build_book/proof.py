@@ -32,6 +32,7 @@ from markupsafe import Markup
 from . import build as pipeline
 from . import critic
 from .diagnostics import BuildError, Diagnostic, Location, has_errors, warning
+from .files import CONFIG_NAME, QUARTO_NAME
 from .labels import LabelIndex, is_crossref
 from .model import Book
 from .progress import Progress, Silent
@@ -126,7 +127,7 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else None
 
 
-def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
+def _round_ref(root: Path, since: str | None, book: Book) -> tuple[str | None, str]:
     """(the round to compare with, the round this proof is): ``since``; or the last ``proof-*`` tag.
 
     A commit that carries a ``proof-*`` tag, built with no edits since, is that round's proof (the
@@ -134,11 +135,21 @@ def _round_ref(root: Path, since: str | None) -> tuple[str | None, str]:
     if since is not None:
         return since, ""
     here = _git(root, "tag", "--points-at", "HEAD", "--list", TAG_PATTERN)
-    if here and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") == "":
+    if here and not _edited(root, book):
         this = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or ""
         before = _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD^")
         return before or None, this
     return _git(root, "describe", "--tags", "--abbrev=0", f"--match={TAG_PATTERN}", "HEAD") or None, ""
+
+
+def _edited(root: Path, book: Book) -> bool:
+    """Whether the book on disk is not the commit built: a file git tracks was changed (outside build/), or a
+    file the book reads (its book.yml, a chapter, a bibliography) is not yet added. Other files git does not
+    track (the FILE.bak that accept keeps, an editor's notes) are no edit."""
+    if _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)build") != "":
+        return True
+    read = [CONFIG_NAME, QUARTO_NAME, *(c.path for c in book.chapters), *book.config.bibliography]
+    return bool(_git(root, "--literal-pathspecs", "ls-files", "--others", "--exclude-standard", "--", *read))
 
 
 def _commit(root: Path, ref: str) -> str | None:
@@ -362,7 +373,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         diags = list(result.diagnostics)
         prepared = prepare(book, index, progress, jobs, lean=True)   # a proof lays out the PDF
         commit = _git(root, "rev-parse", "--short=12", "HEAD") or ""
-        ref, this_round = _round_ref(root, since) if commit else (None, "")
+        ref, this_round = _round_ref(root, since, book) if commit else (None, "")
         then, why = (None, "")
         if ref is not None:
             progress.step(f"reading the round '{ref}' to compare with")
@@ -372,7 +383,7 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         if why:
             diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
-        edited = bool(commit) and _git(root, "status", "--porcelain", "--", ".", ":(exclude)build") != ""
+        edited = bool(commit) and _edited(root, book)
         info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round, edited)
         report = _report(root, book, index, prepared, then, info, diags)
         # change bars: each changed block of "now" in a div the proof styles mark. The proof's documents

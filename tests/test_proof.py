@@ -734,3 +734,22 @@ def test_the_backup_keeps_the_text_before_the_first_accept(tmp_path):
     assert chapter.read_text(encoding="utf-8") == "One two four.\n"
     assert run_cli("accept", str(chapter)).stdout == f"{chapter}: no editor's marks; unchanged\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ch.md", "ch.md.bak", "ch.md.bak.2"]
+
+
+def test_untracked_files_are_no_uncommitted_edits(tmp_path_factory):
+    """The FILE.bak that accept keeps, or an editor's notes, made the proof say 'with uncommitted edits'."""
+    root = _committed(tmp_path_factory)
+    (root / "notes.txt").write_text("to do\n", encoding="utf-8")
+    (root / "chapters" / "02-cases.md.bak").write_text("the text before accept\n", encoding="utf-8")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert not report["uncommitted_edits"] and "uncommitted" not in report["proof"]
+    assert report["this_round"] == "proof-1"     # the tagged commit itself, as built
+    # a chapter the book reads that git does not track is an edit the proof shows
+    _git(root, "rm", "-q", "--cached", "chapters/a1-data.md")
+    _git(root, "commit", "-qm", "the appendix not committed")
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert report["uncommitted_edits"] and report["proof"].endswith("with uncommitted edits")
