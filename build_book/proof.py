@@ -381,7 +381,8 @@ def build_proof(root: Path, *, since: str | None = None, strict: bool = False,
         if since is not None and then is None:
             why = why or "the book is not in a git repository"
         if why:
-            diags.append(warning("proof-round", f"no changes are shown: {why}", Location("book.yml"),
+            # (about no file of the book: placed at the proof round it concerns, as build-unwritable is at build/)
+            diags.append(warning("proof-round", f"no changes are shown: {why}", Location(f"build/{PROOF_DIR}/"),
                                  "name a tag or commit with --since REF, or tag a round: git tag proof-1"))
         edited = bool(commit) and _edited(root, book)
         info = ProofInfo(book.title, ref if then else "", _stamp(), commit, this_round, edited)
