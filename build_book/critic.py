@@ -39,6 +39,7 @@ OPENED = {opening: kind for kind, (opening, _) in KINDS.items()}
 FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})(?:(?<=`)[^`]*|(?<=~).*)$")   # (no backtick in a ``` fence's info)
 QUOTE = re.compile(r" {0,3}> ?")
 QUOTES = re.compile(r"^(?:[ \t]*>)*")     # a line's block quote marks
+BRACKET = re.compile(r"\\[\s\S]|`+|[\[\]]")
 # what begins a list item, a note or a definition; then the spaces before its text
 ITEM = re.compile(r"([-*+]|\(?(?:\d{1,9}|[a-zA-Z]|[ivxlcdmIVXLCDM]{1,8}|#|@[\w-]*)[.)]|\[\^[^\]\s]+\]:|:)([ \t]+|$)")
 BLANK_LINE = re.compile(r"\n(?:[ \t\r]*>)*[ \t\r]*(?:\n|$)")   # a paragraph's end (in a block quote too)
@@ -319,10 +320,43 @@ def _span(inner: str, classes: str) -> str:
             out.append(piece)
         else:
             # pandoc drops spaces at a span's edges: keep them outside it ("{++word ++}next")
-            core = piece.strip()
+            core = _brackets(piece.strip())
             lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
             out.append(f"{lead}[{core}]{{{classes}}}{trail}")
     return "".join(out)
+
+
+def _brackets(text: str) -> str:
+    """``text`` with each bracket that pairs with none escaped, so that it cannot end the span it is put in
+    ('{++a) and b] here++}'); brackets in code spans, and escaped ones, are left as they are."""
+    opened: list[int] = []
+    lone: list[int] = []
+    at = 0
+    while (found := BRACKET.search(text, at)) is not None:
+        at = found.end()
+        what = found.group()
+        if what[0] == "`":
+            close = re.compile(r"(?<!`)`{%d}(?!`)" % len(what)).search(text, at)
+            at = close.end() if close else at
+        elif what == "[":
+            opened.append(found.start())
+        elif what == "]":
+            if opened:
+                opened.pop()
+            else:
+                lone.append(found.start())
+    for i in sorted(lone + opened, reverse=True):
+        text = text[:i] + "\\" + text[i:]
+    return text
+
+
+def _fence_indent(line_start: str, base: int) -> str:
+    """What stands before a block mark's delimiter on its line (``line_start``: its block quote marks and
+    indent), with the indent made that of the list item the line is in: pandoc reads a ::: fence only there."""
+    at = 0
+    while (quote := QUOTE.match(line_start, at)) is not None:
+        at = quote.end()
+    return line_start[:at] + " " * base
 
 
 def to_pandoc(text: str) -> str:
@@ -330,19 +364,23 @@ def to_pandoc(text: str) -> str:
     ``-comment``); no line is added or removed."""
     out: list[str] = []
     at = 0
+    bases: dict[int, int] | None = None
     for mark in marks(text):
         out.append(text[at:mark.start])
         at = mark.end
         if mark.kind == "comment":
             # a comment stays one inline note: a blank line in it becomes a line break, keeping the lines
-            note = re.sub(r"\n(?=[ \t]*\n)", "\n\\\\", mark.text)
+            note = re.sub(r"\n(?=[ \t]*\n)", "\n\\\\", _brackets(mark.text))
             out.append(f'[{note}]{{.critic-comment tabindex="0"}}')
             continue
         if mark.kind in ("ins", "del", "mark") and _alone(text, mark.start, mark.end, mark.kind):
-            opening, closing = KINDS[mark.kind]
-            body = mark.text
-            head, _, rest = body.partition("\n")
+            bases = _code_blocks(text)[1] if bases is None else bases
+            first, last = text.rfind("\n", 0, mark.start) + 1, text.rfind("\n", 0, mark.end) + 1
+            head, _, rest = mark.text.partition("\n")
             inner, _, tail = rest.rpartition("\n")
+            out[-1] = out[-1][:len(out[-1]) - (mark.start - first)] + _fence_indent(text[first:mark.start],
+                                                                                     bases.get(first, 0))
+            tail = _fence_indent(tail, bases.get(last, 0))
             out.append(f"::: {{.critic-{mark.kind}}}{head}\n{inner}\n{tail}:::")
             continue
         if mark.kind == "sub":

@@ -754,3 +754,27 @@ def test_untracked_files_are_no_uncommitted_edits(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
     assert report["uncommitted_edits"] and report["proof"].endswith("with uncommitted edits")
+
+
+GARBLED = """\
+- An item with a paragraph deleted:
+
+    {--
+    Whole paragraph gone.
+    --}
+
+- An item {++with a) and b] here++}, noted{>>a note with ] and [x<<}.
+"""
+
+
+def test_marks_the_proof_once_garbled(tmp_path_factory):
+    """A block mark in a list item printed '::: {.critic-del} Whole paragraph gone. :::' (pandoc reads a
+    fence only at the item's indent); a ']' in a mark ended its span, and put the rest in the text."""
+    root, _, _ = _chapter_with(tmp_path_factory, GARBLED)
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    page = (root / "build" / "proof" / "html" / "cases.html").read_text(encoding="utf-8")
+    assert ":::" not in page and "{.critic" not in page
+    assert re.search(r'<div class="critic-del">\s*<p>Whole paragraph gone\.</p>\s*</div>', page)
+    assert '<span class="critic-ins">with a) and b] here</span>, noted' \
+           '<span class="critic-comment" tabindex="0">a note with ] and [x</span>.' in page
