@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from markupsafe import Markup
 
-from . import pandoc, sanitize
+from . import critic, pandoc, sanitize
 from .diagnostics import Diagnostic, warning
 from .labels import is_crossref
 from .model import Chapter
@@ -22,6 +22,7 @@ from .walk import inline_text
 ABSTRACT_MARKUP = re.compile(r"[*_`~^\[\\<&$@]")
 ABSTRACT_TAGS = {"Emph": "em", "Strong": "strong", "Underline": "u", "Strikeout": "del", "Superscript": "sup",
                  "Subscript": "sub", "Code": "code"}
+CRITIC_CLASSES = ("critic-ins", "critic-del", "critic-mark", "critic-comment")   # (proofs only)
 LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")   # a span's lang= that an abstract prints
 # quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
 # citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
@@ -29,15 +30,16 @@ ABSTRACT_READER = ("markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_m
                    "+east_asian_line_breaks")
 
 
-def abstract_views(abstracts: list[str]) -> dict[str, tuple[Markup, str]]:
+def abstract_views(abstracts: list[str], proof: bool = False) -> dict[str, tuple[Markup, str]]:
     """Each abstract (as written) -> (its HTML, which is also XHTML; its plain text). An abstract with
     Markdown in it is printed as pandoc reads it (emphasis, code, small caps, a web link); one with anything
     else (several paragraphs, a list, a citation, math, raw HTML) is printed as written, as is one with no
-    Markdown."""
+    Markdown. In a proof, the editors' marks in an abstract are shown as in the chapter's text."""
     out = {text: (Markup.escape(text), text) for text in abstracts}
-    marked = [text for text in dict.fromkeys(abstracts) if _read_as_markdown(text)]
+    read_as = {text: critic.to_pandoc(text) if proof else text for text in dict.fromkeys(abstracts)}
+    marked = [text for text in read_as if _read_as_markdown(read_as[text])]
     with ThreadPoolExecutor(max_workers=min(4, len(marked) or 1)) as pool:   # each read on its own
-        for text, read in zip(marked, pool.map(_read_abstract, marked)):
+        for text, read in zip(marked, pool.map(lambda text: _read_abstract(read_as[text], proof), marked)):
             if read is not None:
                 out[text] = (Markup(read[0]), read[1])
     return out
@@ -56,7 +58,7 @@ def _fragment(text: str) -> str | None:
     return None if inlines is None else json.dumps(inlines)
 
 
-def _read_abstract(text: str) -> tuple[str, str] | None:
+def _read_abstract(text: str, proof: bool = False) -> tuple[str, str] | None:
     """(HTML, plain text) of an abstract as pandoc reads it, or None to print it as written."""
     read = _fragment(text)
     if read is None:
@@ -64,7 +66,7 @@ def _read_abstract(text: str) -> tuple[str, str] | None:
     html: list[str] = []
     plain: list[str] = []
     try:
-        _abstract_inlines(json.loads(read), html, plain)
+        _abstract_inlines(json.loads(read), html, plain, proof)
     except (_Unprinted, ValueError, KeyError, TypeError, IndexError):
         return None
     return "".join(html), "".join(plain)
@@ -74,11 +76,17 @@ class _Unprinted(Exception):
     """An element an abstract does not print (``args[0]``: the node)."""
 
 
-def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
+def _abstract_inlines(inlines: list, html: list[str], plain: list[str], proof: bool = False) -> None:
     """The HTML and plain text of pandoc's inlines, for the elements an abstract may hold (_Unprinted if
-    another stands there)."""
+    another stands there); in a proof, the spans critic.py makes of editors' marks too."""
     for node in inlines:
         kind, content = node["t"], node.get("c")
+        if proof and kind == "Span" and len(content[0][1]) == 1 and content[0][1][0] in CRITIC_CLASSES:
+            name = content[0][1][0]
+            html.append(f'<span class="{name}"' + (' tabindex="0">' if name == "critic-comment" else ">"))
+            _abstract_inlines(content[1], html, [] if name == "critic-comment" else plain, proof)
+            html.append("</span>")
+            continue
         if kind == "Str":
             html.append(Markup.escape(content))
             plain.append(content)
@@ -93,16 +101,16 @@ def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
             plain.append(content[1])
         elif kind in ABSTRACT_TAGS:
             html.append(f"<{ABSTRACT_TAGS[kind]}>")
-            _abstract_inlines(content, html, plain)
+            _abstract_inlines(content, html, plain, proof)
             html.append(f"</{ABSTRACT_TAGS[kind]}>")
         elif kind == "SmallCaps" or kind == "Span" and content[0][1] == ["smallcaps"]:
             html.append('<span class="smallcaps">')
-            _abstract_inlines(content if kind == "SmallCaps" else content[1], html, plain)
+            _abstract_inlines(content if kind == "SmallCaps" else content[1], html, plain, proof)
             html.append("</span>")
         elif kind == "Span" and not content[0][0] and not content[0][1] and len(content[0][2]) == 1 \
                 and content[0][2][0][0] == "lang" and LANGUAGE.fullmatch(content[0][2][0][1]):
             html.append(f'<span lang="{content[0][2][0][1]}">')      # ('[日本]{lang=ja}')
-            _abstract_inlines(content[1], html, plain)
+            _abstract_inlines(content[1], html, plain, proof)
             html.append("</span>")
         elif kind == "Cite" and not _meant(node):     # '@handle': as written
             html.append(Markup.escape(_literal(node)))
@@ -110,7 +118,7 @@ def _abstract_inlines(inlines: list, html: list[str], plain: list[str]) -> None:
         elif kind == "Link" and re.match(r"(?i)(https?|mailto):", content[2][0]) \
                 and sanitize.url_problem(content[2][0], resource=False) is None:   # (a page's own links: not here)
             html.append(f'<a href="{Markup.escape(content[2][0])}">')
-            _abstract_inlines(content[1], html, plain)
+            _abstract_inlines(content[1], html, plain, proof)
             html.append("</a>")
         else:
             raise _Unprinted(node)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .diagnostics import Diagnostic, Location, error, warning
+from .early import FRONT_MATTER_END, FRONT_MATTER_OPEN
 from .scan import DISPLAY_MATH, INLINE_MATH
 
 # kind -> (opening, closing); a substitution has its separator ~> as well
@@ -207,14 +208,15 @@ def marks(text: str, first_line: int = 1) -> list[Mark]:
     return read_marks(text, first_line)[0]
 
 
-def read_marks(text: str, first_line: int = 1) -> tuple[list[Mark], list[Flaw]]:
+def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[list[Mark], list[Flaw]]:
     """Every mark in ``text`` outside code, math and comments, in order, and every opening that begins none
     (see :class:`Flaw`), which is left as it is written. A mark ends before a blank line, unless its
     delimiters stand alone on their lines (a mark over whole paragraphs): an opening never closed once took
-    the text up to the next mark's closing with it."""
+    the text up to the next mark's closing with it. ``markdown``: False for a front matter's YAML, where
+    no code is looked for."""
     if OPENING.search(text) is None:   # (most chapters: then where the code is need not be found)
         return [], []
-    skipped = _not_text(text)
+    skipped = _not_text(text) if markdown else []
     openings = [m for m in OPENING.finditer(text) if not any(a <= m.start() < b for a, b in skipped)]
 
     def place(at: int) -> tuple[int, int]:
@@ -255,11 +257,21 @@ def read_marks(text: str, first_line: int = 1) -> tuple[list[Mark], list[Flaw]]:
     return found, flaws
 
 
-def diagnostics(text: str, path: str, first_line: int = 1) -> list[Diagnostic]:
+def split(text: str) -> tuple[str, str, int]:
+    """A chapter's text as its front matter (the YAML between its '---' lines, with them) and its body, and
+    the line its body begins on (as load.py splits it)."""
+    opening = FRONT_MATTER_OPEN.match(text)
+    end = FRONT_MATTER_END.search(text, opening.end()) if opening else None
+    if end is None:
+        return "", text, 1
+    return text[:end.end() + 1], text[end.end() + 1:], text.count("\n", 0, end.end()) + 2
+
+
+def diagnostics(text: str, path: str, first_line: int = 1, markdown: bool = True) -> list[Diagnostic]:
     """For ``check``: each open mark, as a warning at its place; an error at each opening that begins none."""
     from .cli import prog_name
 
-    found, flaws = read_marks(text, first_line)
+    found, flaws = read_marks(text, first_line, markdown)
     return sorted([warning("critic-mark", f"an open editor's {WORDS[m.kind]}: '{m.excerpt()}'",
                            Location(path, m.line, m.column),
                            f"accept or reject it before publication ({prog_name()} accept|reject FILE)")
@@ -285,8 +297,21 @@ def unresolved(root: Path, paths: list[str]) -> list[Diagnostic]:
                         "a public edition cannot print it", Location(path, m.line, m.column),
                         f"accept or reject the marks ({prog} accept|reject {path}), or build a proof "
                         f"({prog} proof), which shows them")
-                  for m in marks(text)]
+                  for m in _file_marks(text)]
     return found
+
+
+def _file_marks(text: str) -> list[Mark]:
+    return read_file(text)[0]
+
+
+def read_file(text: str) -> tuple[list[Mark], list[Flaw]]:
+    """:func:`read_marks` of a chapter file's text: its front matter's (an abstract's marks), then its body's."""
+    front, body, body_line = split(text)
+    found, flaws = read_marks(front, markdown=False)
+    more, wrong = read_marks(body, body_line)
+    shift = len(front)
+    return found + [replace(m, start=m.start + shift, end=m.end + shift) for m in more], flaws + wrong
 
 
 def for_public(diags: list[Diagnostic], root: Path, book) -> list[Diagnostic]:
@@ -409,7 +434,7 @@ class Unresolvable(Exception):
 def resolve(text: str, accept: bool) -> tuple[str, dict[str, int]]:
     """``text`` with every mark accepted (or rejected), and how many of each kind there were; Unresolvable
     if an opening begins no mark (never closed, or inside another), which would take text with it."""
-    found, flaws = read_marks(text)
+    found, flaws = read_file(text)
     if flaws:
         raise Unresolvable(flaws)
     counts: dict[str, int] = {}

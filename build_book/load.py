@@ -339,7 +339,7 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     source.sources = _scan(root, body, body_line, scanned)
     source.sources.origins = expanded.lines
     source.body, marked = critic.read(body, ref.path, body_line)  # CriticMarkup as spans, lines kept
-    source.diagnostics += marked
+    source.diagnostics += critic.diagnostics(critic.split(text)[0], ref.path, markdown=False) + marked
     for line, keys in metadata_blocks(body):
         source.diagnostics.append(warning(
             "metadata-block-unprinted", f"pandoc reads the lines from this --- to the next as metadata "

@@ -778,3 +778,24 @@ def test_marks_the_proof_once_garbled(tmp_path_factory):
     assert re.search(r'<div class="critic-del">\s*<p>Whole paragraph gone\.</p>\s*</div>', page)
     assert '<span class="critic-ins">with a) and b] here</span>, noted' \
            '<span class="critic-comment" tabindex="0">a note with ] and [x</span>.' in page
+
+
+def test_marks_in_an_abstract_are_counted_and_shown(tmp_path_factory):
+    """A mark in the front matter's abstract was seen by the public build alone (critic-unresolved at 3:32):
+    check did not list it, the proof counted none and printed '{++really++}'."""
+    root = copy_book("mini", tmp_path_factory)
+    chapter = root / "chapters" / "01-origins.md"
+    text = chapter.read_text(encoding="utf-8")
+    chapter.write_text(text.replace("abstract: Where alliances come from", "abstract: Where alliances come "
+                                    "{++really++} from"), encoding="utf-8")
+    assert _critic(root) == [("critic-mark", 3, 32)]
+    refused = run_cli("html", "--book", str(root), "-q")
+    assert refused.returncode == 1 and "01-origins.md:3:32: error[critic-unresolved]" in refused.stderr
+    result = run_cli("proof", "--book", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((root / "build" / "proof" / "report.json").read_text(encoding="utf-8"))
+    assert _origins(report)["marks"] == 1
+    page = (root / "build" / "proof" / "html" / "origins.html").read_text(encoding="utf-8")
+    assert 'Where alliances come <span class="critic-ins">really</span> from' in page and "{++" not in page
+    with zipfile.ZipFile(root / "build" / "proof" / f"{SLUG}.epub") as epub:
+        assert '<span class="critic-ins">really</span>' in epub.read("EPUB/origins.xhtml").decode("utf-8")

@@ -176,9 +176,10 @@ def references_html(prepared: Prepared) -> Markup:
     return Markup(prepared.fragments["references"])
 
 
-def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext: str = ".html") -> list[ChapterView]:
+def chapter_views(book: Book, index: LabelIndex, fragments: dict[int, str], ext: str = ".html",
+                  proof: bool = False) -> list[ChapterView]:
     views = []
-    abstracts = abstract_views([c.abstract for c in book.chapters if c.abstract])
+    abstracts = abstract_views([c.abstract for c in book.chapters if c.abstract], proof)
     for chapter in book.chapters:
         html = fragments[chapter.index]
         # the title heading, wherever it stands (a comment or an epigraph may come first)

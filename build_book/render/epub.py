@@ -218,7 +218,7 @@ def _element(el, parent_ns: str, out: list[str]) -> None:
 def render(ctx: RenderContext) -> list[Path]:
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=False, edition="epub")
-    views = chapter_views(book, index, fragments, ".xhtml")
+    views = chapter_views(book, index, fragments, ".xhtml", ctx.proof is not None)
     where = anchor_pages(book, index, ".xhtml", BIBLIOGRAPHY, ctx.prepared)
     part_files = {p.index: f"part-{p.index + 1}.xhtml" for p in book.parts}
     where.update({p.label: part_files[p.index] for p in book.parts})

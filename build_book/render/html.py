@@ -132,7 +132,7 @@ def _render(ctx: RenderContext, base: str, book_meta: dict, citing: Future) -> l
     out = ctx.destination / "html"
     out.mkdir()
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=False, edition="html")
-    views = chapter_views(book, index, fragments, ".html")
+    views = chapter_views(book, index, fragments, ".html", ctx.proof is not None)
     where = anchor_pages(book, index, ".html", BIBLIOGRAPHY, ctx.prepared)
     where.update({p.label: f"{INDEX}#{p.label}" for p in book.parts})
     context = book_context(book, index, views, ctx.proof, ctx.prepared)

@@ -34,7 +34,7 @@ def print_document(ctx: RenderContext) -> tuple[str, dict, Markup, list[str], st
     index's HTML (laid out again once the pages are known)."""
     book, index, root = ctx.book, ctx.index, ctx.book.config.root
     fragments = write_fragments(book, ctx.prepared, footnotes_inline=True, edition="pdf")
-    views = chapter_views(book, index, fragments)
+    views = chapter_views(book, index, fragments, proof=ctx.proof is not None)
     for view in views:
         view.href = "#" + view.id
         body = rewrite_images(str(view.body_html), view.chapter, book, None)
