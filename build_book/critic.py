@@ -16,6 +16,7 @@ public build, which refuses to print them; :func:`resolve` accepts or rejects th
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import tempfile
@@ -40,6 +41,8 @@ OPENED = {opening: kind for kind, (opening, _) in KINDS.items()}
 FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})(?:(?<=`)[^`]*|(?<=~).*)$")   # (no backtick in a ``` fence's info)
 QUOTE = re.compile(r" {0,3}> ?")
 QUOTES = re.compile(r"^(?:[ \t]*>)*")     # a line's block quote marks
+QUOTES_ONLY = re.compile(r"(?:[ \t]*>)*[ \t]*")
+LINE_END = re.compile(r"[ \t\r]*(?:\n|$)")
 BRACKET = re.compile(r"\\[\s\S]|`+|[\[\]]")
 # what begins a list item, a note or a definition; then the spaces before its text
 ITEM = re.compile(r"([-*+]|\(?(?:\d{1,9}|[a-zA-Z]|[ivxlcdmIVXLCDM]{1,8}|#|@[\w-]*)[.)]|\[\^[^\]\s]+\]:|:)([ \t]+|$)")
@@ -165,10 +168,11 @@ def _inline(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     backticks is closed by the next run of the same length in its paragraph (never across a blank line),
     math by the next '$' (or '$$') in it that may close it; what is not closed is text."""
     ranges: list[tuple[int, int]] = []
+    ends = _paragraph_ends(text)
     at = 0
     while (found := INLINE.search(text, at)) is not None:
         start, at, what = found.start(), found.end(), found.group()
-        block = next(((a, b) for a, b in blocks if a <= start < b), None)
+        block = _within(blocks, start)
         if block is not None:
             at = block[1]
             continue
@@ -176,8 +180,7 @@ def _inline(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
             end = text.find("-->", at)
             closed = None if end < 0 else end + 3
         else:
-            stop = BLANK_LINE.search(text, at)
-            stop = stop.start() if stop else len(text)
+            stop = _paragraph_end(ends, at, len(text))
             if what[0] == "`":
                 close = re.compile(r"(?<!`)`{%d}(?!`)" % len(what)).search(text, at, stop)
             elif what == "$$":
@@ -191,6 +194,22 @@ def _inline(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
             ranges.append((start, closed))
             at = closed
     return ranges
+
+
+def _paragraph_ends(text: str) -> list[int]:
+    return [m.start() for m in BLANK_LINE.finditer(text)]
+
+
+def _paragraph_end(ends: list[int], at: int, default: int) -> int:
+    """Where the paragraph that ``at`` is in ends (``ends``: :func:`_paragraph_ends`)."""
+    i = bisect.bisect_left(ends, at)
+    return ends[i] if i < len(ends) else default
+
+
+def _within(ranges: list[tuple[int, int]], at: int) -> tuple[int, int] | None:
+    """The range of ``ranges`` (sorted, none overlapping) that ``at`` is in, if any."""
+    i = bisect.bisect_right(ranges, (at, float("inf"))) - 1
+    return ranges[i] if i >= 0 and ranges[i][0] <= at < ranges[i][1] else None
 
 
 @dataclass(frozen=True)
@@ -216,11 +235,25 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
     no code is looked for."""
     if OPENING.search(text) is None:   # (most chapters: then where the code is need not be found)
         return [], []
-    skipped = _not_text(text) if markdown else []
-    openings = [m for m in OPENING.finditer(text) if not any(a <= m.start() < b for a, b in skipped)]
+    skipped = sorted(_not_text(text)) if markdown else []
+    openings = [m for m in OPENING.finditer(text) if _within(skipped, m.start()) is None]
+    ends = _paragraph_ends(text)
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    closings = {kind: [m.start() for m in re.finditer(re.escape(closing), text)] for kind, (_, closing) in KINDS.items()}
+
+    def closed(kind: str, at: int, stop: int) -> int:
+        """Where the first closing delimiter of ``kind`` from ``at`` on (before ``stop``) is, or -1."""
+        found = closings[kind]
+        i = bisect.bisect_left(found, at)
+        return found[i] if i < len(found) and found[i] < stop else -1
 
     def place(at: int) -> tuple[int, int]:
-        return text.count("\n", 0, at) + first_line, at - (text.rfind("\n", 0, at) + 1) + 1
+        line = bisect.bisect_left(newlines, at)
+        return line + first_line, at - (newlines[line - 1] + 1 if line else 0) + 1
+
+    def line_of(at: int) -> int:
+        line = bisect.bisect_left(newlines, at)
+        return newlines[line - 1] + 1 if line else 0
 
     found: list[Mark] = []
     flaws: list[Flaw] = []
@@ -229,15 +262,18 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
         opening = openings[i]
         kind = OPENED[opening.group()]
         closing = KINDS[kind][1]
-        close = text.find(closing, opening.end())
         word = WORDS[kind]
-        inner = next((m for m in openings[i + 1:] if m.start() < close), None) if close >= 0 else None
-        if close < 0 or (BLANK_LINE.search(text, opening.end(), close) is not None
-                         and not _alone(text, opening.start(), close + len(closing), kind)):
+        close = closed(kind, opening.end(), _paragraph_end(ends, opening.end(), len(text)))
+        if close < 0 and LINE_END.match(text, opening.end()) \
+                and QUOTES_ONLY.fullmatch(text, line_of(opening.start()), opening.start()):
+            far = closed(kind, opening.end(), len(text))    # a mark over whole paragraphs
+            close = far if far >= 0 and _alone(text, opening.start(), far + len(closing), kind) else -1
+        inner = openings[i + 1] if close >= 0 and i + 1 < len(openings) and openings[i + 1].start() < close else None
+        if close < 0:
             excerpt = " ".join(text[opening.end():opening.end() + 40].split("\n\n")[0].split())
             flaws.append(Flaw(kind, *place(opening.start()),
-                              f"this editor's {word} '{opening.group()}{excerpt}' is not closed "
-                              + ("before its paragraph ends" if close >= 0 else "at all"),
+                              f"this editor's {word} '{opening.group()}{excerpt}' is not closed before its "
+                              "paragraph ends",
                               f"close it with '{closing}' before the blank line (a mark over whole paragraphs has "
                               f"its '{opening.group()}' and '{closing}' each alone on a line), or delete the "
                               f"'{opening.group()}'"))
