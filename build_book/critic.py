@@ -11,7 +11,9 @@ comments are left alone: pandoc reads no mark there, and none would be printed.
 
 :func:`marks` finds the open marks (each with its line and column) for ``check`` and for the
 public build, which refuses to print them; :func:`resolve` accepts or rejects them all, for
-``python -m build_book accept|reject FILE...``.
+``python -m build_book accept|reject FILE...``. A mark ends in the paragraph it begins in (or, with its
+delimiters alone on their lines, covers whole paragraphs) and holds no other: an opening that begins no
+mark so is an error (``critic-malformed``), left as written, and no file holding one is resolved.
 """
 
 from __future__ import annotations
@@ -454,8 +456,8 @@ def to_pandoc(text: str) -> str:
 
 
 def read(body: str, path: str, first_line: int) -> tuple[str, list[Diagnostic]]:
-    """For loading (the one call site): a chapter's body as pandoc should read it, and a warning
-    at each open mark."""
+    """For loading: a chapter's body as pandoc should read it, a warning at each open mark and an error at
+    each opening that begins none (see :func:`read_marks`)."""
     if "{" not in body or not OPENING.search(body):   # no mark at all (where code stands does not matter then)
         return body, []
     return to_pandoc(body), diagnostics(body, path, first_line)
