@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from markupsafe import Markup
 
-from . import critic, pandoc, sanitize
+from . import compat, critic, pandoc, sanitize
 from .diagnostics import Diagnostic, warning
 from .labels import is_crossref
 from .model import Chapter
@@ -26,8 +26,7 @@ CRITIC_CLASSES = ("critic-ins", "critic-del", "critic-mark", "critic-comment")  
 LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")   # a span's lang= that an abstract prints
 # quotes and dashes as typed (the house style treats them so), '\LaTeX' as written; what pandoc reads as a
 # citation, a formula, raw HTML or a note makes the abstract print as written (see _abstract_inlines)
-ABSTRACT_READER = ("markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
-                   "+east_asian_line_breaks")
+ABSTRACT_READER = "markdown-smart-raw_tex-raw_attribute-auto_identifiers-yaml_metadata_block"
 
 
 def abstract_views(abstracts: list[str], proof: bool = False) -> dict[str, tuple[Markup, str]]:
@@ -55,6 +54,8 @@ def _read_as_markdown(text: str) -> bool:
 def _fragment(text: str) -> str | None:
     # (read once for the check and the editions; JSON, so that each caller gets inlines of its own)
     inlines = pandoc.read_fragment(text, ABSTRACT_READER)
+    if inlines is not None and compat.CJK_BREAK.search(text):
+        compat.join_cjk_lines(inlines)     # (as in a chapter's text)
     return None if inlines is None else json.dumps(inlines)
 
 

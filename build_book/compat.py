@@ -33,20 +33,22 @@ from .labels import bookdown_label, normal_ref
 from .math import EQUATION, as_read
 from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
-from .walk import Str, elements, elements_deep, inline_text, rewrite, words
+from .walk import LEAVES, Str, elements, elements_deep, inline_text, rewrite, words
 
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
 
 
-def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location, limit: int | None = None
-         ) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
+def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location, limit: int | None = None,
+         cjk_lines: bool = False) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
     raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), lists numbered with
     parentheses marked (:func:`paren_lists`), and each heading without an id with the id pandoc would give
     it (see :func:`auto_ids`), amsmath's ``\\notag`` read (math.as_read), bookdown's references and caption
-    labels read (:func:`bookdown`). With ``limit``: None, and nothing changed, if its elements nest deeper
-    than that (see walk.elements_deep), measured in the same walk."""
+    labels read (:func:`bookdown`), and, with ``cjk_lines`` (the text breaks a line between two Chinese or
+    Japanese characters: see :data:`CJK_BREAK`), no space where it does (:func:`join_cjk_lines`). With
+    ``limit``: None, and nothing changed, if its elements nest deeper than that (see walk.elements_deep),
+    measured in the same walk."""
     headings, used, notags, captions = [], set(), [], []
     figures = tex = parens = refs = False
     deepest = [0]
@@ -75,6 +77,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
         node["c"][1] = as_read(node["c"][1])
     if refs or captions:
         bookdown(blocks, captions)
+    if cjk_lines:
+        join_cjk_lines(blocks)
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
     if figures:
         figure_divs(blocks)
@@ -95,6 +99,39 @@ PAREN_LIST_CSS = "\n".join(
     f".{delimiter}-{style} > ol {{ list-style-type: {delimiter}-{style}; }}"
     for delimiter, prefix in (("paren", ""), ("parens", ' prefix: "(";'))
     for style in ("decimal", *LIST_STYLES.values())) + "\n"
+
+
+# Chinese and Japanese characters (ideographs, kana, their punctuation and full-width forms), which a line
+# may break between with no space, as Chinese and Japanese are written (not Korean's Hangul: Korean words
+# are spaced, so a line break between them is a space, as between English words)
+CJK = ("\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+       "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uff61-\uff9f\U00020000-\U0003134f")
+# a line break between two of them in a chapter's text (a quotation's '>' may begin the next line)
+CJK_BREAK = re.compile(f"[{CJK}]\\n[ \\t>]*[{CJK}]")
+_CJK_END = re.compile(f"[{CJK}]$")
+_CJK_START = re.compile(f"[{CJK}]")
+
+
+def join_cjk_lines(tree) -> None:
+    """No space where a line breaks between two Chinese or Japanese characters, in place: pandoc's soft
+    break there would print one (its east_asian_line_breaks extension takes it out between Korean words
+    too, which are spaced)."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            content = item.get("c")
+            if isinstance(content, list) and item.get("t") not in LEAVES:
+                stack.append(content)
+            continue
+        if not isinstance(item, list):
+            continue
+        if any(isinstance(x, dict) and x.get("t") == "SoftBreak" for x in item):
+            item[:] = [x for n, x in enumerate(item) if not (
+                isinstance(x, dict) and x.get("t") == "SoftBreak" and 0 < n < len(item) - 1
+                and item[n - 1].get("t") == "Str" and item[n + 1].get("t") == "Str"
+                and _CJK_END.search(item[n - 1]["c"]) and _CJK_START.match(item[n + 1]["c"]))]
+        stack.extend(item)
 
 
 # bookdown's reference ('\@ref(fig:x)', which pandoc reads as the text '@ref(fig:x)'), and its label at the start

@@ -580,7 +580,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     sources = source.sources
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
     from . import compat
-    read = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1), limit)
+    read = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1), limit,
+                       cjk_lines=compat.CJK_BREAK.search(source.padded) is not None)
     if read is None:
         return None
     autos, problems = read

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 # Quarto-style labels are explicit; headings without one get ids from build_book.
-READER = "markdown-auto_identifiers+east_asian_line_breaks"   # (no space where a line breaks between CJK characters)
+READER = "markdown-auto_identifiers"
 READ_ARGS = [f"--from={READER}", "--to=json"]     # a chapter's Markdown -> pandoc's JSON document
 # pandoc's binary asks for a 64 MB heap from the start (it is built with -with-rtsopts -H64m): reading a
 # chapter allocates much but keeps little, and touching that much fresh memory costs the read of a

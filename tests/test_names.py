@@ -186,10 +186,12 @@ def test_a_japanese_book_has_its_interface_in_japanese(tmp_path_factory):
 
 def test_a_line_break_between_japanese_characters_is_no_space(tmp_path):
     """A line of Japanese text broken in the source, as Japanese authors write, printed a space where the line
-    broke ('を参照． P値'), in the text and in an abstract; between English words it is one still."""
+    broke ('を参照． P値'), in the text, a quotation and an abstract; between English words, between a Japanese
+    and an English one, and between Korean words (which are spaced) it is one still."""
     (tmp_path / "book.yml").write_text("title: T\nlang: ja\nchapters: [a.md]\n", encoding="utf-8")
     (tmp_path / "a.md").write_text("---\nabstract: |\n  要旨の文が\n  続く。\n---\n\n# 章\n\n日本語の文章が\n続きます。English\n"
-                                   "words here.\n", encoding="utf-8")
+                                   "words here, *強調の\n文*。\n\n> 引用の\n> 文。\n\n한국어 문장이\n여기 있습니다.\n", encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
-    assert "日本語の文章が続きます。English words here." in page and "要旨の文が続く。" in page, page
+    assert "日本語の文章が続きます。English words here, <em>強調の文</em>。" in page and "要旨の文が続く。" in page, page
+    assert "引用の文。" in page and "한국어 문장이 여기 있습니다." in page, page
