@@ -90,14 +90,23 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
         language, without its '#|' options); nothing for a cell with 'echo: false' or 'include: false'; the
         image of a cell that only includes one (knitr::include_graphics("file.png")), as a figure."""
         indent, (opener, origin) = cell["indent"], cell["opener"]
-        options = {**_header_options(cell["header"]), **_cell_options(cell["options"])}
+        header, knitr_label, computed = _header_options(cell["header"])
+        options = {**header, **_cell_options(cell["options"])}
+        if knitr_label and options.get("fig-cap") and not options.get("label"):   # as bookdown labels it
+            options["label"] = knitr_label if knitr_label.startswith("fig-") else "fig-" + knitr_label
         code = [(line, at) for line, at in cell["body"] if line.strip()]
         image = INCLUDE_GRAPHICS.fullmatch(code[0][0].strip()) if len(code) == 1 else None
         if image:
+            for name, value in computed:
+                diags.append(warning(
+                    "code-not-executed", f"this cell's {name} is R code ({value}), which build_book does not run: "
+                    "its figure is printed without it", cell["where"],
+                    f"write the {'caption' if name == 'fig.cap' else 'description'} out, in quotes: "
+                    f"{name}=\"...\""))
             caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
             target = image.group(3).replace(" ", "%20")
-            if label.startswith("fig-") and caption:
-                lines = [f'::: {{#{label} fig-cap="{_attr(caption)}"{_alt(alt)}}}', f"![]({target})", ":::"]
+            if label.startswith("fig-") and caption:   # (the caption a paragraph: its Markdown is read)
+                lines = [f"::: {{#{label}{_alt(alt)}}}", f"![]({target})", "", _paragraph(caption), ":::"]
             else:
                 lines = [f'![{_text(caption)}]({target}){{alt="{_attr(alt)}"}}' if alt else
                          f"![{_text(caption)}]({target})"]
@@ -236,29 +245,42 @@ def _cell_options(lines: list[str]) -> dict:
 
 # an option in an R Markdown cell's header ('```{r logo, echo=FALSE, fig.cap="The logo."}'): name=value, or
 # the cell's label, written first without a name
-HEADER_OPTION = re.compile(r"""\s*(?:([\w.-]+)\s*=\s*)?("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,]*?)\s*(?:,|$)""")
+HEADER_OPTION = re.compile(r"""\s*(?:([\w.-]+)\s*=\s*)?("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+                           r"""|(?:[^,()"']|\((?:[^()"']|"[^"]*"|'[^']*')*\)|"[^"]*"|'[^']*')*?)\s*(?:,|$)""")
 
 
-def _header_options(header: str) -> dict:
-    """The options of an R Markdown cell's header that say what build_book prints of it, in Quarto's names:
-    its label (a figure's, 'fig-logo', as bookdown labels a cell with a caption 'fig:logo'), fig.cap and
-    fig.alt."""
+def _header_options(header: str) -> tuple[dict, str, list[tuple[str, str]]]:
+    """The options of an R Markdown cell's header that say what build_book prints of it: its fig.cap and
+    fig.alt, in Quarto's names; its label (bookdown labels a figure cell with a caption 'fig:' and its label:
+    see flush); and those of fig.cap and fig.alt given as R code ('fig.cap=paste(...)'), with the code,
+    which build_book cannot print (NULL, knitr's 'none', is no option)."""
     inside = header[header.find("{") + 1:header.rfind("}")]
     engine = re.match(r"\s*[A-Za-z][\w+-]*\s*,?", inside)
-    found, label = {}, ""
+    found, label, computed = {}, "", []
     for nth, option in enumerate(HEADER_OPTION.finditer(inside, engine.end() if engine else 0)):
         name, value = option.group(1), option.group(2)
-        if value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1:
+        quoted = value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1
+        if quoted:
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        if name in ("fig.cap", "fig.alt"):
+        if name in ("fig.cap", "fig.alt") and quoted:
             found[name.replace(".", "-")] = value
+        elif name in ("fig.cap", "fig.alt") and value.strip() and value.strip() != "NULL":
+            computed.append((name, value.strip()))
         elif (name is None and nth == 0) or name == "label":
             label = value
         if option.end() >= len(inside):
             break
-    if label and "fig-cap" in found:
-        found["label"] = label if label.startswith("fig-") else "fig-" + label
-    return found
+    return found, label, computed
+
+
+def _paragraph(text: str) -> str:
+    """``text`` as a paragraph of pandoc's Markdown of its own, on one line: not a heading, list, quotation
+    or table, whatever it begins with."""
+    text = " ".join(text.split())
+    numbered = re.match(r"(\d+)([.)])(\s|$)", text)
+    if numbered:
+        return numbered.group(1) + "\\" + text[numbered.end(1):]
+    return "\\" + text if re.match(r"[#>*+|:=~`-]", text) else text
 
 
 def _attr(text: str) -> str:

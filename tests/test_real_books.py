@@ -306,7 +306,7 @@ def test_cells_as_quarto_shows_them(tmp_path):
                      r'environment\."', page)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "As Figure 1.1 shows" in text
-    assert 'Figure 1.1 The "Pane" layout [options]' in text.replace(":", "")
+    assert 'Figure 1.1 The “Pane” layout [options]' in text.replace(":", "")   # (Markdown, as in Quarto)
     assert re.search(r'<img (?=[^>]*src="[^"]*pane\.png")[^>]*alt="A dialog box\."', page)
     assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
 
@@ -314,21 +314,33 @@ def test_cells_as_quarto_shows_them(tmp_path):
 def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path):
     """R Markdown writes a cell's caption and label in its header ('```{r logo, echo=FALSE, fig.cap="..."}'), as
     bookdown's books do: the image it includes was printed bare, its caption lost and '\\@ref(fig:logo)' unknown."""
-    _quarto_book(tmp_path, "2024", "# Knitr\n\nSee Figure \\@ref(fig:logo) and @fig-map.\n\n"
-                                   "```{r logo, echo=FALSE, fig.cap='The knitr logo, \\'small\\'.', out.width='20%'}\n"
-                                   "knitr::include_graphics('shots/logo.png')\n```\n\n"
+    _quarto_book(tmp_path, "2024", "# Knitr\n\nSee Figure \\@ref(fig:logo), @fig-map and \\@ref(fig:opt).\n\n"
+                                   "```{r logo, echo=FALSE, fig.cap='The *knitr* logo, \\'small\\', as in Figure "
+                                   "\\\\@ref(fig:opt).', out.width='20%'}\nknitr::include_graphics('shots/logo.png')\n```\n\n"
                                    "```{r, label=\"map\", fig.cap=\"A map\", fig.alt=\"Coasts in grey.\"}\n"
-                                   "knitr::include_graphics(\"shots/map.png\")\n```\n")
+                                   "knitr::include_graphics(\"shots/map.png\")\n```\n\n"
+                                   "```{r opt}\n#| fig-cap: \"1. A caption from the options\"\n"
+                                   "knitr::include_graphics(\"shots/map.png\")\n```\n\n"
+                                   "```{r built, fig.cap=paste(\"Made\", \"in R\")}\n"
+                                   "knitr::include_graphics(\"shots/map.png\")\n```\n\n"
+                                   "```{r none, fig.cap=NULL}\nknitr::include_graphics(\"shots/logo.png\")\n```\n")
     from PIL import Image
     (tmp_path / "shots").mkdir()
     for name in ("logo", "map"):
         Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
     result = run_cli("html", "--book", str(tmp_path))
-    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    # a caption given as R code is named: build_book does not run it (NULL, no caption, is no problem)
+    assert re.findall(r"^(index.qmd:\d+:\d+): warning\[([\w-]+)\]: (.*)", result.stderr, re.M) == [
+        ("index.qmd:18:1", "code-not-executed", "this cell's fig.cap is R code (paste(\"Made\", \"in R\")), which "
+                                               "build_book does not run: its figure is printed without it")], result.stderr
     page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
-    assert "See Figure 1.1 and Figure 1.2." in text, text
-    assert "Figure 1.1: The knitr logo, 'small'." in text and "Figure 1.2: A map" in text
+    assert "See Figure 1.1, Figure 1.2 and 1.3." in text, text
+    # the caption is Markdown, as a chunk's caption is to knitr: emphasis, a reference
+    assert "Figure 1.1: The knitr logo, ‘small’, as in Figure 1.3." in text and "<em>knitr</em>" in page
+    assert "Figure 1.2: A map" in text and "Figure 1.3: 1. A caption from the options" in text, text
+    assert "NULL" not in text and "paste" not in text
     assert re.search(r'<img (?=[^>]*src="[^"]*map\.png")[^>]*alt="Coasts in grey\."', page)
 
 
