@@ -58,9 +58,13 @@ class LabelIndex:
     labels: dict[str, Label] = field(default_factory=dict)
     duplicates: list[tuple[str, Location, Location]] = field(default_factory=list)
     chapter_numbers: dict[int, str | None] = field(default_factory=dict)
+    # pandoc's automatic id of a heading (one chapter's alone) -> its label: what bookdown's '\\@ref(methods)'
+    # refers to a heading written without an id by
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def get(self, label: str) -> Label | None:
-        return self.labels.get(label)
+        found = self.labels.get(label)
+        return found if found is not None or label not in self.aliases else self.labels.get(self.aliases[label])
 
     def of_kind(self, *kinds: str) -> list[Label]:
         return [lab for lab in self.labels.values() if lab.kind in kinds]
@@ -125,7 +129,7 @@ def bookdown_label(label: str) -> str:
 def as_bookdown(label_id: str) -> str:
     """A label as bookdown writes it ('tbl-x' as 'tab:x', 'fig-x' as 'fig:x'; a heading's id as it is)."""
     prefix, dash, name = label_id.partition("-")
-    if not dash or prefix not in PREFIX_WORDS:
+    if not dash or prefix not in PREFIX_WORDS or prefix == "sec":
         return label_id
     return {"tbl": "tab"}.get(prefix, prefix) + ":" + name
 
@@ -179,6 +183,12 @@ def build_index(book: Book) -> LabelIndex:
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
         floats = {"figure": 0, "table": 0, "equation": 0} if number else unnumbered_floats
         _walk(chapter, facts_of(chapter).labels, number, book.config.section_depth, index, [0] * 6, floats)
+    chapters_of: dict[str, set[int]] = {}
+    for chapter in book.chapters:
+        for auto in chapter.auto_ids:
+            chapters_of.setdefault(auto, set()).add(chapter.index)
+    index.aliases = {auto: ident for chapter in book.chapters for auto, ident in chapter.auto_ids.items()
+                     if len(chapters_of[auto]) == 1 and auto not in index.labels}
     return index
 
 

@@ -120,7 +120,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     used_facts: set[str] = set()
     chapters: list[Chapter] = []
     references_chapter = None
-    for (ref, source, draft, known, matter, given, _), changes in zip(drafts, relinked):
+    for (ref, source, draft, known, matter, given, autos), changes in zip(drafts, relinked):
         links = [changes.get(t, t) for t in known["links"]]
         # with the text as read, the ids given and the links as relinked, the digest stands for the blocks
         digest = cachefile.digest(cachefile.version_key(), CHAPTER_DIGEST, source.text, source.scanned,
@@ -168,7 +168,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             abstract_location=source.meta.get("__abstract_at__"),
             status=draft["status"], numbered=known["numbered"], matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
-            author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts))
+            author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts,
+            auto_ids=autos))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography, references_chapter)

@@ -135,6 +135,8 @@ class Chapter:
     # caches by the chapter digests its blocks instead)
     digest: str = ""
     facts: Facts | None = None   # what facts.py reads from the blocks (None: read from them when asked)
+    # pandoc's automatic id of each heading without an id of its own ('methods') -> the id build_book gives it
+    auto_ids: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 

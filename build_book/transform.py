@@ -689,7 +689,7 @@ class _Plan:
                 labels.append([ident])
             else:
                 front = label.chapter is not None and self.book.chapters[label.chapter].matter == FRONT
-                labels.append([ident, label.kind, label.number, label.title, front])
+                labels.append([ident, label.id, label.kind, label.number, label.title, front])
         local = [t for t in chapter.targets.links if t and not t.startswith("#") and not is_external(t)]
         files = sorted([str(p), lab] for p, lab in self.files.items()) if local else []
         citing = ""

@@ -243,10 +243,15 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
                                                  "or appendix in the book"),
         ("chapters/b.md", 3, 56, "xref-unknown", "cross-reference '\\@ref(tab:map)' points to no table in the book")], found
     assert [d["hint"] for d in found[:2]] == ["did you mean \\@ref(fig:map)?", "did you mean \\@ref(intro)?"]
-    (root / "chapters" / "b.md").write_text("# Later {#later}\n\nBack to \\@ref(intro).\n", encoding="utf-8")
+    # a heading written without an id is referred to by pandoc's id for it, as in bookdown
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
+    (root / "chapters" / "b.md").write_text("# Later {#later}\n\nBack to \\@ref(intro), on to \\@ref(methods) and "
+                                            "\\@ref(an-auto-heading).\n", encoding="utf-8")
+    (root / "chapters" / "c.md").write_text("# Methods\n\n## An Auto Heading\n\nText.\n", encoding="utf-8")
     assert run_cli("html", "--book", str(root)).returncode == 0
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert ("Figure 1.1, Table 1.1 and (1.1), in Chapter 2; Section 1.1, and \\@ref(code)." in page
             and "Figure 1.1: A map" in page and "Table 1.1: A table." in page and "See 1.2." in page), page
     assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
-    assert "Back to 1." in text_of((root / "build" / "html" / "later.html").read_text(encoding="utf-8"))
+    later = (root / "build" / "html" / "later.html").read_text(encoding="utf-8")
+    assert "Back to 1, on to 3 and 3.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
