@@ -528,11 +528,13 @@ def test_an_image_written_with_no_description_has_an_empty_one(tmp_path):
     figures = REPO / "tests" / "books" / "hostile-html" / "chapters" / "figures"
     (tmp_path / "m.png").write_bytes((figures / "fine.png").read_bytes())
     (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
-    (tmp_path / "a.md").write_text("# A\n\n![](m.png)\n\nInline ![](m.png) and ![A red square](m.png) here.\n",
+    (tmp_path / "a.md").write_text("# A\n\n![](m.png)\n\nInline ![](m.png) and ![A red square](m.png) here, and "
+                                   "![](m.png){fig-alt=\"Red & square\"} (Quarto's alt text, with no caption).\n",
                                    encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
-    assert re.findall(r"<img\b[^>]*>", page) == ['<img alt="" src="m.png" />', '<img alt="" src="m.png" />',
-                                                 '<img src="m.png" alt="A red square" />'], page
+    assert re.findall(r"<img\b[^>]*>", page) == [
+        '<img alt="" src="m.png" />', '<img alt="" src="m.png" />', '<img src="m.png" alt="A red square" />',
+        '<img alt="Red &amp; square" src="m.png" data-fig-alt="Red &amp; square" />'], page
     result = nu_validate(tmp_path / "build" / "html")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -408,12 +408,19 @@ def rewrite_images(html: str, chapter: Chapter, book: Book, prefix: str | None) 
         url = located[0].as_uri() if prefix is None else prefix + quote(located[1])
         return f"{match.group(1)}{url}{match.group(3)}"
 
-    # an image written with no description ('![](x.png)') gets an empty one: pandoc writes no alt at all, which
-    # HTML does not allow and screen readers answer by reading out the file's name
-    return NO_ALT.sub('<img alt=""', SRC.sub(fix, html))
+    return NO_ALT.sub(_described, SRC.sub(fix, html))
 
 
-NO_ALT = re.compile(r"<img\b(?![^>]*\salt=)")
+# an image written with no description ('![](x.png)'), which pandoc writes with no alt at all: HTML does not
+# allow that, and screen readers answer it by reading out the file's name
+NO_ALT = re.compile(r"<img\b(?![^>]*\salt=)[^>]*>")
+FIG_ALT = re.compile(r'\sdata-fig-alt="([^"]*)"')
+
+
+def _described(match: re.Match) -> str:
+    """The image's alt text: Quarto's fig-alt, if it has one ('![](x.png){fig-alt="..."}'), else empty."""
+    given = FIG_ALT.search(match.group(0))
+    return match.group(0).replace("<img", f'<img alt="{given.group(1) if given else ""}"', 1)
 
 
 @dataclass
