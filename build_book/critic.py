@@ -238,7 +238,8 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
     if OPENING.search(text) is None:   # (most chapters: then where the code is need not be found)
         return [], []
     skipped = sorted(_not_text(text)) if markdown else []
-    openings = [m for m in OPENING.finditer(text) if _within(skipped, m.start()) is None]
+    openings = [m for m in OPENING.finditer(text)
+                if _within(skipped, m.start()) is None and not _escaped(text, m.start())]
     ends = _paragraph_ends(text)
     newlines = [m.start() for m in re.finditer("\n", text)]
     closings = {kind: [m.start() for m in re.finditer(re.escape(closing), text)] for kind, (_, closing) in KINDS.items()}
@@ -278,7 +279,7 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
                               "paragraph ends",
                               f"close it with '{closing}' before the blank line (a mark over whole paragraphs has "
                               f"its '{opening.group()}' and '{closing}' each alone on a line), or delete the "
-                              f"'{opening.group()}'"))
+                              f"'{opening.group()}'; to print the characters themselves, write '\\{opening.group()}'"))
         elif inner is not None:
             line, column = place(opening.start())
             flaws.append(Flaw(OPENED[inner.group()], *place(inner.start()),
@@ -293,6 +294,14 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
             continue
         i += 1
     return found, flaws
+
+
+def _escaped(text: str, at: int) -> bool:
+    """Is the character at ``at`` escaped ('\\{++': the characters themselves, as pandoc prints them)?"""
+    start = at
+    while start > 0 and text[start - 1] == "\\":
+        start -= 1
+    return (at - start) % 2 == 1
 
 
 def split(text: str) -> tuple[str, str, int]:

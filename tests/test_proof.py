@@ -709,6 +709,21 @@ def test_an_unclosed_mark_is_reported_and_swallows_nothing(tmp_path_factory, tmp
     assert chapter.read_text(encoding="utf-8") == "Keep.\n\n\n\n> \n> Quoted.\n>\n> Two.\n> \n"
 
 
+def test_an_escaped_opening_is_the_characters_themselves(tmp_path_factory, tmp_path):
+    """'\\{++text++\\}' (the characters, escaped as pandoc's Markdown escapes them) was error[critic-malformed],
+    which stopped the build, though pandoc prints it as written; the hint for an unclosed one says how."""
+    text = "Write an insertion as \\{++text++\\}, or \\{-- for a deletion; {++real++}.\n\nIn C, {++i;} is short.\n"
+    root, _, first = _chapter_with(tmp_path_factory, text)
+    assert _critic(root) == [("critic-mark", first, 61), ("critic-malformed", first + 2, 7)]
+    chapter = tmp_path / "ch.md"
+    chapter.write_text(text, encoding="utf-8")
+    refused = run_cli("accept", str(chapter))
+    assert "to print the characters themselves, write '\\{++'" in refused.stderr, refused.stderr
+    chapter.write_text(text.replace("{++i;}", "\\{++i;}"), encoding="utf-8")
+    assert run_cli("accept", str(chapter)).returncode == 0
+    assert chapter.read_text(encoding="utf-8") == text.replace("{++real++}", "real").replace("{++i;}", "\\{++i;}")
+
+
 def test_nested_marks_are_refused_where_they_nest(tmp_path):
     """'{++a {++b++} c++}' was resolved as '{++a {++b++}' and left ' c++}' in the text."""
     chapter = tmp_path / "ch.md"
