@@ -737,3 +737,18 @@ def test_a_character_no_font_has_is_named_where_it_is_written(tmp_path):
     assert result.returncode == 0, result.stderr
     found = re.findall(r"^(\S+): warning\[glyph-missing\]: '[^']+' \((U\+\w+)\)", result.stderr, re.M)
     assert found == [("a.md:3:8", "U+10FFFD"), ("refs.bib:1:35", "U+10FFFC")], result.stderr
+
+
+def test_japanese_text_is_not_justified_by_its_few_spaces(tmp_path):
+    """WeasyPrint justifies a line by widening its spaces: a Japanese line has few (one, between 'NATO' and
+    'との'), which took the whole slack of the line, a gap of several characters. Japanese text is set flush
+    left, as its lines may break after any character."""
+    (tmp_path / "book.yml").write_text("title: T\nlang: ja\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# 章\n\n" + "日米同盟は NATO との関係においても重要であり、文章がここに続きます。" * 8 + "\n",
+                                   encoding="utf-8")
+    assert run_cli("pdf", "--book", str(tmp_path)).returncode == 0
+    path = next((tmp_path / "build").glob("*.pdf"))
+    words = _words(path)
+    gaps = [b["xMin"] - a["xMax"] for a, b in zip(words, words[1:])
+            if a["line"] == b["line"] and a["text"].endswith("NATO")]
+    assert len(gaps) >= 6 and max(gaps) < 6, gaps   # (a space is about 3 points)
