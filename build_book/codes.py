@@ -58,6 +58,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("missing-file", E, "a file named in book.yml (bibliography, style, cover) does not exist", FIXED),
     ("cover-format", E, "the cover image book.yml names is not a PNG, JPEG or SVG file", FIXED),
     ("chapter-entry-empty", W, "an entry of book.yml's list of chapters is empty ('-' alone on its line)"),
+    ("bookdown-part", W, "a chapter begins with bookdown's part heading ('# (PART) Title {-}'), which build_book "
+     "does not print: its parts and appendices are listed in book.yml"),
     ("part-empty", W, "a part in book.yml lists no chapters, so it is not printed"),
     ("references-chapter", W, "'::: {#refs}' in a chapter that cites nothing (Quarto's references.qmd), the place "
      "of the book's list, with bibliography-scope: chapter, which has none, or in a second such chapter"),

@@ -553,6 +553,39 @@ def _title_inlines(title: str) -> list:
     return json.loads(read) if read is not None else words(title)
 
 
+# bookdown's part heading, '# (PART) Cases {-}' ('(PART*)' unnumbered), and the one that begins the appendices,
+# '# (APPENDIX) Appendices {-}'
+PART_HEADING = re.compile(r"\s*\((PART|APPENDIX)\*?\)\s*(.*)", re.S)
+
+
+def _bookdown_parts(blocks: list, headers: list, titles: list[int], path: str, body_line: int,
+                    diags: list[Diagnostic]) -> list:
+    """The chapter's level-1 headings without bookdown's part headings, which are taken out of ``blocks``
+    and named: build_book reads a book's parts and appendices from book.yml."""
+    kept, gone = [], []
+    for nth, (at, head) in enumerate(headers):
+        found = PART_HEADING.match(inline_text(head["c"][2]))
+        if found is None:
+            kept.append((at, head))
+            continue
+        gone.append(at)
+        title = " ".join(found.group(2).split())
+        where = Location(path, titles[nth] if nth < len(titles) else body_line, 1)
+        if found.group(1) == "PART":
+            diags.append(warning("bookdown-part", f"bookdown's part heading '{title}' is not printed: build_book "
+                                 "reads the book's parts from book.yml", where,
+                                 f"list the part's chapters (from the first after this heading) under '- part: "
+                                 f"{title}' in book.yml's chapters, and delete the heading"))
+        else:
+            diags.append(warning("bookdown-part", "bookdown's heading that begins the appendices is not printed: "
+                                 "build_book reads them from book.yml", where,
+                                 "list the chapters after this heading under 'appendices:' in book.yml, and delete "
+                                 "the heading"))
+    for at in reversed(gone):
+        del blocks[at]
+    return [(at - sum(1 for taken in gone if taken < at), head) for at, head in kept]
+
+
 @functools.lru_cache(maxsize=256)
 def _title_markdown(title: str) -> str | None:
     # (the chapter's document is read again when it is used: read its title once; JSON, so that each
@@ -588,6 +621,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     autos, problems = read
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
+    if any(PART_HEADING.match(inline_text(b["c"][2])) for _, b in headers):
+        headers = _bookdown_parts(blocks, headers, sources.titles, ref.path, body_line, diags)
     front = str(meta.get("__title__", "")).strip()
     if front and headers:
         if len(headers) == 1 and all(b["t"] == "RawBlock" for b in blocks[:headers[0][0]]):

@@ -255,3 +255,25 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
     assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
     later = (root / "build" / "html" / "later.html").read_text(encoding="utf-8")
     assert "Back to 1, on to 3 and 3.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
+
+
+def test_bookdowns_part_headings_are_named_not_printed_as_chapters(tmp_path):
+    """bookdown begins a part with '# (PART) Title {-}' in a chapter's file, and the appendices with '# (APPENDIX)
+    ... {-}': build_book read the heading as the chapter's title, '(PART) Foundations', and the chapter's own
+    as a second title (chapter-two-titles, which stopped the build). The heading is taken out and named, with
+    how book.yml says it."""
+    root = write_book(tmp_path, "title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", {
+        "a.md": "# (PART) Foundations {-}\n\n# Intro {#intro}\n\nSee \\@ref(methods) and \\@ref(data).\n",
+        "b.md": "# Methods\n\nText.\n\n# (PART\\*) Cases {-}\n",
+        "c.md": "# (APPENDIX) Appendix {-}\n\n# Data\n\nText.\n"})
+    result = run_cli("html", "--book", str(root))
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"^(chapters/\w\.md:\d+:\d+): warning\[bookdown-part\]: (.*)", result.stderr, re.M) == [
+        ("chapters/a.md:1:1", "bookdown's part heading 'Foundations' is not printed: build_book reads the book's "
+                              "parts from book.yml"),
+        ("chapters/b.md:5:1", "bookdown's part heading 'Cases' is not printed: build_book reads the book's parts "
+                              "from book.yml"),
+        ("chapters/c.md:1:1", "bookdown's heading that begins the appendices is not printed: build_book reads them "
+                              "from book.yml")], result.stderr
+    page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
+    assert "Chapter 1: Intro" in page and "See 2 and 3." in page and "PART" not in page, page
