@@ -115,6 +115,10 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
                 emit(indent + line if line else "", code[0][1])
             emit("", closing[1])
             return
+        engine = CELL.match(cell["header"]).group(3).lower()
+        if engine in BOOKDOWN_BLOCKS:   # bookdown's theorem, proof or block: Markdown, not code
+            _bookdown_block(cell, engine, closing, emit)
+            return
         cells.append(cell["where"])
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
             bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
@@ -254,23 +258,71 @@ def _header_options(header: str) -> tuple[dict, str, list[tuple[str, str]]]:
     fig.alt, in Quarto's names; its label (bookdown labels a figure cell with a caption 'fig:' and its label:
     see flush); and those of fig.cap and fig.alt given as R code ('fig.cap=paste(...)'), with the code,
     which build_book cannot print (NULL, knitr's 'none', is no option)."""
-    inside = header[header.find("{") + 1:header.rfind("}")]
-    engine = re.match(r"\s*[A-Za-z][\w+-]*\s*,?", inside)
     found, label, computed = {}, "", []
-    for nth, option in enumerate(HEADER_OPTION.finditer(inside, engine.end() if engine else 0)):
-        name, value = option.group(1), option.group(2)
-        quoted = value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1
-        if quoted:
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    for nth, (name, value, quoted) in enumerate(_header_pairs(header)):
         if name in ("fig.cap", "fig.alt") and quoted:
             found[name.replace(".", "-")] = value
         elif name in ("fig.cap", "fig.alt") and value.strip() and value.strip() != "NULL":
             computed.append((name, value.strip()))
         elif (name is None and nth == 0) or name == "label":
             label = value
+    return found, label, computed
+
+
+def _header_pairs(header: str) -> list[tuple[str | None, str, bool]]:
+    """An R Markdown cell header's options after its engine, as (name, value, quoted?): a quoted value
+    unquoted, a label (written first) with no name."""
+    inside = header[header.find("{") + 1:header.rfind("}")]
+    engine = re.match(r"\s*[A-Za-z][\w+-]*\s*,?", inside)
+    pairs = []
+    for option in HEADER_OPTION.finditer(inside, engine.end() if engine else 0):
+        name, value = option.group(1), option.group(2)
+        quoted = value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1
+        if quoted:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        if name or value:
+            pairs.append((name, value, quoted))
         if option.end() >= len(inside):
             break
-    return found, label, computed
+    return pairs
+
+
+# bookdown's blocks of Markdown written as cells ('```{theorem, name="Pythagoras"}'), by engine: the prefix
+# of their labels ('thm', as bookdown's '\\@ref(thm:x)' writes it) and the word bookdown prints before them
+BOOKDOWN_BLOCKS = {
+    "theorem": ("thm", "Theorem"), "lemma": ("lem", "Lemma"), "corollary": ("cor", "Corollary"),
+    "proposition": ("prp", "Proposition"), "conjecture": ("cnj", "Conjecture"), "definition": ("def", "Definition"),
+    "example": ("exm", "Example"), "exercise": ("exr", "Exercise"), "hypothesis": ("hyp", "Hypothesis"),
+    "remark": ("rem", "Remark"), "solution": ("sol", "Solution"), "proof": ("", "Proof"), "block": ("", ""),
+    "block2": ("", "")}
+# a line that begins a block of its own, before which the block's word cannot stand in the same paragraph
+BLOCK_START = re.compile(r"\s*(?:[#>|:*+-]|\d+[.)]\s|\$\$|`{3}|~{3}|<|$)")
+
+
+def _bookdown_block(cell: dict, engine: str, closing: tuple[str, tuple[str, int]], emit) -> None:
+    """A bookdown theorem (or proof, or block) cell as the div bookdown makes of it: its Markdown, headed by its
+    word and name in bold ('**Theorem (Pythagoras).**'; a proof's in italics), labelled as Quarto labels a
+    theorem ('#thm-x': build_book does not number them, and says so where one is referred to)."""
+    indent, origin = cell["indent"], cell["opener"][1]
+    _, label, _ = _header_options(cell["header"])
+    named = {name: value for name, value, _ in _header_pairs(cell["header"]) if name}
+    prefix, word = BOOKDOWN_BLOCKS[engine]
+    attributes = ([f"#{prefix}-{label}"] if prefix and label else []) + \
+        [f".{engine}"] + ([f".{named['type']}"] if re.fullmatch(r"[A-Za-z][\w-]*", named.get("type", "")) else [])
+    emit("", origin)
+    emit(f"{indent}::: {{{' '.join(attributes)}}}", origin)
+    head = f"{word} ({named['name']})" if word and named.get("name") else word
+    head = (f"*{head}.*" if engine == "proof" else f"**{head}.**") if head else ""
+    body = list(cell["options"] and [(line, at) for line, at in zip(cell["options"], cell["option_at"])]) + cell["body"]
+    first = next((n for n, (line, _) in enumerate(body) if line.strip()), None)
+    if head and (first is None or BLOCK_START.match(body[first][0][len(indent):])):
+        emit(indent + head, origin)
+        emit("", origin)
+        head = ""
+    for n, (line, at) in enumerate(body):
+        emit(f"{indent}{head} {line[len(indent):]}" if head and n == first else line, at)
+    emit(f"{indent}:::", closing[1])
+    emit("", closing[1])
 
 
 def _paragraph(text: str) -> str:

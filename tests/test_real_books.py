@@ -359,6 +359,24 @@ def test_inline_code_quarto_would_run_is_named(tmp_path):
                                           "`{python} 1+1`): build_book prints them as code")
 
 
+def test_bookdowns_theorem_and_proof_cells_are_text(tmp_path):
+    """bookdown writes theorems, proofs and boxes as cells ('```{theorem, pyth, name="..."}'): they were
+    counted as code not run and printed as code, their '$c$' as written. They are the Markdown they hold,
+    headed as bookdown heads them, labelled as Quarto labels a theorem."""
+    _quarto_book(tmp_path, "2024", "# Proofs\n\n```{theorem, pyth, name=\"Pythagorean theorem\"}\nFor a right "
+                                   "triangle, with hypotenuse $c$,\n$$a^2 + b^2 = c^2$$\n```\n\n```{proof}\nLeft as an "
+                                   "exercise.\n```\n\n```{block2, type='rmdnote'}\n- A list first.\n```\n\n"
+                                   "```{r}\nx <- 1\n```\n")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 executable code cell " in result.stderr and "label-kind-unsupported" in result.stderr
+    page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
+    assert re.search(r'<div id="thm-pyth" class="theorem">\s*<p><strong>Theorem \(Pythagorean theorem\)\.</strong> '
+                     r'For a right triangle, with hypotenuse <math', page), page
+    assert '<p><em>Proof.</em> Left as an exercise.</p>' in page and '<div class="block2 rmdnote">' in page
+    assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
+
+
 def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
     _quarto_book(tmp_path, "2024", "# Open\n\nText.\n\n```{r}\n#| echo: true\nx <- 1\n")
     result = run_cli("html", "--book", str(tmp_path))
