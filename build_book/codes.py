@@ -74,7 +74,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("abstract-as-written", W, "a chapter's abstract holds what an abstract does not print (a citation, math, "
      "raw HTML, several paragraphs), so all of it, its Markdown too, is printed as written"),
     ("chapter-no-title", E, "a chapter has no level-1 heading (its title)", FIXED),
-    ("chapter-two-titles", E, "a chapter has a second level-1 heading", FIXED),
+    ("chapter-two-titles", W, "a chapter has a second level-1 heading, printed as a section"),
     ("control-character", E, "a file holds a control character no edition can print", FIXED),
     ("nesting-too-deep", E, "blocks or inlines nest deeper than build_book's limit", FIXED),
     ("input-limit", E, "text pandoc would take minutes to read (brackets nested deep, long runs of backticks)",

@@ -663,12 +663,17 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
             draft["emptied"] = [attr[0]]    # '{#sec-}' (see _learn)
         attr[0] = label
         numbered = not ({"unnumbered", "-"} & set(attr[1]))
+        if len(headers) > 1:    # (Quarto's HTML prints them so, on the chapter's page)
+            for node in elements(blocks[headers[1][0]:]):
+                if node["t"] == "Header":
+                    node["c"][0] = min(node["c"][0] + 1, 6)
         for nth, (_, extra) in enumerate(headers[1:], 1):
             extra_title = inline_text(extra["c"][2])
             line = sources.titles[nth] if nth < len(sources.titles) else body_line
-            diags.append(error("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter",
-                               Location(ref.path, line, 1),
-                               "a chapter has one title; make this a section with '## '"))
+            diags.append(warning("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter: "
+                                 "it is printed as a section, and the headings after it one level down",
+                                 Location(ref.path, line, 1), "a chapter has one title: make this a section with "
+                                 "'## ', or a chapter of its own (a file of its own, listed in book.yml)"))
     # an empty '::: {#refs}' of its own: where Quarto puts the book's reference list (see load_book)
     refs_place = any(b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1] for b in blocks)
     draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos, refs_place=refs_place)

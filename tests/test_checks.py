@@ -672,3 +672,16 @@ def test_a_link_to_where_a_list_goes_or_to_an_id_some_editions_lack(tmp_path):
     html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in ("one", "two")}
     assert '<a href="#refs-sec-one">the list</a>' in html["one"] and 'id="refs-sec-one"' in html["one"]
     assert '<a href="one.html#refs-sec-one">theirs</a>' in html["two"]
+
+
+def test_a_second_level_1_heading_is_a_section_and_named(tmp_path):
+    """A second '# ' heading in a chapter (a real Quarto book's, which Quarto prints on the chapter's page)
+    was error[chapter-two-titles], which stopped the build. It is printed as a section now, the headings
+    after it one level down, and named."""
+    found = _checked(tmp_path, "# Title\n\n## A\n\nText.\n\n# Second\n\n## B\n\nMore.\n")
+    assert [(d["line"], d["column"], d["severity"], d["code"]) for d in found] == [
+        (7, 1, "warning", "chapter-two-titles")], found
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    assert re.findall(r"<h(\d)[^>]*>(?:<span[^>]*>([\d.]+)</span> )?([^<]*)</h\1>", page)[1:4] == [
+        ("2", "1.1", "A"), ("2", "1.2", "Second"), ("3", "1.2.1", "B")], page
