@@ -905,11 +905,12 @@ def check_resources(book: Book, index: LabelIndex) -> list[Diagnostic]:
                                  "load from the web", where,
                                  "write it in Markdown if you can; otherwise check it in every edition"))
         link_places = {t: Location(chapter.path, *pos) for t, pos in chapter.sources.links}
-        link_places |= {compat.label_link(t): at for t, at in link_places.items() if compat.label_link(t) not in
-                        link_places}   # '#fig:map', relinked to '#fig-map'
+        relinked = {compat.label_link(t): t for t in link_places if compat.label_link(t) not in link_places}
+        link_places |= {t: link_places[written] for t, written in relinked.items()}   # '#fig:map' as '#fig-map'
         for target in chapter.targets.links:
             where = link_places.get(target, chapter.location)
-            diags += _check_link(target, where, folder, root, by_path, ids, own, Path(chapter.path).as_posix())
+            diags += _check_link(target, where, folder, root, by_path, ids, own, Path(chapter.path).as_posix(),
+                                 relinked.get(target, target))
     return diags
 
 
@@ -967,9 +968,10 @@ def _near_chapter(file: Path, root: Path, by_path: dict) -> str:
     return close[0] if close else ""
 
 
-def _check_link(target, where, folder, root, by_path, ids, own, here) -> list[Diagnostic]:
-    """The problems of a link ``target`` written in the chapter ``here`` (at ``where``): ``ids`` are the book's
-    labels and reference list entries, ``own`` each chapter's own ids, which a link finds on its page alone."""
+def _check_link(target, where, folder, root, by_path, ids, own, here, written: str = "") -> list[Diagnostic]:
+    """The problems of a link ``target`` written in the chapter ``here`` (at ``where``; ``written``: as the
+    author wrote it, if build_book spells it otherwise): ``ids`` are the book's labels and reference list
+    entries, ``own`` each chapter's own ids, which a link finds on its page alone."""
     if not target:
         return [error("link-empty", "a link with an empty target", where, "write [text](target)")]
     if is_external(target):
@@ -1004,7 +1006,8 @@ def _check_link(target, where, folder, root, by_path, ids, own, here) -> list[Di
         page = rel
     if anchor and anchor not in ids and anchor not in own.get(page, ()):
         close = _nearest(anchor, ids, 1)
-        return [error("link-anchor", f"link to '#{anchor}', which is no label in the book, nor an id of "
+        shown = (written or target).partition("#")[2]
+        return [error("link-anchor", f"link to '#{shown}', which is no label in the book, nor an id of "
                       f"{'this chapter' if page == here else page}", where,
                       f"did you mean '#{close[0]}'?" if close else "point the link at an existing {#label}")]
     return []

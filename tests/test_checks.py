@@ -629,6 +629,7 @@ def test_a_link_to_a_label_in_pandoc_crossrefs_spelling_leads_to_it(tmp_path):
                                    encoding="utf-8")
     found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
     assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [("b.md", 3, 60, "link-anchor")], found
+    assert found[0]["message"] == "link to '#tbl:x', which is no label in the book, nor an id of a.md"
     (tmp_path / "b.md").write_text("# B\n\nSee [the table](a.md#tbl:t) and [A](a.md#sec:a).\n", encoding="utf-8")
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     html = {n: (tmp_path / "build" / "html" / f"{n}.html").read_text(encoding="utf-8") for n in "ab"}
