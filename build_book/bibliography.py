@@ -71,7 +71,11 @@ YEAR_WORDS = {"forthcoming", "in press", "n.d."}
 MONTHS = {"jan": "1", "feb": "2", "mar": "3", "apr": "4", "may": "5", "jun": "6", "jul": "7", "aug": "8",
           "sep": "9", "oct": "10", "nov": "11", "dec": "12"}
 YEAR = re.compile(r"\d{4}")
-DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?")
+# a date as biblatex writes it and pandoc reads it: a day, month or year, with a time of day (Zotero writes a
+# web page's so: '2021-08-09T22:12:55Z', printed as the day), as uncertain ('1999?') or approximate ('2004~'),
+# or a range of them ('1988/1992', '1988/': open)
+DATE = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)?)?[?~]?"
+                  r"(/(\d{4}(-\d{2}(-\d{2})?)?[?~]?)?)?")
 
 # Limits on what an author can write: pandoc reads a field with braces nested n deep in time n², so a value
 # longer or deeper than any real one is an error rather than a minutes-long wait.

@@ -61,7 +61,8 @@ def test_real_bibliography_is_printed_as_written(real):
     _, built, page, refs = real
     assert built.returncode == 0, built.stderr
     assert set(refs) == {"walt1987", "snyder1984", "snyder1997", "reviewer1997", "morrow1991", "waltz1986",
-                         "ruggie1986", "funabashi1997", "muenkler2007", "nato1949", "eric2009"}
+                         "ruggie1986", "funabashi1997", "muenkler2007", "nato1949", "eric2009", "wiki2021",
+                         "circa2004"}
     # @string abbreviations and month macros resolved, never printed as words
     assert refs["walt1987"] == "Walt, Stephen M. 1987. The Origins of Alliances. Cornell University Press."
     assert "World Politics 36 (4): 461–95. https://doi.org/10.2307/2010183." in refs["snyder1984"]
@@ -81,6 +82,9 @@ def test_real_bibliography_is_printed_as_written(real):
     # web pages: undated, with query strings kept whole
     assert refs["nato1949"].startswith("“The North Atlantic Treaty.” n.d.")
     assert 'href="https://eric.ed.gov/?id=ED509862&amp;clustered=false"' in page
+    # a date with its time of day, as Zotero exports a web page's (it was error[bib-bad-date]), and an approximate one
+    assert "2021. “Timeline of the 20th century.” August 9." in refs["wiki2021"]
+    assert refs["circa2004"] == "Old, Olga. [2004?]. An Undated Pamphlet. Self."
     assert 'href="https://www.nato.int/cps/en/natohq/official_texts_17120.htm?selectedLocale=en"' in page
 
 
