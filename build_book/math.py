@@ -33,7 +33,7 @@ EQ_LABEL = re.compile(r"\{#(eq[-:][^\s{}]*)\}([.,;:]?)")     # ('{#eq-}', a labe
 EQUATION = "equation"          # the class of a labelled display formula's span
 MATH_FONT = "STIX Two Math"    # what ziamath ships and uses by default
 SIZE = 20.0                    # the size formulas are laid out at (px); they are placed in em
-SVG_FORMAT = "build_book-math-svg 3"  # bump when what math.py hands ziamath changes
+SVG_FORMAT = "build_book-math-svg 4"  # bump when what math.py hands ziamath changes
 CHECK_FORMAT = "build_book-math-check 1"
 HINT = ("write the TeX as LaTeX's math mode takes it: balance every { with }, close every \\begin with its "
         "\\end, and define your own commands with \\newcommand in the chapter before they are used")
@@ -299,7 +299,8 @@ def svg(mathml: str, display: bool, folder=None, used: set | None = None) -> dic
             return json.loads(cached)
     source = f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="{"block" if display else "inline"}">' \
              f"{mathml}</math>"
-    laid = ziamath.Math(_column_spacing(ElementTree.fromstring(unescape_entities(source))), size=SIZE)
+    laid = ziamath.Math(_binary_spacing(_column_spacing(ElementTree.fromstring(unescape_entities(source)))),
+                        size=SIZE)
     text = laid.svg()
     width = float(re.search(r'\bwidth="([\d.]+)"', text).group(1))
     height = float(re.search(r'\bheight="([\d.]+)"', text).group(1))
@@ -324,6 +325,25 @@ def _ziamath():
 def unescape_entities(text: str) -> str:
     """pandoc's MathML as XML ElementTree reads: HTML's named entities as characters (&lt; &gt; &amp; kept)."""
     return re.sub(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)(\w+);", lambda m: unescape(m.group(0)), text)
+
+
+# TeX's binary operators, which TeX sets with a medium space on each side (as '+'): ziamath's operator table
+# (MathML 2's) gives '×' and '÷' a very thin one and '⋅' (\cdot), '∗', '∩', '∪', '∧', '∨' none ('a⋅b')
+BINARY = frozenset("×÷⋅·∗∘∙∩∪⊕⊖⊗⊘⊙∧∨∖⋆⋄≀†‡")
+MEDIUM = "0.2222em"     # 4/18 em: TeX's \medmuskip
+
+
+def _binary_spacing(root):
+    """A medium space on each side of a binary operator (see BINARY) that stands between two things (TeX sets
+    one at the start of a formula, or of a group, as an ordinary symbol, with none), unless given one."""
+    for parent in root.iter():
+        children = list(parent)
+        for n, child in enumerate(children[1:-1], 1):
+            if child.tag.rsplit("}", 1)[-1] == "mo" and (child.text or "").strip() in BINARY \
+                    and "lspace" not in child.attrib and "rspace" not in child.attrib:
+                child.set("lspace", MEDIUM)
+                child.set("rspace", MEDIUM)
+    return root
 
 
 def _column_spacing(root):

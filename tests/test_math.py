@@ -275,3 +275,19 @@ def test_amsmaths_notag_is_read_as_nonumber(tmp_path):
     assert run_cli("html", "--book", str(tmp_path)).returncode == 0
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert page.count("<math") == 2 and "notag" not in page and "nonumber" not in page.split("<annotation")[0]
+
+
+def test_binary_operators_are_spaced_in_print_as_tex_spaces_them():
+    r"""'$a \cdot b$' was drawn 'a⋅b' in the PDF and '$a \times b$' all but so: ziamath's operator table (MathML
+    2's) gives them no space, or a very thin one, where TeX sets a medium one on each side, as around '+'."""
+    def space(operator: str) -> float:    # what stands around the operator, in em
+        drawn = math.svg(f"<mi>a</mi><mo>{operator}</mo><mi>b</mi>", False)["width"]
+        bare = math.svg(f'<mi>a</mi><mo lspace="0em" rspace="0em">{operator}</mo><mi>b</mi>', False)["width"]
+        return drawn - bare
+
+    plus = space("+")
+    assert plus > 0.3, plus
+    for operator in ("⋅", "×", "∗", "∩"):
+        assert abs(space(operator) - plus) < 0.02, (operator, space(operator), plus)
+    # at a formula's start it is an ordinary symbol, as in TeX: no space before it
+    assert math.svg("<mo>×</mo><mn>3</mn>", False)["width"] < math.svg("<mn>2</mn><mo>×</mo><mn>3</mn>", False)["width"] - 0.6
