@@ -21,8 +21,8 @@ from . import index as book_index
 from . import abstracts, bibliography, cache, compat, images, math, sandbox, sanitize, styles, svgprint, quarto, ui
 from .config import near_file
 from .diagnostics import Diagnostic, Location, error, line_column, warning
-from .labels import (BOOKDOWN_REF, EMPTY_LABEL, PREFIX_WORDS, LabelIndex, as_bookdown, as_written, is_crossref,
-                     normal_ref, ref_prefix, unnumbered_kind)
+from .labels import (BOOKDOWN_REF, EMPTY_LABEL, PREFIX_WORDS, TEX_REF, LabelIndex, as_bookdown, as_written,
+                     is_crossref, normal_ref, ref_prefix, unnumbered_kind)
 from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
@@ -495,10 +495,10 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
             if label is None and label_id in elsewhere:
                 continue  # defined in a chapter book.yml names wrongly: reported there
             if label is None:
-                bookdown = key.startswith(BOOKDOWN_REF)
+                bookdown = key.startswith((BOOKDOWN_REF, TEX_REF))
                 same = [lab.id for lab in index.labels.values()
                         if (lab.kind in KIND_OF_PREFIX[prefix] if bookdown and prefix == "sec" else lab.prefix == prefix)]
-                close = [as_written(f"{BOOKDOWN_REF}{as_bookdown(c)})" if bookdown else c)
+                close = [as_written(f"{key[:5]}{as_bookdown(c)}{')' if key[4] == '(' else '}'}" if bookdown else c)
                          for c in _nearest(label_id, same)]
                 hint = ("did you mean " + " or ".join(close) + "?") if close else \
                     f"label the {PREFIX_WORDS[prefix]} with {{#{label_id}}}, or correct the reference"

@@ -173,13 +173,20 @@ def bookdown(blocks: list, captions: list[dict]) -> None:
         text, out, at = node["c"], [], 0
         for found in BOOKDOWN_REF.finditer(text):
             out += [Str(text[at:found.start()])] if found.start() > at else []
-            citation = {"citationId": f"@ref({found.group(1)})", "citationPrefix": [], "citationSuffix": [],
-                        "citationMode": {"t": "SuppressAuthor"}, "citationNoteNum": 0, "citationHash": 0}
-            out.append({"t": "Cite", "c": [[citation], [Str("\\" + found.group(0))]]})
+            out.append(_reference(found.group(1), "\\" + found.group(0)))
             at = found.end()
         return out + ([Str(text[at:])] if at < len(text) else []) if out else None
 
     rewrite(blocks, refs)
+
+
+def _reference(label: str, written: str, bare: bool = True, tex: bool = False) -> dict:
+    """A cross-reference to ``label`` in bookdown's spelling (see labels.BOOKDOWN_REF; ``tex``: written as
+    LaTeX's '\\ref{x}'): its number alone if ``bare``, else with its word ('Figure 1.2')."""
+    citation = {"citationId": f"@ref{{{label}}}" if tex else f"@ref({label})", "citationPrefix": [],
+                "citationSuffix": [], "citationMode": {"t": "SuppressAuthor" if bare else "AuthorInText"},
+                "citationNoteNum": 0, "citationHash": 0}
+    return {"t": "Cite", "c": [[citation], [Str(written)]]}
 
 
 def _labelled_inside(node: dict) -> bool:
@@ -350,6 +357,10 @@ MATH_ENVIRONMENT = re.compile(r"\s*\\begin\{(equation|align|alignat|gather|multl
                               r"(\*?)\}.*\\end\{\1\2\}\s*", re.S)
 
 
+# LaTeX's reference to a label: '\ref{fig:x}' (the number), '\eqref{eq:x}' ('(3.1)'), '\autoref{fig:x}' ('Figure 3.1')
+TEX_REF = re.compile(r"\s*\\(eq|auto)?ref\{([^{}\s]+)\}\s*")
+
+
 def _is_tex(node: dict) -> bool:
     return node["t"] in ("RawBlock", "RawInline") and node["c"][0].lower() in TEX_FORMATS
 
@@ -395,6 +406,11 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
         if node["t"] == "RawBlock" and PAGE_BREAK.fullmatch(text):
             locate(node)
             return [_page_break()]
+        reference = TEX_REF.fullmatch(text) if node["t"] == "RawInline" else None
+        if reference:   # LaTeX's '\ref{eq:x}' to a label build_book numbers: as bookdown's '\@ref(eq:x)'
+            locate(node)
+            cite = _reference(reference.group(2), text, bare=reference.group(1) != "auto", tex=True)
+            return [Str("("), cite, Str(")")] if reference.group(1) == "eq" else [cite]
         if MATH_ENVIRONMENT.fullmatch(text):
             at = locate(node)
             # its \label{eq:x} (which the TeX reader of the editions refuses) labels it as {#eq-x} would

@@ -116,6 +116,7 @@ def unnumbered_kind(label: str) -> str | None:
 # '[-@fig-map]'). compat.py reads it as a citation, number only, of the key '@ref(fig:map)'; its labels are
 # written '(\#fig:map)' and '(\#tab:x)' (a table: build_book's 'tbl-x')
 BOOKDOWN_REF = "@ref("
+TEX_REF = "@ref{"     # (LaTeX's '\ref{fig:map}', read as bookdown's reference: compat.py)
 BOOKDOWN_PREFIXES = {"tab": "tbl"}
 
 
@@ -136,7 +137,7 @@ def as_bookdown(label_id: str) -> str:
 
 def is_crossref(key: str) -> bool:
     """Is a pandoc citation id a cross-reference (Quarto, pandoc-crossref or bookdown spelling)?"""
-    return CROSSREF.match(key) is not None or key.startswith(BOOKDOWN_REF)
+    return CROSSREF.match(key) is not None or key.startswith((BOOKDOWN_REF, TEX_REF))
 
 
 def ref_prefix(key: str) -> str:
@@ -147,13 +148,15 @@ def ref_prefix(key: str) -> str:
 
 
 def as_written(key: str) -> str:
-    """A cross-reference ``key`` as its author wrote it: '@fig-x', '\\@ref(fig:x)'."""
+    """A cross-reference ``key`` as its author wrote it: '@fig-x', '\\@ref(fig:x)', '\\ref{fig:x}'."""
+    if key.startswith(TEX_REF):
+        return "\\" + key[1:]
     return "\\" + key if key.startswith(BOOKDOWN_REF) else "@" + key
 
 
 def normal_ref(key: str) -> tuple[str, bool]:
     """Return (label id, capitalised?) for a reference key such as 'Fig-x', 'fig:x' or '@ref(fig:x)'."""
-    if key.startswith(BOOKDOWN_REF):
+    if key.startswith((BOOKDOWN_REF, TEX_REF)):
         return bookdown_label(key[len(BOOKDOWN_REF):-1]), False
     found = CROSSREF.match(key)
     capital = key[0].isupper()

@@ -471,7 +471,7 @@ def text_as_scanned(root: Path, path: str) -> str:
     return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
 
 
-SCAN_FORMAT = "build_book-scan 16"
+SCAN_FORMAT = "build_book-scan 17"
 SCAN_FOLDER = "scan"
 def _scan(root: Path, body: str, first_line: int, used: set[str]) -> SourceMap:
     """:func:`scan.scan`, cached by the text (``build/.cache/scan/``): an unchanged chapter is not scanned again."""

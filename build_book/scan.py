@@ -73,7 +73,8 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
 YEAR_START = re.compile(r" {0,3}\(?(?:1[0-9]{3}|20[0-9]{2})[.)]")
 # a label in a LaTeX math environment's formula: \label{eq:x}, or bookdown's (\#eq:x) (compat.py, math.py)
 TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}|\(\\#([^()\s]*)\)")
-BOOKDOWN_REF = re.compile(r"\\@ref\(([^()\s]+)\)")     # bookdown's reference (labels.BOOKDOWN_REF)
+# bookdown's reference (labels.BOOKDOWN_REF), or LaTeX's, which build_book reads as it (compat.TEX_REF)
+BOOKDOWN_REF = re.compile(r"\\@ref\(([^()\s]+)\)|\\(?:eq|auto)?ref\{([^{}\s]+)\}")
 SETEXT = re.compile(r"^ {0,3}(?:=+|-+) *$")   # a setext heading's underline
 TABLE_RULE = re.compile(r"^ {0,3}-{2,}(?: +-{2,})+ *$")   # a simple table's rule: '--------  -----'
 # an upper-case letter or Roman numeral and a full stop at a line's start ('A. ', 'IV. '), and what follows
@@ -461,8 +462,9 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
             elif m.group(2) and re.match(r"(fig|tab):\S", label):    # bookdown's, in a caption: '(\#tab:x)'
                 found.labels.setdefault(("tbl" if label[0] == "t" else "fig") + "-" + label[4:], []).append(
                     (lineno, m.start() + 1))
-        for m in BOOKDOWN_REF.finditer(line) if "\\@ref(" in line else ():    # bookdown's '\@ref(fig:x)'
-            found.cites.setdefault(f"@ref({m.group(1)})", []).append((lineno, m.start() + 1))
+        for m in BOOKDOWN_REF.finditer(line) if "ref" in line and "\\" in line else ():   # '\@ref(x)', '\ref{x}'
+            key = f"@ref({m.group(1)})" if m.group(1) else f"@ref{{{m.group(2)}}}"
+            found.cites.setdefault(key, []).append((lineno, m.start() + 1))
         as_code = in_pre or (not note_open and line.startswith(("    ", "\t")))   # (indented, or in <pre>)
         for m in CITE.finditer(line) if "@" in line else ():
             key = m.group(1) or m.group(2)

@@ -233,15 +233,18 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
         "a.md": "# Introduction {#intro}\n\nFigure \\@ref(fig:map), Table \\@ref(tab:t) and (\\@ref(eq:e)), in Chapter "
                 "\\@ref(later); Section \\@ref(sec:x), and `\\@ref(code)`.\n\n![(\\#fig:map) A map](m.png)\n\n"
                 "## X {#sec:x}\n\nTable: (\\#tab:t) A table.\n\n| a |\n|---|\n| 1 |\n\n\\begin{equation}\n"
-                "y = 2 (\\#eq:e)\n\\end{equation}\n\n$$ z = 3 (\\#eq:g) $$\n\nSee \\@ref(eq:g).\n",
-        "b.md": "# Later {#later}\n\nBack to \\@ref(intro), \\@ref(fig:mapp), \\@ref(intr) and \\@ref(tab:map).\n"})
+                "y = 2 (\\#eq:e)\n\\end{equation}\n\n$$ z = 3 (\\#eq:g) $$\n\nSee \\@ref(eq:g); as LaTeX writes it, "
+                "\\ref{eq:g}, \\eqref{eq:e} and \\autoref{fig:map}.\n",
+        "b.md": "# Later {#later}\n\nBack to \\@ref(intro), \\@ref(fig:mapp), \\@ref(intr) and \\@ref(tab:map), "
+                "\\ref{eq:nope}.\n"})
     (root / "chapters" / "m.png").write_bytes(png.read_bytes())
     found = json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
     assert [(d["path"], d["line"], d["column"], d["code"], d["message"]) for d in found] == [
         ("chapters/b.md", 3, 23, "xref-unknown", "cross-reference '\\@ref(fig:mapp)' points to no figure in the book"),
         ("chapters/b.md", 3, 40, "xref-unknown", "cross-reference '\\@ref(intr)' points to no section, chapter, part "
                                                  "or appendix in the book"),
-        ("chapters/b.md", 3, 56, "xref-unknown", "cross-reference '\\@ref(tab:map)' points to no table in the book")], found
+        ("chapters/b.md", 3, 56, "xref-unknown", "cross-reference '\\@ref(tab:map)' points to no table in the book"),
+        ("chapters/b.md", 3, 72, "xref-unknown", "cross-reference '\\ref{eq:nope}' points to no equation in the book")], found
     assert [d["hint"] for d in found[:2]] == ["did you mean \\@ref(fig:map)?", "did you mean \\@ref(intro)?"]
     # a heading written without an id is referred to by pandoc's id for it, as in bookdown
     (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
@@ -251,7 +254,8 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
     assert run_cli("html", "--book", str(root)).returncode == 0
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert ("Figure 1.1, Table 1.1 and (1.1), in Chapter 2; Section 1.1, and \\@ref(code)." in page
-            and "Figure 1.1: A map" in page and "Table 1.1: A table." in page and "See 1.2." in page), page
+            and "Figure 1.1: A map" in page and "Table 1.1: A table." in page), page
+    assert "See 1.2; as LaTeX writes it, 1.2, (1.1) and Figure 1.1." in page, page
     assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
     later = (root / "build" / "html" / "later.html").read_text(encoding="utf-8")
     assert "Back to 1, on to 3 and 3.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
