@@ -158,7 +158,7 @@ def check_footnotes_in_print(book: Book) -> list[Diagnostic]:
         unprinted = facts_of(chapter).unprinted
         if not unprinted:
             continue
-        text = text_as_scanned(book.config.root, chapter.path)    # (located as the source map is)
+        text = text_as_scanned(book.config.root, chapter.path, chapter.echo)    # (located as the source map is)
         starts = [_offset(text, line, column) for line, column in sorted(chapter.sources.note_defs.values())]
         for kinds, words in unprinted:
             names = [BLOCK_NAMES.get(kind, kind.lower()) for kind in kinds]
@@ -770,7 +770,7 @@ def _given_heading(book: Book, chapter: Chapter | None, label_id: str, at: Locat
             label_id in chapter.sources.labels or not label_id.startswith(chapter.label + "-"):
         return at
     from .config import slugify
-    text = text_as_scanned(book.config.root, chapter.path)
+    text = text_as_scanned(book.config.root, chapter.path, chapter.echo)
     lines = [re.sub(r"^(?: {0,3}> ?)+", "", line) for line in text.split("\n")]
     seen: Counter = Counter()     # (the n-th heading of the same words is given '-n': load._give)
     fence, comment, title = None, False, True
@@ -922,7 +922,7 @@ def image_place(book: Book, chapter: Chapter) -> Callable[[str], Location]:
     for tag, pos in chapter.sources.html_tags:
         for src in raw_images(tag) if tag[:4].lower() == "<img" else ():
             places.setdefault(src, Location(chapter.path, *pos))
-    text = functools.cache(lambda: text_as_scanned(book.config.root, chapter.path))
+    text = functools.cache(lambda: text_as_scanned(book.config.root, chapter.path, chapter.echo))
 
     def place(target: str) -> Location:
         if target in places:

@@ -83,6 +83,7 @@ class BookConfig:
     section_depth: int = 2
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
+    echo: bool = True    # whether code cells show their code, unless they say otherwise (execute: echo:)
     bibliography_scope: str = "book"   # book: one bibliography; chapter: a list per chapter; both
     bibliography_title: str = ""       # the book's reference list's heading; empty: the language's word
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
@@ -309,6 +310,10 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                   schema.whole_number(0, 5), 2),
     schema.Option("crossref", "Words used for cross-references: " + ", ".join(CROSSREF_WORDS) + ".",
                   schema.mapping_of(_word, "words such as 'figure' to text", "figure: Fig."), {}),
+    schema.Option("execute", "How code cells are shown (build_book does not run them): 'echo: false' shows no "
+                  "cell's code, as Quarto's execute: echo: false does (a chapter's front matter, a cell's options or "
+                  "knitr's opts_chunk$set(echo = ...) may say otherwise).",
+                  schema.record({"echo": schema.boolean}, "execute"), {}),
     schema.Option("page-references", "true: PDF cross-references also give the page ('Figure 3.2 on page 45').",
                   schema.boolean, False),
     schema.Option("bibliography-scope", "Where the reference list goes: book (one bibliography at the end, the "
@@ -430,6 +435,7 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         authors=tuple(values["authors"]), contributors_page=contributors_page, contributors=contributors, bibliography=tuple(bibliography), csl=values["csl"] or "chicago-author-date",
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
+        echo=(values["execute"] or {}).get("echo") is not False,
         bibliography_title=values["reference-section-title"] or "",
         names=values["names"], cover=cover,
         diagnostics=values["diagnostics"], style=tuple(values["style"]),
@@ -565,6 +571,9 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                     value = value.split(".")[0].replace("_", "-")
                 take((key,), ("format", name, key), value)
                 break
+    execute = data.get("execute") if isinstance(data.get("execute"), dict) else {}
+    if isinstance(execute.get("echo"), bool):   # whether cells show their code (what else execute: says is for
+        take(("execute",), ("execute",), {"echo": execute["echo"]})    # running code, which build_book does not)
     unprinted: list[Diagnostic] = []
     if "chapters" in book:
         take(("chapters",), ("book", "chapters"), _quarto_chapters(root, book["chapters"], unprinted))
@@ -593,8 +602,10 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         out["contributors"], out["authors"] = people, list(people)
         marks[("contributors",)] = marks[("authors",)] = doc.where("book", "author")
     used = ("affiliations",) if "author" in book else ()   # where authors' affiliations: refer to them
+    used += ("execute",) if "execute" in out else ()
     ignored = [("book", k) for k in book if k not in QUARTO_BOOK_KEYS] + \
               [(k,) for k in data if k not in QUARTO_TOP_KEYS + used and k != "book"] + \
+              [("execute", k) for k in execute if k != "echo" and "execute" in out] + \
               [("project", k) for k in (project or {}) if k != "type"]
     config, diags = _parse(root, yamlpos.Located(out, marks, []), rel)
     diags += unprinted

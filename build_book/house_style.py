@@ -891,7 +891,9 @@ def chapter_source(book: Book, chapter) -> Source | None:
         from . import quarto   # only books with includes need it
         cut = body_start + 1 if body_start else 0
         first = text.count("\n", 0, cut) + 1
-        text = text[:cut] + quarto.expand(book.config.root, chapter.path, text[cut:], first).text
+        from .load import _split_front_matter
+        echo = _split_front_matter(text, chapter.path)[0].get("__echo__", chapter.echo)
+        text = text[:cut] + quarto.expand(book.config.root, chapter.path, text[cut:], first, echo).text
     return Source(chapter.path, text, (body_start, len(text)), lines, book.config.root)
 
 

@@ -73,6 +73,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     scanned: set[str] = set()
     sources: list[_Source] = []
     workers = max(1, jobs or os.cpu_count() or 2)
+    echoes = _echoes(root, refs, config.echo)
     from . import bibliography as bib
     parsing = _Parsing(workers)
     with ThreadPoolExecutor(max_workers=1) as background:
@@ -84,7 +85,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
         try:
             # the chapters changed since the last load first: pandoc can start on them at once
             for ref in sorted(refs, key=lambda r: stamps.get(r.path) == last.get(r.path)):
-                source = _read_chapter(root, ref, scanned)
+                source = _read_chapter(root, ref, scanned, echoes[ref.path])
                 source.cache = cache
                 if source.text is not None:
                     # what an earlier load learnt from the same text: then pandoc's document is not read at
@@ -169,7 +170,7 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             status=draft["status"], numbered=known["numbered"], matter=matter, part=ref.part,
             sources=draft["sources"], location=Location(ref.path, 1, 1),
             author_locations=draft["meta_marks"], targets=targets, digest=digest, facts=chapter_facts,
-            auto_ids=autos))
+            auto_ids=autos, echo=echoes[ref.path]))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     book = Book(config, tuple(chapters), parts, bibliography, references_chapter)
@@ -315,7 +316,25 @@ class _Source:
         return _digest(self.padded)
 
 
-def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
+def _echoes(root: Path, refs: list, echo: bool) -> dict[str, bool]:
+    """Whether each chapter's code cells show their code unless they say otherwise: as the book says
+    (``echo``: execute: echo:), or as knitr's 'opts_chunk$set(echo = FALSE)' in a chapter before it last
+    said (bookdown's books set it in the first chapter, for all)."""
+    out = {}
+    for ref in refs:
+        out[ref.path] = echo
+        path = sandbox.inside(root, ref.path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            continue
+        if "opts_chunk" in text:
+            for found in quarto.GLOBAL_ECHO.finditer(text):
+                echo = found.group(1) in ("TRUE", "T")
+    return out
+
+
+def _read_chapter(root: Path, ref, scanned: set[str], echo: bool = True) -> _Source:
     path = sandbox.inside(root, ref.path)
     if path is None:
         return _Source(ref, diagnostics=[sandbox.outside(ref.path, ref.location, "chapter file")])
@@ -333,7 +352,7 @@ def _read_chapter(root: Path, ref, scanned: set[str]) -> _Source:
     if problems:
         text = schema.FORBIDDEN.sub("", text)
     meta, body, body_line, more = _split_front_matter(text, ref.path)
-    expanded = quarto.expand(root, ref.path, body, body_line)  # Quarto's includes and shortcodes
+    expanded = quarto.expand(root, ref.path, body, body_line, meta.get("__echo__", echo))   # includes, cells
     body = expanded.text
     source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)
     source.scanned = body
@@ -458,17 +477,19 @@ def _scan_title(sources: SourceMap, written: tuple[str, int, list[int]], read: b
                 mine[key] = value + mine.get(key, []) if isinstance(value, list) else value
 
 
-def text_as_scanned(root: Path, path: str) -> str:
+def text_as_scanned(root: Path, path: str, echo: bool = True) -> str:
     """The chapter ``path``'s text as scan.py read it (its includes expanded, the front matter as blank
-    lines), in which its source map's lines and columns stand; "" if it cannot be read."""
+    lines; ``echo``: the book's, see config.BookConfig), in which its source map's lines and columns stand;
+    "" if it cannot be read."""
     inside = sandbox.inside(root, path)
     try:
         text = inside.read_text(encoding="utf-8", errors="replace") if inside else ""
     except OSError:
         return ""
     text = schema.FORBIDDEN.sub("", text.removeprefix("\ufeff").replace("\r\n", "\n"))
-    _, body, body_line, _ = _split_front_matter(text, path)
-    return "\n" * (body_line - 1) + quarto.expand(root, path, body, body_line).text
+    meta, body, body_line, _ = _split_front_matter(text, path)
+    expanded = quarto.expand(root, path, body, body_line, meta.get("__echo__", echo))
+    return "\n" * (body_line - 1) + expanded.text
 
 
 SCAN_FORMAT = "build_book-scan 17"
@@ -845,6 +866,8 @@ def _split_front_matter(text: str, path: str):
         diags.append(error("front-matter", f"'{keys[-1]}' is given twice in the front matter",
                            Location(path, line + 1, column), "keep one of them"))
     data = located.data or {}
+    execute = data.get("execute") if isinstance(data.get("execute"), dict) else {}
+    echo = execute.get("echo") if isinstance(execute.get("echo"), bool) else None   # Quarto's execute: echo:
     # pandoc's metadata is open: a key of the author's own (read by their pandoc template, say) is left alone
     # too; only a key that looks like a misspelt one of build_book's ('authers:') is an error
     foreign = [key for key in data if key not in FRONT_MATTER
@@ -855,6 +878,7 @@ def _split_front_matter(text: str, path: str):
                 and scalar and scalar[2] is None:     # 'title: 1984', 'title: 1.10': the title as written
             data["title"] = YAML_PROPERTIES.sub("", yaml_text[scalar[0]:scalar[1]]).strip()
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
+        used += ["execute"] if echo is not None and set(execute) == {"echo"} else []
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:
             whose = ("of pandoc or Quarto" if all(key in FOREIGN_KEYS for key in ignored)
@@ -868,6 +892,8 @@ def _split_front_matter(text: str, path: str):
     else:
         title = None
     values = schema.validate(FRONT_MATTER, data, where, "the front matter")
+    if echo is not None:
+        values["__echo__"] = echo
     if title is not None:
         values["__title__"] = title
         values["__title_at__"] = _value_text(yaml_text, located.scalars.get(("title",)))

@@ -174,7 +174,7 @@ def locate(book, chapter, tex: str) -> Location:
         from .load import text_as_scanned      # \label{...} taken out: looked for in the chapter's text
         from .scan import TEX_LABEL
         gap = rf"(?:\s|>|{TEX_LABEL.pattern})*"     # (a quotation's '>' at a line's start)
-        text = text_as_scanned(book.config.root, chapter.path)
+        text = text_as_scanned(book.config.root, chapter.path, chapter.echo)
         for spelt in dict.fromkeys((want, want.replace("\\nonumber", "\\notag"))):
             found = re.search(gap.join(map(re.escape, spelt[:80])), text)
             if found is not None:

@@ -137,6 +137,9 @@ class Chapter:
     facts: Facts | None = None   # what facts.py reads from the blocks (None: read from them when asked)
     # pandoc's automatic id of each heading without an id of its own ('methods') -> the id build_book gives it
     auto_ids: dict = field(default_factory=dict, repr=False, compare=False)
+    # whether its code cells show their code unless they say otherwise, before its front matter says (see
+    # load._echoes): what its text as scanned depends on (load.text_as_scanned)
+    echo: bool = True
 
 
 

@@ -25,6 +25,9 @@ FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)[^}\n]*\}[ \t]*$", re.M)
 CELL_OPTION = re.compile(r"^\s*#\|")
 HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
+SHOWN_BY_HEADER = re.compile(r"[{,\s]echo\s*=\s*(?:TRUE|T|True)\s*[,}]")
+# knitr's setting for the cells after it: 'knitr::opts_chunk$set(echo = FALSE, message = FALSE)'
+GLOBAL_ECHO = re.compile(r"opts_chunk\$set\([^)]*?\becho\s*=\s*(TRUE|FALSE|T|F)\b")
 # a cell whose code only shows an image file: knitr::include_graphics("screenshots/env.png")
 INCLUDE_GRAPHICS = re.compile(r"""(knitr::)?include_graphics\(\s*(?:path\s*=\s*)?(["'])([^"'\n]+)\2\s*\)""")
 MAX_INCLUDE_DEPTH = 20
@@ -67,8 +70,10 @@ class Expanded:
     diagnostics: list[Diagnostic]  # located in the expanded text: relocate() them like any other
 
 
-def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
-    """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``)."""
+def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True) -> Expanded:
+    """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``), and show
+    its cells as Quarto would without running them (``echo``: whether a cell shows its code unless it, or
+    knitr's opts_chunk$set(echo = ...) in a cell before it, says otherwise)."""
     if "{{<" not in body and not (("```" in body or "~~~" in body) and CELL.search(body)):
         return Expanded(body, None, [])
     out: list[str] = []
@@ -77,6 +82,7 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
     chapter = path
     cells: list[Location] = []
     budget = {"includes": 0, "stopped": False}
+    shown = [echo]
 
     def here(col: int) -> Location:  # the line about to be written, in the expanded text
         return Location(chapter, first_line + len(out), col)
@@ -122,6 +128,11 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
         cells.append(cell["where"])
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
             bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
+        if not shown[0] and not hidden:     # the book's, the chapter's or knitr's echo: false, unless it says true
+            hidden = str(options.get("echo")).lower() not in ("true", "yes") and not SHOWN_BY_HEADER.search(
+                cell["header"])
+        for found in GLOBAL_ECHO.finditer("\n".join(line for line, _ in code)):   # knitr::opts_chunk$set(echo = F)
+            shown[0] = found.group(1) in ("TRUE", "T")
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
             return
@@ -211,8 +222,8 @@ def expand(root: Path, path: str, body: str, first_line: int) -> Expanded:
     if cells:
         diags.append(warning(
             "code-not-executed", f"this chapter has {len(cells)} executable code cell{'s' if len(cells) > 1 else ''} "
-            "(```{r}, ```{python}, ...): build_book prints their code but does not run it, so what they would "
-            "compute (figures, tables, numbers) is not in the book", cells[0],
+            "(```{r}, ```{python}, ...): build_book prints their code (unless echo is false) but does not run it, "
+            "so what they would compute (figures, tables, numbers) is not in the book", cells[0],
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags)

@@ -210,7 +210,7 @@ def test_includes_that_multiply_are_stopped_with_a_located_error(tmp_path):
 
 def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
     """authors: in book.yml makes an authored book; 'Part I: ...' and 'Chapter 2: ...' titles are warned about;
-    pandoc's and Quarto's own front matter keys are read (title) or named once (execute, format)."""
+    pandoc's and Quarto's own front matter keys are read (title, execute: echo:) or named once (format)."""
     (tmp_path / "chapters").mkdir()
     (tmp_path / "book.yml").write_text(
         "title: A Monograph\nauthors: [lee]\ncontributors:\n  lee: {name: Ada Lee, affiliation: Example University}\n"
@@ -223,11 +223,11 @@ def test_a_monograph_and_titles_that_repeat_their_label(tmp_path):
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
     found = re.findall(r"^(\S+): warning\[([a-z-]+)\]", result.stderr, re.M)
-    assert found == [("book.yml:7:5", "title-repeats-label"), ("chapters/01.md:3:1", "front-matter-ignored"),
+    assert found == [("book.yml:7:5", "title-repeats-label"), ("chapters/01.md:5:1", "front-matter-ignored"),
                      ("chapters/02.md:1:1", "title-repeats-label")], result.stderr
     assert "hint: give the title alone (part: Foundations)" in result.stderr
     assert "hint: give the title alone: '# Surface'" in result.stderr
-    assert "execute, format" in result.stderr
+    assert "front matter keys of pandoc or Quarto: format\n" in result.stderr
     index = _text((tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8"))
     assert "by Ada Lee" in index and "Example University" in index and "Contributors" not in index
     assert "Getting Started" in index   # the front matter's title is the chapter's title

@@ -417,3 +417,26 @@ def test_a_bibliography_and_language_given_under_a_format_are_read(tmp_path):
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8")
     assert '<html lang="ja-JP">' in page and "竹村" in (tmp_path / "build" / "html" / "bibliography.html").read_text()
+
+
+def test_code_hidden_as_quarto_and_knitr_hide_it_is_not_printed(tmp_path):
+    """Cells print no code where Quarto or knitr would show none: execute: echo: false in _quarto.yml or a
+    chapter's front matter, or knitr's opts_chunk$set(echo = FALSE) in a cell before (bookdown's books set
+    it in their first chapter, for all). Each printed every cell's code; a cell may still say echo: true."""
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: T\n  chapters: [index.qmd, b.qmd, "
+                                          "c.Rmd, d.Rmd]\nexecute:\n  echo: false\n", encoding="utf-8")
+    (tmp_path / "index.qmd").write_text("# Intro\n\n```{r}\nhidden_by_the_project <- 1\n```\n\n```{r}\n#| echo: true\n"
+                                        "shown_by_its_option <- 1\n```\n", encoding="utf-8")
+    (tmp_path / "b.qmd").write_text("---\nexecute:\n  echo: true\n---\n\n# B\n\n```{r}\nshown_by_the_chapter <- 1\n```\n",
+                                    encoding="utf-8")
+    (tmp_path / "c.Rmd").write_text("# C\n\n```{r setup, include=FALSE}\nknitr::opts_chunk$set(echo = TRUE)\n```\n\n"
+                                    "```{r}\nshown_by_knitr <- 1\n```\n", encoding="utf-8")
+    (tmp_path / "d.Rmd").write_text("# D\n\n```{r}\nshown_by_knitr_before <- 1\n```\n\n```{r}\n"
+                                    "knitr::opts_chunk$set(echo = FALSE)\n```\n\n```{r}\nhidden_by_knitr <- 1\n```\n\n"
+                                    "```{r, echo=TRUE}\nshown_by_its_header <- 1\n```\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "quarto-ignored" not in result.stderr, result.stderr
+    pages = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert sorted(set(re.findall(r"(?:shown|hidden)_by_\w+", pages))) == [
+        "shown_by_its_header", "shown_by_its_option", "shown_by_knitr", "shown_by_knitr_before",
+        "shown_by_the_chapter"]
