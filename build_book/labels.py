@@ -58,7 +58,7 @@ class LabelIndex:
     labels: dict[str, Label] = field(default_factory=dict)
     duplicates: list[tuple[str, Location, Location]] = field(default_factory=list)
     chapter_numbers: dict[int, str | None] = field(default_factory=dict)
-    # pandoc's automatic id of a heading (one chapter's alone) -> its label: what bookdown's '\\@ref(methods)'
+    # pandoc's automatic id of a heading (one chapter's alone) -> its label: what bookdown's '\@ref(methods)'
     # refers to a heading written without an id by
     aliases: dict[str, str] = field(default_factory=dict)
 

@@ -299,7 +299,7 @@ def _header_pairs(header: str) -> list[tuple[str | None, str, bool]]:
 
 
 # bookdown's blocks of Markdown written as cells ('```{theorem, name="Pythagoras"}'), by engine: the prefix
-# of their labels ('thm', as bookdown's '\\@ref(thm:x)' writes it) and the word bookdown prints before them
+# of their labels ('thm', as bookdown's '\@ref(thm:x)' writes it) and the word bookdown prints before them
 BOOKDOWN_BLOCKS = {
     "theorem": ("thm", "Theorem"), "lemma": ("lem", "Lemma"), "corollary": ("cor", "Corollary"),
     "proposition": ("prp", "Proposition"), "conjecture": ("cnj", "Conjecture"), "definition": ("def", "Definition"),
