@@ -318,19 +318,21 @@ class _Source:
 
 def _echoes(root: Path, refs: list, echo: bool) -> dict[str, bool]:
     """Whether each chapter's code cells show their code unless they say otherwise: as the book says
-    (``echo``: execute: echo:), or as knitr's 'opts_chunk$set(echo = FALSE)' in a chapter before it last
-    said (bookdown's books set it in the first chapter, for all)."""
-    out = {}
+    (``echo``: execute: echo:), or, in an R Markdown chapter, as knitr's 'opts_chunk$set(echo = FALSE)' in
+    an R Markdown chapter before it last said (bookdown knits them in one session, and its books set it in
+    the first chapter, for all; Quarto runs each chapter on its own)."""
+    out, knitted = {}, echo
     for ref in refs:
-        out[ref.path] = echo
+        rmd = ref.path.lower().endswith(".rmd")
+        out[ref.path] = knitted if rmd else echo
         path = sandbox.inside(root, ref.path)
         try:
-            text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+            text = path.read_text(encoding="utf-8", errors="replace") if path and rmd else ""
         except OSError:
             continue
         if "opts_chunk" in text:
-            for found in quarto.GLOBAL_ECHO.finditer(text):
-                echo = found.group(1) in ("TRUE", "T")
+            meta, body, body_line, _ = _split_front_matter(text, ref.path)
+            knitted = quarto.expand(root, ref.path, body, body_line, meta.get("__echo__", knitted)).echo
     return out
 
 
@@ -878,7 +880,7 @@ def _split_front_matter(text: str, path: str):
                 and scalar and scalar[2] is None:     # 'title: 1984', 'title: 1.10': the title as written
             data["title"] = YAML_PROPERTIES.sub("", yaml_text[scalar[0]:scalar[1]]).strip()
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
-        used += ["execute"] if echo is not None and set(execute) == {"echo"} else []
+        used += ["execute"] if echo is not None else []   # (the rest of it is about running code: none is run)
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:
             whose = ("of pandoc or Quarto" if all(key in FOREIGN_KEYS for key in ignored)

@@ -27,7 +27,8 @@ CELL_OPTION = re.compile(r"^\s*#\|")
 HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
 SHOWN_BY_HEADER = re.compile(r"[{,\s]echo\s*=\s*(?:TRUE|T|True)\s*[,}]")
 # knitr's setting for the cells after it: 'knitr::opts_chunk$set(echo = FALSE, message = FALSE)'
-GLOBAL_ECHO = re.compile(r"opts_chunk\$set\([^)]*?\becho\s*=\s*(TRUE|FALSE|T|F)\b")
+GLOBAL_ECHO = re.compile(r"opts_chunk\$set\((?:[^()]|\([^()]*\))*?\becho\s*=\s*(TRUE|FALSE|T|F)\b")
+NOT_RUN_BY_HEADER = re.compile(r"[{,\s]eval\s*=\s*(?:FALSE|F|False)\s*[,}]")
 # a cell whose code only shows an image file: knitr::include_graphics("screenshots/env.png")
 INCLUDE_GRAPHICS = re.compile(r"""(knitr::)?include_graphics\(\s*(?:path\s*=\s*)?(["'])([^"'\n]+)\2\s*\)""")
 MAX_INCLUDE_DEPTH = 20
@@ -68,6 +69,7 @@ class Expanded:
     text: str
     lines: LineMap | None          # None when nothing was included (lines are the chapter's own)
     diagnostics: list[Diagnostic]  # located in the expanded text: relocate() them like any other
+    echo: bool = True              # whether a cell after the text would show its code (knitr's opts_chunk)
 
 
 def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True) -> Expanded:
@@ -75,7 +77,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
     its cells as Quarto would without running them (``echo``: whether a cell shows its code unless it, or
     knitr's opts_chunk$set(echo = ...) in a cell before it, says otherwise)."""
     if "{{<" not in body and not (("```" in body or "~~~" in body) and CELL.search(body)):
-        return Expanded(body, None, [])
+        return Expanded(body, None, [], echo)
     out: list[str] = []
     origins: list[tuple[str, int]] = []
     diags: list[Diagnostic] = []
@@ -129,10 +131,12 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
             bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
         if not shown[0] and not hidden:     # the book's, the chapter's or knitr's echo: false, unless it says true
-            hidden = str(options.get("echo")).lower() not in ("true", "yes") and not SHOWN_BY_HEADER.search(
-                cell["header"])
-        for found in GLOBAL_ECHO.finditer("\n".join(line for line, _ in code)):   # knitr::opts_chunk$set(echo = F)
-            shown[0] = found.group(1) in ("TRUE", "T")
+            hidden = options.get("echo") is None and not SHOWN_BY_HEADER.search(cell["header"])
+        if engine == "r" and "opts_chunk" in cell["header"] + "".join(line for line, _ in code) and not (
+                NOT_RUN_BY_HEADER.search(cell["header"]) or str(options.get("eval")).lower() in ("false", "no")):
+            run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
+            for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
+                shown[0] = found.group(1) in ("TRUE", "T")
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
             return
@@ -147,9 +151,15 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
     def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
         fence: str | None = None
         cell: dict | None = None   # an executable cell being read
+        comment = False            # inside an HTML comment, where no cell is (pandoc prints none of it)
         for offset, line in enumerate(text.split("\n")):
             origin = (name, first + offset)
             opener = FENCE.match(line)
+            if not fence and ("<!--" in line or comment):
+                comment = line.rfind("<!--") > line.rfind("-->") if "<!--" in line else "-->" not in line
+                if comment or "<!--" not in line:
+                    emit(line, origin)
+                    continue
             if fence:
                 if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
                     fence = None
@@ -226,7 +236,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             "so what they would compute (figures, tables, numbers) is not in the book", cells[0],
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
-    return Expanded("\n".join(out), LineMap(first_line, origins), diags)
+    return Expanded("\n".join(out), LineMap(first_line, origins), diags, shown[0])
 
 
 def _listing(cell: dict, options: dict, opener: str, origin: tuple[str, int]) -> tuple[str, tuple[str, int]] | None:

@@ -440,3 +440,23 @@ def test_code_hidden_as_quarto_and_knitr_hide_it_is_not_printed(tmp_path):
     assert sorted(set(re.findall(r"(?:shown|hidden)_by_\w+", pages))) == [
         "shown_by_its_header", "shown_by_its_option", "shown_by_knitr", "shown_by_knitr_before",
         "shown_by_the_chapter"]
+
+
+def test_knitrs_echo_is_read_only_where_knitr_runs_it(tmp_path):
+    """opts_chunk$set(echo = ...) counts only in an R cell knitr runs: not in an R Markdown file quoted in a
+    code block, a cell in an HTML comment, an R comment or an eval=FALSE cell; it carries to later R
+    Markdown chapters (bookdown knits them in one session), not to a Quarto chapter (run on its own)."""
+    (tmp_path / "book.yml").write_text("title: T\nexecute: {echo: false}\nchapters: [a.Rmd, b.Rmd, c.qmd]\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.Rmd").write_text(
+        "# A\n\n````markdown\n```{r setup}\nknitr::opts_chunk$set(echo = TRUE)\n```\n````\n\n"
+        "```{r}\n#| echo: fenced\nshown_fenced <- 1\n```\n\n<!--\n```{r}\nknitr::opts_chunk$set(echo = TRUE)\n```\n-->\n\n"
+        "```{r, eval=FALSE}\nknitr::opts_chunk$set(echo = TRUE)\n```\n\n```{r}\nhidden_still <- 1\n```\n\n"
+        "```{r}\n# knitr::opts_chunk$set(echo = FALSE)\nknitr::opts_chunk$set(fig.width = c(6), echo = TRUE)\n```\n\n"
+        "```{r}\nshown_by_knitr <- 1\n```\n", encoding="utf-8")
+    (tmp_path / "b.Rmd").write_text("# B\n\n```{r}\nshown_carried <- 1\n```\n", encoding="utf-8")
+    (tmp_path / "c.qmd").write_text("# C\n\n```{r}\nhidden_in_its_own_session <- 1\n```\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    pages = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    assert sorted(set(re.findall(r"(?:shown|hidden)_\w+", pages))) == ["shown_by_knitr", "shown_carried",
+                                                                         "shown_fenced"]
