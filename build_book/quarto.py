@@ -100,7 +100,8 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         indent, (opener, origin) = cell["indent"], cell["opener"]
         header, knitr_label, computed = _header_options(cell["header"])
         options = {**header, **_cell_options(cell["options"])}
-        if knitr_label and options.get("fig-cap") and not options.get("label"):   # as bookdown labels it
+        captioned = bool(options.get("fig-cap")) or any(name == "fig.cap" for name, _ in computed)
+        if knitr_label and captioned and not options.get("label"):   # as bookdown labels it
             options["label"] = knitr_label if knitr_label.startswith("fig-") else "fig-" + knitr_label
         code = [(line, at) for line, at in cell["body"] if line.strip()]
         image = INCLUDE_GRAPHICS.fullmatch(code[0][0].strip()) if len(code) == 1 else None
@@ -113,14 +114,16 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                     f"{name}=\"...\""))
             caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
             target = image.group(3).replace(" ", "%20")
-            if label.startswith("fig-") and caption:   # (the caption a paragraph: its Markdown is read)
-                lines = [f"::: {{#{label}{_alt(alt)}}}", f"![]({target})", "", _paragraph(caption), ":::"]
+            at = code[0][1]
+            if label.startswith("fig-") and captioned:   # (the caption a paragraph, at the header: its Markdown read)
+                lines = [(f"::: {{#{label}{_alt(alt)}}}", at), (f"![]({target})", at)] + (
+                    [("", at), (_paragraph(caption), origin)] if caption else []) + [(":::", at)]
             else:
-                lines = [f'![{_text(caption)}]({target}){{alt="{_attr(alt)}"}}' if alt else
-                         f"![{_text(caption)}]({target})"]
+                lines = [(f'![{_text(caption)}]({target}){{alt="{_attr(alt)}"}}' if alt else
+                          f"![{_text(caption)}]({target})", at)]
             emit("", origin)
-            for line in lines:
-                emit(indent + line if line else "", code[0][1])
+            for line, place in lines:
+                emit(indent + line if line else "", place)
             emit("", closing[1])
             return
         engine = CELL.match(cell["header"]).group(3).lower()
@@ -334,14 +337,16 @@ def _bookdown_block(cell: dict, engine: str, closing: tuple[str, tuple[str, int]
     emit(f"{indent}::: {{{' '.join(attributes)}}}", origin)
     head = f"{word} ({named['name']})" if word and named.get("name") else word
     head = (f"*{head}.*" if engine == "proof" else f"**{head}.**") if head else ""
-    body = list(cell["options"] and [(line, at) for line, at in zip(cell["options"], cell["option_at"])]) + cell["body"]
+    body = list(zip(cell["options"], cell["option_at"])) + cell["body"]
     first = next((n for n, (line, _) in enumerate(body) if line.strip()), None)
     if head and (first is None or BLOCK_START.match(body[first][0][len(indent):])):
         emit(indent + head, origin)
         emit("", origin)
         head = ""
     for n, (line, at) in enumerate(body):
-        emit(f"{indent}{head} {line[len(indent):]}" if head and n == first else line, at)
+        if head and n == first:     # on a line of its own, in the paragraph: the text's columns are as written
+            emit(indent + head, origin)
+        emit(line, at)
     emit(f"{indent}:::", closing[1])
     emit("", closing[1])
 

@@ -314,7 +314,7 @@ def test_cells_as_quarto_shows_them(tmp_path):
 def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path):
     """R Markdown writes a cell's caption and label in its header ('```{r logo, echo=FALSE, fig.cap="..."}'), as
     bookdown's books do: the image it includes was printed bare, its caption lost and '\\@ref(fig:logo)' unknown."""
-    _quarto_book(tmp_path, "2024", "# Knitr\n\nSee Figure \\@ref(fig:logo), @fig-map and \\@ref(fig:opt).\n\n"
+    _quarto_book(tmp_path, "2024", "# Knitr\n\nSee Figure \\@ref(fig:logo), @fig-map and \\@ref(fig:opt); \\@ref(fig:built).\n\n"
                                    "```{r logo, echo=FALSE, fig.cap='The *knitr* logo, \\'small\\', as in Figure "
                                    "\\\\@ref(fig:opt).', out.width='20%'}\nknitr::include_graphics('shots/logo.png')\n```\n\n"
                                    "```{r, label=\"map\", fig.cap=\"A map\", fig.alt=\"Coasts in grey.\"}\n"
@@ -330,13 +330,14 @@ def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path
         Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    # a caption given as R code is named: build_book does not run it (NULL, no caption, is no problem)
+    # a caption given as R code is named: build_book does not run it; its figure keeps its label (NULL, no
+    # caption, is no problem)
     assert re.findall(r"^(index.qmd:\d+:\d+): warning\[([\w-]+)\]: (.*)", result.stderr, re.M) == [
         ("index.qmd:18:1", "code-not-executed", "this cell's fig.cap is R code (paste(\"Made\", \"in R\")), which "
                                                "build_book does not run: its figure is printed without it")], result.stderr
     page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
-    assert "See Figure 1.1, Figure 1.2 and 1.3." in text, text
+    assert "See Figure 1.1, Figure 1.2 and 1.3; 1.4." in text, text
     # the caption is Markdown, as a chunk's caption is to knitr: emphasis, a reference
     assert "Figure 1.1: The knitr logo, ‘small’, as in Figure 1.3." in text and "<em>knitr</em>" in page
     assert "Figure 1.2: A map" in text and "Figure 1.3: 1. A caption from the options" in text, text
@@ -375,6 +376,10 @@ def test_bookdowns_theorem_and_proof_cells_are_text(tmp_path):
                      r'For a right triangle, with hypotenuse <math', page), page
     assert '<p><em>Proof.</em> Left as an exercise.</p>' in page and '<div class="block2 rmdnote">' in page
     assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
+    # what is found in a theorem's first line is found where it is written (its heading is not in the line)
+    _quarto_book(tmp_path, "2024", "# Proofs\n\n```{theorem, pyth, name=\"Pythagoras\"}\nBy [@nokey].\n```\n")
+    code, found = _check(tmp_path)
+    assert [(d["line"], d["column"]) for d in found if d["code"] == "citation-unknown"] == [(4, 5)], found
 
 
 def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
