@@ -584,16 +584,27 @@ PART_HEADING = re.compile(r"\s*\((PART|APPENDIX)\*?\)\s*(.*)", re.S)
 def _bookdown_parts(blocks: list, headers: list, titles: list[int], path: str, body_line: int,
                     diags: list[Diagnostic]) -> list:
     """The chapter's level-1 headings without bookdown's part headings, which are taken out of ``blocks``
-    and named: build_book reads a book's parts and appendices from book.yml."""
+    and named: build_book reads a book's parts and appendices from book.yml. (A file of one part heading
+    alone, as bookdown's books often give each part, is kept as an unnumbered chapter of that title.)"""
     kept, gone = [], []
+    alone = len(blocks) == len(headers) == 1
     for nth, (at, head) in enumerate(headers):
         found = PART_HEADING.match(inline_text(head["c"][2]))
         if found is None:
             kept.append((at, head))
             continue
-        gone.append(at)
         title = " ".join(found.group(2).split())
         where = Location(path, titles[nth] if nth < len(titles) else body_line, 1)
+        if alone:
+            head["c"][2] = words(title)
+            head["c"][1][1] = list(dict.fromkeys(head["c"][1][1] + ["unnumbered"]))
+            kept.append((at, head))
+            diags.append(warning("bookdown-part", f"bookdown's part heading '{title}' is printed as an unnumbered "
+                                 "chapter: build_book reads the book's parts from book.yml", where,
+                                 f"list the part's chapters under '- part: {title}' in book.yml's chapters, and "
+                                 "take this file out of the book"))
+            continue
+        gone.append(at)
         if found.group(1) == "PART":
             diags.append(warning("bookdown-part", f"bookdown's part heading '{title}' is not printed: build_book "
                                  "reads the book's parts from book.yml", where,

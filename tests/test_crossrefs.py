@@ -281,3 +281,12 @@ def test_bookdowns_part_headings_are_named_not_printed_as_chapters(tmp_path):
                               "from book.yml")], result.stderr
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert "Chapter 1: Intro" in page and "See 2 and 3." in page and "PART" not in page, page
+    # a file of a part heading alone (as bookdown's books often give each part) is an unnumbered chapter of it
+    (root / "chapters" / "p.md").write_text("# (PART) Cases {-}\n", encoding="utf-8")
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/p.md, chapters/a.md]\n", encoding="utf-8")
+    (root / "chapters" / "a.md").write_text("# Intro {#intro}\n\nText.\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(root))
+    assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+    assert "chapters/p.md:1:1: warning[bookdown-part]: bookdown's part heading 'Cases' is printed as an unnumbered " \
+           "chapter" in result.stderr
+    assert '<h1 class="chapter-title">Cases</h1>' in (root / "build" / "html" / "p.html").read_text(encoding="utf-8")
