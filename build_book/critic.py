@@ -279,7 +279,8 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
                               "paragraph ends",
                               f"close it with '{closing}' before the blank line (a mark over whole paragraphs has "
                               f"its '{opening.group()}' and '{closing}' each alone on a line), or delete the "
-                              f"'{opening.group()}'; to print the characters themselves, write '\\{opening.group()}'"))
+                              f"'{opening.group()}'; to print the characters themselves, write "
+                              f"'{_escape_all(opening.group())}'"))
         elif inner is not None:
             line, column = place(opening.start())
             flaws.append(Flaw(OPENED[inner.group()], *place(inner.start()),
@@ -294,6 +295,12 @@ def read_marks(text: str, first_line: int = 1, markdown: bool = True) -> tuple[l
             continue
         i += 1
     return found, flaws
+
+
+def _escape_all(text: str) -> str:
+    """``text`` with each character escaped ('{--' as '\\{\\-\\-'): printed as written, not as a dash or a
+    subscript."""
+    return "".join("\\" + ch for ch in text)
 
 
 def _escaped(text: str, at: int) -> bool:

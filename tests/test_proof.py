@@ -718,7 +718,7 @@ def test_an_escaped_opening_is_the_characters_themselves(tmp_path_factory, tmp_p
     chapter = tmp_path / "ch.md"
     chapter.write_text(text, encoding="utf-8")
     refused = run_cli("accept", str(chapter))
-    assert "to print the characters themselves, write '\\{++'" in refused.stderr, refused.stderr
+    assert "to print the characters themselves, write '\\{\\+\\+'" in refused.stderr, refused.stderr
     chapter.write_text(text.replace("{++i;}", "\\{++i;}"), encoding="utf-8")
     assert run_cli("accept", str(chapter)).returncode == 0
     assert chapter.read_text(encoding="utf-8") == text.replace("{++real++}", "real").replace("{++i;}", "\\{++i;}")
