@@ -106,10 +106,10 @@ PAREN_LIST_CSS = "\n".join(
 # are spaced, so a line break between them is a space, as between English words)
 CJK = ("\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
        "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uff61-\uff9f\U00020000-\U0003134f")
-# a line break between two of them in a chapter's text (a quotation's '>' may begin the next line)
-CJK_BREAK = re.compile(f"[{CJK}]\\n[ \\t>]*[{CJK}]")
-_CJK_END = re.compile(f"[{CJK}]$")
-_CJK_START = re.compile(f"[{CJK}]")
+# a line of a chapter's text that may end or begin with one of them (inside emphasis, a link, ...): then the
+# chapter's line breaks are looked at (join_cjk_lines)
+CJK_BREAK = re.compile(f"[{CJK}][^\\n]{{0,4}}\\n|\\n[^\\n]{{0,16}}?[{CJK}]")
+_CJK = re.compile(f"[{CJK}]")
 
 
 def join_cjk_lines(tree) -> None:
@@ -129,9 +129,36 @@ def join_cjk_lines(tree) -> None:
         if any(isinstance(x, dict) and x.get("t") == "SoftBreak" for x in item):
             item[:] = [x for n, x in enumerate(item) if not (
                 isinstance(x, dict) and x.get("t") == "SoftBreak" and 0 < n < len(item) - 1
-                and item[n - 1].get("t") == "Str" and item[n + 1].get("t") == "Str"
-                and _CJK_END.search(item[n - 1]["c"]) and _CJK_START.match(item[n + 1]["c"]))]
+                and _CJK.match(_edge(item[n - 2] if n > 1 and _is_note(item[n - 1]) else item[n - 1], -1))
+                and _CJK.match(_edge(item[n + 1], 0)))]
         stack.extend(item)
+
+
+# inlines whose text is their content's (an emphasis, a link, a span, ...): the character at their edge is
+# their content's; a note's is not in the line
+_WRAPPERS = {"Emph": 0, "Strong": 0, "Underline": 0, "Strikeout": 0, "SmallCaps": 0, "Superscript": 0,
+             "Subscript": 0, "Quoted": 1, "Span": 1, "Link": 1}
+
+
+def _is_note(node) -> bool:
+    return isinstance(node, dict) and node.get("t") == "Note"
+
+
+def _edge(node, end: int) -> str:
+    """The first (``end`` 0) or last (-1) character of an inline's text ("" if it has none: a space, a note)."""
+    for _ in range(32):     # (nested that deep at most: emphasis in a link in a span ...)
+        if not isinstance(node, dict):
+            return ""
+        kind = node.get("t")
+        if kind == "Str":
+            return node["c"][end] if node["c"] else ""
+        if kind not in _WRAPPERS:
+            return ""
+        inner = node["c"][_WRAPPERS[kind]] if _WRAPPERS[kind] else node["c"]
+        if not inner:
+            return ""
+        node = inner[end]
+    return ""
 
 
 # bookdown's reference ('\@ref(fig:x)', which pandoc reads as the text '@ref(fig:x)'), and its label at the start

@@ -195,3 +195,11 @@ def test_a_line_break_between_japanese_characters_is_no_space(tmp_path):
     page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
     assert "日本語の文章が続きます。English words here, <em>強調の文</em>。" in page and "要旨の文が続く。" in page, page
     assert "引用の文。" in page and "한국어 문장이 여기 있습니다." in page, page
+    # at the edge of emphasis, a link, a span or a note's mark too (as pandoc's own extension does); a code
+    # span keeps its space, as pandoc gives it
+    (tmp_path / "a.md").write_text("# 章\n\nこれは日本語の\n*強調*です。日本語の\n[リンク](https://example.org)です。"
+                                   "これは**太字**\nです。本文[^1]\nです。コード`x`\nです。\n\n[^1]: 注。\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    text = re.sub(r'<span class="pop".*?</span></span>|<[^>]+>', "",
+                  (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8"))
+    assert "これは日本語の強調です。日本語のリンクです。これは太字です。本文1です。コードx です。" in text, text
