@@ -405,6 +405,7 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
     diags: list[Diagnostic] = []
     cursor = [0]
     dropped = [0]
+    references = [False]
 
     def locate(node: dict) -> Location:
         found = COMMAND.search(node["c"][1])
@@ -436,6 +437,7 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
         reference = TEX_REF.fullmatch(text) if node["t"] == "RawInline" else None
         if reference:   # LaTeX's '\ref{eq:x}' to a label build_book numbers: as bookdown's '\@ref(eq:x)'
             locate(node)
+            references[0] = True
             cite = _reference(reference.group(2), text, bare=reference.group(1) != "auto", tex=True)
             return [Str("("), cite, Str(")")] if reference.group(1) == "eq" else [cite]
         if MATH_ENVIRONMENT.fullmatch(text):
@@ -471,10 +473,32 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
 
     rewrite(blocks, alone)
     rewrite(blocks, drop)
+    if references[0]:
+        _ties(blocks)
     if dropped[0] > MAX_WARNINGS:
         diags.append(warning("raw-tex-dropped", f"{dropped[0] - MAX_WARNINGS} more pieces of raw TeX in this "
                              "chapter were left out", diags[-1].location, "search the chapter for '\\'"))
     return diags
+
+
+def _ties(tree) -> None:
+    """LaTeX's tie before a reference ('Figure~\\ref{fig:x}', which pandoc reads as a '~') as the no-break space
+    it stands for, in place."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("c"), list) and item.get("t") not in LEAVES:
+                stack.append(item["c"])
+            continue
+        if not isinstance(item, list):
+            continue
+        for n, node in enumerate(item[1:], 1):
+            before = item[n - 1]
+            if isinstance(node, dict) and node.get("t") == "Cite" and node["c"][0][0]["citationId"].startswith(
+                    "@ref{") and isinstance(before, dict) and before.get("t") == "Str" and before["c"].endswith("~"):
+                before["c"] = before["c"][:-1] + "\u00a0"
+        stack.extend(item)
 
 
 # --- pandoc's automatic heading ids -----------------------------------------------------------------

@@ -234,7 +234,7 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
                 "\\@ref(later); Section \\@ref(sec:x), and `\\@ref(code)`.\n\n![(\\#fig:map) A map](m.png)\n\n"
                 "## X {#sec:x}\n\nTable: (\\#tab:t) A table.\n\n| a |\n|---|\n| 1 |\n\n\\begin{equation}\n"
                 "y = 2 (\\#eq:e)\n\\end{equation}\n\n$$ z = 3 (\\#eq:g) $$\n\nSee \\@ref(eq:g); as LaTeX writes it, "
-                "\\ref{eq:g}, \\eqref{eq:e} and \\autoref{fig:map}.\n",
+                "Equation~\\ref{eq:g}, \\eqref{eq:e} and \\autoref{fig:map}.\n",
         "b.md": "# Later {#later}\n\nBack to \\@ref(intro), \\@ref(fig:mapp), \\@ref(intr) and \\@ref(tab:map), "
                 "\\ref{eq:nope}.\n"})
     (root / "chapters" / "m.png").write_bytes(png.read_bytes())
@@ -255,7 +255,8 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert ("Figure 1.1, Table 1.1 and (1.1), in Chapter 2; Section 1.1, and \\@ref(code)." in page
             and "Figure 1.1: A map" in page and "Table 1.1: A table." in page), page
-    assert "See 1.2; as LaTeX writes it, 1.2, (1.1) and Figure 1.1." in page, page
+    assert "See 1.2; as LaTeX writes it, Equation 1.2, (1.1) and Figure 1.1." in page, page
+    assert 'Equation\u00a0<a href="#eq-g"' in (root / "build" / "html" / "intro.html").read_text(encoding="utf-8")
     assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
     later = (root / "build" / "html" / "later.html").read_text(encoding="utf-8")
     assert "Back to 1, on to 3 and 3.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
