@@ -508,6 +508,9 @@ def check_crossrefs(book: Book, index: LabelIndex, absent: dict[str, SourceMap] 
                 elif prefix in ("fig", "tbl") and any(label_id in c.sources.labels for c in book.chapters):
                     hint = (f"{{#{label_id}}} is written, but not on a {PREFIX_WORDS[prefix]}: a figure is an image "
                             "with a caption alone in its paragraph; a table's label goes in its caption line")
+                elif key.startswith(TEX_REF) and any(name == "\\label" for name, _ in chapter.sources.tex):
+                    hint = (f"a \\label{{{key[5:-1]}}} in raw TeX (a \\section, a table environment) labels nothing: "
+                            f"build_book leaves that TeX out; write it in Markdown, labelled {{#{label_id}}}")
                 for loc in places:
                     diags.append(error("xref-unknown", f"cross-reference '{shown}' points to no "
                                        f"{PREFIX_WORDS[prefix]} in the book", loc, hint))

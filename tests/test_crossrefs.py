@@ -246,6 +246,16 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
         ("chapters/b.md", 3, 56, "xref-unknown", "cross-reference '\\@ref(tab:map)' points to no table in the book"),
         ("chapters/b.md", 3, 72, "xref-unknown", "cross-reference '\\ref{eq:nope}' points to no equation in the book")], found
     assert [d["hint"] for d in found[:2]] == ["did you mean \\@ref(fig:map)?", "did you mean \\@ref(intro)?"]
+    # a label in raw TeX, which build_book leaves out, labels nothing: the hint says so
+    (root / "chapters" / "c.md").write_text("# C\n\n\\section{Background}\\label{sec:bg}\n\nSee \\ref{sec:bg}.\n",
+                                            encoding="utf-8")
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/c.md]\n", encoding="utf-8")
+    found = [d for d in json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
+             if d["path"] == "chapters/c.md"]
+    assert [(d["line"], d["column"], d["code"]) for d in found] == [(3, 1, "raw-tex-dropped"), (5, 5, "xref-unknown")]
+    assert found[1]["hint"].startswith("a \\label{sec:bg} in raw TeX (a \\section, a table environment) labels "
+                                       "nothing"), found[1]
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md]\n", encoding="utf-8")
     # a heading written without an id is referred to by pandoc's id for it, as in bookdown
     (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
     (root / "chapters" / "b.md").write_text("# Later {#later}\n\nBack to \\@ref(intro), on to \\@ref(methods) and "
