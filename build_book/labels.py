@@ -58,8 +58,8 @@ class LabelIndex:
     labels: dict[str, Label] = field(default_factory=dict)
     duplicates: list[tuple[str, Location, Location]] = field(default_factory=list)
     chapter_numbers: dict[int, str | None] = field(default_factory=dict)
-    # pandoc's automatic id of a heading (one chapter's alone) -> its label: what bookdown's '\@ref(methods)'
-    # refers to a heading written without an id by
+    # pandoc's automatic id of a heading, as bookdown gives it in the whole book -> its label: what
+    # bookdown's '\@ref(methods)' refers to a heading written without an id by
     aliases: dict[str, str] = field(default_factory=dict)
 
     def get(self, label: str) -> Label | None:
@@ -186,12 +186,15 @@ def build_index(book: Book) -> LabelIndex:
         index.add(Label(chapter.label, kind, number, chapter.index, chapter.title, _where(chapter, chapter.label), 1))
         floats = {"figure": 0, "table": 0, "equation": 0} if number else unnumbered_floats
         _walk(chapter, facts_of(chapter).labels, number, book.config.section_depth, index, [0] * 6, floats)
-    chapters_of: dict[str, set[int]] = {}
+    # as bookdown, which reads the chapters as one document, names them: a heading's id taken by an earlier
+    # chapter's is given '-1' ('methods-1'), '-2', ...
     for chapter in book.chapters:
-        for auto in chapter.auto_ids:
-            chapters_of.setdefault(auto, set()).add(chapter.index)
-    index.aliases = {auto: ident for chapter in book.chapters for auto, ident in chapter.auto_ids.items()
-                     if len(chapters_of[auto]) == 1 and auto not in index.labels}
+        for auto, ident in chapter.auto_ids.items():
+            name, n = auto, 0
+            while name in index.aliases or name in index.labels:
+                n += 1
+                name = f"{auto}-{n}"
+            index.aliases[name] = ident
     return index
 
 

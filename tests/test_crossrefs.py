@@ -257,10 +257,13 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
                                        "nothing"), found[1]
     (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md]\n", encoding="utf-8")
     # a heading written without an id is referred to by pandoc's id for it, as in bookdown
-    (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md]\n", encoding="utf-8")
+    # (one that two chapters have is named as bookdown names it in the whole book: 'methods', 'methods-1')
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/a.md, chapters/b.md, chapters/c.md, chapters/d.md]\n",
+                                   encoding="utf-8")
     (root / "chapters" / "b.md").write_text("# Later {#later}\n\nBack to \\@ref(intro), on to \\@ref(methods) and "
-                                            "\\@ref(an-auto-heading).\n", encoding="utf-8")
+                                            "\\@ref(an-auto-heading); \\@ref(methods-1).\n", encoding="utf-8")
     (root / "chapters" / "c.md").write_text("# Methods\n\n## An Auto Heading\n\nText.\n", encoding="utf-8")
+    (root / "chapters" / "d.md").write_text("# D\n\n## Methods\n\nText.\n", encoding="utf-8")
     assert run_cli("html", "--book", str(root)).returncode == 0
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert ("Figure 1.1, Table 1.1 and (1.1), in Chapter 2; Section 1.1, and \\@ref(code)." in page
@@ -269,7 +272,7 @@ def test_bookdowns_references_and_labels_are_read(tmp_path):
     assert 'Equation\u00a0<a href="#eq-g"' in (root / "build" / "html" / "intro.html").read_text(encoding="utf-8")
     assert "(#" not in page and "@ref(" not in page.replace("\\@ref(code)", "")
     later = (root / "build" / "html" / "later.html").read_text(encoding="utf-8")
-    assert "Back to 1, on to 3 and 3.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
+    assert "Back to 1, on to 3 and 3.1; 4.1." in text_of(later) and 'href="c.html#sec-c-an-auto-heading"' in later
 
 
 def test_bookdowns_part_headings_are_named_not_printed_as_chapters(tmp_path):
