@@ -30,7 +30,6 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import build as pipeline
-from . import critic
 from .diagnostics import BuildError, Diagnostic, Location, has_errors, warning
 from .files import CONFIG_NAME, QUARTO_NAME
 from .labels import LabelIndex, is_crossref
