@@ -323,7 +323,9 @@ def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path
                                    "knitr::include_graphics(\"shots/map.png\")\n```\n\n"
                                    "```{r built, fig.cap=paste(\"Made\", \"in R\")}\n"
                                    "knitr::include_graphics(\"shots/map.png\")\n```\n\n"
-                                   "```{r none, fig.cap=NULL}\nknitr::include_graphics(\"shots/logo.png\")\n```\n")
+                                   "```{r none, fig.cap=NULL}\nknitr::include_graphics(\"shots/logo.png\")\n```\n\n"
+                                   "```{r braced, fig.cap=\"Set {A, B} drawn\"}\nknitr::include_graphics(\"shots/map.png\")\n"
+                                   "```\n\nAnd \\@ref(fig:braced).\n")
     from PIL import Image
     (tmp_path / "shots").mkdir()
     for name in ("logo", "map"):
@@ -342,6 +344,7 @@ def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path
     assert "Figure 1.1: The knitr logo, ‘small’, as in Figure 1.3." in text and "<em>knitr</em>" in page
     assert "Figure 1.2: A map" in text and "Figure 1.3: 1. A caption from the options" in text, text
     assert "NULL" not in text and "paste" not in text
+    assert "Figure 1.5: Set {A, B} drawn" in text and "And 1.5." in text, text   # (a brace in a quoted caption)
     assert re.search(r'<img (?=[^>]*src="[^"]*map\.png")[^>]*alt="Coasts in grey\."', page)
 
 
