@@ -255,8 +255,9 @@ def cited_keys(chapter: Chapter) -> list[str]:
 
 
 def cited_anywhere(book: Book) -> set[str]:
-    """Every bibliography key the book cites, in any chapter."""
-    return {key for chapter in book.chapters for key in cited_keys(chapter) if not is_crossref(key)}
+    """Every bibliography key the book cites, in any chapter, or lists though not cited (nocite)."""
+    return {key for chapter in book.chapters for key in cited_keys(chapter) if not is_crossref(key)} | set(
+        book.nocite_keys())
 
 
 def _used_through(cited: set[str], entries: dict) -> set[str]:
@@ -416,6 +417,7 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
             for loc in _positions(chapter, key):
                 diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
     if book.chapters:
+        used |= set(book.nocite_keys())     # listed, though cited nowhere
         used |= _used_through(used, known)
         for key, entry in known.items():
             if key not in used:

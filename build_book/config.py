@@ -84,6 +84,7 @@ class BookConfig:
     words: dict[str, str] = field(default_factory=dict)
     page_references: bool = False
     echo: bool = True    # whether code cells show their code, unless they say otherwise (execute: echo:)
+    nocite: tuple[str, ...] = ()   # works to list though not cited (pandoc's nocite: '@key', '@*')
     bibliography_scope: str = "book"   # book: one bibliography; chapter: a list per chapter; both
     bibliography_title: str = ""       # the book's reference list's heading; empty: the language's word
     diagnostics: dict[str, str] = field(default_factory=dict)   # code -> off, warning or error
@@ -310,6 +311,9 @@ OPTIONS: dict[str, schema.Option] = {o.key: o for o in (
                   schema.whole_number(0, 5), 2),
     schema.Option("crossref", "Words used for cross-references: " + ", ".join(CROSSREF_WORDS) + ".",
                   schema.mapping_of(_word, "words such as 'figure' to text", "figure: Fig."), {}),
+    schema.Option("nocite", "Works the bibliography lists though no chapter cites them, as pandoc's nocite: "
+                  "'@walt1987, @snyder1997', or '@*' for every work of the bibliography.",
+                  schema.text_list(schema.text(), "citation keys", "'@walt1987, @snyder1997'"), []),
     schema.Option("execute", "How code cells are shown (build_book does not run them): 'echo: false' shows no "
                   "cell's code, as Quarto's execute: echo: false does (a chapter's front matter, a cell's options or "
                   "knitr's opts_chunk$set(echo = ...) may say otherwise).",
@@ -436,6 +440,7 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         chapters=tuple(chapters), parts=tuple(parts), section_depth=values["section-depth"], words=words,
         page_references=values["page-references"], bibliography_scope=values["bibliography-scope"] or "book",
         echo=(values["execute"] or {}).get("echo") is not False,
+        nocite=tuple(key for text in values["nocite"] if text for key in nocite_keys(text)),
         bibliography_title=values["reference-section-title"] or "",
         names=values["names"], cover=cover,
         diagnostics=values["diagnostics"], style=tuple(values["style"]),
@@ -521,7 +526,7 @@ def _is_dir(path: Path) -> bool:
 # --- a Quarto book project: _quarto.yml read as the book.yml it stands for ---------------------------
 
 QUARTO_BOOK_KEYS = ("title", "subtitle", "author", "date", "chapters", "appendices", "site-url")
-QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang", "reference-section-title")
+QUARTO_TOP_KEYS = ("project", "book", "bibliography", "csl", "lang", "reference-section-title", "nocite")
 FORMAT_ORDER = ("html", "pdf", "epub")   # whose bibliography, csl or lang is taken, when only formats give one
 
 
@@ -558,6 +563,8 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     if "site-url" in book:   # where the web edition is published: book.yml's url:
         take(("url",), ("book", "site-url"), book["site-url"])
     formats = data.get("format") if isinstance(data.get("format"), dict) else {}
+    if "nocite" in data:
+        take(("nocite",), ("nocite",), data["nocite"])
     for key in ("bibliography", "csl", "lang", "reference-section-title"):
         if key in data:
             take((key,), (key,), data[key])
@@ -618,6 +625,15 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              "reference-section-title (at the top, or else under a format), and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
+
+
+def nocite_keys(text: str) -> list[str]:
+    """The keys pandoc's nocite names ('@walt1987, @snyder1997'; '@*': '*'); a key written without its '@'
+    too (a list of keys)."""
+    found = re.findall(r"@(\*|\{[^}\s]+\}|[\w][\w:.#$%&\-+?<>~/]*)", text)
+    if not found and re.fullmatch(r"\s*[\w][\w:.#$%&\-+?<>~/]*\s*", text):
+        found = [text.strip()]
+    return [key.strip("{}") for key in found]
 
 
 def _affiliation(value, known) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import cache as cachefile
 from . import critic, early, facts, pandoc, quarto, sandbox, schema, yamlpos
 from .config import load_config, slugify
+from .config import nocite_keys as config_nocite_keys
 from .diagnostics import Diagnostic, Location, error, from_list, line_column, to_list, warning
 from .labels import EMPTY_LABEL
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
@@ -173,7 +174,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             auto_ids=autos, echo=echoes[ref.path]))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
-    book = Book(config, tuple(chapters), parts, bibliography, references_chapter)
+    nocite = config.nocite + tuple(key for source in sources for key in source.meta.get("__nocite__", ()))
+    book = Book(config, tuple(chapters), parts, bibliography, references_chapter, nocite)
     return Loaded(book, diags)
 
 
@@ -881,6 +883,7 @@ def _split_front_matter(text: str, path: str):
     data = located.data or {}
     execute = data.get("execute") if isinstance(data.get("execute"), dict) else {}
     echo = execute.get("echo") if isinstance(execute.get("echo"), bool) else None   # Quarto's execute: echo:
+    nocite = data.get("nocite") if isinstance(data.get("nocite"), (str, list)) else None   # pandoc's nocite:
     # pandoc's metadata is open: a key of the author's own (read by their pandoc template, say) is left alone
     # too; only a key that looks like a misspelt one of build_book's ('authers:') is an error
     foreign = [key for key in data if key not in FRONT_MATTER
@@ -892,6 +895,7 @@ def _split_front_matter(text: str, path: str):
             data["title"] = YAML_PROPERTIES.sub("", yaml_text[scalar[0]:scalar[1]]).strip()
         used = ["title"] if "title" in foreign and isinstance(data.get("title"), str) else []
         used += ["execute"] if echo is not None else []   # (the rest of it is about running code: none is run)
+        used += ["nocite"] if nocite is not None else []
         ignored = [str(key) for key in foreign if key not in used]
         if ignored:
             whose = ("of pandoc or Quarto" if all(key in FOREIGN_KEYS for key in ignored)
@@ -907,6 +911,9 @@ def _split_front_matter(text: str, path: str):
     values = schema.validate(FRONT_MATTER, data, where, "the front matter")
     if echo is not None:
         values["__echo__"] = echo
+    if nocite is not None:      # (works the book lists, as bookdown's index.Rmd says for the whole book)
+        values["__nocite__"] = [key for text in (nocite if isinstance(nocite, list) else [nocite])
+                                for key in config_nocite_keys(str(text))]
     if title is not None:
         values["__title__"] = title
         values["__title_at__"] = _value_text(yaml_text, located.scalars.get(("title",)))

@@ -160,6 +160,8 @@ class Book:
     # the chapter where the book's reference list goes ('::: {#refs}' in a chapter that cites nothing, as Quarto's
     # references.qmd: load.py), in place of a bibliography of its own at the book's end; None if none
     references_chapter: int | None = None
+    # works listed though not cited: pandoc's nocite (book.yml's, or a chapter's front matter's); '*': all
+    nocite: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -170,6 +172,13 @@ class Book:
         """The heading of the book's reference list at its end: book.yml's, or the language's word."""
         from .ui import reference_list
         return self.config.bibliography_title or reference_list(self.config.lang, "Bibliography")
+
+    def nocite_keys(self) -> list[str]:
+        """The bibliography's works that ``nocite`` lists, in the bibliography's order if it says '*'."""
+        entries = self.bibliography.entries
+        if "*" in self.nocite:
+            return list(entries)
+        return [key for key in dict.fromkeys(self.nocite) if key in entries]
 
     def contributor(self, cid: str) -> Contributor | None:
         return self.config.contributors.get(cid)

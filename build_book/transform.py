@@ -643,6 +643,7 @@ class _Plan:
                     seen.add(key)
                     order.append(key)
                 previous = key
+        order += [key for key in book.nocite_keys() if key not in seen]    # listed, cited nowhere: last
         config = book.config
         common = cachefile.digest(cachefile.version_key(), pandoc.version(), config.words, config.page_references,
                                   config.lang)

@@ -254,3 +254,30 @@ def test_string_abbreviations_made_of_each_other_are_refused_before_they_are_wri
     assert limits and limits[0].location.line == 8           # s7 = 3 × s6 (21,870 characters) is the first
     assert "with its @string abbreviations written out" in limits[0].message
     assert all(len(entry.fields.get("title", "")) <= 20_001 for entry in read.entries)
+
+
+def test_works_listed_though_not_cited_as_pandocs_nocite_says(tmp_path):
+    """pandoc's nocite lists works no chapter cites: in a chapter's front matter (bookdown's index.Rmd says so for
+    the whole book) it was ignored, each such work left out of the list and called unused; book.yml had none."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{walt1987, author={Walt, Stephen M.}, title={The Origins of Alliances}, year={1987}, publisher={P}}\n"
+        "@book{snyder1997, author={Snyder, Glenn H.}, title={Alliance Politics}, year={1997}, publisher={P}}\n"
+        "@book{morrow1991, author={Morrow, James D.}, title={Alliances}, year={1991}, publisher={P}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [index.Rmd]\n", encoding="utf-8")
+    (tmp_path / "index.Rmd").write_text("---\nnocite: |\n  @snyder1997\n---\n\n# Intro\n\nText [@walt1987].\n",
+                                        encoding="utf-8")
+
+    def listed() -> tuple[list[str], str]:
+        result = run_cli("html", "--book", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        page = (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
+        return re.findall(r'<div id="ref-(\w+)"', page), result.stderr
+
+    works, said = listed()
+    assert works == ["snyder1997", "walt1987"] and "front-matter-ignored" not in said, said
+    assert re.findall(r"warning\[bib-unused\]: bibliography entry '(\w+)'", said) == ["morrow1991"]
+    # book.yml's nocite: '@*' lists every work
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nnocite: '@*'\nchapters: [index.Rmd]\n",
+                                       encoding="utf-8")
+    works, said = listed()
+    assert works == ["morrow1991", "snyder1997", "walt1987"] and "bib-unused" not in said, said
