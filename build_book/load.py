@@ -584,23 +584,27 @@ PART_HEADING = re.compile(r"\s*\((PART|APPENDIX)\*?\)\s*(.*)", re.S)
 
 
 def _bookdown_parts(blocks: list, headers: list, titles: list[int], path: str, body_line: int,
-                    diags: list[Diagnostic]) -> list:
+                    diags: list[Diagnostic]) -> tuple[list, list[int]]:
     """The chapter's level-1 headings without bookdown's part headings, which are taken out of ``blocks``
     and named: build_book reads a book's parts and appendices from book.yml. (A file of one part heading
-    alone, as bookdown's books often give each part, is kept as an unnumbered chapter of that title.)"""
-    kept, gone = [], []
+    alone, as bookdown's books often give each part, is kept as an unnumbered chapter of that title.) With
+    them, the lines of those kept (``titles``: of every level-1 heading)."""
+    kept, gone, lines = [], [], []
     alone = len(blocks) == len(headers) == 1
     for nth, (at, head) in enumerate(headers):
         found = PART_HEADING.match(inline_text(head["c"][2]))
+        line = titles[nth] if nth < len(titles) else body_line
         if found is None:
             kept.append((at, head))
+            lines.append(line)
             continue
         title = " ".join(found.group(2).split())
-        where = Location(path, titles[nth] if nth < len(titles) else body_line, 1)
+        where = Location(path, line, 1)
         if alone:
             head["c"][2] = words(title)
             head["c"][1][1] = list(dict.fromkeys(head["c"][1][1] + ["unnumbered"]))
             kept.append((at, head))
+            lines.append(line)
             diags.append(warning("bookdown-part", f"bookdown's part heading '{title}' is printed as an unnumbered "
                                  "chapter: build_book reads the book's parts from book.yml", where,
                                  f"list the part's chapters under '- part: {title}' in book.yml's chapters, and "
@@ -619,7 +623,7 @@ def _bookdown_parts(blocks: list, headers: list, titles: list[int], path: str, b
                                  "the heading"))
     for at in reversed(gone):
         del blocks[at]
-    return [(at - sum(1 for taken in gone if taken < at), head) for at, head in kept]
+    return [(at - sum(1 for taken in gone if taken < at), head) for at, head in kept], lines
 
 
 @functools.lru_cache(maxsize=256)
@@ -657,8 +661,9 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     autos, problems = read
     diags += problems
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
+    title_lines = sources.titles    # the line of each level-1 heading
     if any(PART_HEADING.match(inline_text(b["c"][2])) for _, b in headers):
-        headers = _bookdown_parts(blocks, headers, sources.titles, ref.path, body_line, diags)
+        headers, title_lines = _bookdown_parts(blocks, headers, sources.titles, ref.path, body_line, diags)
     front = str(meta.get("__title__", "")).strip()
     if front and headers:
         if len(headers) == 1 and all(b["t"] == "RawBlock" for b in blocks[:headers[0][0]]):
@@ -705,7 +710,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
                     node["c"][0] = min(node["c"][0] + 1, 6)
         for nth, (_, extra) in enumerate(headers[1:], 1):
             extra_title = inline_text(extra["c"][2])
-            line = sources.titles[nth] if nth < len(sources.titles) else body_line
+            line = title_lines[nth] if nth < len(title_lines) else body_line
             diags.append(warning("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter: "
                                  "it is printed as a section, and the headings after it one level down",
                                  Location(ref.path, line, 1), "a chapter has one title: make this a section with "

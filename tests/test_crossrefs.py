@@ -295,6 +295,15 @@ def test_bookdowns_part_headings_are_named_not_printed_as_chapters(tmp_path):
                               "from book.yml")], result.stderr
     page = text_of((root / "build" / "html" / "intro.html").read_text(encoding="utf-8"))
     assert "Chapter 1: Intro" in page and "See 2 and 3." in page and "PART" not in page, page
+    # the headings after a part heading are found where they are written (they took the line of the one before)
+    (root / "chapters" / "e.md").write_text("# (PART) P {-}\n\n# One {-}\n\ntext.\n\n# Two\n\ntext\n\n# Three\n",
+                                            encoding="utf-8")
+    (root / "book.yml").write_text("title: T\nchapters: [chapters/e.md]\n", encoding="utf-8")
+    found = [d for d in json.loads(run_cli("check", "--book", str(root), "--format", "json").stdout)
+             if d["path"] == "chapters/e.md"]
+    assert [(d["line"], d["code"]) for d in found] == [(1, "bookdown-part"), (7, "chapter-two-titles"),
+                                                       (11, "chapter-two-titles")], found
+    (root / "chapters" / "e.md").unlink()
     # a file of a part heading alone (as bookdown's books often give each part) is an unnumbered chapter of it
     (root / "chapters" / "p.md").write_text("# (PART) Cases {-}\n", encoding="utf-8")
     (root / "book.yml").write_text("title: T\nchapters: [chapters/p.md, chapters/a.md]\n", encoding="utf-8")
