@@ -258,8 +258,9 @@ def _run_pandoc(args: list[str], stdin: str | None = None, *, timeout: float | N
     """Run pandoc with ``args`` (and the runtime options ``rts``); its standard output as text (its
     warnings appended to ``warnings``, if given). Raise :class:`PandocError` if it fails."""
     data = stdin.encode("utf-8") if stdin is not None else None
+    began = time.monotonic()    # (a pandoc reading a file starts at once: its time counts from here)
     return _finish(_start(args, stdin=data is not None, rts=rts), data, timeout=timeout, size=size,
-                   warnings=warnings)
+                   warnings=warnings, began=began)
 
 
 def _start(args: list[str], binary: str | None = None, stdin: bool = True,
@@ -285,12 +286,13 @@ def _start(args: list[str], binary: str | None = None, stdin: bool = True,
 
 
 def _finish(child: subprocess.Popen, data: bytes | None, *, timeout: float | None = None,
-            size: int | None = None, warnings: list[str] | None = None) -> str:
-    """What the pandoc ``child`` writes when given ``data`` (see :func:`_run_pandoc`), within its time limit."""
+            size: int | None = None, warnings: list[str] | None = None, began: float | None = None) -> str:
+    """What the pandoc ``child`` writes when given ``data`` (see :func:`_run_pandoc`), within its time limit,
+    counted from ``began`` (else from now: a pandoc started ahead waits for its input)."""
     if timeout is None:
         timeout = timeout_for(size if size is not None else len(data or b""))
     told = getattr(_told, "callback", None)
-    began = time.monotonic()
+    began = time.monotonic() if began is None else began
     try:
         if told is not None and data is not None:
             _told.callback = None
