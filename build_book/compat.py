@@ -29,11 +29,13 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostic, Location, warning
 from .index import tex_term
+from .labels import BOOKDOWN_REF as BOOKDOWN_REF_KEY
+from .labels import TEX_REF as TEX_REF_KEY
 from .labels import bookdown_label, normal_ref
 from .math import EQUATION, as_read
 from .scan import TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
-from .walk import LEAVES, Str, elements, elements_deep, inline_text, rewrite, words
+from .walk import Str, elements, elements_deep, inline_text, lists, rewrite, words
 
 SUBFIGURES_CLASS = "subfigures"
 MAX_COLUMNS = 6
@@ -116,22 +118,12 @@ def join_cjk_lines(tree) -> None:
     """No space where a line breaks between two Chinese or Japanese characters, in place: pandoc's soft
     break there would print one (its east_asian_line_breaks extension takes it out between Korean words
     too, which are spaced)."""
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            content = item.get("c")
-            if isinstance(content, list) and item.get("t") not in LEAVES:
-                stack.append(content)
-            continue
-        if not isinstance(item, list):
-            continue
+    for item in lists(tree):
         if any(isinstance(x, dict) and x.get("t") == "SoftBreak" for x in item):
             item[:] = [x for n, x in enumerate(item) if not (
                 isinstance(x, dict) and x.get("t") == "SoftBreak" and 0 < n < len(item) - 1
                 and _CJK.match(_edge(item[n - 2] if n > 1 and _is_note(item[n - 1]) else item[n - 1], -1))
                 and _CJK.match(_edge(item[n + 1], 0)))]
-        stack.extend(item)
 
 
 # inlines whose text is their content's (an emphasis, a link, a span, ...): the character at their edge is
@@ -210,9 +202,10 @@ def bookdown(blocks: list, captions: list[dict]) -> None:
 def _reference(label: str, written: str, bare: bool = True, tex: bool = False) -> dict:
     """A cross-reference to ``label`` in bookdown's spelling (see labels.BOOKDOWN_REF; ``tex``: written as
     LaTeX's '\\ref{x}'): its number alone if ``bare``, else with its word ('Figure 1.2')."""
-    citation = {"citationId": f"@ref{{{label}}}" if tex else f"@ref({label})", "citationPrefix": [],
-                "citationSuffix": [], "citationMode": {"t": "SuppressAuthor" if bare else "AuthorInText"},
-                "citationNoteNum": 0, "citationHash": 0}
+    citation = {"citationId": f"{TEX_REF_KEY}{label}}}" if tex else f"{BOOKDOWN_REF_KEY}{label})",
+                "citationPrefix": [], "citationSuffix": [],
+                "citationMode": {"t": "SuppressAuthor" if bare else "AuthorInText"}, "citationNoteNum": 0,
+                "citationHash": 0}
     return {"t": "Cite", "c": [[citation], [Str(written)]]}
 
 
@@ -484,21 +477,13 @@ def raw_tex(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Loca
 def _ties(tree) -> None:
     """LaTeX's tie before a reference ('Figure~\\ref{fig:x}', which pandoc reads as a '~') as the no-break space
     it stands for, in place."""
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("c"), list) and item.get("t") not in LEAVES:
-                stack.append(item["c"])
-            continue
-        if not isinstance(item, list):
-            continue
+    for item in lists(tree):
         for n, node in enumerate(item[1:], 1):
             before = item[n - 1]
-            if isinstance(node, dict) and node.get("t") == "Cite" and node["c"][0][0]["citationId"].startswith(
-                    "@ref{") and isinstance(before, dict) and before.get("t") == "Str" and before["c"].endswith("~"):
+            if isinstance(node, dict) and node.get("t") == "Cite" and isinstance(before, dict) and \
+                    node["c"][0][0]["citationId"].startswith(TEX_REF_KEY) and before.get("t") == "Str" and \
+                    before["c"].endswith("~"):
                 before["c"] = before["c"][:-1] + "\u00a0"
-        stack.extend(item)
 
 
 # --- pandoc's automatic heading ids -----------------------------------------------------------------
@@ -599,8 +584,8 @@ def relinked(chapters: list[tuple[str, list[str], dict[str, str]]], known: set[s
                     or re.match(r"[a-zA-Z][\w+.-]*:", target):
                 continue
             if re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
-                if label_link(target) != target:
-                    changes[target] = label_link(target)
+                if (spelt := label_link(target)) != target:
+                    changes[target] = spelt
                 continue
             name = unquote(anchor)
             if file:

@@ -120,6 +120,21 @@ def elements_deep(tree, limit: int, deepest: list[int]) -> Iterator[dict]:
 Replacer = Callable[[dict], "list | None"]
 
 
+def lists(tree) -> Iterator[list]:
+    """Every list in ``tree`` (a document's blocks, an element's inlines, ...), each before the lists it holds:
+    a caller may change one in place (its items as changed are read next)."""
+    stack: list = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            content = item.get("c")
+            if isinstance(content, list) and item.get("t") not in LEAVES:
+                stack.append(content)
+        elif isinstance(item, list):
+            yield item
+            stack.extend(item)
+
+
 def rewrite(tree, fn: Replacer):
     """Replace, bottom-up, each element for which ``fn`` returns a list (its replacement,
     spliced into the list that held it); ``None`` keeps the element. Changes ``tree``
