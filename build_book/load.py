@@ -26,6 +26,7 @@ from .diagnostics import Diagnostic, Location, error, from_list, line_column, to
 from .labels import EMPTY_LABEL
 from .model import APPENDIX, BODY, FRONT, Book, Chapter, Lazy, Part
 from .scan import FENCE, SourceMap, scan
+from .ui import REFERENCES_WORDS
 from .walk import ATTR_AT, elements, inline_text, words
 
 STATUSES = ("draft", "review", "final")
@@ -717,6 +718,11 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
                                  "'## ', or a chapter of its own (a file of its own, listed in book.yml)"))
     # an empty '::: {#refs}' of its own: where Quarto puts the book's reference list (see load_book)
     refs_place = any(b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1] for b in blocks)
+    if (not refs_place and headers and [b for b in blocks if b["t"] != "RawBlock"] == [headers[0][1]]
+            and " ".join(title.split()).casefold() in REFERENCES_WORDS):
+        # bookdown's references.Rmd, '# References {-}' alone: the list follows it there (as after Quarto's)
+        blocks.append({"t": "Div", "c": [["refs", [], []], []]})
+        refs_place = True
     draft.update(label=label, title=title, numbered=numbered, blocks=blocks, autos=autos, refs_place=refs_place)
     return draft
 

@@ -30,6 +30,7 @@ from . import index as book_index
 from . import bibliography as bib
 from . import names as name_order
 from . import math, pandoc, quarto, sanitize, styles, ui
+from .ui import REFERENCES_WORDS
 from .config import PLURALS
 from .diagnostics import BuildError, error
 from .labels import SKIP_FLOATS, LabelIndex, is_crossref, normal_ref
@@ -523,11 +524,6 @@ def _placed(texts: dict[int, str], keys: dict[int, str], chapter: Chapter, block
     """The chapter's blocks with its own reference list, kept (see chapter_references)."""
     texts[chapter.index] = json.dumps(blocks, ensure_ascii=False)
     keys[chapter.index] = cachefile.digest(keys[chapter.index], scope, references_key, "chapter-references")
-
-
-# what a chapter's last heading, with nothing after it, says when it is there for the reference list
-REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "文献",
-                    "引用文献", "참고문헌"}
 
 
 def _last_block(text: str) -> list:

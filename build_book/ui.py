@@ -96,6 +96,11 @@ def join_names(names: list[str], lang: str | None) -> str:
     return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+# what a heading over a reference list says (a chapter's last heading with nothing after it, or a chapter's title
+# with nothing under it: bookdown's references chapter)
+REFERENCES_WORDS = {"references", "bibliography", "works cited", "literature cited", "sources", "参考文献", "文献",
+                    "引用文献", "참고문헌"}
+
 # the heading of a reference list in a language that has one word for both of English's
 REFERENCE_LIST = {"ja": "参考文献", "zh": "参考文献", "ko": "참고문헌"}
 

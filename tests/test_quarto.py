@@ -464,6 +464,26 @@ def test_quartos_references_chapter_is_the_place_of_the_books_list(quarto):
     assert re.search(r"[A-Z][a-z]+, [A-Z][A-Za-z. ]+ \d{4}\. ", pdf.flat(listed)), pdf.flat(listed)
 
 
+def test_bookdowns_references_chapter_a_heading_alone_is_the_place_of_the_books_list(tmp_path):
+    """bookdown's references.Rmd is '# References {-}' alone (bookdown puts the list after it): it printed as an
+    empty chapter, the book's list after it as 'Bibliography'. An empty chapter of another title stays one."""
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={Origins}, year={1987}, "
+                                       "publisher={P}}\n", encoding="utf-8")
+    (tmp_path / "a.Rmd").write_text("# A\n\nAs @walt1987 argues.\n", encoding="utf-8")
+    (tmp_path / "later.Rmd").write_text("# Conclusion {-}\n", encoding="utf-8")
+    (tmp_path / "refs.Rmd").write_text("<!-- the list -->\n\n# 参考文献 {-}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.Rmd, later.Rmd, refs.Rmd]\n",
+                                       encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    html = tmp_path / "build" / "html"
+    assert not (html / "bibliography.html").exists()
+    listed = (html / "refs.html").read_text(encoding="utf-8")
+    assert '<h1 class="chapter-title"><span lang="ja">参考文献</span></h1>' in listed and 'id="ref-walt1987"' in listed, listed
+    assert 'href="refs.html#ref-walt1987"' in (html / "a.html").read_text(encoding="utf-8")
+    assert "ref-walt1987" not in (html / "later.html").read_text(encoding="utf-8")
+
+
 def test_the_books_list_is_headed_as_reference_section_title_says_or_in_the_books_language(tmp_path):
     """pandoc's 'reference-section-title' heads the book's list; without it, 'Bibliography', or 参考文献 in a
     Japanese book."""
