@@ -84,6 +84,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
     diags: list[Diagnostic] = []
     chapter = path
     cells: list[Location] = []
+    figures: list[Location] = []    # cells labelled as figures ('#| label: fig-x'), printed without their figure
     budget = {"includes": 0, "stopped": False}
     shown = [echo]
 
@@ -106,14 +107,17 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             options["label"] = knitr_label if knitr_label.startswith("fig-") else "fig-" + knitr_label
         code = [(line, at) for line, at in cell["body"] if line.strip()]
         image = INCLUDE_GRAPHICS.fullmatch(code[0][0].strip()) if len(code) == 1 else None
-        if image:
+        engine = CELL.match(cell["header"]).group(3).lower()
+        caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
+        figure = label if FIGURE_LABEL.fullmatch(label) and engine not in BOOKDOWN_BLOCKS else ""
+        if image or figure:
             for name, value in computed:
                 diags.append(warning(
                     "code-not-executed", f"this cell's {name} is R code ({value}), which build_book does not run: "
                     "its figure is printed without it", cell["where"],
                     f"write the {'caption' if name == 'fig.cap' else 'description'} out, in quotes: "
                     f"{name}=\"...\""))
-            caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
+        if image:
             target = image.group(3).replace(" ", "%20")
             at = code[0][1]
             if label.startswith("fig-") and captioned:   # (the caption a paragraph, at the header: its Markdown read)
@@ -127,7 +131,6 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                 emit(indent + line if line else "", place)
             emit("", closing[1])
             return
-        engine = CELL.match(cell["header"]).group(3).lower()
         if engine in BOOKDOWN_BLOCKS:   # bookdown's theorem, proof or block: Markdown, not code
             _bookdown_block(cell, engine, closing, emit)
             return
@@ -141,8 +144,12 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")
+        if figure:
+            figures.append(cell["where"])
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
+            if figure:
+                _unmade_figure(cell, figure, caption, alt, engine, origin, closing[1], indent, emit)
             return
         listing = _listing(cell, options, opener, origin)
         if listing:     # (a blank line, where a fence stands after one anyway, keeps the cell's place at its fence)
@@ -151,6 +158,9 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         for line, at in cell["body"]:
             emit(line, at)
         emit(*closing)
+        if figure:      # (its output after its code, as Quarto shows them)
+            emit("", closing[1])
+            _unmade_figure(cell, figure, caption, alt, engine, origin, closing[1], indent, emit)
 
     def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
         fence: str | None = None
@@ -237,10 +247,39 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         diags.append(warning(
             "code-not-executed", f"this chapter has {len(cells)} executable code cell{'s' if len(cells) > 1 else ''} "
             "(```{r}, ```{python}, ...): build_book prints their code (unless echo is false) but does not run it, "
-            "so what they would compute (figures, tables, numbers) is not in the book", cells[0],
+            "so what they would compute (figures, tables, numbers) is not in the book" + (
+                "" if not figures else "; it is labelled as a figure, which is printed with its caption and number "
+                "over a placeholder" if len(cells) == 1 else f"; {len(figures)} of them {'is' if len(figures) == 1 else 'are'} "
+                "labelled as figures, printed with their captions and numbers over placeholders"), cells[0],
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags, shown[0])
+
+
+FIGURE_LABEL = re.compile(r"fig-[A-Za-z0-9][\w:.-]*")
+UNMADE_CLASS = "unmade-figure"     # what stands in a figure a code cell would draw (the stylesheets' class)
+
+
+def _unmade_figure(cell: dict, label: str, caption: str, alt: str, engine: str, origin, closing, indent: str,
+                   emit) -> None:
+    """The figure a cell labelled as one ('#| label: fig-x', or bookdown's captioned cell) would draw, which
+    build_book cannot: numbered and captioned, so that references to it read as they should, over a placeholder
+    that says why it is empty."""
+    name = {"r": "R", "python": "Python", "julia": "Julia", "ojs": "Observable JS"}.get(engine, engine)
+    opening, at = f"::: {{#{label}{_alt(alt)}}}", origin
+    for line, place in zip(cell["options"], cell["option_at"]):    # at its label, where it is an option
+        found = re.match(r"\s*#\|\s*label\s*:\s*[\"']?", line)
+        if found and line[found.end():].startswith(label):
+            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label}{_alt(alt)}}}", place
+    lines = [(opening, at),
+             (f"::: {{.{UNMADE_CLASS}}}", origin), (f"Not drawn: its {_text(name)} code was not run.", origin),
+             (":::", origin)]
+    if caption:
+        lines += [("", origin), (_paragraph(caption), origin)]
+    lines.append((":::", closing))
+    for line, place in lines:
+        emit(indent + line if line else "", place)
+    emit("", closing)
 
 
 def _listing(cell: dict, options: dict, opener: str, origin: tuple[str, int]) -> tuple[str, tuple[str, int]] | None:

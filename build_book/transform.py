@@ -208,6 +208,9 @@ def number_blocks(blocks: list, book: Book, index: LabelIndex) -> list:
                 else:
                     text = index.reference_text(label, words) + ":"
                 caption[0]["c"] = [Span(["caption-label"], [Str(text)]), Space()] + caption[0]["c"]
+            elif label and label.number and not caption:    # its number alone, where a reference leads
+                text = label.number[label.number.rindex("("):] if label.parent else index.reference_text(label, words)
+                node["c"][1][1] = [{"t": "Plain", "c": [Span(["caption-label"], [Str(text)])]}]
         elif kind == "Span" and math.is_equation(node):
             label = index.get(node["c"][0][0])
             if label and label.number:

@@ -338,7 +338,8 @@ def test_a_cell_labelled_as_a_listing_is_named_at_its_option(tmp_path):
     result = run_cli("check", "--book", str(tmp_path), "--format", "json")
     found = [(d["line"], d["column"], d["code"], "lst-cap" in d["message"]) for d in json.loads(result.stdout)]
     assert found == [(3, 5, "xref-unknown", False), (5, 1, "code-not-executed", False),
-                     (6, 15, "label-kind-unsupported", True), (13, 14, "label-kind-unsupported", False)], found
+                     (6, 15, "label-kind-unsupported", True), (13, 14, "label-kind-unsupported", False),
+                     (23, 11, "label-unreferenced", False)], found     # (a figure: its code is not run)
     assert run_cli("html", "--book", str(tmp_path)).returncode == 1      # (the reference)
 
 

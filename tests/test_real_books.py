@@ -468,3 +468,41 @@ def test_knitrs_echo_is_read_only_where_knitr_runs_it(tmp_path):
     pages = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
     assert sorted(set(re.findall(r"(?:shown|hidden)_\w+", pages))) == ["shown_by_knitr", "shown_carried",
                                                                          "shown_fenced"]
+
+
+def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeholder(tmp_path):
+    """A cell labelled as a figure ('#| label: fig-x', or bookdown's captioned cell) draws its figure when Quarto or
+    knitr runs it; build_book runs no code, and every reference to such a figure was error[xref-unknown], which
+    stopped the build of any book with a plot. The figure is now numbered and captioned, over a placeholder that
+    says why it is empty, its code shown before it unless hidden; the chapter's warning says so."""
+    _quarto_book(tmp_path, "2024", "# Plots\n\nSee @fig-shown, @fig-hidden and \\@ref(fig:knit).\n\n"
+                                   "```{r}\n#| label: fig-shown\n#| fig-cap: \"A *plot* of squares\"\n"
+                                   "plot((1:10)^2)\n```\n\n"
+                                   "```{r}\n#| label: fig-hidden\n#| echo: false\n#| fig-cap: Hidden code\n"
+                                   "hist(rnorm(100))\n```\n\n"
+                                   "```{r knit, echo=FALSE, fig.cap='Drawn by knitr'}\nbarplot(1:3)\n```\n\n"
+                                   "```{r made, fig.cap=paste('Computed')}\nplot(1)\n```\n\n"
+                                   "```{r}\n#| label: tbl-not-a-figure\nplot(2)\n```\n")
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert [(d["line"], d["code"]) for d in found] == [(5, "code-not-executed"), (22, "code-not-executed"),
+                                                       (22, "label-unreferenced")], found
+    assert "4 of them are labelled as figures, printed with their captions and numbers over placeholders" in \
+        found[0]["message"]
+    assert "fig.cap is R code (paste('Computed'))" in found[1]["message"]
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8")
+    chapter = next(p for p in (tmp_path / "build" / "html").glob("*.html") if "fig-shown" in p.read_text("utf-8"))
+    text = chapter.read_text(encoding="utf-8")
+    assert "Stories" in page
+    prose = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
+    assert "See Figure 1.1, Figure 1.2 and 1.3." in prose, prose
+    assert "Figure 1.1: A plot of squares" in prose and "Figure 1.2: Hidden code" in prose
+    assert "Figure 1.3: Drawn by knitr" in prose and "Figure 1.4" in prose and "Figure 1.5" not in prose, prose
+    figures = re.findall(r'<figure id="(fig-[\w-]+)">\s*<div class="unmade-figure">\s*<p>Not drawn: its R code was '
+                         r'not run\.</p>', text)
+    assert figures == ["fig-shown", "fig-hidden", "fig-knit", "fig-made"], text
+    assert prose.index("plot((1:10)^2)") < prose.index("Figure 1.1: A plot")     # the code shown, then its figure
+    assert "rnorm" not in prose and "barplot" not in prose and "plot(2)" in prose
+
