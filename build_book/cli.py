@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .files import CONFIG_NAME, QUARTO_NAME
+from .files import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, bookdown_book
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
@@ -196,13 +196,13 @@ def find_book(given: Path | None, cwd: Path) -> Path:
     if given is not None and not start.exists():
         raise Usage(f"--book {given}: no such folder")
     if start.is_file():
-        if start.name not in (CONFIG_NAME, QUARTO_NAME):
+        if start.name not in (CONFIG_NAME, QUARTO_NAME, BOOKDOWN_NAME):
             raise Usage(f"--book {given}: expected a book's folder or its {CONFIG_NAME}, not another file")
         return start.resolve().parent
     start = start.resolve()
     for folder in (start, *start.parents):
         try:
-            if (folder / CONFIG_NAME).is_file() or _quarto_book(folder / QUARTO_NAME):
+            if (folder / CONFIG_NAME).is_file() or _quarto_book(folder / QUARTO_NAME) or bookdown_book(folder):
                 return folder
             if (folder / CONFIG_NAME).is_dir():
                 raise NoBook(f"{folder / CONFIG_NAME} is a folder, not a file\n"

@@ -191,6 +191,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
+    ("bookdown-ignored", W, "a key of a bookdown book's _bookdown.yml or index.Rmd front matter that build_book "
+                            "does not use was ignored"),
     ("quarto-part-text", W, "a Quarto part file holds text after its title, which build_book does not print"),
     ("front-matter-ignored", W, "a chapter's front matter has keys build_book does not use (pandoc's, Quarto's, ...)"),
     ("div-unclosed", W, "a ::: div is never closed: the rest of the chapter, headings too, is inside it"),

@@ -12,12 +12,12 @@ import datetime as _dt
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
-from .files import CONFIG_NAME, QUARTO_NAME  # noqa: F401  (book.yml; a Quarto book project's _quarto.yml)
+from .files import BOOKDOWN_INDEX, BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, bookdown_book  # noqa: F401
 
 # the word of each kind of label, and of several ([@fig-a; @fig-b]: "Figures 1.1 and 1.2")
 PLURALS = {"chapter": "chapters", "section": "sections", "part": "parts", "appendix": "appendices",
@@ -51,6 +51,7 @@ class ChapterRef:
     location: Location
     part: int | None = None  # index into BookConfig.parts
     appendix: bool = False
+    book_front: bool = False  # its front matter is the book's, not the chapter's (bookdown's index.Rmd)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     rel = CONFIG_NAME
     if not path.is_file() and _is_file(root / QUARTO_NAME):
         return load_quarto_config(root)
+    if not path.is_file() and bookdown_book(root):
+        return load_bookdown_config(root)
     if not path.is_file():
         raise BuildError([error("config-missing", f"no {CONFIG_NAME} in {root}", Location(rel),
                                 "run build_book in the book's folder or pass --book DIR")])
@@ -587,27 +590,7 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     if "appendices" in out:
         out["appendices"] = _quarto_chapters(root, out["appendices"], unprinted)
     if "author" in book:
-        authors = book["author"] if isinstance(book["author"], list) else [book["author"]]
-        people: dict = {}
-        for i, person in enumerate(authors):
-            name = person.get("name") if isinstance(person, dict) else person
-            if isinstance(name, dict):   # Quarto's {name: {given, family}} (or {literal: ...})
-                name = str(name.get("literal", "")) or " ".join(str(name.get(k, "")) for k in ("given", "family"))
-            if not isinstance(name, str) or not name.strip():
-                continue
-            cid = slugify(name) or f"author-{i + 1}"
-            affiliation = ""
-            if isinstance(person, dict):   # Quarto's affiliation: or affiliations:, names or refs to ids
-                affiliation = person.get("affiliation", person.get("affiliations", ""))
-            if not isinstance(affiliation, list):
-                affiliation = [affiliation]
-            affiliation = "; ".join(filter(None, (_affiliation(a, data.get("affiliations")) for a in affiliation)))
-            people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
-            at = doc.where("book", "author", i) if isinstance(book["author"], list) else doc.where("book", "author")
-            marks[("contributors", cid)] = marks[("authors", len(people) - 1)] = at
-        # a Quarto book is written by its authors (Quarto has no notion of an edited volume)
-        out["contributors"], out["authors"] = people, list(people)
-        marks[("contributors",)] = marks[("authors",)] = doc.where("book", "author")
+        _take_authors(out, marks, doc, ("book", "author"), data.get("affiliations"))
     used = ("affiliations",) if "author" in book else ()   # where authors' affiliations: refer to them
     used += ("execute",) if "execute" in out else ()
     ignored = [("book", k) for k in book if k not in QUARTO_BOOK_KEYS] + \
@@ -625,6 +608,186 @@ def load_quarto_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              "reference-section-title (at the top, or else under a format), and "
                              "makes its own PDF, EPUB and HTML editions"))
     return config, diags
+
+
+def _take_authors(out: dict, marks: dict, doc: yamlpos.Located, at: tuple, affiliations) -> None:
+    """A Quarto or bookdown book's author(s) (at ``at`` in ``doc``: a name, or a list of names or of Quarto's
+    {name, affiliation(s)}) as the book's authors and contributors: such a book is written by its authors (Quarto
+    and bookdown have no notion of an edited volume)."""
+    value = doc.data
+    for key in at:
+        value = value[key]
+    authors = value if isinstance(value, list) else [value]
+    people: dict = {}
+    for i, person in enumerate(authors):
+        name = person.get("name") if isinstance(person, dict) else person
+        if isinstance(name, dict):   # Quarto's {name: {given, family}} (or {literal: ...})
+            name = str(name.get("literal", "")) or " ".join(str(name.get(k, "")) for k in ("given", "family"))
+        if not isinstance(name, str) or not name.strip():
+            continue
+        cid = slugify(name) or f"author-{i + 1}"
+        affiliation = ""
+        if isinstance(person, dict):   # Quarto's affiliation: or affiliations:, names or refs to ids
+            affiliation = person.get("affiliation", person.get("affiliations", ""))
+        if not isinstance(affiliation, list):
+            affiliation = [affiliation]
+        affiliation = "; ".join(filter(None, (_affiliation(a, affiliations) for a in affiliation)))
+        people[cid] = {"name": name.strip(), "affiliation": str(affiliation or "")}
+        where = doc.where(*at, i) if isinstance(value, list) else doc.where(*at)
+        marks[("contributors", cid)] = marks[("authors", len(people) - 1)] = where
+    out["contributors"], out["authors"] = people, list(people)
+    marks[("contributors",)] = marks[("authors",)] = doc.where(*at)
+
+
+# --- a bookdown book: its _bookdown.yml and index.Rmd's front matter, read as the book.yml they stand for --------
+
+BOOKDOWN_FRONT_KEYS = ("title", "subtitle", "author", "date", "bibliography", "csl", "lang", "nocite",
+                       "reference-section-title", "url", "cover-image")
+BOOKDOWN_KEYS = ("rmd_files", "rmd_subdir", "language")
+# what a bookdown book's word for a figure, table, equation or chapter is written in (language: label: / ui:)
+BOOKDOWN_WORDS = {("label", "fig"): "figure", ("label", "tab"): "table", ("label", "eq"): "equation",
+                  ("ui", "chapter_name"): "chapter"}
+R_DATE = re.compile(r"`r\s+(?:format\()?\s*Sys\.(?:Date|time)\(\)[^`]*`")   # '`r Sys.Date()`': the day it is built
+
+
+def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
+    """Read a bookdown book: the chapters ``_bookdown.yml`` lists (``rmd_files``), or else every .Rmd file of
+    the folder (and its subfolders with ``rmd_subdir``) but those whose name begins with '_', index.Rmd first and
+    the others by name, as bookdown merges them; the words of ``language:``; and the book's title, subtitle,
+    author(s), date, bibliography, csl, lang, nocite, url and cover image from the first chapter's front matter
+    (index.Rmd's), which is the book's, not that chapter's. The keys build_book does not use are named once."""
+    diags: list[Diagnostic] = []
+    setup = _read_yaml(root, BOOKDOWN_NAME) if _is_file(root / BOOKDOWN_NAME) else yamlpos.Located({}, {(): (1, 1)})
+    data = setup.data if isinstance(setup.data, dict) else {}
+    if setup.data is not None and not isinstance(setup.data, dict):
+        diags.append(error("config-type", f"{BOOKDOWN_NAME} must be a mapping of keys to values, not "
+                           f"{schema.type_name(setup.data)}", Location(BOOKDOWN_NAME, 1, 1), "see bookdown's manual"))
+    out: dict = {}
+    marks: dict[tuple, tuple[int, int]] = {(): (1, 1)}
+    files: dict[tuple, str] = {}
+    listed = data.get("rmd_files")
+    if isinstance(listed, dict):     # {html: [...], latex: [...]}: the web book's
+        key = next((k for k in ("html", "latex", *listed) if isinstance(listed.get(k), list)), None)
+        at = ("rmd_files", key) if key else ("rmd_files",)
+        listed = listed.get(key) if key else None
+    else:
+        at = ("rmd_files",)
+    if isinstance(listed, list):
+        out["chapters"] = listed
+        for path, mark in setup.marks.items():
+            if path[:len(at)] == at:
+                marks[("chapters",) + path[len(at):]] = mark
+    else:
+        out["chapters"] = _bookdown_files(root, data.get("rmd_subdir"))
+        marks[("chapters",)] = (1, 1)
+    files[("chapters",)] = BOOKDOWN_NAME
+    first = out["chapters"][0] if out["chapters"] and isinstance(out["chapters"][0], str) else BOOKDOWN_INDEX
+    front, front_at = _bookdown_front(root, first, diags)
+    for key in ("title", "subtitle", "bibliography", "csl", "lang", "nocite", "reference-section-title", "url",
+                "cover-image"):
+        if key in front.data:
+            new = "cover" if key == "cover-image" else key
+            out[new] = front.data[key]
+            for path, mark in front.marks.items():
+                if path[:1] == (key,):
+                    marks[(new,) + path[1:]] = (mark[0] + 1, mark[1])
+            files[(new,)] = first
+    ignored = [k for k in front.data if k not in BOOKDOWN_FRONT_KEYS and k != "site"]
+    if "date" in front.data:
+        date = front.data["date"]
+        if isinstance(date, str) and R_DATE.fullmatch(date.strip()):
+            date = _dt.date.today().isoformat()
+        if isinstance(date, str) and "`r " in date:
+            ignored.append("date")     # (what R would compute)
+        else:
+            out["date"] = _quarto_date(date)
+            marks[("date",)], files[("date",)] = front_at("date"), first
+    if "author" in front.data:
+        shifted = yamlpos.Located(front.data, {k: (m[0] + 1, m[1]) for k, m in front.marks.items()})
+        _take_authors(out, marks, shifted, ("author",), None)
+        files[("contributors",)] = files[("authors",)] = first
+    words = {}
+    language = data.get("language") if isinstance(data.get("language"), dict) else {}
+    for (group, name), word in BOOKDOWN_WORDS.items():
+        value = language.get(group, {}).get(name) if isinstance(language.get(group), dict) else None
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+            value = f"{value[0].strip()}%s{value[1].strip()}"    # ['第', '章']: 第1章
+        if isinstance(value, str) and value.strip().rstrip(":").strip():
+            words[word] = value.strip().rstrip(":").strip()
+            marks[("crossref", word)] = setup.where("language", group, name)
+    if words:
+        out["crossref"] = words
+        marks[("crossref",)], files[("crossref",)] = setup.where("language"), BOOKDOWN_NAME
+    known = {("label", k) for k in ("fig", "tab", "eq")} | {("ui", "chapter_name")}
+    setup_ignored = [(k,) for k in data if k not in BOOKDOWN_KEYS] + [
+        (("language", g, n)) for g, names in language.items() if isinstance(names, dict) for n in names
+        if (g, n) not in known]
+    config, more = _parse(root, yamlpos.Located(out, marks, [], files=files), BOOKDOWN_NAME)
+    # the first chapter's front matter is the book's: the chapter's title is its '# ' heading
+    chapters = tuple(replace(ref, book_front=True) if ref.path == first and n == 0 else ref
+                     for n, ref in enumerate(config.chapters))
+    config = replace(config, chapters=chapters)
+    diags += more
+    if ignored:
+        diags.append(warning("bookdown-ignored", f"build_book does not use these keys of {first}'s front matter: "
+                             + ", ".join(map(str, ignored)), Location(first, *front_at(ignored[0])),
+                             "they are bookdown's or LaTeX's (output formats, LaTeX class, natbib style, ...), or R "
+                             "code build_book does not run; build_book reads title, subtitle, author, date, "
+                             "bibliography, csl, lang, nocite, url and cover-image, and makes its own PDF, EPUB and "
+                             "HTML editions"))
+    if setup_ignored:
+        names = ", ".join(": ".join(map(str, k)) for k in setup_ignored)
+        diags.append(warning("bookdown-ignored", f"build_book does not use these keys of {BOOKDOWN_NAME}: {names}",
+                             Location(BOOKDOWN_NAME, *setup.where(*setup_ignored[0])),
+                             "build_book reads rmd_files, rmd_subdir and language's label: fig, tab, eq and "
+                             "ui: chapter_name, and makes its own editions"))
+    return config, diags
+
+
+def _bookdown_files(root: Path, subdir) -> list[str]:
+    """The .Rmd files bookdown merges when _bookdown.yml lists none: the folder's (``rmd_subdir: true``: and
+    its subfolders'; a list: and those subfolders'), but those whose name begins with '_', index.Rmd first."""
+    found = [p for p in root.glob("*") if p.suffix.lower() == ".rmd"]
+    folders = [root] if subdir is True else [root / str(d) for d in subdir] if isinstance(subdir, list) else []
+    for folder in folders:
+        if sandbox.inside(root, folder.relative_to(root).as_posix() or ".") is not None:
+            found += [p for p in folder.rglob("*") if p.suffix.lower() == ".rmd" and p.parent != root]
+    paths = sorted({p.relative_to(root).as_posix() for p in found if p.is_file() and not p.name.startswith("_")
+                    and "build" not in p.relative_to(root).parts[:1]})
+    return sorted(paths, key=lambda p: p != BOOKDOWN_INDEX)
+
+
+def _bookdown_front(root: Path, first: str, diags: list[Diagnostic]):
+    """The front matter of a bookdown book's first chapter (its keys and their places, the lines counted from the
+    front matter's first), and a function giving a key's Location in the chapter file."""
+    empty = yamlpos.Located({}, {})
+    path = sandbox.inside(root, first)
+    try:
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff").replace("\r\n", "\n") if path else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""       # (the chapter's own problem, which loading it reports)
+    from .early import FRONT_MATTER_END, FRONT_MATTER_OPEN
+    opening = FRONT_MATTER_OPEN.match(text)
+    end = FRONT_MATTER_END.search(text, opening.end()) if opening else None
+    front = empty
+    if end is not None:
+        try:
+            front = yamlpos.load(text[opening.end():end.start()])
+        except yamlpos.YamlError as exc:
+            raise BuildError([error("config-yaml", exc.message, Location(first, exc.line + 1, exc.column),
+                                    exc.hint or "check indentation, colons and quotes around this line")]) from None
+        if not isinstance(front.data, dict):
+            front = empty
+        for keys, line, column in front.duplicates:
+            diags.append(error("config-duplicate-key", f"'{': '.join(map(str, keys))}' is given twice in the front "
+                               f"matter of {first}", Location(first, line + 1, column), "keep one of them; the last "
+                               "one would win silently"))
+
+    def where(key) -> tuple[int, int]:
+        line, column = front.where(key)
+        return (line + 1, column)      # (the front matter begins on the file's line 2)
+
+    return front, where
 
 
 def nocite_keys(text: str) -> list[str]:

@@ -3,10 +3,29 @@ nothing heavy, so that a command with nothing to do (a build or check of an unch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 CONFIG_NAME = "book.yml"
 QUARTO_NAME = "_quarto.yml"   # a Quarto book project, read where there is no book.yml
+BOOKDOWN_NAME = "_bookdown.yml"   # a bookdown book (with its index.Rmd), read where there is neither
+BOOKDOWN_INDEX = "index.Rmd"      # a bookdown book's first chapter, whose front matter is the book's
+_BOOKDOWN_SITE = re.compile(r"\A---[ \t]*\n(?:(?!(?:---|\.\.\.)[ \t]*\n).*\n)*?site:\s*[\"']?bookdown::", re.M)
+
+
+def bookdown_book(folder: Path) -> bool:
+    """Is ``folder`` a bookdown book's: with a _bookdown.yml, or an index.Rmd whose front matter says
+    ``site: bookdown::bookdown_site``?"""
+    try:
+        if (folder / BOOKDOWN_NAME).is_file():
+            return True
+        index = folder / BOOKDOWN_INDEX
+        if not index.is_file():
+            return False
+        with index.open(encoding="utf-8", errors="replace") as text:
+            return _BOOKDOWN_SITE.search(text.read(20_000).replace("\r\n", "\n")) is not None
+    except OSError:
+        return False
 
 
 def package_templates() -> Path:

@@ -357,6 +357,8 @@ def _read_chapter(root: Path, ref, scanned: set[str], echo: bool = True) -> _Sou
     if problems:
         text = schema.FORBIDDEN.sub("", text)
     meta, body, body_line, more = _split_front_matter(text, ref.path)
+    if getattr(ref, "book_front", False):   # bookdown's index.Rmd: its front matter is the book's (config.py)
+        meta, more = {}, []
     expanded = quarto.expand(root, ref.path, body, body_line, meta.get("__echo__", echo))   # includes, cells
     body = expanded.text
     source = _Source(ref, text, meta, body, body_line, problems + more + expanded.diagnostics)

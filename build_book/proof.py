@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from . import build as pipeline
 from .diagnostics import BuildError, Diagnostic, Location, has_errors, warning
-from .files import CONFIG_NAME, QUARTO_NAME
+from .files import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME
 from .labels import LabelIndex, is_crossref
 from .model import Book
 from .progress import Progress, Silent
@@ -147,7 +147,7 @@ def _edited(root: Path, book: Book) -> bool:
     track (the FILE.bak that accept keeps, an editor's notes) are no edit."""
     if _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)build") != "":
         return True
-    read = [CONFIG_NAME, QUARTO_NAME, *(c.path for c in book.chapters), *book.config.bibliography]
+    read = [CONFIG_NAME, QUARTO_NAME, BOOKDOWN_NAME, *(c.path for c in book.chapters), *book.config.bibliography]
     return bool(_git(root, "--literal-pathspecs", "ls-files", "--others", "--exclude-standard", "--", *read))
 
 

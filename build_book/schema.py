@@ -70,7 +70,7 @@ class Where:
     @property
     def location(self) -> Location:
         line, column = self.doc.where(*self.path)
-        return Location(self.file, line + self.line_offset, column)
+        return Location(self.doc.file_of(*self.path) or self.file, line + self.line_offset, column)
 
     @property
     def name(self) -> str:

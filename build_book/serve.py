@@ -373,11 +373,11 @@ class PortsTaken(Exception):
 
 def watched_files(root: Path, book=None, previous: set[Path] | None = None) -> set[Path]:
     """Every file the HTML edition is made of: book.yml, chapters, bibliography, CSL, images, templates."""
-    from .config import CONFIG_NAME, QUARTO_NAME, load_config
+    from .config import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, load_config
     from .model import is_external
     from .templating import PACKAGE_TEMPLATES
 
-    files = {root / CONFIG_NAME} | ({root / QUARTO_NAME} if (root / QUARTO_NAME).is_file() else set())
+    files = {root / CONFIG_NAME} | {root / name for name in (QUARTO_NAME, BOOKDOWN_NAME) if (root / name).is_file()}
     config = book.config if book is not None else None
     if config is None:
         try:

@@ -30,6 +30,9 @@ class Located:
     # ends in the YAML text (offsets) and its style: None (plain), '"', "'", '|' or '>'; for locating what
     # a value holds ('title: "About [@key]"')
     scalars: dict[tuple, tuple[int, int, str | None]] = field(default_factory=dict)
+    # the file a key's value was read from, where it is not the one the whole is named by (a bookdown book's
+    # configuration comes from _bookdown.yml and index.Rmd's front matter): key path -> file
+    files: dict[tuple, str] = field(default_factory=dict)
 
     def where(self, *path, default: tuple[int, int] = (1, 1)) -> tuple[int, int]:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -39,6 +42,15 @@ class Located:
                 return self.marks[path]
             path = path[:-1]
         return default
+
+    def file_of(self, *path) -> str | None:
+        """The file ``path`` was read from, if :attr:`files` names one for it or an ancestor."""
+        path = tuple(path)
+        while path:
+            if path in self.files:
+                return self.files[path]
+            path = path[:-1]
+        return None
 
 
 MAX_NODES = 20_000   # values in one YAML file, aliases expanded: a book.yml has a few hundred

@@ -506,3 +506,66 @@ def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeh
     assert prose.index("plot((1:10)^2)") < prose.index("Figure 1.1: A plot")     # the code shown, then its figure
     assert "rnorm" not in prose and "barplot" not in prose and "plot(2)" in prose
 
+
+def _bookdown(root, setup: str | None, index_front: str, files: dict[str, str]) -> None:
+    if setup is not None:
+        (root / "_bookdown.yml").write_text(setup, encoding="utf-8")
+    (root / "index.Rmd").write_text(f"---\n{index_front}---\n\n# Preface {{-}}\n\nWhy this book [@ann2020].\n",
+                                    encoding="utf-8")
+    (root / "book.bib").write_text("@book{ann2020, author={Writer, Ann}, title={Stories}, publisher={P}, "
+                                   "year={2020}}\n", encoding="utf-8")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+
+
+def test_a_bookdown_book_is_read_from_its_bookdown_yml_and_index_rmd(tmp_path):
+    """A bookdown book has no book.yml: its chapters are listed in _bookdown.yml (rmd_files) and its title, authors,
+    date and bibliography are in index.Rmd's front matter, which is the book's, not the first chapter's. Such a book
+    was 'no book.yml here'; with a book.yml written for it, index.Rmd's title was the first chapter's."""
+    _bookdown(tmp_path, "book_filename: stories\nrmd_files: [\"index.Rmd\", \"chapters/intro.Rmd\", \"refs.Rmd\"]\n"
+              "language:\n  label:\n    fig: \"Abb. \"\n  ui:\n    chapter_name: \"Kapitel \"\n",
+              "title: \"Telling Stories\"\nauthor:\n  - Ann Writer\n  - Bo Reader\ndate: \"`r Sys.Date()`\"\n"
+              "site: bookdown::bookdown_site\ndocumentclass: book\nbibliography: [book.bib]\n"
+              "biblio-style: apalike\nlink-citations: yes\n",
+              {"chapters/intro.Rmd": "# Introduction {#intro}\n\nAs Chapter \\@ref(intro) and Figure \\@ref(fig:p) "
+                                     "show.\n\n```{r p, echo=FALSE, fig.cap='A plot'}\nplot(1)\n```\n",
+               "refs.Rmd": "# References {-}\n", "_unused.Rmd": "# Not listed\n"})
+    config, problems = load_config(tmp_path)
+    assert config.title == "Telling Stories" and config.date == date.today().isoformat()
+    assert [p.name for p in config.contributors.values()] == ["Ann Writer", "Bo Reader"]
+    assert [c.path for c in config.chapters] == ["index.Rmd", "chapters/intro.Rmd", "refs.Rmd"]
+    assert [(d.location.path, d.location.line, d.code) for d in problems] == [
+        ("index.Rmd", 8, "bookdown-ignored"), ("_bookdown.yml", 1, "bookdown-ignored")], problems
+    assert "documentclass, biblio-style, link-citations" in problems[0].message
+    assert "book_filename" in problems[1].message
+    result = run_cli("html", "--book", str(tmp_path / "chapters"))     # (a folder inside the book finds it)
+    assert result.returncode == 0, result.stderr
+    assert "front-matter-ignored" not in result.stderr and "error[" not in result.stderr, result.stderr
+    html_dir = tmp_path / "build" / "html"
+    contents = (html_dir / "index.html").read_text(encoding="utf-8")
+    assert "Telling Stories" in contents and "Ann Writer" in contents
+    pages = {p.name: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", p.read_text("utf-8"))) for p in html_dir.glob("*.html")}
+    preface = next(t for t in pages.values() if "Why this book" in t)
+    assert "Preface" in preface and "Telling Stories" in preface      # (the book's title, in its page's title only)
+    assert "As Chapter 1 and Figure 1.1 show." in pages["intro.html"] and "Abb. 1.1: A plot" in pages["intro.html"]
+    assert "Kapitel 1" in pages["intro.html"], pages["intro.html"]
+    assert "Writer, Ann. 2020" in pages["refs.html"] and not (html_dir / "bibliography.html").exists()
+    assert "Not listed" not in " ".join(pages.values())
+    # a chapter _bookdown.yml lists that is not there: located in its list
+    (tmp_path / "_bookdown.yml").write_text("rmd_files:\n  - index.Rmd\n  - gone.Rmd\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 1 and [(d["path"], d["line"], d["code"]) for d in found if d["severity"] == "error"] == [
+        ("_bookdown.yml", 3, "missing-chapter")], found
+
+
+def test_a_bookdown_book_without_bookdown_yml_merges_its_rmd_files_as_bookdown_does(tmp_path):
+    """Without _bookdown.yml, index.Rmd's 'site: bookdown::bookdown_site' marks the book; its chapters are every
+    .Rmd file of the folder, index.Rmd first, the others by name, but those beginning with '_'."""
+    _bookdown(tmp_path, None, "title: Plain\nsite: bookdown::bookdown_site\nbibliography: book.bib\n",
+              {"02-b.Rmd": "# Second\n", "01-a.Rmd": "# First\n", "_common.Rmd": "# Setup\n", "notes.md": "# Notes\n"})
+    config, problems = load_config(tmp_path)
+    assert problems == [] and config.title == "Plain"
+    assert [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "02-b.Rmd"]
+    result = run_cli("check", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from .. import index as book_index
 from .. import glyphs, sandbox, templating
 from ..diagnostics import Diagnostic, Location, error, line_column, warning
-from ..files import CONFIG_NAME, QUARTO_NAME
+from ..files import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME
 from . import RenderContext, limits, pagelabels, pagemap, pieces, site
 from .common import book_context, chapter_views, image_file, references_html, rewrite_images, write_fragments
 
@@ -223,7 +223,8 @@ def _missing_glyphs(book, html: str) -> list[Diagnostic]:
     """``glyph-missing`` for each character the print edition prints (``html``) that no font has, where it is
     first written: in a chapter, the bibliography or book.yml."""
     diags = []
-    config = CONFIG_NAME if (book.config.root / CONFIG_NAME).is_file() else QUARTO_NAME
+    config = next((name for name in (CONFIG_NAME, QUARTO_NAME, BOOKDOWN_NAME) if (book.config.root / name).is_file()),
+                  CONFIG_NAME)
     files = [c.path for c in book.chapters] + list(book.config.bibliography) + [config]
     for ch in glyphs.missing(glyphs.printed_characters(html)):
         where = _in_files(book, files, ch) or Location(config, 1, 1)
