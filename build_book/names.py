@@ -107,6 +107,22 @@ def in_script(name: str) -> bool:
     return bool(SCRIPT.search(name))
 
 
+def _script_parts(person):
+    """A name written in Japanese (Chinese, Korean) script as 'Family Given', with a space and no comma
+    ('岩本 康志', as jecon.bst's users and many exports write it), as it reads: BibTeX's rule takes a word with
+    no capital letter for a particle ('von'), so pandoc reads it as particle '岩本', family name '康志', and no
+    given name. Other names are returned as they are."""
+    if not isinstance(person, dict) or person.get("given") or "literal" in person:
+        return person
+    particle = " ".join(x for x in (person.get("dropping-particle", ""), person.get("non-dropping-particle", ""))
+                        if x)
+    family = person.get("family", "")
+    if not (particle and family and in_script(family) and all(in_script(w) for w in particle.split())):
+        return person
+    rest = {k: v for k, v in person.items() if k not in ("dropping-particle", "non-dropping-particle", "family")}
+    return {**rest, "family": particle, "given": family}
+
+
 def literal(person: dict) -> str:
     parts = [x for x in (person.get("family", ""), person.get("given", ""), person.get("suffix", "")) if x]
     return ("" if all(in_script(x) for x in parts[:2]) else " ").join(parts)
@@ -128,6 +144,8 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
     cite: list[dict] = []
     listed: list[dict] = []
     for item in items:
+        item = {k: [_script_parts(p) for p in v] if k in NAME_VARIABLES and isinstance(v, list) else v
+                for k, v in item.items()}
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
         language = _marked_language(item, own)

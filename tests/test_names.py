@@ -203,3 +203,20 @@ def test_a_line_break_between_japanese_characters_is_no_space(tmp_path):
     text = re.sub(r'<span class="pop".*?</span></span>|<[^>]+>', "",
                   (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8"))
     assert "これは日本語の強調です。日本語のリンクです。これは太字です。本文1です。コードx です。" in text, text
+
+
+def test_a_name_in_japanese_script_written_family_given_with_a_space_keeps_both_parts(tmp_path):
+    """'岩本 康志' (a space, no comma: jecon.bst's users write names so) is read by pandoc as the particle '岩本'
+    and the family name '康志' (no capital letter makes a word a 'von'), and printed '康志 1991', '康志. 1991.':
+    the family name was lost, in the citations and the list, for authors, editors and translators alike."""
+    root = tmp_path
+    bib = ("@article{iwata1991, author = {岩田 康介 and 服部 保}, title = {配当の研究}, journal = {経済研究}, "
+           "year = 1991, language = {ja}}\n"
+           "@book{bauer1999, author = {R. J. バウアー}, title = {経済学の使い方}, translator = {仁科 和夫}, "
+           "editor = {宮内 健}, publisher = {東洋経済新報社}, year = 1999}\n")
+    listed = _bibliography_of(root, bib)
+    assert "岩田康介 and 服部保. 1991." in listed, listed
+    assert "Translated by 仁科和夫" in listed and "宮内健" in listed, listed
+    assert "康介 and 保" not in listed, listed
+    text = text_of((root / "build" / "html" / "a.html").read_text(encoding="utf-8"))
+    assert "岩田 and 服部 1991" in text, text
