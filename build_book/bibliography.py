@@ -509,7 +509,7 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
         if read.unsafe_for_pandoc:
             continue
         # what check_printing found in this file as this pandoc reads it (a function of the two)
-        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing")
+        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing 2")
         printing.add(key)
         found = cachefile.get_text(cache / PRINTING_FOLDER, key, READ_FORMAT)
         if found is not None:
@@ -885,12 +885,15 @@ def _case_sensitive(word: str) -> bool:
 def check_printing(entries, items: list) -> list[Diagnostic]:
     """What pandoc will print otherwise than the .bib writes it, from pandoc's own reading (``items``, CSL
     JSON): title words whose capitals it lowers, and 'and' inside a publisher or place, read as a list."""
+    from .names import as_written
+
     by_id = {str(i.get("id")): i for i in items if isinstance(i, dict)}
     diags: list[Diagnostic] = []
     for entry in entries:
         item = by_id.get(entry.key)
         if item is None:
             continue
+        item = as_written(item, entry.fields)   # (a Japanese entry's titles: printed as written)
         read = " ".join(str(item.get(v, "")) for v in CSL_TITLES)
         forms: dict[str, set[str]] = {}
         for word in _title_words(read):

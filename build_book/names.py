@@ -148,12 +148,7 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
                 for k, v in item.items()}
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
-        language = _marked_language(item, own)
-        if language:
-            # pandoc took it for English, and wrote its title in sentence case for citeproc ('Sengo nihon
-            # no'): the title as written, where it is plain text
-            written = _plain(own.get("title", ""))
-            item = {**item, "language": language, **({"title": written} if written and "\\" not in written else {})}
+        item = as_written(item, own)
         title = _title(item, own)
         one = dict(item)
         if title is not None:
@@ -196,6 +191,39 @@ def _marked_language(item: dict, own: dict) -> str | None:
         if code:
             return code
     return None
+
+
+# CSL title variables pandoc writes in sentence case for an entry it takes for English, and the .bib fields
+# each is read from
+WRITTEN_TITLES = {"title": ("title",), "container-title": ("booktitle", "journaltitle", "journal", "maintitle"),
+                  "collection-title": ("series",)}
+# TeX's ligatures and spaces, which pandoc reads as text ('---' an em dash)
+_TEX_TEXT = (("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("~", "\u00a0"))
+
+
+def as_written(item: dict, own: dict) -> dict:
+    """An entry marked Japanese (Chinese, Korean) by ``language`` or ``hyphenation`` but not ``langid``, which
+    alone pandoc reads, as pandoc would read it with ``langid``: marked with its language, so that citeproc
+    leaves its titles as they are, and with its title, book or journal title and series as the .bib writes
+    them (pandoc took it for English, and wrote them in sentence case: 'Sengo nihon no', 'Keio economic
+    observatory monograph series'). A value is taken from the .bib only where it reads as pandoc's but for
+    its capitals, so TeX in it ('---', '\\"o') is never printed as written."""
+    language = _marked_language(item, own)
+    if not language:
+        return item
+    item = {**item, "language": language}
+    for variable, names in WRITTEN_TITLES.items():
+        read = item.get(variable)
+        if not isinstance(read, str):
+            continue
+        for name in names:
+            written = _plain(own.get(name, ""))
+            for tex, text in _TEX_TEXT:
+                written = written.replace(tex, text)
+            if written != read and written.casefold() == read.casefold():
+                item[variable] = written
+                break
+    return item
 
 
 def _title(item: dict, own: dict) -> str | None:

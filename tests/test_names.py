@@ -220,3 +220,19 @@ def test_a_name_in_japanese_script_written_family_given_with_a_space_keeps_both_
     assert "康介 and 保" not in listed, listed
     text = text_of((root / "build" / "html" / "a.html").read_text(encoding="utf-8"))
     assert "岩田 and 服部 1991" in text, text
+
+
+def test_an_entry_marked_japanese_by_language_prints_its_tex_dashes_and_series_as_written(tmp_path):
+    """jecon.bst's entries mark a Japanese work ``language = {ja}``: its title was taken from the .bib as typed,
+    TeX and all ('分析 --- 89 年 ---' printed three hyphens, not the em dash pandoc reads), its series stayed in
+    pandoc's sentence case ('Keio economic observatory monograph series'), and check warned that 'I' in
+    '価格論 I' would print 'i', which it never did."""
+    bib = ("@book{ono1997, author = {小野 昌平}, title = {産業の分析 --- 資本の測定 --- 第 I 部}, "
+           "series = {Kanto Economic Observatory Monograph Series}, number = 8, publisher = {慶應義塾大学出版会}, "
+           "year = 1997, language = {ja}}\n")
+    listed = _bibliography_of(tmp_path, bib)
+    assert "産業の分析 — 資本の測定 — 第 I 部." in listed, listed
+    assert "Kanto Economic Observatory Monograph Series 8." in listed, listed
+    assert "---" not in listed, listed
+    checked = run_cli("check", "--book", str(tmp_path))
+    assert "bib-title-case" not in checked.stdout + checked.stderr, checked.stdout
