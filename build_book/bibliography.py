@@ -479,7 +479,7 @@ def _text(path: Path, rel: str) -> tuple[str, Diagnostic | None]:
             "save the .bib file as UTF-8")
 
 
-def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[Diagnostic]:
+def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path, lang: str = "en") -> list[Diagnostic]:
     """What pandoc's citeproc, stricter than bibtexparser, cannot read (cached per file content), and what
     it would print otherwise than written (:func:`check_printing`), from its reading of each file.
 
@@ -509,7 +509,7 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
         if read.unsafe_for_pandoc:
             continue
         # what check_printing found in this file as this pandoc reads it (a function of the two)
-        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing 2")
+        key = cachefile.digest(_read_key(rel, text), pandoc.version(), "printing 2", lang)
         printing.add(key)
         found = cachefile.get_text(cache / PRINTING_FOLDER, key, READ_FORMAT)
         if found is not None:
@@ -538,7 +538,7 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path) -> list[D
                                "use {braces} around values"))
             continue
         if items is not None:
-            found = check_printing(read.entries, items)
+            found = check_printing(read.entries, items, lang)
             diags += found
             cachefile.put(cache / PRINTING_FOLDER, key, json.dumps(
                 [[d.severity, d.code, d.message, [d.location.path, d.location.line, d.location.column], d.hint]
@@ -882,7 +882,7 @@ def _case_sensitive(word: str) -> bool:
     return bool(re.search(r"[A-Za-z]\.[A-Za-z]|^[A-Z]\.$|.[A-Z]", word))
 
 
-def check_printing(entries, items: list) -> list[Diagnostic]:
+def check_printing(entries, items: list, lang: str = "en") -> list[Diagnostic]:
     """What pandoc will print otherwise than the .bib writes it, from pandoc's own reading (``items``, CSL
     JSON): title words whose capitals it lowers, and 'and' inside a publisher or place, read as a list."""
     from .names import as_written
@@ -893,7 +893,7 @@ def check_printing(entries, items: list) -> list[Diagnostic]:
         item = by_id.get(entry.key)
         if item is None:
             continue
-        item = as_written(item, entry.fields)   # (a Japanese entry's titles: printed as written)
+        item = as_written(item, entry.fields, lang)   # (a Japanese entry's titles: printed as written)
         read = " ".join(str(item.get(v, "")) for v in CSL_TITLES)
         forms: dict[str, set[str]] = {}
         for word in _title_words(read):

@@ -79,7 +79,8 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     from . import bibliography as bib
     parsing = _Parsing(workers)
     with ThreadPoolExecutor(max_workers=1) as background:
-        strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent)
+        strict_bib = background.submit(bib.check_with_pandoc, root, config.bibliography, cache.parent,
+                                      config.lang)
         stamps = early.stamps(root, [ref.path for ref in refs])
         recorded = early.last_record(cache.parent)
         last = recorded["stamps"]

@@ -135,7 +135,7 @@ def _plain(value: str) -> str:
 
 
 def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
-            notes: bool = False) -> tuple[list[dict], list[dict]]:
+            notes: bool = False, lang: str = "en") -> tuple[list[dict], list[dict]]:
     """CSL JSON items -> (the items citations are formatted from, the items the reference list is formatted
     from). ``fields``: key -> the entry's .bib fields; ``table``: book.yml's ``names:``; ``notes``: the style
     is a note style, whose first note of a work gives its people's whole names ("Daizō Sakurada", which
@@ -148,7 +148,7 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
                 for k, v in item.items()}
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
-        item = as_written(item, own)
+        item = as_written(item, own, lang)
         title = _title(item, own)
         one = dict(item)
         if title is not None:
@@ -198,20 +198,28 @@ def _marked_language(item: dict, own: dict) -> str | None:
 WRITTEN_TITLES = {"title": ("title",), "container-title": ("booktitle", "journaltitle", "journal", "maintitle"),
                   "collection-title": ("series",)}
 # TeX's ligatures and spaces, which pandoc reads as text ('---' an em dash)
-_TEX_TEXT = (("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("~", "\u00a0"))
+_TEX_TEXT = (("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("`", "\u2018"),
+             ("'", "\u2019"), ("~", "\u00a0"))
 
 
-def as_written(item: dict, own: dict) -> dict:
+def as_written(item: dict, own: dict, lang: str = "en") -> dict:
     """An entry marked Japanese (Chinese, Korean) by ``language`` or ``hyphenation`` but not ``langid``, which
     alone pandoc reads, as pandoc would read it with ``langid``: marked with its language, so that citeproc
     leaves its titles as they are, and with its title, book or journal title and series as the .bib writes
     them (pandoc took it for English, and wrote them in sentence case: 'Sengo nihon no', 'Keio economic
-    observatory monograph series'). A value is taken from the .bib only where it reads as pandoc's but for
-    its capitals, so TeX in it ('---', '\\"o') is never printed as written."""
+    observatory monograph series'). So too, in a book in another language than English (``lang``), an entry
+    marked with no language at all: pandoc, which reads a .bib in the document's language, takes it for a work
+    in the book's, and leaves its titles alone, but build_book's reading of the .bib is in English ('A case
+    study of the japanese economy' in a Japanese book). A value is taken from the .bib only where it reads as
+    pandoc's but for its capitals, so TeX in it ('---', '\\"o') is never printed as written."""
     language = _marked_language(item, own)
-    if not language:
+    if language:
+        item = {**item, "language": language}
+    elif (lang or "en").lower().split("-")[0] == "en" or item.get("language") or \
+            any(own.get(name, "").strip() for name in ("langid", "language", "hyphenation")):
         return item
-    item = {**item, "language": language}
+    else:
+        item = dict(item)
     for variable, names in WRITTEN_TITLES.items():
         read = item.get(variable)
         if not isinstance(read, str):

@@ -1106,7 +1106,7 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
     cache = config.root / "build" / ".cache"
     # what follows depends on the .bib files and book.yml's names: (the last) one kept in memory, for a
     # live preview, which builds again and again from the same bibliography
-    memo = cachefile.digest(str(config.root), config.names, config.bibliography, config.csl,
+    memo = cachefile.digest(str(config.root), config.names, config.bibliography, config.csl, config.lang,
                             *[_read_bytes(p) for p in book.bibliography.paths])
     made = _CSL_MEMORY.get(memo)
     if made is None:
@@ -1116,7 +1116,8 @@ def _csl_sources(book: Book) -> tuple[list[Path], list[Path], dict[str, dict], d
             return paths, paths, {}, {}
         fields = {key: entry.fields for key, entry in book.bibliography.entries.items()}
         cite, listed = name_order.prepare(items, fields, config.names,
-                                          notes=styles.is_note_style(config.csl, config.root))
+                                          notes=styles.is_note_style(config.csl, config.root),
+                                          lang=config.lang)
         texts = [json.dumps(data, ensure_ascii=False) for data in (cite, listed)]
         made = (texts, {i["id"]: i for i in cite}, {i["id"]: i for i in listed})
         _CSL_MEMORY.clear()

@@ -236,3 +236,27 @@ def test_an_entry_marked_japanese_by_language_prints_its_tex_dashes_and_series_a
     assert "---" not in listed, listed
     checked = run_cli("check", "--book", str(tmp_path))
     assert "bib-title-case" not in checked.stdout + checked.stderr, checked.stdout
+
+
+def test_a_japanese_books_english_titles_print_as_written(tmp_path):
+    """In a book in Japanese (lang: ja), pandoc reads an entry marked with no language as a work in the book's
+    language and leaves its titles alone; build_book's reading of the .bib is in English, so it printed them
+    in sentence case, proper nouns lowered ('A case study of the japanese economy', 'book a of the prior
+    analytics'), and check warned of capitals that a Japanese book never lowers."""
+    (tmp_path / "refs.bib").write_text(
+        "@article{takada2012, author = {Takada, Shiro}, title = {A Case Study of the Japanese Economy}, "
+        "journal = {Climate Change Economics}, year = 2012}\n"
+        "@book{patz1968, author = {Patz, Gunther}, title = {Aristotle's Theory: Book A of the Prior Analytics}, "
+        "publisher = {D. Reidel}, year = 1968}\n"
+        "@book{walt1987, author = {Walt, Stephen}, title = {The Origins of Alliances}, publisher = {Cornell "
+        "University Press}, year = 1987, langid = {english}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nlang: ja\nbibliography: refs.bib\nchapters: [a.md]\n",
+                                       encoding="utf-8")
+    (tmp_path / "a.md").write_text("# 章\n\n文献 [@takada2012; @patz1968; @walt1987]。\n", encoding="utf-8")
+    built = run_cli("html", "--book", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    assert "bib-title-case" not in built.stderr, built.stderr
+    listed = text_of((tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8"))
+    assert "「A Case Study of the Japanese Economy」" in listed, listed
+    assert "Aristotle’s Theory: Book A of the Prior Analytics." in listed, listed
+    assert "The Origins of Alliances." in listed, listed     # marked English: citeproc sets it in title case
