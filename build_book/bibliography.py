@@ -530,8 +530,19 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path, lang: str
         except pandoc.PandocError as exc:
             found = re.search(r"\(line (\d+), column (\d+)\)", str(exc))
             line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+            comments = _bare_comments(text)
+            if line in comments:
+                # BibTeX ignores what follows '@comment' on its line; pandoc reads only '@comment{...}'
+                diags += [error("bib-syntax", "pandoc cannot read a comment written '@comment' followed by its "
+                                f"text: {text.splitlines()[n - 1].strip()[:60]}", Location(rel, n, 1),
+                                "BibTeX skips such a line, pandoc stops at it: start the line with '%' instead "
+                                "of '@comment', or put the text in braces, @comment{...}") for n in comments]
+                continue
             problem = next((ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("unexpected")),
                            "pandoc cannot read this entry")
+            # (pandoc writes a character outside ASCII as Haskell does: 'unexpected '\12371'' for 'こ')
+            problem = re.sub(r"\\(\d{3,7})", lambda m: chr(int(m.group(1))) if int(m.group(1)) < 0x110000
+                             else m.group(0), problem)
             diags.append(error("bib-syntax", f"the bibliography cannot be read here: {problem}",
                                Location(rel, line, column),
                                "check the quotes and braces: a title in quotes cannot contain plain quotes; "
@@ -548,6 +559,13 @@ def check_with_pandoc(root: Path, paths: tuple[str, ...], cache: Path, lang: str
 
 
 PRINTING_FOLDER = "bib-printing"
+
+
+def _bare_comments(text: str) -> list[int]:
+    """The lines (from 1) of a .bib that write '@comment' followed by text, not by a brace or parenthesis
+    (as jecon.bst's example file does: '@Comment この文献は...'), which BibTeX skips and pandoc cannot read."""
+    return [n for n, ln in enumerate(text.splitlines(), 1)
+            if re.match(r"\s*@comment(?![\s]*[{(])(?=\s*\S)", ln, re.I)]
 
 
 def _csl_json(path: Path, cache: Path) -> list | None:

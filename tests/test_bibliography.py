@@ -281,3 +281,17 @@ def test_works_listed_though_not_cited_as_pandocs_nocite_says(tmp_path):
                                        encoding="utf-8")
     works, said = listed()
     assert works == ["morrow1991", "snyder1997", "walt1987"] and "bib-unused" not in said, said
+
+
+def test_a_comment_written_after_at_comment_is_named_at_each_line(tmp_path):
+    """jecon.bst's example .bib writes notes as '@Comment この文献は...' (text after '@Comment', no braces), which
+    BibTeX skips and pandoc cannot read: check said only "unexpected '\\12371'" (pandoc's way of writing 'こ')
+    with a hint about quotes, at the first such line alone."""
+    (tmp_path / "refs.bib").write_text("@Comment この文献には巻がない\n@book{a, author = {山田, 太郎}, title = {題}, "
+                                       "year = 2001, publisher = {有斐閣}}\n@comment{fine}\n"
+                                       "@Comment DOI 付きの文献\n@book{b, author = {Sato, Ken}, title = {Title}, "
+                                       "year = 2002, publisher = {P}}\n", encoding="utf-8")
+    found = bib.check_with_pandoc(tmp_path, ("refs.bib",), tmp_path / "cache")
+    assert [(d.code, d.location.line) for d in found] == [("bib-syntax", 1), ("bib-syntax", 4)], found
+    assert "'@comment'" in found[0].message and "この文献には巻がない" in found[0].message, found[0]
+    assert "%" in found[0].hint and "\\12371" not in found[0].message
