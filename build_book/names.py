@@ -148,7 +148,7 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
                 for k, v in item.items()}
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
-        item = as_written(item, own, lang)
+        item = _joined(as_written(item, own, lang), own)
         title = _title(item, own)
         one = dict(item)
         if title is not None:
@@ -200,6 +200,26 @@ WRITTEN_TITLES = {"title": ("title",), "container-title": ("booktitle", "journal
 # TeX's ligatures and spaces, which pandoc reads as text ('---' an em dash)
 _TEX_TEXT = (("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("`", "\u2018"),
              ("'", "\u2019"), ("~", "\u00a0"))
+
+
+def _joined(item: dict, own: dict) -> dict:
+    """Titles with no space where the .bib breaks a line between two Japanese (Chinese) characters, as a
+    Japanese reader of TeX expects ('事例\\n集' is '事例集'): pandoc's reading made the line break a space."""
+    for variable, names in WRITTEN_TITLES.items():
+        read = item.get(variable)
+        if not isinstance(read, str):
+            continue
+        for name in names:
+            for a, b in _CJK_BREAK.findall(own.get(name, "")):
+                if f"{a} {b}" in read:
+                    read = read.replace(f"{a} {b}", a + b, 1)
+        if read != item[variable]:
+            item = {**item, variable: read}
+    return item
+
+
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_BREAK = re.compile(f"([{_CJK}])[ \t]*\r?\n\\s*([{_CJK}])")
 
 
 def as_written(item: dict, own: dict, lang: str = "en") -> dict:

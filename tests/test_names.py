@@ -260,3 +260,14 @@ def test_a_japanese_books_english_titles_print_as_written(tmp_path):
     assert "「A Case Study of the Japanese Economy」" in listed, listed
     assert "Aristotle’s Theory: Book A of the Prior Analytics." in listed, listed
     assert "The Origins of Alliances." in listed, listed     # marked English: citeproc sets it in title case
+
+
+def test_a_bib_line_break_between_japanese_characters_in_a_title_is_no_space(tmp_path):
+    """A .bib whose editor filled its lines breaks a Japanese title between two characters (jecon.bst's
+    example: '機械学習事例\\n集'); TeX sets no space there, but pandoc reads the break as one, and the title
+    printed '事例 集'. A break between English words is a space still."""
+    listed = _bibliography_of(tmp_path, "@book{ryo2016, author = {Ryo, Sandy}, title = {Sparkによる実践データ"
+                              "解析の事例\n                  集 and More\n Words}, series = {実践\n  叢書}, "
+                              "publisher = {オライリージャパン}, year = 2016, langid = {japanese}}\n")
+    assert "Sparkによる実践データ解析の事例集 and More Words." in listed, listed
+    assert "実践叢書." in listed, listed
