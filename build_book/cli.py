@@ -26,9 +26,10 @@ EDITIONS = ("pdf", "epub", "html")
 DESCRIPTION = """\
 Build an edited volume written in Markdown into a print PDF, an EPUB and an HTML site.
 
-The book is a folder with a book.yml (title, contributors, chapters, bibliography), or a
-Quarto book project's _quarto.yml. Run the command anywhere inside it: like git, it uses
-the nearest one in the current folder or in a folder above (or the one --book names).
+The book is a folder with a book.yml (title, contributors, chapters, bibliography), a
+Quarto book project's _quarto.yml, or a bookdown book's _bookdown.yml and index.Rmd. Run
+the command anywhere inside it: like git, it uses the nearest one in the current folder
+or in a folder above (or the one --book names).
 Every build first checks citations, cross-references, images and book.yml, and stops
 before writing anything if there is an error; the previous outputs in build/ stay as they
 were. Problems are reported as path:line:col: error|warning[code]: message (paths
@@ -191,7 +192,8 @@ class Usage(Exception):
 def find_book(given: Path | None, cwd: Path) -> Path:
     """The book's folder: the one holding the nearest book.yml at or above ``given`` (or the current folder),
     as git finds its repository; ``given`` may also be the book.yml itself. A Quarto book project's
-    _quarto.yml (with no book.yml beside it) marks a book's folder too."""
+    _quarto.yml, or a bookdown book's _bookdown.yml or index.Rmd (with no book.yml beside it), marks a book's
+    folder too."""
     start = cwd if given is None else (cwd / given)
     if given is not None and not start.exists():
         raise Usage(f"--book {given}: no such folder")
