@@ -36,6 +36,22 @@ URL_SCHEMES = ("http", "https", "ftp", "mailto", "doi")
 IMAGE_FORMATS = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
+def _written_at(root: Path, given: Location, key: str) -> Location:
+    """Where '@key' (or the bare key) is written in the file ``given`` locates, at or after its line: a
+    value's own line in a list or a '|' block; ``given`` itself if it is not found."""
+    inside = sandbox.inside(root, given.path)
+    try:
+        lines = inside.read_text(encoding="utf-8", errors="replace").splitlines() if inside else []
+    except OSError:
+        return given
+    pattern = re.compile(rf"(?<![\w@])@?\{{?{re.escape(key)}(?![\w:.#$%&\-+?<>~/])")
+    for number in range(max(given.line, 1), min(len(lines), given.line + 200) + 1):
+        found = pattern.search(lines[number - 1], given.column - 1 if number == given.line else 0)
+        if found:
+            return Location(given.path, number, found.start() + 1)
+    return given
+
+
 def run_all(book: Book, index: LabelIndex) -> list[Diagnostic]:
     absent = absent_chapters(book)
     diags: list[Diagnostic] = []
@@ -416,6 +432,14 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
                         f"write {{#sec-{key}}} there and @sec-{key} here")
             for loc in _positions(chapter, key):
                 diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
+    for key in dict.fromkeys(book.nocite):
+        if key != "*" and key not in known:     # (pandoc lists nothing for it, and says nothing)
+            close = _nearest(key, known)
+            diags.append(warning(
+                "nocite-unknown", f"nocite names '@{key}', which no bibliography entry has: it is listed nowhere",
+                _written_at(book.config.root, book.nocite_at.get(key, book.config.where("nocite")), key),
+                ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else
+                "add an entry with this key to the bibliography, or correct the key"))
     if book.chapters:
         used |= set(book.nocite_keys())     # listed, though cited nowhere
         used |= _used_through(used, known)

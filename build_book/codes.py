@@ -190,6 +190,7 @@ CATALOGUE: dict[str, Code] = _codes(
     ("include-missing", E, "a Quarto include names a file that does not exist", FIXED),
     ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
+    ("nocite-unknown", W, "nocite names a key no bibliography entry has: the work is listed nowhere"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),
     ("bookdown-ignored", W, "a key of a bookdown book's _bookdown.yml or index.Rmd front matter that build_book "
                             "does not use was ignored"),

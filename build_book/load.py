@@ -177,7 +177,11 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
     nocite = config.nocite + tuple(key for source in sources for key in source.meta.get("__nocite__", ()))
-    book = Book(config, tuple(chapters), parts, bibliography, references_chapter, nocite)
+    nocite_at = {key: config.where("nocite") for key in config.nocite}
+    for source in sources:
+        for key in source.meta.get("__nocite__", ()):
+            nocite_at.setdefault(key, source.meta["__nocite_at__"])
+    book = Book(config, tuple(chapters), parts, bibliography, references_chapter, nocite, nocite_at)
     return Loaded(book, diags)
 
 
@@ -928,6 +932,7 @@ def _split_front_matter(text: str, path: str):
     if nocite is not None:      # (works the book lists, as bookdown's index.Rmd says for the whole book)
         values["__nocite__"] = [key for text in (nocite if isinstance(nocite, list) else [nocite])
                                 for key in config_nocite_keys(str(text))]
+        values["__nocite_at__"] = where["nocite"].location
     if title is not None:
         values["__title__"] = title
         values["__title_at__"] = _value_text(yaml_text, located.scalars.get(("title",)))

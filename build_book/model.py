@@ -162,6 +162,7 @@ class Book:
     references_chapter: int | None = None
     # works listed though not cited: pandoc's nocite (book.yml's, or a chapter's front matter's); '*': all
     nocite: tuple[str, ...] = ()
+    nocite_at: dict[str, Location] = field(default_factory=dict)   # where each nocite key is given (first)
 
     @property
     def title(self) -> str:

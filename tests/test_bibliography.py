@@ -281,6 +281,16 @@ def test_works_listed_though_not_cited_as_pandocs_nocite_says(tmp_path):
                                        encoding="utf-8")
     works, said = listed()
     assert works == ["morrow1991", "snyder1997", "walt1987"] and "bib-unused" not in said, said
+    # a key no entry has is named where it is written (pandoc lists nothing for it, and says nothing)
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nnocite:\n  - '@snyder1997'\n"
+                                       "  - '@moro1991'\nchapters: [index.Rmd]\n", encoding="utf-8")
+    (tmp_path / "index.Rmd").write_text("---\nnocite: |\n  @snyder1997,\n  @waltz1979\n---\n\n# Intro\n\nText.\n",
+                                        encoding="utf-8")
+    works, said = listed()
+    assert works == ["snyder1997"], works
+    assert re.findall(r"^(\S+): warning\[nocite-unknown\].*'@(\w+)'", said, re.M) == [
+        ("book.yml:5:6", "moro1991"), ("index.Rmd:4:3", "waltz1979")], said
+    assert "did you mean @morrow1991?" in said
 
 
 def test_a_comment_written_after_at_comment_is_named_at_each_line(tmp_path):
