@@ -102,6 +102,15 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         indent, (opener, origin) = cell["indent"], cell["opener"]
         header, knitr_label, computed = _header_options(cell["header"])
         options = {**header, **_cell_options(cell["options"])}
+        # knitr's own '#|' syntax, the header's name = value pairs written in the cell ('#| echo = FALSE,'):
+        # read as the header is, after it (the header's label first, as knitr takes it)
+        written = _knitr_options(cell["options"])
+        headers = [cell["header"]] + ([written] if written else [])
+        if written:
+            more, more_label, more_computed = _header_options(written)
+            options.update(more)
+            knitr_label = knitr_label or more_label
+            computed += more_computed
         captioned = bool(options.get("fig-cap")) or any(name == "fig.cap" for name, _ in computed)
         if knitr_label and captioned and not options.get("label"):   # as bookdown labels it
             options["label"] = knitr_label if knitr_label.startswith("fig-") else "fig-" + knitr_label
@@ -136,11 +145,12 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             return
         cells.append(cell["where"])
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
-            bool(HIDDEN_BY_HEADER.search(cell["header"]))   # R Markdown's ```{r setup, include=FALSE}
+            any(HIDDEN_BY_HEADER.search(h) for h in headers)   # R Markdown's ```{r setup, include=FALSE}
         if not shown[0] and not hidden:     # the book's, the chapter's or knitr's echo: false, unless it says true
-            hidden = options.get("echo") is None and not SHOWN_BY_HEADER.search(cell["header"])
+            hidden = options.get("echo") is None and not any(SHOWN_BY_HEADER.search(h) for h in headers)
         if engine == "r" and "opts_chunk" in cell["header"] + "".join(line for line, _ in code) and not (
-                NOT_RUN_BY_HEADER.search(cell["header"]) or str(options.get("eval")).lower() in ("false", "no")):
+                any(NOT_RUN_BY_HEADER.search(h) for h in headers) or
+                str(options.get("eval")).lower() in ("false", "no")):
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")
@@ -299,6 +309,23 @@ def _listing(cell: dict, options: dict, opener: str, origin: tuple[str, int]) ->
         if found and line[found.end():].startswith(label):
             return f"{fence}{' ' * max(1, found.end() - len(fence) - 1)}{{{attributes}}}", at
     return f"{fence} {{{attributes}}}", origin
+
+
+# a '#|' option line of knitr's own syntax, as Quarto tells it from YAML: one line at least not indented and
+# without a colon ('#| echo = FALSE,'), and every line an option ('name = value') or ending with a comma
+KNITR_OPTION_LINE = re.compile(r"[^:\s][^:]*")
+
+
+def _knitr_options(lines: list[str]) -> str | None:
+    """A cell's '#|' option lines written in knitr's syntax, the header's ('#| echo = FALSE,' and
+    '#| fig.cap = "..."' on the lines after), as a header reads them ('{r, echo = FALSE, fig.cap = "..."}');
+    None when they are YAML ('#| echo: false'), or there are none."""
+    text = [re.sub(r"^\s*#\| ?", "", line).rstrip() for line in lines if CELL_OPTION.match(line)]
+    text = [line for line in text if line.strip()]
+    if not any(KNITR_OPTION_LINE.fullmatch(line) for line in text) or \
+            not all(line.endswith(",") or "=" in line for line in text):
+        return None
+    return "{r, " + " ".join(line.strip() for line in text) + "}"
 
 
 def _cell_options(lines: list[str]) -> dict:

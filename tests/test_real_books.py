@@ -348,6 +348,31 @@ def test_an_r_markdown_cells_header_gives_its_figures_caption_and_label(tmp_path
     assert re.search(r'<img (?=[^>]*src="[^"]*map\.png")[^>]*alt="Coasts in grey\."', page)
 
 
+def test_options_in_knitrs_own_syntax_in_the_cell_are_read(tmp_path):
+    """knitr also takes a header's options in the cell, one or more a line ('#| echo = FALSE,'), as bookdown books
+    write them (TMwR's every figure): they were not YAML, so they were all ignored: the figure printed bare,
+    its caption and label lost ('\\@ref(fig:plan)' unknown, the book not built) and a hidden cell's code shown."""
+    _quarto_book(tmp_path, "2024", "# Knitr\n\nThe plan is in Figure \\@ref(fig:plan).\n\n"
+                                   "```{r plan}\n#| echo = FALSE,\n#| out.width = '85%',\n"
+                                   "#| fig.cap = \"The plan: two\n#|   stages, drawn.\",\n"
+                                   "#| fig.alt = \"Two boxes, joined.\"\nknitr::include_graphics(\"shots/plan.png\")\n```\n\n"
+                                   "```{r}\n#| echo = FALSE\nhidden_setup()\n```\n\n"
+                                   "```{r}\n#| echo: false\n#| fig-cap: \"a = b, as YAML\"\nalso_hidden()\n```\n\n"
+                                   "```{r}\n#| eval = FALSE\nshown_code()\n```\n")
+    from PIL import Image
+    (tmp_path / "shots").mkdir()
+    Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / "plan.png")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
+    assert "The plan is in Figure 1.1." in text, text
+    assert "Figure 1.1: The plan: two stages, drawn." in text, text
+    assert re.search(r'<img (?=[^>]*src="[^"]*plan\.png")[^>]*alt="Two boxes, joined\."', page)
+    assert "hidden_setup" not in page and "also_hidden" not in page and "include_graphics" not in page
+    assert "shown_code()" in text and "#|" not in text
+
+
 def test_inline_code_quarto_would_run_is_named(tmp_path):
     """'`r quarto_version`' in a .qmd chapter (a real book's preface: "rendered using quarto `r quarto_version`")
     printed as code, with no word said; in a .md chapter, which Quarto does not run, it is code and not named."""
