@@ -33,7 +33,7 @@ from .labels import BOOKDOWN_REF as BOOKDOWN_REF_KEY
 from .labels import TEX_REF as TEX_REF_KEY
 from .labels import bookdown_label, normal_ref
 from .math import EQUATION, as_read
-from .scan import TEX_LABEL
+from .scan import INLINE_EXPRESSION, TEX_LABEL
 from .quarto import PAGEBREAK_CLASS   # as {{< pagebreak >}}
 from .walk import Str, elements, elements_deep, inline_text, lists, rewrite, words
 
@@ -42,7 +42,7 @@ MAX_COLUMNS = 6
 
 
 def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Location, limit: int | None = None,
-         cjk_lines: bool = False) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
+         cjk_lines: bool = False, expressions: bool = False) -> tuple[list[tuple[dict, str]], list[Diagnostic]] | None:
     """A chapter's document as it was just read, changed in place, in one walk: figure divs made figures,
     raw TeX made page breaks or left out (with the warnings, see :func:`raw_tex`), lists numbered with
     parentheses marked (:func:`paren_lists`), and each heading without an id with the id pandoc would give
@@ -50,7 +50,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
     labels read (:func:`bookdown`), and, with ``cjk_lines`` (the text breaks a line between two Chinese or
     Japanese characters: see :data:`CJK_BREAK`), no space where it does (:func:`join_cjk_lines`). With
     ``limit``: None, and nothing changed, if its elements nest deeper than that (see walk.elements_deep),
-    measured in the same walk."""
+    measured in the same walk. With ``expressions`` (a .qmd or .Rmd chapter), the inline code knitr or Quarto
+    would run inside a formula is printed as its words (see :func:`formula_expressions`)."""
     headings, used, notags, captions = [], set(), [], []
     figures = tex = parens = refs = False
     deepest = [0]
@@ -67,6 +68,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
         elif kind == "OrderedList":
             parens = parens or node["c"][0][2]["t"] in PAREN_CLASSES
         elif kind == "Math":
+            if expressions and "`" in node["c"][1]:
+                node["c"][1] = formula_expressions(node["c"][1])
             notags += [node] if "\\notag" in node["c"][1] else []
             refs = refs or _labelled_inside(node)
         elif kind == "Str" and "@ref(" in node["c"]:
@@ -87,6 +90,19 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
     if parens:
         paren_lists(blocks)
     return autos, raw_tex(blocks, places, where) if tex else []
+
+
+TEXT_ESCAPES = {"\\": "\\textbackslash{}", "^": "\\textasciicircum{}", "~": "\\textasciitilde{}",
+                **{ch: "\\" + ch for ch in "{}$%&#_"}}
+
+
+def formula_expressions(tex: str) -> str:
+    """``tex`` with each inline expression knitr or Quarto would run and write its value in its place
+    ('$\\bar{x} = `r xbar`$') as its words in text ('\\text{r xbar}'): build_book runs no code, and prints it as
+    the inline code it is outside formulas (checks name it, code-not-executed), where the backticks left in
+    made a formula no edition could typeset."""
+    return INLINE_EXPRESSION.sub(
+        lambda found: "\\text{" + "".join(TEXT_ESCAPES.get(ch, ch) for ch in found.group(1)) + "}", tex)
 
 
 # A list numbered '1)' or '(a)': pandoc's HTML has no way to say so (an <ol> is numbered '1.'), so the list

@@ -663,7 +663,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     # figure divs, raw TeX; pandoc's own heading ids, before build_book names the headings
     from . import compat
     read = compat.read(blocks, sources.tex, Location(ref.path, body_line, 1), limit,
-                       cjk_lines=compat.CJK_BREAK.search(source.padded) is not None)
+                       cjk_lines=compat.CJK_BREAK.search(source.padded) is not None,
+                       expressions=ref.path.lower().endswith((".qmd", ".rmd")))
     if read is None:
         return None
     autos, problems = read

@@ -170,6 +170,12 @@ def locate(book, chapter, tex: str) -> Location:
     for written, position in chapter.sources.maths:
         if "".join(as_read(written).split()) == want:
             return Location(chapter.path, *position)
+    if "`" in tex:      # inline code in the formula, which the scan reads as letters (scan._filled)
+        from .scan import INLINE_CODE, _filled
+        want = "".join(INLINE_CODE.sub(_filled, tex).split())
+        for written, position in chapter.sources.maths:
+            if "".join(as_read(written).split()) == want:
+                return Location(chapter.path, *position)
     if want.startswith("\\begin{"):     # a LaTeX math environment written without dollars (compat.py), its
         from .load import text_as_scanned      # \label{...} taken out: looked for in the chapter's text
         from .scan import TEX_LABEL

@@ -290,6 +290,11 @@ def _inline_notes(line: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _filled(match: re.Match) -> str:
+    """Inline code as letters, its columns kept: where it stands in a formula (see :func:`_maths`)."""
+    return "x" * len(match.group(0))
+
+
 def _blank(match: re.Match) -> str:
     # keep line breaks and columns, drop the content
     return "".join("\n" if ch == "\n" else " " for ch in match.group(0))
@@ -446,9 +451,14 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
                 found.tex.append(("{=latex}", (lineno, m.start() + 1)))
             for m in INLINE_EXPRESSION.finditer(line) if not in_pre else ():
                 found.expressions.append((m.group(1), (lineno, m.start() + 1)))
+            filled = INLINE_CODE.sub(_filled, line)
             line = INLINE_CODE.sub(_blank, line)
+        else:
+            filled = line
         in_display = display is not None   # inside a $$ display formula begun on an earlier line
-        display = _maths(line, lineno, display, found.maths)
+        # (inline code inside a formula, '$x = `r x`$', stands in it as letters: as spaces, it would end the
+        # formula on a space, where no formula ends)
+        display = _maths(filled, lineno, display, found.maths)
         if "\\" in line:
             for m in TEX_COMMAND.finditer(_outside_math(line, in_display)):
                 found.tex.append(("\\" + m.group(1), (lineno, m.start(1))))

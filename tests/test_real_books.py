@@ -373,6 +373,28 @@ def test_options_in_knitrs_own_syntax_in_the_cell_are_read(tmp_path):
     assert "shown_code()" in text and "#|" not in text
 
 
+def test_inline_code_knitr_would_run_inside_a_formula(tmp_path):
+    """knitr writes an inline expression's value into a formula before pandoc reads it ('$\\bar{x} = `r xbar`$',
+    ModernDive's chapters): the backticks made a math-error, at 1:1, and the book was not built. In a .qmd or
+    .Rmd chapter the expression is printed as its words, as outside formulas; in a .md chapter, where
+    nothing runs it, the formula is still an error, located at its '$'."""
+    _quarto_book(tmp_path, "2024", "# Estimates\n\nThe mean is $\\bar{x} = `r xbar`$ grams, and\n\n"
+                                   "$$SE = \\frac{`r sigma`}{\\sqrt{100}} = `r ci[[\"lower\"]] |> round(4)`$$\n")
+    (tmp_path / "_quarto.yml").write_text((tmp_path / "_quarto.yml").read_text(encoding="utf-8") + "    - b.md\n",
+                                          encoding="utf-8")
+    (tmp_path / "b.md").write_text("# B\n\nText.\n\nThen $y = `r y`$ here.\n", encoding="utf-8")
+    code, found = _check(tmp_path)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found] == [
+        ("b.md", 5, 6, "math-error"), ("index.qmd", 3, 24, "code-not-executed")], found
+    (tmp_path / "_quarto.yml").write_text((tmp_path / "_quarto.yml").read_text(encoding="utf-8").replace(
+        "    - b.md\n", ""), encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = html.unescape((tmp_path / "build" / "html" / "chapter-index.html").read_text(encoding="utf-8"))
+    shown = re.findall(r"<mtext[^>]*>([^<]*)</mtext>", page)
+    assert shown == ["r xbar", "r sigma", 'r ci[["lower"]] |> round(4)'], shown
+
+
 def test_inline_code_quarto_would_run_is_named(tmp_path):
     """'`r quarto_version`' in a .qmd chapter (a real book's preface: "rendered using quarto `r quarto_version`")
     printed as code, with no word said; in a .md chapter, which Quarto does not run, it is code and not named."""
