@@ -119,6 +119,8 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         engine = CELL.match(cell["header"]).group(3).lower()
         caption, alt, label = (str(options.get(k) or "").strip() for k in ("fig-cap", "fig-alt", "label"))
         figure = label if FIGURE_LABEL.fullmatch(label) and engine not in BOOKDOWN_BLOCKS else ""
+        table = _unmade_table_of(options, knitr_label, code, engine, path.lower().endswith(".rmd")) \
+            if not (figure or image) else None
         if image or figure:
             for name, value in computed:
                 diags.append(warning(
@@ -154,12 +156,23 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")
-        if figure:
+        if figure or table:
             figures.append(cell["where"])
-        if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
-            emit("", origin)
+        if table and table[2]:
+            diags.append(warning(
+                "code-not-executed", f"this cell's table caption is R code ({table[2]}), which build_book does not "
+                "run: its table is printed without it", cell["where"], "write the caption out, in quotes: "
+                "caption = \"...\""))
+
+        def unmade() -> None:
             if figure:
                 _unmade_figure(cell, figure, caption, alt, engine, origin, closing[1], indent, emit)
+            elif table:
+                _unmade_table(cell, table[0], table[1], engine, origin, closing[1], indent, emit)
+
+        if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
+            emit("", origin)
+            unmade()
             return
         listing = _listing(cell, options, opener, origin)
         if listing:     # (a blank line, where a fence stands after one anyway, keeps the cell's place at its fence)
@@ -168,9 +181,9 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         for line, at in cell["body"]:
             emit(line, at)
         emit(*closing)
-        if figure:      # (its output after its code, as Quarto shows them)
+        if figure or table:      # (its output after its code, as Quarto shows them)
             emit("", closing[1])
-            _unmade_figure(cell, figure, caption, alt, engine, origin, closing[1], indent, emit)
+            unmade()
 
     def walk(text: str, name: str, first: int, stack: tuple[str, ...]) -> None:
         fence: str | None = None
@@ -258,16 +271,67 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             "code-not-executed", f"this chapter has {len(cells)} executable code cell{'s' if len(cells) > 1 else ''} "
             "(```{r}, ```{python}, ...): build_book prints their code (unless echo is false) but does not run it, "
             "so what they would compute (figures, tables, numbers) is not in the book" + (
-                "" if not figures else "; it is labelled as a figure, which is printed with its caption and number "
-                "over a placeholder" if len(cells) == 1 else f"; {len(figures)} of them {'is' if len(figures) == 1 else 'are'} "
-                "labelled as figures, printed with their captions and numbers over placeholders"), cells[0],
+                "" if not figures else "; it is labelled as a figure or table, which is printed with its caption and "
+                "number over a placeholder" if len(cells) == 1 else f"; {len(figures)} of them "
+                f"{'is' if len(figures) == 1 else 'are'} labelled as figures or tables, printed with their captions and "
+                "numbers over placeholders"), cells[0],
             "render the cells' output with Quarto and include it as images or tables, or mark the code as "
             "plain code (```r) if showing it is all you want"))
     return Expanded("\n".join(out), LineMap(first_line, origins), diags, shown[0])
 
 
 FIGURE_LABEL = re.compile(r"fig-[A-Za-z0-9][\w:.-]*")
+TABLE_LABEL = re.compile(r"tbl-[A-Za-z0-9][\w:.-]*")
 UNMADE_CLASS = "unmade-figure"     # what stands in a figure a code cell would draw (the stylesheets' class)
+UNMADE_TABLE_CLASS = "unmade-table"
+# knitr's table with a caption, which bookdown labels 'tab:' and the cell's label (or kable's own label="x"):
+# 'knitr::kable(df, caption = "Results")', kbl(...)
+KABLE = re.compile(r"\b(?:kable|kbl)\s*\(")
+KABLE_OPTION = re.compile(r"""\b(caption|label)\s*=\s*(?:(["'])((?:\\.|(?!\2).)*)\2|([^,()]+(?:\([^()]*\))?))""")
+
+
+def _unmade_table_of(options: dict, knitr_label: str, code: list, engine: str, bookdown: bool
+                     ) -> tuple[str, str, str] | None:
+    """The table a cell would make, labelled and captioned ('#| label: tbl-x' with '#| tbl-cap:', or, in an R
+    Markdown chapter, knitr's 'kable(df, caption = "...")' in a cell labelled x, which bookdown refers to as
+    tab:x): its label, its caption and the R code of a caption given as code ("" if none); None for a cell that
+    makes no labelled table."""
+    label = str(options.get("label") or "").strip()
+    if TABLE_LABEL.fullmatch(label):
+        return label, str(options.get("tbl-cap") or "").strip(), ""
+    text = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))
+    called = KABLE.search(text) if engine == "r" and bookdown else None
+    if called is None:
+        return None
+    given = {found.group(1): (found.group(3), found.group(4)) for found in KABLE_OPTION.finditer(text, called.end())}
+    if "caption" not in given:      # (knitr labels no table without a caption)
+        return None
+    own = given.get("label", (None, None))[0]
+    name = own or knitr_label
+    if not name or not re.fullmatch(r"[A-Za-z0-9][\w:.-]*", name):
+        return None
+    quoted, computed = given["caption"]
+    computed = (computed or "").strip()
+    return "tbl-" + name, (quoted or "").replace('\\"', '"').replace("\\'", "'"), "" if computed == "NULL" else computed
+
+
+def _unmade_table(cell: dict, label: str, caption: str, engine: str, origin, closing, indent: str, emit) -> None:
+    """The table a cell would make (see _unmade_table_of), which build_book cannot: numbered and captioned, a
+    placeholder row saying why it is empty."""
+    name = {"r": "R", "python": "Python", "julia": "Julia"}.get(engine, engine)
+    opening, at = f"::: {{#{label} .{UNMADE_TABLE_CLASS}}}", origin
+    for line, place in zip(cell["options"], cell["option_at"]):    # at its label, where it is an option
+        found = re.match(r"\s*#\|\s*label\s*:\s*[\"']?", line)
+        if found and line[found.end():].startswith(label):
+            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label} .{UNMADE_TABLE_CLASS}}}", place
+    words = f"Not made: its {_text(name)} code was not run."
+    lines = [(opening, at), ("|   |", origin), ("|:-:|", origin), (f"| {words} |", origin)]
+    if caption:
+        lines += [("", origin), (_paragraph(caption), origin)]
+    lines.append((":::", closing))
+    for line, place in lines:
+        emit(indent + line if line else "", place)
+    emit("", closing)
 
 
 def _unmade_figure(cell: dict, label: str, caption: str, alt: str, engine: str, origin, closing, indent: str,

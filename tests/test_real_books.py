@@ -529,12 +529,12 @@ def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeh
                                    "hist(rnorm(100))\n```\n\n"
                                    "```{r knit, echo=FALSE, fig.cap='Drawn by knitr'}\nbarplot(1:3)\n```\n\n"
                                    "```{r made, fig.cap=paste('Computed')}\nplot(1)\n```\n\n"
-                                   "```{r}\n#| label: tbl-not-a-figure\nplot(2)\n```\n")
+                                   "```{r}\n#| label: tbl-a-table\nplot(2)\n```\n")
     status, found = _check(tmp_path)
     assert status == 0, found
     assert [(d["line"], d["code"]) for d in found] == [(5, "code-not-executed"), (22, "code-not-executed"),
-                                                       (22, "label-unreferenced")], found
-    assert "4 of them are labelled as figures, printed with their captions and numbers over placeholders" in \
+                                                       (22, "label-unreferenced"), (27, "label-unreferenced")], found
+    assert "5 of them are labelled as figures or tables, printed with their captions and numbers over placeholders" in \
         found[0]["message"]
     assert "fig.cap is R code (paste('Computed'))" in found[1]["message"]
     result = run_cli("html", "--book", str(tmp_path))
@@ -616,3 +616,37 @@ def test_a_bookdown_book_without_bookdown_yml_merges_its_rmd_files_as_bookdown_d
     assert [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "02-b.Rmd"]
     result = run_cli("check", "--book", str(tmp_path))
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+
+
+def test_a_table_a_code_cell_would_make_is_numbered_and_captioned_over_a_placeholder(tmp_path):
+    """A cell labelled as a table ('#| label: tbl-x' with 'tbl-cap'), or in an R Markdown chapter knitr's
+    'kable(df, caption = ...)' in a cell labelled x (bookdown's tab:x), makes its table when run: every reference
+    to one was error[xref-unknown]. It is now numbered and captioned over a placeholder row; kable without a
+    caption (which knitr does not label) and kable in a Quarto chapter (which Quarto labels only by 'tbl-') are
+    no tables."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.Rmd, b.qmd]\n", encoding="utf-8")
+    (tmp_path / "a.Rmd").write_text(
+        "# A\n\nSee @tbl-sum, \\@ref(tab:kab) and \\@ref(tab:own).\n\n"
+        "```{r}\n#| label: tbl-sum\n#| tbl-cap: \"A *summary*\"\nsummary(x)\n```\n\n"
+        "```{r kab, echo=FALSE}\nknitr::kable(head(iris), caption = 'Iris \"rows\"', booktabs = TRUE)\n```\n\n"
+        "```{r other}\nkable(df, label = \"own\",\n      caption = paste(\"Made\", 1))\n```\n\n"
+        "```{r plain}\nkable(df)\n```\n", encoding="utf-8")
+    (tmp_path / "b.qmd").write_text("# B\n\n```{r kab2}\nknitr::kable(df, caption = 'Quarto')\n```\n",
+                                    encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert [(d["path"], d["line"], d["code"]) for d in found] == [
+        ("a.Rmd", 5, "code-not-executed"), ("a.Rmd", 15, "code-not-executed"), ("b.qmd", 3, "code-not-executed")], found
+    assert "3 of them are labelled as figures or tables" in found[0]["message"]
+    assert "table caption is R code (paste(\"Made\", 1))" in found[1]["message"]
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    prose = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
+    assert "See Table 1.1, 1.2 and 1.3." in prose, prose
+    assert re.findall(r'<table id="(tbl-[\w-]+)" class="unmade-table">\s*<caption>(.*?)</caption>', text) == [
+        ("tbl-sum", '<span class="caption-label">Table 1.1:</span> A <em>summary</em>'),
+        ("tbl-kab", '<span class="caption-label">Table 1.2:</span> Iris “rows”'),
+        ("tbl-own", '<span class="caption-label">Table 1.3</span>')], text
+    assert prose.count("Not made: its R code was not run.") == 3 and "summary(x)" in prose and "iris" not in prose
+    assert "unmade-table" not in (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
