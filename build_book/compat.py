@@ -339,17 +339,23 @@ def figure_divs(blocks: list) -> None:
         # one captioned image and nothing labelled: the figure's image (its words the alt text, and the
         # caption if the div has none)
         unlabelled = [b for b in content if b["t"] == "Figure" and not b["c"][0][0]]
-        lone = len(unlabelled) == 1 and not any(
+        lone = len(unlabelled) == 1 and not any(b["t"] == "Figure" and b["c"][0][0] for b in content) and not any(
             i["t"] == "Image" and i["c"][0][0] for b in content if b["t"] in ("Para", "Plain") for i in b["c"])
         if lone and not caption:
             caption = unlabelled[0]["c"][1][1]
         alt = given.get("fig-alt") or inline_text(caption[0]["c"] if caption else [])
+        # several images with words of their own: each is a sub-figure, lettered, its words its caption, as
+        # pandoc-crossref and Quarto letter them, labelled or not (one unlabelled is given an id of the figure's)
+        images = [i for b in content if _image_only(b) for i in b["c"] if i["t"] == "Image"]
+        several = not lone and sum(b["t"] == "Figure" for b in content) + len(images) > 1 and bool(ident)
         cells: list = []
         for block in content:
-            if _image_only(block) and any(i["t"] == "Image" and i["c"][0][0] for i in block["c"]):
+            if _image_only(block) and any(i["t"] == "Image" and (i["c"][0][0] or several and i["c"][1])
+                                          for i in block["c"]):
                 for image in (i for i in block["c"] if i["t"] == "Image"):   # labelled: a sub-figure each
                     (sub_id, sub_classes, sub_pairs), words_of = image["c"][0], image["c"][1]
-                    if sub_id:
+                    if sub_id or words_of:
+                        sub_id = sub_id or f"{ident}-sub-{len(cells) + 1}"
                         image = {"t": "Image", "c": [["", sub_classes, sub_pairs]] + image["c"][1:]}
                         cells.append(_figure([sub_id, [], []], [{"t": "Plain", "c": words_of}],
                                              [{"t": "Plain", "c": [image]}]))
@@ -357,6 +363,9 @@ def figure_divs(blocks: list) -> None:
                         cells.append({"t": "Plain", "c": [image]})
             elif lone and block is unlabelled[0]:
                 cells.extend(block["c"][2])
+            elif several and block in unlabelled and block["c"][1][1]:
+                cells.append(_figure([f"{ident}-sub-{len(cells) + 1}", block["c"][0][1], block["c"][0][2]],
+                                     block["c"][1][1], block["c"][2]))
             else:
                 cells.append(block)
         for node in elements(cells):    # an image with no words of its own is described by the caption

@@ -247,10 +247,17 @@ def test_figure_divs_in_their_other_spellings():
     [single] = _figures("::: {#fig-y}\n![A blue panel](a.png)\n\nThe caption\n:::\n")
     [image_block] = single["c"][2]
     assert image_block["t"] == "Plain" and image_block["c"][0]["t"] == "Image"
-    # two captioned images without labels keep their captions (nothing printed is lost)
+    # two captioned images without labels keep their captions (nothing printed is lost), lettered as sub-figures
+    # as pandoc-crossref letters them, given ids of their figure's
     [pair] = _figures("::: {#fig-z layout-ncol=2}\n![First](a.png)\n\n![Second](b.png)\n\nBoth\n:::\n")
     [grid] = pair["c"][2]
-    assert [b["t"] for b in grid["c"][1]] == ["Figure", "Figure"] and compat.subfigures(pair) == []
+    assert [f["c"][0][0] for f in compat.subfigures(pair)] == ["fig-z-sub-1", "fig-z-sub-2"]
+    assert [inline_text(f["c"][1][1][0]["c"]) for f in compat.subfigures(pair)] == ["First", "Second"]
+    # so with one labelled, beside it: its caption was lost (printed as alt text), the other lettered (a)
+    for written in ("![First](a.png)\n\n![Second](b.png){#fig-b}\n", "![First](a.png) ![Second](b.png){#fig-b}\n"):
+        [mixed] = _figures(f"::: {{#fig-m layout-ncol=2}}\n{written}\nBoth\n:::\n")
+        assert [(f["c"][0][0], inline_text(f["c"][1][1][0]["c"])) for f in compat.subfigures(mixed)] == [
+            ("fig-m-sub-1", "First"), ("fig-b", "Second")], written
     # a layout div without a figure label sets its blocks side by side, figures kept as they are
     [layout] = _figures("::: {layout-ncol=3}\n![A](a.png){#fig-p}\n\n![B](b.png){#fig-q}\n\n![C](c.png)\n:::\n")
     assert layout["t"] == "Div" and layout["c"][0][1] == ["subfigures", "columns-3"]
