@@ -77,7 +77,9 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
     """Expand the shortcodes in ``body`` (the text of the chapter ``path`` from line ``first_line``), and show
     its cells as Quarto would without running them (``echo``: whether a cell shows its code unless it, or
     knitr's opts_chunk$set(echo = ...) in a cell before it, says otherwise)."""
-    if "{{<" not in body and not (("```" in body or "~~~" in body) and CELL.search(body)):
+    knitted = path.lower().endswith((".rmd", ".qmd"))
+    if "{{<" not in body and not (("```" in body or "~~~" in body) and CELL.search(body)) and not (
+            knitted and "is_html_output" in body and WEB_ONLY.search(body)):
         return Expanded(body, None, [], echo)
     out: list[str] = []
     origins: list[tuple[str, int]] = []
@@ -224,6 +226,11 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                                                    f"{{.{found.group(3).lower()} .cell-code}}", origin)}
                     continue
                 emit(line, origin)
+                continue
+            web = WEB_ONLY.fullmatch(line) if knitted and "is_html_output" in line else None
+            if web:     # '`r if (knitr::is_html_output()) "# References {-}"`': what knitr writes for the web
+                for piece in _r_string(web.group(2)).split("\n"):
+                    emit(piece, origin)
                 continue
             if "{{<" not in line:
                 emit(line, origin)
@@ -504,6 +511,17 @@ def _alt(alt: str) -> str:
 def _text(text: str) -> str:
     """Text for an image's brackets: one line, its brackets escaped."""
     return " ".join(text.split()).replace("[", "\\[").replace("]", "\\]")
+
+
+# a line that is inline R alone, writing text for the web edition only, as bookdown's books head their references
+# chapter: '`r if (knitr::is_html_output()) "\n# References {-}\n"`'
+WEB_ONLY = re.compile(r"""[ \t]*`r[ \t]+if[ \t]*\([ \t]*(?:knitr:::?)?is_html_output\(\)[ \t]*\)[ \t]*"""
+                      r"""(["'])((?:\\.|(?!\1).)*)\1[ \t]*`[ \t]*""", re.M)
+
+
+def _r_string(text: str) -> str:
+    """An R string literal's text: its escapes ('\\n', '\\"', '\\\\') read."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
 
 
 def _inline(line: str, here, diags: list[Diagnostic]) -> str:

@@ -650,3 +650,22 @@ def test_a_table_a_code_cell_would_make_is_numbered_and_captioned_over_a_placeho
         ("tbl-own", '<span class="caption-label">Table 1.3</span>')], text
     assert prose.count("Not made: its R code was not run.") == 3 and "summary(x)" in prose and "iris" not in prose
     assert "unmade-table" not in (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
+
+
+def test_text_r_writes_for_the_web_edition_alone_is_read_as_written(tmp_path):
+    """bookdown's books head their references chapter with inline R that writes the heading for the web only
+    ('`r if (knitr::is_html_output()) "\\n# References {-}\\n"`'): the chapter had no title (error
+    chapter-no-title, the build stopped). The text is read as knitr writes it for the web; other inline R is not
+    run, and named."""
+    (tmp_path / "refs.bib").write_text("@book{a, author={Writer, Ann}, title={T}, publisher={P}, year={2020}}\n",
+                                       encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.Rmd, refs.Rmd]\n", encoding="utf-8")
+    (tmp_path / "a.Rmd").write_text("# A\n\nAs @a says.\n\n`r if (knitr::is_latex_output()) '\\\\appendix'`\n",
+                                    encoding="utf-8")
+    (tmp_path / "refs.Rmd").write_text("`r if (knitr:::is_html_output()) '\\n# References {-}\\n'`\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 0 and [(d["path"], d["line"], d["code"]) for d in found] == [("a.Rmd", 5, "code-not-executed")], found
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    listed = (tmp_path / "build" / "html" / "refs.html").read_text(encoding="utf-8")
+    assert '<h1 class="chapter-title">References</h1>' in listed and 'id="ref-a"' in listed
