@@ -34,7 +34,8 @@ KEYWORD = FAMILY_FIRST        # keywords = {family-first} marks an entry whose l
 TITLE_MARK = "\u2063"         # invisible separator: the romanised title ends here
 PAIR_MARK = "\u2064"          # invisible plus: the first of two names, printed family name first
 GIVEN_MARK = "\u2061"         # function application: ends the given name of a person printed family name first
-MARKS = re.compile(f"[{TITLE_MARK}{PAIR_MARK}{GIVEN_MARK}]")
+MATH_OPEN, MATH_CLOSE = "\ue000", "\ue001"   # around TeX math in a field ('$\\epsilon$'), its spaces no-break
+MARKS = re.compile(f"[{TITLE_MARK}{PAIR_MARK}{GIVEN_MARK}{MATH_OPEN}{MATH_CLOSE}]")
 
 # CSL name variables (pandoc writes these from BibTeX's author, editor, translator, bookauthor, ...)
 NAME_VARIABLES = ("author", "editor", "translator", "container-author", "collection-editor", "editorial-director",
@@ -148,7 +149,7 @@ def prepare(items: list[dict], fields: dict[str, dict], table: dict[str, str],
                 for k, v in item.items()}
         own = fields.get(item.get("id", ""), {})
         east = east_asian_entry(item, own)
-        item = _joined(as_written(item, own, lang), own)
+        item = _with_math(_joined(as_written(item, own, lang), own), own)
         title = _title(item, own)
         one = dict(item)
         if title is not None:
@@ -254,6 +255,34 @@ def as_written(item: dict, own: dict, lang: str = "en") -> dict:
     return item
 
 
+# TeX math in a field as pandoc reads it in Markdown: '$' before a non-space, to a '$' after one and before no digit
+TEX_MATH = re.compile(r"\$(?=\S)((?:\\.|[^$\\])+?)(?<=\S)\$(?!\d)")
+
+
+def _with_math(item: dict, own: dict) -> dict:
+    """TeX math in an entry's text fields ('The {$\\epsilon$}-net method'), which pandoc writes into CSL JSON
+    as it is written, dollars and all, and citeproc then prints so (title case making '$\\Epsilon$'), marked
+    for :func:`finish` to make math of, and kept from case changes; only where the .bib writes it so (a dollar
+    escaped, '\\$5', is no math)."""
+    written = " ".join(str(v) for v in own.values())
+    if "$" not in written:
+        return item
+    out = dict(item)
+    for variable, value in item.items():
+        if not isinstance(value, str) or "$" not in value:
+            continue
+
+        def mark(found: re.Match) -> str:
+            tex = found.group(1)
+            if f"${tex}$" not in written.replace("{", "").replace("}", "") and f"${tex}$" not in written:
+                return found.group(0)
+            hidden = tex.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(" ", "\u00a0")
+            return f'<span class="nocase">{MATH_OPEN}{hidden}{MATH_CLOSE}</span>'
+
+        out[variable] = TEX_MATH.sub(mark, value)
+    return out
+
+
 def _title(item: dict, own: dict) -> str | None:
     script = _plain(own.get("scripttitle", ""))
     translated = _plain(own.get("translatedtitle", ""))
@@ -286,7 +315,13 @@ def finish(blocks: list) -> list:
         if node["t"] != "Str" or not MARKS.search(node["c"]):
             return None
         text = node["c"].replace(PAIR_MARK + ",", "").replace(PAIR_MARK + "，", "")
-        return [{"t": "Str", "c": MARKS.sub("", text)}] if MARKS.sub("", text) else []
+        out = []
+        for n, piece in enumerate(re.split(f"{MATH_OPEN}(.*?){MATH_CLOSE}", text)):
+            if n % 2:
+                out.append({"t": "Math", "c": [{"t": "InlineMath"}, piece.replace("\u00a0", " ")]})
+            elif MARKS.sub("", piece):
+                out.append({"t": "Str", "c": MARKS.sub("", piece)})
+        return out
 
     rewrite(blocks, split_title)
     _given_last(blocks)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,26 @@ def test_a_comment_written_after_at_comment_is_named_at_each_line(tmp_path):
     assert [(d.code, d.location.line) for d in found] == [("bib-syntax", 1), ("bib-syntax", 4)], found
     assert "'@comment'" in found[0].message and "この文献には巻がない" in found[0].message, found[0]
     assert "%" in found[0].hint and "\\12371" not in found[0].message
+
+
+def test_tex_math_in_a_bib_field_is_math_in_every_edition(tmp_path):
+    """'The {$\\epsilon$}-net method' (TeX math, as CS and statistics titles write it) printed as '$\\Epsilon$-Net'
+    (pandoc's CSL JSON keeps it as text, and title case capitalised it); pandoc on the .bib itself prints math.
+    An escaped dollar ('\\$5') is no math; the EPUB declares the MathML its bibliography page then holds."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{a, author={Writer, Ann}, title={The {$\\epsilon$}-net method and $O(n^2)$ bounds}, publisher={P}, "
+        "year={2020}}\n@book{b, author={Writer, Bo}, title={Aid of \\$5 and \\$10 a head}, publisher={P}, year={2021}}\n",
+        encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\n@a and @b.\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    page = (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
+    entry_a = page[page.index('id="ref-a"'):page.index('id="ref-b"')]
+    assert "$" not in entry_a and entry_a.count("<math") == 2 and "<mi>ϵ</mi>" in entry_a, entry_a
+    assert "Aid of $5 and $10 a Head" in re.sub(r"<[^>]+>", "", page[page.index('id="ref-b"'):])
+    result = run_cli("epub", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(next((tmp_path / "build").glob("*.epub"))) as archive:
+        opf = archive.read("EPUB/package.opf").decode("utf-8")
+    assert re.search(r'<item [^>]*href="bibliography.xhtml"[^>]*properties="mathml"', opf), opf

@@ -286,8 +286,8 @@ def render(ctx: RenderContext) -> list[Path]:
              _svg_property(str(view.title_html) + str(view.body_html)), page_title=view.full_title, view=view)
     if context["book_bibliography"]:
         refs = epub_types(xhtml(relink(str(references_html(ctx.prepared)), where, BIBLIOGRAPHY)))
-        page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", page_title=book.bibliography_title,
-             references=Markup(refs))
+        page(BIBLIOGRAPHY, "epub/bibliography.xhtml.j2", "bibliography", _svg_property(refs),
+             page_title=book.bibliography_title, references=Markup(refs))
     if context["book_index"]:
         page("genindex.xhtml", "epub/book-index.xhtml.j2", "book-index", page_title=say("Index"))
 
