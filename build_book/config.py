@@ -150,15 +150,16 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     return _parse(root, _read_yaml(root, rel))
 
 
-def _read_yaml(root: Path, rel: str) -> yamlpos.Located:
-    """A configuration file's YAML with positions; a :class:`BuildError` if it is not UTF-8 or not YAML."""
+def _read_yaml(root: Path, rel: str, r_code: bool = False) -> yamlpos.Located:
+    """A configuration file's YAML with positions; a :class:`BuildError` if it is not UTF-8 or not YAML
+    (``r_code``: R Markdown's '!r' and '!expr' values read as yamlpos.RCode)."""
     try:
         text = (root / rel).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BuildError([error("encoding", f"{rel} is not UTF-8 (byte {exc.start})", Location(rel),
                                 "save the file as UTF-8")]) from None
     try:
-        return yamlpos.load(text.removeprefix("\ufeff"))
+        return yamlpos.load(text.removeprefix("\ufeff"), r_code)
     except yamlpos.YamlError as exc:
         raise BuildError([error("config-yaml", exc.message, Location(rel, exc.line, exc.column),
                                 exc.hint or "check indentation, colons and quotes around this line")]) from None
@@ -657,7 +658,7 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     author(s), date, bibliography, csl, lang, nocite, url and cover image from the first chapter's front matter
     (index.Rmd's), which is the book's, not that chapter's. The keys build_book does not use are named once."""
     diags: list[Diagnostic] = []
-    setup = _read_yaml(root, BOOKDOWN_NAME) if _is_file(root / BOOKDOWN_NAME) else yamlpos.Located({}, {(): (1, 1)})
+    setup = _read_yaml(root, BOOKDOWN_NAME, r_code=True) if _is_file(root / BOOKDOWN_NAME) else yamlpos.Located({}, {(): (1, 1)})
     data = setup.data if isinstance(setup.data, dict) else {}
     if setup.data is not None and not isinstance(setup.data, dict):
         diags.append(error("config-type", f"{BOOKDOWN_NAME} must be a mapping of keys to values, not "
@@ -683,17 +684,18 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     files[("chapters",)] = BOOKDOWN_NAME
     first = out["chapters"][0] if out["chapters"] and isinstance(out["chapters"][0], str) else BOOKDOWN_INDEX
     front, front_at = _bookdown_front(root, first, diags)
+    computed = [k for k, v in front.data.items() if isinstance(v, yamlpos.RCode)]   # ('date: !r Sys.Date()')
     for key in ("title", "subtitle", "bibliography", "csl", "lang", "nocite", "reference-section-title", "url",
                 "cover-image"):
-        if key in front.data:
+        if key in front.data and key not in computed:
             new = "cover" if key == "cover-image" else key
             out[new] = front.data[key]
             for path, mark in front.marks.items():
                 if path[:1] == (key,):
                     marks[(new,) + path[1:]] = (mark[0] + 1, mark[1])
             files[(new,)] = first
-    ignored = [k for k in front.data if k not in BOOKDOWN_FRONT_KEYS and k != "site"]
-    if "date" in front.data:
+    ignored = [k for k in front.data if (k not in BOOKDOWN_FRONT_KEYS and k != "site") or k in computed]
+    if "date" in front.data and "date" not in computed:
         date = front.data["date"]
         if isinstance(date, str) and R_DATE.fullmatch(date.strip()):
             date = _dt.date.today().isoformat()
@@ -702,11 +704,12 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         else:
             out["date"] = _quarto_date(date)
             marks[("date",)], files[("date",)] = front_at("date"), first
-    if "author" in front.data:
+    if "author" in front.data and "author" not in computed:
         shifted = yamlpos.Located(front.data, {k: (m[0] + 1, m[1]) for k, m in front.marks.items()})
         _take_authors(out, marks, shifted, ("author",), None)
         files[("contributors",)] = files[("authors",)] = first
     words = {}
+    computed_words: list[tuple] = []
     language = data.get("language") if isinstance(data.get("language"), dict) else {}
     for (group, name), word in BOOKDOWN_WORDS.items():
         value = language.get(group, {}).get(name) if isinstance(language.get(group), dict) else None
@@ -715,13 +718,15 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         if isinstance(value, str) and value.strip().rstrip(":").strip():
             words[word] = value.strip().rstrip(":").strip()
             marks[("crossref", word)] = setup.where("language", group, name)
+        elif isinstance(value, yamlpos.RCode):      # '!expr function(i) ...': named below, the word left as it is
+            computed_words.append(("language", group, name))
     if words:
         out["crossref"] = words
         marks[("crossref",)], files[("crossref",)] = setup.where("language"), BOOKDOWN_NAME
     known = {("label", k) for k in ("fig", "tab", "eq")} | {("ui", "chapter_name")}
     setup_ignored = [(k,) for k in data if k not in BOOKDOWN_KEYS] + [
         (("language", g, n)) for g, names in language.items() if isinstance(names, dict) for n in names
-        if (g, n) not in known]
+        if (g, n) not in known] + computed_words
     config, more = _parse(root, yamlpos.Located(out, marks, [], files=files), BOOKDOWN_NAME)
     # the first chapter's front matter is the book's: the chapter's title is its '# ' heading
     chapters = tuple(replace(ref, book_front=True) if ref.path == first and n == 0 else ref
@@ -739,7 +744,9 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         names = ", ".join(": ".join(map(str, k)) for k in setup_ignored)
         diags.append(warning("bookdown-ignored", f"build_book does not use these keys of {BOOKDOWN_NAME}: {names}",
                              Location(BOOKDOWN_NAME, *setup.where(*setup_ignored[0])),
-                             "build_book reads rmd_files, rmd_subdir and language's label: fig, tab, eq and "
+                             ("a value written as R code (!expr, !r) is R's to compute, which build_book does not "
+                              "run: write it out as text (chapter_name: \"Chapter \"); " if computed_words else "")
+                             + "build_book reads rmd_files, rmd_subdir and language's label: fig, tab, eq and "
                              "ui: chapter_name, and makes its own editions"))
     return config, diags
 
@@ -772,7 +779,7 @@ def _bookdown_front(root: Path, first: str, diags: list[Diagnostic]):
     front = empty
     if end is not None:
         try:
-            front = yamlpos.load(text[opening.end():end.start()])
+            front = yamlpos.load(text[opening.end():end.start()], r_code=True)
         except yamlpos.YamlError as exc:
             raise BuildError([error("config-yaml", exc.message, Location(first, exc.line + 1, exc.column),
                                     exc.hint or "check indentation, colons and quotes around this line")]) from None

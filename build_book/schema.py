@@ -50,6 +50,8 @@ def type_name(value) -> str:
         return "a date"
     if isinstance(value, str):
         return f"the text '{value[:40]}'"
+    if isinstance(value, yamlpos.RCode):
+        return f"R code ({value.code[:40]}), which build_book does not run"
     return type(value).__name__
 
 

@@ -79,6 +79,29 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
+@dataclass(frozen=True)
+class RCode:
+    """A value R Markdown computes: '!r Sys.Date()' or '!expr function(i) ...' in a bookdown book's
+    _bookdown.yml or index.Rmd front matter (read by R's yaml package, which evaluates it). build_book runs no R,
+    so the value is this, never text: whoever reads it says it is R code."""
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RLoader(Loader):
+    """:class:`Loader`, but R Markdown's '!r' and '!expr' tags read as :class:`RCode`."""
+
+
+def _r_code(loader, node):
+    return RCode(str(node.value) if isinstance(node, yaml.ScalarNode) else "...")
+
+
+RLoader.add_constructor("!r", _r_code)
+RLoader.add_constructor("!expr", _r_code)
+
+
 def _walk(root: yaml.Node, marks: dict, duplicates: list, scalars: dict) -> None:
     """Record where each key and item stands, without recursion; refuse recursive aliases
     and alias expansion past :data:`MAX_NODES` values."""
@@ -116,11 +139,12 @@ def _walk(root: yaml.Node, marks: dict, duplicates: list, scalars: dict) -> None
             stack.extend((item, path + (index,), inside) for index, item in reversed(list(enumerate(node.value))))
 
 
-def load(text: str) -> Located:
-    """Parse one YAML document; raise :class:`YamlError` with a position."""
+def load(text: str, r_code: bool = False) -> Located:
+    """Parse one YAML document; raise :class:`YamlError` with a position. ``r_code``: R Markdown's '!r' and
+    '!expr' values are read as :class:`RCode` (in a bookdown book's YAML), not refused."""
     loader = None
     try:
-        loader = Loader(text)
+        loader = (RLoader if r_code else Loader)(text)
         node = loader.get_single_node()
         if node is None:
             return Located(None, {})

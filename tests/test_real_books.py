@@ -669,3 +669,19 @@ def test_text_r_writes_for_the_web_edition_alone_is_read_as_written(tmp_path):
     assert result.returncode == 0, result.stderr
     listed = (tmp_path / "build" / "html" / "refs.html").read_text(encoding="utf-8")
     assert '<h1 class="chapter-title">References</h1>' in listed and 'id="ref-a"' in listed
+def test_a_bookdown_book_s_r_code_values_are_named_not_refused(tmp_path):
+    """bookdown's manual writes a label as R code ('chapter_name: !expr function(i) ...'), and R Markdown's front
+    matter takes '!r' values ('date: !r Sys.Date()'): both were error[config-yaml] ('could not determine a
+    constructor for the tag'), which stopped the build of a valid book. Such a value is now named as R code build_book
+    does not run (bookdown-ignored), the rest of the book read."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd]\nlanguage:\n  label:\n    fig: !expr function(i) paste('Fig', i)\n"
+              "  ui:\n    chapter_name: \"Kapitel \"\n",
+              "title: Computed\ndate: !r Sys.Date()\nbibliography: book.bib\n", {})
+    config, problems = load_config(tmp_path)
+    assert config.title == "Computed" and not config.date and config.words.get("chapter") == "Kapitel"
+    assert [(d.location.path, d.location.line, d.code) for d in problems] == [
+        ("index.Rmd", 3, "bookdown-ignored"), ("_bookdown.yml", 4, "bookdown-ignored")], problems
+    assert "date" in problems[0].message and "language: label: fig" in problems[1].message
+    assert "R code" in problems[1].hint
+    status, found = _check(tmp_path)
+    assert status == 0 and not [d for d in found if d["severity"] == "error"], found
