@@ -658,7 +658,8 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     author(s), date, bibliography, csl, lang, nocite, url and cover image from the first chapter's front matter
     (index.Rmd's), which is the book's, not that chapter's. The keys build_book does not use are named once."""
     diags: list[Diagnostic] = []
-    setup = _read_yaml(root, BOOKDOWN_NAME, r_code=True) if _is_file(root / BOOKDOWN_NAME) else yamlpos.Located({}, {(): (1, 1)})
+    setup = _read_yaml(root, BOOKDOWN_NAME, r_code=True) if _is_file(root / BOOKDOWN_NAME) else \
+        yamlpos.Located({}, {(): (1, 1)})
     data = setup.data if isinstance(setup.data, dict) else {}
     if setup.data is not None and not isinstance(setup.data, dict):
         diags.append(error("config-type", f"{BOOKDOWN_NAME} must be a mapping of keys to values, not "
@@ -668,16 +669,24 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     files: dict[tuple, str] = {}
     listed = data.get("rmd_files")
     if isinstance(listed, dict):     # {html: [...], latex: [...]}: the web book's
-        key = next((k for k in ("html", "latex", *listed) if isinstance(listed.get(k), list)), None)
+        key = next((k for k in ("html", "latex", *listed) if isinstance(listed.get(k), (list, str))), None)
         at = ("rmd_files", key) if key else ("rmd_files",)
         listed = listed.get(key) if key else None
     else:
         at = ("rmd_files",)
+    if isinstance(listed, str):      # one file: R reads a text as a list of one
+        listed, marks[("chapters", 0)] = [listed], setup.where(*at)
     if isinstance(listed, list):
-        out["chapters"] = listed
+        # index.Rmd first, wherever it is listed, as bookdown merges them
+        order = sorted(range(len(listed)), key=lambda i: not (isinstance(listed[i], str)
+                                                              and _without_ext(listed[i]) == "index"))
+        out["chapters"] = [listed[i] for i in order]
         for path, mark in setup.marks.items():
-            if path[:len(at)] == at:
-                marks[("chapters",) + path[len(at):]] = mark
+            if path[:len(at)] == at and len(path) > len(at) and isinstance(path[len(at)], int) \
+                    and path[len(at)] < len(order):
+                marks[("chapters", order.index(path[len(at)])) + path[len(at) + 1:]] = mark
+            elif path == at:
+                marks[("chapters",)] = mark
     else:
         out["chapters"] = _bookdown_files(root, data.get("rmd_subdir"))
         marks[("chapters",)] = (1, 1)
@@ -749,6 +758,12 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              + "build_book reads rmd_files, rmd_subdir and language's label: fig, tab, eq and "
                              "ui: chapter_name, and makes its own editions"))
     return config, diags
+
+
+def _without_ext(path: str) -> str:
+    """A path without its extension ('index.Rmd': 'index'), as bookdown's with_ext(files, '') reads it."""
+    stem, dot, ext = path.rpartition(".")
+    return stem if dot and "/" not in ext else path
 
 
 def _bookdown_files(root: Path, subdir) -> list[str]:

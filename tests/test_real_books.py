@@ -685,3 +685,17 @@ def test_a_bookdown_book_s_r_code_values_are_named_not_refused(tmp_path):
     assert "R code" in problems[1].hint
     status, found = _check(tmp_path)
     assert status == 0 and not [d for d in found if d["severity"] == "error"], found
+
+
+def test_a_bookdown_book_s_rmd_files_as_one_name_or_index_listed_late_are_read_as_bookdown_reads_them(tmp_path):
+    """'rmd_files: "index.Rmd"' (R reads a text as a list of one) was taken as no list at all: every .Rmd file of
+    the folder became a chapter. And bookdown puts index.Rmd first wherever rmd_files lists it: listed after a
+    chapter, that chapter's front matter was read as the book's ('title' missing, the chapter's title lost)."""
+    _bookdown(tmp_path, 'rmd_files: "index.Rmd"\n', "title: One\nbibliography: book.bib\n",
+              {"01-a.Rmd": "# Stray\n\nNot in the book.\n"})
+    config, problems = load_config(tmp_path)
+    assert [c.path for c in config.chapters] == ["index.Rmd"] and problems == [], problems
+    (tmp_path / "_bookdown.yml").write_text("rmd_files:\n  - 01-a.Rmd\n  - gone.Rmd\n  - index.Rmd\n", encoding="utf-8")
+    config, problems = load_config(tmp_path)
+    assert config.title == "One" and [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "gone.Rmd"]
+    assert [(d.location.path, d.location.line, d.code) for d in problems] == [("_bookdown.yml", 3, "missing-chapter")]
