@@ -688,7 +688,7 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
             elif path == at:
                 marks[("chapters",)] = mark
     else:
-        out["chapters"] = _bookdown_files(root, data.get("rmd_subdir"))
+        out["chapters"] = _bookdown_files(root, data.get("rmd_subdir"), setup, diags)
         marks[("chapters",)] = (1, 1)
     files[("chapters",)] = BOOKDOWN_NAME
     first = out["chapters"][0] if out["chapters"] and isinstance(out["chapters"][0], str) else BOOKDOWN_INDEX
@@ -766,17 +766,33 @@ def _without_ext(path: str) -> str:
     return stem if dot and "/" not in ext else path
 
 
-def _bookdown_files(root: Path, subdir) -> list[str]:
-    """The .Rmd files bookdown merges when _bookdown.yml lists none: the folder's (``rmd_subdir: true``: and
-    its subfolders'; a list: and those subfolders'), but those whose name begins with '_', index.Rmd first."""
-    found = [p for p in root.glob("*") if p.suffix.lower() == ".rmd"]
-    folders = [root] if subdir is True else [root / str(d) for d in subdir] if isinstance(subdir, list) else []
-    for folder in folders:
-        if sandbox.inside(root, folder.relative_to(root).as_posix() or ".") is not None:
-            found += [p for p in folder.rglob("*") if p.suffix.lower() == ".rmd" and p.parent != root]
-    paths = sorted({p.relative_to(root).as_posix() for p in found if p.is_file() and not p.name.startswith("_")
-                    and "build" not in p.relative_to(root).parts[:1]})
-    return sorted(paths, key=lambda p: p != BOOKDOWN_INDEX)
+def _bookdown_files(root: Path, subdir, setup: yamlpos.Located, diags: list[Diagnostic]) -> list[str]:
+    """The .Rmd files bookdown merges when _bookdown.yml lists none, as its source_files() lists them: the
+    folder's, by name, then (``rmd_subdir: true``) its subfolders' or (a folder's name, or a list of them) those
+    folders', by path; but those whose name begins with '_', and index.Rmd first."""
+    def chapter(p: Path) -> bool:
+        return p.suffix.lower() == ".rmd" and not p.name.startswith("_") and p.is_file()
+
+    own = sorted(p.name for p in root.glob("*") if chapter(p))
+    names = [subdir] if isinstance(subdir, str) else subdir if isinstance(subdir, list) else \
+        ["."] if subdir is True else []
+    deeper: set[str] = set()
+    for i, name in enumerate(names):
+        at = Location(BOOKDOWN_NAME, *(setup.where("rmd_subdir", i) if isinstance(subdir, list)
+                                        else setup.where("rmd_subdir")))
+        if not isinstance(name, str) or not name.strip():
+            diags.append(error("config-type", f"rmd_subdir's folder must be a folder's name, not "
+                               f"{schema.type_name(name)}", at, "e.g. rmd_subdir: [chapters]"))
+            continue
+        folder = sandbox.inside(root, name)
+        if folder is None:
+            diags.append(sandbox.outside(name, at, "chapter folder"))
+            continue
+        top = sandbox.inside(root, ".") or root
+        deeper |= {p.relative_to(top).as_posix() for p in folder.rglob("*")
+                   if chapter(p) and p.parent != top and p.relative_to(top).parts[0] != "build"}
+    paths = list(dict.fromkeys(own + sorted(deeper)))
+    return sorted(paths, key=lambda p: _without_ext(p) != "index")
 
 
 def _bookdown_front(root: Path, first: str, diags: list[Diagnostic]):

@@ -699,3 +699,19 @@ def test_a_bookdown_book_s_rmd_files_as_one_name_or_index_listed_late_are_read_a
     config, problems = load_config(tmp_path)
     assert config.title == "One" and [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "gone.Rmd"]
     assert [(d.location.path, d.location.line, d.code) for d in problems] == [("_bookdown.yml", 3, "missing-chapter")]
+
+
+def test_a_bookdown_book_s_rmd_subdir_as_bookdown_reads_it(tmp_path):
+    """'rmd_subdir: chapters' (a folder's name, as bookdown's manual writes it) was ignored: that folder's chapters
+    were silently not in the book. A subfolder's chapters come after the folder's own, as bookdown merges them (they
+    were sorted in among them); a folder outside the book was an internal error (ValueError) or left out silently."""
+    _bookdown(tmp_path, "rmd_subdir: chapters\n", "title: Sub\nbibliography: book.bib\n",
+              {"01-a.Rmd": "# A\n", "z.Rmd": "# Z\n", "chapters/02-b.Rmd": "# B\n", "chapters/_skip.Rmd": "# S\n"})
+    config, problems = load_config(tmp_path)
+    assert [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "z.Rmd", "chapters/02-b.Rmd"], problems
+    assert problems == []
+    (tmp_path / "_bookdown.yml").write_text("rmd_subdir: [chapters, /etc, ../..]\n", encoding="utf-8")
+    config, problems = load_config(tmp_path)
+    assert [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "z.Rmd", "chapters/02-b.Rmd"]
+    assert [(d.location.line, d.location.column, d.code) for d in problems] == [
+        (1, 24, "path-outside-book"), (1, 30, "path-outside-book")], problems
