@@ -703,6 +703,17 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                 if path[:1] == (key,):
                     marks[(new,) + path[1:]] = (mark[0] + 1, mark[1])
             files[(new,)] = first
+    if out.get("title") is None or (isinstance(out["title"], str) and not out["title"].strip()):
+        # (bookdown needs none, build_book does: asked for where it is written, not in _bookdown.yml; where
+        # index.Rmd is missing, missing-chapter says so)
+        at = Location(first, *front_at("title")) if "title" in front.data else Location(first, 1, 1)
+        said = f"the book has no title: {first}'s front matter (which is the book's) gives none" \
+            if "title" not in front.data or "title" in computed else \
+            f"the book's title is empty in {first}'s front matter"
+        if _is_file(root / first):
+            diags.append(error("config-missing-key", said, at, f"write it in the front matter at the top of "
+                               f"{first}: ---, a line 'title: ...', ---"))
+        out["title"], files[("title",)] = root.name or "book", first
     ignored = [k for k in front.data if (k not in BOOKDOWN_FRONT_KEYS and k != "site") or k in computed]
     if "date" in front.data and "date" not in computed:
         date = front.data["date"]

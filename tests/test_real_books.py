@@ -715,3 +715,18 @@ def test_a_bookdown_book_s_rmd_subdir_as_bookdown_reads_it(tmp_path):
     assert [c.path for c in config.chapters] == ["index.Rmd", "01-a.Rmd", "z.Rmd", "chapters/02-b.Rmd"]
     assert [(d.location.line, d.location.column, d.code) for d in problems] == [
         (1, 24, "path-outside-book"), (1, 30, "path-outside-book")], problems
+
+
+def test_a_bookdown_book_without_a_title_is_told_so_in_index_rmd(tmp_path):
+    """A bookdown book's title is in index.Rmd's front matter; without one, check said "required key 'title' is
+    missing from _bookdown.yml" at _bookdown.yml:1:1, with the hint to add a line 'title: ...' there, where
+    bookdown reads no title. It is now located in index.Rmd, where the title goes."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd]\n", "author: Ann\nbibliography: book.bib\n", {})
+    status, found = _check(tmp_path)
+    assert status == 1 and [(d["path"], d["line"], d["code"]) for d in found if d["severity"] == "error"] == [
+        ("index.Rmd", 1, "config-missing-key")], found
+    assert "index.Rmd" in found[0]["hint"] and "_bookdown.yml" not in found[0]["message"]
+    _bookdown(tmp_path, "rmd_files: [index.Rmd]\n", "author: Ann\ntitle:\nbibliography: book.bib\n", {})
+    config, problems = load_config(tmp_path)
+    assert [(d.location.path, d.location.line, d.code) for d in problems] == [("index.Rmd", 3, "config-missing-key")]
+    assert "_bookdown.yml" not in problems[0].message
