@@ -6,7 +6,6 @@ Only this module prints diagnostics; everything else returns them.
 
 from __future__ import annotations
 
-import re
 import argparse
 import os
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .files import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, bookdown_book
+from .files import quarto_book as _quarto_book
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
@@ -216,28 +216,6 @@ def find_book(given: Path | None, cwd: Path) -> Path:
                  f"  run the command in a book's folder (the one holding {CONFIG_NAME}) or any folder inside it,\n"
                  f"  or name the book with --book PATH; a new book needs a {CONFIG_NAME} with at least\n"
                  f"  title: and chapters: (see README.md)")
-
-
-def _quarto_book(path: Path) -> bool:
-    """Is ``path`` the _quarto.yml of a Quarto book project (``project: type: book``)?"""
-    try:
-        if not path.is_file():
-            return False
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    if re.search(r"^project:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+type:\s*[\"']?book[\"']?\s*(#.*)?$", text, re.M):
-        return True
-    if not re.search(r"^project:.*\bbook\b", text, re.M | re.S):
-        return False
-    import yaml     # written otherwise ('project: {type: book}'): as YAML reads it
-
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError, ValueError):
-        return False
-    project = data.get("project") if isinstance(data, dict) else None
-    return isinstance(project, dict) and project.get("type") == "book"
 
 
 def _shown(path: Path, cwd: Path) -> str:

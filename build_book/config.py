@@ -17,7 +17,8 @@ from pathlib import Path
 
 from . import codes, sandbox, schema, yamlpos
 from .diagnostics import BuildError, Diagnostic, Location, error, warning
-from .files import BOOKDOWN_INDEX, BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, bookdown_book  # noqa: F401
+from .files import (BOOKDOWN_INDEX, BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, bookdown_book,  # noqa: F401
+                    quarto_book)
 
 # the word of each kind of label, and of several ([@fig-a; @fig-b]: "Figures 1.1 and 1.2")
 PLURALS = {"chapter": "chapters", "section": "sections", "part": "parts", "appendix": "appendices",
@@ -140,8 +141,9 @@ def load_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     with the problems, so the chapters can still be checked."""
     path = root / CONFIG_NAME
     rel = CONFIG_NAME
-    if not path.is_file() and _is_file(root / QUARTO_NAME):
-        return load_quarto_config(root)
+    if not path.is_file() and _is_file(root / QUARTO_NAME) and (quarto_book(root / QUARTO_NAME)
+                                                                 or not bookdown_book(root)):
+        return load_quarto_config(root)   # (a bookdown book beside a _quarto.yml of another kind is the book)
     if not path.is_file() and bookdown_book(root):
         return load_bookdown_config(root)
     if not path.is_file():

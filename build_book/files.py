@@ -28,6 +28,28 @@ def bookdown_book(folder: Path) -> bool:
         return False
 
 
+def quarto_book(path: Path) -> bool:
+    """Is ``path`` the _quarto.yml of a Quarto book project (``project: type: book``)?"""
+    try:
+        if not path.is_file():
+            return False
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if re.search(r"^project:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+type:\s*[\"']?book[\"']?\s*(#.*)?$", text, re.M):
+        return True
+    if not re.search(r"^project:.*\bbook\b", text, re.M | re.S):
+        return False
+    import yaml     # written otherwise ('project: {type: book}'): as YAML reads it
+
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
+    project = data.get("project") if isinstance(data, dict) else None
+    return isinstance(project, dict) and project.get("type") == "book"
+
+
 def package_templates() -> Path:
     """build_book's own templates: package data in an installed wheel, the checkout's templates/ otherwise."""
     here = Path(__file__).resolve().parent

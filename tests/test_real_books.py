@@ -730,3 +730,17 @@ def test_a_bookdown_book_without_a_title_is_told_so_in_index_rmd(tmp_path):
     config, problems = load_config(tmp_path)
     assert [(d.location.path, d.location.line, d.code) for d in problems] == [("index.Rmd", 3, "config-missing-key")]
     assert "_bookdown.yml" not in problems[0].message
+
+
+def test_a_bookdown_book_beside_a_quarto_yml_that_is_no_book_is_the_book(tmp_path):
+    """A _quarto.yml that is not a book's (a website's, a leftover) beside a bookdown book's _bookdown.yml: the
+    folder was found as the bookdown book's, and then read as a Quarto book's, error[config-missing] 'its _quarto.yml
+    is not a Quarto book project'. A Quarto book's _quarto.yml still wins over a _bookdown.yml."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd]\n", "title: Beside\nbibliography: book.bib\n", {})
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 0 and not [d for d in found if d["severity"] == "error"], found
+    assert load_config(tmp_path)[0].title == "Beside"
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: Quarto's\n  chapters: [index.Rmd]\n",
+                                          encoding="utf-8")
+    assert load_config(tmp_path)[0].title == "Quarto's"
