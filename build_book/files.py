@@ -22,7 +22,7 @@ def bookdown_book(folder: Path) -> bool:
         index = folder / BOOKDOWN_INDEX
         if not index.is_file():
             return False
-        with index.open(encoding="utf-8", errors="replace") as text:
+        with index.open(encoding="utf-8-sig", errors="replace") as text:   # (a BOM before its ---)
             return _BOOKDOWN_SITE.search(text.read(20_000).replace("\r\n", "\n")) is not None
     except OSError:
         return False

@@ -744,3 +744,13 @@ def test_a_bookdown_book_beside_a_quarto_yml_that_is_no_book_is_the_book(tmp_pat
     (tmp_path / "_quarto.yml").write_text("project:\n  type: book\nbook:\n  title: Quarto's\n  chapters: [index.Rmd]\n",
                                           encoding="utf-8")
     assert load_config(tmp_path)[0].title == "Quarto's"
+
+
+def test_a_bookdown_book_s_index_rmd_saved_with_a_bom_marks_the_book(tmp_path):
+    """An index.Rmd saved with a byte order mark (as Windows editors save UTF-8) and 'site: bookdown::bookdown_site',
+    without _bookdown.yml: the mark before its '---' hid the front matter, and the folder was 'no book.yml here'."""
+    _bookdown(tmp_path, None, "title: Marked\nsite: bookdown::bookdown_site\nbibliography: book.bib\n", {})
+    index = tmp_path / "index.Rmd"
+    index.write_bytes(b"\xef\xbb\xbf" + index.read_bytes().replace(b"\n", b"\r\n"))
+    result = run_cli("check", "--book", str(tmp_path))
+    assert result.returncode == 0 and "error" not in result.stderr, result.stderr
