@@ -189,6 +189,7 @@ CATALOGUE: dict[str, Code] = _codes(
     # Quarto's syntax
     ("include-missing", E, "a Quarto include names a file that does not exist", FIXED),
     ("include-cycle", E, "Quarto includes include each other in a circle (or nest past 20 deep)", FIXED),
+    ("cell-unclosed", W, "a code cell is never closed: the rest of the file is printed as its code"),
     ("quarto-shortcode", W, "a Quarto shortcode build_book does not support was left out"),
     ("nocite-unknown", W, "nocite names a key no bibliography entry has: the work is listed nowhere"),
     ("quarto-ignored", W, "a _quarto.yml key build_book does not use was ignored"),

@@ -113,6 +113,15 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             options.update(more)
             knitr_label = knitr_label or more_label
             computed += more_computed
+        children = _children(headers, options)
+        if children is not None:    # knitr's child documents: their text here, as an include's
+            emit("", origin)
+            for target in children:
+                included = _include(root, cell["file"], target, cell["stack"], cell["where"], diags)
+                if included is not None:
+                    walk(included[1], included[0], 1, cell["stack"] + (included[0],))
+                    emit("", closing[1])
+            return
         captioned = bool(options.get("fig-cap")) or any(name == "fig.cap" for name, _ in computed)
         if knitr_label and captioned and not options.get("label"):   # as bookdown labels it
             options["label"] = knitr_label if knitr_label.startswith("fig-") else "fig-" + knitr_label
@@ -223,7 +232,8 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                 if found:   # shown as code in its language: '```{r}' becomes '```r'
                     cell = {"indent": found.group(1), "header": line, "where": here(len(found.group(1)) + 1),
                             "options": [], "option_at": [], "body": [], "opener": (f"{found.group(1)}{found.group(2)} "
-                                                   f"{{.{found.group(3).lower()} .cell-code}}", origin)}
+                                                   f"{{.{found.group(3).lower()} .cell-code}}", origin),
+                            "file": name, "stack": stack}
                     continue
                 emit(line, origin)
                 continue
@@ -266,6 +276,10 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                     continue
             emit(_inline(line, here, diags), origin)
         if cell:   # a cell left open at the end of the file: the code it holds, closed
+            diags.append(warning(
+                "cell-unclosed", f"this code cell is never closed: everything after it in {name}, headings and "
+                "text too, is printed as its code", cell["where"],
+                f"close it with a line of {fence} where its code ends"))
             cells.append(cell["where"])
             emit(*cell["opener"])
             for line, at in cell["body"]:
@@ -511,6 +525,23 @@ def _alt(alt: str) -> str:
 def _text(text: str) -> str:
     """Text for an image's brackets: one line, its brackets escaped."""
     return " ".join(text.split()).replace("[", "\\[").replace("]", "\\]")
+
+
+def _children(headers: list[str], options: dict) -> list[str] | None:
+    """The files a knitr cell's 'child' option names ('```{r, child="_part.Rmd"}', 'child=c("a.Rmd", "b.Rmd")',
+    '#| child: _part.Rmd'), whose text knitr puts in the cell's place; None for a cell with no such option."""
+    given = options.get("child")
+    if isinstance(given, str):
+        return [given.strip()]
+    if isinstance(given, list):
+        return [str(g).strip() for g in given]
+    for header in headers:
+        for name, value, quoted in _header_pairs(header):
+            if name == "child":
+                if quoted:
+                    return [value.strip()]
+                return [m.group(2) for m in re.finditer(r"""(["'])(.*?)\1""", value)]
+    return None
 
 
 # a line that is inline R alone, writing text for the web edition only, as bookdown's books head their references

@@ -439,6 +439,32 @@ def test_a_cell_left_open_at_the_end_is_shown_as_code(tmp_path):
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
     assert [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)] == ["x &lt;- 1"]
     assert "{r}" not in page
+    # and named: what follows it, headings and text, is printed as its code
+    assert re.findall(r"^(index.qmd:\d+:\d+): warning\[cell-unclosed\]", result.stderr, re.M) == ["index.qmd:5:1"]
+
+
+def test_a_knitr_child_document_is_its_text_in_the_cells_place(tmp_path):
+    """knitr's '```{r, child="_part.Rmd"}' puts the child's text in the cell's place (as bookdown's books and theses
+    split a chapter): it was left out, text and figures, with only the chapter's code-not-executed count to say so.
+    It is now read as an include is: nested, relative to the file that names it, its problems located in it."""
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "_child.Rmd").write_text("## From the child\n\nChild text [@nobody].\n\n"
+                                                   "```{r, child=\"more.Rmd\"}\n```\n", encoding="utf-8")
+    (tmp_path / "parts" / "more.Rmd").write_text("Grandchild text.\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.Rmd]\n", encoding="utf-8")
+    (tmp_path / "a.Rmd").write_text("# A\n\nBefore.\n\n```{r, child=\"parts/_child.Rmd\"}\n```\n\n"
+                                    "```{r both, child=c(\"parts/more.Rmd\", 'gone.Rmd')}\n```\n\nAfter.\n",
+                                    encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 1 and [(d["path"], d["line"], d["code"]) for d in found] == [
+        ("a.Rmd", 8, "include-missing"), ("parts/_child.Rmd", 3, "citation-unknown")], found
+    (tmp_path / "a.Rmd").write_text((tmp_path / "a.Rmd").read_text("utf-8").replace(", 'gone.Rmd'", ""), "utf-8")
+    (tmp_path / "parts" / "_child.Rmd").write_text(
+        (tmp_path / "parts" / "_child.Rmd").read_text("utf-8").replace(" [@nobody]", ""), "utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    prose = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (tmp_path / "build" / "html" / "a.html").read_text("utf-8")))
+    assert "Before. 1.1 From the child Child text. Grandchild text. Grandchild text. After." in prose, prose
 
 
 def test_a_numbered_formula_as_wide_as_the_line_keeps_its_number_in_print(tmp_path):
