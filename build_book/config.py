@@ -733,6 +733,17 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     words = {}
     computed_words: list[tuple] = []
     language = data.get("language") if isinstance(data.get("language"), dict) else {}
+
+    def unread(path: tuple, value, expected: str) -> None:     # (bookdown would stop at it; build_book goes on)
+        diags.append(warning("config-type", f"'{' → '.join(path)}' must be {expected}, not {schema.type_name(value)}: "
+                             "it is not read", Location(BOOKDOWN_NAME, *setup.where(*path)),
+                             "see bookdown's manual, 'Internationalization'"))
+
+    if "language" in data and not isinstance(data["language"], dict):
+        unread(("language",), data["language"], "a mapping (label:, ui:)")
+    for group in ("label", "ui"):
+        if group in language and not isinstance(language[group], dict):
+            unread(("language", group), language[group], "a mapping of names to words")
     for (group, name), word in BOOKDOWN_WORDS.items():
         value = language.get(group, {}).get(name) if isinstance(language.get(group), dict) else None
         if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
@@ -742,6 +753,8 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
             marks[("crossref", word)] = setup.where("language", group, name)
         elif isinstance(value, yamlpos.RCode):      # '!expr function(i) ...': named below, the word left as it is
             computed_words.append(("language", group, name))
+        elif value is not None:
+            unread(("language", group, name), value, "a word, or two around the number (['第', '章'])")
     if words:
         out["crossref"] = words
         marks[("crossref",)], files[("crossref",)] = setup.where("language"), BOOKDOWN_NAME

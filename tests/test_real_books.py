@@ -780,3 +780,18 @@ def test_a_bookdown_book_s_index_rmd_saved_with_a_bom_marks_the_book(tmp_path):
     index.write_bytes(b"\xef\xbb\xbf" + index.read_bytes().replace(b"\n", b"\r\n"))
     result = run_cli("check", "--book", str(tmp_path))
     assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+
+
+def test_a_bookdown_books_language_words_it_cannot_read_are_named(tmp_path):
+    """_bookdown.yml's language: of a wrong shape ('language: x', 'label: [1]', 'fig: 3') was ignored without a word;
+    two words around the number (['第', '章']) are read as bookdown reads them."""
+    for written, found in (('language: "x"', [(1, "'language' must be a mapping")]),
+                           ("language: {label: [1]}", [(1, "'language → label' must be a mapping")]),
+                           ("language:\n  label:\n    fig: 3\n", [(3, "'language → label → fig' must be a word")]),
+                           ('language: {ui: {chapter_name: ["第", "章"]}}', [])):
+        _bookdown(tmp_path, written, "title: T\nsite: bookdown::bookdown_site\n", {"01-a.Rmd": "# A\n"})
+        config, problems = load_config(tmp_path)
+        assert [(d.location.path, d.location.line, d.code, d.severity) for d in problems] == [
+            ("_bookdown.yml", line, "config-type", "warning") for line, _ in found], problems
+        assert all(text in d.message for d, (_, text) in zip(problems, found)), problems
+    assert config.words["chapter"] == "第%s章"
