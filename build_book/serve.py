@@ -374,6 +374,7 @@ class PortsTaken(Exception):
 def watched_files(root: Path, book=None, previous: set[Path] | None = None) -> set[Path]:
     """Every file the HTML edition is made of: book.yml, chapters, bibliography, CSL, images, templates."""
     from .config import BOOKDOWN_NAME, CONFIG_NAME, QUARTO_NAME, load_config
+    from .files import bookdown_book, quarto_book
     from .model import is_external
     from .templating import PACKAGE_TEMPLATES
 
@@ -385,6 +386,10 @@ def watched_files(root: Path, book=None, previous: set[Path] | None = None) -> s
         except Exception:       # book.yml unreadable: the previous list, until it reads again
             return (previous or set()) | files
     files.update(root / ref.path for ref in config.chapters)
+    if not (root / CONFIG_NAME).is_file() and not quarto_book(root / QUARTO_NAME) and bookdown_book(root):
+        # a bookdown book's chapters may be every .Rmd file of its folders: a folder's time changes when one is
+        # added or removed (or _bookdown.yml is written)
+        files.update({root} | {(root / ref.path).parent for ref in config.chapters})
     files.update(root / path for path in config.bibliography)
     if config.csl.endswith(".csl"):
         files.add(root / config.csl)

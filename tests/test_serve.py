@@ -248,3 +248,19 @@ def test_save_to_reload_is_measured_for_the_benchmark(tmp_path_factory, monkeypa
     measured = serve_module.measure_save_to_reload(root, CHAPTER, timeout=120)
     assert 0 < measured["build"] <= measured["server"] < measured["client"] + 0.5 < RELOAD_BOUND
     assert (root / CHAPTER).read_bytes() == before
+
+
+def test_serve_watches_a_bookdown_books_folders_for_new_chapters(tmp_path):
+    """A bookdown book without rmd_files is every .Rmd file of its folder: serve watched only the files it knew,
+    so a chapter added (or a _bookdown.yml written) was not seen until another watched file changed."""
+    (tmp_path / "index.Rmd").write_text("---\ntitle: T\nsite: bookdown::bookdown_site\n---\n\n# Preface {-}\n",
+                                        encoding="utf-8")
+    watched = serve_module.watched_files(tmp_path)
+    before = serve_module.snapshot(watched)
+    time.sleep(0.02)
+    (tmp_path / "01-new.Rmd").write_text("# New\n", encoding="utf-8")
+    assert serve_module.snapshot(watched) != before
+    assert tmp_path / "01-new.Rmd" in serve_module.watched_files(tmp_path)
+    # a book.yml book's folder is not watched so (its chapters are those it lists)
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [index.Rmd]\n", encoding="utf-8")
+    assert tmp_path not in serve_module.watched_files(tmp_path)
