@@ -730,33 +730,11 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         shifted = yamlpos.Located(front.data, {k: (m[0] + 1, m[1]) for k, m in front.marks.items()})
         _take_authors(out, marks, shifted, ("author",), None)
         files[("contributors",)] = files[("authors",)] = first
-    words = {}
-    computed_words: list[tuple] = []
     language = data.get("language") if isinstance(data.get("language"), dict) else {}
-
-    def unread(path: tuple, value, expected: str) -> None:     # (bookdown would stop at it; build_book goes on)
-        diags.append(warning("config-type", f"'{' → '.join(path)}' must be {expected}, not {schema.type_name(value)}: "
-                             "it is not read", Location(BOOKDOWN_NAME, *setup.where(*path)),
-                             "see bookdown's manual, 'Internationalization'"))
-
-    if "language" in data and not isinstance(data["language"], dict):
-        unread(("language",), data["language"], "a mapping (label:, ui:)")
-    for group in ("label", "ui"):
-        if group in language and not isinstance(language[group], dict):
-            unread(("language", group), language[group], "a mapping of names to words")
-    for (group, name), word in BOOKDOWN_WORDS.items():
-        value = language.get(group, {}).get(name) if isinstance(language.get(group), dict) else None
-        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
-            value = f"{value[0].strip()}%s{value[1].strip()}"    # ['第', '章']: 第1章
-        if isinstance(value, str) and value.strip().rstrip(":").strip():
-            words[word] = value.strip().rstrip(":").strip()
-            marks[("crossref", word)] = setup.where("language", group, name)
-        elif isinstance(value, yamlpos.RCode):      # '!expr function(i) ...': named below, the word left as it is
-            computed_words.append(("language", group, name))
-        elif value is not None:
-            unread(("language", group, name), value, "a word, or two around the number (['第', '章'])")
+    words, computed_words = _bookdown_words(language, data, setup, diags)
     if words:
-        out["crossref"] = words
+        out["crossref"] = {word: text for word, (text, _) in words.items()}
+        marks.update({("crossref", word): where for word, (_, where) in words.items()})
         marks[("crossref",)], files[("crossref",)] = setup.where("language"), BOOKDOWN_NAME
     known = {("label", k) for k in ("fig", "tab", "eq")} | {("ui", "chapter_name")}
     setup_ignored = [(k,) for k in data if k not in BOOKDOWN_KEYS] + [
@@ -784,6 +762,37 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
                              + "build_book reads rmd_files, rmd_subdir and language's label: fig, tab, eq and "
                              "ui: chapter_name, and makes its own editions"))
     return config, diags
+
+
+def _bookdown_words(language: dict, data: dict, setup: yamlpos.Located, diags: list[Diagnostic]
+                    ) -> tuple[dict[str, tuple[str, tuple[int, int]]], list[tuple]]:
+    """The words of _bookdown.yml's language: (label: fig, tab, eq; ui: chapter_name) as book.yml's crossref:
+    words, each with where it is written; and the places of those written as R code (which build_book does not
+    run). A value of another shape is named, and not read."""
+    words: dict[str, tuple[str, tuple[int, int]]] = {}
+    computed: list[tuple] = []
+
+    def unread(path: tuple, value, expected: str) -> None:     # (bookdown would stop at it; build_book goes on)
+        diags.append(warning("config-type", f"'{' → '.join(path)}' must be {expected}, not {schema.type_name(value)}: "
+                             "it is not read", Location(BOOKDOWN_NAME, *setup.where(*path)),
+                             "see bookdown's manual, 'Internationalization'"))
+
+    if "language" in data and not isinstance(data["language"], dict):
+        unread(("language",), data["language"], "a mapping (label:, ui:)")
+    for group in ("label", "ui"):
+        if group in language and not isinstance(language[group], dict):
+            unread(("language", group), language[group], "a mapping of names to words")
+    for (group, name), word in BOOKDOWN_WORDS.items():
+        value = language.get(group, {}).get(name) if isinstance(language.get(group), dict) else None
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+            value = f"{value[0].strip()}%s{value[1].strip()}"    # ['第', '章']: 第1章
+        if isinstance(value, str) and value.strip().rstrip(":").strip():
+            words[word] = (value.strip().rstrip(":").strip(), setup.where("language", group, name))
+        elif isinstance(value, yamlpos.RCode):      # '!expr function(i) ...': named, the word left as it is
+            computed.append(("language", group, name))
+        elif value is not None:
+            unread(("language", group, name), value, "a word, or two around the number (['第', '章'])")
+    return words, computed
 
 
 def _without_ext(path: str) -> str:
