@@ -795,3 +795,19 @@ def test_a_bookdown_books_language_words_it_cannot_read_are_named(tmp_path):
             ("_bookdown.yml", line, "config-type", "warning") for line, _ in found], problems
         assert all(text in d.message for d, (_, text) in zip(problems, found)), problems
     assert config.words["chapter"] == "第%s章"
+
+
+def test_a_bookdown_chapter_name_in_japanese_in_a_book_without_lang_leaves_the_title_whole(tmp_path):
+    """chapter_name: ["第", "章"] in a book that says no lang: (English): the label "第2章", its Japanese words
+    wrapped in <span lang="ja">, was cut from the title at the first of those spans' ends, so that the title
+    heading printed "2章" before the title, with a '</span>' no element opened."""
+    _bookdown(tmp_path, 'language:\n  ui:\n    chapter_name: ["第", "章"]\nrmd_files: [index.Rmd, 01-a.Rmd]\n',
+              "title: Lessons\nbibliography: book.bib\n", {"01-a.Rmd": "# 記述統計\n\nSome words.\n"})
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "01-a.html").read_text(encoding="utf-8")
+    head = re.search(r'<header class="chapter-head">(.*?)</header>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", head.split("<h1")[0]).strip() == "第1章", head     # (the label, above the title)
+    title = re.search(r'<h1 class="chapter-title">(.*?)</h1>', head, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", title) == "記述統計", title
+    assert title.count("<span") == title.count("</span>"), title

@@ -25,7 +25,10 @@ from ..model import APPENDIX, BODY, FRONT, Book, Chapter, Part, is_external
 from ..abstracts import abstract_views
 from ..transform import Prepared, chapter_ref_id
 
-LABEL_SPAN = re.compile(r'<span class="chapter-label">.*?</span>', re.S)
+# (spans inside it too: a label in another script than the book's, "第2章" in an English book, is wrapped in
+# <span lang="ja">, whose end is not the label's)
+LABEL_SPAN = re.compile(r'<span class="chapter-label">(?:(?!</?span\b).|<span\b[^>]*>(?:(?!</?span\b).)*</span>)*'
+                        r'</span>', re.S)
 TITLE_SPAN = re.compile(r'^<span class="title-text">(.*)</span>$', re.S)
 HREF = re.compile(r'href="#([^"]+)"')
 REFERS = re.compile(r'<span class="citation"|<a [^>]*\bclass="xref\b')
