@@ -156,14 +156,15 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         if engine in BOOKDOWN_BLOCKS:   # bookdown's theorem, proof or block: Markdown, not code
             _bookdown_block(cell, engine, closing, emit)
             return
-        cells.append(cell["where"])
+        not_run = any(NOT_RUN_BY_HEADER.search(h) for h in headers) or \
+            str(options.get("eval")).lower() in ("false", "no")
+        if not not_run:     # (a cell knitr or Quarto would not run either, eval=FALSE, loses nothing: not counted)
+            cells.append(cell["where"])
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
             any(HIDDEN_BY_HEADER.search(h) for h in headers)   # R Markdown's ```{r setup, include=FALSE}
         if not shown[0] and not hidden:     # the book's, the chapter's or knitr's echo: false, unless it says true
             hidden = options.get("echo") is None and not any(SHOWN_BY_HEADER.search(h) for h in headers)
-        if engine == "r" and "opts_chunk" in cell["header"] + "".join(line for line, _ in code) and not (
-                any(NOT_RUN_BY_HEADER.search(h) for h in headers) or
-                str(options.get("eval")).lower() in ("false", "no")):
+        if engine == "r" and "opts_chunk" in cell["header"] + "".join(line for line, _ in code) and not not_run:
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")

@@ -299,7 +299,8 @@ def test_cells_as_quarto_shows_them(tmp_path):
         Image.new("RGB", (40, 20), (200, 220, 240)).save(tmp_path / "shots" / f"{name}.png")
     result = run_cli("html", "--book", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "this chapter has 3 executable code cells" in result.stderr   # the image cells are shown as Quarto does
+    assert "this chapter has 2 executable code cells" in result.stderr   # the image cells are shown as Quarto does
+    # (and the eval: false cell, which Quarto would not run either, is not counted)
     page = " ".join(p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
     assert "_common" not in page and "library" not in page and "include_graphics" not in page and "#|" not in page
     assert re.search(r'<img (?=[^>]*src="[^"]*env\.png")[^>]*alt="The environment tab, which shows x and y in the global '
@@ -811,3 +812,22 @@ def test_a_bookdown_chapter_name_in_japanese_in_a_book_without_lang_leaves_the_t
     title = re.search(r'<h1 class="chapter-title">(.*?)</h1>', head, re.S).group(1)
     assert re.sub(r"<[^>]+>", "", title) == "記述統計", title
     assert title.count("<span") == title.count("</span>"), title
+
+
+def test_a_cell_knitr_would_not_run_either_is_not_counted_as_code_not_run(tmp_path):
+    """```{r eval=FALSE} (or '#| eval: false') shows its code and runs nothing, in bookdown as in build_book: nothing
+    of it is missing. A chapter of such cells (an R course's 'try this at home' code) was told that its cells
+    were not run and what they compute was not in the book (code-not-executed), and they were counted."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd, 01-a.Rmd, 02-b.Rmd]\n", "title: Lessons\nbibliography: book.bib\n",
+              {"01-a.Rmd": "# Setup\n\n``` {r eval=FALSE}\ninstall.packages('x')\n```\n\n"
+                           "```{r}\n#| eval: false\nlibrary(x)\n```\n",
+               "02-b.Rmd": "# Work\n\n```{r, eval = F}\nshow(1)\n```\n\n```{r}\nsummary(cars)\n```\n"})
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    notes = [(d["path"], d["line"], d["message"]) for d in found if d["code"] == "code-not-executed"]
+    assert [(p, line) for p, line, _ in notes] == [("02-b.Rmd", 7)], notes
+    assert "has 1 executable code cell " in notes[0][2], notes
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "build" / "html" / "01-a.html").read_text(encoding="utf-8")
+    assert "install.packages" in text and "library" in text      # (their code still shown)
