@@ -375,7 +375,8 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
         if sandbox.inside(root, bib) is None:
             diags.append(sandbox.outside(bib, at.location, "bibliography file"))
         elif not _is_file(root / bib):
-            at.error("missing-file", f"bibliography file '{bib}' does not exist", _missing_file_hint(root, bib, "*.bib"))
+            at.error("missing-file", f"bibliography file '{bib}' does not exist",
+                     _missing_file_hint(root, bib, "*.bib", name))
 
     cover = values["cover"] or ""
     if cover:
@@ -424,8 +425,10 @@ def _parse(root: Path, doc: yamlpos.Located, name: str = CONFIG_NAME) -> tuple[B
                 diags.append(error("missing-chapter", f"chapter file '{ref.path}' is {kind}, not a file", ref.location,
                                    "a chapter is a Markdown file: correct the path, or replace what is there"))
             else:
+                # (a near name of the chapter's own kind: an .Rmd or .qmd chapter's, not only .md files)
+                suffix = Path(ref.path).suffix if Path(ref.path).suffix.lower() in (".qmd", ".rmd") else ".md"
                 diags.append(error("missing-chapter", f"chapter file '{ref.path}' does not exist", ref.location,
-                                   _missing_file_hint(root, ref.path, "*.md")))
+                                   _missing_file_hint(root, ref.path, "*" + suffix, name)))
 
     lang = values["lang"]
     language = lang.split("-")[0].lower()
@@ -503,11 +506,13 @@ def near_file(root: Path, rel: str, pattern: str) -> str:
     return same[0] if same else _nearest(rel, names)
 
 
-def _missing_file_hint(root: Path, rel: str, pattern: str) -> str:
+def _missing_file_hint(root: Path, rel: str, pattern: str, name: str = CONFIG_NAME) -> str:
     close = near_file(root, rel, pattern)
     if close:
         return f"did you mean '{close}'?"
-    return "check the path; it is relative to the folder holding book.yml"
+    # (a bookdown book's paths are written in index.Rmd and _bookdown.yml, a Quarto book's in _quarto.yml: all
+    # relative to the book's folder, where build_book reads them from)
+    return f"check the path; it is relative to the folder holding {BOOKDOWN_INDEX if name == BOOKDOWN_NAME else name}"
 
 
 def _not_a_file(path: Path) -> str:

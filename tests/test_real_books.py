@@ -831,3 +831,16 @@ def test_a_cell_knitr_would_not_run_either_is_not_counted_as_code_not_run(tmp_pa
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "build" / "html" / "01-a.html").read_text(encoding="utf-8")
     assert "install.packages" in text and "library" in text      # (their code still shown)
+
+
+def test_a_bookdown_book_s_missing_files_are_hinted_at_in_its_own_terms(tmp_path):
+    """A bookdown book has no book.yml: a missing bibliography was 'relative to the folder holding book.yml', and
+    a chapter _bookdown.yml lists with a wrong capital ('01-Intro.Rmd' for 01-intro.Rmd) had no 'did you mean', the
+    near names being looked for among .md files only."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd, 01-Intro.Rmd]\n", "title: T\nbibliography: [book.bib, refs.bib]\n",
+              {"01-intro.Rmd": "# Intro\n"})
+    status, found = _check(tmp_path)
+    got = {d["code"]: d["hint"] for d in found if d["severity"] == "error"}
+    assert status == 1 and set(got) == {"missing-chapter", "missing-file"}, found
+    assert got["missing-chapter"] == "did you mean '01-intro.Rmd'?", got
+    assert "book.yml" not in got["missing-file"] and "index.Rmd" in got["missing-file"], got
