@@ -750,6 +750,17 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     chapters = tuple(replace(ref, book_front=True) if ref.path == first and n == 0 else ref
                      for n, ref in enumerate(config.chapters))
     config = replace(config, chapters=chapters)
+    written = _bibs_r_writes(root, [ref.path for ref in config.chapters])
+    for i, d in enumerate(more):     # (bookdown-demo's 'knitr::write_bib(..., "packages.bib")', the file not kept)
+        bib = next((b for b in config.bibliography if d.code == "missing-file"
+                    and d.message == f"bibliography file '{b}' does not exist" and b in written), None)
+        if bib is not None:
+            path, line = written[bib]
+            more[i] = warning("code-not-executed", f"bibliography file '{bib}' does not exist: the R code at "
+                              f"{path}:{line} (knitr::write_bib) would write it, which build_book does not run; "
+                              "the book is built without it", d.location,
+                              f"keep the {bib} that bookdown wrote with the book, or take it off bibliography:")
+            config = replace(config, bibliography=tuple(b for b in config.bibliography if b != bib))
     diags += more
     if ignored:
         diags.append(warning("bookdown-ignored", f"build_book does not use these keys of {first}'s front matter: "
@@ -798,6 +809,27 @@ def _bookdown_words(language: dict, data: dict, setup: yamlpos.Located, diags: l
         elif value is not None:
             unread(("language", group, name), value, "a word, or two around the number (['第', '章'])")
     return words, computed
+
+
+WRITE_BIB = re.compile(r"\bwrite_bib\s*\(")
+QUOTED_BIB = re.compile(r"""["']([^"'\n]+\.bib)["']""")
+
+
+def _bibs_r_writes(root: Path, chapters: list[str]) -> dict[str, tuple[str, int]]:
+    """The .bib files the chapters' R code writes with knitr::write_bib (bookdown-demo's index.Rmd writes
+    packages.bib so), each with the chapter and line that writes it."""
+    found: dict[str, tuple[str, int]] = {}
+    for rel in chapters:
+        path = sandbox.inside(root, rel)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path and _is_file(path) else ""
+        except OSError:
+            continue
+        for call in WRITE_BIB.finditer(text):
+            name = QUOTED_BIB.search(text, call.end(), call.end() + 2000)
+            if name:
+                found.setdefault(name.group(1).removeprefix("./"), (rel, text.count("\n", 0, call.start()) + 1))
+    return found
 
 
 def _without_ext(path: str) -> str:

@@ -844,3 +844,28 @@ def test_a_bookdown_book_s_missing_files_are_hinted_at_in_its_own_terms(tmp_path
     assert status == 1 and set(got) == {"missing-chapter", "missing-file"}, found
     assert got["missing-chapter"] == "did you mean '01-intro.Rmd'?", got
     assert "book.yml" not in got["missing-file"] and "index.Rmd" in got["missing-file"], got
+
+
+def test_a_bookdown_book_s_bibliography_its_r_code_writes_is_not_an_error(tmp_path):
+    """bookdown-demo's index.Rmd lists packages.bib, which its own R code writes (knitr::write_bib), and many books
+    keep that file out of git: build_book, which runs no R, stopped at error[missing-file]. It is now named as what
+    R would have written (code-not-executed, a warning, at the bibliography and naming the line of the call), and the
+    book is built without it; a .bib missing that no R code writes is still an error."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd, 01-a.Rmd]\n",
+              "title: T\nbibliography: [book.bib, packages.bib]\nsite: bookdown::bookdown_site\n",
+              {"01-a.Rmd": "# A\n\nText.\n\n```{r include=FALSE}\nknitr::write_bib(c(\n  .packages(), 'bookdown'\n"
+                           "), 'packages.bib')\n```\n"})
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    said = [d for d in found if "packages.bib" in d["message"]]
+    assert [(d["path"], d["line"], d["severity"], d["code"]) for d in said] == [
+        ("index.Rmd", 3, "warning", "code-not-executed")], found
+    assert "01-a.Rmd:6" in said[0]["message"], said
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Writer, Ann. 2020" in (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8") or \
+        any("Writer, Ann" in p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
+    (tmp_path / "01-a.Rmd").write_text("# A\n\nText.\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 1 and [(d["code"], d["severity"]) for d in found if "packages.bib" in d["message"]] == [
+        ("missing-file", "error")], found
