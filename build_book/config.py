@@ -53,6 +53,7 @@ class ChapterRef:
     part: int | None = None  # index into BookConfig.parts
     appendix: bool = False
     book_front: bool = False  # its front matter is the book's, not the chapter's (bookdown's index.Rmd)
+    parts_read: bool = False  # its bookdown part headings ('# (PART) Title {-}') are the book's parts, read here
 
 
 @dataclass(frozen=True)
@@ -750,6 +751,8 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
     chapters = tuple(replace(ref, book_front=True) if ref.path == first and n == 0 else ref
                      for n, ref in enumerate(config.chapters))
     config = replace(config, chapters=chapters)
+    if not config.parts:
+        config = _bookdown_part_headings(root, config)
     written = _bibs_r_writes(root, [ref.path for ref in config.chapters])
     for i, d in enumerate(more):     # (bookdown-demo's 'knitr::write_bib(..., "packages.bib")', the file not kept)
         bib = next((b for b in config.bibliography if d.code == "missing-file"
@@ -809,6 +812,70 @@ def _bookdown_words(language: dict, data: dict, setup: yamlpos.Located, diags: l
         elif value is not None:
             unread(("language", group, name), value, "a word, or two around the number (['第', '章'])")
     return words, computed
+
+
+# bookdown's part heading, '# (PART) Cases {-}' ('(PART*)' unnumbered), and the one that begins the appendices
+BOOKDOWN_PART = re.compile(r"^#[ \t]+\((PART|APPENDIX)(?:\\?\*)?\)[ \t]*(.*?)[ \t]*(?:\{[^{}\n]*\})?[ \t]*$")
+LEVEL_ONE = re.compile(r"^#[ \t]+\S")
+FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+
+
+def _bookdown_part_headings(root: Path, config: BookConfig) -> BookConfig:
+    """A bookdown book's parts and appendices, as bookdown reads them from its chapters' headings: a part heading
+    ('# (PART) Cases {-}') begins a part of the chapters from the one after it (in its file or the next) to the
+    next part heading, and '# (APPENDIX) Appendices {-}' makes the chapters after it appendices. A file of a part
+    heading alone (bookdown's books often give each part one) is no chapter of its own."""
+    parts: list[PartSpec] = []
+    chapters: list[ChapterRef] = []
+    part, appendix, found = None, False, False
+    for ref in config.chapters:
+        path = sandbox.inside(root, ref.path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path and _is_file(path) else ""
+        except OSError:
+            text = ""
+        fence, headings, other = None, [], False
+        lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+        start = 0
+        if lines and lines[0].strip() == "---":     # (the front matter)
+            start = next((i + 1 for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), 0)
+        for number, line in enumerate(lines[start:], start + 1):
+            mark = FENCE_LINE.match(line)
+            if fence:
+                if mark and mark.group(1)[0] == fence[0] and len(mark.group(1)) >= len(fence):
+                    fence = None
+                continue
+            if mark:
+                fence, other = mark.group(1), True
+                continue
+            heading = BOOKDOWN_PART.match(line)
+            if heading:
+                headings.append((number, heading.group(1), heading.group(2)))
+            elif LEVEL_ONE.match(line):
+                headings.append((number, "", ""))
+            elif line.strip() and not line.lstrip().startswith("<!--"):
+                other = True
+        alone = bool(headings) and all(kind for _, kind, _ in headings) and not other
+        own = next((i for i, (_, kind, _) in enumerate(headings) if not kind), len(headings))
+        # part headings before the chapter's title begin with it; those after it (in a file of several
+        # chapters, which build_book prints as one), with the next file
+        for nth, group in enumerate((headings[:own], [h for h in headings[own:] if h[1]])):
+            if nth == 1 and not alone:
+                chapters.append(replace(ref, part=part, appendix=appendix, parts_read=True))
+            for number, kind, title in group:
+                if kind == "PART":
+                    parts.append(PartSpec(title, f"sec-part-{len(parts) + 1}", Location(ref.path, number, 1)))
+                    part, appendix, found = len(parts) - 1, False, True
+                else:
+                    part, appendix, found = None, True, True
+    if not found:
+        return config
+    # (a part heading no chapter follows before the next one has nothing to print: no part, nor a number)
+    used = sorted({ref.part for ref in chapters if ref.part is not None})
+    new = {old: n for n, old in enumerate(used)}
+    parts = [replace(parts[old], label=f"sec-part-{n + 1}") for n, old in enumerate(used)]
+    chapters = [replace(ref, part=new[ref.part]) if ref.part is not None else ref for ref in chapters]
+    return replace(config, chapters=tuple(chapters), parts=tuple(parts))
 
 
 WRITE_BIB = re.compile(r"\bwrite_bib\s*\(")

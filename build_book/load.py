@@ -672,7 +672,8 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
     headers = [(i, b) for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1]
     title_lines = sources.titles    # the line of each level-1 heading
     if any(PART_HEADING.match(inline_text(b["c"][2])) for _, b in headers):
-        headers, title_lines = _bookdown_parts(blocks, headers, sources.titles, ref.path, body_line, diags)
+        headers, title_lines = _bookdown_parts(blocks, headers, sources.titles, ref.path, body_line,
+                                               [] if getattr(ref, "parts_read", False) else diags)
     front = str(meta.get("__title__", "")).strip()
     if front and headers:
         if len(headers) == 1 and all(b["t"] == "RawBlock" for b in blocks[:headers[0][0]]):

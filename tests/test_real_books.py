@@ -869,3 +869,32 @@ def test_a_bookdown_book_s_bibliography_its_r_code_writes_is_not_an_error(tmp_pa
     status, found = _check(tmp_path)
     assert status == 1 and [(d["code"], d["severity"]) for d in found if "packages.bib" in d["message"]] == [
         ("missing-file", "error")], found
+
+
+def test_a_bookdown_book_s_part_headings_are_its_parts(tmp_path):
+    """bookdown's '# (PART) Title {-}' begins a part of the chapters from the one after it, '# (APPENDIX) ...'
+    makes those after it appendices, and a file of a part heading alone is no chapter. A bookdown book, which has
+    no book.yml to list parts in, printed no part at all: each heading was warning[bookdown-part], 'build_book
+    reads the book's parts from book.yml', and the appendices were numbered chapters."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd, 01-a.Rmd, 05-part.Rmd, 02-b.Rmd, 03-c.Rmd]\n",
+              "title: T\nbibliography: book.bib\n",
+              {"01-a.Rmd": "# (PART) Opening Moves {.unnumbered}\n\n# Alpha\n\nText.\n",
+               "05-part.Rmd": "<!-- the middle -->\n# (PART\\*) Unused Heading {-}\n",
+               "02-b.Rmd": "# (PART) Closing Moves {-}\n\n# Beta\n\n```md\n# (PART) Not A Part {-}\n```\n\n"
+                           "# (APPENDIX) Extra Matter {-}\n",
+               "03-c.Rmd": "# Gamma {#gam}\n\nSee Appendix \\@ref(gam) and Chapter \\@ref(alpha).\n"})
+    config, problems = load_config(tmp_path)
+    assert [p.title for p in config.parts] == ["Opening Moves", "Closing Moves"], config.parts
+    assert [(c.path, c.part, c.appendix) for c in config.chapters] == [
+        ("index.Rmd", None, False), ("01-a.Rmd", 0, False), ("02-b.Rmd", 1, False), ("03-c.Rmd", None, True)]
+    status, found = _check(tmp_path)
+    assert status == 0 and not [d for d in found if d["code"] == "bookdown-part"], found
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    html_dir = tmp_path / "build" / "html"
+    contents = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (html_dir / "index.html").read_text(encoding="utf-8")))
+    assert re.search(r"Part I: Opening Moves Chapter 1 Alpha Part II: Closing Moves Chapter 2 Beta Appendix A "
+                     r"Gamma", contents), contents
+    assert "Unused Heading" not in contents and "Not A Part" in (html_dir / "02-b.html").read_text(encoding="utf-8")
+    gamma = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (html_dir / "gam.html").read_text(encoding="utf-8")))
+    assert "See Appendix A and Chapter 1." in gamma, gamma
