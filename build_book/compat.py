@@ -52,7 +52,7 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
     ``limit``: None, and nothing changed, if its elements nest deeper than that (see walk.elements_deep),
     measured in the same walk. With ``expressions`` (a .qmd or .Rmd chapter), the inline code knitr or Quarto
     would run inside a formula is printed as its words (see :func:`formula_expressions`)."""
-    headings, used, notags, captions = [], set(), [], []
+    headings, used, notags, captions, implicit = [], set(), [], [], []
     figures = tex = parens = refs = False
     deepest = [0]
     for node in elements(blocks) if limit is None else elements_deep(blocks, limit, deepest):
@@ -76,6 +76,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
             refs = True
         elif kind in ("Table", "Figure") and _bookdown_caption(node):
             captions.append(node)
+        elif kind == "Link" and node["c"][2][0] in ("", "#"):
+            implicit.append(node)
     if limit is not None and deepest[0] > limit:
         return None
     for node in notags:
@@ -85,6 +87,8 @@ def read(blocks: list, places: list[tuple[str, tuple[int, int]]], where: Locatio
     if cjk_lines:
         join_cjk_lines(blocks)
     autos = [(node, auto_id(node["c"][2], used)) for node in headings if not node["c"][1][0]]
+    if implicit and headings:
+        implicit_header_links(implicit, headings, autos)
     if figures:
         figure_divs(blocks)
     if parens:
@@ -512,6 +516,22 @@ def _ties(tree) -> None:
 
 
 # --- pandoc's automatic heading ids -----------------------------------------------------------------
+
+def implicit_header_links(links: list, headings: list, autos: list[tuple[dict, str]]) -> None:
+    """Pandoc's implicit header references ('[Historical Background]' links to the heading of that text, case
+    and spacing aside), which it reads to the heading's id: build_book reads without automatic ids, so a
+    heading written without one gave them no target ('#'), an empty link. Each is pointed at the id the
+    heading has (its own, or the one pandoc would give it, which relink then points at build_book's)."""
+    auto = {id(node): ident for node, ident in autos}
+    by_text: dict[str, str] = {}
+    for node in headings:
+        ident = node["c"][1][0] or auto.get(id(node), "")
+        if ident:
+            by_text.setdefault(" ".join(inline_text(node["c"][2]).split()).casefold(), ident)
+    for link in links:
+        ident = by_text.get(" ".join(inline_text(link["c"][1]).split()).casefold())
+        if ident and not link["c"][2][1]:
+            link["c"][2] = ["#" + ident, ""]
 
 def _stringify(inlines) -> str:
     """pandoc's ``stringify`` of a heading's inlines (notes left out, quotes as curly quotes)."""

@@ -898,3 +898,22 @@ def test_a_bookdown_book_s_part_headings_are_its_parts(tmp_path):
     assert "Unused Heading" not in contents and "Not A Part" in (html_dir / "02-b.html").read_text(encoding="utf-8")
     gamma = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (html_dir / "gam.html").read_text(encoding="utf-8")))
     assert "See Appendix A and Chapter 1." in gamma, gamma
+
+
+def test_pandocs_implicit_header_references_link_to_their_headings(tmp_path):
+    """Pandoc links '[Topic One]' to the heading of that text (its implicit header references; bookdown books'
+    placeholders '[topic 1]' under a '## TOPIC 1' heading too). build_book reads without pandoc's automatic ids,
+    so such a link had no target: error[link-empty] 'a link with an empty target' at the chapter's first line,
+    for text the author wrote no link in (and, by the length of the book's path, sometimes '#', no error)."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd, 01-a.Rmd]\n", "title: T\nbibliography: book.bib\n",
+              {"01-a.Rmd": "# Alpha\n\nSee [topic one], [Other words] and [Historical  background].\n\n"
+                           "##\tTOPIC ONE\n\nx\n\n## Historical Background {#history}\n\ny\n"})
+    status, found = _check(tmp_path)
+    assert status == 0 and not [d for d in found if d["code"] == "link-empty"], found
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "01-a.html").read_text(encoding="utf-8")
+    heading = re.search(r'<h2 id="([^"]+)"><span class="section-number">1\.1</span> TOPIC ONE', page)
+    assert heading, page
+    assert f'See <a href="#{heading.group(1)}">topic one</a>, [Other words] and <a href="#history">Historical ' \
+           'background</a>.' in page, page
