@@ -707,6 +707,8 @@ def load_bookdown_config(root: Path) -> tuple[BookConfig, list[Diagnostic]]:
         if key in front.data and key not in computed:
             new = "cover" if key == "cover-image" else key
             out[new] = front.data[key]
+            if key == "url" and isinstance(out[new], str):   # (pandoc reads it as Markdown: bookdown-demo's
+                out[new] = out[new].replace("\\:", ":")      # 'https\://...' escapes the colon, read as ':')
             for path, mark in front.marks.items():
                 if path[:1] == (key,):
                     marks[(new,) + path[1:]] = (mark[0] + 1, mark[1])

@@ -917,3 +917,13 @@ def test_pandocs_implicit_header_references_link_to_their_headings(tmp_path):
     assert heading, page
     assert f'See <a href="#{heading.group(1)}">topic one</a>, [Other words] and <a href="#history">Historical ' \
            'background</a>.' in page, page
+
+
+def test_a_bookdown_book_s_url_with_its_colon_escaped_is_read_as_pandoc_reads_it(tmp_path):
+    """bookdown-demo's index.Rmd wrote its url as 'https\\://bookdown.org/...' (pandoc reads metadata as Markdown,
+    where '\\:' is a colon), and books made from it keep it: error[config-value] "'url' must be a web address
+    starting with https:// or http://". It is now read as pandoc reads it."""
+    _bookdown(tmp_path, "rmd_files: [index.Rmd]\n",
+              "title: T\nbibliography: book.bib\nurl: 'https\\://example.org/book/'\n", {})
+    config, problems = load_config(tmp_path)
+    assert config.url == "https://example.org/book/" and not problems, (config.url, problems)
