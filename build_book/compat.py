@@ -533,6 +533,7 @@ def implicit_header_links(links: list, headings: list, autos: list[tuple[dict, s
         if ident and not link["c"][2][1]:
             link["c"][2] = ["#" + ident, ""]
 
+
 def _stringify(inlines) -> str:
     """pandoc's ``stringify`` of a heading's inlines (notes left out, quotes as curly quotes)."""
     out: list[str] = []
