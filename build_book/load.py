@@ -724,7 +724,7 @@ def _draft(source: _Source, blocks: list | None, diags: list[Diagnostic] | None 
             diags.append(warning("chapter-two-titles", f"a second level-1 heading '{extra_title}' in one chapter: "
                                  "it is printed as a section, and the headings after it one level down",
                                  Location(ref.path, line, 1), "a chapter has one title: make this a section with "
-                                 "'## ', or a chapter of its own (a file of its own, listed in book.yml)"))
+                                 "'## ', or a chapter of its own (a file of its own, in the book's list of chapters)"))
     # an empty '::: {#refs}' of its own: where Quarto puts the book's reference list (see load_book)
     refs_place = any(b["t"] == "Div" and b["c"][0][0] == "refs" and not b["c"][1] for b in blocks)
     if (not refs_place and headers and [b for b in blocks if b["t"] != "RawBlock"] == [headers[0][1]]
