@@ -182,7 +182,8 @@ def _last_changed(root: Path, chapter) -> str:
     """When the chapter's file, or a file it includes, last changed in git."""
     lines = getattr(chapter.sources, "origins", None)
     paths = sorted({chapter.path} | ({path for path, _ in lines.origins} if lines is not None else set()))
-    return _git(root, "log", "-1", "--format=%cI", "--", *paths) or ""
+    # (each a file's name, not a pattern: a chapter 'a*.md' is not every file it would match)
+    return _git(root, "--literal-pathspecs", "log", "-1", "--format=%cI", "--", *paths) or ""
 
 
 def _stamp() -> str:

@@ -814,3 +814,22 @@ def test_marks_in_an_abstract_are_counted_and_shown(tmp_path_factory):
     assert 'Where alliances come <span class="critic-ins">really</span> from' in page and "{++" not in page
     with zipfile.ZipFile(root / "build" / "proof" / f"{SLUG}.epub") as epub:
         assert '<span class="critic-ins">really</span>' in epub.read("EPUB/origins.xhtml").decode("utf-8")
+
+
+def test_last_changed_reads_a_chapters_name_as_a_name_not_a_pattern(tmp_path):
+    """The proof's 'last changed' asked git for the chapter's file as a pattern: a chapter named 'a*.md' was
+    changed when any file matching it (ab.md) was."""
+    from types import SimpleNamespace
+
+    from build_book import proof
+
+    _git(tmp_path, "init", "-q")
+    for name, day in (("a*.md", "2024-01-02"), ("ab.md", "2024-03-04")):
+        (tmp_path / name).write_text("# A\n", encoding="utf-8")
+        _git(tmp_path, "add", "--", name)
+        subprocess.run(["git", "-c", "user.name=Ed", "-c", "user.email=ed@example.org", "commit", "-qm", name],
+                       cwd=tmp_path, check=True, capture_output=True,
+                       env={**os.environ, "GIT_COMMITTER_DATE": f"{day}T12:00:00+00:00",
+                            "GIT_AUTHOR_DATE": f"{day}T12:00:00+00:00"})
+    chapter = SimpleNamespace(path="a*.md", sources=SimpleNamespace(origins=None))
+    assert proof._last_changed(tmp_path, chapter).startswith("2024-01-02")
