@@ -443,7 +443,8 @@ class Preview:
             print(f"[{time.strftime('%H:%M:%S')}] {message}", file=self.out, flush=True)
 
     def shown(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+        name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+        return f"the files in {'the book' if name == '.' else name + '/'}" if path.is_dir() else name
 
     def build(self, changed: list[Path], saved_ns: int | None) -> None:
         from . import build as pipeline
