@@ -113,9 +113,13 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             options.update(more)
             knitr_label = knitr_label or more_label
             computed += more_computed
+        not_run = any(NOT_RUN_BY_HEADER.search(h) for h in headers) or \
+            str(options.get("eval")).lower() in ("false", "no")
         children = _children(headers, options)
         if children is not None:    # knitr's child documents: their text here, as an include's
             emit("", origin)
+            if not_run:     # (knitr knits no child of a cell it would not run: eval=FALSE leaves it out)
+                return
             for target in children:
                 included = _include(root, cell["file"], target, cell["stack"], cell["where"], diags)
                 if included is not None:
@@ -156,8 +160,6 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
         if engine in BOOKDOWN_BLOCKS:   # bookdown's theorem, proof or block: Markdown, not code
             _bookdown_block(cell, engine, closing, emit)
             return
-        not_run = any(NOT_RUN_BY_HEADER.search(h) for h in headers) or \
-            str(options.get("eval")).lower() in ("false", "no")
         if not not_run:     # (a cell knitr or Quarto would not run either, eval=FALSE, loses nothing: not counted)
             cells.append(cell["where"])
         hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \

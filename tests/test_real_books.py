@@ -468,6 +468,21 @@ def test_a_knitr_child_document_is_its_text_in_the_cells_place(tmp_path):
     assert "Before. 1.1 From the child Child text. Grandchild text. Grandchild text. After." in prose, prose
 
 
+def test_a_knitr_child_of_a_cell_not_run_is_left_out(tmp_path):
+    """knitr knits no child of a cell it would not run ('```{r child="draft.Rmd", eval=FALSE}', as authors keep
+    a draft out of the book): its text was printed all the same, and its labels, given again by another cell
+    that names the same child, were error[label-duplicate]."""
+    from build_book import quarto
+    (tmp_path / "_draft.Rmd").write_text("Draft words.\n", encoding="utf-8")
+    for header in ('{r child="_draft.Rmd", eval=FALSE}', "{r, child = '_draft.Rmd', eval = F}",
+                   '{r}\n#| child: _draft.Rmd\n#| eval: false'):
+        expanded = quarto.expand(tmp_path, "a.Rmd", f"# A\n\n```{header}\n```\n\nAfter.\n", 1)
+        assert "Draft words." not in expanded.text and "After." in expanded.text, header
+        assert expanded.diagnostics == [], header
+    expanded = quarto.expand(tmp_path, "a.Rmd", '# A\n\n```{r child="_draft.Rmd", eval=TRUE}\n```\n', 1)
+    assert "Draft words." in expanded.text
+
+
 def test_a_numbered_formula_as_wide_as_the_line_keeps_its_number_in_print(tmp_path):
     """A display formula as wide as the text pushed its number off the page: '(2.8)' was missing from the PDF
     of a real book while the web edition had it. The number now goes under the formula, at the right."""
