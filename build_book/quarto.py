@@ -170,7 +170,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")
-        if figure or table:
+        if (figure or table) and not not_run:   # (counted among the cells the warning counts, as they are)
             figures.append(cell["where"])
         if table and table[2]:
             diags.append(warning(

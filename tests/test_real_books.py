@@ -596,6 +596,21 @@ def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeh
     assert "rnorm" not in prose and "barplot" not in prose and "plot(2)" in prose
 
 
+def test_a_figure_cell_not_run_is_not_counted_among_the_cells_run(tmp_path):
+    """A figure cell with 'eval: false' is not among the chapter's executable cells (knitr would not run it either),
+    but it was counted among those labelled as figures: 'this chapter has 1 executable code cell ...; 2 of them
+    are labelled as figures or tables'."""
+    from build_book import quarto
+    body = ("# A\n\n```{r}\n#| label: fig-run\n#| fig-cap: Run\nplot(1)\n```\n\n"
+            "```{r}\n#| label: fig-kept\n#| fig-cap: Kept\n#| eval: false\nplot(2)\n```\n\n"
+            "```{r}\nx <- 1\n```\n")
+    [warned] = quarto.expand(tmp_path, "a.qmd", body, 1).diagnostics
+    assert "has 2 executable code cells" in warned.message and "1 of them is labelled as" in warned.message, warned
+    [warned] = quarto.expand(tmp_path, "a.qmd", body.replace("```{r}\n#| label: fig-run", "```{r}\n#| label: x"),
+                             1).diagnostics
+    assert "has 2 executable code cells" in warned.message and "labelled" not in warned.message, warned
+
+
 def _bookdown(root, setup: str | None, index_front: str, files: dict[str, str]) -> None:
     if setup is not None:
         (root / "_bookdown.yml").write_text(setup, encoding="utf-8")
