@@ -327,7 +327,8 @@ def _unmade_table_of(options: dict, knitr_label: str, code: list, engine: str, b
     called = KABLE.search(text) if engine == "r" and bookdown else None
     if called is None:
         return None
-    given = {found.group(1): (found.group(3), found.group(4)) for found in KABLE_OPTION.finditer(text, called.end())}
+    given = {found.group(1): (found.group(3), found.group(4))
+             for found in KABLE_OPTION.finditer(text, called.end(), _call_end(text, called.end()))}
     if "caption" not in given:      # (knitr labels no table without a caption)
         return None
     own = given.get("label", (None, None))[0]
@@ -337,6 +338,29 @@ def _unmade_table_of(options: dict, knitr_label: str, code: list, engine: str, b
     quoted, computed = given["caption"]
     computed = (computed or "").strip()
     return "tbl-" + name, (quoted or "").replace('\\"', '"').replace("\\'", "'"), "" if computed == "NULL" else computed
+
+
+def _call_end(text: str, start: int) -> int:
+    """Where the R call whose arguments begin at ``start`` (after its '(') ends: at its closing parenthesis,
+    those inside strings aside; the end of ``text`` if it is never closed."""
+    depth, quote, at = 1, "", start
+    while at < len(text):
+        ch = text[at]
+        if quote:
+            if ch == "\\":
+                at += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return at
+        at += 1
+    return len(text)
 
 
 def _unmade_table(cell: dict, label: str, caption: str, engine: str, origin, closing, indent: str, emit) -> None:

@@ -709,6 +709,21 @@ def test_a_table_a_code_cell_would_make_is_numbered_and_captioned_over_a_placeho
     assert "unmade-table" not in (tmp_path / "build" / "html" / "b.html").read_text(encoding="utf-8")
 
 
+def test_a_caption_outside_the_kable_call_makes_no_table(tmp_path):
+    """Only kable's own arguments say whether knitr labels its table: a 'caption =' of another call in the same
+    cell ('labs(caption = "Data: cars")' after 'kable(head(cars))') made a table that knitr does not label,
+    numbered and captioned with the plot's words."""
+    from build_book import quarto
+    for code, tables in [('kable(head(cars))\np <- ggplot(cars) + labs(caption = "Data: cars")', []),
+                         ('kable(head(cars), col.names = c("a (b)", "c)"))\nlabs(caption = "x")', []),
+                         ('kable(head(cars), col.names = c("a (b)", "c)"), caption = "Kept")\nlabs(caption = "x")',
+                          ["tbl-t3"]),
+                         ('kable(f(x, y = g(1)),\n      caption = "Kept")', ["tbl-t3"])]:
+        text = quarto.expand(tmp_path, "a.Rmd", f"# A\n\n```{{r t3}}\n{code}\n```\n", 1).text
+        assert re.findall(r"#(tbl-[\w-]+)", text) == tables, (code, text)
+        assert ("\nKept\n" in text) == bool(tables) and "\nData: cars\n" not in text and "\nx\n" not in text, text
+
+
 def test_text_r_writes_for_the_web_edition_alone_is_read_as_written(tmp_path):
     """bookdown's books head their references chapter with inline R that writes the heading for the web only
     ('`r if (knitr::is_html_output()) "\\n# References {-}\\n"`'): the chapter had no title (error
