@@ -318,7 +318,10 @@ def finish(blocks: list) -> list:
         out = []
         for n, piece in enumerate(re.split(f"{MATH_OPEN}(.*?){MATH_CLOSE}", text)):
             if n % 2:
-                out.append({"t": "Math", "c": [{"t": "InlineMath"}, piece.replace("\u00a0", " ")]})
+                # (as _with_math hid it from citeproc's markup: its '<', '>' and '&' as entities, which
+                # citeproc keeps as written)
+                tex = piece.replace("\u00a0", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                out.append({"t": "Math", "c": [{"t": "InlineMath"}, tex]})
             elif MARKS.sub("", piece):
                 out.append({"t": "Str", "c": MARKS.sub("", piece)})
         return out

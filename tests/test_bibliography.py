@@ -329,3 +329,18 @@ def test_tex_math_in_a_bib_field_is_math_in_every_edition(tmp_path):
     with zipfile.ZipFile(next((tmp_path / "build").glob("*.epub"))) as archive:
         opf = archive.read("EPUB/package.opf").decode("utf-8")
     assert re.search(r'<item [^>]*href="bibliography.xhtml"[^>]*properties="mathml"', opf), opf
+
+def test_tex_math_in_a_bib_field_keeps_its_less_than_and_ampersand(tmp_path):
+    """Math in a .bib field with '<', '>' or '&' ('$a < b \\& c > d$') is hidden from citeproc's markup as
+    entities, which citeproc keeps as written: it printed as '$a &lt; b \\&amp; c &gt; d$', not math."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{ann, author={Writer, Ann}, title={Bounds $a < b \\& c > d$ hold}, publisher={P}, year={2020}}\n",
+        encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nAs @ann shows.\n", encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "bibliography.html").read_text(encoding="utf-8")
+    entry = page[page.index('id="ref-ann"'):]
+    assert "&amp;lt;" not in entry and "$" not in entry and entry.count("<math") == 1, entry
+    assert "<mo>&lt;</mo>" in entry and "<mo>&gt;</mo>" in entry and "&amp;" in entry, entry
