@@ -629,7 +629,9 @@ def relinked(chapters: list[tuple[str, list[str], dict[str, str]]], known: set[s
             if target in changes or not hash_ or not anchor or anchor in known \
                     or re.match(r"[a-zA-Z][\w+.-]*:", target):
                 continue
-            if re.match(r"(fig|tbl|sec|eq)[-:]", anchor):   # a label, never pandoc's id
+            # a label, never pandoc's id: but where its own chapter has a heading of that automatic id ('## Sec
+            # One', 'sec-one'), to which an implicit header reference, '[Sec One]', is pointed
+            if re.match(r"(fig|tbl|sec|eq)[-:]", anchor) and not (not file and unquote(anchor) in autos):
                 if (spelt := label_link(target)) != target:
                     changes[target] = spelt
                 continue

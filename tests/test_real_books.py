@@ -964,6 +964,25 @@ def test_pandocs_implicit_header_references_link_to_their_headings(tmp_path):
            'background</a>.' in page, page
 
 
+def test_an_implicit_header_reference_to_a_heading_whose_id_looks_like_a_label(tmp_path):
+    """A heading whose text begins as a label does ('## Sec One', '## Fig trees') has an automatic id that looks
+    like one ('sec-one'): '[Sec One]', pandoc's link to it, was error[link-anchor] "link to '#sec-one', which is no
+    label in the book" at the chapter's line 1, a link the author never wrote. It links to its heading."""
+    (tmp_path / "book.yml").write_text("title: T\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# Alpha\n\nSee [Sec One], [Fig trees] and [x](#sec-one).\n\n## Sec One\n\n"
+                                   "## Fig trees\n\nSee [y](#sec-nowhere).\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert [(d["line"], d["code"]) for d in found] == [(9, "link-anchor")], found
+    (tmp_path / "a.md").write_text((tmp_path / "a.md").read_text("utf-8").replace("See [y](#sec-nowhere).", "y"),
+                                   encoding="utf-8")
+    result = run_cli("html", "--book", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<h2 id="([^"]+)"><span class="section-number">', page)
+    assert len(ids) == 2 and f'See <a href="#{ids[0]}">Sec One</a>, <a href="#{ids[1]}">Fig trees</a> and ' \
+        f'<a href="#{ids[0]}">x</a>.' in page, page
+
+
 def test_a_bookdown_book_s_url_with_its_colon_escaped_is_read_as_pandoc_reads_it(tmp_path):
     """bookdown-demo's index.Rmd wrote its url as 'https\\://bookdown.org/...' (pandoc reads metadata as Markdown,
     where '\\:' is a colon), and books made from it keep it: error[config-value] "'url' must be a web address
