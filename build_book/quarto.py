@@ -26,6 +26,7 @@ CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)(?:[^}\
                   re.M)     # (a brace in a quoted option too: fig.cap="a {b} c")
 CELL_OPTION = re.compile(r"^\s*#\|")
 HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
+NOT_INCLUDED_BY_HEADER = re.compile(r"[{,\s]include\s*=\s*(?:FALSE|F|False)\s*[,}]")
 SHOWN_BY_HEADER = re.compile(r"[{,\s]echo\s*=\s*(?:TRUE|T|True)\s*[,}]")
 # knitr's setting for the cells after it: 'knitr::opts_chunk$set(echo = FALSE, message = FALSE)'
 GLOBAL_ECHO = re.compile(r"opts_chunk\$set\((?:[^()]|\([^()]*\))*?\becho\s*=\s*(TRUE|FALSE|T|F)\b")
@@ -170,7 +171,13 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             run = "\n".join(line for line, _ in code if not line.lstrip().startswith("#"))   # (not R's comments)
             for found in GLOBAL_ECHO.finditer(run):     # knitr::opts_chunk$set(echo = FALSE): for the cells after
                 shown[0] = found.group(1) in ("TRUE", "T")
-        if (figure or table) and not not_run:   # (counted among the cells the warning counts, as they are)
+        # a figure or table it would make, which build_book cannot: a placeholder, unless knitr would make none
+        # either (eval=FALSE, include=FALSE: nothing of the cell is in the book)
+        excluded = str(options.get("include")).lower() in ("false", "no") or \
+            any(NOT_INCLUDED_BY_HEADER.search(h) for h in headers)
+        if not_run or excluded:
+            figure, table = "", None
+        if figure or table:
             figures.append(cell["where"])
         if table and table[2]:
             diags.append(warning(
@@ -179,10 +186,14 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                 "caption = \"...\""))
 
         def unmade() -> None:
+            name = _text(ENGINE_NAMES.get(engine, engine))
             if figure:
-                _unmade_figure(cell, figure, caption, alt, engine, origin, closing[1], indent, emit)
+                _unmade(cell, figure, _alt(alt), [f"::: {{.{UNMADE_CLASS}}}", f"Not drawn: its {name} code was not run.",
+                                                  ":::"], caption, origin, closing[1], indent, emit)
             elif table:
-                _unmade_table(cell, table[0], table[1], engine, origin, closing[1], indent, emit)
+                _unmade(cell, table[0], f" .{UNMADE_TABLE_CLASS}", ["|   |", "|:-:|", f"| Not made: its {name} code "
+                                                                   "was not run. |"], table[1], origin, closing[1],
+                        indent, emit)
 
         if hidden:   # Quarto shows such a cell's output only, which build_book cannot make
             emit("", origin)
@@ -363,39 +374,21 @@ def _call_end(text: str, start: int) -> int:
     return len(text)
 
 
-def _unmade_table(cell: dict, label: str, caption: str, engine: str, origin, closing, indent: str, emit) -> None:
-    """The table a cell would make (see _unmade_table_of), which build_book cannot: numbered and captioned, a
-    placeholder row saying why it is empty."""
-    name = {"r": "R", "python": "Python", "julia": "Julia"}.get(engine, engine)
-    opening, at = f"::: {{#{label} .{UNMADE_TABLE_CLASS}}}", origin
-    for line, place in zip(cell["options"], cell["option_at"]):    # at its label, where it is an option
-        found = re.match(r"\s*#\|\s*label\s*:\s*[\"']?", line)
-        if found and line[found.end():].startswith(label):
-            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label} .{UNMADE_TABLE_CLASS}}}", place
-    words = f"Not made: its {_text(name)} code was not run."
-    lines = [(opening, at), ("|   |", origin), ("|:-:|", origin), (f"| {words} |", origin)]
-    if caption:
-        lines += [("", origin), (_paragraph(caption), origin)]
-    lines.append((":::", closing))
-    for line, place in lines:
-        emit(indent + line if line else "", place)
-    emit("", closing)
+ENGINE_NAMES = {"r": "R", "python": "Python", "julia": "Julia", "ojs": "Observable JS"}
 
 
-def _unmade_figure(cell: dict, label: str, caption: str, alt: str, engine: str, origin, closing, indent: str,
-                   emit) -> None:
-    """The figure a cell labelled as one ('#| label: fig-x', or bookdown's captioned cell) would draw, which
-    build_book cannot: numbered and captioned, so that references to it read as they should, over a placeholder
-    that says why it is empty."""
-    name = {"r": "R", "python": "Python", "julia": "Julia", "ojs": "Observable JS"}.get(engine, engine)
-    opening, at = f"::: {{#{label}{_alt(alt)}}}", origin
-    for line, place in zip(cell["options"], cell["option_at"]):    # at its label, where it is an option
+def _unmade(cell: dict, label: str, attributes: str, body: list[str], caption: str, origin, closing, indent: str,
+            emit) -> None:
+    """The figure or table a cell labelled as one would make (a plot, kable's table), which build_book cannot: a
+    div labelled so (``attributes`` after the label; at the label's option line, where it is one), holding
+    ``body``, a placeholder saying why it is empty, and the caption, so that it is numbered and captioned and
+    references to it read as they should."""
+    opening, at = f"::: {{#{label}{attributes}}}", origin
+    for line, place in zip(cell["options"], cell["option_at"]):
         found = re.match(r"\s*#\|\s*label\s*:\s*[\"']?", line)
         if found and line[found.end():].startswith(label):
-            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label}{_alt(alt)}}}", place
-    lines = [(opening, at),
-             (f"::: {{.{UNMADE_CLASS}}}", origin), (f"Not drawn: its {_text(name)} code was not run.", origin),
-             (":::", origin)]
+            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label}{attributes}}}", place
+    lines = [(opening, at)] + [(line, origin) for line in body]
     if caption:
         lines += [("", origin), (_paragraph(caption), origin)]
     lines.append((":::", closing))

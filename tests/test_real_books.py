@@ -571,7 +571,9 @@ def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeh
                                    "hist(rnorm(100))\n```\n\n"
                                    "```{r knit, echo=FALSE, fig.cap='Drawn by knitr'}\nbarplot(1:3)\n```\n\n"
                                    "```{r made, fig.cap=paste('Computed')}\nplot(1)\n```\n\n"
-                                   "```{r}\n#| label: tbl-a-table\nplot(2)\n```\n")
+                                   "```{r}\n#| label: tbl-a-table\nplot(2)\n```\n\n"
+                                   "```{r}\n#| label: fig-included-not\n#| include: false\nplot(3)\n```\n\n"
+                                   "```{r unrun, eval=FALSE, fig.cap='Never run'}\nplot(4)\n```\n")
     status, found = _check(tmp_path)
     assert status == 0, found
     assert [(d["line"], d["code"]) for d in found] == [(5, "code-not-executed"), (22, "code-not-executed"),
@@ -592,6 +594,8 @@ def test_a_figure_a_code_cell_would_draw_is_numbered_and_captioned_over_a_placeh
     figures = re.findall(r'<figure id="(fig-[\w-]+)">\s*<div class="unmade-figure">\s*<p>Not drawn: its R code was '
                          r'not run\.</p>', text)
     assert figures == ["fig-shown", "fig-hidden", "fig-knit", "fig-made"], text
+    # (a cell knitr would not include, or not run, makes no figure, nor a placeholder)
+    assert "fig-included-not" not in text and "fig-unrun" not in text and "Never run" not in text
     assert prose.index("plot((1:10)^2)") < prose.index("Figure 1.1: A plot")     # the code shown, then its figure
     assert "rnorm" not in prose and "barplot" not in prose and "plot(2)" in prose
 
