@@ -941,6 +941,27 @@ def check_printing(entries, items: list, lang: str = "en") -> list[Diagnostic]:
                                  f"if it is one name, put it in braces: {name} = {{{{{_one_line(value)}}}}} (braces "
                                  "also suit two names, which then print joined by 'and')"))
         diags += _name_separators(entry, item)
+        diags += _unread_titles(entry, item)
+    return diags
+
+
+# a .bib field pandoc may read to nothing, and the CSL variable it reads it to
+READ_TO = {"title": "title", "booktitle": "container-title", "journal": "container-title",
+           "journaltitle": "container-title"}
+
+
+def _unread_titles(entry, item: dict) -> list[Diagnostic]:
+    """A title the .bib gives that pandoc reads to nothing, and so prints nothing of: it drops a field whose
+    TeX it cannot read ('$5 and $10', an unmatched '$', which opens math it never closes)."""
+    diags = []
+    for name, variable in READ_TO.items():
+        written = entry.fields.get(name, "")
+        if not _unbraced(written).strip() or str(item.get(variable, "")).strip():
+            continue
+        hint = ("a '$' opens TeX math, which must be closed: write a dollar sign as \\$" if "$" in written
+                else "check its TeX: braces and commands pandoc can read")
+        diags.append(warning("bib-field-unread", f"entry '{entry.key}': pandoc reads nothing from the {name} "
+                             f"'{_one_line(written)[:60]}', so no edition prints it", entry.at(name), hint))
     return diags
 
 

@@ -344,3 +344,16 @@ def test_tex_math_in_a_bib_field_keeps_its_less_than_and_ampersand(tmp_path):
     entry = page[page.index('id="ref-ann"'):]
     assert "&amp;lt;" not in entry and "$" not in entry and entry.count("<math") == 1, entry
     assert "<mo>&lt;</mo>" in entry and "<mo>&gt;</mo>" in entry and "&amp;" in entry, entry
+
+
+def test_a_title_pandoc_reads_to_nothing_is_named(tmp_path):
+    """A title with a dollar that opens TeX math never closed ('$5 more', 'Unbalanced $x here') is read by pandoc as
+    nothing: the work printed with no title, and nothing said so. An escaped dollar is text, and no warning."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{a, author={Writer, Ann}, title={Costs \\$5 and \\$10 and $5 more}, publisher={P}, year={2020}}\n"
+        "@book{b,\n  author={Writer, Bo},\n  title={Unbalanced $x here},\n  publisher={P}, year={2021}}\n"
+        "@book{c, author={Writer, Cy}, title={Fine \\$5 title}, publisher={P}, year={2021}}\n", encoding="utf-8")
+    found = bib.check_with_pandoc(tmp_path, ("refs.bib",), tmp_path / "cache")
+    assert [(d.code, d.location.line, d.message.split(":")[0]) for d in found] == [
+        ("bib-field-unread", 1, "entry 'a'"), ("bib-field-unread", 4, "entry 'b'")], found
+    assert "\\$" in found[0].hint
