@@ -390,11 +390,38 @@ def check_unlisted_files(book: Book, absent: dict[str, SourceMap] | None = None)
     return diags
 
 
+def _example_list_keys(book: Book, chapter: Chapter) -> list[Diagnostic]:
+    """A paragraph beginning '@walt1987.' (or '(@walt1987)'), which pandoc reads as an item of an example list
+    labelled walt1987, not as a citation: the paragraph prints as a numbered example, and every '@walt1987' in
+    the chapter prints its number ('See 1.'). Looked for only where the scan saw a bibliography key that pandoc
+    read as no citation."""
+    read = set(cited_keys(chapter))
+    missed = [key for key in chapter.sources.cites if key in book.bibliography.entries and key not in read]
+    if not missed:
+        return []
+    lines = text_as_scanned(book.config.root, chapter.path, chapter.echo).split("\n")
+    diags = []
+    for key in missed:
+        marker = re.compile(rf"\s*(?:>\s*)*(\(@{re.escape(key)}\)|@{re.escape(key)}[.)])(?=\s|$)")
+        for line, column in chapter.sources.cites[key]:
+            found = marker.match(lines[line - 1]) if 0 < line <= len(lines) else None
+            if found and found.start(1) + 1 <= column <= found.start(1) + 2:
+                diags.append(warning(
+                    "citation-example-list", f"pandoc reads '{found.group(1)}' at the start of a paragraph as the "
+                    f"marker of an example list's item labelled '{key}', not as a citation: the paragraph prints as "
+                    f"a numbered example, and each '@{key}' in the chapter as its number",
+                    Location(chapter.path, line, found.start(1) + 1),
+                    f"begin the paragraph otherwise ('As @{key} argues', or the citation in brackets, [@{key}])"))
+                break
+    return diags
+
+
 def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None = None) -> list[Diagnostic]:
     diags = []
     known = book.bibliography.entries
     used: set[str] = {key for found in (absent or {}).values() for key in found.cites}
     for chapter in book.chapters:
+        diags += _example_list_keys(book, chapter)
         reported: set[str] = set()
         bare_keys = _bare_suffixes(chapter) if chapter.sources.empty_suffixes else set()
         for key, rest, (line, column) in chapter.sources.empty_suffixes:

@@ -105,6 +105,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("bib-doi", E, "a bibliography entry's DOI would give an invalid link"),
     ("bib-title-case", W, "pandoc would lower capitals in a title (U.S., an initial) that are not protected by braces"),
     ("bib-list-and", W, "'and' in a publisher, place or institution, which pandoc reads as a list separator"),
+    ("citation-example-list", W, "a paragraph begins '@key.', which pandoc reads as an example list's item, not a "
+                                 "citation"),
     ("bib-field-unread", W, "a title (or book or journal title) pandoc reads to nothing, so no edition prints it"),
     ("bib-name-separator", W, "names in a bibliography name field separated by ';', which BibTeX reads as one "
      "garbled name ('and' separates them)"),

@@ -357,3 +357,19 @@ def test_a_title_pandoc_reads_to_nothing_is_named(tmp_path):
     assert [(d.code, d.location.line, d.message.split(":")[0]) for d in found] == [
         ("bib-field-unread", 1, "entry 'a'"), ("bib-field-unread", 4, "entry 'b'")], found
     assert "\\$" in found[0].hint
+
+
+def test_a_paragraph_beginning_with_a_key_and_a_full_stop_is_named(tmp_path):
+    """'@walt1987. argues ...' at a paragraph's start is, to pandoc, an example list's item labelled walt1987: the
+    citation was lost without a word, and 'See @walt1987' elsewhere in the chapter printed 'See 1.'."""
+    (tmp_path / "refs.bib").write_text("@book{walt1987, author={Walt, Stephen M.}, title={Origins}, year={1987}, "
+                                       "publisher={P}}\n", encoding="utf-8")
+    (tmp_path / "book.yml").write_text("title: T\nbibliography: refs.bib\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\n\nSee @walt1987.\n\n@walt1987. argues this.\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert [(d["path"], d["line"], d["column"], d["code"]) for d in found if d["code"] != "bib-unused"] == [
+        ("a.md", 5, 1, "citation-example-list")], found
+    # cited as a citation, the same words are no example
+    (tmp_path / "a.md").write_text("# A\n\nSee @walt1987.\n\n[@walt1987] argues this. @walt1987 too.\n", encoding="utf-8")
+    found = json.loads(run_cli("check", "--book", str(tmp_path), "--format", "json").stdout)
+    assert found == [], found
