@@ -881,6 +881,9 @@ def _bookdown_part_headings(root: Path, config: BookConfig) -> BookConfig:
 
 
 WRITE_BIB = re.compile(r"\bwrite_bib\s*\(")
+# an R cell knitr runs: its fence, header ('```{r ...}', not eval=FALSE) and code
+R_CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*r\b(?![^}\n]*\beval\s*=\s*(?:FALSE|F)\b)[^\n]*\}[ \t]*\n"
+                    r"(.*?)^\1\2[`~]*[ \t]*$", re.M | re.S)
 QUOTED_BIB = re.compile(r"""["']([^"'\n]+\.bib)["']""")
 
 
@@ -894,10 +897,13 @@ def _bibs_r_writes(root: Path, chapters: list[str]) -> dict[str, tuple[str, int]
             text = path.read_text(encoding="utf-8", errors="replace") if path and _is_file(path) else ""
         except OSError:
             continue
-        for call in WRITE_BIB.finditer(text):
-            name = QUOTED_BIB.search(text, call.end(), call.end() + 2000)
-            if name:
-                found.setdefault(name.group(1).removeprefix("./"), (rel, text.count("\n", 0, call.start()) + 1))
+        for cell in R_CELL.finditer(text.replace("\r\n", "\n")):    # (in R code knitr runs: not in shown code)
+            code = "\n".join("" if line.lstrip().startswith("#") else line for line in cell.group(3).split("\n"))
+            for call in WRITE_BIB.finditer(code):
+                name = QUOTED_BIB.search(code, call.end())
+                if name:
+                    line = text.count("\n", 0, cell.start(3)) + code.count("\n", 0, call.start()) + 1
+                    found.setdefault(name.group(1).removeprefix("./"), (rel, line))
     return found
 
 

@@ -914,10 +914,14 @@ def test_a_bookdown_book_s_bibliography_its_r_code_writes_is_not_an_error(tmp_pa
     assert result.returncode == 0, result.stderr
     assert "Writer, Ann. 2020" in (tmp_path / "build" / "html" / "index.html").read_text(encoding="utf-8") or \
         any("Writer, Ann" in p.read_text(encoding="utf-8") for p in (tmp_path / "build" / "html").glob("*.html"))
-    (tmp_path / "01-a.Rmd").write_text("# A\n\nText.\n", encoding="utf-8")
-    status, found = _check(tmp_path)
-    assert status == 1 and [(d["code"], d["severity"]) for d in found if "packages.bib" in d["message"]] == [
-        ("missing-file", "error")], found
+    # written only in code shown (a plain code block, an R comment, a cell not run), or nowhere: still an error
+    for text in ("# A\n\nText.\n", "# A\n\n```r\nknitr::write_bib(.packages(), 'packages.bib')\n```\n",
+                 "# A\n\n```{r}\n# knitr::write_bib(.packages(), 'packages.bib')\n```\n",
+                 "# A\n\n```{r, eval=FALSE}\nknitr::write_bib(.packages(), 'packages.bib')\n```\n"):
+        (tmp_path / "01-a.Rmd").write_text(text, encoding="utf-8")
+        status, found = _check(tmp_path)
+        assert status == 1 and [(d["code"], d["severity"]) for d in found if "packages.bib" in d["message"]] == [
+            ("missing-file", "error")], (text, found)
 
 
 def test_a_bookdown_book_s_part_headings_are_its_parts(tmp_path):
