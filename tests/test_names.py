@@ -271,3 +271,18 @@ def test_a_bib_line_break_between_japanese_characters_in_a_title_is_no_space(tmp
                               "publisher = {オライリージャパン}, year = 2016, langid = {japanese}}\n")
     assert "Sparkによる実践データ解析の事例集 and More Words." in listed, listed
     assert "実践叢書." in listed, listed
+
+
+def test_a_chapters_own_citation_keeps_a_japanese_titles_case_and_a_japanese_books_words(tmp_path):
+    """'Cite this chapter' was formatted by citeproc told no language: a book titled '私たちのR' was cited
+    'In 私たちのr' (taken for English, its case changed), and a Japanese book's citation was in English words
+    ('and', “…”, 'In') though its reference list is in Japanese ones."""
+    from build_book.render import site
+
+    chapters = [{"id": "fs", "title": "ファイルの話", "authors": ["山田花子", "Ann Smith"], "url": ""}]
+    book = {"title": "私たちのR: よい書き方", "editors": [], "publisher": "", "date": "2020-06-22"}
+    english = site.chapter_citations(chapters, {**book, "lang": "en"}, "", tmp_path, None)["fs"].html
+    assert "私たちのR: よい書き方" in english and "私たちのr" not in english, english
+    japanese = site.chapter_citations(chapters, {**book, "lang": "ja"}, "", tmp_path, None)["fs"].html
+    assert "「ファイルの話」" in japanese and "2020年" in japanese and "私たちのR" in japanese, japanese
+    assert " and " not in japanese and "In " not in japanese, japanese

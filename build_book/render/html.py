@@ -112,7 +112,8 @@ def _base(config) -> str:
 def _book_meta(book) -> dict:
     config = book.config
     return {"title": config.title + (f": {config.subtitle}" if config.subtitle else ""),
-            "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date}
+            "editors": [e.name for e in book.editors], "publisher": config.publisher, "date": config.date,
+            "lang": config.lang}
 
 
 def _citing(book, cache: Path | None, jobs: int, titles: dict[str, str] | None = None) -> tuple:

@@ -266,6 +266,13 @@ def chapter_item(ident: str, title: str, authors: list[str], book: dict, url: st
         item["issued"] = {"date-parts": [_date_parts(book["date"])]}
     if url:
         item["URL"] = url
+    # a Japanese title is not English: citeproc, told nothing, read it as English and changed its case in an
+    # English style ('私たちのR' printed '私たちのr'); in a Japanese book, the book's own language
+    lang = book.get("lang") or "en"
+    if not lang.lower().startswith("en"):
+        item["language"] = lang
+    elif any(in_script(text) for text in (title, book["title"])):
+        item["language"] = "ja"
     return item
 
 
@@ -310,14 +317,17 @@ def ris(title: str, authors: list[str], book: dict, url: str) -> str:
 CITE_FORMAT = "build_book-chapter-citations 1"
 
 
-def _format_alone(items: list[dict], csl: Path | None, root: Path) -> list[str]:
+def _format_alone(items: list[dict], csl: Path | None, root: Path, lang: str = "") -> list[str]:
     """Each chapter's entry formatted by citeproc as if alone (so no "2012a, 2012b" between the chapters):
     all in one citeproc pass where the style, with what makes an entry depend on the others taken out, gives
     each entry as alone (see _entries_apart); else each in a pass of its own (all in one pandoc run)."""
     cite_all = {"t": "MetaInlines", "c": [{"t": "Cite", "c": [[{
         "citationId": "*", "citationPrefix": [], "citationSuffix": [], "citationMode": {"t": "NormalCitation"},
         "citationNoteNum": 0, "citationHash": 0}], [{"t": "Str", "c": "@*"}]]}]}
-    document = pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}], {"nocite": cite_all})
+    meta = {"nocite": cite_all}
+    if lang:    # the book's language, as its own reference list has (its terms, quotation marks and dates)
+        meta["lang"] = {"t": "MetaString", "c": lang}
+    document = pandoc.document([{"t": "Div", "c": [["refs", [], []], []]}], meta)
     apart = None
     if len(items) > 1:
         text = pandoc.default_style() if csl is None else _style_text(csl)
@@ -407,13 +417,14 @@ def chapter_citations(chapters: list[dict], book: dict, csl: str, root: Path, ca
     csl_path = styles.resolve(csl, root)
     style = cachefile.digest(str(csl_path), csl_path.read_bytes() if csl_path else b"", pandoc.version())
     folder = cache / "chapter-citations" if cache else None
-    keys = [cachefile.digest(item, style) for item in items]
+    keys = [cachefile.digest(item, style, book.get("lang") or "") for item in items]
     formatted = [cachefile.get_text(folder, key, CITE_FORMAT, ".html") if folder else None for key in keys]
     todo = [n for n, text in enumerate(formatted) if text is None]
     # in one pandoc run per job (a run formats several apart: it saves starting pandoc for each)
     batches = [todo[n::max(1, jobs)] for n in range(min(max(1, jobs), len(todo)))]
     with ThreadPoolExecutor(max_workers=max(1, len(batches))) as pool:
-        for batch, texts in zip(batches, pool.map(lambda b: _format_alone([items[n] for n in b], csl_path, root),
+        for batch, texts in zip(batches, pool.map(lambda b: _format_alone([items[n] for n in b], csl_path, root,
+                                                                                  book.get("lang") or ""),
                                                   batches)):
             for n, text in zip(batch, texts):
                 formatted[n] = text
