@@ -203,6 +203,8 @@ CATALOGUE: dict[str, Code] = _codes(
     ("div-unclosed", W, "a ::: div is never closed: the rest of the chapter, headings too, is inside it"),
     ("div-stray", W, "a ::: line closes no div: it prints as text"),
     ("list-needs-blank-line", W, "list items right under a paragraph's line, which pandoc reads as its text"),
+    ("list-marker-wide-space", W, "a list marker with a full-width space after it ('-　例えば'), which pandoc "
+     "reads as text: the line prints with its marker, in the paragraph or item above"),
     ("list-marker-one-space", W, "'I. ' or 'A. ' (a capital and a full stop before one space) in a list of such "
      "markers, which pandoc reads as an initial: the lines print as a paragraph, or the item joins the one above"),
     ("metadata-block-unprinted", W, "lines between two --- in a chapter's text, which pandoc reads as metadata "

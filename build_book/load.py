@@ -401,6 +401,12 @@ def _read_chapter(root: Path, ref, scanned: set[str], echo: bool = True) -> _Sou
             "list-needs-blank-line", "these lines print as part of the paragraph above, not as a list: pandoc "
             "starts a list only after a blank line", Location(ref.path, line, column),
             "put a blank line between the paragraph and the list"))
+    for line, column in source.sources.wide_space_markers:
+        source.diagnostics.append(warning(
+            "list-marker-wide-space", "this line prints as text, its marker and all, not as a list item: pandoc "
+            "takes '-', '*', '+' or '1.' for a list marker only before an ordinary space, and this one has a "
+            "full-width space (U+3000) after it", Location(ref.path, line, column),
+            "type an ordinary space after the marker (and a blank line before the list, if a paragraph is above it)"))
     for (line, column), becomes in source.sources.capital_markers:
         source.diagnostics.append(warning(
             "list-marker-one-space", {"paragraph": "these lines print as one paragraph, not as a list",

@@ -70,6 +70,9 @@ LIST_ITEM = re.compile(rf"^ {{0,3}}(?:[-*+][ \t]|\(?{_NUMERAL}\)[ \t]|(?![A-Z]\.
                        r"[ \t]*\S")
 # a wrapped line of prose that begins with a year ('... in September\n1951. Then ...'), not a list meant
 # (unless the paragraph's line above ends with a colon: 'Timeline:' over '1950. Korea begins.' is a list meant)
+# a list marker followed by an ideographic (full-width) space, as Japanese text is typed ('-　例えば'): pandoc
+# takes a marker only before a space or a tab, so the line prints as text, its '-' or '1.' and all
+WIDE_SPACE_MARKER = re.compile(r"^( {0,3})(?:[-*+]|\d{1,9}[.)])\u3000")
 YEAR_START = re.compile(r" {0,3}\(?(?:1[0-9]{3}|20[0-9]{2})[.)]")
 # a label in a LaTeX math environment's formula: \label{eq:x}, or bookdown's (\#eq:x) (compat.py, math.py)
 TEX_LABEL = re.compile(r"\\label\{([^{}]*)\}|\(\\#([^()\s]*)\)")
@@ -117,6 +120,8 @@ class SourceMap:
     # marker; where, and what becomes of it: 'paragraph' (it began one: no list at all), 'joins' (the item
     # above) or 'apart' (a paragraph of its own between a loose list's items: 'IV. Four', blank, 'V. Five')
     capital_markers: list[tuple[Position, str]] = field(default_factory=list)
+    # a list marker before a full-width space ('-　例えば', '1.　まず'): text to pandoc, not a list item
+    wide_space_markers: list[Position] = field(default_factory=list)
     divs_unclosed: list[Position] = field(default_factory=list)   # '::: {.x}' never closed (all the rest is in it)
     divs_stray: list[Position] = field(default_factory=list)      # ':::' with no div open (printed as text)
     # raw TeX as pandoc may read it: ('\\name' or '{=latex}' for a raw block or span), outside code and math
@@ -196,7 +201,7 @@ _DECODE = {
     "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
-    "lazy_lists": _positions, "deeper": _positions, "divs_unclosed": _positions, "divs_stray": _positions,
+    "lazy_lists": _positions, "wide_space_markers": _positions, "deeper": _positions, "divs_unclosed": _positions, "divs_stray": _positions,
 }
 
 
@@ -353,6 +358,7 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
             quoted.append((offset, quote.end()))
         if not line.strip():
             brackets = open_tags = 0
+        began = block is None     # (this line begins a block, if it is one's)
         if fence or opener or not line.strip():
             if fence or opener:
                 previous = None
@@ -375,6 +381,11 @@ def scan(text: str, first_line: int = 1, quotes: int = 0) -> SourceMap:
             if len(items) == 2:   # two in a row: a list meant, not a dash that wrapped to the line's start
                 found.lazy_lists.append(items[0])
                 block = "other"
+        # (not a paragraph of that one line alone: it prints as typed, '1.　はじめに', which may be what is meant)
+        if block in ("para", "list") and not fence and not opener and not in_pre and "\u3000" in line \
+                and WIDE_SPACE_MARKER.match(line.lstrip(" ") if block == "list" else line) \
+                and not (began and block == "para" and not (offset + 1 < len(lines) and lines[offset + 1].strip())):
+            found.wide_space_markers.append((lineno, len(line) - len(line.lstrip(" ")) + 1))
         if block in ("para", "list") and not fence and not opener and not in_pre:
             told = len(found.capital_markers)
             capital = _capital_marker(line, lineno, capital, block, found.capital_markers) or capital

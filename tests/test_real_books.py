@@ -999,3 +999,16 @@ def test_a_bookdown_book_s_url_with_its_colon_escaped_is_read_as_pandoc_reads_it
               "title: T\nbibliography: book.bib\nurl: 'https\\://example.org/book/'\n", {})
     config, problems = load_config(tmp_path)
     assert config.url == "https://example.org/book/" and not problems, (config.url, problems)
+
+
+def test_a_list_marker_before_a_full_width_space_is_warned_about(tmp_path):
+    """A Japanese book's sublist item typed '-　例えば' (a full-width space after the dash, as a Japanese input
+    method types it) printed as text at the end of the item above ('避けるべき。 -　例えば、...'), with no word
+    from check; so did lines of a paragraph begun so. A paragraph of one such line alone ('1.　はじめに', which
+    prints as typed), code and a marker before an ordinary space are not warned about."""
+    (tmp_path / "book.yml").write_text("title: T\nlang: ja\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# 章\n\n- 一つ目の項目。\n  -　入れ子の項目\n- 二つ目\n\n1.　はじめに\n\n"
+                                   "本文の行\n-　続きの行\n\n```\n-　コード\n```\n\n- 普通の項目\n", encoding="utf-8")
+    status, found = _check(tmp_path)
+    assert status == 0, found
+    assert [(d["line"], d["column"]) for d in found if d["code"] == "list-marker-wide-space"] == [(4, 3), (10, 1)]
