@@ -230,7 +230,8 @@ def inline_text(inlines: list) -> str:
             out.append(plain(c[1]))
         elif kind in ("Cite", "Note"):
             out.append("\0")     # (where one was: see below)
-    text = re.sub(r"\s+", " ", "".join(out))
+    # (ASCII white space only: a full-width space, '第一部　基本', or a no-break space is the title's own)
+    text = re.sub(r"[ \t\n\r\f\v]+", " ", "".join(out))
     if "\0" in text:   # what a citation or note left out leaves: '(Walt 1987)' as '()', a space before ':'
         text = re.sub(r"\(\s*\0[\0\s;,]*\)", "\0", text)
         text = re.sub(r"\s*\0[\0\s]*(?=[.,;:)]|$)", "", text)

@@ -286,3 +286,15 @@ def test_a_chapters_own_citation_keeps_a_japanese_titles_case_and_a_japanese_boo
     japanese = site.chapter_citations(chapters, {**book, "lang": "ja"}, "", tmp_path, None)["fs"].html
     assert "「ファイルの話」" in japanese and "2020年" in japanese and "私たちのR" in japanese, japanese
     assert " and " not in japanese and "In " not in japanese, japanese
+
+
+def test_a_full_width_space_in_a_heading_stays_one_in_the_contents(tmp_path):
+    """A heading '第一部　基本' (a full-width space, as Japanese headings are typed) was listed in the web
+    edition's contents as '第一部 基本', its space made an ordinary one (the plain text of titles collapsed
+    every Unicode space); the heading itself kept it."""
+    (tmp_path / "book.yml").write_text("title: T\nlang: ja\nchapters: [a.md]\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# 学ぶ内容\n\n## 第一部　基本\n\n本文。\n", encoding="utf-8")
+    assert run_cli("html", "--book", str(tmp_path)).returncode == 0
+    page = (tmp_path / "build" / "html" / "a.html").read_text(encoding="utf-8")
+    sidebar = re.search(r'<ol class="side-sections".*?</ol>', page, re.S).group(0)
+    assert "第一部\u3000基本" in sidebar and "第一部 基本" not in sidebar, sidebar
