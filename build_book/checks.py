@@ -27,7 +27,7 @@ from .load import text_as_scanned
 from .facts import raw_images
 from .model import Book, Chapter, facts_of, is_external
 from .scan import SourceMap, scan
-from .transform import REFERENCES_WORDS
+from .ui import REFERENCES_WORDS
 
 EXPECTED_PREFIX = {"Figure": "fig-", "Table": "tbl-"}
 KIND_OF_PREFIX = {"sec": ("chapter", "section", "part", "appendix"), "fig": ("figure",), "tbl": ("table",),
@@ -459,12 +459,12 @@ def check_citations(book: Book, labels=(), absent: dict[str, SourceMap] | None =
                         f"write {{#sec-{key}}} there and @sec-{key} here")
             for loc in _positions(chapter, key):
                 diags.append(error("citation-unknown", f"no bibliography entry for citation key '@{key}'", loc, hint))
-    for key in dict.fromkeys(book.nocite):
+    for key, given in book.nocite.items():
         if key != "*" and key not in known:     # (pandoc lists nothing for it, and says nothing)
             close = _nearest(key, known)
             diags.append(warning(
                 "nocite-unknown", f"nocite names '@{key}', which no bibliography entry has: it is listed nowhere",
-                _written_at(book.config.root, book.nocite_at.get(key, book.config.where("nocite")), key),
+                _written_at(book.config.root, given, key),
                 ("did you mean " + " or ".join(f"@{c}" for c in close) + "?") if close else
                 "add an entry with this key to the bibliography, or correct the key"))
     if book.chapters:

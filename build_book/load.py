@@ -176,12 +176,11 @@ def load_book(root: Path, progress=None, jobs: int | None = None, meanwhile=None
             auto_ids=autos, echo=echoes[ref.path]))
     cachefile.prune(facts_folder, used_facts)
     parts = tuple(Part(i, p.title, p.label, p.location) for i, p in enumerate(config.parts))
-    nocite = config.nocite + tuple(key for source in sources for key in source.meta.get("__nocite__", ()))
-    nocite_at = {key: config.where("nocite") for key in config.nocite}
+    nocite = {key: config.where("nocite") for key in config.nocite}
     for source in sources:
         for key in source.meta.get("__nocite__", ()):
-            nocite_at.setdefault(key, source.meta["__nocite_at__"])
-    book = Book(config, tuple(chapters), parts, bibliography, references_chapter, nocite, nocite_at)
+            nocite.setdefault(key, source.meta["__nocite_at__"])
+    book = Book(config, tuple(chapters), parts, bibliography, references_chapter, nocite)
     return Loaded(book, diags)
 
 

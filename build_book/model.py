@@ -160,9 +160,9 @@ class Book:
     # the chapter where the book's reference list goes ('::: {#refs}' in a chapter that cites nothing, as Quarto's
     # references.qmd: load.py), in place of a bibliography of its own at the book's end; None if none
     references_chapter: int | None = None
-    # works listed though not cited: pandoc's nocite (book.yml's, or a chapter's front matter's); '*': all
-    nocite: tuple[str, ...] = ()
-    nocite_at: dict[str, Location] = field(default_factory=dict)   # where each nocite key is given (first)
+    # works listed though not cited: pandoc's nocite (book.yml's, or a chapter's front matter's; '*': all), each
+    # key with where it is first given
+    nocite: dict[str, Location] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -179,7 +179,7 @@ class Book:
         entries = self.bibliography.entries
         if "*" in self.nocite:
             return list(entries)
-        return [key for key in dict.fromkeys(self.nocite) if key in entries]
+        return [key for key in self.nocite if key in entries]
 
     def contributor(self, cid: str) -> Contributor | None:
         return self.config.contributors.get(cid)

@@ -25,12 +25,9 @@ FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 CELL = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{[ \t]*([A-Za-z][\w+-]*)(?:[^}\"'\n]|\"[^\"\n]*\"|'[^'\n]*')*\}[ \t]*$",
                   re.M)     # (a brace in a quoted option too: fig.cap="a {b} c")
 CELL_OPTION = re.compile(r"^\s*#\|")
-HIDDEN_BY_HEADER = re.compile(r"[{,\s](?:echo|include)\s*=\s*(?:FALSE|F|False)\s*[,}]")
-NOT_INCLUDED_BY_HEADER = re.compile(r"[{,\s]include\s*=\s*(?:FALSE|F|False)\s*[,}]")
 SHOWN_BY_HEADER = re.compile(r"[{,\s]echo\s*=\s*(?:TRUE|T|True)\s*[,}]")
 # knitr's setting for the cells after it: 'knitr::opts_chunk$set(echo = FALSE, message = FALSE)'
 GLOBAL_ECHO = re.compile(r"opts_chunk\$set\((?:[^()]|\([^()]*\))*?\becho\s*=\s*(TRUE|FALSE|T|F)\b")
-NOT_RUN_BY_HEADER = re.compile(r"[{,\s]eval\s*=\s*(?:FALSE|F|False)\s*[,}]")
 # a cell whose code only shows an image file: knitr::include_graphics("screenshots/env.png")
 INCLUDE_GRAPHICS = re.compile(r"""(knitr::)?include_graphics\(\s*(?:path\s*=\s*)?(["'])([^"'\n]+)\2\s*\)""")
 MAX_INCLUDE_DEPTH = 20
@@ -114,8 +111,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             options.update(more)
             knitr_label = knitr_label or more_label
             computed += more_computed
-        not_run = any(NOT_RUN_BY_HEADER.search(h) for h in headers) or \
-            str(options.get("eval")).lower() in ("false", "no")
+        not_run = _says_false(headers, options, "eval")
         children = _children(headers, options)
         if children is not None:    # knitr's child documents: their text here, as an include's
             emit("", origin)
@@ -163,8 +159,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
             return
         if not not_run:     # (a cell knitr or Quarto would not run either, eval=FALSE, loses nothing: not counted)
             cells.append(cell["where"])
-        hidden = any(str(options.get(k)).lower() in ("false", "no") for k in ("echo", "include")) or \
-            any(HIDDEN_BY_HEADER.search(h) for h in headers)   # R Markdown's ```{r setup, include=FALSE}
+        hidden = _says_false(headers, options, "echo", "include")   # R Markdown's ```{r setup, include=FALSE}
         if not shown[0] and not hidden:     # the book's, the chapter's or knitr's echo: false, unless it says true
             hidden = options.get("echo") is None and not any(SHOWN_BY_HEADER.search(h) for h in headers)
         if engine == "r" and "opts_chunk" in cell["header"] + "".join(line for line, _ in code) and not not_run:
@@ -173,9 +168,7 @@ def expand(root: Path, path: str, body: str, first_line: int, echo: bool = True)
                 shown[0] = found.group(1) in ("TRUE", "T")
         # a figure or table it would make, which build_book cannot: a placeholder, unless knitr would make none
         # either (eval=FALSE, include=FALSE: nothing of the cell is in the book)
-        excluded = str(options.get("include")).lower() in ("false", "no") or \
-            any(NOT_INCLUDED_BY_HEADER.search(h) for h in headers)
-        if not_run or excluded:
+        if not_run or _says_false(headers, options, "include"):
             figure, table = "", None
         if figure or table:
             figures.append(cell["where"])
@@ -384,10 +377,9 @@ def _unmade(cell: dict, label: str, attributes: str, body: list[str], caption: s
     ``body``, a placeholder saying why it is empty, and the caption, so that it is numbered and captioned and
     references to it read as they should."""
     opening, at = f"::: {{#{label}{attributes}}}", origin
-    for line, place in zip(cell["options"], cell["option_at"]):
-        found = re.match(r"\s*#\|\s*label\s*:\s*[\"']?", line)
-        if found and line[found.end():].startswith(label):
-            opening, at = f":::{' ' * max(1, found.end() - 4)}{{#{label}{attributes}}}", place
+    written = _option_line(cell, "label", label)
+    if written:     # (its '#' at the label's column there)
+        opening, at = f":::{' ' * max(1, written[0] - 4)}{{#{label}{attributes}}}", written[1]
     lines = [(opening, at)] + [(line, origin) for line in body]
     if caption:
         lines += [("", origin), (_paragraph(caption), origin)]
@@ -409,16 +401,33 @@ def _listing(cell: dict, options: dict, opener: str, origin: tuple[str, int]) ->
     caption = str(options.get("lst-cap") or "").strip()
     attributes = f'#{label} {opener[opener.index("{") + 1:-1]}' + (f' lst-cap="{_attr(caption)}"' if caption else "")
     fence = opener[:opener.index("{")].rstrip()
-    for line, at in zip(cell["options"], cell["option_at"]):
-        found = re.match(rf"\s*#\|\s*{key}\s*:\s*[\"']?", line)
-        if found and line[found.end():].startswith(label):
-            return f"{fence}{' ' * max(1, found.end() - len(fence) - 1)}{{{attributes}}}", at
+    written = _option_line(cell, key, label)
+    if written:
+        return f"{fence}{' ' * max(1, written[0] - len(fence) - 1)}{{{attributes}}}", written[1]
     return f"{fence} {{{attributes}}}", origin
 
 
 # a '#|' option line of knitr's own syntax, as Quarto tells it from YAML: one line at least not indented and
 # without a colon ('#| echo = FALSE,'), and every line an option ('name = value') or ending with a comma
 KNITR_OPTION_LINE = re.compile(r"[^:\s][^:]*")
+
+
+def _says_false(headers: list[str], options: dict, *names: str) -> bool:
+    """Whether a cell's options set one of ``names`` false: in a header, R's way ('{r, echo=FALSE}'), or in its
+    '#|' options, YAML's ('#| echo: false')."""
+    written = re.compile(rf"[{{,\s](?:{'|'.join(names)})\s*=\s*(?:FALSE|F|False)\s*[,}}]")
+    return any(str(options.get(name)).lower() in ("false", "no") for name in names) or \
+        any(written.search(header) for header in headers)
+
+
+def _option_line(cell: dict, key: str, value: str) -> tuple[int, tuple[str, int]] | None:
+    """Where a cell's '#|' option ``key`` gives ``value`` ('#| label: fig-x'): the column (from 0) where the value
+    begins in its line, and that line's place; None if no option line does."""
+    for line, place in zip(cell["options"], cell["option_at"]):
+        found = re.match(rf"\s*#\|\s*{key}\s*:\s*[\"']?", line)
+        if found and line[found.end():].startswith(value):
+            return found.end(), place
+    return None
 
 
 def _knitr_options(lines: list[str]) -> str | None:

@@ -201,7 +201,8 @@ _DECODE = {
     "url_cites": lambda value: {key: _position(p) for key, p in value["d"]},
     "note_defs": lambda value: {key: _position(p) for key, p in value["d"]},
     "titles": lambda value: [int(line) for line in value],
-    "lazy_lists": _positions, "wide_space_markers": _positions, "deeper": _positions, "divs_unclosed": _positions, "divs_stray": _positions,
+    "lazy_lists": _positions, "wide_space_markers": _positions, "deeper": _positions, "divs_unclosed": _positions,
+    "divs_stray": _positions,
 }
 
 

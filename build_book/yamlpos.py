@@ -36,22 +36,20 @@ class Located:
 
     def where(self, *path, default: tuple[int, int] = (1, 1)) -> tuple[int, int]:
         """The position of ``path``, or of its nearest recorded ancestor."""
-        path = tuple(path)
-        while path:
-            if path in self.marks:
-                return self.marks[path]
-            path = path[:-1]
-        return default
+        return _nearest(self.marks, path, default)
 
     def file_of(self, *path) -> str | None:
         """The file ``path`` was read from, if :attr:`files` names one for it or an ancestor."""
-        path = tuple(path)
-        while path:
-            if path in self.files:
-                return self.files[path]
-            path = path[:-1]
-        return None
+        return _nearest(self.files, path, None)
 
+
+def _nearest(found: dict, path: tuple, default):
+    """What ``found`` holds for ``path``, or for its nearest ancestor there; ``default`` if none."""
+    while path:
+        if path in found:
+            return found[path]
+        path = path[:-1]
+    return default
 
 MAX_NODES = 20_000   # values in one YAML file, aliases expanded: a book.yml has a few hundred
 
